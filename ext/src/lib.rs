@@ -1,0 +1,1 @@
+//! The sqlml loadable extension: entry points only; everything else is `sqlml::register`.

@@ -1,0 +1,290 @@
+//! Typed, columnar training data, as read once from a SQL source.
+//!
+//! A column holds one SQL storage class for all its non-NULL values: integers and reals mixed
+//! become [`ColumnData::Real`]; a column that mixes text with numbers, or holds blobs, is
+//! rejected by the reader with a message naming the column and row.
+
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// An owned SQL value: labels, user and item ids, and prediction results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// SQL INTEGER.
+    Integer(i64),
+    /// SQL REAL.
+    Real(f64),
+    /// SQL TEXT.
+    Text(String),
+}
+
+/// A borrowed SQL value: one argument of a prediction call or one cell of a column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Input<'a> {
+    /// SQL NULL.
+    Null,
+    /// SQL INTEGER.
+    Integer(i64),
+    /// SQL REAL.
+    Real(f64),
+    /// SQL TEXT.
+    Text(&'a str),
+    /// SQL BLOB (accepted by no model; present so errors can name it).
+    Blob(&'a [u8]),
+}
+
+impl Input<'_> {
+    /// The value as an owned [`Value`]; blobs become NULL.
+    pub fn to_value(&self) -> Value {
+        match *self {
+            Input::Null | Input::Blob(_) => Value::Null,
+            Input::Integer(i) => Value::Integer(i),
+            Input::Real(r) => Value::Real(r),
+            Input::Text(t) => Value::Text(t.to_string()),
+        }
+    }
+    /// A short name of the SQL type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Input::Null => "NULL",
+            Input::Integer(_) => "integer",
+            Input::Real(_) => "real",
+            Input::Text(_) => "text",
+            Input::Blob(_) => "blob",
+        }
+    }
+    /// The value as a number, if it is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Input::Integer(i) => Some(i as f64),
+            Input::Real(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl Value {
+    /// Borrow as an [`Input`].
+    pub fn as_input(&self) -> Input<'_> {
+        match self {
+            Value::Null => Input::Null,
+            Value::Integer(i) => Input::Integer(*i),
+            Value::Real(r) => Input::Real(*r),
+            Value::Text(t) => Input::Text(t),
+        }
+    }
+    /// The value as JSON (text stays a string, numbers stay numbers).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Integer(i) => (*i).into(),
+            Value::Real(r) => serde_json::Number::from_f64(*r)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::Text(t) => t.clone().into(),
+        }
+    }
+    /// The value as a JSON object key (labels in `ml_predict_proba`).
+    pub fn to_key(&self) -> String {
+        match self {
+            Value::Null => "null".to_string(),
+            Value::Integer(i) => i.to_string(),
+            Value::Real(r) => r.to_string(),
+            Value::Text(t) => t.clone(),
+        }
+    }
+    /// SQLite's sort order: NULL < numbers < text.
+    pub fn sql_cmp(&self, other: &Value) -> Ordering {
+        fn rank(v: &Value) -> u8 {
+            match v {
+                Value::Null => 0,
+                Value::Integer(_) | Value::Real(_) => 1,
+                Value::Text(_) => 2,
+            }
+        }
+        match (self, other) {
+            (Value::Integer(a), Value::Integer(b)) => a.cmp(b),
+            (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            (a, b) if rank(a) == 1 && rank(b) == 1 => {
+                let x = a.as_input().as_f64().unwrap_or(0.0);
+                let y = b.as_input().as_f64().unwrap_or(0.0);
+                x.total_cmp(&y)
+            }
+            (a, b) => rank(a).cmp(&rank(b)),
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => write!(f, "NULL"),
+            Value::Integer(i) => write!(f, "{i}"),
+            Value::Real(r) => write!(f, "{r}"),
+            Value::Text(t) => write!(f, "'{t}'"),
+        }
+    }
+}
+
+/// The values of one column; `None` is SQL NULL.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnData {
+    /// Only integers (and NULLs).
+    Integer(Vec<Option<i64>>),
+    /// Reals, or integers mixed with reals (and NULLs).
+    Real(Vec<Option<f64>>),
+    /// Only text (and NULLs).
+    Text(Vec<Option<String>>),
+    /// Only NULLs: the number of rows.
+    Null(usize),
+}
+
+/// One named column of a [`Dataset`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// The column name as the source reports it.
+    pub name: String,
+    /// The values.
+    pub data: ColumnData,
+}
+
+impl Column {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match &self.data {
+            ColumnData::Integer(v) => v.len(),
+            ColumnData::Real(v) => v.len(),
+            ColumnData::Text(v) => v.len(),
+            ColumnData::Null(n) => *n,
+        }
+    }
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The value at `row`.
+    pub fn get(&self, row: usize) -> Input<'_> {
+        match &self.data {
+            ColumnData::Integer(v) => v[row].map_or(Input::Null, Input::Integer),
+            ColumnData::Real(v) => v[row].map_or(Input::Null, Input::Real),
+            ColumnData::Text(v) => v[row].as_deref().map_or(Input::Null, Input::Text),
+            ColumnData::Null(_) => Input::Null,
+        }
+    }
+    /// True if the column holds numbers (integers or reals).
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.data, ColumnData::Integer(_) | ColumnData::Real(_))
+    }
+}
+
+/// Columns read from a source, all of the same length.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dataset {
+    /// The columns in source order.
+    pub columns: Vec<Column>,
+    /// Number of rows.
+    pub n_rows: usize,
+}
+
+impl Dataset {
+    /// Builds a dataset; all columns must have the same length.
+    pub fn new(columns: Vec<Column>) -> Self {
+        let n_rows = columns.first().map_or(0, Column::len);
+        debug_assert!(columns.iter().all(|c| c.len() == n_rows));
+        Dataset { columns, n_rows }
+    }
+    /// Index of the column named `name` (ASCII case-insensitive, as SQL identifiers).
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+    /// The column named `name`, or an error listing the columns there are.
+    /// `role` says what the column is for, e.g. "target column" or "option 'text'".
+    pub fn column(&self, name: &str, role: &str) -> crate::Result<&Column> {
+        self.index_of(name).map(|i| &self.columns[i]).ok_or_else(|| {
+            crate::Error::data(format!(
+                "{role} '{name}' is not a column of the source (columns: {})",
+                self.column_names().join(", ")
+            ))
+        })
+    }
+    /// The names of all columns.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+}
+
+/// Class labels of a classification target, encoded as dense indices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedLabels {
+    /// The distinct labels in SQLite sort order; index = class id.
+    pub classes: Vec<Value>,
+    /// The class id of each row.
+    pub y: Vec<u32>,
+}
+
+/// Encodes a target column as class ids. NULL labels are an error naming the first such row;
+/// fewer than two classes is an error.
+pub fn encode_labels(col: &Column) -> crate::Result<EncodedLabels> {
+    let n = col.len();
+    let mut values: Vec<Value> = Vec::new();
+    for row in 0..n {
+        let v = col.get(row);
+        if matches!(v, Input::Null) {
+            return Err(crate::Error::data(format!(
+                "target column '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
+                col.name,
+                row + 1,
+                col.name
+            )));
+        }
+        values.push(v.to_value());
+    }
+    let mut classes = values.clone();
+    classes.sort_by(|a, b| a.sql_cmp(b));
+    classes.dedup_by(|a, b| a.sql_cmp(b) == Ordering::Equal);
+    if classes.len() < 2 {
+        return Err(crate::Error::data(format!(
+            "target column '{}' has {} distinct value(s); a classifier needs at least 2",
+            col.name,
+            classes.len()
+        )));
+    }
+    let y = values.iter().map(|v| classes.binary_search_by(|c| c.sql_cmp(v)).unwrap_or(0) as u32).collect();
+    Ok(EncodedLabels { classes, y })
+}
+
+/// Finds the class id of `v` among `classes` (as sorted by [`encode_labels`]).
+pub fn class_index(classes: &[Value], v: &Value) -> Option<usize> {
+    classes.binary_search_by(|c| c.sql_cmp(v)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_sorted_numbers_before_text() {
+        let col = Column {
+            name: "y".into(),
+            data: ColumnData::Text(vec![Some("spam".into()), Some("ham".into()), Some("spam".into())]),
+        };
+        let enc = encode_labels(&col).unwrap();
+        assert_eq!(enc.classes, vec![Value::Text("ham".into()), Value::Text("spam".into())]);
+        assert_eq!(enc.y, vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn null_label_names_row() {
+        let col = Column { name: "y".into(), data: ColumnData::Integer(vec![Some(1), None]) };
+        let err = encode_labels(&col).unwrap_err().to_string();
+        assert_eq!(err, "target column 'y' is NULL in row 2 (filter with WHERE y IS NOT NULL)");
+    }
+
+    #[test]
+    fn one_class_is_an_error() {
+        let col = Column { name: "y".into(), data: ColumnData::Integer(vec![Some(1), Some(1)]) };
+        assert!(encode_labels(&col).unwrap_err().to_string().contains("at least 2"));
+    }
+}

@@ -1,0 +1,104 @@
+//! Pure-Rust models: no SQLite here.
+//!
+//! Each model kind implements [`Estimator`]: fit from a [`Dataset`] and validated options,
+//! then predict, predict probabilities, explain and evaluate. [`Model`] is the closed set of
+//! kinds that the store serialises (postcard) and the SQL layer dispatches on.
+
+pub mod data;
+pub mod metrics;
+pub mod options;
+pub mod split;
+
+use crate::{Error, Result};
+pub use data::{Column, ColumnData, Dataset, Input, Value};
+pub use options::{Common, Options};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value as Json;
+
+/// One row of `ml_training_log`: what happened in one epoch (or iteration) of training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// 1-based epoch number.
+    pub epoch: u32,
+    /// Training loss (or training RMSE for recommenders).
+    pub loss: f64,
+    /// Validation loss, when the kind holds out a validation part.
+    pub val_loss: Option<f64>,
+    /// A quality figure, e.g. validation accuracy.
+    pub metric: Option<f64>,
+    /// Seconds since training started.
+    pub seconds: f64,
+}
+
+/// The result of a training run.
+#[derive(Debug)]
+pub struct Trained<M> {
+    /// The fitted model.
+    pub model: M,
+    /// Metrics on the held-out split (a JSON object), or `Json::Null` when `test_size` is 0.
+    pub metrics: Json,
+    /// Kind-specific facts for the training report (notes, importances, vocabulary size...).
+    pub details: serde_json::Map<String, Json>,
+    /// Per-epoch rows for `ml_training_log` (may be empty for single-pass models).
+    pub log: Vec<EpochLog>,
+    /// Rows used for fitting.
+    pub train_rows: usize,
+    /// Rows held out for `metrics`.
+    pub test_rows: usize,
+}
+
+/// What every model kind offers.
+pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The kind name used in `ml_train(name, kind, ...)`.
+    const KIND: &'static str;
+
+    /// Reads the kind's options from `opts` (then calls [`Options::finish`], before any heavy
+    /// work, so unknown keys fail fast), splits with `common`, fits and evaluates on the
+    /// held-out rows. `target` is the target column name (None only where the kind allows it).
+    fn train(
+        data: &Dataset,
+        target: Option<&str>,
+        opts: &mut Options,
+        common: &Common,
+    ) -> Result<Trained<Self>>;
+
+    /// The algorithm name stored in `ml_models.algorithm`, e.g. `multinomial_nb`.
+    fn algorithm(&self) -> String;
+
+    /// Predicts for one input row (the SQL arguments after the model name).
+    fn predict(&self, args: &[Input<'_>]) -> Result<Value>;
+
+    /// Class probabilities for one input row, in class order.
+    fn predict_proba(&self, _args: &[Input<'_>]) -> Result<Vec<(Value, f64)>> {
+        Err(Error::Unsupported(format!("'{}' models give no class probabilities", Self::KIND)))
+    }
+
+    /// Contributions behind one prediction, as a JSON array, largest first.
+    fn explain(&self, args: &[Input<'_>]) -> Result<Json>;
+
+    /// Metrics on labelled rows (same columns as in training).
+    fn evaluate(&self, data: &Dataset) -> Result<Json>;
+}
+
+/// The model kinds this build knows, in their stored form.
+///
+/// The variant order is part of the stored format (postcard writes the variant index): add new
+/// kinds at the end only.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Model {}
+
+/// The kinds accepted by `ml_train`, for error messages.
+pub const KINDS: &[&str] = &[];
+
+/// Format version of the plaintext inside the envelope.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The plaintext of a stored model: the schema version first, so a reader can refuse newer
+/// layouts before decoding the rest.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredModel {
+    /// [`SCHEMA_VERSION`] at the time of writing.
+    pub schema_version: u32,
+    /// The model.
+    pub model: Model,
+}
