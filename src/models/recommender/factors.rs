@@ -99,13 +99,60 @@ impl NormalSampler {
     }
 }
 
+/// Runs `f`, compiled for AVX2 when the CPU has it (x86_64), else for the baseline.
+///
+/// Both versions compute the same bits: the kernels fix their summation order and use no fused
+/// multiply-add, so the only difference is how many lanes one instruction handles. Give `f`
+/// the `#[inline(always)]` attribute so that its body (and the kernels it calls) is compiled
+/// into the AVX2 copy.
+#[inline(always)]
+pub fn with_simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(test)]
+    if BASELINE_ONLY.get() {
+        return f();
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to run the baseline copy and compare its bits with the AVX2 copy.
+    pub static BASELINE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Asks the CPU to start loading `row` into cache (a hint; no effect on results).
+#[inline(always)]
+pub fn prefetch(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in row.chunks(16) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is only a hint: it never faults, reads no value and writes
+        // nothing, and SSE is part of the x86_64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
 /// Dot product of two padded rows of the same length (a multiple of [`LANES`]).
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     debug_assert_eq!(a.len() % LANES, 0);
+    let (a, b) = (a.as_chunks::<LANES>().0, b.as_chunks::<LANES>().0);
     let mut acc = [0.0f32; LANES];
-    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+    for (x, y) in a.iter().zip(b) {
         for l in 0..LANES {
             acc[l] += x[l] * y[l];
         }
@@ -113,10 +160,16 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum_lanes(acc)
 }
 
-/// Sums the eight partial sums in a fixed order.
+/// Sums the eight partial sums in a fixed order: halves folded together, then quarters, then
+/// pairs (the order a SIMD horizontal sum takes).
 #[inline]
 pub fn sum_lanes(acc: [f32; LANES]) -> f32 {
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    // Opaque to the optimiser: seeing the whole reduction tree, LLVM otherwise vectorises the
+    // accumulation loop two lanes at a time to match it, which is several times slower.
+    let acc = std::hint::black_box(acc);
+    let h = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    let q = [h[0] + h[2], h[1] + h[3]];
+    q[0] + q[1]
 }
 
 /// `y += a * x` over padded rows.

@@ -536,7 +536,7 @@ impl Estimator for Recommender {
                     });
                 };
                 let fitted = if params.algorithm == Algorithm::Svd {
-                    svd::fit(&prep.train, n_users, n_items, mean as f32, sgd, &mut rng, |e, r, m| {
+                    svd::fit(&by_user, n_items, mean as f32, sgd, &mut rng, |e, r, m| {
                         on_epoch(e, r, m, &m.user_factors)
                     })
                 } else {

@@ -8,12 +8,12 @@
 //! ```
 //!
 //! (both factor updates use the values from before the step), exactly Surprise's `SVD.sgd`.
-//! Biases start at 0, factors at N(init_mean, init_std_dev²). One difference: Surprise visits
-//! the ratings in the same user-grouped order every epoch; we shuffle them each epoch with the
-//! seeded generator, which is the textbook SGD and is at least as accurate.
+//! Biases start at 0, factors at N(init_mean, init_std_dev²). Surprise visits the ratings
+//! user by user in the same order every epoch; we also go user by user, but reshuffle the
+//! users and each user's ratings every epoch with the seeded generator.
 
-use super::factors::{Factors, LANES, dot};
-use super::ratings::Triple;
+use super::factors::{Factors, LANES, dot, prefetch, with_simd};
+use super::ratings::Csr;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -92,40 +92,63 @@ impl Fitted {
     }
 }
 
-/// Trains on `triples` (dense ids below `n_users` / `n_items`). `on_epoch(epoch, train_rmse,
-/// &state)` runs after every epoch; the training RMSE is measured during the pass, on the
-/// errors before each update (free to compute, and what Surprise users see as progress).
+/// Trains on the ratings of `history` (grouped by user). `on_epoch(epoch, train_rmse, &state)`
+/// runs after every epoch; the training RMSE is measured during the pass, on the errors before
+/// each update (free to compute, and what Surprise users see as progress).
+///
+/// Order: like Surprise, the ratings of one user are visited together (so the user's row stays
+/// in cache); unlike Surprise, the users and each user's ratings are reshuffled every epoch
+/// with the seeded generator. The next item's row is prefetched while the current rating is
+/// processed, as item rows are visited in random order.
 pub fn fit(
-    triples: &[Triple],
-    n_users: usize,
+    history: &Csr,
     n_items: usize,
     global_mean: f32,
     p: &SgdParams,
     rng: &mut ChaCha8Rng,
     mut on_epoch: impl FnMut(usize, f64, &Fitted),
 ) -> Fitted {
+    let n_users = history.rows();
     let mut m = Fitted::init(n_users, n_items, global_mean, p, rng);
-    let mut order = triples.to_vec();
+    let mut order: Vec<(u32, f32)> =
+        history.cols.iter().copied().zip(history.values.iter().copied()).collect();
+    let mut users: Vec<u32> = (0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
     let stride = m.user_factors.stride;
     let mu = m.global_mean;
+    let n_ratings = order.len().max(1) as f64;
     for epoch in 0..p.n_epochs {
-        order.shuffle(rng);
-        let mut sse = 0.0f64;
-        for t in &order {
-            let (u, i) = (t.user as usize, t.item as usize);
-            let pu = &mut m.user_factors.data[u * stride..(u + 1) * stride];
-            let qi = &mut m.item_factors.data[i * stride..(i + 1) * stride];
-            let err = t.value - (mu + m.user_bias[u] + m.item_bias[i] + dot(pu, qi));
-            sse += f64::from(err * err);
-            if p.biased {
-                let bu = &mut m.user_bias[u];
-                *bu += p.lr_bu * (err - p.reg_bu * *bu);
-                let bi = &mut m.item_bias[i];
-                *bi += p.lr_bi * (err - p.reg_bi * *bi);
-            }
-            sgd_step(pu, qi, err, p);
-        }
-        on_epoch(epoch, (sse / order.len().max(1) as f64).sqrt(), &m);
+        let sse = with_simd(
+            #[inline(always)]
+            || {
+                users.shuffle(rng);
+                let mut sse = 0.0f64;
+                for &u in &users {
+                    let u = u as usize;
+                    let block = &mut order[history.range(u)];
+                    block.shuffle(rng);
+                    let pu = &mut m.user_factors.data[u * stride..(u + 1) * stride];
+                    let mut bu = m.user_bias[u];
+                    for (n, &(i, r)) in block.iter().enumerate() {
+                        if let Some(&(next, _)) = block.get(n + 1) {
+                            prefetch(m.item_factors.row(next as usize));
+                        }
+                        let i = i as usize;
+                        let qi = &mut m.item_factors.data[i * stride..(i + 1) * stride];
+                        let err = r - (mu + bu + m.item_bias[i] + dot(pu, qi));
+                        sse += f64::from(err * err);
+                        if p.biased {
+                            bu += p.lr_bu * (err - p.reg_bu * bu);
+                            let bi = &mut m.item_bias[i];
+                            *bi += p.lr_bi * (err - p.reg_bi * *bi);
+                        }
+                        sgd_step(pu, qi, err, p);
+                    }
+                    m.user_bias[u] = bu;
+                }
+                sse
+            },
+        );
+        on_epoch(epoch, (sse / n_ratings).sqrt(), &m);
     }
     m
 }
@@ -176,6 +199,8 @@ pub(crate) mod tests {
         SgdParams { lr_bu: lr, lr_bi: lr, lr_pu: lr, lr_qi: lr, lr_yj: lr, ..p }
     }
 
+    use super::super::ratings::Triple;
+
     /// A rank-2 rating matrix plus biases; about a third of the cells (by a hash) is held out.
     pub(crate) fn low_rank(n_users: u32, n_items: u32) -> (Vec<Triple>, Vec<Triple>) {
         let (mut train, mut test) = (Vec::new(), Vec::new());
@@ -214,7 +239,7 @@ pub(crate) mod tests {
         let mean = train.iter().map(|t| t.value).sum::<f32>() / train.len() as f32;
         let p = with_lr(SgdParams { n_factors: 3, n_epochs: 200, ..defaults() }, 0.02);
         let mut log = Vec::new();
-        let m = fit(&train, 60, 40, mean, &p, &mut rng(3), |_, rmse, _| log.push(rmse));
+        let m = fit(&Csr::build(60, &train, false), 40, mean, &p, &mut rng(3), |_, rmse, _| log.push(rmse));
         let rmse = (test
             .iter()
             .map(|t| (m.estimate(t.user as usize, t.item as usize) - t.value).powi(2))

@@ -17,7 +17,7 @@
 //! Duplicate (user, item) ratings count twice in `|I_u|` and in the sum, as in Surprise; the
 //! closing `y_j` update is applied once per distinct item.
 
-use super::factors::{Factors, LANES, axpy, sum_lanes};
+use super::factors::{Factors, LANES, axpy, prefetch, sum_lanes, with_simd};
 use super::ratings::Csr;
 use super::svd::{Fitted, SgdParams};
 use rand::seq::SliceRandom;
@@ -76,47 +76,56 @@ pub fn fit(
     let mu = s.fitted.global_mean;
     let n_ratings = order.len().max(1) as f64;
     for epoch in 0..p.n_epochs {
-        users.shuffle(rng);
-        let mut sse = 0.0f64;
-        for &u in &users {
-            let u = u as usize;
-            let range = history.range(u);
-            let (items, _) = history.row(u);
-            let block = &mut order[range];
-            block.shuffle(rng);
-            let inv_sqrt = 1.0 / (items.len() as f32).sqrt();
-            z.fill(0.0);
-            for &j in items {
-                axpy(1.0, s.implicit.row(j as usize), &mut z);
-            }
-            z.iter_mut().for_each(|x| *x *= inv_sqrt);
-            acc.fill(0.0);
-            let mut decay = 1.0f32;
-            let f = &mut s.fitted;
-            let pu = &mut f.user_factors.data[u * stride..(u + 1) * stride];
-            for &(i, r) in block.iter() {
-                let i = i as usize;
-                let qi = &mut f.item_factors.data[i * stride..(i + 1) * stride];
-                let err = r - (mu + f.user_bias[u] + f.item_bias[i] + dot_sum(qi, pu, &z));
-                sse += f64::from(err * err);
-                let bu = &mut f.user_bias[u];
-                *bu += p.lr_bu * (err - p.reg_bu * *bu);
-                let bi = &mut f.item_bias[i];
-                *bi += p.lr_bi * (err - p.reg_bi * *bi);
-                step(pu, qi, &mut z, &mut acc, err, inv_sqrt, keep_y, p);
-                decay *= keep_y;
-            }
-            let mut previous = None;
-            for &j in items {
-                if previous == Some(j) {
-                    continue;
+        let sse = with_simd(
+            #[inline(always)]
+            || {
+                users.shuffle(rng);
+                let mut sse = 0.0f64;
+                for &u in &users {
+                    let u = u as usize;
+                    let range = history.range(u);
+                    let (items, _) = history.row(u);
+                    let block = &mut order[range];
+                    block.shuffle(rng);
+                    let inv_sqrt = 1.0 / (items.len() as f32).sqrt();
+                    z.fill(0.0);
+                    for &j in items {
+                        axpy(1.0, s.implicit.row(j as usize), &mut z);
+                    }
+                    z.iter_mut().for_each(|x| *x *= inv_sqrt);
+                    acc.fill(0.0);
+                    let mut decay = 1.0f32;
+                    let f = &mut s.fitted;
+                    let pu = &mut f.user_factors.data[u * stride..(u + 1) * stride];
+                    for (n, &(i, r)) in block.iter().enumerate() {
+                        if let Some(&(next, _)) = block.get(n + 1) {
+                            prefetch(f.item_factors.row(next as usize));
+                        }
+                        let i = i as usize;
+                        let qi = &mut f.item_factors.data[i * stride..(i + 1) * stride];
+                        let err = r - (mu + f.user_bias[u] + f.item_bias[i] + dot_sum(qi, pu, &z));
+                        sse += f64::from(err * err);
+                        let bu = &mut f.user_bias[u];
+                        *bu += p.lr_bu * (err - p.reg_bu * *bu);
+                        let bi = &mut f.item_bias[i];
+                        *bi += p.lr_bi * (err - p.reg_bi * *bi);
+                        step(pu, qi, &mut z, &mut acc, err, inv_sqrt, keep_y, p);
+                        decay *= keep_y;
+                    }
+                    let mut previous = None;
+                    for &j in items {
+                        if previous == Some(j) {
+                            continue;
+                        }
+                        previous = Some(j);
+                        for (y, a) in s.implicit.row_mut(j as usize).iter_mut().zip(&acc) {
+                            *y = *y * decay + a;
+                        }
+                    }
                 }
-                previous = Some(j);
-                for (y, a) in s.implicit.row_mut(j as usize).iter_mut().zip(&acc) {
-                    *y = *y * decay + a;
-                }
-            }
-        }
+                sse
+            },
+        );
         on_epoch(epoch, (sse / n_ratings).sqrt(), &s);
     }
     let user_factors = s.effective_user_factors(history);

@@ -337,3 +337,16 @@ fn bad_inputs_have_exact_messages() {
         "item column 'item_id' is not a column of the source (columns: user_id)"
     );
 }
+
+#[test]
+fn simd_and_baseline_builds_give_the_same_bits() {
+    let data = low_rank_dataset(25, 12);
+    for algo in ["svd", "svdpp"] {
+        let json = format!(r#"{{"algorithm": "{algo}", "n_factors": 13}}"#);
+        let fast = postcard::to_stdvec(&train(&data, Some("rating"), &json, 0.2).unwrap().model).unwrap();
+        factors::BASELINE_ONLY.set(true);
+        let baseline = train(&data, Some("rating"), &json, 0.2);
+        factors::BASELINE_ONLY.set(false);
+        assert_eq!(fast, postcard::to_stdvec(&baseline.unwrap().model).unwrap(), "{algo}");
+    }
+}
