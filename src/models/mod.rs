@@ -8,6 +8,7 @@ pub mod data;
 pub mod metrics;
 pub mod options;
 pub mod split;
+pub mod text;
 
 use crate::{Error, Result};
 pub use data::{Column, ColumnData, Dataset, Input, Value};
@@ -85,10 +86,13 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
 /// The variant order is part of the stored format (postcard writes the variant index): add new
 /// kinds at the end only.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum Model {}
+pub enum Model {
+    /// Naive Bayes text classifier.
+    Text(text::TextModel),
+}
 
 /// The kinds accepted by `ml_train`, for error messages.
-pub const KINDS: &[&str] = &[];
+pub const KINDS: &[&str] = &["text"];
 
 /// Format version of the plaintext inside the envelope.
 pub const SCHEMA_VERSION: u32 = 1;
