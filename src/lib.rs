@@ -21,7 +21,7 @@ mod source;
 pub mod store;
 
 pub use error::{Error, Result};
-pub use functions::FUNCTIONS;
+pub use functions::{FUNCTIONS, MODULES};
 pub use rusqlite;
 pub use store::Config;
 

@@ -89,3 +89,46 @@ pub unsafe extern "C" fn sqlite3_extension_init(
 ) -> c_int {
     unsafe { entry(db, err, api) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn old_host() -> c_int {
+        3_030_001
+    }
+    unsafe extern "C" fn new_host() -> c_int {
+        ffi::SQLITE_VERSION_NUMBER
+    }
+    unsafe extern "C" fn host_malloc(n: c_int) -> *mut std::os::raw::c_void {
+        // The test frees nothing: a few bytes leak per run.
+        Box::leak(vec![0u8; n as usize].into_boxed_slice()).as_mut_ptr().cast()
+    }
+
+    fn api(version: unsafe extern "C" fn() -> c_int) -> ffi::sqlite3_api_routines {
+        // SAFETY: every field is an Option of a function pointer; all-zero is all None.
+        let mut api: ffi::sqlite3_api_routines = unsafe { std::mem::zeroed() };
+        api.libversion_number = Some(version);
+        api.malloc = Some(host_malloc);
+        api
+    }
+
+    #[test]
+    fn old_host_gets_a_message_not_an_abort() {
+        let mut api = api(old_host);
+        let mut err: *mut c_char = std::ptr::null_mut();
+        let rc = unsafe { check_host(&mut err, &mut api) };
+        assert_eq!(rc, Some(ffi::SQLITE_ERROR));
+        let msg = unsafe { std::ffi::CStr::from_ptr(err) }.to_str().unwrap();
+        assert!(msg.starts_with("sqlml needs SQLite >= 3."), "{msg}");
+        assert!(msg.contains("but the host is 3.30.1"), "{msg}");
+    }
+
+    #[test]
+    fn current_host_passes() {
+        let mut api = api(new_host);
+        let mut err: *mut c_char = std::ptr::null_mut();
+        assert_eq!(unsafe { check_host(&mut err, &mut api) }, None);
+        assert!(err.is_null());
+    }
+}

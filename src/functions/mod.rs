@@ -6,6 +6,7 @@ mod keys;
 mod manage;
 mod meta;
 mod predict;
+mod tables;
 mod train;
 
 use crate::store::{Config, Session};
@@ -30,6 +31,9 @@ pub const FUNCTIONS: &[(&str, i32)] = &[
     ("ml_drop", 1),
     ("ml_drop", 2),
 ];
+
+/// Every table-valued function (eponymous virtual table) sqlml adds.
+pub const MODULES: &[&str] = &["ml_recommend", "ml_similar_items", "ml_top_tokens"];
 
 /// Flags of pure functions (same answer for the same arguments, no side effects).
 pub(crate) fn pure() -> FunctionFlags {
