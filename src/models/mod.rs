@@ -129,7 +129,9 @@ impl<M> Trained<M> {
 /// Calls `$body` with `$m` bound to the concrete model inside a [`Model`].
 macro_rules! dispatch {
     ($model:expr, $m:ident => $body:expr) => {
-        match *$model {}
+        match *$model {
+            Model::Text(ref $m) => $body,
+        }
     };
 }
 
@@ -141,11 +143,13 @@ pub fn train(
     opts: &mut Options,
     common: &Common,
 ) -> Result<Trained<Model>> {
-    let _ = (data, target, opts, common);
-    Err(Error::argument(format!(
-        "argument 'kind' must be one of {}, got '{kind}'",
-        KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
-    )))
+    match kind {
+        text::TextModel::KIND => text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text)),
+        _ => Err(Error::argument(format!(
+            "argument 'kind' must be one of {}, got '{kind}'",
+            KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
 }
 
 impl Model {
