@@ -401,6 +401,36 @@ def build(peer_recs, our_recs, tasks=("nb", "mlp", "svd")):
     return out
 
 
+def cpu_share(path, tasks):
+    """CPU time / wall time of every benchmarked process (written by run.sh). A single-threaded
+    process far below 1.0 was starved by other load: its times are inflated by about 1/share."""
+    rows = []
+    try:
+        with open(path) as fh:
+            for line in fh:
+                p = line.rstrip("\n").split("\t")
+                if len(p) >= 5 and p[0] in tasks:
+                    try:
+                        rows.append((p[0], p[1], float(p[2]), float(p[3]), p[4]))
+                    except ValueError:
+                        pass
+    except OSError:
+        return []
+    if not rows:
+        return []
+    out = ["CPU share (CPU time ÷ wall time per process; < 0.7 means it was starved by other load and its "
+           "times are inflated):", ""]
+    for task in tasks:
+        for side in ("peer", "sqlml"):
+            sh = [c / w for t, sd, w, c, _ in rows if t == task and sd == side and w > 0]
+            if sh:
+                low = min(sh)
+                out.append(f"- {task} {side}: {len(sh)} process(es), share min {low:.2f}, "
+                           f"max {max(sh):.2f}{'  **⚠ contended**' if low < 0.7 else ''}")
+    out.append("")
+    return out
+
+
 def file_times(paths):
     ts = [os.path.getmtime(p) for p in paths if os.path.exists(p)]
     return (min(ts), max(ts)) if ts else (None, None)
@@ -447,6 +477,7 @@ def main(argv=None):
                     "not the same run, ratios less reliable.", ""]
     elif not our_files:
         out += ["(no sqlml lines found: run `bench/run.sh` or the bench_* examples)", ""]
+    out += cpu_share(os.path.join(os.path.dirname(os.path.normpath(args.peers)), "processes.tsv"), tasks)
     out += build(peer_recs, our_recs, tasks)
     print("\n".join(out))
     return 0
@@ -589,6 +620,17 @@ def selftest(show=False):
     assert "| measure (median) | sqlml |\n|---|---|" in text  # table without peer columns
     if show:
         print(text)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as fh:
+        fh.write("nb\tpeer\t10.0\t5.0\tx\nnb\tpeer\t2.0\t2.0\ty\nnb\tsqlml\t1.0\t0.95\tz\nsvd\tpeer\t1\t1\tq\nbad line\n")
+    try:
+        cs = "\n".join(cpu_share(fh.name, ["nb"]))
+    finally:
+        os.unlink(fh.name)
+    assert "- nb peer: 2 process(es), share min 0.50, max 1.00  **⚠ contended**" in cs, cs
+    assert "- nb sqlml: 1 process(es), share min 0.95, max 0.95\n" in cs + "\n" and "svd" not in cs, cs
+    assert cpu_share("/nonexistent/processes.tsv", ["nb"]) == []
     print("selftest: OK")
 
 

@@ -57,6 +57,12 @@ LOGS=$(cd "$BENCH_OUT/logs" && pwd)
 PY=$PEERS_VENV/bin/python
 export TF_CPP_MIN_LOG_LEVEL=3
 
+TIMEFORMAT='%R %U %S'
+PROC=$BENCH_OUT/processes.tsv  # task side wall_s cpu_s what: CPU share = cpu/wall shows contention
+record() {  # record <task> <side> <timefile> <what>
+  local w u s; read -r w u s <"$3" 2>/dev/null || return 0
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$w" "$(echo "$u $s" | awk '{printf "%.3f", $1 + $2}')" "$4" >>"$PROC"
+}
 nice_run() { if [ "$NICE" != 0 ]; then nice -n "$NICE" "$@"; else "$@"; fi; }
 stamp() { date '+%Y-%m-%dT%H:%M:%S%z'; }
 log() { echo "[$(date +%T)] $*" >&2; }
@@ -76,12 +82,16 @@ ensure_venv() {
 FAILED=0
 prun() {  # prun <task> <script> <args...>: one process per library, one JSON line appended
   local task=$1 script=$2; shift 2
-  local lg="$LOGS/peer-$task-$(date +%s%N).log" t0=$SECONDS
+  local lg="$LOGS/peer-$task-$(date +%s%N).log" t0=$SECONDS tf rc
+  tf=$(mktemp)
   log "peer $task: $script $*"
-  if (cd "$SHARED" && nice_run "$PY" "peers/$script" "$@") >>"$OUTP/$task.jsonl" 2>"$lg"; then
+  { time { (cd "$SHARED" && nice_run "$PY" "peers/$script" "$@") >>"$OUTP/$task.jsonl" 2>"$lg"; }; } 2>"$tf"
+  rc=$?
+  record "$task" peer "$tf" "$script $*"; rm -f "$tf"
+  if [ "$rc" = 0 ]; then
     log "  ok in $((SECONDS - t0)) s"
   else
-    log "  FAILED (see $lg)"; tail -3 "$lg" >&2; FAILED=1
+    log "  FAILED rc=$rc (see $lg)"; tail -3 "$lg" >&2; FAILED=1
   fi
 }
 
@@ -140,34 +150,42 @@ ours() {  # ours <task> <example>
   log "sqlml $task: cargo run --release --example $ex"
   [ -s "$out" ] && mv "$out" "$OUTS/$ex.prev.jsonl"
   # shellcheck disable=SC2086
-  BENCH_QUICK=$QUICK BENCH_REPEATS=$REPEATS BENCH_DATA=$DATA \
-    nice_run cargo run -q --release --example "$ex" ${CARGO_ARGS:-} 2>>"$lg" | grep '^[[:space:]]*{' >"$out"
+  local tf; tf=$(mktemp)
+  # shellcheck disable=SC2086
+  { time { BENCH_QUICK=$QUICK BENCH_REPEATS=$REPEATS BENCH_DATA=$DATA \
+    nice_run cargo run -q --release --example "$ex" ${CARGO_ARGS:-} 2>>"$lg" | grep '^[[:space:]]*{' >"$out"; }; } 2>"$tf"
   local rc=${PIPESTATUS[0]}
+  record "$task" sqlml "$tf" "$ex"; rm -f "$tf"
   if [ "$rc" != 0 ]; then log "  example exited with $rc (see $lg)"; tail -5 "$lg" >&2; FAILED=1; fi
   log "  $(wc -l <"$out") JSON line(s) -> $out in $((SECONDS - t0)) s"
 }
 
 # ------------------------------------------------------------------ main
-START=$(stamp)
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
-if [ "$MODE" = both ] || [ "$MODE" = peers ]; then
-  ensure_venv || exit 1
-fi
-declare -A EX=([nb]=bench_text [mlp]=bench_mlp [svd]=bench_recommender)
-for t in "${TASKS[@]}"; do
-  [ "$MODE" = report ] && break
-  t0=$SECONDS
-  if [ "$MODE" = both ] || [ "$MODE" = peers ]; then "peers_$t"; fi
-  if [ "$MODE" = both ] || [ "$MODE" = ours ]; then ours "$t" "${EX[$t]}"; fi
-  log "task $t done in $((SECONDS - t0)) s"
-done
-if [ "$MODE" != report ]; then
-  GIT=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo "+dirty")
-  printf '{"started":"%s","finished":"%s","quick":%s,"tasks":"%s","mode":"%s","repeats":%s,"nice":%s,"git":"%s","loadavg_start":"%s","loadavg_end":"%s","cpus":%s}\n' \
-    "$START" "$(stamp)" "$([ "$QUICK" = 1 ] && echo true || echo false)" "${TASKS[*]}" "$MODE" "$REPEATS" "$NICE" \
-    "$GIT" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" "$(nproc)" >"$BENCH_OUT/run.json"
-fi
-TL=$(IFS=,; echo "${TASKS[*]}")
-python3 bench/report.py --peers "$OUTP" --ours "$OUTS" --tasks "$TL" | tee "$BENCH_OUT/report.md"
-log "report written to $BENCH_OUT/report.md"
-exit $FAILED
+# (one function, parsed whole before it runs: editing this file during a run is then harmless)
+main() {
+  START=$(stamp)
+  [ "$MODE" != report ] && : >"$PROC"
+  LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+  if [ "$MODE" = both ] || [ "$MODE" = peers ]; then
+    ensure_venv || exit 1
+  fi
+  declare -A EX=([nb]=bench_text [mlp]=bench_mlp [svd]=bench_recommender)
+  for t in "${TASKS[@]}"; do
+    [ "$MODE" = report ] && break
+    t0=$SECONDS
+    if [ "$MODE" = both ] || [ "$MODE" = peers ]; then "peers_$t"; fi
+    if [ "$MODE" = both ] || [ "$MODE" = ours ]; then ours "$t" "${EX[$t]}"; fi
+    log "task $t done in $((SECONDS - t0)) s"
+  done
+  if [ "$MODE" != report ]; then
+    GIT=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo "+dirty")
+    printf '{"started":"%s","finished":"%s","quick":%s,"tasks":"%s","mode":"%s","repeats":%s,"nice":%s,"git":"%s","loadavg_start":"%s","loadavg_end":"%s","cpus":%s}\n' \
+      "$START" "$(stamp)" "$([ "$QUICK" = 1 ] && echo true || echo false)" "${TASKS[*]}" "$MODE" "$REPEATS" "$NICE" \
+      "$GIT" "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" "$(nproc)" >"$BENCH_OUT/run.json"
+  fi
+  TL=$(IFS=,; echo "${TASKS[*]}")
+  python3 bench/report.py --peers "$OUTP" --ours "$OUTS" --tasks "$TL" | tee "$BENCH_OUT/report.md"
+  log "report written to $BENCH_OUT/report.md"
+  return $FAILED
+}
+main; exit $?

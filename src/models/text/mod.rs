@@ -181,7 +181,8 @@ fn text_arg<'a>(args: &[Input<'a>]) -> Result<Cow<'a, str>> {
     }
 }
 
-/// Picks the text column: the option, or the one column besides the target.
+/// Picks the text column: the option, else the one column besides the target, else the one
+/// text column besides the target.
 fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> Result<&'d Column> {
     if let Some(name) = option {
         let col = data.column(name, "option 'text'")?;
@@ -194,6 +195,12 @@ fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> 
         return Ok(col);
     }
     let others: Vec<&Column> = data.columns.iter().filter(|c| c.name != target.name).collect();
+    // With several other columns (an id, a date...), the one text column is the text.
+    let texts: Vec<&Column> =
+        others.iter().copied().filter(|c| matches!(c.data, crate::models::ColumnData::Text(_))).collect();
+    if others.len() > 1 && texts.len() == 1 {
+        return Ok(texts[0]);
+    }
     match others.as_slice() {
         [one] => Ok(one),
         [] => Err(Error::data(format!(
