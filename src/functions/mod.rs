@@ -3,6 +3,7 @@
 
 mod args;
 mod keys;
+mod listings;
 mod manage;
 mod meta;
 mod predict;
@@ -54,5 +55,6 @@ pub fn register_with(conn: &Connection, config: Config) -> rusqlite::Result<()> 
     train::register(conn, &session)?;
     predict::register(conn, &session)?;
     manage::register(conn, &session)?;
+    listings::register(conn, &session)?;
     Ok(())
 }
