@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod metrics;
+pub mod mlp;
 pub mod options;
 pub mod split;
 
@@ -85,10 +86,13 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
 /// The variant order is part of the stored format (postcard writes the variant index): add new
 /// kinds at the end only.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum Model {}
+pub enum Model {
+    /// A multilayer-perceptron classifier over tabular columns.
+    Classifier(mlp::Classifier),
+}
 
 /// The kinds accepted by `ml_train`, for error messages.
-pub const KINDS: &[&str] = &[];
+pub const KINDS: &[&str] = &["classifier"];
 
 /// Format version of the plaintext inside the envelope.
 pub const SCHEMA_VERSION: u32 = 1;
