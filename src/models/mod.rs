@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod metrics;
+pub mod mlp;
 pub mod options;
 pub mod split;
 pub mod text;
@@ -94,10 +95,12 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
 pub enum Model {
     /// Naive Bayes text classifier.
     Text(text::TextModel),
+    /// A multilayer-perceptron classifier over tabular columns.
+    Classifier(mlp::Classifier),
 }
 
 /// The kinds accepted by `ml_train`, for error messages.
-pub const KINDS: &[&str] = &["text"];
+pub const KINDS: &[&str] = &["text", "classifier"];
 
 /// Format version of the plaintext inside the envelope.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -131,6 +134,7 @@ macro_rules! dispatch {
     ($model:expr, $m:ident => $body:expr) => {
         match *$model {
             Model::Text(ref $m) => $body,
+            Model::Classifier(ref $m) => $body,
         }
     };
 }
@@ -145,6 +149,7 @@ pub fn train(
 ) -> Result<Trained<Model>> {
     match kind {
         text::TextModel::KIND => text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text)),
+        mlp::Classifier::KIND => mlp::Classifier::train(data, target, opts, common).map(|t| t.map(Model::Classifier)),
         _ => Err(Error::argument(format!(
             "argument 'kind' must be one of {}, got '{kind}'",
             KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
