@@ -76,7 +76,9 @@ impl TableFn for TopTokens {
         let name = name_arg(&args[0])?;
         let k = k_arg(&args[1])?;
         let loaded = session.load_active(conn, &name)?;
-        let Model::Text(m) = &loaded.model else { return Err(wrong_kind(&name, &loaded.model, "text")) };
+        let Model::Text(m) = &loaded.model else {
+            return Err(wrong_kind(&name, &loaded.model, "text"));
+        };
         Ok(m.top_tokens(k)
             .into_iter()
             .map(|(label, token, score)| vec![sql(label), SqlValue::Text(token), SqlValue::Real(score)])
@@ -84,8 +86,72 @@ impl TableFn for TopTokens {
     }
 }
 
+fn recommender<'m>(name: &str, model: &'m Model) -> Result<&'m crate::models::recommender::Recommender> {
+    match model {
+        Model::Recommender(r) => Ok(r),
+        other => Err(wrong_kind(name, other, "recommender")),
+    }
+}
+
+fn scored(rows: Vec<(Value, f64)>) -> Vec<Vec<SqlValue>> {
+    rows.into_iter().map(|(item, score)| vec![sql(item), SqlValue::Real(score)]).collect()
+}
+
+/// `ml_recommend(name, user [, k [, include_rated]])` → (item, score): the user's top-k items.
+pub struct Recommend;
+
+impl TableFn for Recommend {
+    const NAME: &'static str = "ml_recommend";
+    const SCHEMA: &'static CStr =
+        c"CREATE TABLE x(item, score REAL, name HIDDEN, user HIDDEN, k HIDDEN, include_rated HIDDEN)";
+    const VISIBLE: usize = 2;
+    const ARGS: &'static [&'static str] = &["name", "user", "k", "include_rated"];
+    const REQUIRED: usize = 2;
+    const LIMIT_ARG: Option<usize> = Some(2);
+
+    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Vec<Vec<SqlValue>>> {
+        let name = name_arg(&args[0])?;
+        let k = k_arg(&args[2])?;
+        let include_rated = match &args[3] {
+            None | Some(SqlValue::Null) | Some(SqlValue::Integer(0)) => false,
+            Some(SqlValue::Integer(1)) => true,
+            Some(other) => {
+                return Err(Error::argument(format!(
+                    "argument 'include_rated' must be 0 or 1, got {}",
+                    show(other)
+                )));
+            }
+        };
+        let loaded = session.load_active(conn, &name)?;
+        let model = recommender(&name, &loaded.model)?;
+        Ok(scored(model.recommend(input(&args[1]), k, include_rated)?))
+    }
+}
+
+/// `ml_similar_items(name, item [, k])` → (item, similarity).
+pub struct SimilarItems;
+
+impl TableFn for SimilarItems {
+    const NAME: &'static str = "ml_similar_items";
+    const SCHEMA: &'static CStr = c"CREATE TABLE x(item, similarity REAL, name HIDDEN, of_item HIDDEN, k HIDDEN)";
+    const VISIBLE: usize = 2;
+    const ARGS: &'static [&'static str] = &["name", "item", "k"];
+    const REQUIRED: usize = 2;
+    const LIMIT_ARG: Option<usize> = Some(2);
+
+    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Vec<Vec<SqlValue>>> {
+        let name = name_arg(&args[0])?;
+        let k = k_arg(&args[2])?;
+        let loaded = session.load_active(conn, &name)?;
+        let model = recommender(&name, &loaded.model)?;
+        Ok(scored(model.similar_items(input(&args[1]), k)?))
+    }
+}
+
 /// Registers every table-valued function.
 pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<()> {
     tables::register::<TopTokens>(conn, session)?;
+    tables::register::<Recommend>(conn, session)?;
+    tables::register::<SimilarItems>(conn, session)?;
     Ok(())
 }

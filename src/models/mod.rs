@@ -8,6 +8,7 @@ pub mod data;
 pub mod metrics;
 pub mod mlp;
 pub mod options;
+pub mod recommender;
 pub mod split;
 pub mod text;
 
@@ -97,10 +98,12 @@ pub enum Model {
     Text(text::TextModel),
     /// A multilayer-perceptron classifier over tabular columns.
     Classifier(mlp::Classifier),
+    /// Matrix factorisation recommender (SVD, SVD++, implicit ALS).
+    Recommender(recommender::Recommender),
 }
 
 /// The kinds accepted by `ml_train`, for error messages.
-pub const KINDS: &[&str] = &["text", "classifier"];
+pub const KINDS: &[&str] = &["text", "classifier", "recommender"];
 
 /// Format version of the plaintext inside the envelope.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -135,6 +138,7 @@ macro_rules! dispatch {
         match *$model {
             Model::Text(ref $m) => $body,
             Model::Classifier(ref $m) => $body,
+            Model::Recommender(ref $m) => $body,
         }
     };
 }
@@ -150,6 +154,9 @@ pub fn train(
     match kind {
         text::TextModel::KIND => text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text)),
         mlp::Classifier::KIND => mlp::Classifier::train(data, target, opts, common).map(|t| t.map(Model::Classifier)),
+        recommender::Recommender::KIND => {
+            recommender::Recommender::train(data, target, opts, common).map(|t| t.map(Model::Recommender))
+        }
         _ => Err(Error::argument(format!(
             "argument 'kind' must be one of {}, got '{kind}'",
             KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")

@@ -1,0 +1,173 @@
+//! Raw SQL ids (users, items) ↔ dense `u32` indices.
+//!
+//! The distinct ids are kept sorted, so the dense index of an id is its rank: lookups are a
+//! binary search, the stored form is just the sorted list (deterministic bytes, no hash map to
+//! rebuild after loading), and ids come back out with the SQL type they went in with.
+
+use crate::models::data::{Column, ColumnData, Input, Value};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The distinct ids of one column, sorted; the position of an id is its dense index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum IdMap {
+    /// Integer ids (also integral reals, which SQLite may produce from imported files).
+    Integer(Vec<i64>),
+    /// Text ids.
+    Text(Vec<String>),
+}
+
+impl IdMap {
+    /// Maps every row of `col` to a dense index. `role` names the column in errors, e.g.
+    /// "user column". NULLs, non-integral reals and an all-NULL column are errors naming the
+    /// column and the (1-based) row.
+    pub fn build(col: &Column, role: &str) -> Result<(IdMap, Vec<u32>)> {
+        let null_at = |row: usize| {
+            Error::data(format!(
+                "{role} '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
+                col.name,
+                row + 1,
+                col.name
+            ))
+        };
+        match &col.data {
+            ColumnData::Null(n) => Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) }),
+            ColumnData::Integer(v) => {
+                let raw = v
+                    .iter()
+                    .enumerate()
+                    .map(|(r, x)| x.ok_or_else(|| null_at(r)))
+                    .collect::<Result<Vec<i64>>>()?;
+                Ok(Self::from_integers(raw))
+            }
+            ColumnData::Real(v) => {
+                let mut raw = Vec::with_capacity(v.len());
+                for (r, x) in v.iter().enumerate() {
+                    let x = x.ok_or_else(|| null_at(r))?;
+                    if x.fract() != 0.0 || !x.is_finite() || x.abs() > 9.0e15 {
+                        return Err(Error::data(format!(
+                            "{role} '{}' holds {x} in row {}; ids must be integers or text",
+                            col.name,
+                            r + 1
+                        )));
+                    }
+                    raw.push(x as i64);
+                }
+                Ok(Self::from_integers(raw))
+            }
+            ColumnData::Text(v) => {
+                let raw = v
+                    .iter()
+                    .enumerate()
+                    .map(|(r, x)| x.as_deref().ok_or_else(|| null_at(r)))
+                    .collect::<Result<Vec<&str>>>()?;
+                let mut ids: Vec<&str> = raw.clone();
+                ids.sort_unstable();
+                ids.dedup();
+                let dense = raw.iter().map(|s| ids.binary_search(s).unwrap_or(0) as u32).collect();
+                Ok((IdMap::Text(ids.into_iter().map(str::to_string).collect()), dense))
+            }
+        }
+    }
+
+    fn from_integers(raw: Vec<i64>) -> (IdMap, Vec<u32>) {
+        let mut ids = raw.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        let dense = raw.iter().map(|x| ids.binary_search(x).unwrap_or(0) as u32).collect();
+        (IdMap::Integer(ids), dense)
+    }
+
+    /// Number of distinct ids.
+    pub fn len(&self) -> usize {
+        match self {
+            IdMap::Integer(v) => v.len(),
+            IdMap::Text(v) => v.len(),
+        }
+    }
+
+    /// True when there are no ids.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The dense index of `id`, or `None` when the id was not seen in training.
+    ///
+    /// Lenient about SQL types, as SQLite's own comparisons with column affinity are: an
+    /// integer id also matches as text (`42` finds `'42'`), text that spells an integer finds
+    /// an integer id, and an integral real finds an integer id. NULL and blobs find nothing.
+    pub fn index(&self, id: Input<'_>) -> Option<u32> {
+        let found = match (self, id) {
+            (IdMap::Integer(v), Input::Integer(i)) => v.binary_search(&i).ok(),
+            (IdMap::Integer(v), Input::Real(r)) if r.fract() == 0.0 && r.abs() <= 9.0e15 => {
+                v.binary_search(&(r as i64)).ok()
+            }
+            (IdMap::Integer(v), Input::Text(t)) => {
+                t.trim().parse::<i64>().ok().and_then(|i| v.binary_search(&i).ok())
+            }
+            (IdMap::Text(v), Input::Text(t)) => v.binary_search_by(|s| s.as_str().cmp(t)).ok(),
+            (IdMap::Text(v), Input::Integer(i)) => {
+                let t = i.to_string();
+                v.binary_search(&t).ok()
+            }
+            _ => None,
+        };
+        found.map(|i| i as u32)
+    }
+
+    /// The raw id of dense index `idx`, with its training SQL type.
+    pub fn value(&self, idx: u32) -> Value {
+        match self {
+            IdMap::Integer(v) => Value::Integer(v[idx as usize]),
+            IdMap::Text(v) => Value::Text(v[idx as usize].clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(data: ColumnData) -> Column {
+        Column { name: "user_id".into(), data }
+    }
+
+    #[test]
+    fn integers_round_trip_with_their_type() {
+        let (map, dense) =
+            IdMap::build(&col(ColumnData::Integer(vec![Some(30), Some(10), Some(30)])), "user column")
+                .unwrap();
+        assert_eq!(dense, vec![1, 0, 1]);
+        assert_eq!(map.value(1), Value::Integer(30));
+        assert_eq!(map.index(Input::Integer(10)), Some(0));
+        assert_eq!(map.index(Input::Text("30")), Some(1));
+        assert_eq!(map.index(Input::Real(30.0)), Some(1));
+        assert_eq!(map.index(Input::Integer(20)), None);
+        assert_eq!(map.index(Input::Null), None);
+    }
+
+    #[test]
+    fn text_round_trip_with_their_type() {
+        let data = ColumnData::Text(vec![Some("bob".into()), Some("alice".into()), Some("7".into())]);
+        let (map, dense) = IdMap::build(&col(data), "user column").unwrap();
+        assert_eq!(dense, vec![2, 1, 0]);
+        assert_eq!(map.value(2), Value::Text("bob".into()));
+        assert_eq!(map.index(Input::Text("alice")), Some(1));
+        assert_eq!(map.index(Input::Integer(7)), Some(0));
+        assert_eq!(map.index(Input::Text("carol")), None);
+    }
+
+    #[test]
+    fn null_and_fractional_ids_name_column_and_row() {
+        let e = IdMap::build(&col(ColumnData::Integer(vec![Some(1), None])), "user column").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "user column 'user_id' is NULL in row 2 (filter with WHERE user_id IS NOT NULL)"
+        );
+        let e = IdMap::build(&col(ColumnData::Real(vec![Some(1.0), Some(2.5)])), "item column").unwrap_err();
+        assert_eq!(e.to_string(), "item column 'user_id' holds 2.5 in row 2; ids must be integers or text");
+        let (map, _) =
+            IdMap::build(&col(ColumnData::Real(vec![Some(1.0), Some(2.0)])), "item column").unwrap();
+        assert_eq!(map.value(1), Value::Integer(2));
+    }
+}

@@ -1,0 +1,113 @@
+//! Ratings as dense (user, item, value) triples, and the per-user compressed rows (CSR) the
+//! model keeps for exclusion, explanation and SVD++'s implicit feedback.
+
+use serde::{Deserialize, Serialize};
+
+/// One rating (or interaction weight) with dense ids.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Triple {
+    /// Dense user index.
+    pub user: u32,
+    /// Dense item index.
+    pub item: u32,
+    /// The rating, or the interaction weight for implicit feedback.
+    pub value: f32,
+}
+
+/// Compressed sparse rows: for each row (user or item), its columns sorted by index with their
+/// values. Duplicate (row, column) pairs are kept, in input order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Csr {
+    /// `rows + 1` offsets into `cols` and `values`.
+    pub offsets: Vec<u64>,
+    /// Column indices, row after row.
+    pub cols: Vec<u32>,
+    /// Values, aligned with `cols`.
+    pub values: Vec<f32>,
+}
+
+impl Csr {
+    /// Groups `triples` by user (`by_item == false`) or by item, with `rows` rows.
+    pub fn build(rows: usize, triples: &[Triple], by_item: bool) -> Csr {
+        let key = |t: &Triple| if by_item { (t.item, t.user) } else { (t.user, t.item) };
+        let mut offsets = vec![0u64; rows + 1];
+        for t in triples {
+            offsets[key(t).0 as usize + 1] += 1;
+        }
+        for r in 0..rows {
+            offsets[r + 1] += offsets[r];
+        }
+        let mut next: Vec<u64> = offsets[..rows].to_vec();
+        let mut cols = vec![0u32; triples.len()];
+        let mut values = vec![0f32; triples.len()];
+        for t in triples {
+            let (row, col) = key(t);
+            let at = next[row as usize] as usize;
+            cols[at] = col;
+            values[at] = t.value;
+            next[row as usize] += 1;
+        }
+        let mut csr = Csr { offsets, cols, values };
+        csr.sort_rows();
+        csr
+    }
+
+    fn sort_rows(&mut self) {
+        let mut pairs: Vec<(u32, f32)> = Vec::new();
+        for r in 0..self.rows() {
+            let range = self.range(r);
+            let cols = &self.cols[range.clone()];
+            if cols.windows(2).all(|w| w[0] <= w[1]) {
+                continue;
+            }
+            pairs.clear();
+            pairs.extend(cols.iter().copied().zip(self.values[range.clone()].iter().copied()));
+            pairs.sort_by_key(|p| p.0);
+            for (k, (c, v)) in pairs.iter().enumerate() {
+                self.cols[range.start + k] = *c;
+                self.values[range.start + k] = *v;
+            }
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// The index range of row `r` in `cols` / `values`.
+    #[inline]
+    pub fn range(&self, r: usize) -> std::ops::Range<usize> {
+        self.offsets[r] as usize..self.offsets[r + 1] as usize
+    }
+
+    /// Columns and values of row `r`.
+    #[inline]
+    pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        let range = self.range(r);
+        (&self.cols[range.clone()], &self.values[range])
+    }
+
+    /// Number of entries in row `r`.
+    #[inline]
+    pub fn row_len(&self, r: usize) -> usize {
+        self.range(r).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_sorted_duplicates_kept() {
+        let t = |user, item, value| Triple { user, item, value };
+        let triples = [t(1, 5, 1.0), t(0, 2, 2.0), t(1, 3, 3.0), t(1, 5, 4.0)];
+        let by_user = Csr::build(3, &triples, false);
+        assert_eq!(by_user.row(0), (&[2u32][..], &[2.0f32][..]));
+        assert_eq!(by_user.row(1), (&[3u32, 5, 5][..], &[3.0f32, 1.0, 4.0][..]));
+        assert_eq!(by_user.row_len(2), 0);
+        let by_item = Csr::build(6, &triples, true);
+        assert_eq!(by_item.row(5), (&[1u32, 1][..], &[1.0f32, 4.0][..]));
+    }
+}

@@ -1,0 +1,339 @@
+//! Behaviour of the recommender through the `Estimator` surface.
+
+use super::*;
+use crate::models::Model;
+
+fn int_col(name: &str, v: Vec<i64>) -> Column {
+    Column { name: name.into(), data: ColumnData::Integer(v.into_iter().map(Some).collect()) }
+}
+
+fn real_col(name: &str, v: Vec<f64>) -> Column {
+    Column { name: name.into(), data: ColumnData::Real(v.into_iter().map(Some).collect()) }
+}
+
+/// A low-rank rating matrix (rank 2 plus biases, ratings 1..5), every 4th cell missing.
+fn low_rank_dataset(n_users: i64, n_items: i64) -> Dataset {
+    let (mut u, mut i, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for user in 0..n_users {
+        for item in 0..n_items {
+            if (user * 3 + item) % 4 == 0 {
+                continue;
+            }
+            let a = ((user % 5) as f64 - 2.0) * 0.5;
+            let b = ((user % 3) as f64 - 1.0) * 0.5;
+            let c = ((item % 4) as f64 - 1.5) * 0.6;
+            let d = ((item % 7) as f64 - 3.0) * 0.3;
+            u.push(user + 100);
+            i.push(item + 1000);
+            r.push(
+                (3.0 + 0.2 * (user % 4) as f64 - 0.2 * (item % 3) as f64 + 1.5 * (a * c + b * d))
+                    .clamp(1.0, 5.0),
+            );
+        }
+    }
+    Dataset::new(vec![int_col("user_id", u), int_col("item_id", i), real_col("rating", r)])
+}
+
+fn train(data: &Dataset, target: Option<&str>, json: &str, test_size: f64) -> Result<Trained<Recommender>> {
+    let mut opts = Options::parse(Some(json))?;
+    let common = Common::read(&mut opts)?;
+    let common = Common { test_size, ..common };
+    Recommender::train(data, target, &mut opts, &common)
+}
+
+fn num(v: &Json, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("no number '{key}' in {v}"))
+}
+
+#[test]
+fn low_rank_structure_is_recovered_and_beats_the_baseline() {
+    let data = low_rank_dataset(80, 50);
+    let t = train(&data, Some("rating"), r#"{"n_factors": 8, "n_epochs": 60, "lr_all": 0.02}"#, 0.2).unwrap();
+    let rmse = num(&t.metrics, "rmse");
+    let baseline = num(&Json::Object(t.details.clone()), "baseline_rmse");
+    assert!(rmse < 0.12, "held-out rmse {rmse}");
+    assert!(rmse < 0.5 * baseline, "rmse {rmse} vs baseline {baseline}");
+    assert_eq!(t.log.len(), 60);
+    assert!(t.log[59].loss < t.log[0].loss && t.log[59].val_loss.unwrap() < t.log[0].val_loss.unwrap());
+    assert_eq!(t.train_rows + t.test_rows, data.n_rows);
+}
+
+#[test]
+fn svdpp_learns_the_same_structure() {
+    let data = low_rank_dataset(80, 50);
+    let t = train(
+        &data,
+        Some("rating"),
+        r#"{"algorithm": "svdpp", "n_factors": 8, "n_epochs": 60, "lr_all": 0.02}"#,
+        0.2,
+    )
+    .unwrap();
+    assert!(num(&t.metrics, "rmse") < 0.12, "{}", t.metrics);
+    assert_eq!(t.model.algorithm(), "svdpp");
+}
+
+#[test]
+fn every_sgd_hyperparameter_is_used() {
+    // Surprise's test_SVD_parameters: changing any one parameter changes the model.
+    let data = low_rank_dataset(20, 15);
+    let base = r#""n_factors": 4, "n_epochs": 3"#;
+    let model = |extra: &str| {
+        let json = if extra.is_empty() { format!("{{{base}}}") } else { format!("{{{base}, {extra}}}") };
+        train(&data, Some("rating"), &json, 0.0).unwrap().model
+    };
+    let reference = model("");
+    for extra in [
+        r#""n_factors": 5"#,
+        r#""n_epochs": 4"#,
+        r#""biased": false"#,
+        r#""init_mean": 0.1"#,
+        r#""init_std_dev": 0.2"#,
+        r#""lr_all": 0.01"#,
+        r#""reg_all": 0.5"#,
+        r#""lr_bu": 0.01"#,
+        r#""lr_bi": 0.01"#,
+        r#""lr_pu": 0.01"#,
+        r#""lr_qi": 0.01"#,
+        r#""reg_bu": 0.5"#,
+        r#""reg_bi": 0.5"#,
+        r#""reg_pu": 0.5"#,
+        r#""reg_qi": 0.5"#,
+        r#""seed": 7"#,
+    ] {
+        assert_ne!(model(extra), reference, "option {extra} had no effect");
+    }
+}
+
+#[test]
+fn cold_start_falls_back_to_baseline() {
+    let data = low_rank_dataset(30, 20);
+    let m = train(&data, Some("rating"), r#"{"n_factors": 4}"#, 0.0).unwrap().model;
+    let mu = m.global_mean;
+    let (u, i) = (m.users.index(Input::Integer(100)).unwrap(), m.items.index(Input::Integer(1000)).unwrap());
+    let bu = f64::from(m.user_bias[u as usize]);
+    let bi = f64::from(m.item_bias[i as usize]);
+    let pred = |a: Input<'_>, b: Input<'_>| match m.predict(&[a, b]).unwrap() {
+        Value::Real(x) => x,
+        other => panic!("expected a real, got {other:?}"),
+    };
+    assert!((pred(Input::Integer(-1), Input::Integer(-1)) - mu).abs() < 1e-9);
+    assert!((pred(Input::Integer(-1), Input::Integer(1000)) - (mu + bi)).abs() < 1e-6);
+    assert!((pred(Input::Integer(100), Input::Text("no such item")) - (mu + bu)).abs() < 1e-6);
+    let known = pred(Input::Integer(100), Input::Integer(1000));
+    assert!((1.0..=5.0).contains(&known) && (known - (mu + bu + bi)).abs() > 1e-6);
+    assert_eq!(m.predict(&[Input::Null, Input::Integer(1000)]).unwrap(), Value::Null);
+    // An unknown user is recommended the popular items.
+    let rec = m.recommend(Input::Text("stranger"), 3, false).unwrap();
+    let best = m.popularity.iter().copied().fold(f32::MIN, f32::max);
+    assert_eq!(rec.len(), 3);
+    assert!((rec[0].1 - f64::from(best)).abs() < 1e-6);
+}
+
+#[test]
+fn text_ids_round_trip_with_their_sql_type() {
+    let users = ["ann", "bob", "cy", "dee"];
+    let (mut u, mut i, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, name) in users.iter().enumerate() {
+        for item in 0..6i64 {
+            if (n as i64 + item) % 3 != 0 {
+                u.push(Some(name.to_string()));
+                i.push(Some(format!("sku-{item}")));
+                r.push(Some(((n as i64 + item) % 5 + 1) as f64));
+            }
+        }
+    }
+    let data = Dataset::new(vec![
+        Column { name: "customer".into(), data: ColumnData::Text(u) },
+        Column { name: "product".into(), data: ColumnData::Text(i) },
+        Column { name: "stars".into(), data: ColumnData::Real(r) },
+    ]);
+    let m = train(&data, Some("stars"), r#"{"n_factors": 3}"#, 0.0).unwrap().model;
+    let rec = m.recommend(Input::Text("ann"), 10, false).unwrap();
+    assert!(!rec.is_empty());
+    assert!(rec.iter().all(|(v, _)| matches!(v, Value::Text(t) if t.starts_with("sku-"))));
+    let similar = m.similar_items(Input::Text("sku-1"), 2).unwrap();
+    assert_eq!(similar.len(), 2);
+    assert!(similar.iter().all(|(v, s)| *v != Value::Text("sku-1".into()) && (-1.0..=1.0001).contains(s)));
+    assert!(m.similar_items(Input::Text("sku-99"), 2).unwrap().is_empty());
+
+    let data = low_rank_dataset(10, 8);
+    let m = train(&data, Some("rating"), r#"{"n_factors": 3}"#, 0.0).unwrap().model;
+    let rec = m.recommend(Input::Integer(100), 3, true).unwrap();
+    assert!(rec.iter().all(|(v, _)| matches!(v, Value::Integer(x) if (1000..1008).contains(x))));
+}
+
+#[test]
+fn top_n_excludes_rated_items_unless_asked() {
+    let data = low_rank_dataset(30, 20);
+    let m = train(&data, Some("rating"), r#"{"n_factors": 4}"#, 0.0).unwrap().model;
+    let u = m.users.index(Input::Integer(101)).unwrap() as usize;
+    let rated: Vec<Value> = m.history.row(u).0.iter().map(|&i| m.items.value(i)).collect();
+    let rec = m.recommend(Input::Integer(101), 100, false).unwrap();
+    assert_eq!(rec.len(), 20 - rated.len());
+    assert!(rec.iter().all(|(v, _)| !rated.contains(v)));
+    assert!(rec.windows(2).all(|w| w[0].1 >= w[1].1));
+    let all = m.recommend(Input::Integer(101), 100, true).unwrap();
+    assert_eq!(all.len(), 20);
+    // Scores are the model's estimates.
+    let (item, score) = &rec[0];
+    let p = m.raw_estimate(Some(u as u32), m.items.index(item.as_input()));
+    assert!((p - score).abs() < 1e-4);
+}
+
+#[test]
+fn determinism_same_seed_same_bytes() {
+    let data = low_rank_dataset(25, 12);
+    for algo in ["svd", "svdpp", "als"] {
+        let json = format!(r#"{{"algorithm": "{algo}", "seed": 5}}"#);
+        let target = if algo == "als" { None } else { Some("rating") };
+        let bytes = |j: &str| {
+            let model = Model::Recommender(train(&data, target, j, 0.2).unwrap().model);
+            postcard::to_stdvec(&model).unwrap()
+        };
+        let a = bytes(&json);
+        assert_eq!(a, bytes(&json), "{algo}");
+        assert_ne!(a, bytes(&json.replace("5", "6")), "{algo}");
+        let back: Model = postcard::from_bytes(&a).unwrap();
+        assert_eq!(postcard::to_stdvec(&back).unwrap(), a);
+    }
+}
+
+#[test]
+fn als_ranks_held_out_positives_highly() {
+    // 60 users in 3 taste groups, 45 items in 3 matching groups; each user consumed 60% of
+    // its group's items. Held-out interactions must be found in the top 10.
+    let (mut u, mut i) = (Vec::new(), Vec::new());
+    for user in 0..60i64 {
+        for item in 0..45i64 {
+            if user % 3 == item % 3 && (user * 7 + item * 3) % 5 < 3 {
+                u.push(user);
+                i.push(item);
+            }
+        }
+    }
+    let data = Dataset::new(vec![int_col("user", u), int_col("item", i)]);
+    let t = train(&data, None, r#"{"algorithm": "als", "factors": 8, "iterations": 10, "alpha": 10}"#, 0.2)
+        .unwrap();
+    // Each user has ~2 held-out items among ~36 unrated ones: a random top 10 would recall
+    // ~28% of them.
+    let r = num(&t.metrics, "recall_at_10");
+    let n = num(&t.metrics, "ndcg_at_10");
+    assert!(r > 0.8 && n > 0.7, "{}", t.metrics);
+    assert!(t.metrics.get("rmse").is_none());
+    assert!(t.log.len() == 10 && t.log[9].loss < t.log[0].loss);
+    // Recommendations for a user stay inside its taste group.
+    let rec = t.model.recommend(Input::Integer(4), 5, false).unwrap();
+    assert!(rec.iter().all(|(v, _)| matches!(v, Value::Integer(x) if x % 3 == 1)), "{rec:?}");
+}
+
+#[test]
+fn explain_lists_similar_rated_items_and_terms() {
+    let data = low_rank_dataset(30, 20);
+    let m = train(&data, Some("rating"), r#"{"n_factors": 4}"#, 0.0).unwrap().model;
+    let e = m.explain(&[Input::Integer(100), Input::Integer(1003)]).unwrap();
+    let because = e["because"].as_array().unwrap();
+    assert!(!because.is_empty() && because.len() <= 10);
+    let sims: Vec<f64> = because.iter().map(|b| b["similarity"].as_f64().unwrap()).collect();
+    assert!(sims.windows(2).all(|w| w[0] >= w[1]));
+    let sum = num(&e, "global_mean") + num(&e, "user_bias") + num(&e, "item_bias") + num(&e, "interaction");
+    assert!((sum.clamp(1.0, 5.0) - num(&e, "prediction")).abs() < 1e-4);
+    let cold = m.explain(&[Input::Integer(-5), Input::Integer(1003)]).unwrap();
+    assert_eq!((cold["user_bias"].clone(), cold["because"].clone()), (Json::Null, json!([])));
+}
+
+#[test]
+fn evaluate_reports_errors_and_ranking() {
+    let data = low_rank_dataset(30, 20);
+    let m = train(&data, Some("rating"), r#"{"n_factors": 4}"#, 0.0).unwrap().model;
+    let e = m.evaluate(&data).unwrap();
+    for key in ["rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10"] {
+        assert!(e[key].is_number(), "{key} in {e}");
+    }
+    assert_eq!(e["rows"], json!(data.n_rows));
+    // All rows were rated in training, so they are excluded from top-N: no hits.
+    assert_eq!(num(&e, "precision_at_10"), 0.0);
+}
+
+#[test]
+fn bad_inputs_have_exact_messages() {
+    let data = low_rank_dataset(5, 5);
+    let err = |target: Option<&str>, json: &str| train(&data, target, json, 0.2).unwrap_err().to_string();
+    assert_eq!(
+        err(None, "{}"),
+        "a recommender needs the rating column as target (only algorithm 'als' takes a NULL target, counting each \
+         row as one interaction)"
+    );
+    assert_eq!(
+        err(Some("stars"), "{}"),
+        "target column 'stars' is not a column of the source (columns: user_id, item_id, rating)"
+    );
+    assert_eq!(
+        err(Some("rating"), r#"{"user": "who"}"#),
+        "option 'user' 'who' is not a column of the source (columns: user_id, item_id, rating)"
+    );
+    assert_eq!(
+        err(Some("rating"), r#"{"user": "item_id"}"#),
+        "option 'item' must name another column than option 'user', got 'item_id'"
+    );
+    assert_eq!(
+        err(Some("rating"), r#"{"user": "rating"}"#),
+        "option 'user' must not be the target column 'rating'"
+    );
+    let two = Dataset::new(vec![int_col("u", vec![1]), real_col("r", vec![4.0])]);
+    let e = train(&two, Some("r"), "{}", 0.0).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "a recommender needs a user and an item column besides the target (columns: u, r; name them with the \
+         options 'user' and 'item')"
+    );
+    let with = |user: ColumnData, rating: ColumnData| {
+        let d = Dataset::new(vec![
+            Column { name: "u".into(), data: user },
+            int_col("i", vec![1, 2]),
+            Column { name: "r".into(), data: rating },
+        ]);
+        train(&d, Some("r"), "{}", 0.0).unwrap_err().to_string()
+    };
+    let ints = |v: Vec<Option<i64>>| ColumnData::Integer(v);
+    assert_eq!(
+        with(ints(vec![Some(1), None]), ints(vec![Some(4), Some(5)])),
+        "user column 'u' is NULL in row 2 (filter with WHERE u IS NOT NULL)"
+    );
+    assert_eq!(
+        with(ints(vec![Some(1), Some(2)]), ints(vec![None, Some(5)])),
+        "target column 'r' is NULL in row 1 (filter with WHERE r IS NOT NULL)"
+    );
+    assert_eq!(
+        with(ints(vec![Some(1), Some(2)]), ColumnData::Text(vec![None, Some("good".into())])),
+        "target column 'r' must hold numbers (ratings), got text in row 2"
+    );
+    let empty = Dataset::new(vec![int_col("u", vec![]), int_col("i", vec![]), int_col("r", vec![])]);
+    assert_eq!(train(&empty, Some("r"), "{}", 0.0).unwrap_err().to_string(), "no training rows");
+    let weights = Dataset::new(vec![
+        int_col("u", vec![1, 2]),
+        int_col("i", vec![1, 2]),
+        real_col("w", vec![1.0, -2.0]),
+    ]);
+    assert_eq!(
+        train(&weights, Some("w"), r#"{"algorithm": "als"}"#, 0.0).unwrap_err().to_string(),
+        "target column 'w' holds -2 in row 2; interaction weights must be finite and >= 0"
+    );
+
+    let m = train(&data, Some("rating"), r#"{"n_factors": 2}"#, 0.0).unwrap().model;
+    assert_eq!(
+        m.predict(&[Input::Integer(1)]).unwrap_err().to_string(),
+        "a recommender takes 2 arguments (user, item), got 1"
+    );
+    assert_eq!(
+        m.predict(&[Input::Blob(b"x"), Input::Integer(1)]).unwrap_err().to_string(),
+        "argument 'user' must be an integer or text id, got blob"
+    );
+    assert_eq!(
+        m.recommend(Input::Blob(b"x"), 3, false).unwrap_err().to_string(),
+        "argument 'user' must be an integer or text id, got blob"
+    );
+    assert_eq!(
+        m.evaluate(&Dataset::new(vec![int_col("user_id", vec![1])])).unwrap_err().to_string(),
+        "item column 'item_id' is not a column of the source (columns: user_id)"
+    );
+}
