@@ -145,7 +145,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &conn,
         "route new tickets",
         "SELECT t, ml_predict('router', t), ml_predict_proba('router', t)
-         FROM (VALUES ('I was charged twice on my card'), ('the app shows an error at login'), ('please change my email address')) AS v(t)",
+         FROM (SELECT 'I was charged twice on my card' AS t UNION ALL SELECT 'the app shows an error at login'
+               UNION ALL SELECT 'please change my email address')",
     )?;
     show(&conn, "why", "SELECT ml_explain('router', 'I was charged twice on my card')")?;
     show(
