@@ -9,7 +9,8 @@
 //! makes; Banking77: the official files). Then, each repeated (default 3) and reported as
 //! median/min/max: `SELECT ml_train('m', 'text', 'train_t', 'label', json_object(...))` (read,
 //! fit, encrypt, store) and `SELECT ml_predict('m', text) FROM test_t` (documents per second,
-//! end to end from raw text). Quality is `ml_evaluate('m', 'test_t')`. A child process reports
+//! end to end from raw text). ChnSentiCorp runs twice: jieba words (default) and
+//! `cjk = 'bigrams'`. Quality is `ml_evaluate('m', 'test_t')`. A child process reports
 //! the peak resident memory (VmHWM) of training on 20,000 documents (Banking77 train + test,
 //! SMS, and the first ChnSentiCorp reviews), next to its resident memory before training.
 //! One JSON object per line.
@@ -32,8 +33,10 @@ fn connect() -> Connection {
 }
 
 fn load(conn: &Connection, table: &str, rows: &[&(String, String)]) {
-    conn.execute_batch(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table}(label TEXT, text TEXT);"))
-        .unwrap();
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table}(label TEXT, text TEXT);"
+    ))
+    .unwrap();
     let tx = conn.unchecked_transaction().unwrap();
     {
         let mut ins = tx.prepare(&format!("INSERT INTO {table} VALUES (?1, ?2)")).unwrap();
@@ -44,9 +47,15 @@ fn load(conn: &Connection, table: &str, rows: &[&(String, String)]) {
     tx.commit().unwrap();
 }
 
+/// Borrowed (label, text) rows.
+type Rows<'a> = Vec<&'a (String, String)>;
+
 /// The same stratified split `ml_train` makes with `test_size` 0.2 and seed 42.
-fn split(rows: &[(String, String)]) -> (Vec<&(String, String)>, Vec<&(String, String)>) {
-    let col = Column { name: "label".into(), data: ColumnData::Text(rows.iter().map(|r| Some(r.0.clone())).collect()) };
+fn split(rows: &[(String, String)]) -> (Rows<'_>, Rows<'_>) {
+    let col = Column {
+        name: "label".into(),
+        data: ColumnData::Text(rows.iter().map(|r| Some(r.0.clone())).collect()),
+    };
     let labels = encode_labels(&col).unwrap();
     let (train, test) = train_test_split(rows.len(), Some(&labels.y), 0.2, 42);
     (train.iter().map(|&i| &rows[i]).collect(), test.iter().map(|&i| &rows[i]).collect())
@@ -67,7 +76,8 @@ fn vm_hwm_mb(key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn bench(set: &TextSet, repeats: usize) -> Json {
+/// `extra` is appended to the `json_object(...)` arguments, e.g. `, 'cjk', 'bigrams'`.
+fn bench(set: &TextSet, extra: &str, repeats: usize) -> Json {
     let conn = connect();
     let (train, test): (Vec<_>, Vec<_>) = match &set.test {
         Some(test) => (set.train.iter().collect(), test.iter().collect()),
@@ -75,13 +85,15 @@ fn bench(set: &TextSet, repeats: usize) -> Json {
     };
     load(&conn, "train_t", &train);
     load(&conn, "test_t", &test);
-    let options = format!("json_object('test_size', 0, 'language', '{}')", set.language);
+    let options = format!("json_object('test_size', 0, 'language', '{}'{extra})", set.language);
     let mut train_s = Vec::new();
     let mut report = Json::Null;
     for _ in 0..repeats {
         let t = Instant::now();
         let r: String = conn
-            .query_row(&format!("SELECT ml_train('m', 'text', 'train_t', 'label', {options})"), [], |r| r.get(0))
+            .query_row(&format!("SELECT ml_train('m', 'text', 'train_t', 'label', {options})"), [], |r| {
+                r.get(0)
+            })
             .unwrap();
         train_s.push(t.elapsed().as_secs_f64());
         report = serde_json::from_str(&r).unwrap();
@@ -140,7 +152,9 @@ fn rss_child() {
     let before = vm_hwm_mb("VmRSS:");
     let t = Instant::now();
     let _: String = conn
-        .query_row("SELECT ml_train('m', 'text', 'docs', 'label', json_object('test_size', 0))", [], |r| r.get(0))
+        .query_row("SELECT ml_train('m', 'text', 'docs', 'label', json_object('test_size', 0))", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     println!(
         "{}",
@@ -157,7 +171,10 @@ fn main() {
     }
     let repeats = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3usize).max(1);
     for set in text_data::all() {
-        println!("{}", bench(&set, repeats));
+        println!("{}", bench(&set, "", repeats));
+        if set.language == "zh" {
+            println!("{}", bench(&set, ", 'cjk', 'bigrams'", repeats));
+        }
     }
     let out = std::process::Command::new(&args[0]).arg("--rss-child").output().expect("run the memory child");
     print!("{}", String::from_utf8_lossy(&out.stdout));

@@ -144,7 +144,9 @@ pub fn train(
     common: &Common,
 ) -> Result<Trained<Model>> {
     match kind {
-        text::TextModel::KIND => text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text)),
+        text::TextModel::KIND => {
+            text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text))
+        }
         _ => Err(Error::argument(format!(
             "argument 'kind' must be one of {}, got '{kind}'",
             KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
