@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `text` | the text column | the one column besides the target |
 //! | `language` | an ISO 639-1 code or English name of a Snowball language, or `'zh'` | `'en'` |
+//! | `cjk` | Chinese/Japanese runs as `'words'` (jieba, feature `zh`) or `'bigrams'` of characters | `'words'` with jieba, else `'bigrams'` |
 //! | `stopwords` | remove NLTK's stopwords of the language (negations kept) | `false` |
 //! | `stem` | Snowball stemming | `false` |
 //! | `ngrams` | `[min, max]` n-gram lengths (a single `n` means `[1, n]`), at most 5 | `[1, 2]` |
@@ -42,7 +43,7 @@ use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Instant;
-use tokenize::{Language, Tokenizer, TokenizerConfig, Tokens};
+use tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens};
 use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
@@ -75,6 +76,10 @@ impl TextSettings {
             Some(s) => Language::parse(&s)?,
             None => Language::English,
         };
+        let cjk = match opts.string("cjk")? {
+            Some(s) => Cjk::parse(&s)?,
+            None => Cjk::DEFAULT,
+        };
         let stopwords = opts.bool("stopwords", false)?;
         let stem = opts.bool("stem", false)?;
         let ngrams = match opts.ints("ngrams")? {
@@ -104,7 +109,7 @@ impl TextSettings {
             _ => Priors::Learned,
         };
         Ok((
-            TokenizerConfig { language, stopwords, stem },
+            TokenizerConfig { cjk, language, stopwords, stem },
             TextSettings { ngrams, min_df, max_features, weighting, algorithm, alpha, priors },
         ))
     }
@@ -362,6 +367,7 @@ impl TextModel {
         json!({
             "text": self.text_column,
             "language": t.language.code(),
+            "cjk": t.cjk.name(),
             "stopwords": t.stopwords,
             "stem": t.stem,
             "ngrams": [s.ngrams.0, s.ngrams.1],

@@ -84,13 +84,15 @@ impl NaiveBayes {
     ) -> NaiveBayes {
         let k = n_classes;
         let mut docs = vec![0f64; k];
-        let mut sums = vec![0f64; n_features * k];
+        // One dense buffer: first the summed feature values per (feature, class) — exact in f32
+        // for counts below 2^24 — then, in place, the weights.
+        let mut weights = vec![0f32; n_features * k];
         for (i, &c) in y.iter().enumerate() {
             let c = c as usize;
             docs[c] += 1.0;
             let (fs, vs) = rows.row(i);
             for (&f, &v) in fs.iter().zip(vs) {
-                sums[f as usize * k + c] += if algorithm == Algorithm::Bernoulli { 1.0 } else { v as f64 };
+                weights[f as usize * k + c] += if algorithm == Algorithm::Bernoulli { 1.0 } else { v };
             }
         }
         let n_docs: f64 = docs.iter().sum();
@@ -99,33 +101,34 @@ impl NaiveBayes {
             Priors::Uniform => vec![-(k as f64).ln(); k],
         };
         let v = n_features as f64;
-        let mut weights = vec![0f32; n_features * k];
         match algorithm {
             Algorithm::Multinomial => {
-                let totals = class_totals(&sums, k);
+                let totals = class_totals(&weights, k);
                 let denom: Vec<f64> = totals.iter().map(|t| (t + alpha * v).ln()).collect();
-                for (w, (s, d)) in weights.iter_mut().zip(sums.iter().zip(denom.iter().cycle())) {
-                    *w = ((s + alpha).ln() - d) as f32;
+                for row in weights.chunks_exact_mut(k) {
+                    for (w, d) in row.iter_mut().zip(&denom) {
+                        *w = ((*w as f64 + alpha).ln() - d) as f32;
+                    }
                 }
             }
             Algorithm::Complement => {
-                let totals = class_totals(&sums, k);
+                let totals = class_totals(&weights, k);
                 let all: f64 = totals.iter().sum();
                 let denom: Vec<f64> = totals.iter().map(|t| (all - t + alpha * v).ln()).collect();
-                for (row, wrow) in sums.chunks_exact(k).zip(weights.chunks_exact_mut(k)) {
-                    let row_total: f64 = row.iter().sum();
-                    for c in 0..k {
-                        wrow[c] = -((row_total - row[c] + alpha).ln() - denom[c]) as f32;
+                for row in weights.chunks_exact_mut(k) {
+                    let row_total: f64 = row.iter().map(|&x| x as f64).sum();
+                    for (w, d) in row.iter_mut().zip(&denom) {
+                        *w = -((row_total - *w as f64 + alpha).ln() - d) as f32;
                     }
                 }
             }
             Algorithm::Bernoulli => {
-                for (row, wrow) in sums.chunks_exact(k).zip(weights.chunks_exact_mut(k)) {
+                for row in weights.chunks_exact_mut(k) {
                     for c in 0..k {
-                        let p = (row[c] + alpha) / (docs[c] + 2.0 * alpha);
+                        let p = (row[c] as f64 + alpha) / (docs[c] + 2.0 * alpha);
                         let absent = (1.0 - p).ln();
                         bias[c] += absent;
-                        wrow[c] = (p.ln() - absent) as f32;
+                        row[c] = (p.ln() - absent) as f32;
                     }
                 }
             }
@@ -174,11 +177,11 @@ impl NaiveBayes {
     }
 }
 
-fn class_totals(sums: &[f64], k: usize) -> Vec<f64> {
+fn class_totals(sums: &[f32], k: usize) -> Vec<f64> {
     let mut totals = vec![0f64; k];
     for row in sums.chunks_exact(k) {
         for (t, s) in totals.iter_mut().zip(row) {
-            *t += s;
+            *t += *s as f64;
         }
     }
     totals

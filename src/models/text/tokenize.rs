@@ -162,9 +162,46 @@ fn is_negation(word: &str, language: Language) -> bool {
         && word.starts_with(['不', '没', '沒', '无', '無', '非', '未', '别', '別', '莫', '勿'])
 }
 
+/// How runs of Chinese/Japanese characters are cut (option `cjk`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cjk {
+    /// Dictionary words by jieba (needs the cargo feature `zh`; the default when it is on).
+    Words,
+    /// Overlapping character bigrams (faster; the only choice without the `zh` feature).
+    Bigrams,
+}
+
+impl Cjk {
+    /// The default of this build.
+    pub const DEFAULT: Cjk = if cfg!(feature = "zh") { Cjk::Words } else { Cjk::Bigrams };
+
+    /// The option value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cjk::Words => "words",
+            Cjk::Bigrams => "bigrams",
+        }
+    }
+
+    /// Parses the option value; `'words'` is an error in a build without jieba.
+    pub fn parse(s: &str) -> Result<Cjk> {
+        match s.to_ascii_lowercase().as_str() {
+            "words" if cfg!(feature = "zh") => Ok(Cjk::Words),
+            "bigrams" => Ok(Cjk::Bigrams),
+            "words" => Err(Error::option(
+                "cjk",
+                "must be 'bigrams' in this build (built without the feature 'zh'), got 'words'",
+            )),
+            _ => Err(Error::option("cjk", format!("must be one of 'words', 'bigrams', got '{s}'"))),
+        }
+    }
+}
+
 /// The tokenizer settings stored with a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenizerConfig {
+    /// Segmentation of Chinese/Japanese runs.
+    pub cjk: Cjk,
     /// Stopword list and stemmer language.
     pub language: Language,
     /// Remove the language's stopwords (negations kept).
@@ -210,7 +247,7 @@ impl Tokenizer {
         out.clear();
         normalize(text, &mut out.norm);
         let norm = std::mem::take(&mut out.norm);
-        segment(&norm, |tok, cjk| self.push(tok, cjk, out));
+        segment(&norm, self.config.cjk, |tok, cjk| self.push(tok, cjk, out));
         out.norm = norm;
     }
 
@@ -233,7 +270,13 @@ impl Serialize for Tokenizer {
 
 impl<'de> Deserialize<'de> for Tokenizer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        TokenizerConfig::deserialize(d).map(Tokenizer::new)
+        let config = TokenizerConfig::deserialize(d)?;
+        if config.cjk == Cjk::Words && !cfg!(feature = "zh") {
+            return Err(serde::de::Error::custom(
+                "this model segments Chinese with jieba, which this build lacks (feature 'zh')",
+            ));
+        }
+        Ok(Tokenizer::new(config))
     }
 }
 
@@ -329,7 +372,7 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Splits normalised text into raw tokens; `emit(token, is_cjk)`.
-fn segment<'a>(text: &'a str, mut emit: impl FnMut(&'a str, bool)) {
+fn segment<'a>(text: &'a str, mode: Cjk, mut emit: impl FnMut(&'a str, bool)) {
     if text.is_ascii() {
         text.unicode_words().for_each(|w| emit(w, false));
         return;
@@ -339,22 +382,24 @@ fn segment<'a>(text: &'a str, mut emit: impl FnMut(&'a str, bool)) {
     for (i, c) in text.char_indices() {
         let cjk = is_cjk(c);
         if cjk != in_cjk {
-            segment_run(&text[start..i], in_cjk, &mut emit);
+            segment_run(&text[start..i], in_cjk, mode, &mut emit);
             start = i;
             in_cjk = cjk;
         }
     }
-    segment_run(&text[start..], in_cjk, &mut emit);
+    segment_run(&text[start..], in_cjk, mode, &mut emit);
 }
 
-fn segment_run<'a>(run: &'a str, cjk: bool, emit: &mut impl FnMut(&'a str, bool)) {
+fn segment_run<'a>(run: &'a str, cjk: bool, mode: Cjk, emit: &mut impl FnMut(&'a str, bool)) {
     if run.is_empty() {
         return;
     }
     if !cjk {
         run.unicode_words().for_each(|w| emit(w, false));
-    } else {
+    } else if mode == Cjk::Words {
         segment_cjk(run, emit);
+    } else {
+        char_bigrams(run, |t| emit(t, true));
     }
 }
 
@@ -370,15 +415,13 @@ fn segment_cjk<'a>(run: &'a str, emit: &mut impl FnMut(&'a str, bool)) {
     }
 }
 
-/// Without jieba: overlapping character bigrams of a CJK run (a one-character run stays a
-/// unigram).
+/// Without jieba, [`Cjk::Words`] cannot be configured (see [`Cjk::parse`]); bigrams stand in.
 #[cfg(not(feature = "zh"))]
 fn segment_cjk<'a>(run: &'a str, emit: &mut impl FnMut(&'a str, bool)) {
     char_bigrams(run, |t| emit(t, true));
 }
 
 /// Overlapping character bigrams; a one-character text gives itself.
-#[cfg_attr(feature = "zh", allow(dead_code))]
 fn char_bigrams<'a>(run: &'a str, mut emit: impl FnMut(&'a str)) {
     let idx: Vec<usize> = run.char_indices().map(|(i, _)| i).chain([run.len()]).collect();
     if idx.len() == 2 {
@@ -395,7 +438,7 @@ mod tests {
     use super::*;
 
     fn tok(text: &str, language: Language, stopwords: bool, stem: bool) -> Vec<String> {
-        let t = Tokenizer::new(TokenizerConfig { language, stopwords, stem });
+        let t = Tokenizer::new(TokenizerConfig { cjk: Cjk::DEFAULT, language, stopwords, stem });
         let mut out = Tokens::default();
         t.tokenize(text, &mut out);
         (0..out.len()).map(|i| out.get(i).to_string()).collect()
@@ -451,6 +494,24 @@ mod tests {
     }
 
     #[test]
+    fn cjk_bigrams_mode() {
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::Bigrams,
+            language: Language::Chinese,
+            stopwords: false,
+            stem: false,
+        });
+        let mut out = Tokens::default();
+        t.tokenize("北京大学 ok 好", &mut out);
+        let v: Vec<&str> = (0..out.len()).map(|i| out.get(i)).collect();
+        assert_eq!(v, ["北京", "京大", "大学", "ok", "好"]);
+        assert_eq!(
+            Cjk::parse("x").unwrap_err().to_string(),
+            "option 'cjk' must be one of 'words', 'bigrams', got 'x'"
+        );
+    }
+
+    #[test]
     fn character_bigrams_fallback() {
         let mut v = Vec::new();
         char_bigrams("北京大学", |t| v.push(t));
@@ -462,8 +523,12 @@ mod tests {
 
     #[test]
     fn ngrams_are_slices() {
-        let t =
-            Tokenizer::new(TokenizerConfig { language: Language::English, stopwords: false, stem: false });
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::DEFAULT,
+            language: Language::English,
+            stopwords: false,
+            stem: false,
+        });
         let mut out = Tokens::default();
         t.tokenize("a b c", &mut out);
         let mut v = Vec::new();

@@ -244,7 +244,7 @@ pub fn push_row(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tokenize::{Language, Tokenizer, TokenizerConfig};
+    use super::super::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig};
     use super::*;
 
     fn build(
@@ -255,8 +255,12 @@ mod tests {
         max: Option<usize>,
         w: Weighting,
     ) -> (Vocabulary, SparseRows, Vec<f32>) {
-        let t =
-            Tokenizer::new(TokenizerConfig { language: Language::English, stopwords: false, stem: false });
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::DEFAULT,
+            language: Language::English,
+            stopwords: false,
+            stem: false,
+        });
         let mut b = VocabularyBuilder::default();
         let mut toks = Tokens::default();
         for d in docs {
