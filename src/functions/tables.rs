@@ -161,12 +161,12 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
                 next += 1;
             }
         }
-        if idx_num & LIMIT_BIT != 0 {
-            if let (Some(a), Ok(SqlValue::Integer(l))) = (F::LIMIT_ARG, values.get::<SqlValue>(next)) {
-                if args[a].is_none() && l >= 0 {
-                    args[a] = Some(SqlValue::Integer(l));
-                }
-            }
+        if idx_num & LIMIT_BIT != 0
+            && let (Some(a), Ok(SqlValue::Integer(l))) = (F::LIMIT_ARG, values.get::<SqlValue>(next))
+            && args[a].is_none()
+            && l >= 0
+        {
+            args[a] = Some(SqlValue::Integer(l));
         }
         if let Some(missing) = (0..F::REQUIRED).find(|&a| args[a].is_none()) {
             return Err(fail(

@@ -152,8 +152,12 @@ pub fn train(
     common: &Common,
 ) -> Result<Trained<Model>> {
     match kind {
-        text::TextModel::KIND => text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text)),
-        mlp::Classifier::KIND => mlp::Classifier::train(data, target, opts, common).map(|t| t.map(Model::Classifier)),
+        text::TextModel::KIND => {
+            text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text))
+        }
+        mlp::Classifier::KIND => {
+            mlp::Classifier::train(data, target, opts, common).map(|t| t.map(Model::Classifier))
+        }
         recommender::Recommender::KIND => {
             recommender::Recommender::train(data, target, opts, common).map(|t| t.map(Model::Recommender))
         }

@@ -242,10 +242,10 @@ impl Session {
     /// With `create`, a database without a key gets one from `SQLML_KEY` (training does this).
     pub fn key(&self, conn: &Connection, create: bool) -> Result<Unlocked> {
         let meta = read_meta(conn)?;
-        if let (Some(k), Some(m)) = (lock(&self.key).as_ref(), meta.as_ref()) {
-            if k.salt == m.salt {
-                return Ok(k.clone());
-            }
+        if let (Some(k), Some(m)) = (lock(&self.key).as_ref(), meta.as_ref())
+            && k.salt == m.salt
+        {
+            return Ok(k.clone());
         }
         let Ok(pass) = std::env::var(KEY_ENV) else { return Err(Error::Locked) };
         let pass = zeroize::Zeroizing::new(pass);
@@ -288,7 +288,7 @@ impl Session {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get(3)?,
-                        r.get::<_, Vec<u8>>(4)?,
+                        blob_of(r, 4)?,
                     ));
                 }
             }
@@ -361,23 +361,22 @@ impl Session {
         let Some((id, version, kind)) = row else {
             return Err(missing(conn, name, version)?);
         };
-        if self.config.cache_models {
-            if let Some(hit) = lock(&self.cache).get(&id) {
-                return Ok(hit.clone());
-            }
+        if self.config.cache_models
+            && let Some(hit) = lock(&self.cache).get(&id)
+        {
+            return Ok(hit.clone());
         }
         let key = self.key(conn, false)?;
-        let blob: Vec<u8> =
-            conn.query_row("SELECT model FROM ml_models WHERE id = ?1", [id], |r| r.get(0))?;
+        let blob = conn.query_row("SELECT model FROM ml_models WHERE id = ?1", [id], |r| blob_of(r, 0))?;
         let plain = envelope::open(&key.key, &key.binding(name, &kind, version), &blob)?;
         let model = decode(name, &plain)?;
         let loaded = Arc::new(LoadedModel { id, name: name.to_string(), version, model });
         if self.config.cache_models {
             let mut cache = lock(&self.cache);
-            if cache.len() >= CACHE_CAPACITY {
-                if let Some(&oldest) = cache.keys().min() {
-                    cache.remove(&oldest);
-                }
+            if cache.len() >= CACHE_CAPACITY
+                && let Some(&oldest) = cache.keys().min()
+            {
+                cache.remove(&oldest);
             }
             cache.insert(id, loaded.clone());
         }
@@ -393,6 +392,16 @@ impl Session {
     pub fn forget(&self, name: &str) {
         lock(&self.cache).retain(|_, m| m.name != name);
     }
+}
+
+/// The `model` column as bytes. A value that is not a blob (a row edited by hand) is returned
+/// as its text bytes, so it fails authentication with the one fixed message.
+fn blob_of(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+        _ => Vec::new(),
+    })
 }
 
 fn missing(conn: &Connection, name: &str, version: Option<i64>) -> Result<Error> {

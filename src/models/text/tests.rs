@@ -296,7 +296,9 @@ fn bad_options_and_data_have_clear_errors() {
     // An id column beside one text column: the text column is the text.
     let mut with_id = dataset(DOCS);
     let n = with_id.n_rows;
-    with_id.columns.push(Column { name: "id".into(), data: ColumnData::Integer((0..n as i64).map(Some).collect()) });
+    with_id
+        .columns
+        .push(Column { name: "id".into(), data: ColumnData::Integer((0..n as i64).map(Some).collect()) });
     assert!(TextModel::train(&with_id, Some("label"), &mut Options::default(), &all_rows()).is_ok());
     let mut three = dataset(DOCS);
     three.columns.push(Column { name: "extra".into(), data: ColumnData::Text(vec![Some("x".into()); n]) });
