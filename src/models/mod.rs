@@ -6,9 +6,11 @@
 
 pub mod data;
 pub mod metrics;
+pub mod mlp;
 pub mod options;
 pub mod recommender;
 pub mod split;
+pub mod text;
 
 use crate::{Error, Result};
 pub use data::{Column, ColumnData, Dataset, Input, Value};
@@ -63,6 +65,11 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
         common: &Common,
     ) -> Result<Trained<Self>>;
 
+    /// [`Estimator::KIND`] of a value.
+    fn kind_name(&self) -> &'static str {
+        Self::KIND
+    }
+
     /// The algorithm name stored in `ml_models.algorithm`, e.g. `multinomial_nb`.
     fn algorithm(&self) -> String;
 
@@ -87,12 +94,16 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
 /// kinds at the end only.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Model {
+    /// Naive Bayes text classifier.
+    Text(text::TextModel),
+    /// A multilayer-perceptron classifier over tabular columns.
+    Classifier(mlp::Classifier),
     /// Matrix factorisation recommender (SVD, SVD++, implicit ALS).
     Recommender(recommender::Recommender),
 }
 
 /// The kinds accepted by `ml_train`, for error messages.
-pub const KINDS: &[&str] = &["recommender"];
+pub const KINDS: &[&str] = &["text", "classifier", "recommender"];
 
 /// Format version of the plaintext inside the envelope.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -105,4 +116,81 @@ pub struct StoredModel {
     pub schema_version: u32,
     /// The model.
     pub model: Model,
+}
+
+impl<M> Trained<M> {
+    /// Converts the model, keeping the report.
+    pub fn map<N>(self, f: impl FnOnce(M) -> N) -> Trained<N> {
+        Trained {
+            model: f(self.model),
+            metrics: self.metrics,
+            details: self.details,
+            log: self.log,
+            train_rows: self.train_rows,
+            test_rows: self.test_rows,
+        }
+    }
+}
+
+/// Calls `$body` with `$m` bound to the concrete model inside a [`Model`].
+macro_rules! dispatch {
+    ($model:expr, $m:ident => $body:expr) => {
+        match *$model {
+            Model::Text(ref $m) => $body,
+            Model::Classifier(ref $m) => $body,
+            Model::Recommender(ref $m) => $body,
+        }
+    };
+}
+
+/// Trains a model of kind `kind` (one of [`KINDS`]).
+pub fn train(
+    kind: &str,
+    data: &Dataset,
+    target: Option<&str>,
+    opts: &mut Options,
+    common: &Common,
+) -> Result<Trained<Model>> {
+    match kind {
+        text::TextModel::KIND => {
+            text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text))
+        }
+        mlp::Classifier::KIND => {
+            mlp::Classifier::train(data, target, opts, common).map(|t| t.map(Model::Classifier))
+        }
+        recommender::Recommender::KIND => {
+            recommender::Recommender::train(data, target, opts, common).map(|t| t.map(Model::Recommender))
+        }
+        _ => Err(Error::argument(format!(
+            "argument 'kind' must be one of {}, got '{kind}'",
+            KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+impl Model {
+    /// The kind name (`text`, `classifier`, `recommender`).
+    pub fn kind(&self) -> &'static str {
+        dispatch!(self, m => m.kind_name())
+    }
+    /// The algorithm name.
+    pub fn algorithm(&self) -> String {
+        dispatch!(self, m => m.algorithm())
+    }
+    /// See [`Estimator::predict`].
+    pub fn predict(&self, args: &[Input<'_>]) -> Result<Value> {
+        dispatch!(self, m => m.predict(args))
+    }
+    /// See [`Estimator::predict_proba`].
+    pub fn predict_proba(&self, args: &[Input<'_>]) -> Result<Vec<(Value, f64)>> {
+        dispatch!(self, m => m.predict_proba(args))
+    }
+    /// See [`Estimator::explain`].
+    pub fn explain(&self, args: &[Input<'_>]) -> Result<Json> {
+        dispatch!(self, m => m.explain(args))
+    }
+    /// See [`Estimator::evaluate`].
+    pub fn evaluate(&self, data: &Dataset) -> Result<Json> {
+        dispatch!(self, m => m.evaluate(data))
+    }
 }

@@ -206,10 +206,10 @@ impl Options {
 fn reparse(v: Json) -> Json {
     if let Json::String(s) = &v {
         let t = s.trim_start();
-        if t.starts_with('[') || t.starts_with('{') {
-            if let Ok(parsed) = serde_json::from_str::<Json>(s) {
-                return parsed;
-            }
+        if (t.starts_with('[') || t.starts_with('{'))
+            && let Ok(parsed) = serde_json::from_str::<Json>(s)
+        {
+            return parsed;
         }
     }
     v

@@ -1,0 +1,182 @@
+//! Benchmark of the `text` kind through SQL on the real sets in `../shared/data`.
+//!
+//! ```text
+//! cargo run --release --example bench_text [-- REPEATS]
+//! ```
+//!
+//! Per set: the rows go into SQLite tables `train_t(label, text)` and `test_t(label, text)`
+//! (SMS spam and ChnSentiCorp: stratified 80/20 split, seed 42, the split `ml_train` itself
+//! makes; Banking77: the official files). Then, each repeated (default 3) and reported as
+//! median/min/max: `SELECT ml_train('m', 'text', 'train_t', 'label', json_object(...))` (read,
+//! fit, encrypt, store) and `SELECT ml_predict('m', text) FROM test_t` (documents per second,
+//! end to end from raw text). ChnSentiCorp runs twice: jieba words (default) and
+//! `cjk = 'bigrams'`. Quality is `ml_evaluate('m', 'test_t')`. A child process reports
+//! the peak resident memory (VmHWM) of training on 20,000 documents (Banking77 train + test,
+//! SMS, and the first ChnSentiCorp reviews), next to its resident memory before training.
+//! One JSON object per line.
+
+mod text_data;
+
+use serde_json::{Value as Json, json};
+use sqlml::models::data::encode_labels;
+use sqlml::models::split::train_test_split;
+use sqlml::models::{Column, ColumnData};
+use sqlml::rusqlite::{Connection, params};
+use std::time::Instant;
+use text_data::TextSet;
+
+fn connect() -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    sqlml::register(&conn).unwrap();
+    let _: String = conn.query_row("SELECT ml_unlock('bench passphrase')", [], |r| r.get(0)).unwrap();
+    conn
+}
+
+fn load(conn: &Connection, table: &str, rows: &[&(String, String)]) {
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table}(label TEXT, text TEXT);"
+    ))
+    .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    {
+        let mut ins = tx.prepare(&format!("INSERT INTO {table} VALUES (?1, ?2)")).unwrap();
+        for (label, text) in rows {
+            ins.execute(params![label, text]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// Borrowed (label, text) rows.
+type Rows<'a> = Vec<&'a (String, String)>;
+
+/// The same stratified split `ml_train` makes with `test_size` 0.2 and seed 42.
+fn split(rows: &[(String, String)]) -> (Rows<'_>, Rows<'_>) {
+    let col = Column {
+        name: "label".into(),
+        data: ColumnData::Text(rows.iter().map(|r| Some(r.0.clone())).collect()),
+    };
+    let labels = encode_labels(&col).unwrap();
+    let (train, test) = train_test_split(rows.len(), Some(&labels.y), 0.2, 42);
+    (train.iter().map(|&i| &rows[i]).collect(), test.iter().map(|&i| &rows[i]).collect())
+}
+
+fn stats(mut v: Vec<f64>) -> Json {
+    v.sort_by(f64::total_cmp);
+    json!({"median": v[v.len() / 2], "min": v[0], "max": v[v.len() - 1], "n": v.len()})
+}
+
+fn vm_hwm_mb(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// `extra` is appended to the `json_object(...)` arguments, e.g. `, 'cjk', 'bigrams'`.
+fn bench(set: &TextSet, extra: &str, repeats: usize) -> Json {
+    let conn = connect();
+    let (train, test): (Vec<_>, Vec<_>) = match &set.test {
+        Some(test) => (set.train.iter().collect(), test.iter().collect()),
+        None => split(&set.train),
+    };
+    load(&conn, "train_t", &train);
+    load(&conn, "test_t", &test);
+    let options = format!("json_object('test_size', 0, 'language', '{}'{extra})", set.language);
+    let mut train_s = Vec::new();
+    let mut report = Json::Null;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let r: String = conn
+            .query_row(&format!("SELECT ml_train('m', 'text', 'train_t', 'label', {options})"), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        train_s.push(t.elapsed().as_secs_f64());
+        report = serde_json::from_str(&r).unwrap();
+    }
+    let mut docs_per_s = Vec::new();
+    let mut stmt = conn.prepare("SELECT ml_predict('m', text) FROM test_t").unwrap();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let mut n = 0usize;
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            let _: String = row.get(0).unwrap();
+            n += 1;
+        }
+        docs_per_s.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    let mut latencies = Vec::new();
+    let mut one = conn.prepare("SELECT ml_predict('m', ?1)").unwrap();
+    for (_, text) in test.iter().take(200) {
+        let t1 = Instant::now();
+        let _: String = one.query_row([text], |r| r.get(0)).unwrap();
+        latencies.push(t1.elapsed().as_secs_f64() * 1e6);
+    }
+    let metrics: String = conn.query_row("SELECT ml_evaluate('m', 'test_t')", [], |r| r.get(0)).unwrap();
+    let metrics: Json = serde_json::from_str(&metrics).unwrap();
+    json!({
+        "task": "nb",
+        "dataset": set.name,
+        "library": "sqlml",
+        "algorithm": report["algorithm"],
+        "options": report["options"],
+        "train_docs": train.len(),
+        "test_docs": test.len(),
+        "vocabulary": report["vocabulary_size"],
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+        "train_s": stats(train_s),
+        "predict_docs_per_s": stats(docs_per_s),
+        "predict_1doc_us": stats(latencies),
+    })
+}
+
+/// Child process: train on 20,000 documents and report memory.
+fn rss_child() {
+    let mut docs: Vec<(String, String)> = Vec::new();
+    let banking = text_data::banking77();
+    docs.extend(banking.train);
+    docs.extend(banking.test.unwrap());
+    docs.extend(text_data::sms().train);
+    let chinese = text_data::chn_senti_corp().train;
+    let rest = 20_000 - docs.len();
+    docs.extend(chinese.into_iter().take(rest));
+    let conn = connect();
+    load(&conn, "docs", &docs.iter().collect::<Vec<_>>());
+    drop(docs);
+    let before = vm_hwm_mb("VmRSS:");
+    let t = Instant::now();
+    let _: String = conn
+        .query_row("SELECT ml_train('m', 'text', 'docs', 'label', json_object('test_size', 0))", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    println!(
+        "{}",
+        json!({"task": "nb", "dataset": "20k mixed (banking77 + sms-spam + chnsenticorp)", "library": "sqlml",
+               "train_docs": 20_000, "train_s": t.elapsed().as_secs_f64(),
+               "rss_before_train_mb": before, "peak_rss_mb": vm_hwm_mb("VmHWM:")})
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--rss-child") {
+        return rss_child();
+    }
+    let repeats = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3usize).max(1);
+    for set in text_data::all() {
+        println!("{}", bench(&set, "", repeats));
+        if set.language == "zh" {
+            println!("{}", bench(&set, ", 'cjk', 'bigrams'", repeats));
+        }
+    }
+    let out = std::process::Command::new(&args[0]).arg("--rss-child").output().expect("run the memory child");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+}

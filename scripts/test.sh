@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit, integration and doc tests through `register` (bundled SQLite),
+# then the loadable extension built on its own and driven from the sqlite3 shell (golden SQL
+# files) and from Debian's Python (pytest). Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test (library, integration and doc tests)"
+cargo test
+
+echo "== build the loadable extension (its own cargo invocation: never unify loadable_extension)"
+cargo build --release -p sqlml-ext
+cargo test --release -p sqlml-ext
+export SQLML_EXT="$PWD/target/release/libsqlml0"
+
+echo "== loadable extension from the sqlite3 shell and Python"
+PY=/usr/bin/python3
+VENV=".venv"
+if [ ! -x "$VENV/bin/pytest" ]; then
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet pytest
+fi
+"$VENV/bin/pytest" -q tests/python

@@ -1,0 +1,88 @@
+//! Typed access to SQL arguments, with errors that name the function and the argument.
+
+use crate::Error;
+use crate::models::Input;
+use rusqlite::functions::Context;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+
+/// Turns an sqlml error into the SQL error `func: message`.
+pub fn fail(func: &str, e: Error) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(format!("{func}: {e}").into())
+}
+
+/// Runs `f` and prefixes any error with the function name.
+pub fn run<T>(func: &str, f: impl FnOnce() -> crate::Result<T>) -> rusqlite::Result<T> {
+    f().map_err(|e| fail(func, e))
+}
+
+fn type_name(v: ValueRef<'_>) -> &'static str {
+    match v {
+        ValueRef::Null => "NULL",
+        ValueRef::Integer(_) => "integer",
+        ValueRef::Real(_) => "real",
+        ValueRef::Text(_) => "text",
+        ValueRef::Blob(_) => "blob",
+    }
+}
+
+/// Argument `i` (named `name`) as non-empty text.
+pub fn text(ctx: &Context<'_>, i: usize, name: &str) -> crate::Result<String> {
+    match opt_text(ctx, i, name)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        Some(_) => Err(Error::argument(format!("argument '{name}' must be a non-empty text, got ''"))),
+        None => Err(Error::argument(format!("argument '{name}' must be text, got NULL"))),
+    }
+}
+
+/// Argument `i` as text, or None for NULL or a missing argument.
+pub fn opt_text(ctx: &Context<'_>, i: usize, name: &str) -> crate::Result<Option<String>> {
+    if i >= ctx.len() {
+        return Ok(None);
+    }
+    match ctx.get_raw(i) {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(|s| Some(s.to_string()))
+            .map_err(|_| Error::argument(format!("argument '{name}' is not valid UTF-8"))),
+        other => Err(Error::argument(format!("argument '{name}' must be text, got {}", type_name(other)))),
+    }
+}
+
+/// Argument `i` as an integer.
+pub fn integer(ctx: &Context<'_>, i: usize, name: &str) -> crate::Result<i64> {
+    match ctx.get_raw(i) {
+        ValueRef::Integer(v) => Ok(v),
+        ValueRef::Real(r) if r.fract() == 0.0 && r.abs() < 9e15 => Ok(r as i64),
+        other => {
+            Err(Error::argument(format!("argument '{name}' must be an integer, got {}", type_name(other))))
+        }
+    }
+}
+
+/// Arguments `from..` as model inputs.
+pub fn inputs<'a>(ctx: &'a Context<'_>, from: usize) -> crate::Result<Vec<Input<'a>>> {
+    (from..ctx.len())
+        .map(|i| {
+            Ok(match ctx.get_raw(i) {
+                ValueRef::Null => Input::Null,
+                ValueRef::Integer(v) => Input::Integer(v),
+                ValueRef::Real(v) => Input::Real(v),
+                ValueRef::Text(t) => Input::Text(std::str::from_utf8(t).map_err(|_| {
+                    Error::argument(format!("argument {} is text that is not valid UTF-8", i + 1))
+                })?),
+                ValueRef::Blob(b) => Input::Blob(b),
+            })
+        })
+        .collect()
+}
+
+/// A model value as an SQL result.
+pub fn to_sql(v: crate::models::Value) -> ToSqlOutput<'static> {
+    use crate::models::Value;
+    ToSqlOutput::Owned(match v {
+        Value::Null => SqlValue::Null,
+        Value::Integer(i) => SqlValue::Integer(i),
+        Value::Real(r) => SqlValue::Real(r),
+        Value::Text(t) => SqlValue::Text(t),
+    })
+}

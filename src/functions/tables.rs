@@ -1,0 +1,234 @@
+//! Table-valued functions: `ml_recommend`, `ml_similar_items`, `ml_top_tokens`.
+//!
+//! One generic eponymous virtual table ([`ListTab`]) serves them all: visible result columns
+//! followed by hidden argument columns, arguments passed as equality constraints (SQLite's
+//! table-valued-function syntax). A `LIMIT` is pushed down as `k` where SQLite offers it.
+//! Every callback that does real work catches panics itself: rusqlite does not for vtabs.
+
+use super::args::fail;
+use crate::store::Session;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::vtab::{
+    Context, Filters, IndexConstraintOp, IndexInfo, VTab, VTabConfig, VTabConnection, VTabCursor,
+    sqlite3_vtab, sqlite3_vtab_cursor,
+};
+use rusqlite::{Connection, ffi};
+use std::borrow::Cow;
+use std::ffi::CStr;
+use std::marker::PhantomData;
+use std::os::raw::c_int;
+use std::sync::Arc;
+
+/// One table-valued function: its schema and how it computes its rows.
+pub trait TableFn: 'static {
+    /// SQL function name, for errors.
+    const NAME: &'static str;
+    /// `CREATE TABLE x(visible..., arg1 HIDDEN, ...)`.
+    const SCHEMA: &'static CStr;
+    /// Number of visible columns (the hidden argument columns follow them).
+    const VISIBLE: usize;
+    /// Names of the hidden arguments, in order.
+    const ARGS: &'static [&'static str];
+    /// How many leading arguments are required.
+    const REQUIRED: usize;
+    /// Index (into `ARGS`) of the argument a pushed-down `LIMIT` fills when not given.
+    const LIMIT_ARG: Option<usize>;
+
+    /// Computes the rows (visible columns only). `args[i]` is None when argument i was not given.
+    fn rows(
+        session: &Session,
+        conn: &Connection,
+        args: &[Option<SqlValue>],
+    ) -> crate::Result<Vec<Vec<SqlValue>>>;
+}
+
+/// The virtual table behind a [`TableFn`].
+#[repr(C)]
+pub struct ListTab<F: TableFn> {
+    base: sqlite3_vtab,
+    db: *mut ffi::sqlite3,
+    session: Arc<Session>,
+    _f: PhantomData<F>,
+}
+
+/// Its cursor.
+#[repr(C)]
+pub struct ListCursor<F: TableFn> {
+    base: sqlite3_vtab_cursor,
+    db: *mut ffi::sqlite3,
+    session: Arc<Session>,
+    args: Vec<Option<SqlValue>>,
+    rows: Vec<Vec<SqlValue>>,
+    i: usize,
+    _f: PhantomData<F>,
+}
+
+const LIMIT_BIT: c_int = 1 << 16;
+
+unsafe impl<'vtab, F: TableFn> VTab<'vtab> for ListTab<F> {
+    type Aux = Arc<Session>;
+    type Cursor = ListCursor<F>;
+
+    fn connect(
+        db: &mut VTabConnection,
+        aux: Option<&Arc<Session>>,
+        _module: &[u8],
+        _database: &[u8],
+        _table: &[u8],
+        _args: &[&[u8]],
+    ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
+        db.config(VTabConfig::DirectOnly)?;
+        let session = aux.cloned().ok_or_else(|| fail(F::NAME, crate::Error::argument("not registered")))?;
+        // SAFETY: the handle outlives the virtual table, which SQLite disconnects first.
+        let handle = unsafe { db.handle() };
+        Ok((
+            Cow::Borrowed(F::SCHEMA),
+            ListTab { base: sqlite3_vtab::default(), db: handle, session, _f: PhantomData },
+        ))
+    }
+
+    fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
+        // Which constraint feeds which argument.
+        let mut slots: Vec<Option<usize>> = vec![None; F::ARGS.len()];
+        let mut limit: Option<usize> = None;
+        for (i, c) in info.constraints().enumerate() {
+            if !c.is_usable() {
+                continue;
+            }
+            let col = c.column();
+            if c.operator() == IndexConstraintOp::SQLITE_INDEX_CONSTRAINT_EQ && col >= F::VISIBLE as c_int {
+                let a = col as usize - F::VISIBLE;
+                if a < F::ARGS.len() {
+                    slots[a] = Some(i);
+                }
+            } else if c.operator() == IndexConstraintOp::SQLITE_INDEX_CONSTRAINT_LIMIT
+                && F::LIMIT_ARG.is_some()
+            {
+                limit = Some(i);
+            }
+        }
+        let mut mask: c_int = 0;
+        let mut next_argv = 1;
+        let mut assignments: Vec<(usize, c_int)> = Vec::new();
+        for (a, slot) in slots.iter().enumerate() {
+            if let Some(i) = slot {
+                mask |= 1 << a;
+                assignments.push((*i, next_argv));
+                next_argv += 1;
+            }
+        }
+        if let Some(i) = limit {
+            mask |= LIMIT_BIT;
+            assignments.push((i, next_argv));
+        }
+        for (idx, (_, mut usage)) in info.constraints_and_usages().enumerate() {
+            if let Some((_, argv)) = assignments.iter().find(|(i, _)| *i == idx) {
+                usage.set_argv_index(*argv);
+                usage.set_omit(true);
+            }
+        }
+        let have_required = (0..F::REQUIRED).all(|a| mask & (1 << a) != 0);
+        info.set_idx_num(mask);
+        info.set_estimated_cost(if have_required { 10.0 } else { 1e12 });
+        Ok(true)
+    }
+
+    fn open(&'vtab mut self) -> rusqlite::Result<ListCursor<F>> {
+        Ok(ListCursor {
+            base: sqlite3_vtab_cursor::default(),
+            db: self.db,
+            session: self.session.clone(),
+            args: Vec::new(),
+            rows: Vec::new(),
+            i: 0,
+            _f: PhantomData,
+        })
+    }
+}
+
+unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
+    fn filter(
+        &mut self,
+        idx_num: c_int,
+        _idx_str: Option<&str>,
+        values: &Filters<'_>,
+    ) -> rusqlite::Result<()> {
+        let mut args: Vec<Option<SqlValue>> = vec![None; F::ARGS.len()];
+        let mut next = 0;
+        for (a, slot) in args.iter_mut().enumerate() {
+            if idx_num & (1 << a) != 0 {
+                *slot = Some(values.get::<SqlValue>(next)?);
+                next += 1;
+            }
+        }
+        if idx_num & LIMIT_BIT != 0
+            && let (Some(a), Ok(SqlValue::Integer(l))) = (F::LIMIT_ARG, values.get::<SqlValue>(next))
+            && args[a].is_none()
+            && l >= 0
+        {
+            args[a] = Some(SqlValue::Integer(l));
+        }
+        if let Some(missing) = (0..F::REQUIRED).find(|&a| args[a].is_none()) {
+            return Err(fail(
+                F::NAME,
+                crate::Error::argument(format!(
+                    "argument '{}' is required (SELECT * FROM {}({}))",
+                    F::ARGS[missing],
+                    F::NAME,
+                    F::ARGS.join(", ")
+                )),
+            ));
+        }
+        let (db, session) = (self.db, self.session.clone());
+        let computed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: a non-owning handle to the connection running this query, on its thread.
+            let conn = unsafe { Connection::from_handle(db) }?;
+            F::rows(&session, &conn, &args).map_err(|e| fail(F::NAME, e))
+        }));
+        self.rows = match computed {
+            Ok(r) => r?,
+            Err(_) => return Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)"))),
+        };
+        self.args = args;
+        self.i = 0;
+        Ok(())
+    }
+
+    fn next(&mut self) -> rusqlite::Result<()> {
+        self.i += 1;
+        Ok(())
+    }
+
+    fn eof(&self) -> bool {
+        self.i >= self.rows.len()
+    }
+
+    fn column(&self, ctx: &mut Context, col: c_int) -> rusqlite::Result<()> {
+        let col = col as usize;
+        if col < F::VISIBLE {
+            match self.rows.get(self.i).and_then(|r| r.get(col)) {
+                Some(v) => ctx.set_result(v),
+                None => ctx.set_result(&SqlValue::Null),
+            }
+        } else {
+            match self.args.get(col - F::VISIBLE) {
+                Some(Some(v)) => ctx.set_result(v),
+                _ => ctx.set_result(&SqlValue::Null),
+            }
+        }
+    }
+
+    fn rowid(&self) -> rusqlite::Result<i64> {
+        Ok(self.i as i64 + 1)
+    }
+}
+
+/// Registers the table-valued function `F` on `conn`.
+pub fn register<F: TableFn>(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<()> {
+    let name = F::NAME;
+    conn.create_module(
+        name,
+        &const { rusqlite::vtab::Module::<ListTab<F>>::eponymous_only_module() },
+        Some(session.clone()),
+    )
+}

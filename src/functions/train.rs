@@ -1,0 +1,125 @@
+//! `ml_train(name, kind, source, target [, options])` and `ml_evaluate(name, source)`.
+
+use super::args::{opt_text, run, text};
+use crate::models::{self, Common, Options};
+use crate::store::{NewModel, Session, atomically};
+use crate::{Error, Result, source};
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value as Json, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<()> {
+    for n_arg in [4, 5] {
+        let s = session.clone();
+        conn.create_scalar_function("ml_train", n_arg, super::direct_only(), move |ctx| {
+            run("ml_train", || {
+                let name = text(ctx, 0, "name")?;
+                let kind = text(ctx, 1, "kind")?;
+                let source = text(ctx, 2, "source")?;
+                let target = opt_text(ctx, 3, "target")?;
+                let options = opt_text(ctx, 4, "options")?;
+                // SAFETY: used only on this thread, during this call.
+                let conn = unsafe { ctx.get_connection()? };
+                train(&s, &conn, &name, &kind, &source, target.as_deref(), options.as_deref())
+            })
+        })?;
+    }
+    let s = session.clone();
+    conn.create_scalar_function("ml_evaluate", 2, super::direct_only(), move |ctx| {
+        run("ml_evaluate", || {
+            let name = text(ctx, 0, "name")?;
+            let source = text(ctx, 1, "source")?;
+            // SAFETY: used only on this thread, during this call.
+            let conn = unsafe { ctx.get_connection()? };
+            let model = s.load_active(&conn, &name)?;
+            let data = source::read(&conn, &source)?;
+            Ok(model.model.evaluate(&data)?.to_string())
+        })
+    })?;
+    Ok(())
+}
+
+/// Keeps only the numeric top-level metrics: they go into `ml_models.metrics` in the clear,
+/// where label names (training data) must not appear.
+fn scalar_metrics(metrics: &Json) -> Json {
+    match metrics {
+        Json::Object(m) => Json::Object(
+            m.iter().filter(|(_, v)| v.is_number()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+        _ => Json::Null,
+    }
+}
+
+/// Trains, stores and activates version n+1 of `name`; returns the training report (JSON).
+/// Atomic: any failure leaves every table as it was.
+pub fn train(
+    session: &Session,
+    conn: &Connection,
+    name: &str,
+    kind: &str,
+    source: &str,
+    target: Option<&str>,
+    options: Option<&str>,
+) -> Result<String> {
+    if !models::KINDS.contains(&kind) {
+        return Err(Error::argument(format!(
+            "argument 'kind' must be one of {}, got '{kind}'",
+            models::KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let mut opts = Options::parse(options)?;
+    let common = Common::read(&mut opts)?;
+    // Fail before the (possibly long) read and fit if no key is available.
+    let key = session.key(conn, true)?;
+    let data = source::read(conn, source)?;
+    let started = Instant::now();
+    let trained = models::train(kind, &data, target, &mut opts, &common)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let algorithm = trained.model.algorithm();
+    let params = json!({
+        "source": source,
+        "target": target,
+        "options": options.map(|o| serde_json::from_str::<Json>(o).unwrap_or(Json::Null)),
+        "seed": common.seed,
+        "test_size": common.test_size,
+    })
+    .to_string();
+    let metrics_clear = scalar_metrics(&trained.metrics).to_string();
+    let version = atomically(conn, "ml_train", || {
+        let version = session.insert_model(
+            conn,
+            &key,
+            NewModel {
+                name,
+                kind,
+                algorithm: &algorithm,
+                rows: data.n_rows,
+                params: &params,
+                metrics: &metrics_clear,
+                model: trained.model,
+            },
+        )?;
+        let mut log = conn.prepare(
+            "INSERT INTO ml_training_log(name, version, epoch, loss, val_loss, metric, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for e in &trained.log {
+            log.execute(params![name, version, e.epoch, e.loss, e.val_loss, e.metric, e.seconds])?;
+        }
+        Ok(version)
+    })?;
+    let mut report = Map::new();
+    report.insert("name".into(), json!(name));
+    report.insert("version".into(), json!(version));
+    report.insert("kind".into(), json!(kind));
+    report.insert("algorithm".into(), json!(algorithm));
+    report.insert("rows".into(), json!(data.n_rows));
+    report.insert("train_rows".into(), json!(trained.train_rows));
+    report.insert("test_rows".into(), json!(trained.test_rows));
+    report.insert("seconds".into(), json!(seconds));
+    report.insert("metrics".into(), trained.metrics);
+    for (k, v) in trained.details {
+        report.entry(k).or_insert(v);
+    }
+    Ok(Json::Object(report).to_string())
+}

@@ -1,0 +1,71 @@
+//! Adam, with Keras' update rule and defaults (β1 0.9, β2 0.999, ε 1e-7).
+
+/// Adam state for one flat parameter vector.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    beta1_power: f32,
+    beta2_power: f32,
+}
+
+impl Adam {
+    /// State for `n` parameters with learning rate `lr`.
+    pub fn new(n: usize, lr: f32) -> Adam {
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            beta1_power: 1.0,
+            beta2_power: 1.0,
+        }
+    }
+
+    /// One update, as Keras computes it:
+    /// `α = lr·sqrt(1−β2^t)/(1−β1^t)`, `m += (g−m)(1−β1)`, `v += (g²−v)(1−β2)`,
+    /// `w −= α·m/(sqrt(v)+ε)`.
+    pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
+        self.beta1_power *= self.beta1;
+        self.beta2_power *= self.beta2;
+        let alpha = self.lr * (1.0 - self.beta2_power).sqrt() / (1.0 - self.beta1_power);
+        let (b1, b2, eps) = (1.0 - self.beta1, 1.0 - self.beta2, self.epsilon);
+        for (((w, &g), m), v) in params.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
+            *m += (g - *m) * b1;
+            *v += (g * g - *v) * b2;
+            *w -= alpha * *m / (v.sqrt() + eps);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_step_moves_each_weight_by_about_lr() {
+        // With bias correction the first update is lr * g / (|g| + eps') ≈ lr * sign(g).
+        let mut adam = Adam::new(2, 0.01);
+        let mut w = [1.0f32, -1.0];
+        adam.step(&mut w, &[0.5, -2.0]);
+        assert!((w[0] - 0.99).abs() < 1e-6, "{w:?}");
+        assert!((w[1] + 0.99).abs() < 1e-6, "{w:?}");
+    }
+
+    #[test]
+    fn minimises_a_quadratic() {
+        let mut adam = Adam::new(1, 0.1);
+        let mut w = [5.0f32];
+        for _ in 0..500 {
+            let g = [2.0 * (w[0] - 3.0)];
+            adam.step(&mut w, &g);
+        }
+        assert!((w[0] - 3.0).abs() < 0.05, "{w:?}");
+    }
+}

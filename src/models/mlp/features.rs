@@ -1,0 +1,542 @@
+//! Feature encoding learned at training time and stored with the model (like BigQuery ML's
+//! `TRANSFORM`).
+//!
+//! * Numeric columns (SQL integers and reals; booleans are integers 0/1 in SQLite) are
+//!   standardised with the mean and population standard deviation of the training rows. A NULL
+//!   becomes the training mean (0 after standardising). A column that had NULLs in the training
+//!   rows also gets a missing-flag input (1 for NULL, 0 otherwise); a column without NULLs at
+//!   training has no flag, and a NULL at prediction is just imputed.
+//! * Text columns are one-hot encoded over their `max_categories` most frequent training values
+//!   (ties broken by text order). The remaining values and NULL share an "other" slot, which
+//!   exists only when some training row used it; when it does not exist, an unseen value or a
+//!   NULL encodes as all zeros (as scikit-learn's `handle_unknown='ignore'`). Text that looks
+//!   like a number stays categorical: the column's SQL type decides. A number given for a text
+//!   column at prediction is matched by its SQL text form (`5` matches `'5'`).
+//! * Dropped with a note: all-NULL columns, constant columns (one value and no NULL), and text
+//!   columns that look like identifiers (more distinct values than `max_categories` and than
+//!   half the training rows) unless the `features` option names them.
+
+use crate::models::data::{Column, ColumnData, Dataset, Input};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+
+/// How one original column becomes network inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// `(x - mean) / scale`, NULL → 0, plus a missing flag input when `missing_flag`.
+    Numeric {
+        /// Training mean.
+        mean: f64,
+        /// Training standard deviation (1 when it was 0).
+        scale: f64,
+        /// Whether a missing-flag input follows the value input.
+        missing_flag: bool,
+    },
+    /// One-hot over `categories` (slot order, most frequent first), then an optional "other" slot.
+    Categorical {
+        /// Category texts in slot order.
+        categories: Vec<String>,
+        /// Indices into `categories`, sorted by text, for binary search.
+        sorted: Vec<u32>,
+        /// Whether an "other" slot follows the category slots.
+        other: bool,
+    },
+}
+
+/// One original column used by the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    /// The column name.
+    pub name: String,
+    /// Index of the first network input of this column.
+    pub offset: usize,
+    /// The encoding.
+    pub encoding: Encoding,
+}
+
+impl Feature {
+    /// Number of network inputs this column takes.
+    pub fn width(&self) -> usize {
+        match &self.encoding {
+            Encoding::Numeric { missing_flag, .. } => 1 + usize::from(*missing_flag),
+            Encoding::Categorical { categories, other, .. } => categories.len() + usize::from(*other),
+        }
+    }
+
+    /// Writes this column's inputs for one value into `out` (exactly [`Feature::width`] long,
+    /// already zeroed).
+    pub fn encode(&self, value: Input<'_>, out: &mut [f32]) -> Result<()> {
+        match &self.encoding {
+            Encoding::Numeric { mean, scale, missing_flag } => {
+                let x = match value {
+                    Input::Null => None,
+                    Input::Integer(i) => Some(i as f64),
+                    Input::Real(r) => Some(r),
+                    Input::Text(t) => Some(t.trim().parse::<f64>().map_err(|_| {
+                        Error::argument(format!("feature '{}' must be a number, got text '{t}'", self.name))
+                    })?),
+                    Input::Blob(_) => {
+                        return Err(Error::argument(format!(
+                            "feature '{}' must be a number, got blob",
+                            self.name
+                        )));
+                    }
+                };
+                match x {
+                    Some(x) if x.is_finite() => out[0] = ((x - mean) / scale) as f32,
+                    Some(x) => {
+                        return Err(Error::argument(format!(
+                            "feature '{}' must be a finite number, got {x}",
+                            self.name
+                        )));
+                    }
+                    None if *missing_flag => out[1] = 1.0,
+                    None => {}
+                }
+                Ok(())
+            }
+            Encoding::Categorical { categories, sorted, other } => {
+                let mut buf = NumText::default();
+                let text = match value {
+                    Input::Text(t) => Some(t),
+                    Input::Integer(i) => Some(buf.format(format_args!("{i}"))),
+                    Input::Real(r) => Some(buf.format(format_args!("{r:?}"))),
+                    Input::Null => None,
+                    Input::Blob(_) => {
+                        return Err(Error::argument(format!(
+                            "feature '{}' must be text, got blob",
+                            self.name
+                        )));
+                    }
+                };
+                let slot = text.and_then(|t| {
+                    sorted
+                        .binary_search_by(|&i| categories[i as usize].as_str().cmp(t))
+                        .ok()
+                        .map(|p| sorted[p])
+                });
+                match slot {
+                    Some(s) => out[s as usize] = 1.0,
+                    None if *other => out[categories.len()] = 1.0,
+                    None => {}
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A JSON description for the training report.
+    pub fn describe(&self) -> Json {
+        match &self.encoding {
+            Encoding::Numeric { mean, scale, missing_flag } => json!({
+                "column": self.name, "encoding": "standardized", "mean": mean, "std": scale,
+                "missing_flag": missing_flag,
+            }),
+            Encoding::Categorical { categories, other, .. } => json!({
+                "column": self.name, "encoding": "one_hot", "categories": categories, "other_slot": other,
+            }),
+        }
+    }
+}
+
+/// A small stack buffer to format a number as SQL text without allocating.
+#[derive(Default)]
+struct NumText {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl NumText {
+    fn format(&mut self, args: std::fmt::Arguments<'_>) -> &str {
+        use std::fmt::Write;
+        self.len = 0;
+        // A number never exceeds the buffer; if it did, the text is truncated and simply
+        // matches no category.
+        let _ = self.write_fmt(args);
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for NumText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// A column that was not used, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dropped {
+    /// The column name.
+    pub column: String,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+/// The whole input encoding of a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Encoder {
+    /// The used columns in training order (the order of positional prediction arguments).
+    pub features: Vec<Feature>,
+    /// Total number of network inputs.
+    pub width: usize,
+    /// Columns of the training source that the model does not use (target, excluded, dropped):
+    /// keys with these names are ignored in a JSON prediction argument.
+    pub ignored: Vec<String>,
+    /// Columns dropped automatically, with the reason.
+    pub dropped: Vec<Dropped>,
+}
+
+/// Which columns to consider, from the `features` / `exclude` options.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Use exactly these columns, in this order.
+    pub features: Option<Vec<String>>,
+    /// Use every non-target column except these.
+    pub exclude: Vec<String>,
+    /// One-hot at most this many categories per text column.
+    pub max_categories: usize,
+}
+
+impl Encoder {
+    /// Learns the encoding from the `rows` of `data`, skipping the `target` column.
+    pub fn fit(data: &Dataset, target: usize, rows: &[usize], sel: &Selection) -> Result<Encoder> {
+        let target_name = &data.columns[target].name;
+        let chosen: Vec<(usize, bool)> = match &sel.features {
+            Some(list) => {
+                let mut out = Vec::new();
+                for name in list {
+                    let idx = data.index_of(name).ok_or_else(|| {
+                        Error::option(
+                            "features",
+                            format!(
+                                "names '{name}', which is not a column of the source (columns: {})",
+                                data.column_names().join(", ")
+                            ),
+                        )
+                    })?;
+                    if idx == target {
+                        return Err(Error::option(
+                            "features",
+                            format!("names the target column '{target_name}'"),
+                        ));
+                    }
+                    if out.iter().any(|&(i, _)| i == idx) {
+                        return Err(Error::option("features", format!("names '{name}' twice")));
+                    }
+                    out.push((idx, true));
+                }
+                out
+            }
+            None => {
+                for name in &sel.exclude {
+                    if data.index_of(name).is_none() {
+                        return Err(Error::option(
+                            "exclude",
+                            format!(
+                                "names '{name}', which is not a column of the source (columns: {})",
+                                data.column_names().join(", ")
+                            ),
+                        ));
+                    }
+                }
+                (0..data.columns.len())
+                    .filter(|&i| i != target)
+                    .filter(|&i| !sel.exclude.iter().any(|e| data.columns[i].name.eq_ignore_ascii_case(e)))
+                    .map(|i| (i, false))
+                    .collect()
+            }
+        };
+        let mut features = Vec::new();
+        let mut dropped = Vec::new();
+        let mut offset = 0;
+        for &(idx, explicit) in &chosen {
+            let col = &data.columns[idx];
+            match fit_column(col, rows, sel.max_categories, explicit) {
+                Ok(encoding) => {
+                    let f = Feature { name: col.name.clone(), offset, encoding };
+                    offset += f.width();
+                    features.push(f);
+                }
+                Err(reason) => dropped.push(Dropped { column: col.name.clone(), reason }),
+            }
+        }
+        if features.is_empty() {
+            let why = if dropped.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> =
+                    dropped.iter().map(|d| format!("'{}' {}", d.column, d.reason)).collect();
+                format!(" ({})", list.join("; "))
+            };
+            return Err(Error::data(format!("no usable feature columns{why}")));
+        }
+        let ignored = data
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|n| !features.iter().any(|f| &f.name == n))
+            .collect();
+        Ok(Encoder { features, width: offset, ignored, dropped })
+    }
+
+    /// Encodes the `rows` of `data` into a row-major matrix (`rows.len() × width`), finding each
+    /// feature column by name.
+    pub fn encode_dataset(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f32>> {
+        let w = self.width;
+        let mut out = vec![0f32; rows.len() * w];
+        for f in &self.features {
+            let col = data.column(&f.name, "feature column")?;
+            let fw = f.width();
+            for (r, &row) in rows.iter().enumerate() {
+                let start = r * w + f.offset;
+                f.encode(col.get(row), &mut out[start..start + fw])
+                    .map_err(|e| Error::data(format!("row {}: {e}", row + 1)))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names of the used columns in training order.
+    pub fn names(&self) -> Vec<&str> {
+        self.features.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    /// Index of the feature whose name is `key` (exact, then ASCII case-insensitive); `hint` is
+    /// tried first, as JSON keys usually come in training order.
+    pub fn find(&self, key: &str, hint: usize) -> Option<usize> {
+        if let Some(f) = self.features.get(hint) {
+            if f.name == key {
+                return Some(hint);
+            }
+        }
+        self.features
+            .iter()
+            .position(|f| f.name == key)
+            .or_else(|| self.features.iter().position(|f| f.name.eq_ignore_ascii_case(key)))
+    }
+
+    /// True if `key` names a column the model saw at training but does not use.
+    pub fn is_ignored(&self, key: &str) -> bool {
+        self.ignored.iter().any(|n| n.eq_ignore_ascii_case(key))
+    }
+}
+
+/// Learns one column's encoding, or says why the column is dropped.
+fn fit_column(
+    col: &Column,
+    rows: &[usize],
+    max_categories: usize,
+    explicit: bool,
+) -> std::result::Result<Encoding, String> {
+    match &col.data {
+        ColumnData::Null(_) => Err("is NULL in every row".into()),
+        ColumnData::Integer(_) | ColumnData::Real(_) => {
+            let (mut n, mut sum, mut nulls) = (0usize, 0f64, 0usize);
+            for &r in rows {
+                match col.get(r).as_f64() {
+                    Some(x) => {
+                        n += 1;
+                        sum += x;
+                    }
+                    None => nulls += 1,
+                }
+            }
+            if n == 0 {
+                return Err("is NULL in every training row".into());
+            }
+            let mean = sum / n as f64;
+            let var =
+                rows.iter().filter_map(|&r| col.get(r).as_f64()).map(|x| (x - mean).powi(2)).sum::<f64>()
+                    / n as f64;
+            let std = var.sqrt();
+            if !(std > 0.0) && nulls == 0 {
+                return Err(format!("is constant ({mean}) in the training rows"));
+            }
+            if !mean.is_finite() || !std.is_finite() {
+                return Err("has values too large to standardise".into());
+            }
+            Ok(Encoding::Numeric { mean, scale: if std > 0.0 { std } else { 1.0 }, missing_flag: nulls > 0 })
+        }
+        ColumnData::Text(values) => {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            let mut nulls = 0usize;
+            for &r in rows {
+                match values[r].as_deref() {
+                    Some(t) => *counts.entry(t).or_insert(0) += 1,
+                    None => nulls += 1,
+                }
+            }
+            let distinct = counts.len();
+            if distinct == 0 {
+                return Err("is NULL in every training row".into());
+            }
+            if distinct == 1 && nulls == 0 {
+                let only = counts.keys().next().copied().unwrap_or_default();
+                return Err(format!("is constant ('{only}') in the training rows"));
+            }
+            if !explicit && distinct > max_categories && distinct * 2 > rows.len() {
+                return Err(format!(
+                    "looks like an identifier ({distinct} distinct values in {} training rows; name it in option 'features' to keep it)",
+                    rows.len()
+                ));
+            }
+            let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let kept = by_count.len().min(max_categories);
+            let other = kept < by_count.len() || nulls > 0;
+            let categories: Vec<String> = by_count[..kept].iter().map(|(t, _)| t.to_string()).collect();
+            let mut sorted: Vec<u32> = (0..kept as u32).collect();
+            sorted.sort_by(|&a, &b| categories[a as usize].cmp(&categories[b as usize]));
+            Ok(Encoding::Categorical { categories, sorted, other })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> Dataset {
+        Dataset::new(vec![
+            Column {
+                name: "age".into(),
+                data: ColumnData::Integer(vec![Some(20), Some(40), None, Some(30)]),
+            },
+            Column {
+                name: "plan".into(),
+                data: ColumnData::Text(vec![
+                    Some("pro".into()),
+                    Some("free".into()),
+                    Some("pro".into()),
+                    None,
+                ]),
+            },
+            Column { name: "const".into(), data: ColumnData::Real(vec![Some(1.5); 4]) },
+            Column { name: "empty".into(), data: ColumnData::Null(4) },
+            Column { name: "y".into(), data: ColumnData::Integer(vec![Some(0), Some(1), Some(0), Some(1)]) },
+        ])
+    }
+
+    fn sel() -> Selection {
+        Selection { max_categories: 50, ..Selection::default() }
+    }
+
+    #[test]
+    fn learns_scaling_one_hot_and_drops() {
+        let d = data();
+        let enc = Encoder::fit(&d, 4, &[0, 1, 2, 3], &sel()).unwrap();
+        assert_eq!(enc.names(), vec!["age", "plan"]);
+        assert_eq!(enc.width, 2 + 3);
+        assert_eq!(
+            enc.dropped,
+            vec![
+                Dropped { column: "const".into(), reason: "is constant (1.5) in the training rows".into() },
+                Dropped { column: "empty".into(), reason: "is NULL in every row".into() },
+            ]
+        );
+        assert_eq!(enc.ignored, vec!["const", "empty", "y"]);
+        let std = (200.0f64 / 3.0).sqrt();
+        let Encoding::Numeric { mean, scale, missing_flag } = enc.features[0].encoding.clone() else {
+            panic!("numeric expected")
+        };
+        assert_eq!((mean, missing_flag), (30.0, true));
+        assert!((scale - std).abs() < 1e-12);
+        let m = enc.encode_dataset(&d, &[0, 2, 3]).unwrap();
+        let z = (-10.0 / std) as f32;
+        // age, age missing, pro, free, other
+        assert_eq!(&m[..5], &[z, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(&m[5..10], &[0.0, 1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(&m[10..15], &[0.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn unseen_category_goes_to_other_or_nowhere() {
+        let d = data();
+        let enc = Encoder::fit(&d, 4, &[0, 1, 2, 3], &sel()).unwrap();
+        let mut out = [0f32; 3];
+        enc.features[1].encode(Input::Text("enterprise"), &mut out).unwrap();
+        assert_eq!(out, [0.0, 0.0, 1.0]);
+        // Without NULLs in the training rows there is no other slot.
+        let enc = Encoder::fit(&d, 4, &[0, 1, 2], &sel()).unwrap();
+        let mut out = [0f32; 2];
+        enc.features[1].encode(Input::Text("enterprise"), &mut out).unwrap();
+        assert_eq!(out, [0.0, 0.0]);
+        enc.features[1].encode(Input::Null, &mut out).unwrap();
+        assert_eq!(out, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn numbers_match_text_categories_and_text_parses_as_number() {
+        let d = Dataset::new(vec![
+            Column { name: "code".into(), data: ColumnData::Text(vec![Some("5".into()), Some("7".into())]) },
+            Column { name: "x".into(), data: ColumnData::Real(vec![Some(1.0), Some(3.0)]) },
+            Column { name: "y".into(), data: ColumnData::Integer(vec![Some(0), Some(1)]) },
+        ]);
+        let enc = Encoder::fit(&d, 2, &[0, 1], &sel()).unwrap();
+        let mut out = [0f32; 2];
+        enc.features[0].encode(Input::Integer(7), &mut out).unwrap();
+        assert_eq!(out, [0.0, 1.0]);
+        let mut out = [0f32; 1];
+        enc.features[1].encode(Input::Text(" 3 "), &mut out).unwrap();
+        assert_eq!(out, [1.0]);
+        assert_eq!(
+            enc.features[1].encode(Input::Text("abc"), &mut out).unwrap_err().to_string(),
+            "feature 'x' must be a number, got text 'abc'"
+        );
+        assert_eq!(
+            enc.features[0].encode(Input::Blob(b"x"), &mut [0.0; 2]).unwrap_err().to_string(),
+            "feature 'code' must be text, got blob"
+        );
+    }
+
+    #[test]
+    fn max_categories_and_identifier_columns() {
+        let ids: Vec<Option<String>> = (0..10).map(|i| Some(format!("id{i}"))).collect();
+        let mut cats: Vec<Option<String>> = vec![Some("a".into()); 5];
+        cats.extend(vec![Some("b".into()); 3]);
+        cats.extend(vec![Some("c".into()), Some("d".into())]);
+        let d = Dataset::new(vec![
+            Column { name: "id".into(), data: ColumnData::Text(ids) },
+            Column { name: "cat".into(), data: ColumnData::Text(cats) },
+            Column { name: "y".into(), data: ColumnData::Integer((0..10).map(|i| Some(i % 2)).collect()) },
+        ]);
+        let rows: Vec<usize> = (0..10).collect();
+        let s = Selection { max_categories: 2, ..Selection::default() };
+        let enc = Encoder::fit(&d, 2, &rows, &s).unwrap();
+        assert_eq!(enc.dropped[0].column, "id");
+        assert!(enc.dropped[0].reason.starts_with("looks like an identifier (10 distinct values"));
+        assert_eq!(enc.features[0].describe()["categories"], json!(["a", "b"]));
+        assert_eq!(enc.width, 3);
+        let s = Selection { features: Some(vec!["ID".into()]), max_categories: 2, ..Selection::default() };
+        let enc = Encoder::fit(&d, 2, &rows, &s).unwrap();
+        assert_eq!(enc.names(), vec!["id"]);
+    }
+
+    #[test]
+    fn option_errors_name_the_column() {
+        let d = data();
+        let s = Selection { exclude: vec!["nope".into()], max_categories: 5, ..Selection::default() };
+        assert_eq!(
+            Encoder::fit(&d, 4, &[0, 1], &s).unwrap_err().to_string(),
+            "option 'exclude' names 'nope', which is not a column of the source (columns: age, plan, const, empty, y)"
+        );
+        let s = Selection { features: Some(vec!["y".into()]), max_categories: 5, ..Selection::default() };
+        assert_eq!(
+            Encoder::fit(&d, 4, &[0, 1], &s).unwrap_err().to_string(),
+            "option 'features' names the target column 'y'"
+        );
+        let s = Selection { features: Some(vec!["const".into()]), max_categories: 5, ..Selection::default() };
+        assert_eq!(
+            Encoder::fit(&d, 4, &[0, 1], &s).unwrap_err().to_string(),
+            "no usable feature columns ('const' is constant (1.5) in the training rows)"
+        );
+    }
+}

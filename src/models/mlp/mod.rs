@@ -1,0 +1,376 @@
+//! The `classifier` kind: a multilayer perceptron over tabular columns.
+//!
+//! Every non-target column is a feature unless the options `features` or `exclude` say
+//! otherwise; [`features`] describes how columns become network inputs (standardised numbers
+//! with a missing flag, one-hot text with an "other" slot). The network has ReLU hidden layers
+//! and a softmax output, is trained with Adam on the sparse categorical cross-entropy, in f32,
+//! on one thread, and is bit-for-bit reproducible for a given seed on a given machine.
+//!
+//! # Options
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `features` | all but the target | columns to use, in this order (positional prediction order) |
+//! | `exclude` | none | columns to leave out (not together with `features`) |
+//! | `hidden_layers` | `[64, 64]` | hidden layer widths; `[]` gives softmax regression |
+//! | `learning_rate` | 0.001 | Adam step size (β1 0.9, β2 0.999, ε 1e-7, as Keras) |
+//! | `batch_size` | 32 | rows per gradient step |
+//! | `epochs` | 10 | passes over the training rows |
+//! | `l2` | 0 | penalty `l2 · ΣW²` on the weights |
+//! | `dropout` | 0 | probability of dropping a hidden unit while training, in [0, 1) |
+//! | `class_weight` | `'none'` | `'balanced'` weighs class c by `n / (classes · n_c)` |
+//! | `validation_split` | 0 | fraction of the training rows held out (stratified) for validation |
+//! | `patience` | off | with `validation_split`: stop after this many epochs without a better validation loss and keep the best weights |
+//! | `shuffle` | true | reshuffle the rows every epoch |
+//! | `max_categories` | 50 | one-hot slots per text column (the rest share "other") |
+//! | `allow_extra_keys` | false | ignore unknown keys in a JSON prediction argument |
+//!
+//! `seed` and `test_size` are the platform's [`Common`] options.
+//!
+//! The per-epoch log reports the validation loss and accuracy of the validation split, or,
+//! without one, of the held-out test split (for monitoring only: it never steers training).
+//!
+//! # Explanations
+//!
+//! [`Classifier::explain`] returns integrated-gradient contributions per original column to the
+//! predicted class's score (logit, before the softmax), against a baseline that is the mean
+//! encoded training row. They sum to `score(x) − score(baseline)` to within `1e-4` (see
+//! [`explain`]); the baseline scores of every class are in the training report
+//! (`details.baseline_scores`).
+
+pub mod adam;
+pub mod explain;
+pub mod features;
+pub mod importance;
+pub mod input;
+pub mod network;
+pub mod trainer;
+
+use crate::models::data::{Dataset, Input, Value, class_index, encode_labels};
+use crate::models::metrics::{self, argmax};
+use crate::models::options::{Common, Options, Range};
+use crate::models::split::train_test_split;
+use crate::models::{Estimator, Trained};
+use crate::{Error, Result};
+use features::{Encoder, Selection};
+use ndarray::ArrayView2;
+use network::{Network, Workspace};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json, json};
+use std::cell::RefCell;
+
+/// A trained multilayer-perceptron classifier with its input encoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Classifier {
+    target: String,
+    classes: Vec<Value>,
+    encoder: Encoder,
+    network: Network,
+    /// Mean encoded training row: the explanation baseline.
+    baseline: Vec<f32>,
+    allow_extra_keys: bool,
+}
+
+/// Validated training options of a classifier.
+#[derive(Clone, Debug)]
+struct Params {
+    selection: Selection,
+    config: trainer::Config,
+    allow_extra_keys: bool,
+}
+
+fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
+    let features = opts.strings("features")?;
+    let exclude = opts.strings("exclude")?;
+    if features.is_some() && exclude.is_some() {
+        return Err(Error::option("exclude", "cannot be combined with option 'features'"));
+    }
+    let hidden = match opts.ints("hidden_layers")? {
+        None => vec![64, 64],
+        Some(list) => {
+            if list.iter().any(|&w| !(1..=65_536).contains(&w)) {
+                return Err(Error::option(
+                    "hidden_layers",
+                    format!("must be a list of layer widths from 1 to 65536, got {list:?}"),
+                ));
+            }
+            list.into_iter().map(|w| w as usize).collect()
+        }
+    };
+    let learning_rate = opts.number("learning_rate", 0.001, Range::POSITIVE)? as f32;
+    let batch_size = opts.positive("batch_size", 32)?;
+    let epochs = opts.int("epochs", 10, 1, 1_000_000)? as usize;
+    let l2 = opts.number("l2", 0.0, Range::NON_NEGATIVE)? as f32;
+    let dropout = opts.number("dropout", 0.0, Range::FRACTION)? as f32;
+    let balanced = opts.choice("class_weight", "none", &["none", "balanced"])? == "balanced";
+    let validation_split = opts.number("validation_split", 0.0, Range::FRACTION)?;
+    let patience = if opts.has("patience") {
+        let p = opts.positive("patience", 1)?;
+        if validation_split == 0.0 {
+            return Err(Error::option(
+                "patience",
+                "needs option 'validation_split' (the fraction of training rows to watch)",
+            ));
+        }
+        Some(p)
+    } else {
+        None
+    };
+    let shuffle = opts.bool("shuffle", true)?;
+    let max_categories = opts.int("max_categories", 50, 1, 100_000)? as usize;
+    let allow_extra_keys = opts.bool("allow_extra_keys", false)?;
+    Ok(Params {
+        selection: Selection { features, exclude: exclude.unwrap_or_default(), max_categories },
+        config: trainer::Config {
+            hidden,
+            learning_rate,
+            batch_size,
+            epochs,
+            l2,
+            dropout,
+            balanced,
+            validation_split,
+            patience,
+            shuffle,
+            seed: common.seed,
+        },
+        allow_extra_keys,
+    })
+}
+
+thread_local! {
+    /// Per-thread scratch for one-row predictions: encoded inputs, then layer buffers.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Classifier {
+    /// The class labels, in SQLite sort order.
+    pub fn classes(&self) -> &[Value] {
+        &self.classes
+    }
+
+    /// The input encoding.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The target column name.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Encodes `args` and runs the network on one row; `f` gets the output scores (logits).
+    fn with_scores<T>(&self, args: &[Input<'_>], f: impl FnOnce(&[f32]) -> T) -> Result<T> {
+        let run = |buf: &mut Vec<f32>| -> Result<T> {
+            let width = self.encoder.width;
+            let need = width + self.network.scratch_len();
+            if buf.len() < need {
+                buf.resize(need, 0.0);
+            }
+            let (x, scratch) = buf.split_at_mut(width);
+            input::encode_args(&self.encoder, self.allow_extra_keys, args, x, |_, _| {})?;
+            Ok(f(self.network.forward_row(x, scratch)))
+        };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => run(&mut buf),
+            Err(_) => run(&mut Vec::new()),
+        })
+    }
+
+    /// Probabilities for encoded rows (row-major, `rows × classes`).
+    fn proba_rows(&self, x: &[f32], rows: usize) -> Vec<f64> {
+        let view = ArrayView2::from_shape((rows, self.encoder.width), x).expect("rows × inputs");
+        Workspace::new(&self.network, 256).predict_proba(&self.network, view)
+    }
+}
+
+impl Estimator for Classifier {
+    const KIND: &'static str = "classifier";
+
+    fn train(
+        data: &Dataset,
+        target: Option<&str>,
+        opts: &mut Options,
+        common: &Common,
+    ) -> Result<Trained<Self>> {
+        let params = read_params(opts, common)?;
+        std::mem::take(opts).finish()?;
+        let target = target.ok_or_else(|| Error::argument("a classifier needs a target column"))?;
+        let target_col = data.column(target, "target column")?;
+        let target_idx = data.index_of(target).expect("column was found");
+        if data.n_rows == 0 {
+            return Err(Error::data("no training rows"));
+        }
+        let labels = encode_labels(target_col)?;
+        let k = labels.classes.len();
+        let (train_rows, test_rows) =
+            train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
+        let encoder = Encoder::fit(data, target_idx, &train_rows, &params.selection)?;
+        let d = encoder.width;
+        let x_train = encoder.encode_dataset(data, &train_rows)?;
+        let y_train: Vec<u32> = train_rows.iter().map(|&i| labels.y[i]).collect();
+        let x_test = encoder.encode_dataset(data, &test_rows)?;
+        let y_test: Vec<u32> = test_rows.iter().map(|&i| labels.y[i]).collect();
+
+        let mut baseline = vec![0f64; d];
+        for row in x_train.chunks(d) {
+            for (b, &v) in baseline.iter_mut().zip(row) {
+                *b += f64::from(v);
+            }
+        }
+        let baseline: Vec<f32> = baseline.iter().map(|&s| (s / train_rows.len() as f64) as f32).collect();
+
+        let fitted = trainer::fit(&x_train, d, &y_train, k, &params.config, Some((&x_test, &y_test)));
+        let model = Classifier {
+            target: target_col.name.clone(),
+            classes: labels.classes,
+            encoder,
+            network: fitted.net,
+            baseline,
+            allow_extra_keys: params.allow_extra_keys,
+        };
+
+        let metrics = if test_rows.is_empty() {
+            Json::Null
+        } else {
+            metrics::classification(&y_test, &model.proba_rows(&x_test, test_rows.len()), &model.classes)
+        };
+        let mut details = Map::new();
+        details.insert("features".into(), model.encoder.features.iter().map(|f| f.describe()).collect());
+        details.insert(
+            "dropped_columns".into(),
+            model.encoder.dropped.iter().map(|d| json!({"column": d.column, "reason": d.reason})).collect(),
+        );
+        details.insert("inputs".into(), json!(d));
+        details.insert("layers".into(), json!(model.network.sizes()));
+        details.insert("parameters".into(), json!(model.network.params().len()));
+        details.insert("classes".into(), model.classes.iter().map(Value::to_json).collect());
+        details.insert("epochs_run".into(), json!(fitted.log.len()));
+        details.insert("best_epoch".into(), json!(fitted.best_epoch));
+        details.insert("fit_rows".into(), json!(fitted.fit_rows));
+        details.insert("validation_rows".into(), json!(fitted.validation_rows));
+        details.insert(
+            "log_validation".into(),
+            json!(if fitted.validation_rows > 0 {
+                "validation split"
+            } else if test_rows.is_empty() {
+                "none"
+            } else {
+                "test split (monitoring only)"
+            }),
+        );
+        let mut scratch = vec![0.0; model.network.scratch_len()];
+        let base_scores = model.network.forward_row(&model.baseline, &mut scratch);
+        details.insert(
+            "baseline_scores".into(),
+            Json::Object(
+                model.classes.iter().zip(base_scores).map(|(c, &s)| (c.to_key(), json!(s))).collect(),
+            ),
+        );
+        if !test_rows.is_empty() {
+            let imp = importance::permutation_importance(
+                &model.network,
+                &model.encoder,
+                &x_test,
+                &y_test,
+                common.seed,
+            );
+            details.insert(
+                "permutation_importance".into(),
+                imp.iter()
+                    .map(|i| {
+                        json!({"column": i.column, "accuracy_drop": i.accuracy_drop,
+                               "log_loss_increase": i.log_loss_increase})
+                    })
+                    .collect(),
+            );
+        }
+        Ok(Trained {
+            model,
+            metrics,
+            details,
+            log: fitted.log,
+            train_rows: train_rows.len(),
+            test_rows: test_rows.len(),
+        })
+    }
+
+    fn algorithm(&self) -> String {
+        "mlp".into()
+    }
+
+    fn predict(&self, args: &[Input<'_>]) -> Result<Value> {
+        let class = self.with_scores(args, |scores| {
+            let mut best = 0;
+            for (i, &s) in scores.iter().enumerate() {
+                if s > scores[best] {
+                    best = i;
+                }
+            }
+            best
+        })?;
+        Ok(self.classes[class].clone())
+    }
+
+    fn predict_proba(&self, args: &[Input<'_>]) -> Result<Vec<(Value, f64)>> {
+        let mut probs = self.with_scores(args, |scores| scores.to_vec())?;
+        network::softmax(&mut probs);
+        Ok(self.classes.iter().cloned().zip(probs.iter().map(|&p| f64::from(p))).collect())
+    }
+
+    fn explain(&self, args: &[Input<'_>]) -> Result<Json> {
+        let mut x = vec![0f32; self.encoder.width];
+        let mut values = vec![Value::Null; self.encoder.features.len()];
+        input::encode_args(&self.encoder, self.allow_extra_keys, args, &mut x, |i, v| {
+            values[i] = v.to_value()
+        })?;
+        let mut scratch = vec![0.0; self.network.scratch_len()];
+        let class = argmax(
+            &self.network.forward_row(&x, &mut scratch).iter().map(|&s| f64::from(s)).collect::<Vec<_>>(),
+        );
+        let attribution = explain::integrated_gradients(&self.network, &x, &self.baseline, class);
+        let mut rows: Vec<(usize, f64)> = self
+            .encoder
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i, attribution.contributions[f.offset..f.offset + f.width()].iter().sum()))
+            .collect();
+        rows.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        Ok(rows
+            .iter()
+            .map(|&(i, c)| {
+                json!({"feature": self.encoder.features[i].name, "value": values[i].to_json(), "contribution": c})
+            })
+            .collect())
+    }
+
+    fn evaluate(&self, data: &Dataset) -> Result<Json> {
+        let target = data.column(&self.target, "target column")?;
+        let rows: Vec<usize> = (0..data.n_rows).collect();
+        let mut y = Vec::with_capacity(rows.len());
+        for &r in &rows {
+            let v = target.get(r).to_value();
+            let c = class_index(&self.classes, &v).ok_or_else(|| {
+                let known: Vec<String> = self.classes.iter().map(Value::to_string).collect();
+                Error::data(format!(
+                    "row {}: label {v} of target column '{}' was not a class at training (classes: {})",
+                    r + 1,
+                    self.target,
+                    known.join(", ")
+                ))
+            })?;
+            y.push(c as u32);
+        }
+        let x = self.encoder.encode_dataset(data, &rows)?;
+        Ok(metrics::classification(&y, &self.proba_rows(&x, rows.len()), &self.classes))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,412 @@
+//! The network: dense layers with ReLU between them and a softmax output, in f32.
+//!
+//! All parameters live in one flat vector (per layer: the weight matrix `inputs × outputs`
+//! row-major, then the bias), so the optimiser sees one slice. Batched passes run in a
+//! [`Workspace`] whose buffers are allocated once; every matrix product goes through
+//! [`general_mat_mul`] into those buffers, so a training step allocates nothing.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Layer sizes and parameters of a trained (or training) network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// `[inputs, hidden..., classes]`.
+    sizes: Vec<usize>,
+    /// Per layer: weights (`sizes[l] × sizes[l + 1]`, row-major) then biases.
+    params: Vec<f32>,
+}
+
+impl Network {
+    /// A freshly initialised network: He-uniform weights for the ReLU layers
+    /// (`±sqrt(6 / fan_in)`), Glorot-uniform for the softmax layer
+    /// (`±sqrt(6 / (fan_in + fan_out))`), zero biases.
+    pub fn new(sizes: &[usize], rng: &mut impl Rng) -> Network {
+        let total = (0..sizes.len() - 1).map(|l| (sizes[l] + 1) * sizes[l + 1]).sum();
+        let mut params = Vec::with_capacity(total);
+        let last = sizes.len() - 2;
+        for l in 0..sizes.len() - 1 {
+            let (fan_in, fan_out) = (sizes[l], sizes[l + 1]);
+            let limit = if l == last {
+                (6.0 / (fan_in + fan_out) as f32).sqrt()
+            } else {
+                (6.0 / fan_in as f32).sqrt()
+            };
+            params.extend((0..fan_in * fan_out).map(|_| rng.random_range(-limit..limit)));
+            params.extend(std::iter::repeat_n(0.0, fan_out));
+        }
+        Network { sizes: sizes.to_vec(), params }
+    }
+
+    /// `[inputs, hidden..., classes]`.
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    /// Number of weight layers.
+    pub fn layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    /// Number of inputs.
+    pub fn inputs(&self) -> usize {
+        self.sizes[0]
+    }
+
+    /// Number of outputs (classes).
+    pub fn outputs(&self) -> usize {
+        self.sizes[self.sizes.len() - 1]
+    }
+
+    /// All parameters, flat.
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+
+    /// All parameters, flat and writable (for the optimiser).
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+
+    /// Start of layer `l`'s weights and of its biases in the flat parameter vector.
+    fn offsets(&self, l: usize) -> (usize, usize) {
+        let start: usize = (0..l).map(|i| (self.sizes[i] + 1) * self.sizes[i + 1]).sum();
+        (start, start + self.sizes[l] * self.sizes[l + 1])
+    }
+
+    /// Layer `l`'s weights as an `inputs × outputs` matrix.
+    pub fn weight(&self, l: usize) -> ArrayView2<'_, f32> {
+        let (w, b) = self.offsets(l);
+        ArrayView2::from_shape((self.sizes[l], self.sizes[l + 1]), &self.params[w..b])
+            .expect("layer shape matches parameter layout")
+    }
+
+    /// Layer `l`'s biases.
+    pub fn bias(&self, l: usize) -> &[f32] {
+        let (_, b) = self.offsets(l);
+        &self.params[b..b + self.sizes[l + 1]]
+    }
+
+    /// Length of the scratch buffer [`Network::forward_row`] needs.
+    pub fn scratch_len(&self) -> usize {
+        2 * self.sizes[1..].iter().copied().max().unwrap_or(0)
+    }
+
+    /// Output scores (logits) for one encoded row. `scratch` must be at least
+    /// [`Network::scratch_len`] long; the returned slice points into it. Zero inputs (most
+    /// one-hot slots) are skipped.
+    pub fn forward_row<'s>(&self, x: &[f32], scratch: &'s mut [f32]) -> &'s [f32] {
+        let half = scratch.len() / 2;
+        let (mut cur, mut next) = scratch.split_at_mut(half);
+        let mut offset = 0;
+        let mut in_len = self.sizes[0];
+        for l in 0..self.layers() {
+            let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+            let w = &self.params[offset..offset + n_in * n_out];
+            let b = &self.params[offset + n_in * n_out..offset + (n_in + 1) * n_out];
+            offset += (n_in + 1) * n_out;
+            let input: &[f32] = if l == 0 { x } else { &cur[..in_len] };
+            let out = &mut next[..n_out];
+            out.copy_from_slice(b);
+            for (i, &xi) in input.iter().enumerate() {
+                if xi != 0.0 {
+                    axpy(xi, &w[i * n_out..(i + 1) * n_out], out);
+                }
+            }
+            if l + 1 < self.layers() {
+                for v in out.iter_mut() {
+                    *v = v.max(0.0);
+                }
+            }
+            in_len = n_out;
+            std::mem::swap(&mut cur, &mut next);
+        }
+        &cur[..in_len]
+    }
+}
+
+/// `out += a * x`.
+#[inline]
+fn axpy(a: f32, x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o += a * v;
+    }
+}
+
+/// In-place softmax of one row of scores.
+pub fn softmax(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in row.iter_mut() {
+        *v /= sum;
+    }
+}
+
+/// Buffers for batched forward and backward passes of up to `capacity` rows.
+#[derive(Debug)]
+pub struct Workspace {
+    capacity: usize,
+    /// Output of each layer (post-ReLU and post-dropout for hidden layers; scores, then
+    /// probabilities, for the last).
+    acts: Vec<ndarray::Array2<f32>>,
+    /// Gradient of the loss with respect to each layer's pre-activation.
+    deltas: Vec<ndarray::Array2<f32>>,
+    /// Gradient of the loss with respect to every parameter (same layout as the network's).
+    pub grads: Vec<f32>,
+    /// Scale applied to kept hidden units by the last forward pass (1 / keep probability).
+    scale: f32,
+}
+
+impl Workspace {
+    /// Buffers for `net` and batches of at most `capacity` rows.
+    pub fn new(net: &Network, capacity: usize) -> Workspace {
+        let acts: Vec<_> =
+            net.sizes[1..].iter().map(|&n| ndarray::Array2::<f32>::zeros((capacity, n))).collect();
+        Workspace { capacity, deltas: acts.clone(), acts, grads: vec![0.0; net.params.len()], scale: 1.0 }
+    }
+
+    /// Maximum rows per pass.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Forward pass over the rows of `x` (at most `capacity`). With `dropout = Some((rng, p))`
+    /// each hidden unit is zeroed with probability `p` and the rest scaled by `1 / (1 - p)`.
+    /// Returns the output scores, one row per input row.
+    pub fn forward<R: Rng>(
+        &mut self,
+        net: &Network,
+        x: ArrayView2<'_, f32>,
+        mut dropout: Option<(&mut R, f32)>,
+    ) -> ArrayViewMut2<'_, f32> {
+        let b = x.nrows();
+        debug_assert!(b <= self.capacity);
+        let layers = net.layers();
+        self.scale = match &dropout {
+            Some((_, p)) if *p > 0.0 => 1.0 / (1.0 - p),
+            _ => 1.0,
+        };
+        for l in 0..layers {
+            let (before, rest) = self.acts.split_at_mut(l);
+            let mut z = rest[0].slice_mut(s![..b, ..]);
+            let input = if l == 0 { x.view() } else { before[l - 1].slice(s![..b, ..]) };
+            general_mat_mul(1.0, &input, &net.weight(l), 0.0, &mut z);
+            let bias = net.bias(l);
+            let hidden = l + 1 < layers;
+            for mut row in z.rows_mut() {
+                let row = row.as_slice_mut().expect("workspace rows are contiguous");
+                for (v, &bv) in row.iter_mut().zip(bias) {
+                    *v += bv;
+                }
+                if hidden {
+                    match &mut dropout {
+                        Some((rng, p)) if *p > 0.0 => {
+                            for v in row.iter_mut() {
+                                let keep = rng.random::<f32>() >= *p;
+                                *v = if keep && *v > 0.0 { *v * self.scale } else { 0.0 };
+                            }
+                        }
+                        _ => {
+                            for v in row.iter_mut() {
+                                *v = v.max(0.0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.acts[layers - 1].slice_mut(s![..b, ..])
+    }
+
+    /// Turns the scores of the last forward pass into probabilities and sets the output
+    /// gradient of the weighted mean cross-entropy: `weight[y] * (p - onehot(y)) / b`.
+    /// Returns the sum over rows of `weight[y] * -ln p[y]`.
+    pub fn softmax_cross_entropy(&mut self, net: &Network, y: &[u32], class_weight: &[f32]) -> f64 {
+        let b = y.len();
+        let last = net.layers() - 1;
+        let mut loss = 0.0f64;
+        let inv_b = 1.0 / b as f32;
+        let mut probs = self.acts[last].slice_mut(s![..b, ..]);
+        let mut delta = self.deltas[last].slice_mut(s![..b, ..]);
+        for ((mut p, mut d), &t) in probs.rows_mut().into_iter().zip(delta.rows_mut()).zip(y) {
+            let p = p.as_slice_mut().expect("contiguous");
+            let d = d.as_slice_mut().expect("contiguous");
+            softmax(p);
+            let w = class_weight[t as usize];
+            loss += f64::from(w) * -f64::from(p[t as usize].max(1e-30)).ln();
+            for (k, (dv, &pv)) in d.iter_mut().zip(p.iter()).enumerate() {
+                let target = if k == t as usize { 1.0 } else { 0.0 };
+                *dv = w * (pv - target) * inv_b;
+            }
+        }
+        loss
+    }
+
+    /// Seeds the output gradient with `1` on score `class` for every row (for input gradients of
+    /// one class's score).
+    pub fn seed_score_gradient(&mut self, net: &Network, rows: usize, class: usize) {
+        let last = net.layers() - 1;
+        let mut delta = self.deltas[last].slice_mut(s![..rows, ..]);
+        delta.fill(0.0);
+        delta.column_mut(class).fill(1.0);
+    }
+
+    /// Backward pass from the output gradient set by [`Workspace::softmax_cross_entropy`] or
+    /// [`Workspace::seed_score_gradient`]. Fills [`Workspace::grads`] (with the L2 term
+    /// `2 * l2 * W` on weights) and, when given, the gradient with respect to the inputs.
+    pub fn backward(
+        &mut self,
+        net: &Network,
+        x: ArrayView2<'_, f32>,
+        l2: f32,
+        input_grad: Option<ArrayViewMut2<'_, f32>>,
+    ) {
+        let b = x.nrows();
+        let layers = net.layers();
+        for l in (0..layers).rev() {
+            let (w_off, b_off) = net.offsets(l);
+            let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
+            let (grads_w, grads_rest) = self.grads[w_off..].split_at_mut(n_in * n_out);
+            let mut gw = ArrayViewMut2::from_shape((n_in, n_out), grads_w).expect("layer shape");
+            let (deltas_before, deltas_rest) = self.deltas.split_at_mut(l);
+            let delta = deltas_rest[0].slice(s![..b, ..]);
+            let input = if l == 0 { x.view() } else { self.acts[l - 1].slice(s![..b, ..]) };
+            general_mat_mul(1.0, &input.t(), &delta, 0.0, &mut gw);
+            if l2 > 0.0 {
+                gw.zip_mut_with(&net.weight(l), |g, &w| *g += 2.0 * l2 * w);
+            }
+            let gb = &mut grads_rest[..n_out];
+            debug_assert_eq!(b_off, w_off + n_in * n_out);
+            gb.fill(0.0);
+            for row in delta.rows() {
+                for (g, &d) in gb.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+            if l > 0 {
+                let mut prev = deltas_before[l - 1].slice_mut(s![..b, ..]);
+                general_mat_mul(1.0, &delta, &net.weight(l).t(), 0.0, &mut prev);
+                let scale = self.scale;
+                prev.zip_mut_with(&self.acts[l - 1].slice(s![..b, ..]), |d, &a| {
+                    *d = if a > 0.0 { *d * scale } else { 0.0 };
+                });
+            }
+        }
+        if let Some(mut gx) = input_grad {
+            general_mat_mul(1.0, &self.deltas[0].slice(s![..b, ..]), &net.weight(0).t(), 0.0, &mut gx);
+        }
+    }
+
+    /// Probabilities for every row of `x` (row-major, `x.nrows() × classes`), in passes of
+    /// `capacity` rows.
+    pub fn predict_proba(&mut self, net: &Network, x: ArrayView2<'_, f32>) -> Vec<f64> {
+        let k = net.outputs();
+        let mut out = Vec::with_capacity(x.nrows() * k);
+        for chunk in x.axis_chunks_iter(Axis(0), self.capacity) {
+            let mut scores = self.forward::<rand_chacha::ChaCha8Rng>(net, chunk, None);
+            for mut row in scores.rows_mut() {
+                let row = row.as_slice_mut().expect("contiguous");
+                softmax(row);
+                out.extend(row.iter().map(|&p| f64::from(p)));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::split::rng;
+    use ndarray::Array2;
+
+    fn tiny() -> (Network, Array2<f32>, Vec<u32>) {
+        let mut r = rng(3);
+        let net = Network::new(&[3, 5, 4, 3], &mut r);
+        let x = Array2::from_shape_fn((4, 3), |(i, j)| ((i * 3 + j) as f32 * 0.37).sin());
+        (net, x, vec![0, 2, 1, 2])
+    }
+
+    fn loss(net: &Network, x: &Array2<f32>, y: &[u32], w: &[f32], l2: f32) -> f64 {
+        let mut ws = Workspace::new(net, 8);
+        ws.forward::<rand_chacha::ChaCha8Rng>(net, x.view(), None);
+        let ce = ws.softmax_cross_entropy(net, y, w) / y.len() as f64;
+        let reg: f64 =
+            (0..net.layers()).map(|l| net.weight(l).iter().map(|&v| f64::from(v * v)).sum::<f64>()).sum();
+        ce + f64::from(l2) * reg
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let (net, x, y) = tiny();
+        let w = [1.0, 0.5, 2.0];
+        let l2 = 0.01;
+        let mut ws = Workspace::new(&net, 8);
+        ws.forward::<rand_chacha::ChaCha8Rng>(&net, x.view(), None);
+        ws.softmax_cross_entropy(&net, &y, &w);
+        let mut gx = Array2::zeros((4, 3));
+        ws.backward(&net, x.view(), l2, Some(gx.view_mut()));
+        let eps = 1e-2f32;
+        for p in 0..net.params().len() {
+            let mut plus = net.clone();
+            plus.params_mut()[p] += eps;
+            let mut minus = net.clone();
+            minus.params_mut()[p] -= eps;
+            let numeric =
+                (loss(&plus, &x, &y, &w, l2) - loss(&minus, &x, &y, &w, l2)) / (2.0 * f64::from(eps));
+            let analytic = f64::from(ws.grads[p]);
+            assert!((numeric - analytic).abs() < 2e-3, "param {p}: numeric {numeric} analytic {analytic}");
+        }
+        // Input gradient of the (mean) loss.
+        for i in 0..4 {
+            for j in 0..3 {
+                let mut xp = x.clone();
+                xp[[i, j]] += eps;
+                let mut xm = x.clone();
+                xm[[i, j]] -= eps;
+                let numeric =
+                    (loss(&net, &xp, &y, &w, l2) - loss(&net, &xm, &y, &w, l2)) / (2.0 * f64::from(eps));
+                assert!((numeric - f64::from(gx[[i, j]])).abs() < 2e-3, "input {i},{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn row_pass_equals_batch_pass() {
+        let (net, x, _) = tiny();
+        let mut ws = Workspace::new(&net, 8);
+        let batch = ws.forward::<rand_chacha::ChaCha8Rng>(&net, x.view(), None).to_owned();
+        let mut scratch = vec![0.0; net.scratch_len()];
+        for i in 0..4 {
+            let row = net.forward_row(x.row(i).as_slice().unwrap(), &mut scratch);
+            for (a, b) in row.iter().zip(batch.row(i)) {
+                assert!((a - b).abs() < 1e-5);
+            }
+        }
+        let p = ws.predict_proba(&net, x.view());
+        assert_eq!(p.len(), 12);
+        assert!((p[..3].iter().sum::<f64>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dropout_zeroes_and_scales_units() {
+        let (net, x, _) = tiny();
+        let mut ws = Workspace::new(&net, 8);
+        let mut r = rng(1);
+        ws.forward(&net, x.view(), Some((&mut r, 0.5)));
+        let plain = {
+            let mut ws2 = Workspace::new(&net, 8);
+            ws2.forward::<rand_chacha::ChaCha8Rng>(&net, x.view(), None);
+            ws2.acts[0].clone()
+        };
+        for (d, p) in ws.acts[0].iter().zip(plain.iter()) {
+            assert!(*d == 0.0 || (*d - 2.0 * p).abs() < 1e-6);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Behaviour of the whole classifier: training on known problems, determinism, errors,
+//! explanations, serialisation.
+
+use super::*;
+use crate::models::data::{Column, ColumnData};
+
+/// Two Gaussian-ish blobs per class in 2-D plus a categorical column that also separates
+/// them; labels are text.
+fn blobs(n: usize) -> Dataset {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let mut shape = Vec::new();
+    let mut label = Vec::new();
+    for i in 0..n {
+        let class = i % 3;
+        let (cx, cy) = [(0.0, 0.0), (4.0, 0.0), (0.0, 4.0)][class];
+        let jitter = |k: usize| (((i * 7919 + k * 104_729) % 1000) as f64 / 1000.0 - 0.5) * 1.5;
+        a.push(Some(cx + jitter(1)));
+        b.push(if i % 17 == 0 { None } else { Some(cy + jitter(2)) });
+        shape.push(Some(["round", "square", "star"][(class + usize::from(i % 5 == 0)) % 3].to_string()));
+        label.push(Some(["red", "green", "blue"][class].to_string()));
+    }
+    Dataset::new(vec![
+        Column { name: "a".into(), data: ColumnData::Real(a) },
+        Column { name: "b".into(), data: ColumnData::Real(b) },
+        Column { name: "shape".into(), data: ColumnData::Text(shape) },
+        Column { name: "color".into(), data: ColumnData::Text(label) },
+    ])
+}
+
+fn train(data: &Dataset, json: &str) -> Result<Trained<Classifier>> {
+    let mut opts = Options::parse(Some(json))?;
+    let common = Common::read(&mut opts)?;
+    Classifier::train(data, Some("color"), &mut opts, &common)
+}
+
+#[test]
+fn learns_separable_blobs_and_returns_labels_of_the_same_type() {
+    let data = blobs(600);
+    let t = train(&data, r#"{"epochs": 20}"#).unwrap();
+    assert!(t.metrics["accuracy"].as_f64().unwrap() > 0.97, "{}", t.metrics);
+    assert_eq!((t.train_rows, t.test_rows), (480, 120));
+    assert_eq!(t.log.len(), 20);
+    assert!(t.log[19].val_loss.unwrap() < t.log[0].val_loss.unwrap());
+    let m = &t.model;
+    assert_eq!(
+        m.predict(&[Input::Real(4.0), Input::Real(0.0), Input::Text("square")]).unwrap(),
+        Value::Text("green".into())
+    );
+    assert_eq!(
+        m.predict(&[Input::Text(r#"{"a": 0, "b": 4, "shape": "star"}"#)]).unwrap(),
+        Value::Text("blue".into())
+    );
+    let proba = m.predict_proba(&[Input::Real(0.0), Input::Null, Input::Text("round")]).unwrap();
+    assert_eq!(proba.iter().map(|(l, _)| l.to_key()).collect::<Vec<_>>(), vec!["blue", "green", "red"]);
+    assert!((proba.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-6);
+    let eval = m.evaluate(&data).unwrap();
+    assert!(eval["accuracy"].as_f64().unwrap() > 0.97);
+    assert_eq!(eval["rows"], json!(600));
+    let imp = t.details["permutation_importance"].as_array().unwrap();
+    assert_eq!(imp.len(), 3);
+    assert_eq!(t.details["features"][1]["missing_flag"], json!(true));
+    assert_eq!(t.details["log_validation"], json!("test split (monitoring only)"));
+}
+
+#[test]
+fn integer_labels_come_back_as_integers() {
+    let data = Dataset::new(vec![
+        Column { name: "x".into(), data: ColumnData::Integer((0..200).map(|i| Some(i % 2)).collect()) },
+        Column {
+            name: "color".into(),
+            data: ColumnData::Integer((0..200).map(|i| Some(10 + i % 2)).collect()),
+        },
+    ]);
+    let t = train(&data, r#"{"epochs": 30, "hidden_layers": [4], "learning_rate": 0.01}"#).unwrap();
+    assert_eq!(t.model.predict(&[Input::Integer(1)]).unwrap(), Value::Integer(11));
+    assert_eq!(t.metrics["roc_auc"], json!(1.0));
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let data = blobs(150);
+    let bytes = |json: &str| postcard::to_stdvec(&train(&data, json).unwrap().model).unwrap();
+    let a = bytes(r#"{"epochs": 2, "dropout": 0.1}"#);
+    assert_eq!(a, bytes(r#"{"epochs": 2, "dropout": 0.1}"#));
+    assert_ne!(a, bytes(r#"{"epochs": 2, "dropout": 0.1, "seed": 43}"#));
+}
+
+#[test]
+fn serialisation_round_trip_keeps_predictions_and_fallbacks() {
+    let data = blobs(150);
+    let model = train(&data, r#"{"epochs": 2}"#).unwrap().model;
+    let stored = postcard::to_stdvec(&model).unwrap();
+    let back: Classifier = postcard::from_bytes(&stored).unwrap();
+    assert_eq!(back, model);
+    // NULL numeric and an unseen category both have a defined encoding.
+    let args = [Input::Null, Input::Null, Input::Text("hexagon")];
+    assert_eq!(back.predict_proba(&args).unwrap(), model.predict_proba(&args).unwrap());
+}
+
+#[test]
+fn explanations_sum_to_the_score_difference() {
+    let data = blobs(300);
+    let t = train(&data, r#"{"epochs": 5}"#).unwrap();
+    let args = [Input::Text(r#"{"shape": "star", "a": 0.5, "b": 3.5}"#)];
+    let explained = t.model.explain(&args).unwrap();
+    let rows = explained.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.iter().find(|r| r["feature"] == "shape").unwrap()["value"], json!("star"));
+    let mags: Vec<f64> = rows.iter().map(|r| r["contribution"].as_f64().unwrap().abs()).collect();
+    assert!(mags.windows(2).all(|w| w[0] >= w[1]));
+    let total: f64 = rows.iter().map(|r| r["contribution"].as_f64().unwrap()).sum();
+    let label = t.model.predict(&args).unwrap();
+    let class = class_index(&t.model.classes, &label).unwrap();
+    let score = t.model.with_scores(&args, |s| f64::from(s[class])).unwrap();
+    let base = t.details["baseline_scores"][label.to_key()].as_f64().unwrap();
+    assert!((total - (score - base)).abs() < 1e-4, "{total} vs {}", score - base);
+}
+
+#[test]
+fn option_errors() {
+    let data = blobs(30);
+    let err = |json: &str| train(&data, json).unwrap_err().to_string();
+    assert_eq!(err(r#"{"epochs": 0}"#), "option 'epochs' must be an integer from 1 to 1000000, got 0");
+    assert_eq!(
+        err(r#"{"hidden_layers": [64, 0]}"#),
+        "option 'hidden_layers' must be a list of layer widths from 1 to 65536, got [64, 0]"
+    );
+    assert_eq!(err(r#"{"dropout": 1}"#), "option 'dropout' must be a number in [0, 1), got 1");
+    assert_eq!(
+        err(r#"{"class_weight": "auto"}"#),
+        "option 'class_weight' must be one of 'none', 'balanced', got 'auto'"
+    );
+    assert_eq!(
+        err(r#"{"patience": 3}"#),
+        "option 'patience' needs option 'validation_split' (the fraction of training rows to watch)"
+    );
+    assert_eq!(
+        err(r#"{"features": ["a"], "exclude": ["b"]}"#),
+        "option 'exclude' cannot be combined with option 'features'"
+    );
+    assert_eq!(
+        err(r#"{"epoch": 3}"#),
+        "unknown option 'epoch' (expected one of: allow_extra_keys, batch_size, class_weight, dropout, epochs, \
+         exclude, features, hidden_layers, l2, learning_rate, max_categories, patience, seed, shuffle, test_size, \
+         validation_split)"
+    );
+    let mut opts = Options::default();
+    assert_eq!(
+        Classifier::train(&data, Some("nope"), &mut opts, &Common::default()).unwrap_err().to_string(),
+        "target column 'nope' is not a column of the source (columns: a, b, shape, color)"
+    );
+}
+
+#[test]
+fn prediction_and_evaluation_errors() {
+    let data = blobs(60);
+    let m = train(&data, r#"{"epochs": 1, "features": ["shape", "a"]}"#).unwrap().model;
+    assert_eq!(
+        m.predict(&[Input::Real(1.0)]).unwrap_err().to_string(),
+        "expected 2 feature values in training order (shape, a) or one JSON object, got 1 argument"
+    );
+    assert_eq!(
+        m.predict(&[Input::Text("round"), Input::Blob(b"\x00")]).unwrap_err().to_string(),
+        "feature 'a' must be a number, got blob"
+    );
+    // 'b' and 'color' are known columns the model does not use: ignored.
+    assert!(m.predict(&[Input::Text(r#"{"a": 1, "shape": "round", "b": 2, "color": "red"}"#)]).is_ok());
+    let mut other = data.clone();
+    other.columns[3] =
+        Column { name: "color".into(), data: ColumnData::Text(vec![Some("purple".into()); 60]) };
+    assert_eq!(
+        m.evaluate(&other).unwrap_err().to_string(),
+        "row 1: label 'purple' of target column 'color' was not a class at training (classes: 'blue', 'green', 'red')"
+    );
+    let mut missing = data.clone();
+    missing.columns.remove(2);
+    assert_eq!(
+        m.evaluate(&missing).unwrap_err().to_string(),
+        "feature column 'shape' is not a column of the source (columns: a, b, color)"
+    );
+}

@@ -1,0 +1,541 @@
+//! The `text` kind: a Naive Bayes classifier from a text column to a label column.
+//!
+//! Pipeline (each step an option of `ml_train`, defaults chosen by measurement on SMS spam,
+//! Banking77 and ChnSentiCorp, see `examples/text_accuracy.rs`):
+//!
+//! | option | values | default |
+//! |---|---|---|
+//! | `text` | the text column | the one column besides the target |
+//! | `language` | an ISO 639-1 code or English name of a Snowball language, or `'zh'` | `'en'` |
+//! | `cjk` | Chinese/Japanese runs as `'words'` (jieba, feature `zh`) or `'bigrams'` of characters | `'words'` with jieba, else `'bigrams'` |
+//! | `stopwords` | remove NLTK's stopwords of the language (negations kept) | `false` |
+//! | `stem` | Snowball stemming | `false` |
+//! | `ngrams` | `[min, max]` n-gram lengths (a single `n` means `[1, n]`), at most 5 | `[1, 2]` |
+//! | `min_df` | keep terms found in at least this many training texts | `1` |
+//! | `max_features` | keep only the most frequent terms | unlimited |
+//! | `weighting` | `'count'`, `'binary'`, `'tfidf'` (sublinear, L2-normalised) | `'count'` |
+//! | `algorithm` | `'multinomial'`, `'complement'`, `'bernoulli'` | `'multinomial'` |
+//! | `alpha` | additive smoothing, > 0 | `0.1` |
+//! | `priors` | `'learned'` (class frequencies) or `'uniform'` | `'learned'` |
+//!
+//! See [`tokenize`] for normalisation and segmentation, [`vectorize`] for the vocabulary and
+//! weighting, [`naive_bayes`] for the models. Bernoulli NB always uses term presence, so
+//! `weighting` does not change a Bernoulli model.
+//!
+//! **Fallbacks.** Tokens not in the vocabulary are ignored. A NULL or empty text, or one with
+//! no known token, gets the answer of the class priors alone (for Bernoulli NB: the priors
+//! combined with "every term absent"). Numbers given as the text are read as their decimal
+//! text, as SQLite would convert them; a blob is an error.
+
+pub mod naive_bayes;
+pub mod tokenize;
+pub mod vectorize;
+
+use super::data::{Column, Dataset, Input, Value, class_index, encode_labels};
+use super::metrics;
+use super::options::{Common, Options, Range};
+use super::split::train_test_split;
+use super::{EpochLog, Estimator, Trained};
+use crate::{Error, Result};
+use naive_bayes::{Algorithm, NaiveBayes, Priors, softmax};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json, json};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::time::Instant;
+use tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens};
+use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
+
+/// Longest n-gram the `ngrams` option accepts.
+pub const MAX_NGRAM: usize = 5;
+
+/// The vectorizer and model settings of a text model (the tokenizer's live in
+/// [`TokenizerConfig`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextSettings {
+    /// Shortest and longest n-gram.
+    pub ngrams: (u8, u8),
+    /// Minimum document frequency of a term.
+    pub min_df: u32,
+    /// Vocabulary cap (most frequent terms), if any.
+    pub max_features: Option<u32>,
+    /// Term weighting.
+    pub weighting: Weighting,
+    /// Naive Bayes variant.
+    pub algorithm: Algorithm,
+    /// Additive smoothing.
+    pub alpha: f64,
+    /// Class priors.
+    pub priors: Priors,
+}
+
+impl TextSettings {
+    /// Reads every option of the text kind except `text`.
+    pub fn read(opts: &mut Options) -> Result<(TokenizerConfig, TextSettings)> {
+        let language = match opts.string("language")? {
+            Some(s) => Language::parse(&s)?,
+            None => Language::English,
+        };
+        let cjk = match opts.string("cjk")? {
+            Some(s) => Cjk::parse(&s)?,
+            None => Cjk::DEFAULT,
+        };
+        let stopwords = opts.bool("stopwords", false)?;
+        let stem = opts.bool("stem", false)?;
+        let ngrams = match opts.ints("ngrams")? {
+            None => (1, 2),
+            Some(v) => ngram_range(&v)?,
+        };
+        let min_df = opts.int("min_df", 1, 1, u32::MAX as i64)? as u32;
+        let max_features = if opts.has("max_features") {
+            Some(opts.int("max_features", 1, 1, u32::MAX as i64)? as u32)
+        } else {
+            None
+        };
+        let weighting = match opts.choice("weighting", "count", &["count", "binary", "tfidf"])? {
+            "binary" => Weighting::Binary,
+            "tfidf" => Weighting::TfIdf,
+            _ => Weighting::Count,
+        };
+        let algorithm =
+            match opts.choice("algorithm", "multinomial", &["multinomial", "complement", "bernoulli"])? {
+                "complement" => Algorithm::Complement,
+                "bernoulli" => Algorithm::Bernoulli,
+                _ => Algorithm::Multinomial,
+            };
+        let alpha = opts.number("alpha", 0.1, Range::POSITIVE)?;
+        let priors = match opts.choice("priors", "learned", &["learned", "uniform"])? {
+            "uniform" => Priors::Uniform,
+            _ => Priors::Learned,
+        };
+        Ok((
+            TokenizerConfig { cjk, language, stopwords, stem },
+            TextSettings { ngrams, min_df, max_features, weighting, algorithm, alpha, priors },
+        ))
+    }
+}
+
+fn ngram_range(v: &[i64]) -> Result<(u8, u8)> {
+    let (lo, hi) = match *v {
+        [n] => (1, n),
+        [lo, hi] => (lo, hi),
+        _ => (0, 0),
+    };
+    if 1 <= lo && lo <= hi && hi <= MAX_NGRAM as i64 {
+        return Ok((lo as u8, hi as u8));
+    }
+    let shown = v.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    Err(Error::option(
+        "ngrams",
+        format!(
+            "must be [min, max] with 1 <= min <= max <= {MAX_NGRAM} (or one number n for [1, n]), got [{shown}]"
+        ),
+    ))
+}
+
+/// A trained Naive Bayes text classifier.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TextModel {
+    text_column: String,
+    target_column: String,
+    classes: Vec<Value>,
+    tokenizer: Tokenizer,
+    settings: TextSettings,
+    vocab: Vocabulary,
+    /// Inverse document frequencies (TF-IDF weighting only, else empty).
+    idf: Vec<f32>,
+    nb: NaiveBayes,
+}
+
+/// Per-thread buffers, so that prediction allocates nothing per call once warm.
+#[derive(Default)]
+struct Scratch {
+    tokens: Tokens,
+    ids: Vec<u32>,
+    features: Vec<u32>,
+    values: Vec<f32>,
+    scores: Vec<f64>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// The text of one cell or argument: NULL is empty, numbers become their decimal text.
+fn cell_text<'a>(v: Input<'a>) -> Result<Cow<'a, str>> {
+    match v {
+        Input::Text(s) => Ok(Cow::Borrowed(s)),
+        Input::Null => Ok(Cow::Borrowed("")),
+        Input::Integer(i) => Ok(Cow::Owned(i.to_string())),
+        Input::Real(r) => Ok(Cow::Owned(r.to_string())),
+        Input::Blob(_) => Err(Error::argument("argument 'text' must be text, got blob")),
+    }
+}
+
+fn text_arg<'a>(args: &[Input<'a>]) -> Result<Cow<'a, str>> {
+    match args {
+        [v] => cell_text(*v),
+        _ => Err(Error::argument(format!("a text model takes 1 argument (the text), got {}", args.len()))),
+    }
+}
+
+/// Picks the text column: the option, else the one column besides the target, else the one
+/// text column besides the target.
+fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> Result<&'d Column> {
+    if let Some(name) = option {
+        let col = data.column(name, "option 'text'")?;
+        if col.name == target.name {
+            return Err(Error::option(
+                "text",
+                format!("must name a column other than the target, got '{name}'"),
+            ));
+        }
+        return Ok(col);
+    }
+    let others: Vec<&Column> = data.columns.iter().filter(|c| c.name != target.name).collect();
+    // With several other columns (an id, a date...), the one text column is the text.
+    let texts: Vec<&Column> =
+        others.iter().copied().filter(|c| matches!(c.data, crate::models::ColumnData::Text(_))).collect();
+    if others.len() > 1 && texts.len() == 1 {
+        return Ok(texts[0]);
+    }
+    match others.as_slice() {
+        [one] => Ok(one),
+        [] => Err(Error::data(format!(
+            "the source has no column besides the target '{}' (a text model needs a text column)",
+            target.name
+        ))),
+        many => Err(Error::data(format!(
+            "the source has several columns besides the target '{}' ({}); choose the text column with the option 'text'",
+            target.name,
+            many.iter().map(|c| format!("'{}'", c.name)).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+impl TextModel {
+    /// Fills `s.features`/`s.values` with the weighted known terms of `text`.
+    fn vectorize(&self, text: &str, s: &mut Scratch) {
+        self.tokenizer.tokenize(text, &mut s.tokens);
+        s.ids.clear();
+        let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
+        let (vocab, ids) = (&self.vocab, &mut s.ids);
+        s.tokens.for_each_ngram(lo, hi, |term| {
+            if let Some(id) = vocab.id(term) {
+                ids.push(id);
+            }
+        });
+        s.features.clear();
+        s.values.clear();
+        push_row(&mut s.ids, self.settings.weighting, &self.idf, &mut s.features, &mut s.values);
+    }
+
+    /// Class scores (unnormalised log-probabilities) of `text` into `s.scores`.
+    fn score(&self, text: &str, s: &mut Scratch) {
+        self.vectorize(text, s);
+        s.scores.resize(self.classes.len(), 0.0);
+        self.nb.scores(&s.features, &s.values, &mut s.scores);
+    }
+
+    /// Class probabilities of `text`, in class order.
+    pub fn proba(&self, text: &str) -> Vec<f64> {
+        with_scratch(|s| {
+            self.score(text, s);
+            softmax(&mut s.scores);
+            s.scores.clone()
+        })
+    }
+
+    /// The index of the predicted class of `text`.
+    pub fn predict_index(&self, text: &str) -> usize {
+        with_scratch(|s| {
+            self.score(text, s);
+            metrics::argmax(&s.scores)
+        })
+    }
+
+    /// The class labels, in class order (SQLite sort order of the training labels).
+    pub fn classes(&self) -> &[Value] {
+        &self.classes
+    }
+
+    /// Number of terms in the vocabulary.
+    pub fn vocabulary_size(&self) -> usize {
+        self.vocab.len()
+    }
+
+    /// The name of the text column at training.
+    pub fn text_column(&self) -> &str {
+        &self.text_column
+    }
+
+    /// Per class (in class order), the `k` most informative terms: those whose weight for the
+    /// class most exceeds their best weight for any other class, as
+    /// `(label, term, log-ratio)`, largest first (ties: alphabetical). For multinomial NB the
+    /// log-ratio is `ln P(t|class) − max over other classes ln P(t|other)`, what NLTK's
+    /// `show_most_informative_features` prints as a ratio.
+    pub fn top_tokens(&self, k: usize) -> Vec<(Value, String, f64)> {
+        let n_classes = self.classes.len();
+        let mut out = Vec::with_capacity(k * n_classes);
+        let mut ranked: Vec<(f64, u32)> = Vec::with_capacity(self.vocab.len());
+        for c in 0..n_classes {
+            ranked.clear();
+            for f in 0..self.vocab.len() as u32 {
+                let row = self.nb.row(f);
+                let other =
+                    row.iter().enumerate().filter(|(i, _)| *i != c).map(|(_, &w)| w).fold(f32::MIN, f32::max);
+                ranked.push((row[c] as f64 - other as f64, f));
+            }
+            let take = k.min(ranked.len());
+            if take == 0 {
+                continue;
+            }
+            let cmp = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+            ranked.select_nth_unstable_by(take - 1, cmp);
+            ranked[..take].sort_unstable_by(cmp);
+            for &(d, f) in &ranked[..take] {
+                out.push((self.classes[c].clone(), self.vocab.term(f).to_string(), d));
+            }
+        }
+        out
+    }
+
+    fn fit(
+        text: &Column,
+        rows: &[usize],
+        y: &[u32],
+        classes: Vec<Value>,
+        tokenizer: Tokenizer,
+        settings: TextSettings,
+    ) -> Result<(TextModel, vectorize::SparseRows, usize)> {
+        let mut builder = VocabularyBuilder::default();
+        let mut tokens = Tokens::default();
+        let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
+        for &r in rows {
+            tokenizer.tokenize(&cell_text(text.get(r))?, &mut tokens);
+            builder.add(&tokens, lo, hi);
+        }
+        let distinct = builder.distinct_terms();
+        let (vocab, sparse, idf) = builder.finish(
+            settings.min_df as usize,
+            settings.max_features.map(|m| m as usize),
+            settings.weighting,
+        );
+        if vocab.is_empty() {
+            return Err(Error::data(if distinct == 0 {
+                format!("the text column '{}' has no words in the training rows", text.name)
+            } else {
+                format!(
+                    "no term occurs in at least {} training texts (lower the option 'min_df')",
+                    settings.min_df
+                )
+            }));
+        }
+        let nb = NaiveBayes::fit(
+            &sparse,
+            y,
+            classes.len(),
+            vocab.len(),
+            settings.algorithm,
+            settings.alpha,
+            settings.priors,
+        );
+        let model = TextModel {
+            text_column: text.name.clone(),
+            target_column: String::new(),
+            classes,
+            tokenizer,
+            settings,
+            vocab,
+            idf,
+            nb,
+        };
+        Ok((model, sparse, distinct))
+    }
+
+    /// The options that made this model, as JSON (for the training report).
+    pub fn options_json(&self) -> Json {
+        let s = &self.settings;
+        let t = self.tokenizer.config();
+        json!({
+            "text": self.text_column,
+            "language": t.language.code(),
+            "cjk": t.cjk.name(),
+            "stopwords": t.stopwords,
+            "stem": t.stem,
+            "ngrams": [s.ngrams.0, s.ngrams.1],
+            "min_df": s.min_df,
+            "max_features": s.max_features,
+            "weighting": s.weighting.name(),
+            "algorithm": s.algorithm.name(),
+            "alpha": s.alpha,
+            "priors": s.priors.name(),
+        })
+    }
+
+    /// Probabilities of the given rows, row-major, for the metrics.
+    fn proba_rows(&self, text: &Column, rows: &[usize]) -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(rows.len() * self.classes.len());
+        with_scratch(|s| {
+            for &r in rows {
+                self.score(&cell_text(text.get(r))?, s);
+                softmax(&mut s.scores);
+                out.extend_from_slice(&s.scores);
+            }
+            Ok::<(), Error>(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// Mean negative log-likelihood of already vectorized training rows.
+fn log_loss(nb: &NaiveBayes, rows: &vectorize::SparseRows, y: &[u32]) -> f64 {
+    let mut scores = vec![0.0; nb.n_classes()];
+    let mut total = 0.0;
+    for (i, &c) in y.iter().enumerate() {
+        let (f, v) = rows.row(i);
+        nb.scores(f, v, &mut scores);
+        softmax(&mut scores);
+        total -= scores[c as usize].clamp(1e-15, 1.0).ln();
+    }
+    total / y.len().max(1) as f64
+}
+
+impl Estimator for TextModel {
+    const KIND: &'static str = "text";
+
+    fn train(
+        data: &Dataset,
+        target: Option<&str>,
+        opts: &mut Options,
+        common: &Common,
+    ) -> Result<Trained<Self>> {
+        let start = Instant::now();
+        let text_option = opts.string("text")?;
+        let (tok_config, settings) = TextSettings::read(opts)?;
+        std::mem::take(opts).finish()?;
+        let target =
+            target.ok_or_else(|| Error::argument("a text model needs a target column (the labels)"))?;
+        let target_col = data.column(target, "target column")?;
+        let text_col = text_column(data, target_col, text_option.as_deref())?;
+        if data.n_rows == 0 {
+            return Err(Error::data("no training rows"));
+        }
+        let labels = encode_labels(target_col)?;
+        let (train, test) = train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
+        let y_train: Vec<u32> = train.iter().map(|&r| labels.y[r]).collect();
+
+        let (mut model, sparse, distinct) =
+            TextModel::fit(text_col, &train, &y_train, labels.classes, Tokenizer::new(tok_config), settings)?;
+        model.target_column = target_col.name.clone();
+        let fit_s = start.elapsed().as_secs_f64();
+        let train_loss = log_loss(&model.nb, &sparse, &y_train);
+        drop(sparse);
+
+        let (metrics, val_loss, accuracy) = if test.is_empty() {
+            (Json::Null, None, None)
+        } else {
+            let y_test: Vec<u32> = test.iter().map(|&r| labels.y[r]).collect();
+            let proba = model.proba_rows(text_col, &test)?;
+            let m = metrics::classification(&y_test, &proba, &model.classes);
+            let (ll, acc) = (m["log_loss"].as_f64(), m["accuracy"].as_f64());
+            (m, ll, acc)
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        let mut details = Map::new();
+        details.insert("vocabulary_size".into(), json!(model.vocab.len()));
+        details.insert("distinct_terms".into(), json!(distinct));
+        details.insert("classes".into(), json!(model.classes.iter().map(Value::to_json).collect::<Vec<_>>()));
+        details.insert("options".into(), model.options_json());
+        details.insert("timings".into(), json!({"fit_s": fit_s, "evaluate_s": seconds - fit_s}));
+        let log = vec![EpochLog { epoch: 1, loss: train_loss, val_loss, metric: accuracy, seconds }];
+        Ok(Trained { model, metrics, details, log, train_rows: train.len(), test_rows: test.len() })
+    }
+
+    fn algorithm(&self) -> String {
+        format!("{}_nb", self.settings.algorithm.name())
+    }
+
+    /// The label of the most probable class; NULL or empty text gets the prior's answer.
+    fn predict(&self, args: &[Input<'_>]) -> Result<Value> {
+        let text = text_arg(args)?;
+        Ok(self.classes[self.predict_index(&text)].clone())
+    }
+
+    fn predict_proba(&self, args: &[Input<'_>]) -> Result<Vec<(Value, f64)>> {
+        let text = text_arg(args)?;
+        Ok(self.classes.iter().cloned().zip(self.proba(&text)).collect())
+    }
+
+    /// A JSON array, largest contribution first, of
+    /// `{"kind": "token", "token": term, "weight": feature value, "contribution": x}` per known
+    /// term of the text, where `x = weight · (W[term][predicted] − W[term][runner-up])` (for
+    /// multinomial NB: the log-probability difference `ln P(t|predicted) − ln P(t|runner-up)`
+    /// times the term's count), plus one `{"kind": "prior", "token": null, "contribution": x}`
+    /// with the difference of the class priors (for Bernoulli NB also of the "all terms absent"
+    /// baseline). The contributions add up to the log-odds of predicted vs runner-up.
+    fn explain(&self, args: &[Input<'_>]) -> Result<Json> {
+        let text = text_arg(args)?;
+        Ok(with_scratch(|s| {
+            self.score(&text, s);
+            let mut order: Vec<usize> = (0..s.scores.len()).collect();
+            order.sort_by(|&a, &b| s.scores[b].total_cmp(&s.scores[a]).then(a.cmp(&b)));
+            let (best, second) = (order[0], order[1]);
+            let bernoulli = self.nb.algorithm() == Algorithm::Bernoulli;
+            let mut entries: Vec<(f64, Json)> = s
+                .features
+                .iter()
+                .zip(&s.values)
+                .map(|(&f, &v)| {
+                    let x = if bernoulli { 1.0 } else { v as f64 };
+                    let row = self.nb.row(f);
+                    let c = x * (row[best] as f64 - row[second] as f64);
+                    (c, json!({"kind": "token", "token": self.vocab.term(f), "weight": x, "contribution": c}))
+                })
+                .collect();
+            let prior = self.nb.bias()[best] - self.nb.bias()[second];
+            entries.push((prior, json!({"kind": "prior", "token": null, "contribution": prior})));
+            entries.sort_by(|a, b| b.0.total_cmp(&a.0));
+            Json::Array(entries.into_iter().map(|(_, j)| j).collect())
+        }))
+    }
+
+    fn evaluate(&self, data: &Dataset) -> Result<Json> {
+        let text = data.column(&self.text_column, "text column")?;
+        let target = data.column(&self.target_column, "target column")?;
+        let mut y = Vec::with_capacity(data.n_rows);
+        for row in 0..data.n_rows {
+            let v = target.get(row).to_value();
+            if v == Value::Null {
+                return Err(Error::data(format!(
+                    "target column '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
+                    target.name,
+                    row + 1,
+                    target.name
+                )));
+            }
+            let c = class_index(&self.classes, &v).ok_or_else(|| {
+                let known = self.classes.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
+                Error::data(format!(
+                    "target column '{}' has the value {v} in row {}, which is not a class of this model (classes: {known})",
+                    target.name,
+                    row + 1
+                ))
+            })?;
+            y.push(c as u32);
+        }
+        let rows: Vec<usize> = (0..data.n_rows).collect();
+        let proba = self.proba_rows(text, &rows)?;
+        Ok(metrics::classification(&y, &proba, &self.classes))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,321 @@
+//! Behaviour of the whole text model: training, prediction, explanation, options and errors.
+
+use super::*;
+use crate::models::{ColumnData, Model};
+
+const DOCS: &[(&str, &str)] = &[
+    ("spam", "WIN a FREE prize now! Call to claim your prize"),
+    ("spam", "Free entry: win cash, text WIN to claim"),
+    ("spam", "Claim your free cash prize today"),
+    ("spam", "Urgent! You have won a prize, call now"),
+    ("ham", "Are we meeting for dinner tonight?"),
+    ("ham", "I will call you after the meeting"),
+    ("ham", "Running late, see you at dinner"),
+    ("ham", "Can you pick up milk on the way home"),
+    ("ham", "The meetings ran late again today"),
+    ("ham", "Not sure I can make it tonight, sorry"),
+];
+
+fn dataset(docs: &[(&str, &str)]) -> Dataset {
+    Dataset::new(vec![
+        Column {
+            name: "label".into(),
+            data: ColumnData::Text(docs.iter().map(|d| Some(d.0.to_string())).collect()),
+        },
+        Column {
+            name: "body".into(),
+            data: ColumnData::Text(docs.iter().map(|d| Some(d.1.to_string())).collect()),
+        },
+    ])
+}
+
+fn options(json: &str) -> Options {
+    Options::parse(Some(json)).unwrap()
+}
+
+fn train_with(json: &str, common: Common) -> Result<Trained<TextModel>> {
+    TextModel::train(&dataset(DOCS), Some("label"), &mut options(json), &common)
+}
+
+fn all_rows() -> Common {
+    Common { seed: 42, test_size: 0.0 }
+}
+
+fn model(json: &str) -> TextModel {
+    train_with(json, all_rows()).unwrap().model
+}
+
+fn text(t: &str) -> [Input<'_>; 1] {
+    [Input::Text(t)]
+}
+
+#[test]
+fn predicts_labels_with_their_sql_type() {
+    let m = model("{}");
+    assert_eq!(m.predict(&text("claim your free prize")).unwrap(), Value::Text("spam".into()));
+    assert_eq!(m.predict(&text("dinner tonight?")).unwrap(), Value::Text("ham".into()));
+    let ints = Dataset::new(vec![
+        Column {
+            name: "y".into(),
+            data: ColumnData::Integer(DOCS.iter().map(|d| Some((d.0 == "spam") as i64)).collect()),
+        },
+        Column {
+            name: "t".into(),
+            data: ColumnData::Text(DOCS.iter().map(|d| Some(d.1.to_string())).collect()),
+        },
+    ]);
+    let m = TextModel::train(&ints, Some("y"), &mut Options::default(), &all_rows()).unwrap().model;
+    assert_eq!(m.predict(&text("free prize")).unwrap(), Value::Integer(1));
+}
+
+#[test]
+fn multinomial_probabilities_match_hand_computation() {
+    // Unigrams, alpha = 1, priors learned. Corpus: class a = {"x x y"}, class b = {"y z"}.
+    // Vocabulary [x, y, z] (V = 3). Class a counts x 2, y 1, z 0 (N = 3): P(x|a) = 3/6, P(y|a) = 2/6.
+    // Class b counts x 0, y 1, z 1 (N = 2): P(x|b) = 1/5, P(y|b) = 2/5. Priors 1/2 each.
+    // Text "x y": a ∝ 1/2 · 3/6 · 2/6 = 1/12; b ∝ 1/2 · 1/5 · 2/5 = 1/25 -> P(a) = (1/12)/(1/12 + 1/25) = 25/37.
+    let data = dataset(&[("a", "x x y"), ("b", "y z")]);
+    let mut o = options(r#"{"ngrams": [1,1], "alpha": 1}"#);
+    let m = TextModel::train(&data, Some("label"), &mut o, &all_rows()).unwrap().model;
+    let p = m.predict_proba(&text("x y")).unwrap();
+    assert_eq!(p[0].0, Value::Text("a".into()));
+    assert!((p[0].1 - 25.0 / 37.0).abs() < 1e-6, "{p:?}");
+    // Unseen tokens are ignored: same answer.
+    let q = m.predict_proba(&text("x y unseen words")).unwrap();
+    assert!((q[0].1 - p[0].1).abs() < 1e-12);
+}
+
+#[test]
+fn null_and_empty_text_get_the_prior() {
+    // 4 spam, 6 ham: the prior says ham with p = 0.6.
+    let m = model("{}");
+    for args in [[Input::Null], text(""), text("   ?!"), text("zzzz qqqq")] {
+        assert_eq!(m.predict(&args).unwrap(), Value::Text("ham".into()));
+        let p = m.predict_proba(&args).unwrap();
+        assert!((p[0].1 - 0.6).abs() < 1e-9, "{p:?}");
+    }
+}
+
+#[test]
+fn explain_sums_to_the_log_odds() {
+    let m = model("{}");
+    let e = m.explain(&text("free prize, call now")).unwrap();
+    let items = e.as_array().unwrap();
+    let contributions: Vec<f64> = items.iter().map(|i| i["contribution"].as_f64().unwrap()).collect();
+    assert!(contributions.windows(2).all(|w| w[0] >= w[1]), "{e}");
+    assert_eq!(items.iter().filter(|i| i["kind"] == "prior").count(), 1);
+    assert!(items.iter().any(|i| i["token"] == "prize"));
+    let p = m.predict_proba(&text("free prize, call now")).unwrap();
+    let log_odds = (p[1].1 / p[0].1).ln();
+    assert!((contributions.iter().sum::<f64>() - log_odds).abs() < 1e-4);
+}
+
+#[test]
+fn top_tokens_per_class() {
+    let m = model(r#"{"ngrams": 1}"#);
+    let top = m.top_tokens(3);
+    assert_eq!(top.len(), 6);
+    assert!(top[..3].iter().all(|t| t.0 == Value::Text("ham".into())));
+    assert_eq!(top[3].0, Value::Text("spam".into()));
+    assert!(["prize", "free", "claim", "win"].contains(&top[3].1.as_str()), "{top:?}");
+    assert!(top[3].2 >= top[4].2 && top[4].2 >= top[5].2 && top[3].2 > 0.0);
+}
+
+#[test]
+fn evaluate_reports_metrics() {
+    let m = model("{}");
+    let metrics = m.evaluate(&dataset(DOCS)).unwrap();
+    assert_eq!(metrics["rows"], json!(10));
+    assert_eq!(metrics["accuracy"], json!(1.0));
+    let missing =
+        Dataset::new(vec![Column { name: "label".into(), data: ColumnData::Text(vec![Some("ham".into())]) }]);
+    assert_eq!(
+        m.evaluate(&missing).unwrap_err().to_string(),
+        "text column 'body' is not a column of the source (columns: label)"
+    );
+    let unknown = dataset(&[("eggs", "hello")]);
+    assert_eq!(
+        m.evaluate(&unknown).unwrap_err().to_string(),
+        "target column 'label' has the value 'eggs' in row 1, which is not a class of this model (classes: 'ham', 'spam')"
+    );
+}
+
+#[test]
+fn training_report_holds_metrics_details_and_log() {
+    let t = train_with("{}", Common { seed: 42, test_size: 0.2 }).unwrap();
+    assert_eq!((t.train_rows, t.test_rows), (8, 2));
+    assert_eq!(t.metrics["rows"], json!(2));
+    assert!(t.details["vocabulary_size"].as_u64().unwrap() > 10);
+    assert_eq!(t.details["options"]["algorithm"], json!("multinomial"));
+    assert_eq!(t.log.len(), 1);
+    assert_eq!(t.model.algorithm(), "multinomial_nb");
+}
+
+fn bytes(m: &TextModel) -> Vec<u8> {
+    postcard::to_stdvec(m).unwrap()
+}
+
+#[test]
+fn deterministic_bytes_and_round_trip() {
+    let json = r#"{"ngrams": [1,3], "weighting": "tfidf", "stopwords": true, "stem": true}"#;
+    let a = train_with(json, Common::default()).unwrap().model;
+    let b = train_with(json, Common::default()).unwrap().model;
+    assert_eq!(bytes(&a), bytes(&b));
+    let stored = postcard::to_stdvec(&Model::Text(a)).unwrap();
+    #[allow(irrefutable_let_patterns)]
+    let Model::Text(back) = postcard::from_bytes::<Model>(&stored).unwrap() else {
+        panic!("not a text model");
+    };
+    assert_eq!(bytes(&back), bytes(&b));
+    assert_eq!(back.proba("win a prize"), b.proba("win a prize"));
+}
+
+#[test]
+fn every_option_changes_the_model() {
+    let base = bytes(&model("{}"));
+    for json in [
+        r#"{"language": "fr"}"#, // stem/stopword language is part of the model
+        r#"{"stopwords": true}"#,
+        r#"{"stem": true}"#,
+        r#"{"ngrams": [1,1]}"#,
+        r#"{"min_df": 2}"#,
+        r#"{"max_features": 10}"#,
+        r#"{"weighting": "binary"}"#,
+        r#"{"weighting": "tfidf"}"#,
+        r#"{"algorithm": "complement"}"#,
+        r#"{"algorithm": "bernoulli"}"#,
+        r#"{"alpha": 0.5}"#,
+        r#"{"priors": "uniform"}"#,
+    ] {
+        assert_ne!(bytes(&model(json)), base, "{json}");
+    }
+    // And they change predictions, not only bytes. Three classes: with two, complement NB
+    // gives the same log-odds as multinomial NB (each class's complement is the other class).
+    let mut docs = DOCS.to_vec();
+    docs.extend([
+        ("work", "The quarterly report is due, call the client today"),
+        ("work", "Meeting with the client moved to Monday"),
+        ("work", "Please review the report before the meeting"),
+    ]);
+    let probe = "you won a free prize? call me tonight after dinner";
+    let log_odds = |json: &str| {
+        let m =
+            TextModel::train(&dataset(&docs), Some("label"), &mut options(json), &all_rows()).unwrap().model;
+        let p = m.proba(probe);
+        ((p[1] / p[0]).ln(), (p[2] / p[0]).ln())
+    };
+    let p0 = log_odds("{}");
+    for json in [
+        r#"{"stopwords": true}"#,
+        r#"{"stem": true}"#,
+        r#"{"ngrams": [1,1]}"#,
+        r#"{"min_df": 2}"#,
+        r#"{"max_features": 10}"#,
+        r#"{"weighting": "binary"}"#,
+        r#"{"weighting": "tfidf"}"#,
+        r#"{"algorithm": "complement"}"#,
+        r#"{"algorithm": "bernoulli"}"#,
+        r#"{"alpha": 0.5}"#,
+        r#"{"priors": "uniform"}"#,
+    ] {
+        let p = log_odds(json);
+        assert!((p.0 - p0.0).abs() + (p.1 - p0.1).abs() > 1e-6, "{json} {p:?} {p0:?}");
+    }
+    // Seed and split change which rows train.
+    let a = bytes(&train_with("{}", Common { seed: 1, test_size: 0.3 }).unwrap().model);
+    let b = bytes(&train_with("{}", Common { seed: 2, test_size: 0.3 }).unwrap().model);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn chinese_text() {
+    let docs = [
+        ("pos", "房间很干净，服务很好，非常满意"),
+        ("pos", "位置方便，早餐不错，下次还来"),
+        ("neg", "房间很脏，服务太差，非常失望"),
+        ("neg", "隔音不好，早餐难吃，不会再来"),
+    ];
+    let mut o = options(r#"{"language": "zh", "ngrams": 1}"#);
+    let m = TextModel::train(&dataset(&docs), Some("label"), &mut o, &all_rows()).unwrap().model;
+    assert_eq!(m.predict(&text("服务很好，很满意")).unwrap(), Value::Text("pos".into()));
+    assert_eq!(m.predict(&text("早餐难吃，失望")).unwrap(), Value::Text("neg".into()));
+    let top: Vec<String> = m.top_tokens(50).into_iter().map(|t| t.1).collect();
+    #[cfg(feature = "zh")]
+    assert!(top.contains(&"满意".to_string()) && top.contains(&"失望".to_string()), "{top:?}");
+    #[cfg(not(feature = "zh"))]
+    assert!(top.contains(&"满意".to_string()) && top.contains(&"服务".to_string()), "{top:?}");
+}
+
+#[test]
+fn bad_inputs_have_clear_errors() {
+    let m = model("{}");
+    let err = |r: Result<Value>| r.unwrap_err().to_string();
+    assert_eq!(err(m.predict(&[Input::Blob(b"\xff")])), "argument 'text' must be text, got blob");
+    assert_eq!(err(m.predict(&[])), "a text model takes 1 argument (the text), got 0");
+    assert_eq!(
+        err(m.predict(&[Input::Text("a"), Input::Text("b")])),
+        "a text model takes 1 argument (the text), got 2"
+    );
+    assert_eq!(m.predict(&[Input::Integer(5)]).unwrap(), Value::Text("ham".into()));
+}
+
+#[test]
+fn bad_options_and_data_have_clear_errors() {
+    let e = |json: &str| train_with(json, all_rows()).unwrap_err().to_string();
+    assert_eq!(
+        e(r#"{"ngrams": [2,1]}"#),
+        "option 'ngrams' must be [min, max] with 1 <= min <= max <= 5 (or one number n for [1, n]), got [2,1]"
+    );
+    assert_eq!(e(r#"{"alpha": 0}"#), "option 'alpha' must be a positive number, got 0");
+    assert_eq!(
+        e(r#"{"algorithm": "gaussian"}"#),
+        "option 'algorithm' must be one of 'multinomial', 'complement', 'bernoulli', got 'gaussian'"
+    );
+    assert_eq!(
+        e(r#"{"weighting": "log"}"#),
+        "option 'weighting' must be one of 'count', 'binary', 'tfidf', got 'log'"
+    );
+    assert_eq!(e(r#"{"min_df": 0}"#), "option 'min_df' must be an integer from 1 to 4294967295, got 0");
+    assert_eq!(
+        e(r#"{"stemming": true}"#),
+        "unknown option 'stemming' (expected one of: algorithm, alpha, cjk, language, max_features, min_df, ngrams, priors, stem, stopwords, text, weighting)"
+    );
+    assert_eq!(
+        e(r#"{"min_df": 50}"#),
+        "no term occurs in at least 50 training texts (lower the option 'min_df')"
+    );
+    assert_eq!(
+        e(r#"{"text": "label"}"#),
+        "option 'text' must name a column other than the target, got 'label'"
+    );
+    assert_eq!(
+        e(r#"{"text": "nope"}"#),
+        "option 'text' 'nope' is not a column of the source (columns: label, body)"
+    );
+
+    // An id column beside one text column: the text column is the text.
+    let mut with_id = dataset(DOCS);
+    let n = with_id.n_rows;
+    with_id
+        .columns
+        .push(Column { name: "id".into(), data: ColumnData::Integer((0..n as i64).map(Some).collect()) });
+    assert!(TextModel::train(&with_id, Some("label"), &mut Options::default(), &all_rows()).is_ok());
+    let mut three = dataset(DOCS);
+    three.columns.push(Column { name: "extra".into(), data: ColumnData::Text(vec![Some("x".into()); n]) });
+    let r = TextModel::train(&three, Some("label"), &mut Options::default(), &all_rows());
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "the source has several columns besides the target 'label' ('body', 'extra'); choose the text column with the option 'text'"
+    );
+    let only = Dataset::new(vec![three.columns[0].clone()]);
+    let r = TextModel::train(&only, Some("label"), &mut Options::default(), &all_rows());
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "the source has no column besides the target 'label' (a text model needs a text column)"
+    );
+    let r = TextModel::train(&dataset(DOCS), None, &mut Options::default(), &all_rows());
+    assert_eq!(r.unwrap_err().to_string(), "a text model needs a target column (the labels)");
+    let empty = dataset(&[("a", ""), ("b", "...")]);
+    let r = TextModel::train(&empty, Some("label"), &mut Options::default(), &all_rows());
+    assert_eq!(r.unwrap_err().to_string(), "the text column 'body' has no words in the training rows");
+}

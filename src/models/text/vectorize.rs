@@ -1,0 +1,329 @@
+//! From tokens to feature vectors: the vocabulary (with `min_df` and `max_features`), n-grams and
+//! the term weighting.
+//!
+//! Feature ids are positions in the **sorted** vocabulary, so the fitted model never depends on
+//! hash-map iteration order and the same data gives the same bytes. The lookup map uses
+//! `rustc-hash` (the hasher of the Rust compiler, already in our dependency tree through jieba):
+//! short token strings hash several times faster than with SipHash, and the map is never keyed
+//! by attacker-chosen data at a scale where flooding matters (one document at a time).
+
+use super::tokenize::Tokens;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// How a term's occurrences in one document become its feature value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Weighting {
+    /// Number of occurrences.
+    Count,
+    /// 1 if the term occurs, else 0.
+    Binary,
+    /// Sublinear TF-IDF: `(1 + ln tf) · idf`, `idf = ln((1 + n) / (1 + df)) + 1`, then the
+    /// document vector is scaled to unit L2 norm (scikit-learn's `TfidfVectorizer(sublinear_tf=True)`).
+    TfIdf,
+}
+
+impl Weighting {
+    /// The option value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Weighting::Count => "count",
+            Weighting::Binary => "binary",
+            Weighting::TfIdf => "tfidf",
+        }
+    }
+}
+
+/// The terms (n-grams) a model knows, sorted; a term's id is its position.
+#[derive(Debug, Default)]
+pub struct Vocabulary {
+    terms: Vec<Box<str>>,
+    index: FxHashMap<Box<str>, u32>,
+}
+
+impl Vocabulary {
+    /// Builds from sorted, distinct terms.
+    fn from_sorted(terms: Vec<Box<str>>) -> Self {
+        let index = terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        Vocabulary { terms, index }
+    }
+
+    /// The id of `term`, if known.
+    #[inline]
+    pub fn id(&self, term: &str) -> Option<u32> {
+        self.index.get(term).copied()
+    }
+
+    /// The term of `id`.
+    pub fn term(&self, id: u32) -> &str {
+        &self.terms[id as usize]
+    }
+
+    /// Number of terms.
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// True when no term is known.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+}
+
+impl Serialize for Vocabulary {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.terms.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Vocabulary {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let terms = Vec::<Box<str>>::deserialize(d)?;
+        if terms.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(serde::de::Error::custom("vocabulary is not sorted"));
+        }
+        Ok(Vocabulary::from_sorted(terms))
+    }
+}
+
+/// Documents as sparse rows (CSR): row `i` has features `features[offsets[i]..offsets[i+1]]`
+/// (ascending, distinct) with the matching `values`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SparseRows {
+    /// Row starts; `offsets.len() == rows + 1`.
+    pub offsets: Vec<usize>,
+    /// Feature ids.
+    pub features: Vec<u32>,
+    /// Feature values.
+    pub values: Vec<f32>,
+}
+
+impl SparseRows {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Features and values of row `i`.
+    pub fn row(&self, i: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+        (&self.features[a..b], &self.values[a..b])
+    }
+}
+
+/// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
+#[derive(Default)]
+pub struct VocabularyBuilder {
+    ids: FxHashMap<Box<str>, u32>,
+    /// Provisional term id → total occurrences and document frequency.
+    counts: Vec<u64>,
+    df: Vec<u32>,
+    last_doc: Vec<u32>,
+    /// The provisional term ids of every document, concatenated.
+    doc_terms: Vec<u32>,
+    doc_offsets: Vec<usize>,
+}
+
+impl VocabularyBuilder {
+    /// Records the n-grams (`lo..=hi`) of one document.
+    pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
+        if self.doc_offsets.is_empty() {
+            self.doc_offsets.push(0);
+        }
+        let doc = (self.doc_offsets.len() - 1) as u32;
+        tokens.for_each_ngram(lo, hi, |term| {
+            let id = match self.ids.get(term) {
+                Some(&id) => id,
+                None => {
+                    let id = self.counts.len() as u32;
+                    self.ids.insert(term.into(), id);
+                    self.counts.push(0);
+                    self.df.push(0);
+                    self.last_doc.push(u32::MAX);
+                    id
+                }
+            };
+            let i = id as usize;
+            self.counts[i] += 1;
+            if self.last_doc[i] != doc {
+                self.last_doc[i] = doc;
+                self.df[i] += 1;
+            }
+            self.doc_terms.push(id);
+        });
+        self.doc_offsets.push(self.doc_terms.len());
+    }
+
+    /// Number of distinct terms seen so far.
+    pub fn distinct_terms(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Keeps the terms found in at least `min_df` documents, then (if `max_features` is set) the
+    /// `max_features` most frequent of those by total count (ties: alphabetical), and returns the
+    /// sorted vocabulary with the documents as weighted sparse rows over it.
+    pub fn finish(
+        self,
+        min_df: usize,
+        max_features: Option<usize>,
+        weighting: Weighting,
+    ) -> (Vocabulary, SparseRows, Vec<f32>) {
+        let mut entries: Vec<(Box<str>, u32)> =
+            self.ids.into_iter().filter(|(_, id)| self.df[*id as usize] as usize >= min_df).collect();
+        if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
+            entries.sort_unstable_by(|a, b| {
+                self.counts[b.1 as usize].cmp(&self.counts[a.1 as usize]).then_with(|| a.0.cmp(&b.0))
+            });
+            entries.truncate(cap);
+        }
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut remap = vec![u32::MAX; self.counts.len()];
+        let mut df = Vec::with_capacity(entries.len());
+        for (new, (_, old)) in entries.iter().enumerate() {
+            remap[*old as usize] = new as u32;
+            df.push(self.df[*old as usize]);
+        }
+        let vocab = Vocabulary::from_sorted(entries.into_iter().map(|(t, _)| t).collect());
+        let n_docs = self.doc_offsets.len().saturating_sub(1);
+        let idf = match weighting {
+            Weighting::TfIdf => df.iter().map(|&d| idf(n_docs, d as usize)).collect(),
+            _ => Vec::new(),
+        };
+        let mut rows = SparseRows { offsets: vec![0], ..Default::default() };
+        let mut ids = Vec::new();
+        for d in 0..n_docs {
+            ids.clear();
+            let terms = &self.doc_terms[self.doc_offsets[d]..self.doc_offsets[d + 1]];
+            ids.extend(terms.iter().map(|&t| remap[t as usize]).filter(|&t| t != u32::MAX));
+            push_row(&mut ids, weighting, &idf, &mut rows.features, &mut rows.values);
+            rows.offsets.push(rows.features.len());
+        }
+        (vocab, rows, idf)
+    }
+}
+
+/// scikit-learn's smoothed inverse document frequency.
+fn idf(n_docs: usize, df: usize) -> f32 {
+    (((1 + n_docs) as f64 / (1 + df) as f64).ln() + 1.0) as f32
+}
+
+/// Turns the feature ids of one document (any order, repeated per occurrence; sorted in place)
+/// into distinct ascending features with weighted values, appended to `features`/`values`.
+pub fn push_row(
+    ids: &mut [u32],
+    weighting: Weighting,
+    idf: &[f32],
+    features: &mut Vec<u32>,
+    values: &mut Vec<f32>,
+) {
+    ids.sort_unstable();
+    let start = values.len();
+    let mut i = 0;
+    while i < ids.len() {
+        let f = ids[i];
+        let mut j = i + 1;
+        while j < ids.len() && ids[j] == f {
+            j += 1;
+        }
+        let tf = (j - i) as f32;
+        features.push(f);
+        values.push(match weighting {
+            Weighting::Count => tf,
+            Weighting::Binary => 1.0,
+            Weighting::TfIdf => (1.0 + tf.ln()) * idf[f as usize],
+        });
+        i = j;
+    }
+    if weighting == Weighting::TfIdf {
+        let norm = values[start..].iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            values[start..].iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig};
+    use super::*;
+
+    fn build(
+        docs: &[&str],
+        lo: usize,
+        hi: usize,
+        min_df: usize,
+        max: Option<usize>,
+        w: Weighting,
+    ) -> (Vocabulary, SparseRows, Vec<f32>) {
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::DEFAULT,
+            language: Language::English,
+            stopwords: false,
+            stem: false,
+        });
+        let mut b = VocabularyBuilder::default();
+        let mut toks = Tokens::default();
+        for d in docs {
+            t.tokenize(d, &mut toks);
+            b.add(&toks, lo, hi);
+        }
+        b.finish(min_df, max, w)
+    }
+
+    fn terms(v: &Vocabulary) -> Vec<&str> {
+        (0..v.len() as u32).map(|i| v.term(i)).collect()
+    }
+
+    #[test]
+    fn sorted_vocabulary_and_counts() {
+        let (v, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::Count);
+        assert_eq!(terms(&v), ["a", "b", "c"]);
+        assert_eq!(rows.row(0), (&[0u32, 1][..], &[1.0f32, 2.0][..]));
+        assert_eq!(rows.row(1), (&[0u32, 2][..], &[1.0f32, 1.0][..]));
+        let (_, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::Binary);
+        assert_eq!(rows.row(0).1, &[1.0f32, 1.0]);
+    }
+
+    #[test]
+    fn min_df_and_max_features_prune() {
+        let docs = ["a b b b", "a c", "a c d"];
+        let (v, _, _) = build(&docs, 1, 1, 2, None, Weighting::Count);
+        assert_eq!(terms(&v), ["a", "c"]);
+        // totals: a 3, b 3, c 2, d 1 -> top 2 by count, ties alphabetical: a, b
+        let (v, _, _) = build(&docs, 1, 1, 1, Some(2), Weighting::Count);
+        assert_eq!(terms(&v), ["a", "b"]);
+    }
+
+    #[test]
+    fn bigrams() {
+        let (v, _, _) = build(&["x y z"], 1, 2, 1, None, Weighting::Count);
+        assert_eq!(terms(&v), ["x", "x y", "y", "y z", "z"]);
+        let (v, _, _) = build(&["x y z"], 2, 2, 1, None, Weighting::Count);
+        assert_eq!(terms(&v), ["x y", "y z"]);
+    }
+
+    #[test]
+    fn sublinear_tfidf_by_hand() {
+        // 2 docs; "a" in both (idf = ln(3/3)+1 = 1), "b" only in doc 0 (idf = ln(3/2)+1).
+        // doc 0 = "a b b": a -> 1·1 = 1, b -> (1 + ln 2)·(1 + ln 1.5); then L2-normalised.
+        let (_, rows, idf) = build(&["a b b", "a"], 1, 1, 1, None, Weighting::TfIdf);
+        let ib = 1.0 + 1.5f64.ln();
+        assert!((idf[0] as f64 - 1.0).abs() < 1e-6 && (idf[1] as f64 - ib).abs() < 1e-6);
+        let b = (1.0 + 2f64.ln()) * ib;
+        let n = (1.0 + b * b).sqrt();
+        let (_, vals) = rows.row(0);
+        assert!((vals[0] as f64 - 1.0 / n).abs() < 1e-6);
+        assert!((vals[1] as f64 - b / n).abs() < 1e-6);
+        assert_eq!(rows.row(1).1, &[1.0f32]);
+    }
+
+    #[test]
+    fn vocabulary_round_trips_and_rejects_unsorted() {
+        let (v, _, _) = build(&["b a"], 1, 1, 1, None, Weighting::Count);
+        let bytes = postcard::to_stdvec(&v).unwrap();
+        let back: Vocabulary = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.id("b"), Some(1));
+        let bad = postcard::to_stdvec(&vec!["b", "a"]).unwrap();
+        assert!(postcard::from_bytes::<Vocabulary>(&bad).is_err());
+    }
+}

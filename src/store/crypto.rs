@@ -1,0 +1,124 @@
+//! Key derivation and authenticated encryption of model blobs.
+//!
+//! Passphrase → Argon2id (once per connection) → 32-byte master key; master key + per-blob
+//! salt → HKDF-SHA256 → blob key; XChaCha20-Poly1305 with a random 24-byte nonce. Every key
+//! lives in [`Zeroizing`] memory and no type here prints key material in `Debug`.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// Argon2id cost parameters (OWASP minimum: 19 MiB, 2 passes, 1 lane).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    /// Passes.
+    pub t_cost: u32,
+    /// Lanes.
+    pub p_cost: u32,
+}
+
+impl Default for KdfParams {
+    fn default() -> Self {
+        KdfParams { m_cost: 19 * 1024, t_cost: 2, p_cost: 1 }
+    }
+}
+
+/// A 32-byte key that zeroes itself when dropped and never prints.
+#[derive(Clone)]
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+impl MasterKey {
+    /// Derives the master key from a passphrase with Argon2id.
+    pub fn derive(passphrase: &[u8], salt: &[u8], params: KdfParams) -> Result<Self, String> {
+        let argon_params = argon2::Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))
+            .map_err(|e| format!("invalid key-derivation parameters: {e}"))?;
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
+        let mut out = Zeroizing::new([0u8; 32]);
+        argon
+            .hash_password_into(passphrase, salt, out.as_mut_slice())
+            .map_err(|e| format!("key derivation failed: {e}"))?;
+        Ok(MasterKey(out))
+    }
+
+    /// A subkey for one purpose: HKDF-SHA256 with `salt` and `info`.
+    fn subkey(&self, salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
+        let hk = Hkdf::<Sha256>::new(Some(salt), self.0.as_slice());
+        let mut okm = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        let _ = hk.expand(info, okm.as_mut_slice());
+        okm
+    }
+
+    /// Encrypts `plaintext` with the subkey for (`salt`, `info`), binding `aad`.
+    pub fn seal(&self, salt: &[u8], info: &[u8], nonce: &[u8; 24], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let key = self.subkey(salt, info);
+        let cipher = XChaCha20Poly1305::new(&(*key).into());
+        let nonce = XNonce::from(*nonce);
+        // Encryption fails only for messages beyond 256 GiB; callers cap model sizes far lower.
+        cipher.encrypt(&nonce, Payload { msg: plaintext, aad }).unwrap_or_default()
+    }
+
+    /// Decrypts; `None` on any authentication failure (wrong key, tampering, wrong AAD).
+    pub fn open(
+        &self,
+        salt: &[u8],
+        info: &[u8],
+        nonce: &[u8; 24],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let key = self.subkey(salt, info);
+        let cipher = XChaCha20Poly1305::new(&(*key).into());
+        let nonce = XNonce::from(*nonce);
+        cipher.decrypt(&nonce, Payload { msg: ciphertext, aad }).ok().map(Zeroizing::new)
+    }
+}
+
+/// Fills a buffer with operating-system randomness.
+pub fn random<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    // getrandom only fails when the OS has no entropy source at all; there is no safe fallback.
+    getrandom::fill(&mut out).expect("operating system random number generator unavailable");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> KdfParams {
+        KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }
+    }
+
+    #[test]
+    fn round_trip_and_rejections() {
+        let key = MasterKey::derive(b"secret", b"0123456789abcdef", fast()).unwrap();
+        let other = MasterKey::derive(b"Secret", b"0123456789abcdef", fast()).unwrap();
+        let nonce = random::<24>();
+        let ct = key.seal(b"salt", b"info", &nonce, b"aad", b"hello model");
+        assert_ne!(&ct[..11], b"hello model");
+        assert_eq!(key.open(b"salt", b"info", &nonce, b"aad", &ct).unwrap().as_slice(), b"hello model");
+        assert!(other.open(b"salt", b"info", &nonce, b"aad", &ct).is_none());
+        assert!(key.open(b"salt", b"info", &nonce, b"AAD", &ct).is_none());
+        assert!(key.open(b"salt", b"inf0", &nonce, b"aad", &ct).is_none());
+        let mut tampered = ct.clone();
+        tampered[3] ^= 1;
+        assert!(key.open(b"salt", b"info", &nonce, b"aad", &tampered).is_none());
+    }
+
+    #[test]
+    fn debug_hides_key() {
+        let key = MasterKey::derive(b"secret", b"0123456789abcdef", fast()).unwrap();
+        assert_eq!(format!("{key:?}"), "MasterKey(<redacted>)");
+    }
+}

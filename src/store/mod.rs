@@ -1,0 +1,474 @@
+//! The model store: tables, keys, encryption and the per-connection model cache.
+//!
+//! Every model version is a row of `ml_models` whose `model` column is an encrypted envelope
+//! ([`envelope`]). The key comes from `ml_unlock(passphrase)` or the `SQLML_KEY` environment
+//! variable, goes through Argon2id once per connection ([`crypto`]), and stays in zeroizing
+//! memory in the connection's [`Session`].
+
+pub mod crypto;
+pub mod envelope;
+pub mod schema;
+
+use crate::models::{Model, SCHEMA_VERSION, StoredModel};
+use crate::{Error, Result};
+use crypto::{KdfParams, MasterKey, random};
+use envelope::Binding;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Environment variable holding the passphrase when `ml_unlock` was not called.
+pub const KEY_ENV: &str = "SQLML_KEY";
+const CHECK_INFO: &[u8] = b"sqlml/key-check/v1";
+const CHECK_PLAINTEXT: &[u8] = b"sqlml key check";
+const CACHE_CAPACITY: usize = 16;
+
+/// Settings of one registration of sqlml on a connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Keep decoded models for reuse (per statement and per connection). Turning it off makes
+    /// every prediction decrypt and decode its model: only for benchmarks of that cost.
+    pub cache_models: bool,
+    /// Argon2id cost for new keys.
+    pub kdf: KdfParams,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { cache_models: true, kdf: KdfParams::default() }
+    }
+}
+
+/// The key-derivation record of a database (`ml_meta`).
+#[derive(Clone, Debug)]
+struct Meta {
+    salt: Vec<u8>,
+    kdf: KdfParams,
+    check: Vec<u8>,
+    db_id: Vec<u8>,
+}
+
+/// An unlocked key, valid for the database whose salt it was derived with.
+#[derive(Clone, Debug)]
+pub struct Unlocked {
+    key: MasterKey,
+    salt: Vec<u8>,
+    db_id: Vec<u8>,
+}
+
+impl Unlocked {
+    fn binding<'a>(&'a self, name: &'a str, kind: &'a str, version: i64) -> Binding<'a> {
+        Binding { name, kind, version, db_id: &self.db_id }
+    }
+}
+
+/// A decoded model with the row it came from.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// `ml_models.id` (never reused, so it keys the cache safely).
+    pub id: i64,
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: i64,
+    /// The decoded model.
+    pub model: Model,
+}
+
+/// Per-connection state shared by all sqlml functions on that connection.
+#[derive(Debug, Default)]
+pub struct Session {
+    config: Config,
+    key: Mutex<Option<Unlocked>>,
+    cache: Mutex<HashMap<i64, Arc<LoadedModel>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Creates the sqlml tables if they are missing.
+pub fn ensure_schema(conn: &Connection) -> Result<()> {
+    conn.execute_batch(schema::SCHEMA)?;
+    Ok(())
+}
+
+fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn read_meta(conn: &Connection) -> Result<Option<Meta>> {
+    if !table_exists(conn, "ml_meta")? {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare("SELECT key, value FROM ml_meta")?;
+    let mut rows = stmt.query([])?;
+    let mut map: HashMap<String, rusqlite::types::Value> = HashMap::new();
+    while let Some(row) = rows.next()? {
+        map.insert(row.get(0)?, row.get(1)?);
+    }
+    use rusqlite::types::Value as V;
+    let blob = |k: &str| match map.get(k) {
+        Some(V::Blob(b)) => Some(b.clone()),
+        _ => None,
+    };
+    let int = |k: &str| match map.get(k) {
+        Some(V::Integer(i)) => u32::try_from(*i).ok(),
+        _ => None,
+    };
+    let (Some(salt), Some(check), Some(db_id)) = (blob("kdf_salt"), blob("key_check"), blob("db_id")) else {
+        return Ok(None);
+    };
+    let kdf = KdfParams {
+        m_cost: int("kdf_m_cost").unwrap_or(KdfParams::default().m_cost),
+        t_cost: int("kdf_t_cost").unwrap_or(KdfParams::default().t_cost),
+        p_cost: int("kdf_p_cost").unwrap_or(KdfParams::default().p_cost),
+    };
+    Ok(Some(Meta { salt, kdf, check, db_id }))
+}
+
+fn write_meta(conn: &Connection, meta: &Meta) -> Result<()> {
+    let mut stmt = conn.prepare("INSERT OR REPLACE INTO ml_meta(key, value) VALUES (?1, ?2)")?;
+    stmt.execute(params!["format", i64::from(SCHEMA_VERSION)])?;
+    stmt.execute(params!["kdf", "argon2id"])?;
+    stmt.execute(params!["kdf_m_cost", meta.kdf.m_cost])?;
+    stmt.execute(params!["kdf_t_cost", meta.kdf.t_cost])?;
+    stmt.execute(params!["kdf_p_cost", meta.kdf.p_cost])?;
+    stmt.execute(params!["kdf_salt", meta.salt])?;
+    stmt.execute(params!["key_check", meta.check])?;
+    stmt.execute(params!["db_id", meta.db_id])?;
+    Ok(())
+}
+
+fn key_check(key: &MasterKey, salt: &[u8]) -> Vec<u8> {
+    let nonce = random::<24>();
+    let mut out = nonce.to_vec();
+    out.extend(key.seal(salt, CHECK_INFO, &nonce, b"", CHECK_PLAINTEXT));
+    out
+}
+
+fn verify_check(key: &MasterKey, meta: &Meta) -> bool {
+    if meta.check.len() < 24 {
+        return false;
+    }
+    let nonce: [u8; 24] = meta.check[..24].try_into().unwrap_or([0; 24]);
+    key.open(&meta.salt, CHECK_INFO, &nonce, b"", &meta.check[24..])
+        .is_some_and(|p| p.as_slice() == CHECK_PLAINTEXT)
+}
+
+/// Runs `f` inside a savepoint: released on success, rolled back on error, so a failure leaves
+/// every table exactly as before.
+pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+    match f() {
+        Ok(v) => {
+            conn.execute_batch(&format!("RELEASE {name}"))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+            Err(e)
+        }
+    }
+}
+
+/// One version of a model to be written by [`Session::insert_model`].
+#[derive(Debug)]
+pub struct NewModel<'a> {
+    /// Model name.
+    pub name: &'a str,
+    /// Kind name.
+    pub kind: &'a str,
+    /// Algorithm name.
+    pub algorithm: &'a str,
+    /// Training rows read from the source.
+    pub rows: usize,
+    /// The training parameters (JSON text).
+    pub params: &'a str,
+    /// Scalar held-out metrics (JSON text).
+    pub metrics: &'a str,
+    /// The encoded model.
+    pub model: Model,
+}
+
+impl Session {
+    /// A session with the given settings.
+    pub fn new(config: Config) -> Self {
+        Session { config, key: Mutex::default(), cache: Mutex::default() }
+    }
+
+    /// `ml_unlock`: derives the key from `passphrase`. On a database without a key yet, this
+    /// creates the tables and sets the key; otherwise the passphrase must match the key check.
+    /// Returns whether a new key was created.
+    pub fn unlock(&self, conn: &Connection, passphrase: &[u8]) -> Result<bool> {
+        if passphrase.is_empty() {
+            return Err(Error::argument("argument 'passphrase' must be a non-empty text"));
+        }
+        match read_meta(conn)? {
+            Some(meta) => {
+                let key = MasterKey::derive(passphrase, &meta.salt, meta.kdf).map_err(Error::argument)?;
+                if !verify_check(&key, &meta) {
+                    return Err(Error::WrongPassphrase);
+                }
+                *lock(&self.key) = Some(Unlocked { key, salt: meta.salt, db_id: meta.db_id });
+                Ok(false)
+            }
+            None => {
+                let unlocked = atomically(conn, "ml_unlock", || self.create_key(conn, passphrase))?;
+                *lock(&self.key) = Some(unlocked);
+                Ok(true)
+            }
+        }
+    }
+
+    fn create_key(&self, conn: &Connection, passphrase: &[u8]) -> Result<Unlocked> {
+        ensure_schema(conn)?;
+        let salt = random::<16>().to_vec();
+        let key = MasterKey::derive(passphrase, &salt, self.config.kdf).map_err(Error::argument)?;
+        let meta = Meta {
+            check: key_check(&key, &salt),
+            salt,
+            kdf: self.config.kdf,
+            db_id: random::<16>().to_vec(),
+        };
+        write_meta(conn, &meta)?;
+        Ok(Unlocked { key, salt: meta.salt, db_id: meta.db_id })
+    }
+
+    /// The key for this database: the one from `ml_unlock`, else derived from `SQLML_KEY`.
+    /// With `create`, a database without a key gets one from `SQLML_KEY` (training does this).
+    pub fn key(&self, conn: &Connection, create: bool) -> Result<Unlocked> {
+        let meta = read_meta(conn)?;
+        if let (Some(k), Some(m)) = (lock(&self.key).as_ref(), meta.as_ref())
+            && k.salt == m.salt
+        {
+            return Ok(k.clone());
+        }
+        let Ok(pass) = std::env::var(KEY_ENV) else { return Err(Error::Locked) };
+        let pass = zeroize::Zeroizing::new(pass);
+        if pass.is_empty() {
+            return Err(Error::Locked);
+        }
+        match meta {
+            Some(_) => {
+                self.unlock(conn, pass.as_bytes()).map_err(|e| match e {
+                    Error::WrongPassphrase => Error::argument(format!(
+                        "the passphrase in the environment variable {KEY_ENV} does not match this database's key"
+                    )),
+                    other => other,
+                })?;
+            }
+            None if create => {
+                self.unlock(conn, pass.as_bytes())?;
+            }
+            None => return Err(Error::Locked),
+        }
+        lock(&self.key).clone().ok_or(Error::Locked)
+    }
+
+    /// `ml_rekey`: re-encrypts every model under a key derived from `new_passphrase`, in one
+    /// savepoint. Returns the number of models re-encrypted.
+    pub fn rekey(&self, conn: &Connection, new_passphrase: &[u8]) -> Result<usize> {
+        if new_passphrase.is_empty() {
+            return Err(Error::argument("argument 'new_passphrase' must be a non-empty text"));
+        }
+        let old = self.key(conn, false)?;
+        let new = atomically(conn, "ml_rekey", || {
+            let mut rows = Vec::new();
+            {
+                let mut stmt =
+                    conn.prepare("SELECT id, name, kind, version, model FROM ml_models ORDER BY id")?;
+                let mut q = stmt.query([])?;
+                while let Some(r) = q.next()? {
+                    rows.push((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get(3)?,
+                        blob_of(r, 4)?,
+                    ));
+                }
+            }
+            let plain: Vec<_> = rows
+                .iter()
+                .map(|(_, name, kind, version, blob)| {
+                    envelope::open(&old.key, &old.binding(name, kind, *version), blob)
+                })
+                .collect::<Result<_>>()?;
+            let new = self.create_key(conn, new_passphrase)?;
+            let mut update = conn.prepare("UPDATE ml_models SET model = ?1 WHERE id = ?2")?;
+            for ((id, name, kind, version, _), p) in rows.iter().zip(&plain) {
+                let blob = envelope::seal(&new.key, &new.binding(name, kind, *version), p);
+                update.execute(params![blob, id])?;
+            }
+            Ok((new, rows.len()))
+        })?;
+        *lock(&self.key) = Some(new.0);
+        Ok(new.1)
+    }
+
+    /// Encrypts and inserts a model as the next version of its name, makes it the active one,
+    /// and returns the version. Call inside [`atomically`].
+    pub fn insert_model(&self, conn: &Connection, key: &Unlocked, m: NewModel<'_>) -> Result<i64> {
+        ensure_schema(conn)?;
+        let version: i64 = conn.query_row(
+            "SELECT coalesce(max(version), 0) + 1 FROM ml_models WHERE name = ?1",
+            [m.name],
+            |r| r.get(0),
+        )?;
+        let stored = StoredModel { schema_version: SCHEMA_VERSION, model: m.model };
+        let plain =
+            zeroize::Zeroizing::new(postcard::to_stdvec(&stored).map_err(|e| Error::Codec(e.to_string()))?);
+        let blob = envelope::seal(&key.key, &key.binding(m.name, m.kind, version), &plain);
+        conn.execute(
+            "INSERT INTO ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
+             VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 0, ?8, ?9)",
+            params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64, blob],
+        )?;
+        activate(conn, m.name, version)?;
+        Ok(version)
+    }
+
+    /// The active version of `name`, decrypted and decoded, from the cache when possible.
+    pub fn load_active(&self, conn: &Connection, name: &str) -> Result<Arc<LoadedModel>> {
+        self.load(conn, name, None)
+    }
+
+    /// Loads `name` at `version` (or the active version).
+    pub fn load(&self, conn: &Connection, name: &str, version: Option<i64>) -> Result<Arc<LoadedModel>> {
+        if !table_exists(conn, "ml_models")? {
+            return Err(Error::NoModel(name.to_string()));
+        }
+        let row: Option<(i64, i64, String)> = match version {
+            None => conn
+                .query_row(
+                    "SELECT id, version, kind FROM ml_models WHERE name = ?1 AND active = 1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?,
+            Some(v) => conn
+                .query_row(
+                    "SELECT id, version, kind FROM ml_models WHERE name = ?1 AND version = ?2",
+                    params![name, v],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?,
+        };
+        let Some((id, version, kind)) = row else {
+            return Err(missing(conn, name, version)?);
+        };
+        if self.config.cache_models
+            && let Some(hit) = lock(&self.cache).get(&id)
+        {
+            return Ok(hit.clone());
+        }
+        let key = self.key(conn, false)?;
+        let blob = conn.query_row("SELECT model FROM ml_models WHERE id = ?1", [id], |r| blob_of(r, 0))?;
+        let plain = envelope::open(&key.key, &key.binding(name, &kind, version), &blob)?;
+        let model = decode(name, &plain)?;
+        let loaded = Arc::new(LoadedModel { id, name: name.to_string(), version, model });
+        if self.config.cache_models {
+            let mut cache = lock(&self.cache);
+            if cache.len() >= CACHE_CAPACITY
+                && let Some(&oldest) = cache.keys().min()
+            {
+                cache.remove(&oldest);
+            }
+            cache.insert(id, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// Whether decoded models may be kept between rows and statements.
+    pub fn caches_models(&self) -> bool {
+        self.config.cache_models
+    }
+
+    /// Forgets cached models of `name` (after a drop).
+    pub fn forget(&self, name: &str) {
+        lock(&self.cache).retain(|_, m| m.name != name);
+    }
+}
+
+/// The `model` column as bytes. A value that is not a blob (a row edited by hand) is returned
+/// as its text bytes, so it fails authentication with the one fixed message.
+fn blob_of(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+        _ => Vec::new(),
+    })
+}
+
+fn missing(conn: &Connection, name: &str, version: Option<i64>) -> Result<Error> {
+    let versions: i64 =
+        conn.query_row("SELECT count(*) FROM ml_models WHERE name = ?1", [name], |r| r.get(0))?;
+    Ok(match version {
+        Some(v) if versions > 0 => Error::NoVersion { name: name.to_string(), version: v },
+        None if versions > 0 => Error::argument(format!(
+            "model '{name}' has no active version (activate one with: SELECT ml_activate('{name}', version))"
+        )),
+        _ => Error::NoModel(name.to_string()),
+    })
+}
+
+fn decode(name: &str, plain: &[u8]) -> Result<Model> {
+    // The schema version is the first field: read it alone first so a newer layout gives the
+    // upgrade message instead of a decoding error.
+    let (schema, _): (u32, _) =
+        postcard::take_from_bytes(plain).map_err(|_| Error::Decrypt(name.to_string()))?;
+    if schema > SCHEMA_VERSION {
+        return Err(Error::FormatVersion {
+            name: name.to_string(),
+            found: schema,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let stored: StoredModel = postcard::from_bytes(plain).map_err(|e| Error::Codec(e.to_string()))?;
+    Ok(stored.model)
+}
+
+/// Makes `version` the active version of `name`.
+pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
+    let exists: Option<i64> = if table_exists(conn, "ml_models")? {
+        conn.query_row(
+            "SELECT id FROM ml_models WHERE name = ?1 AND version = ?2",
+            params![name, version],
+            |r| r.get(0),
+        )
+        .optional()?
+    } else {
+        None
+    };
+    if exists.is_none() {
+        return Err(missing(conn, name, Some(version)).unwrap_or_else(|e| e));
+    }
+    conn.execute("UPDATE ml_models SET active = (version = ?2) WHERE name = ?1", params![name, version])?;
+    Ok(())
+}
+
+/// Deletes one version (or all versions) of `name` and its training log; returns how many
+/// versions were deleted. Dropping the active version leaves no version active.
+pub fn drop_model(conn: &Connection, name: &str, version: Option<i64>) -> Result<usize> {
+    if !table_exists(conn, "ml_models")? {
+        return Err(Error::NoModel(name.to_string()));
+    }
+    let n = match version {
+        Some(v) => {
+            conn.execute("DELETE FROM ml_training_log WHERE name = ?1 AND version = ?2", params![name, v])?;
+            conn.execute("DELETE FROM ml_models WHERE name = ?1 AND version = ?2", params![name, v])?
+        }
+        None => {
+            conn.execute("DELETE FROM ml_training_log WHERE name = ?1", [name])?;
+            conn.execute("DELETE FROM ml_models WHERE name = ?1", [name])?
+        }
+    };
+    if n == 0 {
+        return Err(missing(conn, name, version)?);
+    }
+    Ok(n)
+}
