@@ -1,0 +1,182 @@
+//! The recommender through SQL, as a user runs it: MovieLens 100K in a SQLite table, 5-fold
+//! cross-validation with `ml_train` / `ml_predict`, and `ml_recommend` latency. Prints one JSON
+//! object per line.
+//!
+//! ```text
+//! cargo run --release --example bench_recommender -- [path/to/ml-100k/u.data]
+//! ```
+//!
+//! Per fold the training part is inserted into a table, `ml_train(... json_object('test_size',
+//! 0, 'algorithm', ...))` is timed end to end (reading the table, fitting, encrypting and
+//! storing the model), and the test part is predicted with `SELECT ml_predict('rec', user,
+//! item) FROM test`. Folds come from our own shuffle with seed 42 (Surprise's numpy-based
+//! folds cannot be reproduced). The data file is read at run time, never copied into the
+//! repository (its licence forbids redistribution). Fit CPU seconds are reported beside
+//! wall-clock seconds because the benchmark machine is shared.
+
+use rand::seq::SliceRandom;
+use serde_json::{Value as Json, json};
+use sqlml::models::split::rng;
+use sqlml::rusqlite::{Connection, params};
+use std::time::Instant;
+
+type Rating = (i64, i64, f64);
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).unwrap_or_else(|| "/work/shared/data/ml-100k/u.data".to_string());
+    let ratings = read_ratings(&path)?;
+    let conn = Connection::open_in_memory()?;
+    sqlml::register(&conn)?;
+    let _: String = conn.query_row("SELECT ml_unlock('bench passphrase')", [], |r| r.get(0))?;
+    for algo in ["svd", "svdpp"] {
+        println!("{}", cross_validate(&conn, &ratings, algo)?);
+    }
+    println!("{}", recommend_latency(&conn, 10_000)?);
+    Ok(())
+}
+
+fn read_ratings(path: &str) -> Result<Vec<Rating>, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 3 {
+            return Err(format!("bad line in '{path}': {line}").into());
+        }
+        out.push((f[0].parse()?, f[1].parse()?, f[2].parse()?));
+    }
+    Ok(out)
+}
+
+fn load(conn: &Connection, table: &str, rows: &[Rating]) -> Result<(), Box<dyn std::error::Error>> {
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table}(user INTEGER, item INTEGER, rating REAL);"
+    ))?;
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut insert = tx.prepare(&format!("INSERT INTO {table} VALUES (?1, ?2, ?3)"))?;
+        for &(u, i, r) in rows {
+            insert.execute(params![u, i, r])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn cross_validate(
+    conn: &Connection,
+    ratings: &[Rating],
+    algo: &str,
+) -> Result<Json, Box<dyn std::error::Error>> {
+    let mut order: Vec<usize> = (0..ratings.len()).collect();
+    order.shuffle(&mut rng(42));
+    let folds = 5;
+    let (mut rmse, mut mae, mut fit_s, mut fit_cpu_s, mut predict_rows_s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for f in 0..folds {
+        let (lo, hi) = (f * ratings.len() / folds, (f + 1) * ratings.len() / folds);
+        let test: Vec<Rating> = order[lo..hi].iter().map(|&i| ratings[i]).collect();
+        let train: Vec<Rating> = order[..lo].iter().chain(&order[hi..]).map(|&i| ratings[i]).collect();
+        load(conn, "train", &train)?;
+        load(conn, "test", &test)?;
+        let sql = format!(
+            "SELECT ml_train('rec', 'recommender', 'train', 'rating', json_object('test_size', 0, 'algorithm', '{algo}'))"
+        );
+        let (started, cpu) = (Instant::now(), thread_cpu_s());
+        let _report: String = conn.query_row(&sql, [], |r| r.get(0))?;
+        fit_s.push(started.elapsed().as_secs_f64());
+        fit_cpu_s.push(thread_cpu_s() - cpu);
+        let started = Instant::now();
+        let mut stmt = conn.prepare("SELECT rating, ml_predict('rec', user, item) FROM test")?;
+        let pairs: Vec<(f64, f64)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        predict_rows_s.push(pairs.len() as f64 / started.elapsed().as_secs_f64());
+        let n = pairs.len() as f64;
+        rmse.push((pairs.iter().map(|(t, p)| (t - p) * (t - p)).sum::<f64>() / n).sqrt());
+        mae.push(pairs.iter().map(|(t, p)| (t - p).abs()).sum::<f64>() / n);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // Top-10 for user 42 of the last fold's model, over its 1,6xx items.
+    let recommend_ms = time_recommend(conn, "rec", 42, 200)?;
+    Ok(json!({
+        "task": "svd", "dataset": "ml-100k", "library": "sqlml", "algo": algo,
+        "cv": "5 folds, own shuffle with seed 42",
+        "cv_rmse": mean(&rmse), "cv_mae": mean(&mae), "fold_rmse": rmse,
+        "fit_s_per_fold": summary(fit_s), "fit_cpu_s_per_fold": summary(fit_cpu_s),
+        "predict_rows_per_s": summary(predict_rows_s),
+        "recommend_top10_ms": recommend_ms,
+        "peak_rss_mb": peak_rss_mb(),
+    }))
+}
+
+/// Median (min–max) milliseconds of `SELECT item, score FROM ml_recommend(name, user, 10)`.
+fn time_recommend(
+    conn: &Connection,
+    name: &str,
+    user: i64,
+    n: usize,
+) -> Result<Json, Box<dyn std::error::Error>> {
+    let mut stmt = conn.prepare("SELECT item, score FROM ml_recommend(?1, ?2, 10)")?;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let rows: Vec<(i64, f64)> =
+            stmt.query_map(params![name, user], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        if rows.len() != 10 {
+            return Err(format!("ml_recommend gave {} rows", rows.len()).into());
+        }
+    }
+    Ok(summary(times))
+}
+
+/// `ml_recommend` top-10 over `items` synthetic items (a model trained briefly on 20 ratings per
+/// item from 2,000 users).
+fn recommend_latency(conn: &Connection, items: i64) -> Result<Json, Box<dyn std::error::Error>> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let rows: Vec<Rating> =
+        (0..items * 20).map(|n| ((next() % 2000) as i64, n % items, (next() % 5 + 1) as f64)).collect();
+    load(conn, "synthetic", &rows)?;
+    let _: String = conn.query_row(
+        "SELECT ml_train('synthetic', 'recommender', 'synthetic', 'rating', json_object('test_size', 0, 'n_epochs', 2))",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(json!({
+        "task": "recommend_top10", "library": "sqlml", "items": items, "n_factors": 100,
+        "ms_per_query": time_recommend(conn, "synthetic", 42, 500)?,
+        "peak_rss_mb": peak_rss_mb(),
+    }))
+}
+
+fn summary(mut v: Vec<f64>) -> Json {
+    v.sort_by(f64::total_cmp);
+    let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
+    json!({"median": median, "min": v[0], "max": v[v.len() - 1], "n": v.len()})
+}
+
+/// CPU time of the calling thread in seconds (Linux `/proc/thread-self/schedstat`; 0 elsewhere).
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// Peak resident set size of this process (Linux; 0 elsewhere).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
