@@ -200,7 +200,12 @@ fn recommend_latency(
     n: usize,
     factors: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let rows = synthetic(n, users, items, 11);
+    // Every item gets ratings: item = row mod items.
+    let mut rows = synthetic(n, users, items, 11);
+    for (row, r) in rows.iter_mut().enumerate() {
+        r.1 = (row % items) as i64;
+    }
+    reset_peak_rss();
     let options = format!(r#"{{"algorithm": "svd", "n_factors": {factors}, "n_epochs": 2}}"#);
     let (model, _, _) = fit(&rows, &options)?;
     let queries = if items > 100_000 { 50 } else { 500 };
