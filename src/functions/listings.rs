@@ -15,7 +15,9 @@ const DEFAULT_K: usize = 10;
 fn name_arg(v: &Option<SqlValue>) -> Result<String> {
     match v {
         Some(SqlValue::Text(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(other) => Err(Error::argument(format!("argument 'name' must be a model name (text), got {}", show(other)))),
+        Some(other) => {
+            Err(Error::argument(format!("argument 'name' must be a model name (text), got {}", show(other))))
+        }
         None => Err(Error::argument("argument 'name' is required")),
     }
 }
@@ -24,7 +26,9 @@ fn k_arg(v: &Option<SqlValue>) -> Result<usize> {
     match v {
         None | Some(SqlValue::Null) => Ok(DEFAULT_K),
         Some(SqlValue::Integer(k)) if *k >= 0 => Ok(*k as usize),
-        Some(other) => Err(Error::argument(format!("argument 'k' must be a non-negative integer, got {}", show(other)))),
+        Some(other) => {
+            Err(Error::argument(format!("argument 'k' must be a non-negative integer, got {}", show(other))))
+        }
     }
 }
 
@@ -58,7 +62,10 @@ fn sql(v: Value) -> SqlValue {
 }
 
 fn wrong_kind(name: &str, model: &Model, wanted: &str) -> Error {
-    Error::Unsupported(format!("model '{name}' is a {} model; this function needs a {wanted} model", model.kind()))
+    Error::Unsupported(format!(
+        "model '{name}' is a {} model; this function needs a {wanted} model",
+        model.kind()
+    ))
 }
 
 /// `ml_top_tokens(name [, k])` → (label, token, score).

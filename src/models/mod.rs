@@ -148,8 +148,12 @@ pub fn train(
     common: &Common,
 ) -> Result<Trained<Model>> {
     match kind {
-        text::TextModel::KIND => text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text)),
-        mlp::Classifier::KIND => mlp::Classifier::train(data, target, opts, common).map(|t| t.map(Model::Classifier)),
+        text::TextModel::KIND => {
+            text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text))
+        }
+        mlp::Classifier::KIND => {
+            mlp::Classifier::train(data, target, opts, common).map(|t| t.map(Model::Classifier))
+        }
         _ => Err(Error::argument(format!(
             "argument 'kind' must be one of {}, got '{kind}'",
             KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
