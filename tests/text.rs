@@ -66,8 +66,11 @@ fn bad_input_errors() {
         "ml_train: option 'ngrams' must be [min, max] with 1 <= min <= max <= 5 (or one number n for [1, n]), got [3,1]"
     );
     assert_eq!(
-        err(&conn, "SELECT ml_train('x', 'text', 'messages', 'label')"),
-        "ml_train: the source has several columns besides the target 'label' ('id', 'body'); choose the text column with the option 'text'"
+        err(
+            &conn,
+            "SELECT ml_train('x', 'text', 'SELECT id, body, body AS copy, label FROM messages', 'label')"
+        ),
+        "ml_train: the source has several columns besides the target 'label' ('id', 'body', 'copy'); choose the text column with the option 'text'"
     );
     assert_eq!(
         err(&conn, "SELECT ml_train('x', 'text', 'messages', 'label', json_object('text', 'bdy'))"),

@@ -36,11 +36,7 @@ impl Adam {
         self.beta2_power *= self.beta2;
         let alpha = self.lr * (1.0 - self.beta2_power).sqrt() / (1.0 - self.beta1_power);
         let (b1, b2, eps) = (1.0 - self.beta1, 1.0 - self.beta2, self.epsilon);
-        for (((w, &g), m), v) in params.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
-            *m += (g - *m) * b1;
-            *v += (g * g - *v) * b2;
-            *w -= alpha * *m / (v.sqrt() + eps);
-        }
+        super::kernels::adam(params, grads, &mut self.m, &mut self.v, alpha, b1, b2, eps);
     }
 }
 

@@ -21,6 +21,27 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: a fast hash for the short category texts of training columns (SipHash's
+/// flooding resistance is not needed for counting a column's own values).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// How one original column becomes network inputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -291,14 +312,44 @@ impl Encoder {
     /// feature column by name.
     pub fn encode_dataset(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f32>> {
         let w = self.width;
+        let columns = self
+            .features
+            .iter()
+            .map(|f| {
+                let col = data.column(&f.name, "feature column")?;
+                // Text columns of one-hot features: look each value's slot up in a hash map
+                // built once, instead of a binary search per value.
+                let slots = match (&f.encoding, &col.data) {
+                    (Encoding::Categorical { categories, .. }, ColumnData::Text(_)) => Some(
+                        categories
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| (c.as_str(), i))
+                            .collect::<FnvMap<&str, usize>>(),
+                    ),
+                    _ => None,
+                };
+                Ok((col, slots))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut out = vec![0f32; rows.len() * w];
-        for f in &self.features {
-            let col = data.column(&f.name, "feature column")?;
-            let fw = f.width();
-            for (r, &row) in rows.iter().enumerate() {
-                let start = r * w + f.offset;
-                f.encode(col.get(row), &mut out[start..start + fw])
-                    .map_err(|e| Error::data(format!("row {}: {e}", row + 1)))?;
+        for (&row, x) in rows.iter().zip(out.chunks_exact_mut(w)) {
+            for (f, (col, slots)) in self.features.iter().zip(&columns) {
+                let part = &mut x[f.offset..f.offset + f.width()];
+                match (slots, &col.data, &f.encoding) {
+                    (
+                        Some(slots),
+                        ColumnData::Text(values),
+                        Encoding::Categorical { categories, other, .. },
+                    ) => match values[row].as_deref().and_then(|t| slots.get(t)) {
+                        Some(&slot) => part[slot] = 1.0,
+                        None if *other => part[categories.len()] = 1.0,
+                        None => {}
+                    },
+                    _ => f
+                        .encode(col.get(row), part)
+                        .map_err(|e| Error::data(format!("row {}: {e}", row + 1)))?,
+                }
             }
         }
         Ok(out)
@@ -312,10 +363,10 @@ impl Encoder {
     /// Index of the feature whose name is `key` (exact, then ASCII case-insensitive); `hint` is
     /// tried first, as JSON keys usually come in training order.
     pub fn find(&self, key: &str, hint: usize) -> Option<usize> {
-        if let Some(f) = self.features.get(hint) {
-            if f.name == key {
-                return Some(hint);
-            }
+        if let Some(f) = self.features.get(hint)
+            && f.name == key
+        {
+            return Some(hint);
         }
         self.features
             .iter()
@@ -357,7 +408,7 @@ fn fit_column(
                 rows.iter().filter_map(|&r| col.get(r).as_f64()).map(|x| (x - mean).powi(2)).sum::<f64>()
                     / n as f64;
             let std = var.sqrt();
-            if !(std > 0.0) && nulls == 0 {
+            if (std.is_nan() || std <= 0.0) && nulls == 0 {
                 return Err(format!("is constant ({mean}) in the training rows"));
             }
             if !mean.is_finite() || !std.is_finite() {
@@ -366,7 +417,7 @@ fn fit_column(
             Ok(Encoding::Numeric { mean, scale: if std > 0.0 { std } else { 1.0 }, missing_flag: nulls > 0 })
         }
         ColumnData::Text(values) => {
-            let mut counts: HashMap<&str, usize> = HashMap::new();
+            let mut counts: FnvMap<&str, usize> = FnvMap::default();
             let mut nulls = 0usize;
             for &r in rows {
                 match values[r].as_deref() {

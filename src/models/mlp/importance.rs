@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 /// Repeats per column.
 pub const REPEATS: usize = 3;
 /// Rows used at most (the first ones of the held-out split).
-pub const MAX_ROWS: usize = 10_000;
+pub const MAX_ROWS: usize = 5_000;
 
 /// Importance of one original column.
 #[derive(Clone, Debug, PartialEq)]

@@ -28,7 +28,9 @@
 //! `seed` and `test_size` are the platform's [`Common`] options.
 //!
 //! The per-epoch log reports the validation loss and accuracy of the validation split, or,
-//! without one, of the held-out test split (for monitoring only: it never steers training).
+//! without one, of the held-out test split (its first 5,000 rows, for monitoring only: it never
+//! steers training). Permutation importance uses the first 5,000 held-out rows, 3 shuffles per
+//! column.
 //!
 //! # Explanations
 //!
@@ -43,6 +45,7 @@ pub mod explain;
 pub mod features;
 pub mod importance;
 pub mod input;
+pub mod kernels;
 pub mod network;
 pub mod trainer;
 

@@ -56,9 +56,12 @@ pub struct Fitted {
 const INIT_STREAM: u64 = 0x6d6c_7000_0000_0001;
 const VALIDATION_STREAM: u64 = 0x6d6c_7000_0000_0002;
 
+/// Monitoring rows evaluated per epoch at most (the first ones given).
+pub const MONITOR_ROWS: usize = 5_000;
+
 /// Trains on the `y.len()` rows of the row-major matrix `x` (`d` columns) with `k` classes.
-/// `monitor` (encoded rows and labels) is evaluated after each epoch for the log only when there
-/// is no validation split; it never influences training.
+/// `monitor` (encoded rows and labels; the first [`MONITOR_ROWS`]) is evaluated after each epoch
+/// for the log only when there is no validation split; it never influences training.
 pub fn fit(
     x: &[f32],
     d: usize,
@@ -75,8 +78,11 @@ pub fn fit(
     };
     let val_x: Vec<f32> = val_idx.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect();
     let val_y: Vec<u32> = val_idx.iter().map(|&i| y[i]).collect();
-    let check: Option<(&[f32], &[u32])> =
-        if val_idx.is_empty() { monitor.filter(|(_, my)| !my.is_empty()) } else { Some((&val_x, &val_y)) };
+    let monitor = monitor.filter(|(_, my)| !my.is_empty()).map(|(mx, my)| {
+        let rows = my.len().min(MONITOR_ROWS);
+        (&mx[..rows * d], &my[..rows])
+    });
+    let check: Option<(&[f32], &[u32])> = if val_idx.is_empty() { monitor } else { Some((&val_x, &val_y)) };
 
     let mut sizes = vec![d];
     sizes.extend(&cfg.hidden);
@@ -129,7 +135,7 @@ pub fn fit(
             let dropout = (cfg.dropout > 0.0).then_some((&mut r, cfg.dropout));
             ws.forward(&net, xb, dropout);
             loss_sum += ws.softmax_cross_entropy(&net, &batch_y[..b], &class_weight);
-            ws.backward(&net, xb, cfg.l2, None);
+            ws.backward(&net, xb, cfg.l2);
             adam.step(net.params_mut(), &ws.grads);
         }
         let (val_loss, metric) = match (check, eval_ws.as_mut()) {
@@ -276,14 +282,14 @@ mod tests {
         let mut cfg = config();
         cfg.epochs = 2;
         let base = fit(&x, 2, &y, 2, &cfg, None).net;
-        let variants: Vec<Box<dyn Fn(&mut Config)>> = vec![
-            Box::new(|c| c.learning_rate = 0.02),
-            Box::new(|c| c.batch_size = 16),
-            Box::new(|c| c.l2 = 0.1),
-            Box::new(|c| c.dropout = 0.3),
-            Box::new(|c| c.balanced = true),
-            Box::new(|c| c.shuffle = false),
-            Box::new(|c| c.hidden = vec![8]),
+        let variants: [fn(&mut Config); 7] = [
+            |c| c.learning_rate = 0.02,
+            |c| c.batch_size = 16,
+            |c| c.l2 = 0.1,
+            |c| c.dropout = 0.3,
+            |c| c.balanced = true,
+            |c| c.shuffle = false,
+            |c| c.hidden = vec![8],
         ];
         for (i, change) in variants.iter().enumerate() {
             let mut c = cfg.clone();
