@@ -202,10 +202,10 @@ fn failed_training_changes_nothing() {
         "ml_train: argument 'kind' must be one of 'text', 'classifier', 'recommender', got 'nb'"
     );
     // Interrupted while reading the source.
-    conn.progress_handler(50, Some(|| true));
+    conn.progress_handler(50, Some(|| true)).unwrap();
     let e = err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')");
     assert!(e.contains("interrupted"), "{e}");
-    conn.progress_handler(0, None::<fn() -> bool>);
+    conn.progress_handler(0, None::<fn() -> bool>).unwrap();
     // Failing while writing: a trigger refuses the new row.
     conn.execute_batch(
         "CREATE TRIGGER refuse BEFORE INSERT ON ml_models WHEN NEW.version = 2 BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
@@ -237,10 +237,7 @@ fn versions_activate_and_drop() {
     .unwrap();
     assert_eq!(r2["version"], 2);
     assert_eq!(int(&conn, "SELECT version FROM ml_models WHERE name = 'spam' AND active"), 2);
-    assert_eq!(
-        int(&conn, "SELECT count(*) FROM ml_training_log WHERE name = 'spam' AND version = 2") > 0,
-        true
-    );
+    assert!(int(&conn, "SELECT count(*) FROM ml_training_log WHERE name = 'spam' AND version = 2") > 0);
     let metrics: serde_json::Value =
         serde_json::from_str(&text(&conn, "SELECT metrics FROM ml_models WHERE version = 2")).unwrap();
     assert!(metrics["accuracy"].is_number());
