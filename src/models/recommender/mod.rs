@@ -564,6 +564,13 @@ impl Estimator for Recommender {
                 (Vec::new(), Vec::new(), x, y, false)
             }
         };
+        if let Some(bad) = log.iter().find(|e| !e.loss.is_finite()) {
+            let hint = if implicit { "lower 'alpha' or raise 'regularization'" } else { "lower 'lr_all'" };
+            return Err(Error::data(format!(
+                "training diverged: the training loss is not finite after epoch {} ({hint})",
+                bad.epoch
+            )));
+        }
         let item_norms = item_factors.norms();
         let popularity = baseline::popularity(&by_item, mean, implicit);
         let model = Recommender {

@@ -319,6 +319,11 @@ fn bad_inputs_have_exact_messages() {
         "target column 'w' holds -2 in row 2; interaction weights must be finite and >= 0"
     );
 
+    assert_eq!(
+        train(&data, Some("rating"), r#"{"lr_all": 50, "n_epochs": 5}"#, 0.0).unwrap_err().to_string(),
+        "training diverged: the training loss is not finite after epoch 1 (lower 'lr_all')"
+    );
+
     let m = train(&data, Some("rating"), r#"{"n_factors": 2}"#, 0.0).unwrap().model;
     assert_eq!(
         m.predict(&[Input::Integer(1)]).unwrap_err().to_string(),
