@@ -25,6 +25,9 @@ use sqlml::models::split::rng;
 use sqlml::models::{Column, ColumnData, Common, Dataset, Estimator, Input, Options, Value};
 use std::time::Instant;
 
+/// One (user, item, rating) row.
+type Rating = (i64, i64, f64);
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -53,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// (user, item, rating) rows of a MovieLens `u.data` file (tab separated, timestamp ignored).
-fn read_ratings(path: &str) -> Result<Vec<(i64, i64, f64)>, Box<dyn std::error::Error>> {
+fn read_ratings(path: &str) -> Result<Vec<Rating>, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
