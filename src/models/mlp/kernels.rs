@@ -1,13 +1,14 @@
-//! The sparse forward product and the Adam update, on row-major f32 slices.
+//! Forward products, the softmax layer's products and the Adam update, on row-major f32 slices.
 //!
 //! [`forward`] needs no packing: it walks the weight rows as they are stored, keeps a 64-wide
-//! accumulator in registers and skips zero inputs, gathered first without branching. It serves
-//! one-row predictions (where a general GEMM's packing costs more than the product) and the
-//! first layer of batches, whose one-hot inputs are mostly zero. `examples/kernel_bench.rs`
-//! measures it against matrixmultiply: ahead on sparse inputs, behind on dense and narrow ones,
-//! which therefore stay with matrixmultiply, as do the backward products. The code is compiled
-//! twice, plain and with AVX2+FMA, and the second is chosen at run time when the CPU has it.
-//! Summation order is fixed, so results are reproducible on a given machine.
+//! accumulator in registers and skips zero inputs, gathered first without branching (one-hot
+//! slots and inactive ReLU units are zeros). At batch 32 a general GEMM spends about as long
+//! packing its operands as multiplying them; `examples/kernel_bench.rs` measures [`forward`]
+//! slightly ahead of matrixmultiply on such inputs, and it is far ahead for one-row predictions.
+//! Narrow outputs (the softmax layer, at most [`NARROW`] wide) use dot products and row updates
+//! on the transposed weights. The wide backward products stay with matrixmultiply. The code is
+//! compiled twice, plain and with AVX2+FMA, and the second is chosen at run time when the CPU
+//! has it. Summation order is fixed, so results are reproducible on a given machine.
 
 /// Width of the register accumulator.
 const LANES: usize = 64;

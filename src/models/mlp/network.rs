@@ -123,15 +123,6 @@ impl Network {
     }
 }
 
-/// `c = a · b` for row-major `a` (`m × k`), `b` (`k × n`), `c` (`m × n`) through matrixmultiply.
-fn gemm(a: &[f32], b: &[f32], c: &mut [f32], k: usize, n: usize) {
-    let m = a.len() / k;
-    let a = ArrayView2::from_shape((m, k), a).expect("shape");
-    let b = ArrayView2::from_shape((k, n), b).expect("shape");
-    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("shape");
-    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-}
-
 /// In-place softmax of one row of scores.
 pub fn softmax(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -215,10 +206,7 @@ impl Workspace {
             let (w_off, b_off) = net.offsets(l);
             let hidden = l + 1 < layers;
             let w = &net.params[w_off..b_off];
-            if l == 0 {
-                // One-hot and standardised inputs: mostly zeros, which the kernel skips.
-                kernels::forward(input, w, net.bias(l), out, n_in, n_out, hidden);
-            } else if n_out <= kernels::NARROW {
+            if n_out <= kernels::NARROW {
                 let wt = &mut self.transposed[..n_in * n_out];
                 kernels::transpose(w, wt, n_in, n_out);
                 kernels::forward_narrow(input, wt, net.bias(l), out, n_in, n_out);
@@ -226,12 +214,8 @@ impl Workspace {
                     out.iter_mut().for_each(|v| *v = v.max(0.0));
                 }
             } else {
-                gemm(input, w, out, n_in, n_out);
-                for row in out.chunks_exact_mut(n_out) {
-                    for (v, &bv) in row.iter_mut().zip(net.bias(l)) {
-                        *v = if hidden { (*v + bv).max(0.0) } else { *v + bv };
-                    }
-                }
+                // One-hot inputs and inactive ReLU units are zeros, which the kernel skips.
+                kernels::forward(input, w, net.bias(l), out, n_in, n_out, hidden);
             }
             if let (true, Some((rng, p))) = (hidden, &mut dropout)
                 && *p > 0.0
