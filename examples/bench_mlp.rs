@@ -3,7 +3,8 @@
 //! resident memory. Each dataset runs in its own child process so that its peak RSS (VmHWM)
 //! is its own. Prints one JSON object per dataset.
 //!
-//! `cargo run --release --example bench_mlp [telco-churn|bank-full]`
+//! `cargo run --release --example bench_mlp [telco-churn|bank-full]` (`BENCH_REPEATS`, `BENCH_QUICK`,
+//! `BENCH_DATA` as set by bench/run.sh).
 
 #[path = "support/realdata.rs"]
 mod realdata;
@@ -12,8 +13,6 @@ use serde_json::{Value as Json, json};
 use sqlml::models::{ColumnData, Dataset};
 use sqlml::rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
 use std::time::Instant;
-
-const REPEATS: usize = 3;
 
 fn main() {
     match std::env::args().nth(1) {
@@ -113,7 +112,7 @@ fn run(name: &str) {
     );
     let mut times = Vec::new();
     let mut report = Json::Null;
-    for _ in 0..REPEATS {
+    for _ in 0..realdata::repeats(3) {
         let start = Instant::now();
         let text: String = conn.query_row(&train_sql, [], |r| r.get(0)).unwrap();
         times.push(start.elapsed().as_secs_f64());

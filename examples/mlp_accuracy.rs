@@ -12,7 +12,7 @@ use sqlml::models::{Common, Estimator, Options};
 use std::time::Instant;
 
 fn main() {
-    let repeats: usize = std::env::var("REPEATS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let repeats = realdata::repeats(3);
     for table in [realdata::telco(), realdata::bank_full()] {
         let data = realdata::dataset(&table);
         let options = json!({"exclude": table.exclude}).to_string();

@@ -8,9 +8,20 @@
 use sqlml::models::{Column, ColumnData, Dataset};
 use std::process::Command;
 
-/// Where the shared data lives (override with `SQLML_DATA`).
+/// Where the shared data lives: `BENCH_DATA` (set by bench/run.sh), else `SQLML_DATA`, else
+/// `../shared/data` next to the repository.
 pub fn data_dir() -> String {
-    std::env::var("SQLML_DATA").unwrap_or_else(|_| "/work/shared/data".to_string())
+    std::env::var("BENCH_DATA")
+        .or_else(|_| std::env::var("SQLML_DATA"))
+        .unwrap_or_else(|_| format!("{}/../shared/data", env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Repeats for timings: `BENCH_REPEATS`, else 1 with `BENCH_QUICK=1`, else `default`.
+pub fn repeats(default: usize) -> usize {
+    if let Some(n) = std::env::var("BENCH_REPEATS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0) {
+        return n;
+    }
+    if std::env::var("BENCH_QUICK").as_deref() == Ok("1") { 1 } else { default }
 }
 
 /// A benchmark table: name, source text, separator, target column, columns to exclude.

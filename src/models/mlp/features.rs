@@ -133,10 +133,16 @@ impl Feature {
                     }
                 };
                 let slot = text.and_then(|t| {
-                    sorted
-                        .binary_search_by(|&i| categories[i as usize].as_str().cmp(t))
-                        .ok()
-                        .map(|p| sorted[p])
+                    if categories.len() <= LINEAR_SCAN {
+                        // Most frequent first: usually found in one or two equality checks, which
+                        // compare lengths before bytes.
+                        categories.iter().position(|c| c == t).map(|p| p as u32)
+                    } else {
+                        sorted
+                            .binary_search_by(|&i| categories[i as usize].as_str().cmp(t))
+                            .ok()
+                            .map(|p| sorted[p])
+                    }
                 });
                 match slot {
                     Some(s) => out[s as usize] = 1.0,
@@ -161,6 +167,9 @@ impl Feature {
         }
     }
 }
+
+/// Up to this many categories, a value's slot is found by scanning in frequency order.
+const LINEAR_SCAN: usize = 16;
 
 /// A small stack buffer to format a number as SQL text without allocating.
 #[derive(Default)]
@@ -569,6 +578,31 @@ mod tests {
         let s = Selection { features: Some(vec!["ID".into()]), max_categories: 2, ..Selection::default() };
         let enc = Encoder::fit(&d, 2, &rows, &s).unwrap();
         assert_eq!(enc.names(), vec!["id"]);
+    }
+
+    #[test]
+    fn many_categories_use_the_sorted_lookup() {
+        // 20 categories (more than LINEAR_SCAN), 'c19' most frequent.
+        let values: Vec<Option<String>> =
+            (0..60).map(|i| Some(format!("c{}", if i >= 40 { 19 } else { i % 20 }))).collect();
+        let d = Dataset::new(vec![
+            Column { name: "cat".into(), data: ColumnData::Text(values) },
+            Column { name: "y".into(), data: ColumnData::Integer((0..60).map(|i| Some(i % 2)).collect()) },
+        ]);
+        let rows: Vec<usize> = (0..60).collect();
+        let enc = Encoder::fit(&d, 1, &rows, &sel()).unwrap();
+        let f = &enc.features[0];
+        let Encoding::Categorical { categories, .. } = &f.encoding else { panic!("categorical") };
+        assert_eq!(categories.len(), 20);
+        assert_eq!(categories[0], "c19");
+        for (slot, c) in categories.iter().enumerate() {
+            let mut out = vec![0f32; f.width()];
+            f.encode(Input::Text(c), &mut out).unwrap();
+            assert_eq!(out.iter().position(|&v| v == 1.0), Some(slot));
+        }
+        let mut out = vec![0f32; f.width()];
+        f.encode(Input::Text("c20"), &mut out).unwrap();
+        assert!(out.iter().all(|&v| v == 0.0));
     }
 
     #[test]

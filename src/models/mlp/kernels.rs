@@ -1,13 +1,14 @@
-//! The sparse forward product and the Adam update, on row-major f32 slices.
+//! Forward products, the softmax layer's products and the Adam update, on row-major f32 slices.
 //!
 //! [`forward`] needs no packing: it walks the weight rows as they are stored, keeps a 64-wide
-//! accumulator in registers and skips zero inputs, gathered first without branching. It serves
-//! one-row predictions (where a general GEMM's packing costs more than the product) and the
-//! first layer of batches, whose one-hot inputs are mostly zero. `examples/kernel_bench.rs`
-//! measures it against matrixmultiply: ahead on sparse inputs, behind on dense and narrow ones,
-//! which therefore stay with matrixmultiply, as do the backward products. The code is compiled
-//! twice, plain and with AVX2+FMA, and the second is chosen at run time when the CPU has it.
-//! Summation order is fixed, so results are reproducible on a given machine.
+//! accumulator in registers and skips zero inputs, gathered first without branching (one-hot
+//! slots and inactive ReLU units are zeros). At batch 32 a general GEMM spends about as long
+//! packing its operands as multiplying them; `examples/kernel_bench.rs` measures [`forward`]
+//! slightly ahead of matrixmultiply on such inputs, and it is far ahead for one-row predictions.
+//! Narrow outputs (the softmax layer, at most [`NARROW`] wide) use dot products and row updates
+//! on the transposed weights. The wide backward products stay with matrixmultiply. The code is
+//! compiled twice, plain and with AVX2+FMA, and the second is chosen at run time when the CPU
+//! has it. Summation order is fixed, so results are reproducible on a given machine.
 
 /// Width of the register accumulator.
 const LANES: usize = 64;
@@ -106,6 +107,136 @@ fn forward_impl<const FMA: bool>(
     }
 }
 
+/// Outputs at most this wide (the softmax layer) take the `*_narrow` kernels, which work on
+/// the transposed weights (`n × k`) with dot products and row updates instead of a GEMM.
+pub const NARROW: usize = 8;
+
+/// `wt = wᵀ` for `w` (`k × n`).
+pub fn transpose(w: &[f32], wt: &mut [f32], k: usize, n: usize) {
+    for (kk, row) in w.chunks_exact(n).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            wt[j * k + kk] = v;
+        }
+    }
+}
+
+/// `c[i, j] = bias[j] + a[i, :] · wt[j, :]` for `a` (`m × k`), `wt` (`n × k`), `c` (`m × n`).
+pub fn forward_narrow(a: &[f32], wt: &[f32], bias: &[f32], c: &mut [f32], k: usize, n: usize) {
+    dispatch!(forward_narrow_impl, forward_narrow_fma, (a, wt, bias, c, k, n))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn forward_narrow_fma(a: &[f32], wt: &[f32], bias: &[f32], c: &mut [f32], k: usize, n: usize) {
+    forward_narrow_impl::<true>(a, wt, bias, c, k, n)
+}
+
+#[inline(always)]
+fn forward_narrow_impl<const FMA: bool>(
+    a: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    k: usize,
+    n: usize,
+) {
+    for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
+        for (j, out) in c_row.iter_mut().enumerate() {
+            *out = bias[j] + dot::<FMA>(a_row, &wt[j * k..(j + 1) * k]);
+        }
+    }
+}
+
+/// Transposed weight gradient `gwt = dᵀ · a` (`n × k`) for `a` (`m × k`) and `d` (`m × n`).
+pub fn weight_gradient_narrow(a: &[f32], d: &[f32], gwt: &mut [f32], k: usize, n: usize) {
+    dispatch!(weight_gradient_narrow_impl, weight_gradient_narrow_fma, (a, d, gwt, k, n))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn weight_gradient_narrow_fma(a: &[f32], d: &[f32], gwt: &mut [f32], k: usize, n: usize) {
+    weight_gradient_narrow_impl::<true>(a, d, gwt, k, n)
+}
+
+#[inline(always)]
+fn weight_gradient_narrow_impl<const FMA: bool>(a: &[f32], d: &[f32], gwt: &mut [f32], k: usize, n: usize) {
+    gwt.fill(0.0);
+    for (a_row, d_row) in a.chunks_exact(k).zip(d.chunks_exact(n)) {
+        for (j, &s) in d_row.iter().enumerate() {
+            axpy::<FMA>(s, a_row, &mut gwt[j * k..(j + 1) * k]);
+        }
+    }
+}
+
+/// Gradient through a hidden layer from a narrow one: `prev[i, :] = scale · d[i, :] · wt`
+/// where `act[i, :] > 0`, else 0; `d` is `m × n`, `wt` is `n × k`, `act` and `prev` `m × k`.
+pub fn backprop_narrow(d: &[f32], wt: &[f32], act: &[f32], prev: &mut [f32], scale: f32, k: usize, n: usize) {
+    dispatch!(backprop_narrow_impl, backprop_narrow_fma, (d, wt, act, prev, scale, k, n))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn backprop_narrow_fma(d: &[f32], wt: &[f32], act: &[f32], prev: &mut [f32], scale: f32, k: usize, n: usize) {
+    backprop_narrow_impl::<true>(d, wt, act, prev, scale, k, n)
+}
+
+#[inline(always)]
+fn backprop_narrow_impl<const FMA: bool>(
+    d: &[f32],
+    wt: &[f32],
+    act: &[f32],
+    prev: &mut [f32],
+    scale: f32,
+    k: usize,
+    n: usize,
+) {
+    for ((d_row, act_row), prev_row) in
+        d.chunks_exact(n).zip(act.chunks_exact(k)).zip(prev.chunks_exact_mut(k))
+    {
+        prev_row.fill(0.0);
+        for (j, &s) in d_row.iter().enumerate() {
+            axpy::<FMA>(s, &wt[j * k..(j + 1) * k], prev_row);
+        }
+        for (p, &a) in prev_row.iter_mut().zip(act_row) {
+            *p = if a > 0.0 { *p * scale } else { 0.0 };
+        }
+    }
+}
+
+/// `y += s · x`.
+#[inline(always)]
+fn axpy<const FMA: bool>(s: f32, x: &[f32], y: &mut [f32]) {
+    for (yv, &xv) in y.iter_mut().zip(x) {
+        *yv = madd::<FMA>(*yv, s, xv);
+    }
+}
+
+/// Dot product with 16 independent partial sums (vectorisable, fixed order).
+#[inline(always)]
+fn dot<const FMA: bool>(x: &[f32], y: &[f32]) -> f32 {
+    const L: usize = 16;
+    let mut acc = [0f32; L];
+    let mut xs = x.chunks_exact(L);
+    let mut ys = y.chunks_exact(L);
+    for (xc, yc) in (&mut xs).zip(&mut ys) {
+        for t in 0..L {
+            acc[t] = madd::<FMA>(acc[t], xc[t], yc[t]);
+        }
+    }
+    let mut tail = 0.0;
+    for (&a, &b) in xs.remainder().iter().zip(ys.remainder()) {
+        tail = madd::<FMA>(tail, a, b);
+    }
+    let mut width = L;
+    while width > 1 {
+        width /= 2;
+        for t in 0..width {
+            acc[t] += acc[t + width];
+        }
+    }
+    acc[0] + tail
+}
+
 /// One Adam update (Keras' form): `m += (g − m)·b1`, `v += (g² − v)·b2`,
 /// `w −= alpha·m / (sqrt(v) + eps)`, where `b1 = 1 − β1` and `b2 = 1 − β2`.
 #[allow(clippy::too_many_arguments)]
@@ -180,6 +311,31 @@ mod tests {
             }
             forward(&a, &b, &bias, &mut c, k, n, true);
             assert!(c.iter().all(|&v| v >= 0.0));
+
+            let mut bt = vec![0.0; k * n];
+            transpose(&b, &mut bt, k, n);
+            forward_narrow(&a, &bt, &bias, &mut c, k, n);
+            for (i, (&got, &want)) in c.iter().zip(&expect).enumerate() {
+                assert!((f64::from(got) - want - f64::from(bias[i % n])).abs() < 1e-4, "narrow {m}x{k}x{n}");
+            }
+            // gwt = dᵀ a (n × k), i.e. the transpose of aᵀ d
+            let d = data(m * n, 4);
+            let mut gwt = vec![0.0; n * k];
+            weight_gradient_narrow(&a, &d, &mut gwt, k, n);
+            let dt: Vec<f32> = (0..n * m).map(|i| d[(i % m) * n + i / m]).collect();
+            let expect_gwt = naive(&dt, &a, n, m, k);
+            for (&got, &want) in gwt.iter().zip(&expect_gwt) {
+                assert!((f64::from(got) - want).abs() < 1e-4, "weight gradient");
+            }
+            // prev = scale · d · wt, masked by act > 0
+            let act = data(m * k, 5);
+            let mut prev = vec![9.0; m * k];
+            backprop_narrow(&d, &bt, &act, &mut prev, 2.0, k, n);
+            let expect_prev = naive(&d, &bt, m, n, k);
+            for (i, (&got, &want)) in prev.iter().zip(&expect_prev).enumerate() {
+                let want = if act[i] > 0.0 { 2.0 * want } else { 0.0 };
+                assert!((f64::from(got) - want).abs() < 1e-4, "backprop");
+            }
         }
     }
 }

@@ -34,11 +34,26 @@
 //!
 //! # Explanations
 //!
-//! [`Classifier::explain`] returns integrated-gradient contributions per original column to the
-//! predicted class's score (logit, before the softmax), against a baseline that is the mean
-//! encoded training row. They sum to `score(x) − score(baseline)` to within `1e-4` (see
-//! [`explain`]); the baseline scores of every class are in the training report
-//! (`details.baseline_scores`).
+//! [`Classifier::explain`] returns integrated-gradient contributions per original column (one-hot
+//! slots and missing flags summed back to their column) to the predicted class's score (logit,
+//! before the softmax), against a baseline that is the mean encoded training row. The path
+//! integral is computed exactly for the piecewise-linear network (see [`explain`]), so the
+//! contributions sum to `score(x) − score(baseline)` up to rounding; the baseline scores of every
+//! class are in the training report (`details.baseline_scores`).
+//!
+//! # Prediction inputs
+//!
+//! See [`input`]: the feature values positionally in training order, or one JSON object. Keys
+//! naming columns the model saw but does not use (target, excluded, dropped) are ignored; other
+//! unknown keys are an error unless the model was trained with `allow_extra_keys: true`.
+//!
+//! # Determinism
+//!
+//! Initialisation, shuffling, dropout and the validation split draw from ChaCha8 streams derived
+//! from `seed`; training runs on one thread with fixed summation order, so the same data, options
+//! and seed give the same model bytes on the same machine. Across CPUs the bytes can differ in
+//! the last bits: matrixmultiply and [`kernels`] pick AVX-512/AVX2+FMA/SSE code at run time, and
+//! fused multiply-adds round differently.
 
 pub mod adam;
 pub mod explain;

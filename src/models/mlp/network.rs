@@ -123,15 +123,6 @@ impl Network {
     }
 }
 
-/// `c = a · b` for row-major `a` (`m × k`), `b` (`k × n`), `c` (`m × n`) through matrixmultiply.
-fn gemm(a: &[f32], b: &[f32], c: &mut [f32], k: usize, n: usize) {
-    let m = a.len() / k;
-    let a = ArrayView2::from_shape((m, k), a).expect("shape");
-    let b = ArrayView2::from_shape((k, n), b).expect("shape");
-    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("shape");
-    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-}
-
 /// In-place softmax of one row of scores.
 pub fn softmax(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -158,6 +149,10 @@ pub struct Workspace {
     pub grads: Vec<f32>,
     /// Scale applied to kept hidden units by the last forward pass (1 / keep probability).
     scale: f32,
+    /// Transposed weights of a narrow layer (see [`kernels::NARROW`]).
+    transposed: Vec<f32>,
+    /// Transposed weight gradient of a narrow layer.
+    transposed_grad: Vec<f32>,
 }
 
 impl Workspace {
@@ -165,7 +160,20 @@ impl Workspace {
     pub fn new(net: &Network, capacity: usize) -> Workspace {
         let acts: Vec<_> =
             net.sizes[1..].iter().map(|&n| ndarray::Array2::<f32>::zeros((capacity, n))).collect();
-        Workspace { capacity, deltas: acts.clone(), acts, grads: vec![0.0; net.params.len()], scale: 1.0 }
+        let narrow = (0..net.layers())
+            .filter(|&l| net.sizes[l + 1] <= kernels::NARROW)
+            .map(|l| net.sizes[l] * net.sizes[l + 1])
+            .max()
+            .unwrap_or(0);
+        Workspace {
+            capacity,
+            deltas: acts.clone(),
+            acts,
+            grads: vec![0.0; net.params.len()],
+            scale: 1.0,
+            transposed: vec![0.0; narrow],
+            transposed_grad: vec![0.0; narrow],
+        }
     }
 
     /// Maximum rows per pass.
@@ -198,16 +206,16 @@ impl Workspace {
             let (w_off, b_off) = net.offsets(l);
             let hidden = l + 1 < layers;
             let w = &net.params[w_off..b_off];
-            if l == 0 {
-                // One-hot and standardised inputs: mostly zeros, which the kernel skips.
-                kernels::forward(input, w, net.bias(l), out, n_in, n_out, hidden);
-            } else {
-                gemm(input, w, out, n_in, n_out);
-                for row in out.chunks_exact_mut(n_out) {
-                    for (v, &bv) in row.iter_mut().zip(net.bias(l)) {
-                        *v = if hidden { (*v + bv).max(0.0) } else { *v + bv };
-                    }
+            if n_out <= kernels::NARROW {
+                let wt = &mut self.transposed[..n_in * n_out];
+                kernels::transpose(w, wt, n_in, n_out);
+                kernels::forward_narrow(input, wt, net.bias(l), out, n_in, n_out);
+                if hidden {
+                    out.iter_mut().for_each(|v| *v = v.max(0.0));
                 }
+            } else {
+                // One-hot inputs and inactive ReLU units are zeros, which the kernel skips.
+                kernels::forward(input, w, net.bias(l), out, n_in, n_out, hidden);
             }
             if let (true, Some((rng, p))) = (hidden, &mut dropout)
                 && *p > 0.0
@@ -260,16 +268,27 @@ impl Workspace {
             let input =
                 if l == 0 { x } else { &self.acts[l - 1].as_slice().expect("contiguous")[..b * n_in] };
             let w = &net.params[w_off..b_off];
-            {
+            let narrow = n_out <= kernels::NARROW;
+            if narrow {
+                let gwt = &mut self.transposed_grad[..n_in * n_out];
+                kernels::weight_gradient_narrow(input, delta, gwt, n_in, n_out);
+                for (kk, row) in grads_w.chunks_exact_mut(n_out).enumerate() {
+                    for (j, g) in row.iter_mut().enumerate() {
+                        *g = gwt[j * n_in + kk];
+                    }
+                }
+            } else {
                 let a = ArrayView2::from_shape((b, n_in), input).expect("shape");
                 let d = ArrayView2::from_shape((b, n_out), delta).expect("shape");
                 let mut gw = ArrayViewMut2::from_shape((n_in, n_out), &mut *grads_w).expect("shape");
                 general_mat_mul(1.0, &a.t(), &d, 0.0, &mut gw);
-                if l2 > 0.0 {
-                    for (g, &wv) in grads_w.iter_mut().zip(w) {
-                        *g += 2.0 * l2 * wv;
-                    }
+            }
+            if l2 > 0.0 {
+                for (g, &wv) in grads_w.iter_mut().zip(w) {
+                    *g += 2.0 * l2 * wv;
                 }
+            }
+            {
                 let gb = &mut grads_rest[..n_out];
                 gb.fill(0.0);
                 for row in delta.chunks_exact(n_out) {
@@ -281,7 +300,11 @@ impl Workspace {
             if l > 0 {
                 let prev = &mut deltas_before[l - 1].as_slice_mut().expect("contiguous")[..b * n_in];
                 let act = &self.acts[l - 1].as_slice().expect("contiguous")[..b * n_in];
-                {
+                if narrow {
+                    let wt = &mut self.transposed[..n_in * n_out];
+                    kernels::transpose(w, wt, n_in, n_out);
+                    kernels::backprop_narrow(delta, wt, act, prev, self.scale, n_in, n_out);
+                } else {
                     let d = ArrayView2::from_shape((b, n_out), delta).expect("shape");
                     let wv = ArrayView2::from_shape((n_in, n_out), w).expect("shape");
                     let mut p = ArrayViewMut2::from_shape((b, n_in), &mut *prev).expect("shape");
@@ -319,8 +342,12 @@ mod tests {
     use ndarray::Array2;
 
     fn tiny() -> (Network, Array2<f32>, Vec<u32>) {
+        with_sizes(&[3, 5, 4, 3])
+    }
+
+    fn with_sizes(sizes: &[usize]) -> (Network, Array2<f32>, Vec<u32>) {
         let mut r = rng(3);
-        let net = Network::new(&[3, 5, 4, 3], &mut r);
+        let net = Network::new(sizes, &mut r);
         let x = Array2::from_shape_fn((4, 3), |(i, j)| ((i * 3 + j) as f32 * 0.37).sin());
         (net, x, vec![0, 2, 1, 2])
     }
@@ -336,14 +363,22 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        let (net, x, y) = tiny();
+        // Narrow layers (the transposed kernels) and wide ones (matrixmultiply).
+        check_gradients(&[3, 5, 4, 3]);
+        check_gradients(&[3, 40, 36, 3]);
+    }
+
+    fn check_gradients(sizes: &[usize]) {
+        let (net, x, y) = with_sizes(sizes);
         let w = [1.0, 0.5, 2.0];
         let l2 = 0.01;
         let mut ws = Workspace::new(&net, 8);
         ws.forward::<rand_chacha::ChaCha8Rng>(&net, x.view(), None);
         ws.softmax_cross_entropy(&net, &y, &w);
         ws.backward(&net, x.view(), l2);
-        let eps = 1e-2f32;
+        // Small enough not to cross a ReLU kink (the nearest pre-activation here is 1.2e-3
+        // from zero), large enough for f32.
+        let eps = 5e-4f32;
         for p in 0..net.params().len() {
             let mut plus = net.clone();
             plus.params_mut()[p] += eps;
