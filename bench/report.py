@@ -453,7 +453,7 @@ def main(argv=None):
         ap.error(f"unknown task(s) {bad}; choose from nb, mlp, svd")
     peer_files = {t: os.path.join(args.peers, f"{t}.jsonl") for t in tasks}
     peer_recs = {t: load_jsonl(p) for t, p in peer_files.items()}
-    our_files = sorted(glob.glob(os.path.join(args.ours, "*.jsonl")))
+    our_files = sorted(p for p in glob.glob(os.path.join(args.ours, "*.jsonl")) if not p.endswith(".prev.jsonl"))
     our_recs = [r for p in our_files for r in load_jsonl(p)]
 
     out = ["# sqlml vs peers", "",

@@ -97,23 +97,7 @@ impl Value {
     }
     /// SQLite's sort order: NULL < numbers < text.
     pub fn sql_cmp(&self, other: &Value) -> Ordering {
-        fn rank(v: &Value) -> u8 {
-            match v {
-                Value::Null => 0,
-                Value::Integer(_) | Value::Real(_) => 1,
-                Value::Text(_) => 2,
-            }
-        }
-        match (self, other) {
-            (Value::Integer(a), Value::Integer(b)) => a.cmp(b),
-            (Value::Text(a), Value::Text(b)) => a.cmp(b),
-            (a, b) if rank(a) == 1 && rank(b) == 1 => {
-                let x = a.as_input().as_f64().unwrap_or(0.0);
-                let y = b.as_input().as_f64().unwrap_or(0.0);
-                x.total_cmp(&y)
-            }
-            (a, b) => rank(a).cmp(&rank(b)),
-        }
+        input_cmp(self.as_input(), other.as_input())
     }
 }
 
@@ -228,7 +212,11 @@ pub struct EncodedLabels {
 /// fewer than two classes is an error.
 pub fn encode_labels(col: &Column) -> crate::Result<EncodedLabels> {
     let n = col.len();
-    let mut values: Vec<Value> = Vec::new();
+    // Distinct labels, sorted, found without cloning every row: most rows repeat the label of
+    // a recent row, and a binary search finds the others.
+    let mut classes: Vec<Value> = Vec::new();
+    let mut y = vec![0u32; n];
+    let mut last: Option<Input<'_>> = None;
     for row in 0..n {
         let v = col.get(row);
         if matches!(v, Input::Null) {
@@ -239,11 +227,14 @@ pub fn encode_labels(col: &Column) -> crate::Result<EncodedLabels> {
                 col.name
             )));
         }
-        values.push(v.to_value());
+        if last == Some(v) {
+            continue;
+        }
+        if let Err(i) = classes.binary_search_by(|c| input_cmp(c.as_input(), v)) {
+            classes.insert(i, v.to_value());
+        }
+        last = Some(v);
     }
-    let mut classes = values.clone();
-    classes.sort_by(|a, b| a.sql_cmp(b));
-    classes.dedup_by(|a, b| a.sql_cmp(b) == Ordering::Equal);
     if classes.len() < 2 {
         return Err(crate::Error::data(format!(
             "target column '{}' has {} distinct value(s); a classifier needs at least 2",
@@ -251,8 +242,41 @@ pub fn encode_labels(col: &Column) -> crate::Result<EncodedLabels> {
             classes.len()
         )));
     }
-    let y = values.iter().map(|v| classes.binary_search_by(|c| c.sql_cmp(v)).unwrap_or(0) as u32).collect();
+    // Class ids only after all classes are known (insertions shift indices).
+    let mut last: Option<(Input<'_>, u32)> = None;
+    for (row, slot) in y.iter_mut().enumerate() {
+        let v = col.get(row);
+        *slot = match last {
+            Some((prev, id)) if prev == v => id,
+            _ => {
+                let id = classes.binary_search_by(|c| input_cmp(c.as_input(), v)).unwrap_or(0) as u32;
+                last = Some((v, id));
+                id
+            }
+        };
+    }
     Ok(EncodedLabels { classes, y })
+}
+
+/// SQLite's order on borrowed values: NULL < numbers < text (blobs last).
+fn input_cmp(a: Input<'_>, b: Input<'_>) -> Ordering {
+    fn rank(v: &Input<'_>) -> u8 {
+        match v {
+            Input::Null => 0,
+            Input::Integer(_) | Input::Real(_) => 1,
+            Input::Text(_) => 2,
+            Input::Blob(_) => 3,
+        }
+    }
+    match (a, b) {
+        (Input::Integer(x), Input::Integer(y)) => x.cmp(&y),
+        (Input::Text(x), Input::Text(y)) => x.cmp(y),
+        (Input::Blob(x), Input::Blob(y)) => x.cmp(y),
+        (x, y) if rank(&x) == 1 && rank(&y) == 1 => {
+            x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0))
+        }
+        (x, y) => rank(&x).cmp(&rank(&y)),
+    }
 }
 
 /// Finds the class id of `v` among `classes` (as sorted by [`encode_labels`]).
