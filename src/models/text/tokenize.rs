@@ -23,7 +23,7 @@ use crate::{Error, Result};
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// A language of the `language` option: chooses the stopword list and the stemmer.
@@ -524,7 +524,7 @@ fn normalize(text: &str, out: &mut String) {
         return;
     }
     out.reserve(text.len());
-    for c in text.nfkc() {
+    let lower = |out: &mut String, c: char| {
         if c == '\u{2019}' {
             out.push('\'');
         } else if c.is_ascii() {
@@ -532,6 +532,12 @@ fn normalize(text: &str, out: &mut String) {
         } else {
             out.extend(c.to_lowercase());
         }
+    };
+    // Most text is already in NFKC; the quick check (no decomposition) proves it.
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.chars().for_each(|c| lower(out, c));
+    } else {
+        text.nfkc().for_each(|c| lower(out, c));
     }
 }
 
@@ -570,15 +576,45 @@ fn segment_run<'a>(run: &'a str, cjk: bool, mode: Cjk, emit: &mut impl FnMut(&'a
         return;
     }
     if !cjk {
-        if run.is_ascii() {
-            ascii_words(run, |w| emit(w, false));
-        } else {
-            run.unicode_words().for_each(|w| emit(w, false));
-        }
+        words(run, |w| emit(w, false));
     } else if mode == Cjk::Words {
         segment_cjk(run, emit);
     } else {
         char_bigrams(run, |t| emit(t, true));
+    }
+}
+
+/// The UAX #29 words of `text` (as `unicode_words`), with the ASCII stretches on the fast path:
+/// the text is cut after each ASCII space, tab, CR or LF that an ASCII character other than a
+/// space (or the end) follows. Every rule keeps a break there (WB3d joins spaces only to
+/// spaces, and an ASCII character is never Extend, Format or ZWJ, which WB4 would attach to
+/// the space), and no rule looks across it, so each piece's words are the text's words.
+fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
+    if text.is_ascii() {
+        return ascii_words(text, emit);
+    }
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut ascii = true;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x80 {
+            ascii = false;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') && bytes.get(i + 1).is_none_or(|&n| n < 0x80 && n != b' ') {
+            let piece = &text[start..i];
+            if ascii {
+                ascii_words(piece, &mut emit);
+            } else {
+                piece.unicode_words().for_each(&mut emit);
+            }
+            start = i + 1;
+            ascii = true;
+        }
+    }
+    let piece = &text[start..];
+    if ascii {
+        ascii_words(piece, &mut emit);
+    } else {
+        piece.unicode_words().for_each(&mut emit);
     }
 }
 
@@ -752,6 +788,31 @@ mod tests {
                 s.push(alphabet[(next() % alphabet.len() as u64) as usize] as char);
             }
             check(&s);
+        }
+    }
+
+    /// Cutting at ASCII whitespace gives `unicode_words`' words, also around combining marks,
+    /// joiners, regional indicators and non-ASCII letters.
+    #[test]
+    fn chunked_words_match_uax29() {
+        let alphabet: Vec<char> = "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut s = String::new();
+        for _ in 0..50_000 {
+            s.clear();
+            for _ in 0..next() % 12 {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            let mut fast = Vec::new();
+            words(&s, |w| fast.push(w));
+            let slow: Vec<&str> = s.unicode_words().collect();
+            assert_eq!(fast, slow, "text {s:?}");
         }
     }
 
