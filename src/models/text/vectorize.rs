@@ -335,7 +335,19 @@ impl VocabularyBuilder {
             entries.select_nth_unstable_by(cap - 1, by_count);
             entries.truncate(cap);
         }
-        entries.sort_unstable_by(by_bytes);
+        // Integer order first; then only runs sharing their first 8 bytes compare bytes.
+        entries.sort_unstable();
+        let mut i = 0;
+        while i < entries.len() {
+            let mut j = i + 1;
+            while j < entries.len() && entries[j].0 == entries[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                entries[i..j].sort_unstable_by(by_bytes);
+            }
+            i = j;
+        }
         let mut remap = vec![u32::MAX; self.counts.len()];
         let mut df = Vec::with_capacity(entries.len());
         let mut text = String::with_capacity(entries.iter().map(|e| self.term(e.1).len()).sum());
