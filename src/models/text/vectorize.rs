@@ -228,17 +228,26 @@ impl SparseRows {
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
 /// Terms are interned by hash into one string: no allocation per term or occurrence.
+/// A term seen in training: where its bytes are, its hash, and its counts.
+struct TermStats {
+    start: u32,
+    end: u32,
+    hash: u64,
+    /// Total occurrences.
+    count: u64,
+    /// Document frequency.
+    df: u32,
+    /// The last document it occurred in.
+    last_doc: u32,
+}
+
 #[derive(Default)]
 pub struct VocabularyBuilder {
-    /// Provisional term id → its bytes in `text` (start, end) and hash.
+    /// The bytes of every term, in provisional id order.
     text: String,
-    spans: Vec<(u32, u32)>,
-    hashes: Vec<u64>,
+    /// Provisional term id → its statistics.
+    terms: Vec<TermStats>,
     index: Index,
-    /// Provisional term id → total occurrences, document frequency, last document seen.
-    counts: Vec<u64>,
-    df: Vec<u32>,
-    last_doc: Vec<u32>,
     /// The provisional term ids of every document, concatenated.
     doc_terms: Vec<u32>,
     doc_offsets: Vec<usize>,
@@ -249,30 +258,27 @@ impl VocabularyBuilder {
     pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
         if self.doc_offsets.is_empty() {
             self.doc_offsets.push(0);
-            self.index = Index::with_capacity(1024);
+            self.index = Index::with_capacity(1 << 14);
         }
         let doc = (self.doc_offsets.len() - 1) as u32;
         tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
-            let (text, spans) = (&self.text, &self.spans);
+            let (text, terms) = (&self.text, &self.terms);
             let found = self.index.find(hash, |id| {
-                let (a, b) = spans[id as usize];
-                &text[a as usize..b as usize] == term
+                let t = &terms[id as usize];
+                text.as_bytes()[t.start as usize..t.end as usize] == *term.as_bytes()
             });
             let id = match found {
                 Some(id) => id,
                 None => {
-                    let id = self.counts.len() as u32;
+                    let id = self.terms.len() as u32;
                     let start = self.text.len() as u32;
                     self.text.push_str(term);
-                    self.spans.push((start, self.text.len() as u32));
-                    self.hashes.push(hash);
-                    self.counts.push(0);
-                    self.df.push(0);
-                    self.last_doc.push(u32::MAX);
-                    if self.counts.len() * 2 > self.index.slots.len() {
-                        let mut index = Index::with_capacity(self.counts.len() * 2);
-                        for (i, &h) in self.hashes.iter().enumerate() {
-                            index.insert(h, i as u32);
+                    let end = self.text.len() as u32;
+                    self.terms.push(TermStats { start, end, hash, count: 0, df: 0, last_doc: u32::MAX });
+                    if self.terms.len() * 2 > self.index.slots.len() {
+                        let mut index = Index::with_capacity(self.terms.len() * 2);
+                        for (i, t) in self.terms.iter().enumerate() {
+                            index.insert(t.hash, i as u32);
                         }
                         self.index = index;
                     } else {
@@ -281,11 +287,11 @@ impl VocabularyBuilder {
                     id
                 }
             };
-            let i = id as usize;
-            self.counts[i] += 1;
-            if self.last_doc[i] != doc {
-                self.last_doc[i] = doc;
-                self.df[i] += 1;
+            let t = &mut self.terms[id as usize];
+            t.count += 1;
+            if t.last_doc != doc {
+                t.last_doc = doc;
+                t.df += 1;
             }
             self.doc_terms.push(id);
         });
@@ -294,12 +300,12 @@ impl VocabularyBuilder {
 
     /// Number of distinct terms seen so far.
     pub fn distinct_terms(&self) -> usize {
-        self.counts.len()
+        self.terms.len()
     }
 
     fn term(&self, id: u32) -> &str {
-        let (a, b) = self.spans[id as usize];
-        &self.text[a as usize..b as usize]
+        let t = &self.terms[id as usize];
+        &self.text[t.start as usize..t.end as usize]
     }
 
     /// The first 8 bytes of a term, big-endian, zero-padded: ordering by it and then by the
@@ -321,8 +327,8 @@ impl VocabularyBuilder {
         max_features: Option<usize>,
         weighting: Weighting,
     ) -> (Vocabulary, SparseRows, Vec<f32>) {
-        let mut entries: Vec<(u64, u32)> = (0..self.counts.len() as u32)
-            .filter(|&id| self.df[id as usize] as usize >= min_df)
+        let mut entries: Vec<(u64, u32)> = (0..self.terms.len() as u32)
+            .filter(|&id| self.terms[id as usize].df as usize >= min_df)
             .map(|id| (self.prefix(id), id))
             .collect();
         let by_bytes = |a: &(u64, u32), b: &(u64, u32)| {
@@ -330,13 +336,14 @@ impl VocabularyBuilder {
         };
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
             let by_count = |a: &(u64, u32), b: &(u64, u32)| {
-                self.counts[b.1 as usize].cmp(&self.counts[a.1 as usize]).then_with(|| by_bytes(a, b))
+                let count = |e: &(u64, u32)| self.terms[e.1 as usize].count;
+                count(b).cmp(&count(a)).then_with(|| by_bytes(a, b))
             };
             entries.select_nth_unstable_by(cap - 1, by_count);
             entries.truncate(cap);
         }
         // Integer order first; then only runs sharing their first 8 bytes compare bytes.
-        entries.sort_unstable();
+        radix_sort(&mut entries);
         let mut i = 0;
         while i < entries.len() {
             let mut j = i + 1;
@@ -348,17 +355,17 @@ impl VocabularyBuilder {
             }
             i = j;
         }
-        let mut remap = vec![u32::MAX; self.counts.len()];
+        let mut remap = vec![u32::MAX; self.terms.len()];
         let mut df = Vec::with_capacity(entries.len());
         let mut text = String::with_capacity(entries.iter().map(|e| self.term(e.1).len()).sum());
         let mut ends = Vec::with_capacity(entries.len());
         for (new, &(_, old)) in entries.iter().enumerate() {
             remap[old as usize] = new as u32;
-            df.push(self.df[old as usize]);
+            df.push(self.terms[old as usize].df);
             text.push_str(self.term(old));
             ends.push(text.len() as u32);
         }
-        let vocab = Vocabulary::new(text, ends, entries.iter().map(|e| self.hashes[e.1 as usize]));
+        let vocab = Vocabulary::new(text, ends, entries.iter().map(|e| self.terms[e.1 as usize].hash));
         let n_docs = self.doc_offsets.len().saturating_sub(1);
         let idf = match weighting {
             Weighting::TfIdf => df.iter().map(|&d| idf(n_docs, d as usize)).collect(),
@@ -379,6 +386,34 @@ impl VocabularyBuilder {
         rows.features.shrink_to_fit();
         rows.values.shrink_to_fit();
         (vocab, rows, idf)
+    }
+}
+
+/// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs
+/// one counting pass and no move).
+fn radix_sort(v: &mut Vec<(u64, u32)>) {
+    const BITS: u32 = 11;
+    let mut buf = vec![(0u64, 0u32); v.len()];
+    let mut shift = 0;
+    while shift < 64 {
+        let digit = |k: u64| ((k >> shift) & ((1 << BITS) - 1)) as usize;
+        let mut counts = [0usize; 1 << BITS];
+        v.iter().for_each(|e| counts[digit(e.0)] += 1);
+        if counts.iter().any(|&c| c == v.len()) {
+            shift += BITS;
+            continue;
+        }
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            (*c, sum) = (sum, sum + *c);
+        }
+        for &e in v.iter() {
+            let d = digit(e.0);
+            buf[counts[d]] = e;
+            counts[d] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+        shift += BITS;
     }
 }
 
@@ -472,6 +507,23 @@ mod tests {
         // totals: a 3, b 3, c 2, d 1 -> top 2 by count, ties alphabetical: a, b
         let (v, _, _) = build(&docs, 1, 1, 1, Some(2), Weighting::Count);
         assert_eq!(terms(&v), ["a", "b"]);
+    }
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut v: Vec<(u64, u32)> = (0..5000u32)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> (i % 4 * 16), i)
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort();
+        radix_sort(&mut v);
+        assert_eq!(v, want);
     }
 
     #[test]
