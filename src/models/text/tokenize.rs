@@ -638,13 +638,16 @@ fn segment_cjk<'a>(run: &'a str, emit: &mut impl FnMut(&'a str, bool)) {
 
 /// Overlapping character bigrams; a one-character text gives itself.
 fn char_bigrams<'a>(run: &'a str, mut emit: impl FnMut(&'a str)) {
-    let idx: Vec<usize> = run.char_indices().map(|(i, _)| i).chain([run.len()]).collect();
-    if idx.len() == 2 {
-        emit(run);
-        return;
+    // Start of the previous and of the current character.
+    let mut starts = run.char_indices().map(|(i, _)| i).chain([run.len()]).skip(1);
+    let (mut a, mut b) = (0, starts.next().unwrap_or(0));
+    let mut any = false;
+    for end in starts {
+        emit(&run[a..end]);
+        (a, b, any) = (b, end, true);
     }
-    for w in idx.windows(3) {
-        emit(&run[w[0]..w[2]]);
+    if !any && b > 0 {
+        emit(run);
     }
 }
 
