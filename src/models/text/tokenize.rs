@@ -472,7 +472,8 @@ static ASCII_CLASS: [u8; 128] = ascii_classes();
 /// are dropped.
 fn ascii_words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     let bytes = text.as_bytes();
-    let class = |i: usize| -> u8 { if i < bytes.len() { ASCII_CLASS[(bytes[i] & 0x7f) as usize] } else { OTHER } };
+    let class =
+        |i: usize| -> u8 { if i < bytes.len() { ASCII_CLASS[(bytes[i] & 0x7f) as usize] } else { OTHER } };
     let n = bytes.len();
     let mut i = 0;
     while i < n {
@@ -599,7 +600,9 @@ fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     for (i, &b) in bytes.iter().enumerate() {
         if b >= 0x80 {
             ascii = false;
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') && bytes.get(i + 1).is_none_or(|&n| n < 0x80 && n != b' ') {
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+            && bytes.get(i + 1).is_none_or(|&n| n < 0x80 && n != b' ')
+        {
             let piece = &text[start..i];
             if ascii {
                 ascii_words(piece, &mut emit);
@@ -768,10 +771,48 @@ mod tests {
             assert_eq!(fast, slow, "text {s:?}");
         }
         for s in [
-            "", "a", "_", "__", "_a_", "a_1", "10.5km", "1,000.50", "1;2", "1:2", "a:b", "a;b", "a.b.c", "a..b",
-            "a.1", "1.a", "don't", "'tis", "rock'n'roll", "1'000", "e-mail", "x@y.com", "http://t.co/x?y=1&z",
-            "a.", ".a", "a'", "'a'", "1.", "1.2.", "_._", "a_.b", "a._b", "1_.2", "a\r\nb", "a\tb  c", "\"q\" a\"b",
-            "U.S.A.", "3:30pm", "9.30am", "a1:b2", "2nd.", "It's 5'9\"",
+            "",
+            "a",
+            "_",
+            "__",
+            "_a_",
+            "a_1",
+            "10.5km",
+            "1,000.50",
+            "1;2",
+            "1:2",
+            "a:b",
+            "a;b",
+            "a.b.c",
+            "a..b",
+            "a.1",
+            "1.a",
+            "don't",
+            "'tis",
+            "rock'n'roll",
+            "1'000",
+            "e-mail",
+            "x@y.com",
+            "http://t.co/x?y=1&z",
+            "a.",
+            ".a",
+            "a'",
+            "'a'",
+            "1.",
+            "1.2.",
+            "_._",
+            "a_.b",
+            "a._b",
+            "1_.2",
+            "a\r\nb",
+            "a\tb  c",
+            "\"q\" a\"b",
+            "U.S.A.",
+            "3:30pm",
+            "9.30am",
+            "a1:b2",
+            "2nd.",
+            "It's 5'9\"",
         ] {
             check(s);
         }
@@ -798,7 +839,8 @@ mod tests {
     /// joiners, regional indicators and non-ASCII letters.
     #[test]
     fn chunked_words_match_uax29() {
-        let alphabet: Vec<char> = "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_".chars().collect();
+        let alphabet: Vec<char> =
+            "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_".chars().collect();
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
             state ^= state << 13;

@@ -331,9 +331,8 @@ impl VocabularyBuilder {
             .filter(|&id| self.terms[id as usize].df as usize >= min_df)
             .map(|id| (self.prefix(id), id))
             .collect();
-        let by_bytes = |a: &(u64, u32), b: &(u64, u32)| {
-            a.0.cmp(&b.0).then_with(|| self.term(a.1).cmp(self.term(b.1)))
-        };
+        let by_bytes =
+            |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| self.term(a.1).cmp(self.term(b.1)));
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
             let by_count = |a: &(u64, u32), b: &(u64, u32)| {
                 let count = |e: &(u64, u32)| self.terms[e.1 as usize].count;
