@@ -227,8 +227,8 @@ impl TextModel {
         s.ids.clear();
         let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
         let (vocab, ids) = (&self.vocab, &mut s.ids);
-        s.tokens.for_each_ngram(lo, hi, |term| {
-            if let Some(id) = vocab.id(term) {
+        s.tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
+            if let Some(id) = vocab.find(term, hash) {
                 ids.push(id);
             }
         });
@@ -239,8 +239,23 @@ impl TextModel {
 
     /// Class scores (unnormalised log-probabilities) of `text` into `s.scores`.
     fn score(&self, text: &str, s: &mut Scratch) {
-        self.vectorize(text, s);
         s.scores.resize(self.classes.len(), 0.0);
+        if self.settings.weighting == Weighting::Count && self.nb.algorithm() != Algorithm::Bernoulli {
+            // Counts are additive: accumulate each occurrence as it is found, with no term list,
+            // sort or merge.
+            self.tokenizer.tokenize(text, &mut s.tokens);
+            let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
+            let (vocab, nb, out) = (&self.vocab, &self.nb, &mut s.scores);
+            let mut acc = nb.start(out);
+            s.tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
+                if let Some(id) = vocab.find(term, hash) {
+                    nb.add(&mut acc, id, 1.0, out);
+                }
+            });
+            nb.finish(acc, out);
+            return;
+        }
+        self.vectorize(text, s);
         self.nb.scores(&s.features, &s.values, &mut s.scores);
     }
 
@@ -283,15 +298,30 @@ impl TextModel {
     /// `show_most_informative_features` prints as a ratio.
     pub fn top_tokens(&self, k: usize) -> Vec<(Value, String, f64)> {
         let n_classes = self.classes.len();
+        let n_terms = self.vocab.len();
+        // Per term: the best and second-best class weight and the best class.
+        let mut row = vec![0f64; n_classes];
+        let mut best = Vec::with_capacity(n_terms);
+        for f in 0..n_terms as u32 {
+            self.nb.row_into(f, &mut row);
+            let (mut b1, mut b2, mut arg) = (f64::NEG_INFINITY, f64::NEG_INFINITY, usize::MAX);
+            for (c, &w) in row.iter().enumerate() {
+                if w > b1 {
+                    (b2, b1, arg) = (b1, w, c);
+                } else if w > b2 {
+                    b2 = w;
+                }
+            }
+            best.push((b1, b2, arg));
+        }
         let mut out = Vec::with_capacity(k * n_classes);
-        let mut ranked: Vec<(f64, u32)> = Vec::with_capacity(self.vocab.len());
+        let mut ranked: Vec<(f64, u32)> = Vec::with_capacity(n_terms);
         for c in 0..n_classes {
             ranked.clear();
-            for f in 0..self.vocab.len() as u32 {
-                let row = self.nb.row(f);
-                let other =
-                    row.iter().enumerate().filter(|(i, _)| *i != c).map(|(_, &w)| w).fold(f32::MIN, f32::max);
-                ranked.push((row[c] as f64 - other as f64, f));
+            for (f, &(b1, b2, arg)) in best.iter().enumerate() {
+                let w = self.nb.weight(f as u32, c);
+                let other = if arg == c { b2 } else { b1 };
+                ranked.push((w - other, f as u32));
             }
             let take = k.min(ranked.len());
             if take == 0 {
@@ -484,7 +514,9 @@ impl Estimator for TextModel {
     fn explain(&self, args: &[Input<'_>]) -> Result<Json> {
         let text = text_arg(args)?;
         Ok(with_scratch(|s| {
-            self.score(&text, s);
+            self.vectorize(&text, s);
+            s.scores.resize(self.classes.len(), 0.0);
+            self.nb.scores(&s.features, &s.values, &mut s.scores);
             let mut order: Vec<usize> = (0..s.scores.len()).collect();
             order.sort_by(|&a, &b| s.scores[b].total_cmp(&s.scores[a]).then(a.cmp(&b)));
             let (best, second) = (order[0], order[1]);
@@ -495,8 +527,7 @@ impl Estimator for TextModel {
                 .zip(&s.values)
                 .map(|(&f, &v)| {
                     let x = if bernoulli { 1.0 } else { v as f64 };
-                    let row = self.nb.row(f);
-                    let c = x * (row[best] as f64 - row[second] as f64);
+                    let c = x * (self.nb.weight(f, best) - self.nb.weight(f, second));
                     (c, json!({"kind": "token", "token": self.vocab.term(f), "weight": x, "contribution": c}))
                 })
                 .collect();

@@ -14,11 +14,22 @@
 //! every class but `c`, `V` the vocabulary size, `D_cf` the number of class-`c` documents
 //! containing `f` and `D_c` the class's documents. `P(c)` is the class's share of the training
 //! documents (`priors = 'learned'`) or `1/k` (`'uniform'`). Bernoulli treats any non-zero value
-//! as presence. `W` is stored as `f32`, row-major by feature (one contiguous row of `k` classes
-//! per term); scores are summed in `f64`.
+//! as presence.
+//!
+//! **Storage.** Most (term, class) pairs never occur in training (`N_cf = 0`), and for those
+//! `W[f][c]` is a per-class constant (complement NB: plus a per-term constant). So `W` is kept
+//! sparse and exact as
+//!
+//! `W[f][c] = default[c] + base[f] + delta[f][c]`
+//!
+//! with `delta` stored (as `f32`, CSR by term) only for the pairs seen in training, and `base`
+//! only for complement NB (else 0). Scores then are
+//! `bias[c] + X·default[c] + Σ_f x_f·base[f] + Σ_(f,c) seen x_f·delta[f][c]` with `X = Σ_f x_f`,
+//! summed in `f64`. A dense `V × k` matrix would take 250 MB for 800k terms and 81 classes.
 
 use super::vectorize::SparseRows;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Which Naive Bayes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,13 +73,20 @@ impl Priors {
 }
 
 /// A fitted Naive Bayes in linear form (see the module documentation).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 pub struct NaiveBayes {
     algorithm: Algorithm,
     n_classes: usize,
     bias: Vec<f64>,
-    /// `n_features × n_classes`, row-major.
-    weights: Vec<f32>,
+    /// `W[f][c]` of a pair not seen in training, less `base[f]`.
+    default: Vec<f64>,
+    /// Complement NB: the per-term part of `W`; empty for the others.
+    base: Vec<f32>,
+    /// `offsets[f]..offsets[f + 1]` indexes the seen classes of term `f` (ascending) in
+    /// `classes` and their `delta`s.
+    offsets: Vec<u32>,
+    classes: Vec<u32>,
+    deltas: Vec<f32>,
 }
 
 impl NaiveBayes {
@@ -83,57 +101,107 @@ impl NaiveBayes {
         priors: Priors,
     ) -> NaiveBayes {
         let k = n_classes;
+        let bernoulli = algorithm == Algorithm::Bernoulli;
         let mut docs = vec![0f64; k];
-        // One dense buffer: first the summed feature values per (feature, class) — exact in f32
-        // for counts below 2^24 — then, in place, the weights.
-        let mut weights = vec![0f32; n_features * k];
+        y.iter().for_each(|&c| docs[c as usize] += 1.0);
+        // The documents grouped by class (stable), so one dense accumulator over terms serves
+        // every class in turn and each class's sums come out in one pass.
+        let mut by_class: Vec<Vec<u32>> = vec![Vec::new(); k];
         for (i, &c) in y.iter().enumerate() {
-            let c = c as usize;
-            docs[c] += 1.0;
-            let (fs, vs) = rows.row(i);
-            for (&f, &v) in fs.iter().zip(vs) {
-                weights[f as usize * k + c] += if algorithm == Algorithm::Bernoulli { 1.0 } else { v };
+            by_class[c as usize].push(i as u32);
+        }
+        let mut acc = vec![0f64; n_features];
+        let mut seen = vec![u32::MAX; n_features];
+        let mut touched: Vec<u32> = Vec::new();
+        // (term, class, N_cf) for every pair seen, in class order.
+        let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
+        let mut totals = vec![0f64; k];
+        let mut per_term = vec![0u32; n_features + 1];
+        for (c, members) in by_class.iter().enumerate() {
+            touched.clear();
+            for &d in members {
+                let (fs, vs) = rows.row(d as usize);
+                for (&f, &v) in fs.iter().zip(vs) {
+                    let i = f as usize;
+                    if seen[i] != c as u32 {
+                        seen[i] = c as u32;
+                        acc[i] = 0.0;
+                        touched.push(f);
+                    }
+                    acc[i] += if bernoulli { 1.0 } else { v as f64 };
+                }
+            }
+            for &f in &touched {
+                let n = acc[f as usize];
+                totals[c] += n;
+                per_term[f as usize + 1] += 1;
+                pairs.push((f, c as u32, n));
             }
         }
+        drop((acc, seen, touched, by_class));
+        // Transpose to CSR by term; classes stay ascending within a term.
+        for f in 0..n_features {
+            per_term[f + 1] += per_term[f];
+        }
+        let offsets = per_term;
+        let mut fill: Vec<u32> = offsets[..n_features].to_vec();
+        let mut classes = vec![0u32; pairs.len()];
+        let mut sums = vec![0f64; pairs.len()];
+        for &(f, c, n) in &pairs {
+            let slot = &mut fill[f as usize];
+            classes[*slot as usize] = c;
+            sums[*slot as usize] = n;
+            *slot += 1;
+        }
+        drop((pairs, fill));
+
         let n_docs: f64 = docs.iter().sum();
         let mut bias: Vec<f64> = match priors {
             Priors::Learned => docs.iter().map(|&d| (d / n_docs).ln()).collect(),
             Priors::Uniform => vec![-(k as f64).ln(); k],
         };
         let v = n_features as f64;
+        let mut deltas = vec![0f32; sums.len()];
+        let mut base = Vec::new();
+        let default: Vec<f64>;
         match algorithm {
             Algorithm::Multinomial => {
-                let totals = class_totals(&weights, k);
-                let denom: Vec<f64> = totals.iter().map(|t| (t + alpha * v).ln()).collect();
-                for row in weights.chunks_exact_mut(k) {
-                    for (w, d) in row.iter_mut().zip(&denom) {
-                        *w = ((*w as f64 + alpha).ln() - d) as f32;
-                    }
+                // W = ln(N_cf + α) − ln(N_c + αV) = [ln α − ln(N_c + αV)] + ln(1 + N_cf/α)
+                default = totals.iter().map(|t| alpha.ln() - (t + alpha * v).ln()).collect();
+                for (d, &n) in deltas.iter_mut().zip(&sums) {
+                    *d = (n / alpha).ln_1p() as f32;
                 }
             }
             Algorithm::Complement => {
-                let totals = class_totals(&weights, k);
+                // W = −ln(R_f − N_cf + α) + ln(N_~c + αV), R_f = Σ_c N_cf
+                //   = ln(N_~c + αV) + [−ln(R_f + α)] + ln((R_f + α) / (R_f − N_cf + α))
                 let all: f64 = totals.iter().sum();
-                let denom: Vec<f64> = totals.iter().map(|t| (all - t + alpha * v).ln()).collect();
-                for row in weights.chunks_exact_mut(k) {
-                    let row_total: f64 = row.iter().map(|&x| x as f64).sum();
-                    for (w, d) in row.iter_mut().zip(&denom) {
-                        *w = -((row_total - *w as f64 + alpha).ln() - d) as f32;
+                default = totals.iter().map(|t| (all - t + alpha * v).ln()).collect();
+                base = vec![0f32; n_features];
+                for f in 0..n_features {
+                    let (a, b) = (offsets[f] as usize, offsets[f + 1] as usize);
+                    let r: f64 = sums[a..b].iter().sum();
+                    base[f] = -(r + alpha).ln() as f32;
+                    for e in a..b {
+                        deltas[e] = ((r + alpha).ln() - (r - sums[e] + alpha).ln()) as f32;
                     }
                 }
             }
             Algorithm::Bernoulli => {
-                for row in weights.chunks_exact_mut(k) {
-                    for c in 0..k {
-                        let p = (row[c] as f64 + alpha) / (docs[c] + 2.0 * alpha);
-                        let absent = (1.0 - p).ln();
-                        bias[c] += absent;
-                        row[c] = (p.ln() - absent) as f32;
-                    }
+                // p = (D_cf + α) / (D_c + 2α); W = ln p − ln(1 − p); bias += Σ_f ln(1 − p).
+                let p0: Vec<f64> = docs.iter().map(|&d| alpha / (d + 2.0 * alpha)).collect();
+                default = p0.iter().map(|&p| p.ln() - (-p).ln_1p()).collect();
+                let mut absent: Vec<f64> = p0.iter().map(|&p| v * (-p).ln_1p()).collect();
+                for (e, (&c, &n)) in classes.iter().zip(&sums).enumerate() {
+                    let c = c as usize;
+                    let p = (n + alpha) / (docs[c] + 2.0 * alpha);
+                    absent[c] += (-p).ln_1p() - (-p0[c]).ln_1p();
+                    deltas[e] = (p.ln() - (-p).ln_1p() - default[c]) as f32;
                 }
+                bias.iter_mut().zip(&absent).for_each(|(b, a)| *b += a);
             }
         }
-        NaiveBayes { algorithm, n_classes: k, bias, weights }
+        NaiveBayes { algorithm, n_classes: k, bias, default, base, offsets, classes, deltas }
     }
 
     /// The algorithm.
@@ -151,40 +219,152 @@ impl NaiveBayes {
         &self.bias
     }
 
-    /// `W[f][·]`: the per-class weights of feature `f`.
-    #[inline]
-    pub fn row(&self, f: u32) -> &[f32] {
-        let k = self.n_classes;
-        &self.weights[f as usize * k..(f as usize + 1) * k]
+    /// `W[f][·]`: the per-class weights of feature `f`, written into `out` (length `n_classes`).
+    pub fn row_into(&self, f: u32, out: &mut [f64]) {
+        let base = self.base.get(f as usize).map_or(0.0, |&b| b as f64);
+        for (o, d) in out.iter_mut().zip(&self.default) {
+            *o = d + base;
+        }
+        let (a, b) = (self.offsets[f as usize] as usize, self.offsets[f as usize + 1] as usize);
+        for (&c, &d) in self.classes[a..b].iter().zip(&self.deltas[a..b]) {
+            out[c as usize] += d as f64;
+        }
+    }
+
+    /// `W[f][c]`.
+    pub fn weight(&self, f: u32, c: usize) -> f64 {
+        let base = self.base.get(f as usize).map_or(0.0, |&b| b as f64);
+        let (a, b) = (self.offsets[f as usize] as usize, self.offsets[f as usize + 1] as usize);
+        let seen = self.classes[a..b].binary_search(&(c as u32)).map_or(0.0, |i| self.deltas[a + i] as f64);
+        self.default[c] + base + seen
     }
 
     /// Number of features.
     pub fn n_features(&self) -> usize {
-        self.weights.len() / self.n_classes.max(1)
+        self.offsets.len() - 1
+    }
+
+    /// Number of stored (term, class) weights.
+    pub fn stored_weights(&self) -> usize {
+        self.deltas.len()
+    }
+
+    /// Starts a score accumulation: `out = bias`, see [`NaiveBayes::add`] and
+    /// [`NaiveBayes::finish`].
+    #[inline]
+    pub fn start(&self, out: &mut [f64]) -> Acc {
+        out.copy_from_slice(&self.bias);
+        Acc { total: 0.0, base: 0.0 }
+    }
+
+    /// Adds `x` occurrences (or weight) of feature `f`.
+    #[inline]
+    pub fn add(&self, acc: &mut Acc, f: u32, x: f64, out: &mut [f64]) {
+        acc.total += x;
+        if let Some(&b) = self.base.get(f as usize) {
+            acc.base += x * b as f64;
+        }
+        let (a, b) = (self.offsets[f as usize] as usize, self.offsets[f as usize + 1] as usize);
+        for (&c, &d) in self.classes[a..b].iter().zip(&self.deltas[a..b]) {
+            out[c as usize] += x * d as f64;
+        }
+    }
+
+    /// Adds the parts shared by the unseen pairs.
+    #[inline]
+    pub fn finish(&self, acc: Acc, out: &mut [f64]) {
+        for (o, d) in out.iter_mut().zip(&self.default) {
+            *o += acc.total * d + acc.base;
+        }
     }
 
     /// Writes the class scores of one sparse document into `out` (length `n_classes`).
     /// Bernoulli counts every listed feature as present.
     pub fn scores(&self, features: &[u32], values: &[f32], out: &mut [f64]) {
-        out.copy_from_slice(&self.bias);
         let bernoulli = self.algorithm == Algorithm::Bernoulli;
+        let mut acc = self.start(out);
         for (&f, &v) in features.iter().zip(values) {
-            let x = if bernoulli { 1.0 } else { v as f64 };
-            for (o, &w) in out.iter_mut().zip(self.row(f)) {
-                *o += x * w as f64;
-            }
+            self.add(&mut acc, f, if bernoulli { 1.0 } else { v as f64 }, out);
         }
+        self.finish(acc, out);
     }
 }
 
-fn class_totals(sums: &[f32], k: usize) -> Vec<f64> {
-    let mut totals = vec![0f64; k];
-    for row in sums.chunks_exact(k) {
-        for (t, s) in totals.iter_mut().zip(row) {
-            *t += *s as f64;
+/// Running sums of a score accumulation.
+pub struct Acc {
+    total: f64,
+    base: f64,
+}
+
+/// The stored form: per-term counts of stored weights instead of offsets (one byte each in
+/// postcard's varints).
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    algorithm: Algorithm,
+    n_classes: u32,
+    bias: Cow<'a, [f64]>,
+    default: Cow<'a, [f64]>,
+    base: Cow<'a, [f32]>,
+    lens: Vec<u32>,
+    classes: Cow<'a, [u32]>,
+    deltas: Cow<'a, [f32]>,
+}
+
+impl Serialize for NaiveBayes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        Stored {
+            algorithm: self.algorithm,
+            n_classes: self.n_classes as u32,
+            bias: Cow::Borrowed(&self.bias),
+            default: Cow::Borrowed(&self.default),
+            base: Cow::Borrowed(&self.base),
+            lens: self.offsets.windows(2).map(|w| w[1] - w[0]).collect(),
+            classes: Cow::Borrowed(&self.classes),
+            deltas: Cow::Borrowed(&self.deltas),
         }
+        .serialize(s)
     }
-    totals
+}
+
+impl<'de> Deserialize<'de> for NaiveBayes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = Stored::deserialize(d)?;
+        let k = s.n_classes as usize;
+        let bad = |what: &str| serde::de::Error::custom(format!("inconsistent naive Bayes weights: {what}"));
+        let mut offsets = Vec::with_capacity(s.lens.len() + 1);
+        offsets.push(0u32);
+        let mut end = 0u64;
+        for &l in &s.lens {
+            end += l as u64;
+            offsets.push(u32::try_from(end).map_err(|_| bad("too many weights"))?);
+        }
+        let (classes, deltas) = (s.classes.into_owned(), s.deltas.into_owned());
+        if k == 0 || s.bias.len() != k || s.default.len() != k {
+            return Err(bad("class count"));
+        }
+        if end as usize != classes.len() || classes.len() != deltas.len() {
+            return Err(bad("weight count"));
+        }
+        if !(s.base.is_empty() || s.base.len() == s.lens.len()) {
+            return Err(bad("term count"));
+        }
+        for w in offsets.windows(2) {
+            let cs = &classes[w[0] as usize..w[1] as usize];
+            if cs.iter().any(|&c| c as usize >= k) || cs.windows(2).any(|p| p[0] >= p[1]) {
+                return Err(bad("class ids"));
+            }
+        }
+        Ok(NaiveBayes {
+            algorithm: s.algorithm,
+            n_classes: k,
+            bias: s.bias.into_owned(),
+            default: s.default.into_owned(),
+            base: s.base.into_owned(),
+            offsets,
+            classes,
+            deltas,
+        })
+    }
 }
 
 /// Turns scores into probabilities in place (softmax, shifted by the maximum).
@@ -229,10 +409,10 @@ mod tests {
         let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 1.0, Priors::Learned);
         close(nb.bias()[0], (2.0f64 / 3.0).ln());
         close(nb.bias()[1], (1.0f64 / 3.0).ln());
-        close(nb.row(0)[0] as f64, (4.0f64 / 7.0).ln());
-        close(nb.row(2)[0] as f64, (1.0f64 / 7.0).ln());
-        close(nb.row(0)[1] as f64, (1.0f64 / 6.0).ln());
-        close(nb.row(2)[1] as f64, (3.0f64 / 6.0).ln());
+        close(nb.weight(0, 0), (4.0f64 / 7.0).ln());
+        close(nb.weight(2, 0), (1.0f64 / 7.0).ln());
+        close(nb.weight(0, 1), (1.0f64 / 6.0).ln());
+        close(nb.weight(2, 1), (3.0f64 / 6.0).ln());
         // Document "a c": class 0: ln(2/3) + ln(4/7) + ln(1/7); class 1: ln(1/3) + ln(1/6) + ln(3/6).
         let mut s = [0.0; 2];
         nb.scores(&[0, 2], &[1.0, 1.0], &mut s);
@@ -249,7 +429,7 @@ mod tests {
         // alpha = 0.5: P(a|0) = (3 + 0.5) / (4 + 1.5) = 3.5/5.5.
         let (rows, y) = corpus();
         let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 0.5, Priors::Uniform);
-        close(nb.row(0)[0] as f64, (3.5f64 / 5.5).ln());
+        close(nb.weight(0, 0), (3.5f64 / 5.5).ln());
         close(nb.bias()[0], 0.5f64.ln());
         close(nb.bias()[1], 0.5f64.ln());
     }
@@ -261,9 +441,9 @@ mod tests {
         // Complement of class 1 = class 0's counts (a=3 b=1 c=0, total 4): θ~(a|1) = 4/7.
         let (rows, y) = corpus();
         let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Complement, 1.0, Priors::Learned);
-        close(nb.row(0)[0] as f64, -(1.0f64 / 6.0).ln());
-        close(nb.row(2)[0] as f64, -(3.0f64 / 6.0).ln());
-        close(nb.row(0)[1] as f64, -(4.0f64 / 7.0).ln());
+        close(nb.weight(0, 0), -(1.0f64 / 6.0).ln());
+        close(nb.weight(2, 0), -(3.0f64 / 6.0).ln());
+        close(nb.weight(0, 1), -(4.0f64 / 7.0).ln());
         close(nb.bias()[1], (1.0f64 / 3.0).ln());
     }
 

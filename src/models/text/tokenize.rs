@@ -23,7 +23,7 @@ use crate::{Error, Result};
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// A language of the `language` option: chooses the stopword list and the stemmer.
@@ -245,6 +245,23 @@ impl Tokenizer {
     /// Tokenizes `text` into `out` (cleared first).
     pub fn tokenize(&self, text: &str, out: &mut Tokens) {
         out.clear();
+        if text.is_ascii() {
+            // NFKC is the identity on ASCII: segment the raw bytes, lower-case each word.
+            let plain = self.stop.is_empty() && self.stemmer.is_none();
+            ascii_words(text, |w| {
+                if plain {
+                    out.push_ascii_lower(w);
+                } else {
+                    let mut lower = std::mem::take(&mut out.norm);
+                    lower.clear();
+                    lower.push_str(w);
+                    lower.make_ascii_lowercase();
+                    self.push(&lower, false, out);
+                    out.norm = lower;
+                }
+            });
+            return;
+        }
         normalize(text, &mut out.norm);
         let norm = std::mem::take(&mut out.norm);
         segment(&norm, self.config.cjk, |tok, cjk| self.push(tok, cjk, out));
@@ -289,6 +306,8 @@ pub struct Tokens {
     joined: String,
     /// Byte range of each token in `joined`.
     spans: Vec<(u32, u32)>,
+    /// [`token_hash`] of each token.
+    hashes: Vec<u64>,
 }
 
 impl Tokens {
@@ -296,6 +315,7 @@ impl Tokens {
         self.norm.clear();
         self.joined.clear();
         self.spans.clear();
+        self.hashes.clear();
     }
 
     fn push(&mut self, tok: &str) {
@@ -305,6 +325,19 @@ impl Tokens {
         let start = self.joined.len() as u32;
         self.joined.push_str(tok);
         self.spans.push((start, self.joined.len() as u32));
+        self.hashes.push(token_hash(tok.as_bytes()));
+    }
+
+    /// Pushes an ASCII word, lower-cased.
+    fn push_ascii_lower(&mut self, word: &str) {
+        if !self.joined.is_empty() {
+            self.joined.push(' ');
+        }
+        let start = self.joined.len();
+        self.joined.push_str(word);
+        self.joined[start..].make_ascii_lowercase();
+        self.spans.push((start as u32, self.joined.len() as u32));
+        self.hashes.push(token_hash(&self.joined.as_bytes()[start..]));
     }
 
     /// Number of tokens.
@@ -326,16 +359,159 @@ impl Tokens {
     /// Calls `f` with every n-gram for `n` in `lo..=hi`, in text order per `n`; an n-gram is its
     /// tokens joined by one space.
     pub fn for_each_ngram(&self, lo: usize, hi: usize, mut f: impl FnMut(&str)) {
+        self.for_each_ngram_hashed(lo, hi, |g, _| f(g));
+    }
+
+    /// As [`Tokens::for_each_ngram`], with the n-gram's [`term_hash`] (combined from the
+    /// tokens' hashes, so no n-gram is hashed byte by byte).
+    #[inline]
+    pub fn for_each_ngram_hashed(&self, lo: usize, hi: usize, mut f: impl FnMut(&str, u64)) {
         let len = self.spans.len();
-        for n in lo..=hi {
+        if lo == 1 {
+            for (i, &(a, b)) in self.spans.iter().enumerate() {
+                f(&self.joined[a as usize..b as usize], self.hashes[i]);
+            }
+        }
+        for n in lo.max(2)..=hi {
             if n > len {
                 break;
             }
             for i in 0..=len - n {
                 let a = self.spans[i].0 as usize;
                 let b = self.spans[i + n - 1].1 as usize;
-                f(&self.joined[a..b]);
+                let mut h = self.hashes[i];
+                for &t in &self.hashes[i + 1..i + n] {
+                    h = combine(h, t);
+                }
+                f(&self.joined[a..b], h);
             }
+        }
+    }
+}
+
+const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+/// A fixed (seedless, platform-independent) 64-bit hash of one token's bytes.
+#[inline]
+pub fn token_hash(bytes: &[u8]) -> u64 {
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    // murmur3 finaliser: every input bit reaches the high bits the tables index with.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The hash of an n-gram from its prefix's hash and its last token's hash.
+#[inline]
+pub fn combine(prefix: u64, token: u64) -> u64 {
+    let h = (prefix.rotate_left(23) ^ token).wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
+/// The hash of a term (tokens joined by single spaces), equal to what
+/// [`Tokens::for_each_ngram_hashed`] gives for it.
+pub fn term_hash(term: &str) -> u64 {
+    let mut parts = term.split(' ');
+    let mut h = token_hash(parts.next().unwrap_or("").as_bytes());
+    for p in parts {
+        h = combine(h, token_hash(p.as_bytes()));
+    }
+    h
+}
+
+/// UAX #29 word-break classes of ASCII bytes, as far as the rules that join letters and digits
+/// need them.
+const OTHER: u8 = 0;
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const EXTEND_NUM_LET: u8 = 3; // _
+const MID_LETTER: u8 = 4; // :
+const MID_NUM_LET: u8 = 5; // . and ' (MidNumLetQ)
+const MID_NUM: u8 = 6; // , ;
+
+const fn ascii_classes() -> [u8; 128] {
+    let mut t = [OTHER; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_alphabetic() {
+            LETTER
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else {
+            match c {
+                b'_' => EXTEND_NUM_LET,
+                b':' => MID_LETTER,
+                b'.' | b'\'' => MID_NUM_LET,
+                b',' | b';' => MID_NUM,
+                _ => OTHER,
+            }
+        };
+        i += 1;
+    }
+    t
+}
+
+static ASCII_CLASS: [u8; 128] = ascii_classes();
+
+/// The words of ASCII text exactly as `unicode_words` (UAX #29, WB5–WB13b) gives them, without
+/// its general state machine: runs of letters, digits and `_` joined across one `:`, `.` or `'`
+/// between letters and one `,`, `;`, `.` or `'` between digits; runs without a letter or digit
+/// are dropped.
+fn ascii_words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
+    let bytes = text.as_bytes();
+    let class =
+        |i: usize| -> u8 { if i < bytes.len() { ASCII_CLASS[(bytes[i] & 0x7f) as usize] } else { OTHER } };
+    let n = bytes.len();
+    let mut i = 0;
+    while i < n {
+        let c = class(i);
+        if !(LETTER..=EXTEND_NUM_LET).contains(&c) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut alnum = c != EXTEND_NUM_LET;
+        let mut prev = c;
+        i += 1;
+        while i < n {
+            let c = class(i);
+            match c {
+                LETTER | DIGIT | EXTEND_NUM_LET => {
+                    alnum |= c != EXTEND_NUM_LET;
+                    prev = c;
+                    i += 1;
+                }
+                MID_LETTER | MID_NUM_LET | MID_NUM => {
+                    let next = class(i + 1);
+                    let joins = match prev {
+                        LETTER => next == LETTER && c != MID_NUM,
+                        DIGIT => next == DIGIT && c != MID_LETTER,
+                        _ => false,
+                    };
+                    if !joins {
+                        break;
+                    }
+                    prev = next;
+                    i += 2;
+                }
+                _ => break,
+            }
+        }
+        if alnum {
+            emit(&text[start..i]);
         }
     }
 }
@@ -349,7 +525,7 @@ fn normalize(text: &str, out: &mut String) {
         return;
     }
     out.reserve(text.len());
-    for c in text.nfkc() {
+    let lower = |out: &mut String, c: char| {
         if c == '\u{2019}' {
             out.push('\'');
         } else if c.is_ascii() {
@@ -357,6 +533,12 @@ fn normalize(text: &str, out: &mut String) {
         } else {
             out.extend(c.to_lowercase());
         }
+    };
+    // Most text is already in NFKC; the quick check (no decomposition) proves it.
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.chars().for_each(|c| lower(out, c));
+    } else {
+        text.nfkc().for_each(|c| lower(out, c));
     }
 }
 
@@ -374,7 +556,7 @@ fn is_cjk(c: char) -> bool {
 /// Splits normalised text into raw tokens; `emit(token, is_cjk)`.
 fn segment<'a>(text: &'a str, mode: Cjk, mut emit: impl FnMut(&'a str, bool)) {
     if text.is_ascii() {
-        text.unicode_words().for_each(|w| emit(w, false));
+        ascii_words(text, |w| emit(w, false));
         return;
     }
     let mut start = 0;
@@ -395,11 +577,47 @@ fn segment_run<'a>(run: &'a str, cjk: bool, mode: Cjk, emit: &mut impl FnMut(&'a
         return;
     }
     if !cjk {
-        run.unicode_words().for_each(|w| emit(w, false));
+        words(run, |w| emit(w, false));
     } else if mode == Cjk::Words {
         segment_cjk(run, emit);
     } else {
         char_bigrams(run, |t| emit(t, true));
+    }
+}
+
+/// The UAX #29 words of `text` (as `unicode_words`), with the ASCII stretches on the fast path:
+/// the text is cut after each ASCII space, tab, CR or LF that an ASCII character other than a
+/// space (or the end) follows. Every rule keeps a break there (WB3d joins spaces only to
+/// spaces, and an ASCII character is never Extend, Format or ZWJ, which WB4 would attach to
+/// the space), and no rule looks across it, so each piece's words are the text's words.
+fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
+    if text.is_ascii() {
+        return ascii_words(text, emit);
+    }
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut ascii = true;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x80 {
+            ascii = false;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+            && bytes.get(i + 1).is_none_or(|&n| n < 0x80 && n != b' ')
+        {
+            let piece = &text[start..i];
+            if ascii {
+                ascii_words(piece, &mut emit);
+            } else {
+                piece.unicode_words().for_each(&mut emit);
+            }
+            start = i + 1;
+            ascii = true;
+        }
+    }
+    let piece = &text[start..];
+    if ascii {
+        ascii_words(piece, &mut emit);
+    } else {
+        piece.unicode_words().for_each(&mut emit);
     }
 }
 
@@ -423,13 +641,16 @@ fn segment_cjk<'a>(run: &'a str, emit: &mut impl FnMut(&'a str, bool)) {
 
 /// Overlapping character bigrams; a one-character text gives itself.
 fn char_bigrams<'a>(run: &'a str, mut emit: impl FnMut(&'a str)) {
-    let idx: Vec<usize> = run.char_indices().map(|(i, _)| i).chain([run.len()]).collect();
-    if idx.len() == 2 {
-        emit(run);
-        return;
+    // Start of the previous and of the current character.
+    let mut starts = run.char_indices().map(|(i, _)| i).chain([run.len()]).skip(1);
+    let (mut a, mut b) = (0, starts.next().unwrap_or(0));
+    let mut any = false;
+    for end in starts {
+        emit(&run[a..end]);
+        (a, b, any) = (b, end, true);
     }
-    for w in idx.windows(3) {
-        emit(&run[w[0]..w[2]]);
+    if !any && b > 0 {
+        emit(run);
     }
 }
 
@@ -537,6 +758,128 @@ mod tests {
         v.clear();
         out.for_each_ngram(3, 5, |g| v.push(g.to_string()));
         assert_eq!(v, ["a b c"]);
+    }
+
+    /// The ASCII fast path gives exactly `unicode_words`' words: on random strings over the
+    /// characters the UAX #29 rules treat specially, and on hand-picked cases.
+    #[test]
+    fn ascii_words_match_uax29() {
+        fn check(s: &str) {
+            let mut fast = Vec::new();
+            ascii_words(s, |w| fast.push(w));
+            let slow: Vec<&str> = s.unicode_words().collect();
+            assert_eq!(fast, slow, "text {s:?}");
+        }
+        for s in [
+            "",
+            "a",
+            "_",
+            "__",
+            "_a_",
+            "a_1",
+            "10.5km",
+            "1,000.50",
+            "1;2",
+            "1:2",
+            "a:b",
+            "a;b",
+            "a.b.c",
+            "a..b",
+            "a.1",
+            "1.a",
+            "don't",
+            "'tis",
+            "rock'n'roll",
+            "1'000",
+            "e-mail",
+            "x@y.com",
+            "http://t.co/x?y=1&z",
+            "a.",
+            ".a",
+            "a'",
+            "'a'",
+            "1.",
+            "1.2.",
+            "_._",
+            "a_.b",
+            "a._b",
+            "1_.2",
+            "a\r\nb",
+            "a\tb  c",
+            "\"q\" a\"b",
+            "U.S.A.",
+            "3:30pm",
+            "9.30am",
+            "a1:b2",
+            "2nd.",
+            "It's 5'9\"",
+        ] {
+            check(s);
+        }
+        let alphabet = b"aZ09._:',;_ -\"!@#\n\t/&?x";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut s = String::new();
+        for _ in 0..50_000 {
+            s.clear();
+            let len = next() % 14;
+            for _ in 0..len {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize] as char);
+            }
+            check(&s);
+        }
+    }
+
+    /// Cutting at ASCII whitespace gives `unicode_words`' words, also around combining marks,
+    /// joiners, regional indicators and non-ASCII letters.
+    #[test]
+    fn chunked_words_match_uax29() {
+        let alphabet: Vec<char> =
+            "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut s = String::new();
+        for _ in 0..50_000 {
+            s.clear();
+            for _ in 0..next() % 12 {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            let mut fast = Vec::new();
+            words(&s, |w| fast.push(w));
+            let slow: Vec<&str> = s.unicode_words().collect();
+            assert_eq!(fast, slow, "text {s:?}");
+        }
+    }
+
+    /// The hash of a term from its string equals the one combined from its tokens.
+    #[test]
+    fn ngram_hashes_match_term_hashes() {
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::DEFAULT,
+            language: Language::English,
+            stopwords: false,
+            stem: false,
+        });
+        let mut out = Tokens::default();
+        t.tokenize("Naïve runners didn't run 10.5km in the rain", &mut out);
+        let mut n = 0;
+        out.for_each_ngram_hashed(1, 3, |g, h| {
+            assert_eq!(h, term_hash(g), "{g}");
+            n += 1;
+        });
+        assert_eq!(n, 8 + 7 + 6);
+        assert_ne!(term_hash("a b"), term_hash("b a"));
+        assert_ne!(term_hash("ab"), term_hash("a b"));
     }
 
     #[test]

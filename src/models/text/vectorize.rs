@@ -7,9 +7,9 @@
 //! short token strings hash several times faster than with SipHash, and the map is never keyed
 //! by attacker-chosen data at a scale where flooding matters (one document at a time).
 
-use super::tokenize::Tokens;
-use rustc_hash::FxHashMap;
+use super::tokenize::{Tokens, term_hash};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 
 /// How a term's occurrences in one document become its feature value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,55 +34,170 @@ impl Weighting {
     }
 }
 
-/// The terms (n-grams) a model knows, sorted; a term's id is its position.
+/// Open addressing (linear probing) from a term's 64-bit hash to its id; the caller confirms a
+/// hash match against the term's bytes, so lookups stay exact.
+#[derive(Debug, Default, Clone)]
+struct Index {
+    /// `(hash, id)`; `id == EMPTY` marks a free slot.
+    slots: Vec<(u64, u32)>,
+    shift: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl Index {
+    /// A table for `n` terms at most half full.
+    fn with_capacity(n: usize) -> Index {
+        let bits = (n.max(4) * 2).next_power_of_two().trailing_zeros();
+        Index { slots: vec![(0, EMPTY); 1 << bits], shift: 64 - bits }
+    }
+
+    #[inline]
+    fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = (hash >> self.shift) as usize;
+        loop {
+            let (h, id) = self.slots[i];
+            if id == EMPTY {
+                return None;
+            }
+            if h == hash && is(id) {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Inserts a term known to be absent.
+    fn insert(&mut self, hash: u64, id: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = (hash >> self.shift) as usize;
+        while self.slots[i].1 != EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (hash, id);
+    }
+}
+
+/// The terms (n-grams) a model knows, sorted; a term's id is its position. The terms live in one
+/// string (no allocation per term) with a hash index over them.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
-    terms: Vec<Box<str>>,
-    index: FxHashMap<Box<str>, u32>,
+    /// Every term, concatenated in id order.
+    text: String,
+    /// End of each term in `text`.
+    ends: Vec<u32>,
+    index: Index,
 }
 
 impl Vocabulary {
-    /// Builds from sorted, distinct terms.
-    fn from_sorted(terms: Vec<Box<str>>) -> Self {
-        let index = terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        Vocabulary { terms, index }
+    /// Builds from the concatenated sorted, distinct terms, their ends and hashes.
+    fn new(text: String, ends: Vec<u32>, hashes: impl Iterator<Item = u64>) -> Self {
+        let mut index = Index::with_capacity(ends.len());
+        for (id, h) in hashes.enumerate() {
+            index.insert(h, id as u32);
+        }
+        Vocabulary { text, ends, index }
+    }
+
+    /// The id of `term`, whose [`term_hash`] is `hash`, if known.
+    #[inline]
+    pub fn find(&self, term: &str, hash: u64) -> Option<u32> {
+        self.index.find(hash, |id| self.term(id) == term)
     }
 
     /// The id of `term`, if known.
-    #[inline]
     pub fn id(&self, term: &str) -> Option<u32> {
-        self.index.get(term).copied()
+        self.find(term, term_hash(term))
     }
 
     /// The term of `id`.
+    #[inline]
     pub fn term(&self, id: u32) -> &str {
-        &self.terms[id as usize]
+        let i = id as usize;
+        let a = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[a..self.ends[i] as usize]
     }
 
     /// Number of terms.
     pub fn len(&self) -> usize {
-        self.terms.len()
+        self.ends.len()
     }
 
     /// True when no term is known.
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+        self.ends.is_empty()
     }
 }
 
+/// Serialised as the sequence of terms (as a `Vec<String>` would be).
 impl Serialize for Vocabulary {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.terms.serialize(s)
+        s.collect_seq((0..self.len() as u32).map(|i| self.term(i)))
     }
 }
 
 impl<'de> Deserialize<'de> for Vocabulary {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let terms = Vec::<Box<str>>::deserialize(d)?;
-        if terms.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(serde::de::Error::custom("vocabulary is not sorted"));
+        struct Terms;
+        impl<'de> serde::de::Visitor<'de> for Terms {
+            type Value = (String, Vec<u32>);
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sorted sequence of terms")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut text = String::new();
+                let mut ends = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(Term(t)) = seq.next_element::<Term<'de>>()? {
+                    let prev_end = ends.last().map_or(0, |&e| e as usize);
+                    let prev_start = if ends.len() >= 2 { ends[ends.len() - 2] as usize } else { 0 };
+                    if !ends.is_empty() && &text[prev_start..prev_end] >= t.as_ref() {
+                        return Err(serde::de::Error::custom("vocabulary is not sorted"));
+                    }
+                    text.push_str(&t);
+                    ends.push(u32::try_from(text.len()).map_err(serde::de::Error::custom)?);
+                }
+                Ok((text, ends))
+            }
         }
-        Ok(Vocabulary::from_sorted(terms))
+        /// One term, borrowed from the input when the format allows.
+        struct Term<'a>(Cow<'a, str>);
+        impl<'de> Deserialize<'de> for Term<'de> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Term<'de>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a term")
+                    }
+                    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Term<'de>, E> {
+                        Ok(Term(Cow::Borrowed(v)))
+                    }
+                    fn visit_str<E>(self, v: &str) -> std::result::Result<Term<'de>, E> {
+                        Ok(Term(Cow::Owned(v.to_string())))
+                    }
+                    fn visit_string<E>(self, v: String) -> std::result::Result<Term<'de>, E> {
+                        Ok(Term(Cow::Owned(v)))
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+        let (text, ends) = d.deserialize_seq(Terms)?;
+        let hashes: Vec<u64> = {
+            let mut a = 0;
+            ends.iter()
+                .map(|&e| {
+                    let h = term_hash(&text[a..e as usize]);
+                    a = e as usize;
+                    h
+                })
+                .collect()
+        };
+        Ok(Vocabulary::new(text, ends, hashes.into_iter()))
     }
 }
 
@@ -112,13 +227,27 @@ impl SparseRows {
 }
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
+/// Terms are interned by hash into one string: no allocation per term or occurrence.
+/// A term seen in training: where its bytes are, its hash, and its counts.
+struct TermStats {
+    start: u32,
+    end: u32,
+    hash: u64,
+    /// Total occurrences.
+    count: u64,
+    /// Document frequency.
+    df: u32,
+    /// The last document it occurred in.
+    last_doc: u32,
+}
+
 #[derive(Default)]
 pub struct VocabularyBuilder {
-    ids: FxHashMap<Box<str>, u32>,
-    /// Provisional term id → total occurrences and document frequency.
-    counts: Vec<u64>,
-    df: Vec<u32>,
-    last_doc: Vec<u32>,
+    /// The bytes of every term, in provisional id order.
+    text: String,
+    /// Provisional term id → its statistics.
+    terms: Vec<TermStats>,
+    index: Index,
     /// The provisional term ids of every document, concatenated.
     doc_terms: Vec<u32>,
     doc_offsets: Vec<usize>,
@@ -129,25 +258,40 @@ impl VocabularyBuilder {
     pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
         if self.doc_offsets.is_empty() {
             self.doc_offsets.push(0);
+            self.index = Index::with_capacity(1 << 14);
         }
         let doc = (self.doc_offsets.len() - 1) as u32;
-        tokens.for_each_ngram(lo, hi, |term| {
-            let id = match self.ids.get(term) {
-                Some(&id) => id,
+        tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
+            let (text, terms) = (&self.text, &self.terms);
+            let found = self.index.find(hash, |id| {
+                let t = &terms[id as usize];
+                text.as_bytes()[t.start as usize..t.end as usize] == *term.as_bytes()
+            });
+            let id = match found {
+                Some(id) => id,
                 None => {
-                    let id = self.counts.len() as u32;
-                    self.ids.insert(term.into(), id);
-                    self.counts.push(0);
-                    self.df.push(0);
-                    self.last_doc.push(u32::MAX);
+                    let id = self.terms.len() as u32;
+                    let start = self.text.len() as u32;
+                    self.text.push_str(term);
+                    let end = self.text.len() as u32;
+                    self.terms.push(TermStats { start, end, hash, count: 0, df: 0, last_doc: u32::MAX });
+                    if self.terms.len() * 2 > self.index.slots.len() {
+                        let mut index = Index::with_capacity(self.terms.len() * 2);
+                        for (i, t) in self.terms.iter().enumerate() {
+                            index.insert(t.hash, i as u32);
+                        }
+                        self.index = index;
+                    } else {
+                        self.index.insert(hash, id);
+                    }
                     id
                 }
             };
-            let i = id as usize;
-            self.counts[i] += 1;
-            if self.last_doc[i] != doc {
-                self.last_doc[i] = doc;
-                self.df[i] += 1;
+            let t = &mut self.terms[id as usize];
+            t.count += 1;
+            if t.last_doc != doc {
+                t.last_doc = doc;
+                t.df += 1;
             }
             self.doc_terms.push(id);
         });
@@ -156,7 +300,22 @@ impl VocabularyBuilder {
 
     /// Number of distinct terms seen so far.
     pub fn distinct_terms(&self) -> usize {
-        self.counts.len()
+        self.terms.len()
+    }
+
+    fn term(&self, id: u32) -> &str {
+        let t = &self.terms[id as usize];
+        &self.text[t.start as usize..t.end as usize]
+    }
+
+    /// The first 8 bytes of a term, big-endian, zero-padded: ordering by it and then by the
+    /// bytes is the bytes' order, with most comparisons settled by one integer compare.
+    fn prefix(&self, id: u32) -> u64 {
+        let t = self.term(id).as_bytes();
+        let mut buf = [0u8; 8];
+        let n = t.len().min(8);
+        buf[..n].copy_from_slice(&t[..n]);
+        u64::from_be_bytes(buf)
     }
 
     /// Keeps the terms found in at least `min_df` documents, then (if `max_features` is set) the
@@ -168,28 +327,53 @@ impl VocabularyBuilder {
         max_features: Option<usize>,
         weighting: Weighting,
     ) -> (Vocabulary, SparseRows, Vec<f32>) {
-        let mut entries: Vec<(Box<str>, u32)> =
-            self.ids.into_iter().filter(|(_, id)| self.df[*id as usize] as usize >= min_df).collect();
+        let mut entries: Vec<(u64, u32)> = (0..self.terms.len() as u32)
+            .filter(|&id| self.terms[id as usize].df as usize >= min_df)
+            .map(|id| (self.prefix(id), id))
+            .collect();
+        let by_bytes =
+            |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| self.term(a.1).cmp(self.term(b.1)));
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
-            entries.sort_unstable_by(|a, b| {
-                self.counts[b.1 as usize].cmp(&self.counts[a.1 as usize]).then_with(|| a.0.cmp(&b.0))
-            });
+            let by_count = |a: &(u64, u32), b: &(u64, u32)| {
+                let count = |e: &(u64, u32)| self.terms[e.1 as usize].count;
+                count(b).cmp(&count(a)).then_with(|| by_bytes(a, b))
+            };
+            entries.select_nth_unstable_by(cap - 1, by_count);
             entries.truncate(cap);
         }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut remap = vec![u32::MAX; self.counts.len()];
-        let mut df = Vec::with_capacity(entries.len());
-        for (new, (_, old)) in entries.iter().enumerate() {
-            remap[*old as usize] = new as u32;
-            df.push(self.df[*old as usize]);
+        // Integer order first; then only runs sharing their first 8 bytes compare bytes.
+        radix_sort(&mut entries);
+        let mut i = 0;
+        while i < entries.len() {
+            let mut j = i + 1;
+            while j < entries.len() && entries[j].0 == entries[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                entries[i..j].sort_unstable_by(by_bytes);
+            }
+            i = j;
         }
-        let vocab = Vocabulary::from_sorted(entries.into_iter().map(|(t, _)| t).collect());
+        let mut remap = vec![u32::MAX; self.terms.len()];
+        let mut df = Vec::with_capacity(entries.len());
+        let mut text = String::with_capacity(entries.iter().map(|e| self.term(e.1).len()).sum());
+        let mut ends = Vec::with_capacity(entries.len());
+        for (new, &(_, old)) in entries.iter().enumerate() {
+            remap[old as usize] = new as u32;
+            df.push(self.terms[old as usize].df);
+            text.push_str(self.term(old));
+            ends.push(text.len() as u32);
+        }
+        let vocab = Vocabulary::new(text, ends, entries.iter().map(|e| self.terms[e.1 as usize].hash));
         let n_docs = self.doc_offsets.len().saturating_sub(1);
         let idf = match weighting {
             Weighting::TfIdf => df.iter().map(|&d| idf(n_docs, d as usize)).collect(),
             _ => Vec::new(),
         };
-        let mut rows = SparseRows { offsets: vec![0], ..Default::default() };
+        let mut rows = SparseRows { offsets: Vec::with_capacity(n_docs + 1), ..Default::default() };
+        rows.offsets.push(0);
+        rows.features.reserve(self.doc_terms.len());
+        rows.values.reserve(self.doc_terms.len());
         let mut ids = Vec::new();
         for d in 0..n_docs {
             ids.clear();
@@ -198,7 +382,37 @@ impl VocabularyBuilder {
             push_row(&mut ids, weighting, &idf, &mut rows.features, &mut rows.values);
             rows.offsets.push(rows.features.len());
         }
+        rows.features.shrink_to_fit();
+        rows.values.shrink_to_fit();
         (vocab, rows, idf)
+    }
+}
+
+/// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs
+/// one counting pass and no move).
+fn radix_sort(v: &mut Vec<(u64, u32)>) {
+    const BITS: u32 = 11;
+    let mut buf = vec![(0u64, 0u32); v.len()];
+    let mut shift = 0;
+    while shift < 64 {
+        let digit = |k: u64| ((k >> shift) & ((1 << BITS) - 1)) as usize;
+        let mut counts = [0usize; 1 << BITS];
+        v.iter().for_each(|e| counts[digit(e.0)] += 1);
+        if counts.iter().any(|&c| c == v.len()) {
+            shift += BITS;
+            continue;
+        }
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            (*c, sum) = (sum, sum + *c);
+        }
+        for &e in v.iter() {
+            let d = digit(e.0);
+            buf[counts[d]] = e;
+            counts[d] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+        shift += BITS;
     }
 }
 
@@ -292,6 +506,23 @@ mod tests {
         // totals: a 3, b 3, c 2, d 1 -> top 2 by count, ties alphabetical: a, b
         let (v, _, _) = build(&docs, 1, 1, 1, Some(2), Weighting::Count);
         assert_eq!(terms(&v), ["a", "b"]);
+    }
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut v: Vec<(u64, u32)> = (0..5000u32)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> (i % 4 * 16), i)
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort();
+        radix_sort(&mut v);
+        assert_eq!(v, want);
     }
 
     #[test]
