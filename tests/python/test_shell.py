@@ -41,3 +41,14 @@ def test_demo_script_runs(tmp_path):
                              capture_output=True, timeout=300)
     assert run.returncode == 0, run.stderr.decode()
     assert b"churn" in run.stdout and b"movie-" in run.stdout
+
+
+@pytest.mark.parametrize("entry", ["sqlite3_sqlml_init", "sqlite3_extension_init"])
+def test_both_entry_points(entry):
+    shell = shutil.which("sqlite3")
+    if shell is None:
+        pytest.skip("the sqlite3 shell is not installed (CI installs it)")
+    run = subprocess.run([shell, ":memory:", "-cmd", f".load {EXT} {entry}", "SELECT ml_version();"],
+                         capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stdout.decode().startswith("v0.")
