@@ -6,9 +6,7 @@
 //! packing its operands as multiplying them; `examples/kernel_bench.rs` measures [`forward`]
 //! slightly ahead of matrixmultiply on such inputs, and it is far ahead for one-row predictions.
 //! Narrow outputs (the softmax layer, at most [`NARROW`] wide) use dot products and row updates
-//! on the transposed weights. The wide backward products reuse [`forward`]: the weight gradient
-//! `aᵀ · δ` is the product of the transposed layer inputs (zeros skipped) with `δ`, and the
-//! propagated gradient `δ · Wᵀ` skips the units the ReLU cut. The code is
+//! on the transposed weights. The wide backward products stay with matrixmultiply. The code is
 //! compiled twice, plain and with AVX2+FMA, and the second is chosen at run time when the CPU
 //! has it. Summation order is fixed, so results are reproducible on a given machine.
 

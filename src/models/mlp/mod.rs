@@ -52,7 +52,7 @@
 //! Initialisation, shuffling, dropout and the validation split draw from ChaCha8 streams derived
 //! from `seed`; training runs on one thread with fixed summation order, so the same data, options
 //! and seed give the same model bytes on the same machine. Across CPUs the bytes can differ in
-//! the last bits: [`kernels`] picks AVX2+FMA or plain code at run time, and
+//! the last bits: matrixmultiply and [`kernels`] pick AVX-512/AVX2+FMA/SSE code at run time, and
 //! fused multiply-adds round differently.
 
 pub mod adam;

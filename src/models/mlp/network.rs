@@ -3,9 +3,10 @@
 //! All parameters live in one flat vector (per layer: the weight matrix `inputs × outputs`
 //! row-major, then the bias), so the optimiser sees one slice. Batched passes run in a
 //! [`Workspace`] whose buffers are allocated once; every matrix product goes through
-//! [`kernels`] into those buffers, so a training step allocates nothing.
+//! [`general_mat_mul`] into those buffers, so a training step allocates nothing.
 
 use super::kernels;
+use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -152,10 +153,6 @@ pub struct Workspace {
     transposed: Vec<f32>,
     /// Transposed weight gradient of a narrow layer.
     transposed_grad: Vec<f32>,
-    /// Zero biases for the backward products (empty until the first backward pass).
-    zeros: Vec<f32>,
-    /// Transposed layer inputs or transposed wide weights in the backward pass.
-    wide_scratch: Vec<f32>,
 }
 
 impl Workspace {
@@ -176,8 +173,6 @@ impl Workspace {
             scale: 1.0,
             transposed: vec![0.0; narrow],
             transposed_grad: vec![0.0; narrow],
-            zeros: Vec::new(),
-            wide_scratch: Vec::new(),
         }
     }
 
@@ -278,13 +273,6 @@ impl Workspace {
         let b = x.nrows();
         let x = x.as_slice().expect("inputs in standard layout");
         let layers = net.layers();
-        if self.zeros.is_empty() {
-            // Sized once, on the first backward pass (prediction-only workspaces never need it).
-            let widest = net.sizes.iter().copied().max().unwrap_or(0);
-            let square = (0..layers).map(|l| net.sizes[l] * net.sizes[l + 1]).max().unwrap_or(0);
-            self.zeros = vec![0.0; widest];
-            self.wide_scratch = vec![0.0; square.max(widest * self.capacity)];
-        }
         for l in (0..layers).rev() {
             let (w_off, b_off) = net.offsets(l);
             let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
@@ -304,11 +292,10 @@ impl Workspace {
                     }
                 }
             } else {
-                // gW = aᵀ · delta as the forward kernel's product of the transposed inputs (one
-                // row per input unit, zeros skipped: one-hot slots and inactive units) with delta.
-                let at = &mut self.wide_scratch[..n_in * b];
-                kernels::transpose(input, at, b, n_in);
-                kernels::forward(at, delta, &self.zeros[..n_out], grads_w, b, n_out, false);
+                let a = ArrayView2::from_shape((b, n_in), input).expect("shape");
+                let d = ArrayView2::from_shape((b, n_out), delta).expect("shape");
+                let mut gw = ArrayViewMut2::from_shape((n_in, n_out), &mut *grads_w).expect("shape");
+                general_mat_mul(1.0, &a.t(), &d, 0.0, &mut gw);
             }
             if l2 > 0.0 {
                 for (g, &wv) in grads_w.iter_mut().zip(w) {
@@ -332,10 +319,10 @@ impl Workspace {
                     kernels::transpose(w, wt, n_in, n_out);
                     kernels::backprop_narrow(delta, wt, act, prev, self.scale, n_in, n_out);
                 } else {
-                    // prev = delta · Wᵀ, skipping the zeros of delta (units the ReLU cut).
-                    let wt = &mut self.wide_scratch[..n_in * n_out];
-                    kernels::transpose(w, wt, n_in, n_out);
-                    kernels::forward(delta, wt, &self.zeros[..n_in], prev, n_out, n_in, false);
+                    let d = ArrayView2::from_shape((b, n_out), delta).expect("shape");
+                    let wv = ArrayView2::from_shape((n_in, n_out), w).expect("shape");
+                    let mut p = ArrayViewMut2::from_shape((b, n_in), &mut *prev).expect("shape");
+                    general_mat_mul(1.0, &d, &wv.t(), 0.0, &mut p);
                     let scale = self.scale;
                     for (pv, &a) in prev.iter_mut().zip(act) {
                         *pv = if a > 0.0 { *pv * scale } else { 0.0 };
@@ -390,7 +377,7 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        // Narrow layers (the transposed kernels) and wide ones (the sparse forward kernel).
+        // Narrow layers (the transposed kernels) and wide ones (matrixmultiply).
         check_gradients(&[3, 5, 4, 3]);
         check_gradients(&[3, 40, 36, 3]);
     }
