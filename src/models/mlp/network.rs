@@ -188,21 +188,35 @@ impl Workspace {
         &mut self,
         net: &Network,
         x: ArrayView2<'_, f32>,
+        dropout: Option<(&mut R, f32)>,
+    ) -> ArrayViewMut2<'_, f32> {
+        self.forward_from(net, 0, x, dropout)
+    }
+
+    /// Forward pass from layer `first` on: `x` holds the inputs of that layer (for `first > 0`
+    /// the activations of hidden layer `first - 1`, after the ReLU). Returns the output scores.
+    pub fn forward_from<R: Rng>(
+        &mut self,
+        net: &Network,
+        first: usize,
+        x: ArrayView2<'_, f32>,
         mut dropout: Option<(&mut R, f32)>,
     ) -> ArrayViewMut2<'_, f32> {
         let b = x.nrows();
         debug_assert!(b <= self.capacity);
         let layers = net.layers();
+        debug_assert!(first < layers && x.ncols() == net.sizes[first]);
         self.scale = match &dropout {
             Some((_, p)) if *p > 0.0 => 1.0 / (1.0 - p),
             _ => 1.0,
         };
         let x = x.as_slice().expect("inputs in standard layout");
-        for l in 0..layers {
+        for l in first..layers {
             let (before, rest) = self.acts.split_at_mut(l);
             let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
             let out = &mut rest[0].as_slice_mut().expect("contiguous")[..b * n_out];
-            let input = if l == 0 { x } else { &before[l - 1].as_slice().expect("contiguous")[..b * n_in] };
+            let input =
+                if l == first { x } else { &before[l - 1].as_slice().expect("contiguous")[..b * n_in] };
             let (w_off, b_off) = net.offsets(l);
             let hidden = l + 1 < layers;
             let w = &net.params[w_off..b_off];
