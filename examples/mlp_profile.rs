@@ -146,7 +146,8 @@ fn main() {
         let x_test = enc.encode_dataset(&data, &test_rows).unwrap();
         (labels, train_rows, test_rows, enc, x_train, x_test)
     });
-    let (labels_s, _) = time(repeats, || encode_labels(data.column(table.target, "target").unwrap()).unwrap());
+    let (labels_s, _) =
+        time(repeats, || encode_labels(data.column(table.target, "target").unwrap()).unwrap());
     let (split_s, _) =
         time(repeats, || train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed));
     let (encoder_fit_s, _) =

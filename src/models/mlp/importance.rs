@@ -72,7 +72,8 @@ impl Tail<'_> {
             softmax(scores);
             let t = y[row] as usize;
             let loss = -f64::from(scores[t]).max(1e-15).ln();
-            let best = scores.iter().enumerate().fold(0, |best, (i, &p)| if p > scores[best] { i } else { best });
+            let best =
+                scores.iter().enumerate().fold(0, |best, (i, &p)| if p > scores[best] { i } else { best });
             on(row, loss, best == t);
         };
         if self.net.layers() == 1 {
@@ -113,7 +114,8 @@ pub fn permutation_importance(
     let mut pre = vec![0f32; n * h];
     kernels::forward(x, w0, net.bias(0), &mut pre, d, h, false);
 
-    let mut tail = Tail { net, ws: Workspace::new(net, CHUNK), batch: vec![0.0; CHUNK * h], rows: Vec::new() };
+    let mut tail =
+        Tail { net, ws: Workspace::new(net, CHUNK), batch: vec![0.0; CHUNK * h], rows: Vec::new() };
     tail.rows.reserve(CHUNK);
     let mut base_loss = vec![0f64; n];
     let mut base_ok = vec![false; n];
@@ -257,10 +259,14 @@ mod tests {
         let n = 300;
         let num: Vec<Option<f64>> =
             (0..n).map(|i| if i % 11 == 0 { None } else { Some(((i * 37) % 100) as f64) }).collect();
-        let cat: Vec<Option<String>> = (0..n).map(|i| Some(["a", "b", "c", "d"][(i * 7) % 4].to_string())).collect();
-        let bin: Vec<Option<String>> = (0..n).map(|i| Some(["x", "y"][(i * 13 / 5) % 2].to_string())).collect();
+        let cat: Vec<Option<String>> =
+            (0..n).map(|i| Some(["a", "b", "c", "d"][(i * 7) % 4].to_string())).collect();
+        let bin: Vec<Option<String>> =
+            (0..n).map(|i| Some(["x", "y"][(i * 13 / 5) % 2].to_string())).collect();
         let y: Vec<Option<i64>> = (0..n)
-            .map(|i| Some(i64::from(num[i].unwrap_or(50.0) >= 50.0) ^ i64::from(cat[i].as_deref() == Some("b"))))
+            .map(|i| {
+                Some(i64::from(num[i].unwrap_or(50.0) >= 50.0) ^ i64::from(cat[i].as_deref() == Some("b")))
+            })
             .collect();
         let data = Dataset::new(vec![
             Column { name: "num".into(), data: ColumnData::Real(num) },
@@ -269,8 +275,8 @@ mod tests {
             Column { name: "y".into(), data: ColumnData::Integer(y.clone()) },
         ]);
         let rows: Vec<usize> = (0..n).collect();
-        let enc = Encoder::fit(&data, 3, &rows, &Selection { max_categories: 50, ..Selection::default() })
-            .unwrap();
+        let enc =
+            Encoder::fit(&data, 3, &rows, &Selection { max_categories: 50, ..Selection::default() }).unwrap();
         let x = enc.encode_dataset(&data, &rows).unwrap();
         let labels: Vec<u32> = y.iter().map(|v| v.unwrap() as u32).collect();
         for hidden in [vec![12, 9], vec![]] {

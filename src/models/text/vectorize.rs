@@ -241,6 +241,7 @@ struct TermStats {
     last_doc: u32,
 }
 
+/// Accumulates terms and their document statistics while training.
 #[derive(Default)]
 pub struct VocabularyBuilder {
     /// The bytes of every term, in provisional id order.
@@ -398,7 +399,7 @@ fn radix_sort(v: &mut Vec<(u64, u32)>) {
         let digit = |k: u64| ((k >> shift) & ((1 << BITS) - 1)) as usize;
         let mut counts = [0usize; 1 << BITS];
         v.iter().for_each(|e| counts[digit(e.0)] += 1);
-        if counts.iter().any(|&c| c == v.len()) {
+        if counts.contains(&v.len()) {
             shift += BITS;
             continue;
         }
