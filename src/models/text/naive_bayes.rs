@@ -131,6 +131,7 @@ impl NaiveBayes {
                     acc[i] += if bernoulli { 1.0 } else { v as f64 };
                 }
             }
+            pairs.reserve(touched.len());
             for &f in &touched {
                 let n = acc[f as usize];
                 totals[c] += n;

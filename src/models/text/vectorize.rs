@@ -202,7 +202,8 @@ impl<'de> Deserialize<'de> for Vocabulary {
 }
 
 /// Documents as sparse rows (CSR): row `i` has features `features[offsets[i]..offsets[i+1]]`
-/// (ascending, distinct) with the matching `values`.
+/// (distinct; ascending with TF-IDF weighting, else in order of first occurrence) with the
+/// matching `values`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SparseRows {
     /// Row starts; `offsets.len() == rows + 1`.
@@ -226,8 +227,6 @@ impl SparseRows {
     }
 }
 
-/// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
-/// Terms are interned by hash into one string: no allocation per term or occurrence.
 /// A term seen in training: where its bytes are, its hash, and its counts.
 struct TermStats {
     start: u32,
@@ -241,7 +240,8 @@ struct TermStats {
     last_doc: u32,
 }
 
-/// Accumulates terms and their document statistics while training.
+/// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
+/// Terms are interned by hash into one string: no allocation per term or occurrence.
 #[derive(Default)]
 pub struct VocabularyBuilder {
     /// The bytes of every term, in provisional id order.
@@ -375,13 +375,42 @@ impl VocabularyBuilder {
         rows.offsets.push(0);
         rows.features.reserve(self.doc_terms.len());
         rows.values.reserve(self.doc_terms.len());
-        let mut ids = Vec::new();
-        for d in 0..n_docs {
-            ids.clear();
-            let terms = &self.doc_terms[self.doc_offsets[d]..self.doc_offsets[d + 1]];
-            ids.extend(terms.iter().map(|&t| remap[t as usize]).filter(|&t| t != u32::MAX));
-            push_row(&mut ids, weighting, &idf, &mut rows.features, &mut rows.values);
-            rows.offsets.push(rows.features.len());
+        if weighting == Weighting::TfIdf {
+            // The L2 norm sums in feature order: keep the rows sorted.
+            let mut ids = Vec::new();
+            for d in 0..n_docs {
+                ids.clear();
+                let terms = &self.doc_terms[self.doc_offsets[d]..self.doc_offsets[d + 1]];
+                ids.extend(terms.iter().map(|&t| remap[t as usize]).filter(|&t| t != u32::MAX));
+                push_row(&mut ids, weighting, &idf, &mut rows.features, &mut rows.values);
+                rows.offsets.push(rows.features.len());
+            }
+        } else {
+            // Counts and presence need no order (integer sums are exact in any order): merge
+            // the repeats of a term through its slot in the current row, no sort.
+            let binary = weighting == Weighting::Binary;
+            // Per new id: the row it was last seen in and its position there.
+            let mut last = vec![(u32::MAX, 0u32); entries.len()];
+            for d in 0..n_docs {
+                let terms = &self.doc_terms[self.doc_offsets[d]..self.doc_offsets[d + 1]];
+                for &t in terms {
+                    let f = remap[t as usize];
+                    if f == u32::MAX {
+                        continue;
+                    }
+                    let slot = &mut last[f as usize];
+                    if slot.0 == d as u32 {
+                        if !binary {
+                            rows.values[slot.1 as usize] += 1.0;
+                        }
+                    } else {
+                        *slot = (d as u32, rows.features.len() as u32);
+                        rows.features.push(f);
+                        rows.values.push(1.0);
+                    }
+                }
+                rows.offsets.push(rows.features.len());
+            }
         }
         rows.features.shrink_to_fit();
         rows.values.shrink_to_fit();
@@ -493,10 +522,13 @@ mod tests {
     fn sorted_vocabulary_and_counts() {
         let (v, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::Count);
         assert_eq!(terms(&v), ["a", "b", "c"]);
-        assert_eq!(rows.row(0), (&[0u32, 1][..], &[1.0f32, 2.0][..]));
-        assert_eq!(rows.row(1), (&[0u32, 2][..], &[1.0f32, 1.0][..]));
+        // Count and binary rows list terms in order of first occurrence.
+        assert_eq!(rows.row(0), (&[1u32, 0][..], &[2.0f32, 1.0][..]));
+        assert_eq!(rows.row(1), (&[2u32, 0][..], &[1.0f32, 1.0][..]));
         let (_, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::Binary);
-        assert_eq!(rows.row(0).1, &[1.0f32, 1.0]);
+        assert_eq!(rows.row(0), (&[1u32, 0][..], &[1.0f32, 1.0][..]));
+        let (_, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::TfIdf);
+        assert_eq!(rows.row(1).0, &[0u32, 2]);
     }
 
     #[test]
