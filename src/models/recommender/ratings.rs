@@ -28,11 +28,29 @@ pub struct Csr {
 
 impl Csr {
     /// Groups `triples` by user (`by_item == false`) or by item, with `rows` rows.
+    ///
+    /// Two stable counting passes (by column, then by row), so each row comes out sorted by
+    /// column with duplicates in input order, in linear time.
     pub fn build(rows: usize, triples: &[Triple], by_item: bool) -> Csr {
-        let key = |t: &Triple| if by_item { (t.item, t.user) } else { (t.user, t.item) };
+        assert!(u32::try_from(triples.len()).is_ok(), "more than 2³² ratings");
+        let key = |t: &Triple| if by_item { (t.item as usize, t.user) } else { (t.user as usize, t.item) };
+        let n_cols = triples.iter().map(|t| key(t).1 as usize + 1).max().unwrap_or(0);
+        let mut next_in_col = vec![0usize; n_cols + 1];
+        for t in triples {
+            next_in_col[key(t).1 as usize + 1] += 1;
+        }
+        for c in 0..n_cols {
+            next_in_col[c + 1] += next_in_col[c];
+        }
+        let mut by_col = vec![0u32; triples.len()];
+        for (k, t) in triples.iter().enumerate() {
+            let c = key(t).1 as usize;
+            by_col[next_in_col[c]] = k as u32;
+            next_in_col[c] += 1;
+        }
         let mut offsets = vec![0u64; rows + 1];
         for t in triples {
-            offsets[key(t).0 as usize + 1] += 1;
+            offsets[key(t).0 + 1] += 1;
         }
         for r in 0..rows {
             offsets[r + 1] += offsets[r];
@@ -40,34 +58,15 @@ impl Csr {
         let mut next: Vec<u64> = offsets[..rows].to_vec();
         let mut cols = vec![0u32; triples.len()];
         let mut values = vec![0f32; triples.len()];
-        for t in triples {
+        for &k in &by_col {
+            let t = &triples[k as usize];
             let (row, col) = key(t);
-            let at = next[row as usize] as usize;
+            let at = next[row] as usize;
             cols[at] = col;
             values[at] = t.value;
-            next[row as usize] += 1;
+            next[row] += 1;
         }
-        let mut csr = Csr { offsets, cols, values };
-        csr.sort_rows();
-        csr
-    }
-
-    fn sort_rows(&mut self) {
-        let mut pairs: Vec<(u32, f32)> = Vec::new();
-        for r in 0..self.rows() {
-            let range = self.range(r);
-            let cols = &self.cols[range.clone()];
-            if cols.windows(2).all(|w| w[0] <= w[1]) {
-                continue;
-            }
-            pairs.clear();
-            pairs.extend(cols.iter().copied().zip(self.values[range.clone()].iter().copied()));
-            pairs.sort_by_key(|p| p.0);
-            for (k, (c, v)) in pairs.iter().enumerate() {
-                self.cols[range.start + k] = *c;
-                self.values[range.start + k] = *v;
-            }
-        }
+        Csr { offsets, cols, values }
     }
 
     /// Number of rows.

@@ -9,11 +9,20 @@
 //!
 //! (both factor updates use the values from before the step), exactly Surprise's `SVD.sgd`.
 //! Biases start at 0, factors at N(init_mean, init_std_dev²). Surprise visits the ratings
-//! user by user in the same order every epoch; we also go user by user, but reshuffle the
-//! users and each user's ratings every epoch with the seeded generator.
+//! user by user in the same order every epoch; we also go user by user, in a seeded order that
+//! changes every epoch (see [`fit`]).
+//!
+//! Float details do not matter at this learning rate: f64 accumulation of the dot product, or
+//! f64 for every parameter as in Surprise, gives the same cross-validated RMSE on
+//! MovieLens 100K within 1e-5 (the error `r − r̂` is rounded next to μ ≈ 3.5 anyway). Neither does the
+//! order: one global shuffle of all ratings per epoch, a fixed order, or Surprise's exact
+//! order (users by first appearance, their ratings in input order) are all within 1e-4 of
+//! each other over 20 (fold split, seed) pairs, while the seed alone moves a 5-fold RMSE by
+//! ±0.0015.
 
-use super::factors::{Factors, LANES, dot, prefetch, with_simd};
+use super::factors::{Factors, LANES, dot, prefetch, sum_lanes, with_simd};
 use super::ratings::Csr;
+use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -96,10 +105,13 @@ impl Fitted {
 /// runs after every epoch; the training RMSE is measured during the pass, on the errors before
 /// each update (free to compute, and what Surprise users see as progress).
 ///
-/// Order: like Surprise, the ratings of one user are visited together (so the user's row stays
-/// in cache); unlike Surprise, the users and each user's ratings are reshuffled every epoch
-/// with the seeded generator. The next item's row is prefetched while the current rating is
-/// processed, as item rows are visited in random order.
+/// Order: like Surprise, the ratings of one user are visited together (the user's row stays in
+/// cache and the user's updates form one dependency chain that [`step_and_dot`] shortens).
+/// Each user's ratings are shuffled once with the seeded generator; every epoch the users are
+/// reshuffled and each user's ratings rotated by a random offset (one draw per user instead of
+/// one per rating: a full reshuffle per epoch cost about a tenth of the fit and, like
+/// Surprise's fixed order, made no difference to accuracy). The item row two ratings ahead is
+/// prefetched, as item rows are visited in random order.
 pub fn fit(
     history: &Csr,
     n_items: usize,
@@ -113,6 +125,9 @@ pub fn fit(
     let mut order: Vec<(u32, f32)> =
         history.cols.iter().copied().zip(history.values.iter().copied()).collect();
     let mut users: Vec<u32> = (0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
+    for &u in &users {
+        order[history.range(u as usize)].shuffle(rng);
+    }
     let stride = m.user_factors.stride;
     let mu = m.global_mean;
     let n_ratings = order.len().max(1) as f64;
@@ -125,23 +140,40 @@ pub fn fit(
                 for &u in &users {
                     let u = u as usize;
                     let block = &mut order[history.range(u)];
-                    block.shuffle(rng);
+                    block.rotate_left(rng.random_range(0..block.len() as u32) as usize);
+                    let block = &*block;
                     let pu = &mut m.user_factors.data[u * stride..(u + 1) * stride];
                     let mut bu = m.user_bias[u];
+                    // The estimate's dot product for the rating at hand: computed here for the
+                    // user's first rating, then by the previous step as it writes the new p_u.
+                    let mut dot_pq = dot_split(pu, m.item_factors.row(block[0].0 as usize));
                     for (n, &(i, r)) in block.iter().enumerate() {
-                        if let Some(&(next, _)) = block.get(n + 1) {
-                            prefetch(m.item_factors.row(next as usize));
+                        if let Some(&(ahead, _)) = block.get(n + 2) {
+                            prefetch(m.item_factors.row(ahead as usize));
                         }
                         let i = i as usize;
-                        let qi = &mut m.item_factors.data[i * stride..(i + 1) * stride];
-                        let err = r - (mu + bu + m.item_bias[i] + dot(pu, qi));
+                        let err = r - (mu + bu + m.item_bias[i] + dot_pq);
                         sse += f64::from(err * err);
                         if p.biased {
                             bu += p.lr_bu * (err - p.reg_bu * bu);
                             let bi = &mut m.item_bias[i];
                             *bi += p.lr_bi * (err - p.reg_bi * *bi);
                         }
-                        sgd_step(pu, qi, err, p);
+                        let items = &mut m.item_factors.data;
+                        match block.get(n + 1).map(|&(next, _)| next as usize) {
+                            Some(next) if next != i => {
+                                let (qi, q_next) = two_rows(items, stride, i, next);
+                                dot_pq = step_and_dot(pu, qi, q_next, err, p);
+                            }
+                            next => {
+                                // Last rating of the user, or the same item rated again.
+                                let qi = &mut items[i * stride..(i + 1) * stride];
+                                sgd_step(pu, qi, err, p);
+                                if next.is_some() {
+                                    dot_pq = dot_split(pu, qi);
+                                }
+                            }
+                        }
                     }
                     m.user_bias[u] = bu;
                 }
@@ -151,6 +183,119 @@ pub fn fit(
         on_epoch(epoch, (sse / n_ratings).sqrt(), &m);
     }
     m
+}
+
+/// Row `i` mutable and row `j` shared (`i != j`) of a matrix with `stride` columns.
+#[inline(always)]
+fn two_rows(data: &mut [f32], stride: usize, i: usize, j: usize) -> (&mut [f32], &[f32]) {
+    if i < j {
+        let (lo, hi) = data.split_at_mut(j * stride);
+        (&mut lo[i * stride..(i + 1) * stride], &hi[..stride])
+    } else {
+        let (lo, hi) = data.split_at_mut(i * stride);
+        (&mut hi[..stride], &lo[j * stride..(j + 1) * stride])
+    }
+}
+
+/// Partial-sum accumulators of [`dot_split`]: chunk `c` of a row goes to accumulator `c % ACCS`.
+const ACCS: usize = 4;
+/// Floats per group of chunks (one chunk per accumulator).
+const GROUP: usize = LANES * ACCS;
+
+/// Folds the accumulators lane by lane (`(a0 + a1) + (a2 + a3)`), then the lanes.
+#[inline(always)]
+fn reduce_split(acc: &[f32; GROUP]) -> f32 {
+    let mut h = [0f32; LANES];
+    for l in 0..LANES {
+        h[l] = (acc[l] + acc[LANES + l]) + (acc[2 * LANES + l] + acc[3 * LANES + l]);
+    }
+    sum_lanes(h)
+}
+
+/// The accumulators of the leftover chunks (fewer than `ACCS`) after the whole groups.
+#[inline(always)]
+fn leftover_accs(acc: &mut [f32; GROUP]) -> [&mut [f32; LANES]; ACCS - 1] {
+    let (a, _) = acc.as_chunks_mut::<LANES>();
+    let [a0, a1, a2, _] = a else { unreachable!() };
+    [a0, a1, a2]
+}
+
+/// Dot product with `ACCS` independent accumulators (a dependency chain a quarter as long as
+/// [`dot`]'s).
+#[inline(always)]
+fn dot_split(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; GROUP];
+    let (ag, ar) = a.as_chunks::<GROUP>();
+    let (bg, br) = b.as_chunks::<GROUP>();
+    for (x, y) in ag.iter().zip(bg) {
+        for j in 0..GROUP {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let (ar, br) = (ar.as_chunks::<LANES>().0, br.as_chunks::<LANES>().0);
+    for ((x, y), a) in ar.iter().zip(br).zip(leftover_accs(&mut acc)) {
+        for l in 0..LANES {
+            a[l] += x[l] * y[l];
+        }
+    }
+    reduce_split(&acc)
+}
+
+/// [`sgd_step`], returning `dot_split(p_new, next)` computed as the new `p` is written.
+#[inline(always)]
+fn step_and_dot(pu: &mut [f32], qi: &mut [f32], next: &[f32], err: f32, p: &SgdParams) -> f32 {
+    let k = Step::new(err, p);
+    let mut acc = [0f32; GROUP];
+    let (pg, pr) = pu.as_chunks_mut::<GROUP>();
+    let (qg, qr) = qi.as_chunks_mut::<GROUP>();
+    let (ng, nr) = next.as_chunks::<GROUP>();
+    for ((ps, qs), ns) in pg.iter_mut().zip(qg.iter_mut()).zip(ng) {
+        k.apply_and_dot(ps, qs, ns, &mut acc);
+    }
+    let (pr, qr, nr) =
+        (pr.as_chunks_mut::<LANES>().0, qr.as_chunks_mut::<LANES>().0, nr.as_chunks::<LANES>().0);
+    for (((ps, qs), ns), a) in pr.iter_mut().zip(qr.iter_mut()).zip(nr).zip(leftover_accs(&mut acc)) {
+        k.apply_and_dot(ps, qs, ns, a);
+    }
+    reduce_split(&acc)
+}
+
+/// The coefficients of one SGD step on the factors.
+struct Step {
+    keep_p: f32,
+    step_p: f32,
+    keep_q: f32,
+    step_q: f32,
+}
+
+impl Step {
+    #[inline(always)]
+    fn new(err: f32, p: &SgdParams) -> Step {
+        Step {
+            keep_p: 1.0 - p.lr_pu * p.reg_pu,
+            step_p: p.lr_pu * err,
+            keep_q: 1.0 - p.lr_qi * p.reg_qi,
+            step_q: p.lr_qi * err,
+        }
+    }
+
+    /// Updates `N` lanes of p and q and adds `p_new · next` lane-wise into `acc`.
+    #[inline(always)]
+    fn apply_and_dot<const N: usize>(
+        &self,
+        ps: &mut [f32; N],
+        qs: &mut [f32; N],
+        ns: &[f32; N],
+        acc: &mut [f32; N],
+    ) {
+        for l in 0..N {
+            let (pf, qf) = (ps[l], qs[l]);
+            let np = pf * self.keep_p + qf * self.step_p;
+            ps[l] = np;
+            qs[l] = qf * self.keep_q + pf * self.step_q;
+            acc[l] += np * ns[l];
+        }
+    }
 }
 
 /// `p ← p + lr_pu (e q − reg_pu p)` and `q ← q + lr_qi (e p − reg_qi q)` with the old p and q,
@@ -231,6 +376,22 @@ pub(crate) mod tests {
         let want_p = 0.5 + 0.005 * (2.0 * -0.25 - 0.02 * 0.5);
         let want_q = -0.25 + 0.005 * (2.0 * 0.5 - 0.02 * -0.25);
         assert!((pu[0] - want_p).abs() < 1e-7 && (qi[7] - want_q).abs() < 1e-7);
+    }
+
+    #[test]
+    fn fused_step_and_dot_equals_step_then_dot() {
+        let mut r = rng(9);
+        for k in [3, 8, 24, 40, 100] {
+            let m = Factors::normal(3, k, 0.0, 0.5, &mut r);
+            let (mut p1, mut q1, next) = (m.row(0).to_vec(), m.row(1).to_vec(), m.row(2).to_vec());
+            let (mut p2, mut q2) = (p1.clone(), q1.clone());
+            sgd_step(&mut p1, &mut q1, 0.7, &defaults());
+            let want = dot_split(&p1, &next);
+            let got = step_and_dot(&mut p2, &mut q2, &next, 0.7, &defaults());
+            assert_eq!((p1, q1, want.to_bits()), (p2, q2, got.to_bits()), "k = {k}");
+            let plain = dot(m.row(0), m.row(2));
+            assert!((dot_split(m.row(0), m.row(2)) - plain).abs() <= 1e-5 * (1.0 + plain.abs()), "k = {k}");
+        }
     }
 
     #[test]
