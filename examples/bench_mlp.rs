@@ -10,8 +10,7 @@
 mod realdata;
 
 use serde_json::{Value as Json, json};
-use sqlml::models::{ColumnData, Dataset};
-use sqlml::rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
+use sqlml::rusqlite::Connection;
 use std::time::Instant;
 
 fn main() {
@@ -26,38 +25,6 @@ fn main() {
             }
         }
     }
-}
-
-/// Creates table `t` with SQL types from the dataset's column types and inserts every row.
-fn load(conn: &Connection, t: &str, data: &Dataset) {
-    let cols: Vec<String> = data
-        .columns
-        .iter()
-        .map(|c| {
-            let ty = match c.data {
-                ColumnData::Integer(_) => "INTEGER",
-                ColumnData::Real(_) => "REAL",
-                _ => "TEXT",
-            };
-            format!("\"{}\" {ty}", c.name)
-        })
-        .collect();
-    conn.execute_batch(&format!("CREATE TABLE {t}({})", cols.join(", "))).unwrap();
-    let marks = vec!["?"; data.columns.len()].join(", ");
-    let tx = conn.unchecked_transaction().unwrap();
-    {
-        let mut ins = tx.prepare(&format!("INSERT INTO {t} VALUES ({marks})")).unwrap();
-        for row in 0..data.n_rows {
-            let values = data.columns.iter().map(|c| match c.get(row).to_value() {
-                sqlml::models::Value::Null => SqlValue::Null,
-                sqlml::models::Value::Integer(i) => SqlValue::Integer(i),
-                sqlml::models::Value::Real(r) => SqlValue::Real(r),
-                sqlml::models::Value::Text(s) => SqlValue::Text(s),
-            });
-            ins.execute(params_from_iter(values)).unwrap();
-        }
-    }
-    tx.commit().unwrap();
 }
 
 fn summary(mut xs: Vec<f64>) -> Json {
@@ -103,7 +70,7 @@ fn run(name: &str) {
     let conn = Connection::open_in_memory().unwrap();
     sqlml::register(&conn).unwrap();
     let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
-    load(&conn, "src", &data);
+    realdata::load(&conn, "src", &data);
     drop(data);
     let exclude = table.exclude.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ");
     let train_sql = format!(

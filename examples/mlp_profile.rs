@@ -14,8 +14,8 @@ use sqlml::models::data::encode_labels;
 use sqlml::models::mlp::network::Workspace;
 use sqlml::models::mlp::{Classifier, features, importance, trainer};
 use sqlml::models::split::train_test_split;
-use sqlml::models::{ColumnData, Common, Dataset, Estimator, Options, metrics};
-use sqlml::rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
+use sqlml::models::{Common, Estimator, Options, metrics};
+use sqlml::rusqlite::Connection;
 use std::time::Instant;
 
 /// The fastest run: on a shared, loaded machine the minimum is far steadier than the median.
@@ -68,37 +68,6 @@ fn time<T>(repeats: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (fastest(times), out.expect("at least one run"))
 }
 
-fn load(conn: &Connection, data: &Dataset) {
-    let cols: Vec<String> = data
-        .columns
-        .iter()
-        .map(|c| {
-            let ty = match c.data {
-                ColumnData::Integer(_) => "INTEGER",
-                ColumnData::Real(_) => "REAL",
-                _ => "TEXT",
-            };
-            format!("\"{}\" {ty}", c.name)
-        })
-        .collect();
-    conn.execute_batch(&format!("CREATE TABLE src({})", cols.join(", "))).unwrap();
-    let marks = vec!["?"; data.columns.len()].join(", ");
-    let tx = conn.unchecked_transaction().unwrap();
-    {
-        let mut ins = tx.prepare(&format!("INSERT INTO src VALUES ({marks})")).unwrap();
-        for row in 0..data.n_rows {
-            let values = data.columns.iter().map(|c| match c.get(row).to_value() {
-                sqlml::models::Value::Null => SqlValue::Null,
-                sqlml::models::Value::Integer(i) => SqlValue::Integer(i),
-                sqlml::models::Value::Real(r) => SqlValue::Real(r),
-                sqlml::models::Value::Text(s) => SqlValue::Text(s),
-            });
-            ins.execute(params_from_iter(values)).unwrap();
-        }
-    }
-    tx.commit().unwrap();
-}
-
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_else(|| "telco-churn".into());
     let table = match name.as_str() {
@@ -114,7 +83,7 @@ fn main() {
     let conn = Connection::open_in_memory().unwrap();
     sqlml::register(&conn).unwrap();
     let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
-    load(&conn, &data);
+    realdata::load(&conn, "src", &data);
     let sql = format!("SELECT ml_train('m', 'classifier', 'src', '{}', '{options}')", table.target);
     let (sql_s, report) = time(repeats, || {
         let text: String = conn.query_row(&sql, [], |r| r.get(0)).unwrap();

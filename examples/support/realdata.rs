@@ -5,7 +5,9 @@
 
 #![allow(dead_code)]
 
-use sqlml::models::{Column, ColumnData, Dataset};
+use sqlml::models::{Column, ColumnData, Dataset, Value};
+use sqlml::rusqlite::types::Value as SqlValue;
+use sqlml::rusqlite::{Connection, params_from_iter};
 use std::process::Command;
 
 /// Where the shared data lives: `BENCH_DATA` (set by bench/run.sh), else `SQLML_DATA`, else
@@ -107,4 +109,36 @@ pub fn dataset(t: &Table) -> Dataset {
         })
         .collect();
     Dataset::new(columns)
+}
+
+/// Creates table `t` with SQL types from the dataset's column types and inserts every row.
+pub fn load(conn: &Connection, t: &str, data: &Dataset) {
+    let cols: Vec<String> = data
+        .columns
+        .iter()
+        .map(|c| {
+            let ty = match c.data {
+                ColumnData::Integer(_) => "INTEGER",
+                ColumnData::Real(_) => "REAL",
+                _ => "TEXT",
+            };
+            format!("\"{}\" {ty}", c.name)
+        })
+        .collect();
+    conn.execute_batch(&format!("CREATE TABLE {t}({})", cols.join(", "))).unwrap();
+    let marks = vec!["?"; data.columns.len()].join(", ");
+    let tx = conn.unchecked_transaction().unwrap();
+    {
+        let mut ins = tx.prepare(&format!("INSERT INTO {t} VALUES ({marks})")).unwrap();
+        for row in 0..data.n_rows {
+            let values = data.columns.iter().map(|c| match c.get(row).to_value() {
+                Value::Null => SqlValue::Null,
+                Value::Integer(i) => SqlValue::Integer(i),
+                Value::Real(r) => SqlValue::Real(r),
+                Value::Text(s) => SqlValue::Text(s),
+            });
+            ins.execute(params_from_iter(values)).unwrap();
+        }
+    }
+    tx.commit().unwrap();
 }
