@@ -14,13 +14,14 @@
 //! repository (its licence forbids redistribution). Fit CPU seconds are reported beside
 //! wall-clock seconds because the benchmark machine is shared.
 
+#[path = "support/movielens.rs"]
+mod movielens;
+use movielens::{Rating, peak_rss_mb, read_ratings, summary, thread_cpu_s};
 use rand::seq::SliceRandom;
 use serde_json::{Value as Json, json};
 use sqlml::models::split::rng;
 use sqlml::rusqlite::{Connection, params};
 use std::time::Instant;
-
-type Rating = (i64, i64, f64);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).unwrap_or_else(|| "/work/shared/data/ml-100k/u.data".to_string());
@@ -33,19 +34,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("{}", recommend_latency(&conn, 10_000)?);
     Ok(())
-}
-
-fn read_ratings(path: &str) -> Result<Vec<Rating>, Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 3 {
-            return Err(format!("bad line in '{path}': {line}").into());
-        }
-        out.push((f[0].parse()?, f[1].parse()?, f[2].parse()?));
-    }
-    Ok(out)
 }
 
 fn load(conn: &Connection, table: &str, rows: &[Rating]) -> Result<(), Box<dyn std::error::Error>> {
@@ -153,30 +141,4 @@ fn recommend_latency(conn: &Connection, items: i64) -> Result<Json, Box<dyn std:
         "ms_per_query": time_recommend(conn, "synthetic", 42, 500)?,
         "peak_rss_mb": peak_rss_mb(),
     }))
-}
-
-fn summary(mut v: Vec<f64>) -> Json {
-    v.sort_by(f64::total_cmp);
-    let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
-    json!({"median": median, "min": v[0], "max": v[v.len() - 1], "n": v.len()})
-}
-
-/// CPU time of the calling thread in seconds (Linux `/proc/thread-self/schedstat`; 0 elsewhere).
-fn thread_cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
-        .map_or(0.0, |ns| ns / 1e9)
-}
-
-/// Peak resident set size of this process (Linux; 0 elsewhere).
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

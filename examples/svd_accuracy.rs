@@ -21,6 +21,9 @@
 //! sources of variance: the training seed alone moves a 5-fold RMSE by about ±0.0015);
 //! `--cv-only` stops after the cross-validation; `--svd-only` skips SVD++.
 
+#[path = "support/movielens.rs"]
+mod movielens;
+use movielens::{peak_rss_mb, read_ratings, summary, thread_cpu_s};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde_json::json;
@@ -28,9 +31,6 @@ use sqlml::models::recommender::Recommender;
 use sqlml::models::split::rng;
 use sqlml::models::{Column, ColumnData, Common, Dataset, Estimator, Input, Options, Value};
 use std::time::Instant;
-
-/// One (user, item, rating) row.
-type Rating = (i64, i64, f64);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -85,20 +85,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// (user, item, rating) rows of a MovieLens `u.data` file (tab separated, timestamp ignored).
-fn read_ratings(path: &str) -> Result<Vec<Rating>, Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 3 {
-            return Err(format!("bad line in '{path}': {line}").into());
-        }
-        out.push((f[0].parse()?, f[1].parse()?, f[2].parse()?));
-    }
-    Ok(out)
-}
-
 fn dataset(rows: &[(i64, i64, f64)]) -> Dataset {
     let col = |name: &str, data| Column { name: name.into(), data };
     Dataset::new(vec![
@@ -120,21 +106,6 @@ fn fit(
     let (started, cpu) = (Instant::now(), thread_cpu_s());
     let trained = Recommender::train(&data, Some("rating"), &mut opts, &common)?;
     Ok((trained.model, started.elapsed().as_secs_f64(), thread_cpu_s() - cpu))
-}
-
-/// CPU time of the calling thread in seconds, from `/proc/thread-self/schedstat` (Linux; 0
-/// elsewhere).
-fn thread_cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
-        .map_or(0.0, |ns| ns / 1e9)
-}
-
-fn summary(mut v: Vec<f64>) -> serde_json::Value {
-    v.sort_by(f64::total_cmp);
-    let median = if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 };
-    json!({"median": median, "min": v[0], "max": v[v.len() - 1], "n": v.len()})
 }
 
 /// 5-fold cross-validation with folds from a shuffle seeded by `seed`, training with the same
@@ -272,16 +243,4 @@ fn recommend_latency(
 /// Starts a new peak-RSS measurement (Linux: writing 5 to `clear_refs` resets `VmHWM`).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident set size of this process (Linux; 0 elsewhere).
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
