@@ -55,6 +55,10 @@ fn no_key_says_how_to_unlock() {
             format!("ml_train: {hint}")
         );
     }
+    let no_model = "no model named 'spam' (train one with ml_train, or list models with: SELECT name, version FROM ml_models)";
+    assert_eq!(err(&conn, "SELECT ml_activate('spam', 1)"), format!("ml_activate: {no_model}"));
+    assert_eq!(err(&conn, "SELECT ml_drop('spam', 1)"), format!("ml_drop: {no_model}"));
+    assert_eq!(err(&conn, "SELECT ml_evaluate('spam', 'messages')"), format!("ml_evaluate: {no_model}"));
     assert_eq!(
         err(&conn, "SELECT ml_predict('spam', 'hello')"),
         "ml_predict: no model named 'spam' (train one with ml_train, or list models with: SELECT name, version FROM ml_models)"

@@ -405,6 +405,9 @@ fn blob_of(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>> {
 }
 
 fn missing(conn: &Connection, name: &str, version: Option<i64>) -> Result<Error> {
+    if !table_exists(conn, "ml_models")? {
+        return Ok(Error::NoModel(name.to_string()));
+    }
     let versions: i64 =
         conn.query_row("SELECT count(*) FROM ml_models WHERE name = ?1", [name], |r| r.get(0))?;
     Ok(match version {
@@ -445,7 +448,7 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
         None
     };
     if exists.is_none() {
-        return Err(missing(conn, name, Some(version)).unwrap_or_else(|e| e));
+        return Err(missing(conn, name, Some(version))?);
     }
     conn.execute("UPDATE ml_models SET active = (version = ?2) WHERE name = ?1", params![name, version])?;
     Ok(())
@@ -455,7 +458,7 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
 /// versions were deleted. Dropping the active version leaves no version active.
 pub fn drop_model(conn: &Connection, name: &str, version: Option<i64>) -> Result<usize> {
     if !table_exists(conn, "ml_models")? {
-        return Err(Error::NoModel(name.to_string()));
+        return Err(missing(conn, name, version)?);
     }
     let n = match version {
         Some(v) => {
