@@ -3,7 +3,7 @@
 use super::args::{opt_text, run, text};
 use crate::models::{self, Common, Options};
 use crate::store::{NewModel, Session, atomically};
-use crate::{Error, Result, source};
+use crate::{Result, source};
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value as Json, json};
 use std::sync::Arc;
@@ -62,12 +62,7 @@ pub fn train(
     target: Option<&str>,
     options: Option<&str>,
 ) -> Result<String> {
-    if !models::KINDS.contains(&kind) {
-        return Err(Error::argument(format!(
-            "argument 'kind' must be one of {}, got '{kind}'",
-            models::KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
-        )));
-    }
+    models::check_kind(kind)?;
     let mut opts = Options::parse(options)?;
     let common = Common::read(&mut opts)?;
     // Fail before the (possibly long) read and fit if no key is available.

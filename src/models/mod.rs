@@ -151,6 +151,7 @@ pub fn train(
     opts: &mut Options,
     common: &Common,
 ) -> Result<Trained<Model>> {
+    check_kind(kind)?;
     match kind {
         text::TextModel::KIND => {
             text::TextModel::train(data, target, opts, common).map(|t| t.map(Model::Text))
@@ -161,11 +162,20 @@ pub fn train(
         recommender::Recommender::KIND => {
             recommender::Recommender::train(data, target, opts, common).map(|t| t.map(Model::Recommender))
         }
-        _ => Err(Error::argument(format!(
-            "argument 'kind' must be one of {}, got '{kind}'",
-            KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
-        ))),
+        // Reached only if KINDS lists a kind that has no arm above.
+        _ => Err(Error::Unsupported(format!("kind '{kind}' is listed but not built in"))),
     }
+}
+
+/// Checks that `kind` is one of [`KINDS`], before any data is read.
+pub fn check_kind(kind: &str) -> Result<()> {
+    if KINDS.contains(&kind) {
+        return Ok(());
+    }
+    Err(Error::argument(format!(
+        "argument 'kind' must be one of {}, got '{kind}'",
+        KINDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ")
+    )))
 }
 
 impl Model {
