@@ -59,30 +59,38 @@ pub fn integer(ctx: &Context<'_>, i: usize, name: &str) -> crate::Result<i64> {
     }
 }
 
-/// Arguments `from..` as model inputs.
-pub fn inputs<'a>(ctx: &'a Context<'_>, from: usize) -> crate::Result<Vec<Input<'a>>> {
-    (from..ctx.len())
-        .map(|i| {
-            Ok(match ctx.get_raw(i) {
-                ValueRef::Null => Input::Null,
-                ValueRef::Integer(v) => Input::Integer(v),
-                ValueRef::Real(v) => Input::Real(v),
-                ValueRef::Text(t) => Input::Text(std::str::from_utf8(t).map_err(|_| {
-                    Error::argument(format!("argument {} is text that is not valid UTF-8", i + 1))
-                })?),
-                ValueRef::Blob(b) => Input::Blob(b),
-            })
-        })
-        .collect()
+/// One SQL value as a model input; `position` (1-based) names it if its text is not UTF-8.
+pub fn input(v: ValueRef<'_>, position: usize) -> crate::Result<Input<'_>> {
+    Ok(match v {
+        ValueRef::Null => Input::Null,
+        ValueRef::Integer(v) => Input::Integer(v),
+        ValueRef::Real(v) => Input::Real(v),
+        ValueRef::Text(t) => {
+            Input::Text(std::str::from_utf8(t).map_err(|_| {
+                Error::argument(format!("argument {position} is text that is not valid UTF-8"))
+            })?)
+        }
+        ValueRef::Blob(b) => Input::Blob(b),
+    })
 }
 
-/// A model value as an SQL result.
-pub fn to_sql(v: crate::models::Value) -> ToSqlOutput<'static> {
+/// Arguments `from..` as model inputs.
+pub fn inputs<'a>(ctx: &'a Context<'_>, from: usize) -> crate::Result<Vec<Input<'a>>> {
+    (from..ctx.len()).map(|i| input(ctx.get_raw(i), i + 1)).collect()
+}
+
+/// A model value as an SQL value.
+pub fn sql_value(v: crate::models::Value) -> SqlValue {
     use crate::models::Value;
-    ToSqlOutput::Owned(match v {
+    match v {
         Value::Null => SqlValue::Null,
         Value::Integer(i) => SqlValue::Integer(i),
         Value::Real(r) => SqlValue::Real(r),
         Value::Text(t) => SqlValue::Text(t),
-    })
+    }
+}
+
+/// A model value as an SQL result.
+pub fn to_sql(v: crate::models::Value) -> ToSqlOutput<'static> {
+    ToSqlOutput::Owned(sql_value(v))
 }

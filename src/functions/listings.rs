@@ -1,5 +1,6 @@
 //! The table-valued functions themselves: `ml_top_tokens`, `ml_recommend`, `ml_similar_items`.
 
+use super::args::{self, sql_value as sql};
 use super::tables::{self, TableFn};
 use crate::models::{Input, Model, Value};
 use crate::store::Session;
@@ -42,22 +43,11 @@ fn show(v: &SqlValue) -> String {
     }
 }
 
-fn input(v: &Option<SqlValue>) -> Input<'_> {
+/// Argument `v` (position `position` of the table-valued function) as a model input.
+fn input(v: &Option<SqlValue>, position: usize) -> Result<Input<'_>> {
     match v {
-        None | Some(SqlValue::Null) => Input::Null,
-        Some(SqlValue::Integer(i)) => Input::Integer(*i),
-        Some(SqlValue::Real(r)) => Input::Real(*r),
-        Some(SqlValue::Text(t)) => Input::Text(t),
-        Some(SqlValue::Blob(b)) => Input::Blob(b),
-    }
-}
-
-fn sql(v: Value) -> SqlValue {
-    match v {
-        Value::Null => SqlValue::Null,
-        Value::Integer(i) => SqlValue::Integer(i),
-        Value::Real(r) => SqlValue::Real(r),
-        Value::Text(t) => SqlValue::Text(t),
+        None => Ok(Input::Null),
+        Some(v) => args::input(v.into(), position),
     }
 }
 
@@ -131,7 +121,7 @@ impl TableFn for Recommend {
         };
         let loaded = session.load_active(conn, &name)?;
         let model = recommender(&name, &loaded.model)?;
-        Ok(scored(model.recommend(input(&args[1]), k, include_rated)?))
+        Ok(scored(model.recommend(input(&args[1], 2)?, k, include_rated)?))
     }
 }
 
@@ -152,7 +142,7 @@ impl TableFn for SimilarItems {
         let k = k_arg(&args[2])?;
         let loaded = session.load_active(conn, &name)?;
         let model = recommender(&name, &loaded.model)?;
-        Ok(scored(model.similar_items(input(&args[1]), k)?))
+        Ok(scored(model.similar_items(input(&args[1], 2)?, k)?))
     }
 }
 
