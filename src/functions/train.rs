@@ -64,6 +64,7 @@ pub fn train(
 ) -> Result<String> {
     models::check_kind(kind)?;
     let mut opts = Options::parse(options)?;
+    let given = opts.to_json();
     let common = Common::read(&mut opts)?;
     // Fail before the (possibly long) read and fit if no key is available.
     let key = session.key(conn, true)?;
@@ -75,7 +76,7 @@ pub fn train(
     let params = json!({
         "source": source,
         "target": target,
-        "options": options.map(|o| serde_json::from_str::<Json>(o).unwrap_or(Json::Null)),
+        "options": given,
         "seed": common.seed,
         "test_size": common.test_size,
     })

@@ -187,6 +187,11 @@ impl Options {
         self.take(key).cloned().map(reparse)
     }
 
+    /// The options as given, as a JSON object (for `ml_models.params`).
+    pub fn to_json(&self) -> Json {
+        Json::Object(self.map.clone())
+    }
+
     /// Errors on any key that no accessor asked for, listing the allowed keys.
     pub fn finish(self) -> Result<()> {
         let mut unknown: Vec<&String> =
