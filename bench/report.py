@@ -398,6 +398,41 @@ def build(peer_recs, our_recs, tasks=("nb", "mlp", "svd")):
         for ds, cols in sorted(cols_by_ds.items()):
             if ds not in done:
                 out += table(task, ds, {}, cols) + ["", "(no sqlml line for this dataset)", ""]
+        if task == "svd":
+            out += svd_seed_lines(peer_recs.get("svd_seeds", []), our_recs)
+    return out
+
+
+def svd_seed_lines(peer_seeds, our_recs):
+    """The seed-to-seed spread of the SVD RMSE on the same folds, and the same-start check."""
+    ours = next((o for o in reversed(our_recs) if isinstance(o, dict) and o.get("task") == "svd"
+                 and str(o.get("algo", "")).lower() == "svd" and o.get("cv_rmse_seed_mean") is not None), None)
+    peer = next((r for r in reversed(peer_seeds) if r.get("cv_rmse_seed_mean") is not None), None)
+    same = next((o for o in reversed(our_recs) if isinstance(o, dict) and o.get("task") == "svd_check"), None)
+    if not (ours or peer or same):
+        return []
+    out = ["#### svd · ml-100k · RMSE over training seeds, and from the same start", ""]
+    if ours or peer:
+        out += ["| 5-fold CV RMSE | folds | seeds | mean | sd | min | max |", "|---|---|---|---|---|---|---|"]
+        for name, r in (("sqlml svd", ours), ("Surprise SVD", peer)):
+            if r:
+                v = r.get("cv_rmse_per_seed") or []
+                seeds = r.get("seeds") or []
+                rng = f"{seeds[0]}–{seeds[-1]}" if seeds else "–"
+                out.append(f"| {name} | {r.get('cv', '–')} | {rng} | {fmt_num(r.get('cv_rmse_seed_mean'), 'q')} | "
+                           f"{fmt_num(r.get('cv_rmse_seed_sd'), 'q')} | {fmt_num(min(v) if v else None, 'q')} | "
+                           f"{fmt_num(max(v) if v else None, 'q')} |")
+        out.append("")
+    if same:
+        fo, fs = same.get("sqlml_fold_rmse") or [], same.get("surprise_fold_rmse") or []
+        out += [f"Same start as Surprise's `SVD(random_state={same.get('surprise_seed')})` "
+                "(`examples/svd_same_init.rs`), per fold:", "",
+                "| | " + " | ".join(f"fold {n}" for n in range(len(fo))) + " | mean |",
+                "|---|" + "---|" * (len(fo) + 1),
+                "| sqlml | " + " | ".join(fmt_num(x, "q") for x in fo) + f" | {fmt_num(same.get('sqlml_cv_rmse'), 'q')} |",
+                "| Surprise | " + " | ".join(fmt_num(x, "q") for x in fs)
+                + f" | {fmt_num(same.get('surprise_cv_rmse'), 'q')} |",
+                "", f"Largest fold difference: {same.get('max_fold_difference', float('nan')):.5f}", ""]
     return out
 
 
@@ -453,6 +488,8 @@ def main(argv=None):
         ap.error(f"unknown task(s) {bad}; choose from nb, mlp, svd")
     peer_files = {t: os.path.join(args.peers, f"{t}.jsonl") for t in tasks}
     peer_recs = {t: load_jsonl(p) for t, p in peer_files.items()}
+    if "svd" in tasks:
+        peer_recs["svd_seeds"] = load_jsonl(os.path.join(args.peers, "svd_seeds.jsonl"))
     our_files = sorted(p for p in glob.glob(os.path.join(args.ours, "*.jsonl")) if not p.endswith(".prev.jsonl"))
     our_recs = [r for p in our_files for r in load_jsonl(p)]
 

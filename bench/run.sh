@@ -54,6 +54,7 @@ mkdir -p "$BENCH_OUT/peers" "$BENCH_OUT/sqlml" "$BENCH_OUT/logs"
 OUTP=$(cd "$BENCH_OUT/peers" && pwd)
 OUTS=$(cd "$BENCH_OUT/sqlml" && pwd)
 LOGS=$(cd "$BENCH_OUT/logs" && pwd)
+FOLDS=$(cd "$BENCH_OUT" && pwd)/folds  # Surprise's ml-100k folds, written by bench/surprise_folds.py
 PY=$PEERS_VENV/bin/python
 export TF_CPP_MIN_LOG_LEVEL=3
 
@@ -106,10 +107,14 @@ peers_nb() {
   local top=2000; [ "$QUICK" = 1 ] && top=0
   prun nb nb_baseline.py "${sms[@]}" --lib nltk --nltk-top $top --repeats "$REPEATS"
   prun nb nb_baseline.py "${sms[@]}" --lib sklearn --repeats "$REPEATS"
+  # sklearn's own analyzer on the raw texts: the strict reading of "CountVectorizer+MultinomialNB fit"
+  prun nb nb_baseline.py "${sms[@]}" --lib sklearn --prep sklearn --repeats "$REPEATS"
   prun nb nb_baseline.py --train data/banking77/train.csv --test data/banking77/test.csv --text-col text \
     --label-col category --lib nltk --nltk-top 0 --repeats "$REPEATS"
   prun nb nb_baseline.py --train data/banking77/train.csv --test data/banking77/test.csv --text-col text \
     --label-col category --lib sklearn --nltk-top 0 --repeats "$REPEATS"
+  prun nb nb_baseline.py --train data/banking77/train.csv --test data/banking77/test.csv --text-col text \
+    --label-col category --lib sklearn --prep sklearn --nltk-top 0 --repeats "$REPEATS"
   prun nb nb_baseline.py --csv data/chinese-sentiment/ChnSentiCorp_htl_all.csv --text-col review --label-col label \
     --tokenizer chars --stemmer none --lib all --nltk-top 0 --repeats "$REPEATS"
 }
@@ -129,6 +134,15 @@ peers_svd() {
   for a in "${algos[@]}"; do
     prun svd svd_baseline.py --ratings data/ml-100k/u.data --algos $a --repeats "$REPEATS"
   done
+  # Surprise's own folds for our side (BENCH_FOLDS), its starting factors for seed 42
+  # (examples/svd_same_init.rs), and its RMSE over training seeds 42..49 on those folds.
+  fresh svd_seeds
+  local seeds=(--seeds 42..49); [ "$QUICK" = 1 ] && seeds=()
+  log "peer svd: bench/surprise_folds.py ${seeds[*]}"
+  if ! nice_run "$PY" bench/surprise_folds.py --ratings "$DATA/ml-100k/u.data" --out "$FOLDS" --init 42 \
+    "${seeds[@]}" >>"$OUTP/svd_seeds.jsonl" 2>"$LOGS/peer-svd-folds.log"; then
+    log "  FAILED (see $LOGS/peer-svd-folds.log)"; FAILED=1
+  fi
 }
 
 # ------------------------------------------------------------------ ours
@@ -152,7 +166,8 @@ ours() {  # ours <task> <example>
   # shellcheck disable=SC2086
   local tf; tf=$(mktemp)
   # shellcheck disable=SC2086
-  { time { BENCH_QUICK=$QUICK BENCH_REPEATS=$REPEATS BENCH_DATA=$DATA \
+  local folds=; [ -s "$FOLDS/train_0.tsv" ] && folds=$FOLDS
+  { time { BENCH_QUICK=$QUICK BENCH_REPEATS=$REPEATS BENCH_DATA=$DATA BENCH_FOLDS=$folds \
     nice_run cargo run -q --release --example "$ex" ${CARGO_ARGS:-} 2>>"$lg" | grep '^[[:space:]]*{' >"$out"; }; } 2>"$tf"
   local rc=${PIPESTATUS[0]}
   record "$task" sqlml "$tf" "$ex"; rm -f "$tf"
@@ -174,7 +189,10 @@ main() {
     [ "$MODE" = report ] && break
     t0=$SECONDS
     if [ "$MODE" = both ] || [ "$MODE" = peers ]; then "peers_$t"; fi
-    if [ "$MODE" = both ] || [ "$MODE" = ours ]; then ours "$t" "${EX[$t]}"; fi
+    if [ "$MODE" = both ] || [ "$MODE" = ours ]; then
+      ours "$t" "${EX[$t]}"
+      if [ "$t" = svd ] && [ -s "$FOLDS/init_rmse.json" ]; then ours svd svd_same_init; fi
+    fi
     log "task $t done in $((SECONDS - t0)) s"
   done
   if [ "$MODE" != report ]; then

@@ -22,6 +22,7 @@ pub mod als;
 pub mod baseline;
 pub mod factors;
 pub mod ids;
+pub mod init;
 pub mod metrics;
 pub mod params;
 pub mod ratings;
@@ -535,12 +536,15 @@ impl Estimator for Recommender {
                         seconds: seconds(started),
                     });
                 };
+                // Surprise's starting draws for the same seed (see `init`).
+                let (users, items) = init::first_appearance(&prep.train, n_users, n_items);
+                let mut normal = init::NumpyNormal::new(common.seed);
                 let fitted = if params.algorithm == Algorithm::Svd {
-                    svd::fit(&by_user, n_items, mean as f32, sgd, &mut rng, |e, r, m| {
-                        on_epoch(e, r, m, &m.user_factors)
-                    })
+                    let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal);
+                    svd::fit(&by_user, start, sgd, &mut rng, |e, r, m| on_epoch(e, r, m, &m.user_factors))
                 } else {
-                    svdpp::fit(&by_user, n_items, mean as f32, sgd, &mut rng, |e, r, s| {
+                    let start = svdpp::State::init(&users, &items, mean as f32, sgd, &mut normal);
+                    svdpp::fit(&by_user, start, sgd, &mut rng, |e, r, s| {
                         let users = if prep.test.is_empty() {
                             s.fitted.user_factors.clone()
                         } else {

@@ -137,8 +137,8 @@ impl Params {
         let n_factors = opts.int("n_factors", factors, 1, MAX_FACTORS)? as usize;
         let n_epochs = opts.positive("n_epochs", 20)?;
         let biased = if svdpp { true } else { opts.bool("biased", true)? };
-        let init_mean = opts.number("init_mean", 0.0, Range::ANY)? as f32;
-        let init_std_dev = opts.number("init_std_dev", 0.1, Range::NON_NEGATIVE)? as f32;
+        let init_mean = opts.number("init_mean", 0.0, Range::ANY)?;
+        let init_std_dev = opts.number("init_std_dev", 0.1, Range::NON_NEGATIVE)?;
         let lr_all = opts.number("lr_all", lr, Range::POSITIVE)?;
         let reg_all = opts.number("reg_all", 0.02, Range::NON_NEGATIVE)?;
         let lr = |o: &mut Options, key| o.number(key, lr_all, Range::POSITIVE).map(|v| v as f32);

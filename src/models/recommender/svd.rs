@@ -8,7 +8,8 @@
 //! ```
 //!
 //! (both factor updates use the values from before the step), exactly Surprise's `SVD.sgd`.
-//! Biases start at 0, factors at N(init_mean, init_std_dev²). Surprise visits the ratings
+//! Biases start at 0, factors at N(init_mean, init_std_dev²), drawn as Surprise draws them for
+//! the same seed ([`super::init`]). Surprise visits the ratings
 //! user by user in the same order every epoch; we also go user by user, in a seeded order that
 //! changes every epoch (see [`fit`]).
 //!
@@ -21,6 +22,7 @@
 //! ±0.0015.
 
 use super::factors::{Factors, LANES, dot, prefetch, sum_lanes, with_simd};
+use super::init::NumpyNormal;
 use super::ratings::Csr;
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -36,9 +38,9 @@ pub struct SgdParams {
     /// Whether to learn μ and the biases (SVD only; SVD++ is always biased).
     pub biased: bool,
     /// Mean of the normal initialisation of factors.
-    pub init_mean: f32,
+    pub init_mean: f64,
     /// Standard deviation of the normal initialisation of factors.
-    pub init_std_dev: f32,
+    pub init_std_dev: f64,
     /// Learning rate of the user biases.
     pub lr_bu: f32,
     /// Learning rate of the item biases.
@@ -78,14 +80,15 @@ pub struct Fitted {
 }
 
 impl Fitted {
-    /// Allocates biases at 0 and factors from the normal initialisation (users first).
-    pub fn init(n_users: usize, n_items: usize, mean: f32, p: &SgdParams, rng: &mut ChaCha8Rng) -> Self {
-        let user_factors = Factors::normal(n_users, p.n_factors, p.init_mean, p.init_std_dev, rng);
-        let item_factors = Factors::normal(n_items, p.n_factors, p.init_mean, p.init_std_dev, rng);
+    /// Biases at 0 and factors drawn from `normal` (see [`super::init`]): the user matrix first,
+    /// its rows in the order `users` lists them, then the item matrix in the order of `items`.
+    pub fn init(users: &[u32], items: &[u32], mean: f32, p: &SgdParams, normal: &mut NumpyNormal) -> Self {
+        let user_factors = normal.factors(users, p.n_factors, p.init_mean, p.init_std_dev);
+        let item_factors = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev);
         Fitted {
             global_mean: if p.biased { mean } else { 0.0 },
-            user_bias: vec![0.0; n_users],
-            item_bias: vec![0.0; n_items],
+            user_bias: vec![0.0; users.len()],
+            item_bias: vec![0.0; items.len()],
             user_factors,
             item_factors,
         }
@@ -101,7 +104,9 @@ impl Fitted {
     }
 }
 
-/// Trains on the ratings of `history` (grouped by user). `on_epoch(epoch, train_rmse, &state)`
+/// Trains from the start `m` (normally [`Fitted::init`]; `examples/svd_same_init.rs` passes
+/// Surprise's own starting factors) on the ratings of `history` (grouped by user).
+/// `on_epoch(epoch, train_rmse, &state)`
 /// runs after every epoch; the training RMSE is measured during the pass, on the errors before
 /// each update (free to compute, and what Surprise users see as progress).
 ///
@@ -114,14 +119,12 @@ impl Fitted {
 /// prefetched, as item rows are visited in random order.
 pub fn fit(
     history: &Csr,
-    n_items: usize,
-    global_mean: f32,
+    mut m: Fitted,
     p: &SgdParams,
     rng: &mut ChaCha8Rng,
     mut on_epoch: impl FnMut(usize, f64, &Fitted),
 ) -> Fitted {
     let n_users = history.rows();
-    let mut m = Fitted::init(n_users, n_items, global_mean, p, rng);
     let mut order: Vec<(u32, f32)> =
         history.cols.iter().copied().zip(history.values.iter().copied()).collect();
     let mut users: Vec<u32> = (0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
@@ -318,6 +321,11 @@ pub(crate) mod tests {
     use super::*;
     use crate::models::split::rng;
 
+    /// `0..n`: rows drawn in index order.
+    pub(crate) fn index_order(n: u32) -> Vec<u32> {
+        (0..n).collect()
+    }
+
     /// Surprise's defaults for SVD.
     pub(crate) fn defaults() -> SgdParams {
         SgdParams {
@@ -400,7 +408,8 @@ pub(crate) mod tests {
         let mean = train.iter().map(|t| t.value).sum::<f32>() / train.len() as f32;
         let p = with_lr(SgdParams { n_factors: 3, n_epochs: 200, ..defaults() }, 0.02);
         let mut log = Vec::new();
-        let m = fit(&Csr::build(60, &train, false), 40, mean, &p, &mut rng(3), |_, rmse, _| log.push(rmse));
+        let start = Fitted::init(&index_order(60), &index_order(40), mean, &p, &mut NumpyNormal::new(3));
+        let m = fit(&Csr::build(60, &train, false), start, &p, &mut rng(3), |_, rmse, _| log.push(rmse));
         let rmse = (test
             .iter()
             .map(|t| (m.estimate(t.user as usize, t.item as usize) - t.value).powi(2))

@@ -18,6 +18,7 @@
 //! closing `y_j` update is applied once per distinct item.
 
 use super::factors::{Factors, LANES, axpy, prefetch, sum_lanes, with_simd};
+use super::init::NumpyNormal;
 use super::ratings::Csr;
 use super::svd::{Fitted, SgdParams};
 use rand::seq::SliceRandom;
@@ -32,6 +33,14 @@ pub struct State {
 }
 
 impl State {
+    /// Biases at 0, then the draws of Surprise's `SVDpp` (see [`super::init`]): user factors,
+    /// item factors and implicit factors, rows in the orders `users` and `items` give.
+    pub fn init(users: &[u32], items: &[u32], mean: f32, p: &SgdParams, normal: &mut NumpyNormal) -> State {
+        let fitted = Fitted::init(users, items, mean, &SgdParams { biased: true, ..p.clone() }, normal);
+        let implicit = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev);
+        State { fitted, implicit }
+    }
+
     /// The user vectors `p_u + |I_u|^-½ Σ y_j` with the current `y_j` (what prediction uses).
     pub fn effective_user_factors(&self, history: &Csr) -> Factors {
         let mut out = self.fitted.user_factors.clone();
@@ -50,22 +59,18 @@ impl State {
     }
 }
 
-/// Trains on the ratings of `history` (grouped by user, each row sorted by item).
+/// Trains from the start `s` ([`State::init`]) on the ratings of `history` (grouped by user,
+/// each row sorted by item).
 /// `on_epoch(epoch, train_rmse, &state)` runs after every epoch. Returns the fitted model with
 /// the implicit part folded into the user factors.
 pub fn fit(
     history: &Csr,
-    n_items: usize,
-    global_mean: f32,
+    mut s: State,
     p: &SgdParams,
     rng: &mut ChaCha8Rng,
     mut on_epoch: impl FnMut(usize, f64, &State),
 ) -> Fitted {
     let n_users = history.rows();
-    let biased = SgdParams { biased: true, ..p.clone() };
-    let fitted = Fitted::init(n_users, n_items, global_mean, &biased, rng);
-    let implicit = Factors::normal(n_items, p.n_factors, p.init_mean, p.init_std_dev, rng);
-    let mut s = State { fitted, implicit };
     let stride = s.implicit.stride;
     let mut order: Vec<(u32, f32)> =
         history.cols.iter().copied().zip(history.values.iter().copied()).collect();
@@ -224,7 +229,7 @@ fn reference_epoch(
 #[cfg(test)]
 mod tests {
     use super::super::ratings::Triple;
-    use super::super::svd::tests::{defaults, low_rank, with_lr};
+    use super::super::svd::tests::{defaults, index_order, low_rank, with_lr};
     use super::*;
     use crate::models::split::rng;
 
@@ -235,10 +240,9 @@ mod tests {
         let p = SgdParams { n_factors: 5, n_epochs: 1, ..with_lr(defaults(), 0.05) };
         let p = SgdParams { reg_yj: 0.3, reg_pu: 0.1, ..p };
         // Same start for both: run the fast trainer for one epoch while recording its order.
-        let mut r = rng(9);
-        let fitted = Fitted::init(12, 9, 3.0, &p, &mut r);
-        let implicit = Factors::normal(9, 5, 0.0, 0.1, &mut r);
-        let mut reference = State { fitted: fitted.clone(), implicit: implicit.clone() };
+        let r = rng(9);
+        let start = || State::init(&index_order(12), &index_order(9), 3.0, &p, &mut NumpyNormal::new(9));
+        let mut reference = start();
         // Replay the fast trainer's shuffles with a clone of its generator.
         let mut replay = r.clone();
         let mut users: Vec<u32> = (0..12).filter(|&u| history.row_len(u as usize) > 0).collect();
@@ -256,7 +260,7 @@ mod tests {
 
         // The fast path, from the same generator state as the reference.
         let mut fast_rng = rng(9);
-        let got = fit(&history, 9, 3.0, &p, &mut fast_rng, |_, _, _| {});
+        let got = fit(&history, start(), &p, &mut fast_rng, |_, _, _| {});
         for (a, b) in got.user_factors.data.iter().zip(&want.data) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
@@ -272,7 +276,8 @@ mod tests {
         let history = Csr::build(60, &train, false);
         let mean = train.iter().map(|t| t.value).sum::<f32>() / train.len() as f32;
         let p = SgdParams { n_factors: 3, n_epochs: 150, ..with_lr(defaults(), 0.01) };
-        let m = fit(&history, 40, mean, &p, &mut rng(4), |_, _, _| {});
+        let start = State::init(&index_order(60), &index_order(40), mean, &p, &mut NumpyNormal::new(4));
+        let m = fit(&history, start, &p, &mut rng(4), |_, _, _| {});
         let err = |t: &Triple| (m.estimate(t.user as usize, t.item as usize) - t.value).powi(2);
         let rmse = (test.iter().map(err).sum::<f32>() / test.len() as f32).sqrt();
         assert!(rmse < 0.1, "held-out rmse {rmse}");
