@@ -77,3 +77,31 @@ fn bad_input_errors() {
         "ml_train: option 'text' 'bdy' is not a column of the source (columns: id, body, label)"
     );
 }
+
+/// `language: 'auto'` picks the training texts' language, stems with it, and says so.
+#[test]
+fn auto_language_detects_and_stems() {
+    let conn = unlocked(None, "pw");
+    conn.execute_batch("CREATE TABLE avis(texte TEXT, note TEXT)").unwrap();
+    let good =
+        ["Les chambres étaient propres et le personnel très aimable", "Nous avons adoré le petit déjeuner"];
+    let bad = [
+        "Le service était lent et les chambres sentaient mauvais",
+        "Nous ne reviendrons jamais dans cet hôtel",
+    ];
+    for i in 0..40 {
+        let (t, n) = if i % 2 == 0 { (good[i / 2 % 2], "bon") } else { (bad[i / 2 % 2], "mauvais") };
+        conn.execute("INSERT INTO avis VALUES (?1, ?2)", [t, n]).unwrap();
+    }
+    let report: Json = serde_json::from_str(&text(
+        &conn,
+        "SELECT ml_train('avis', 'text', 'avis', 'note', json_object('language', 'auto', 'stem', 1, 'test_size', 0))",
+    ))
+    .unwrap();
+    assert_eq!(report["options"]["language"], "fr", "{report}");
+    assert_eq!(report["language_detected"]["detected"], "fra", "{report}");
+    // The French stemmer joins "chambre" and "chambres".
+    let e = text(&conn, "SELECT ml_explain('avis', 'chambre propre')");
+    assert!(e.contains("\"chambr\""), "{e}");
+    assert_eq!(text(&conn, "SELECT ml_predict('avis', 'le personnel était aimable')"), "bon");
+}

@@ -6,7 +6,7 @@
 //! | option | values | default |
 //! |---|---|---|
 //! | `text` | the text column | the one column besides the target |
-//! | `language` | an ISO 639-1 code or English name of a Snowball language, or `'zh'` | `'en'` |
+//! | `language` | an ISO 639-1 code or English name of a Snowball language, `'zh'`, or `'auto'` (the training texts' dominant language, see [`detect`]) | `'en'` |
 //! | `cjk` | Chinese/Japanese runs as `'words'` (jieba, feature `zh`) or `'bigrams'` of characters | `'words'` with jieba, else `'bigrams'` |
 //! | `stopwords` | remove NLTK's stopwords of the language (negations kept) | `false` |
 //! | `stem` | Snowball stemming | `false` |
@@ -27,6 +27,7 @@
 //! combined with "every term absent"). Numbers given as the text are read as their decimal
 //! text, as SQLite would convert them; a blob is an error.
 
+pub mod detect;
 pub mod naive_bayes;
 pub mod tokenize;
 pub mod vectorize;
@@ -70,11 +71,13 @@ pub struct TextSettings {
 }
 
 impl TextSettings {
-    /// Reads every option of the text kind except `text`.
-    pub fn read(opts: &mut Options) -> Result<(TokenizerConfig, TextSettings)> {
-        let language = match opts.string("language")? {
-            Some(s) => Language::parse(&s)?,
-            None => Language::English,
+    /// Reads every option of the text kind except `text`. The third value is true for
+    /// `language: 'auto'`: the config then holds English until [`detect`] decides on the texts.
+    pub fn read(opts: &mut Options) -> Result<(TokenizerConfig, TextSettings, bool)> {
+        let (language, auto) = match opts.string("language")? {
+            Some(s) if s.trim().eq_ignore_ascii_case("auto") => (Language::English, true),
+            Some(s) => (Language::parse(&s)?, false),
+            None => (Language::English, false),
         };
         let cjk = match opts.string("cjk")? {
             Some(s) => Cjk::parse(&s)?,
@@ -111,6 +114,7 @@ impl TextSettings {
         Ok((
             TokenizerConfig { cjk, language, stopwords, stem },
             TextSettings { ngrams, min_df, max_features, weighting, algorithm, alpha, priors },
+            auto,
         ))
     }
 }
@@ -453,7 +457,7 @@ impl Estimator for TextModel {
     ) -> Result<Trained<Self>> {
         let start = Instant::now();
         let text_option = opts.string("text")?;
-        let (tok_config, settings) = TextSettings::read(opts)?;
+        let (mut tok_config, settings, auto_language) = TextSettings::read(opts)?;
         std::mem::take(opts).finish()?;
         let target =
             target.ok_or_else(|| Error::argument("a text model needs a target column (the labels)"))?;
@@ -465,6 +469,20 @@ impl Estimator for TextModel {
         let labels = encode_labels(target_col)?;
         let (train, test) = train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
         let y_train: Vec<u32> = train.iter().map(|&r| labels.y[r]).collect();
+        let detected = if auto_language {
+            let texts: Vec<&str> = train
+                .iter()
+                .filter_map(|&r| match text_col.get(r) {
+                    Input::Text(t) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            let d = detect::corpus_language(&texts, tok_config.stopwords || tok_config.stem)?;
+            tok_config.language = d.language;
+            Some(d)
+        } else {
+            None
+        };
 
         let (mut model, sparse, distinct) =
             TextModel::fit(text_col, &train, &y_train, labels.classes, Tokenizer::new(tok_config), settings)?;
@@ -488,6 +506,9 @@ impl Estimator for TextModel {
         details.insert("distinct_terms".into(), json!(distinct));
         details.insert("classes".into(), json!(model.classes.iter().map(Value::to_json).collect::<Vec<_>>()));
         details.insert("options".into(), model.options_json());
+        if let Some(d) = detected {
+            details.insert("language_detected".into(), d.report());
+        }
         details.insert("timings".into(), json!({"fit_s": fit_s, "evaluate_s": seconds - fit_s}));
         let log = vec![EpochLog { epoch: 1, loss: train_loss, val_loss, metric: accuracy, seconds }];
         Ok(Trained { model, metrics, details, log, train_rows: train.len(), test_rows: test.len() })
