@@ -70,7 +70,7 @@ fn ours(lang: Lang) -> Option<Language> {
 
 /// The sample: texts at evenly spaced positions until [`SAMPLE_BYTES`] are gathered (whole
 /// texts, the last one cut at a character boundary).
-fn sample<'a>(texts: &[&'a str]) -> String {
+fn sample(texts: &[&str]) -> String {
     let total: usize = texts.iter().map(|t| t.len() + 1).sum();
     let step = (total / SAMPLE_BYTES).max(1);
     let mut out = String::with_capacity(SAMPLE_BYTES.min(total));
