@@ -24,27 +24,6 @@ use sqlml::models::recommender::svd::{self, Fitted, SgdParams};
 use sqlml::models::split::rng;
 use std::path::Path;
 
-/// Surprise's SVD defaults.
-fn surprise_defaults() -> SgdParams {
-    SgdParams {
-        n_factors: 100,
-        n_epochs: 20,
-        biased: true,
-        init_mean: 0.0,
-        init_std_dev: 0.1,
-        lr_bu: 0.005,
-        lr_bi: 0.005,
-        lr_pu: 0.005,
-        lr_qi: 0.005,
-        lr_yj: 0.005,
-        reg_bu: 0.02,
-        reg_bi: 0.02,
-        reg_pu: 0.02,
-        reg_qi: 0.02,
-        reg_yj: 0.02,
-    }
-}
-
 /// `rows × k` little-endian f32 values from `path`, as a padded factor matrix.
 fn read_factors(path: &Path, rows: usize, k: usize) -> Result<Factors, Box<dyn std::error::Error>> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -121,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::from_str(&std::fs::read_to_string(dir.join("init_rmse.json")).map_err(|e| {
             format!("{e}: run `bench/surprise_folds.py --init 42` in the peers' venv first")
         })?)?;
-    let p = surprise_defaults();
+    let p = SgdParams::default();
     let ours: Vec<f64> = (0..5).map(|n| fold_rmse(dir, n, &p)).collect::<Result<_, _>>()?;
     let theirs: Vec<f64> = surprise["fold_rmse"]
         .as_array()

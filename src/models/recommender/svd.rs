@@ -63,6 +63,30 @@ pub struct SgdParams {
     pub reg_yj: f32,
 }
 
+impl Default for SgdParams {
+    /// Surprise's `SVD()` defaults: 100 factors, 20 epochs, biased, N(0, 0.1²) start, every
+    /// learning rate 0.005 and every regularisation 0.02.
+    fn default() -> Self {
+        SgdParams {
+            n_factors: 100,
+            n_epochs: 20,
+            biased: true,
+            init_mean: 0.0,
+            init_std_dev: 0.1,
+            lr_bu: 0.005,
+            lr_bi: 0.005,
+            lr_pu: 0.005,
+            lr_qi: 0.005,
+            lr_yj: 0.005,
+            reg_bu: 0.02,
+            reg_bi: 0.02,
+            reg_pu: 0.02,
+            reg_qi: 0.02,
+            reg_yj: 0.02,
+        }
+    }
+}
+
 /// The learned parameters of a biased factorisation (SVD++ folds its implicit part into
 /// `user_factors` once training ends).
 #[derive(Clone, Debug, PartialEq)]
@@ -328,23 +352,7 @@ pub(crate) mod tests {
 
     /// Surprise's defaults for SVD.
     pub(crate) fn defaults() -> SgdParams {
-        SgdParams {
-            n_factors: 100,
-            n_epochs: 20,
-            biased: true,
-            init_mean: 0.0,
-            init_std_dev: 0.1,
-            lr_bu: 0.005,
-            lr_bi: 0.005,
-            lr_pu: 0.005,
-            lr_qi: 0.005,
-            lr_yj: 0.005,
-            reg_bu: 0.02,
-            reg_bi: 0.02,
-            reg_pu: 0.02,
-            reg_qi: 0.02,
-            reg_yj: 0.02,
-        }
+        SgdParams::default()
     }
 
     /// `p` with every learning rate set to `lr`.
