@@ -93,7 +93,8 @@ struct Prepared {
 impl Recommender {
     /// The top-`k` items for `user` by predicted score, best first, with the score.
     ///
-    /// Items the user rated in training are left out unless `include_rated`. Ties are broken
+    /// Items the user rated in the training source (held-out rows included) are left out
+    /// unless `include_rated`. Ties are broken
     /// by the smaller item index (the item's rank in SQL sort order). The score is the
     /// model's raw estimate, not clipped to the rating scale, so that clipping cannot tie the
     /// best items. An unknown user gets the most popular items (see the module docs) with
@@ -577,7 +578,7 @@ impl Estimator for Recommender {
         }
         let item_norms = item_factors.norms();
         let popularity = baseline::popularity(&by_item, mean, implicit);
-        let model = Recommender {
+        let mut model = Recommender {
             algorithm: params.algorithm,
             user_column: cols.user.name.clone(),
             item_column: cols.item.name.clone(),
@@ -624,7 +625,16 @@ impl Estimator for Recommender {
                 details.insert("baseline_rmse".into(), json!(metrics::rmse(&pairs)));
                 details.insert("baseline_mae".into(), json!(metrics::mae(&pairs)));
             }
-            model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS)
+            let metrics = model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS);
+            // Held-out ratings were hidden from the fit and scored in the report; the served
+            // model still knows they were made, so `ml_recommend` does not offer those items
+            // again and `ml_explain` can cite them.
+            let mut seen = prep.train.clone();
+            seen.extend(prep.test.iter().filter_map(|&(u, i, value)| {
+                Some(Triple { user: u?, item: i?, value }).filter(|_| !implicit || value != 0.0)
+            }));
+            model.history = Csr::build(n_users, &seen, false);
+            metrics
         };
         Ok(Trained { train_rows: prep.train.len(), test_rows: prep.test.len(), model, metrics, details, log })
     }

@@ -181,6 +181,30 @@ fn top_n_excludes_rated_items_unless_asked() {
 }
 
 #[test]
+fn held_out_ratings_still_count_as_rated() {
+    // Half the ratings are held out for the report; none of the source's rated items may come
+    // back as a recommendation, and the report's metrics were measured on the held-out half.
+    let data = low_rank_dataset(30, 20);
+    let t = train(&data, Some("rating"), r#"{"n_factors": 4}"#, 0.5).unwrap();
+    assert!(t.test_rows > 0 && t.metrics["rmse"].as_f64().is_some());
+    let m = t.model;
+    let ColumnData::Integer(users) = &data.columns[0].data else { unreachable!() };
+    let ColumnData::Integer(items) = &data.columns[1].data else { unreachable!() };
+    let rated: Vec<Value> = users
+        .iter()
+        .zip(items)
+        .filter(|(u, _)| **u == Some(101))
+        .map(|(_, i)| Value::Integer(i.unwrap()))
+        .collect();
+    let rec = m.recommend(Input::Integer(101), 100, false).unwrap();
+    assert!(rec.iter().all(|(v, _)| !rated.contains(v)), "{rec:?} vs rated {rated:?}");
+    assert_eq!(
+        rec.len(),
+        m.n_items() - rated.iter().filter(|v| m.items.index(v.as_input()).is_some()).count()
+    );
+}
+
+#[test]
 fn determinism_same_seed_same_bytes() {
     let data = low_rank_dataset(25, 12);
     for algo in ["svd", "svdpp", "als"] {
