@@ -178,12 +178,26 @@ fn svdpp_and_implicit_als_through_sql() {
     .unwrap();
     assert_eq!(report["algorithm"], "als");
     assert!(report["metrics"]["recall_at_10"].as_f64().unwrap() > 0.5, "{report}");
-    // The unclicked films of user 2's parity come first, before any film of the other parity.
+    // Served on every click (test_size 0), with the rank of the pattern (parity: 2 factors; with
+    // many more, ALS also learns which films each user skipped, as it should): the unclicked
+    // films of user 2's parity come first, before any film of the other parity, and no clicked
+    // film comes back.
+    text(
+        &conn,
+        "SELECT ml_train('clicks', 'recommender', 'clicks', NULL, json_object('algorithm', 'als', 'factors', 2, 'alpha', 10, 'test_size', 0))",
+    );
     let unclicked_even = int(
         &conn,
         "SELECT 20 - count(DISTINCT film) FROM clicks WHERE user_id = 2 AND film IN (SELECT item FROM ml_recommend('clicks', 2, 40, 1))",
     );
     let top = rows(&conn, "SELECT item, score FROM ml_recommend('clicks', 2, 40)");
+    assert_eq!(
+        int(
+            &conn,
+            "SELECT count(*) FROM ml_recommend('clicks', 2, 40) WHERE item IN (SELECT film FROM clicks WHERE user_id = 2)"
+        ),
+        0
+    );
     let even: Vec<bool> = top.iter().map(|(f, _)| f[5..].parse::<i64>().unwrap() % 2 == 0).collect();
     assert!(unclicked_even > 0 && even.iter().take(unclicked_even as usize).all(|&e| e), "{top:?}");
     assert_eq!(
