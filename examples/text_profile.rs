@@ -1,0 +1,125 @@
+//! Where the time of the Chinese text path goes, on ChnSentiCorp (all 7,765 reviews): the
+//! tokenizer alone per `cjk` mode, jieba's `cut` alone on the raw CJK runs, and the SQL calls
+//! (`ml_train` without a test split, `ml_predict` over the table). Each figure is the fastest
+//! of `REPEATS` (default 5) runs. One JSON object per line.
+//!
+//! ```text
+//! cargo run --release --example text_profile [-- PHASE [REPEATS]]
+//! ```
+//!
+//! PHASE (default `all`): `tokenize-words`, `tokenize-bigrams`, `jieba`, `train-words`,
+//! `train-bigrams`, `predict-words`, `predict-bigrams` — run one phase alone under `perf record`.
+
+mod text_data;
+
+use serde_json::json;
+use sqlml::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens};
+use sqlml::rusqlite::{Connection, params};
+use std::time::Instant;
+
+fn fastest(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn connect(texts: &[(String, String)]) -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    sqlml::register(&conn).unwrap();
+    let _: String = conn.query_row("SELECT ml_unlock('bench passphrase')", [], |r| r.get(0)).unwrap();
+    conn.execute_batch("CREATE TABLE t(label TEXT, text TEXT)").unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    {
+        let mut ins = tx.prepare("INSERT INTO t VALUES (?1, ?2)").unwrap();
+        for (label, text) in texts {
+            ins.execute(params![label, text]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    conn
+}
+
+fn train(conn: &Connection, cjk: &str) {
+    let sql = format!(
+        "SELECT ml_train('m_{cjk}', 'text', 't', 'label', json_object('test_size', 0, 'language', 'zh', 'cjk', '{cjk}'))"
+    );
+    let _: String = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
+}
+
+fn predict(conn: &Connection, cjk: &str) -> usize {
+    let mut stmt = conn.prepare(&format!("SELECT ml_predict('m_{cjk}', text) FROM t")).unwrap();
+    let mut rows = stmt.query([]).unwrap();
+    let mut n = 0;
+    while let Some(row) = rows.next().unwrap() {
+        let _: String = row.get(0).unwrap();
+        n += 1;
+    }
+    n
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let phase = args.get(1).cloned().unwrap_or_else(|| "all".into());
+    let repeats: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let docs = text_data::chn_senti_corp().train;
+    let n = docs.len() as f64;
+    let run = |p: &str| phase == "all" || phase == p;
+    for (name, cjk) in [("words", Cjk::Words), ("bigrams", Cjk::Bigrams)] {
+        if !run(&format!("tokenize-{name}")) {
+            continue;
+        }
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk,
+            language: Language::Chinese,
+            stopwords: false,
+            stem: false,
+        });
+        let mut out = Tokens::default();
+        let mut count = 0;
+        let s = fastest(repeats, || {
+            count = 0;
+            for (_, text) in &docs {
+                t.tokenize(text, &mut out);
+                count += out.len();
+            }
+        });
+        println!(
+            "{}",
+            json!({"phase": format!("tokenize-{name}"), "s": s, "docs_per_s": n / s, "tokens": count})
+        );
+    }
+    if run("jieba") {
+        let jieba = jieba_rs::Jieba::new();
+        let mut count = 0;
+        let s = fastest(repeats, || {
+            count = 0;
+            for (_, text) in &docs {
+                count += jieba.cut(text, true).len();
+            }
+        });
+        println!(
+            "{}",
+            json!({"phase": "jieba cut(text, hmm) on the raw text", "s": s, "docs_per_s": n / s, "tokens": count})
+        );
+    }
+    let conn = connect(&docs);
+    for cjk in ["words", "bigrams"] {
+        if run(&format!("train-{cjk}")) || run(&format!("predict-{cjk}")) {
+            train(&conn, cjk); // warm-up (jieba's dictionary)
+        }
+        if run(&format!("train-{cjk}")) {
+            let s = fastest(repeats, || train(&conn, cjk));
+            println!("{}", json!({"phase": format!("train-{cjk}"), "s": s, "docs": n}));
+        }
+        if run(&format!("predict-{cjk}")) {
+            let s = fastest(repeats, || {
+                predict(&conn, cjk);
+            });
+            println!("{}", json!({"phase": format!("predict-{cjk}"), "s": s, "docs_per_s": n / s}));
+        }
+    }
+}
