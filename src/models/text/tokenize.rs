@@ -369,10 +369,25 @@ impl Tokens {
     /// tokens' hashes, so no n-gram is hashed byte by byte).
     #[inline]
     pub fn for_each_ngram_hashed(&self, lo: usize, hi: usize, mut f: impl FnMut(&str, u64)) {
+        self.for_each_gram(lo, hi, |g| f(&self.joined[g.start as usize..g.end as usize], g.hash));
+    }
+
+    /// The tokens joined by single spaces: every n-gram is a slice of it (see [`Gram`]).
+    pub fn text(&self) -> &str {
+        &self.joined
+    }
+
+    /// Appends every n-gram of [`Tokens::for_each_ngram_hashed`], in its order, to `out`.
+    pub fn ngrams_into(&self, lo: usize, hi: usize, out: &mut Vec<Gram>) {
+        self.for_each_gram(lo, hi, |g| out.push(g));
+    }
+
+    #[inline]
+    fn for_each_gram(&self, lo: usize, hi: usize, mut f: impl FnMut(Gram)) {
         let len = self.spans.len();
         if lo == 1 {
-            for (i, &(a, b)) in self.spans.iter().enumerate() {
-                f(&self.joined[a as usize..b as usize], self.hashes[i]);
+            for (&(start, end), &hash) in self.spans.iter().zip(&self.hashes) {
+                f(Gram { hash, start, end });
             }
         }
         for n in lo.max(2)..=hi {
@@ -380,16 +395,25 @@ impl Tokens {
                 break;
             }
             for i in 0..=len - n {
-                let a = self.spans[i].0 as usize;
-                let b = self.spans[i + n - 1].1 as usize;
-                let mut h = self.hashes[i];
+                let mut hash = self.hashes[i];
                 for &t in &self.hashes[i + 1..i + n] {
-                    h = combine(h, t);
+                    hash = combine(hash, t);
                 }
-                f(&self.joined[a..b], h);
+                f(Gram { hash, start: self.spans[i].0, end: self.spans[i + n - 1].1 });
             }
         }
     }
+}
+
+/// An n-gram of a [`Tokens`]: its [`term_hash`] and its byte range in [`Tokens::text`].
+#[derive(Clone, Copy, Debug)]
+pub struct Gram {
+    /// The [`term_hash`] of the n-gram.
+    pub hash: u64,
+    /// Start in [`Tokens::text`].
+    pub start: u32,
+    /// End in [`Tokens::text`].
+    pub end: u32,
 }
 
 const K: u64 = 0xf135_7aea_2e62_a9c5;

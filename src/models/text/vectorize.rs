@@ -7,7 +7,7 @@
 //! short token strings hash several times faster than with SipHash, and the map is never keyed
 //! by attacker-chosen data at a scale where flooding matters (one document at a time).
 
-use super::tokenize::{Tokens, term_hash};
+use super::tokenize::{Gram, Tokens, term_hash};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 
@@ -68,6 +68,20 @@ impl Index {
         }
     }
 
+    /// The id in the first slot of `hash`'s chain with that hash, or [`EMPTY`].
+    #[inline]
+    fn first(&self, hash: u64) -> u32 {
+        let mask = self.slots.len() - 1;
+        let mut i = (hash >> self.shift) as usize;
+        loop {
+            let (h, id) = self.slots[i];
+            if id == EMPTY || h == hash {
+                return id;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     /// Inserts a term known to be absent.
     fn insert(&mut self, hash: u64, id: u32) {
         let mask = self.slots.len() - 1;
@@ -77,6 +91,20 @@ impl Index {
         }
         self.slots[i] = (hash, id);
     }
+}
+
+/// Asks the CPU to start loading the cache line of `x` (a hint; no effect on results).
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is only a hint: it never faults, reads no value and writes
+        // nothing, and SSE is part of the x86_64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 /// The terms (n-grams) a model knows, sorted; a term's id is its position. The terms live in one
@@ -106,6 +134,60 @@ impl Vocabulary {
         self.index.find(hash, |id| self.term(id) == term)
     }
 
+    /// Calls `found(id)` for each of `grams` (n-grams in `text`) that is a known term, in order.
+    /// `hint(id)` is called for each probable hit a little earlier, so that the caller can
+    /// prefetch what it will read for that id. The lookups run in stages over all grams (hash
+    /// slots, then term bounds, then term bytes, then the comparison), so that the cache misses
+    /// of different grams overlap instead of queueing one after another: on a vocabulary larger
+    /// than the CPU caches that is several times faster than [`Vocabulary::find`] per gram.
+    /// `cands` is scratch space.
+    pub fn find_many(
+        &self,
+        text: &str,
+        grams: &[Gram],
+        cands: &mut Vec<u32>,
+        mut hint: impl FnMut(u32),
+        mut found: impl FnMut(u32),
+    ) {
+        let slots = &self.index.slots;
+        if slots.is_empty() {
+            return;
+        }
+        for g in grams {
+            prefetch(&slots[(g.hash >> self.index.shift) as usize]);
+        }
+        cands.clear();
+        for g in grams {
+            let id = self.index.first(g.hash);
+            if id != EMPTY {
+                prefetch(&self.ends[(id as usize).saturating_sub(1)]);
+                prefetch(&self.ends[id as usize]);
+                hint(id);
+            }
+            cands.push(id);
+        }
+        let bytes = self.text.as_bytes();
+        for &id in cands.iter() {
+            if id != EMPTY {
+                let (a, b) = self.bounds(id);
+                prefetch(&bytes[a]);
+                prefetch(&bytes[b - 1]);
+            }
+        }
+        for (g, &id) in grams.iter().zip(cands.iter()) {
+            if id == EMPTY {
+                continue;
+            }
+            let term = &text[g.start as usize..g.end as usize];
+            if self.term(id) == term {
+                found(id);
+            } else if let Some(id) = self.find(term, g.hash) {
+                // Another term with the same 64-bit hash was first in the chain.
+                found(id);
+            }
+        }
+    }
+
     /// The id of `term`, if known.
     pub fn id(&self, term: &str) -> Option<u32> {
         self.find(term, term_hash(term))
@@ -114,9 +196,15 @@ impl Vocabulary {
     /// The term of `id`.
     #[inline]
     pub fn term(&self, id: u32) -> &str {
+        let (a, b) = self.bounds(id);
+        &self.text[a..b]
+    }
+
+    #[inline]
+    fn bounds(&self, id: u32) -> (usize, usize) {
         let i = id as usize;
         let a = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[a..self.ends[i] as usize]
+        (a, self.ends[i] as usize)
     }
 
     /// Number of terms.
@@ -539,6 +627,39 @@ mod tests {
         // totals: a 3, b 3, c 2, d 1 -> top 2 by count, ties alphabetical: a, b
         let (v, _, _) = build(&docs, 1, 1, 1, Some(2), Weighting::Count);
         assert_eq!(terms(&v), ["a", "b"]);
+    }
+
+    /// The staged lookup finds what the lookup of each gram finds, in order, also when
+    /// distinct terms share a hash (forced here) and for unknown grams.
+    #[test]
+    fn find_many_matches_find() {
+        let docs = ["the cat sat on the mat", "a dog sat", "the dog ate the cat food"];
+        let (v, _, _) = build(&docs, 1, 2, 1, None, Weighting::Count);
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::DEFAULT,
+            language: Language::English,
+            stopwords: false,
+            stem: false,
+        });
+        let mut toks = Tokens::default();
+        let (mut grams, mut cands) = (Vec::new(), Vec::new());
+        for text in ["the cat ate a mat", "zebra", "", "dog dog sat on the cat food zebra the"] {
+            t.tokenize(text, &mut toks);
+            grams.clear();
+            toks.ngrams_into(1, 2, &mut grams);
+            let mut fast = Vec::new();
+            v.find_many(toks.text(), &grams, &mut cands, |_| {}, |id| fast.push(id));
+            let mut slow = Vec::new();
+            toks.for_each_ngram_hashed(1, 2, |g, h| slow.extend(v.find(g, h)));
+            assert_eq!(fast, slow, "{text}");
+        }
+        // "a", "b", "c" where "a" and "b" share a hash: "b" is found past "a" in the chain.
+        let v = Vocabulary::new("abc".into(), vec![1, 2, 3], [7u64 << 60, 7 << 60, 9 << 60].into_iter());
+        let gram = |hash, start| Gram { hash, start, end: start + 1 };
+        let grams = [gram(7 << 60, 0), gram(7 << 60, 2), gram(9 << 60, 4), gram(7 << 60, 6), gram(1, 4)];
+        let mut found = Vec::new();
+        v.find_many("b a c x", &grams, &mut cands, |_| {}, |id| found.push(id));
+        assert_eq!(found, [1, 0, 2]);
     }
 
     #[test]
