@@ -93,6 +93,9 @@ impl Index {
     }
 }
 
+/// How many items ahead the loops over scattered data prefetch.
+const AHEAD: usize = 16;
+
 /// Asks the CPU to start loading the cache line of `x` (a hint; no effect on results).
 #[inline(always)]
 pub(crate) fn prefetch<T>(x: &T) {
@@ -120,9 +123,13 @@ pub struct Vocabulary {
 
 impl Vocabulary {
     /// Builds from the concatenated sorted, distinct terms, their ends and hashes.
-    fn new(text: String, ends: Vec<u32>, hashes: impl Iterator<Item = u64>) -> Self {
+    fn new(text: String, ends: Vec<u32>, hashes: Vec<u64>) -> Self {
         let mut index = Index::with_capacity(ends.len());
-        for (id, h) in hashes.enumerate() {
+        // The slots are written at random: prefetch those `AHEAD` terms on.
+        for (id, &h) in hashes.iter().enumerate() {
+            if let Some(&next) = hashes.get(id + AHEAD) {
+                prefetch(&index.slots[(next >> index.shift) as usize]);
+            }
             index.insert(h, id as u32);
         }
         Vocabulary { text, ends, index }
@@ -285,7 +292,7 @@ impl<'de> Deserialize<'de> for Vocabulary {
                 })
                 .collect()
         };
-        Ok(Vocabulary::new(text, ends, hashes.into_iter()))
+        Ok(Vocabulary::new(text, ends, hashes))
     }
 }
 
@@ -315,6 +322,19 @@ impl SparseRows {
     }
 }
 
+/// A term kept by [`VocabularyBuilder::finish`]: its sort key (first 8 bytes, big-endian) and
+/// what the passes in sorted order need of its record.
+#[derive(Clone, Copy)]
+struct Entry {
+    prefix: u64,
+    hash: u64,
+    /// Provisional id.
+    id: u32,
+    start: u32,
+    end: u32,
+    df: u32,
+}
+
 /// A term seen in training: where its bytes are, its hash, and its counts.
 struct TermStats {
     start: u32,
@@ -340,51 +360,86 @@ pub struct VocabularyBuilder {
     /// The provisional term ids of every document, concatenated.
     doc_terms: Vec<u32>,
     doc_offsets: Vec<usize>,
+    /// Scratch: the n-grams of the current document and their first candidate ids.
+    grams: Vec<Gram>,
+    cands: Vec<u32>,
 }
 
 impl VocabularyBuilder {
     /// Records the n-grams (`lo..=hi`) of one document.
+    ///
+    /// The table and the term records outgrow the CPU caches on a large corpus, so, as in
+    /// [`Vocabulary::find_many`], the n-grams are first probed read-only in stages (prefetch the
+    /// hash slots, then the records of the candidates, then their bytes) and then recorded one by
+    /// one as usual, which now finds its data in cache.
     pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
         if self.doc_offsets.is_empty() {
             self.doc_offsets.push(0);
             self.index = Index::with_capacity(1 << 14);
         }
         let doc = (self.doc_offsets.len() - 1) as u32;
-        tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
-            let (text, terms) = (&self.text, &self.terms);
-            let found = self.index.find(hash, |id| {
-                let t = &terms[id as usize];
-                text.as_bytes()[t.start as usize..t.end as usize] == *term.as_bytes()
-            });
-            let id = match found {
-                Some(id) => id,
-                None => {
-                    let id = self.terms.len() as u32;
-                    let start = self.text.len() as u32;
-                    self.text.push_str(term);
-                    let end = self.text.len() as u32;
-                    self.terms.push(TermStats { start, end, hash, count: 0, df: 0, last_doc: u32::MAX });
-                    if self.terms.len() * 2 > self.index.slots.len() {
-                        let mut index = Index::with_capacity(self.terms.len() * 2);
-                        for (i, t) in self.terms.iter().enumerate() {
-                            index.insert(t.hash, i as u32);
-                        }
-                        self.index = index;
-                    } else {
-                        self.index.insert(hash, id);
-                    }
-                    id
-                }
-            };
-            let t = &mut self.terms[id as usize];
-            t.count += 1;
-            if t.last_doc != doc {
-                t.last_doc = doc;
-                t.df += 1;
+        let mut grams = std::mem::take(&mut self.grams);
+        grams.clear();
+        tokens.ngrams_into(lo, hi, &mut grams);
+        for g in &grams {
+            prefetch(&self.index.slots[(g.hash >> self.index.shift) as usize]);
+        }
+        self.cands.clear();
+        for g in &grams {
+            let id = self.index.first(g.hash);
+            if id != EMPTY {
+                prefetch(&self.terms[id as usize]);
             }
-            self.doc_terms.push(id);
-        });
+            self.cands.push(id);
+        }
+        for &id in &self.cands {
+            if id != EMPTY {
+                prefetch(&self.text.as_bytes()[self.terms[id as usize].start as usize]);
+            }
+        }
+        let text = tokens.text();
+        for g in &grams {
+            self.record(&text[g.start as usize..g.end as usize], g.hash, doc);
+        }
+        self.grams = grams;
         self.doc_offsets.push(self.doc_terms.len());
+    }
+
+    /// Counts one occurrence of `term` in document `doc`.
+    #[inline]
+    fn record(&mut self, term: &str, hash: u64, doc: u32) {
+        let (text, terms) = (&self.text, &self.terms);
+        let found = self.index.find(hash, |id| {
+            let t = &terms[id as usize];
+            text.as_bytes()[t.start as usize..t.end as usize] == *term.as_bytes()
+        });
+        let id = match found {
+            Some(id) => id,
+            None => {
+                let id = self.terms.len() as u32;
+                let start = self.text.len() as u32;
+                self.text.push_str(term);
+                let end = self.text.len() as u32;
+                self.terms.push(TermStats { start, end, hash, count: 0, df: 0, last_doc: u32::MAX });
+                if self.terms.len() * 2 > self.index.slots.len() {
+                    let mut index = Index::with_capacity(self.terms.len() * 2);
+                    for (i, t) in self.terms.iter().enumerate() {
+                        index.insert(t.hash, i as u32);
+                    }
+                    self.index = index;
+                } else {
+                    self.index.insert(hash, id);
+                }
+                id
+            }
+        };
+        let t = &mut self.terms[id as usize];
+        t.count += 1;
+        if t.last_doc != doc {
+            t.last_doc = doc;
+            t.df += 1;
+        }
+        self.doc_terms.push(id);
     }
 
     /// Number of distinct terms seen so far.
@@ -416,44 +471,64 @@ impl VocabularyBuilder {
         max_features: Option<usize>,
         weighting: Weighting,
     ) -> (Vocabulary, SparseRows, Vec<f32>) {
-        let mut entries: Vec<(u64, u32)> = (0..self.terms.len() as u32)
+        // Each kept term carries what the passes in sorted order need, so that they read no
+        // term record at random (the records outgrow the caches on a large corpus).
+        let mut entries: Vec<Entry> = (0..self.terms.len() as u32)
             .filter(|&id| self.terms[id as usize].df as usize >= min_df)
-            .map(|id| (self.prefix(id), id))
+            .map(|id| {
+                let t = &self.terms[id as usize];
+                Entry { prefix: self.prefix(id), hash: t.hash, id, start: t.start, end: t.end, df: t.df }
+            })
             .collect();
-        let by_bytes =
-            |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| self.term(a.1).cmp(self.term(b.1)));
+        let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
+        let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
-            let by_count = |a: &(u64, u32), b: &(u64, u32)| {
-                let count = |e: &(u64, u32)| self.terms[e.1 as usize].count;
+            let by_count = |a: &Entry, b: &Entry| {
+                let count = |e: &Entry| self.terms[e.id as usize].count;
                 count(b).cmp(&count(a)).then_with(|| by_bytes(a, b))
             };
             entries.select_nth_unstable_by(cap - 1, by_count);
             entries.truncate(cap);
         }
         // Integer order first; then only runs sharing their first 8 bytes compare bytes.
-        radix_sort(&mut entries);
+        radix_sort(&mut entries, |e| e.prefix);
         let mut i = 0;
         while i < entries.len() {
             let mut j = i + 1;
-            while j < entries.len() && entries[j].0 == entries[i].0 {
+            while j < entries.len() && entries[j].prefix == entries[i].prefix {
                 j += 1;
             }
             if j - i > 1 {
                 entries[i..j].sort_unstable_by(by_bytes);
             }
             i = j;
+            // The bytes the next groups compare are scattered: prefetch them.
+            if let Some(e) = entries.get(i + AHEAD) {
+                prefetch(&self.text.as_bytes()[e.start as usize]);
+            }
         }
         let mut remap = vec![u32::MAX; self.terms.len()];
         let mut df = Vec::with_capacity(entries.len());
-        let mut text = String::with_capacity(entries.iter().map(|e| self.term(e.1).len()).sum());
+        // (An upper bound: the kept terms' lengths would take a pass of their own.)
+        let mut text = String::with_capacity(self.text.len());
         let mut ends = Vec::with_capacity(entries.len());
-        for (new, &(_, old)) in entries.iter().enumerate() {
-            remap[old as usize] = new as u32;
-            df.push(self.terms[old as usize].df);
-            text.push_str(self.term(old));
+        let mut hashes = Vec::with_capacity(entries.len());
+        for (new, e) in entries.iter().enumerate() {
+            // Sorted order reads the bytes and writes `remap` at random: prefetch ahead.
+            if let Some(next) = entries.get(new + AHEAD) {
+                prefetch(&self.text.as_bytes()[next.start as usize]);
+                prefetch(&remap[next.id as usize]);
+            }
+            remap[e.id as usize] = new as u32;
+            df.push(e.df);
+            hashes.push(e.hash);
+            text.push_str(&self.text[e.start as usize..e.end as usize]);
             ends.push(text.len() as u32);
         }
-        let vocab = Vocabulary::new(text, ends, entries.iter().map(|e| self.terms[e.1 as usize].hash));
+        if text.len() < text.capacity() / 2 {
+            text.shrink_to_fit();
+        }
+        let vocab = Vocabulary::new(text, ends, hashes);
         let n_docs = self.doc_offsets.len().saturating_sub(1);
         let idf = match weighting {
             Weighting::TfIdf => df.iter().map(|&d| idf(n_docs, d as usize)).collect(),
@@ -479,9 +554,17 @@ impl VocabularyBuilder {
             let binary = weighting == Weighting::Binary;
             // Per new id: the row it was last seen in and its position there.
             let mut last = vec![(u32::MAX, 0u32); entries.len()];
+            let all = &self.doc_terms;
             for d in 0..n_docs {
-                let terms = &self.doc_terms[self.doc_offsets[d]..self.doc_offsets[d + 1]];
-                for &t in terms {
+                for k in self.doc_offsets[d]..self.doc_offsets[d + 1] {
+                    // `remap` and `last` are read at random: prefetch ahead.
+                    if let Some(&t) = all.get(k + 2 * AHEAD) {
+                        prefetch(&remap[t as usize]);
+                    }
+                    if let Some(l) = all.get(k + AHEAD).and_then(|&t| last.get(remap[t as usize] as usize)) {
+                        prefetch(l);
+                    }
+                    let t = all[k];
                     let f = remap[t as usize];
                     if f == u32::MAX {
                         continue;
@@ -508,14 +591,14 @@ impl VocabularyBuilder {
 
 /// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs
 /// one counting pass and no move).
-fn radix_sort(v: &mut Vec<(u64, u32)>) {
+fn radix_sort<T: Copy>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) {
     const BITS: u32 = 11;
-    let mut buf = vec![(0u64, 0u32); v.len()];
+    let mut buf = v.clone();
     let mut shift = 0;
     while shift < 64 {
-        let digit = |k: u64| ((k >> shift) & ((1 << BITS) - 1)) as usize;
+        let digit = |e: &T| ((key(e) >> shift) & ((1 << BITS) - 1)) as usize;
         let mut counts = [0usize; 1 << BITS];
-        v.iter().for_each(|e| counts[digit(e.0)] += 1);
+        v.iter().for_each(|e| counts[digit(e)] += 1);
         if counts.contains(&v.len()) {
             shift += BITS;
             continue;
@@ -524,9 +607,9 @@ fn radix_sort(v: &mut Vec<(u64, u32)>) {
         for c in counts.iter_mut() {
             (*c, sum) = (sum, sum + *c);
         }
-        for &e in v.iter() {
-            let d = digit(e.0);
-            buf[counts[d]] = e;
+        for e in v.iter() {
+            let d = digit(e);
+            buf[counts[d]] = *e;
             counts[d] += 1;
         }
         std::mem::swap(v, &mut buf);
@@ -654,7 +737,7 @@ mod tests {
             assert_eq!(fast, slow, "{text}");
         }
         // "a", "b", "c" where "a" and "b" share a hash: "b" is found past "a" in the chain.
-        let v = Vocabulary::new("abc".into(), vec![1, 2, 3], [7u64 << 60, 7 << 60, 9 << 60].into_iter());
+        let v = Vocabulary::new("abc".into(), vec![1, 2, 3], vec![7u64 << 60, 7 << 60, 9 << 60]);
         let gram = |hash, start| Gram { hash, start, end: start + 1 };
         let grams = [gram(7 << 60, 0), gram(7 << 60, 2), gram(9 << 60, 4), gram(7 << 60, 6), gram(1, 4)];
         let mut found = Vec::new();
@@ -675,7 +758,7 @@ mod tests {
             .collect();
         let mut want = v.clone();
         want.sort();
-        radix_sort(&mut v);
+        radix_sort(&mut v, |e| e.0);
         assert_eq!(v, want);
     }
 
