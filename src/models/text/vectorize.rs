@@ -34,13 +34,28 @@ impl Weighting {
     }
 }
 
-/// Open addressing (linear probing) from a term's 64-bit hash to its id; the caller confirms a
-/// hash match against the term's bytes, so lookups stay exact.
+/// Open addressing (linear probing) from a term's 64-bit hash to its id. A slot keeps the
+/// hash's high 32 bits (its [`tag`]; they also choose the home slot), 8 bytes a slot so that the
+/// table of a large vocabulary takes half the cache; the caller confirms a tag match against the
+/// term's bytes, so lookups stay exact.
 #[derive(Debug, Default, Clone)]
 struct Index {
-    /// `(hash, id)`; `id == EMPTY` marks a free slot.
-    slots: Vec<(u64, u32)>,
+    /// `(tag, id)`; `id == EMPTY` marks a free slot.
+    slots: Vec<(u32, u32)>,
+    /// `64 - log2(slots.len())`, at least 32: the home slot depends on the tag alone.
     shift: u32,
+}
+
+/// The part of a 64-bit hash that [`Index`] keeps.
+#[inline]
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A hash with the given tag (and so the same home slot in every [`Index`]).
+#[inline]
+fn untag(tag: u32) -> u64 {
+    (tag as u64) << 32
 }
 
 const EMPTY: u32 = u32::MAX;
@@ -49,33 +64,42 @@ impl Index {
     /// A table for `n` terms at most half full.
     fn with_capacity(n: usize) -> Index {
         let bits = (n.max(4) * 2).next_power_of_two().trailing_zeros();
+        assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
         Index { slots: vec![(0, EMPTY); 1 << bits], shift: 64 - bits }
+    }
+
+    /// The home slot of `hash`.
+    #[inline]
+    fn home(&self, hash: u64) -> &(u32, u32) {
+        &self.slots[(hash >> self.shift) as usize]
     }
 
     #[inline]
     fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
         let mask = self.slots.len() - 1;
         let mut i = (hash >> self.shift) as usize;
+        let t = tag(hash);
         loop {
             let (h, id) = self.slots[i];
             if id == EMPTY {
                 return None;
             }
-            if h == hash && is(id) {
+            if h == t && is(id) {
                 return Some(id);
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// The id in the first slot of `hash`'s chain with that hash, or [`EMPTY`].
+    /// The id in the first slot of `hash`'s chain with its tag, or [`EMPTY`].
     #[inline]
     fn first(&self, hash: u64) -> u32 {
         let mask = self.slots.len() - 1;
         let mut i = (hash >> self.shift) as usize;
+        let t = tag(hash);
         loop {
             let (h, id) = self.slots[i];
-            if id == EMPTY || h == hash {
+            if id == EMPTY || h == t {
                 return id;
             }
             i = (i + 1) & mask;
@@ -89,7 +113,7 @@ impl Index {
         while self.slots[i].1 != EMPTY {
             i = (i + 1) & mask;
         }
-        self.slots[i] = (hash, id);
+        self.slots[i] = (tag(hash), id);
     }
 }
 
@@ -128,7 +152,7 @@ impl Vocabulary {
         // The slots are written at random: prefetch those `AHEAD` terms on.
         for (id, &h) in hashes.iter().enumerate() {
             if let Some(&next) = hashes.get(id + AHEAD) {
-                prefetch(&index.slots[(next >> index.shift) as usize]);
+                prefetch(index.home(next));
             }
             index.insert(h, id as u32);
         }
@@ -161,7 +185,7 @@ impl Vocabulary {
             return;
         }
         for g in grams {
-            prefetch(&slots[(g.hash >> self.index.shift) as usize]);
+            prefetch(self.index.home(g.hash));
         }
         cands.clear();
         for g in grams {
@@ -327,7 +351,8 @@ impl SparseRows {
 #[derive(Clone, Copy)]
 struct Entry {
     prefix: u64,
-    hash: u64,
+    /// The [`tag`] of its hash.
+    tag: u32,
     /// Provisional id.
     id: u32,
     start: u32,
@@ -335,13 +360,14 @@ struct Entry {
     df: u32,
 }
 
-/// A term seen in training: where its bytes are, its hash, and its counts.
+/// A term seen in training: where its bytes are, the [`tag`] of its hash, and its counts
+/// (24 bytes: the records outgrow the caches on a large corpus).
 struct TermStats {
     start: u32,
     end: u32,
-    hash: u64,
-    /// Total occurrences.
-    count: u64,
+    tag: u32,
+    /// Total occurrences (saturating; `doc_terms` would need 16 GiB first).
+    count: u32,
     /// Document frequency.
     df: u32,
     /// The last document it occurred in.
@@ -382,7 +408,7 @@ impl VocabularyBuilder {
         grams.clear();
         tokens.ngrams_into(lo, hi, &mut grams);
         for g in &grams {
-            prefetch(&self.index.slots[(g.hash >> self.index.shift) as usize]);
+            prefetch(self.index.home(g.hash));
         }
         self.cands.clear();
         for g in &grams {
@@ -420,11 +446,18 @@ impl VocabularyBuilder {
                 let start = self.text.len() as u32;
                 self.text.push_str(term);
                 let end = self.text.len() as u32;
-                self.terms.push(TermStats { start, end, hash, count: 0, df: 0, last_doc: u32::MAX });
+                self.terms.push(TermStats {
+                    start,
+                    end,
+                    tag: tag(hash),
+                    count: 0,
+                    df: 0,
+                    last_doc: u32::MAX,
+                });
                 if self.terms.len() * 2 > self.index.slots.len() {
                     let mut index = Index::with_capacity(self.terms.len() * 2);
                     for (i, t) in self.terms.iter().enumerate() {
-                        index.insert(t.hash, i as u32);
+                        index.insert(untag(t.tag), i as u32);
                     }
                     self.index = index;
                 } else {
@@ -434,7 +467,7 @@ impl VocabularyBuilder {
             }
         };
         let t = &mut self.terms[id as usize];
-        t.count += 1;
+        t.count = t.count.saturating_add(1);
         if t.last_doc != doc {
             t.last_doc = doc;
             t.df += 1;
@@ -477,7 +510,7 @@ impl VocabularyBuilder {
             .filter(|&id| self.terms[id as usize].df as usize >= min_df)
             .map(|id| {
                 let t = &self.terms[id as usize];
-                Entry { prefix: self.prefix(id), hash: t.hash, id, start: t.start, end: t.end, df: t.df }
+                Entry { prefix: self.prefix(id), tag: t.tag, id, start: t.start, end: t.end, df: t.df }
             })
             .collect();
         let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
@@ -521,7 +554,7 @@ impl VocabularyBuilder {
             }
             remap[e.id as usize] = new as u32;
             df.push(e.df);
-            hashes.push(e.hash);
+            hashes.push(untag(e.tag));
             text.push_str(&self.text[e.start as usize..e.end as usize]);
             ends.push(text.len() as u32);
         }
