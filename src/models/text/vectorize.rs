@@ -117,6 +117,25 @@ impl Index {
     }
 }
 
+/// `a == b`, without a library call for the short strings terms mostly are.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+    match n {
+        0..4 => a == b,
+        4..8 => {
+            let half = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap());
+            half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4)
+        }
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// How many items ahead the loops over scattered data prefetch.
 const AHEAD: usize = 16;
 
@@ -210,7 +229,7 @@ impl Vocabulary {
                 continue;
             }
             let term = &text[g.start as usize..g.end as usize];
-            if self.term(id) == term {
+            if same_bytes(self.term(id).as_bytes(), term.as_bytes()) {
                 found(id);
             } else if let Some(id) = self.find(term, g.hash) {
                 // Another term with the same 64-bit hash was first in the chain.
@@ -437,7 +456,7 @@ impl VocabularyBuilder {
         let (text, terms) = (&self.text, &self.terms);
         let found = self.index.find(hash, |id| {
             let t = &terms[id as usize];
-            text.as_bytes()[t.start as usize..t.end as usize] == *term.as_bytes()
+            same_bytes(&text.as_bytes()[t.start as usize..t.end as usize], term.as_bytes())
         });
         let id = match found {
             Some(id) => id,
@@ -457,6 +476,10 @@ impl VocabularyBuilder {
                 if self.terms.len() * 2 > self.index.slots.len() {
                     let mut index = Index::with_capacity(self.terms.len() * 2);
                     for (i, t) in self.terms.iter().enumerate() {
+                        // The new slots are written at random: prefetch ahead.
+                        if let Some(next) = self.terms.get(i + AHEAD) {
+                            prefetch(index.home(untag(next.tag)));
+                        }
                         index.insert(untag(t.tag), i as u32);
                     }
                     self.index = index;
@@ -743,6 +766,23 @@ mod tests {
         // totals: a 3, b 3, c 2, d 1 -> top 2 by count, ties alphabetical: a, b
         let (v, _, _) = build(&docs, 1, 1, 1, Some(2), Weighting::Count);
         assert_eq!(terms(&v), ["a", "b"]);
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        let s = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        for n in 0..=s.len() {
+            for m in 0..=s.len() {
+                let (a, b) = (&s[..n], &s[s.len() - m..]);
+                assert_eq!(same_bytes(a, b), a == b);
+                assert!(same_bytes(&s[..n], &s[..n]));
+            }
+            for i in 0..n {
+                let mut t = s[..n].to_vec();
+                t[i] ^= 1;
+                assert!(!same_bytes(&s[..n], &t), "{n} {i}");
+            }
+        }
     }
 
     /// The staged lookup finds what the lookup of each gram finds, in order, also when
