@@ -428,9 +428,7 @@ pub fn token_hash(bytes: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ tail_word(rest)).wrapping_mul(K);
     }
     // murmur3 finaliser: every input bit reaches the high bits the tables index with.
     h ^= h >> 33;
@@ -438,6 +436,21 @@ pub fn token_hash(bytes: &[u8]) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+/// The 1 to 7 bytes of `rest`, little-endian, zero-padded (as a copy into a zeroed `[u8; 8]`
+/// would give), without a variable-length copy: two overlapping loads put the same byte in the
+/// same place.
+#[inline]
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes(rest[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(rest[n - 4..].try_into().unwrap()) as u64;
+        lo | hi << (8 * (n - 4))
+    } else {
+        rest.iter().rev().fold(0, |v, &b| v << 8 | b as u64)
+    }
 }
 
 /// The hash of an n-gram from its prefix's hash and its last token's hash.
@@ -749,7 +762,7 @@ fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
             let piece = &text[start..i];
             if ascii {
                 ascii_words(piece, &mut emit);
-            } else {
+            } else if !piece.chars().all(no_word) {
                 piece.unicode_words().for_each(&mut emit);
             }
             start = i + 1;
@@ -759,9 +772,21 @@ fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     let piece = &text[start..];
     if ascii {
         ascii_words(piece, &mut emit);
-    } else {
+    } else if !piece.chars().all(no_word) {
         piece.unicode_words().for_each(&mut emit);
     }
+}
+
+/// True for characters that are neither letters nor digits: ASCII other than letters and
+/// digits, and the punctuation of Latin-1, General Punctuation and CJK Symbols and Punctuation
+/// (`“”、。「」`...). A piece of text made of these only has no UAX #29 word (`unicode_words`
+/// keeps only segments with a letter or digit), so it skips the segmenter.
+fn no_word(c: char) -> bool {
+    matches!(c as u32,
+        0x00..=0x2F | 0x3A..=0x40 | 0x5B..=0x60 | 0x7B..=0x7F
+        | 0xA0..=0xA9 | 0xAB..=0xB1 | 0xB4 | 0xB6..=0xB8 | 0xBB | 0xBF | 0xD7 | 0xF7
+        | 0x2000..=0x206F      // General Punctuation
+        | 0x3000..=0x3004 | 0x3008..=0x3020 | 0x3030 | 0x303D..=0x303F)
 }
 
 #[cfg(feature = "zh")]
@@ -983,7 +1008,9 @@ mod tests {
     #[test]
     fn chunked_words_match_uax29() {
         let alphabet: Vec<char> =
-            "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_".chars().collect();
+            "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_“”、。「\u{3005}\u{3007}\u{B7}"
+                .chars()
+                .collect();
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
             state ^= state << 13;
@@ -1046,6 +1073,30 @@ mod tests {
                 s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
             }
             check(&s);
+        }
+    }
+
+    #[test]
+    fn tail_word_is_the_padded_copy() {
+        let bytes = [0x01u8, 0x82, 0x03, 0xf4, 0x05, 0x66, 0xa7];
+        for n in 1..=7 {
+            let mut buf = [0u8; 8];
+            buf[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(tail_word(&bytes[..n]), u64::from_le_bytes(buf), "{n}");
+        }
+    }
+
+    /// Every character [`no_word`] accepts gives no word on its own and between letters.
+    #[test]
+    fn no_word_characters_have_no_words() {
+        for c in (0..0x3040).filter_map(char::from_u32).filter(|&c| no_word(c)) {
+            for s in [format!("{c}"), format!("{c}{c}"), format!("{c}\u{3002}")] {
+                assert_eq!(s.unicode_words().count(), 0, "{c:?}");
+            }
+            let mut fast = Vec::new();
+            let s = format!("a {c} 中\u{3002}b");
+            words(&s, |w| fast.push(w));
+            assert_eq!(fast, s.unicode_words().collect::<Vec<_>>(), "{s:?}");
         }
     }
 
