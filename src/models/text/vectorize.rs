@@ -385,12 +385,14 @@ struct TermStats {
     start: u32,
     end: u32,
     tag: u32,
-    /// Total occurrences (saturating; `doc_terms` would need 16 GiB first).
+    /// Total occurrences (saturating).
     count: u32,
     /// Document frequency.
     df: u32,
     /// The last document it occurred in.
     last_doc: u32,
+    /// Its position in `features` for `last_doc`.
+    pos: u32,
 }
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
@@ -402,8 +404,11 @@ pub struct VocabularyBuilder {
     /// Provisional term id → its statistics.
     terms: Vec<TermStats>,
     index: Index,
-    /// The provisional term ids of every document, concatenated.
-    doc_terms: Vec<u32>,
+    /// Every document's distinct terms (provisional ids, in order of first occurrence) and
+    /// their counts, concatenated: the rows, merged as the terms come (the record of a term
+    /// knows its position in the current row).
+    features: Vec<u32>,
+    counts: Vec<f32>,
     doc_offsets: Vec<usize>,
     /// Scratch: the n-grams of the current document and their first candidate ids.
     grams: Vec<Gram>,
@@ -447,7 +452,7 @@ impl VocabularyBuilder {
             self.record(&text[g.start as usize..g.end as usize], g.hash, doc);
         }
         self.grams = grams;
-        self.doc_offsets.push(self.doc_terms.len());
+        self.doc_offsets.push(self.features.len());
     }
 
     /// Counts one occurrence of `term` in document `doc`.
@@ -472,6 +477,7 @@ impl VocabularyBuilder {
                     count: 0,
                     df: 0,
                     last_doc: u32::MAX,
+                    pos: 0,
                 });
                 if self.terms.len() * 2 > self.index.slots.len() {
                     let mut index = Index::with_capacity(self.terms.len() * 2);
@@ -491,11 +497,15 @@ impl VocabularyBuilder {
         };
         let t = &mut self.terms[id as usize];
         t.count = t.count.saturating_add(1);
-        if t.last_doc != doc {
+        if t.last_doc == doc {
+            self.counts[t.pos as usize] += 1.0;
+        } else {
             t.last_doc = doc;
             t.df += 1;
+            t.pos = self.features.len() as u32;
+            self.features.push(id);
+            self.counts.push(1.0);
         }
-        self.doc_terms.push(id);
     }
 
     /// Number of distinct terms seen so far.
@@ -592,52 +602,47 @@ impl VocabularyBuilder {
         };
         let mut rows = SparseRows { offsets: Vec::with_capacity(n_docs + 1), ..Default::default() };
         rows.offsets.push(0);
-        rows.features.reserve(self.doc_terms.len());
-        rows.values.reserve(self.doc_terms.len());
+        let (mut features, mut counts) = (self.features, self.counts);
         if weighting == Weighting::TfIdf {
             // The L2 norm sums in feature order: keep the rows sorted.
-            let mut ids = Vec::new();
+            rows.features.reserve(features.len());
+            rows.values.reserve(features.len());
+            let mut row: Vec<(u32, f32)> = Vec::new();
             for d in 0..n_docs {
-                ids.clear();
-                let terms = &self.doc_terms[self.doc_offsets[d]..self.doc_offsets[d + 1]];
-                ids.extend(terms.iter().map(|&t| remap[t as usize]).filter(|&t| t != u32::MAX));
-                push_row(&mut ids, weighting, &idf, &mut rows.features, &mut rows.values);
+                row.clear();
+                let span = self.doc_offsets[d]..self.doc_offsets[d + 1];
+                row.extend(
+                    features[span.clone()]
+                        .iter()
+                        .zip(&counts[span])
+                        .map(|(&t, &n)| (remap[t as usize], n))
+                        .filter(|&(f, _)| f != u32::MAX),
+                );
+                push_counts(&mut row, &idf, &mut rows.features, &mut rows.values);
                 rows.offsets.push(rows.features.len());
             }
         } else {
-            // Counts and presence need no order (integer sums are exact in any order): merge
-            // the repeats of a term through its slot in the current row, no sort.
+            // The rows are merged already: renumber and drop the pruned terms in place.
             let binary = weighting == Weighting::Binary;
-            // Per new id: the row it was last seen in and its position there.
-            let mut last = vec![(u32::MAX, 0u32); entries.len()];
-            let all = &self.doc_terms;
+            let mut w = 0;
             for d in 0..n_docs {
                 for k in self.doc_offsets[d]..self.doc_offsets[d + 1] {
-                    // `remap` and `last` are read at random: prefetch ahead.
-                    if let Some(&t) = all.get(k + 2 * AHEAD) {
+                    // `remap` is read at random: prefetch ahead.
+                    if let Some(&t) = features.get(k + AHEAD) {
                         prefetch(&remap[t as usize]);
                     }
-                    if let Some(l) = all.get(k + AHEAD).and_then(|&t| last.get(remap[t as usize] as usize)) {
-                        prefetch(l);
-                    }
-                    let t = all[k];
-                    let f = remap[t as usize];
-                    if f == u32::MAX {
-                        continue;
-                    }
-                    let slot = &mut last[f as usize];
-                    if slot.0 == d as u32 {
-                        if !binary {
-                            rows.values[slot.1 as usize] += 1.0;
-                        }
-                    } else {
-                        *slot = (d as u32, rows.features.len() as u32);
-                        rows.features.push(f);
-                        rows.values.push(1.0);
+                    let f = remap[features[k] as usize];
+                    if f != u32::MAX {
+                        features[w] = f;
+                        counts[w] = if binary { 1.0 } else { counts[k] };
+                        w += 1;
                     }
                 }
-                rows.offsets.push(rows.features.len());
+                rows.offsets.push(w);
             }
+            features.truncate(w);
+            counts.truncate(w);
+            (rows.features, rows.values) = (features, counts);
         }
         rows.features.shrink_to_fit();
         rows.values.shrink_to_fit();
@@ -676,6 +681,21 @@ fn radix_sort<T: Copy>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) {
 /// scikit-learn's smoothed inverse document frequency.
 fn idf(n_docs: usize, df: usize) -> f32 {
     (((1 + n_docs) as f64 / (1 + df) as f64).ln() + 1.0) as f32
+}
+
+/// As [`push_row`] with TF-IDF weighting, from distinct `(feature, count)` pairs (any order;
+/// sorted in place): the same values, in the same order.
+fn push_counts(row: &mut [(u32, f32)], idf: &[f32], features: &mut Vec<u32>, values: &mut Vec<f32>) {
+    row.sort_unstable_by_key(|&(f, _)| f);
+    let start = values.len();
+    for &(f, tf) in row.iter() {
+        features.push(f);
+        values.push((1.0 + tf.ln()) * idf[f as usize]);
+    }
+    let norm = values[start..].iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        values[start..].iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+    }
 }
 
 /// Turns the feature ids of one document (any order, repeated per occurrence; sorted in place)
@@ -766,6 +786,58 @@ mod tests {
         // totals: a 3, b 3, c 2, d 1 -> top 2 by count, ties alphabetical: a, b
         let (v, _, _) = build(&docs, 1, 1, 1, Some(2), Weighting::Count);
         assert_eq!(terms(&v), ["a", "b"]);
+    }
+
+    /// The rows merged during counting equal the rows made from each document's term ids per
+    /// occurrence (first-occurrence order for counts and presence, `push_row` for TF-IDF), with
+    /// pruning by `min_df` and `max_features`.
+    #[test]
+    fn merged_rows_match_rows_from_occurrences() {
+        let words = ["a", "b", "c", "d", "e", "f", "gg", "h"];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let docs: Vec<String> = (0..60)
+            .map(|_| (0..next() % 12).map(|_| words[(next() % 8) as usize]).collect::<Vec<_>>().join(" "))
+            .collect();
+        let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let t = Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::DEFAULT,
+            language: Language::English,
+            stopwords: false,
+            stem: false,
+        });
+        for w in [Weighting::Count, Weighting::Binary, Weighting::TfIdf] {
+            for (min_df, max) in [(1, None), (3, None), (1, Some(20))] {
+                let (v, rows, idf) = build(&docs, 1, 2, min_df, max, w);
+                let mut toks = Tokens::default();
+                for (d, text) in docs.iter().enumerate() {
+                    t.tokenize(text, &mut toks);
+                    let mut ids = Vec::new();
+                    toks.for_each_ngram(1, 2, |g| ids.extend(v.id(g)));
+                    let (mut f, mut x) = (Vec::new(), Vec::new());
+                    if w == Weighting::TfIdf {
+                        push_row(&mut ids, w, &idf, &mut f, &mut x);
+                    } else {
+                        for id in ids {
+                            match f.iter().position(|&g| g == id) {
+                                Some(i) if w == Weighting::Count => x[i] += 1.0,
+                                Some(_) => {}
+                                None => {
+                                    f.push(id);
+                                    x.push(1.0);
+                                }
+                            }
+                        }
+                    }
+                    assert_eq!(rows.row(d), (&f[..], &x[..]), "{w:?} {min_df} {max:?} doc {d}");
+                }
+            }
+        }
     }
 
     #[test]
