@@ -136,6 +136,15 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Index size (slots) from which [`VocabularyBuilder::add`] probes in stages: below it (1 MiB of
+/// slots, up to 64k terms: Banking77, not ChnSentiCorp) the counts' tables mostly stay in the
+/// CPU caches and the stages would only add passes (measured: +3% training time on Banking77).
+const STAGED_FROM: usize = 1 << 17;
+
+/// The same for [`Vocabulary::find_many`] (2 MiB, up to 128k terms: SMS and Banking77, not
+/// ChnSentiCorp; measured: 2-3% slower prediction on SMS, 45k terms, in stages).
+const STAGED_LOOKUP_FROM: usize = 1 << 18;
+
 /// How many items ahead the loops over scattered data prefetch.
 const AHEAD: usize = 16;
 
@@ -181,17 +190,40 @@ impl Vocabulary {
     /// The id of `term`, whose [`term_hash`] is `hash`, if known.
     #[inline]
     pub fn find(&self, term: &str, hash: u64) -> Option<u32> {
-        self.index.find(hash, |id| self.term(id) == term)
+        self.index.find(hash, |id| same_bytes(self.term(id).as_bytes(), term.as_bytes()))
     }
 
     /// Calls `found(id)` for each of `grams` (n-grams in `text`) that is a known term, in order.
-    /// `hint(id)` is called for each probable hit a little earlier, so that the caller can
-    /// prefetch what it will read for that id. The lookups run in stages over all grams (hash
-    /// slots, then term bounds, then term bytes, then the comparison), so that the cache misses
-    /// of different grams overlap instead of queueing one after another: on a vocabulary larger
-    /// than the CPU caches that is several times faster than [`Vocabulary::find`] per gram.
-    /// `cands` is scratch space.
+    /// `hint(id)` is called for each probable hit of a large vocabulary a little earlier, so
+    /// that the caller can prefetch what it will read for that id. On a vocabulary larger than
+    /// the CPU caches the lookups run in stages over all grams (hash slots, then term bounds,
+    /// then term bytes, then the comparison), so that the cache misses of different grams overlap
+    /// instead of queueing one after another: several times faster than [`Vocabulary::find`]
+    /// per gram. `cands` is scratch space.
     pub fn find_many(
+        &self,
+        text: &str,
+        grams: &[Gram],
+        cands: &mut Vec<u32>,
+        hint: impl FnMut(u32),
+        mut found: impl FnMut(u32),
+    ) {
+        if self.index.slots.len() >= STAGED_LOOKUP_FROM {
+            return self.find_staged(text, grams, cands, hint, found);
+        }
+        // A small vocabulary stays in cache: one lookup after the other.
+        if self.is_empty() {
+            return;
+        }
+        for g in grams {
+            if let Some(id) = self.find(&text[g.start as usize..g.end as usize], g.hash) {
+                found(id);
+            }
+        }
+    }
+
+    /// [`Vocabulary::find_many`] in stages.
+    fn find_staged(
         &self,
         text: &str,
         grams: &[Gram],
@@ -413,6 +445,9 @@ pub struct VocabularyBuilder {
     /// Scratch: the n-grams of the current document and their first candidate ids.
     grams: Vec<Gram>,
     cands: Vec<u32>,
+    /// Probe in stages whatever the table's size (tests of that path).
+    #[cfg(test)]
+    always_staged: bool,
 }
 
 impl VocabularyBuilder {
@@ -428,6 +463,16 @@ impl VocabularyBuilder {
             self.index = Index::with_capacity(1 << 14);
         }
         let doc = (self.doc_offsets.len() - 1) as u32;
+        #[cfg(test)]
+        let small = self.index.slots.len() < STAGED_FROM && !self.always_staged;
+        #[cfg(not(test))]
+        let small = self.index.slots.len() < STAGED_FROM;
+        if small {
+            // A small table stays in cache: the stages would only add passes.
+            tokens.for_each_ngram_hashed(lo, hi, |term, hash| self.record(term, hash, doc));
+            self.doc_offsets.push(self.features.len());
+            return;
+        }
         let mut grams = std::mem::take(&mut self.grams);
         grams.clear();
         tokens.ngrams_into(lo, hi, &mut grams);
@@ -746,13 +791,30 @@ mod tests {
         max: Option<usize>,
         w: Weighting,
     ) -> (Vocabulary, SparseRows, Vec<f32>) {
+        let direct = build_with(docs, lo, hi, min_df, max, w, false);
+        let staged = build_with(docs, lo, hi, min_df, max, w, true);
+        // Both ways of counting give the same vocabulary and rows.
+        assert_eq!(terms(&direct.0), terms(&staged.0));
+        assert_eq!((&direct.1, &direct.2), (&staged.1, &staged.2));
+        direct
+    }
+
+    fn build_with(
+        docs: &[&str],
+        lo: usize,
+        hi: usize,
+        min_df: usize,
+        max: Option<usize>,
+        w: Weighting,
+        always_staged: bool,
+    ) -> (Vocabulary, SparseRows, Vec<f32>) {
         let t = Tokenizer::new(TokenizerConfig {
             cjk: Cjk::DEFAULT,
             language: Language::English,
             stopwords: false,
             stem: false,
         });
-        let mut b = VocabularyBuilder::default();
+        let mut b = VocabularyBuilder { always_staged, ..Default::default() };
         let mut toks = Tokens::default();
         for d in docs {
             t.tokenize(d, &mut toks);
@@ -875,17 +937,22 @@ mod tests {
             t.tokenize(text, &mut toks);
             grams.clear();
             toks.ngrams_into(1, 2, &mut grams);
-            let mut fast = Vec::new();
-            v.find_many(toks.text(), &grams, &mut cands, |_| {}, |id| fast.push(id));
             let mut slow = Vec::new();
             toks.for_each_ngram_hashed(1, 2, |g, h| slow.extend(v.find(g, h)));
-            assert_eq!(fast, slow, "{text}");
+            let (mut direct, mut staged) = (Vec::new(), Vec::new());
+            v.find_many(toks.text(), &grams, &mut cands, |_| {}, |id| direct.push(id));
+            v.find_staged(toks.text(), &grams, &mut cands, |_| {}, |id| staged.push(id));
+            assert_eq!(direct, slow, "{text}");
+            assert_eq!(staged, slow, "{text}");
         }
         // "a", "b", "c" where "a" and "b" share a hash: "b" is found past "a" in the chain.
         let v = Vocabulary::new("abc".into(), vec![1, 2, 3], vec![7u64 << 60, 7 << 60, 9 << 60]);
         let gram = |hash, start| Gram { hash, start, end: start + 1 };
         let grams = [gram(7 << 60, 0), gram(7 << 60, 2), gram(9 << 60, 4), gram(7 << 60, 6), gram(1, 4)];
         let mut found = Vec::new();
+        v.find_staged("b a c x", &grams, &mut cands, |_| {}, |id| found.push(id));
+        assert_eq!(found, [1, 0, 2]);
+        found.clear();
         v.find_many("b a c x", &grams, &mut cands, |_| {}, |id| found.push(id));
         assert_eq!(found, [1, 0, 2]);
     }
