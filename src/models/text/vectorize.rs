@@ -412,7 +412,7 @@ struct Entry {
 }
 
 /// A term seen in training: where its bytes are, the [`tag`] of its hash, and its counts
-/// (24 bytes: the records outgrow the caches on a large corpus).
+/// (28 bytes: the records outgrow the caches on a large corpus).
 struct TermStats {
     start: u32,
     end: u32,
