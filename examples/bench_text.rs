@@ -1,8 +1,12 @@
 //! Benchmark of the `text` kind through SQL on the real sets in `../shared/data`.
 //!
 //! ```text
-//! cargo run --release --example bench_text [-- REPEATS]
+//! cargo run --release --example bench_text [-- REPEATS] [--only FILTER]
 //! ```
+//!
+//! `--only FILTER` runs only the lines whose `"dataset config"` (e.g. `chnsenticorp cjk bigrams`,
+//! `sms-spam default`, `mixed-20k` for the memory child) contains FILTER (comma-separated: any
+//! of them); without it everything runs.
 //!
 //! Per set: the rows go into SQLite tables `train_t(label, text)` and `test_t(label, text)`
 //! (SMS spam and ChnSentiCorp: stratified 80/20 split, seed 42, the split `ml_train` itself
@@ -172,12 +176,29 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("--rss-child") {
         return rss_child();
     }
-    let repeats = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3usize).max(1);
+    let mut repeats = 3usize;
+    let mut only: Vec<String> = Vec::new();
+    let mut rest = args.iter().skip(1);
+    while let Some(a) = rest.next() {
+        if a == "--only" {
+            let f = rest.next().expect("--only needs a filter");
+            only.extend(f.split(',').map(str::to_string));
+        } else {
+            repeats = a.parse().expect("arguments: [REPEATS] [--only FILTER]");
+        }
+    }
+    let repeats = repeats.max(1);
+    let wanted = |line: &str| only.is_empty() || only.iter().any(|f| line.contains(f.as_str()));
     for set in text_data::all() {
-        println!("{}", bench(&set, "", repeats));
-        if set.language == "zh" {
+        if wanted(&format!("{} default", set.name)) {
+            println!("{}", bench(&set, "", repeats));
+        }
+        if set.language == "zh" && wanted(&format!("{} cjk bigrams", set.name)) {
             println!("{}", bench(&set, ", 'cjk', 'bigrams'", repeats));
         }
+    }
+    if !wanted("mixed-20k") {
+        return;
     }
     let out = std::process::Command::new(&args[0]).arg("--rss-child").output().expect("run the memory child");
     print!("{}", String::from_utf8_lossy(&out.stdout));

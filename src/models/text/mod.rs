@@ -44,7 +44,7 @@ use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Instant;
-use tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens};
+use tokenize::{Cjk, Gram, Language, Tokenizer, TokenizerConfig, Tokens};
 use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
@@ -155,6 +155,8 @@ pub struct TextModel {
 #[derive(Default)]
 struct Scratch {
     tokens: Tokens,
+    grams: Vec<Gram>,
+    cands: Vec<u32>,
     ids: Vec<u32>,
     features: Vec<u32>,
     values: Vec<f32>,
@@ -225,17 +227,30 @@ fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> 
 }
 
 impl TextModel {
+    /// Fills `s.ids` with the vocabulary ids of the known terms of `text`, one per occurrence
+    /// in n-gram order (prefetching the model's weights of each).
+    fn known_terms(&self, text: &str, s: &mut Scratch) {
+        self.tokenizer.tokenize(text, &mut s.tokens);
+        let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
+        s.grams.clear();
+        s.tokens.ngrams_into(lo, hi, &mut s.grams);
+        s.ids.clear();
+        let (nb, ids) = (&self.nb, &mut s.ids);
+        self.vocab.find_many(
+            s.tokens.text(),
+            &s.grams,
+            &mut s.cands,
+            |id| nb.prefetch_offsets(id),
+            |id| ids.push(id),
+        );
+        for &id in ids.iter() {
+            nb.prefetch_weights(id);
+        }
+    }
+
     /// Fills `s.features`/`s.values` with the weighted known terms of `text`.
     fn vectorize(&self, text: &str, s: &mut Scratch) {
-        self.tokenizer.tokenize(text, &mut s.tokens);
-        s.ids.clear();
-        let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
-        let (vocab, ids) = (&self.vocab, &mut s.ids);
-        s.tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
-            if let Some(id) = vocab.find(term, hash) {
-                ids.push(id);
-            }
-        });
+        self.known_terms(text, s);
         s.features.clear();
         s.values.clear();
         push_row(&mut s.ids, self.settings.weighting, &self.idf, &mut s.features, &mut s.values);
@@ -245,17 +260,14 @@ impl TextModel {
     fn score(&self, text: &str, s: &mut Scratch) {
         s.scores.resize(self.classes.len(), 0.0);
         if self.settings.weighting == Weighting::Count && self.nb.algorithm() != Algorithm::Bernoulli {
-            // Counts are additive: accumulate each occurrence as it is found, with no term list,
-            // sort or merge.
-            self.tokenizer.tokenize(text, &mut s.tokens);
-            let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
-            let (vocab, nb, out) = (&self.vocab, &self.nb, &mut s.scores);
+            // Counts are additive: accumulate each occurrence in text order, with no sort or
+            // merge.
+            self.known_terms(text, s);
+            let (nb, out) = (&self.nb, &mut s.scores);
             let mut acc = nb.start(out);
-            s.tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
-                if let Some(id) = vocab.find(term, hash) {
-                    nb.add(&mut acc, id, 1.0, out);
-                }
-            });
+            for &id in &s.ids {
+                nb.add(&mut acc, id, 1.0, out);
+            }
             nb.finish(acc, out);
             return;
         }

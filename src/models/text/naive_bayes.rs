@@ -258,6 +258,26 @@ impl NaiveBayes {
         Acc { total: 0.0, base: 0.0 }
     }
 
+    /// A prefetch hint for the first read [`NaiveBayes::add`] makes for feature `f`.
+    #[inline]
+    pub fn prefetch_offsets(&self, f: u32) {
+        super::vectorize::prefetch(&self.offsets[f as usize]);
+    }
+
+    /// A prefetch hint for the weights [`NaiveBayes::add`] reads for feature `f` (after
+    /// [`NaiveBayes::prefetch_offsets`], so that the offset is at hand).
+    #[inline]
+    pub fn prefetch_weights(&self, f: u32) {
+        let a = self.offsets[f as usize] as usize;
+        if a < self.deltas.len() {
+            super::vectorize::prefetch(&self.classes[a]);
+            super::vectorize::prefetch(&self.deltas[a]);
+        }
+        if let Some(b) = self.base.get(f as usize) {
+            super::vectorize::prefetch(b);
+        }
+    }
+
     /// Adds `x` occurrences (or weight) of feature `f`.
     #[inline]
     pub fn add(&self, acc: &mut Acc, f: u32, x: f64, out: &mut [f64]) {

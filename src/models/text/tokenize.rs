@@ -3,7 +3,10 @@
 //! The pipeline, in order:
 //!
 //! 1. **Normalise**: NFKC, then lower-case; the typographic apostrophe U+2019 becomes `'` so
-//!    `don’t` and `don't` are one token. ASCII text skips NFKC (it is already normal).
+//!    `don’t` and `don't` are one token. ASCII text skips NFKC (it is already normal); in other
+//!    text, each character that cannot compose with its neighbours (CJK ideographs, punctuation,
+//!    full-width forms, kana...) is one table lookup, and only the rest goes through the general
+//!    NFKC code.
 //! 2. **Segment**: runs of Chinese/Japanese ideographs and kana are cut by jieba (cargo feature
 //!    `zh`) or, without it, into overlapping character bigrams (a lone character stays a
 //!    unigram). Everything else is split into words by UAX #29 (`unicode-segmentation`), which
@@ -366,10 +369,25 @@ impl Tokens {
     /// tokens' hashes, so no n-gram is hashed byte by byte).
     #[inline]
     pub fn for_each_ngram_hashed(&self, lo: usize, hi: usize, mut f: impl FnMut(&str, u64)) {
+        self.for_each_gram(lo, hi, |g| f(&self.joined[g.start as usize..g.end as usize], g.hash));
+    }
+
+    /// The tokens joined by single spaces: every n-gram is a slice of it (see [`Gram`]).
+    pub fn text(&self) -> &str {
+        &self.joined
+    }
+
+    /// Appends every n-gram of [`Tokens::for_each_ngram_hashed`], in its order, to `out`.
+    pub fn ngrams_into(&self, lo: usize, hi: usize, out: &mut Vec<Gram>) {
+        self.for_each_gram(lo, hi, |g| out.push(g));
+    }
+
+    #[inline]
+    fn for_each_gram(&self, lo: usize, hi: usize, mut f: impl FnMut(Gram)) {
         let len = self.spans.len();
         if lo == 1 {
-            for (i, &(a, b)) in self.spans.iter().enumerate() {
-                f(&self.joined[a as usize..b as usize], self.hashes[i]);
+            for (&(start, end), &hash) in self.spans.iter().zip(&self.hashes) {
+                f(Gram { hash, start, end });
             }
         }
         for n in lo.max(2)..=hi {
@@ -377,16 +395,25 @@ impl Tokens {
                 break;
             }
             for i in 0..=len - n {
-                let a = self.spans[i].0 as usize;
-                let b = self.spans[i + n - 1].1 as usize;
-                let mut h = self.hashes[i];
+                let mut hash = self.hashes[i];
                 for &t in &self.hashes[i + 1..i + n] {
-                    h = combine(h, t);
+                    hash = combine(hash, t);
                 }
-                f(&self.joined[a..b], h);
+                f(Gram { hash, start: self.spans[i].0, end: self.spans[i + n - 1].1 });
             }
         }
     }
+}
+
+/// An n-gram of a [`Tokens`]: its [`term_hash`] and its byte range in [`Tokens::text`].
+#[derive(Clone, Copy, Debug)]
+pub struct Gram {
+    /// The [`term_hash`] of the n-gram.
+    pub hash: u64,
+    /// Start in [`Tokens::text`].
+    pub start: u32,
+    /// End in [`Tokens::text`].
+    pub end: u32,
 }
 
 const K: u64 = 0xf135_7aea_2e62_a9c5;
@@ -401,9 +428,7 @@ pub fn token_hash(bytes: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ tail_word(rest)).wrapping_mul(K);
     }
     // murmur3 finaliser: every input bit reaches the high bits the tables index with.
     h ^= h >> 33;
@@ -411,6 +436,21 @@ pub fn token_hash(bytes: &[u8]) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+/// The 1 to 7 bytes of `rest`, little-endian, zero-padded (as a copy into a zeroed `[u8; 8]`
+/// would give), without a variable-length copy: two overlapping loads put the same byte in the
+/// same place.
+#[inline]
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes(rest[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(rest[n - 4..].try_into().unwrap()) as u64;
+        lo | hi << (8 * (n - 4))
+    } else {
+        rest.iter().rev().fold(0, |v, &b| v << 8 | b as u64)
+    }
 }
 
 /// The hash of an n-gram from its prefix's hash and its last token's hash.
@@ -517,6 +557,16 @@ fn ascii_words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
 }
 
 /// NFKC + lower case (+ `’` → `'`) into `out`.
+///
+/// The text is cut into chunks at **normalisation boundaries**: before a character whose full
+/// compatibility decomposition starts with a starter (combining class 0) that is NFKC quick-check
+/// Yes, i.e. that never composes with what precedes it. Nothing reorders or composes across
+/// such a point, so NFKC of the text is the concatenation of NFKC of its chunks, and so is the
+/// lower-casing (per character). A chunk of one character (the common case) is looked up:
+/// ASCII is lower-cased, CJK ideographs stay as they are, and the characters of [`TABLE_RANGES`]
+/// (punctuation and symbols, kana, full-width forms...) have their normalised, lower-cased form
+/// precomputed. Any other chunk takes the general path ([`normalize_slow`]). Characters
+/// outside the table count as "no boundary before" (always safe: it only makes a chunk longer).
 fn normalize(text: &str, out: &mut String) {
     out.clear();
     if text.is_ascii() {
@@ -525,6 +575,40 @@ fn normalize(text: &str, out: &mut String) {
         return;
     }
     out.reserve(text.len());
+    let table = &*NORM_TABLE;
+    // The current chunk: its start and, while it is one character long, that character's entry.
+    let mut start = 0;
+    let mut single: Option<Norm> = None;
+    let flush = |out: &mut String, chunk: &str, single: Option<Norm>| match single {
+        Some(Norm::Ascii(b)) => out.push(b.to_ascii_lowercase() as char),
+        Some(Norm::Same) => out.push_str(chunk),
+        Some(Norm::Pooled(a, b)) => out.push_str(&table.pool[a as usize..b as usize]),
+        None => normalize_slow(chunk, out),
+    };
+    for (i, c) in text.char_indices() {
+        let norm = if c.is_ascii() {
+            Some(Norm::Ascii(c as u8))
+        } else if matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF) {
+            Some(Norm::Same)
+        } else {
+            table.get(c)
+        };
+        if norm.is_some() {
+            if i > 0 {
+                flush(out, &text[start..i], single);
+            }
+            start = i;
+        }
+        // A character without a boundary before it joins the chunk, which then takes the
+        // general path (as does a first character without a boundary).
+        single = norm;
+    }
+    flush(out, &text[start..], single);
+}
+
+/// NFKC + lower case (+ `’` → `'`) of any text, character by character through
+/// `unicode-normalization` (no fast path).
+fn normalize_slow(text: &str, out: &mut String) {
     let lower = |out: &mut String, c: char| {
         if c == '\u{2019}' {
             out.push('\'');
@@ -541,6 +625,78 @@ fn normalize(text: &str, out: &mut String) {
         text.nfkc().for_each(|c| lower(out, c));
     }
 }
+
+/// How a one-character chunk normalises (see [`normalize`]).
+#[derive(Clone, Copy)]
+enum Norm {
+    /// An ASCII character: lower-case it.
+    Ascii(u8),
+    /// Unchanged.
+    Same,
+    /// `pool[a..b]`.
+    Pooled(u32, u32),
+}
+
+/// The code points whose normalised form [`NORM_TABLE`] precomputes: Latin-1 to CJK
+/// compatibility (punctuation, symbols, kana, jamo, enclosed and squared forms, most alphabets)
+/// and the half- and full-width forms.
+const TABLE_RANGES: [(u32, u32); 2] = [(0x80, 0x3400), (0xFF00, 0xFFF0)];
+
+/// Per code point of [`TABLE_RANGES`]: whether it has a normalisation boundary before it, and
+/// its NFKC + lower-cased form.
+struct NormTable {
+    /// Per code point: `(a, b)` into `pool`, or `(u32::MAX, 0)` without a boundary before.
+    entries: Vec<(u32, u32)>,
+    pool: String,
+}
+
+impl NormTable {
+    fn build() -> NormTable {
+        let mut entries = Vec::new();
+        let mut pool = String::new();
+        for &(lo, hi) in &TABLE_RANGES {
+            for cp in lo..hi {
+                let entry =
+                    char::from_u32(cp).filter(|&c| has_boundary_before(c)).map_or((u32::MAX, 0), |c| {
+                        let a = pool.len() as u32;
+                        normalize_slow(c.encode_utf8(&mut [0; 4]), &mut pool);
+                        (a, pool.len() as u32)
+                    });
+                entries.push(entry);
+            }
+        }
+        NormTable { entries, pool }
+    }
+
+    #[inline]
+    fn get(&self, c: char) -> Option<Norm> {
+        let cp = c as u32;
+        let mut base = 0;
+        for &(lo, hi) in &TABLE_RANGES {
+            if (lo..hi).contains(&cp) {
+                let (a, b) = self.entries[base + (cp - lo) as usize];
+                return (a != u32::MAX).then_some(Norm::Pooled(a, b));
+            }
+            base += (hi - lo) as usize;
+        }
+        None
+    }
+}
+
+/// True when nothing before `c` can compose or reorder with it: the first character of its full
+/// compatibility decomposition is a starter with NFKC quick-check Yes (UAX #15: such a starter
+/// is never the second character of a primary composite).
+fn has_boundary_before(c: char) -> bool {
+    let mut first = None;
+    unicode_normalization::char::decompose_compatible(c, |d| {
+        first.get_or_insert(d);
+    });
+    let d = first.unwrap_or(c);
+    unicode_normalization::char::canonical_combining_class(d) == 0
+        && is_nfkc_quick(std::iter::once(d)) == IsNormalized::Yes
+}
+
+static NORM_TABLE: std::sync::LazyLock<NormTable> = std::sync::LazyLock::new(NormTable::build);
 
 /// Chinese and Japanese ideographs and kana: scripts written without spaces between words.
 fn is_cjk(c: char) -> bool {
@@ -606,7 +762,7 @@ fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
             let piece = &text[start..i];
             if ascii {
                 ascii_words(piece, &mut emit);
-            } else {
+            } else if !piece.chars().all(no_word) {
                 piece.unicode_words().for_each(&mut emit);
             }
             start = i + 1;
@@ -616,9 +772,21 @@ fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     let piece = &text[start..];
     if ascii {
         ascii_words(piece, &mut emit);
-    } else {
+    } else if !piece.chars().all(no_word) {
         piece.unicode_words().for_each(&mut emit);
     }
+}
+
+/// True for characters that are neither letters nor digits: ASCII other than letters and
+/// digits, and the punctuation of Latin-1, General Punctuation and CJK Symbols and Punctuation
+/// (`“”、。「」`...). A piece of text made of these only has no UAX #29 word (`unicode_words`
+/// keeps only segments with a letter or digit), so it skips the segmenter.
+fn no_word(c: char) -> bool {
+    matches!(c as u32,
+        0x00..=0x2F | 0x3A..=0x40 | 0x5B..=0x60 | 0x7B..=0x7F
+        | 0xA0..=0xA9 | 0xAB..=0xB1 | 0xB4 | 0xB6..=0xB8 | 0xBB | 0xBF | 0xD7 | 0xF7
+        | 0x2000..=0x206F      // General Punctuation
+        | 0x3000..=0x3004 | 0x3008..=0x3020 | 0x3030 | 0x303D..=0x303F)
 }
 
 #[cfg(feature = "zh")]
@@ -840,7 +1008,9 @@ mod tests {
     #[test]
     fn chunked_words_match_uax29() {
         let alphabet: Vec<char> =
-            "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_".chars().collect();
+            "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_“”、。「\u{3005}\u{3007}\u{B7}"
+                .chars()
+                .collect();
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
             state ^= state << 13;
@@ -858,6 +1028,75 @@ mod tests {
             words(&s, |w| fast.push(w));
             let slow: Vec<&str> = s.unicode_words().collect();
             assert_eq!(fast, slow, "text {s:?}");
+        }
+    }
+
+    /// The chunked normalisation equals the general path: for every code point of the table
+    /// alone and next to characters that compose or reorder, and on random mixed strings.
+    #[test]
+    fn fast_normalization_matches_the_general_path() {
+        fn check(s: &str) {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            normalize(s, &mut fast);
+            normalize_slow(s, &mut slow);
+            assert_eq!(fast, slow, "text {s:?}");
+        }
+        for &(lo, hi) in &TABLE_RANGES {
+            for c in (lo..hi).filter_map(char::from_u32) {
+                for s in [format!("{c}"), format!("a{c}b"), format!("{c}\u{301}"), format!("中{c}\u{3099}好")]
+                {
+                    check(&s);
+                }
+            }
+        }
+        let alphabet: Vec<char> = concat!(
+            "aZ1 ,.'\t中文好你",
+            "，。！？：；（）“”‘’…、「」【】《》\u{3000}ＡＢｃ１",
+            "かがカガｶﾞ\u{3099}\u{309A}\u{309B}\u{FF9E}",
+            "\u{301}\u{316}\u{327}éÅΣσςİ",
+            "한\u{1100}\u{1161}\u{11A8}ㄱㅏ\u{F900}\u{FA30}\u{20000}",
+            "㍻㌀ﬁ①½²\u{B47}\u{B3E}\u{2126}"
+        )
+        .chars()
+        .collect();
+        let mut state = 0x5851_f42d_4c95_7f2du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut s = String::new();
+        for _ in 0..100_000 {
+            s.clear();
+            for _ in 0..next() % 10 {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            check(&s);
+        }
+    }
+
+    #[test]
+    fn tail_word_is_the_padded_copy() {
+        let bytes = [0x01u8, 0x82, 0x03, 0xf4, 0x05, 0x66, 0xa7];
+        for n in 1..=7 {
+            let mut buf = [0u8; 8];
+            buf[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(tail_word(&bytes[..n]), u64::from_le_bytes(buf), "{n}");
+        }
+    }
+
+    /// Every character [`no_word`] accepts gives no word on its own and between letters.
+    #[test]
+    fn no_word_characters_have_no_words() {
+        for c in (0..0x3040).filter_map(char::from_u32).filter(|&c| no_word(c)) {
+            for s in [format!("{c}"), format!("{c}{c}"), format!("{c}\u{3002}")] {
+                assert_eq!(s.unicode_words().count(), 0, "{c:?}");
+            }
+            let mut fast = Vec::new();
+            let s = format!("a {c} 中\u{3002}b");
+            words(&s, |w| fast.push(w));
+            assert_eq!(fast, s.unicode_words().collect::<Vec<_>>(), "{s:?}");
         }
     }
 
