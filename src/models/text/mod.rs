@@ -29,6 +29,7 @@
 
 pub mod detect;
 pub mod naive_bayes;
+mod pipeline;
 pub mod tokenize;
 pub mod vectorize;
 
@@ -362,12 +363,8 @@ impl TextModel {
         settings: TextSettings,
     ) -> Result<(TextModel, vectorize::SparseRows, usize)> {
         let mut builder = VocabularyBuilder::default();
-        let mut tokens = Tokens::default();
         let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
-        for &r in rows {
-            tokenizer.tokenize(&cell_text(text.get(r))?, &mut tokens);
-            builder.add(&tokens, lo, hi);
-        }
+        pipeline::for_each_tokens(&tokenizer, text, rows, |tokens| builder.add(tokens, lo, hi))?;
         let distinct = builder.distinct_terms();
         let (vocab, sparse, idf) = builder.finish(
             settings.min_df as usize,
@@ -428,16 +425,10 @@ impl TextModel {
 
     /// Probabilities of the given rows, row-major, for the metrics.
     fn proba_rows(&self, text: &Column, rows: &[usize]) -> Result<Vec<f64>> {
-        let mut out = Vec::with_capacity(rows.len() * self.classes.len());
-        with_scratch(|s| {
-            for &r in rows {
-                self.score(&cell_text(text.get(r))?, s);
-                softmax(&mut s.scores);
-                out.extend_from_slice(&s.scores);
-            }
-            Ok::<(), Error>(())
-        })?;
-        Ok(out)
+        pipeline::map_scores(text, rows, self.classes.len(), |t, s| {
+            self.score(t, s);
+            softmax(&mut s.scores);
+        })
     }
 }
 

@@ -1,0 +1,197 @@
+//! Tokenizing on a second core while the calling thread counts: training and evaluation over
+//! many texts.
+//!
+//! Training is tokenize-then-count, one text after the other, and the two halves cost about the
+//! same (jieba and the normaliser on one side, the vocabulary's hash table on the other). When
+//! the machine has a second CPU and there are at least [`MIN_ROWS`] texts, a helper thread
+//! tokenizes batches of [`BATCH`] texts while the calling thread counts the previous batch. The
+//! texts are still counted in row order, so the model's bytes do not depend on the thread count.
+//! The thread lives only for the duration of the call (a scoped thread, joined before
+//! returning) and never touches SQLite: the texts were read before.
+
+use super::tokenize::{Tokenizer, Tokens};
+use super::{Scratch, cell_text, with_scratch};
+use crate::Result;
+use crate::models::data::Column;
+use std::sync::mpsc;
+
+/// Below this many texts, one thread does everything (a thread costs tens of microseconds).
+pub(super) const MIN_ROWS: usize = 2048;
+/// Texts per batch handed between the threads.
+pub(super) const BATCH: usize = 256;
+
+/// Whether a second thread is worth it for `rows` texts.
+fn parallel(rows: usize) -> bool {
+    rows >= MIN_ROWS && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
+/// Calls `consume` with the tokens of each of `rows` of `text`, in row order (see the module
+/// doc). The first unreadable cell (a blob) ends it with that cell's error.
+pub(super) fn for_each_tokens(
+    tokenizer: &Tokenizer,
+    text: &Column,
+    rows: &[usize],
+    consume: impl FnMut(&Tokens),
+) -> Result<()> {
+    if parallel(rows.len()) {
+        threaded(tokenizer, text, rows, consume)
+    } else {
+        serial(tokenizer, text, rows, consume)
+    }
+}
+
+fn serial(
+    tokenizer: &Tokenizer,
+    text: &Column,
+    rows: &[usize],
+    mut consume: impl FnMut(&Tokens),
+) -> Result<()> {
+    let mut tokens = Tokens::default();
+    for &r in rows {
+        tokenizer.tokenize(&cell_text(text.get(r))?, &mut tokens);
+        consume(&tokens);
+    }
+    Ok(())
+}
+
+fn threaded(
+    tokenizer: &Tokenizer,
+    text: &Column,
+    rows: &[usize],
+    mut consume: impl FnMut(&Tokens),
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        // Two batches in flight at most; emptied batches go back to be refilled.
+        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Vec<Tokens>>>(2);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<Tokens>>();
+        scope.spawn(move || {
+            for chunk in rows.chunks(BATCH) {
+                let mut batch = empty_rx.try_recv().unwrap_or_default();
+                batch.resize_with(chunk.len(), Tokens::default);
+                let filled = batch.iter_mut().zip(chunk).try_for_each(|(tokens, &r)| {
+                    tokenizer.tokenize(&cell_text(text.get(r))?, tokens);
+                    Ok(())
+                });
+                let failed = filled.is_err();
+                // A closed channel means the caller stopped early: stop too.
+                if full_tx.send(filled.map(|()| batch)).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for batch in full_rx {
+            let batch = batch?;
+            batch.iter().for_each(&mut consume);
+            let _ = empty_tx.send(batch);
+        }
+        Ok(())
+    })
+}
+
+/// `score(text, scratch)` for each of `rows`, in row order, each call's output (`width` values
+/// left in `scratch.scores`) appended to the result; the second half of the rows is scored on a
+/// helper thread when [`for_each_tokens`] would use one.
+pub(super) fn map_scores(
+    text: &Column,
+    rows: &[usize],
+    width: usize,
+    score: impl Fn(&str, &mut Scratch) + Sync,
+) -> Result<Vec<f64>> {
+    let run = |rows: &[usize]| -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(rows.len() * width);
+        with_scratch(|s| {
+            for &r in rows {
+                score(&cell_text(text.get(r))?, s);
+                out.extend_from_slice(&s.scores[..width]);
+            }
+            Ok(out)
+        })
+    };
+    if !parallel(rows.len()) {
+        return run(rows);
+    }
+    let (first, second) = rows.split_at(rows.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| run(second));
+        let mut out = run(first)?;
+        out.extend(helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::data::ColumnData;
+    use crate::models::text::tokenize::{Cjk, Language, TokenizerConfig};
+
+    fn tokenizer() -> Tokenizer {
+        Tokenizer::new(TokenizerConfig {
+            cjk: Cjk::DEFAULT,
+            language: Language::English,
+            stopwords: true,
+            stem: true,
+        })
+    }
+
+    fn texts(n: usize) -> Column {
+        let words = ["refund", "card", "blocked", "travelling", "酒店", "很好", "don't", "ＣＡＦÉ", "12.5"];
+        let data = (0..n)
+            .map(|i| {
+                Some(
+                    (0..(i % 7 + 1))
+                        .map(|k| words[(i * 31 + k * 7) % words.len()])
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            })
+            .collect();
+        Column { name: "body".into(), data: ColumnData::Text(data) }
+    }
+
+    fn collect(rows: &[usize], col: &Column, threads: bool) -> Result<Vec<Vec<String>>> {
+        let mut out = Vec::new();
+        let t = tokenizer();
+        let keep = |tokens: &Tokens| out.push((0..tokens.len()).map(|i| tokens.get(i).to_string()).collect());
+        if threads { threaded(&t, col, rows, keep) } else { serial(&t, col, rows, keep) }?;
+        Ok(out)
+    }
+
+    #[test]
+    fn threaded_tokens_arrive_in_row_order() {
+        let col = texts(MIN_ROWS + BATCH / 2 + 3);
+        let rows: Vec<usize> = (0..col.len()).rev().collect();
+        assert_eq!(collect(&rows, &col, true).unwrap(), collect(&rows, &col, false).unwrap());
+    }
+
+    #[test]
+    fn nulls_are_empty_texts_on_either_path() {
+        let mut col = texts(3 * BATCH);
+        if let ColumnData::Text(v) = &mut col.data {
+            v[2 * BATCH + 5] = None;
+        }
+        let rows: Vec<usize> = (0..3 * BATCH).collect();
+        let threaded = collect(&rows, &col, true).unwrap();
+        assert_eq!(threaded, collect(&rows, &col, false).unwrap());
+        assert_eq!(threaded[2 * BATCH + 5], Vec::<String>::new());
+    }
+
+    #[test]
+    fn scores_are_concatenated_in_row_order() {
+        let col = texts(MIN_ROWS + 1);
+        let rows: Vec<usize> = (0..col.len()).collect();
+        let got = map_scores(&col, &rows, 2, |t, s| {
+            s.scores.clear();
+            s.scores.extend([t.len() as f64, t.chars().count() as f64]);
+        })
+        .unwrap();
+        let want: Vec<f64> = rows
+            .iter()
+            .flat_map(|&r| match col.get(r) {
+                crate::models::data::Input::Text(t) => [t.len() as f64, t.chars().count() as f64],
+                _ => [0.0, 0.0],
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+}
