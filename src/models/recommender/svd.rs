@@ -154,7 +154,10 @@ pub fn fit(
                             prefetch(m.item_factors.row(ahead as usize));
                         }
                         let i = i as usize;
-                        let err = r - (mu + bu + m.item_bias[i] + dot_pq);
+                        // `dot_pq` comes last: it ends the previous step's dependency chain,
+                        // and everything else is ready before it (one subtraction after it
+                        // instead of two additions and a subtraction).
+                        let err = ((r - mu) - bu - m.item_bias[i]) - dot_pq;
                         sse += f64::from(err * err);
                         if p.biased {
                             bu += p.lr_bu * (err - p.reg_bu * bu);
