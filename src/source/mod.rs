@@ -196,6 +196,28 @@ impl<'conn> Rows<'conn> {
         }
     }
 
+    /// The common case in one step: column `col` of the current row is an integer going into
+    /// an integer column, or a real into a real column (what [`Builder::push`] would do with
+    /// it). False, with nothing done, for anything else.
+    #[inline]
+    fn push_number(&self, b: &mut Builder, col: usize) -> bool {
+        let col = col as c_int;
+        // SAFETY: as in `value`: a current row and `col` below the column count.
+        unsafe {
+            match (b, ffi::sqlite3_column_type(self.stmt, col)) {
+                (Builder::Integer(xs), ffi::SQLITE_INTEGER) => {
+                    xs.push(Some(ffi::sqlite3_column_int64(self.stmt, col)));
+                    true
+                }
+                (Builder::Real(xs), ffi::SQLITE_FLOAT) => {
+                    xs.push(Some(ffi::sqlite3_column_double(self.stmt, col)));
+                    true
+                }
+                _ => false,
+            }
+        }
+    }
+
     /// The error for result code `code`, with the connection's message as `rusqlite` builds it.
     #[cold]
     fn error(&self, code: c_int) -> Error {
@@ -252,7 +274,9 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
     while rows.step()? {
         n += 1;
         for (i, b) in builders.iter_mut().enumerate() {
-            b.push(rows.value(i)?, &names[i], n)?;
+            if !rows.push_number(b, i) {
+                b.push(rows.value(i)?, &names[i], n)?;
+            }
         }
     }
     if n == 0 {
