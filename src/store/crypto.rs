@@ -68,6 +68,30 @@ impl MasterKey {
         cipher.encrypt(&nonce, Payload { msg: plaintext, aad }).unwrap_or_default()
     }
 
+    /// Encrypts `buffer[start..]` in place with the subkey for (`salt`, `info`), binding `aad`,
+    /// and appends the tag: `buffer[start..]` ends as [`Self::seal`] of it would be, without a
+    /// second copy of the message.
+    pub fn seal_in_place(
+        &self,
+        salt: &[u8],
+        info: &[u8],
+        nonce: &[u8; 24],
+        aad: &[u8],
+        buffer: &mut Vec<u8>,
+        start: usize,
+    ) {
+        use chacha20poly1305::aead::AeadInOut;
+        let key = self.subkey(salt, info);
+        let cipher = XChaCha20Poly1305::new(&(*key).into());
+        let nonce = XNonce::from(*nonce);
+        // As in `seal`: encryption fails only for messages beyond 256 GiB.
+        if let Ok(tag) = cipher.encrypt_inout_detached(&nonce, aad, buffer[start..].as_mut().into()) {
+            buffer.extend_from_slice(&tag);
+        } else {
+            buffer.truncate(start);
+        }
+    }
+
     /// Decrypts; `None` on any authentication failure (wrong key, tampering, wrong AAD).
     pub fn open(
         &self,
@@ -106,6 +130,10 @@ mod tests {
         let other = MasterKey::derive(b"Secret", b"0123456789abcdef", fast()).unwrap();
         let nonce = random::<24>();
         let ct = key.seal(b"salt", b"info", &nonce, b"aad", b"hello model");
+        let mut in_place = b"head".to_vec();
+        in_place.extend_from_slice(b"hello model");
+        key.seal_in_place(b"salt", b"info", &nonce, b"aad", &mut in_place, 4);
+        assert_eq!((&in_place[..4], &in_place[4..]), (&b"head"[..], &ct[..]));
         assert_ne!(&ct[..11], b"hello model");
         assert_eq!(key.open(b"salt", b"info", &nonce, b"aad", &ct).unwrap().as_slice(), b"hello model");
         assert!(other.open(b"salt", b"info", &nonce, b"aad", &ct).is_none());

@@ -57,18 +57,36 @@ fn aad(header: &[u8], b: &Binding<'_>) -> Vec<u8> {
 
 /// Encrypts a model's plaintext into a blob bound to `binding`.
 pub fn seal(key: &MasterKey, binding: &Binding<'_>, plaintext: &[u8]) -> Vec<u8> {
+    let sealed: Result<Vec<u8>> = seal_with(key, binding, plaintext.len(), |blob| {
+        blob.extend_from_slice(plaintext);
+        Ok(())
+    });
+    sealed.unwrap_or_default()
+}
+
+/// [`seal`] of the plaintext that `write` appends to the buffer it is given (for example a
+/// serializer), encrypted in place: the plaintext is never copied. `size_hint` is the
+/// expected plaintext length, for the initial capacity. Errors are those of `write`.
+pub fn seal_with(
+    key: &MasterKey,
+    binding: &Binding<'_>,
+    size_hint: usize,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<Vec<u8>> {
     let salt = random::<16>();
     let nonce = random::<24>();
-    let mut header = Vec::with_capacity(HEADER_LEN);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&[ENVELOPE_VERSION, AEAD_XCHACHA20_POLY1305, KDF_HKDF_SHA256, CODEC_POSTCARD]);
-    header.extend_from_slice(&[0u8; 12]);
-    header.extend_from_slice(&salt);
-    header.extend_from_slice(&nonce);
-    let ciphertext = key.seal(&salt, BLOB_INFO, &nonce, &aad(&header, binding), plaintext);
-    let mut blob = header;
-    blob.extend_from_slice(&ciphertext);
-    blob
+    let mut blob = Vec::with_capacity(HEADER_LEN + size_hint + 16);
+    blob.extend_from_slice(MAGIC);
+    blob.extend_from_slice(&[ENVELOPE_VERSION, AEAD_XCHACHA20_POLY1305, KDF_HKDF_SHA256, CODEC_POSTCARD]);
+    blob.extend_from_slice(&[0u8; 12]);
+    blob.extend_from_slice(&salt);
+    blob.extend_from_slice(&nonce);
+    let aad = aad(&blob, binding);
+    // The plaintext is wiped if `write` fails before it is encrypted.
+    let mut guard = Zeroizing::new(blob);
+    write(&mut guard)?;
+    key.seal_in_place(&salt, BLOB_INFO, &nonce, &aad, &mut guard, HEADER_LEN);
+    Ok(std::mem::take(&mut *guard))
 }
 
 /// Decrypts a blob. Every failure of authenticity gives the one fixed message

@@ -320,15 +320,26 @@ impl Session {
             |r| r.get(0),
         )?;
         let stored = StoredModel { schema_version: SCHEMA_VERSION, model: m.model };
-        let plain =
-            zeroize::Zeroizing::new(postcard::to_stdvec(&stored).map_err(|e| Error::Codec(e.to_string()))?);
-        let blob = envelope::seal(&key.key, &key.binding(m.name, m.kind, version), &plain);
+        // Serialized straight into the blob after its header and encrypted there.
+        let blob = envelope::seal_with(&key.key, &key.binding(m.name, m.kind, version), 0, |buf| {
+            postcard::to_io(&stored, buf).map(|_| ()).map_err(|e| Error::Codec(e.to_string()))
+        })?;
+        // Written active at once (after deactivating the previous version) rather than by
+        // `activate`: an UPDATE of the new row would copy its whole blob again.
+        conn.execute("UPDATE ml_models SET active = 0 WHERE name = ?1 AND active = 1", [m.name])?;
+        // The row is inserted with a zero blob of the right size, which the blob is then
+        // written into (incremental blob I/O): binding the blob would copy it twice more
+        // (SQLite's transient copy of the parameter, then the record), which took 1 ms for a
+        // 1.5 MB model against 0.35 ms this way. `main.` names the table the blob handle opens.
         conn.execute(
-            "INSERT INTO ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
-             VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 0, ?8, ?9)",
-            params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64, blob],
+            "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
+             VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 1, ?8, zeroblob(?8))",
+            params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64],
         )?;
-        activate(conn, m.name, version)?;
+        let mut handle =
+            conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", conn.last_insert_rowid(), false)?;
+        handle.write_at(&blob, 0)?;
+        handle.close()?;
         Ok(version)
     }
 
@@ -450,7 +461,12 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
     if exists.is_none() {
         return Err(missing(conn, name, Some(version))?);
     }
-    conn.execute("UPDATE ml_models SET active = (version = ?2) WHERE name = ?1", params![name, version])?;
+    // Only the rows whose flag changes: rewriting a row copies its model blob, so updating
+    // every version would cost time in proportion to all the versions kept.
+    conn.execute(
+        "UPDATE ml_models SET active = (version = ?2) WHERE name = ?1 AND active != (version = ?2)",
+        params![name, version],
+    )?;
     Ok(())
 }
 

@@ -33,17 +33,25 @@ pub const DAMPING: f64 = 10.0;
 /// Popularity score of every item. Explicit ratings: the damped (Bayesian) mean
 /// `(Σ r + DAMPING·μ) / (n + DAMPING)`, which ranks well-rated items with many ratings above
 /// items with one perfect rating. Implicit feedback: the total interaction weight.
-pub fn popularity(by_item: &Csr, mean: f64, implicit: bool) -> Vec<f32> {
-    (0..by_item.rows())
-        .map(|i| {
-            let (_, values) = by_item.row(i);
-            let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
-            if implicit {
-                sum as f32
-            } else {
-                ((sum + DAMPING * mean) / (values.len() as f64 + DAMPING)) as f32
-            }
-        })
+///
+/// Read from the by-user rows: each item's ratings are added in the order of its by-item row
+/// (users ascending, a user's duplicates in input order), so the sums are the same bits as
+/// over `Csr::build(n_items, .., true)`, without building it.
+pub fn popularity(by_user: &Csr, n_items: usize, mean: f64, implicit: bool) -> Vec<f32> {
+    // −0.0, the start of `Iterator::sum` for floats, so that an empty sum has the same bits.
+    let mut sums = vec![-0.0f64; n_items];
+    let mut counts = vec![0usize; n_items];
+    for (&i, &v) in by_user.cols.iter().zip(&by_user.values) {
+        sums[i as usize] += f64::from(v);
+        counts[i as usize] += 1;
+    }
+    sums.iter()
+        .zip(&counts)
+        .map(
+            |(&sum, &n)| {
+                if implicit { sum as f32 } else { ((sum + DAMPING * mean) / (n as f64 + DAMPING)) as f32 }
+            },
+        )
         .collect()
 }
 
@@ -57,11 +65,37 @@ mod tests {
         let t = |user, item, value| Triple { user, item, value };
         let mut triples = vec![t(0, 0, 5.0)];
         triples.extend((0..30).map(|u| t(u, 1, 4.5)));
-        let by_item = Csr::build(2, &triples, true);
-        let pop = popularity(&by_item, 3.0, false);
+        let by_user = Csr::build(30, &triples, false);
+        let pop = popularity(&by_user, 2, 3.0, false);
         assert!(pop[1] > pop[0], "{pop:?}");
         assert!((pop[0] - (5.0 + 30.0) / 11.0).abs() < 1e-6);
-        assert_eq!(popularity(&by_item, 3.0, true), vec![5.0, 135.0]);
+        assert_eq!(popularity(&by_user, 2, 3.0, true), vec![5.0, 135.0]);
+    }
+
+    #[test]
+    fn popularity_from_users_has_the_bits_of_the_by_item_sums() {
+        let t = |user, item, value| Triple { user, item, value };
+        let triples: Vec<Triple> =
+            (0..500u32).map(|k| t((k * 7) % 23, (k * 13) % 17, 1.0 + (k % 9) as f32 * 0.37)).collect();
+        let by_item = Csr::build(19, &triples, true);
+        for implicit in [false, true] {
+            let want: Vec<f32> = (0..19)
+                .map(|i| {
+                    let values = by_item.row(i).1;
+                    let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
+                    if implicit {
+                        sum as f32
+                    } else {
+                        ((sum + DAMPING * 3.3) / (values.len() as f64 + DAMPING)) as f32
+                    }
+                })
+                .collect();
+            let got = popularity(&Csr::build(23, &triples, false), 19, 3.3, implicit);
+            assert_eq!(
+                got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

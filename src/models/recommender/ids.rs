@@ -33,11 +33,10 @@ impl IdMap {
         match &col.data {
             ColumnData::Null(n) => Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) }),
             ColumnData::Integer(v) => {
-                let raw = v
-                    .iter()
-                    .enumerate()
-                    .map(|(r, x)| x.ok_or_else(|| null_at(r)))
-                    .collect::<Result<Vec<i64>>>()?;
+                let mut raw = Vec::with_capacity(v.len());
+                for (r, x) in v.iter().enumerate() {
+                    raw.push(x.ok_or_else(|| null_at(r))?);
+                }
                 Ok(Self::from_integers(raw))
             }
             ColumnData::Real(v) => {
@@ -74,7 +73,8 @@ impl IdMap {
         // Ids spanning a range not much wider than the number of rows (the usual case: dense
         // or nearly dense keys): rank them through a table indexed by `id − min`, in linear
         // time. Same result as the sort below.
-        if let (Some(&lo), Some(&hi)) = (raw.iter().min(), raw.iter().max()) {
+        let (lo, hi) = raw.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        if !raw.is_empty() {
             let span = i128::from(hi) - i128::from(lo) + 1;
             if span <= 4 * raw.len() as i128 + 1024 {
                 let mut rank = vec![u32::MAX; span as usize];

@@ -506,7 +506,8 @@ impl Estimator for Recommender {
         let prep = prepare(&cols, implicit, common)?;
         let (n_users, n_items) = (prep.users.len(), prep.items.len());
         let by_user = Csr::build(n_users, &prep.train, false);
-        let by_item = Csr::build(n_items, &prep.train, true);
+        // Grouped by item only where needed (ALS, and the baseline of held-out metrics).
+        let by_item = || Csr::build(n_items, &prep.train, true);
         let mean = if implicit {
             0.0
         } else {
@@ -557,7 +558,7 @@ impl Estimator for Recommender {
                 (fitted.user_bias, fitted.item_bias, fitted.user_factors, fitted.item_factors, biased)
             }
             Hyper::Als(als_params) => {
-                let (x, y) = als::fit(&by_user, &by_item, als_params, &mut rng, |it, loss, _, _| {
+                let (x, y) = als::fit(&by_user, &by_item(), als_params, &mut rng, |it, loss, _, _| {
                     log.push(EpochLog {
                         epoch: it as u32 + 1,
                         loss,
@@ -577,7 +578,7 @@ impl Estimator for Recommender {
             )));
         }
         let item_norms = item_factors.norms();
-        let popularity = baseline::popularity(&by_item, mean, implicit);
+        let popularity = baseline::popularity(&by_user, n_items, mean, implicit);
         let mut model = Recommender {
             algorithm: params.algorithm,
             user_column: cols.user.name.clone(),
@@ -613,7 +614,7 @@ impl Estimator for Recommender {
             Json::Null
         } else {
             if !implicit {
-                let (bu, bi) = baseline::baseline_als(&model.history, &by_item, mean);
+                let (bu, bi) = baseline::baseline_als(&model.history, &by_item(), mean);
                 let pairs: Vec<(f64, f64)> = prep
                     .test
                     .iter()

@@ -140,7 +140,8 @@ impl Fitted {
 /// reshuffled and each user's ratings rotated by a random offset (one draw per user instead of
 /// one per rating: a full reshuffle per epoch cost about a tenth of the fit and, like
 /// Surprise's fixed order, made no difference to accuracy). The item row two ratings ahead is
-/// prefetched, as item rows are visited in random order.
+/// prefetched, as item rows are visited in random order, when the item factors are too large
+/// to stay in cache ([`PREFETCH_ABOVE_BYTES`]).
 pub fn fit(
     history: &Csr,
     mut m: Fitted,
@@ -156,6 +157,7 @@ pub fn fit(
         order[history.range(u as usize)].shuffle(rng);
     }
     let stride = m.user_factors.stride;
+    let prefetch_items = std::mem::size_of_val(&m.item_factors.data[..]) > PREFETCH_ABOVE_BYTES;
     let mu = m.global_mean;
     let n_ratings = order.len().max(1) as f64;
     for epoch in 0..p.n_epochs {
@@ -175,11 +177,14 @@ pub fn fit(
                     // user's first rating, then by the previous step as it writes the new p_u.
                     let mut dot_pq = dot_split(pu, m.item_factors.row(block[0].0 as usize));
                     for (n, &(i, r)) in block.iter().enumerate() {
-                        if let Some(&(ahead, _)) = block.get(n + 2) {
+                        if prefetch_items && let Some(&(ahead, _)) = block.get(n + 2) {
                             prefetch(m.item_factors.row(ahead as usize));
                         }
                         let i = i as usize;
-                        let err = r - (mu + bu + m.item_bias[i] + dot_pq);
+                        // `dot_pq` comes last: it ends the previous step's dependency chain,
+                        // and everything else is ready before it (one subtraction after it
+                        // instead of two additions and a subtraction).
+                        let err = ((r - mu) - bu - m.item_bias[i]) - dot_pq;
                         sse += f64::from(err * err);
                         if p.biased {
                             bu += p.lr_bu * (err - p.reg_bu * bu);
@@ -211,6 +216,12 @@ pub fn fit(
     }
     m
 }
+
+/// Item factors larger than this are prefetched two ratings ahead; smaller ones stay in the
+/// L2 cache, where the hint only costs instructions. 100 factors, 20 epochs, CPU ns per SGD
+/// step with / without the prefetch: 1,650 items (0.7 MB, MovieLens 100K) 25.3 / 24.0;
+/// 5,000 items (2 MB) about equal; 20,000 items (8.3 MB, 10M ratings) 49.9 / 56.0.
+const PREFETCH_ABOVE_BYTES: usize = 2 << 20;
 
 /// Row `i` mutable and row `j` shared (`i != j`) of a matrix with `stride` columns.
 #[inline(always)]
