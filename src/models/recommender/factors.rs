@@ -42,7 +42,7 @@ impl Factors {
     /// `rows` vectors drawn from a normal distribution, row by row, factor by factor.
     pub fn normal(rows: usize, k: usize, mean: f32, std_dev: f32, rng: &mut impl Rng) -> Self {
         let mut m = Self::zeros(rows, k);
-        let mut normal = NormalSampler;
+        let mut normal = NormalSampler::default();
         for row in m.data.chunks_exact_mut(m.stride) {
             for x in &mut row[..k] {
                 *x = mean + std_dev * normal.sample(rng);
@@ -74,84 +74,29 @@ impl Factors {
     }
 }
 
-/// Standard normal draws by the ziggurat method (Marsaglia & Tsang 2000, with Doornik's 2005
-/// use of independent bits for the layer and the abscissa), 256 layers.
+/// Standard normal draws by the Box–Muller transform (two draws per pair of uniforms), for
+/// ALS's start (SVD and SVD++ draw Surprise's own start, see [`super::init`]).
 ///
-/// About 99% of draws cost one 64-bit random number, a multiplication and a comparison; the
-/// rest take a wedge test or the tail algorithm. Box–Muller (a logarithm, a square root, a sine
-/// and a cosine per pair) took as long as a whole SGD epoch to initialise the factors.
 /// Written here rather than taken from `rand_distr` so that the stored model bytes for a seed
-/// cannot change with a dependency upgrade: the tables are computed once from [`ZIG_R`] and
-/// [`ZIG_V`].
+/// cannot change with a dependency upgrade.
 #[derive(Default)]
-pub struct NormalSampler;
-
-/// Number of ziggurat layers (a power of two: the layer is read from the low bits).
-const ZIG_LAYERS: usize = 256;
-/// Where the tail starts for 256 layers of f(x) = exp(−x²/2).
-const ZIG_R: f64 = 3.654_152_885_361_009;
-/// The area of each layer (the base layer includes the tail beyond [`ZIG_R`]).
-const ZIG_V: f64 = 4.928_673_233_974_655e-3;
-
-/// `x[i]`: the half-width of layer `i` (`x[0] = V / f(R)` is the base layer's pseudo-width,
-/// `x[1] = R`, `x[256] = 0`); `f[i] = exp(−x[i]²/2)`.
-struct Ziggurat {
-    x: [f64; ZIG_LAYERS + 1],
-    f: [f64; ZIG_LAYERS + 1],
-}
-
-fn ziggurat() -> &'static Ziggurat {
-    static TABLES: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
-    TABLES.get_or_init(|| {
-        let pdf = |x: f64| (-0.5 * x * x).exp();
-        let mut x = [0.0; ZIG_LAYERS + 1];
-        x[0] = ZIG_V / pdf(ZIG_R);
-        x[1] = ZIG_R;
-        for i in 1..ZIG_LAYERS - 1 {
-            // f(x[i+1]) = f(x[i]) + V / x[i]; clamped against rounding at the top layer.
-            x[i + 1] = (-2.0 * (ZIG_V / x[i] + pdf(x[i])).min(1.0).ln()).sqrt();
-        }
-        x[ZIG_LAYERS] = 0.0;
-        let f = x.map(pdf);
-        Ziggurat { x, f }
-    })
-}
-
-/// A uniform draw in (0, 1] (so that its logarithm is finite).
-#[inline]
-fn open_closed01(rng: &mut impl Rng) -> f64 {
-    1.0 - rng.random::<f64>()
+pub struct NormalSampler {
+    spare: Option<f32>,
 }
 
 impl NormalSampler {
     /// One draw from N(0, 1).
-    #[inline]
     pub fn sample(&mut self, rng: &mut impl Rng) -> f32 {
-        let z = ziggurat();
-        loop {
-            let bits = rng.next_u64();
-            let i = (bits as usize) % ZIG_LAYERS;
-            // The top 53 bits (independent of the layer's low 8): u uniform in [−1, 1).
-            let u = (bits >> 11) as f64 * (1.0 / (1u64 << 52) as f64) - 1.0;
-            let x = u * z.x[i];
-            if x.abs() < z.x[i + 1] {
-                return x as f32;
-            }
-            if i == 0 {
-                // The tail beyond R (Marsaglia 1964).
-                loop {
-                    let a = -open_closed01(rng).ln() / ZIG_R;
-                    let b = -open_closed01(rng).ln();
-                    if 2.0 * b > a * a {
-                        let t = ZIG_R + a;
-                        return (if u < 0.0 { -t } else { t }) as f32;
-                    }
-                }
-            }
-            if z.f[i + 1] + (z.f[i] - z.f[i + 1]) * rng.random::<f64>() < (-0.5 * x * x).exp() {
-                return x as f32;
-            }
+        if let Some(z) = self.spare.take() {
+            return z;
         }
+        // u1 in (0, 1] so that ln(u1) is finite.
+        let u1 = 1.0 - rng.random::<f64>();
+        let u2 = rng.random::<f64>();
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let angle = std::f64::consts::TAU * u2;
+        self.spare = Some((radius * angle.sin()) as f32);
+        (radius * angle.cos()) as f32
     }
 }
 
@@ -306,36 +251,6 @@ mod tests {
         }
         let tiny = [1e-30, 1e30, -1e30, 3.0, 1.0, -1e30, 1e30, 0.5];
         assert_eq!(sum_lanes(tiny).to_bits(), sum_lanes_scalar(tiny).to_bits());
-    }
-
-    #[test]
-    fn ziggurat_layers_close_at_the_top() {
-        let z = ziggurat();
-        assert!(z.x.windows(2).all(|w| w[0] > w[1]), "half-widths decrease");
-        // The last computed layer has the same area V as the others, up to rounding.
-        let top = ZIG_V / z.x[ZIG_LAYERS - 1] + z.f[ZIG_LAYERS - 1];
-        assert!((top - 1.0).abs() < 1e-9, "top layer closes at {top}");
-    }
-
-    #[test]
-    fn ziggurat_draws_follow_the_standard_normal() {
-        let mut r = rng(5);
-        let mut s = NormalSampler;
-        let n = 1_000_000;
-        let draws: Vec<f64> = (0..n).map(|_| f64::from(s.sample(&mut r))).collect();
-        let mean = draws.iter().sum::<f64>() / n as f64;
-        let var = draws.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / n as f64;
-        let kurtosis = draws.iter().map(|z| (z - mean).powi(4)).sum::<f64>() / n as f64 / (var * var);
-        assert!(mean.abs() < 0.005 && (var - 1.0).abs() < 0.005 && (kurtosis - 3.0).abs() < 0.03);
-        // Two-sided tail probabilities of N(0, 1), within five standard errors; beyond R the
-        // draws come from the tail algorithm.
-        for (t, p) in [(1.0, 0.317_310_5), (2.0, 0.045_500_3), (3.0, 0.002_699_8), (ZIG_R, 0.000_258_0)] {
-            let got = draws.iter().filter(|z| z.abs() > t).count() as f64 / n as f64;
-            let se = (p * (1.0 - p) / n as f64).sqrt();
-            assert!((got - p).abs() < 5.0 * se, "P(|z| > {t}) = {got}, want {p}");
-        }
-        let positive = draws.iter().filter(|&&z| z > 0.0).count() as f64 / n as f64;
-        assert!((positive - 0.5).abs() < 0.0025);
     }
 
     #[test]
