@@ -18,10 +18,9 @@ use movielens::{Rating, read_ratings};
 use rand::seq::SliceRandom;
 use serde_json::json;
 use sqlml::models::data::{Column, ColumnData, Dataset};
-use sqlml::models::recommender::factors::Factors;
 use sqlml::models::recommender::ids::IdMap;
 use sqlml::models::recommender::ratings::{Csr, Triple};
-use sqlml::models::recommender::{Recommender, svd};
+use sqlml::models::recommender::{Recommender, init, svd};
 use sqlml::models::split::rng;
 use sqlml::models::{Common, Estimator, Model, Options, SCHEMA_VERSION, StoredModel};
 use sqlml::rusqlite::{Connection, params};
@@ -135,36 +134,15 @@ fn main() {
     let (n_users, n_items) = (users.0.len(), items.0.len());
     let (csr_ms, by_user) = time(repeats, || Csr::build(n_users, &triples, false));
     let factors: usize = std::env::var("FACTORS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
-    let p = svd::SgdParams {
-        n_factors: factors,
-        n_epochs: 20,
-        biased: true,
-        init_mean: 0.0,
-        init_std_dev: 0.1,
-        lr_bu: 0.005,
-        lr_bi: 0.005,
-        lr_pu: 0.005,
-        lr_qi: 0.005,
-        lr_yj: 0.007,
-        reg_bu: 0.02,
-        reg_bi: 0.02,
-        reg_pu: 0.02,
-        reg_qi: 0.02,
-        reg_yj: 0.02,
-    };
-    let (init_ms, _) = time(repeats, || {
-        let mut r = rng(0);
-        (
-            Factors::normal(n_users, factors, 0.0, 0.1, &mut r),
-            Factors::normal(n_items, factors, 0.0, 0.1, &mut r),
-        )
-    });
+    let p = svd::SgdParams { n_factors: factors, ..Default::default() };
+    let (users_order, items_order) = init::first_appearance(&triples, n_users, n_items);
     let mean = triples.iter().map(|t| f64::from(t.value)).sum::<f64>() / triples.len() as f64;
+    let start =
+        || svd::Fitted::init(&users_order, &items_order, mean as f32, &p, &mut init::NumpyNormal::new(0));
+    let (init_ms, _) = time(repeats, start);
     let one = svd::SgdParams { n_epochs: 1, ..p.clone() };
-    let (fit1_ms, _) =
-        time(repeats, || svd::fit(&by_user, n_items, mean as f32, &one, &mut rng(0), |_, _, _| {}));
-    let (fit20_ms, _) =
-        time(repeats, || svd::fit(&by_user, n_items, mean as f32, &p, &mut rng(0), |_, _, _| {}));
+    let (fit1_ms, _) = time(repeats, || svd::fit(&by_user, start(), &one, &mut rng(0), |_, _, _| {}));
+    let (fit20_ms, _) = time(repeats, || svd::fit(&by_user, start(), &p, &mut rng(0), |_, _, _| {}));
 
     // Storing.
     let model = Model::Recommender(trained.model);
