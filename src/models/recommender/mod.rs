@@ -41,6 +41,7 @@ use super::{EpochLog, Estimator, Trained};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -73,8 +74,12 @@ pub struct Recommender {
     item_norms: Vec<f32>,
     rating_scale: Option<(f64, f64)>,
     relevant: f64,
-    /// Per user: the items rated in training (sorted) and their ratings.
+    /// Per user: the items rated in the fitted rows (sorted) and their ratings.
     history: Csr,
+    /// Per user: the items rated only in the held-out rows (none when nothing was held out).
+    /// They were not fitted, so the ranking metrics judge the fit without them, but the user
+    /// did rate them: `ml_recommend` leaves them out and `ml_explain` may cite them.
+    held_out_rated: Option<Csr>,
     /// Per item: the score that orders recommendations for unknown users.
     popularity: Vec<f32>,
 }
@@ -105,7 +110,8 @@ impl Recommender {
             return Ok(Vec::new());
         }
         let top = match self.users.index(user) {
-            Some(u) => self.top_for_user(u as usize, k, include_rated),
+            Some(u) if include_rated => self.top_for_user(u as usize, k, &[]),
+            Some(u) => self.top_for_user(u as usize, k, &self.rated(u as usize)),
             None => topn::top_k(self.items.len(), k, &[], |i| self.popularity[i]),
         };
         Ok(top.into_iter().map(|(i, s)| (self.items.value(i), f64::from(s))).collect())
@@ -136,9 +142,23 @@ impl Recommender {
         self.items.len()
     }
 
-    fn top_for_user(&self, u: usize, k: usize, include_rated: bool) -> Vec<(u32, f32)> {
+    /// Every item user `u` rated in the training source, fitted or held out: sorted, possibly
+    /// with repeats (as [`topn::top_k`] accepts them).
+    fn rated(&self, u: usize) -> Cow<'_, [u32]> {
+        let fitted = self.history.row(u).0;
+        match self.held_out_rated.as_ref().map(|h| h.row(u).0) {
+            Some(held) if !held.is_empty() => {
+                let mut all = [fitted, held].concat();
+                all.sort_unstable();
+                Cow::Owned(all)
+            }
+            _ => Cow::Borrowed(fitted),
+        }
+    }
+
+    /// The top `k` items for user `u` by raw estimate, leaving out `exclude` (sorted).
+    fn top_for_user(&self, u: usize, k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
         let p = self.user_factors.row(u);
-        let exclude = if include_rated { &[][..] } else { self.history.row(u).0 };
         let stride = self.item_factors.stride;
         let data = &self.item_factors.data;
         if self.algorithm.implicit() || !self.biased {
@@ -194,7 +214,10 @@ impl Recommender {
         let (mut p, mut r, mut n) = (0.0, 0.0, 0.0);
         for (key, (relevant, total)) in &selected {
             let list: Vec<u32> = match key {
-                UserKey::Known(u) => self.top_for_user(*u as usize, RANKING_K, false),
+                // Only the fitted rows are left out: held-out ones are what is being judged.
+                UserKey::Known(u) => {
+                    self.top_for_user(*u as usize, RANKING_K, self.history.row(*u as usize).0)
+                }
                 UserKey::Unknown(_) => popular.clone(),
             }
             .into_iter()
@@ -596,6 +619,7 @@ impl Estimator for Recommender {
             rating_scale,
             relevant: params.relevant,
             history: by_user,
+            held_out_rated: None,
             popularity,
         };
         let fit_seconds = seconds(started);
@@ -626,16 +650,16 @@ impl Estimator for Recommender {
                 details.insert("baseline_rmse".into(), json!(metrics::rmse(&pairs)));
                 details.insert("baseline_mae".into(), json!(metrics::mae(&pairs)));
             }
-            let metrics = model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS);
             // Held-out ratings were hidden from the fit and scored in the report; the served
-            // model still knows they were made, so `ml_recommend` does not offer those items
-            // again and `ml_explain` can cite them.
-            let mut seen = prep.train.clone();
-            seen.extend(prep.test.iter().filter_map(|&(u, i, value)| {
-                Some(Triple { user: u?, item: i?, value }).filter(|_| !implicit || value != 0.0)
-            }));
-            model.history = Csr::build(n_users, &seen, false);
-            metrics
+            // model still knows they were made (see `held_out_rated`).
+            let held: Vec<Triple> = prep
+                .test
+                .iter()
+                .filter_map(|&(u, i, value)| Some(Triple { user: u?, item: i?, value }))
+                .filter(|t| !implicit || t.value != 0.0)
+                .collect();
+            model.held_out_rated = Some(Csr::build(n_users, &held, false));
+            model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS)
         };
         Ok(Trained { train_rows: prep.train.len(), test_rows: prep.test.len(), model, metrics, details, log })
     }
@@ -653,13 +677,24 @@ impl Estimator for Recommender {
 
     /// A JSON object: the prediction, its terms (`global_mean`, `user_bias`, `item_bias`,
     /// `interaction` = the factor dot product; null where the user or item is unknown) and
-    /// `because`: up to 10 items the user rated in training, most similar to the target item
+    /// `because`: up to 10 items the user rated in the training source (held-out rows
+    /// included), most similar to the target item
     /// first (cosine of item factors), with the user's rating (or weight) and the similarity.
     fn explain(&self, args: &[Input<'_>]) -> Result<Json> {
         let Some((u, i)) = self.lookup(args)? else { return Ok(Json::Null) };
         let mut because = Vec::new();
         if let (Some(u), Some(i)) = (u, i) {
-            let (items, values) = self.history.row(u as usize);
+            let (fitted, fitted_values) = self.history.row(u as usize);
+            let (mut items, mut values) = (fitted.to_vec(), fitted_values.to_vec());
+            if let Some(held) = &self.held_out_rated {
+                let (h_items, h_values) = held.row(u as usize);
+                for (&j, &v) in h_items.iter().zip(h_values) {
+                    if fitted.binary_search(&j).is_err() {
+                        items.push(j);
+                        values.push(v);
+                    }
+                }
+            }
             let q = self.item_factors.row(i as usize);
             let nq = self.item_norms[i as usize];
             let mut top = topn::TopK::new(10);
