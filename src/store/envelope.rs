@@ -65,8 +65,10 @@ pub fn seal(key: &MasterKey, binding: &Binding<'_>, plaintext: &[u8]) -> Vec<u8>
 }
 
 /// [`seal`] of the plaintext that `write` appends to the buffer it is given (for example a
-/// serializer), encrypted in place: the plaintext is never copied. `size_hint` is the
-/// expected plaintext length, for the initial capacity. Errors are those of `write`.
+/// serializer), encrypted in place. `size_hint` is the plaintext length, for the initial
+/// capacity: give the exact length, or a buffer that grows leaves unwiped plaintext behind in
+/// the memory it frees (the final buffer is wiped if `write` fails). Errors are those of
+/// `write`.
 pub fn seal_with(
     key: &MasterKey,
     binding: &Binding<'_>,
@@ -83,8 +85,10 @@ pub fn seal_with(
     blob.extend_from_slice(&nonce);
     let aad = aad(&blob, binding);
     // The plaintext is wiped if `write` fails before it is encrypted.
+    let capacity = blob.capacity();
     let mut guard = Zeroizing::new(blob);
     write(&mut guard)?;
+    debug_assert_eq!(guard.capacity(), capacity, "size_hint was short: the plaintext buffer grew");
     key.seal_in_place(&salt, BLOB_INFO, &nonce, &aad, &mut guard, HEADER_LEN);
     Ok(std::mem::take(&mut *guard))
 }

@@ -311,7 +311,8 @@ impl Session {
     }
 
     /// Encrypts and inserts a model as the next version of its name, makes it the active one,
-    /// and returns the version. Call inside [`atomically`].
+    /// and returns the version. All or nothing (its own savepoint); call it inside the caller's
+    /// [`atomically`] to make it part of a larger change.
     pub fn insert_model(&self, conn: &Connection, key: &Unlocked, m: NewModel<'_>) -> Result<i64> {
         ensure_schema(conn)?;
         let version: i64 = conn.query_row(
@@ -320,27 +321,37 @@ impl Session {
             |r| r.get(0),
         )?;
         let stored = StoredModel { schema_version: SCHEMA_VERSION, model: m.model };
-        // Serialized straight into the blob after its header and encrypted there.
-        let blob = envelope::seal_with(&key.key, &key.binding(m.name, m.kind, version), 0, |buf| {
-            postcard::to_io(&stored, buf).map(|_| ()).map_err(|e| Error::Codec(e.to_string()))
+        let codec = |e: postcard::Error| Error::Codec(e.to_string());
+        // Serialized straight into the blob after its header and encrypted there. The exact
+        // size is measured first, so the buffer never grows: a grown buffer would leave a
+        // copy of the plaintext behind in freed memory, unwiped.
+        let size = postcard::experimental::serialized_size(&stored).map_err(codec)?;
+        let blob = envelope::seal_with(&key.key, &key.binding(m.name, m.kind, version), size, |buf| {
+            postcard::to_io(&stored, buf).map(|_| ()).map_err(codec)
         })?;
-        // Written active at once (after deactivating the previous version) rather than by
-        // `activate`: an UPDATE of the new row would copy its whole blob again.
-        conn.execute("UPDATE ml_models SET active = 0 WHERE name = ?1 AND active = 1", [m.name])?;
-        // The row is inserted with a zero blob of the right size, which the blob is then
-        // written into (incremental blob I/O): binding the blob would copy it twice more
-        // (SQLite's transient copy of the parameter, then the record), which took 1 ms for a
-        // 1.5 MB model against 0.35 ms this way. `main.` names the table the blob handle opens.
-        conn.execute(
-            "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
-             VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 1, ?8, zeroblob(?8))",
-            params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64],
-        )?;
-        let mut handle =
-            conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", conn.last_insert_rowid(), false)?;
-        handle.write_at(&blob, 0)?;
-        handle.close()?;
-        Ok(version)
+        // Its own savepoint, so that even outside `atomically` a failure between the
+        // deactivation and the last blob write leaves the previous version active.
+        atomically(conn, "sqlml_insert_model", || {
+            // Written active at once (after deactivating the previous version) rather than by
+            // `activate`: an UPDATE of the new row would copy its whole blob again.
+            conn.execute("UPDATE ml_models SET active = 0 WHERE name = ?1 AND active = 1", [m.name])?;
+            // The row is inserted with a zero blob of the right size, which the blob is then
+            // written into (incremental blob I/O): binding the blob would copy it twice more
+            // (SQLite's transient copy of the parameter, then the record), which took 1 ms for
+            // a 1.5 MB model against 0.35 ms this way. `main.` names the table the blob handle
+            // opens; the row id comes from `last_insert_rowid` (`RETURNING` needs SQLite 3.35,
+            // the extension supports 3.34.1).
+            conn.execute(
+                "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
+                 VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 1, ?8, zeroblob(?8))",
+                params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64],
+            )?;
+            let mut handle =
+                conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", conn.last_insert_rowid(), false)?;
+            handle.write_at(&blob, 0)?;
+            handle.close()?;
+            Ok(version)
+        })
     }
 
     /// The active version of `name`, decrypted and decoded, from the cache when possible.
