@@ -11,7 +11,10 @@
 //! When the detected language is not one of ours (say Polish), tokenization does not depend on
 //! the language, so without `stopwords` and `stem` the model is trained with the English rules
 //! and the report says what was detected; with either on, training stops with an error asking
-//! for an explicit `language`, rather than stemming Polish with an English stemmer.
+//! for an explicit `language`, rather than stemming Polish with an English stemmer. A guess
+//! whatlang itself calls unreliable is never used: English rules without `stopwords` and
+//! `stem`, the same kind of error with either. The same
+//! error comes when whatlang itself calls its guess unreliable and the language matters.
 
 use super::tokenize::Language;
 use crate::{Error, Result};
@@ -28,6 +31,8 @@ pub struct Detected {
     pub language: Language,
     /// whatlang's answer (ISO 639-3) and confidence, if it found one.
     pub found: Option<(&'static str, f64)>,
+    /// Whether whatlang calls its answer reliable (an unreliable one is never used).
+    pub reliable: bool,
 }
 
 impl Detected {
@@ -35,9 +40,10 @@ impl Detected {
     pub fn report(&self) -> Json {
         match self.found {
             Some((code, confidence)) => {
-                json!({"detected": code, "confidence": confidence, "used": self.language.code()})
+                json!({"detected": code, "confidence": confidence, "reliable": self.reliable,
+                       "used": self.language.code()})
             }
-            None => json!({"detected": null, "used": self.language.code()}),
+            None => json!({"detected": null, "reliable": false, "used": self.language.code()}),
         }
     }
 }
@@ -94,12 +100,26 @@ fn sample(texts: &[&str]) -> String {
 /// on (then an unsupported language is an error).
 pub fn corpus_language(texts: &[&str], needs_language: bool) -> Result<Detected> {
     let Some(info) = whatlang::detect(&sample(texts)) else {
-        return Ok(Detected { language: Language::English, found: None });
+        return Ok(Detected { language: Language::English, found: None, reliable: false });
     };
     let found = Some((info.lang().code(), info.confidence()));
+    if !info.is_reliable() {
+        if !needs_language {
+            return Ok(Detected { language: Language::English, found, reliable: false });
+        }
+        return Err(Error::option(
+            "language",
+            format!(
+                "is 'auto' and the language of the texts is unclear (best guess {} at confidence {:.2}); \
+                 set 'language' explicitly, or turn off 'stopwords' and 'stem'",
+                info.lang().eng_name(),
+                info.confidence()
+            ),
+        ));
+    }
     match ours(info.lang()) {
-        Some(language) => Ok(Detected { language, found }),
-        None if !needs_language => Ok(Detected { language: Language::English, found }),
+        Some(language) => Ok(Detected { language, found, reliable: true }),
+        None if !needs_language => Ok(Detected { language: Language::English, found, reliable: true }),
         None => Err(Error::option(
             "language",
             format!(
@@ -156,6 +176,19 @@ mod tests {
         );
         let d = corpus_language(&pl, false).unwrap();
         assert_eq!((d.language, d.found.map(|f| f.0)), (Language::English, Some("pol")));
+    }
+
+    #[test]
+    fn an_unreliable_guess_is_not_used() {
+        // One short text: whatlang guesses (Finnish) but calls it unreliable.
+        let err = corpus_language(&["casa bella"], true).unwrap_err().to_string();
+        assert!(
+            err.starts_with("option 'language' is 'auto' and the language of the texts is unclear"),
+            "{err}"
+        );
+        let d = corpus_language(&["casa bella"], false).unwrap();
+        assert_eq!((d.language, d.reliable), (Language::English, false));
+        assert_eq!(d.report()["reliable"], false);
     }
 
     #[test]

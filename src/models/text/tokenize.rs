@@ -109,7 +109,10 @@ impl Language {
                 let codes = LANGUAGES.iter().map(|(_, c, _)| format!("'{c}'")).collect::<Vec<_>>();
                 Error::option(
                     "language",
-                    format!("must be one of {} (or the English name), got '{s}'", codes.join(", ")),
+                    format!(
+                        "must be one of {} (or the English name), or 'auto', got '{s}'",
+                        codes.join(", ")
+                    ),
                 )
             })
     }
@@ -322,6 +325,11 @@ impl Tokens {
     }
 
     fn push(&mut self, tok: &str) {
+        // An empty token (a stemmer could return one) carries nothing and would make an
+        // n-gram with a doubled space.
+        if tok.is_empty() {
+            return;
+        }
         if !self.joined.is_empty() {
             self.joined.push(' ');
         }
@@ -842,6 +850,18 @@ mod tests {
     }
 
     #[test]
+    fn empty_tokens_are_dropped() {
+        let mut t = Tokens::default();
+        t.push("a");
+        t.push("");
+        t.push("b");
+        assert_eq!((t.len(), t.get(1)), (2, "b"));
+        let mut grams = Vec::new();
+        t.for_each_ngram(2, 2, |g| grams.push(g.to_string()));
+        assert_eq!(grams, ["a b"]);
+    }
+
+    #[test]
     fn stopwords_keep_negations() {
         assert_eq!(
             tok("This is not what I wanted, don't you think", Language::English, true, false),
@@ -868,7 +888,7 @@ mod tests {
         assert_eq!(Language::parse("zh").unwrap(), Language::Chinese);
         let e = Language::parse("xx").unwrap_err().to_string();
         assert!(e.starts_with("option 'language' must be one of 'ar', 'da', "), "{e}");
-        assert!(e.ends_with("'zh' (or the English name), got 'xx'"), "{e}");
+        assert!(e.ends_with("'zh' (or the English name), or 'auto', got 'xx'"), "{e}");
     }
 
     #[cfg(feature = "zh")]

@@ -148,6 +148,14 @@ const STAGED_LOOKUP_FROM: usize = 1 << 18;
 /// How many items ahead the loops over scattered data prefetch.
 const AHEAD: usize = 16;
 
+/// [`prefetch`] of `bytes[i]`, nothing when `i` is out of range (an empty term's bounds).
+#[inline(always)]
+fn prefetch_byte(bytes: &[u8], i: usize) {
+    if let Some(b) = bytes.get(i) {
+        prefetch(b);
+    }
+}
+
 /// Asks the CPU to start loading the cache line of `x` (a hint; no effect on results).
 #[inline(always)]
 pub(crate) fn prefetch<T>(x: &T) {
@@ -252,8 +260,8 @@ impl Vocabulary {
         for &id in cands.iter() {
             if id != EMPTY {
                 let (a, b) = self.bounds(id);
-                prefetch(&bytes[a]);
-                prefetch(&bytes[b - 1]);
+                prefetch_byte(bytes, a);
+                prefetch_byte(bytes, b.wrapping_sub(1));
             }
         }
         for (g, &id) in grams.iter().zip(cands.iter()) {
@@ -489,7 +497,7 @@ impl VocabularyBuilder {
         }
         for &id in &self.cands {
             if id != EMPTY {
-                prefetch(&self.text.as_bytes()[self.terms[id as usize].start as usize]);
+                prefetch_byte(self.text.as_bytes(), self.terms[id as usize].start as usize);
             }
         }
         let text = tokens.text();
@@ -615,7 +623,7 @@ impl VocabularyBuilder {
             i = j;
             // The bytes the next groups compare are scattered: prefetch them.
             if let Some(e) = entries.get(i + AHEAD) {
-                prefetch(&self.text.as_bytes()[e.start as usize]);
+                prefetch_byte(self.text.as_bytes(), e.start as usize);
             }
         }
         let mut remap = vec![u32::MAX; self.terms.len()];
@@ -627,7 +635,7 @@ impl VocabularyBuilder {
         for (new, e) in entries.iter().enumerate() {
             // Sorted order reads the bytes and writes `remap` at random: prefetch ahead.
             if let Some(next) = entries.get(new + AHEAD) {
-                prefetch(&self.text.as_bytes()[next.start as usize]);
+                prefetch_byte(self.text.as_bytes(), next.start as usize);
                 prefetch(&remap[next.id as usize]);
             }
             remap[e.id as usize] = new as u32;
