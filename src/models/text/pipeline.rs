@@ -64,7 +64,7 @@ fn threaded(
         // Two batches in flight at most; emptied batches go back to be refilled.
         let (full_tx, full_rx) = mpsc::sync_channel::<Result<Vec<Tokens>>>(2);
         let (empty_tx, empty_rx) = mpsc::channel::<Vec<Tokens>>();
-        scope.spawn(move || {
+        let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
             for chunk in rows.chunks(BATCH) {
                 let mut batch = empty_rx.try_recv().unwrap_or_default();
                 batch.resize_with(chunk.len(), Tokens::default);
@@ -79,12 +79,27 @@ fn threaded(
                 }
             }
         });
+        // No thread to be had: the same work on this one.
+        let Ok(helper) = spawned else { return serial(tokenizer, text, rows, &mut consume) };
+        let mut result = Ok(());
+        // Leaving the loop drops the receiver, which stops the helper at its next batch.
         for batch in full_rx {
-            let batch = batch?;
-            batch.iter().for_each(&mut consume);
-            let _ = empty_tx.send(batch);
+            match batch {
+                Ok(batch) => {
+                    batch.iter().for_each(&mut consume);
+                    let _ = empty_tx.send(batch);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
-        Ok(())
+        // The helper's own panic, not the scope's generic one.
+        if let Err(panic) = helper.join() {
+            std::panic::resume_unwind(panic);
+        }
+        result
     })
 }
 
@@ -112,9 +127,12 @@ pub(super) fn map_scores(
     }
     let (first, second) = rows.split_at(rows.len() / 2);
     std::thread::scope(|scope| {
-        let helper = scope.spawn(|| run(second));
+        let helper = std::thread::Builder::new().spawn_scoped(scope, || run(second));
         let mut out = run(first)?;
-        out.extend(helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
+        out.extend(match helper {
+            Ok(helper) => helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            Err(_) => run(second)?,
+        });
         Ok(out)
     })
 }
