@@ -743,11 +743,22 @@ fn push_counts(row: &mut [(u32, f32)], idf: &[f32], features: &mut Vec<u32>, val
     let start = values.len();
     for &(f, tf) in row.iter() {
         features.push(f);
-        values.push((1.0 + tf.ln()) * idf[f as usize]);
+        values.push(tf_idf(tf, idf[f as usize]));
     }
-    let norm = values[start..].iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
+    l2_normalize(&mut values[start..]);
+}
+
+/// The sublinear TF-IDF weight of a term found `tf` times.
+#[inline]
+fn tf_idf(tf: f32, idf: f32) -> f32 {
+    (1.0 + tf.ln()) * idf
+}
+
+/// Scales a document's values to unit Euclidean norm (summed in f64); an all-zero row stays.
+fn l2_normalize(values: &mut [f32]) {
+    let norm = values.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
     if norm > 0.0 {
-        values[start..].iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+        values.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
     }
 }
 
@@ -774,15 +785,12 @@ pub fn push_row(
         values.push(match weighting {
             Weighting::Count => tf,
             Weighting::Binary => 1.0,
-            Weighting::TfIdf => (1.0 + tf.ln()) * idf[f as usize],
+            Weighting::TfIdf => tf_idf(tf, idf[f as usize]),
         });
         i = j;
     }
     if weighting == Weighting::TfIdf {
-        let norm = values[start..].iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
-        if norm > 0.0 {
-            values[start..].iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
-        }
+        l2_normalize(&mut values[start..]);
     }
 }
 
