@@ -150,6 +150,7 @@ pub fn fit(
     mut on_epoch: impl FnMut(usize, f64, &Fitted),
 ) -> Fitted {
     let n_users = history.rows();
+    debug_assert_eq!((m.user_factors.rows(), m.user_bias.len()), (n_users, n_users), "start shape");
     let mut order: Vec<(u32, f32)> =
         history.cols.iter().copied().zip(history.values.iter().copied()).collect();
     let mut users: Vec<u32> = (0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0).collect();

@@ -71,6 +71,7 @@ pub fn fit(
     mut on_epoch: impl FnMut(usize, f64, &State),
 ) -> Fitted {
     let n_users = history.rows();
+    debug_assert_eq!(s.fitted.user_factors.rows(), n_users, "start shape");
     let stride = s.implicit.stride;
     let mut order: Vec<(u32, f32)> =
         history.cols.iter().copied().zip(history.values.iter().copied()).collect();

@@ -272,7 +272,7 @@ impl Vocabulary {
             if same_bytes(self.term(id).as_bytes(), term.as_bytes()) {
                 found(id);
             } else if let Some(id) = self.find(term, g.hash) {
-                // Another term with the same 64-bit hash was first in the chain.
+                // Another term with the same 32-bit tag was first in the chain.
                 found(id);
             }
         }
