@@ -9,6 +9,9 @@
 #[path = "support/realdata.rs"]
 mod realdata;
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_ns;
 use serde_json::{Value as Json, json};
 use sqlml::models::data::encode_labels;
 use sqlml::models::mlp::network::Workspace;
@@ -21,30 +24,6 @@ use std::time::Instant;
 /// The fastest run: on a shared, loaded machine the minimum is far steadier than the median.
 fn fastest(xs: Vec<f64>) -> f64 {
     xs.into_iter().fold(f64::INFINITY, f64::min)
-}
-
-/// Nanoseconds this thread has run on a CPU (`CLOCK_THREAD_CPUTIME_ID`): unlike wall time, it
-/// does not count the waits of a loaded machine.
-#[cfg(target_os = "linux")]
-fn cpu_ns() -> Option<u64> {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.sec as u64 * 1_000_000_000 + ts.nsec as u64)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cpu_ns() -> Option<u64> {
-    None
 }
 
 /// Seconds since `start` on this thread's CPU clock, else wall seconds.

@@ -14,6 +14,9 @@
 #[path = "support/movielens.rs"]
 mod movielens;
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_ns;
 use movielens::{Rating, read_ratings};
 use rand::seq::SliceRandom;
 use serde_json::json;
@@ -27,29 +30,6 @@ use sqlml::rusqlite::{Connection, params};
 use sqlml::store::crypto::{KdfParams, MasterKey};
 use sqlml::store::envelope::{self, Binding};
 use std::time::Instant;
-
-/// Nanoseconds this thread has run on a CPU (`CLOCK_THREAD_CPUTIME_ID`).
-#[cfg(target_os = "linux")]
-fn cpu_ns() -> Option<u64> {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.sec as u64 * 1_000_000_000 + ts.nsec as u64)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cpu_ns() -> Option<u64> {
-    None
-}
 
 /// Fastest milliseconds (CPU time of this thread where Linux reports it) of `repeats` runs.
 fn time<T>(repeats: usize, mut f: impl FnMut() -> T) -> (f64, T) {

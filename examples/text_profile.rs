@@ -13,36 +13,15 @@
 
 mod text_data;
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_ns;
 use serde_json::json;
 use sqlml::models::text::naive_bayes::{Algorithm, NaiveBayes, Priors};
 use sqlml::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens};
 use sqlml::models::text::vectorize::{VocabularyBuilder, Weighting};
 use sqlml::rusqlite::{Connection, params};
 use std::time::Instant;
-
-/// Nanoseconds this thread has run on a CPU (`CLOCK_THREAD_CPUTIME_ID`): unlike wall time, it
-/// does not count the waits of a loaded machine.
-#[cfg(target_os = "linux")]
-fn cpu_ns() -> Option<u64> {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.sec as u64 * 1_000_000_000 + ts.nsec as u64)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cpu_ns() -> Option<u64> {
-    None
-}
 
 /// The fastest of `repeats` runs of `f`, in seconds of this thread's CPU time where Linux
 /// reports it (else wall time).

@@ -1031,7 +1031,18 @@ mod tests {
             "aZ1.':, \t\n\ré\u{301}\u{93F}\u{200D}\u{1F1EB}\u{1F600}£\u{A0}\u{2019}_“”、。「\u{3005}\u{3007}\u{B7}"
                 .chars()
                 .collect();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        random_strings(&alphabet, 0x2545_f491_4f6c_dd1d, 50_000, 12, |s| {
+            let mut fast = Vec::new();
+            words(s, |w| fast.push(w));
+            let slow: Vec<&str> = s.unicode_words().collect();
+            assert_eq!(fast, slow, "text {s:?}");
+        });
+    }
+
+    /// Calls `f` with `n` strings of fewer than `max_len` characters drawn from `alphabet` by a
+    /// seeded xorshift generator.
+    fn random_strings(alphabet: &[char], seed: u64, n: usize, max_len: u64, mut f: impl FnMut(&str)) {
+        let mut state = seed;
         let mut next = || {
             state ^= state << 13;
             state ^= state >> 7;
@@ -1039,15 +1050,12 @@ mod tests {
             state
         };
         let mut s = String::new();
-        for _ in 0..50_000 {
+        for _ in 0..n {
             s.clear();
-            for _ in 0..next() % 12 {
+            for _ in 0..next() % max_len {
                 s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
             }
-            let mut fast = Vec::new();
-            words(&s, |w| fast.push(w));
-            let slow: Vec<&str> = s.unicode_words().collect();
-            assert_eq!(fast, slow, "text {s:?}");
+            f(&s);
         }
     }
 
@@ -1079,21 +1087,7 @@ mod tests {
         )
         .chars()
         .collect();
-        let mut state = 0x5851_f42d_4c95_7f2du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut s = String::new();
-        for _ in 0..100_000 {
-            s.clear();
-            for _ in 0..next() % 10 {
-                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
-            }
-            check(&s);
-        }
+        random_strings(&alphabet, 0x5851_f42d_4c95_7f2d, 100_000, 10, check);
     }
 
     #[test]
