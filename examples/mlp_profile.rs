@@ -107,19 +107,7 @@ fn main() {
     let k = labels.classes.len();
     let y_train: Vec<u32> = train_rows.iter().map(|&i| labels.y[i]).collect();
     let y_test: Vec<u32> = test_rows.iter().map(|&i| labels.y[i]).collect();
-    let cfg = trainer::Config {
-        hidden: vec![64, 64],
-        learning_rate: 0.001,
-        batch_size: 32,
-        epochs: 10,
-        l2: 0.0,
-        dropout: 0.0,
-        balanced: false,
-        validation_split: 0.0,
-        patience: None,
-        shuffle: true,
-        seed: common.seed,
-    };
+    let cfg = trainer::Config { seed: common.seed, ..trainer::Config::default() };
     let (fit_s, fitted) = time(repeats, || trainer::fit(&x_train, d, &y_train, k, &cfg, None));
     let (fit_monitor_s, _) =
         time(repeats, || trainer::fit(&x_train, d, &y_train, k, &cfg, Some((&x_test, &y_test))));

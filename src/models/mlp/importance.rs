@@ -187,6 +187,15 @@ mod tests {
     use crate::models::mlp::features::Selection;
     use crate::models::mlp::trainer::{Config, fit};
 
+    /// Every row of `d` encoded (the target is column `target`), and the 0/1 labels `y`.
+    fn encode_all(d: &Dataset, target: usize, y: &[Option<i64>]) -> (Encoder, Vec<f32>, Vec<u32>) {
+        let rows: Vec<usize> = (0..d.n_rows).collect();
+        let enc = Encoder::fit(d, target, &rows, &Selection { max_categories: 50, ..Selection::default() })
+            .unwrap();
+        let x = enc.encode_dataset(d, &rows).unwrap();
+        (enc, x, y.iter().map(|v| v.unwrap() as u32).collect())
+    }
+
     #[test]
     fn the_informative_column_ranks_first() {
         // y depends on `signal` only; `noise` is unrelated.
@@ -199,23 +208,14 @@ mod tests {
             Column { name: "signal".into(), data: ColumnData::Real(signal) },
             Column { name: "y".into(), data: ColumnData::Integer(y.clone()) },
         ]);
-        let rows: Vec<usize> = (0..n).collect();
-        let enc =
-            Encoder::fit(&d, 2, &rows, &Selection { max_categories: 50, ..Selection::default() }).unwrap();
-        let x = enc.encode_dataset(&d, &rows).unwrap();
-        let labels: Vec<u32> = y.iter().map(|v| v.unwrap() as u32).collect();
+        let (enc, x, labels) = encode_all(&d, 2, &y);
         let cfg = Config {
             hidden: vec![8],
             learning_rate: 0.01,
             batch_size: 16,
             epochs: 30,
-            l2: 0.0,
-            dropout: 0.0,
-            balanced: false,
-            validation_split: 0.0,
-            patience: None,
-            shuffle: true,
             seed: 1,
+            ..Config::default()
         };
         let net = fit(&x, enc.width, &labels, 2, &cfg, None).net;
         let imp = permutation_importance(&net, &enc, &x, &labels, 1);
@@ -274,24 +274,15 @@ mod tests {
             Column { name: "bin".into(), data: ColumnData::Text(bin) },
             Column { name: "y".into(), data: ColumnData::Integer(y.clone()) },
         ]);
-        let rows: Vec<usize> = (0..n).collect();
-        let enc =
-            Encoder::fit(&data, 3, &rows, &Selection { max_categories: 50, ..Selection::default() }).unwrap();
-        let x = enc.encode_dataset(&data, &rows).unwrap();
-        let labels: Vec<u32> = y.iter().map(|v| v.unwrap() as u32).collect();
+        let (enc, x, labels) = encode_all(&data, 3, &y);
         for hidden in [vec![12, 9], vec![]] {
             let cfg = Config {
                 hidden,
                 learning_rate: 0.01,
                 batch_size: 16,
                 epochs: 5,
-                l2: 0.0,
-                dropout: 0.0,
-                balanced: false,
-                validation_split: 0.0,
-                patience: None,
-                shuffle: true,
                 seed: 1,
+                ..Config::default()
             };
             let net = fit(&x, enc.width, &labels, 2, &cfg, None).net;
             let mut fast = permutation_importance(&net, &enc, &x, &labels, 5);

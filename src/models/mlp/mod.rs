@@ -103,8 +103,9 @@ fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
     if features.is_some() && exclude.is_some() {
         return Err(Error::option("exclude", "cannot be combined with option 'features'"));
     }
+    let d = trainer::Config::default();
     let hidden = match opts.ints("hidden_layers")? {
-        None => vec![64, 64],
+        None => d.hidden,
         Some(list) => {
             if list.iter().any(|&w| !(1..=65_536).contains(&w)) {
                 return Err(Error::option(
@@ -115,9 +116,9 @@ fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
             list.into_iter().map(|w| w as usize).collect()
         }
     };
-    let learning_rate = opts.number("learning_rate", 0.001, Range::POSITIVE)? as f32;
-    let batch_size = opts.positive("batch_size", 32)?;
-    let epochs = opts.int("epochs", 10, 1, 1_000_000)? as usize;
+    let learning_rate = opts.number("learning_rate", f64::from(d.learning_rate), Range::POSITIVE)? as f32;
+    let batch_size = opts.positive("batch_size", d.batch_size)?;
+    let epochs = opts.int("epochs", d.epochs as i64, 1, 1_000_000)? as usize;
     let l2 = opts.number("l2", 0.0, Range::NON_NEGATIVE)? as f32;
     let dropout = opts.number("dropout", 0.0, Range::FRACTION)? as f32;
     let balanced = opts.choice("class_weight", "none", &["none", "balanced"])? == "balanced";
@@ -134,7 +135,7 @@ fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
     } else {
         None
     };
-    let shuffle = opts.bool("shuffle", true)?;
+    let shuffle = opts.bool("shuffle", d.shuffle)?;
     let max_categories = opts.int("max_categories", 50, 1, 100_000)? as usize;
     let allow_extra_keys = opts.bool("allow_extra_keys", false)?;
     Ok(Params {

@@ -37,6 +37,26 @@ pub struct Config {
     pub seed: u64,
 }
 
+impl Default for Config {
+    /// The `classifier` kind's defaults, Keras-like: two hidden layers of 64, Adam at 0.001,
+    /// batches of 32, 10 epochs, no regularisation, reshuffled every epoch, seed 42.
+    fn default() -> Self {
+        Config {
+            hidden: vec![64, 64],
+            learning_rate: 0.001,
+            batch_size: 32,
+            epochs: 10,
+            l2: 0.0,
+            dropout: 0.0,
+            balanced: false,
+            validation_split: 0.0,
+            patience: None,
+            shuffle: true,
+            seed: 42,
+        }
+    }
+}
+
 /// What a training run produced.
 #[derive(Debug)]
 pub struct Fitted {
@@ -213,13 +233,8 @@ mod tests {
             learning_rate: 0.01,
             batch_size: 8,
             epochs: 60,
-            l2: 0.0,
-            dropout: 0.0,
-            balanced: false,
-            validation_split: 0.0,
-            patience: None,
-            shuffle: true,
             seed: 7,
+            ..Config::default()
         }
     }
 
