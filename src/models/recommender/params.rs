@@ -133,14 +133,15 @@ impl Params {
         let rating_scale = read_scale(opts)?;
         let relevant = opts.number("relevant", 4.0, Range::ANY)?;
         let svdpp = algorithm == Algorithm::SvdPp;
-        let (factors, lr) = if svdpp { (20, 0.007) } else { (100, 0.005) };
-        let n_factors = opts.int("n_factors", factors, 1, MAX_FACTORS)? as usize;
-        let n_epochs = opts.positive("n_epochs", 20)?;
-        let biased = if svdpp { true } else { opts.bool("biased", true)? };
-        let init_mean = opts.number("init_mean", 0.0, Range::ANY)?;
-        let init_std_dev = opts.number("init_std_dev", 0.1, Range::NON_NEGATIVE)?;
-        let lr_all = opts.number("lr_all", lr, Range::POSITIVE)?;
-        let reg_all = opts.number("reg_all", 0.02, Range::NON_NEGATIVE)?;
+        // Surprise's defaults, from their one definition (the f32 rates round-trip exactly).
+        let d = if svdpp { SgdParams::svdpp() } else { SgdParams::default() };
+        let n_factors = opts.int("n_factors", d.n_factors as i64, 1, MAX_FACTORS)? as usize;
+        let n_epochs = opts.positive("n_epochs", d.n_epochs)?;
+        let biased = if svdpp { true } else { opts.bool("biased", d.biased)? };
+        let init_mean = opts.number("init_mean", d.init_mean, Range::ANY)?;
+        let init_std_dev = opts.number("init_std_dev", d.init_std_dev, Range::NON_NEGATIVE)?;
+        let lr_all = opts.number("lr_all", f64::from(d.lr_pu), Range::POSITIVE)?;
+        let reg_all = opts.number("reg_all", f64::from(d.reg_pu), Range::NON_NEGATIVE)?;
         let lr = |o: &mut Options, key| o.number(key, lr_all, Range::POSITIVE).map(|v| v as f32);
         let (lr_bu, lr_bi, lr_pu, lr_qi) =
             (lr(opts, "lr_bu")?, lr(opts, "lr_bi")?, lr(opts, "lr_pu")?, lr(opts, "lr_qi")?);

@@ -87,6 +87,15 @@ impl Default for SgdParams {
     }
 }
 
+impl SgdParams {
+    /// Surprise's `SVDpp()` defaults: 20 factors, every learning rate 0.007, the rest as
+    /// [`SgdParams::default`].
+    pub fn svdpp() -> Self {
+        let lr = 0.007;
+        SgdParams { n_factors: 20, lr_bu: lr, lr_bi: lr, lr_pu: lr, lr_qi: lr, lr_yj: lr, ..Self::default() }
+    }
+}
+
 /// The learned parameters of a biased factorisation (SVD++ folds its implicit part into
 /// `user_factors` once training ends).
 #[derive(Clone, Debug, PartialEq)]
@@ -151,9 +160,7 @@ pub fn fit(
 ) -> Fitted {
     let n_users = history.rows();
     debug_assert_eq!((m.user_factors.rows(), m.user_bias.len()), (n_users, n_users), "start shape");
-    let mut order: Vec<(u32, f32)> =
-        history.cols.iter().copied().zip(history.values.iter().copied()).collect();
-    let mut users: Vec<u32> = (0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
+    let (mut order, mut users) = visit_order(history);
     for &u in &users {
         order[history.range(u as usize)].shuffle(rng);
     }
@@ -223,6 +230,14 @@ pub fn fit(
 /// step with / without the prefetch: 1,650 items (0.7 MB, MovieLens 100K) 25.3 / 24.0;
 /// 5,000 items (2 MB) about equal; 20,000 items (8.3 MB, 10M ratings) 49.9 / 56.0.
 const PREFETCH_ABOVE_BYTES: usize = 2 << 20;
+
+/// What the SGD trainers shuffle: every rating as (item, value) in the history's user-grouped
+/// order, and the users that have ratings.
+pub(crate) fn visit_order(history: &Csr) -> (Vec<(u32, f32)>, Vec<u32>) {
+    let order = history.cols.iter().copied().zip(history.values.iter().copied()).collect();
+    let users = (0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
+    (order, users)
+}
 
 /// Row `i` mutable and row `j` shared (`i != j`) of a matrix with `stride` columns.
 #[inline(always)]

@@ -20,7 +20,7 @@
 use super::factors::{Factors, LANES, axpy, prefetch, sum_lanes, with_simd};
 use super::init::NumpyNormal;
 use super::ratings::Csr;
-use super::svd::{Fitted, SgdParams};
+use super::svd::{Fitted, SgdParams, visit_order};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -73,9 +73,7 @@ pub fn fit(
     let n_users = history.rows();
     debug_assert_eq!(s.fitted.user_factors.rows(), n_users, "start shape");
     let stride = s.implicit.stride;
-    let mut order: Vec<(u32, f32)> =
-        history.cols.iter().copied().zip(history.values.iter().copied()).collect();
-    let mut users: Vec<u32> = (0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
+    let (mut order, mut users) = visit_order(history);
     let mut z = vec![0f32; stride];
     let mut acc = vec![0f32; stride];
     let keep_y = 1.0 - p.lr_yj * p.reg_yj;
