@@ -89,8 +89,7 @@ fn main() {
         let t = Tokenizer::new(TokenizerConfig {
             cjk,
             language: Language::Chinese,
-            stopwords: false,
-            stem: false,
+            ..TokenizerConfig::default()
         });
         let mut out = Tokens::default();
         let mut count = 0;
@@ -128,8 +127,7 @@ fn main() {
         let t = Tokenizer::new(TokenizerConfig {
             cjk,
             language: Language::Chinese,
-            stopwords: false,
-            stem: false,
+            ..TokenizerConfig::default()
         });
         let labels: Vec<u32> = docs.iter().map(|(l, _)| (l == "1") as u32).collect();
         let mut out = Tokens::default();

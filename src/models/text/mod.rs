@@ -75,17 +75,18 @@ impl TextSettings {
     /// Reads every option of the text kind except `text`. The third value is true for
     /// `language: 'auto'`: the config then holds English until [`detect`] decides on the texts.
     pub fn read(opts: &mut Options) -> Result<(TokenizerConfig, TextSettings, bool)> {
+        let d = TokenizerConfig::default();
         let (language, auto) = match opts.string("language")? {
-            Some(s) if s.trim().eq_ignore_ascii_case("auto") => (Language::English, true),
+            Some(s) if s.trim().eq_ignore_ascii_case("auto") => (d.language, true),
             Some(s) => (Language::parse(&s)?, false),
-            None => (Language::English, false),
+            None => (d.language, false),
         };
         let cjk = match opts.string("cjk")? {
             Some(s) => Cjk::parse(&s)?,
-            None => Cjk::DEFAULT,
+            None => d.cjk,
         };
-        let stopwords = opts.bool("stopwords", false)?;
-        let stem = opts.bool("stem", false)?;
+        let stopwords = opts.bool("stopwords", d.stopwords)?;
+        let stem = opts.bool("stem", d.stem)?;
         let ngrams = match opts.ints("ngrams")? {
             None => (1, 2),
             Some(v) => ngram_range(&v)?,

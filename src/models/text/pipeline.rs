@@ -141,15 +141,10 @@ pub(super) fn map_scores(
 mod tests {
     use super::*;
     use crate::models::data::ColumnData;
-    use crate::models::text::tokenize::{Cjk, Language, TokenizerConfig};
+    use crate::models::text::tokenize::TokenizerConfig;
 
     fn tokenizer() -> Tokenizer {
-        Tokenizer::new(TokenizerConfig {
-            cjk: Cjk::DEFAULT,
-            language: Language::English,
-            stopwords: true,
-            stem: true,
-        })
+        Tokenizer::new(TokenizerConfig { stopwords: true, stem: true, ..TokenizerConfig::default() })
     }
 
     fn texts(n: usize) -> Column {

@@ -216,6 +216,14 @@ pub struct TokenizerConfig {
     pub stem: bool,
 }
 
+impl Default for TokenizerConfig {
+    /// The `text` kind's defaults: jieba words for Chinese runs (bigrams without the `zh`
+    /// feature), English, no stopword removal, no stemming.
+    fn default() -> Self {
+        TokenizerConfig { cjk: Cjk::DEFAULT, language: Language::English, stopwords: false, stem: false }
+    }
+}
+
 /// A ready tokenizer: the stored [`TokenizerConfig`] plus its stopword set and stemmer.
 /// Serialises as its config only.
 pub struct Tokenizer {
@@ -835,7 +843,7 @@ mod tests {
     use super::*;
 
     fn tok(text: &str, language: Language, stopwords: bool, stem: bool) -> Vec<String> {
-        let t = Tokenizer::new(TokenizerConfig { cjk: Cjk::DEFAULT, language, stopwords, stem });
+        let t = Tokenizer::new(TokenizerConfig { language, stopwords, stem, ..TokenizerConfig::default() });
         let mut out = Tokens::default();
         t.tokenize(text, &mut out);
         (0..out.len()).map(|i| out.get(i).to_string()).collect()
@@ -907,8 +915,7 @@ mod tests {
         let t = Tokenizer::new(TokenizerConfig {
             cjk: Cjk::Bigrams,
             language: Language::Chinese,
-            stopwords: false,
-            stem: false,
+            ..TokenizerConfig::default()
         });
         let mut out = Tokens::default();
         t.tokenize("北京大学 ok 好", &mut out);
@@ -932,12 +939,7 @@ mod tests {
 
     #[test]
     fn ngrams_are_slices() {
-        let t = Tokenizer::new(TokenizerConfig {
-            cjk: Cjk::DEFAULT,
-            language: Language::English,
-            stopwords: false,
-            stem: false,
-        });
+        let t = Tokenizer::new(TokenizerConfig::default());
         let mut out = Tokens::default();
         t.tokenize("a b c", &mut out);
         let mut v = Vec::new();
@@ -1117,12 +1119,7 @@ mod tests {
     /// The hash of a term from its string equals the one combined from its tokens.
     #[test]
     fn ngram_hashes_match_term_hashes() {
-        let t = Tokenizer::new(TokenizerConfig {
-            cjk: Cjk::DEFAULT,
-            language: Language::English,
-            stopwords: false,
-            stem: false,
-        });
+        let t = Tokenizer::new(TokenizerConfig::default());
         let mut out = Tokens::default();
         t.tokenize("Naïve runners didn't run 10.5km in the rain", &mut out);
         let mut n = 0;

@@ -796,7 +796,7 @@ pub fn push_row(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig};
+    use super::super::tokenize::{Tokenizer, TokenizerConfig};
     use super::*;
 
     fn build(
@@ -824,12 +824,7 @@ mod tests {
         w: Weighting,
         always_staged: bool,
     ) -> (Vocabulary, SparseRows, Vec<f32>) {
-        let t = Tokenizer::new(TokenizerConfig {
-            cjk: Cjk::DEFAULT,
-            language: Language::English,
-            stopwords: false,
-            stem: false,
-        });
+        let t = Tokenizer::new(TokenizerConfig::default());
         let mut b = VocabularyBuilder { always_staged, ..Default::default() };
         let mut toks = Tokens::default();
         for d in docs {
@@ -883,12 +878,7 @@ mod tests {
             .map(|_| (0..next() % 12).map(|_| words[(next() % 8) as usize]).collect::<Vec<_>>().join(" "))
             .collect();
         let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
-        let t = Tokenizer::new(TokenizerConfig {
-            cjk: Cjk::DEFAULT,
-            language: Language::English,
-            stopwords: false,
-            stem: false,
-        });
+        let t = Tokenizer::new(TokenizerConfig::default());
         for w in [Weighting::Count, Weighting::Binary, Weighting::TfIdf] {
             for (min_df, max) in [(1, None), (3, None), (1, Some(20))] {
                 let (v, rows, idf) = build(&docs, 1, 2, min_df, max, w);
@@ -941,12 +931,7 @@ mod tests {
     fn find_many_matches_find() {
         let docs = ["the cat sat on the mat", "a dog sat", "the dog ate the cat food"];
         let (v, _, _) = build(&docs, 1, 2, 1, None, Weighting::Count);
-        let t = Tokenizer::new(TokenizerConfig {
-            cjk: Cjk::DEFAULT,
-            language: Language::English,
-            stopwords: false,
-            stem: false,
-        });
+        let t = Tokenizer::new(TokenizerConfig::default());
         let mut toks = Tokens::default();
         let (mut grams, mut cands) = (Vec::new(), Vec::new());
         for text in ["the cat ate a mat", "zebra", "", "dog dog sat on the cat food zebra the"] {
