@@ -158,7 +158,7 @@ pub struct TextModel {
 struct Scratch {
     tokens: Tokens,
     grams: Vec<Gram>,
-    cands: Vec<u32>,
+    hashes: Vec<u64>,
     ids: Vec<u32>,
     features: Vec<u32>,
     values: Vec<f32>,
@@ -234,17 +234,20 @@ impl TextModel {
     fn known_terms(&self, text: &str, s: &mut Scratch) {
         self.tokenizer.tokenize(text, &mut s.tokens);
         let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
-        s.grams.clear();
-        s.tokens.ngrams_into(lo, hi, &mut s.grams);
         s.ids.clear();
         let (nb, ids) = (&self.nb, &mut s.ids);
-        self.vocab.find_many(
-            s.tokens.text(),
-            &s.grams,
-            &mut s.cands,
-            |id| nb.prefetch_offsets(id),
-            |id| ids.push(id),
-        );
+        if self.vocab.hashes_are_unique() {
+            s.grams.clear();
+            s.tokens.ngrams_into(lo, hi, &mut s.grams);
+            s.hashes.clear();
+            s.hashes.extend(s.grams.iter().map(|g| g.hash));
+            self.vocab.find_hashed(&s.hashes, |id| {
+                nb.prefetch_offsets(id);
+                ids.push(id);
+            });
+        } else {
+            s.tokens.for_each_ngram_hashed(lo, hi, |g, h| ids.extend(self.vocab.find(g, h)));
+        }
         for &id in ids.iter() {
             nb.prefetch_weights(id);
         }

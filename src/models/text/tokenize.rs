@@ -434,39 +434,14 @@ pub struct Gram {
 
 const K: u64 = 0xf135_7aea_2e62_a9c5;
 
-/// A fixed (seedless, platform-independent) 64-bit hash of one token's bytes.
+/// A fixed (seedless, platform-independent) 64-bit hash of one token's bytes: XXH3, whose
+/// output bits each depend on every input bit. Terms are told apart by this hash alone at
+/// prediction (see `Vocabulary::find_hashed`), so it must not collide on similar short strings,
+/// as a word-at-a-time multiply hash did on `洗澡房` and `洗澡水` (a difference in the top byte
+/// of a word stays in the top byte).
 #[inline]
 pub fn token_hash(bytes: &[u8]) -> u64 {
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        h = (h.rotate_left(5) ^ tail_word(rest)).wrapping_mul(K);
-    }
-    // murmur3 finaliser: every input bit reaches the high bits the tables index with.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
-/// The 1 to 7 bytes of `rest`, little-endian, zero-padded (as a copy into a zeroed `[u8; 8]`
-/// would give), without a variable-length copy: two overlapping loads put the same byte in the
-/// same place.
-#[inline]
-fn tail_word(rest: &[u8]) -> u64 {
-    let n = rest.len();
-    if n >= 4 {
-        let lo = u32::from_le_bytes(rest[..4].try_into().unwrap()) as u64;
-        let hi = u32::from_le_bytes(rest[n - 4..].try_into().unwrap()) as u64;
-        lo | hi << (8 * (n - 4))
-    } else {
-        rest.iter().rev().fold(0, |v, &b| v << 8 | b as u64)
-    }
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// The hash of an n-gram from its prefix's hash and its last token's hash.
@@ -1090,16 +1065,6 @@ mod tests {
         .chars()
         .collect();
         random_strings(&alphabet, 0x5851_f42d_4c95_7f2d, 100_000, 10, check);
-    }
-
-    #[test]
-    fn tail_word_is_the_padded_copy() {
-        let bytes = [0x01u8, 0x82, 0x03, 0xf4, 0x05, 0x66, 0xa7];
-        for n in 1..=7 {
-            let mut buf = [0u8; 8];
-            buf[..n].copy_from_slice(&bytes[..n]);
-            assert_eq!(tail_word(&bytes[..n]), u64::from_le_bytes(buf), "{n}");
-        }
     }
 
     /// Every character [`no_word`] accepts gives no word on its own and between letters.

@@ -2,10 +2,12 @@
 //! the term weighting.
 //!
 //! Feature ids are positions in the **sorted** vocabulary, so the fitted model never depends on
-//! hash-map iteration order and the same data gives the same bytes. The lookup map uses
-//! `rustc-hash` (the hasher of the Rust compiler, already in our dependency tree through jieba):
-//! short token strings hash several times faster than with SipHash, and the map is never keyed
-//! by attacker-chosen data at a scale where flooding matters (one document at a time).
+//! hash order and the same data gives the same bytes. The tables are our own open-addressing
+//! tables over [`term_hash`] (XXH3 of each token, combined per n-gram): the hashes are computed
+//! once per token and reused for every n-gram and table, and a trained vocabulary looks terms
+//! up by their full 64-bit hash alone ([`Vocabulary::find_hashed`]). The hash is fixed (no
+//! seed): the tables are built from trusted training data or one document at a time, so hash
+//! flooding does not apply.
 
 use super::tokenize::{Gram, Tokens, term_hash};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -117,6 +119,72 @@ impl Index {
     }
 }
 
+/// The lookup table of a [`Vocabulary`]: open addressing (linear probing) from a term's full
+/// 64-bit [`term_hash`] to its id, at most half full. With every term's hash distinct (see
+/// [`Vocabulary::hashes_are_unique`]) a lookup by hash needs no other read: one cache line per
+/// n-gram, where checking the bytes would take three dependent ones (slot, term bounds, bytes).
+#[derive(Debug, Default, Clone)]
+struct TermIndex {
+    slots: Vec<Slot>,
+    /// `64 - log2(slots.len())`: the home slot is the hash's top bits.
+    shift: u32,
+    /// No two terms share a hash.
+    unique: bool,
+}
+
+/// One slot of a [`TermIndex`]; `id == EMPTY` marks a free slot.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hash: u64,
+    id: u32,
+}
+
+impl TermIndex {
+    /// The index of `hashes[id]` for every id.
+    fn new(hashes: &[u64]) -> TermIndex {
+        let bits = (hashes.len().max(4) * 2).next_power_of_two().trailing_zeros();
+        assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
+        let mut index =
+            TermIndex { slots: vec![Slot { hash: 0, id: EMPTY }; 1 << bits], shift: 64 - bits, unique: true };
+        let mask = index.slots.len() - 1;
+        for (id, &hash) in hashes.iter().enumerate() {
+            // The slots are written at random: prefetch those `AHEAD` terms on.
+            if let Some(&next) = hashes.get(id + AHEAD) {
+                prefetch(index.home(next));
+            }
+            let mut i = (hash >> index.shift) as usize;
+            while index.slots[i].id != EMPTY {
+                index.unique &= index.slots[i].hash != hash;
+                i = (i + 1) & mask;
+            }
+            index.slots[i] = Slot { hash, id: id as u32 };
+        }
+        index
+    }
+
+    #[inline]
+    fn home(&self, hash: u64) -> &Slot {
+        &self.slots[(hash >> self.shift) as usize]
+    }
+
+    /// The first id in `hash`'s chain that has this hash and satisfies `is`.
+    #[inline]
+    fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = (hash >> self.shift) as usize;
+        loop {
+            let slot = self.slots.get(i)?;
+            if slot.id == EMPTY {
+                return None;
+            }
+            if slot.hash == hash && is(slot.id) {
+                return Some(slot.id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
 /// `a == b`, without a library call for the short strings terms mostly are.
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
@@ -141,9 +209,8 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// CPU caches and the stages would only add passes (measured: +3% training time on Banking77).
 const STAGED_FROM: usize = 1 << 17;
 
-/// The same for [`Vocabulary::find_many`] (2 MiB, up to 128k terms: SMS and Banking77, not
-/// ChnSentiCorp; measured: 2-3% slower prediction on SMS, 45k terms, in stages).
-const STAGED_LOOKUP_FROM: usize = 1 << 18;
+/// The same for [`Vocabulary::find_hashed`] (2 MiB of 16-byte slots, up to 64k terms).
+const STAGED_LOOKUP_FROM: usize = 1 << 17;
 
 /// How many items ahead the loops over scattered data prefetch.
 const AHEAD: usize = 16;
@@ -178,101 +245,46 @@ pub struct Vocabulary {
     text: String,
     /// End of each term in `text`.
     ends: Vec<u32>,
-    index: Index,
+    index: TermIndex,
 }
 
 impl Vocabulary {
-    /// Builds from the concatenated sorted, distinct terms, their ends and hashes.
+    /// Builds from the concatenated sorted, distinct terms, their ends and their [`term_hash`]es.
     fn new(text: String, ends: Vec<u32>, hashes: Vec<u64>) -> Self {
-        let mut index = Index::with_capacity(ends.len());
-        // The slots are written at random: prefetch those `AHEAD` terms on.
-        for (id, &h) in hashes.iter().enumerate() {
-            if let Some(&next) = hashes.get(id + AHEAD) {
-                prefetch(index.home(next));
-            }
-            index.insert(h, id as u32);
-        }
-        Vocabulary { text, ends, index }
+        Vocabulary { text, ends, index: TermIndex::new(&hashes) }
     }
 
-    /// The id of `term`, whose [`term_hash`] is `hash`, if known.
+    /// The id of `term`, whose [`term_hash`] is `hash`, if known (comparing the bytes).
     #[inline]
     pub fn find(&self, term: &str, hash: u64) -> Option<u32> {
         self.index.find(hash, |id| same_bytes(self.term(id).as_bytes(), term.as_bytes()))
     }
 
-    /// Calls `found(id)` for each of `grams` (n-grams in `text`) that is a known term, in order.
-    /// `hint(id)` is called for each probable hit of a large vocabulary a little earlier, so
-    /// that the caller can prefetch what it will read for that id. On a vocabulary larger than
-    /// the CPU caches the lookups run in stages over all grams (hash slots, then term bounds,
-    /// then term bytes, then the comparison), so that the cache misses of different grams overlap
-    /// instead of queueing one after another: several times faster than [`Vocabulary::find`]
-    /// per gram. `cands` is scratch space.
-    pub fn find_many(
-        &self,
-        text: &str,
-        grams: &[Gram],
-        cands: &mut Vec<u32>,
-        hint: impl FnMut(u32),
-        mut found: impl FnMut(u32),
-    ) {
-        if self.index.slots.len() >= STAGED_LOOKUP_FROM {
-            return self.find_staged(text, grams, cands, hint, found);
-        }
-        // A small vocabulary stays in cache: one lookup after the other.
-        if self.is_empty() {
-            return;
-        }
-        for g in grams {
-            if let Some(id) = self.find(&text[g.start as usize..g.end as usize], g.hash) {
-                found(id);
-            }
-        }
+    /// True when no two terms share their 64-bit [`term_hash`], so that
+    /// [`Vocabulary::find_hashed`] may identify terms by hash alone. (Two of a million random
+    /// terms collide with a chance of about 3·10⁻⁸; a vocabulary where they do is looked up by
+    /// its bytes, with [`Vocabulary::find`].)
+    pub fn hashes_are_unique(&self) -> bool {
+        self.index.unique
     }
 
-    /// [`Vocabulary::find_many`] in stages.
-    fn find_staged(
-        &self,
-        text: &str,
-        grams: &[Gram],
-        cands: &mut Vec<u32>,
-        mut hint: impl FnMut(u32),
-        mut found: impl FnMut(u32),
-    ) {
-        let slots = &self.index.slots;
-        if slots.is_empty() {
-            return;
-        }
-        for g in grams {
-            prefetch(self.index.home(g.hash));
-        }
-        cands.clear();
-        for g in grams {
-            let id = self.index.first(g.hash);
-            if id != EMPTY {
-                prefetch(&self.ends[(id as usize).saturating_sub(1)]);
-                prefetch(&self.ends[id as usize]);
-                hint(id);
-            }
-            cands.push(id);
-        }
-        let bytes = self.text.as_bytes();
-        for &id in cands.iter() {
-            if id != EMPTY {
-                let (a, b) = self.bounds(id);
-                prefetch_byte(bytes, a);
-                prefetch_byte(bytes, b.wrapping_sub(1));
+    /// Calls `found(id)` for each of `hashes` (the [`term_hash`]es of n-grams) that is the hash
+    /// of a known term, in order; only where [`Vocabulary::hashes_are_unique`]. An unseen n-gram
+    /// is taken for a known term only when its 64-bit hash equals that term's: for text not
+    /// crafted to collide, a chance of about 2⁻⁶³ per n-gram.
+    ///
+    /// On a table larger than the CPU caches the lookups run in two passes (prefetch every
+    /// home slot, then probe), so that the cache misses of different n-grams overlap instead of
+    /// queueing one after another.
+    pub fn find_hashed(&self, hashes: &[u64], mut found: impl FnMut(u32)) {
+        debug_assert!(self.hashes_are_unique());
+        if self.index.slots.len() >= STAGED_LOOKUP_FROM {
+            for &h in hashes {
+                prefetch(self.index.home(h));
             }
         }
-        for (g, &id) in grams.iter().zip(cands.iter()) {
-            if id == EMPTY {
-                continue;
-            }
-            let term = &text[g.start as usize..g.end as usize];
-            if same_bytes(self.term(id).as_bytes(), term.as_bytes()) {
-                found(id);
-            } else if let Some(id) = self.find(term, g.hash) {
-                // Another term with the same 32-bit tag was first in the chain.
+        for &h in hashes {
+            if let Some(id) = self.index.find(h, |_| true) {
                 found(id);
             }
         }
@@ -410,8 +422,6 @@ impl SparseRows {
 #[derive(Clone, Copy)]
 struct Entry {
     prefix: u64,
-    /// The [`tag`] of its hash.
-    tag: u32,
     /// Provisional id.
     id: u32,
     start: u32,
@@ -462,7 +472,7 @@ impl VocabularyBuilder {
     /// Records the n-grams (`lo..=hi`) of one document.
     ///
     /// The table and the term records outgrow the CPU caches on a large corpus, so, as in
-    /// [`Vocabulary::find_many`], the n-grams are first probed read-only in stages (prefetch the
+    /// [`Vocabulary::find_hashed`], the n-grams are first probed read-only in stages (prefetch the
     /// hash slots, then the records of the candidates, then their bytes) and then recorded one by
     /// one as usual, which now finds its data in cache.
     pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
@@ -596,7 +606,7 @@ impl VocabularyBuilder {
             .filter(|&id| self.terms[id as usize].df as usize >= min_df)
             .map(|id| {
                 let t = &self.terms[id as usize];
-                Entry { prefix: self.prefix(id), tag: t.tag, id, start: t.start, end: t.end, df: t.df }
+                Entry { prefix: self.prefix(id), id, start: t.start, end: t.end, df: t.df }
             })
             .collect();
         let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
@@ -640,8 +650,10 @@ impl VocabularyBuilder {
             }
             remap[e.id as usize] = new as u32;
             df.push(e.df);
-            hashes.push(untag(e.tag));
-            text.push_str(&self.text[e.start as usize..e.end as usize]);
+            let term = &self.text[e.start as usize..e.end as usize];
+            // The records keep 32 bits of the hash; the index wants all 64.
+            hashes.push(term_hash(term));
+            text.push_str(term);
             ends.push(text.len() as u32);
         }
         if text.len() < text.capacity() / 2 {
@@ -925,37 +937,92 @@ mod tests {
         }
     }
 
-    /// The staged lookup finds what the lookup of each gram finds, in order, also when
-    /// distinct terms share a hash (forced here) and for unknown grams.
+    /// The lookup by hash finds what the lookup by bytes finds, in order, for known and
+    /// unknown n-grams, on a small table and on one large enough to be probed in two passes.
     #[test]
-    fn find_many_matches_find() {
-        let docs = ["the cat sat on the mat", "a dog sat", "the dog ate the cat food"];
-        let (v, _, _) = build(&docs, 1, 2, 1, None, Weighting::Count);
-        let t = Tokenizer::new(TokenizerConfig::default());
-        let mut toks = Tokens::default();
-        let (mut grams, mut cands) = (Vec::new(), Vec::new());
-        for text in ["the cat ate a mat", "zebra", "", "dog dog sat on the cat food zebra the"] {
-            t.tokenize(text, &mut toks);
-            grams.clear();
-            toks.ngrams_into(1, 2, &mut grams);
-            let mut slow = Vec::new();
-            toks.for_each_ngram_hashed(1, 2, |g, h| slow.extend(v.find(g, h)));
-            let (mut direct, mut staged) = (Vec::new(), Vec::new());
-            v.find_many(toks.text(), &grams, &mut cands, |_| {}, |id| direct.push(id));
-            v.find_staged(toks.text(), &grams, &mut cands, |_| {}, |id| staged.push(id));
-            assert_eq!(direct, slow, "{text}");
-            assert_eq!(staged, slow, "{text}");
+    fn find_hashed_matches_find() {
+        let mut docs =
+            vec!["the cat sat on the mat".to_string(), "a dog sat".into(), "the dog ate the cat food".into()];
+        docs.extend((0..40_000).map(|i| format!("w{i} x{}", i % 7)));
+        for n in [3, docs.len()] {
+            let docs: Vec<&str> = docs[..n].iter().map(String::as_str).collect();
+            let (v, _, _) = build(&docs, 1, 2, 1, None, Weighting::Count);
+            assert!(v.hashes_are_unique());
+            assert_eq!(v.index.slots.len() >= STAGED_LOOKUP_FROM, n > 3);
+            let t = Tokenizer::new(TokenizerConfig::default());
+            let mut toks = Tokens::default();
+            for text in [
+                "the cat ate a mat",
+                "zebra",
+                "",
+                "dog dog sat on the cat food zebra the",
+                "w17 x3 w39999 x9",
+            ] {
+                t.tokenize(text, &mut toks);
+                let (mut slow, mut hashes) = (Vec::new(), Vec::new());
+                toks.for_each_ngram_hashed(1, 2, |g, h| {
+                    slow.extend(v.find(g, h));
+                    hashes.push(h);
+                });
+                let mut fast = Vec::new();
+                v.find_hashed(&hashes, |id| fast.push(id));
+                assert_eq!(fast, slow, "{text}");
+                // Known terms are found (the small vocabulary knows no `w…`).
+                assert_eq!(
+                    slow.is_empty(),
+                    matches!(text, "zebra" | "") || (n == 3 && text.starts_with('w')),
+                    "{text}"
+                );
+            }
         }
-        // "a", "b", "c" where "a" and "b" share a hash: "b" is found past "a" in the chain.
+    }
+
+    /// Terms are told apart by their 64-bit hash at prediction: no two of a large set of
+    /// similar short terms share one (every 1- to 3-character string over 30 letters, CJK
+    /// ideographs and kana, and every 2-gram of the 1- and 2-character ones: 865k terms). The
+    /// word-at-a-time multiply hash used before failed this.
+    #[test]
+    fn term_hashes_do_not_collide() {
+        let alphabet: Vec<char> = "abcqxyz09çé洗澡房水间卫生好差很不酒店的了是ぁアー".chars().collect();
+        assert_eq!(alphabet.len(), 30);
+        let mut short: Vec<String> = alphabet.iter().map(|c| c.to_string()).collect();
+        for &a in &alphabet {
+            for &b in &alphabet {
+                short.push(format!("{a}{b}"));
+            }
+        }
+        let mut terms: Vec<String> = short.clone();
+        for &a in &alphabet {
+            for &b in &alphabet {
+                for &c in &alphabet {
+                    terms.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        for a in &short {
+            for b in &short {
+                terms.push(format!("{a} {b}"));
+            }
+        }
+        let mut hashes: Vec<u64> = terms.iter().map(|t| term_hash(t)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), terms.len());
+    }
+
+    /// Distinct terms with one hash (forced here): the index says so, and the lookup by bytes
+    /// tells them apart.
+    #[test]
+    fn shared_hashes_fall_back_to_bytes() {
         let v = Vocabulary::new("abc".into(), vec![1, 2, 3], vec![7u64 << 60, 7 << 60, 9 << 60]);
-        let gram = |hash, start| Gram { hash, start, end: start + 1 };
-        let grams = [gram(7 << 60, 0), gram(7 << 60, 2), gram(9 << 60, 4), gram(7 << 60, 6), gram(1, 4)];
-        let mut found = Vec::new();
-        v.find_staged("b a c x", &grams, &mut cands, |_| {}, |id| found.push(id));
-        assert_eq!(found, [1, 0, 2]);
-        found.clear();
-        v.find_many("b a c x", &grams, &mut cands, |_| {}, |id| found.push(id));
-        assert_eq!(found, [1, 0, 2]);
+        assert!(!v.hashes_are_unique());
+        assert_eq!(
+            [v.find("a", 7 << 60), v.find("b", 7 << 60), v.find("c", 9 << 60)],
+            [Some(0), Some(1), Some(2)]
+        );
+        assert_eq!(v.find("x", 7 << 60), None);
+        let v = Vocabulary::new("abc".into(), vec![1, 2, 3], vec![7u64 << 60, 8 << 60, 9 << 60]);
+        assert!(v.hashes_are_unique());
     }
 
     #[test]
