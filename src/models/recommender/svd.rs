@@ -144,13 +144,13 @@ impl Fitted {
 /// each update (free to compute, and what Surprise users see as progress).
 ///
 /// Order: like Surprise, the ratings of one user are visited together (the user's row stays in
-/// cache and the user's updates form one dependency chain that [`step_and_dot`] shortens).
+/// cache and the user's updates form one dependency chain that `step_and_dot` shortens).
 /// Each user's ratings are shuffled once with the seeded generator; every epoch the users are
 /// reshuffled and each user's ratings rotated by a random offset (one draw per user instead of
 /// one per rating: a full reshuffle per epoch cost about a tenth of the fit and, like
 /// Surprise's fixed order, made no difference to accuracy). The item row two ratings ahead is
 /// prefetched, as item rows are visited in random order, when the item factors are too large
-/// to stay in cache ([`PREFETCH_ABOVE_BYTES`]).
+/// to stay in cache (`PREFETCH_ABOVE_BYTES`).
 pub fn fit(
     history: &Csr,
     mut m: Fitted,

@@ -22,7 +22,8 @@
 //! weighting, [`naive_bayes`] for the models. Bernoulli NB always uses term presence, so
 //! `weighting` does not change a Bernoulli model.
 //!
-//! **Fallbacks.** Tokens not in the vocabulary are ignored. A NULL or empty text, or one with
+//! **Fallbacks.** Tokens not in the vocabulary are ignored (known terms are found by their 64-bit
+//! hash, see [`vectorize::Vocabulary::find_hashed`]). A NULL or empty text, or one with
 //! no known token, gets the answer of the class priors alone (for Bernoulli NB: the priors
 //! combined with "every term absent"). Numbers given as the text are read as their decimal
 //! text, as SQLite would convert them; a blob is an error.
