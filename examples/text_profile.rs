@@ -7,7 +7,8 @@
 //! cargo run --release --example text_profile [-- PHASE [REPEATS]]
 //! ```
 //!
-//! PHASE (default `all`): `tokenize-words`, `tokenize-bigrams`, `jieba`, `fit-words` (the
+//! PHASE (default `all`): `tokenize-words`, `tokenize-bigrams`, `tokenize-hashes-words`,
+//! `tokenize-hashes-bigrams` (`Tokenizer::tokenize_hashes`, as prediction needs), `jieba`, `fit-words` (the
 //! pieces of the fit in Rust), `fit-bigrams`, `train-words`,
 //! `train-bigrams`, `predict-words`, `predict-bigrams` — run one phase alone under `perf record`.
 
@@ -82,7 +83,10 @@ fn main() {
     let docs = text_data::chn_senti_corp().train;
     let n = docs.len() as f64;
     let run = |p: &str| phase == "all" || phase == p;
-    for (name, cjk) in [("words", Cjk::Words), ("bigrams", Cjk::Bigrams)] {
+    let tokenize_phases = [("words", Cjk::Words, false), ("bigrams", Cjk::Bigrams, false)]
+        .into_iter()
+        .chain([("hashes-words", Cjk::Words, true), ("hashes-bigrams", Cjk::Bigrams, true)]);
+    for (name, cjk, hashes_only) in tokenize_phases {
         if !run(&format!("tokenize-{name}")) {
             continue;
         }
@@ -96,7 +100,11 @@ fn main() {
         let s = fastest(repeats, || {
             count = 0;
             for (_, text) in &docs {
-                t.tokenize(text, &mut out);
+                if hashes_only {
+                    t.tokenize_hashes(text, &mut out);
+                } else {
+                    t.tokenize(text, &mut out);
+                }
                 count += out.len();
             }
         });

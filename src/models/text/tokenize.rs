@@ -258,7 +258,7 @@ impl Tokenizer {
 
     /// Tokenizes `text` into `out` (cleared first).
     pub fn tokenize(&self, text: &str, out: &mut Tokens) {
-        out.clear();
+        out.clear(false);
         if text.is_ascii() {
             // NFKC is the identity on ASCII: segment the raw bytes, lower-case each word.
             let plain = self.stop.is_empty() && self.stemmer.is_none();
@@ -276,10 +276,26 @@ impl Tokenizer {
             });
             return;
         }
-        normalize(text, &mut out.norm);
-        let norm = std::mem::take(&mut out.norm);
-        segment(&norm, self.config.cjk, |tok, cjk| self.push(tok, cjk, out));
-        out.norm = norm;
+        self.normalize_and_segment(text, out);
+    }
+
+    /// Tokenizes `text` into `out` (cleared first) keeping only each token's [`token_hash`]:
+    /// [`Tokens::hashes`] and [`Tokens::ngram_hashes_into`] then give exactly what they give
+    /// after [`Tokenizer::tokenize`], in the same order, but no token is copied (there is no
+    /// [`Tokens::text`]). For prediction, which looks the vocabulary up by hash.
+    pub fn tokenize_hashes(&self, text: &str, out: &mut Tokens) {
+        out.clear(true);
+        // On ASCII text this lower-cases the text once (or not at all) rather than word by word
+        // as `tokenize` does: the same words, since `ascii_words` ignores case.
+        self.normalize_and_segment(text, out);
+    }
+
+    /// The general path: normalise into `out`'s scratch buffer (or not at all), segment, push.
+    fn normalize_and_segment(&self, text: &str, out: &mut Tokens) {
+        let mut buf = std::mem::take(&mut out.norm);
+        let norm = normalize(text, &mut buf);
+        segment(norm, self.config.cjk, |tok, cjk| self.push(tok, cjk, out));
+        out.norm = buf;
     }
 
     fn push(&self, tok: &str, cjk: bool, out: &mut Tokens) {
@@ -312,9 +328,12 @@ impl<'de> Deserialize<'de> for Tokenizer {
 }
 
 /// The tokens of one text: a reusable buffer (keep one per thread and call
-/// [`Tokenizer::tokenize`] with it again and again).
+/// [`Tokenizer::tokenize`] or [`Tokenizer::tokenize_hashes`] with it again and again).
 #[derive(Debug, Default)]
 pub struct Tokens {
+    /// Filled by [`Tokenizer::tokenize_hashes`]: `hashes` only, `joined` and `spans` empty.
+    hashes_only: bool,
+    /// Scratch: the normalised text.
     norm: String,
     /// The tokens separated by single spaces.
     joined: String,
@@ -325,7 +344,8 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    fn clear(&mut self) {
+    fn clear(&mut self, hashes_only: bool) {
+        self.hashes_only = hashes_only;
         self.norm.clear();
         self.joined.clear();
         self.spans.clear();
@@ -338,13 +358,16 @@ impl Tokens {
         if tok.is_empty() {
             return;
         }
+        self.hashes.push(token_hash(tok.as_bytes()));
+        if self.hashes_only {
+            return;
+        }
         if !self.joined.is_empty() {
             self.joined.push(' ');
         }
         let start = self.joined.len() as u32;
         self.joined.push_str(tok);
         self.spans.push((start, self.joined.len() as u32));
-        self.hashes.push(token_hash(tok.as_bytes()));
     }
 
     /// Pushes an ASCII word, lower-cased.
@@ -361,22 +384,37 @@ impl Tokens {
 
     /// Number of tokens.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.hashes.len()
     }
 
     /// True when the text had no tokens.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.hashes.is_empty()
+    }
+
+    /// The [`token_hash`] of each token, in text order.
+    pub fn hashes(&self) -> &[u64] {
+        &self.hashes
     }
 
     /// The `i`-th token.
+    ///
+    /// # Panics
+    ///
+    /// After [`Tokenizer::tokenize_hashes`], which keeps no token text.
     pub fn get(&self, i: usize) -> &str {
+        self.assert_has_text();
         let (a, b) = self.spans[i];
         &self.joined[a as usize..b as usize]
     }
 
     /// Calls `f` with every n-gram for `n` in `lo..=hi`, in text order per `n`; an n-gram is its
     /// tokens joined by one space.
+    ///
+    /// # Panics
+    ///
+    /// After [`Tokenizer::tokenize_hashes`], as do the other n-gram methods but
+    /// [`Tokens::ngram_hashes_into`].
     pub fn for_each_ngram(&self, lo: usize, hi: usize, mut f: impl FnMut(&str)) {
         self.for_each_ngram_hashed(lo, hi, |g, _| f(g));
     }
@@ -388,7 +426,8 @@ impl Tokens {
         self.for_each_gram(lo, hi, |g| f(&self.joined[g.start as usize..g.end as usize], g.hash));
     }
 
-    /// The tokens joined by single spaces: every n-gram is a slice of it (see [`Gram`]).
+    /// The tokens joined by single spaces: every n-gram is a slice of it (see [`Gram`]). Empty
+    /// after [`Tokenizer::tokenize_hashes`].
     pub fn text(&self) -> &str {
         &self.joined
     }
@@ -398,12 +437,28 @@ impl Tokens {
         self.for_each_gram(lo, hi, |g| out.push(g));
     }
 
+    /// Appends the `hash` of every n-gram of [`Tokens::ngrams_into`], in its order, to `out`;
+    /// the one n-gram method that works after [`Tokenizer::tokenize_hashes`].
+    pub fn ngram_hashes_into(&self, lo: usize, hi: usize, out: &mut Vec<u64>) {
+        self.for_each_gram_index(lo, hi, |_, _, hash| out.push(hash));
+    }
+
     #[inline]
     fn for_each_gram(&self, lo: usize, hi: usize, mut f: impl FnMut(Gram)) {
-        let len = self.spans.len();
+        self.assert_has_text();
+        self.for_each_gram_index(lo, hi, |first, last, hash| {
+            f(Gram { hash, start: self.spans[first].0, end: self.spans[last].1 })
+        });
+    }
+
+    /// Calls `f(first, last, hash)` for every n-gram (its first and last token's index and its
+    /// [`term_hash`]): unigrams when `lo` is 1, then each `n` in `max(lo, 2)..=hi` in text order.
+    #[inline]
+    fn for_each_gram_index(&self, lo: usize, hi: usize, mut f: impl FnMut(usize, usize, u64)) {
+        let len = self.hashes.len();
         if lo == 1 {
-            for (&(start, end), &hash) in self.spans.iter().zip(&self.hashes) {
-                f(Gram { hash, start, end });
+            for (i, &hash) in self.hashes.iter().enumerate() {
+                f(i, i, hash);
             }
         }
         for n in lo.max(2)..=hi {
@@ -415,9 +470,15 @@ impl Tokens {
                 for &t in &self.hashes[i + 1..i + n] {
                     hash = combine(hash, t);
                 }
-                f(Gram { hash, start: self.spans[i].0, end: self.spans[i + n - 1].1 });
+                f(i, i + n - 1, hash);
             }
         }
+    }
+
+    /// The token texts are needed: fail clearly rather than index missing spans.
+    #[inline]
+    fn assert_has_text(&self) {
+        assert!(!self.hashes_only, "Tokens filled by tokenize_hashes have hashes only");
     }
 }
 
@@ -547,54 +608,81 @@ fn ascii_words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     }
 }
 
-/// NFKC + lower case (+ `’` → `'`) into `out`.
+/// NFKC + lower case (+ `’` → `'`) of `text`: `text` itself when it is already normal (no copy
+/// at all), else the normal form, written into `out`.
 ///
 /// The text is cut into chunks at **normalisation boundaries**: before a character whose full
 /// compatibility decomposition starts with a starter (combining class 0) that is NFKC quick-check
 /// Yes, i.e. that never composes with what precedes it. Nothing reorders or composes across
 /// such a point, so NFKC of the text is the concatenation of NFKC of its chunks, and so is the
-/// lower-casing (per character). A chunk of one character (the common case) is looked up:
-/// ASCII is lower-cased, CJK ideographs stay as they are, and the characters of [`TABLE_RANGES`]
-/// (punctuation and symbols, kana, full-width forms...) have their normalised, lower-cased form
-/// precomputed. Any other chunk takes the general path ([`normalize_slow`]). Characters
-/// outside the table count as "no boundary before" (always safe: it only makes a chunk longer).
-fn normalize(text: &str, out: &mut String) {
+/// lower-casing (per character). A chunk of one character (the common case) is looked up
+/// ([`NormTable::classify`]): upper-case ASCII is lower-cased, the characters of
+/// [`TABLE_RANGES`] (punctuation and symbols, kana, full-width forms...) have their normalised,
+/// lower-cased form precomputed, and the rest of ASCII, CJK ideographs and the table characters
+/// that normalise to themselves are [`Norm::Same`]. Any other chunk takes the general path
+/// ([`normalize_slow`]). Characters outside the table count as "no boundary before" (always
+/// safe: it only makes a chunk longer).
+///
+/// [`Norm::Same`] chunks are not copied one by one (a `memcpy` call per Chinese character): a
+/// run of them is copied in one piece when a chunk that changes (or the end) comes, and never
+/// when nothing changes.
+fn normalize<'a>(text: &'a str, out: &'a mut String) -> &'a str {
     out.clear();
     if text.is_ascii() {
+        if !text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return text;
+        }
         out.push_str(text);
         out.make_ascii_lowercase();
-        return;
+        return out;
     }
-    out.reserve(text.len());
     let table = &*NORM_TABLE;
+    // `text[..copied]` is in `out`, normalised; `text[copied..start]` normalises to itself.
+    let mut copied = 0;
     // The current chunk: its start and, while it is one character long, that character's entry.
     let mut start = 0;
     let mut single: Option<Norm> = None;
-    let flush = |out: &mut String, chunk: &str, single: Option<Norm>| match single {
-        Some(Norm::Ascii(b)) => out.push(b.to_ascii_lowercase() as char),
-        Some(Norm::Same) => out.push_str(chunk),
-        Some(Norm::Pooled(a, b)) => out.push_str(&table.pool[a as usize..b as usize]),
-        None => normalize_slow(chunk, out),
-    };
-    for (i, c) in text.char_indices() {
-        let norm = if c.is_ascii() {
-            Some(Norm::Ascii(c as u8))
-        } else if matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF) {
-            Some(Norm::Same)
-        } else {
-            table.get(c)
-        };
+    let mut i = 0;
+    while i < text.len() {
+        let (norm, len) = table.classify(text, i);
         if norm.is_some() {
-            if i > 0 {
-                flush(out, &text[start..i], single);
+            if i > 0 && single != Some(Norm::Same) {
+                copied = flush_chunk(text, copied, start..i, single, out);
             }
             start = i;
         }
         // A character without a boundary before it joins the chunk, which then takes the
         // general path (as does a first character without a boundary).
         single = norm;
+        i += len;
     }
-    flush(out, &text[start..], single);
+    if single != Some(Norm::Same) {
+        copied = flush_chunk(text, copied, start..text.len(), single, out);
+    }
+    if copied == 0 {
+        return text;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Writes the normal form of the chunk `text[chunk]` (whose one character's entry is `single`,
+/// `None` for a longer chunk; never [`Norm::Same`]) after the pending unchanged text
+/// `text[copied..chunk.start]`; returns the new `copied`.
+fn flush_chunk(
+    text: &str,
+    copied: usize,
+    chunk: std::ops::Range<usize>,
+    single: Option<Norm>,
+    out: &mut String,
+) -> usize {
+    out.push_str(&text[copied..chunk.start]);
+    match single {
+        Some(Norm::Lower(b)) => out.push(b.to_ascii_lowercase() as char),
+        Some(Norm::Pooled(a, b)) => out.push_str(&NORM_TABLE.pool[a as usize..b as usize]),
+        _ => normalize_slow(&text[chunk.clone()], out),
+    }
+    chunk.end
 }
 
 /// NFKC + lower case (+ `’` → `'`) of any text, character by character through
@@ -618,10 +706,10 @@ fn normalize_slow(text: &str, out: &mut String) {
 }
 
 /// How a one-character chunk normalises (see [`normalize`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Norm {
-    /// An ASCII character: lower-case it.
-    Ascii(u8),
+    /// An upper-case ASCII letter: lower-case it.
+    Lower(u8),
     /// Unchanged.
     Same,
     /// `pool[a..b]`.
@@ -636,10 +724,16 @@ const TABLE_RANGES: [(u32, u32); 2] = [(0x80, 0x3400), (0xFF00, 0xFFF0)];
 /// Per code point of [`TABLE_RANGES`]: whether it has a normalisation boundary before it, and
 /// its NFKC + lower-cased form.
 struct NormTable {
-    /// Per code point: `(a, b)` into `pool`, or `(u32::MAX, 0)` without a boundary before.
+    /// Per code point: `(a, b)` into `pool`, `(NO_BOUNDARY, 0)` without a boundary before, or
+    /// `(SAME, 0)` for a character that is its own normal form.
     entries: Vec<(u32, u32)>,
     pool: String,
 }
+
+/// [`NormTable::entries`] marker: no normalisation boundary before the character.
+const NO_BOUNDARY: u32 = u32::MAX;
+/// [`NormTable::entries`] marker: the character is its own normal form ([`Norm::Same`]).
+const SAME: u32 = u32::MAX - 1;
 
 impl NormTable {
     fn build() -> NormTable {
@@ -648,15 +742,43 @@ impl NormTable {
         for &(lo, hi) in &TABLE_RANGES {
             for cp in lo..hi {
                 let entry =
-                    char::from_u32(cp).filter(|&c| has_boundary_before(c)).map_or((u32::MAX, 0), |c| {
-                        let a = pool.len() as u32;
-                        normalize_slow(c.encode_utf8(&mut [0; 4]), &mut pool);
-                        (a, pool.len() as u32)
+                    char::from_u32(cp).filter(|&c| has_boundary_before(c)).map_or((NO_BOUNDARY, 0), |c| {
+                        let a = pool.len();
+                        let mut utf8 = [0; 4];
+                        let c = c.encode_utf8(&mut utf8);
+                        normalize_slow(c, &mut pool);
+                        if pool[a..] == *c {
+                            pool.truncate(a);
+                            (SAME, 0)
+                        } else {
+                            (a as u32, pool.len() as u32)
+                        }
                     });
                 entries.push(entry);
             }
         }
         NormTable { entries, pool }
+    }
+
+    /// The entry of the character starting at byte `i` of `text` (`None`: no boundary before
+    /// it), and its length in bytes. Lead bytes 0xE5..=0xE9 (U+5000..=U+9FFF, CJK Unified
+    /// Ideographs, the bulk of Chinese text) are answered without decoding.
+    #[inline]
+    fn classify(&self, text: &str, i: usize) -> (Option<Norm>, usize) {
+        let b = text.as_bytes()[i];
+        if b < 0x80 {
+            return (Some(if b.is_ascii_uppercase() { Norm::Lower(b) } else { Norm::Same }), 1);
+        }
+        if (0xE5..=0xE9).contains(&b) {
+            return (Some(Norm::Same), 3);
+        }
+        let c = text[i..].chars().next().unwrap_or_default();
+        let norm = if matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF) {
+            Some(Norm::Same)
+        } else {
+            self.get(c)
+        };
+        (norm, c.len_utf8())
     }
 
     #[inline]
@@ -665,8 +787,11 @@ impl NormTable {
         let mut base = 0;
         for &(lo, hi) in &TABLE_RANGES {
             if (lo..hi).contains(&cp) {
-                let (a, b) = self.entries[base + (cp - lo) as usize];
-                return (a != u32::MAX).then_some(Norm::Pooled(a, b));
+                return match self.entries[base + (cp - lo) as usize] {
+                    (NO_BOUNDARY, _) => None,
+                    (SAME, _) => Some(Norm::Same),
+                    (a, b) => Some(Norm::Pooled(a, b)),
+                };
             }
             base += (hi - lo) as usize;
         }
@@ -689,9 +814,11 @@ fn has_boundary_before(c: char) -> bool {
 
 static NORM_TABLE: std::sync::LazyLock<NormTable> = std::sync::LazyLock::new(NormTable::build);
 
-/// Chinese and Japanese ideographs and kana: scripts written without spaces between words.
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
+/// Chinese and Japanese ideographs and kana (by code point): scripts written without spaces
+/// between words.
+#[inline]
+fn is_cjk(cp: u32) -> bool {
+    matches!(cp,
         0x3040..=0x30FF        // Hiragana, Katakana
         | 0x31F0..=0x31FF      // Katakana phonetic extensions
         | 0x3400..=0x4DBF      // CJK Extension A
@@ -700,26 +827,54 @@ fn is_cjk(c: char) -> bool {
         | 0x20000..=0x3FFFF) // Extensions B–H, compatibility supplement
 }
 
+/// [`is_cjk`] of the character whose UTF-8 starts at `bytes[i]`, and its length in bytes,
+/// decoded from the bytes (no `char` iterator): ASCII and two-byte characters (below U+0800)
+/// are never CJK, lead bytes 0xE5..=0xE9 (U+5000..=U+9FFF) always are.
+#[inline]
+fn cjk_at(bytes: &[u8], i: usize) -> (bool, usize) {
+    let cont = |k: usize| (bytes[i + k] & 0x3F) as u32;
+    match bytes[i] {
+        0..=0xDF => (false, if bytes[i] < 0x80 { 1 } else { 2 }),
+        0xE5..=0xE9 => (true, 3),
+        b @ 0xE0..=0xEF => (is_cjk(((b & 0x0F) as u32) << 12 | cont(1) << 6 | cont(2)), 3),
+        b => (is_cjk(((b & 0x07) as u32) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3)), 4),
+    }
+}
+
 /// Splits normalised text into raw tokens; `emit(token, is_cjk)`.
+///
+/// One pass over the bytes finds the runs of CJK and other characters; in [`Cjk::Bigrams`]
+/// mode the bigrams of a CJK run are emitted as its characters are met (as [`char_bigrams`]
+/// would, in the same order), so the run is not scanned again.
 fn segment<'a>(text: &'a str, mode: Cjk, mut emit: impl FnMut(&'a str, bool)) {
     if text.is_ascii() {
         ascii_words(text, |w| emit(w, false));
         return;
     }
-    let mut start = 0;
-    let mut in_cjk = false;
-    for (i, c) in text.char_indices() {
-        let cjk = is_cjk(c);
+    let bigrams = mode == Cjk::Bigrams;
+    let bytes = text.as_bytes();
+    // The current run: its start, whether it is CJK, and the start of its last character.
+    let (mut start, mut in_cjk, mut last) = (0, false, 0);
+    let mut i = 0;
+    while i < bytes.len() {
+        let (cjk, len) = cjk_at(bytes, i);
         if cjk != in_cjk {
-            segment_run(&text[start..i], in_cjk, mode, &mut emit);
-            start = i;
-            in_cjk = cjk;
+            end_run(&text[start..i], in_cjk, mode, last == start, &mut emit);
+            (start, in_cjk) = (i, cjk);
         }
+        if cjk && bigrams && i > start {
+            emit(&text[last..i + len], true);
+        }
+        last = i;
+        i += len;
     }
-    segment_run(&text[start..], in_cjk, mode, &mut emit);
+    end_run(&text[start..], in_cjk, mode, last == start, &mut emit);
 }
 
-fn segment_run<'a>(run: &'a str, cjk: bool, mode: Cjk, emit: &mut impl FnMut(&'a str, bool)) {
+/// Emits the tokens of a finished run of [`segment`] not emitted yet: the words of a non-CJK
+/// run, jieba's words of a CJK run, or, in bigram mode, the run itself when it is one
+/// character (`single`; its bigrams are already out otherwise).
+fn end_run<'a>(run: &'a str, cjk: bool, mode: Cjk, single: bool, emit: &mut impl FnMut(&'a str, bool)) {
     if run.is_empty() {
         return;
     }
@@ -727,8 +882,8 @@ fn segment_run<'a>(run: &'a str, cjk: bool, mode: Cjk, emit: &mut impl FnMut(&'a
         words(run, |w| emit(w, false));
     } else if mode == Cjk::Words {
         segment_cjk(run, emit);
-    } else {
-        char_bigrams(run, |t| emit(t, true));
+    } else if single {
+        emit(run, true);
     }
 }
 
@@ -798,7 +953,9 @@ fn segment_cjk<'a>(run: &'a str, emit: &mut impl FnMut(&'a str, bool)) {
     char_bigrams(run, |t| emit(t, true));
 }
 
-/// Overlapping character bigrams; a one-character text gives itself.
+/// Overlapping character bigrams; a one-character text gives itself. (The reference for
+/// [`segment`]'s fused bigrams.)
+#[cfg(any(test, not(feature = "zh")))]
 fn char_bigrams<'a>(run: &'a str, mut emit: impl FnMut(&'a str)) {
     // Start of the previous and of the current character.
     let mut starts = run.char_indices().map(|(i, _)| i).chain([run.len()]).skip(1);
@@ -1041,8 +1198,8 @@ mod tests {
     #[test]
     fn fast_normalization_matches_the_general_path() {
         fn check(s: &str) {
-            let (mut fast, mut slow) = (String::new(), String::new());
-            normalize(s, &mut fast);
+            let (mut buf, mut slow) = (String::new(), String::new());
+            let fast = normalize(s, &mut buf);
             normalize_slow(s, &mut slow);
             assert_eq!(fast, slow, "text {s:?}");
         }
@@ -1095,6 +1252,166 @@ mod tests {
         assert_eq!(n, 8 + 7 + 6);
         assert_ne!(term_hash("a b"), term_hash("b a"));
         assert_ne!(term_hash("ab"), term_hash("a b"));
+    }
+
+    /// Characters of every class the tokenizer treats apart: ASCII (upper case, digits,
+    /// punctuation), Latin-1, CJK ideographs (including Chinese stopwords and negations),
+    /// kana, full-width and half-width forms, supplementary-plane ideographs, combining marks.
+    const MIXED: &str = concat!(
+        "aAeEsSiI1 ,.'\t_-",
+        "éÉßÅñ\u{A0}\u{2019}",
+        "中文好你的了不是我们在",
+        "かカがｶﾞ\u{3099}",
+        "，。！（）ＡＢｃ１\u{3000}",
+        "\u{20000}\u{2A6D6}\u{F900}㍻",
+        "\u{301}\u{316}"
+    );
+
+    /// Every tokenizer configuration: both `cjk` modes (words only with jieba), every language,
+    /// stopwords and stemming on and off.
+    fn every_config() -> impl Iterator<Item = TokenizerConfig> {
+        let modes = if cfg!(feature = "zh") { vec![Cjk::Words, Cjk::Bigrams] } else { vec![Cjk::Bigrams] };
+        modes.into_iter().flat_map(|cjk| {
+            LANGUAGES.iter().flat_map(move |&(language, _, _)| {
+                [(false, false), (true, false), (false, true), (true, true)]
+                    .map(|(stopwords, stem)| TokenizerConfig { cjk, language, stopwords, stem })
+            })
+        })
+    }
+
+    /// `tokenize_hashes` gives exactly `tokenize`'s token and n-gram hashes, in order, for
+    /// every configuration, on hand-written sentences and random mixed strings; and `tokenize`'s
+    /// hashes are those of its tokens.
+    #[test]
+    fn hash_only_tokenizing_matches_tokenize() {
+        let sentences = [
+            "The runners didn’t run 10.5km — naïve ＣＡＦÉ-goers! This is NOT what I wanted.",
+            "Les chanteuses chantaient, et nous ne savions pas pourquoi.",
+            "我们在北京大学学习机器学习，OK！房间很干净，服务不错，但是早餐没有什么选择。",
+            "酒店位置很好，交通方便。不过隔音差，晚上很吵…（下次不会再住了）",
+            "東京の ホテルは とても きれいでした。ｶﾀｶﾅ も ＯＫ です。𠀀𪛖",
+            "Running QUICKLY runners ran; Die Kinder spielten nicht im Garten.",
+            "",
+            "   ",
+        ];
+        let chars: Vec<char> = MIXED.chars().collect();
+        let (mut full, mut hashed) = (Tokens::default(), Tokens::default());
+        let (mut grams, mut gram_hashes) = (Vec::new(), Vec::new());
+        let mut check = |t: &Tokenizer, s: &str| {
+            t.tokenize(s, &mut full);
+            t.tokenize_hashes(s, &mut hashed);
+            assert_eq!(hashed.hashes(), full.hashes(), "{:?} {s:?}", t.config());
+            assert_eq!(hashed.len(), full.len());
+            for (i, &h) in full.hashes().iter().enumerate() {
+                assert_eq!(h, token_hash(full.get(i).as_bytes()), "{s:?}");
+            }
+            grams.clear();
+            full.ngrams_into(1, 3, &mut grams);
+            gram_hashes.clear();
+            hashed.ngram_hashes_into(1, 3, &mut gram_hashes);
+            assert!(gram_hashes.iter().eq(grams.iter().map(|g| &g.hash)), "{s:?}");
+            assert!(hashed.text().is_empty());
+        };
+        for (k, config) in every_config().enumerate() {
+            let t = Tokenizer::new(config);
+            for s in sentences {
+                check(&t, s);
+            }
+            random_strings(&chars, 0x1234_5678_9abc_def1 ^ k as u64, 1_500, 16, |s| check(&t, s));
+        }
+    }
+
+    /// The byte-decoded [`cjk_at`] gives [`is_cjk`] and the UTF-8 length of every character.
+    #[test]
+    fn cjk_at_matches_is_cjk() {
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let s = c.encode_utf8(&mut buf);
+            assert_eq!(cjk_at(s.as_bytes(), 0), (is_cjk(c as u32), c.len_utf8()), "{c:?}");
+        }
+    }
+
+    /// [`NormTable::classify`] of every character is sound: [`Norm::Same`] only for characters
+    /// that are their own normal form and have a boundary before them, [`Norm::Lower`] only for
+    /// upper-case ASCII, pooled forms equal [`normalize_slow`]'s; and CJK ideographs take the
+    /// fast path.
+    #[test]
+    fn classify_agrees_with_the_general_path() {
+        let table = &*NORM_TABLE;
+        let mut buf = [0u8; 4];
+        let mut slow = String::new();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let s = c.encode_utf8(&mut buf);
+            let (norm, len) = table.classify(s, 0);
+            assert_eq!(len, c.len_utf8());
+            slow.clear();
+            normalize_slow(s, &mut slow);
+            match norm {
+                Some(Norm::Same) => assert!(slow == *s && has_boundary_before(c), "{c:?}"),
+                Some(Norm::Lower(b)) => assert!(b.is_ascii_uppercase() && b as char == c, "{c:?}"),
+                Some(Norm::Pooled(a, b)) => {
+                    assert!(table.pool[a as usize..b as usize] == slow && has_boundary_before(c), "{c:?}")
+                }
+                None => assert!(!c.is_ascii(), "{c:?}"),
+            }
+            if matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF) || c.is_ascii_lowercase() {
+                assert_eq!(norm, Some(Norm::Same), "{c:?}");
+            }
+        }
+    }
+
+    /// Text that is already normal is returned as it is, without a copy.
+    #[test]
+    fn normal_text_is_not_copied() {
+        let mut buf = String::new();
+        for s in ["中文好 ok", "abc 1.5", "東京の ホテル。", "中文"] {
+            assert!(std::ptr::eq(normalize(s, &mut buf), s), "{s:?}");
+        }
+        assert_eq!(normalize("中文，OK", &mut buf), "中文,ok");
+        assert_eq!(normalize("ABC", &mut buf), "abc");
+    }
+
+    /// The segmentation before the fused pass: runs found by `char_indices`, each cut by
+    /// `words`, jieba or [`char_bigrams`] when it ends.
+    fn segment_reference(text: &str, mode: Cjk) -> Vec<(&str, bool)> {
+        fn run<'a>(run: &'a str, cjk: bool, mode: Cjk, out: &mut Vec<(&'a str, bool)>) {
+            if run.is_empty() {
+            } else if !cjk {
+                words(run, |w| out.push((w, false)));
+            } else if mode == Cjk::Words {
+                segment_cjk(run, &mut |t, c| out.push((t, c)));
+            } else {
+                char_bigrams(run, |t| out.push((t, true)));
+            }
+        }
+        let mut out = Vec::new();
+        let (mut start, mut in_cjk) = (0, false);
+        for (i, c) in text.char_indices() {
+            if is_cjk(c as u32) != in_cjk {
+                run(&text[start..i], in_cjk, mode, &mut out);
+                (start, in_cjk) = (i, !in_cjk);
+            }
+        }
+        run(&text[start..], in_cjk, mode, &mut out);
+        out
+    }
+
+    /// The fused byte-based [`segment`] emits exactly the reference's tokens, in its order.
+    #[test]
+    fn fused_segmentation_matches_the_reference() {
+        let chars: Vec<char> = MIXED.chars().collect();
+        for mode in [Cjk::Bigrams, Cjk::DEFAULT] {
+            let check = |s: &str| {
+                let mut fast = Vec::new();
+                segment(s, mode, |t, c| fast.push((t, c)));
+                assert_eq!(fast, segment_reference(s, mode), "{mode:?} {s:?}");
+            };
+            for s in ["北京大学 ok 好", "好", "a好b", "好𠀀", "𠀀", "かな漢字カナ", "中，文。"]
+            {
+                check(s);
+            }
+            random_strings(&chars, 0x2545_f491_4f6c_dd1d, 100_000, 14, check);
+        }
     }
 
     #[test]
