@@ -41,7 +41,7 @@ pub fn opt_text(ctx: &Context<'_>, i: usize, name: &str) -> crate::Result<Option
     }
     match ctx.get_raw(i) {
         ValueRef::Null => Ok(None),
-        ValueRef::Text(t) => std::str::from_utf8(t)
+        ValueRef::Text(t) => simdutf8::basic::from_utf8(t)
             .map(|s| Some(s.to_string()))
             .map_err(|_| Error::argument(format!("argument '{name}' is not valid UTF-8"))),
         other => Err(Error::argument(format!("argument '{name}' must be text, got {}", type_name(other)))),
@@ -66,7 +66,9 @@ pub fn input(v: ValueRef<'_>, position: usize) -> crate::Result<Input<'_>> {
         ValueRef::Integer(v) => Input::Integer(v),
         ValueRef::Real(v) => Input::Real(v),
         ValueRef::Text(t) => {
-            Input::Text(std::str::from_utf8(t).map_err(|_| {
+            // SIMD validation: several times faster than `std::str::from_utf8` on non-ASCII
+            // text (a Chinese review is ~370 bytes of 3-byte characters).
+            Input::Text(simdutf8::basic::from_utf8(t).map_err(|_| {
                 Error::argument(format!("argument {position} is text that is not valid UTF-8"))
             })?)
         }

@@ -131,7 +131,8 @@ fn blob(col: &str, row: usize) -> Error {
 }
 
 fn text(bytes: &[u8], col: &str, row: usize) -> Result<String> {
-    String::from_utf8(bytes.to_vec())
+    simdutf8::basic::from_utf8(bytes)
+        .map(str::to_owned)
         .map_err(|_| Error::data(format!("column '{col}' holds text that is not valid UTF-8 in row {row}")))
 }
 

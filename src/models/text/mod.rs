@@ -46,7 +46,7 @@ use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Instant;
-use tokenize::{Cjk, Gram, Language, Tokenizer, TokenizerConfig, Tokens};
+use tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens};
 use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
@@ -158,7 +158,6 @@ pub struct TextModel {
 #[derive(Default)]
 struct Scratch {
     tokens: Tokens,
-    grams: Vec<Gram>,
     hashes: Vec<u64>,
     ids: Vec<u32>,
     features: Vec<u32>,
@@ -233,21 +232,21 @@ impl TextModel {
     /// Fills `s.ids` with the vocabulary ids of the known terms of `text`, one per occurrence
     /// in n-gram order (prefetching the model's weights of each).
     fn known_terms(&self, text: &str, s: &mut Scratch) {
-        self.tokenizer.tokenize(text, &mut s.tokens);
         let (lo, hi) = (self.settings.ngrams.0 as usize, self.settings.ngrams.1 as usize);
         s.ids.clear();
         let (nb, ids) = (&self.nb, &mut s.ids);
         if self.vocab.hashes_are_unique() {
-            s.grams.clear();
-            s.tokens.ngrams_into(lo, hi, &mut s.grams);
+            // Terms are known by hash: no token text is needed.
+            self.tokenizer.tokenize_hashes(text, &mut s.tokens);
             s.hashes.clear();
-            s.hashes.extend(s.grams.iter().map(|g| g.hash));
-            self.vocab.find_hashed(&s.hashes, |id| {
-                nb.prefetch_offsets(id);
-                ids.push(id);
-            });
+            s.tokens.ngram_hashes_into(lo, hi, &mut s.hashes);
+            self.vocab.find_hashed(&s.hashes, ids);
         } else {
+            self.tokenizer.tokenize(text, &mut s.tokens);
             s.tokens.for_each_ngram_hashed(lo, hi, |g, h| ids.extend(self.vocab.find(g, h)));
+        }
+        for &id in ids.iter() {
+            nb.prefetch_offsets(id);
         }
         for &id in ids.iter() {
             nb.prefetch_weights(id);
