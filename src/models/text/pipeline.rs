@@ -13,6 +13,7 @@ use super::tokenize::{Tokenizer, Tokens};
 use super::{Scratch, cell_text, with_scratch};
 use crate::Result;
 use crate::models::data::Column;
+use std::ops::Range;
 use std::sync::mpsc;
 
 /// Below this many texts, one thread does everything (a thread costs tens of microseconds).
@@ -122,18 +123,33 @@ pub(super) fn map_scores(
             Ok(out)
         })
     };
-    if !parallel(rows.len()) {
-        return run(rows);
+    let (first, second) = in_halves(rows.len(), |range| run(&rows[range]));
+    let mut out = first?;
+    out.extend(second?);
+    Ok(out)
+}
+
+/// `f` of the first and of the second half of `0..n`, the second half on a helper thread when
+/// `n` is large enough and there is a second CPU (else, or when no thread can be spawned, on
+/// this thread after the first). The halves depend on `n` only, so the results do not depend
+/// on the thread count.
+pub(super) fn in_halves<T: Send>(n: usize, f: impl Fn(Range<usize>) -> T + Sync) -> (T, T) {
+    let (first, second) = (0..n / 2, n / 2..n);
+    if !parallel(n) {
+        return (f(first), f(second));
     }
-    let (first, second) = rows.split_at(rows.len() / 2);
     std::thread::scope(|scope| {
-        let helper = std::thread::Builder::new().spawn_scoped(scope, || run(second));
-        let mut out = run(first)?;
-        out.extend(match helper {
-            Ok(helper) => helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?,
-            Err(_) => run(second)?,
+        let f = &f;
+        let helper = std::thread::Builder::new().spawn_scoped(scope, {
+            let second = second.clone();
+            move || f(second)
         });
-        Ok(out)
+        let a = f(first);
+        let b = match helper {
+            Ok(helper) => helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => f(second),
+        };
+        (a, b)
     })
 }
 
@@ -187,6 +203,19 @@ mod tests {
         let threaded = collect(&rows, &col, true).unwrap();
         assert_eq!(threaded, collect(&rows, &col, false).unwrap());
         assert_eq!(threaded[2 * BATCH + 5], Vec::<String>::new());
+    }
+
+    /// The halves depend on the count only, on either path.
+    #[test]
+    fn halves_split_at_the_middle() {
+        for n in [0, 1, 3, MIN_ROWS - 1, MIN_ROWS, 5001] {
+            let (a, b) = in_halves(n, |r| (r.clone(), std::thread::current().id()));
+            assert_eq!((a.0, b.0), (0..n / 2, n / 2..n));
+            assert_eq!(a.1, std::thread::current().id(), "the first half runs on the caller");
+            if !parallel(n) {
+                assert_eq!(b.1, a.1);
+            }
+        }
     }
 
     #[test]
