@@ -298,18 +298,19 @@ impl Tokenizer {
     /// general path spends its time on them one character at a time).
     ///
     /// The text is cut into **ideograph runs** (maximal runs of [`is_simple_ideograph`]s: CJK,
-    /// their own normal form, a normalisation boundary before each) and **pieces** (what lies
-    /// between). A run's bigrams are hashed straight from `text`, 6 bytes stepping 3, with no
-    /// copy and no decoding ([`Tokenizer::hash_ideographs`]). A piece of [`CLASS_SEP`] characters
-    /// only (`，`, `。`, spaces... between ideographs) just ends the CJK run; any other piece is
-    /// normalised and segmented on its own ([`Tokenizer::hash_piece`]). [`CjkRun`] carries the
-    /// CJK run across runs and pieces (kana or a 4-byte ideograph in a piece continue it).
+    /// their own normal form, a normalisation boundary before and after each) and **pieces**
+    /// (what lies between). A run's bigrams are hashed as the run is scanned, straight from
+    /// `text` (6 bytes stepping 3: no copy, no decoding), in the loop that finds its end, so
+    /// that the one unpredictable branch per run is its end. A piece of [`CLASS_SEP`]
+    /// characters only (`，`, `。`, spaces... between ideographs) just ends the CJK run; any
+    /// other piece is normalised and segmented on its own ([`Tokenizer::hash_piece`]).
+    /// [`CjkRun`] carries the CJK run of the normal text across runs and pieces (kana or a
+    /// 4-byte ideograph in a piece continue it).
     ///
-    /// This is exact: every cut has a normalisation boundary (see [`normalize`]) after it (a
-    /// run whose next character has none gives its last ideograph to the piece), so the
-    /// normal form of the text is the concatenation of those of the runs and pieces; and a
-    /// piece holds every non-CJK run of the normal text it overlaps (runs are CJK), so its
-    /// words are the text's words.
+    /// This is exact: every cut has a normalisation boundary (see [`normalize`]) before it and
+    /// after it, so the normal form of the text is the concatenation of those of the runs and
+    /// pieces; and a piece holds every non-CJK run of the normal text it overlaps (runs are
+    /// CJK), so its words are the text's words.
     fn hash_bigrams(&self, text: &str, out: &mut Tokens) {
         let bytes = text.as_bytes();
         let table = &*NORM_TABLE;
@@ -319,21 +320,15 @@ impl Tokenizer {
         let mut cjk = CjkRun::default();
         let mut i = 0;
         while i < bytes.len() {
-            let run = i;
-            while i < bytes.len() && is_simple_ideograph(bytes, i) {
-                i += 3;
-            }
-            // A character without a boundary before it may compose with the ideograph before
-            // it: leave that ideograph to the piece.
-            if i > run && i < bytes.len() && table.char_class(text, i).0 == CLASS_NO_BOUNDARY {
-                i -= 3;
-            }
-            if i > run {
-                self.hash_ideographs(&text[run..i], &mut cjk, out);
+            if is_simple_ideograph(bytes, i) {
+                i = self.hash_ideographs(bytes, i, &mut cjk, out);
+                if i == bytes.len() {
+                    break;
+                }
             }
             let piece = i;
             let mut sep = true;
-            while i < bytes.len() && (i == piece || !is_simple_ideograph(bytes, i)) {
+            while i == piece || i < bytes.len() && !is_simple_ideograph(bytes, i) {
                 let (class, len) = table.char_class(text, i);
                 sep &= class == CLASS_SEP;
                 i += len;
@@ -348,21 +343,27 @@ impl Tokenizer {
         out.norm = norm;
     }
 
-    /// Hashes the tokens of a run of [`is_simple_ideograph`]s (3 bytes each, at least one): the
-    /// bigram joining it to the CJK run before it, if any, then its own bigrams, each hashed
-    /// from the 6 bytes of `run` where it lies.
-    fn hash_ideographs(&self, run: &str, cjk: &mut CjkRun, out: &mut Tokens) {
-        let b = run.as_bytes();
-        cjk.push(&b[..3], self, out);
-        if b.len() == 3 {
-            return;
+    /// Hashes the tokens of the run of [`is_simple_ideograph`]s (3 bytes each) that starts at
+    /// `bytes[start]`: the bigram joining it to the CJK run before it, if any, then its own
+    /// bigrams, each hashed from the 6 bytes of `bytes` where it lies. Returns the run's end.
+    #[inline]
+    fn hash_ideographs(&self, bytes: &[u8], start: usize, cjk: &mut CjkRun, out: &mut Tokens) -> usize {
+        cjk.push(&bytes[start..start + 3], self, out);
+        let mut i = start + 3;
+        let plain = self.stop.is_empty();
+        while i < bytes.len() && is_simple_ideograph(bytes, i) {
+            let pair = &bytes[i - 3..i + 3];
+            if plain {
+                out.hashes.push(token_hash_6(pair.try_into().unwrap()));
+            } else {
+                self.push_cjk_hash(pair, out);
+            }
+            i += 3;
         }
-        if self.stop.is_empty() {
-            out.hashes.extend(b.windows(6).step_by(3).map(|w| token_hash_6(w.try_into().unwrap())));
-        } else {
-            b.windows(6).step_by(3).for_each(|w| self.push_cjk_hash(w, out));
+        if i > start + 3 {
+            cjk.set_last(&bytes[i - 3..i]);
         }
-        cjk.set_last(&b[b.len() - 3..]);
+        i
     }
 
     /// Normalises and segments a piece of [`Tokenizer::hash_bigrams`], hashing its tokens: its
@@ -1016,10 +1017,12 @@ fn cjk_at(bytes: &[u8], i: usize) -> (bool, usize) {
     }
 }
 
-/// A CJK ideograph that is its own normal form and has a normalisation boundary before it
-/// (U+3400..=U+4DBF, U+4E00..=U+9FFF, 3 bytes in UTF-8) starts at `bytes[i]` (a character
+/// A CJK ideograph that is its own normal form with a normalisation boundary before and after
+/// it (U+3400..=U+4DBF, U+4E00..=U+9FFF, 3 bytes in UTF-8) starts at `bytes[i]` (a character
 /// boundary): told by the lead byte (0xE5..=0xE9: U+5000..=U+9FFF) or, for 0xE3 and 0xE4, the
-/// second byte too (0xE3 0x90.. is U+3400.., 0xE4 0xB7 is U+4DC0..=U+4DFF, not CJK).
+/// second byte too (0xE3 0x90.. is U+3400.., 0xE4 0xB7 is U+4DC0..=U+4DFF, not CJK). The
+/// boundary after: such an ideograph is a starter that begins no canonical composition, so
+/// nothing after it can compose with it or move before it.
 #[inline]
 fn is_simple_ideograph(bytes: &[u8], i: usize) -> bool {
     match bytes[i] {
@@ -1709,14 +1712,22 @@ mod tests {
     }
 
     /// [`is_simple_ideograph`] holds for exactly the ideographs of U+3400..=U+4DBF and
-    /// U+4E00..=U+9FFF, which are CJK, their own normal form, with a boundary before them; and
-    /// the classes of the table agree with their definitions.
+    /// U+4E00..=U+9FFF, which are CJK, their own normal form, with a boundary before them and
+    /// after them (no canonical decomposition of two or more characters starts with one, so
+    /// none is the first of a composition); and the classes of the table agree with their
+    /// definitions.
     #[test]
     fn simple_ideographs_and_char_classes() {
         let table = &*NORM_TABLE;
         let mut buf = [0u8; 4];
         let mut slow = String::new();
         for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let mut decomposition = Vec::new();
+            unicode_normalization::char::decompose_canonical(c, |d| decomposition.push(d));
+            if decomposition.len() > 1 {
+                let first = decomposition[0].encode_utf8(&mut buf);
+                assert!(!is_simple_ideograph(first.as_bytes(), 0), "{c:?} {decomposition:?}");
+            }
             let s = c.encode_utf8(&mut buf);
             let simple = matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF);
             assert_eq!(is_simple_ideograph(s.as_bytes(), 0), simple, "{c:?}");
