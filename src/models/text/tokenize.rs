@@ -349,21 +349,17 @@ impl Tokenizer {
     #[inline]
     fn hash_ideographs(&self, bytes: &[u8], start: usize, cjk: &mut CjkRun, out: &mut Tokens) -> usize {
         cjk.push(&bytes[start..start + 3], self, out);
-        let mut i = start + 3;
-        let plain = self.stop.is_empty();
-        while i < bytes.len() && is_simple_ideograph(bytes, i) {
-            let pair = &bytes[i - 3..i + 3];
-            if plain {
-                out.hashes.push(token_hash_6(pair.try_into().unwrap()));
-            } else {
-                self.push_cjk_hash(pair, out);
-            }
-            i += 3;
+        // Two loops rather than a test per bigram.
+        let last = if self.stop.is_empty() {
+            let hashes = &mut out.hashes;
+            ideograph_pairs(bytes, start, |pair| hashes.push(token_hash_6(pair)))
+        } else {
+            ideograph_pairs(bytes, start, |pair| self.push_cjk_hash(pair, out))
+        };
+        if last > start {
+            cjk.set_last(&bytes[last..last + 3]);
         }
-        if i > start + 3 {
-            cjk.set_last(&bytes[i - 3..i]);
-        }
-        i
+        last + 3
     }
 
     /// Normalises and segments a piece of [`Tokenizer::hash_bigrams`], hashing its tokens: its
@@ -1025,12 +1021,36 @@ fn cjk_at(bytes: &[u8], i: usize) -> (bool, usize) {
 /// nothing after it can compose with it or move before it.
 #[inline]
 fn is_simple_ideograph(bytes: &[u8], i: usize) -> bool {
-    match bytes[i] {
-        0xE5..=0xE9 => true,
-        0xE4 => bytes[i + 1] != 0xB7,
-        0xE3 => bytes[i + 1] >= 0x90,
-        _ => false,
+    simple_ideograph_lead(bytes[i], bytes.get(i + 1).map_or(0, |&b| b))
+}
+
+/// [`is_simple_ideograph`] of a character whose first two bytes are `b0`, `b1` (`b1` anything
+/// when `b0` is not 0xE3 or 0xE4), without branches: `b0 << 6 | b1 & 0x3F` is `0xE0 << 6`
+/// plus the code point's bits 6.. for a 3-byte character, and less (ASCII, 2-byte
+/// characters, continuation bytes) or more (4-byte characters) for the others.
+#[inline]
+fn simple_ideograph_lead(b0: u8, b1: u8) -> bool {
+    const BASE: u32 = 0xE0 << 6;
+    let k = (b0 as u32) << 6 | (b1 & 0x3F) as u32;
+    // U+3400..=U+9FFF, minus U+4DC0..=U+4DFF (Yijing hexagram symbols).
+    let in_range = k.wrapping_sub(BASE + (0x3400 >> 6)) <= (0x9FFF >> 6) - (0x3400 >> 6);
+    in_range & (k != BASE + (0x4DC0 >> 6))
+}
+
+/// Calls `f` with each bigram (6 bytes) of the run of [`is_simple_ideograph`]s whose first
+/// ideograph starts at `bytes[i]`, in order; returns where its last ideograph starts. The
+/// run's end is its one unpredictable branch.
+#[inline(always)]
+fn ideograph_pairs(bytes: &[u8], mut i: usize, mut f: impl FnMut(&[u8; 6])) -> usize {
+    while let Some(pair) = bytes.get(i..i + 6) {
+        let pair: &[u8; 6] = pair.try_into().unwrap();
+        if !simple_ideograph_lead(pair[3], pair[4]) {
+            break;
+        }
+        f(pair);
+        i += 3;
     }
+    i
 }
 
 /// The XXH3 of a 6-byte token (a bigram of 3-byte characters): [`token_hash`], with the length
@@ -1714,10 +1734,23 @@ mod tests {
     /// [`is_simple_ideograph`] holds for exactly the ideographs of U+3400..=U+4DBF and
     /// U+4E00..=U+9FFF, which are CJK, their own normal form, with a boundary before them and
     /// after them (no canonical decomposition of two or more characters starts with one, so
-    /// none is the first of a composition); and the classes of the table agree with their
-    /// definitions.
+    /// none is the first of a composition), and [`simple_ideograph_lead`] tells them by their
+    /// first two bytes; and the classes of the table agree with their definitions.
     #[test]
     fn simple_ideographs_and_char_classes() {
+        for b0 in 0..=255u8 {
+            for b1 in 0..=255u8 {
+                let expected = match b0 {
+                    0xE5..=0xE9 => true,
+                    0xE4 => b1 != 0xB7,
+                    0xE3 => b1 >= 0x90,
+                    _ => false,
+                };
+                if !matches!(b0, 0xE3 | 0xE4) || (0x80..0xC0).contains(&b1) {
+                    assert_eq!(simple_ideograph_lead(b0, b1), expected, "{b0:#x} {b1:#x}");
+                }
+            }
+        }
         let table = &*NORM_TABLE;
         let mut buf = [0u8; 4];
         let mut slow = String::new();
