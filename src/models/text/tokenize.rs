@@ -285,9 +285,116 @@ impl Tokenizer {
     /// [`Tokens::text`]). For prediction, which looks the vocabulary up by hash.
     pub fn tokenize_hashes(&self, text: &str, out: &mut Tokens) {
         out.clear(true);
+        if self.config.cjk == Cjk::Bigrams && !text.is_ascii() {
+            return self.hash_bigrams(text, out);
+        }
         // On ASCII text this lower-cases the text once (or not at all) rather than word by word
         // as `tokenize` does: the same words, since `ascii_words` ignores case.
         self.normalize_and_segment(text, out);
+    }
+
+    /// [`Tokenizer::tokenize_hashes`] in [`Cjk::Bigrams`] mode, in one pass over `text` that
+    /// normalises, segments and hashes together (Chinese text is mostly ideographs, and the
+    /// general path spends its time on them one character at a time).
+    ///
+    /// The text is cut into **ideograph runs** (maximal runs of [`is_simple_ideograph`]s: CJK,
+    /// their own normal form, a normalisation boundary before and after each) and **pieces**
+    /// (what lies between). A run's bigrams are hashed as the run is scanned, straight from
+    /// `text` (6 bytes stepping 3: no copy, no decoding), in the loop that finds its end, so
+    /// that the one unpredictable branch per run is its end. A piece of [`CLASS_SEP`]
+    /// characters only (`，`, `。`, spaces... between ideographs) just ends the CJK run; any
+    /// other piece is normalised and segmented on its own ([`Tokenizer::hash_piece`]).
+    /// [`CjkRun`] carries the CJK run of the normal text across runs and pieces (kana or a
+    /// 4-byte ideograph in a piece continue it).
+    ///
+    /// This is exact: every cut has a normalisation boundary (see [`normalize`]) before it and
+    /// after it, so the normal form of the text is the concatenation of those of the runs and
+    /// pieces; and a piece holds every non-CJK run of the normal text it overlaps (runs are
+    /// CJK), so its words are the text's words.
+    fn hash_bigrams(&self, text: &str, out: &mut Tokens) {
+        let bytes = text.as_bytes();
+        let table = &*NORM_TABLE;
+        // Enough for Chinese text (fewer tokens than 3-byte characters); more is pushed anyway.
+        out.hashes.reserve(bytes.len() / 3 + 1);
+        let mut norm = std::mem::take(&mut out.norm);
+        let mut cjk = CjkRun::default();
+        let mut i = 0;
+        while i < bytes.len() {
+            if is_simple_ideograph(bytes, i) {
+                i = self.hash_ideographs(bytes, i, &mut cjk, out);
+                if i == bytes.len() {
+                    break;
+                }
+            }
+            let piece = i;
+            let mut sep = true;
+            while i == piece || i < bytes.len() && !is_simple_ideograph(bytes, i) {
+                let (class, len) = table.char_class(text, i);
+                sep &= class == CLASS_SEP;
+                i += len;
+            }
+            if sep {
+                cjk.end(self, out);
+            } else {
+                self.hash_piece(&text[piece..i], &mut cjk, &mut norm, out);
+            }
+        }
+        cjk.end(self, out);
+        out.norm = norm;
+    }
+
+    /// Hashes the tokens of the run of [`is_simple_ideograph`]s (3 bytes each) that starts at
+    /// `bytes[start]`: the bigram joining it to the CJK run before it, if any, then its own
+    /// bigrams, each hashed from the 6 bytes of `bytes` where it lies. Returns the run's end.
+    #[inline]
+    fn hash_ideographs(&self, bytes: &[u8], start: usize, cjk: &mut CjkRun, out: &mut Tokens) -> usize {
+        cjk.push(&bytes[start..start + 3], self, out);
+        // Two loops rather than a test per bigram.
+        let last = if self.stop.is_empty() {
+            let hashes = &mut out.hashes;
+            ideograph_pairs(bytes, start, |pair| hashes.push(token_hash_6(pair)))
+        } else {
+            ideograph_pairs(bytes, start, |pair| self.push_cjk_hash(pair, out))
+        };
+        if last > start {
+            cjk.set_last(&bytes[last..last + 3]);
+        }
+        last + 3
+    }
+
+    /// Normalises and segments a piece of [`Tokenizer::hash_bigrams`], hashing its tokens: its
+    /// CJK characters continue `cjk`, its non-CJK runs give their words (stopwords, stemming).
+    fn hash_piece(&self, piece: &str, cjk: &mut CjkRun, norm: &mut String, out: &mut Tokens) {
+        let text = normalize(piece, norm);
+        let bytes = text.as_bytes();
+        // The start of the current non-CJK run.
+        let mut word_start = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            let (is_cjk, len) = cjk_at(bytes, i);
+            if is_cjk {
+                if let Some(a) = word_start.take() {
+                    words(&text[a..i], |w| self.push(w, false, out));
+                }
+                cjk.push(&bytes[i..i + len], self, out);
+            } else if word_start.is_none() {
+                cjk.end(self, out);
+                word_start = Some(i);
+            }
+            i += len;
+        }
+        if let Some(a) = word_start {
+            words(&text[a..], |w| self.push(w, false, out));
+        }
+    }
+
+    /// Pushes the hash of a CJK token (never stemmed) unless it is a stopword.
+    #[inline]
+    fn push_cjk_hash(&self, tok: &[u8], out: &mut Tokens) {
+        if !self.stop.is_empty() && std::str::from_utf8(tok).is_ok_and(|t| self.stop.contains(t)) {
+            return;
+        }
+        out.hashes.push(token_hash(tok));
     }
 
     /// The general path: normalise into `out`'s scratch buffer (or not at all), segment, push.
@@ -728,7 +835,34 @@ struct NormTable {
     /// `(SAME, 0)` for a character that is its own normal form.
     entries: Vec<(u32, u32)>,
     pool: String,
+    /// Per code point: its [`NormTable::char_class`].
+    classes: Vec<u8>,
 }
+
+/// [`NormTable::char_class`]: no normalisation boundary before the character (or unknown).
+const CLASS_NO_BOUNDARY: u8 = 0;
+/// [`NormTable::char_class`]: a boundary before it, and its normal form is one or more
+/// non-CJK characters that are all [`no_word`] (punctuation, spaces): a stretch of such
+/// characters between CJK characters has no word and only ends the CJK run.
+const CLASS_SEP: u8 = 1;
+/// [`NormTable::char_class`]: any other character with a boundary before it.
+const CLASS_OTHER: u8 = 2;
+
+/// [`NormTable::char_class`] of the ASCII characters: letters and digits are [`CLASS_OTHER`],
+/// the rest [`CLASS_SEP`] (all [`no_word`]).
+const fn ascii_char_classes() -> [u8; 128] {
+    let mut t = [CLASS_SEP; 128];
+    let mut i = 0;
+    while i < 128 {
+        if (i as u8).is_ascii_alphanumeric() {
+            t[i] = CLASS_OTHER;
+        }
+        i += 1;
+    }
+    t
+}
+
+static ASCII_CHAR_CLASS: [u8; 128] = ascii_char_classes();
 
 /// [`NormTable::entries`] marker: no normalisation boundary before the character.
 const NO_BOUNDARY: u32 = u32::MAX;
@@ -739,6 +873,7 @@ impl NormTable {
     fn build() -> NormTable {
         let mut entries = Vec::new();
         let mut pool = String::new();
+        let mut classes = Vec::new();
         for &(lo, hi) in &TABLE_RANGES {
             for cp in lo..hi {
                 let entry =
@@ -754,10 +889,47 @@ impl NormTable {
                             (a as u32, pool.len() as u32)
                         }
                     });
+                let normal = match entry {
+                    (NO_BOUNDARY, _) => None,
+                    (SAME, _) => char::from_u32(cp).map(String::from),
+                    (a, b) => Some(pool[a as usize..b as usize].to_string()),
+                };
+                classes.push(match normal {
+                    None => CLASS_NO_BOUNDARY,
+                    Some(n) if !n.is_empty() && n.chars().all(no_word) => CLASS_SEP,
+                    Some(_) => CLASS_OTHER,
+                });
                 entries.push(entry);
             }
         }
-        NormTable { entries, pool }
+        NormTable { entries, pool, classes }
+    }
+
+    /// The class ([`CLASS_NO_BOUNDARY`], [`CLASS_SEP`] or [`CLASS_OTHER`]) of the character starting at
+    /// byte `i` of `text`, and its length in bytes. Characters beyond ASCII and
+    /// [`TABLE_RANGES`] are [`CLASS_NO_BOUNDARY`], as in [`NormTable::get`] (CJK ideographs are
+    /// meant to be told apart before, by [`is_simple_ideograph`]).
+    #[inline]
+    fn char_class(&self, text: &str, i: usize) -> (u8, usize) {
+        let b = text.as_bytes()[i];
+        if b < 0x80 {
+            return (ASCII_CHAR_CLASS[b as usize], 1);
+        }
+        let c = text[i..].chars().next().unwrap_or_default();
+        (self.index(c as u32).map_or(CLASS_NO_BOUNDARY, |k| self.classes[k]), c.len_utf8())
+    }
+
+    /// The index of code point `cp` in [`NormTable::entries`], if it is in [`TABLE_RANGES`].
+    #[inline]
+    fn index(&self, cp: u32) -> Option<usize> {
+        let mut base = 0;
+        for &(lo, hi) in &TABLE_RANGES {
+            if (lo..hi).contains(&cp) {
+                return Some(base + (cp - lo) as usize);
+            }
+            base += (hi - lo) as usize;
+        }
+        None
     }
 
     /// The entry of the character starting at byte `i` of `text` (`None`: no boundary before
@@ -838,6 +1010,97 @@ fn cjk_at(bytes: &[u8], i: usize) -> (bool, usize) {
         0xE5..=0xE9 => (true, 3),
         b @ 0xE0..=0xEF => (is_cjk(((b & 0x0F) as u32) << 12 | cont(1) << 6 | cont(2)), 3),
         b => (is_cjk(((b & 0x07) as u32) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3)), 4),
+    }
+}
+
+/// A CJK ideograph that is its own normal form with a normalisation boundary before and after
+/// it (U+3400..=U+4DBF, U+4E00..=U+9FFF, 3 bytes in UTF-8) starts at `bytes[i]` (a character
+/// boundary): told by the lead byte (0xE5..=0xE9: U+5000..=U+9FFF) or, for 0xE3 and 0xE4, the
+/// second byte too (0xE3 0x90.. is U+3400.., 0xE4 0xB7 is U+4DC0..=U+4DFF, not CJK). The
+/// boundary after: such an ideograph is a starter that begins no canonical composition, so
+/// nothing after it can compose with it or move before it.
+#[inline]
+fn is_simple_ideograph(bytes: &[u8], i: usize) -> bool {
+    simple_ideograph_lead(bytes[i], bytes.get(i + 1).map_or(0, |&b| b))
+}
+
+/// [`is_simple_ideograph`] of a character whose first two bytes are `b0`, `b1` (`b1` anything
+/// when `b0` is not 0xE3 or 0xE4), without branches: `b0 << 6 | b1 & 0x3F` is `0xE0 << 6`
+/// plus the code point's bits 6.. for a 3-byte character, and less (ASCII, 2-byte
+/// characters, continuation bytes) or more (4-byte characters) for the others.
+#[inline]
+fn simple_ideograph_lead(b0: u8, b1: u8) -> bool {
+    const BASE: u32 = 0xE0 << 6;
+    let k = (b0 as u32) << 6 | (b1 & 0x3F) as u32;
+    // U+3400..=U+9FFF, minus U+4DC0..=U+4DFF (Yijing hexagram symbols).
+    let in_range = k.wrapping_sub(BASE + (0x3400 >> 6)) <= (0x9FFF >> 6) - (0x3400 >> 6);
+    in_range & (k != BASE + (0x4DC0 >> 6))
+}
+
+/// Calls `f` with each bigram (6 bytes) of the run of [`is_simple_ideograph`]s whose first
+/// ideograph starts at `bytes[i]`, in order; returns where its last ideograph starts. The
+/// run's end is its one unpredictable branch.
+#[inline(always)]
+fn ideograph_pairs(bytes: &[u8], mut i: usize, mut f: impl FnMut(&[u8; 6])) -> usize {
+    while let Some(pair) = bytes.get(i..i + 6) {
+        let pair: &[u8; 6] = pair.try_into().unwrap();
+        if !simple_ideograph_lead(pair[3], pair[4]) {
+            break;
+        }
+        f(pair);
+        i += 3;
+    }
+    i
+}
+
+/// The XXH3 of a 6-byte token (a bigram of 3-byte characters): [`token_hash`], with the length
+/// known so that the compiler keeps only XXH3's 4-to-8-byte path.
+#[inline]
+fn token_hash_6(bytes: &[u8; 6]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// The CJK run of the normal text being read by [`Tokenizer::hash_bigrams`]: its last
+/// character (`last[..len]`; `len` 0 outside a CJK run) and whether it has more than one
+/// character (then its bigrams are out, else the character alone is its token when it ends).
+#[derive(Default)]
+struct CjkRun {
+    last: [u8; 4],
+    len: usize,
+    multi: bool,
+}
+
+impl CjkRun {
+    /// The next CJK character `c` (3 or 4 bytes): hashes the bigram it ends, if any.
+    #[inline]
+    fn push(&mut self, c: &[u8], t: &Tokenizer, out: &mut Tokens) {
+        if self.len > 0 {
+            let mut pair = [0; 8];
+            pair[..self.len].copy_from_slice(&self.last[..self.len]);
+            pair[self.len..self.len + c.len()].copy_from_slice(c);
+            t.push_cjk_hash(&pair[..self.len + c.len()], out);
+            self.multi = true;
+        }
+        self.last[..c.len()].copy_from_slice(c);
+        self.len = c.len();
+    }
+
+    /// Records `c` as the last character of a run whose bigrams are out.
+    #[inline]
+    fn set_last(&mut self, c: &[u8]) {
+        self.last[..c.len()].copy_from_slice(c);
+        self.len = c.len();
+        self.multi = true;
+    }
+
+    /// A non-CJK character or the end: a run of one character gives that character.
+    #[inline]
+    fn end(&mut self, t: &Tokenizer, out: &mut Tokens) {
+        if self.len > 0 && !self.multi {
+            t.push_cjk_hash(&self.last[..self.len], out);
+        }
+        self.len = 0;
+        self.multi = false;
     }
 }
 
@@ -1411,6 +1674,109 @@ mod tests {
                 check(s);
             }
             random_strings(&chars, 0x2545_f491_4f6c_dd1d, 100_000, 14, check);
+        }
+    }
+
+    /// The one-pass bigram hashing of [`Tokenizer::hash_bigrams`] gives exactly the hashes of
+    /// [`Tokenizer::tokenize`]'s tokens, on random strings that are mostly ideographs (some
+    /// forming Chinese stopwords, and the edges of the ranges [`is_simple_ideograph`] tells by
+    /// byte) mixed with punctuation, ASCII, full-width forms, kana and marks that compose with
+    /// what precedes them, 4-byte and compatibility ideographs, and characters whose normal
+    /// form is several characters (`㍻` is `平成`, `…` is `...`, `㌀` is kana).
+    #[test]
+    fn hash_bigrams_matches_tokenize() {
+        let ideographs = "一下上面我们的了你他不好中文\u{3400}\u{4DBF}\u{4E00}\u{9FFF}\u{3FFF}\u{4000}";
+        let others = concat!(
+            "，。！？、（）“”…～ＡＢｃ１\u{3000}",
+            " aZ1.,'_\n",
+            "かカｶﾞ\u{3099}\u{301}",
+            "\u{20000}\u{2A6D6}\u{F900}㍻㌀\u{33FF}",
+            "\u{4DC0}\u{A000}\u{33FF}한é"
+        );
+        let mut chars: Vec<char> = others.chars().collect();
+        for _ in 0..4 {
+            chars.extend(ideographs.chars());
+        }
+        let (mut full, mut hashed) = (Tokens::default(), Tokens::default());
+        for (k, (language, stopwords, stem)) in [Language::Chinese, Language::English]
+            .into_iter()
+            .flat_map(|l| [(l, false, false), (l, true, false), (l, false, true), (l, true, true)])
+            .enumerate()
+        {
+            let t = Tokenizer::new(TokenizerConfig { cjk: Cjk::Bigrams, language, stopwords, stem });
+            let mut check = |s: &str| {
+                t.tokenize(s, &mut full);
+                t.tokenize_hashes(s, &mut hashed);
+                assert_eq!(hashed.hashes(), full.hashes(), "{:?} {s:?}", t.config());
+            };
+            for s in
+                ["中文，好", "好", "中", "中文\u{301}", "中\u{301}文", "中𠀀文", "中㍻文", "ｶﾞ中", "1，2中"]
+            {
+                check(s);
+            }
+            random_strings(&chars, 0x9e37_79b9_7f4a_7c15 ^ k as u64, 60_000, 40, check);
+        }
+    }
+
+    /// [`token_hash_6`] is [`token_hash`].
+    #[test]
+    fn token_hash_6_is_token_hash() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let b: [u8; 6] = state.to_le_bytes()[..6].try_into().unwrap();
+            assert_eq!(token_hash_6(&b), token_hash(&b));
+        }
+    }
+
+    /// [`is_simple_ideograph`] holds for exactly the ideographs of U+3400..=U+4DBF and
+    /// U+4E00..=U+9FFF, which are CJK, their own normal form, with a boundary before them and
+    /// after them (no canonical decomposition of two or more characters starts with one, so
+    /// none is the first of a composition), and [`simple_ideograph_lead`] tells them by their
+    /// first two bytes; and the classes of the table agree with their definitions.
+    #[test]
+    fn simple_ideographs_and_char_classes() {
+        for b0 in 0..=255u8 {
+            for b1 in 0..=255u8 {
+                let expected = match b0 {
+                    0xE5..=0xE9 => true,
+                    0xE4 => b1 != 0xB7,
+                    0xE3 => b1 >= 0x90,
+                    _ => false,
+                };
+                if !matches!(b0, 0xE3 | 0xE4) || (0x80..0xC0).contains(&b1) {
+                    assert_eq!(simple_ideograph_lead(b0, b1), expected, "{b0:#x} {b1:#x}");
+                }
+            }
+        }
+        let table = &*NORM_TABLE;
+        let mut buf = [0u8; 4];
+        let mut slow = String::new();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let mut decomposition = Vec::new();
+            unicode_normalization::char::decompose_canonical(c, |d| decomposition.push(d));
+            if decomposition.len() > 1 {
+                let first = decomposition[0].encode_utf8(&mut buf);
+                assert!(!is_simple_ideograph(first.as_bytes(), 0), "{c:?} {decomposition:?}");
+            }
+            let s = c.encode_utf8(&mut buf);
+            let simple = matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF);
+            assert_eq!(is_simple_ideograph(s.as_bytes(), 0), simple, "{c:?}");
+            slow.clear();
+            normalize_slow(s, &mut slow);
+            if simple {
+                assert!(is_cjk(c as u32) && slow == *s && has_boundary_before(c), "{c:?}");
+            }
+            let (class, len) = table.char_class(s, 0);
+            assert_eq!(len, c.len_utf8());
+            let sep = !slow.is_empty() && slow.chars().all(no_word);
+            match class {
+                CLASS_NO_BOUNDARY => assert!(!c.is_ascii(), "{c:?}"),
+                CLASS_SEP => assert!(sep && has_boundary_before(c), "{c:?}"),
+                _ => assert!(!sep && has_boundary_before(c), "{c:?}"),
+            }
         }
     }
 
