@@ -21,6 +21,8 @@
 //!
 //! Tokens are written into a reusable [`Tokens`] buffer, separated by one space, so that an
 //! n-gram of adjacent tokens is a plain slice of that buffer: no allocation per token or n-gram.
+//! Prediction needs only each token's [`token_hash`] ([`Tokenizer::tokenize_hashes`]: no token
+//! text is written, and runs of Chinese ideographs are hashed straight from the input).
 
 use crate::{Error, Result};
 use rust_stemmers::{Algorithm, Stemmer};

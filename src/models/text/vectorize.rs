@@ -36,10 +36,10 @@ impl Weighting {
     }
 }
 
-/// Open addressing (linear probing) from a term's 64-bit hash to its id. A slot keeps the
-/// hash's high 32 bits (its [`tag`]; they also choose the home slot), 8 bytes a slot so that the
-/// table of a large vocabulary takes half the cache; the caller confirms a tag match against the
-/// term's bytes, so lookups stay exact.
+/// The training-time table ([`VocabularyBuilder`]): open addressing (linear probing) from a
+/// term's 64-bit hash to its provisional id. A slot keeps the hash's high 32 bits (its [`tag`];
+/// they also choose the home slot), 8 bytes a slot so that the table of a large corpus takes half
+/// the cache; the caller confirms a tag match against the term's bytes, so lookups stay exact.
 #[derive(Debug, Default, Clone)]
 struct Index {
     /// `(tag, id)`; `id == EMPTY` marks a free slot.
@@ -120,7 +120,8 @@ impl Index {
 }
 
 /// The lookup table of a [`Vocabulary`]: open addressing (linear probing) from a term's full
-/// 64-bit [`term_hash`] to its id, at most half full. With every term's hash distinct (see
+/// 64-bit [`term_hash`] to its id, at most half full: 16-byte slots, 32 to 64 bytes a term in
+/// memory (twice the training table's slots, for one read per n-gram at prediction). With every term's hash distinct (see
 /// [`Vocabulary::hashes_are_unique`]) a lookup by hash needs no other read: one cache line per
 /// n-gram, where checking the bytes would take three dependent ones (slot, term bounds, bytes).
 #[derive(Debug, Default, Clone)]
@@ -272,8 +273,10 @@ impl Vocabulary {
 
     /// Appends to `ids` the id of each of `hashes` (the [`term_hash`]es of n-grams) that is the
     /// hash of a known term, in order; only where [`Vocabulary::hashes_are_unique`]. An unseen
-    /// n-gram is taken for a known term only when its 64-bit hash equals that term's: for text
-    /// not crafted to collide, a chance of about 2⁻⁶³ per n-gram.
+    /// n-gram is taken for a known term only when its 64-bit hash equals one of the `V` terms'
+    /// hashes: for ordinary text a chance of about `V · 2⁻⁶⁴` per n-gram (5·10⁻¹⁴ for a million
+    /// terms). The hash is not cryptographic, so text crafted to collide can do it, with no
+    /// effect beyond that text's own prediction.
     ///
     /// Hits and misses alternate at random in real text, so the loop does not branch on them:
     /// each probe writes its result and advances the length by one only on a hit. The home slot of
@@ -490,10 +493,10 @@ pub struct VocabularyBuilder {
 impl VocabularyBuilder {
     /// Records the n-grams (`lo..=hi`) of one document.
     ///
-    /// The table and the term records outgrow the CPU caches on a large corpus, so, as in
-    /// [`Vocabulary::find_hashed`], the n-grams are first probed read-only in stages (prefetch the
-    /// hash slots, then the records of the candidates, then their bytes) and then recorded one by
-    /// one as usual, which now finds its data in cache.
+    /// The table and the term records outgrow the CPU caches on a large corpus, so the n-grams
+    /// are first probed read-only in stages (prefetch the hash slots, then the records of the
+    /// candidates, then their bytes) and then recorded one by one as usual, which now finds its
+    /// data in cache.
     pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
         if self.doc_offsets.is_empty() {
             self.doc_offsets.push(0);
