@@ -14,7 +14,8 @@
 //! training run: `first_train_s`) and reported as
 //! median/min/max: `SELECT ml_train('m', 'text', 'train_t', 'label', json_object(...))` (read,
 //! fit, encrypt, store) and `SELECT ml_predict('m', text) FROM test_t` (documents per second,
-//! end to end from raw text). ChnSentiCorp also runs the bigram models of [`CHINESE_CONFIGS`].
+//! end to end from raw text; after one query that loads the model, the query runs again and
+//! again for at least 0.3 s per repeat, as the peers' `throughput` does). ChnSentiCorp also runs the bigram models of [`CHINESE_CONFIGS`].
 //! Quality is `ml_evaluate('m', 'test_t')`. A child process reports
 //! the peak resident memory (VmHWM) of training on 20,000 documents (Banking77 train + test,
 //! SMS, and the first ChnSentiCorp reviews), next to its resident memory before training.
@@ -60,6 +61,9 @@ const CHINESE_CONFIGS: [(&str, &str); 3] = [
     ("cjk bigrams min_df 2", ", 'cjk', 'bigrams', 'min_df', 2"),
     ("cjk bigrams ngrams 1 min_df 2", ", 'cjk', 'bigrams', 'ngrams', 1, 'min_df', 2"),
 ];
+
+/// Minimum duration of one prediction measurement, in seconds (the peers' `min_seconds`).
+const PREDICT_MIN_S: f64 = 0.3;
 
 /// Borrowed (label, text) rows.
 type Rows<'a> = Vec<&'a (String, String)>;
@@ -120,15 +124,25 @@ fn bench(set: &TextSet, config: &str, extra: &str, repeats: usize) -> Json {
         }
         report = serde_json::from_str(&r).unwrap();
     }
-    let mut docs_per_s = Vec::new();
     let mut stmt = conn.prepare("SELECT ml_predict('m', text) FROM test_t").unwrap();
-    for _ in 0..repeats {
-        let t = Instant::now();
-        let mut n = 0usize;
+    let mut predict_all = || {
         let mut rows = stmt.query([]).unwrap();
+        let mut n = 0usize;
         while let Some(row) = rows.next().unwrap() {
             let _: String = row.get(0).unwrap();
             n += 1;
+        }
+        n
+    };
+    // The first query loads the model into the connection's cache (the peers predict from the
+    // model in memory). Then, as the peers' `throughput`, each repeat runs the whole query
+    // again and again for at least `PREDICT_MIN_S` and reports the mean rate.
+    predict_all();
+    let mut docs_per_s = Vec::new();
+    for _ in 0..repeats {
+        let (t, mut n) = (Instant::now(), 0);
+        while t.elapsed().as_secs_f64() < PREDICT_MIN_S {
+            n += predict_all();
         }
         docs_per_s.push(n as f64 / t.elapsed().as_secs_f64());
     }
