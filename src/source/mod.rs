@@ -272,7 +272,7 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
     let mut builders: Vec<Builder> = names.iter().map(|_| Builder::Unknown(0)).collect();
     let mut rows = Rows::prepare(conn, sql)?;
     let mut n = 0usize;
-    while rows.step()? {
+    while rows.step().map_err(|e| stepping_failed(e, n + 1))? {
         n += 1;
         for (i, b) in builders.iter_mut().enumerate() {
             if !rows.push_number(b, i) {
@@ -286,6 +286,21 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
     let columns =
         names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
     Ok(Dataset::new(columns))
+}
+
+/// An error SQLite raised while computing row `row` of the source (an integer overflow, a
+/// failing function in a view...): SQLite's message, naming the argument and the row. An
+/// interruption (`sqlite3_interrupt`) stays as SQLite says it.
+fn stepping_failed(e: Error, row: usize) -> Error {
+    match e {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(f, msg))
+            if f.code != rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            let msg = msg.unwrap_or_else(|| f.to_string());
+            Error::argument(format!("argument 'source' failed at row {row}: {msg}"))
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -347,9 +362,12 @@ mod tests {
             e("SELECT 1 AS m UNION ALL SELECT 'a'"),
             "column 'm' mixes numeric and text values (row 2 is text); make it one type, e.g. with CAST in a SELECT"
         );
-        // An error while stepping (not while preparing) keeps SQLite's message.
-        let overflow = e("SELECT 1 AS a UNION ALL SELECT abs(-9223372036854775807 - 1)");
-        assert!(overflow.contains("integer overflow"), "{overflow}");
+        // An error while stepping (not while preparing) names the argument and the row, with
+        // SQLite's message.
+        assert_eq!(
+            e("SELECT 1 AS a UNION ALL SELECT abs(-9223372036854775807 - 1)"),
+            "argument 'source' failed at row 2: integer overflow"
+        );
         c.execute_batch("CREATE TABLE u(x); INSERT INTO u VALUES (CAST(x'ff' AS TEXT));").unwrap();
         assert_eq!(e("u"), "column 'x' holds text that is not valid UTF-8 in row 1");
     }
