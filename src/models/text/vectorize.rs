@@ -280,7 +280,7 @@ impl Vocabulary {
     ///
     /// Hits and misses alternate at random in real text, so the loop does not branch on them:
     /// each probe writes its result and advances the length by one only on a hit. The home slot of
-    /// the n-gram [`LOOKUP_AHEAD`] places on is prefetched, so that the cache misses of different
+    /// the n-gram `LOOKUP_AHEAD` (16) places on is prefetched, so that the cache misses of different
     /// n-grams overlap instead of queueing one after another.
     pub fn find_hashed(&self, hashes: &[u64], ids: &mut Vec<u32>) {
         debug_assert!(self.hashes_are_unique());
