@@ -18,9 +18,10 @@
 //! | `alpha` | additive smoothing, > 0 | `0.1` |
 //! | `priors` | `'learned'` (class frequencies) or `'uniform'` | `'learned'` |
 //!
-//! See [`tokenize`] for normalisation and segmentation, [`vectorize`] for the vocabulary and
-//! weighting, [`naive_bayes`] for the models. Bernoulli NB always uses term presence, so
-//! `weighting` does not change a Bernoulli model.
+//! See [`tokenize`] for segmentation (and the private `normalize` module for Unicode
+//! normalisation), [`vectorize`] for the vocabulary and weighting, [`naive_bayes`] for the
+//! models. Bernoulli NB always uses term presence, so `weighting` does not change a Bernoulli
+//! model.
 //!
 //! **Fallbacks.** Tokens not in the vocabulary are ignored (known terms are found by their 64-bit
 //! hash, see [`vectorize::Vocabulary::find_hashed`]). A NULL or empty text, or one with
@@ -30,6 +31,7 @@
 
 pub mod detect;
 pub mod naive_bayes;
+mod normalize;
 mod pipeline;
 pub mod tokenize;
 pub mod vectorize;
