@@ -236,6 +236,51 @@ fn chinese_text() {
     assert!(top.contains(&"满意".to_string()) && top.contains(&"服务".to_string()), "{top:?}");
 }
 
+/// Prediction finds terms by hash alone (no token text) unless two terms share a hash, when it
+/// compares bytes: both give the same bits, for every tokenizer mode and n-gram range, on texts
+/// with known and unknown terms.
+#[test]
+fn lookups_by_hash_and_by_bytes_agree() {
+    let docs = [
+        ("a", "The room was clean and the staff were friendly"),
+        ("a", "房间很干净，服务很好，非常满意 great stay"),
+        ("b", "房间很脏，服务太差，非常失望 never again"),
+        ("b", "Dirty room, rude staff, won't come back"),
+        ("c", "ホテルの朝食はおいしかった、また来たい"),
+        ("c", "Breakfast was OK; 早餐一般 but the location was great"),
+    ];
+    let texts = [
+        "",
+        "clean room, friendly staff",
+        "房间很干净，但是服务太差",
+        "早餐很好吃，位置方便 OK",
+        "ホテルの朝食 breakfast 還可以",
+        "completely unseen words here",
+        "𠀀𠀁 full-width ＡＢＣ １２３ and kana ｶﾞ",
+    ];
+    for json in [
+        r#"{"language": "zh"}"#,
+        r#"{"language": "zh", "cjk": "bigrams"}"#,
+        r#"{"cjk": "bigrams", "ngrams": [1, 3], "stopwords": true, "stem": true}"#,
+        r#"{"ngrams": [2, 3]}"#,
+        r#"{"weighting": "tfidf", "language": "zh"}"#,
+        r#"{"algorithm": "bernoulli", "cjk": "bigrams"}"#,
+        r#"{"algorithm": "complement", "max_features": 20}"#,
+    ] {
+        let train = || {
+            TextModel::train(&dataset(&docs), Some("label"), &mut options(json), &all_rows()).unwrap().model
+        };
+        let by_hash = train();
+        let mut by_bytes = train();
+        assert!(by_hash.vocab.hashes_are_unique(), "{json}");
+        by_bytes.vocab.force_byte_lookups();
+        for t in texts {
+            let bits = |m: &TextModel| m.proba(t).iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&by_hash), bits(&by_bytes), "{json}: {t}");
+        }
+    }
+}
+
 #[test]
 fn bad_inputs_have_clear_errors() {
     let m = model("{}");

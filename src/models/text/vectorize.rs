@@ -312,6 +312,13 @@ impl Vocabulary {
         ids.truncate(n);
     }
 
+    /// Makes [`Vocabulary::hashes_are_unique`] false, as for a vocabulary whose hashes collide
+    /// (tests of the lookup by bytes).
+    #[cfg(test)]
+    pub(crate) fn force_byte_lookups(&mut self) {
+        self.index.unique = false;
+    }
+
     /// The id of `term`, if known.
     pub fn id(&self, term: &str) -> Option<u32> {
         self.find(term, term_hash(term))
