@@ -606,5 +606,16 @@ impl Estimator for TextModel {
     }
 }
 
+/// A seeded xorshift64 stream: the reproducible random inputs of the text module's tests.
+#[cfg(test)]
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests;

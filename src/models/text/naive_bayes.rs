@@ -537,13 +537,8 @@ mod tests {
     /// corpus): every row with few classes, the rows of the frequent terms with many.
     #[test]
     fn dense_rows_score_as_sparse() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |m: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % m
-        };
+        let mut random = crate::models::text::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = |m: u64| random() % m;
         for k in [2usize, 3, 40] {
             let mut rows = SparseRows { offsets: vec![0], ..Default::default() };
             let mut y = Vec::new();

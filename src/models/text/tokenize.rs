@@ -1132,13 +1132,7 @@ pub(super) mod tests {
             check(s);
         }
         let alphabet = b"aZ09._:',;_ -\"!@#\n\t/&?x";
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::models::text::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut s = String::new();
         for _ in 0..50_000 {
             s.clear();
@@ -1175,13 +1169,7 @@ pub(super) mod tests {
         max_len: u64,
         mut f: impl FnMut(&str),
     ) {
-        let mut state = seed;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::models::text::xorshift(seed);
         let mut s = String::new();
         for _ in 0..n {
             s.clear();
@@ -1386,12 +1374,9 @@ pub(super) mod tests {
     /// [`token_hash_6`] is [`token_hash`].
     #[test]
     fn token_hash_6_is_token_hash() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = crate::models::text::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..100_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let b: [u8; 6] = state.to_le_bytes()[..6].try_into().unwrap();
+            let b: [u8; 6] = next().to_le_bytes()[..6].try_into().unwrap();
             assert_eq!(token_hash_6(&b), token_hash(&b));
         }
     }

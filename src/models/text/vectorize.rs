@@ -908,13 +908,7 @@ mod tests {
     #[test]
     fn merged_rows_match_rows_from_occurrences() {
         let words = ["a", "b", "c", "d", "e", "f", "gg", "h"];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::models::text::xorshift(0x9e37_79b9_7f4a_7c15);
         let docs: Vec<String> = (0..60)
             .map(|_| (0..next() % 12).map(|_| words[(next() % 8) as usize]).collect::<Vec<_>>().join(" "))
             .collect();
@@ -1056,15 +1050,8 @@ mod tests {
 
     #[test]
     fn radix_sort_sorts() {
-        let mut state = 0x1234_5678_9abc_def1u64;
-        let mut v: Vec<(u64, u32)> = (0..5000u32)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> (i % 4 * 16), i)
-            })
-            .collect();
+        let mut next = crate::models::text::xorshift(0x1234_5678_9abc_def1);
+        let mut v: Vec<(u64, u32)> = (0..5000u32).map(|i| (next() >> (i % 4 * 16), i)).collect();
         let mut want = v.clone();
         want.sort();
         radix_sort(&mut v, |e| e.0);
