@@ -39,6 +39,11 @@ fn fastest(repeats: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// The default tokenizer for Chinese, with CJK runs cut as `cjk` says.
+fn chinese(cjk: Cjk) -> Tokenizer {
+    Tokenizer::new(TokenizerConfig { cjk, language: Language::Chinese, ..TokenizerConfig::default() })
+}
+
 fn connect(texts: &[(String, String)]) -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     sqlml::register(&conn).unwrap();
@@ -90,11 +95,7 @@ fn main() {
         if !run(&format!("tokenize-{name}")) {
             continue;
         }
-        let t = Tokenizer::new(TokenizerConfig {
-            cjk,
-            language: Language::Chinese,
-            ..TokenizerConfig::default()
-        });
+        let t = chinese(cjk);
         let mut out = Tokens::default();
         let mut count = 0;
         let s = fastest(repeats, || {
@@ -132,11 +133,7 @@ fn main() {
             continue;
         }
         // The pieces of the fit in pure Rust: tokenize + vocabulary counts, finish, NB fit.
-        let t = Tokenizer::new(TokenizerConfig {
-            cjk,
-            language: Language::Chinese,
-            ..TokenizerConfig::default()
-        });
+        let t = chinese(cjk);
         let labels: Vec<u32> = docs.iter().map(|(l, _)| (l == "1") as u32).collect();
         let mut out = Tokens::default();
         let (mut add, mut finish, mut nb) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
