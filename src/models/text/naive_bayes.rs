@@ -265,8 +265,8 @@ impl NaiveBayes {
         let r = match self.dense_of.get(f as usize) {
             Some(&NO_ROW) => return None,
             Some(&r) => r as usize,
-            None if self.dense.is_empty() => return None,
-            None => f as usize,
+            None if self.every_term_dense() => f as usize,
+            None => return None,
         };
         let k = self.n_classes;
         Some(&self.dense[r * k..r * k + k])
@@ -328,7 +328,7 @@ impl NaiveBayes {
     /// A prefetch hint for the first read [`NaiveBayes::add`] makes for feature `f`.
     #[inline]
     pub fn prefetch_offsets(&self, f: u32) {
-        if self.dense_of.is_empty() && !self.dense.is_empty() {
+        if self.every_term_dense() {
             super::vectorize::prefetch(&self.dense[f as usize * self.n_classes]);
             return;
         }
@@ -342,6 +342,13 @@ impl NaiveBayes {
     /// [`NaiveBayes::prefetch_offsets`], so that the offset is at hand).
     #[inline]
     pub fn prefetch_weights(&self, f: u32) {
+        if let Some(b) = self.base.get(f as usize) {
+            super::vectorize::prefetch(b);
+        }
+        if self.every_term_dense() {
+            // `prefetch_offsets` asked for the row already.
+            return;
+        }
         if let Some(row) = self.dense_row(f) {
             super::vectorize::prefetch(&row[0]);
             return;
@@ -351,9 +358,12 @@ impl NaiveBayes {
             super::vectorize::prefetch(&self.classes[a]);
             super::vectorize::prefetch(&self.deltas[a]);
         }
-        if let Some(b) = self.base.get(f as usize) {
-            super::vectorize::prefetch(b);
-        }
+    }
+
+    /// Every term has its dense row, row `f` (see [`NaiveBayes::dense`]).
+    #[inline]
+    fn every_term_dense(&self) -> bool {
+        self.dense_of.is_empty() && !self.dense.is_empty()
     }
 
     /// Adds `x` occurrences (or weight) of feature `f`.
