@@ -77,9 +77,32 @@ pub enum Error {
     /// Encoding or decoding of a model's plaintext failed (corrupt data under a valid key).
     #[error("model encoding failed: {0}")]
     Codec(String),
+    /// sqlml's own state in the database file (the key record in `ml_meta`, the shape of
+    /// `ml_models`, `ml_meta` and `ml_training_log`, triggers on them) is damaged or not as
+    /// sqlml wrote it. Nothing is written while this holds.
+    #[error("{0}")]
+    Damaged(String),
+    /// The call was refused because of where it came from: from inside another sqlml call on
+    /// the same connection (a `source` that calls sqlml), or from the database schema (a
+    /// view, trigger, CHECK, DEFAULT, generated column or index) rather than top-level SQL.
+    #[error("{0}")]
+    Refused(String),
     /// An error from SQLite itself.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// At most this many characters of a user value are quoted in an error message.
+pub const QUOTE_LIMIT: usize = 200;
+
+/// `value` as it may appear inside an error message: whole when short, otherwise its first
+/// [`QUOTE_LIMIT`] characters followed by `…` and the full length, so a 200 MB argument
+/// never becomes a 200 MB message.
+pub fn clip(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(QUOTE_LIMIT) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}… ({} bytes)", &value[..end], value.len())),
+    }
 }
 
 /// Result with sqlml's [`Error`].

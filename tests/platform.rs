@@ -210,12 +210,20 @@ fn failed_training_changes_nothing() {
     let e = err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')");
     assert!(e.contains("interrupted"), "{e}");
     conn.progress_handler(0, None::<fn() -> bool>).unwrap();
-    // Failing while writing: a trigger refuses the new row.
+    // Failing while writing: the database is full.
+    let pages = int(&conn, "PRAGMA page_count");
+    conn.execute_batch(&format!("PRAGMA max_page_count = {pages}")).unwrap();
+    assert_eq!(err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')"), "ml_train: database or disk is full");
+    conn.execute_batch("PRAGMA max_page_count = 1073741823").unwrap();
+    // A trigger on sqlml's tables could swallow or redirect the write: refused, naming it.
     conn.execute_batch(
         "CREATE TRIGGER refuse BEFORE INSERT ON ml_models WHEN NEW.version = 2 BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
     )
     .unwrap();
-    assert_eq!(err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')"), "ml_train: disk says no");
+    assert_eq!(
+        err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')"),
+        "ml_train: refusing to write: sqlml's tables carry triggers that could change what is written ('refuse' on ml_models); nothing was changed (drop them with DROP TRIGGER)"
+    );
     conn.execute_batch("DROP TRIGGER refuse").unwrap();
 
     assert_eq!(snapshot(&conn), state);

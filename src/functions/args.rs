@@ -1,18 +1,47 @@
 //! Typed access to SQL arguments, with errors that name the function and the argument.
 
+use super::origin;
 use crate::Error;
 use crate::models::Input;
 use rusqlite::functions::Context;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
+/// The longest error message sqlml returns, in bytes. Messages quote user values clipped to
+/// [`crate::error::QUOTE_LIMIT`] characters; this is the last guard, for text that SQLite or a
+/// dependency put into a message.
+const MESSAGE_LIMIT: usize = 2000;
+
 /// Turns an sqlml error into the SQL error `func: message`.
 pub fn fail(func: &str, e: Error) -> rusqlite::Error {
-    rusqlite::Error::UserFunctionError(format!("{func}: {e}").into())
+    let mut message = format!("{func}: {e}");
+    if message.len() > MESSAGE_LIMIT {
+        let mut end = MESSAGE_LIMIT;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("… (message cut)");
+    }
+    rusqlite::Error::UserFunctionError(message.into())
 }
 
-/// Runs `f` and prefixes any error with the function name.
-pub fn run<T>(func: &str, f: impl FnOnce() -> crate::Result<T>) -> rusqlite::Result<T> {
-    f().map_err(|e| fail(func, e))
+/// Runs `f` as the sqlml call `func` and prefixes any error with the function name. Refused
+/// while another sqlml call runs on this thread (see [`origin::enter`]).
+pub fn run<T>(func: &'static str, f: impl FnOnce() -> crate::Result<T>) -> rusqlite::Result<T> {
+    let call = || {
+        let _running = origin::enter(func)?;
+        f()
+    };
+    call().map_err(|e| fail(func, e))
+}
+
+/// The connection running this call, once the call is known to come from the SQL being run
+/// (not from the database schema: see [`origin::top_level`]).
+pub fn connection<'c>(ctx: &'c Context<'_>, func: &str) -> crate::Result<rusqlite::functions::ConnectionRef<'c>> {
+    // SAFETY: the connection is used only on this thread, during this call.
+    let conn = unsafe { ctx.get_connection()? };
+    origin::top_level(&conn, func)?;
+    Ok(conn)
 }
 
 fn type_name(v: ValueRef<'_>) -> &'static str {

@@ -1,6 +1,6 @@
 //! `ml_unlock(passphrase)` and `ml_rekey(new_passphrase)`.
 
-use super::args::{run, text};
+use super::args::{connection, run, text};
 use crate::store::Session;
 use rusqlite::Connection;
 use std::sync::Arc;
@@ -11,8 +11,7 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
     conn.create_scalar_function("ml_unlock", 1, super::direct_only(), move |ctx| {
         run("ml_unlock", || {
             let pass = Zeroizing::new(text(ctx, 0, "passphrase")?);
-            // SAFETY: used only on this thread, during this call.
-            let conn = unsafe { ctx.get_connection()? };
+            let conn = connection(ctx, "ml_unlock")?;
             let created = s.unlock(&conn, pass.as_bytes())?;
             Ok(if created { "key created" } else { "unlocked" })
         })
@@ -21,8 +20,7 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
     conn.create_scalar_function("ml_rekey", 1, super::direct_only(), move |ctx| {
         run("ml_rekey", || {
             let pass = Zeroizing::new(text(ctx, 0, "new_passphrase")?);
-            // SAFETY: used only on this thread, during this call.
-            let conn = unsafe { ctx.get_connection()? };
+            let conn = connection(ctx, "ml_rekey")?;
             Ok(s.rekey(&conn, pass.as_bytes())? as i64)
         })
     })?;

@@ -1,6 +1,6 @@
 //! `ml_activate(name, version)` and `ml_drop(name [, version])`.
 
-use super::args::{integer, run, text};
+use super::args::{connection, integer, run, text};
 use crate::store::{self, Session, atomically};
 use rusqlite::Connection;
 use std::sync::Arc;
@@ -10,8 +10,7 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
         run("ml_activate", || {
             let name = text(ctx, 0, "name")?;
             let version = integer(ctx, 1, "version")?;
-            // SAFETY: used only on this thread, during this call.
-            let conn = unsafe { ctx.get_connection()? };
+            let conn = connection(ctx, "ml_activate")?;
             atomically(&conn, "ml_activate", || store::activate(&conn, &name, version))?;
             Ok(version)
         })
@@ -22,8 +21,7 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
             run("ml_drop", || {
                 let name = text(ctx, 0, "name")?;
                 let version = if ctx.len() > 1 { Some(integer(ctx, 1, "version")?) } else { None };
-                // SAFETY: used only on this thread, during this call.
-                let conn = unsafe { ctx.get_connection()? };
+                let conn = connection(ctx, "ml_drop")?;
                 let n = atomically(&conn, "ml_drop", || store::drop_model(&conn, &name, version))?;
                 s.forget(&name);
                 Ok(n as i64)

@@ -6,6 +6,7 @@ mod keys;
 mod listings;
 mod manage;
 mod meta;
+mod origin;
 mod predict;
 mod tables;
 mod train;

@@ -3,7 +3,7 @@
 //! The model is looked up, decrypted and decoded once per statement (SQLite auxdata on the name
 //! argument) and kept per connection by row id, so per-row work is only the model's own.
 
-use super::args::{fail, inputs, run, text, to_sql};
+use super::args::{connection, fail, inputs, run, text, to_sql};
 use crate::store::{LoadedModel, Session};
 use rusqlite::Connection;
 use rusqlite::functions::Context;
@@ -15,8 +15,7 @@ fn model(session: &Session, ctx: &Context<'_>, func: &'static str) -> rusqlite::
     let load = || -> rusqlite::Result<Arc<LoadedModel>> {
         run(func, || {
             let name = text(ctx, 0, "name")?;
-            // SAFETY: used only on this thread, during this call.
-            let conn = unsafe { ctx.get_connection()? };
+            let conn = connection(ctx, func)?;
             session.load_active(&conn, &name)
         })
     };

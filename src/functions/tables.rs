@@ -6,6 +6,7 @@
 //! Every callback that does real work catches panics itself: rusqlite does not for vtabs.
 
 use super::args::fail;
+use super::origin;
 use crate::store::Session;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::vtab::{
@@ -183,7 +184,12 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
         let computed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: a non-owning handle to the connection running this query, on its thread.
             let conn = unsafe { Connection::from_handle(db) }?;
-            F::rows(&session, &conn, &args).map_err(|e| fail(F::NAME, e))
+            let rows = || {
+                let _running = origin::enter(F::NAME)?;
+                origin::top_level(&conn, F::NAME)?;
+                F::rows(&session, &conn, &args)
+            };
+            rows().map_err(|e| fail(F::NAME, e))
         }));
         self.rows = match computed {
             Ok(r) => r?,

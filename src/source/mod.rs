@@ -4,6 +4,7 @@
 //! (also `WITH ... SELECT` and `VALUES`). Anything that would write is refused before it runs.
 
 use crate::models::{Column, ColumnData, Dataset};
+use crate::error::clip;
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ffi};
@@ -258,9 +259,11 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
         }
         rusqlite::Error::SqliteFailure(_, Some(msg)) => match &parsed {
             Source::Table(_) => Error::argument(format!(
-                "argument 'source' must name a table or view, or be a SELECT; '{source}' is neither ({msg})"
+                "argument 'source' must name a table or view, or be a SELECT; '{}' is neither ({})",
+                clip(source),
+                clip(&msg)
             )),
-            Source::Query(_) => Error::argument(format!("argument 'source' is not a valid query: {msg}")),
+            Source::Query(_) => Error::argument(format!("argument 'source' is not a valid query: {}", clip(&msg))),
         },
         other => Error::Sqlite(other),
     })?;
@@ -281,7 +284,7 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
         }
     }
     if n == 0 {
-        return Err(Error::data(format!("source '{}' has no rows", source.trim())));
+        return Err(Error::data(format!("source '{}' has no rows", clip(source.trim()))));
     }
     let columns =
         names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
@@ -297,7 +300,7 @@ fn stepping_failed(e: Error, row: usize) -> Error {
             if f.code != rusqlite::ErrorCode::OperationInterrupted =>
         {
             let msg = msg.unwrap_or_else(|| f.to_string());
-            Error::argument(format!("argument 'source' failed at row {row}: {msg}"))
+            Error::argument(format!("argument 'source' failed at row {row}: {}", clip(&msg)))
         }
         other => other,
     }

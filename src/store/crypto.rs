@@ -21,6 +21,31 @@ pub struct KdfParams {
     pub p_cost: u32,
 }
 
+impl KdfParams {
+    /// Largest accepted memory cost: 256 MiB, in KiB. With the largest pass and lane counts
+    /// this bounds one key derivation to a few seconds and 256 MiB, whatever a file says.
+    pub const MAX_M_COST: u32 = 256 * 1024;
+    /// Largest accepted number of passes.
+    pub const MAX_T_COST: u32 = 16;
+    /// Largest accepted number of lanes.
+    pub const MAX_P_COST: u32 = 16;
+
+    /// Checks every cost against its allowed range (before any memory is taken), naming the
+    /// `ml_meta` field and the range on failure.
+    pub fn check(&self) -> Result<(), String> {
+        let range = |field: &str, v: u32, lo: u32, hi: u32, unit: &str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("field '{field}' must be from {lo} to {hi}{unit}, got {v}"))
+            }
+        };
+        range("kdf_p_cost", self.p_cost, 1, Self::MAX_P_COST, " lanes")?;
+        range("kdf_t_cost", self.t_cost, 1, Self::MAX_T_COST, " passes")?;
+        range("kdf_m_cost", self.m_cost, 8 * self.p_cost, Self::MAX_M_COST, " KiB")
+    }
+}
+
 impl Default for KdfParams {
     fn default() -> Self {
         KdfParams { m_cost: 19 * 1024, t_cost: 2, p_cost: 1 }
@@ -40,6 +65,7 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     /// Derives the master key from a passphrase with Argon2id.
     pub fn derive(passphrase: &[u8], salt: &[u8], params: KdfParams) -> Result<Self, String> {
+        params.check().map_err(|e| format!("invalid key-derivation parameters: {e}"))?;
         let argon_params = argon2::Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))
             .map_err(|e| format!("invalid key-derivation parameters: {e}"))?;
         let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
@@ -142,6 +168,17 @@ mod tests {
         let mut tampered = ct.clone();
         tampered[3] ^= 1;
         assert!(key.open(b"salt", b"info", &nonce, b"aad", &tampered).is_none());
+    }
+
+    #[test]
+    fn costs_are_bounded_before_hashing() {
+        let huge = KdfParams { m_cost: 4_194_304, t_cost: 1, p_cost: 1 };
+        let e = MasterKey::derive(b"pw", b"0123456789abcdef", huge).unwrap_err();
+        assert_eq!(e, "invalid key-derivation parameters: field 'kdf_m_cost' must be from 8 to 262144 KiB, got 4194304");
+        let slow = KdfParams { m_cost: 64, t_cost: 1 << 31, p_cost: 1 };
+        assert!(MasterKey::derive(b"pw", b"0123456789abcdef", slow).unwrap_err().contains("'kdf_t_cost' must be from 1 to 16 passes"));
+        assert!(KdfParams { m_cost: 64, t_cost: 1, p_cost: 0 }.check().is_err());
+        assert!(KdfParams::default().check().is_ok());
     }
 
     #[test]

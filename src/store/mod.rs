@@ -7,15 +7,20 @@
 
 pub mod crypto;
 pub mod envelope;
+mod key_record;
 pub mod schema;
+pub mod tables;
 
 use crate::models::{Model, SCHEMA_VERSION, StoredModel};
+use crate::error::clip;
 use crate::{Error, Result};
 use crypto::{KdfParams, MasterKey, random};
 use envelope::Binding;
+use key_record::{KeyRecord, Meta};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+pub use tables::atomically;
 
 /// Environment variable holding the passphrase when `ml_unlock` was not called.
 pub const KEY_ENV: &str = "SQLML_KEY";
@@ -37,15 +42,6 @@ impl Default for Config {
     fn default() -> Self {
         Config { cache_models: true, kdf: KdfParams::default() }
     }
-}
-
-/// The key-derivation record of a database (`ml_meta`).
-#[derive(Clone, Debug)]
-struct Meta {
-    salt: Vec<u8>,
-    kdf: KdfParams,
-    check: Vec<u8>,
-    db_id: Vec<u8>,
 }
 
 /// An unlocked key, valid for the database whose salt it was derived with.
@@ -87,59 +83,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Creates the sqlml tables if they are missing.
+/// Creates the sqlml tables if they are missing, after checking that the ones present are
+/// tables sqlml may write (no views, no triggers).
 pub fn ensure_schema(conn: &Connection) -> Result<()> {
+    tables::check_writable(conn)?;
     conn.execute_batch(schema::SCHEMA)?;
-    Ok(())
-}
-
-fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
-    Ok(conn
-        .query_row("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
-fn read_meta(conn: &Connection) -> Result<Option<Meta>> {
-    if !table_exists(conn, "ml_meta")? {
-        return Ok(None);
-    }
-    let mut stmt = conn.prepare("SELECT key, value FROM ml_meta")?;
-    let mut rows = stmt.query([])?;
-    let mut map: HashMap<String, rusqlite::types::Value> = HashMap::new();
-    while let Some(row) = rows.next()? {
-        map.insert(row.get(0)?, row.get(1)?);
-    }
-    use rusqlite::types::Value as V;
-    let blob = |k: &str| match map.get(k) {
-        Some(V::Blob(b)) => Some(b.clone()),
-        _ => None,
-    };
-    let int = |k: &str| match map.get(k) {
-        Some(V::Integer(i)) => u32::try_from(*i).ok(),
-        _ => None,
-    };
-    let (Some(salt), Some(check), Some(db_id)) = (blob("kdf_salt"), blob("key_check"), blob("db_id")) else {
-        return Ok(None);
-    };
-    let kdf = KdfParams {
-        m_cost: int("kdf_m_cost").unwrap_or(KdfParams::default().m_cost),
-        t_cost: int("kdf_t_cost").unwrap_or(KdfParams::default().t_cost),
-        p_cost: int("kdf_p_cost").unwrap_or(KdfParams::default().p_cost),
-    };
-    Ok(Some(Meta { salt, kdf, check, db_id }))
-}
-
-fn write_meta(conn: &Connection, meta: &Meta) -> Result<()> {
-    let mut stmt = conn.prepare("INSERT OR REPLACE INTO ml_meta(key, value) VALUES (?1, ?2)")?;
-    stmt.execute(params!["format", i64::from(SCHEMA_VERSION)])?;
-    stmt.execute(params!["kdf", "argon2id"])?;
-    stmt.execute(params!["kdf_m_cost", meta.kdf.m_cost])?;
-    stmt.execute(params!["kdf_t_cost", meta.kdf.t_cost])?;
-    stmt.execute(params!["kdf_p_cost", meta.kdf.p_cost])?;
-    stmt.execute(params!["kdf_salt", meta.salt])?;
-    stmt.execute(params!["key_check", meta.check])?;
-    stmt.execute(params!["db_id", meta.db_id])?;
     Ok(())
 }
 
@@ -150,30 +98,23 @@ fn key_check(key: &MasterKey, salt: &[u8]) -> Vec<u8> {
     out
 }
 
-fn verify_check(key: &MasterKey, meta: &Meta) -> bool {
-    if meta.check.len() < 24 {
-        return false;
+/// The key for an existing record: derived (costs already bounded by the record's reader) and
+/// checked against the key check.
+fn open_key(passphrase: &[u8], meta: Meta) -> Result<Unlocked> {
+    let key = MasterKey::derive(passphrase, &meta.salt, meta.kdf).map_err(Error::argument)?;
+    if !verify_check(&key, &meta) {
+        return Err(Error::WrongPassphrase);
     }
-    let nonce: [u8; 24] = meta.check[..24].try_into().unwrap_or([0; 24]);
-    key.open(&meta.salt, CHECK_INFO, &nonce, b"", &meta.check[24..])
-        .is_some_and(|p| p.as_slice() == CHECK_PLAINTEXT)
+    Ok(Unlocked { key, salt: meta.salt, db_id: meta.db_id })
 }
 
-/// Runs `f` inside a savepoint: released on success, rolled back on error, so a failure leaves
-/// every table exactly as before.
-pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.execute_batch(&format!("SAVEPOINT {name}"))?;
-    match f() {
-        Ok(v) => {
-            conn.execute_batch(&format!("RELEASE {name}"))?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
-            Err(e)
-        }
-    }
+fn verify_check(key: &MasterKey, meta: &Meta) -> bool {
+    let Some((nonce, sealed)) = meta.check.split_first_chunk::<24>() else { return false };
+    key.open(&meta.salt, CHECK_INFO, nonce, b"", sealed).is_some_and(|p| p.as_slice() == CHECK_PLAINTEXT)
 }
+
+/// The longest model name accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 255;
 
 /// One version of a model to be written by [`Session::insert_model`].
 #[derive(Debug)]
@@ -200,50 +141,50 @@ impl Session {
         Session { config, key: Mutex::default(), cache: Mutex::default() }
     }
 
-    /// `ml_unlock`: derives the key from `passphrase`. On a database without a key yet, this
-    /// creates the tables and sets the key; otherwise the passphrase must match the key check.
-    /// Returns whether a new key was created.
+    /// `ml_unlock`: derives the key from `passphrase`. On a database without a key record and
+    /// without models, this creates the tables and the key; otherwise the passphrase must
+    /// match the key check. A damaged key record is an error and nothing is written. Returns
+    /// whether a new key was created.
     pub fn unlock(&self, conn: &Connection, passphrase: &[u8]) -> Result<bool> {
         if passphrase.is_empty() {
             return Err(Error::argument("argument 'passphrase' must be a non-empty text"));
         }
-        match read_meta(conn)? {
-            Some(meta) => {
-                let key = MasterKey::derive(passphrase, &meta.salt, meta.kdf).map_err(Error::argument)?;
-                if !verify_check(&key, &meta) {
-                    return Err(Error::WrongPassphrase);
-                }
-                *lock(&self.key) = Some(Unlocked { key, salt: meta.salt, db_id: meta.db_id });
-                Ok(false)
-            }
-            None => {
-                let unlocked = atomically(conn, "ml_unlock", || self.create_key(conn, passphrase))?;
-                *lock(&self.key) = Some(unlocked);
-                Ok(true)
-            }
-        }
+        let (unlocked, created) = match key_record::read(conn)? {
+            KeyRecord::Present(meta) => (open_key(passphrase, meta)?, false),
+            // Decided again inside the write transaction: another connection may have created
+            // the key in between.
+            KeyRecord::Absent => atomically(conn, "ml_unlock", || match key_record::read(conn)? {
+                KeyRecord::Absent => Ok((self.create_key(conn, passphrase)?, true)),
+                KeyRecord::Present(meta) => Ok((open_key(passphrase, meta)?, false)),
+            })?,
+        };
+        *lock(&self.key) = Some(unlocked);
+        Ok(created)
     }
 
+    /// A new key record for `passphrase`, with fresh salt and database id, written to
+    /// `ml_meta` (replacing any record there: the caller decides that it may).
     fn create_key(&self, conn: &Connection, passphrase: &[u8]) -> Result<Unlocked> {
         ensure_schema(conn)?;
-        let salt = random::<16>().to_vec();
+        let salt = random::<{ key_record::SALT_LEN }>().to_vec();
         let key = MasterKey::derive(passphrase, &salt, self.config.kdf).map_err(Error::argument)?;
         let meta = Meta {
             check: key_check(&key, &salt),
             salt,
             kdf: self.config.kdf,
-            db_id: random::<16>().to_vec(),
+            db_id: random::<{ key_record::DB_ID_LEN }>().to_vec(),
         };
-        write_meta(conn, &meta)?;
+        key_record::write(conn, &meta)?;
         Ok(Unlocked { key, salt: meta.salt, db_id: meta.db_id })
     }
 
     /// The key for this database: the one from `ml_unlock`, else derived from `SQLML_KEY`.
     /// With `create`, a database without a key gets one from `SQLML_KEY` (training does this).
     pub fn key(&self, conn: &Connection, create: bool) -> Result<Unlocked> {
-        let meta = read_meta(conn)?;
-        if let (Some(k), Some(m)) = (lock(&self.key).as_ref(), meta.as_ref())
+        let record = key_record::read(conn)?;
+        if let (Some(k), KeyRecord::Present(m)) = (lock(&self.key).as_ref(), &record)
             && k.salt == m.salt
+            && k.db_id == m.db_id
         {
             return Ok(k.clone());
         }
@@ -252,8 +193,8 @@ impl Session {
         if pass.is_empty() {
             return Err(Error::Locked);
         }
-        match meta {
-            Some(_) => {
+        match record {
+            KeyRecord::Present(_) => {
                 self.unlock(conn, pass.as_bytes()).map_err(|e| match e {
                     Error::WrongPassphrase => Error::argument(format!(
                         "the passphrase in the environment variable {KEY_ENV} does not match this database's key"
@@ -261,26 +202,31 @@ impl Session {
                     other => other,
                 })?;
             }
-            None if create => {
+            KeyRecord::Absent if create => {
                 self.unlock(conn, pass.as_bytes())?;
             }
-            None => return Err(Error::Locked),
+            KeyRecord::Absent => return Err(Error::Locked),
         }
         lock(&self.key).clone().ok_or(Error::Locked)
     }
 
     /// `ml_rekey`: re-encrypts every model under a key derived from `new_passphrase`, in one
-    /// savepoint. Returns the number of models re-encrypted.
+    /// transaction. Returns the number of models re-encrypted.
     pub fn rekey(&self, conn: &Connection, new_passphrase: &[u8]) -> Result<usize> {
         if new_passphrase.is_empty() {
             return Err(Error::argument("argument 'new_passphrase' must be a non-empty text"));
         }
         let old = self.key(conn, false)?;
         let new = atomically(conn, "ml_rekey", || {
+            // The key read above must still be this database's, inside the transaction.
+            match key_record::read(conn)? {
+                KeyRecord::Present(m) if m.salt == old.salt && m.db_id == old.db_id => {}
+                _ => return Err(Error::Locked),
+            }
             let mut rows = Vec::new();
             {
                 let mut stmt =
-                    conn.prepare("SELECT id, name, kind, version, model FROM ml_models ORDER BY id")?;
+                    conn.prepare("SELECT id, name, kind, version, model FROM main.ml_models ORDER BY id")?;
                 let mut q = stmt.query([])?;
                 while let Some(r) = q.next()? {
                     rows.push((
@@ -299,10 +245,15 @@ impl Session {
                 })
                 .collect::<Result<_>>()?;
             let new = self.create_key(conn, new_passphrase)?;
-            let mut update = conn.prepare("UPDATE ml_models SET model = ?1 WHERE id = ?2")?;
+            let mut update = conn.prepare("UPDATE main.ml_models SET model = ?1 WHERE id = ?2")?;
             for ((id, name, kind, version, _), p) in rows.iter().zip(&plain) {
                 let blob = envelope::seal(&new.key, &new.binding(name, kind, *version), p);
-                update.execute(params![blob, id])?;
+                if update.execute(params![blob, id])? != 1 {
+                    return Err(Error::Damaged(format!(
+                        "re-encrypting model '{}' version {version} changed no row (nothing was changed)",
+                        crate::error::clip(name)
+                    )));
+                }
             }
             Ok((new, rows.len()))
         })?;
@@ -311,12 +262,19 @@ impl Session {
     }
 
     /// Encrypts and inserts a model as the next version of its name, makes it the active one,
-    /// and returns the version. All or nothing (its own savepoint); call it inside the caller's
-    /// [`atomically`] to make it part of a larger change.
+    /// and returns the version. All or nothing (its own transaction or savepoint); call it
+    /// inside the caller's [`atomically`] to make it part of a larger change. The write is
+    /// verified: exactly one new row, found again by name and version.
     pub fn insert_model(&self, conn: &Connection, key: &Unlocked, m: NewModel<'_>) -> Result<i64> {
+        if m.name.len() > MAX_NAME_LEN {
+            return Err(Error::argument(format!(
+                "argument 'name' must be at most {MAX_NAME_LEN} bytes, got {} bytes",
+                m.name.len()
+            )));
+        }
         ensure_schema(conn)?;
         let version: i64 = conn.query_row(
-            "SELECT coalesce(max(version), 0) + 1 FROM ml_models WHERE name = ?1",
+            "SELECT coalesce(max(version), 0) + 1 FROM main.ml_models WHERE name = ?1",
             [m.name],
             |r| r.get(0),
         )?;
@@ -329,25 +287,36 @@ impl Session {
         let blob = envelope::seal_with(&key.key, &key.binding(m.name, m.kind, version), size, |buf| {
             postcard::to_io(&stored, buf).map(|_| ()).map_err(codec)
         })?;
-        // Its own savepoint, so that even outside `atomically` a failure between the
-        // deactivation and the last blob write leaves the previous version active.
+        // Its own transaction or savepoint, so that even outside `atomically` a failure
+        // between the deactivation and the last blob write leaves the previous version active.
         atomically(conn, "sqlml_insert_model", || {
+            let rows_before = tables::model_rows(conn)?;
             // Written active at once (after deactivating the previous version) rather than by
             // `activate`: an UPDATE of the new row would copy its whole blob again.
-            conn.execute("UPDATE ml_models SET active = 0 WHERE name = ?1 AND active = 1", [m.name])?;
+            conn.execute("UPDATE main.ml_models SET active = 0 WHERE name = ?1 AND active = 1", [m.name])?;
             // The row is inserted with a zero blob of the right size, which the blob is then
             // written into (incremental blob I/O): binding the blob would copy it twice more
             // (SQLite's transient copy of the parameter, then the record), which took 1 ms for
             // a 1.5 MB model against 0.35 ms this way. `main.` names the table the blob handle
             // opens; the row id comes from `last_insert_rowid` (`RETURNING` needs SQLite 3.35,
-            // the extension supports 3.34.1).
-            conn.execute(
+            // the extension supports 3.34.1), checked against the row found by name and
+            // version.
+            let inserted = conn.execute(
                 "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
                  VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 1, ?8, zeroblob(?8))",
                 params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64],
             )?;
-            let mut handle =
-                conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", conn.last_insert_rowid(), false)?;
+            let rowid = conn.last_insert_rowid();
+            let found: Vec<(i64, Option<i64>)> = conn
+                .prepare("SELECT rowid, id FROM main.ml_models WHERE name = ?1 AND version = ?2")?
+                .query_map(params![m.name, version], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            if inserted != 1 || found != [(rowid, Some(rowid))] || tables::model_rows(conn)? != rows_before + 1 {
+                return Err(Error::Damaged(
+                    "the new model row could not be verified after the insert (ml_models is not as sqlml created it); nothing was changed".into(),
+                ));
+            }
+            let mut handle = conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", rowid, false)?;
             handle.write_at(&blob, 0)?;
             handle.close()?;
             Ok(version)
@@ -361,20 +330,20 @@ impl Session {
 
     /// Loads `name` at `version` (or the active version).
     pub fn load(&self, conn: &Connection, name: &str, version: Option<i64>) -> Result<Arc<LoadedModel>> {
-        if !table_exists(conn, "ml_models")? {
-            return Err(Error::NoModel(name.to_string()));
+        if !tables::exists(conn, "ml_models")? {
+            return Err(Error::NoModel(clip(name).into_owned()));
         }
         let row: Option<(i64, i64, String)> = match version {
             None => conn
                 .query_row(
-                    "SELECT id, version, kind FROM ml_models WHERE name = ?1 AND active = 1",
+                    "SELECT id, version, kind FROM main.ml_models WHERE name = ?1 AND active = 1",
                     [name],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?,
             Some(v) => conn
                 .query_row(
-                    "SELECT id, version, kind FROM ml_models WHERE name = ?1 AND version = ?2",
+                    "SELECT id, version, kind FROM main.ml_models WHERE name = ?1 AND version = ?2",
                     params![name, v],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -389,7 +358,7 @@ impl Session {
             return Ok(hit.clone());
         }
         let key = self.key(conn, false)?;
-        let blob = conn.query_row("SELECT model FROM ml_models WHERE id = ?1", [id], |r| blob_of(r, 0))?;
+        let blob = conn.query_row("SELECT model FROM main.ml_models WHERE id = ?1", [id], |r| blob_of(r, 0))?;
         let plain = envelope::open(&key.key, &key.binding(name, &kind, version), &blob)?;
         let model = decode(name, &plain)?;
         let loaded = Arc::new(LoadedModel { id, name: name.to_string(), version, model });
@@ -427,21 +396,22 @@ fn blob_of(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Vec<u8>> {
 }
 
 fn missing(conn: &Connection, name: &str, version: Option<i64>) -> Result<Error> {
-    if !table_exists(conn, "ml_models")? {
-        return Ok(Error::NoModel(name.to_string()));
+    if !tables::exists(conn, "ml_models")? {
+        return Ok(Error::NoModel(clip(name).into_owned()));
     }
     let versions: i64 =
-        conn.query_row("SELECT count(*) FROM ml_models WHERE name = ?1", [name], |r| r.get(0))?;
+        conn.query_row("SELECT count(*) FROM main.ml_models WHERE name = ?1", [name], |r| r.get(0))?;
+    let name = clip(name);
     Ok(match version {
-        Some(v) if versions > 0 => Error::NoVersion { name: name.to_string(), version: v },
+        Some(v) if versions > 0 => Error::NoVersion { name: name.into_owned(), version: v },
         None if versions > 0 => Error::argument(format!(
             "model '{name}' has no active version (activate one with: SELECT ml_activate('{name}', version))"
         )),
-        _ => Error::NoModel(name.to_string()),
+        _ => Error::NoModel(name.into_owned()),
     })
 }
 
-fn decode(name: &str, plain: &[u8]) -> Result<Model> {
+pub(crate) fn decode(name: &str, plain: &[u8]) -> Result<Model> {
     // The schema version is the first field: read it alone first so a newer layout gives the
     // upgrade message instead of a decoding error.
     let (schema, _): (u32, _) =
@@ -459,9 +429,10 @@ fn decode(name: &str, plain: &[u8]) -> Result<Model> {
 
 /// Makes `version` the active version of `name`.
 pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
-    let exists: Option<i64> = if table_exists(conn, "ml_models")? {
+    tables::check_writable(conn)?;
+    let exists: Option<i64> = if tables::exists(conn, "ml_models")? {
         conn.query_row(
-            "SELECT id FROM ml_models WHERE name = ?1 AND version = ?2",
+            "SELECT id FROM main.ml_models WHERE name = ?1 AND version = ?2",
             params![name, version],
             |r| r.get(0),
         )
@@ -475,7 +446,7 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
     // Only the rows whose flag changes: rewriting a row copies its model blob, so updating
     // every version would cost time in proportion to all the versions kept.
     conn.execute(
-        "UPDATE ml_models SET active = (version = ?2) WHERE name = ?1 AND active != (version = ?2)",
+        "UPDATE main.ml_models SET active = (version = ?2) WHERE name = ?1 AND active != (version = ?2)",
         params![name, version],
     )?;
     Ok(())
@@ -484,17 +455,18 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
 /// Deletes one version (or all versions) of `name` and its training log; returns how many
 /// versions were deleted. Dropping the active version leaves no version active.
 pub fn drop_model(conn: &Connection, name: &str, version: Option<i64>) -> Result<usize> {
-    if !table_exists(conn, "ml_models")? {
+    tables::check_writable(conn)?;
+    if !tables::exists(conn, "ml_models")? {
         return Err(missing(conn, name, version)?);
     }
     let n = match version {
         Some(v) => {
-            conn.execute("DELETE FROM ml_training_log WHERE name = ?1 AND version = ?2", params![name, v])?;
-            conn.execute("DELETE FROM ml_models WHERE name = ?1 AND version = ?2", params![name, v])?
+            conn.execute("DELETE FROM main.ml_training_log WHERE name = ?1 AND version = ?2", params![name, v])?;
+            conn.execute("DELETE FROM main.ml_models WHERE name = ?1 AND version = ?2", params![name, v])?
         }
         None => {
-            conn.execute("DELETE FROM ml_training_log WHERE name = ?1", [name])?;
-            conn.execute("DELETE FROM ml_models WHERE name = ?1", [name])?
+            conn.execute("DELETE FROM main.ml_training_log WHERE name = ?1", [name])?;
+            conn.execute("DELETE FROM main.ml_models WHERE name = ?1", [name])?
         }
     };
     if n == 0 {

@@ -2,11 +2,11 @@
 
 /// DDL of every sqlml table; idempotent.
 pub const SCHEMA: &str = "\
-CREATE TABLE IF NOT EXISTS ml_meta(
+CREATE TABLE IF NOT EXISTS main.ml_meta(
   key   TEXT PRIMARY KEY,
   value ANY
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ml_models(
+CREATE TABLE IF NOT EXISTS main.ml_models(
   id         INTEGER PRIMARY KEY AUTOINCREMENT,
   name       TEXT NOT NULL,
   version    INTEGER NOT NULL,
@@ -21,8 +21,8 @@ CREATE TABLE IF NOT EXISTS ml_models(
   model      BLOB NOT NULL,
   UNIQUE (name, version)
 );
-CREATE INDEX IF NOT EXISTS ml_models_active ON ml_models(name) WHERE active = 1;
-CREATE TABLE IF NOT EXISTS ml_training_log(
+CREATE INDEX IF NOT EXISTS main.ml_models_active ON ml_models(name) WHERE active = 1;
+CREATE TABLE IF NOT EXISTS main.ml_training_log(
   name     TEXT NOT NULL,
   version  INTEGER NOT NULL,
   epoch    INTEGER NOT NULL,

@@ -1,0 +1,139 @@
+//! sqlml's own tables as the database file presents them, and the transactions that write
+//! them.
+//!
+//! The file may come from someone else: `ml_models`, `ml_meta` or `ml_training_log` may be
+//! views, or carry triggers that would redirect or swallow sqlml's writes. Every write first
+//! checks that the three are plain tables without triggers ([`check_writable`]) and refuses,
+//! naming what it found, otherwise.
+
+use crate::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, ffi};
+
+/// The tables sqlml owns.
+pub const TABLES: &[&str] = &["ml_models", "ml_meta", "ml_training_log"];
+
+/// The type (`table`, `view`...) of the schema object `name` in `main`, if any.
+fn object_type(conn: &Connection, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT type FROM main.sqlite_schema WHERE lower(name) = lower(?1) AND type IN ('table', 'view')",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Whether the table `name` exists in `main` (a view of that name is an error).
+pub fn exists(conn: &Connection, name: &str) -> Result<bool> {
+    match object_type(conn, name)?.as_deref() {
+        None => Ok(false),
+        Some("table") => Ok(true),
+        Some(other) => Err(not_a_table(name, other)),
+    }
+}
+
+fn not_a_table(name: &str, what: &str) -> Error {
+    Error::Damaged(format!(
+        "'{name}' in this database is a {what}, not sqlml's table; sqlml neither reads nor writes it (rename or drop it)"
+    ))
+}
+
+/// Checks that each of sqlml's tables that exists is a table (not a view).
+pub fn check_shape(conn: &Connection) -> Result<()> {
+    for t in TABLES {
+        exists(conn, t)?;
+    }
+    Ok(())
+}
+
+/// Checks that sqlml's tables are plain tables with no triggers (in `main` or `temp`): a
+/// trigger could swallow or redirect a write (e.g. `RAISE(IGNORE)` makes an insert report
+/// success without a row), so sqlml refuses to write while one exists.
+pub fn check_writable(conn: &Connection) -> Result<()> {
+    check_shape(conn)?;
+    let mut found = Vec::new();
+    for schema in ["main", "temp"] {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT name, tbl_name FROM {schema}.sqlite_schema WHERE type = 'trigger'
+             AND lower(tbl_name) IN ('ml_models', 'ml_meta', 'ml_training_log') ORDER BY name"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (name, table) = row?;
+            found.push(format!("'{}' on {table}", crate::error::clip(&name)));
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Damaged(format!(
+        "refusing to write: sqlml's tables carry triggers that could change what is written ({}); nothing was changed (drop them with DROP TRIGGER)",
+        found.join(", ")
+    )))
+}
+
+/// Rows in `ml_models` (0 when the table does not exist).
+pub fn model_rows(conn: &Connection) -> Result<i64> {
+    if !exists(conn, "ml_models")? {
+        return Ok(0);
+    }
+    Ok(conn.query_row("SELECT count(*) FROM main.ml_models", [], |r| r.get(0))?)
+}
+
+/// True if a statement that writes is running on this connection (e.g. the
+/// `CREATE TABLE ... AS SELECT` or `INSERT ... SELECT` that called sqlml).
+fn write_in_progress(conn: &Connection) -> bool {
+    // SAFETY: the handle is this live connection's, used on its own thread; SQLite's list of
+    // prepared statements is walked with its own iterator and nothing is kept.
+    unsafe {
+        let db = conn.handle();
+        let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+        while !stmt.is_null() {
+            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
+                return true;
+            }
+            stmt = ffi::sqlite3_next_stmt(db, stmt);
+        }
+    }
+    false
+}
+
+/// Runs `f` as one atomic change: committed on success, rolled back on error, so a failure
+/// leaves every table exactly as before.
+///
+/// Outside a transaction this is `BEGIN IMMEDIATE ... COMMIT`: the write lock is taken first,
+/// through the connection's busy handler, so concurrent writers wait for each other (a
+/// deferred transaction that reads first fails at once with `database is locked` when it
+/// must upgrade). Inside the caller's transaction it is a savepoint, and the caller's
+/// `COMMIT` or `ROLLBACK` decides. Refused while a statement that writes is running on the
+/// connection: SQLite allows neither a savepoint nor a commit then, and the change would not
+/// be atomic.
+pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    if write_in_progress(conn) {
+        return Err(Error::Refused(
+            "cannot change sqlml's tables from inside a statement that itself writes (such as CREATE TABLE ... AS SELECT or INSERT ... SELECT); run the call as a plain SELECT, then store its result".into(),
+        ));
+    }
+    if conn.is_autocommit() {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let done = f().and_then(|v| {
+            conn.execute_batch("COMMIT")?;
+            Ok(v)
+        });
+        if done.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return done;
+    }
+    conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+    match f() {
+        Ok(v) => {
+            conn.execute_batch(&format!("RELEASE {name}"))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+            Err(e)
+        }
+    }
+}

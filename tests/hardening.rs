@@ -1,0 +1,425 @@
+//! Trust boundaries (issue 10): sources that call sqlml, schema-borne calls, a damaged or
+//! hostile key record, triggers and views on sqlml's tables, concurrent writers, and the size
+//! of error messages. Each test states the attack and checks that it fails with a clear error
+//! and that nothing is lost.
+
+mod common;
+use common::*;
+use sqlml::rusqlite::{Connection, params};
+
+/// Everything sqlml keeps, for before/after comparisons.
+fn snapshot(conn: &Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT name || '/' || version || '/' || active || '/' || hex(model) FROM ml_models ORDER BY id",
+        "SELECT key || '=' || quote(value) FROM ml_meta ORDER BY key",
+        "SELECT name || '/' || version || '/' || epoch FROM ml_training_log ORDER BY 1",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        out.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
+    }
+    out
+}
+
+/// A database with one text model `keep` (and the messages it was trained on).
+fn with_model(path: Option<&std::path::Path>) -> Connection {
+    let conn = unlocked(path, "pw");
+    make_messages(&conn, 60);
+    text(&conn, "SELECT ml_train('keep', 'text', 'messages', 'label', json_object('seed', 1))");
+    conn
+}
+
+fn keep_predicts(conn: &Connection) {
+    assert_eq!(text(conn, "SELECT ml_predict('keep', 'free cash prize now')"), "spam");
+}
+
+// ---- 1. No re-entrancy through a source ----
+
+#[test]
+fn a_source_cannot_drop_a_model() {
+    let conn = with_model(None);
+    let before = snapshot(&conn);
+    let e = err(
+        &conn,
+        "SELECT ml_train('evil', 'text', 'select ml_drop(''keep'') as body, ''a'' as label union all select body, label from messages', 'label')",
+    );
+    assert_eq!(
+        e,
+        "ml_train: ml_drop: refused: called while ml_train is running on this connection (a source, view, trigger or function that ml_train runs cannot call sqlml functions)"
+    );
+    assert_eq!(snapshot(&conn), before);
+    keep_predicts(&conn);
+}
+
+#[test]
+fn a_source_cannot_rekey() {
+    let conn = with_model(None);
+    let before = snapshot(&conn);
+    let e = err(
+        &conn,
+        "SELECT ml_train('evil', 'text', 'select body, label, (select ml_rekey(''x'')) as k from messages', 'label')",
+    );
+    assert!(e.contains("ml_rekey: refused: called while ml_train is running"), "{e}");
+    assert_eq!(snapshot(&conn), before);
+    keep_predicts(&conn);
+    // Nor unlock, activate, predict or list, from ml_evaluate's source either.
+    for inner in [
+        "ml_unlock(''y'')",
+        "ml_activate(''keep'', 1)",
+        "ml_predict(''keep'', body)",
+        "(select count(*) from ml_top_tokens(''keep''))",
+    ] {
+        let e = err(&conn, &format!("SELECT ml_evaluate('keep', 'select body, label, {inner} as x from messages')"));
+        assert!(e.contains("refused: called while ml_evaluate is running"), "{inner}: {e}");
+    }
+    assert_eq!(snapshot(&conn), before);
+}
+
+#[test]
+fn a_source_cannot_recurse() {
+    let conn = with_model(None);
+    // A source that reads its own text from a table and evaluates it again: unbounded
+    // recursion (a stack overflow) before; one level deep now.
+    conn.execute_batch("CREATE TABLE q(sql TEXT)").unwrap();
+    conn.execute(
+        "INSERT INTO q VALUES (?1)",
+        ["SELECT body, label, (SELECT ml_evaluate('keep', sql) FROM q) AS x FROM messages"],
+    )
+    .unwrap();
+    let e = err(&conn, "SELECT ml_evaluate('keep', (SELECT sql FROM q))");
+    assert!(e.contains("ml_evaluate: refused: called while ml_evaluate is running"), "{e}");
+    keep_predicts(&conn);
+}
+
+// ---- 2. Calls from the database schema ----
+
+/// Builds a hostile file: the schema is written by a connection without sqlml (as an attacker
+/// would, elsewhere), then the victim opens it with sqlml and unlocks.
+fn hostile(dir: &tempfile::TempDir, ddl: &str) -> Connection {
+    let path = dir.path().join("hostile.db");
+    drop(with_model(Some(&path)));
+    let attacker = Connection::open(&path).unwrap();
+    attacker.execute_batch(ddl).unwrap();
+    drop(attacker);
+    unlocked(Some(&path), "pw")
+}
+
+#[test]
+fn schema_places_cannot_call_sqlml() {
+    // Each place: the DDL of the file, then what the victim does.
+    let cases: &[(&str, &str, &str)] = &[
+        ("view", "CREATE VIEW v AS SELECT ml_drop('keep') AS x", "SELECT * FROM v"),
+        (
+            "trigger",
+            "CREATE TABLE t(a); CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT ml_drop('keep'); END;",
+            "INSERT INTO t VALUES (1)",
+        ),
+        ("check", "CREATE TABLE t(a CHECK (ml_drop('keep') >= 0))", "INSERT INTO t VALUES (1)"),
+        ("check predict", "CREATE TABLE t(a CHECK (ml_predict('keep', a) IS NOT NULL))", "INSERT INTO t VALUES ('free cash')"),
+        ("default", "CREATE TABLE t(a, b DEFAULT (ml_drop('keep')))", "INSERT INTO t(a) VALUES (1)"),
+        ("generated virtual", "CREATE TABLE t(a, b AS (ml_drop('keep')))", "INSERT INTO t(a) VALUES (1); SELECT b FROM t"),
+        ("generated stored", "CREATE TABLE t(a, b AS (ml_drop('keep')) STORED)", "INSERT INTO t(a) VALUES (1)"),
+        ("index expression", "CREATE TABLE t(a); CREATE INDEX i ON t(ml_drop('keep'))", "INSERT INTO t VALUES (1)"),
+        ("partial index", "CREATE TABLE t(a); CREATE INDEX i ON t(a) WHERE ml_drop('keep') > 0", "INSERT INTO t VALUES (1)"),
+        (
+            "table-valued in view",
+            "CREATE VIEW v AS SELECT * FROM ml_top_tokens('keep')",
+            "SELECT * FROM v",
+        ),
+    ];
+    for (place, ddl, victim) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = hostile(&dir, ddl);
+        let before = snapshot(&conn);
+        let result = conn.execute_batch(victim);
+        let e = result.expect_err(place).to_string();
+        assert!(
+            e.contains("unsafe use of ml_") || e.contains("refused: called from the database schema"),
+            "{place}: {e}"
+        );
+        assert_eq!(snapshot(&conn), before, "{place}");
+        keep_predicts(&conn);
+    }
+}
+
+#[test]
+fn top_level_calls_still_work_beside_schema_places() {
+    // The victim's own statement names the function: its own call runs; a CHECK on another
+    // table stays refused.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = hostile(&dir, "CREATE TABLE t(a CHECK (ml_drop('keep') >= 0)); CREATE TABLE out(x);");
+    conn.execute_batch("INSERT INTO out SELECT ml_predict('keep', body) FROM messages LIMIT 3").unwrap();
+    assert_eq!(int(&conn, "SELECT count(*) FROM out"), 3);
+    assert!(conn.execute_batch("INSERT INTO t VALUES (1)").is_err());
+    keep_predicts(&conn);
+}
+
+// ---- 3. The key record is data from the file ----
+
+fn meta_damage_is_refused(damage: &str, want: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let conn = with_model(Some(&path));
+    let original: Vec<(String, sqlml::rusqlite::types::Value)> = {
+        let mut s = conn.prepare("SELECT key, value FROM ml_meta ORDER BY key").unwrap();
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    drop(conn);
+    let attacker = Connection::open(&path).unwrap();
+    attacker.execute_batch(damage).unwrap();
+    drop(attacker);
+    let conn = open(Some(&path));
+    let before = snapshot_if_possible(&conn);
+    let e = err(&conn, "SELECT ml_unlock('pw')");
+    assert!(e.starts_with("ml_unlock: "), "{damage}: {e}");
+    assert!(e.contains(want), "{damage}: {e}");
+    assert!(!e.contains("key created"), "{damage}: {e}");
+    assert_eq!(snapshot_if_possible(&conn), before, "{damage}: something was written");
+    // Training with a key from the environment is refused the same way, writing nothing.
+    let e = err(&conn, "SELECT ml_predict('keep', 'free cash')");
+    assert!(e.starts_with("ml_predict: "), "{e}");
+    assert_eq!(snapshot_if_possible(&conn), before, "{damage}: something was written");
+    // Repairing the record brings every model back.
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS ml_meta(key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID; DELETE FROM ml_meta")
+        .unwrap();
+    for (k, v) in &original {
+        conn.execute("INSERT INTO ml_meta VALUES (?1, ?2)", params![k, v]).unwrap();
+    }
+    assert_eq!(text(&conn, "SELECT ml_unlock('pw')"), "unlocked");
+    keep_predicts(&conn);
+}
+
+fn snapshot_if_possible(conn: &Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT name || '/' || version || '/' || active || '/' || hex(model) FROM ml_models ORDER BY id",
+        "SELECT key || '=' || quote(value) FROM ml_meta ORDER BY key",
+    ] {
+        if let Ok(mut stmt) = conn.prepare(sql) {
+            out.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
+        } else {
+            out.push(format!("no table for {sql}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn kdf_costs_are_bounded_before_hashing() {
+    meta_damage_is_refused(
+        "UPDATE ml_meta SET value = 4194304 WHERE key = 'kdf_m_cost'",
+        "field 'kdf_m_cost' must be from 8 to 262144 KiB, got 4194304",
+    );
+    meta_damage_is_refused(
+        "UPDATE ml_meta SET value = 2147483648 WHERE key = 'kdf_t_cost'",
+        "field 'kdf_t_cost' must be from 1 to 16 passes, got 2147483648",
+    );
+    meta_damage_is_refused(
+        "UPDATE ml_meta SET value = 0 WHERE key = 'kdf_p_cost'",
+        "field 'kdf_p_cost' must be from 1 to 16 lanes, got 0",
+    );
+    meta_damage_is_refused(
+        "UPDATE ml_meta SET value = '64' WHERE key = 'kdf_m_cost'",
+        "field 'kdf_m_cost' must be an integer, got text",
+    );
+}
+
+#[test]
+fn a_damaged_key_record_never_creates_a_key() {
+    meta_damage_is_refused(
+        "UPDATE ml_meta SET value = CAST(value AS TEXT) WHERE key = 'kdf_salt'",
+        "the key record in ml_meta is damaged: field 'kdf_salt' must be a 16-byte blob, got text",
+    );
+    meta_damage_is_refused(
+        "DELETE FROM ml_meta WHERE key = 'key_check'",
+        "the key record in ml_meta is damaged: field 'key_check' is missing",
+    );
+    meta_damage_is_refused(
+        "UPDATE ml_meta SET value = substr(value, 1, 20) WHERE key = 'key_check'",
+        "field 'key_check' must be a 55-byte blob, got 20 bytes",
+    );
+    meta_damage_is_refused("DROP TABLE ml_meta", "ml_meta holds no key record but ml_models holds 1 model version(s)");
+    meta_damage_is_refused("DELETE FROM ml_meta", "ml_meta holds no key record but ml_models holds 1 model version(s)");
+    meta_damage_is_refused("UPDATE ml_meta SET value = 'scrypt' WHERE key = 'kdf'", "field 'kdf' must be 'argon2id', got 'scrypt'");
+    meta_damage_is_refused(
+        "DROP TABLE ml_meta; CREATE VIEW ml_meta AS SELECT 'kdf' AS key, 'argon2id' AS value",
+        "'ml_meta' in this database is a view, not sqlml's table",
+    );
+}
+
+#[test]
+fn a_new_database_still_gets_a_key() {
+    let conn = open(None);
+    assert_eq!(text(&conn, "SELECT ml_unlock('pw')"), "key created");
+    assert_eq!(text(&conn, "SELECT ml_unlock('pw')"), "unlocked");
+    assert_eq!(err(&conn, "SELECT ml_unlock('other')"), "ml_unlock: wrong passphrase for this database");
+    // An ml_meta table with only foreign keys in it is no key record either.
+    let conn = open(None);
+    conn.execute_batch("CREATE TABLE ml_meta(key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID; INSERT INTO ml_meta VALUES ('note', 'mine')")
+        .unwrap();
+    assert_eq!(text(&conn, "SELECT ml_unlock('pw')"), "key created");
+    assert_eq!(text(&conn, "SELECT value FROM ml_meta WHERE key = 'note'"), "mine");
+}
+
+// ---- 7. sqlml's own tables cannot be turned against it ----
+
+#[test]
+fn triggers_on_sqlml_tables_are_refused() {
+    for (table, ddl) in [
+        ("ml_models", "CREATE TRIGGER swallow BEFORE INSERT ON ml_models BEGIN SELECT RAISE(IGNORE); END;"),
+        ("ml_models", "CREATE TRIGGER keepit BEFORE DELETE ON ml_models BEGIN SELECT RAISE(IGNORE); END;"),
+        ("ml_meta", "CREATE TRIGGER m AFTER UPDATE ON ml_meta BEGIN DELETE FROM ml_models; END;"),
+        ("ml_training_log", "CREATE TRIGGER l AFTER INSERT ON ml_training_log BEGIN DELETE FROM ml_models; END;"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = hostile(&dir, ddl);
+        let before = snapshot(&conn);
+        let trigger = ddl.split_whitespace().nth(2).unwrap();
+        for call in [
+            "SELECT ml_train('keep', 'text', 'messages', 'label')",
+            "SELECT ml_train('other', 'text', 'messages', 'label')",
+            "SELECT ml_drop('keep', 1)",
+            "SELECT ml_activate('keep', 1)",
+            "SELECT ml_rekey('new')",
+        ] {
+            let e = err(&conn, call);
+            assert!(
+                e.contains(&format!("refusing to write: sqlml's tables carry triggers that could change what is written ('{trigger}' on {table})")),
+                "{call}: {e}"
+            );
+            assert_eq!(snapshot(&conn), before, "{call}");
+        }
+        keep_predicts(&conn);
+    }
+}
+
+#[test]
+fn ml_models_that_is_not_sqlml_s_table_is_refused() {
+    // A view in its place.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = hostile(&dir, "ALTER TABLE ml_models RENAME TO real_models; CREATE VIEW ml_models AS SELECT * FROM real_models;");
+    let e = err(&conn, "SELECT ml_train('other', 'text', 'messages', 'label')");
+    assert!(e.contains("'ml_models' in this database is a view, not sqlml's table"), "{e}");
+    let e = err(&conn, "SELECT ml_predict('keep', 'x')");
+    assert!(e.contains("'ml_models' in this database is a view"), "{e}");
+    // A table whose constraints replace other rows on insert: the write is verified.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = hostile(
+        &dir,
+        "CREATE TABLE x AS SELECT * FROM ml_models; DROP TABLE ml_models;
+         CREATE TABLE ml_models(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version INTEGER NOT NULL,
+           kind TEXT NOT NULL UNIQUE ON CONFLICT REPLACE, algorithm TEXT NOT NULL, created_at TEXT NOT NULL,
+           rows INTEGER NOT NULL, params TEXT NOT NULL, metrics TEXT, active INTEGER NOT NULL DEFAULT 0,
+           size INTEGER NOT NULL, model BLOB NOT NULL);
+         INSERT INTO ml_models SELECT * FROM x; DROP TABLE x;",
+    );
+    let before = snapshot(&conn);
+    let e = err(&conn, "SELECT ml_train('other', 'text', 'messages', 'label')");
+    assert!(e.contains("the new model row could not be verified after the insert"), "{e}");
+    assert_eq!(snapshot(&conn), before);
+    keep_predicts(&conn);
+}
+
+// ---- 8. Concurrent writers wait instead of failing ----
+
+#[test]
+fn concurrent_trainings_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    {
+        let conn = open(Some(&path));
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        make_messages(&conn, 200);
+    }
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let conn = open(Some(&path));
+                conn.busy_timeout(std::time::Duration::from_secs(20)).unwrap();
+                // Every writer unlocks the fresh database at the same time: one creates the
+                // key, the others find it.
+                let _: String = conn.query_row("SELECT ml_unlock('pw')", [], |r| r.get(0)).unwrap();
+                (0..4)
+                    .map(|i| {
+                        conn.query_row(
+                            "SELECT ml_train(?1, 'text', 'messages', 'label', json_object('seed', ?2))",
+                            params![format!("m{}", i % 2), w * 10 + i],
+                            |r| r.get::<_, String>(0),
+                        )
+                        .map_err(|e| e.to_string())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let reader = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let conn = open(Some(&path));
+            conn.busy_timeout(std::time::Duration::from_secs(20)).unwrap();
+            let mut ok = 0;
+            let started = std::time::Instant::now();
+            while started.elapsed() < std::time::Duration::from_millis(1500) {
+                match conn.query_row("SELECT ml_unlock('pw'), ml_predict('m0', 'free cash prize')", [], |r| {
+                    r.get::<_, String>(1)
+                }) {
+                    Ok(_) => ok += 1,
+                    Err(e) if e.to_string().contains("no model named") || e.to_string().contains("no ml_") => {}
+                    Err(e) if e.to_string().contains("no key") => {}
+                    Err(e) => panic!("reader: {e}"),
+                }
+            }
+            ok
+        })
+    };
+    for w in writers {
+        for r in w.join().unwrap() {
+            r.unwrap();
+        }
+    }
+    reader.join().unwrap();
+    let conn = unlocked(Some(&path), "pw");
+    assert_eq!(int(&conn, "SELECT count(*) FROM ml_models"), 12);
+    assert_eq!(int(&conn, "SELECT max(version) FROM ml_models WHERE name = 'm0'"), 6);
+    assert_eq!(int(&conn, "SELECT count(*) FROM ml_models WHERE active = 1"), 2);
+}
+
+#[test]
+fn a_write_inside_a_writing_statement_is_refused_cleanly() {
+    let conn = with_model(None);
+    let before = snapshot(&conn);
+    let e = err(&conn, "CREATE TABLE r AS SELECT ml_train('keep', 'text', 'messages', 'label') AS report");
+    assert_eq!(
+        e,
+        "ml_train: cannot change sqlml's tables from inside a statement that itself writes (such as CREATE TABLE ... AS SELECT or INSERT ... SELECT); run the call as a plain SELECT, then store its result"
+    );
+    assert_eq!(snapshot(&conn), before);
+    // Reading inside a writing statement is fine.
+    conn.execute_batch("CREATE TABLE p AS SELECT ml_predict('keep', body) AS y FROM messages").unwrap();
+    assert_eq!(int(&conn, "SELECT count(*) FROM p"), 60);
+}
+
+// ---- 9. Errors stay small ----
+
+#[test]
+fn errors_quote_little_of_huge_arguments() {
+    let conn = with_model(None);
+    let huge = "x".repeat(10 << 20);
+    for sql in [
+        "SELECT ml_train('m', 'text', ?1, 'label')",
+        "SELECT ml_predict(?1, 'text')",
+        "SELECT ml_drop(?1)",
+        "SELECT ml_evaluate('keep', ?1)",
+    ] {
+        let e = conn.query_row(sql, [&huge], |r| r.get::<_, String>(0)).unwrap_err().to_string();
+        assert!(e.len() < 1000, "{sql}: {} bytes: {}", e.len(), &e[..300]);
+        assert!(e.contains("xxxx"), "{sql}: {e}");
+    }
+    let select = format!("SELECT 1 AS a WHERE '{huge}' = ''");
+    let e = conn
+        .query_row("SELECT ml_train('m', 'text', ?1, 'a')", [&select], |r| r.get::<_, String>(0))
+        .unwrap_err()
+        .to_string();
+    assert!(e.len() < 1000 && e.contains("has no rows"), "{} bytes", e.len());
+}
