@@ -17,7 +17,7 @@ use sqlml::models::data::encode_labels;
 use sqlml::models::mlp::network::Workspace;
 use sqlml::models::mlp::{Classifier, features, importance, trainer};
 use sqlml::models::split::train_test_split;
-use sqlml::models::{Common, Estimator, Options, metrics};
+use sqlml::models::{Common, Control, Estimator, Options, metrics};
 use sqlml::rusqlite::Connection;
 use std::time::Instant;
 
@@ -108,17 +108,20 @@ fn main() {
     let y_train: Vec<u32> = train_rows.iter().map(|&i| labels.y[i]).collect();
     let y_test: Vec<u32> = test_rows.iter().map(|&i| labels.y[i]).collect();
     let cfg = trainer::Config { seed: common.seed, ..trainer::Config::default() };
-    let (fit_s, fitted) = time(repeats, || trainer::fit(&x_train, d, &y_train, k, &cfg, None));
-    let (fit_monitor_s, _) =
-        time(repeats, || trainer::fit(&x_train, d, &y_train, k, &cfg, Some((&x_test, &y_test))));
+    let (fit_s, fitted) =
+        time(repeats, || trainer::fit(&x_train, d, &y_train, k, &cfg, None, &Control::new()).unwrap());
+    let (fit_monitor_s, _) = time(repeats, || {
+        trainer::fit(&x_train, d, &y_train, k, &cfg, Some((&x_test, &y_test)), &Control::new()).unwrap()
+    });
     let net = fitted.net;
     let (metrics_s, _) = time(repeats, || {
         let view = ndarray::ArrayView2::from_shape((y_test.len(), d), &x_test[..]).unwrap();
-        let proba = Workspace::new(&net, 256).predict_proba(&net, view);
+        let proba = Workspace::new(&net, 256).predict_proba(&net, view, &Control::new()).unwrap();
         metrics::classification(&y_test, &proba, &labels.classes)
     });
-    let (importance_s, _) =
-        time(repeats, || importance::permutation_importance(&net, &enc, &x_test, &y_test, common.seed));
+    let (importance_s, _) = time(repeats, || {
+        importance::permutation_importance(&net, &enc, &x_test, &y_test, common.seed, &Control::new())
+    });
     let steps = train_rows.len().div_ceil(32) * 10;
 
     println!(

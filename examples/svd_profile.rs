@@ -25,7 +25,7 @@ use sqlml::models::recommender::ids::IdMap;
 use sqlml::models::recommender::ratings::{Csr, Triple};
 use sqlml::models::recommender::{Recommender, init, svd};
 use sqlml::models::split::rng;
-use sqlml::models::{Common, Estimator, Model, Options, SCHEMA_VERSION, StoredModel};
+use sqlml::models::{Common, Control, Estimator, Model, Options, SCHEMA_VERSION, StoredModel};
 use sqlml::rusqlite::{Connection, params};
 use sqlml::store::crypto::{KdfParams, MasterKey};
 use sqlml::store::envelope::{self, Binding};
@@ -121,8 +121,10 @@ fn main() {
         || svd::Fitted::init(&users_order, &items_order, mean as f32, &p, &mut init::NumpyNormal::new(0));
     let (init_ms, _) = time(repeats, start);
     let one = svd::SgdParams { n_epochs: 1, ..p.clone() };
-    let (fit1_ms, _) = time(repeats, || svd::fit(&by_user, start(), &one, &mut rng(0), |_, _, _| {}));
-    let (fit20_ms, _) = time(repeats, || svd::fit(&by_user, start(), &p, &mut rng(0), |_, _, _| {}));
+    let (fit1_ms, _) =
+        time(repeats, || svd::fit(&by_user, start(), &one, &mut rng(0), &Control::new(), |_, _, _| Ok(())));
+    let (fit20_ms, _) =
+        time(repeats, || svd::fit(&by_user, start(), &p, &mut rng(0), &Control::new(), |_, _, _| Ok(())));
 
     // Storing.
     let model = Model::Recommender(trained.model);

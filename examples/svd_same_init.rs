@@ -18,6 +18,7 @@
 mod movielens;
 use movielens::{Rating, read_ratings};
 use serde_json::{Value as Json, json};
+use sqlml::models::Control;
 use sqlml::models::recommender::factors::Factors;
 use sqlml::models::recommender::ratings::{Csr, Triple};
 use sqlml::models::recommender::svd::{self, Fitted, SgdParams};
@@ -70,7 +71,7 @@ fn fold_rmse(dir: &Path, n: usize, p: &SgdParams) -> Result<f64, Box<dyn std::er
         user_factors: read_factors(&dir.join(format!("init_pu_{n}.f32")), users.len(), p.n_factors)?,
         item_factors: read_factors(&dir.join(format!("init_qi_{n}.f32")), items.len(), p.n_factors)?,
     };
-    let m = svd::fit(&history, init, p, &mut rng(42), |_, _, _| {});
+    let m = svd::fit(&history, init, p, &mut rng(42), &Control::new(), |_, _, _| Ok(()))?;
     let se: f64 = test
         .iter()
         .map(|&(u, i, r)| {

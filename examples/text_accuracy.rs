@@ -36,7 +36,8 @@ fn run(set: &TextSet, options: &Map<String, Json>) -> Json {
     let mut map = options.clone();
     map.entry("language").or_insert(json!(set.language));
     let mut opts = Options::from_map(map.clone());
-    let common = Common { seed: 42, test_size: if set.test.is_some() { 0.0 } else { 0.2 } };
+    let common =
+        Common { seed: 42, test_size: if set.test.is_some() { 0.0 } else { 0.2 }, ..Common::default() };
     let start = Instant::now();
     let trained = TextModel::train(&dataset(&set.train), Some("label"), &mut opts, &common)
         .unwrap_or_else(|e| panic!("{}: {e}", set.name));

@@ -2,7 +2,7 @@
 
 use super::args::{self, sql_value as sql};
 use super::tables::{self, TableFn};
-use crate::models::{Input, Model, Value};
+use crate::models::{Budget, Input, Model, Value};
 use crate::store::Session;
 use crate::{Error, Result};
 use rusqlite::Connection;
@@ -12,6 +12,10 @@ use std::sync::Arc;
 
 /// Default `k` when neither an argument nor a `LIMIT` gives one.
 const DEFAULT_K: usize = 10;
+
+/// Memory of one `ml_top_tokens` row while the table is built (the model's tuple, then the SQL
+/// values with their heap parts).
+const TOKEN_ROW_BYTES: f64 = 256.0;
 
 fn name_arg(v: &Option<SqlValue>) -> Result<String> {
     match v {
@@ -76,6 +80,17 @@ impl TableFn for TopTokens {
         let Model::Text(m) = &loaded.model else {
             return Err(wrong_kind(&name, &loaded.model, "text"));
         };
+        // `k` is capped by the vocabulary; what remains is materialised, so it must fit.
+        let rows = m.top_tokens_len(k);
+        Budget::for_queries()?.check_argument(
+            "k",
+            &format!(
+                "{rows} rows ({} classes × {} tokens)",
+                m.classes().len(),
+                rows / m.classes().len().max(1)
+            ),
+            rows as f64 * TOKEN_ROW_BYTES,
+        )?;
         Ok(m.top_tokens(k)
             .into_iter()
             .map(|(label, token, score)| vec![sql(label), SqlValue::Text(token), SqlValue::Real(score)])

@@ -1,11 +1,13 @@
 //! `ml_train(name, kind, source, target [, options])` and `ml_evaluate(name, source)`.
 
 use super::args::{opt_text, run, text};
+use crate::models::options::clip;
 use crate::models::{self, Common, Options};
 use crate::store::{NewModel, Session, atomically};
-use crate::{Result, source};
+use crate::{Error, Result, source};
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value as Json, json};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,8 +21,7 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
                 let source = text(ctx, 2, "source")?;
                 let target = opt_text(ctx, 3, "target")?;
                 let options = opt_text(ctx, 4, "options")?;
-                // SAFETY: used only on this thread, during this call.
-                let conn = unsafe { ctx.get_connection()? };
+                let conn = super::args::connection(ctx, "ml_train")?;
                 train(&s, &conn, &name, &kind, &source, target.as_deref(), options.as_deref())
             })
         })?;
@@ -30,8 +31,7 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
         run("ml_evaluate", || {
             let name = text(ctx, 0, "name")?;
             let source = text(ctx, 1, "source")?;
-            // SAFETY: used only on this thread, during this call.
-            let conn = unsafe { ctx.get_connection()? };
+            let conn = super::args::connection(ctx, "ml_evaluate")?;
             let model = s.load_active(&conn, &name)?;
             let data = source::read(&conn, &source)?;
             Ok(model.model.evaluate(&data)?.to_string())
@@ -53,6 +53,13 @@ fn scalar_metrics(metrics: &Json) -> Json {
 
 /// Trains, stores and activates version n+1 of `name`; returns the training report (JSON).
 /// Atomic: any failure leaves every table as it was.
+///
+/// The fit honours `sqlite3_interrupt`: the training's control steps a nested `SELECT 1` on
+/// this connection (at most every 50 ms of training), which fails with SQLite's
+/// `interrupted` once the interrupt flag is set. While this call's statement runs, SQLite
+/// does not clear the flag, so this works on every supported SQLite (3.40 included, where
+/// `sqlite3_is_interrupted` does not exist). The error ends the fit before anything is
+/// written.
 pub fn train(
     session: &Session,
     conn: &Connection,
@@ -63,9 +70,21 @@ pub fn train(
     options: Option<&str>,
 ) -> Result<String> {
     models::check_kind(kind)?;
+    // Prepared once; stepped by the interrupt check from this thread only.
+    let nested = RefCell::new(conn.prepare("SELECT 1")?);
+    let check = || -> Result<()> {
+        let mut stmt =
+            nested.try_borrow_mut().map_err(|_| Error::data("the interrupt check is already running"))?;
+        let mut rows = stmt.raw_query();
+        rows.next()?;
+        Ok(())
+    };
     let mut opts = Options::parse(options)?;
     let given = opts.to_json();
-    let common = Common::read(&mut opts)?;
+    let mut common = Common::read(&mut opts)?;
+    common.control = std::mem::take(&mut common.control)
+        .with_check(&check)
+        .with_label(format!("ml_train '{}': ", clip(name)));
     // Fail before the (possibly long) read and fit if no key is available.
     let key = session.key(conn, true)?;
     let data = source::read(conn, source)?;

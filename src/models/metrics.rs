@@ -1,7 +1,22 @@
 //! Evaluation metrics shared by the classifiers (text and tabular).
 
 use super::data::Value;
+use super::memory::Budget;
 use serde_json::{Map, Value as Json, json};
+
+/// Bytes per cell of the confusion matrix in a report: the count, its JSON value and its text.
+const CONFUSION_CELL_BYTES: f64 = 48.0;
+
+/// Checks that the report of a classifier with `k` classes fits `budget`: its confusion matrix
+/// takes `k²` cells (a target column with one value per row, such as an id, has as many
+/// classes as rows). The error names the target column.
+pub fn check_classes(budget: &Budget, target: &str, k: usize) -> crate::Result<()> {
+    budget.check_data(
+        &format!("target column '{target}' with {k} classes"),
+        "the confusion matrix of the metrics",
+        k as f64 * k as f64 * CONFUSION_CELL_BYTES,
+    )
+}
 
 /// Metrics of a classifier on labelled rows.
 ///

@@ -4,7 +4,9 @@
 //! then predict, predict probabilities, explain and evaluate. [`Model`] is the closed set of
 //! kinds that the store serialises (postcard) and the SQL layer dispatches on.
 
+pub mod control;
 pub mod data;
+pub mod memory;
 pub mod metrics;
 pub mod mlp;
 pub mod options;
@@ -13,7 +15,9 @@ pub mod split;
 pub mod text;
 
 use crate::{Error, Result};
+pub use control::Control;
 pub use data::{Column, ColumnData, Dataset, Input, Value};
+pub use memory::Budget;
 pub use options::{Common, Options};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value as Json;
@@ -58,6 +62,11 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// Reads the kind's options from `opts` (then calls [`Options::finish`], before any heavy
     /// work, so unknown keys fail fast), splits with `common`, fits and evaluates on the
     /// held-out rows. `target` is the target column name (None only where the kind allows it).
+    ///
+    /// Sizes that options choose are checked against `common.budget` before memory is taken
+    /// (see [`memory`]); long loops tick `common.control`, whose error (an interruption) ends
+    /// the training; a fit whose loss or parameters stop being finite is an error that names
+    /// the epoch and the option to change. An error means no model.
     fn train(
         data: &Dataset,
         target: Option<&str>,

@@ -4,6 +4,8 @@
 //! with the full list of allowed ones. Type and range errors name the key and the value:
 //! `option 'epochs' must be a positive integer, got -3`.
 
+use super::control::{self, Control};
+use super::memory::{self, Budget};
 use crate::{Error, Result};
 use serde_json::{Map, Value as Json};
 
@@ -16,8 +18,33 @@ pub struct Options {
 
 fn show(v: &Json) -> String {
     match v {
-        Json::String(s) => format!("'{s}'"),
-        other => other.to_string(),
+        Json::String(s) => format!("'{}'", clip(s)),
+        other => clip(&other.to_string()).into_owned(),
+    }
+}
+
+/// A number for a message: plain for ordinary sizes (`0.001`, `250`), with an exponent for
+/// very large or very small ones (`1e30`, `1e-320`).
+pub fn show_number(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) { format!("{v:e}") } else { format!("{v}") }
+}
+
+/// [`show_number`] of an `f32`, in its own shortest form (`1e30`, not `1.0000000150474662e30`).
+pub fn show_f32(v: f32) -> String {
+    let a = v.abs();
+    if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) { format!("{v:e}") } else { format!("{v}") }
+}
+
+/// Longest piece of a user value an error message quotes, in characters.
+pub const QUOTE_CHARS: usize = 200;
+
+/// `text` cut to [`QUOTE_CHARS`] characters (with `...` when cut), so that an error message
+/// stays small whatever the user gave.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}...", &text[..end])),
     }
 }
 
@@ -114,6 +141,30 @@ impl Options {
         }
     }
 
+    /// A number as [`Options::number`] reads it, which must also fit an `f32` (the models
+    /// compute in 32-bit floats: a larger value would be infinite from the first step).
+    pub fn number_f32(&mut self, key: &'static str, default: f64, range: Range) -> Result<f32> {
+        Ok(self.number_fits_f32(key, default, range)? as f32)
+    }
+
+    /// [`Options::number_f32`], keeping the `f64` (for a value used in `f64` arithmetic whose
+    /// results are stored as `f32`).
+    pub fn number_fits_f32(&mut self, key: &'static str, default: f64, range: Range) -> Result<f64> {
+        let v = self.number(key, default, range)?;
+        if !(v as f32).is_finite() {
+            return Err(Error::option(
+                key,
+                format!(
+                    "must be {} that fits a 32-bit float (at most {:e} in size), got {}",
+                    range.describe(),
+                    f32::MAX,
+                    show_number(v)
+                ),
+            ));
+        }
+        Ok(v)
+    }
+
     /// One of a fixed set of strings.
     pub fn choice(
         &mut self,
@@ -200,7 +251,7 @@ impl Options {
         if let Some(key) = unknown.first() {
             let mut allowed = self.known.clone();
             allowed.sort();
-            return Err(Error::UnknownOption { key: key.to_string(), allowed: allowed.join(", ") });
+            return Err(Error::UnknownOption { key: clip(key).into_owned(), allowed: allowed.join(", ") });
         }
         Ok(())
     }
@@ -271,28 +322,50 @@ impl Range {
     }
 }
 
-/// Options shared by every model kind, read by the platform before the kind sees the rest.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Common {
+/// Options shared by every model kind, read by the platform before the kind sees the rest,
+/// and the caller's [`Control`] of the training.
+#[derive(Debug)]
+pub struct Common<'a> {
     /// Seed of every random choice (split, initialisation, shuffling). Default 42.
     pub seed: u64,
     /// Fraction of rows held out for the metrics in the training report. Default 0.2; 0 trains
     /// on everything and reports no held-out metrics.
     pub test_size: f64,
+    /// The memory budget of sizes chosen by options (option `max_memory_mb`; default
+    /// [`memory::DEFAULT_MB`] or the environment variable [`memory::ENV_VAR`]).
+    pub budget: Budget,
+    /// Interrupt check and progress lines (option `progress`, or the environment variable
+    /// [`control::PROGRESS_ENV`]; the SQL layer adds the interrupt check).
+    pub control: Control<'a>,
 }
 
-impl Common {
-    /// Reads `seed` and `test_size`.
-    pub fn read(opts: &mut Options) -> Result<Self> {
+impl<'a> Common<'a> {
+    /// Reads `seed`, `test_size`, `max_memory_mb` and `progress` (progress lines go to the
+    /// standard error).
+    pub fn read(opts: &mut Options) -> Result<Common<'a>> {
         let seed = opts.int("seed", 42, 0, i64::MAX)? as u64;
         let test_size = opts.number("test_size", 0.2, Range::FRACTION)?;
-        Ok(Common { seed, test_size })
+        // The environment is read only when the option is absent, so that a bad variable can
+        // be overridden.
+        let mb = if opts.has(memory::OPTION) {
+            opts.int(memory::OPTION, 1, 1, i64::MAX)? as u64
+        } else {
+            Budget::default_mb()?
+        };
+        let progress =
+            if opts.has("progress") { opts.bool("progress", false)? } else { control::progress_from_env()? };
+        let mut control = Control::new();
+        if progress {
+            control = control.with_progress_to_stderr();
+        }
+        Ok(Common { seed, test_size, budget: Budget::training_mb(mb), control })
     }
 }
 
-impl Default for Common {
+impl Default for Common<'_> {
+    /// Seed 42, test size 0.2, the default budget, no check and no progress.
     fn default() -> Self {
-        Common { seed: 42, test_size: 0.2 }
+        Common { seed: 42, test_size: 0.2, budget: Budget::default(), control: Control::new() }
     }
 }
 
@@ -326,6 +399,33 @@ mod tests {
             o.finish().unwrap_err().to_string(),
             "unknown option 'epoch' (expected one of: alpha, epochs)"
         );
+    }
+
+    #[test]
+    fn common_options_of_every_kind() {
+        let mut o = Options::parse(Some(r#"{"max_memory_mb": 16, "progress": true, "seed": 3}"#)).unwrap();
+        let c = Common::read(&mut o).unwrap();
+        o.finish().unwrap();
+        assert_eq!((c.seed, c.budget.mb(), c.control.reports_progress()), (3, 16, true));
+        let mut o = Options::parse(Some(r#"{"max_memory_mb": 0}"#)).unwrap();
+        assert_eq!(
+            Common::read(&mut o).unwrap_err().to_string(),
+            "option 'max_memory_mb' must be a positive integer, got 0"
+        );
+        let mut o = Options::parse(Some(r#"{"progress": "loud"}"#)).unwrap();
+        assert_eq!(
+            Common::read(&mut o).unwrap_err().to_string(),
+            "option 'progress' must be true or false, got 'loud'"
+        );
+    }
+
+    #[test]
+    fn quoted_values_are_clipped() {
+        let long = "x".repeat(1000);
+        let mut o = Options::parse(Some(&format!(r#"{{"epochs": "{long}"}}"#))).unwrap();
+        let e = o.positive("epochs", 1).unwrap_err().to_string();
+        assert_eq!(e, format!("option 'epochs' must be a positive integer, got '{}...'", "x".repeat(200)));
+        assert_eq!(clip("été"), "été");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //!   half the training rows) unless the `features` option names them.
 
 use crate::models::data::{Column, ColumnData, Dataset, Input};
+use crate::models::memory;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -318,7 +319,8 @@ impl Encoder {
     }
 
     /// Encodes the `rows` of `data` into a row-major matrix (`rows.len() × width`), finding each
-    /// feature column by name.
+    /// feature column by name. The matrix is allocated fallibly: memory the system refuses is
+    /// an error, not an abort.
     pub fn encode_dataset(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f32>> {
         let w = self.width;
         let columns = self
@@ -341,7 +343,12 @@ impl Encoder {
                 Ok((col, slots))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut out = vec![0f32; rows.len() * w];
+        let cells = rows
+            .len()
+            .checked_mul(w)
+            .ok_or_else(|| memory::refused(rows.len() as f64 * w as f64 * 4.0, "the encoded rows"))?;
+        let mut out: Vec<f32> =
+            memory::zeroed(cells, &format!("the encoded rows ({} rows × {w} inputs)", rows.len()))?;
         for (&row, x) in rows.iter().zip(out.chunks_exact_mut(w)) {
             for (f, (col, slots)) in self.features.iter().zip(&columns) {
                 let part = &mut x[f.offset..f.offset + f.width()];
@@ -362,6 +369,15 @@ impl Encoder {
             }
         }
         Ok(out)
+    }
+
+    /// Number of one-hot inputs (category and "other" slots of the text columns).
+    pub fn one_hot_slots(&self) -> usize {
+        self.features
+            .iter()
+            .filter(|f| matches!(f.encoding, Encoding::Categorical { .. }))
+            .map(Feature::width)
+            .sum()
     }
 
     /// Names of the used columns in training order.

@@ -13,6 +13,8 @@
 use super::features::Encoder;
 use super::kernels;
 use super::network::{Network, Workspace, softmax};
+use crate::Result;
+use crate::models::control::Control;
 use crate::models::split::rng;
 use ndarray::ArrayView2;
 use rand::seq::SliceRandom;
@@ -94,25 +96,31 @@ impl Tail<'_> {
 
 /// Permutation importance of every feature of `enc` on encoded rows `x` with labels `y`,
 /// sorted from most to least important (by log-loss increase, which separates columns even
-/// when accuracy barely moves on imbalanced data).
+/// when accuracy barely moves on imbalanced data). `control` is ticked as rows are run.
 pub fn permutation_importance(
     net: &Network,
     enc: &Encoder,
     x: &[f32],
     y: &[u32],
     seed: u64,
-) -> Vec<Importance> {
+    control: &Control<'_>,
+) -> Result<Vec<Importance>> {
     let d = enc.width;
     let n = y.len().min(MAX_ROWS);
     if n == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let (x, y) = (&x[..n * d], &y[..n]);
     let h = net.sizes()[1];
     let w0 = net.weight(0);
     let w0 = w0.as_slice().expect("standard layout");
+    let row_work = net.params().len() as u64;
     let mut pre = vec![0f32; n * h];
-    kernels::forward(x, w0, net.bias(0), &mut pre, d, h, false);
+    // Rows are independent: chunks of rows give the same bits as one pass.
+    for (xs, out) in x.chunks(CHUNK * d).zip(pre.chunks_mut(CHUNK * h)) {
+        kernels::forward(xs, w0, net.bias(0), out, d, h, false);
+        control.tick((xs.len() / d.max(1)) as u64 * row_work)?;
+    }
 
     let mut tail =
         Tail { net, ws: Workspace::new(net, CHUNK), batch: vec![0.0; CHUNK * h], rows: Vec::new() };
@@ -133,51 +141,49 @@ pub fn permutation_importance(
 
     let mut perm: Vec<usize> = (0..n).collect();
     let mut r = rng(seed ^ 0x6d6c_7000_0000_0003);
-    let mut out: Vec<Importance> = enc
-        .features
-        .iter()
-        .map(|f| {
-            let slots = f.offset..f.offset + f.width();
-            let (mut acc_drop, mut loss_rise) = (0.0, 0.0);
-            for _ in 0..REPEATS {
-                perm.shuffle(&mut r);
-                // Sums of (shuffled − unshuffled) loss and correctness over the changed rows.
-                let (mut dl, mut dc) = (0.0f64, 0i64);
-                let mut on = |row: usize, loss: f64, ok: bool| {
-                    dl += loss - base_loss[row];
-                    dc += i64::from(ok) - i64::from(base_ok[row]);
-                };
-                for (row, &src) in perm.iter().enumerate() {
-                    let new = &x[src * d + slots.start..src * d + slots.end];
-                    let old = &x[row * d + slots.start..row * d + slots.end];
-                    if new == old {
-                        continue;
-                    }
-                    let p = tail.next_row(y, &mut on);
-                    p.copy_from_slice(&pre[row * h..(row + 1) * h]);
-                    for (s, (&a, &b)) in slots.clone().zip(new.iter().zip(old)) {
-                        let delta = a - b;
-                        if delta != 0.0 {
-                            for (pv, &wv) in p.iter_mut().zip(&w0[s * h..(s + 1) * h]) {
-                                *pv += delta * wv;
-                            }
+    let mut out: Vec<Importance> = Vec::with_capacity(enc.features.len());
+    for f in &enc.features {
+        let slots = f.offset..f.offset + f.width();
+        let (mut acc_drop, mut loss_rise) = (0.0, 0.0);
+        for _ in 0..REPEATS {
+            perm.shuffle(&mut r);
+            // Sums of (shuffled − unshuffled) loss and correctness over the changed rows.
+            let (mut dl, mut dc) = (0.0f64, 0i64);
+            let mut on = |row: usize, loss: f64, ok: bool| {
+                dl += loss - base_loss[row];
+                dc += i64::from(ok) - i64::from(base_ok[row]);
+            };
+            for (row, &src) in perm.iter().enumerate() {
+                let new = &x[src * d + slots.start..src * d + slots.end];
+                let old = &x[row * d + slots.start..row * d + slots.end];
+                if new == old {
+                    continue;
+                }
+                let p = tail.next_row(y, &mut on);
+                p.copy_from_slice(&pre[row * h..(row + 1) * h]);
+                for (s, (&a, &b)) in slots.clone().zip(new.iter().zip(old)) {
+                    let delta = a - b;
+                    if delta != 0.0 {
+                        for (pv, &wv) in p.iter_mut().zip(&w0[s * h..(s + 1) * h]) {
+                            *pv += delta * wv;
                         }
                     }
-                    tail.rows.push(row);
                 }
-                tail.flush(y, &mut on);
-                acc_drop -= dc as f64 / n as f64;
-                loss_rise += dl / n as f64;
+                tail.rows.push(row);
+                control.tick(row_work)?;
             }
-            Importance {
-                column: f.name.clone(),
-                accuracy_drop: acc_drop / REPEATS as f64,
-                log_loss_increase: loss_rise / REPEATS as f64,
-            }
-        })
-        .collect();
+            tail.flush(y, &mut on);
+            acc_drop -= dc as f64 / n as f64;
+            loss_rise += dl / n as f64;
+        }
+        out.push(Importance {
+            column: f.name.clone(),
+            accuracy_drop: acc_drop / REPEATS as f64,
+            log_loss_increase: loss_rise / REPEATS as f64,
+        });
+    }
     out.sort_by(|a, b| b.log_loss_increase.total_cmp(&a.log_loss_increase));
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -217,8 +223,8 @@ mod tests {
             seed: 1,
             ..Config::default()
         };
-        let net = fit(&x, enc.width, &labels, 2, &cfg, None).net;
-        let imp = permutation_importance(&net, &enc, &x, &labels, 1);
+        let net = fit(&x, enc.width, &labels, 2, &cfg, None, &Control::new()).unwrap().net;
+        let imp = permutation_importance(&net, &enc, &x, &labels, 1, &Control::new()).unwrap();
         assert_eq!(imp[0].column, "signal");
         assert!(imp[0].accuracy_drop > 0.3, "{imp:?}");
         assert!(imp[1].accuracy_drop.abs() < 0.05, "{imp:?}");
@@ -230,7 +236,7 @@ mod tests {
         let d = enc.width;
         let n = y.len();
         let mut ws = Workspace::new(net, 64);
-        let (base_loss, base_acc) = loss_and_accuracy(&mut ws, net, x, y, d);
+        let (base_loss, base_acc) = loss_and_accuracy(&mut ws, net, x, y, d, &Control::new()).unwrap();
         let mut perm: Vec<usize> = (0..n).collect();
         let mut r = rng(seed ^ 0x6d6c_7000_0000_0003);
         enc.features
@@ -245,7 +251,8 @@ mod tests {
                             shuffled[row * d + s] = x[src * d + s];
                         }
                     }
-                    let (loss, acc) = loss_and_accuracy(&mut ws, net, &shuffled, y, d);
+                    let (loss, acc) =
+                        loss_and_accuracy(&mut ws, net, &shuffled, y, d, &Control::new()).unwrap();
                     acc_drop += base_acc - acc;
                     loss_rise += loss - base_loss;
                 }
@@ -284,8 +291,8 @@ mod tests {
                 seed: 1,
                 ..Config::default()
             };
-            let net = fit(&x, enc.width, &labels, 2, &cfg, None).net;
-            let mut fast = permutation_importance(&net, &enc, &x, &labels, 5);
+            let net = fit(&x, enc.width, &labels, 2, &cfg, None, &Control::new()).unwrap().net;
+            let mut fast = permutation_importance(&net, &enc, &x, &labels, 5, &Control::new()).unwrap();
             fast.sort_by(|a, b| a.column.cmp(&b.column));
             let mut slow = direct(&net, &enc, &x, &labels, 5);
             slow.sort_by(|a, b| a.0.cmp(&b.0));

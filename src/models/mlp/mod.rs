@@ -25,7 +25,11 @@
 //! | `max_categories` | 50 | one-hot slots per text column (the rest share "other") |
 //! | `allow_extra_keys` | false | ignore unknown keys in a JSON prediction argument |
 //!
-//! `seed` and `test_size` are the platform's [`Common`] options.
+//! `seed`, `test_size`, `max_memory_mb` and `progress` are the platform's [`Common`] options.
+//! Before any encoded row or weight is allocated, the one-hot inputs of every row
+//! (`max_categories`), the weights with the optimizer state (`hidden_layers`) and those with
+//! one batch's activations (`batch_size`) are checked against the memory budget. A loss or
+//! weights that stop being finite end the training with an error naming the epoch.
 //!
 //! The per-epoch log reports the validation loss and accuracy of the validation split, or,
 //! without one, of the held-out test split (its first 5,000 rows, for monitoring only: it never
@@ -64,6 +68,7 @@ pub mod kernels;
 pub mod network;
 pub mod trainer;
 
+use crate::models::control::Control;
 use crate::models::data::{Dataset, Input, Value, class_index, encode_labels};
 use crate::models::metrics::{self, argmax};
 use crate::models::options::{Common, Options, Range};
@@ -116,10 +121,10 @@ fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
             list.into_iter().map(|w| w as usize).collect()
         }
     };
-    let learning_rate = opts.number("learning_rate", f64::from(d.learning_rate), Range::POSITIVE)? as f32;
+    let learning_rate = opts.number_f32("learning_rate", f64::from(d.learning_rate), Range::POSITIVE)?;
     let batch_size = opts.positive("batch_size", d.batch_size)?;
     let epochs = opts.int("epochs", d.epochs as i64, 1, 1_000_000)? as usize;
-    let l2 = opts.number("l2", 0.0, Range::NON_NEGATIVE)? as f32;
+    let l2 = opts.number_f32("l2", 0.0, Range::NON_NEGATIVE)?;
     let dropout = opts.number("dropout", 0.0, Range::FRACTION)? as f32;
     let balanced = opts.choice("class_weight", "none", &["none", "balanced"])? == "balanced";
     let validation_split = opts.number("validation_split", 0.0, Range::FRACTION)?;
@@ -202,9 +207,10 @@ impl Classifier {
     }
 
     /// Probabilities for encoded rows (row-major, `rows × classes`).
-    fn proba_rows(&self, x: &[f32], rows: usize) -> Vec<f64> {
-        let view = ArrayView2::from_shape((rows, self.encoder.width), x).expect("rows × inputs");
-        Workspace::new(&self.network, 256).predict_proba(&self.network, view)
+    fn proba_rows(&self, x: &[f32], rows: usize, control: &Control<'_>) -> Result<Vec<f64>> {
+        let view = ArrayView2::from_shape((rows, self.encoder.width), x)
+            .map_err(|e| Error::data(format!("encoded rows do not match the network's inputs: {e}")))?;
+        Workspace::new(&self.network, 256).predict_proba(&self.network, view, control)
     }
 }
 
@@ -227,10 +233,18 @@ impl Estimator for Classifier {
         }
         let labels = encode_labels(target_col)?;
         let k = labels.classes.len();
+        metrics::check_classes(&common.budget, &target_col.name, k)?;
         let (train_rows, test_rows) =
             train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
         let encoder = Encoder::fit(data, target_idx, &train_rows, &params.selection)?;
         let d = encoder.width;
+        let slots = encoder.one_hot_slots();
+        common.budget.check(
+            "max_categories",
+            &format!("the one-hot inputs of {} rows ({slots} slots)", data.n_rows),
+            4.0 * data.n_rows as f64 * slots as f64,
+        )?;
+        trainer::check_memory(d, k, train_rows.len(), test_rows.len(), &params.config, &common.budget)?;
         let x_train = encoder.encode_dataset(data, &train_rows)?;
         let y_train: Vec<u32> = train_rows.iter().map(|&i| labels.y[i]).collect();
         let x_test = encoder.encode_dataset(data, &test_rows)?;
@@ -244,7 +258,9 @@ impl Estimator for Classifier {
         }
         let baseline: Vec<f32> = baseline.iter().map(|&s| (s / train_rows.len() as f64) as f32).collect();
 
-        let fitted = trainer::fit(&x_train, d, &y_train, k, &params.config, Some((&x_test, &y_test)));
+        let control = &common.control;
+        let fitted =
+            trainer::fit(&x_train, d, &y_train, k, &params.config, Some((&x_test, &y_test)), control)?;
         let model = Classifier {
             target: target_col.name.clone(),
             classes: labels.classes,
@@ -257,7 +273,11 @@ impl Estimator for Classifier {
         let metrics = if test_rows.is_empty() {
             Json::Null
         } else {
-            metrics::classification(&y_test, &model.proba_rows(&x_test, test_rows.len()), &model.classes)
+            metrics::classification(
+                &y_test,
+                &model.proba_rows(&x_test, test_rows.len(), control)?,
+                &model.classes,
+            )
         };
         let mut details = Map::new();
         details.insert("features".into(), model.encoder.features.iter().map(|f| f.describe()).collect());
@@ -298,7 +318,8 @@ impl Estimator for Classifier {
                 &x_test,
                 &y_test,
                 common.seed,
-            );
+                control,
+            )?;
             details.insert(
                 "permutation_importance".into(),
                 imp.iter()
@@ -387,7 +408,7 @@ impl Estimator for Classifier {
             y.push(c as u32);
         }
         let x = self.encoder.encode_dataset(data, &rows)?;
-        Ok(metrics::classification(&y, &self.proba_rows(&x, rows.len()), &self.classes))
+        Ok(metrics::classification(&y, &self.proba_rows(&x, rows.len(), &Control::new())?, &self.classes))
     }
 }
 

@@ -6,6 +6,9 @@
 //! [`general_mat_mul`] into those buffers, so a training step allocates nothing.
 
 use super::kernels;
+use crate::Result;
+use crate::models::control::Control;
+use crate::models::memory;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, s};
 use rand::Rng;
@@ -333,11 +336,19 @@ impl Workspace {
     }
 
     /// Probabilities for every row of `x` (row-major, `x.nrows() × classes`), in passes of
-    /// `capacity` rows.
-    pub fn predict_proba(&mut self, net: &Network, x: ArrayView2<'_, f32>) -> Vec<f64> {
+    /// `capacity` rows; `control` is ticked after each pass. The result is allocated fallibly
+    /// (its size comes from the data).
+    pub fn predict_proba(
+        &mut self,
+        net: &Network,
+        x: ArrayView2<'_, f32>,
+        control: &Control<'_>,
+    ) -> Result<Vec<f64>> {
         let k = net.outputs();
-        let mut out = Vec::with_capacity(x.nrows() * k);
+        let mut out = memory::with_capacity(x.nrows().saturating_mul(k), "the predicted probabilities")?;
+        let row_work = net.params().len() as u64;
         for chunk in x.axis_chunks_iter(Axis(0), self.capacity) {
+            control.tick(chunk.nrows() as u64 * row_work)?;
             let mut scores = self.forward::<rand_chacha::ChaCha8Rng>(net, chunk, None);
             for mut row in scores.rows_mut() {
                 let row = row.as_slice_mut().expect("contiguous");
@@ -345,7 +356,7 @@ impl Workspace {
                 out.extend(row.iter().map(|&p| f64::from(p)));
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -417,7 +428,7 @@ mod tests {
                 assert!((a - b).abs() < 1e-5);
             }
         }
-        let p = ws.predict_proba(&net, x.view());
+        let p = ws.predict_proba(&net, x.view(), &Control::new()).unwrap();
         assert_eq!(p.len(), 12);
         assert!((p[..3].iter().sum::<f64>() - 1.0).abs() < 1e-6);
     }

@@ -142,8 +142,8 @@ fn option_errors() {
     assert_eq!(
         err(r#"{"epoch": 3}"#),
         "unknown option 'epoch' (expected one of: allow_extra_keys, batch_size, class_weight, dropout, epochs, \
-         exclude, features, hidden_layers, l2, learning_rate, max_categories, patience, seed, shuffle, test_size, \
-         validation_split)"
+         exclude, features, hidden_layers, l2, learning_rate, max_categories, max_memory_mb, patience, progress, seed, \
+         shuffle, test_size, validation_split)"
     );
     let mut opts = Options::default();
     assert_eq!(
@@ -178,5 +178,88 @@ fn prediction_and_evaluation_errors() {
     assert_eq!(
         m.evaluate(&missing).unwrap_err().to_string(),
         "feature column 'shape' is not a column of the source (columns: a, b, color)"
+    );
+}
+
+#[test]
+fn sizes_from_options_are_checked_against_the_budget() {
+    let data = blobs(60);
+    let e = train(&data, r#"{"hidden_layers": [65536, 65536]}"#).unwrap_err().to_string();
+    assert!(
+        e.starts_with("option 'hidden_layers' would need 96.1 GiB for the network's weights and optimizer state, above the memory budget of 4.0 GiB (raise it with the option 'max_memory_mb' or the environment variable SQLML_MAX_MEMORY_MB)"),
+        "{e}"
+    );
+    // A small network, refused under a budget of 1 MiB, accepted by default.
+    let small = r#"{"hidden_layers": [256, 256], "epochs": 1}"#;
+    assert!(train(&data, small).is_ok());
+    let e = train(&data, r#"{"hidden_layers": [256, 256], "epochs": 1, "max_memory_mb": 1}"#).unwrap_err();
+    assert!(e.to_string().starts_with("option 'hidden_layers' would need 1.8 MiB for the network's"), "{e}");
+    // The activations of a batch count too.
+    let e = train(&data, r#"{"hidden_layers": [4096], "batch_size": 100000, "max_memory_mb": 1}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("option 'hidden_layers' would need"), "{e}");
+    let e = train(&data, r#"{"hidden_layers": [512], "batch_size": 100000, "max_memory_mb": 1}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("option 'batch_size' would need"), "{e}");
+    assert!(e.contains("the activations of batches of 48 rows"), "{e}");
+}
+
+#[test]
+fn one_hot_inputs_are_checked_against_the_budget() {
+    // 4,000 distinct values kept by `features`: 4,000 slots for every row.
+    let n = 4000;
+    let ids: Vec<Option<String>> = (0..n).map(|i| Some(format!("id{i}"))).collect();
+    let y: Vec<Option<i64>> = (0..n).map(|i| Some((i % 2) as i64)).collect();
+    let data = Dataset::new(vec![
+        Column { name: "id".into(), data: ColumnData::Text(ids) },
+        Column { name: "y".into(), data: ColumnData::Integer(y) },
+    ]);
+    let mut opts =
+        Options::parse(Some(r#"{"features": ["id"], "max_categories": 100000, "max_memory_mb": 16}"#)).unwrap();
+    let common = Common::read(&mut opts).unwrap();
+    let e = Classifier::train(&data, Some("y"), &mut opts, &common).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "option 'max_categories' would need 48.8 MiB for the one-hot inputs of 4000 rows (3200 slots), above the \
+         memory budget of 16.0 MiB (raise it with the option 'max_memory_mb' or the environment variable \
+         SQLML_MAX_MEMORY_MB)"
+    );
+}
+
+#[test]
+fn divergence_ends_the_training_with_the_epoch_and_the_option() {
+    let data = blobs(300);
+    let e = train(&data, r#"{"learning_rate": 1e30, "epochs": 20}"#).unwrap_err().to_string();
+    assert!(e.starts_with("training diverged at epoch "), "{e}");
+    assert!(e.ends_with(" (lower the option 'learning_rate', now 1e30)"), "{e}");
+    let e = train(&data, r#"{"learning_rate": 1e30, "l2": 0.5, "epochs": 20}"#).unwrap_err().to_string();
+    assert!(e.ends_with(" (lower the option 'learning_rate', now 1e30, or 'l2', now 0.5)"), "{e}");
+    // A rate no 32-bit float holds is refused before training.
+    assert_eq!(
+        train(&data, r#"{"learning_rate": 1e308}"#).unwrap_err().to_string(),
+        "option 'learning_rate' must be a positive number that fits a 32-bit float (at most 3.4028235e38 in size), \
+         got 1e308"
+    );
+}
+
+#[test]
+fn too_many_classes_for_the_report_is_an_error() {
+    let n = 3000;
+    let x: Vec<Option<f64>> = (0..n).map(|i| Some(i as f64)).collect();
+    let y: Vec<Option<i64>> = (0..n).map(|i| Some(i as i64)).collect();
+    let data = Dataset::new(vec![
+        Column { name: "x".into(), data: ColumnData::Real(x) },
+        Column { name: "id".into(), data: ColumnData::Integer(y) },
+    ]);
+    let mut opts = Options::parse(Some(r#"{"max_memory_mb": 64}"#)).unwrap();
+    let common = Common::read(&mut opts).unwrap();
+    let e = Classifier::train(&data, Some("id"), &mut opts, &common).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "target column 'id' with 3000 classes would need 412.0 MiB for the confusion matrix of the metrics, above \
+         the memory budget of 64.0 MiB (raise it with the option 'max_memory_mb' or the environment variable \
+         SQLML_MAX_MEMORY_MB)"
     );
 }

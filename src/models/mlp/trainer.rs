@@ -2,10 +2,15 @@
 //! validation split and early stopping.
 
 use super::adam::Adam;
+use super::importance;
 use super::network::{Network, Workspace};
 use crate::models::EpochLog;
+use crate::models::control::Control;
+use crate::models::memory::{self, Budget};
 use crate::models::metrics::argmax;
+use crate::models::options::show_f32;
 use crate::models::split::{rng, train_test_split};
+use crate::{Error, Result};
 use ndarray::{Array2, ArrayView2};
 use rand::seq::SliceRandom;
 use std::time::Instant;
@@ -79,9 +84,76 @@ const VALIDATION_STREAM: u64 = 0x6d6c_7000_0000_0002;
 /// Monitoring rows evaluated per epoch at most (the first ones given).
 pub const MONITOR_ROWS: usize = 5_000;
 
+/// Rows of the workspace that evaluates monitoring and held-out rows.
+const EVAL_ROWS: usize = 256;
+
+/// Checks the memory a training of `cfg` on `rows` rows of `d` inputs and `k` classes takes
+/// beyond its data against `budget`, before any of it is allocated: the weights with the
+/// optimizer state and gradients (option `hidden_layers`), then those with the activations of
+/// one batch (option `batch_size`). `held_out` rows are monitored and scored by permutation
+/// importance (their first [`MONITOR_ROWS`]).
+pub fn check_memory(
+    d: usize,
+    k: usize,
+    rows: usize,
+    held_out: usize,
+    cfg: &Config,
+    budget: &Budget,
+) -> Result<()> {
+    let mut sizes = vec![d as f64];
+    sizes.extend(cfg.hidden.iter().map(|&w| w as f64));
+    sizes.push(k as f64);
+    let params: f64 = sizes.windows(2).map(|w| (w[0] + 1.0) * w[1]).sum();
+    // The parameters, their gradients, Adam's two moments, the evaluation workspace's
+    // gradients, the transposed copies of narrow layers, and the best epoch's copy.
+    let copies = 6.0 + f64::from(u8::from(cfg.patience.is_some()));
+    let monitor = held_out.min(MONITOR_ROWS.max(importance::MAX_ROWS)) as f64;
+    let first_hidden = sizes[1];
+    let weights = 4.0 * (params * copies + (monitor + EVAL_ROWS as f64) * first_hidden);
+    budget.check("hidden_layers", "the network's weights and optimizer state", weights)?;
+    let bs = cfg.batch_size.min(rows).max(1);
+    let units: f64 = sizes[1..].iter().sum();
+    // Outputs and gradients of every layer for one batch and for the evaluation rows, and the
+    // batch's inputs.
+    let activations = 4.0 * (2.0 * (bs + EVAL_ROWS) as f64 * units + bs as f64 * d as f64);
+    budget.check(
+        "batch_size",
+        &format!("the network's weights and the activations of batches of {bs} rows"),
+        weights + activations,
+    )
+}
+
+/// The error of a training whose loss or weights stopped being finite at `epoch`.
+fn diverged(epoch: usize, what: &str, cfg: &Config) -> Error {
+    let mut hint = format!("lower the option 'learning_rate', now {}", show_f32(cfg.learning_rate));
+    if cfg.l2 > 0.0 {
+        hint.push_str(&format!(", or 'l2', now {}", show_f32(cfg.l2)));
+    }
+    Error::data(format!("training diverged at epoch {epoch}: {what} ({hint})"))
+}
+
+/// What is not finite after an epoch: the mean loss, else the weights.
+fn not_finite(loss: f64, params: &[f32]) -> Option<String> {
+    if loss.is_nan() {
+        return Some("the loss is NaN".into());
+    }
+    if !loss.is_finite() {
+        return Some("the loss is infinite".into());
+    }
+    // One pass over the weights per epoch (an epoch reads them once per batch).
+    if !params.iter().fold(true, |ok, p| ok & p.is_finite()) {
+        return Some("the network's weights are not finite".into());
+    }
+    None
+}
+
 /// Trains on the `y.len()` rows of the row-major matrix `x` (`d` columns) with `k` classes.
 /// `monitor` (encoded rows and labels; the first [`MONITOR_ROWS`]) is evaluated after each epoch
 /// for the log only when there is no validation split; it never influences training.
+///
+/// `control` is ticked after every batch (its error, an interruption, ends the training) and
+/// gets a progress line per epoch. A loss or weights that stop being finite end the training
+/// with an error naming the epoch and the option to lower.
 pub fn fit(
     x: &[f32],
     d: usize,
@@ -89,14 +161,18 @@ pub fn fit(
     k: usize,
     cfg: &Config,
     monitor: Option<(&[f32], &[u32])>,
-) -> Fitted {
+    control: &Control<'_>,
+) -> Result<Fitted> {
     let n = y.len();
     let (fit_idx, val_idx) = if cfg.validation_split > 0.0 {
         train_test_split(n, Some(y), cfg.validation_split, cfg.seed ^ VALIDATION_STREAM)
     } else {
         ((0..n).collect(), Vec::new())
     };
-    let val_x: Vec<f32> = val_idx.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect();
+    let mut val_x: Vec<f32> = memory::with_capacity(val_idx.len().saturating_mul(d), "the validation rows")?;
+    for &i in &val_idx {
+        val_x.extend_from_slice(&x[i * d..(i + 1) * d]);
+    }
     let val_y: Vec<u32> = val_idx.iter().map(|&i| y[i]).collect();
     let monitor = monitor.filter(|(_, my)| !my.is_empty()).map(|(mx, my)| {
         let rows = my.len().min(MONITOR_ROWS);
@@ -126,7 +202,8 @@ pub fn fit(
 
     let bs = cfg.batch_size.min(fit_idx.len()).max(1);
     let mut ws = Workspace::new(&net, bs);
-    let mut eval_ws = check.map(|_| Workspace::new(&net, 256));
+    let mut eval_ws = check.map(|_| Workspace::new(&net, EVAL_ROWS));
+    let step_work = net.params().len() as u64;
     let mut batch_x = Array2::<f32>::zeros((bs, d));
     let mut batch_y = vec![0u32; bs];
     let mut order: Vec<u32> = fit_idx.iter().map(|&i| i as u32).collect();
@@ -157,20 +234,33 @@ pub fn fit(
             loss_sum += ws.softmax_cross_entropy(&net, &batch_y[..b], &class_weight);
             ws.backward(&net, xb, cfg.l2);
             adam.step(net.params_mut(), &ws.grads);
+            control.tick(b as u64 * step_work)?;
+        }
+        let loss = loss_sum / fit_idx.len().max(1) as f64;
+        if let Some(what) = not_finite(loss, net.params()) {
+            return Err(diverged(epoch, &what, cfg));
         }
         let (val_loss, metric) = match (check, eval_ws.as_mut()) {
             (Some((vx, vy)), Some(ews)) => {
-                let (l, a) = loss_and_accuracy(ews, &net, vx, vy, d);
+                let (l, a) = loss_and_accuracy(ews, &net, vx, vy, d, control)?;
                 (Some(l), Some(a))
             }
             _ => (None, None),
         };
+        control.look()?;
         log.push(EpochLog {
             epoch: epoch as u32,
-            loss: loss_sum / fit_idx.len().max(1) as f64,
+            loss,
             val_loss,
             metric,
             seconds: start.elapsed().as_secs_f64(),
+        });
+        control.progress(epoch, cfg.epochs, start, || {
+            let mut line = format!("epoch {epoch}/{}: loss {loss:.6}", cfg.epochs);
+            if let (Some(vl), Some(acc)) = (val_loss, metric) {
+                line.push_str(&format!(", val_loss {vl:.6}, val_accuracy {acc:.4}"));
+            }
+            line
         });
         if let (Some(patience), Some(vl), false) = (cfg.patience, val_loss, val_idx.is_empty()) {
             match &mut best {
@@ -179,13 +269,16 @@ pub fn fit(
                     if since_best >= patience {
                         net.params_mut().copy_from_slice(params);
                         let best_epoch = *best_epoch;
-                        return Fitted {
+                        control.progress(1, 1, start, || {
+                            format!("stopped early after epoch {epoch}, keeping epoch {best_epoch}")
+                        });
+                        return Ok(Fitted {
                             net,
                             log,
                             fit_rows: fit_idx.len(),
                             validation_rows: val_idx.len(),
                             best_epoch,
-                        };
+                        });
                     }
                 }
                 Some((best_loss, params, best_epoch)) => {
@@ -206,13 +299,21 @@ pub fn fit(
         }
         None => epochs_run,
     };
-    Fitted { net, log, fit_rows: fit_idx.len(), validation_rows: val_idx.len(), best_epoch }
+    Ok(Fitted { net, log, fit_rows: fit_idx.len(), validation_rows: val_idx.len(), best_epoch })
 }
 
 /// Mean cross-entropy and accuracy of `net` on encoded rows.
-pub fn loss_and_accuracy(ws: &mut Workspace, net: &Network, x: &[f32], y: &[u32], d: usize) -> (f64, f64) {
-    let view = ArrayView2::from_shape((y.len(), d), x).expect("rows × inputs");
-    let proba = ws.predict_proba(net, view);
+pub fn loss_and_accuracy(
+    ws: &mut Workspace,
+    net: &Network,
+    x: &[f32],
+    y: &[u32],
+    d: usize,
+    control: &Control<'_>,
+) -> Result<(f64, f64)> {
+    let view = ArrayView2::from_shape((y.len(), d), x)
+        .map_err(|e| Error::data(format!("encoded rows do not match the network's inputs: {e}")))?;
+    let proba = ws.predict_proba(net, view, control)?;
     let k = net.outputs();
     let (mut loss, mut correct) = (0.0, 0usize);
     for (row, &t) in proba.chunks(k).zip(y) {
@@ -220,7 +321,7 @@ pub fn loss_and_accuracy(ws: &mut Workspace, net: &Network, x: &[f32], y: &[u32]
         correct += usize::from(argmax(row) == t as usize);
     }
     let n = y.len().max(1) as f64;
-    (loss / n, correct as f64 / n)
+    Ok((loss / n, correct as f64 / n))
 }
 
 #[cfg(test)]
@@ -254,9 +355,9 @@ mod tests {
     #[test]
     fn learns_xor() {
         let (x, y) = xor();
-        let fitted = fit(&x, 2, &y, 2, &config(), None);
+        let fitted = fit(&x, 2, &y, 2, &config(), None, &Control::new()).unwrap();
         let mut ws = Workspace::new(&fitted.net, 64);
-        let (_, acc) = loss_and_accuracy(&mut ws, &fitted.net, &x, &y, 2);
+        let (_, acc) = loss_and_accuracy(&mut ws, &fitted.net, &x, &y, 2, &Control::new()).unwrap();
         assert_eq!(acc, 1.0);
         assert_eq!(fitted.log.len(), 60);
         assert!(fitted.log[59].loss < fitted.log[0].loss / 5.0, "{:?}", fitted.log.last());
@@ -268,11 +369,11 @@ mod tests {
         let mut cfg = config();
         cfg.epochs = 3;
         cfg.dropout = 0.2;
-        let a = fit(&x, 2, &y, 2, &cfg, None).net;
-        let b = fit(&x, 2, &y, 2, &cfg, None).net;
+        let a = fit(&x, 2, &y, 2, &cfg, None, &Control::new()).unwrap().net;
+        let b = fit(&x, 2, &y, 2, &cfg, None, &Control::new()).unwrap().net;
         assert_eq!(a.params(), b.params());
         cfg.seed = 8;
-        assert_ne!(fit(&x, 2, &y, 2, &cfg, None).net.params(), a.params());
+        assert_ne!(fit(&x, 2, &y, 2, &cfg, None, &Control::new()).unwrap().net.params(), a.params());
     }
 
     #[test]
@@ -283,7 +384,7 @@ mod tests {
         cfg.patience = Some(2);
         cfg.learning_rate = 0.2; // large steps make the validation loss bounce
         cfg.epochs = 200;
-        let f = fit(&x, 2, &y, 2, &cfg, None);
+        let f = fit(&x, 2, &y, 2, &cfg, None, &Control::new()).unwrap();
         assert_eq!(f.validation_rows, 50);
         assert!(f.log.len() < 200);
         let best = f.log.iter().map(|e| e.val_loss.unwrap()).fold(f64::INFINITY, f64::min);
@@ -296,7 +397,7 @@ mod tests {
         let (x, y) = xor();
         let mut cfg = config();
         cfg.epochs = 2;
-        let base = fit(&x, 2, &y, 2, &cfg, None).net;
+        let base = fit(&x, 2, &y, 2, &cfg, None, &Control::new()).unwrap().net;
         let variants: [fn(&mut Config); 7] = [
             |c| c.learning_rate = 0.02,
             |c| c.batch_size = 16,
@@ -314,12 +415,16 @@ mod tests {
                 let y2: Vec<u32> =
                     y.iter().enumerate().map(|(j, &v)| if j % 7 == 0 { 1 } else { v }).collect();
                 assert_ne!(
-                    fit(&x, 2, &y2, 2, &c, None).net.params(),
-                    fit(&x, 2, &y2, 2, &cfg, None).net.params()
+                    fit(&x, 2, &y2, 2, &c, None, &Control::new()).unwrap().net.params(),
+                    fit(&x, 2, &y2, 2, &cfg, None, &Control::new()).unwrap().net.params()
                 );
                 continue;
             }
-            assert_ne!(fit(&x, 2, &y, 2, &c, None).net.params(), base.params(), "variant {i}");
+            assert_ne!(
+                fit(&x, 2, &y, 2, &c, None, &Control::new()).unwrap().net.params(),
+                base.params(),
+                "variant {i}"
+            );
         }
     }
 }

@@ -17,6 +17,8 @@
 
 use super::factors::{Factors, dot};
 use super::ratings::Csr;
+use crate::Result;
+use crate::models::control::Control;
 use rand_chacha::ChaCha8Rng;
 
 /// Hyperparameters of implicit ALS (names and defaults of the `implicit` library).
@@ -36,30 +38,35 @@ pub struct AlsParams {
 
 /// Trains on the interactions, given grouped by user and by item (values = weights > 0).
 /// `on_iteration(iteration, loss, user_factors, item_factors)` runs after every iteration with
-/// the training loss normalised as the `implicit` library reports it.
+/// the training loss normalised as the `implicit` library reports it. An error from
+/// `on_iteration` (a diverged loss) or from `control` (ticked after every user and item, and
+/// every row of the Gram matrices) ends the training.
 pub fn fit(
     by_user: &Csr,
     by_item: &Csr,
     p: &AlsParams,
     rng: &mut ChaCha8Rng,
-    mut on_iteration: impl FnMut(usize, f64, &Factors, &Factors),
-) -> (Factors, Factors) {
+    control: &Control<'_>,
+    mut on_iteration: impl FnMut(usize, f64, &Factors, &Factors) -> Result<()>,
+) -> Result<(Factors, Factors)> {
     let mut users = Factors::normal(by_user.rows(), p.factors, 0.0, 0.01, rng);
     let mut items = Factors::normal(by_item.rows(), p.factors, 0.0, 0.01, rng);
     for iteration in 0..p.iterations {
-        solve_side(&mut users, &items, by_user, p);
-        solve_side(&mut items, &users, by_item, p);
-        let loss = loss(&users, &items, by_user, p);
-        on_iteration(iteration, loss, &users, &items);
+        solve_side(&mut users, &items, by_user, p, control)?;
+        solve_side(&mut items, &users, by_item, p, control)?;
+        let loss = loss(&users, &items, by_user, p, control)?;
+        on_iteration(iteration, loss, &users, &items)?;
     }
-    (users, items)
+    Ok((users, items))
 }
 
 /// `YᵀY` as a padded `stride × stride` matrix (row-major), accumulated in f64.
-fn gram(y: &Factors) -> Vec<f32> {
+fn gram(y: &Factors, control: &Control<'_>) -> Result<Vec<f32>> {
     let s = y.stride;
     let mut g = vec![0f64; s * s];
+    let row_work = (y.k * y.k) as u64;
     for r in 0..y.rows() {
+        control.tick(row_work)?;
         let row = y.row(r);
         for a in 0..y.k {
             let ra = f64::from(row[a]);
@@ -71,18 +78,19 @@ fn gram(y: &Factors) -> Vec<f32> {
             }
         }
     }
-    g.into_iter().map(|x| x as f32).collect()
+    Ok(g.into_iter().map(|x| x as f32).collect())
 }
 
 /// Updates every row of `x` given the fixed other side `y`.
-fn solve_side(x: &mut Factors, y: &Factors, rows: &Csr, p: &AlsParams) {
+fn solve_side(x: &mut Factors, y: &Factors, rows: &Csr, p: &AlsParams, control: &Control<'_>) -> Result<()> {
     let s = x.stride;
-    let g = gram(y);
+    let g = gram(y, control)?;
     let mut r = vec![0f32; s];
     let mut d = vec![0f32; s];
     let mut ad = vec![0f32; s];
     for u in 0..rows.rows() {
         let (cols, weights) = rows.row(u);
+        control.tick(((cols.len() + s) * s * (p.cg_steps + 1)) as u64)?;
         let xu = x.row_mut(u);
         // r = b − A x, with b = Σ c y and A v = (G + λI) v + Σ (c − 1)(yᵀv) y.
         apply_gram(&g, xu, p.regularization, &mut r);
@@ -116,6 +124,7 @@ fn solve_side(x: &mut Factors, y: &Factors, rows: &Csr, p: &AlsParams) {
             rs_old = rs_new;
         }
     }
+    Ok(())
 }
 
 /// `out = (G + λI) v`.
@@ -128,13 +137,20 @@ fn apply_gram(g: &[f32], v: &[f32], lambda: f32, out: &mut [f32]) {
 
 /// The objective over all cells, divided by the total confidence (as `implicit` reports it):
 /// `Σ_u [x_uᵀ G x_u + Σ_obs (c (1 − s)² − s²)] + λ(|X|² + |Y|²)`, with `s = x_uᵀ y_i`.
-fn loss(users: &Factors, items: &Factors, by_user: &Csr, p: &AlsParams) -> f64 {
-    let g = gram(items);
+fn loss(
+    users: &Factors,
+    items: &Factors,
+    by_user: &Csr,
+    p: &AlsParams,
+    control: &Control<'_>,
+) -> Result<f64> {
+    let g = gram(items, control)?;
     let mut gx = vec![0f32; users.stride];
     let mut total = 0.0f64;
     let mut confidence = 0.0f64;
     for u in 0..by_user.rows() {
         let xu = users.row(u);
+        control.tick(((by_user.row_len(u) + users.stride) * users.stride) as u64)?;
         apply_gram(&g, xu, 0.0, &mut gx);
         total += f64::from(dot(xu, &gx));
         let (cols, weights) = by_user.row(u);
@@ -148,7 +164,7 @@ fn loss(users: &Factors, items: &Factors, by_user: &Csr, p: &AlsParams) -> f64 {
     let reg = f64::from(dot(&users.data, &users.data) + dot(&items.data, &items.data));
     total += f64::from(p.regularization) * reg;
     let cells = (by_user.rows() * items.rows()) as f64;
-    total / (confidence + cells).max(1.0)
+    Ok(total / (confidence + cells).max(1.0))
 }
 
 #[cfg(test)]
@@ -166,9 +182,9 @@ mod tests {
         let by_user = Csr::build(1, &[t(0, 2.0), t(2, 1.0)], false);
         let p = AlsParams { factors: 3, iterations: 1, regularization: 0.1, alpha: 1.5, cg_steps: 3 };
         let mut x = Factors::zeros(1, 3);
-        solve_side(&mut x, &y, &by_user, &p);
+        solve_side(&mut x, &y, &by_user, &p, &Control::new()).unwrap();
         // Check (G + λI + Σ(c−1) y yᵀ) x = Σ c y.
-        let g = gram(&y);
+        let g = gram(&y, &Control::new()).unwrap();
         let mut lhs = vec![0f32; 8];
         apply_gram(&g, x.row(0), 0.1, &mut lhs);
         let mut rhs = vec![0f32; 8];
@@ -196,7 +212,11 @@ mod tests {
         let (bu, bi) = (Csr::build(20, &triples, false), Csr::build(10, &triples, true));
         let p = AlsParams { factors: 4, iterations: 8, regularization: 0.01, alpha: 5.0, cg_steps: 3 };
         let mut losses = Vec::new();
-        let (x, y) = fit(&bu, &bi, &p, &mut rng(2), |_, l, _, _| losses.push(l));
+        let (x, y) = fit(&bu, &bi, &p, &mut rng(2), &Control::new(), |_, l, _, _| {
+            losses.push(l);
+            Ok(())
+        })
+        .unwrap();
         assert!(losses[7] < losses[0], "{losses:?}");
         // A held-out cell in the user's own group outranks the other group's items.
         let score = |u: usize, i: usize| dot(x.row(u), y.row(i));

@@ -35,7 +35,8 @@ use self::ids::IdMap;
 use self::params::{Algorithm, Hyper, Params};
 use self::ratings::{Csr, Triple};
 use super::data::{Column, ColumnData, Dataset, Input, Value};
-use super::options::{Common, Options};
+use super::memory::Budget;
+use super::options::{Common, Options, show_f32};
 use super::split::{self, train_test_split};
 use super::{EpochLog, Estimator, Trained};
 use crate::{Error, Result};
@@ -528,6 +529,8 @@ impl Estimator for Recommender {
         let started = Instant::now();
         let prep = prepare(&cols, implicit, common)?;
         let (n_users, n_items) = (prep.users.len(), prep.items.len());
+        check_memory(&params, n_users, n_items, &common.budget)?;
+        let control = &common.control;
         let by_user = Csr::build(n_users, &prep.train, false);
         // Grouped by item only where needed (ALS, and the baseline of held-out metrics).
         let by_item = || Csr::build(n_items, &prep.train, true);
@@ -552,54 +555,99 @@ impl Estimator for Recommender {
         let (user_bias, item_bias, user_factors, item_factors, biased) = match &params.hyper {
             Hyper::Sgd(sgd) => {
                 let biased = sgd.biased || params.algorithm == Algorithm::SvdPp;
+                let hint = sgd_hint(sgd, params.algorithm);
                 let mut on_epoch = |epoch: usize, rmse: f64, m: &svd::Fitted, users: &Factors| {
+                    if !rmse.is_finite() {
+                        return Err(diverged(
+                            "epoch",
+                            epoch + 1,
+                            &format!("the training RMSE is {}", nan_or_inf(rmse)),
+                            &hint,
+                        ));
+                    }
+                    let val_loss = epoch_val_rmse(&prep.test, m, users, biased, mean as f32, scale);
                     log.push(EpochLog {
                         epoch: epoch as u32 + 1,
                         loss: rmse,
-                        val_loss: epoch_val_rmse(&prep.test, m, users, biased, mean as f32, scale),
+                        val_loss,
                         metric: None,
                         seconds: seconds(started),
                     });
+                    control.progress(epoch + 1, sgd.n_epochs, started, || {
+                        let val = val_loss.map_or(String::new(), |v| format!(", val_rmse {v:.6}"));
+                        format!("epoch {}/{}: rmse {rmse:.6}{val}", epoch + 1, sgd.n_epochs)
+                    });
+                    Ok(())
                 };
                 // Surprise's starting draws for the same seed (see `init`).
                 let (users, items) = init::first_appearance(&prep.train, n_users, n_items);
                 let mut normal = init::NumpyNormal::new(common.seed);
                 let fitted = if params.algorithm == Algorithm::Svd {
                     let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal);
-                    svd::fit(&by_user, start, sgd, &mut rng, |e, r, m| on_epoch(e, r, m, &m.user_factors))
+                    svd::fit(&by_user, start, sgd, &mut rng, control, |e, r, m| {
+                        on_epoch(e, r, m, &m.user_factors)
+                    })?
                 } else {
                     let start = svdpp::State::init(&users, &items, mean as f32, sgd, &mut normal);
-                    svdpp::fit(&by_user, start, sgd, &mut rng, |e, r, s| {
-                        let users = if prep.test.is_empty() {
-                            s.fitted.user_factors.clone()
-                        } else {
-                            s.effective_user_factors(&by_user)
-                        };
-                        on_epoch(e, r, &s.fitted, &users)
-                    })
+                    svdpp::fit(&by_user, start, sgd, &mut rng, control, |e, r, s| {
+                        if !r.is_finite() || prep.test.is_empty() {
+                            return on_epoch(e, r, &s.fitted, &s.fitted.user_factors);
+                        }
+                        on_epoch(e, r, &s.fitted, &s.effective_user_factors(&by_user))
+                    })?
                 };
+                let finite = [
+                    &fitted.user_bias,
+                    &fitted.item_bias,
+                    &fitted.user_factors.data,
+                    &fitted.item_factors.data,
+                ]
+                .iter()
+                .all(|v| all_finite(v));
+                if !finite {
+                    return Err(diverged("epoch", sgd.n_epochs, "the factors are not finite", &hint));
+                }
                 (fitted.user_bias, fitted.item_bias, fitted.user_factors, fitted.item_factors, biased)
             }
             Hyper::Als(als_params) => {
-                let (x, y) = als::fit(&by_user, &by_item(), als_params, &mut rng, |it, loss, _, _| {
-                    log.push(EpochLog {
-                        epoch: it as u32 + 1,
-                        loss,
-                        val_loss: None,
-                        metric: None,
-                        seconds: seconds(started),
-                    });
-                });
+                let hint = format!(
+                    "raise the option 'regularization', now {}, or lower 'alpha', now {}",
+                    show_f32(als_params.regularization),
+                    show_f32(als_params.alpha)
+                );
+                let (x, y) =
+                    als::fit(&by_user, &by_item(), als_params, &mut rng, control, |it, loss, _, _| {
+                        if !loss.is_finite() {
+                            return Err(diverged(
+                                "iteration",
+                                it + 1,
+                                &format!("the loss is {}", nan_or_inf(loss)),
+                                &hint,
+                            ));
+                        }
+                        log.push(EpochLog {
+                            epoch: it as u32 + 1,
+                            loss,
+                            val_loss: None,
+                            metric: None,
+                            seconds: seconds(started),
+                        });
+                        control.progress(it + 1, als_params.iterations, started, || {
+                            format!("iteration {}/{}: loss {loss:.6}", it + 1, als_params.iterations)
+                        });
+                        Ok(())
+                    })?;
+                if !all_finite(&x.data) || !all_finite(&y.data) {
+                    return Err(diverged(
+                        "iteration",
+                        als_params.iterations,
+                        "the factors are not finite",
+                        &hint,
+                    ));
+                }
                 (Vec::new(), Vec::new(), x, y, false)
             }
         };
-        if let Some(bad) = log.iter().find(|e| !e.loss.is_finite()) {
-            let hint = if implicit { "lower 'alpha' or raise 'regularization'" } else { "lower 'lr_all'" };
-            return Err(Error::data(format!(
-                "training diverged: the training loss is not finite after epoch {} ({hint})",
-                bad.epoch
-            )));
-        }
         let item_norms = item_factors.norms();
         let popularity = baseline::popularity(&by_user, n_items, mean, implicit);
         let mut model = Recommender {
@@ -766,6 +814,57 @@ impl Estimator for Recommender {
             keys.push(if u.is_none() { Some(uv.to_value().to_key()) } else { None });
         }
         Ok(self.held_out_metrics(&rows, &keys, usize::MAX))
+    }
+}
+
+/// Checks the factor matrices a training of `params` over `users` and `items` takes against
+/// `budget` before they are allocated (SVD++ also keeps implicit factors and copies of the user
+/// factors; ALS a Gram matrix per half-step).
+fn check_memory(params: &Params, users: usize, items: usize, budget: &Budget) -> Result<()> {
+    let (key, k) = match &params.hyper {
+        Hyper::Sgd(s) => ("n_factors", s.n_factors),
+        Hyper::Als(a) => ("factors", a.factors),
+    };
+    let row = 4.0 * factors::stride_for(k) as f64;
+    let (user_copies, item_copies) = match params.algorithm {
+        Algorithm::SvdPp => (3.0, 2.0),
+        Algorithm::Svd | Algorithm::Als => (1.0, 1.0),
+    };
+    let gram = if params.algorithm == Algorithm::Als { 12.0 * (row / 4.0) * (row / 4.0) } else { 0.0 };
+    let bytes = row * (users as f64 * user_copies + items as f64 * item_copies) + gram;
+    budget.check(key, &format!("the factors of {users} users and {items} items"), bytes)
+}
+
+/// The error of a training whose loss or factors stopped being finite after `step` (an epoch or
+/// an iteration).
+fn diverged(unit: &str, step: usize, what: &str, hint: &str) -> Error {
+    Error::data(format!("training diverged at {unit} {step}: {what} ({hint})"))
+}
+
+fn nan_or_inf(x: f64) -> &'static str {
+    if x.is_nan() { "NaN" } else { "infinite" }
+}
+
+fn all_finite(v: &[f32]) -> bool {
+    v.iter().fold(true, |ok, x| ok & x.is_finite())
+}
+
+/// What to lower when SGD diverges: `lr_all`, or the largest of the per-term rates.
+fn sgd_hint(p: &svd::SgdParams, algorithm: Algorithm) -> String {
+    let mut rates = vec![p.lr_bu, p.lr_bi, p.lr_pu, p.lr_qi];
+    if algorithm == Algorithm::SvdPp {
+        rates.push(p.lr_yj);
+    }
+    let largest = rates.iter().copied().fold(0.0f32, f32::max);
+    if rates.iter().all(|&r| r == largest) {
+        format!("lower the option 'lr_all', now {}", show_f32(largest))
+    } else {
+        let names = if algorithm == Algorithm::SvdPp {
+            "'lr_bu', 'lr_bi', 'lr_pu', 'lr_qi', 'lr_yj'"
+        } else {
+            "'lr_bu', 'lr_bi', 'lr_pu', 'lr_qi'"
+        };
+        format!("lower the learning rates 'lr_all', {names}: the largest is now {}", show_f32(largest))
     }
 }
 

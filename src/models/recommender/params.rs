@@ -117,8 +117,8 @@ impl Params {
             let als = AlsParams {
                 factors: opts.int("factors", 100, 1, MAX_FACTORS)? as usize,
                 iterations: opts.positive("iterations", 15)?,
-                regularization: opts.number("regularization", 0.01, Range::NON_NEGATIVE)? as f32,
-                alpha: opts.number("alpha", 1.0, Range::POSITIVE)? as f32,
+                regularization: opts.number_f32("regularization", 0.01, Range::NON_NEGATIVE)?,
+                alpha: opts.number_f32("alpha", 1.0, Range::POSITIVE)?,
                 cg_steps: 3,
             };
             return Ok(Params {
@@ -138,15 +138,15 @@ impl Params {
         let n_factors = opts.int("n_factors", d.n_factors as i64, 1, MAX_FACTORS)? as usize;
         let n_epochs = opts.positive("n_epochs", d.n_epochs)?;
         let biased = if svdpp { true } else { opts.bool("biased", d.biased)? };
-        let init_mean = opts.number("init_mean", d.init_mean, Range::ANY)?;
-        let init_std_dev = opts.number("init_std_dev", d.init_std_dev, Range::NON_NEGATIVE)?;
-        let lr_all = opts.number("lr_all", f64::from(d.lr_pu), Range::POSITIVE)?;
-        let reg_all = opts.number("reg_all", f64::from(d.reg_pu), Range::NON_NEGATIVE)?;
-        let lr = |o: &mut Options, key| o.number(key, lr_all, Range::POSITIVE).map(|v| v as f32);
+        let init_mean = opts.number_fits_f32("init_mean", d.init_mean, Range::ANY)?;
+        let init_std_dev = opts.number_fits_f32("init_std_dev", d.init_std_dev, Range::NON_NEGATIVE)?;
+        let lr_all = opts.number_fits_f32("lr_all", f64::from(d.lr_pu), Range::POSITIVE)?;
+        let reg_all = opts.number_fits_f32("reg_all", f64::from(d.reg_pu), Range::NON_NEGATIVE)?;
+        let lr = |o: &mut Options, key| o.number_f32(key, lr_all, Range::POSITIVE);
         let (lr_bu, lr_bi, lr_pu, lr_qi) =
             (lr(opts, "lr_bu")?, lr(opts, "lr_bi")?, lr(opts, "lr_pu")?, lr(opts, "lr_qi")?);
         let lr_yj = if svdpp { lr(opts, "lr_yj")? } else { lr_all as f32 };
-        let reg = |o: &mut Options, key| o.number(key, reg_all, Range::NON_NEGATIVE).map(|v| v as f32);
+        let reg = |o: &mut Options, key| o.number_f32(key, reg_all, Range::NON_NEGATIVE);
         let (reg_bu, reg_bi) = (reg(opts, "reg_bu")?, reg(opts, "reg_bi")?);
         let (reg_pu, reg_qi) = (reg(opts, "reg_pu")?, reg(opts, "reg_qi")?);
         let reg_yj = if svdpp { reg(opts, "reg_yj")? } else { reg_all as f32 };
@@ -232,6 +232,14 @@ mod tests {
         assert_eq!(err(r#"{"n_factors": 0}"#), "option 'n_factors' must be an integer from 1 to 1024, got 0");
         assert_eq!(err(r#"{"lr_all": -1}"#), "option 'lr_all' must be a positive number, got -1");
         assert_eq!(err(r#"{"reg_qi": "x"}"#), "option 'reg_qi' must be a non-negative number, got 'x'");
+        assert_eq!(
+            err(r#"{"lr_all": 1e300}"#),
+            "option 'lr_all' must be a positive number that fits a 32-bit float (at most 3.4028235e38 in size), got 1e300"
+        );
+        assert_eq!(
+            err(r#"{"algorithm": "als", "alpha": 1e39}"#),
+            "option 'alpha' must be a positive number that fits a 32-bit float (at most 3.4028235e38 in size), got 1e39"
+        );
         assert_eq!(
             err(r#"{"rating_scale": [5, 1]}"#),
             "option 'rating_scale' must be [low, high] with low < high, got [5,1]"

@@ -24,6 +24,8 @@
 use super::factors::{Factors, LANES, dot, prefetch, sum_lanes, with_simd};
 use super::init::NumpyNormal;
 use super::ratings::Csr;
+use crate::Result;
+use crate::models::control::Control;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -141,7 +143,8 @@ impl Fitted {
 /// Surprise's own starting factors) on the ratings of `history` (grouped by user).
 /// `on_epoch(epoch, train_rmse, &state)`
 /// runs after every epoch; the training RMSE is measured during the pass, on the errors before
-/// each update (free to compute, and what Surprise users see as progress).
+/// each update (free to compute, and what Surprise users see as progress). An error from
+/// `on_epoch` (a diverged RMSE) or from `control` (ticked after every user) ends the training.
 ///
 /// Order: like Surprise, the ratings of one user are visited together (the user's row stays in
 /// cache and the user's updates form one dependency chain that `step_and_dot` shortens).
@@ -156,8 +159,9 @@ pub fn fit(
     mut m: Fitted,
     p: &SgdParams,
     rng: &mut ChaCha8Rng,
-    mut on_epoch: impl FnMut(usize, f64, &Fitted),
-) -> Fitted {
+    control: &Control<'_>,
+    mut on_epoch: impl FnMut(usize, f64, &Fitted) -> Result<()>,
+) -> Result<Fitted> {
     let n_users = history.rows();
     debug_assert_eq!((m.user_factors.rows(), m.user_bias.len()), (n_users, n_users), "start shape");
     let (mut order, mut users) = visit_order(history);
@@ -171,12 +175,13 @@ pub fn fit(
     for epoch in 0..p.n_epochs {
         let sse = with_simd(
             #[inline(always)]
-            || {
+            || -> Result<f64> {
                 users.shuffle(rng);
                 let mut sse = 0.0f64;
                 for &u in &users {
                     let u = u as usize;
                     let block = &mut order[history.range(u)];
+                    control.tick(block.len() as u64 * stride as u64)?;
                     block.rotate_left(rng.random_range(0..block.len() as u32) as usize);
                     let block = &*block;
                     let pu = &mut m.user_factors.data[u * stride..(u + 1) * stride];
@@ -217,12 +222,12 @@ pub fn fit(
                     }
                     m.user_bias[u] = bu;
                 }
-                sse
+                Ok(sse)
             },
-        );
-        on_epoch(epoch, (sse / n_ratings).sqrt(), &m);
+        )?;
+        on_epoch(epoch, (sse / n_ratings).sqrt(), &m)?;
     }
-    m
+    Ok(m)
 }
 
 /// Item factors larger than this are prefetched two ratings ahead; smaller ones stay in the
@@ -444,7 +449,12 @@ pub(crate) mod tests {
         let p = with_lr(SgdParams { n_factors: 3, n_epochs: 200, ..defaults() }, 0.02);
         let mut log = Vec::new();
         let start = Fitted::init(&index_order(60), &index_order(40), mean, &p, &mut NumpyNormal::new(3));
-        let m = fit(&Csr::build(60, &train, false), start, &p, &mut rng(3), |_, rmse, _| log.push(rmse));
+        let history = Csr::build(60, &train, false);
+        let m = fit(&history, start, &p, &mut rng(3), &Control::new(), |_, rmse, _| {
+            log.push(rmse);
+            Ok(())
+        })
+        .unwrap();
         let rmse = (test
             .iter()
             .map(|t| (m.estimate(t.user as usize, t.item as usize) - t.value).powi(2))

@@ -21,6 +21,8 @@ use super::factors::{Factors, LANES, axpy, prefetch, sum_lanes, with_simd};
 use super::init::NumpyNormal;
 use super::ratings::Csr;
 use super::svd::{Fitted, SgdParams, visit_order};
+use crate::Result;
+use crate::models::control::Control;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -62,14 +64,16 @@ impl State {
 /// Trains from the start `s` ([`State::init`]) on the ratings of `history` (grouped by user,
 /// each row sorted by item).
 /// `on_epoch(epoch, train_rmse, &state)` runs after every epoch. Returns the fitted model with
-/// the implicit part folded into the user factors.
+/// the implicit part folded into the user factors. An error from `on_epoch` (a diverged RMSE)
+/// or from `control` (ticked after every user) ends the training.
 pub fn fit(
     history: &Csr,
     mut s: State,
     p: &SgdParams,
     rng: &mut ChaCha8Rng,
-    mut on_epoch: impl FnMut(usize, f64, &State),
-) -> Fitted {
+    control: &Control<'_>,
+    mut on_epoch: impl FnMut(usize, f64, &State) -> Result<()>,
+) -> Result<Fitted> {
     let n_users = history.rows();
     debug_assert_eq!(s.fitted.user_factors.rows(), n_users, "start shape");
     let stride = s.implicit.stride;
@@ -82,13 +86,14 @@ pub fn fit(
     for epoch in 0..p.n_epochs {
         let sse = with_simd(
             #[inline(always)]
-            || {
+            || -> Result<f64> {
                 users.shuffle(rng);
                 let mut sse = 0.0f64;
                 for &u in &users {
                     let u = u as usize;
                     let range = history.range(u);
                     let (items, _) = history.row(u);
+                    control.tick(2 * items.len() as u64 * stride as u64)?;
                     let block = &mut order[range];
                     block.shuffle(rng);
                     let inv_sqrt = 1.0 / (items.len() as f32).sqrt();
@@ -127,13 +132,13 @@ pub fn fit(
                         }
                     }
                 }
-                sse
+                Ok(sse)
             },
-        );
-        on_epoch(epoch, (sse / n_ratings).sqrt(), &s);
+        )?;
+        on_epoch(epoch, (sse / n_ratings).sqrt(), &s)?;
     }
     let user_factors = s.effective_user_factors(history);
-    Fitted { user_factors, ..s.fitted }
+    Ok(Fitted { user_factors, ..s.fitted })
 }
 
 /// `qᵀ(p + z)` with the fixed eight-lane summation order of [`dot`].
@@ -259,7 +264,7 @@ mod tests {
 
         // The fast path, from the same generator state as the reference.
         let mut fast_rng = rng(9);
-        let got = fit(&history, start(), &p, &mut fast_rng, |_, _, _| {});
+        let got = fit(&history, start(), &p, &mut fast_rng, &Control::new(), |_, _, _| Ok(())).unwrap();
         for (a, b) in got.user_factors.data.iter().zip(&want.data) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
@@ -276,7 +281,7 @@ mod tests {
         let mean = train.iter().map(|t| t.value).sum::<f32>() / train.len() as f32;
         let p = SgdParams { n_factors: 3, n_epochs: 150, ..with_lr(defaults(), 0.01) };
         let start = State::init(&index_order(60), &index_order(40), mean, &p, &mut NumpyNormal::new(4));
-        let m = fit(&history, start, &p, &mut rng(4), |_, _, _| {});
+        let m = fit(&history, start, &p, &mut rng(4), &Control::new(), |_, _, _| Ok(())).unwrap();
         let err = |t: &Triple| (m.estimate(t.user as usize, t.item as usize) - t.value).powi(2);
         let rmse = (test.iter().map(err).sum::<f32>() / test.len() as f32).sqrt();
         assert!(rmse < 0.1, "held-out rmse {rmse}");

@@ -349,7 +349,7 @@ fn bad_inputs_have_exact_messages() {
 
     assert_eq!(
         train(&data, Some("rating"), r#"{"lr_all": 50, "n_epochs": 5}"#, 0.0).unwrap_err().to_string(),
-        "training diverged: the training loss is not finite after epoch 1 (lower 'lr_all')"
+        "training diverged at epoch 1: the training RMSE is NaN (lower the option 'lr_all', now 50)"
     );
 
     let m = train(&data, Some("rating"), r#"{"n_factors": 2}"#, 0.0).unwrap().model;

@@ -80,7 +80,8 @@ pub fn top_k(
     exclude: &[u32],
     mut score: impl FnMut(usize) -> f32,
 ) -> Vec<(u32, f32)> {
-    let mut top = TopK::new(k);
+    // `k` may come from an argument: no more than there are items.
+    let mut top = TopK::new(k.min(n_items));
     let mut skip = exclude.iter().copied().peekable();
     for item in 0..n_items {
         while skip.next_if(|&e| (e as usize) < item).is_some() {}

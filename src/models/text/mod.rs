@@ -36,9 +36,10 @@ mod pipeline;
 pub mod tokenize;
 pub mod vectorize;
 
+use super::control::Control;
 use super::data::{Column, Dataset, Input, Value, class_index, encode_labels};
 use super::metrics;
-use super::options::{Common, Options, Range};
+use super::options::{Common, Options, Range, show_number};
 use super::split::train_test_split;
 use super::{EpochLog, Estimator, Trained};
 use crate::{Error, Result};
@@ -53,6 +54,10 @@ use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
 pub const MAX_NGRAM: usize = 5;
+
+/// Smallest `alpha` accepted: below it the weights of counts over about 10^8 overflow (and a
+/// training whose weights still turn out infinite is refused after the fit).
+pub const MIN_ALPHA: f64 = 1e-300;
 
 /// The vectorizer and model settings of a text model (the tokenizer's live in
 /// [`TokenizerConfig`]).
@@ -112,6 +117,18 @@ impl TextSettings {
                 _ => Algorithm::Multinomial,
             };
         let alpha = opts.number("alpha", 0.1, Range::POSITIVE)?;
+        if alpha < MIN_ALPHA {
+            // ln(1 + N/α) overflows for any count N ≥ 1 well before α reaches the smallest
+            // doubles: such a model could only answer NaN.
+            return Err(Error::option(
+                "alpha",
+                format!(
+                    "must be at least {} (smaller values overflow the model's weights), got {}",
+                    show_number(MIN_ALPHA),
+                    show_number(alpha)
+                ),
+            ));
+        }
         let priors = match opts.choice("priors", "learned", &["learned", "uniform"])? {
             "uniform" => Priors::Uniform,
             _ => Priors::Learned,
@@ -309,6 +326,11 @@ impl TextModel {
         self.vocab.len()
     }
 
+    /// Number of rows [`TextModel::top_tokens`] returns for `k`.
+    pub fn top_tokens_len(&self, k: usize) -> usize {
+        k.min(self.vocab.len()).saturating_mul(self.classes.len())
+    }
+
     /// The name of the text column at training.
     pub fn text_column(&self) -> &str {
         &self.text_column
@@ -322,6 +344,8 @@ impl TextModel {
     pub fn top_tokens(&self, k: usize) -> Vec<(Value, String, f64)> {
         let n_classes = self.classes.len();
         let n_terms = self.vocab.len();
+        // `k` is an argument: no more than the vocabulary can answer.
+        let k = k.min(n_terms);
         // Per term: the best and second-best class weight and the best class.
         let mut row = vec![0f64; n_classes];
         let mut best = Vec::with_capacity(n_terms);
@@ -367,10 +391,19 @@ impl TextModel {
         classes: Vec<Value>,
         tokenizer: Tokenizer,
         settings: TextSettings,
+        control: &Control<'_>,
     ) -> Result<(TextModel, vectorize::SparseRows, usize)> {
         let mut builder = VocabularyBuilder::default();
         let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
-        pipeline::for_each_tokens(&tokenizer, text, rows, |tokens| builder.add(tokens, lo, hi))?;
+        let (total, started) = (rows.len(), Instant::now());
+        let mut done = 0;
+        pipeline::for_each_tokens(&tokenizer, text, rows, |tokens| {
+            builder.try_add(tokens, lo, hi)?;
+            done += 1;
+            control.progress(done, total, started, || format!("counting the terms of text {done}/{total}"));
+            // About the cost of tokenizing and counting, in the units of the other trainers.
+            control.tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)
+        })?;
         let distinct = builder.distinct_terms();
         let (vocab, sparse, idf) = builder.finish(
             settings.min_df as usize,
@@ -396,6 +429,14 @@ impl TextModel {
             settings.alpha,
             settings.priors,
         );
+        if !nb.all_finite() {
+            let hint = format!("raise the option 'alpha', now {}", show_number(settings.alpha));
+            return Err(Error::data(format!(
+                "training diverged: some {} naive Bayes weights are not finite ({hint})",
+                settings.algorithm.name()
+            )));
+        }
+        control.look()?;
         let model = TextModel {
             text_column: text.name.clone(),
             target_column: String::new(),
@@ -430,8 +471,8 @@ impl TextModel {
     }
 
     /// Probabilities of the given rows, row-major, for the metrics.
-    fn proba_rows(&self, text: &Column, rows: &[usize]) -> Result<Vec<f64>> {
-        pipeline::map_scores(text, rows, self.classes.len(), |t, s| {
+    fn proba_rows(&self, text: &Column, rows: &[usize], control: &Control<'_>) -> Result<Vec<f64>> {
+        pipeline::map_scores(text, rows, self.classes.len(), control, |t, s| {
             self.score(t, s);
             softmax(&mut s.scores);
         })
@@ -440,12 +481,13 @@ impl TextModel {
 
 /// Mean negative log-likelihood of already vectorized training rows (the halves on two
 /// threads: with many classes this is as long as the fit).
-fn log_loss(nb: &NaiveBayes, rows: &vectorize::SparseRows, y: &[u32]) -> f64 {
+fn log_loss(nb: &NaiveBayes, rows: &vectorize::SparseRows, y: &[u32], control: &Control<'_>) -> Result<f64> {
     // −ln p_c = ln Σ exp(s − max) − (s_c − max), with p_c clamped to [1e-15, 1] as the
     // metrics do: one exp per class and one ln per row, no normalised probabilities.
     let cap = -(1e-15f64).ln();
-    let (a, b) = pipeline::in_halves(y.len(), |range| {
-        let mut scores = vec![0.0; nb.n_classes()];
+    let k = nb.n_classes();
+    let (a, b) = pipeline::in_halves(y.len(), control, |range, tick| -> Result<f64> {
+        let mut scores = vec![0.0; k];
         let mut total = 0.0;
         for i in range {
             let (f, v) = rows.row(i);
@@ -453,10 +495,11 @@ fn log_loss(nb: &NaiveBayes, rows: &vectorize::SparseRows, y: &[u32]) -> f64 {
             let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
             total += (sum.ln() - (scores[y[i] as usize] - max)).clamp(0.0, cap);
+            tick((f.len() + 4 * k) as u64)?;
         }
-        total
-    });
-    (a + b) / y.len().max(1) as f64
+        Ok(total)
+    })?;
+    Ok((a? + b?) / y.len().max(1) as f64)
 }
 
 impl Estimator for TextModel {
@@ -480,6 +523,7 @@ impl Estimator for TextModel {
             return Err(Error::data("no training rows"));
         }
         let labels = encode_labels(target_col)?;
+        metrics::check_classes(&common.budget, &target_col.name, labels.classes.len())?;
         let (train, test) = train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
         let y_train: Vec<u32> = train.iter().map(|&r| labels.y[r]).collect();
         let detected = if auto_language {
@@ -497,18 +541,26 @@ impl Estimator for TextModel {
             None
         };
 
-        let (mut model, sparse, distinct) =
-            TextModel::fit(text_col, &train, &y_train, labels.classes, Tokenizer::new(tok_config), settings)?;
+        let control = &common.control;
+        let (mut model, sparse, distinct) = TextModel::fit(
+            text_col,
+            &train,
+            &y_train,
+            labels.classes,
+            Tokenizer::new(tok_config),
+            settings,
+            control,
+        )?;
         model.target_column = target_col.name.clone();
         let fit_s = start.elapsed().as_secs_f64();
-        let train_loss = log_loss(&model.nb, &sparse, &y_train);
+        let train_loss = log_loss(&model.nb, &sparse, &y_train, control)?;
         drop(sparse);
 
         let (metrics, val_loss, accuracy) = if test.is_empty() {
             (Json::Null, None, None)
         } else {
             let y_test: Vec<u32> = test.iter().map(|&r| labels.y[r]).collect();
-            let proba = model.proba_rows(text_col, &test)?;
+            let proba = model.proba_rows(text_col, &test, control)?;
             let m = metrics::classification(&y_test, &proba, &model.classes);
             let (ll, acc) = (m["log_loss"].as_f64(), m["accuracy"].as_f64());
             (m, ll, acc)
@@ -601,7 +653,7 @@ impl Estimator for TextModel {
             y.push(c as u32);
         }
         let rows: Vec<usize> = (0..data.n_rows).collect();
-        let proba = self.proba_rows(text, &rows)?;
+        let proba = self.proba_rows(text, &rows, &Control::new())?;
         Ok(metrics::classification(&y, &proba, &self.classes))
     }
 }

@@ -272,6 +272,15 @@ impl NaiveBayes {
         Some(&self.dense[r * k..r * k + k])
     }
 
+    /// Whether every weight is finite. A smoothing `alpha` too small for the counts makes some
+    /// infinite (for multinomial NB `ln(1 + N/α)` overflows; for Bernoulli NB a term in every
+    /// document of a class gets `p = 1` and `ln(1 − p) = −∞`), and such a model answers NaN.
+    pub fn all_finite(&self) -> bool {
+        let finite64 = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        let finite32 = |v: &[f32]| v.iter().fold(true, |ok, x| ok & x.is_finite());
+        finite64(&self.bias) && finite64(&self.default) && finite32(&self.base) && finite32(&self.deltas)
+    }
+
     /// The algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
@@ -620,6 +629,20 @@ mod tests {
         nb.scores(&[0], &[5.0], &mut s);
         close(s[0], (2.0f64 / 3.0 * 0.75 * 0.5 * 0.75).ln());
         close(s[1], (1.0f64 / 3.0 * (1.0 / 3.0) * (1.0 / 3.0) * (1.0 / 3.0)).ln());
+    }
+
+    #[test]
+    fn weights_that_overflow_are_found() {
+        let (rows, y) = corpus();
+        for algorithm in [Algorithm::Multinomial, Algorithm::Complement, Algorithm::Bernoulli] {
+            assert!(NaiveBayes::fit(&rows, &y, 2, 3, algorithm, 0.1, Priors::Learned).all_finite());
+        }
+        // N/α overflows: ln(1 + N/α) is infinite.
+        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 1e-320, Priors::Learned);
+        assert!(!nb.all_finite());
+        // Term a is in both documents of class 0: p = (2 + α) / (2 + 2α) rounds to 1.
+        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Bernoulli, 1e-20, Priors::Learned);
+        assert!(!nb.all_finite());
     }
 
     #[test]

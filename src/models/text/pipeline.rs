@@ -8,12 +8,18 @@
 //! texts are still counted in row order, so the model's bytes do not depend on the thread count.
 //! The thread lives only for the duration of the call (a scoped thread, joined before
 //! returning) and never touches SQLite: the texts were read before.
+//!
+//! Interruption: the calling thread ticks the training's [`Control`]; when its check fails, the
+//! calling thread stops, and a helper stops at its next batch (it sees the channel closed or
+//! the control's stop flag).
 
 use super::tokenize::{Tokenizer, Tokens};
 use super::{Scratch, cell_text, with_scratch};
-use crate::Result;
+use crate::models::control::Control;
 use crate::models::data::Column;
+use crate::{Error, Result};
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 /// Below this many texts, one thread does everything (a thread costs tens of microseconds).
@@ -27,12 +33,12 @@ fn parallel(rows: usize) -> bool {
 }
 
 /// Calls `consume` with the tokens of each of `rows` of `text`, in row order (see the module
-/// doc). The first unreadable cell (a blob) ends it with that cell's error.
+/// doc). The first unreadable cell (a blob) or error of `consume` ends it with that error.
 pub(super) fn for_each_tokens(
     tokenizer: &Tokenizer,
     text: &Column,
     rows: &[usize],
-    consume: impl FnMut(&Tokens),
+    consume: impl FnMut(&Tokens) -> Result<()>,
 ) -> Result<()> {
     if parallel(rows.len()) {
         threaded(tokenizer, text, rows, consume)
@@ -45,12 +51,12 @@ fn serial(
     tokenizer: &Tokenizer,
     text: &Column,
     rows: &[usize],
-    mut consume: impl FnMut(&Tokens),
+    mut consume: impl FnMut(&Tokens) -> Result<()>,
 ) -> Result<()> {
     let mut tokens = Tokens::default();
     for &r in rows {
         tokenizer.tokenize(&cell_text(text.get(r))?, &mut tokens);
-        consume(&tokens);
+        consume(&tokens)?;
     }
     Ok(())
 }
@@ -59,7 +65,7 @@ fn threaded(
     tokenizer: &Tokenizer,
     text: &Column,
     rows: &[usize],
-    mut consume: impl FnMut(&Tokens),
+    mut consume: impl FnMut(&Tokens) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
         // Two batches in flight at most; emptied batches go back to be refilled.
@@ -85,9 +91,11 @@ fn threaded(
         let mut result = Ok(());
         // Leaving the loop drops the receiver, which stops the helper at its next batch.
         for batch in full_rx {
-            match batch {
+            match batch.and_then(|batch| {
+                batch.iter().try_for_each(&mut consume)?;
+                Ok(batch)
+            }) {
                 Ok(batch) => {
-                    batch.iter().for_each(&mut consume);
                     let _ = empty_tx.send(batch);
                 }
                 Err(e) => {
@@ -96,6 +104,8 @@ fn threaded(
                 }
             }
         }
+        // Leaving the loop early: the helper stops at its next send, once the receiver is gone.
+        drop(empty_tx);
         // The helper's own panic, not the scope's generic one.
         if let Err(panic) = helper.join() {
             std::panic::resume_unwind(panic);
@@ -105,27 +115,34 @@ fn threaded(
 }
 
 /// `score(text, scratch)` for each of `rows`, in row order, each call's output (`width` values
-/// left in `scratch.scores`) appended to the result; the second half of the rows is scored on a
-/// helper thread when [`for_each_tokens`] would use one.
+/// left in `scratch.scores`) appended to the result (allocated fallibly: its size comes from
+/// the data); the second half of the rows is scored on a helper thread when
+/// [`for_each_tokens`] would use one.
 pub(super) fn map_scores(
     text: &Column,
     rows: &[usize],
     width: usize,
+    control: &Control<'_>,
     score: impl Fn(&str, &mut Scratch) + Sync,
 ) -> Result<Vec<f64>> {
-    let run = |rows: &[usize]| -> Result<Vec<f64>> {
-        let mut out = Vec::with_capacity(rows.len() * width);
+    let what = "the predicted probabilities";
+    let run = |rows: &[usize], tick: &dyn Fn(u64) -> Result<()>| -> Result<Vec<f64>> {
+        let mut out = crate::models::memory::with_capacity(rows.len().saturating_mul(width), what)?;
         with_scratch(|s| {
             for &r in rows {
-                score(&cell_text(text.get(r))?, s);
+                let t = cell_text(text.get(r))?;
+                score(&t, s);
                 out.extend_from_slice(&s.scores[..width]);
+                tick((t.len() + width) as u64)?;
             }
             Ok(out)
         })
     };
-    let (first, second) = in_halves(rows.len(), |range| run(&rows[range]));
+    let (first, second) = in_halves(rows.len(), control, |range, tick| run(&rows[range], tick))?;
     let mut out = first?;
-    out.extend(second?);
+    let second = second?;
+    crate::models::memory::reserve(&mut out, second.len(), what)?;
+    out.extend(second);
     Ok(out)
 }
 
@@ -133,23 +150,46 @@ pub(super) fn map_scores(
 /// `n` is large enough and there is a second CPU (else, or when no thread can be spawned, on
 /// this thread after the first). The halves depend on `n` only, so the results do not depend
 /// on the thread count.
-pub(super) fn in_halves<T: Send>(n: usize, f: impl Fn(Range<usize>) -> T + Sync) -> (T, T) {
+///
+/// `f` gets a tick function to call with the work it did: on the calling thread it ticks
+/// `control`, on the helper it fails once the control's stop flag is set. While the helper
+/// finishes, the calling thread keeps running the control's check; its error (an
+/// interruption) is the result.
+pub(super) fn in_halves<T: Send>(
+    n: usize,
+    control: &Control<'_>,
+    f: impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync,
+) -> Result<(T, T)> {
     let (first, second) = (0..n / 2, n / 2..n);
+    let stop = control.stop_flag();
+    let stopped = || Error::data("stopped with the calling thread");
+    // Once the check failed, the rest stops at once (the first error is the one reported).
+    let tick = |work: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { control.tick(work) };
     if !parallel(n) {
-        return (f(first), f(second));
+        return Ok((f(first, &tick), f(second, &tick)));
     }
+    let helper_tick = |_: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { Ok(()) };
     std::thread::scope(|scope| {
         let f = &f;
+        let helper_tick = &helper_tick;
         let helper = std::thread::Builder::new().spawn_scoped(scope, {
             let second = second.clone();
-            move || f(second)
+            move || f(second, helper_tick)
         });
-        let a = f(first);
+        let a = f(first, &tick);
         let b = match helper {
-            Ok(helper) => helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => f(second),
+            Ok(helper) => {
+                // A failed check in the first half set the stop flag: the helper stops at its
+                // next tick. Else the check keeps running while the helper finishes.
+                let waited =
+                    if stop.load(Ordering::Relaxed) { Ok(()) } else { control.wait(|| helper.is_finished()) };
+                let b = helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                waited?;
+                b
+            }
+            Err(_) => f(second, &tick),
         };
-        (a, b)
+        Ok((a, b))
     })
 }
 
@@ -181,7 +221,10 @@ mod tests {
     fn collect(rows: &[usize], col: &Column, threads: bool) -> Result<Vec<Vec<String>>> {
         let mut out = Vec::new();
         let t = tokenizer();
-        let keep = |tokens: &Tokens| out.push((0..tokens.len()).map(|i| tokens.get(i).to_string()).collect());
+        let keep = |tokens: &Tokens| {
+            out.push((0..tokens.len()).map(|i| tokens.get(i).to_string()).collect());
+            Ok(())
+        };
         if threads { threaded(&t, col, rows, keep) } else { serial(&t, col, rows, keep) }?;
         Ok(out)
     }
@@ -209,7 +252,8 @@ mod tests {
     #[test]
     fn halves_split_at_the_middle() {
         for n in [0, 1, 3, MIN_ROWS - 1, MIN_ROWS, 5001] {
-            let (a, b) = in_halves(n, |r| (r.clone(), std::thread::current().id()));
+            let (a, b) =
+                in_halves(n, &Control::new(), |r, _| (r.clone(), std::thread::current().id())).unwrap();
             assert_eq!((a.0, b.0), (0..n / 2, n / 2..n));
             assert_eq!(a.1, std::thread::current().id(), "the first half runs on the caller");
             if !parallel(n) {
@@ -222,7 +266,7 @@ mod tests {
     fn scores_are_concatenated_in_row_order() {
         let col = texts(MIN_ROWS + 1);
         let rows: Vec<usize> = (0..col.len()).collect();
-        let got = map_scores(&col, &rows, 2, |t, s| {
+        let got = map_scores(&col, &rows, 2, &Control::new(), |t, s| {
             s.scores.clear();
             s.scores.extend([t.len() as f64, t.chars().count() as f64]);
         })
@@ -235,5 +279,44 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want);
+    }
+
+    /// A failing check ends either path; the helper thread stops too.
+    #[test]
+    fn a_failing_check_stops_both_threads() {
+        let col = texts(4 * MIN_ROWS);
+        let rows: Vec<usize> = (0..col.len()).collect();
+        for threads in [false, true] {
+            let mut seen = 0;
+            let consume = |_: &Tokens| {
+                seen += 1;
+                if seen == 300 { Err(Error::data("interrupted")) } else { Ok(()) }
+            };
+            let t = tokenizer();
+            let r =
+                if threads { threaded(&t, &col, &rows, consume) } else { serial(&t, &col, &rows, consume) };
+            assert_eq!(r.unwrap_err().to_string(), "interrupted");
+            assert_eq!(seen, 300);
+        }
+        let check = || Err(Error::data("interrupted"));
+        let control = Control::new().with_check(&check);
+        std::thread::sleep(crate::models::control::CHECK_EVERY);
+        let second_rows = std::sync::atomic::AtomicUsize::new(0);
+        let r = in_halves(rows.len(), &control, |range, tick| -> Result<()> {
+            for i in range {
+                if i >= rows.len() / 2 {
+                    second_rows.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+                tick(crate::models::control::WORK_PER_LOOK)?;
+            }
+            Ok(())
+        });
+        let (first, second) = r.unwrap();
+        assert_eq!(first.unwrap_err().to_string(), "interrupted");
+        if parallel(rows.len()) {
+            assert!(second.is_err(), "the helper saw the stop flag");
+            assert!(second_rows.load(Ordering::Relaxed) < rows.len() / 2);
+        }
     }
 }

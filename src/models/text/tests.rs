@@ -37,8 +37,8 @@ fn train_with(json: &str, common: Common) -> Result<Trained<TextModel>> {
     TextModel::train(&dataset(DOCS), Some("label"), &mut options(json), &common)
 }
 
-fn all_rows() -> Common {
-    Common { seed: 42, test_size: 0.0 }
+fn all_rows() -> Common<'static> {
+    Common { seed: 42, test_size: 0.0, ..Common::default() }
 }
 
 fn model(json: &str) -> TextModel {
@@ -142,7 +142,7 @@ fn evaluate_reports_metrics() {
 
 #[test]
 fn training_report_holds_metrics_details_and_log() {
-    let t = train_with("{}", Common { seed: 42, test_size: 0.2 }).unwrap();
+    let t = train_with("{}", Common { seed: 42, test_size: 0.2, ..Common::default() }).unwrap();
     assert_eq!((t.train_rows, t.test_rows), (8, 2));
     assert_eq!(t.metrics["rows"], json!(2));
     assert!(t.details["vocabulary_size"].as_u64().unwrap() > 10);
@@ -212,8 +212,8 @@ fn every_option_changes_the_model() {
         assert!((p.0 - p0.0).abs() + (p.1 - p0.1).abs() > 1e-6, "{json} {p:?} {p0:?}");
     }
     // Seed and split change which rows train.
-    let a = bytes(&train_with("{}", Common { seed: 1, test_size: 0.3 }).unwrap().model);
-    let b = bytes(&train_with("{}", Common { seed: 2, test_size: 0.3 }).unwrap().model);
+    let a = bytes(&train_with("{}", Common { seed: 1, test_size: 0.3, ..Common::default() }).unwrap().model);
+    let b = bytes(&train_with("{}", Common { seed: 2, test_size: 0.3, ..Common::default() }).unwrap().model);
     assert_ne!(a, b);
 }
 

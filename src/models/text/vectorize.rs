@@ -10,6 +10,8 @@
 //! flooding does not apply.
 
 use super::tokenize::{Gram, Tokens, term_hash};
+use crate::Result;
+use crate::models::memory;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 
@@ -369,7 +371,8 @@ impl<'de> Deserialize<'de> for Vocabulary {
                 mut seq: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 let mut text = String::new();
-                let mut ends = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                // The length comes from the stored bytes: trust it only as far as a hint goes.
+                let mut ends = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
                 while let Some(Term(t)) = seq.next_element::<Term<'de>>()? {
                     let prev_end = ends.last().map_or(0, |&e| e as usize);
                     let prev_start = if ends.len() >= 2 { ends[ends.len() - 2] as usize } else { 0 };
@@ -545,6 +548,49 @@ impl VocabularyBuilder {
         }
         self.grams = grams;
         self.doc_offsets.push(self.features.len());
+    }
+
+    /// [`VocabularyBuilder::add`], after reserving what the document can add to the tables
+    /// (every n-gram a new term): memory the system refuses is an error, not an abort. The
+    /// reservation grows the tables as `add` would, only a document earlier, so the vocabulary
+    /// and the rows are the same.
+    pub fn try_add(&mut self, tokens: &Tokens, lo: usize, hi: usize) -> Result<()> {
+        let n = tokens.len();
+        if n == 0 {
+            self.add(tokens, lo, hi);
+            return Ok(());
+        }
+        // n-grams of the document, and the bytes of all of them: an n-gram of k tokens is a
+        // slice of the joined text, and the k-grams together cover it at most k times.
+        let grams: usize = (lo..=hi).map(|k| n.saturating_sub(k - 1)).sum();
+        let bytes = (lo..=hi).map(|k| k.saturating_mul(tokens.text().len() + 1)).sum::<usize>();
+        const WHAT: &str = "the vocabulary of the training texts";
+        memory::reserve(&mut self.features, grams, WHAT)?;
+        memory::reserve(&mut self.counts, grams, WHAT)?;
+        memory::reserve(&mut self.terms, grams, WHAT)?;
+        self.text.try_reserve(bytes).map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
+        let terms = self.terms.len().saturating_add(grams);
+        if !self.doc_offsets.is_empty() && terms.saturating_mul(2) > self.index.slots.len() {
+            // The hash table `record` would grow while adding this document, grown now.
+            let bits = (terms.max(4).saturating_mul(4)).next_power_of_two().trailing_zeros();
+            if bits > 32 {
+                return Err(crate::Error::data(
+                    "the training texts have more than 2^30 distinct terms (use fewer n-grams with the option 'ngrams')",
+                ));
+            }
+            let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
+            slots.resize(1 << bits, (0, EMPTY));
+            let mut index = Index { slots, shift: 64 - bits };
+            for (i, t) in self.terms.iter().enumerate() {
+                if let Some(next) = self.terms.get(i + AHEAD) {
+                    prefetch(index.home(untag(next.tag)));
+                }
+                index.insert(untag(t.tag), i as u32);
+            }
+            self.index = index;
+        }
+        self.add(tokens, lo, hi);
+        Ok(())
     }
 
     /// Counts one occurrence of `term` in document `doc`.

@@ -1,0 +1,249 @@
+//! The memory budget of a training, and allocations that fail with an error instead of
+//! aborting.
+//!
+//! A failed allocation aborts the process (Rust's allocation-failure handler), and sqlml runs
+//! inside other people's processes: the `sqlite3` shell, a web server, a phone app. Two rules
+//! keep a size from input away from that abort:
+//!
+//! * A size that an option or an argument controls (layer widths, factors, categories, a
+//!   `k`) is checked against a [`Budget`] before any memory is taken. The error names the
+//!   option and the memory it would need, e.g. `option 'hidden_layers' would need 80.0 GiB for
+//!   the network's weights and optimizer state, above the memory budget of 4.0 GiB (raise it
+//!   with the option 'max_memory_mb' or the environment variable SQLML_MAX_MEMORY_MB)`.
+//! * A size that comes from the data alone (rows × inputs, held-out rows × classes) is
+//!   allocated fallibly with [`zeroed`] or [`with_capacity`]: it may exceed the budget when the
+//!   machine has the memory, and a refused allocation is an error, not an abort.
+//!
+//! The budget is 4096 MiB unless the environment variable [`ENV_VAR`] sets another default
+//! for the process; a training raises or lowers it with the common option [`OPTION`].
+
+use crate::{Error, Result};
+
+/// The default budget, in MiB.
+pub const DEFAULT_MB: u64 = 4096;
+/// The environment variable that sets the process-wide default budget, in MiB.
+pub const ENV_VAR: &str = "SQLML_MAX_MEMORY_MB";
+/// The common training option that sets the budget of one training, in MiB.
+pub const OPTION: &str = "max_memory_mb";
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// How much memory sizes chosen by options and arguments may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    mb: u64,
+    /// Whether the option [`OPTION`] applies (a training) or only [`ENV_VAR`] (prediction).
+    training: bool,
+}
+
+impl Default for Budget {
+    /// [`DEFAULT_MB`] for a training.
+    fn default() -> Self {
+        Budget { mb: DEFAULT_MB, training: true }
+    }
+}
+
+impl Budget {
+    /// A training's budget of `mb` MiB (at least 1).
+    pub fn training_mb(mb: u64) -> Budget {
+        Budget { mb: mb.max(1), training: true }
+    }
+
+    /// The process-wide default: [`ENV_VAR`] when set, else [`DEFAULT_MB`]. An unreadable value
+    /// is an error naming the variable.
+    pub fn default_mb() -> Result<u64> {
+        match std::env::var(ENV_VAR) {
+            Err(std::env::VarError::NotPresent) => Ok(DEFAULT_MB),
+            Err(std::env::VarError::NotUnicode(_)) => Err(env_error("non-UTF-8 text")),
+            Ok(v) if v.trim().is_empty() => Ok(DEFAULT_MB),
+            Ok(v) => match v.trim().parse::<u64>() {
+                Ok(mb) if mb >= 1 => Ok(mb),
+                _ => Err(env_error(&format!("'{}'", crate::models::options::clip(&v)))),
+            },
+        }
+    }
+
+    /// The budget of prediction-time functions (a `k` argument): the process-wide default.
+    pub fn for_queries() -> Result<Budget> {
+        Ok(Budget { mb: Self::default_mb()?, training: false })
+    }
+
+    /// The budget in bytes.
+    pub fn bytes(&self) -> f64 {
+        self.mb as f64 * MIB
+    }
+
+    /// The budget in MiB.
+    pub fn mb(&self) -> u64 {
+        self.mb
+    }
+
+    fn refuse(&self, bytes: f64, what: &str) -> Option<String> {
+        if bytes <= self.bytes() {
+            return None;
+        }
+        let how = if self.training {
+            format!("the option '{OPTION}' or the environment variable {ENV_VAR}")
+        } else {
+            format!("the environment variable {ENV_VAR}")
+        };
+        Some(format!(
+            "would need {} for {what}, above the memory budget of {} (raise it with {how})",
+            show_bytes(bytes),
+            show_bytes(self.bytes())
+        ))
+    }
+
+    /// Errors when `bytes` (what option `key` makes `what` take) exceed the budget:
+    /// `option 'key' would need 8.0 GiB for what, above the memory budget of 4.0 GiB (...)`.
+    pub fn check(&self, key: &str, what: &str, bytes: f64) -> Result<()> {
+        match self.refuse(bytes, what) {
+            None => Ok(()),
+            Some(m) => Err(Error::option(key, m)),
+        }
+    }
+
+    /// As [`Budget::check`] for a function argument: `argument 'k' would need ...`.
+    pub fn check_argument(&self, argument: &str, what: &str, bytes: f64) -> Result<()> {
+        match self.refuse(bytes, what) {
+            None => Ok(()),
+            Some(m) => Err(Error::argument(format!("argument '{argument}' {m}"))),
+        }
+    }
+
+    /// As [`Budget::check`] for a size the data decides: `{subject} would need ...`.
+    pub fn check_data(&self, subject: &str, what: &str, bytes: f64) -> Result<()> {
+        match self.refuse(bytes, what) {
+            None => Ok(()),
+            Some(m) => Err(Error::data(format!("{subject} {m}"))),
+        }
+    }
+}
+
+fn env_error(got: &str) -> Error {
+    Error::argument(format!(
+        "environment variable {ENV_VAR} must be a positive integer (megabytes), got {got} (unset it for the default of {DEFAULT_MB})"
+    ))
+}
+
+/// `bytes` for people: `512 bytes`, `12.0 KiB`, `3.5 MiB`, `32.0 GiB`, `2.0 TiB`.
+pub fn show_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024.0 {
+        return format!("{} bytes", bytes.max(0.0).round());
+    }
+    let mut value = bytes / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Element types whose all-zero bytes are a valid value (zero), for [`zeroed`].
+pub trait Zeroable: Copy + private::Sealed {}
+
+mod private {
+    pub trait Sealed {}
+}
+
+macro_rules! zeroable {
+    ($($t:ty),*) => {
+        $(impl private::Sealed for $t {} impl Zeroable for $t {})*
+    };
+}
+zeroable!(u8, u16, u32, u64, usize, i32, i64, f32, f64);
+
+/// The error of a refused allocation of `bytes` for `what`.
+pub fn refused(bytes: f64, what: &str) -> Error {
+    Error::data(format!(
+        "cannot allocate {} for {what}: the system refused the memory (use fewer rows or columns, or a machine with more memory)",
+        show_bytes(bytes)
+    ))
+}
+
+/// `vec![0; n]`, or an error naming `what` when the memory is refused. Like `vec![0; n]` it
+/// asks the allocator for zeroed memory, so untouched pages cost nothing.
+pub fn zeroed<T: Zeroable>(n: usize, what: &str) -> Result<Vec<T>> {
+    let size = std::mem::size_of::<T>();
+    let bytes = n as f64 * size as f64;
+    if n == 0 || size == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| refused(bytes, what))?;
+    // SAFETY: `layout` has a non-zero size (n > 0 and T is not zero-sized).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        return Err(refused(bytes, what));
+    }
+    // SAFETY: `ptr` comes from the global allocator with the layout of `n` values of `T`
+    // (length and capacity `n`), and all-zero bytes are a valid `T` (`Zeroable`).
+    Ok(unsafe { Vec::from_raw_parts(ptr, n, n) })
+}
+
+/// `Vec::with_capacity(n)`, or an error naming `what` when the memory is refused.
+pub fn with_capacity<T>(n: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| refused(n as f64 * std::mem::size_of::<T>() as f64, what))?;
+    Ok(v)
+}
+
+/// Makes room for `additional` more values in `v` (amortised growth), or an error naming
+/// `what` when the memory is refused.
+pub fn reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<()> {
+    v.try_reserve(additional)
+        .map_err(|_| refused((v.len() as f64 + additional as f64) * std::mem::size_of::<T>() as f64, what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_for_people() {
+        assert_eq!(show_bytes(512.0), "512 bytes");
+        assert_eq!(show_bytes(1536.0), "1.5 KiB");
+        assert_eq!(show_bytes(4096.0 * MIB), "4.0 GiB");
+        assert_eq!(show_bytes(32.0 * 1024.0 * MIB), "32.0 GiB");
+        assert_eq!(show_bytes(3.0 * 1024.0 * 1024.0 * MIB), "3.0 TiB");
+    }
+
+    #[test]
+    fn checks_name_the_option_and_the_budget() {
+        let b = Budget::training_mb(4096);
+        assert!(b.check("hidden_layers", "the weights", 4096.0 * MIB).is_ok());
+        assert_eq!(
+            b.check("hidden_layers", "the weights", 32.0 * 1024.0 * MIB).unwrap_err().to_string(),
+            "option 'hidden_layers' would need 32.0 GiB for the weights, above the memory budget of 4.0 GiB \
+             (raise it with the option 'max_memory_mb' or the environment variable SQLML_MAX_MEMORY_MB)"
+        );
+        let q = Budget { mb: 1, training: false };
+        assert_eq!(
+            q.check_argument("k", "3000000 rows", 2.0 * MIB).unwrap_err().to_string(),
+            "argument 'k' would need 2.0 MiB for 3000000 rows, above the memory budget of 1.0 MiB \
+             (raise it with the environment variable SQLML_MAX_MEMORY_MB)"
+        );
+        assert_eq!(
+            q.check_data("target column 'y' with 9000 classes", "the matrix", 1e12).unwrap_err().to_string(),
+            "target column 'y' with 9000 classes would need 931.3 GiB for the matrix, above the memory budget \
+             of 1.0 MiB (raise it with the environment variable SQLML_MAX_MEMORY_MB)"
+        );
+        assert_eq!(Budget::training_mb(0).mb(), 1);
+    }
+
+    #[test]
+    fn fallible_allocations() {
+        let v: Vec<f32> = zeroed(1000, "x").unwrap();
+        assert_eq!((v.len(), v.iter().all(|&x| x == 0.0)), (1000, true));
+        assert!(zeroed::<u64>(0, "x").unwrap().is_empty());
+        // More than any address space: refused, not aborted.
+        let e = zeroed::<f64>(usize::MAX / 4, "the test matrix").unwrap_err().to_string();
+        assert!(e.starts_with("cannot allocate ") && e.contains(" TiB for the test matrix: "), "{e}");
+        assert!(with_capacity::<u64>(usize::MAX / 2, "rows").is_err());
+        let mut v = vec![1u8];
+        assert!(reserve(&mut v, usize::MAX - 8, "bytes").is_err());
+        reserve(&mut v, 10, "bytes").unwrap();
+        assert!(v.capacity() >= 11);
+    }
+}
