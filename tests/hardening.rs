@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use sqlml::rusqlite::functions::FunctionFlags;
 use sqlml::rusqlite::{Connection, params};
 
 /// Everything sqlml keeps, for before/after comparisons.
@@ -12,7 +13,7 @@ fn snapshot(conn: &Connection) -> Vec<String> {
     let mut out = Vec::new();
     for sql in [
         "SELECT name || '/' || version || '/' || active || '/' || hex(model) FROM ml_models ORDER BY id",
-        "SELECT key || '=' || quote(value) FROM ml_meta ORDER BY key",
+        "SELECT key || '=' || typeof(value) || ':' || hex(value) FROM ml_meta ORDER BY key",
         "SELECT name || '/' || version || '/' || epoch FROM ml_training_log ORDER BY 1",
     ] {
         let mut stmt = conn.prepare(sql).unwrap();
@@ -45,7 +46,7 @@ fn a_source_cannot_drop_a_model() {
     );
     assert_eq!(
         e,
-        "ml_train: ml_drop: refused: called while ml_train is running on this connection (a source, view, trigger or function that ml_train runs cannot call sqlml functions)"
+        "ml_train: argument 'source' failed at row 1: ml_drop: refused: called while ml_train is running on this connection (a source, view, trigger or function that ml_train runs cannot call sqlml functions)"
     );
     assert_eq!(snapshot(&conn), before);
     keep_predicts(&conn);
@@ -93,15 +94,34 @@ fn a_source_cannot_recurse() {
 
 // ---- 2. Calls from the database schema ----
 
-/// Builds a hostile file: the schema is written by a connection without sqlml (as an attacker
-/// would, elsewhere), then the victim opens it with sqlml and unlocks.
-fn hostile(dir: &tempfile::TempDir, ddl: &str) -> Connection {
+/// Builds a hostile file: the schema is written by a connection that has look-alike functions
+/// of the same names and no key (as an attacker would, elsewhere), then the victim opens it
+/// with sqlml, without unlocking yet.
+fn hostile_file(dir: &tempfile::TempDir, ddl: &str) -> Connection {
     let path = dir.path().join("hostile.db");
     drop(with_model(Some(&path)));
     let attacker = Connection::open(&path).unwrap();
+    for name in ["ml_drop", "ml_predict"] {
+        attacker
+            .create_scalar_function(name, -1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |_| Ok(0))
+            .unwrap();
+    }
     attacker.execute_batch(ddl).unwrap();
     drop(attacker);
-    unlocked(Some(&path), "pw")
+    open(Some(&path))
+}
+
+/// [`hostile_file`], unlocked by the victim.
+fn hostile(dir: &tempfile::TempDir, ddl: &str) -> Connection {
+    let conn = hostile_file(dir, ddl);
+    let _: String = conn.query_row("SELECT ml_unlock('pw')", [], |r| r.get(0)).unwrap();
+    conn
+}
+
+/// Everything sqlml keeps in the file at `path`, read by a connection without sqlml (which
+/// parses any schema).
+fn file_snapshot(path: &std::path::Path) -> Vec<String> {
+    snapshot(&Connection::open(path).unwrap())
 }
 
 #[test]
@@ -121,33 +141,44 @@ fn schema_places_cannot_call_sqlml() {
         ("generated stored", "CREATE TABLE t(a, b AS (ml_drop('keep')) STORED)", "INSERT INTO t(a) VALUES (1)"),
         ("index expression", "CREATE TABLE t(a); CREATE INDEX i ON t(ml_drop('keep'))", "INSERT INTO t VALUES (1)"),
         ("partial index", "CREATE TABLE t(a); CREATE INDEX i ON t(a) WHERE ml_drop('keep') > 0", "INSERT INTO t VALUES (1)"),
-        (
-            "table-valued in view",
-            "CREATE VIEW v AS SELECT * FROM ml_top_tokens('keep')",
-            "SELECT * FROM v",
-        ),
+        ("table-valued in view", "CREATE VIEW v AS SELECT * FROM ml_top_tokens('keep')", "SELECT * FROM v"),
     ];
     for (place, ddl, victim) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let conn = hostile(&dir, ddl);
-        let before = snapshot(&conn);
-        let result = conn.execute_batch(victim);
-        let e = result.expect_err(place).to_string();
+        let conn = hostile_file(&dir, ddl);
+        let path = dir.path().join("hostile.db");
+        let before = file_snapshot(&path);
+        // Newer SQLite refuses some places as soon as it parses the schema ("malformed
+        // database schema (t) - unsafe use of ml_drop()"): then the unlock itself fails.
+        let run = conn.execute_batch("SELECT ml_unlock('pw')").and_then(|_| conn.execute_batch(victim));
+        let e = run.expect_err(place).to_string();
+        eprintln!("{place}: {e}");
         assert!(
-            e.contains("unsafe use of ml_") || e.contains("refused: called from the database schema"),
+            e.contains("unsafe use of ml_")
+                || e.contains("unsafe use of virtual table \"ml_")
+                || e.contains("non-deterministic functions prohibited")
+                || e.contains("refused: called from the database schema"),
             "{place}: {e}"
         );
-        assert_eq!(snapshot(&conn), before, "{place}");
-        keep_predicts(&conn);
+        assert_eq!(file_snapshot(&path), before, "{place}");
+        drop(conn);
+        // The models are intact and still decrypt (with the hostile schema moved away).
+        let plain = Connection::open(&path).unwrap();
+        plain.execute_batch("PRAGMA writable_schema = ON; DELETE FROM sqlite_schema WHERE name IN ('t', 'v', 'i', 'tr'); PRAGMA writable_schema = OFF;").unwrap();
+        drop(plain);
+        keep_predicts(&unlocked(Some(&path), "pw"));
     }
 }
 
 #[test]
 fn top_level_calls_still_work_beside_schema_places() {
-    // The victim's own statement names the function: its own call runs; a CHECK on another
-    // table stays refused.
+    // The victim's own statement names the function: its own call runs; a trigger that
+    // calls sqlml from another table stays refused.
     let dir = tempfile::tempdir().unwrap();
-    let conn = hostile(&dir, "CREATE TABLE t(a CHECK (ml_drop('keep') >= 0)); CREATE TABLE out(x);");
+    let conn = hostile(
+        &dir,
+        "CREATE TABLE t(a); CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT ml_drop('keep'); END; CREATE TABLE out(x);",
+    );
     conn.execute_batch("INSERT INTO out SELECT ml_predict('keep', body) FROM messages LIMIT 3").unwrap();
     assert_eq!(int(&conn, "SELECT count(*) FROM out"), 3);
     assert!(conn.execute_batch("INSERT INTO t VALUES (1)").is_err());
@@ -180,6 +211,9 @@ fn meta_damage_is_refused(damage: &str, want: &str) {
     assert!(e.starts_with("ml_predict: "), "{e}");
     assert_eq!(snapshot_if_possible(&conn), before, "{damage}: something was written");
     // Repairing the record brings every model back.
+    if int(&conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'ml_meta'") == 1 {
+        conn.execute_batch("DROP VIEW ml_meta").unwrap();
+    }
     conn.execute_batch("CREATE TABLE IF NOT EXISTS ml_meta(key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID; DELETE FROM ml_meta")
         .unwrap();
     for (k, v) in &original {
@@ -193,7 +227,7 @@ fn snapshot_if_possible(conn: &Connection) -> Vec<String> {
     let mut out = Vec::new();
     for sql in [
         "SELECT name || '/' || version || '/' || active || '/' || hex(model) FROM ml_models ORDER BY id",
-        "SELECT key || '=' || quote(value) FROM ml_meta ORDER BY key",
+        "SELECT key || '=' || typeof(value) || ':' || hex(value) FROM ml_meta ORDER BY key",
     ] {
         if let Ok(mut stmt) = conn.prepare(sql) {
             out.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
@@ -219,8 +253,8 @@ fn kdf_costs_are_bounded_before_hashing() {
         "field 'kdf_p_cost' must be from 1 to 16 lanes, got 0",
     );
     meta_damage_is_refused(
-        "UPDATE ml_meta SET value = '64' WHERE key = 'kdf_m_cost'",
-        "field 'kdf_m_cost' must be an integer, got text",
+        "UPDATE ml_meta SET value = x'40' WHERE key = 'kdf_m_cost'",
+        "field 'kdf_m_cost' must be an integer, got a blob",
     );
 }
 
@@ -297,7 +331,10 @@ fn triggers_on_sqlml_tables_are_refused() {
 fn ml_models_that_is_not_sqlml_s_table_is_refused() {
     // A view in its place.
     let dir = tempfile::tempdir().unwrap();
-    let conn = hostile(&dir, "ALTER TABLE ml_models RENAME TO real_models; CREATE VIEW ml_models AS SELECT * FROM real_models;");
+    let conn =
+        hostile_file(&dir, "ALTER TABLE ml_models RENAME TO real_models; CREATE VIEW ml_models AS SELECT * FROM real_models;");
+    let e = err(&conn, "SELECT ml_unlock('pw')");
+    assert!(e.contains("'ml_models' in this database is a view, not sqlml's table"), "{e}");
     let e = err(&conn, "SELECT ml_train('other', 'text', 'messages', 'label')");
     assert!(e.contains("'ml_models' in this database is a view, not sqlml's table"), "{e}");
     let e = err(&conn, "SELECT ml_predict('keep', 'x')");

@@ -7,7 +7,7 @@ use super::crypto::KdfParams;
 use super::tables;
 use crate::models::SCHEMA_VERSION;
 use crate::{Error, Result};
-use rusqlite::types::Value as V;
+use rusqlite::types::{Value as V, ValueRef};
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
 
@@ -65,14 +65,21 @@ pub(super) fn read(conn: &Connection) -> Result<KeyRecord> {
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             // Only sqlml's own keys are read; anything else in the table is left alone.
-            if let V::Text(k) = row.get::<_, V>(0)?
-                && FIELDS.contains(&k.as_str())
-            {
-                if map.contains_key(&k) {
-                    return Err(damaged(format_args!("field '{k}' appears twice")));
-                }
-                map.insert(k, row.get(1)?);
+            let ValueRef::Text(k) = row.get_ref(0)? else { continue };
+            let Some(k) = FIELDS.iter().find(|f| f.as_bytes() == k) else { continue };
+            if map.contains_key(*k) {
+                return Err(damaged(format_args!("field '{k}' appears twice")));
             }
+            // Text is kept as bytes turned into a string lossily: it is only ever compared
+            // or named in an error, and invalid UTF-8 in the file must not stop that.
+            let value = match row.get_ref(1)? {
+                ValueRef::Null => V::Null,
+                ValueRef::Integer(i) => V::Integer(i),
+                ValueRef::Real(r) => V::Real(r),
+                ValueRef::Text(t) => V::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => V::Blob(b.to_vec()),
+            };
+            map.insert(k.to_string(), value);
         }
     }
     if map.is_empty() {
