@@ -908,7 +908,7 @@ def worker(args):
     dog.start()
     full, prot = state_hashes(db)
     since_check = 0
-    idx = args.start
+    idx = segment_start = args.start
     while idx < args.calls:
         call = gen_call(args.seed, idx, functions, modules)
         emit("B %d" % idx)
@@ -966,6 +966,7 @@ def worker(args):
         emit("E %d %s %s %d %d %s" % (idx, kind, call.fn, int(ms), late, json.dumps(head)))
         if violations:
             # start again from the seeded file: one violation must not cascade into many
+            segment_start = idx + args.stride
             db.close()
             shutil.copyfile(args.seed_db, path)
             db = connect(path)
@@ -977,10 +978,20 @@ def worker(args):
         if since_check >= args.check_every or idx + args.stride >= args.calls:
             since_check = 0
             emit("K %d" % idx)
-            problem = protected_check(path, current_pass, expected)
+            problem = protected_check(path, current_pass, expected) or cache_check(db, path, current_pass)
             if problem:
-                emit("V %d %s" % (idx, json.dumps({"what": "protected models check: " + problem, "outcome": outcome,
-                                                     "detail": ""})))
+                emit("V %d %s" % (idx, json.dumps({
+                    "what": "models check: " + problem, "outcome": outcome, "check": True,
+                    "detail": "found by the check after call %d; replay the calls since the last reset with: "
+                              "tests/fuzz/sql_fuzz.py --seed %d --worker-id %d --replay-seq %d:%d:%d"
+                              % (idx, args.seed, args.worker_id, segment_start, idx, args.stride)})))
+                db.close()
+                shutil.copyfile(args.seed_db, path)
+                db = connect(path)
+                current_pass = PASS
+                if not use_env:
+                    db.execute("SELECT ml_unlock(?)", (PASS,))
+                segment_start = idx + args.stride
             reseed_scratch(db)
             full, prot = state_hashes(db)
             emit("K %d" % idx)
@@ -999,6 +1010,41 @@ def protected_check(path, passphrase, expected):
         return "rows %r, expected %r" % (got["rows"], expected["rows"])
     if got["answers"] != expected["answers"]:
         return "answers %r, expected %r" % (got["answers"], expected["answers"])
+    return None
+
+
+PROBES = {
+    "text": "SELECT ml_predict_proba(?, 'free cash win lunch')",
+    "classifier": "SELECT ml_predict_proba(?, 10, 'plus', 50)",
+    "recommender": "SELECT ml_predict(?, 1, 2)",
+}
+
+
+def probe(db, name, kind):
+    try:
+        return ["ok", db.execute(PROBES.get(kind, PROBES["text"]), (name,)).fetchone()[0]]
+    except Exception as e:  # noqa: BLE001
+        return ["error", str(e)[:300]]
+
+
+def cache_check(db, path, passphrase):
+    """Every active model answers the same on the worker's connection (with its model cache)
+    and on a fresh one: a stale cache entry (e.g. a row id reused after a ROLLBACK) differs."""
+    try:
+        fresh = connect(path)
+        fresh.execute("SELECT ml_unlock(?)", (passphrase,))
+        models = db.execute("SELECT name, kind FROM ml_models WHERE active = 1 ORDER BY name").fetchall()
+    except Exception as e:  # noqa: BLE001
+        return "fresh connection failed: %s: %s" % (type(e).__name__, str(e)[:300])
+    try:
+        for name, kind in models:
+            if not isinstance(name, str) or "\x00" in name:
+                continue
+            a, b = probe(db, name, kind), probe(fresh, name, kind)
+            if a != b and "interrupted" not in repr(a):
+                return "model %r (%s): this connection answers %r, a fresh one %r" % (name, kind, a, b)
+    finally:
+        fresh.close()
     return None
 
 
@@ -1200,7 +1246,12 @@ class Parent:
                 self.lost_calls.add(idx)
                 self.stats["lost"] += 1
                 self.fn_stats(call.fn)["lost"] += 1
-            p = self.write_repro("lost", idx, "lost:%s:%s" % (call.fn, info["what"][:40]), "%s; outcome %s %s" % (info["what"], info["outcome"], info["detail"]))
+            if info.get("check"):
+                p = None
+                group = "check:" + info["what"][:60]
+                self.repro_groups[group] = self.repro_groups.get(group, 0) + 1
+            else:
+                p = self.write_repro("lost", idx, "lost:%s:%s" % (call.fn, info["what"][:40]), "%s; outcome %s %s" % (info["what"], info["outcome"], info["detail"]))
             self.log_event({"kind": "lost", "call": idx, "fn": call.fn, "what": info["what"], "outcome": info["outcome"],
                             "detail": info["detail"], "repro": p, "describe": call.describe()[:1000]})
         elif tag == "X":
@@ -1335,6 +1386,39 @@ class Parent:
                 f.write(json.dumps({"kind": "verify", "repro": ev["repro"], "alone": outcome}) + "\n")
 
 
+def replay_seq(args):
+    """Runs a worker's calls start, start+stride, ... <= end on a fresh seeded database, in this
+    process, then the checks the worker runs (for violations that need the calls before them)."""
+    start, end, stride = (int(x) for x in args.replay_seq.split(":"))
+    d = tempfile.mkdtemp()
+    try:
+        seed_db = os.path.join(d, "seed.db")
+        functions, modules, expected = make_seed(seed_db)
+        path = os.path.join(d, "work.db")
+        shutil.copyfile(seed_db, path)
+        use_env = args.worker_id % 2 == 1
+        if use_env:
+            os.environ["SQLML_KEY"] = PASS
+        db = connect(path)
+        if not use_env:
+            db.execute("SELECT ml_unlock(?)", (PASS,))
+        dog = Watchdog(args.interrupt_after)
+        dog.start()
+        current_pass = PASS
+        for idx in range(start, end + 1, stride):
+            call = gen_call(args.seed, idx, functions, modules)
+            (outcome, detail), fired = run_call(db, call, dog)
+            if outcome == "ok" and call.fn == "ml_rekey" and call.shape == "plain" and call.args:
+                a = call.args[0]
+                current_pass = db.execute("SELECT " + a.sql).fetchone()[0] if isinstance(a, Lit) else (
+                    a.value() if isinstance(a, Big) else a)
+            print(idx, outcome, call.describe()[:300], "->", repr(detail)[:200])
+        print("check:", protected_check(path, current_pass, expected) or cache_check(db, path, current_pass) or "ok")
+        return 0
+    finally:
+        shutil.rmtree(d)
+
+
 def replay(args, idx, show_only):
     d = tempfile.mkdtemp()
     try:
@@ -1375,6 +1459,7 @@ def main():
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--replay", type=int, help="run call N on a fresh seeded database, in this process")
     p.add_argument("--show", type=int, help="print call N and its reproducer")
+    p.add_argument("--replay-seq", help="START:END:STRIDE: replay a worker's calls (with --worker-id), then check")
     # worker mode
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--worker-id", type=int, default=0, help=argparse.SUPPRESS)
@@ -1388,6 +1473,8 @@ def main():
     INTERRUPT_AFTER = args.interrupt_after
     if args.worker:
         return worker(args)
+    if args.replay_seq:
+        return replay_seq(args)
     if args.replay is not None or args.show is not None:
         return replay(args, args.replay if args.replay is not None else args.show, args.show is not None)
     return Parent(args).run()
