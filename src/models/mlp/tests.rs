@@ -217,7 +217,8 @@ fn one_hot_inputs_are_checked_against_the_budget() {
         Column { name: "y".into(), data: ColumnData::Integer(y) },
     ]);
     let mut opts =
-        Options::parse(Some(r#"{"features": ["id"], "max_categories": 100000, "max_memory_mb": 16}"#)).unwrap();
+        Options::parse(Some(r#"{"features": ["id"], "max_categories": 100000, "max_memory_mb": 16}"#))
+            .unwrap();
     let common = Common::read(&mut opts).unwrap();
     let e = Classifier::train(&data, Some("y"), &mut opts, &common).unwrap_err().to_string();
     assert_eq!(

@@ -19,7 +19,7 @@ use crate::models::control::Control;
 use crate::models::data::Column;
 use crate::{Error, Result};
 use std::ops::Range;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 /// Below this many texts, one thread does everything (a thread costs tens of microseconds).
@@ -67,15 +67,22 @@ fn threaded(
     rows: &[usize],
     mut consume: impl FnMut(&Tokens) -> Result<()>,
 ) -> Result<()> {
+    // Set when the caller stops early: the helper stops within its batch (a batch of long
+    // texts takes a good part of a second).
+    let quit = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Two batches in flight at most; emptied batches go back to be refilled.
         let (full_tx, full_rx) = mpsc::sync_channel::<Result<Vec<Tokens>>>(2);
         let (empty_tx, empty_rx) = mpsc::channel::<Vec<Tokens>>();
+        let quit_seen = &quit;
         let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
             for chunk in rows.chunks(BATCH) {
                 let mut batch = empty_rx.try_recv().unwrap_or_default();
                 batch.resize_with(chunk.len(), Tokens::default);
                 let filled = batch.iter_mut().zip(chunk).try_for_each(|(tokens, &r)| {
+                    if quit_seen.load(Ordering::Relaxed) {
+                        return Err(Error::data("stopped with the calling thread"));
+                    }
                     tokenizer.tokenize(&cell_text(text.get(r))?, tokens);
                     Ok(())
                 });
@@ -99,12 +106,13 @@ fn threaded(
                     let _ = empty_tx.send(batch);
                 }
                 Err(e) => {
+                    quit.store(true, Ordering::Relaxed);
                     result = Err(e);
                     break;
                 }
             }
         }
-        // Leaving the loop early: the helper stops at its next send, once the receiver is gone.
+        // Leaving the loop early: the helper stops at its next text, and its next send fails.
         drop(empty_tx);
         // The helper's own panic, not the scope's generic one.
         if let Err(panic) = helper.join() {
