@@ -688,6 +688,9 @@ def gen_call(seed, idx, functions, modules):
             args.append(v)
         if fn == "ml_evaluate" and n == 2 and isinstance(args[0], str) and rng.random() < 0.7:
             args[1] = gen_source(rng, KINDS.get(args[0], "text"))
+    # a top-level call that writes never names a protected model (they must stay as seeded)
+    if fn in WRITERS and args and isinstance(args[0], str) and args[0] in PROTECTED:
+        args[0] = "x"
     # the statement's shape
     shape = "plain"
     pre, post = [], []
