@@ -20,7 +20,7 @@
 # Needs (installs nothing): cc, libdqlite-dev, go, golang-github-canonical-go-dqlite-dev,
 # sqlite3, cargo (unless SQLML_EXT names a built extension). Ends with "N passed, N failed".
 # Environment: SQLML_EXT (the extension; built with cargo when unset), SQLML_LATENCY_MS
-# (default 50: election timeout 15 x = 750 ms), FAILOVER_LIMIT_MS (default 10000).
+# (default 50: election timeout 15 x = 750 ms), FAILOVER_LIMIT_MS (default 5000).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 export SQLML_LATENCY_MS="${SQLML_LATENCY_MS:-50}"
 ELECTION_MS=$((SQLML_LATENCY_MS * 15))
-FAILOVER_LIMIT_MS="${FAILOVER_LIMIT_MS:-10000}"
+FAILOVER_LIMIT_MS="${FAILOVER_LIMIT_MS:-5000}"
 export SQLML_KEY="cluster example passphrase"
 T_START=$(date +%s%N)
 
@@ -123,12 +123,13 @@ ALL="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
 echo "== nodes on $ALL (election timeout $ELECTION_MS ms), run directory $RUN"
 
 start_node() { # id: start the node on its directory and wait until it listens
-	local i=$1 t
+	local i=$1 t n
 	"$NODE" "$i" "${ADDR[$i]}" "$RUN/n$i" "$EXT" >>"$RUN/n$i.log" 2>&1 &
 	NODE_PID[$i]=$!
 	PIDS+=($!)
 	for t in $(seq 100); do
-		if [ "$(grep -c '^ready' "$RUN/n$i.log")" -ge "${STARTS[$i]:-1}" ]; then
+		n=$(grep -c '^ready' "$RUN/n$i.log" 2>/dev/null)
+		if [ "${n:-0}" -ge "${STARTS[$i]:-1}" ]; then
 			STARTS[$i]=$((${STARTS[$i]:-1} + 1))
 			return 0
 		fi
@@ -250,9 +251,9 @@ else
 fi
 
 # The classifier's time per epoch, measured on a plain copy (elsewhere), for checks 3b and 5.
-cal=$(lsql "$RUN/d1.db" "SELECT json_extract(ml_train('cal', 'classifier', 'customers', 'churned', json_object('exclude', json_array('id'), 'epochs', 20)), '\$.seconds')")
-EPOCH_MS=$(awk -v s="${cal:-1}" 'BEGIN { v = s * 1000 / 20; if (v < 0.5) v = 0.5; printf "%.2f", v }')
-note "calibration on a copy: 20 classifier epochs in ${cal:-?} s, ${EPOCH_MS} ms per epoch"
+cal=$(lsql "$RUN/d1.db" "SELECT json_extract(ml_train('cal', 'classifier', 'customers', 'churned', json_object('exclude', json_array('id'), 'epochs', 50)), '\$.seconds')")
+EPOCH_MS=$(awk -v s="${cal:-1}" 'BEGIN { v = s * 1000 / 50; if (v < 0.5) v = 0.5; printf "%.2f", v }')
+note "calibration on a copy: 50 classifier epochs in ${cal:-?} s, ${EPOCH_MS} ms per epoch"
 epochs_for() { awk -v ms="$1" -v e="$EPOCH_MS" 'BEGIN { n = int(ms / e); if (n < 1) n = 1; print n }'; }
 
 # ---- 3. kill -9 of the leader; a new leader answers identically ------------------------------
@@ -345,21 +346,32 @@ fi
 # ---- 5. the training-time rule -------------------------------------------------------------
 # ml_export/ml_import (issue 13) have not landed: a long training cannot yet be brought in as
 # one short write. What runs on the cluster is the longest training that stays well under the
-# election timeout (a third of it, as measured on a copy); a longer one is shown to be lost.
-E=$(epochs_for $((ELECTION_MS / 3)))
+# election timeout: timed first on a plain copy (a new connection, the key derived, the source
+# read, the fit, the write), and run on the cluster only if it took at most a third of the
+# timeout. A longer one is shown to be lost.
+BUDGET=$((ELECTION_MS / 3))
+E=$(epochs_for "$BUDGET")
+for try in 1 2 3 4 5; do
+	copy_of 1 "$RUN/five.db"
+	T0=$(now_ms)
+	lsql "$RUN/five.db" "SELECT ml_train('churn', 'classifier', 'customers', 'churned', json_object('exclude', json_array('id'), 'epochs', $E))" >/dev/null
+	W=$(($(now_ms) - T0))
+	[ "$W" -le "$BUDGET" ] && break
+	E=$((E * BUDGET * 8 / 10 / W)); [ "$E" -ge 1 ] || E=1
+done
 old=$("$CTL" leader -c "$ALL")
 T0=$(now_ms)
 v=$(tsql "SELECT json_extract(ml_train('churn', 'classifier', 'customers', 'churned', json_object('exclude', json_array('id'), 'epochs', $E)), '\$.version')")
 ms=$(($(now_ms) - T0))
 new=$("$CTL" leader -c "$ALL")
 BASE3=$(csql "$PRED_SQL" | sum)
-if [ "$v" = 3 ] && [ "$new" = "$old" ] && why=$(compare_copies "$BASE3" "1 2 3"); then
-	pass "5 the longest training under the election timeout ($E epochs, $ms ms for BEGIN/train/COMMIT; timeout $ELECTION_MS ms) was saved on every node, same leader"
+if [ "$W" -le "$BUDGET" ] && [ "$v" = 3 ] && [ "$new" = "$old" ] && why=$(compare_copies "$BASE3" "1 2 3"); then
+	pass "5 a training timed at $W ms on a copy ($E epochs; budget $BUDGET ms, a third of the $ELECTION_MS ms election timeout) took $ms ms on the cluster: saved on every node, same leader"
 else
-	fail "5 short training: version '$v', leader $old -> $new, $why"
+	fail "5 short training: $W ms on a copy (budget $BUDGET), version '$v', leader $old -> $new, $why"
 fi
 
-E=$(epochs_for $((ELECTION_MS * 3)))
+E=$(epochs_for $((ELECTION_MS * 5)))
 T0=$(now_ms)
 tsql "SELECT ml_train('churn', 'classifier', 'customers', 'churned', json_object('exclude', json_array('id'), 'epochs', $E))" \
 	>/dev/null 2>"$RUN/long.err"
@@ -379,15 +391,19 @@ done
 
 # ---- optional: what dqlite 1.11.1 does with an autocommit write-side call --------------------
 if [ "$PROBE" = 1 ]; then
-	echo "== probe: autocommit SELECT ml_train(...) sent as a dqlite QUERY"
+	echo "== probe: an autocommit SELECT ml_train(...) sent as a dqlite QUERY, then an ordinary write"
 	old=$("$CTL" leader -c "$ALL")
 	k=$(node_of "$old")
 	out=$(csql "SELECT json_extract(ml_train('router', 'text', 'tickets', 'queue', json_object('text', 'body')), '\$.version')" 2>&1)
-	note "client got: $out"
-	sleep 1
-	kill -0 "${NODE_PID[$k]}" 2>/dev/null && note "leader node $k still running" ||
+	note "the client got: $out"
+	out=$(csql -retry 30s "CREATE TABLE IF NOT EXISTS probe(x)" 2>&1)
+	note "an ordinary write afterwards: $(printf '%s' "$out" | tail -1)"
+	if kill -0 "${NODE_PID[$k]}" 2>/dev/null; then
+		note "leader node $k still running"
+	else
 		note "leader node $k died: $(grep -h 'Assertion' "$RUN/n$k.log" | tail -1)"
-	note "after failover: $(csql -retry 30s "$ACTIVE_SQL" 2>&1)"
+	fi
+	note "active versions now: $(csql -retry 30s "$ACTIVE_SQL" 2>/dev/null)"
 fi
 
 note "total $(($(now_ms) - T_START / 1000000)) ms"
