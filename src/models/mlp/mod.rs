@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `features` | all but the target | columns to use, in this order (positional prediction order) |
 //! | `exclude` | none | columns to leave out (not together with `features`) |
-//! | `hidden_layers` | `[64, 64]` | hidden layer widths; `[]` gives softmax regression |
+//! | `hidden_layers` | `[64, 64]` | hidden layer widths (at most 100 layers of 1 to 65536); `[]` gives softmax regression |
 //! | `learning_rate` | 0.001 | Adam step size (β1 0.9, β2 0.999, ε 1e-7, as Keras) |
 //! | `batch_size` | 32 | rows per gradient step |
 //! | `epochs` | 10 | passes over the training rows |
@@ -82,6 +82,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::cell::RefCell;
 
+/// Most hidden layers the option `hidden_layers` accepts (a pass costs a step per layer, and
+/// deep stacks of dense layers do not train on tabular data anyway).
+pub const MAX_HIDDEN_LAYERS: usize = 100;
+
 /// A trained multilayer-perceptron classifier with its input encoding.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Classifier {
@@ -112,6 +116,15 @@ fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
     let hidden = match opts.ints("hidden_layers")? {
         None => d.hidden,
         Some(list) => {
+            if list.len() > MAX_HIDDEN_LAYERS {
+                return Err(Error::option(
+                    "hidden_layers",
+                    format!(
+                        "must be a list of at most {MAX_HIDDEN_LAYERS} layer widths, got {} widths",
+                        list.len()
+                    ),
+                ));
+            }
             if list.iter().any(|&w| !(1..=65_536).contains(&w)) {
                 return Err(Error::option(
                     "hidden_layers",

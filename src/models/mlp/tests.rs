@@ -126,6 +126,10 @@ fn option_errors() {
         err(r#"{"hidden_layers": [64, 0]}"#),
         "option 'hidden_layers' must be a list of layer widths from 1 to 65536, got [64, 0]"
     );
+    assert_eq!(
+        err(&format!(r#"{{"hidden_layers": [{}]}}"#, vec!["4"; 101].join(", "))),
+        "option 'hidden_layers' must be a list of at most 100 layer widths, got 101 widths"
+    );
     assert_eq!(err(r#"{"dropout": 1}"#), "option 'dropout' must be a number in [0, 1), got 1");
     assert_eq!(
         err(r#"{"class_weight": "auto"}"#),

@@ -209,7 +209,7 @@ pub fn fit(
     let mut order: Vec<u32> = fit_idx.iter().map(|&i| i as u32).collect();
     let mut best: Option<(f64, Vec<f32>, usize)> = None;
     let mut since_best = 0;
-    let mut log = Vec::with_capacity(cfg.epochs);
+    let mut log = Vec::with_capacity(cfg.epochs.min(1024));
     let start = Instant::now();
 
     for epoch in 1..=cfg.epochs {

@@ -34,6 +34,7 @@ use self::factors::{Factors, dot};
 use self::ids::IdMap;
 use self::params::{Algorithm, Hyper, Params};
 use self::ratings::{Csr, Triple};
+use super::control::Control;
 use super::data::{Column, ColumnData, Dataset, Input, Value};
 use super::memory::Budget;
 use super::options::{Common, Options, show_f32};
@@ -203,7 +204,13 @@ impl Recommender {
     /// Precision, recall and NDCG at [`RANKING_K`], averaged over users with relevant items.
     /// `groups` maps a user (dense id, or a raw key when unknown) to its relevant items (known
     /// dense ids, sorted and distinct) and the total number of relevant items.
-    fn ranking(&self, groups: &BTreeMap<UserKey, (Vec<u32>, usize)>, max_users: usize) -> Map<String, Json> {
+    fn ranking(
+        &self,
+        groups: &BTreeMap<UserKey, (Vec<u32>, usize)>,
+        max_users: usize,
+        control: &Control<'_>,
+    ) -> Result<Map<String, Json>> {
+        let user_work = (self.items.len() * self.item_factors.stride) as u64;
         let selected: Vec<(&UserKey, &(Vec<u32>, usize))> = if groups.len() > max_users {
             let step = groups.len() as f64 / max_users as f64;
             let all: Vec<_> = groups.iter().collect();
@@ -214,6 +221,7 @@ impl Recommender {
         let popular = topn::top_k(self.items.len(), RANKING_K, &[], |i| self.popularity[i]);
         let (mut p, mut r, mut n) = (0.0, 0.0, 0.0);
         for (key, (relevant, total)) in &selected {
+            control.tick(user_work)?;
             let list: Vec<u32> = match key {
                 // Only the fitted rows are left out: held-out ones are what is being judged.
                 UserKey::Known(u) => {
@@ -233,7 +241,7 @@ impl Recommender {
         out.insert(format!("recall_at_{RANKING_K}"), json!(r / users));
         out.insert(format!("ndcg_at_{RANKING_K}"), json!(n / users));
         out.insert("ranking_users".into(), json!(selected.len()));
-        out
+        Ok(out)
     }
 
     /// Metrics of held-out rows given as (user, item, value, raw user key for unknown users).
@@ -242,7 +250,8 @@ impl Recommender {
         rows: &[(Option<u32>, Option<u32>, f32)],
         unknown_keys: &[Option<String>],
         max_users: usize,
-    ) -> Json {
+        control: &Control<'_>,
+    ) -> Result<Json> {
         let mut out = Map::new();
         out.insert("rows".into(), json!(rows.len()));
         if !self.algorithm.implicit() {
@@ -274,12 +283,12 @@ impl Recommender {
             relevant.dedup();
             *total -= before - relevant.len();
         }
-        out.extend(self.ranking(&groups, max_users));
+        out.extend(self.ranking(&groups, max_users, control)?);
         out.insert(
             "relevant".into(),
             if self.algorithm.implicit() { json!("any held-out interaction") } else { json!(self.relevant) },
         );
-        Json::Object(out)
+        Ok(Json::Object(out))
     }
 
     /// Finds the dense ids of an argument pair; NULL gives `Ok(None)`.
@@ -707,7 +716,7 @@ impl Estimator for Recommender {
                 .filter(|t| !implicit || t.value != 0.0)
                 .collect();
             model.held_out_rated = Some(Csr::build(n_users, &held, false));
-            model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS)
+            model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS, control)?
         };
         Ok(Trained { train_rows: prep.train.len(), test_rows: prep.test.len(), model, metrics, details, log })
     }
@@ -813,7 +822,7 @@ impl Estimator for Recommender {
             rows.push((u, self.items.index(iv), value));
             keys.push(if u.is_none() { Some(uv.to_value().to_key()) } else { None });
         }
-        Ok(self.held_out_metrics(&rows, &keys, usize::MAX))
+        self.held_out_metrics(&rows, &keys, usize::MAX, &Control::new())
     }
 }
 
