@@ -167,30 +167,33 @@ UNION ALL SELECT 'c', id, ml_predict('churn', tenure, plan, monthly_spend), ml_p
 UNION ALL SELECT 'r', user, item, printf('%.17g', ml_predict('recs', user, item)) FROM ratings WHERE rowid % 60 = 0
 UNION ALL SELECT 'k', u.user, r.item, printf('%.17g', r.score) FROM (SELECT DISTINCT user FROM ratings WHERE user % 30 = 0) u, ml_recommend('recs', u.user, 5) r"
 
-# Every node's copy: identical model bytes, and predictions equal to the cluster's ($1).
-# Prints a failure reason, returns non-zero on mismatch.
-compare_copies() {
-	local want_pred=$1 nodes=$2 i models cl_models
-	cl_models=$(csql "$MODELS_SQL" | sum) || { echo "cluster: cannot read ml_models"; return 1; }
-	for i in $nodes; do
-		copy_of "$i" "$RUN/copy$i.db" || { echo "node $i: dump failed"; return 1; }
-		models=$(lsql "$RUN/copy$i.db" "$MODELS_SQL" | sum)
-		[ "$models" = "$cl_models" ] || { echo "node $i: model bytes $models, cluster $cl_models"; return 1; }
-		[ "$(lsql "$RUN/copy$i.db" "$PRED_SQL" | sum)" = "$want_pred" ] ||
-			{ echo "node $i: a plain sqlite3 copy predicts differently"; return 1; }
-	done
-}
-wait_caught_up() { # id: until that node's copy holds the cluster's models (20 s at most)
-	local i=$1 want t
-	want=$(csql "$MODELS_SQL" | sum)
+# That node's own copy of the database in $2, once it holds the cluster's model bytes $3: a
+# follower applies a committed entry when the next heartbeat tells it the entry is committed,
+# so its copy may trail the leader's by a heartbeat. 20 s at most.
+caught_up_copy() {
+	local t
 	for t in $(seq 100); do
-		if copy_of "$i" "$RUN/catch$i.db" 2>/dev/null &&
-			[ "$(lsql "$RUN/catch$i.db" "$MODELS_SQL" 2>/dev/null | sum)" = "$want" ]; then
+		if copy_of "$1" "$2" 2>/dev/null && [ "$(lsql "$2" "$MODELS_SQL" 2>/dev/null | sum)" = "$3" ]; then
 			return 0
 		fi
 		sleep 0.2
 	done
 	return 1
+}
+# Every node's copy: identical model bytes, and predictions equal to the cluster's ($1).
+# Prints a failure reason, returns non-zero on mismatch.
+compare_copies() {
+	local want_pred=$1 nodes=$2 i cl_models
+	cl_models=$(csql "$MODELS_SQL" | sum) || { echo "cluster: cannot read ml_models"; return 1; }
+	for i in $nodes; do
+		caught_up_copy "$i" "$RUN/copy$i.db" "$cl_models" ||
+			{ echo "node $i: its copy never held the cluster's model bytes"; return 1; }
+		[ "$(lsql "$RUN/copy$i.db" "$PRED_SQL" | sum)" = "$want_pred" ] ||
+			{ echo "node $i: a plain sqlite3 copy predicts differently"; return 1; }
+	done
+}
+wait_caught_up() { # id: until that node's copy holds the cluster's models
+	caught_up_copy "$1" "$RUN/catch$1.db" "$(csql "$MODELS_SQL" | sum)"
 }
 
 # ---- 1. form the cluster, fill tables, train one model of each kind -------------------------
@@ -245,9 +248,10 @@ fi
 # ---- 2. identical bytes on every node; the cluster predicts as a plain sqlite3 copy ---------
 BASE=$(csql "$PRED_SQL" | sum)
 rows=$(csql "$PRED_SQL" | wc -l)
-copy_of 1 "$RUN/d1.db" && copy_of 2 "$RUN/d2.db" && copy_of 3 "$RUN/d3.db"
+why=$(compare_copies "$BASE" "1 2 3"); same=$?
+for i in 1 2 3; do cp "$RUN/copy$i.db" "$RUN/d$i.db"; cp "$RUN/copy$i.db-wal" "$RUN/d$i.db-wal" 2>/dev/null; done
 dumps=$(for i in 1 2 3; do sqlite3 "$RUN/d$i.db" .dump | sum; done | sort -u | wc -l)
-if why=$(compare_copies "$BASE" "1 2 3") && [ "$rows" -gt 100 ] && [ "$dumps" = 1 ]; then
+if [ "$same" = 0 ] && [ "$rows" -gt 100 ] && [ "$dumps" = 1 ]; then
 	pass "2 every node's copy has the same model bytes (and the same .dump); $rows predictions through the cluster equal each plain sqlite3 copy's"
 else
 	fail "2 copies: $why (prediction rows $rows, distinct dumps $dumps)"
@@ -375,7 +379,7 @@ else
 	fail "5 short training: $W ms on a copy (budget $BUDGET), version '$v', leader $old -> $new, $why"
 fi
 
-E=$(epochs_for $((ELECTION_MS * 5)))
+E=$(epochs_for $((ELECTION_MS * 2 + 1500)))
 old=$("$CTL" leader -c "$ALL")
 L=$(node_of "$old")
 T0=$(now_ms)
