@@ -135,8 +135,10 @@ def base():
 # Expectations
 # --------------------------------------------------------------------------------------------
 
+# SQLite's refusals, sqlml's own ("refused: called from the database schema ..."), and its refusal to
+# write from inside a writing statement (a CHECK runs inside the INSERT): none ran with the key
 REFUSED = re.compile(r"unsafe use of (virtual table )?\"?ml_\w+|non-deterministic functions prohibited|"
-                     r"^ml_\w+: .*refused", re.S)
+                     r"^ml_\w+: .*refused|^ml_\w+: cannot change sqlml's tables from inside a statement", re.S)
 
 
 class Ok:
@@ -614,6 +616,13 @@ CALLS = [
     ("ml_unlock", "ml_unlock('%s')" % ATTACKER, "lower('%s')" % ATTACKER),
     ("ml_rekey", "ml_rekey('%s')" % ATTACKER, "upper('%s')" % ATTACKER),
     ("ml_activate", "ml_activate('txt', 1)", "coalesce('txt', 1)"),
+    ("ml_evaluate", "ml_evaluate('txt', 'msgs')", "coalesce('txt', 'msgs')"),
+]
+# The victim's own statement names the function (in a string, a comment, or a call of its own):
+# the CHECK of the table it writes must still not run the function with the victim's key.
+MENTIONS = [
+    ("literal", "INSERT INTO t VALUES ('nightly FN of old versions')"),
+    ("comment", "INSERT INTO t VALUES ('free prize') -- FN"),
 ]
 
 
@@ -646,6 +655,19 @@ def schema_cases():
                      step(CHECKS["clf"], OkOr(refused))]
             cases.append(Case("schema/%s/ml_recommend" % pid, "schema places", place_mutation(ddl, tv, "(SELECT 'tvf-placeholder')"),
                               steps, cleanup=cleanup))
+    # the victim's statement names the function: SQLite 3.40.1 does not stop a CHECK, and the
+    # extension must not take the mention for a call from the application
+    check_ddl = ["CREATE TABLE t(a, CHECK (typeof(CALL) IS NOT NULL))"]
+    cleanup = ["PRAGMA writable_schema = ON", "DELETE FROM sqlite_schema WHERE name = 't'"]
+    for fn, call, placeholder in CALLS:
+        victims = [(mid, v.replace("FN", fn)) for mid, v in MENTIONS]
+        if fn == "ml_predict":
+            victims.append(("same-statement", "INSERT INTO t SELECT ml_predict('clf', 10.0, 'plus', 50.25)"))
+        for mid, victim in victims:
+            steps = [step("SELECT ml_unlock(?)", Ok("unlocked"), [PASS], unlock=True), step(victim, refused),
+                     step(CHECKS["clf"], Ok())]
+            cases.append(Case("schema/check-mentioned-%s/%s" % (mid, fn), "schema places, name mentioned by the victim",
+                              place_mutation(check_ddl, call, placeholder), steps, cleanup=cleanup, modes=("unlock",)))
     return cases
 
 
