@@ -202,6 +202,7 @@ class Any:
 
 
 ANY = Any()
+RECONNECT = "-- reconnect"
 UNLOCK = ("SELECT ml_unlock(?)", [PASS])
 
 
@@ -586,6 +587,33 @@ def trigger_cases():
          lambda db: recreate_table(db, "ml_models", lambda s, cols: (re.sub(r"\n?\s*size\s+INTEGER NOT NULL,", "", s), [x for x in cols if x != "size"])),
          [step(CHECKS["clf"], OkOr(Err("ml_predict_proba:", "ml_models"))), step(train, Err("ml_train:", "ml_models", "size"))],
          schema_may_change=True)
+    case("models-name-nocase",
+         lambda db: recreate_table(db, "ml_models", lambda s, cols: (re.sub(r"name\s+TEXT NOT NULL", "name TEXT NOT NULL COLLATE NOCASE", s), cols)),
+         [step("SELECT json_extract(ml_train('TXT', 'text', 'msgs', 'label'), '$.version')", OkOr(Err("ml_train:", "ml_models", "collat"))),
+          step("SELECT ml_drop('CLF')", Err("ml_drop:")),
+          step(CHECKS["txt"], OkOr(Err("ml_predict:", "ml_models", "collat"))),
+          step(CHECKS["clf"], OkOr(Err("ml_predict_proba:", "ml_models", "collat")))],
+         schema_may_change=True)
+    case("models-name-rtrim",
+         lambda db: recreate_table(db, "ml_models", lambda s, cols: (re.sub(r"name\s+TEXT NOT NULL", "name TEXT NOT NULL COLLATE RTRIM", s), cols)),
+         [step("SELECT ml_drop('clf  ')", Err("ml_drop:")),
+          step(CHECKS["clf"], OkOr(Err("ml_predict_proba:", "ml_models", "collat")))],
+         schema_may_change=True)
+    case("models-unique-index-on-name",
+         sql("DELETE FROM ml_models WHERE name = 'txt' AND version = 1", "CREATE UNIQUE INDEX one_version ON ml_models(name)"),
+         [step("SELECT ml_train('clf', 'classifier', 'cust', 'churned', '{\"epochs\": 1}')", Err("ml_train:")),
+          step(CHECKS["clf"], Ok())],
+         schema_may_change=False)
+    c.append(Case("tables/meta-value-text-affinity-fresh", "triggers and views on sqlml's tables",
+         sql("DELETE FROM ml_models", "DELETE FROM ml_training_log", "DROP TABLE ml_meta",
+             "CREATE TABLE ml_meta(key TEXT PRIMARY KEY, value TEXT)"),
+         [step("SELECT ml_unlock(?)", OkOr(Err("ml_unlock:", "ml_meta")), [PASS], unlock=True),
+          step("SELECT json_extract(ml_train('fresh', 'text', 'msgs', 'label'), '$.version')", OkOr(Err("ml_train:", "ml_meta", "no key"))),
+          step(RECONNECT, ANY), step("SELECT ml_unlock(?)", OkOr(Err("ml_unlock:", "ml_meta")), [PASS], unlock=True),
+          step("SELECT ml_predict('fresh', 'win free prize')", ANY)],
+         damaged=MODELS, models_may_change={m: "any" for m in MODELS}, meta_may_change=lambda rs: True,
+         check=lambda rs: ("ml_train reported success but a new connection cannot use the model: %s"
+                           % rs[4].get("error", "")[:200] if rs[1]["ok"] and not rs[4]["ok"] else None)))
     case("models-columns-swapped",
          lambda db: recreate_table(db, "ml_models", lambda s, cols: (
              "CREATE TABLE ml_models(id INTEGER PRIMARY KEY AUTOINCREMENT, model BLOB, name TEXT, version INTEGER, kind TEXT, "
@@ -703,11 +731,16 @@ def snapshot(path):
     return out
 
 
-def run_steps(db, steps, mode):
+def run_steps(db, steps, mode, path=None):
     results = []
     for s in steps:
         if s["unlock"] and mode == "env":
             results.append({"sql": s["sql"], "skipped": True, "ok": True, "value": None})
+            continue
+        if s["sql"] == RECONNECT:  # a new connection, as the next run of the application
+            db.close()
+            db = _connect(path)
+            results.append({"sql": s["sql"], "ok": True, "value": None})
             continue
         r = {"sql": s["sql"]}
         try:
@@ -726,6 +759,7 @@ def run_steps(db, steps, mode):
             except sqlite3.Error:
                 pass
         results.append(r)
+    db.close()
     return results
 
 
@@ -739,8 +773,7 @@ def victim(spec_path):
     out = {"before": snapshot(path)}
     print("phase victim", flush=True)
     db = _connect(path)
-    out["results"] = run_steps(db, spec["steps"], spec["mode"])
-    db.close()
+    out["results"] = run_steps(db, spec["steps"], spec["mode"], path)
     out["after"] = snapshot(path)
     # the check: a copy without the hostile objects and with the original key record
     print("phase verify", flush=True)
@@ -759,6 +792,10 @@ def victim(spec_path):
     plain.close()
     os.environ.pop("SQLML_KEY", None)
     answers = {}
+    if not spec["verify"]:
+        out["verify"] = {}
+        print("RESULT " + json.dumps(out), flush=True)
+        return 0
     try:
         db = _connect(vpath)
         try:
