@@ -8,9 +8,10 @@
 #      failover limit; an in-flight training on a killed leader is lost, nothing else;
 #   4. retraining with one node down; the node restarts on its directory and catches up; a
 #      full restart of every node from disk keeps the active versions;
-#   5. the longest training that stays well under the election timeout runs on the cluster;
-#      a longer one loses the leadership and is not saved (such trainings belong on a copy
-#      elsewhere, brought in with ml_import once that exists).
+#   5. the longest training that stays well under the election timeout (timed on a copy
+#      first) runs on the cluster; a longer one costs its node the leadership and its COMMIT
+#      fails, with an outcome Raft decides later, the same on every node (such trainings
+#      belong on a copy elsewhere, brought in with ml_import once that exists).
 #
 # Usage: examples/cluster/run.sh [--failovers N] [--probe-autocommit] [--keep]
 #   --failovers N       repeat check 3's kill/failover N times (min/median/max are printed)
@@ -18,7 +19,8 @@
 #                       report what dqlite does with it (evidence for docs/deployment.md)
 #   --keep              keep the run directory (node logs, data, copies)
 # Needs (installs nothing): cc, libdqlite-dev, go, golang-github-canonical-go-dqlite-dev,
-# go-dqlite (the dqlite shell), sqlite3, cargo (unless SQLML_EXT names a built extension). Ends with "N passed, N failed".
+# go-dqlite (the dqlite shell), sqlite3, cargo (unless SQLML_EXT names a built extension).
+# Ends with "N passed, N failed" and exits 0 only if nothing failed.
 # Environment: SQLML_EXT (the extension; built with cargo when unset), SQLML_LATENCY_MS
 # (default 50: election timeout 15 x = 750 ms), FAILOVER_LIMIT_MS (default 5000).
 set -uo pipefail
