@@ -995,6 +995,16 @@ def worker(args):
                 if not use_env:
                     db.execute("SELECT ml_unlock(?)", (PASS,))
                 segment_start = idx + args.stride
+            if idx - segment_start >= args.reset_every:
+                # a fresh copy now and then: the versions trained by the calls would otherwise
+                # grow the file, and every call hashes sqlml's tables
+                db.close()
+                shutil.copyfile(args.seed_db, path)
+                db = connect(path)
+                current_pass = PASS
+                if not use_env:
+                    db.execute("SELECT ml_unlock(?)", (PASS,))
+                segment_start = idx + args.stride
             reseed_scratch(db)
             full, prot = state_hashes(db)
             emit("K %d" % idx)
@@ -1146,8 +1156,12 @@ class Parent:
     def __init__(self, args):
         self.args = args
         self.out = os.path.abspath(args.out or os.path.join(ROOT, "target", "sql_fuzz", "seed-%d" % args.seed))
-        os.makedirs(os.path.join(self.out, "repro"), exist_ok=True)
-        os.makedirs(os.path.join(self.out, "work"), exist_ok=True)
+        for sub in ("repro", "work"):  # a run's directory holds that run only
+            shutil.rmtree(os.path.join(self.out, sub), ignore_errors=True)
+            os.makedirs(os.path.join(self.out, sub))
+        for f in ("findings.jsonl", "summary.json"):
+            if os.path.exists(os.path.join(self.out, f)):
+                os.remove(os.path.join(self.out, f))
         self.py = worker_python()
         self.stats = {"calls": 0, "crashes": 0, "hangs": 0, "lost": 0, "errors": 0, "ok": 0, "interrupted": 0,
                       "late_interrupts": 0, "big_errors": 0}
@@ -1188,7 +1202,7 @@ class Parent:
         cmd = [self.py, os.path.abspath(__file__), "--worker", "--worker-id", str(wid), "--seed", str(a.seed),
                "--calls", str(a.calls), "--start", str(start), "--stride", str(a.workers), "--db", dbp,
                "--seed-db", self.seed_db, "--meta", self.meta, "--interrupt-after", str(a.interrupt_after),
-               "--mem-cap-gb", str(a.mem_cap_gb), "--check-every", str(a.check_every)]
+               "--mem-cap-gb", str(a.mem_cap_gb), "--check-every", str(a.check_every), "--reset-every", str(a.reset_every)]
         env = dict(os.environ, SQLML_EXT=EXT, SQLML_MAX_MEMORY_MB=str(a.budget_mb), PYTHONHASHSEED="0")
         env.pop("SQLML_PROGRESS", None)
         if wid % 2 == 1:
@@ -1457,6 +1471,8 @@ def main():
     p.add_argument("--mem-cap-gb", type=float, default=3.0, help="RLIMIT_AS of each worker")
     p.add_argument("--budget-mb", type=int, default=512, help="SQLML_MAX_MEMORY_MB of each worker")
     p.add_argument("--check-every", type=int, default=250, help="calls between protected-model checks")
+    p.add_argument("--reset-every", type=int, default=10000,
+                   help="a worker starts again from the seeded file after this many of the run's calls")
     p.add_argument("--max-repros-per-group", type=int, default=3)
     p.add_argument("--verify-repros", type=int, default=5, help="reproducers to re-run alone at the end")
     p.add_argument("--quiet", action="store_true")
