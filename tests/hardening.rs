@@ -460,3 +460,47 @@ fn errors_quote_little_of_huge_arguments() {
         .to_string();
     assert!(e.len() < 1000 && e.contains("has no rows"), "{} bytes", e.len());
 }
+
+/// Registers (once) a copy of the default VFS named like dqlite's (`dqlite-...`).
+fn dqlite_like_vfs() -> &'static str {
+    use sqlml::rusqlite::ffi;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: the default VFS is copied field by field (its methods find their state
+        // through the copy's own fields) and the copy, like its name, lives forever.
+        unsafe {
+            let default = ffi::sqlite3_vfs_find(std::ptr::null());
+            assert!(!default.is_null());
+            let copy: &'static mut ffi::sqlite3_vfs = Box::leak(Box::new(std::ptr::read(default)));
+            copy.zName = c"dqlite-test".as_ptr();
+            copy.pNext = std::ptr::null_mut();
+            assert_eq!(ffi::sqlite3_vfs_register(copy, 0), ffi::SQLITE_OK);
+        }
+    });
+    "dqlite-test"
+}
+
+#[test]
+fn on_dqlite_write_side_calls_need_a_transaction() {
+    use sqlml::rusqlite::OpenFlags;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open_with_flags_and_vfs(
+        dir.path().join("d.db"),
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        dqlite_like_vfs(),
+    )
+    .unwrap();
+    sqlml::register_with(&conn, test_config()).unwrap();
+    make_messages(&conn, 60);
+    let refused = "on dqlite, call write-side functions inside BEGIN ... COMMIT";
+    let e = err(&conn, "SELECT ml_unlock('pw')");
+    assert!(e.starts_with(&format!("ml_unlock: {refused}")), "{e}");
+    assert_eq!(int(&conn, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'ml_%'"), 0);
+    conn.execute_batch("BEGIN; SELECT ml_unlock('pw'); COMMIT;").unwrap();
+    let e = err(&conn, "SELECT ml_train('m', 'text', 'messages', 'label')");
+    assert!(e.starts_with(&format!("ml_train: {refused}")), "{e}");
+    conn.execute_batch("BEGIN; SELECT ml_train('m', 'text', 'messages', 'label'); COMMIT;").unwrap();
+    assert_eq!(text(&conn, "SELECT ml_predict('m', 'free cash prize')"), "spam");
+    assert!(err(&conn, "SELECT ml_drop('m')").contains(refused));
+    assert_eq!(int(&conn, "SELECT count(*) FROM ml_models"), 1);
+}

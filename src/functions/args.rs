@@ -2,7 +2,7 @@
 
 use super::origin;
 use crate::Error;
-use crate::models::Input;
+use crate::models::{Input, memory};
 use rusqlite::functions::Context;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
@@ -70,9 +70,17 @@ pub fn opt_text(ctx: &Context<'_>, i: usize, name: &str) -> crate::Result<Option
     }
     match ctx.get_raw(i) {
         ValueRef::Null => Ok(None),
-        ValueRef::Text(t) => simdutf8::basic::from_utf8(t)
-            .map(|s| Some(s.to_string()))
-            .map_err(|_| Error::argument(format!("argument '{name}' is not valid UTF-8"))),
+        ValueRef::Text(t) => {
+            let s = simdutf8::basic::from_utf8(t)
+                .map_err(|_| Error::argument(format!("argument '{name}' is not valid UTF-8")))?;
+            // Fallibly: an argument may be up to a gigabyte.
+            let mut owned = String::new();
+            owned
+                .try_reserve_exact(s.len())
+                .map_err(|_| memory::refused(s.len() as f64, &format!("argument '{name}'")))?;
+            owned.push_str(s);
+            Ok(Some(owned))
+        }
         other => Err(Error::argument(format!("argument '{name}' must be text, got {}", type_name(other)))),
     }
 }

@@ -3,7 +3,7 @@
 //! A source is a table or view name (optionally `schema.name`), or one read-only `SELECT`
 //! (also `WITH ... SELECT` and `VALUES`). Anything that would write is refused before it runs.
 
-use crate::models::{Column, ColumnData, Dataset};
+use crate::models::{Column, ColumnData, Dataset, memory};
 use crate::error::clip;
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
@@ -58,6 +58,16 @@ pub fn parse(source: &str) -> Result<Source> {
     Ok(Source::Table(format!("SELECT * FROM {}", quoted.join("."))))
 }
 
+/// Makes room for one more value when `xs` is full: the column's memory grows fallibly, so a
+/// source too large for the machine is an error, not an abort of the host.
+#[inline]
+fn room<T>(xs: &mut Vec<T>, col: &str) -> Result<()> {
+    if xs.len() == xs.capacity() {
+        memory::reserve(xs, xs.len().max(1024), &format!("column '{}' of the source", clip(col)))?;
+    }
+    Ok(())
+}
+
 enum Builder {
     Unknown(usize),
     Integer(Vec<Option<i64>>),
@@ -76,41 +86,45 @@ impl Builder {
             ValueRef::Blob(_) => return Err(blob(col, row)),
             ValueRef::Null => match self {
                 Builder::Unknown(n) => *n += 1,
-                Builder::Integer(xs) => xs.push(None),
-                Builder::Real(xs) => xs.push(None),
-                Builder::Text(xs) => xs.push(None),
+                Builder::Integer(xs) => room(xs, col).map(|_| xs.push(None))?,
+                Builder::Real(xs) => room(xs, col).map(|_| xs.push(None))?,
+                Builder::Text(xs) => room(xs, col).map(|_| xs.push(None))?,
             },
             ValueRef::Integer(i) => match self {
                 Builder::Unknown(n) => {
-                    let mut xs = vec![None; *n];
+                    let mut xs = nulls(*n, col)?;
                     xs.push(Some(i));
                     *self = Builder::Integer(xs);
                 }
-                Builder::Integer(xs) => xs.push(Some(i)),
-                Builder::Real(xs) => xs.push(Some(i as f64)),
+                Builder::Integer(xs) => room(xs, col).map(|_| xs.push(Some(i)))?,
+                Builder::Real(xs) => room(xs, col).map(|_| xs.push(Some(i as f64)))?,
                 Builder::Text(_) => return Err(mixed("numeric", "text")),
             },
             ValueRef::Real(r) => match self {
                 Builder::Unknown(n) => {
-                    let mut xs = vec![None; *n];
+                    let mut xs = nulls(*n, col)?;
                     xs.push(Some(r));
                     *self = Builder::Real(xs);
                 }
                 Builder::Integer(xs) => {
-                    let mut reals: Vec<Option<f64>> = xs.iter().map(|x| x.map(|i| i as f64)).collect();
+                    let mut reals = memory::with_capacity(xs.capacity().max(xs.len() + 1), &format!("column '{}' of the source", clip(col)))?;
+                    reals.extend(xs.iter().map(|x| x.map(|i| i as f64)));
                     reals.push(Some(r));
                     *self = Builder::Real(reals);
                 }
-                Builder::Real(xs) => xs.push(Some(r)),
+                Builder::Real(xs) => room(xs, col).map(|_| xs.push(Some(r)))?,
                 Builder::Text(_) => return Err(mixed("numeric", "text")),
             },
             ValueRef::Text(t) => match self {
                 Builder::Unknown(n) => {
-                    let mut xs = vec![None; *n];
+                    let mut xs = nulls(*n, col)?;
                     xs.push(Some(text(t, col, row)?));
                     *self = Builder::Text(xs);
                 }
-                Builder::Text(xs) => xs.push(Some(text(t, col, row)?)),
+                Builder::Text(xs) => {
+                    room(xs, col)?;
+                    xs.push(Some(text(t, col, row)?));
+                }
                 Builder::Integer(_) | Builder::Real(_) => return Err(mixed("text", "numeric")),
             },
         }
@@ -127,14 +141,27 @@ impl Builder {
     }
 }
 
+/// `n` NULLs and room for one more value, allocated fallibly.
+fn nulls<T: Clone>(n: usize, col: &str) -> Result<Vec<Option<T>>> {
+    let mut xs = memory::with_capacity(n.max(1023) + 1, &format!("column '{}' of the source", clip(col)))?;
+    xs.resize(n, None);
+    Ok(xs)
+}
+
 fn blob(col: &str, row: usize) -> Error {
     Error::data(format!("column '{col}' holds a blob in row {row}; sqlml reads numbers and text only"))
 }
 
 fn text(bytes: &[u8], col: &str, row: usize) -> Result<String> {
-    simdutf8::basic::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|_| Error::data(format!("column '{col}' holds text that is not valid UTF-8 in row {row}")))
+    let valid = simdutf8::basic::from_utf8(bytes)
+        .map_err(|_| Error::data(format!("column '{col}' holds text that is not valid UTF-8 in row {row}")))?;
+    // Fallibly: one cell may be up to a gigabyte.
+    let mut owned = String::new();
+    owned
+        .try_reserve_exact(valid.len())
+        .map_err(|_| memory::refused(valid.len() as f64, &format!("row {row} of column '{}'", clip(col))))?;
+    owned.push_str(valid);
+    Ok(owned)
 }
 
 /// The rows of a statement read through SQLite's C API: two calls per cell (type, value),
@@ -207,11 +234,12 @@ impl<'conn> Rows<'conn> {
         // SAFETY: as in `value`: a current row and `col` below the column count.
         unsafe {
             match (b, ffi::sqlite3_column_type(self.stmt, col)) {
-                (Builder::Integer(xs), ffi::SQLITE_INTEGER) => {
+                // A full column goes the slow way, which grows it fallibly.
+                (Builder::Integer(xs), ffi::SQLITE_INTEGER) if xs.len() < xs.capacity() => {
                     xs.push(Some(ffi::sqlite3_column_int64(self.stmt, col)));
                     true
                 }
-                (Builder::Real(xs), ffi::SQLITE_FLOAT) => {
+                (Builder::Real(xs), ffi::SQLITE_FLOAT) if xs.len() < xs.capacity() => {
                     xs.push(Some(ffi::sqlite3_column_double(self.stmt, col)));
                     true
                 }

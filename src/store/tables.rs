@@ -98,6 +98,29 @@ fn write_in_progress(conn: &Connection) -> bool {
     false
 }
 
+/// True if the main database is served by a dqlite VFS (`dqlite-1`...). dqlite 1.11
+/// replicates the pages a COMMIT request writes; a transaction that a function commits on its
+/// own inside a query is written on the leader alone, which then aborts at its next write and
+/// loses it (see `docs/deployment.md`).
+fn on_dqlite(conn: &Connection) -> bool {
+    let mut vfs: *mut ffi::sqlite3_vfs = std::ptr::null_mut();
+    // SAFETY: the handle is this live connection's; SQLITE_FCNTL_VFS_POINTER writes one
+    // `sqlite3_vfs*` (owned by SQLite, valid while registered) into `vfs`; its name is a
+    // NUL-terminated string or null.
+    unsafe {
+        let rc = ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_VFS_POINTER,
+            (&raw mut vfs).cast(),
+        );
+        if rc != ffi::SQLITE_OK || vfs.is_null() || (*vfs).zName.is_null() {
+            return false;
+        }
+        std::ffi::CStr::from_ptr((*vfs).zName).to_bytes().starts_with(b"dqlite")
+    }
+}
+
 /// Runs `f` as one atomic change: committed on success, rolled back on error, so a failure
 /// leaves every table exactly as before.
 ///
@@ -115,6 +138,11 @@ pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T
         ));
     }
     if conn.is_autocommit() {
+        if on_dqlite(conn) {
+            return Err(Error::Refused(
+                "on dqlite, call write-side functions inside BEGIN ... COMMIT (dqlite replicates only what a COMMIT request writes; this call would commit on this node alone and be lost)".into(),
+            ));
+        }
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let done = f().and_then(|v| {
             conn.execute_batch("COMMIT")?;
