@@ -21,3 +21,7 @@ if [ ! -x "$VENV/bin/pytest" ]; then
   "$VENV/bin/pip" install --quiet pytest
 fi
 "$VENV/bin/pytest" -q tests/python
+
+echo "== replication: Litestream (tests/replication) and a 3-voter dqlite cluster (examples/cluster)"
+"$VENV/bin/pytest" -q -rs tests/replication
+examples/cluster/run.sh
