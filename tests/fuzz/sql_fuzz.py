@@ -735,9 +735,20 @@ def gen_call(seed, idx, functions, modules):
         args = [Lit(choose(rng, cols)) if (i > 0 and rng.random() < 0.5) else a for i, a in enumerate(args)]
         sql = "SELECT %s(%s) FROM (SELECT * FROM %s LIMIT %d)" % (fn, placeholders(args), table, rng.randrange(1, 6))
         shape = "rows"
-    elif r < 0.93:
+    elif r < 0.90:
         sql = "SELECT %s(%s)" % (fn, placeholders(args))
         pre, post, shape = ["BEGIN"], ["ROLLBACK"], "rollback"
+    elif r < 0.93:
+        # a model trained and used inside a transaction that is rolled back: nothing of it may
+        # survive, not even in the connection's model cache
+        kind = choose(rng, list(KEYS_BY_KIND))
+        name = choose(rng, ["x", "y", "tmp"])
+        probe_sql = PROBES[kind].replace("?", "'%s'" % name)
+        opts = {"text": "{}", "classifier": '{"epochs": 1, "hidden_layers": [4]}', "recommender": '{"n_epochs": 1}'}[kind]
+        pre = ["BEGIN", "SELECT ml_train('%s', '%s', '%s', '%s', '%s')" % (
+            name, kind, SOURCES_BY_KIND[kind][0] if kind != "classifier" else "cust", TARGETS[kind][0], opts), probe_sql]
+        sql = "SELECT %s(%s)" % (fn, placeholders(args))
+        post, shape = ["ROLLBACK"], "train+rollback"
     else:
         # nested: one argument is another top-level sqlml call
         inner = gen_call(seed, idx + 7_919_000_000, {k: v for k, v in functions.items() if k not in KEY_FUNCS and k not in WRITERS}, {})
