@@ -614,6 +614,24 @@ def trigger_cases():
          damaged=MODELS, models_may_change={m: "any" for m in MODELS}, meta_may_change=lambda rs: True,
          check=lambda rs: ("ml_train reported success but a new connection cannot use the model: %s"
                            % rs[4].get("error", "")[:200] if rs[1]["ok"] and not rs[4]["ok"] else None)))
+    def attach_hostile(db):
+        """main: a database without sqlml's tables; aux.db (attached by the victim): the good one."""
+        main_path = db.execute("PRAGMA database_list").fetchone()[2]
+        db.execute("VACUUM INTO ?", (os.path.join(os.path.dirname(main_path), "aux.db"),))
+        for t in ("ml_models", "ml_meta", "ml_training_log"):
+            db.execute("DROP TABLE %s" % t)
+
+    c.append(Case("tables/sqlml-tables-only-in-attached-db", "triggers and views on sqlml's tables", attach_hostile, [
+        step("ATTACH 'aux.db' AS aux", Ok()),
+        step("SELECT ml_unlock(?)", OkOr(Err("ml_unlock:", "aux")), [PASS], unlock=True),
+        step("SELECT ml_predict('txt', 'free prize')", Err("ml_predict:", "txt")),
+        step("SELECT ml_drop('clf')", Err("ml_drop:", "clf")),
+        step("SELECT json_extract(ml_train('fresh', 'text', 'msgs', 'label'), '$.version')", OkOr(Err("ml_train:", "aux"))),
+        step("SELECT (SELECT count(*) FROM aux.ml_models) || ' ' || (SELECT count(*) FROM aux.ml_meta) || ' ' || "
+             "(SELECT count(*) FROM sqlite_schema WHERE name = 'ml_models')", ANY),
+    ], damaged=MODELS, models_may_change={m: "any" for m in MODELS}, meta_may_change=lambda rs: True, schema_may_change=True,
+        check=lambda rs: None if rs[5]["ok"] and rs[5]["value"] in ("4 8 1", "4 8 0") else
+        "the attached database's sqlml tables changed, or the key went there: %r" % (rs[5].get("value") or rs[5].get("error"))))
     case("models-columns-swapped",
          lambda db: recreate_table(db, "ml_models", lambda s, cols: (
              "CREATE TABLE ml_models(id INTEGER PRIMARY KEY AUTOINCREMENT, model BLOB, name TEXT, version INTEGER, kind TEXT, "
@@ -892,7 +910,10 @@ def judge(case, mode, out, facts):
         if r.get("left_transaction_open"):
             problems.append("step %d `%s`: left a transaction open" % (i + 1, _short(s["sql"])))
     if case.check:
-        p = case.check(results)
+        try:
+            p = case.check(results)
+        except Exception as e:  # noqa: BLE001
+            p = "the case's own check failed: %s: %s" % (type(e).__name__, e)
         if p:
             problems.append(p)
     before, after = out["before"], out["after"]
