@@ -611,6 +611,7 @@ class Call:
     def __init__(self, idx, fn, args, sql, pre=(), post=(), shape="plain", tvf=False):
         self.idx, self.fn, self.args, self.sql = idx, fn, args, sql
         self.pre, self.post, self.shape, self.tvf = list(pre), list(post), shape, tvf
+        self.interrupt_at = None  # seconds; None: the run's --interrupt-after
 
     def params(self):
         out = []
@@ -725,7 +726,7 @@ def gen_call(seed, idx, functions, modules):
             shape = "count"
         if r < 0.06:
             pre, post, shape = ["BEGIN"], ["ROLLBACK"], shape + "+rollback"
-        return Call(idx, fn, args, sql, pre, post, shape, tvf=True)
+        return with_interrupt(rng, Call(idx, fn, args, sql, pre, post, shape, tvf=True))
     if r < 0.78 or fn in KEY_FUNCS:
         sql = "SELECT %s(%s)" % (fn, placeholders(args))
     elif r < 0.86:
@@ -757,7 +758,15 @@ def gen_call(seed, idx, functions, modules):
             args[rng.randrange(len(args))] = Lit(inner_sql)
         sql = "SELECT %s(%s)" % (fn, placeholders(args))
         shape = "nested"
-    return Call(idx, fn, args, sql, pre, post, shape)
+    return with_interrupt(rng, Call(idx, fn, args, sql, pre, post, shape))
+
+
+def with_interrupt(rng, call):
+    """3% of the calls are interrupted early, at a random moment of their work."""
+    if rng.random() < 0.03:
+        call.interrupt_at = choose(rng, [0.0002, 0.001, 0.003, 0.006, 0.01, 0.02, 0.03, 0.045, 0.06, 0.1, 0.2])
+        call.shape += "+interrupt@%gs" % call.interrupt_at
+    return call
 
 
 # --------------------------------------------------------------------------------------------
@@ -844,9 +853,10 @@ class Watchdog(threading.Thread):
         self.db = None
         self.fired = False
 
-    def arm(self, db):
+    def arm(self, db, after=None):
         with self.cv:
-            self.db, self.deadline, self.fired = db, time.monotonic() + self.after, False
+            self.db, self.fired = db, False
+            self.deadline = time.monotonic() + (self.after if after is None else after)
             self.cv.notify()
 
     def disarm(self):
@@ -884,7 +894,7 @@ def run_call(db, call, dog, max_rows=100000):
     try:
         for q in call.pre:
             db.execute(q)
-        dog.arm(db)
+        dog.arm(db, call.interrupt_at)
         try:
             cur = db.execute(call.sql, params)
             rows = cur.fetchmany(max_rows)
@@ -943,7 +953,12 @@ def worker(args):
                 violations.append("BEGIN; call; ROLLBACK changed sqlml's tables")
         elif not succeeded and new_full != full and not (call.shape == "rows" and call.fn in WRITERS):
             # (a statement over several rows may fail at row 2 after row 1 wrote: not a violation)
-            violations.append("a call that failed changed sqlml's tables")
+            if detail[1] == "interrupted" and fired:
+                # SQLite's own "interrupted" (no "ml_x:" prefix): the interruption came after the
+                # function had returned and committed; counted apart, see the summary
+                emit("R %d %s" % (idx, call.fn))
+            else:
+                violations.append("a call that failed changed sqlml's tables")
         elif succeeded and call.fn not in WRITERS and new_full != full:
             violations.append("%s (which does not write) changed sqlml's tables" % call.fn)
         if new_prot != prot:
@@ -1127,7 +1142,8 @@ def reproducer(call, seed, what, note):
     for q in call.pre:
         lines.append("db.execute(%r)" % q)
     lines += [
-        "timer = threading.Timer(%r, db.interrupt)  # the fuzzer's per-call time limit" % INTERRUPT_AFTER,
+        "timer = threading.Timer(%r, db.interrupt)  # the fuzzer's per-call time limit" % (
+            INTERRUPT_AFTER if call.interrupt_at is None else call.interrupt_at),
         "timer.start()",
         "try:",
         "    print('result:', repr(db.execute(SQL, ARGS).fetchmany(5))[:500])",
@@ -1175,7 +1191,7 @@ class Parent:
                 os.remove(os.path.join(self.out, f))
         self.py = worker_python()
         self.stats = {"calls": 0, "crashes": 0, "hangs": 0, "lost": 0, "errors": 0, "ok": 0, "interrupted": 0,
-                      "late_interrupts": 0, "big_errors": 0}
+                      "late_interrupts": 0, "big_errors": 0, "interrupted_after_commit": 0}
         self.by_function = {}
         self.events = []
         self.repro_groups = {}
@@ -1288,6 +1304,12 @@ class Parent:
             call = gen_call(self.args.seed, idx, self.functions, self.modules)
             p = self.write_repro("bigerror", idx, "big:" + call.fn, "error message of %d characters" % info["len"])
             self.log_event({"kind": "big_error", "call": idx, "fn": call.fn, "len": info["len"], "head": info["head"], "repro": p})
+        elif tag == "R":
+            idx = int(parts[1])
+            self.stats["interrupted_after_commit"] += 1
+            if self.stats["interrupted_after_commit"] <= 5:
+                p = self.write_repro("late-error", idx, "late-error", "SQLite reported 'interrupted' for a statement whose sqlml call had already changed its tables")
+                self.log_event({"kind": "interrupted_after_commit", "call": idx, "fn": parts[2], "repro": p})
         elif tag == "K":
             w["in_check"] = not w["in_check"]
         elif tag == "D":
