@@ -527,6 +527,15 @@ def trigger_cases():
          [step(train, ANY), step("SELECT ml_predict('fresh', 10.0, 'plus', 50.25)", ANY), step(CHECKS["txt"], Ok()),
           step(CHECKS["rec"], Ok())],
          cleanup=["DROP TRIGGER sink"], check=written_or_refused("sink", 1, 2))
+    # the case: the victim's connection last inserted a row whose id is a model's id
+    # (here a row of its own table), and the ignored insert makes the blob land in that model
+    case("models-before-insert-raise-ignore-after-app-insert",
+         sql("CREATE TRIGGER sink BEFORE INSERT ON ml_models WHEN new.name = 'fresh' BEGIN SELECT RAISE(IGNORE); END"),
+         [step("INSERT OR REPLACE INTO msgs(id, body, label) VALUES (2, 'see you at lunch', 'ham')", Ok()),
+          step("SELECT ml_train('fresh', 'text', 'SELECT body, label FROM msgs LIMIT 6', 'label', '{\"test_size\": 0}')", ANY),
+          step("SELECT ml_predict('fresh', 'free prize')", ANY),
+          step(CHECKS["txt"], Ok()), step(CHECKS["clf"], Ok())],
+         cleanup=["DROP TRIGGER sink"], check=written_or_refused("sink", 2, 3))
     case("models-after-insert-deletes-other",
          sql("CREATE TRIGGER wipe AFTER INSERT ON ml_models BEGIN DELETE FROM ml_models WHERE name = 'clf'; END"),
          [step(train, Err("ml_train:", "wipe")), step(CHECKS["clf"], Ok())], cleanup=["DROP TRIGGER wipe"])
