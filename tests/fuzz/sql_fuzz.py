@@ -21,6 +21,13 @@ either way it restarts a worker on a fresh copy from the next call.
 Every call is generated from (seed, call index) alone, so the parent can rebuild any call and
 write a standalone Python reproducer for it (`<out>/repro/*.py`).
 
+Shapes: a plain `SELECT f(...)`; over rows of a table with column arguments; inside
+BEGIN ... ROLLBACK; after a model trained and used in the same rolled-back transaction; nested
+(an argument is another sqlml call); table-valued functions also with LIMIT, hidden-column
+WHERE and joins. 3% of the calls are interrupted at a random early moment (0.2 ms to 200 ms)
+instead of after `--interrupt-after`. Every `--reset-every` calls a worker starts again from
+the seeded file (bounded file size, constant cost per call).
+
 Invariants checked by the workers ("lost" violations, with reproducers):
 - a call that fails changes nothing in ml_models, ml_meta, ml_training_log or the schema;
 - a call of a function that does not write (predict, evaluate, listings...) changes nothing;
@@ -29,7 +36,12 @@ Invariants checked by the workers ("lost" violations, with reproducers):
   and every `--check-every` calls they still decrypt and predict exactly as when seeded, from a
   fresh connection;
 - a call run inside BEGIN ... ROLLBACK leaves everything as before, and no call ends or leaves
-  open a transaction it did not begin.
+  open a transaction it did not begin;
+- every active model answers the same on the worker's connection (model cache) as on a fresh
+  connection (checked every `--check-every` calls; such a violation needs the calls before it:
+  its note gives the `--replay-seq` command that replays them).
+A call that fails with SQLite's own "interrupted" (no "ml_x:" prefix) after its sqlml function
+had returned and committed is counted as `interrupted_after_commit`, not as lost.
 
 Usage:
   tests/fuzz/sql_fuzz.py --calls 20000 --seed 1          # the CI run
