@@ -3,10 +3,13 @@
 Each case takes a good database (models `txt` (text, versions 1 and 2), `clf` (classifier) and
 `rec` (recommender), encrypted under the victim's passphrase), damages it the way a hostile or
 broken file would (every `ml_meta` field, every envelope header field of a model blob, rows of
-`ml_models` with wrong types, triggers and views on sqlml's tables, sqlml calls hidden in the
-schema), and then lets a victim open it and do ordinary things, with `ml_unlock` or with
-`SQLML_KEY` in the environment. Every case runs in its own subprocess (a crash is a failed case,
-not a dead pytest) with an address-space cap, and is checked for:
+`ml_models` with wrong types, triggers, views, collations, indexes and missing or extra columns
+on sqlml's tables, sqlml's tables only in an attached file, sqlml calls hidden in every schema
+place, also where the victim's own statement names the function), and then lets a victim open
+it and do ordinary things, with `ml_unlock` or with `SQLML_KEY` in the environment. Every case
+runs in its own subprocess (a crash is a failed case, not a dead pytest) with an address-space
+cap of 2 GiB (a device with little memory: a 4 GiB Argon2 cost must be refused, not taken) and
+a 40 s limit, two at a time (`SQLML_TEST_JOBS`), and is checked for:
 
 1. no crash and no hang;
 2. a clear SQL error where sqlml refuses (`ml_<fn>: ...`, naming what is wrong), or the
@@ -18,7 +21,8 @@ not a dead pytest) with an address-space cap, and is checked for:
    key record restored).
 
 Run: `pytest tests/python/test_hostile_files.py`, or as a script for the table of outcomes:
-`/usr/bin/python3 tests/python/test_hostile_files.py --table [--only SUBSTRING]`.
+`/usr/bin/python3 tests/python/test_hostile_files.py --table [--only SUBSTRING] [--details]`
+(`SQLML_EXT` picks the extension, as for the other tests).
 """
 import json
 import os
