@@ -361,7 +361,7 @@ CLF_KEYS = ["features", "exclude", "hidden_layers", "learning_rate", "batch_size
 REC_KEYS = ["user", "item", "algorithm", "feedback", "rating_scale", "relevant", "n_factors", "n_epochs", "biased",
             "init_mean", "init_std_dev", "lr_all", "reg_all", "lr_bu", "lr_bi", "lr_pu", "lr_qi", "lr_yj",
             "reg_bu", "reg_bi", "reg_pu", "reg_qi", "reg_yj", "factors", "iterations", "regularization", "alpha"]
-COMMON_KEYS = ["seed", "test_size"]
+COMMON_KEYS = ["seed", "test_size", "max_memory_mb", "progress"]
 KEYS_BY_KIND = {"text": TEXT_KEYS, "classifier": CLF_KEYS, "recommender": REC_KEYS}
 ODD_KEYS = ["bogus", "", "EPOCHS", "epochs ", "keep", "memory", "max_memory_mb", "progress", "\u0000", "k" * 500]
 
@@ -370,6 +370,8 @@ RATES = [0.005, 0.001, 0.1, 1, 0, -1, 1e308, 1e-320, 5e-324, 10, -0.0, 1e-9]
 OPTION_VALUES = {
     "seed": ([0, 1, 42, -1, 2**63 - 1, 18446744073709551615, 1.5, "x", 2**31], []),
     "test_size": ([0, 0.2, 0.5, 0.99, 1, -0.1, 1.5, 1e-300, "0.2", 0.0001], []),
+    "max_memory_mb": ([1, 16, 64, 512, 0, -1, 1.5, "512"], [4096, 65536, 2**31, 2**53]),
+    "progress": ([True, False, 1, 0, "loud"], []),
     "text": (["body", "label", "id", "nope", "", 1, "t"], []),
     "language": (["en", "auto", "zh", "de", "german", "xx", "", "EN", "chinese", "ja", "ru", "english"], []),
     "cjk": (["words", "bigrams", "x", ""], []),
@@ -1255,6 +1257,8 @@ class Parent:
                "--mem-cap-gb", str(a.mem_cap_gb), "--check-every", str(a.check_every), "--reset-every", str(a.reset_every)]
         env = dict(os.environ, SQLML_EXT=EXT, SQLML_MAX_MEMORY_MB=str(a.budget_mb), PYTHONHASHSEED="0")
         env.pop("SQLML_PROGRESS", None)
+        if wid % 4 == 3:
+            env["SQLML_PROGRESS"] = "1"  # progress lines go to the worker's stderr file
         if wid % 2 == 1:
             env["SQLML_KEY"] = PASS
         else:
