@@ -119,12 +119,32 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// The plaintext of a stored model: the schema version first, so a reader can refuse newer
 /// layouts before decoding the rest.
+///
+/// Decoding checks that the parts of the model agree with each other (see [`Model::check`]): a
+/// damaged or hand-made plaintext is a decoding error, never a model whose predictions index
+/// out of bounds.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedStoredModel")]
 pub struct StoredModel {
     /// [`SCHEMA_VERSION`] at the time of writing.
     pub schema_version: u32,
     /// The model.
     pub model: Model,
+}
+
+/// [`StoredModel`] as decoded, before [`Model::check`].
+#[derive(Deserialize)]
+struct UncheckedStoredModel {
+    schema_version: u32,
+    model: Model,
+}
+
+impl TryFrom<UncheckedStoredModel> for StoredModel {
+    type Error = String;
+    fn try_from(u: UncheckedStoredModel) -> std::result::Result<Self, String> {
+        u.model.check()?;
+        Ok(StoredModel { schema_version: u.schema_version, model: u.model })
+    }
 }
 
 impl<M> Trained<M> {
@@ -188,6 +208,16 @@ pub fn check_kind(kind: &str) -> Result<()> {
 }
 
 impl Model {
+    /// Checks that the parts of a decoded model agree (sizes, offsets, ids in range), so that
+    /// no prediction can index out of bounds; the error says what disagrees.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        match self {
+            Model::Text(m) => m.check(),
+            Model::Classifier(m) => m.check(),
+            Model::Recommender(m) => m.check(),
+        }
+    }
+
     /// The kind name (`text`, `classifier`, `recommender`).
     pub fn kind(&self) -> &'static str {
         dispatch!(self, m => m.kind_name())
@@ -211,5 +241,40 @@ impl Model {
     /// See [`Estimator::evaluate`].
     pub fn evaluate(&self, data: &Dataset) -> Result<Json> {
         dispatch!(self, m => m.evaluate(data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::data::{Column, ColumnData};
+
+    /// A decoded model whose parts disagree is a decoding error, not a model.
+    #[test]
+    fn decoding_checks_that_the_parts_agree() {
+        let data = Dataset::new(vec![
+            Column {
+                name: "body".into(),
+                data: ColumnData::Text(vec![
+                    Some("good day".into()),
+                    Some("bad day".into()),
+                    Some("good".into()),
+                ]),
+            },
+            Column {
+                name: "label".into(),
+                data: ColumnData::Text(vec![Some("a".into()), Some("b".into()), Some("a".into())]),
+            },
+        ]);
+        let common = Common { test_size: 0.0, ..Common::default() };
+        let model = train("text", &data, Some("label"), &mut Options::default(), &common).unwrap().model;
+        let stored = StoredModel { schema_version: SCHEMA_VERSION, model };
+        let bytes = postcard::to_stdvec(&stored).unwrap();
+        assert!(postcard::from_bytes::<StoredModel>(&bytes).is_ok());
+        // One label fewer than the classes of the weights.
+        let mut tree = serde_json::to_value(&stored).unwrap();
+        tree["model"]["Text"]["classes"].as_array_mut().unwrap().pop();
+        let e = serde_json::from_value::<StoredModel>(tree).unwrap_err().to_string();
+        assert_eq!(e, "text model with 1 labels and 2 classes of weights");
     }
 }

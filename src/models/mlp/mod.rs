@@ -201,6 +201,54 @@ impl Classifier {
         &self.target
     }
 
+    /// See [`crate::models::Model::check`].
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        let sizes = self.network.sizes();
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(format!("classifier with layer sizes {sizes:?}"));
+        }
+        let params = sizes.windows(2).try_fold(0usize, |n, w| {
+            w[0].checked_add(1).and_then(|i| i.checked_mul(w[1])).and_then(|p| n.checked_add(p))
+        });
+        if params != Some(self.network.params().len()) {
+            return Err(format!(
+                "classifier with layer sizes {sizes:?} and {} parameters",
+                self.network.params().len()
+            ));
+        }
+        let width = self.encoder.width;
+        if sizes[0] != width || self.baseline.len() != width {
+            return Err(format!("classifier with {width} inputs, {} network inputs", sizes[0]));
+        }
+        if self.network.outputs() != self.classes.len() || self.classes.len() < 2 {
+            return Err(format!(
+                "classifier with {} labels and {} outputs",
+                self.classes.len(),
+                self.network.outputs()
+            ));
+        }
+        let mut offset = 0usize;
+        for f in &self.encoder.features {
+            if f.offset != offset {
+                return Err(format!(
+                    "classifier feature '{}' at input {}, expected {offset}",
+                    f.name, f.offset
+                ));
+            }
+            if let features::Encoding::Categorical { categories, sorted, .. } = &f.encoding
+                && (sorted.len() != categories.len()
+                    || sorted.iter().any(|&i| i as usize >= categories.len()))
+            {
+                return Err(format!("classifier feature '{}' with an inconsistent category index", f.name));
+            }
+            offset = offset.saturating_add(f.width());
+        }
+        if offset != width {
+            return Err(format!("classifier features of {offset} inputs in all, expected {width}"));
+        }
+        Ok(())
+    }
+
     /// Encodes `args` and runs the network on one row; `f` gets the output scores (logits).
     fn with_scores<T>(&self, args: &[Input<'_>], f: impl FnOnce(&[f32]) -> T) -> Result<T> {
         let run = |buf: &mut Vec<f32>| -> Result<T> {

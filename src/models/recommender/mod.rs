@@ -134,6 +134,54 @@ impl Recommender {
         Ok(top.into_iter().map(|(i, s)| (self.items.value(i), f64::from(s))).collect())
     }
 
+    /// See [`crate::models::Model::check`].
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        let (users, items) = (self.users.len(), self.items.len());
+        let k = self.user_factors.k;
+        for (what, f, rows) in [("user", &self.user_factors, users), ("item", &self.item_factors, items)] {
+            let fits = f.k == k
+                && (1..=1 << 16).contains(&k)
+                && f.stride == factors::stride_for(k)
+                && rows.checked_mul(f.stride) == Some(f.data.len());
+            if !fits {
+                return Err(format!(
+                    "recommender with {rows} {what}s and {} {what} factor values",
+                    f.data.len()
+                ));
+            }
+        }
+        let explicit_biases = self.biased && !self.algorithm.implicit();
+        for (what, b, n) in [("user", &self.user_bias, users), ("item", &self.item_bias, items)] {
+            if b.len() != n && (explicit_biases || !b.is_empty()) {
+                return Err(format!("recommender with {n} {what}s and {} {what} biases", b.len()));
+            }
+        }
+        if self.item_norms.len() != items || self.popularity.len() != items {
+            return Err(format!("recommender with {items} items and {} norms", self.item_norms.len()));
+        }
+        for (what, csr) in std::iter::once(("history", &self.history))
+            .chain(self.held_out_rated.iter().map(|h| ("held-out history", h)))
+        {
+            let rows_ok = csr.rows() == users
+                && csr.offsets.first() == Some(&0)
+                && csr.offsets.windows(2).all(|w| w[0] <= w[1])
+                && csr.offsets.last().is_some_and(|&e| e as usize == csr.cols.len())
+                && csr.cols.len() == csr.values.len()
+                && csr.cols.iter().all(|&i| (i as usize) < items);
+            if !rows_ok {
+                return Err(format!(
+                    "recommender whose {what} does not match its {users} users and {items} items"
+                ));
+            }
+        }
+        if let Some((lo, hi)) = self.rating_scale
+            && (lo.is_nan() || hi.is_nan() || lo > hi)
+        {
+            return Err(format!("recommender with the rating scale [{lo}, {hi}]"));
+        }
+        Ok(())
+    }
+
     /// Number of users known from training.
     pub fn n_users(&self) -> usize {
         self.users.len()

@@ -450,6 +450,29 @@ impl TextModel {
         Ok((model, sparse, distinct))
     }
 
+    /// See [`crate::models::Model::check`].
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        let (k, v) = (self.classes.len(), self.vocab.len());
+        if k < 2 || self.nb.n_classes() != k {
+            return Err(format!("text model with {k} labels and {} classes of weights", self.nb.n_classes()));
+        }
+        if self.nb.n_features() != v {
+            return Err(format!("text model with {v} terms and weights for {}", self.nb.n_features()));
+        }
+        let tfidf = self.settings.weighting == Weighting::TfIdf;
+        if self.idf.len() != if tfidf { v } else { 0 } {
+            return Err(format!(
+                "text model with {v} terms and {} inverse document frequencies",
+                self.idf.len()
+            ));
+        }
+        let (lo, hi) = self.settings.ngrams;
+        if !(1 <= lo && lo <= hi && usize::from(hi) <= MAX_NGRAM) {
+            return Err(format!("text model with n-grams [{lo}, {hi}]"));
+        }
+        Ok(())
+    }
+
     /// The options that made this model, as JSON (for the training report).
     pub fn options_json(&self) -> Json {
         let s = &self.settings;
