@@ -16,6 +16,9 @@
 
 pub mod error;
 mod functions;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod models;
 mod source;
 pub mod store;

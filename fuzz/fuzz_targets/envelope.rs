@@ -1,0 +1,4 @@
+//! Opening a stored blob: arbitrary bytes as an envelope, with a fixed key and binding (a blob that opens is decoded and its model used).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(init: sqlml::fuzzing::warm_up(), |data: &[u8]| sqlml::fuzzing::envelope(data));

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Fuzzing sqlml with cargo-fuzz: the targets are fuzz/fuzz_targets/*.rs, thin calls into
+# src/fuzzing.rs (which documents what each one feeds and checks); the committed seed corpora
+# are fuzz/corpus/<target>/ (seed-* generated, bug-* inputs that once crashed a target).
+#
+#   scripts/fuzz.sh short                 every target for $FUZZ_SECONDS (default 20) seconds (CI)
+#   scripts/fuzz.sh long SECONDS [T...]   every target (or the targets T) for SECONDS each
+#   scripts/fuzz.sh merge [T...]          add the work corpus's new coverage to fuzz/corpus/<T>/
+#   scripts/fuzz.sh seeds                 regenerate fuzz/corpus/*/seed-* (cargo test, ignored test)
+#   scripts/fuzz.sh list                  the targets
+#
+# Prints per target: runs (executions), crashes (panics and aborts), timeouts (an input
+# running over $FUZZ_TIMEOUT s), ooms (over $FUZZ_RSS_MB MB), seconds; exits 1 if any target
+# had any. Crashing inputs land in fuzz/artifacts/<target>/ (git-ignored): reproduce one with
+#   cargo +nightly fuzz run -s none <target> fuzz/artifacts/<target>/<file>
+# and, once fixed, keep it as fuzz/corpus/<target>/bug-<what> (replayed by `cargo test`).
+#
+# One fuzzing process at a time (-fork=1: a child process fuzzes, the parent restarts it after
+# a crash, so one run counts every crash instead of stopping at the first). Builds go to
+# $SQLML_FUZZ_DIR/target and new inputs to $SQLML_FUZZ_DIR/corpus/<target> (default
+# ~/.cache/sqlml-fuzz, kept between runs: the build is incremental and each run starts from
+# what earlier runs found; the committed corpus changes only through `merge`).
+# No sanitizer by default (safe Rust; -s address costs a slower build and runs): set
+# FUZZ_SANITIZER=address for a run with AddressSanitizer. FUZZ_CGU is the codegen units of
+# the build (16: a fast build; 1 is cargo-fuzz's default, a few percent faster to run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+TARGETS=(envelope decode decode_mutated options tokenize source predict_inputs)
+work=${SQLML_FUZZ_DIR:-$HOME/.cache/sqlml-fuzz}
+sanitizer=${FUZZ_SANITIZER:-none}
+cgu=${FUZZ_CGU:-16}
+timeout_s=${FUZZ_TIMEOUT:-10}
+rss_mb=${FUZZ_RSS_MB:-2048}
+triple=$(rustc -vV | sed -n 's/^host: //p')
+started=$(date +%s)
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+tools() {
+  if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "fuzz.sh: the nightly toolchain is needed (rustup toolchain install nightly)" >&2
+    exit 2
+  fi
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+  fi
+}
+
+build() {
+  echo "== building the fuzz targets (sanitizer $sanitizer, $cgu codegen units, in $work/target)"
+  local t0=$(date +%s)
+  (cd fuzz && cargo +nightly fuzz build -s "$sanitizer" --codegen-units "$cgu" --target-dir "$work/target")
+  echo "build: $(( $(date +%s) - t0 )) s"
+}
+
+bin() { echo "$work/target/$triple/release/$1"; }
+
+# run TARGET SECONDS: one target; appends its line to $summary, sets failed=1 on any crash.
+run() {
+  local t=$1 secs=$2 log
+  local corpus="$work/corpus/$t" artifacts="$root/fuzz/artifacts/$t"
+  mkdir -p "$corpus" "$artifacts"
+  log=$(mktemp)
+  local dict=()
+  [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
+  local before=$(ls "$artifacts" | wc -l)
+  local t0=$(date +%s)
+  "$(bin "$t")" "$corpus" "fuzz/corpus/$t" "${dict[@]}" \
+    -max_total_time="$secs" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    -timeout="$timeout_s" -rss_limit_mb="$rss_mb" -artifact_prefix="$artifacts/" \
+    -print_final_stats=1 >"$log" 2>&1 || true
+  local took=$(( $(date +%s) - t0 ))
+  # Fork mode's status lines: "#RUNS: cov: ... oom/timeout/crash: O/T/C time: ..."
+  local last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1)
+  local runs=$(sed -n 's/^#\([0-9]*\):.*/\1/p' <<<"$last")
+  local otc=$(sed -n 's/.*oom\/timeout\/crash: \([0-9]*\/[0-9]*\/[0-9]*\).*/\1/p' <<<"$last")
+  IFS=/ read -r ooms timeouts crashes <<<"${otc:-0/0/0}"
+  local cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  local new=$(( $(ls "$artifacts" | wc -l) - before ))
+  if [ -z "$runs" ]; then
+    # No status line: the target died before fuzzing (e.g. while loading the corpus).
+    echo "--- $t: no fuzzing status; log:"; tail -30 "$log"
+    runs=0; crashes=1
+  fi
+  printf '%-15s %12s %8s %9s %5s %8s %6s\n' "$t" "$runs" "$crashes" "$timeouts" "$ooms" "${took}s" "${cov:-?}" | tee -a "$summary"
+  if [ $(( crashes + timeouts + ooms )) -gt 0 ] || [ "$new" -gt 0 ]; then
+    failed=1
+    ls -t "$artifacts" | head -n "$(( new > 0 ? new : 5 ))" | sed "s|^|    fuzz/artifacts/$t/|" | tee -a "$summary"
+  fi
+  rm -f "$log"
+}
+
+fuzz() {
+  local secs=$1; shift
+  local targets=("$@")
+  [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
+  tools
+  build
+  summary=$(mktemp)
+  failed=0
+  echo "== fuzzing ${#targets[@]} target(s), ${secs} s each"
+  printf '%-15s %12s %8s %9s %5s %8s %6s\n' target runs crashes timeouts ooms time cov
+  for t in "${targets[@]}"; do run "$t" "$secs"; done
+  echo "total: $(( $(date +%s) - started )) s including the build"
+  rm -f "$summary"
+  if [ "$failed" -ne 0 ]; then
+    echo "fuzz.sh: FAILED: a target crashed, timed out or ran out of memory (inputs above)" >&2
+    exit 1
+  fi
+}
+
+case "${1:-}" in
+  short) fuzz "${FUZZ_SECONDS:-20}" ;;
+  long)
+    [ $# -ge 2 ] || usage
+    secs=$2; shift 2
+    fuzz "$secs" "$@" ;;
+  merge)
+    shift
+    targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
+    tools; build
+    for t in "${targets[@]}"; do
+      echo "== merging $work/corpus/$t into fuzz/corpus/$t"
+      "$(bin "$t")" -merge=1 "fuzz/corpus/$t" "$work/corpus/$t" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' || true
+    done ;;
+  seeds)
+    SQLML_FUZZ_SEEDS="$root/fuzz/corpus" cargo test --lib fuzzing::tests::write_seed_corpus -- --ignored --exact ;;
+  list) printf '%s\n' "${TARGETS[@]}" ;;
+  *) usage ;;
+esac
