@@ -1,11 +1,11 @@
 //! `ml_train(name, kind, source, target [, options])` and `ml_evaluate(name, source)`.
 
 use super::args::{opt_text, run, text};
-use crate::models::options::clip;
+use crate::error::clip;
 use crate::models::{self, Common, Options};
-use crate::store::{NewModel, Session, atomically};
+use crate::store::{NewModel, Session};
 use crate::{Error, Result, source};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde_json::{Map, Value as Json, json};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -101,28 +101,20 @@ pub fn train(
     })
     .to_string();
     let metrics_clear = scalar_metrics(&trained.metrics).to_string();
-    let version = atomically(conn, "ml_train", || {
-        let version = session.insert_model(
-            conn,
-            &key,
-            NewModel {
-                name,
-                kind,
-                algorithm: &algorithm,
-                rows: data.n_rows,
-                params: &params,
-                metrics: &metrics_clear,
-                model: trained.model,
-            },
-        )?;
-        let mut log = conn.prepare(
-            "INSERT INTO ml_training_log(name, version, epoch, loss, val_loss, metric, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        for e in &trained.log {
-            log.execute(params![name, version, e.epoch, e.loss, e.val_loss, e.metric, e.seconds])?;
-        }
-        Ok(version)
-    })?;
+    let version = session.insert_model(
+        conn,
+        &key,
+        NewModel {
+            name,
+            kind,
+            algorithm: &algorithm,
+            rows: data.n_rows,
+            params: &params,
+            metrics: &metrics_clear,
+            model: trained.model,
+            log: &trained.log,
+        },
+    )?;
     let mut report = Map::new();
     report.insert("name".into(), json!(name));
     report.insert("version".into(), json!(version));

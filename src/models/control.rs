@@ -207,7 +207,7 @@ pub fn progress_from_env() -> Result<bool> {
         Ok(v) if v.trim() == "1" => Ok(true),
         Ok(v) => Err(crate::Error::argument(format!(
             "environment variable {PROGRESS_ENV} must be 0 or 1, got '{}'",
-            super::options::clip(&v)
+            crate::error::clip(&v)
         ))),
         Err(std::env::VarError::NotUnicode(_)) => Err(crate::Error::argument(format!(
             "environment variable {PROGRESS_ENV} must be 0 or 1, got non-UTF-8 text"

@@ -58,7 +58,7 @@ impl Budget {
             Ok(v) if v.trim().is_empty() => Ok(DEFAULT_MB),
             Ok(v) => match v.trim().parse::<u64>() {
                 Ok(mb) if mb >= 1 => Ok(mb),
-                _ => Err(env_error(&format!("'{}'", crate::models::options::clip(&v)))),
+                _ => Err(env_error(&format!("'{}'", crate::error::clip(&v)))),
             },
         }
     }

@@ -36,17 +36,7 @@ pub fn show_f32(v: f32) -> String {
     if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) { format!("{v:e}") } else { format!("{v}") }
 }
 
-/// Longest piece of a user value an error message quotes, in characters.
-pub const QUOTE_CHARS: usize = 200;
-
-/// `text` cut to [`QUOTE_CHARS`] characters (with `...` when cut), so that an error message
-/// stays small whatever the user gave.
-pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(QUOTE_CHARS) {
-        None => std::borrow::Cow::Borrowed(text),
-        Some((end, _)) => std::borrow::Cow::Owned(format!("{}...", &text[..end])),
-    }
-}
+pub use crate::error::clip;
 
 impl Options {
     /// Parses the options text: NULL/absent gives no options; anything but a JSON object is an
@@ -424,7 +414,7 @@ mod tests {
         let long = "x".repeat(1000);
         let mut o = Options::parse(Some(&format!(r#"{{"epochs": "{long}"}}"#))).unwrap();
         let e = o.positive("epochs", 1).unwrap_err().to_string();
-        assert_eq!(e, format!("option 'epochs' must be a positive integer, got '{}...'", "x".repeat(200)));
+        assert_eq!(e, format!("option 'epochs' must be a positive integer, got '{}… (1000 bytes)'", "x".repeat(200)));
         assert_eq!(clip("été"), "été");
     }
 

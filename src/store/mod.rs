@@ -11,7 +11,7 @@ mod key_record;
 pub mod schema;
 pub mod tables;
 
-use crate::models::{Model, SCHEMA_VERSION, StoredModel};
+use crate::models::{EpochLog, Model, SCHEMA_VERSION, StoredModel};
 use crate::error::clip;
 use crate::{Error, Result};
 use crypto::{KdfParams, MasterKey, random};
@@ -133,6 +133,8 @@ pub struct NewModel<'a> {
     pub metrics: &'a str,
     /// The encoded model.
     pub model: Model,
+    /// Its per-epoch training log, for `ml_training_log`.
+    pub log: &'a [EpochLog],
 }
 
 impl Session {
@@ -261,8 +263,8 @@ impl Session {
         Ok(new.1)
     }
 
-    /// Encrypts and inserts a model as the next version of its name, makes it the active one,
-    /// and returns the version. All or nothing (its own transaction or savepoint); call it
+    /// Encrypts and inserts a model as the next version of its name with its training log,
+    /// makes it the active one, and returns the version. All or nothing (its own transaction or savepoint); call it
     /// inside the caller's [`atomically`] to make it part of a larger change. The write is
     /// verified: exactly one new row, found again by name and version.
     pub fn insert_model(&self, conn: &Connection, key: &Unlocked, m: NewModel<'_>) -> Result<i64> {
@@ -319,6 +321,12 @@ impl Session {
             let mut handle = conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", rowid, false)?;
             handle.write_at(&blob, 0)?;
             handle.close()?;
+            let mut log = conn.prepare(
+                "INSERT INTO main.ml_training_log(name, version, epoch, loss, val_loss, metric, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for e in m.log {
+                log.execute(params![m.name, version, e.epoch, e.loss, e.val_loss, e.metric, e.seconds])?;
+            }
             Ok(version)
         })
     }
