@@ -120,31 +120,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The plaintext of a stored model: the schema version first, so a reader can refuse newer
 /// layouts before decoding the rest.
 ///
-/// Decoding checks that the parts of the model agree with each other (see [`Model::check`]): a
-/// damaged or hand-made plaintext is a decoding error, never a model whose predictions index
-/// out of bounds.
+/// The store checks after decoding that the parts of the model agree with each other (see
+/// [`Model::check`]): a damaged or hand-made plaintext is a decoding error, never a model whose
+/// predictions index out of bounds.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(try_from = "UncheckedStoredModel")]
 pub struct StoredModel {
     /// [`SCHEMA_VERSION`] at the time of writing.
     pub schema_version: u32,
     /// The model.
     pub model: Model,
-}
-
-/// [`StoredModel`] as decoded, before [`Model::check`].
-#[derive(Deserialize)]
-struct UncheckedStoredModel {
-    schema_version: u32,
-    model: Model,
-}
-
-impl TryFrom<UncheckedStoredModel> for StoredModel {
-    type Error = String;
-    fn try_from(u: UncheckedStoredModel) -> std::result::Result<Self, String> {
-        u.model.check()?;
-        Ok(StoredModel { schema_version: u.schema_version, model: u.model })
-    }
 }
 
 impl<M> Trained<M> {
@@ -274,7 +258,10 @@ mod tests {
         // One label fewer than the classes of the weights.
         let mut tree = serde_json::to_value(&stored).unwrap();
         tree["model"]["Text"]["classes"].as_array_mut().unwrap().pop();
-        let e = serde_json::from_value::<StoredModel>(tree).unwrap_err().to_string();
-        assert_eq!(e, "text model with 1 labels and 2 classes of weights");
+        let damaged = serde_json::from_value::<StoredModel>(tree).unwrap();
+        assert_eq!(damaged.model.check().unwrap_err(), "text model with 1 labels and 2 classes of weights");
+        // Through the store, the message reaches the user (postcard would drop it).
+        let e = crate::store::decode("m", &postcard::to_stdvec(&damaged).unwrap()).unwrap_err().to_string();
+        assert_eq!(e, "model encoding failed: model 'm' is damaged: text model with 1 labels and 2 classes of weights");
     }
 }

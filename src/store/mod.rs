@@ -432,6 +432,9 @@ pub(crate) fn decode(name: &str, plain: &[u8]) -> Result<Model> {
         });
     }
     let stored: StoredModel = postcard::from_bytes(plain).map_err(|e| Error::Codec(e.to_string()))?;
+    // Checked after decoding rather than inside serde: postcard drops a deserializer's own
+    // message, and this one says what disagrees.
+    stored.model.check().map_err(|e| Error::Codec(format!("model '{}' is damaged: {e}", clip(name))))?;
     Ok(stored.model)
 }
 
