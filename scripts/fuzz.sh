@@ -15,8 +15,9 @@
 #   cargo +nightly fuzz run -s none <target> fuzz/artifacts/<target>/<file>
 # and, once fixed, keep it as fuzz/corpus/<target>/bug-<what> (replayed by `cargo test`).
 #
-# One fuzzing process at a time (-fork=1: a child process fuzzes, the parent restarts it after
-# a crash, so one run counts every crash instead of stopping at the first). Builds go to
+# One fuzzing process at a time: `short` runs each target in one process, which stops at its
+# first crash; `long` uses -fork=1 (a child process fuzzes, the parent restarts it after a
+# crash, so one run counts every crash instead of stopping at the first). Builds go to
 # $SQLML_FUZZ_DIR/target and new inputs to $SQLML_FUZZ_DIR/corpus/<target> (default
 # ~/.cache/sqlml-fuzz, kept between runs: the build is incremental and each run starts from
 # what earlier runs found; the committed corpus changes only through `merge`).
@@ -58,43 +59,56 @@ build() {
 
 bin() { echo "$work/target/$triple/release/$1"; }
 
-# run TARGET SECONDS: one target; appends its line to $summary, sets failed=1 on any crash.
+# run TARGET SECONDS MODE: one target; appends its line to $summary, sets failed=1 on any
+# crash. MODE "plain": one process, which stops at the first crash (short runs); "fork": a
+# child process fuzzes and is restarted after a crash, so every crash is counted (long runs).
 run() {
-  local t=$1 secs=$2 log
+  local t=$1 secs=$2 mode=$3 log
   local corpus="$work/corpus/$t" artifacts="$root/fuzz/artifacts/$t"
   mkdir -p "$corpus" "$artifacts"
   log=$(mktemp)
-  local dict=()
-  [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
+  local opts=(-max_total_time="$secs" -timeout="$timeout_s" -rss_limit_mb="$rss_mb"
+    -artifact_prefix="$artifacts/" -print_final_stats=1)
+  [ -f "fuzz/dict/$t.dict" ] && opts+=(-dict="fuzz/dict/$t.dict")
+  [ "$mode" = fork ] && opts+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   local before=$(ls "$artifacts" | wc -l)
-  local t0=$(date +%s)
-  "$(bin "$t")" "$corpus" "fuzz/corpus/$t" "${dict[@]}" \
-    -max_total_time="$secs" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -timeout="$timeout_s" -rss_limit_mb="$rss_mb" -artifact_prefix="$artifacts/" \
-    -print_final_stats=1 >"$log" 2>&1 || true
+  local t0=$(date +%s) status=0
+  "$(bin "$t")" "$corpus" "fuzz/corpus/$t" "${opts[@]}" >"$log" 2>&1 || status=$?
   local took=$(( $(date +%s) - t0 ))
-  # Fork mode's status lines: "#RUNS: cov: ... oom/timeout/crash: O/T/C time: ..."
-  local last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1)
-  local runs=$(sed -n 's/^#\([0-9]*\):.*/\1/p' <<<"$last")
-  local otc=$(sed -n 's/.*oom\/timeout\/crash: \([0-9]*\/[0-9]*\/[0-9]*\).*/\1/p' <<<"$last")
-  IFS=/ read -r ooms timeouts crashes <<<"${otc:-0/0/0}"
-  local cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  local runs crashes=0 timeouts=0 ooms=0 cov
+  if [ "$mode" = fork ]; then
+    # Status lines: "#RUNS: cov: N ft: ... oom/timeout/crash: O/T/C time: ..."
+    local last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1)
+    runs=$(sed -n 's/^#\([0-9]*\):.*/\1/p' <<<"$last")
+    IFS=/ read -r ooms timeouts crashes \
+      <<<"$(sed -n 's/.*oom\/timeout\/crash: \([0-9]*\/[0-9]*\/[0-9]*\).*/\1/p' <<<"$last")"
+    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  else
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    if [ "$status" -ne 0 ]; then
+      if grep -q 'ERROR: libFuzzer: timeout' "$log"; then timeouts=1
+      elif grep -q 'out-of-memory' "$log"; then ooms=1
+      else crashes=1; fi
+    fi
+  fi
   local new=$(( $(ls "$artifacts" | wc -l) - before ))
   if [ -z "$runs" ]; then
-    # No status line: the target died before fuzzing (e.g. while loading the corpus).
-    echo "--- $t: no fuzzing status; log:"; tail -30 "$log"
-    runs=0; crashes=1
+    echo "--- $t: no fuzzing statistics; the end of its log:"; tail -30 "$log"
+    runs=0; [ $(( crashes + timeouts + ooms )) -eq 0 ] && crashes=1
   fi
-  printf '%-15s %12s %8s %9s %5s %8s %6s\n' "$t" "$runs" "$crashes" "$timeouts" "$ooms" "${took}s" "${cov:-?}" | tee -a "$summary"
-  if [ $(( crashes + timeouts + ooms )) -gt 0 ] || [ "$new" -gt 0 ]; then
+  printf '%-15s %12s %8s %9s %5s %8s %6s\n' "$t" "$runs" "${crashes:-0}" "${timeouts:-0}" "${ooms:-0}" \
+    "${took}s" "${cov:-?}" | tee -a "$summary"
+  if [ $(( ${crashes:-0} + ${timeouts:-0} + ${ooms:-0} )) -gt 0 ] || [ "$new" -gt 0 ]; then
     failed=1
+    [ "$mode" = plain ] && grep -m1 -A2 -E 'panicked at|ERROR: libFuzzer' "$log" | sed 's/^/    /'
     ls -t "$artifacts" | head -n "$(( new > 0 ? new : 5 ))" | sed "s|^|    fuzz/artifacts/$t/|" | tee -a "$summary"
   fi
   rm -f "$log"
 }
 
 fuzz() {
-  local secs=$1; shift
+  local secs=$1 mode=$2; shift 2
   local targets=("$@")
   [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
   tools
@@ -103,7 +117,7 @@ fuzz() {
   failed=0
   echo "== fuzzing ${#targets[@]} target(s), ${secs} s each"
   printf '%-15s %12s %8s %9s %5s %8s %6s\n' target runs crashes timeouts ooms time cov
-  for t in "${targets[@]}"; do run "$t" "$secs"; done
+  for t in "${targets[@]}"; do run "$t" "$secs" "$mode"; done
   echo "total: $(( $(date +%s) - started )) s including the build"
   rm -f "$summary"
   if [ "$failed" -ne 0 ]; then
@@ -113,11 +127,11 @@ fuzz() {
 }
 
 case "${1:-}" in
-  short) fuzz "${FUZZ_SECONDS:-20}" ;;
+  short) fuzz "${FUZZ_SECONDS:-20}" plain ;;
   long)
     [ $# -ge 2 ] || usage
     secs=$2; shift 2
-    fuzz "$secs" "$@" ;;
+    fuzz "$secs" fork "$@" ;;
   merge)
     shift
     targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")

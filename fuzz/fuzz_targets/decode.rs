@@ -1,4 +1,8 @@
-//! Decoding a model plaintext: arbitrary bytes through the store's decode (schema version, postcard, validation), then the model used.
+//! Decoding a model plaintext: arbitrary bytes through the store's decode (schema version,
+//! postcard, validation), then the model used.
+//! See `sqlml::fuzzing::decode` (src/fuzzing.rs) and scripts/fuzz.sh.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(init: sqlml::fuzzing::warm_up(), |data: &[u8]| sqlml::fuzzing::decode(data));
+libfuzzer_sys::fuzz_target!(init: sqlml::fuzzing::warm_up("decode"), |data: &[u8]| {
+    sqlml::fuzzing::decode(data)
+});

@@ -406,6 +406,10 @@ impl Tokenizer {
     }
 
     fn push(&self, tok: &str, cjk: bool, out: &mut Tokens) {
+        // UAX #29 (WB4) keeps a space in the word when an Extend or Format character follows
+        // it (" \u{73F}", a space then a Syriac mark); an n-gram's hash treats spaces as
+        // token boundaries, so a token must not hold one.
+        let tok = tok.trim_start_matches(' ');
         if !self.stop.is_empty() && self.stop.contains(tok) {
             return;
         }
