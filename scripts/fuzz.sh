@@ -3,7 +3,8 @@
 # src/fuzzing.rs (which documents what each one feeds and checks); the committed seed corpora
 # are fuzz/corpus/<target>/ (seed-* generated, bug-* inputs that once crashed a target).
 #
-#   scripts/fuzz.sh short                 every target for $FUZZ_SECONDS (default 20) seconds (CI)
+#   scripts/fuzz.sh short                 every target for up to 20 s, all within $FUZZ_BUDGET
+#                                         (default 170) s with the build (CI); or $FUZZ_SECONDS each
 #   scripts/fuzz.sh long SECONDS [T...]   every target (or the targets T) for SECONDS each
 #   scripts/fuzz.sh merge [T...]          add the work corpus's new coverage to fuzz/corpus/<T>/
 #   scripts/fuzz.sh seeds                 regenerate fuzz/corpus/*/seed-* (cargo test, ignored test)
@@ -107,12 +108,19 @@ run() {
   rm -f "$log"
 }
 
+# fuzz SECONDS MODE [TARGET...]; SECONDS "auto": what is left of $FUZZ_BUDGET after the
+# build, shared by the targets (at most 20 s, at least 5 s each).
 fuzz() {
   local secs=$1 mode=$2; shift 2
   local targets=("$@")
   [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
   tools
   build
+  if [ "$secs" = auto ]; then
+    local left=$(( ${FUZZ_BUDGET:-170} - ($(date +%s) - started) ))
+    secs=$(( left / ${#targets[@]} - 2 ))
+    secs=$(( secs > 20 ? 20 : secs < 5 ? 5 : secs ))
+  fi
   summary=$(mktemp)
   failed=0
   echo "== fuzzing ${#targets[@]} target(s), ${secs} s each"
@@ -127,7 +135,7 @@ fuzz() {
 }
 
 case "${1:-}" in
-  short) fuzz "${FUZZ_SECONDS:-20}" plain ;;
+  short) fuzz "${FUZZ_SECONDS:-auto}" plain ;;
   long)
     [ $# -ge 2 ] || usage
     secs=$2; shift 2

@@ -17,6 +17,7 @@
 //! that decodes: predictions, probabilities, explanations, top tokens, recommendations and
 //! similar items on a few fixed inputs ([`exercise`]).
 
+use crate::models::memory::Budget;
 use crate::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens, term_hash};
 use crate::models::{self, Column, ColumnData, Common, Dataset, Input, Model, Options, Value};
 use crate::models::{SCHEMA_VERSION, StoredModel, mlp::Classifier};
@@ -27,6 +28,7 @@ use crate::{Error, Result};
 use serde_json::{Map, Value as Json, json};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 // ---------------------------------------------------------------------------------------------
 // Fixed training data
@@ -622,10 +624,19 @@ pub fn decode_mutated(data: &[u8]) {
 /// Options that multiply the work of a training run, and the most the `options` target lets
 /// through: a fuzzer would otherwise spend its time in (legitimately) long trainings
 /// (`epochs` up to 1,000,000; `n_epochs` and `iterations` unbounded; layers of 65,536 units).
-const WORK_CAPS: &[(&str, u64)] = &[("epochs", 20), ("n_epochs", 20), ("iterations", 10)];
+/// The training's interrupt check and memory budget are tested too: every training of the
+/// target is stopped by its interrupt check after [`TRAIN_SECONDS`] and has a budget of
+/// [`TRAIN_MB`] (at most), so a value past these caps ends in a clean error, not a hang or
+/// an out-of-memory abort.
+const WORK_CAPS: &[(&str, u64)] = &[("epochs", 200), ("n_epochs", 200), ("iterations", 50)];
 /// Largest hidden layer width and number of hidden layers let through.
-const MAX_WIDTH: u64 = 32;
-const MAX_LAYERS: usize = 3;
+const MAX_WIDTH: u64 = 256;
+const MAX_LAYERS: usize = 4;
+/// Seconds after which the `options` target interrupts a training.
+pub const TRAIN_SECONDS: f64 = 2.0;
+/// The memory budget of the `options` target's trainings, in MiB (below the fuzzer's default
+/// limit of 2 GiB).
+pub const TRAIN_MB: u64 = 512;
 
 /// Lowers the options that only scale the work (see [`WORK_CAPS`]); every other value is
 /// passed on as the fuzzer wrote it.
@@ -656,7 +667,8 @@ pub fn clamp_work(map: &mut Map<String, Json>) {
 
 /// Target `options`: `text` as the options of `ml_train`, parsed, lowered by [`clamp_work`],
 /// then given to the training of every kind on its fixed data (the recommender also without
-/// a target). A model that trains must encode, decode and work.
+/// a target), each with a deadline and a memory budget (see [`WORK_CAPS`]). A model that
+/// trains must encode, decode and work.
 pub fn train_options(text: &[u8]) {
     let Ok(text) = std::str::from_utf8(text) else { return };
     let Ok(opts) = Options::parse(Some(text)) else { return };
@@ -671,7 +683,17 @@ pub fn train_options(text: &[u8]) {
     for (kind, target) in runs {
         let (data, _) = dataset(kind);
         let mut opts = Options::from_map(map.clone());
-        let Ok(common) = Common::read(&mut opts) else { return };
+        let started = Instant::now();
+        let deadline = move || {
+            if started.elapsed().as_secs_f64() > TRAIN_SECONDS {
+                Err(Error::argument("interrupted by the fuzz target's deadline"))
+            } else {
+                Ok(())
+            }
+        };
+        let Ok(mut common) = Common::read(&mut opts) else { return };
+        common.budget = Budget::training_mb(common.budget.mb().min(TRAIN_MB));
+        common.control = std::mem::take(&mut common.control).with_check(&deadline);
         if let Ok(trained) = models::train(kind, data, target, &mut opts, &common) {
             let plain = encode(trained.model).expect("a trained model encodes");
             match decode_model(&plain) {
@@ -1001,16 +1023,29 @@ mod tests {
 
     #[test]
     fn clamp_lowers_only_the_work() {
-        let mut map = match json!({"epochs": 1e9, "n_epochs": 5, "hidden_layers": "[65536, 2, 3, 4]", "min_df": 1e9})
-        {
-            Json::Object(m) => m,
-            _ => unreachable!(),
-        };
+        let given = json!({
+            "epochs": 1e9,
+            "n_epochs": 5,
+            "hidden_layers": "[65536, 2, 3, 4, 5]",
+            "min_df": 1e9,
+        });
+        let Json::Object(mut map) = given else { unreachable!() };
         clamp_work(&mut map);
         assert_eq!(
             Json::Object(map),
-            json!({"epochs": 20, "n_epochs": 5, "hidden_layers": [32, 2, 3], "min_df": 1e9})
+            json!({"epochs": 200, "n_epochs": 5, "hidden_layers": [256, 2, 3, 4], "min_df": 1e9})
         );
+    }
+
+    /// Past the caps, the deadline and the budget end a training with an error: layers of
+    /// 65,536 units need more than the target's budget, and one of 256 units for 200 epochs
+    /// takes about the deadline or less.
+    #[test]
+    fn huge_work_is_an_error_or_bounded() {
+        let started = Instant::now();
+        train_options(br#"{"hidden_layers": [4096, 4096], "epochs": 1000000}"#);
+        train_options(br#"{"n_epochs": 1e12, "n_factors": 1024, "iterations": 1e12, "algorithm": "als"}"#);
+        assert!(started.elapsed().as_secs_f64() < 8.0 * TRAIN_SECONDS, "{:?}", started.elapsed());
     }
 
     /// A seed model changed by `edit` (on its serde tree), encoded as the store writes
