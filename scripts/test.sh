@@ -22,6 +22,10 @@ if [ ! -x "$VENV/bin/pytest" ]; then
 fi
 "$VENV/bin/pytest" -q tests/python
 
+echo "== fuzzing: every SQL function with random arguments (fixed seed, 20,000 calls), then each cargo-fuzz target briefly"
+"$PY" tests/fuzz/sql_fuzz.py --calls 20000 --seed 1 --out target/sql_fuzz/ci
+scripts/fuzz.sh short
+
 echo "== replication: Litestream (tests/replication) and a 3-voter dqlite cluster (examples/cluster)"
 "$VENV/bin/pytest" -q -rs tests/replication
 examples/cluster/run.sh
