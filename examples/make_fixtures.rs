@@ -20,8 +20,20 @@ const PASSPHRASE: &str = "sqlml format fixture";
 /// Every model of the fixture: name, kind, source, target, options.
 pub const MODELS: &[(&str, &str, &str, &str, &str)] = &[
     ("text_multinomial", "text", "messages", "label", r#"{"seed": 1}"#),
-    ("text_complement", "text", "messages", "label", r#"{"algorithm": "complement", "weighting": "tfidf", "seed": 1}"#),
-    ("text_bernoulli", "text", "messages", "label", r#"{"algorithm": "bernoulli", "stopwords": true, "stem": true, "ngrams": 1}"#),
+    (
+        "text_complement",
+        "text",
+        "messages",
+        "label",
+        r#"{"algorithm": "complement", "weighting": "tfidf", "seed": 1}"#,
+    ),
+    (
+        "text_bernoulli",
+        "text",
+        "messages",
+        "label",
+        r#"{"algorithm": "bernoulli", "stopwords": true, "stem": true, "ngrams": 1}"#,
+    ),
     ("text_bigrams", "text", "messages", "label", r#"{"cjk": "bigrams", "min_df": 2}"#),
     ("classifier", "classifier", "customers", "churned", r#"{"exclude": ["id"], "epochs": 20, "seed": 3}"#),
     ("svd", "recommender", "ratings", "rating", r#"{"algorithm": "svd", "seed": 5}"#),
@@ -36,15 +48,30 @@ pub const PROBES: &[(&str, &str)] = &[
     ("text_complement", "SELECT ml_predict_proba('text_complement', 'claim your free prize 免费')"),
     ("text_bernoulli", "SELECT ml_predict_proba('text_bernoulli', 'meeting tomorrow at home')"),
     ("text_bigrams", "SELECT ml_predict_proba('text_bigrams', '免费 现金 win cash')"),
-    ("text top tokens", "SELECT group_concat(label || ':' || token, ' ') FROM ml_top_tokens('text_multinomial', 3)"),
+    (
+        "text top tokens",
+        "SELECT group_concat(label || ':' || token, ' ') FROM ml_top_tokens('text_multinomial', 3)",
+    ),
     ("classifier", "SELECT ml_predict_proba('classifier', 24, 'pro', 71.5, NULL)"),
-    ("classifier json", "SELECT ml_predict_proba('classifier', json_object('tenure', 2, 'plan', 'basic', 'monthly', 20.0, 'region', 'north'))"),
+    (
+        "classifier json",
+        "SELECT ml_predict_proba('classifier', json_object('tenure', 2, 'plan', 'basic', 'monthly', 20.0, 'region', 'north'))",
+    ),
     ("classifier explain", "SELECT ml_explain('classifier', 12, 'basic', 30.0, 'south')"),
     ("svd", "SELECT ml_predict('svd', 3, 7)"),
-    ("svd recommend", "SELECT group_concat(item || ':' || round(score, 9), ' ') FROM ml_recommend('svd', 3, 5)"),
+    (
+        "svd recommend",
+        "SELECT group_concat(item || ':' || round(score, 9), ' ') FROM ml_recommend('svd', 3, 5)",
+    ),
     ("svdpp", "SELECT ml_predict('svdpp', 4, 11)"),
-    ("svdpp similar", "SELECT group_concat(item || ':' || round(similarity, 9), ' ') FROM ml_similar_items('svdpp', 11, 4)"),
-    ("als recommend", "SELECT group_concat(item || ':' || round(score, 9), ' ') FROM ml_recommend('als', 5, 5)"),
+    (
+        "svdpp similar",
+        "SELECT group_concat(item || ':' || round(similarity, 9), ' ') FROM ml_similar_items('svdpp', 11, 4)",
+    ),
+    (
+        "als recommend",
+        "SELECT group_concat(item || ':' || round(score, 9), ' ') FROM ml_recommend('als', 5, 5)",
+    ),
 ];
 
 fn config() -> Config {
@@ -92,9 +119,11 @@ fn main() {
     let _: String = conn.query_row("SELECT ml_unlock(?1)", [PASSPHRASE], |r| r.get(0)).unwrap();
     for (name, kind, source, target, options) in MODELS {
         let _: String = conn
-            .query_row("SELECT ml_train(?1, ?2, ?3, ?4, ?5)", params![name, kind, source, target, options], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT ml_train(?1, ?2, ?3, ?4, ?5)",
+                params![name, kind, source, target, options],
+                |r| r.get(0),
+            )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let mut answers = serde_json::Map::new();

@@ -70,7 +70,10 @@ fn a_source_cannot_rekey() {
         "ml_predict(''keep'', body)",
         "(select count(*) from ml_top_tokens(''keep''))",
     ] {
-        let e = err(&conn, &format!("SELECT ml_evaluate('keep', 'select body, label, {inner} as x from messages')"));
+        let e = err(
+            &conn,
+            &format!("SELECT ml_evaluate('keep', 'select body, label, {inner} as x from messages')"),
+        );
         assert!(e.contains("refused: called while ml_evaluate is running"), "{inner}: {e}");
     }
     assert_eq!(snapshot(&conn), before);
@@ -103,7 +106,12 @@ fn hostile_file(dir: &tempfile::TempDir, ddl: &str) -> Connection {
     let attacker = Connection::open(&path).unwrap();
     for name in ["ml_drop", "ml_predict"] {
         attacker
-            .create_scalar_function(name, -1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |_| Ok(0))
+            .create_scalar_function(
+                name,
+                -1,
+                FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+                |_| Ok(0),
+            )
             .unwrap();
     }
     attacker.execute_batch(ddl).unwrap();
@@ -135,12 +143,32 @@ fn schema_places_cannot_call_sqlml() {
             "INSERT INTO t VALUES (1)",
         ),
         ("check", "CREATE TABLE t(a CHECK (ml_drop('keep') >= 0))", "INSERT INTO t VALUES (1)"),
-        ("check predict", "CREATE TABLE t(a CHECK (ml_predict('keep', a) IS NOT NULL))", "INSERT INTO t VALUES ('free cash')"),
+        (
+            "check predict",
+            "CREATE TABLE t(a CHECK (ml_predict('keep', a) IS NOT NULL))",
+            "INSERT INTO t VALUES ('free cash')",
+        ),
         ("default", "CREATE TABLE t(a, b DEFAULT (ml_drop('keep')))", "INSERT INTO t(a) VALUES (1)"),
-        ("generated virtual", "CREATE TABLE t(a, b AS (ml_drop('keep')))", "INSERT INTO t(a) VALUES (1); SELECT b FROM t"),
-        ("generated stored", "CREATE TABLE t(a, b AS (ml_drop('keep')) STORED)", "INSERT INTO t(a) VALUES (1)"),
-        ("index expression", "CREATE TABLE t(a); CREATE INDEX i ON t(ml_drop('keep'))", "INSERT INTO t VALUES (1)"),
-        ("partial index", "CREATE TABLE t(a); CREATE INDEX i ON t(a) WHERE ml_drop('keep') > 0", "INSERT INTO t VALUES (1)"),
+        (
+            "generated virtual",
+            "CREATE TABLE t(a, b AS (ml_drop('keep')))",
+            "INSERT INTO t(a) VALUES (1); SELECT b FROM t",
+        ),
+        (
+            "generated stored",
+            "CREATE TABLE t(a, b AS (ml_drop('keep')) STORED)",
+            "INSERT INTO t(a) VALUES (1)",
+        ),
+        (
+            "index expression",
+            "CREATE TABLE t(a); CREATE INDEX i ON t(ml_drop('keep'))",
+            "INSERT INTO t VALUES (1)",
+        ),
+        (
+            "partial index",
+            "CREATE TABLE t(a); CREATE INDEX i ON t(a) WHERE ml_drop('keep') > 0",
+            "INSERT INTO t VALUES (1)",
+        ),
         ("table-valued in view", "CREATE VIEW v AS SELECT * FROM ml_top_tokens('keep')", "SELECT * FROM v"),
     ];
     for (place, ddl, victim) in cases {
@@ -272,9 +300,18 @@ fn a_damaged_key_record_never_creates_a_key() {
         "UPDATE ml_meta SET value = substr(value, 1, 20) WHERE key = 'key_check'",
         "field 'key_check' must be a 55-byte blob, got 20 bytes",
     );
-    meta_damage_is_refused("DROP TABLE ml_meta", "ml_meta holds no key record but ml_models holds 1 model version(s)");
-    meta_damage_is_refused("DELETE FROM ml_meta", "ml_meta holds no key record but ml_models holds 1 model version(s)");
-    meta_damage_is_refused("UPDATE ml_meta SET value = 'scrypt' WHERE key = 'kdf'", "field 'kdf' must be 'argon2id', got 'scrypt'");
+    meta_damage_is_refused(
+        "DROP TABLE ml_meta",
+        "ml_meta holds no key record but ml_models holds 1 model version(s)",
+    );
+    meta_damage_is_refused(
+        "DELETE FROM ml_meta",
+        "ml_meta holds no key record but ml_models holds 1 model version(s)",
+    );
+    meta_damage_is_refused(
+        "UPDATE ml_meta SET value = 'scrypt' WHERE key = 'kdf'",
+        "field 'kdf' must be 'argon2id', got 'scrypt'",
+    );
     meta_damage_is_refused(
         "DROP TABLE ml_meta; CREATE VIEW ml_meta AS SELECT 'kdf' AS key, 'argon2id' AS value",
         "'ml_meta' in this database is a view, not sqlml's table",
@@ -303,7 +340,10 @@ fn triggers_on_sqlml_tables_are_refused() {
         ("ml_models", "CREATE TRIGGER swallow BEFORE INSERT ON ml_models BEGIN SELECT RAISE(IGNORE); END;"),
         ("ml_models", "CREATE TRIGGER keepit BEFORE DELETE ON ml_models BEGIN SELECT RAISE(IGNORE); END;"),
         ("ml_meta", "CREATE TRIGGER m AFTER UPDATE ON ml_meta BEGIN DELETE FROM ml_models; END;"),
-        ("ml_training_log", "CREATE TRIGGER l AFTER INSERT ON ml_training_log BEGIN DELETE FROM ml_models; END;"),
+        (
+            "ml_training_log",
+            "CREATE TRIGGER l AFTER INSERT ON ml_training_log BEGIN DELETE FROM ml_models; END;",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let conn = hostile(&dir, ddl);
@@ -331,8 +371,10 @@ fn triggers_on_sqlml_tables_are_refused() {
 fn ml_models_that_is_not_sqlml_s_table_is_refused() {
     // A view in its place.
     let dir = tempfile::tempdir().unwrap();
-    let conn =
-        hostile_file(&dir, "ALTER TABLE ml_models RENAME TO real_models; CREATE VIEW ml_models AS SELECT * FROM real_models;");
+    let conn = hostile_file(
+        &dir,
+        "ALTER TABLE ml_models RENAME TO real_models; CREATE VIEW ml_models AS SELECT * FROM real_models;",
+    );
     let e = err(&conn, "SELECT ml_unlock('pw')");
     assert!(e.contains("'ml_models' in this database is a view, not sqlml's table"), "{e}");
     let e = err(&conn, "SELECT ml_train('other', 'text', 'messages', 'label')");
@@ -402,7 +444,8 @@ fn concurrent_trainings_all_succeed() {
                     r.get::<_, String>(1)
                 }) {
                     Ok(_) => ok += 1,
-                    Err(e) if e.to_string().contains("no model named") || e.to_string().contains("no ml_") => {}
+                    Err(e)
+                        if e.to_string().contains("no model named") || e.to_string().contains("no ml_") => {}
                     Err(e) if e.to_string().contains("no key") => {}
                     Err(e) => panic!("reader: {e}"),
                 }
@@ -503,4 +546,77 @@ fn on_dqlite_write_side_calls_need_a_transaction() {
     assert_eq!(text(&conn, "SELECT ml_predict('m', 'free cash prize')"), "spam");
     assert!(err(&conn, "SELECT ml_drop('m')").contains(refused));
     assert_eq!(int(&conn, "SELECT count(*) FROM ml_models"), 1);
+}
+
+// ---- Found by the fuzzers ----
+
+#[test]
+fn a_row_id_reused_after_a_rollback_does_not_serve_the_cached_model() {
+    let conn = unlocked(None, "pw");
+    make_messages(&conn, 60);
+    conn.execute_batch("CREATE TABLE ratings(user, item, rating); INSERT INTO ratings VALUES (1,1,5),(1,2,3),(2,1,4),(2,3,2),(3,2,1);")
+        .unwrap();
+    conn.execute_batch("BEGIN").unwrap();
+    text(&conn, "SELECT ml_train('a', 'text', 'messages', 'label', json_object('test_size', 0))");
+    text(&conn, "SELECT ml_predict('a', 'free cash')");
+    conn.execute_batch("ROLLBACK").unwrap();
+    text(&conn, "SELECT ml_train('b', 'recommender', 'ratings', 'rating', json_object('test_size', 0))");
+    let r: f64 = conn.query_row("SELECT ml_predict('b', 1, 2)", [], |r| r.get(0)).unwrap();
+    assert!((1.0..=5.0).contains(&r), "{r}");
+    assert!(err(&conn, "SELECT * FROM ml_top_tokens('b', 2)").contains("is a recommender model"));
+}
+
+#[test]
+fn a_rolled_back_rekey_keeps_the_connection_unlocked() {
+    let conn = with_model(None);
+    conn.execute_batch("BEGIN; SELECT ml_rekey('new'); ROLLBACK;").unwrap();
+    keep_predicts(&conn);
+    assert_eq!(err(&conn, "SELECT ml_unlock('new')"), "ml_unlock: wrong passphrase for this database");
+}
+
+#[test]
+fn a_collation_on_ml_models_cannot_merge_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = hostile(
+        &dir,
+        "CREATE TABLE x AS SELECT * FROM ml_models; DROP TABLE ml_models;
+         CREATE TABLE ml_models(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL COLLATE NOCASE, version INTEGER NOT NULL,
+           kind TEXT NOT NULL, algorithm TEXT NOT NULL, created_at TEXT NOT NULL, rows INTEGER NOT NULL, params TEXT NOT NULL,
+           metrics TEXT, active INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL, model BLOB NOT NULL);
+         INSERT INTO ml_models SELECT * FROM x; DROP TABLE x;",
+    );
+    assert!(err(&conn, "SELECT ml_drop('KEEP')").contains("no model named 'KEEP'"));
+    text(&conn, "SELECT ml_train('Keep', 'text', 'messages', 'label')");
+    keep_predicts(&conn);
+    assert_eq!(int(&conn, "SELECT count(*) FROM ml_models WHERE active = 1"), 2);
+}
+
+#[test]
+fn a_check_is_not_let_through_by_a_string_or_comment_naming_the_function() {
+    let dir = tempfile::tempdir().unwrap();
+    // (On the bundled SQLite the unlock already fails: the schema does not parse with sqlml.)
+    let conn = hostile_file(&dir, "CREATE TABLE notes(a CHECK (ml_predict('keep', a) = 'ham'))");
+    let _ = conn.execute_batch("SELECT ml_unlock('pw')");
+    for sql in [
+        "INSERT INTO notes VALUES ('free cash, says the nightly ml_predict job')",
+        "INSERT INTO notes VALUES ('free cash') -- ml_predict",
+        "INSERT /* ml_predict */ INTO notes VALUES ('free cash')",
+    ] {
+        let e = conn.execute_batch(sql).unwrap_err().to_string();
+        assert!(
+            e.contains("unsafe use of ml_predict") || e.contains("refused: called from the database schema"),
+            "{sql}: {e}"
+        );
+    }
+}
+
+#[test]
+fn odd_text_in_arguments_keeps_a_clear_error() {
+    let conn = with_model(None);
+    let e = err(&conn, "SELECT ml_predict(CAST(x'6100' AS TEXT), 'x')");
+    assert!(e.starts_with("ml_predict: no model named 'a\\0'"), "{e}");
+    let e = conn
+        .query_row("SELECT * FROM ml_similar_items('keep', CAST(x'ff' AS TEXT))", [], |_| Ok(()))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "ml_similar_items: argument 'item' is not valid UTF-8");
 }

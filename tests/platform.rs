@@ -213,7 +213,10 @@ fn failed_training_changes_nothing() {
     // Failing while writing: the database is full.
     let pages = int(&conn, "PRAGMA page_count");
     conn.execute_batch(&format!("PRAGMA max_page_count = {pages}")).unwrap();
-    assert_eq!(err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')"), "ml_train: database or disk is full");
+    assert_eq!(
+        err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')"),
+        "ml_train: database or disk is full"
+    );
     conn.execute_batch("PRAGMA max_page_count = 1073741823").unwrap();
     // A trigger on sqlml's tables could swallow or redirect the write: refused, naming it.
     conn.execute_batch(

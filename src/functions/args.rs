@@ -13,7 +13,8 @@ const MESSAGE_LIMIT: usize = 2000;
 
 /// Turns an sqlml error into the SQL error `func: message`.
 pub fn fail(func: &str, e: Error) -> rusqlite::Error {
-    let mut message = format!("{func}: {e}");
+    // A NUL would make rusqlite report SQLITE_CONSTRAINT and lose the message.
+    let mut message = format!("{func}: {e}").replace('\0', "\\0");
     if message.len() > MESSAGE_LIMIT {
         let mut end = MESSAGE_LIMIT;
         while !message.is_char_boundary(end) {
@@ -37,7 +38,10 @@ pub fn run<T>(func: &'static str, f: impl FnOnce() -> crate::Result<T>) -> rusql
 
 /// The connection running this call, once the call is known to come from the SQL being run
 /// (not from the database schema: see [`origin::top_level`]).
-pub fn connection<'c>(ctx: &'c Context<'_>, func: &str) -> crate::Result<rusqlite::functions::ConnectionRef<'c>> {
+pub fn connection<'c>(
+    ctx: &'c Context<'_>,
+    func: &str,
+) -> crate::Result<rusqlite::functions::ConnectionRef<'c>> {
     // SAFETY: the connection is used only on this thread, during this call.
     let conn = unsafe { ctx.get_connection()? };
     origin::top_level(&conn, func)?;

@@ -85,14 +85,54 @@ fn named_by_running_sql(conn: &Connection, func: &str) -> bool {
     !any_running
 }
 
-/// Whether `name` occurs in `sql` as a whole identifier, in any case.
+/// Whether `name` occurs in `sql` as a whole identifier, in any case, outside string literals
+/// and comments (a file's CHECK must not pass because the victim's statement quotes the name
+/// in a string or a comment).
 fn mentions(sql: &[u8], name: &[u8]) -> bool {
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
-    sql.windows(name.len()).enumerate().any(|(i, w)| {
-        w.eq_ignore_ascii_case(name)
-            && (i == 0 || !ident(sql[i - 1]))
-            && sql.get(i + name.len()).is_none_or(|&c| !ident(c))
-    })
+    let mut i = 0;
+    while i < sql.len() {
+        match sql[i] {
+            b'\'' => {
+                // A string literal, up to its closing quote ('' is an escaped quote).
+                i += 1;
+                while i < sql.len() {
+                    if sql[i] == b'\'' {
+                        if sql.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if sql.get(i + 1) == Some(&b'-') => {
+                while i < sql.len() && sql[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if sql.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < sql.len() && !(sql[i] == b'*' && sql.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            c if ident(c) => {
+                let start = i;
+                while i < sql.len() && ident(sql[i]) {
+                    i += 1;
+                }
+                if sql[start..i].eq_ignore_ascii_case(name) {
+                    return true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -108,6 +148,13 @@ mod tests {
         assert!(!mentions(b"SELECT xml_predict('m', x)", b"ml_predict"));
         assert!(!mentions(b"INSERT INTO t VALUES (1)", b"ml_predict"));
         assert!(mentions(b"ml_drop", b"ml_drop"));
+        // Not inside strings or comments.
+        assert!(!mentions(b"INSERT INTO t VALUES ('says the ml_predict job')", b"ml_predict"));
+        assert!(!mentions(b"INSERT INTO t VALUES ('it''s ml_predict')", b"ml_predict"));
+        assert!(!mentions(b"INSERT INTO t VALUES (1) -- ml_predict\n", b"ml_predict"));
+        assert!(!mentions(b"INSERT /* ml_predict */ INTO t VALUES (1)", b"ml_predict"));
+        assert!(mentions(b"SELECT 'x''', ml_predict('m', 'a') -- c", b"ml_predict"));
+        assert!(mentions(b"SELECT [ml_predict]('m')", b"ml_predict"));
     }
 
     #[test]

@@ -158,7 +158,12 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
         let mut next = 0;
         for (a, slot) in args.iter_mut().enumerate() {
             if idx_num & (1 << a) != 0 {
-                *slot = Some(values.get::<SqlValue>(next)?);
+                *slot = Some(values.get::<SqlValue>(next).map_err(|_| {
+                    fail(
+                        F::NAME,
+                        crate::Error::argument(format!("argument '{}' is not valid UTF-8", F::ARGS[a])),
+                    )
+                })?);
                 next += 1;
             }
         }

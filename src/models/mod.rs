@@ -262,6 +262,9 @@ mod tests {
         assert_eq!(damaged.model.check().unwrap_err(), "text model with 1 labels and 2 classes of weights");
         // Through the store, the message reaches the user (postcard would drop it).
         let e = crate::store::decode("m", &postcard::to_stdvec(&damaged).unwrap()).unwrap_err().to_string();
-        assert_eq!(e, "model encoding failed: model 'm' is damaged: text model with 1 labels and 2 classes of weights");
+        assert_eq!(
+            e,
+            "model encoding failed: model 'm' is damaged: text model with 1 labels and 2 classes of weights"
+        );
     }
 }

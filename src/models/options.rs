@@ -414,7 +414,10 @@ mod tests {
         let long = "x".repeat(1000);
         let mut o = Options::parse(Some(&format!(r#"{{"epochs": "{long}"}}"#))).unwrap();
         let e = o.positive("epochs", 1).unwrap_err().to_string();
-        assert_eq!(e, format!("option 'epochs' must be a positive integer, got '{}… (1000 bytes)'", "x".repeat(200)));
+        assert_eq!(
+            e,
+            format!("option 'epochs' must be a positive integer, got '{}… (1000 bytes)'", "x".repeat(200))
+        );
         assert_eq!(clip("été"), "été");
     }
 

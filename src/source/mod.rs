@@ -3,8 +3,8 @@
 //! A source is a table or view name (optionally `schema.name`), or one read-only `SELECT`
 //! (also `WITH ... SELECT` and `VALUES`). Anything that would write is refused before it runs.
 
-use crate::models::{Column, ColumnData, Dataset, memory};
 use crate::error::clip;
+use crate::models::{Column, ColumnData, Dataset, memory};
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ffi};
@@ -107,7 +107,10 @@ impl Builder {
                     *self = Builder::Real(xs);
                 }
                 Builder::Integer(xs) => {
-                    let mut reals = memory::with_capacity(xs.capacity().max(xs.len() + 1), &format!("column '{}' of the source", clip(col)))?;
+                    let mut reals = memory::with_capacity(
+                        xs.capacity().max(xs.len() + 1),
+                        &format!("column '{}' of the source", clip(col)),
+                    )?;
                     reals.extend(xs.iter().map(|x| x.map(|i| i as f64)));
                     reals.push(Some(r));
                     *self = Builder::Real(reals);
@@ -153,8 +156,9 @@ fn blob(col: &str, row: usize) -> Error {
 }
 
 fn text(bytes: &[u8], col: &str, row: usize) -> Result<String> {
-    let valid = simdutf8::basic::from_utf8(bytes)
-        .map_err(|_| Error::data(format!("column '{col}' holds text that is not valid UTF-8 in row {row}")))?;
+    let valid = simdutf8::basic::from_utf8(bytes).map_err(|_| {
+        Error::data(format!("column '{col}' holds text that is not valid UTF-8 in row {row}"))
+    })?;
     // Fallibly: one cell may be up to a gigabyte.
     let mut owned = String::new();
     owned
@@ -291,7 +295,9 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
                 clip(source),
                 clip(&msg)
             )),
-            Source::Query(_) => Error::argument(format!("argument 'source' is not a valid query: {}", clip(&msg))),
+            Source::Query(_) => {
+                Error::argument(format!("argument 'source' is not a valid query: {}", clip(&msg)))
+            }
         },
         other => Error::Sqlite(other),
     })?;

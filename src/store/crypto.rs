@@ -174,9 +174,16 @@ mod tests {
     fn costs_are_bounded_before_hashing() {
         let huge = KdfParams { m_cost: 4_194_304, t_cost: 1, p_cost: 1 };
         let e = MasterKey::derive(b"pw", b"0123456789abcdef", huge).unwrap_err();
-        assert_eq!(e, "invalid key-derivation parameters: field 'kdf_m_cost' must be from 8 to 262144 KiB, got 4194304");
+        assert_eq!(
+            e,
+            "invalid key-derivation parameters: field 'kdf_m_cost' must be from 8 to 262144 KiB, got 4194304"
+        );
         let slow = KdfParams { m_cost: 64, t_cost: 1 << 31, p_cost: 1 };
-        assert!(MasterKey::derive(b"pw", b"0123456789abcdef", slow).unwrap_err().contains("'kdf_t_cost' must be from 1 to 16 passes"));
+        assert!(
+            MasterKey::derive(b"pw", b"0123456789abcdef", slow)
+                .unwrap_err()
+                .contains("'kdf_t_cost' must be from 1 to 16 passes")
+        );
         assert!(KdfParams { m_cost: 64, t_cost: 1, p_cost: 0 }.check().is_err());
         assert!(KdfParams::default().check().is_ok());
     }

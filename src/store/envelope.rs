@@ -27,6 +27,15 @@ const AEAD_XCHACHA20_POLY1305: u8 = 1;
 const KDF_HKDF_SHA256: u8 = 1;
 const CODEC_POSTCARD: u8 = 1;
 const HEADER_LEN: usize = 60;
+/// Where the nonce starts in a blob.
+pub const NONCE_OFFSET: usize = 36;
+/// The nonce's length.
+pub const NONCE_LEN: usize = 24;
+
+/// The nonce of `blob`, if it is long enough to hold one.
+pub fn nonce(blob: &[u8]) -> Option<[u8; NONCE_LEN]> {
+    blob.get(NONCE_OFFSET..NONCE_OFFSET + NONCE_LEN)?.try_into().ok()
+}
 const BLOB_INFO: &[u8] = b"sqlml/blob/v1";
 
 /// What a blob is bound to: decrypting it anywhere else fails.

@@ -19,7 +19,8 @@ pub(super) const DB_ID_LEN: usize = 16;
 pub(super) const CHECK_LEN: usize = 24 + super::CHECK_PLAINTEXT.len() + 16;
 
 /// Every field of the key record. A database holds either all of them or none.
-const FIELDS: &[&str] = &["format", "kdf", "kdf_m_cost", "kdf_t_cost", "kdf_p_cost", "kdf_salt", "key_check", "db_id"];
+const FIELDS: &[&str] =
+    &["format", "kdf", "kdf_m_cost", "kdf_t_cost", "kdf_p_cost", "kdf_salt", "key_check", "db_id"];
 
 /// A validated key record.
 #[derive(Clone, Debug)]
@@ -96,8 +97,12 @@ pub(super) fn read(conn: &Connection) -> Result<KeyRecord> {
     }
     let blob = |k: &str, len: usize| match &map[k] {
         V::Blob(b) if b.len() == len => Ok(b.clone()),
-        V::Blob(b) => Err(damaged(format_args!("field '{k}' must be a {len}-byte blob, got {} bytes", b.len()))),
-        other => Err(damaged(format_args!("field '{k}' must be a {len}-byte blob, got {}", type_name(other)))),
+        V::Blob(b) => {
+            Err(damaged(format_args!("field '{k}' must be a {len}-byte blob, got {} bytes", b.len())))
+        }
+        other => {
+            Err(damaged(format_args!("field '{k}' must be a {len}-byte blob, got {}", type_name(other))))
+        }
     };
     let int = |k: &str| match &map[k] {
         V::Integer(i) => Ok(*i),
@@ -106,9 +111,14 @@ pub(super) fn read(conn: &Connection) -> Result<KeyRecord> {
     match &map["kdf"] {
         V::Text(t) if t == "argon2id" => {}
         V::Text(t) => {
-            return Err(damaged(format_args!("field 'kdf' must be 'argon2id', got '{}'", crate::error::clip(t))));
+            return Err(damaged(format_args!(
+                "field 'kdf' must be 'argon2id', got '{}'",
+                crate::error::clip(t)
+            )));
         }
-        other => return Err(damaged(format_args!("field 'kdf' must be 'argon2id', got {}", type_name(other)))),
+        other => {
+            return Err(damaged(format_args!("field 'kdf' must be 'argon2id', got {}", type_name(other))));
+        }
     }
     let format = int("format")?;
     if !(1..=i64::from(u32::MAX)).contains(&format) {
@@ -118,7 +128,8 @@ pub(super) fn read(conn: &Connection) -> Result<KeyRecord> {
         let v = int(k)?;
         u32::try_from(v).map_err(|_| damaged(format_args!("field '{k}' is out of range, got {v}")))
     };
-    let kdf = KdfParams { m_cost: cost("kdf_m_cost")?, t_cost: cost("kdf_t_cost")?, p_cost: cost("kdf_p_cost")? };
+    let kdf =
+        KdfParams { m_cost: cost("kdf_m_cost")?, t_cost: cost("kdf_t_cost")?, p_cost: cost("kdf_p_cost")? };
     kdf.check().map_err(|e| damaged(e))?;
     Ok(KeyRecord::Present(Meta {
         salt: blob("kdf_salt", SALT_LEN)?,
@@ -143,9 +154,12 @@ pub(super) fn write(conn: &Connection, meta: &Meta) -> Result<()> {
     drop(stmt);
     // Verify the effect: what is read back must be exactly what was written.
     match read(conn)? {
-        KeyRecord::Present(m) if m.salt == meta.salt && m.check == meta.check && m.db_id == meta.db_id => Ok(()),
+        KeyRecord::Present(m) if m.salt == meta.salt && m.check == meta.check && m.db_id == meta.db_id => {
+            Ok(())
+        }
         _ => Err(Error::Damaged(
-            "the key record read back from ml_meta differs from what was written (nothing was changed)".into(),
+            "the key record read back from ml_meta differs from what was written (nothing was changed)"
+                .into(),
         )),
     }
 }

@@ -11,8 +11,8 @@ mod key_record;
 pub mod schema;
 pub mod tables;
 
-use crate::models::{EpochLog, Model, SCHEMA_VERSION, StoredModel};
 use crate::error::clip;
+use crate::models::{EpochLog, Model, SCHEMA_VERSION, StoredModel};
 use crate::{Error, Result};
 use crypto::{KdfParams, MasterKey, random};
 use envelope::Binding;
@@ -61,7 +61,7 @@ impl Unlocked {
 /// A decoded model with the row it came from.
 #[derive(Debug)]
 pub struct LoadedModel {
-    /// `ml_models.id` (never reused, so it keys the cache safely).
+    /// `ml_models.id` (reused only after a rollback; the cache checks the blob's nonce too).
     pub id: i64,
     /// Model name.
     pub name: String,
@@ -69,13 +69,17 @@ pub struct LoadedModel {
     pub version: i64,
     /// The decoded model.
     pub model: Model,
+    /// The nonce of the blob it was decoded from (tells two blobs of one row id apart).
+    nonce: [u8; envelope::NONCE_LEN],
 }
 
 /// Per-connection state shared by all sqlml functions on that connection.
 #[derive(Debug, Default)]
 pub struct Session {
     config: Config,
-    key: Mutex<Option<Unlocked>>,
+    /// The keys this connection holds, newest first: after `ml_rekey` inside a transaction
+    /// that is rolled back, the record in the file is the old one again, and so is the key.
+    keys: Mutex<Vec<Unlocked>>,
     cache: Mutex<HashMap<i64, Arc<LoadedModel>>>,
 }
 
@@ -140,7 +144,7 @@ pub struct NewModel<'a> {
 impl Session {
     /// A session with the given settings.
     pub fn new(config: Config) -> Self {
-        Session { config, key: Mutex::default(), cache: Mutex::default() }
+        Session { config, keys: Mutex::default(), cache: Mutex::default() }
     }
 
     /// `ml_unlock`: derives the key from `passphrase`. On a database without a key record and
@@ -160,7 +164,7 @@ impl Session {
                 KeyRecord::Present(meta) => Ok((open_key(passphrase, meta)?, false)),
             })?,
         };
-        *lock(&self.key) = Some(unlocked);
+        self.remember(unlocked);
         Ok(created)
     }
 
@@ -184,9 +188,8 @@ impl Session {
     /// With `create`, a database without a key gets one from `SQLML_KEY` (training does this).
     pub fn key(&self, conn: &Connection, create: bool) -> Result<Unlocked> {
         let record = key_record::read(conn)?;
-        if let (Some(k), KeyRecord::Present(m)) = (lock(&self.key).as_ref(), &record)
-            && k.salt == m.salt
-            && k.db_id == m.db_id
+        if let KeyRecord::Present(m) = &record
+            && let Some(k) = lock(&self.keys).iter().find(|k| k.salt == m.salt && k.db_id == m.db_id)
         {
             return Ok(k.clone());
         }
@@ -209,7 +212,7 @@ impl Session {
             }
             KeyRecord::Absent => return Err(Error::Locked),
         }
-        lock(&self.key).clone().ok_or(Error::Locked)
+        lock(&self.keys).first().cloned().ok_or(Error::Locked)
     }
 
     /// `ml_rekey`: re-encrypts every model under a key derived from `new_passphrase`, in one
@@ -259,7 +262,7 @@ impl Session {
             }
             Ok((new, rows.len()))
         })?;
-        *lock(&self.key) = Some(new.0);
+        self.remember(new.0);
         Ok(new.1)
     }
 
@@ -274,28 +277,37 @@ impl Session {
                 m.name.len()
             )));
         }
-        ensure_schema(conn)?;
-        let version: i64 = conn.query_row(
-            "SELECT coalesce(max(version), 0) + 1 FROM main.ml_models WHERE name = ?1",
-            [m.name],
-            |r| r.get(0),
-        )?;
         let stored = StoredModel { schema_version: SCHEMA_VERSION, model: m.model };
         let codec = |e: postcard::Error| Error::Codec(e.to_string());
         // Serialized straight into the blob after its header and encrypted there. The exact
         // size is measured first, so the buffer never grows: a grown buffer would leave a
         // copy of the plaintext behind in freed memory, unwiped.
         let size = postcard::experimental::serialized_size(&stored).map_err(codec)?;
-        let blob = envelope::seal_with(&key.key, &key.binding(m.name, m.kind, version), size, |buf| {
-            postcard::to_io(&stored, buf).map(|_| ()).map_err(codec)
-        })?;
-        // Its own transaction or savepoint, so that even outside `atomically` a failure
+        // One transaction (or savepoint) from choosing the version to the last write: two
+        // connections training the same name must not both pick version n+1, and a failure
         // between the deactivation and the last blob write leaves the previous version active.
         atomically(conn, "sqlml_insert_model", || {
+            ensure_schema(conn)?;
+            // The key must still be this database's (another connection may have re-keyed).
+            match key_record::read(conn)? {
+                KeyRecord::Present(r) if r.salt == key.salt && r.db_id == key.db_id => {}
+                _ => return Err(Error::Locked),
+            }
+            let version: i64 = conn.query_row(
+                "SELECT coalesce(max(version), 0) + 1 FROM main.ml_models WHERE name = ?1 COLLATE BINARY",
+                [m.name],
+                |r| r.get(0),
+            )?;
+            let blob = envelope::seal_with(&key.key, &key.binding(m.name, m.kind, version), size, |buf| {
+                postcard::to_io(&stored, buf).map(|_| ()).map_err(codec)
+            })?;
             let rows_before = tables::model_rows(conn)?;
             // Written active at once (after deactivating the previous version) rather than by
             // `activate`: an UPDATE of the new row would copy its whole blob again.
-            conn.execute("UPDATE main.ml_models SET active = 0 WHERE name = ?1 AND active = 1", [m.name])?;
+            conn.execute(
+                "UPDATE main.ml_models SET active = 0 WHERE name = ?1 COLLATE BINARY AND active = 1",
+                [m.name],
+            )?;
             // The row is inserted with a zero blob of the right size, which the blob is then
             // written into (incremental blob I/O): binding the blob would copy it twice more
             // (SQLite's transient copy of the parameter, then the record), which took 1 ms for
@@ -310,10 +322,15 @@ impl Session {
             )?;
             let rowid = conn.last_insert_rowid();
             let found: Vec<(i64, Option<i64>)> = conn
-                .prepare("SELECT rowid, id FROM main.ml_models WHERE name = ?1 AND version = ?2")?
+                .prepare(
+                    "SELECT rowid, id FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
+                )?
                 .query_map(params![m.name, version], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            if inserted != 1 || found != [(rowid, Some(rowid))] || tables::model_rows(conn)? != rows_before + 1 {
+            if inserted != 1
+                || found != [(rowid, Some(rowid))]
+                || tables::model_rows(conn)? != rows_before + 1
+            {
                 return Err(Error::Damaged(
                     "the new model row could not be verified after the insert (ml_models is not as sqlml created it); nothing was changed".into(),
                 ));
@@ -344,14 +361,14 @@ impl Session {
         let row: Option<(i64, i64, String)> = match version {
             None => conn
                 .query_row(
-                    "SELECT id, version, kind FROM main.ml_models WHERE name = ?1 AND active = 1",
+                    "SELECT id, version, kind FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND active = 1",
                     [name],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?,
             Some(v) => conn
                 .query_row(
-                    "SELECT id, version, kind FROM main.ml_models WHERE name = ?1 AND version = ?2",
+                    "SELECT id, version, kind FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
                     params![name, v],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -360,16 +377,30 @@ impl Session {
         let Some((id, version, kind)) = row else {
             return Err(missing(conn, name, version)?);
         };
-        if self.config.cache_models
+        // A row id can come back after a rollback (the row and the AUTOINCREMENT counter roll
+        // back together), so a cached model counts only if the row still holds the very blob
+        // it was decoded from: same name and version, and the same random nonce.
+        let nonce = if self.config.cache_models { blob_nonce(conn, id).ok() } else { None };
+        if let Some(nonce) = &nonce
             && let Some(hit) = lock(&self.cache).get(&id)
+            && hit.name == name
+            && hit.version == version
+            && &hit.nonce == nonce
         {
             return Ok(hit.clone());
         }
         let key = self.key(conn, false)?;
-        let blob = conn.query_row("SELECT model FROM main.ml_models WHERE id = ?1", [id], |r| blob_of(r, 0))?;
+        let blob =
+            conn.query_row("SELECT model FROM main.ml_models WHERE id = ?1", [id], |r| blob_of(r, 0))?;
         let plain = envelope::open(&key.key, &key.binding(name, &kind, version), &blob)?;
         let model = decode(name, &plain)?;
-        let loaded = Arc::new(LoadedModel { id, name: name.to_string(), version, model });
+        let loaded = Arc::new(LoadedModel {
+            id,
+            name: name.to_string(),
+            version,
+            model,
+            nonce: envelope::nonce(&blob).unwrap_or_default(),
+        });
         if self.config.cache_models {
             let mut cache = lock(&self.cache);
             if cache.len() >= CACHE_CAPACITY
@@ -382,6 +413,14 @@ impl Session {
         Ok(loaded)
     }
 
+    /// Keeps `key` as the newest key, with at most one older one.
+    fn remember(&self, key: Unlocked) {
+        let mut keys = lock(&self.keys);
+        keys.retain(|k| k.salt != key.salt);
+        keys.insert(0, key);
+        keys.truncate(2);
+    }
+
     /// Whether decoded models may be kept between rows and statements.
     pub fn caches_models(&self) -> bool {
         self.config.cache_models
@@ -391,6 +430,18 @@ impl Session {
     pub fn forget(&self, name: &str) {
         lock(&self.cache).retain(|_, m| m.name != name);
     }
+}
+
+/// The nonce of the blob in row `id`, read through incremental blob I/O (a few bytes, not the
+/// whole blob).
+fn blob_nonce(conn: &Connection, id: i64) -> Result<[u8; envelope::NONCE_LEN]> {
+    let handle = conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", id, true)?;
+    let mut nonce = [0u8; envelope::NONCE_LEN];
+    let n = handle.read_at(&mut nonce, envelope::NONCE_OFFSET)?;
+    if n != nonce.len() {
+        return Err(Error::Decrypt(String::new()));
+    }
+    Ok(nonce)
 }
 
 /// The `model` column as bytes. A value that is not a blob (a row edited by hand) is returned
@@ -408,7 +459,9 @@ fn missing(conn: &Connection, name: &str, version: Option<i64>) -> Result<Error>
         return Ok(Error::NoModel(clip(name).into_owned()));
     }
     let versions: i64 =
-        conn.query_row("SELECT count(*) FROM main.ml_models WHERE name = ?1", [name], |r| r.get(0))?;
+        conn.query_row("SELECT count(*) FROM main.ml_models WHERE name = ?1 COLLATE BINARY", [name], |r| {
+            r.get(0)
+        })?;
     let name = clip(name);
     Ok(match version {
         Some(v) if versions > 0 => Error::NoVersion { name: name.into_owned(), version: v },
@@ -443,7 +496,7 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
     tables::check_writable(conn)?;
     let exists: Option<i64> = if tables::exists(conn, "ml_models")? {
         conn.query_row(
-            "SELECT id FROM main.ml_models WHERE name = ?1 AND version = ?2",
+            "SELECT id FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
             params![name, version],
             |r| r.get(0),
         )
@@ -457,7 +510,7 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
     // Only the rows whose flag changes: rewriting a row copies its model blob, so updating
     // every version would cost time in proportion to all the versions kept.
     conn.execute(
-        "UPDATE main.ml_models SET active = (version = ?2) WHERE name = ?1 AND active != (version = ?2)",
+        "UPDATE main.ml_models SET active = (version = ?2) WHERE name = ?1 COLLATE BINARY AND active != (version = ?2)",
         params![name, version],
     )?;
     Ok(())
@@ -472,12 +525,18 @@ pub fn drop_model(conn: &Connection, name: &str, version: Option<i64>) -> Result
     }
     let n = match version {
         Some(v) => {
-            conn.execute("DELETE FROM main.ml_training_log WHERE name = ?1 AND version = ?2", params![name, v])?;
-            conn.execute("DELETE FROM main.ml_models WHERE name = ?1 AND version = ?2", params![name, v])?
+            conn.execute(
+                "DELETE FROM main.ml_training_log WHERE name = ?1 COLLATE BINARY AND version = ?2",
+                params![name, v],
+            )?;
+            conn.execute(
+                "DELETE FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
+                params![name, v],
+            )?
         }
         None => {
-            conn.execute("DELETE FROM main.ml_training_log WHERE name = ?1", [name])?;
-            conn.execute("DELETE FROM main.ml_models WHERE name = ?1", [name])?
+            conn.execute("DELETE FROM main.ml_training_log WHERE name = ?1 COLLATE BINARY", [name])?;
+            conn.execute("DELETE FROM main.ml_models WHERE name = ?1 COLLATE BINARY", [name])?
         }
     };
     if n == 0 {

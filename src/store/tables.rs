@@ -149,19 +149,38 @@ pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T
             Ok(v)
         });
         if done.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
+            roll_back_all(conn);
         }
         return done;
     }
     conn.execute_batch(&format!("SAVEPOINT {name}"))?;
-    match f() {
-        Ok(v) => {
-            conn.execute_batch(&format!("RELEASE {name}"))?;
-            Ok(v)
-        }
+    match f().and_then(|v| {
+        conn.execute_batch(&format!("RELEASE {name}"))?;
+        Ok(v)
+    }) {
+        Ok(v) => Ok(v),
         Err(e) => {
-            let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+            if conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}")).is_err() {
+                // The savepoint could not be rolled back (an interrupt is pending): the
+                // caller's transaction must not keep half of this change, so all of it goes,
+                // as SQLite itself does when a write is interrupted.
+                roll_back_all(conn);
+            }
             Err(e)
         }
+    }
+}
+
+/// Rolls back the open transaction, also while an interrupt is pending. A `ROLLBACK` is
+/// read-only to SQLite, so a pending `sqlite3_interrupt` stops it before it runs, leaving the
+/// transaction open; an interrupted statement that writes makes SQLite roll back the whole
+/// transaction itself, so one (that would change nothing) is stepped when `ROLLBACK` fails.
+fn roll_back_all(conn: &Connection) {
+    if conn.execute_batch("ROLLBACK").is_ok() || conn.is_autocommit() {
+        return;
+    }
+    let _ = conn.execute_batch("DELETE FROM main.ml_training_log WHERE 0");
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
     }
 }
