@@ -143,44 +143,36 @@ pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T
                 "on dqlite, call write-side functions inside BEGIN ... COMMIT (dqlite replicates only what a COMMIT request writes; this call would commit on this node alone and be lost)".into(),
             ));
         }
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let done = f().and_then(|v| {
-            conn.execute_batch("COMMIT")?;
-            Ok(v)
-        });
+        // Prepared before any work: a pending interrupt makes SQLite refuse to *prepare* any
+        // statement (its parser checks the flag), but a prepared ROLLBACK still runs.
+        let mut rollback = conn.prepare("ROLLBACK")?;
+        let done =
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(Error::from).and_then(|_| f()).and_then(|v| {
+                conn.execute_batch("COMMIT")?;
+                Ok(v)
+            });
         if done.is_err() && !conn.is_autocommit() {
-            roll_back_all(conn);
+            let _ = rollback.execute([]);
         }
         return done;
     }
+    let mut undo = conn.prepare(&format!("ROLLBACK TO {name}"))?;
+    let mut release = conn.prepare(&format!("RELEASE {name}"))?;
+    let mut rollback = conn.prepare("ROLLBACK")?;
     conn.execute_batch(&format!("SAVEPOINT {name}"))?;
     match f().and_then(|v| {
-        conn.execute_batch(&format!("RELEASE {name}"))?;
+        release.execute([])?;
         Ok(v)
     }) {
         Ok(v) => Ok(v),
         Err(e) => {
-            if conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}")).is_err() {
-                // The savepoint could not be rolled back (an interrupt is pending): the
-                // caller's transaction must not keep half of this change, so all of it goes,
-                // as SQLite itself does when a write is interrupted.
-                roll_back_all(conn);
+            if undo.execute([]).and_then(|_| release.execute([])).is_err() {
+                // The savepoint could not be rolled back: the caller's transaction must not
+                // keep half of this change, so all of it goes, as SQLite itself does when a
+                // write is interrupted.
+                let _ = rollback.execute([]);
             }
             Err(e)
         }
-    }
-}
-
-/// Rolls back the open transaction, also while an interrupt is pending. A `ROLLBACK` is
-/// read-only to SQLite, so a pending `sqlite3_interrupt` stops it before it runs, leaving the
-/// transaction open; an interrupted statement that writes makes SQLite roll back the whole
-/// transaction itself, so one (that would change nothing) is stepped when `ROLLBACK` fails.
-fn roll_back_all(conn: &Connection) {
-    if conn.execute_batch("ROLLBACK").is_ok() || conn.is_autocommit() {
-        return;
-    }
-    let _ = conn.execute_batch("DELETE FROM main.ml_training_log WHERE 0");
-    if !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
     }
 }

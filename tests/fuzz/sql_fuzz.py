@@ -1012,6 +1012,13 @@ def worker(args):
                 kind = "interrupted"
             if len(msg) > 4000:
                 emit("X %d %s" % (idx, json.dumps({"len": len(msg), "head": msg[:200]})))
+        if (args.known_open_after_interrupt and violations == ["the call left a transaction open"]
+                and not succeeded and "interrupted" in detail[1] and new_full == full):
+            # Known open bug (issue 10 note): an interrupt that lands on sqlml's own COMMIT or
+            # ROLLBACK leaves the transaction open (nothing of the call is visible; the fuzzer
+            # rolls it back). Counted and reported apart when the flag says so.
+            emit("O %d %s" % (idx, call.fn))
+            violations = []
         for v in violations:
             emit("V %d %s" % (idx, json.dumps({"what": v, "outcome": outcome,
                                                  "detail": repr(detail)[:500]})))
@@ -1216,7 +1223,7 @@ class Parent:
                 os.remove(os.path.join(self.out, f))
         self.py = worker_python()
         self.stats = {"calls": 0, "crashes": 0, "hangs": 0, "lost": 0, "errors": 0, "ok": 0, "interrupted": 0,
-                      "late_interrupts": 0, "big_errors": 0, "interrupted_after_commit": 0}
+                      "late_interrupts": 0, "big_errors": 0, "interrupted_after_commit": 0, "open_after_interrupt": 0}
         self.by_function = {}
         self.events = []
         self.repro_groups = {}
@@ -1255,6 +1262,8 @@ class Parent:
                "--calls", str(a.calls), "--start", str(start), "--stride", str(a.workers), "--db", dbp,
                "--seed-db", self.seed_db, "--meta", self.meta, "--interrupt-after", str(a.interrupt_after),
                "--mem-cap-gb", str(a.mem_cap_gb), "--check-every", str(a.check_every), "--reset-every", str(a.reset_every)]
+        if a.known_open_after_interrupt:
+            cmd.append("--known-open-after-interrupt")
         env = dict(os.environ, SQLML_EXT=EXT, SQLML_MAX_MEMORY_MB=str(a.budget_mb), PYTHONHASHSEED="0")
         env.pop("SQLML_PROGRESS", None)
         if wid % 4 == 3:
@@ -1331,6 +1340,12 @@ class Parent:
             call = gen_call(self.args.seed, idx, self.functions, self.modules)
             p = self.write_repro("bigerror", idx, "big:" + call.fn, "error message of %d characters" % info["len"])
             self.log_event({"kind": "big_error", "call": idx, "fn": call.fn, "len": info["len"], "head": info["head"], "repro": p})
+        elif tag == "O":
+            idx = int(parts[1])
+            self.stats["open_after_interrupt"] = self.stats.get("open_after_interrupt", 0) + 1
+            if self.stats["open_after_interrupt"] <= 5:
+                p = self.write_repro("open-after-interrupt", idx, "open-after-interrupt", "an interrupted call left its (empty) transaction open")
+                self.log_event({"kind": "open_after_interrupt", "call": idx, "fn": parts[2], "repro": p})
         elif tag == "R":
             idx = int(parts[1])
             self.stats["interrupted_after_commit"] += 1
@@ -1536,6 +1551,8 @@ def main():
     p.add_argument("--max-repros-per-group", type=int, default=3)
     p.add_argument("--verify-repros", type=int, default=5, help="reproducers to re-run alone at the end")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--known-open-after-interrupt", action="store_true",
+                   help="count an interrupted call that left an empty transaction open (a known open bug) apart, not as lost")
     p.add_argument("--replay", type=int, help="run call N on a fresh seeded database, in this process")
     p.add_argument("--show", type=int, help="print call N and its reproducer")
     p.add_argument("--replay-seq", help="START:END:STRIDE: replay a worker's calls (with --worker-id), then check")
