@@ -723,7 +723,11 @@ def schema_cases():
         if fn == "ml_predict":
             victims.append(("same-statement", "INSERT INTO t SELECT ml_predict('clf', 10.0, 'plus', 50.25)"))
         for mid, victim in victims:
-            steps = [step("SELECT ml_unlock(?)", Ok("unlocked"), [PASS], unlock=True), step(victim, refused),
+            # A statement that itself calls the function cannot be told apart from the CHECK's
+            # call by its text: the README states this residual case. What must hold there is
+            # that nothing is lost (checked for every case); refusal is not required.
+            expect = OkOr(refused) if mid == "same-statement" else refused
+            steps = [step("SELECT ml_unlock(?)", Ok("unlocked"), [PASS], unlock=True), step(victim, expect),
                      step(CHECKS["clf"], Ok())]
             cases.append(Case("schema/check-mentioned-%s/%s" % (mid, fn), "schema places, name mentioned by the victim",
                               place_mutation(check_ddl, call, placeholder), steps, cleanup=cleanup, modes=("unlock",)))
