@@ -54,9 +54,9 @@ pub fn top_level(conn: &Connection, func: &str) -> Result<()> {
     if named_by_running_sql(conn, func) {
         return Ok(());
     }
-    Err(Error::Refused(format!(
-        "refused: called from the database schema (a view, trigger, CHECK, DEFAULT, generated column or index expression), not from the statement being run; sqlml functions run only from top-level SQL"
-    )))
+    Err(Error::Refused(
+        "refused: called from the database schema (a view, trigger, CHECK, DEFAULT, generated column or index expression), not from the statement being run; sqlml functions run only from top-level SQL".into(),
+    ))
 }
 
 /// Whether some statement running on `conn` names `func` in its SQL text, or the text of a

@@ -130,7 +130,7 @@ pub(super) fn read(conn: &Connection) -> Result<KeyRecord> {
     };
     let kdf =
         KdfParams { m_cost: cost("kdf_m_cost")?, t_cost: cost("kdf_t_cost")?, p_cost: cost("kdf_p_cost")? };
-    kdf.check().map_err(|e| damaged(e))?;
+    kdf.check().map_err(damaged)?;
     Ok(KeyRecord::Present(Meta {
         salt: blob("kdf_salt", SALT_LEN)?,
         kdf,
