@@ -26,7 +26,14 @@ echo "== fuzzing: every SQL function with random arguments (fixed seed, 20,000 c
 # --known-open-after-interrupt: an interrupt landing on sqlml's own COMMIT/ROLLBACK can leave
 # an empty transaction open (an open bug of issue 10); such calls are counted apart and listed.
 "$PY" tests/fuzz/sql_fuzz.py --calls 20000 --seed 1 --out target/sql_fuzz/ci --known-open-after-interrupt
-scripts/fuzz.sh short
+# The cargo-fuzz targets need a first instrumented build of about 10 minutes on a 2-core machine,
+# which would take CI past its time budget: they run when asked (SQLML_FUZZ_SHORT=1, or
+# scripts/fuzz.sh short). Their regression inputs (fuzz/corpus/*/bug-*) are replayed by cargo test.
+if [ "${SQLML_FUZZ_SHORT:-0}" = 1 ]; then
+  scripts/fuzz.sh short
+else
+  echo "cargo-fuzz short run skipped (set SQLML_FUZZ_SHORT=1 or run scripts/fuzz.sh short): a first build takes ~10 min"
+fi
 
 echo "== replication: Litestream (tests/replication) and a 3-voter dqlite cluster (examples/cluster)"
 "$VENV/bin/pytest" -q -rs tests/replication
