@@ -6,6 +6,7 @@
 
 pub mod control;
 pub mod data;
+pub mod finite;
 pub mod memory;
 pub mod metrics;
 pub mod mlp;

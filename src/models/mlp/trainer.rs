@@ -6,6 +6,7 @@ use super::importance;
 use super::network::{Network, Workspace};
 use crate::models::EpochLog;
 use crate::models::control::Control;
+use crate::models::finite;
 use crate::models::memory::{self, Budget};
 use crate::models::metrics::argmax;
 use crate::models::options::show_f32;
@@ -129,19 +130,16 @@ fn diverged(epoch: usize, what: &str, cfg: &Config) -> Error {
     if cfg.l2 > 0.0 {
         hint.push_str(&format!(", or 'l2', now {}", show_f32(cfg.l2)));
     }
-    Error::data(format!("training diverged at epoch {epoch}: {what} ({hint})"))
+    finite::diverged(Some(("epoch", epoch)), what, &hint)
 }
 
 /// What is not finite after an epoch: the mean loss, else the weights.
 fn not_finite(loss: f64, params: &[f32]) -> Option<String> {
-    if loss.is_nan() {
-        return Some("the loss is NaN".into());
-    }
     if !loss.is_finite() {
-        return Some("the loss is infinite".into());
+        return Some(format!("the loss is {}", finite::nan_or_inf(loss)));
     }
     // One pass over the weights per epoch (an epoch reads them once per batch).
-    if !params.iter().fold(true, |ok, p| ok & p.is_finite()) {
+    if !finite::all_finite(params) {
         return Some("the network's weights are not finite".into());
     }
     None

@@ -36,6 +36,7 @@ use self::params::{Algorithm, Hyper, Params};
 use self::ratings::{Csr, Triple};
 use super::control::Control;
 use super::data::{Column, ColumnData, Dataset, Input, Value};
+use super::finite;
 use super::memory::Budget;
 use super::options::{Common, Options, show_f32};
 use super::split::{self, train_test_split};
@@ -614,14 +615,7 @@ impl Estimator for Recommender {
                 let biased = sgd.biased || params.algorithm == Algorithm::SvdPp;
                 let hint = sgd_hint(sgd, params.algorithm);
                 let mut on_epoch = |epoch: usize, rmse: f64, m: &svd::Fitted, users: &Factors| {
-                    if !rmse.is_finite() {
-                        return Err(diverged(
-                            "epoch",
-                            epoch + 1,
-                            &format!("the training RMSE is {}", nan_or_inf(rmse)),
-                            &hint,
-                        ));
-                    }
+                    finite::check(rmse, "epoch", epoch + 1, "the training RMSE", &hint)?;
                     let val_loss = epoch_val_rmse(&prep.test, m, users, biased, mean as f32, scale);
                     log.push(EpochLog {
                         epoch: epoch as u32 + 1,
@@ -660,9 +654,13 @@ impl Estimator for Recommender {
                     &fitted.item_factors.data,
                 ]
                 .iter()
-                .all(|v| all_finite(v));
+                .all(|v| finite::all_finite(v));
                 if !finite {
-                    return Err(diverged("epoch", sgd.n_epochs, "the factors are not finite", &hint));
+                    return Err(finite::diverged(
+                        Some(("epoch", sgd.n_epochs)),
+                        "the factors are not finite",
+                        &hint,
+                    ));
                 }
                 (fitted.user_bias, fitted.item_bias, fitted.user_factors, fitted.item_factors, biased)
             }
@@ -674,14 +672,7 @@ impl Estimator for Recommender {
                 );
                 let (x, y) =
                     als::fit(&by_user, &by_item(), als_params, &mut rng, control, |it, loss, _, _| {
-                        if !loss.is_finite() {
-                            return Err(diverged(
-                                "iteration",
-                                it + 1,
-                                &format!("the loss is {}", nan_or_inf(loss)),
-                                &hint,
-                            ));
-                        }
+                        finite::check(loss, "iteration", it + 1, "the loss", &hint)?;
                         log.push(EpochLog {
                             epoch: it as u32 + 1,
                             loss,
@@ -694,10 +685,9 @@ impl Estimator for Recommender {
                         });
                         Ok(())
                     })?;
-                if !all_finite(&x.data) || !all_finite(&y.data) {
-                    return Err(diverged(
-                        "iteration",
-                        als_params.iterations,
+                if !finite::all_finite(&x.data) || !finite::all_finite(&y.data) {
+                    return Err(finite::diverged(
+                        Some(("iteration", als_params.iterations)),
                         "the factors are not finite",
                         &hint,
                     ));
@@ -890,20 +880,6 @@ fn check_memory(params: &Params, users: usize, items: usize, budget: &Budget) ->
     let gram = if params.algorithm == Algorithm::Als { 12.0 * (row / 4.0) * (row / 4.0) } else { 0.0 };
     let bytes = row * (users as f64 * user_copies + items as f64 * item_copies) + gram;
     budget.check(key, &format!("the factors of {users} users and {items} items"), bytes)
-}
-
-/// The error of a training whose loss or factors stopped being finite after `step` (an epoch or
-/// an iteration).
-fn diverged(unit: &str, step: usize, what: &str, hint: &str) -> Error {
-    Error::data(format!("training diverged at {unit} {step}: {what} ({hint})"))
-}
-
-fn nan_or_inf(x: f64) -> &'static str {
-    if x.is_nan() { "NaN" } else { "infinite" }
-}
-
-fn all_finite(v: &[f32]) -> bool {
-    v.iter().fold(true, |ok, x| ok & x.is_finite())
 }
 
 /// What to lower when SGD diverges: `lr_all`, or the largest of the per-term rates.

@@ -38,6 +38,7 @@ pub mod vectorize;
 
 use super::control::Control;
 use super::data::{Column, Dataset, Input, Value, class_index, encode_labels};
+use super::finite;
 use super::metrics;
 use super::options::{Common, Options, Range, show_number};
 use super::split::train_test_split;
@@ -431,10 +432,8 @@ impl TextModel {
         );
         if !nb.all_finite() {
             let hint = format!("raise the option 'alpha', now {}", show_number(settings.alpha));
-            return Err(Error::data(format!(
-                "training diverged: some {} naive Bayes weights are not finite ({hint})",
-                settings.algorithm.name()
-            )));
+            let what = format!("some {} naive Bayes weights are not finite", settings.algorithm.name());
+            return Err(finite::diverged(None, &what, &hint));
         }
         control.look()?;
         let model = TextModel {

@@ -31,6 +31,7 @@
 //! stored), with the same sums bit for bit.
 
 use super::vectorize::SparseRows;
+use crate::models::finite::all_finite;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -277,8 +278,7 @@ impl NaiveBayes {
     /// document of a class gets `p = 1` and `ln(1 − p) = −∞`), and such a model answers NaN.
     pub fn all_finite(&self) -> bool {
         let finite64 = |v: &[f64]| v.iter().all(|x| x.is_finite());
-        let finite32 = |v: &[f32]| v.iter().fold(true, |ok, x| ok & x.is_finite());
-        finite64(&self.bias) && finite64(&self.default) && finite32(&self.base) && finite32(&self.deltas)
+        finite64(&self.bias) && finite64(&self.default) && all_finite(&self.base) && all_finite(&self.deltas)
     }
 
     /// The algorithm.
