@@ -496,6 +496,15 @@ fn errors_quote_little_of_huge_arguments() {
         assert!(e.len() < 1000, "{sql}: {} bytes: {}", e.len(), &e[..300]);
         assert!(e.contains("xxxx"), "{sql}: {e}");
     }
+    // A name too long to store is refused before the source is read or a model fitted.
+    let long_name = "n".repeat(256);
+    let e = conn
+        .query_row("SELECT ml_train(?1, 'text', 'no_such_table', 'label')", [&long_name], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "ml_train: argument 'name' must be at most 255 bytes, got 256 bytes");
     let select = format!("SELECT 1 AS a WHERE '{huge}' = ''");
     let e = conn
         .query_row("SELECT ml_train('m', 'text', ?1, 'a')", [&select], |r| r.get::<_, String>(0))

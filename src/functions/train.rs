@@ -3,7 +3,7 @@
 use super::args::{opt_text, run, text};
 use crate::error::clip;
 use crate::models::{self, Common, Options};
-use crate::store::{NewModel, Session};
+use crate::store::{self, NewModel, Session};
 use crate::{Error, Result, source};
 use rusqlite::Connection;
 use serde_json::{Map, Value as Json, json};
@@ -69,6 +69,7 @@ pub fn train(
     target: Option<&str>,
     options: Option<&str>,
 ) -> Result<String> {
+    store::check_name(name)?;
     models::check_kind(kind)?;
     // Prepared once; stepped by the interrupt check from this thread only.
     let nested = RefCell::new(conn.prepare("SELECT 1")?);

@@ -120,6 +120,18 @@ fn verify_check(key: &MasterKey, meta: &Meta) -> bool {
 /// The longest model name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
+/// Checks a new model's name (at most [`MAX_NAME_LEN`] bytes). Callers that work before they
+/// store (training) check it first, so a bad name costs no fit.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::argument(format!(
+            "argument 'name' must be at most {MAX_NAME_LEN} bytes, got {} bytes",
+            name.len()
+        )));
+    }
+    Ok(())
+}
+
 /// One version of a model to be written by [`Session::insert_model`].
 #[derive(Debug)]
 pub struct NewModel<'a> {
@@ -271,12 +283,7 @@ impl Session {
     /// inside the caller's [`atomically`] to make it part of a larger change. The write is
     /// verified: exactly one new row, found again by name and version.
     pub fn insert_model(&self, conn: &Connection, key: &Unlocked, m: NewModel<'_>) -> Result<i64> {
-        if m.name.len() > MAX_NAME_LEN {
-            return Err(Error::argument(format!(
-                "argument 'name' must be at most {MAX_NAME_LEN} bytes, got {} bytes",
-                m.name.len()
-            )));
-        }
+        check_name(m.name)?;
         let stored = StoredModel { schema_version: SCHEMA_VERSION, model: m.model };
         let codec = |e: postcard::Error| Error::Codec(e.to_string());
         // Serialized straight into the blob after its header and encrypted there. The exact
