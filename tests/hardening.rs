@@ -8,20 +8,6 @@ use common::*;
 use sqlml::rusqlite::functions::FunctionFlags;
 use sqlml::rusqlite::{Connection, params};
 
-/// Everything sqlml keeps, for before/after comparisons.
-fn snapshot(conn: &Connection) -> Vec<String> {
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT name || '/' || version || '/' || active || '/' || hex(model) FROM ml_models ORDER BY id",
-        "SELECT key || '=' || typeof(value) || ':' || hex(value) FROM ml_meta ORDER BY key",
-        "SELECT name || '/' || version || '/' || epoch FROM ml_training_log ORDER BY 1",
-    ] {
-        let mut stmt = conn.prepare(sql).unwrap();
-        out.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
-    }
-    out
-}
-
 /// A database with one text model `keep` (and the messages it was trained on).
 fn with_model(path: Option<&std::path::Path>) -> Connection {
     let conn = unlocked(path, "pw");
@@ -39,7 +25,7 @@ fn keep_predicts(conn: &Connection) {
 #[test]
 fn a_source_cannot_drop_a_model() {
     let conn = with_model(None);
-    let before = snapshot(&conn);
+    let before = sqlml_state(&conn);
     let e = err(
         &conn,
         "SELECT ml_train('evil', 'text', 'select ml_drop(''keep'') as body, ''a'' as label union all select body, label from messages', 'label')",
@@ -48,20 +34,20 @@ fn a_source_cannot_drop_a_model() {
         e,
         "ml_train: argument 'source' failed at row 1: ml_drop: refused: called while ml_train is running on this connection (a source, view, trigger or function that ml_train runs cannot call sqlml functions)"
     );
-    assert_eq!(snapshot(&conn), before);
+    assert_eq!(sqlml_state(&conn), before);
     keep_predicts(&conn);
 }
 
 #[test]
 fn a_source_cannot_rekey() {
     let conn = with_model(None);
-    let before = snapshot(&conn);
+    let before = sqlml_state(&conn);
     let e = err(
         &conn,
         "SELECT ml_train('evil', 'text', 'select body, label, (select ml_rekey(''x'')) as k from messages', 'label')",
     );
     assert!(e.contains("ml_rekey: refused: called while ml_train is running"), "{e}");
-    assert_eq!(snapshot(&conn), before);
+    assert_eq!(sqlml_state(&conn), before);
     keep_predicts(&conn);
     // Nor unlock, activate, predict or list, from ml_evaluate's source either.
     for inner in [
@@ -76,7 +62,7 @@ fn a_source_cannot_rekey() {
         );
         assert!(e.contains("refused: called while ml_evaluate is running"), "{inner}: {e}");
     }
-    assert_eq!(snapshot(&conn), before);
+    assert_eq!(sqlml_state(&conn), before);
 }
 
 #[test]
@@ -129,7 +115,7 @@ fn hostile(dir: &tempfile::TempDir, ddl: &str) -> Connection {
 /// Everything sqlml keeps in the file at `path`, read by a connection without sqlml (which
 /// parses any schema).
 fn file_snapshot(path: &std::path::Path) -> Vec<String> {
-    snapshot(&Connection::open(path).unwrap())
+    sqlml_state(&Connection::open(path).unwrap())
 }
 
 #[test]
@@ -228,16 +214,16 @@ fn meta_damage_is_refused(damage: &str, want: &str) {
     attacker.execute_batch(damage).unwrap();
     drop(attacker);
     let conn = open(Some(&path));
-    let before = snapshot_if_possible(&conn);
+    let before = sqlml_state(&conn);
     let e = err(&conn, "SELECT ml_unlock('pw')");
     assert!(e.starts_with("ml_unlock: "), "{damage}: {e}");
     assert!(e.contains(want), "{damage}: {e}");
     assert!(!e.contains("key created"), "{damage}: {e}");
-    assert_eq!(snapshot_if_possible(&conn), before, "{damage}: something was written");
+    assert_eq!(sqlml_state(&conn), before, "{damage}: something was written");
     // Training with a key from the environment is refused the same way, writing nothing.
     let e = err(&conn, "SELECT ml_predict('keep', 'free cash')");
     assert!(e.starts_with("ml_predict: "), "{e}");
-    assert_eq!(snapshot_if_possible(&conn), before, "{damage}: something was written");
+    assert_eq!(sqlml_state(&conn), before, "{damage}: something was written");
     // Repairing the record brings every model back.
     if int(&conn, "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'ml_meta'") == 1 {
         conn.execute_batch("DROP VIEW ml_meta").unwrap();
@@ -249,21 +235,6 @@ fn meta_damage_is_refused(damage: &str, want: &str) {
     }
     assert_eq!(text(&conn, "SELECT ml_unlock('pw')"), "unlocked");
     keep_predicts(&conn);
-}
-
-fn snapshot_if_possible(conn: &Connection) -> Vec<String> {
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT name || '/' || version || '/' || active || '/' || hex(model) FROM ml_models ORDER BY id",
-        "SELECT key || '=' || typeof(value) || ':' || hex(value) FROM ml_meta ORDER BY key",
-    ] {
-        if let Ok(mut stmt) = conn.prepare(sql) {
-            out.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
-        } else {
-            out.push(format!("no table for {sql}"));
-        }
-    }
-    out
 }
 
 #[test]
@@ -347,7 +318,7 @@ fn triggers_on_sqlml_tables_are_refused() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let conn = hostile(&dir, ddl);
-        let before = snapshot(&conn);
+        let before = sqlml_state(&conn);
         let trigger = ddl.split_whitespace().nth(2).unwrap();
         for call in [
             "SELECT ml_train('keep', 'text', 'messages', 'label')",
@@ -361,7 +332,7 @@ fn triggers_on_sqlml_tables_are_refused() {
                 e.contains(&format!("refusing to write: sqlml's tables carry triggers that could change what is written ('{trigger}' on {table})")),
                 "{call}: {e}"
             );
-            assert_eq!(snapshot(&conn), before, "{call}");
+            assert_eq!(sqlml_state(&conn), before, "{call}");
         }
         keep_predicts(&conn);
     }
@@ -392,10 +363,10 @@ fn ml_models_that_is_not_sqlml_s_table_is_refused() {
            size INTEGER NOT NULL, model BLOB NOT NULL);
          INSERT INTO ml_models SELECT * FROM x; DROP TABLE x;",
     );
-    let before = snapshot(&conn);
+    let before = sqlml_state(&conn);
     let e = err(&conn, "SELECT ml_train('other', 'text', 'messages', 'label')");
     assert!(e.contains("the new model row could not be verified after the insert"), "{e}");
-    assert_eq!(snapshot(&conn), before);
+    assert_eq!(sqlml_state(&conn), before);
     keep_predicts(&conn);
 }
 
@@ -468,13 +439,13 @@ fn concurrent_trainings_all_succeed() {
 #[test]
 fn a_write_inside_a_writing_statement_is_refused_cleanly() {
     let conn = with_model(None);
-    let before = snapshot(&conn);
+    let before = sqlml_state(&conn);
     let e = err(&conn, "CREATE TABLE r AS SELECT ml_train('keep', 'text', 'messages', 'label') AS report");
     assert_eq!(
         e,
         "ml_train: cannot change sqlml's tables from inside a statement that itself writes (such as CREATE TABLE ... AS SELECT or INSERT ... SELECT); run the call as a plain SELECT, then store its result"
     );
-    assert_eq!(snapshot(&conn), before);
+    assert_eq!(sqlml_state(&conn), before);
     // Reading inside a writing statement is fine.
     conn.execute_batch("CREATE TABLE p AS SELECT ml_predict('keep', body) AS y FROM messages").unwrap();
     assert_eq!(int(&conn, "SELECT count(*) FROM p"), 60);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{err, int, make_messages, text, unlocked};
+use common::{err, int, make_messages, sqlml_state, text, unlocked};
 use serde_json::Value as Json;
 use sqlml::models::{Column, ColumnData, Common, Control, Dataset, Options};
 use sqlml::rusqlite::Connection;
@@ -39,24 +39,6 @@ fn make_ratings(conn: &Connection, users: usize, items: usize) {
          FROM u, m WHERE (i + j * 3) % 4 <> 0;"
     ))
     .unwrap();
-}
-
-/// Every table sqlml writes (and the next model id), as one comparable text.
-fn tables(conn: &Connection) -> String {
-    let mut out = String::new();
-    for sql in [
-        "SELECT group_concat(id || ':' || name || ':' || version || ':' || active || ':' || hex(substr(model, -16)), ',') \
-         FROM (SELECT * FROM ml_models ORDER BY id)",
-        "SELECT count(*) || ':' || coalesce(sum(epoch), 0) || ':' || coalesce(sum(loss), 0) FROM ml_training_log",
-        "SELECT group_concat(key || ':' || hex(value), ',') FROM (SELECT * FROM ml_meta ORDER BY key)",
-        "SELECT CAST(seq AS TEXT) FROM sqlite_sequence WHERE name = 'ml_models'",
-    ] {
-        // (sqlite_sequence exists once a model was written.)
-        let v: Option<String> = conn.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| Some(e.to_string()));
-        out.push_str(&v.unwrap_or_default());
-        out.push('|');
-    }
-    out
 }
 
 fn active_version(conn: &Connection, name: &str) -> i64 {
@@ -186,8 +168,8 @@ fn max_memory_mb_lowers_and_raises_the_budget() {
 }
 
 /// A failed training changes nothing: same rows, version 1 still active and predicting.
-fn assert_untouched(conn: &Connection, before: &str, name: &str, predict: &str) {
-    assert_eq!(tables(conn), before);
+fn assert_untouched(conn: &Connection, before: &[String], name: &str, predict: &str) {
+    assert_eq!(sqlml_state(conn), before);
     assert_eq!(active_version(conn, name), 1);
     let v: sqlml::rusqlite::types::Value = conn.query_row(predict, [], |r| r.get(0)).unwrap();
     assert!(!matches!(v, sqlml::rusqlite::types::Value::Null), "{predict}: {v:?}");
@@ -198,7 +180,7 @@ fn a_classifier_that_diverges_is_not_stored() {
     let conn = unlocked(None, "pw");
     make_customers(&conn, 400);
     text(&conn, "SELECT ml_train('churn', 'classifier', 'customers', 'churn', json_object('epochs', 2))");
-    let before = tables(&conn);
+    let before = sqlml_state(&conn);
     let predict = "SELECT ml_predict('churn', 5, 'basic', 90)";
     let e = err(
         &conn,
@@ -235,7 +217,7 @@ fn a_text_model_that_diverges_is_not_stored() {
     )
     .unwrap();
     text(&conn, "SELECT ml_train('notes', 'text', 'notes', 'label')");
-    let before = tables(&conn);
+    let before = sqlml_state(&conn);
     let predict = "SELECT ml_predict('notes', 'alpha word3')";
     for algorithm in ["multinomial", "complement", "bernoulli"] {
         let e = err(
@@ -267,7 +249,7 @@ fn a_recommender_that_diverges_is_not_stored() {
     let conn = unlocked(None, "pw");
     make_ratings(&conn, 40, 30);
     text(&conn, "SELECT ml_train('recs', 'recommender', 'ratings', 'stars', json_object('n_factors', 4))");
-    let before = tables(&conn);
+    let before = sqlml_state(&conn);
     let predict = "SELECT ml_predict('recs', 1, 2)";
     for (algorithm, options, message) in [
         (
@@ -342,7 +324,7 @@ fn interrupting_a_training_stops_the_fit_and_writes_nothing() {
         "DELETE FROM ml_training_log WHERE name = 'probe'; DELETE FROM ml_models WHERE name = 'probe';",
     )
     .unwrap();
-    let before = tables(&conn);
+    let before = sqlml_state(&conn);
 
     for (what, sql) in [
         (
@@ -362,7 +344,7 @@ fn interrupting_a_training_stops_the_fit_and_writes_nothing() {
         eprintln!("{what}: the call returned {took:?} after it began (interrupted at 300 ms)");
         assert_eq!(e, "ml_train: interrupted", "{what}");
         assert!(took < Duration::from_millis(2500), "{what}: took {took:?}");
-        assert_eq!(tables(&conn), before, "{what}");
+        assert_eq!(sqlml_state(&conn), before, "{what}");
     }
     assert!(ten_epochs * 100 > Duration::from_secs(10), "10 epochs took {ten_epochs:?}: use more epochs");
     // The connection works normally afterwards.
@@ -382,14 +364,14 @@ fn interrupting_a_text_training_stops_it() {
                                  CASE WHEN i % 2 = 0 THEN 'x' ELSE 'y' END FROM c;",
     )
     .unwrap();
-    let before = tables(&conn);
+    let before = sqlml_state(&conn);
     let sql = "SELECT ml_train('docs', 'text', 'docs', 'label', json_object('ngrams', json_array(1, 5), 'stem', 1))";
     // Reading the 144 MB of texts takes about 0.2 s: the interruption comes in the fit.
     let (e, took) = interrupted(&conn, sql, Duration::from_millis(700));
     eprintln!("text: the call returned {took:?} after it began (interrupted at 700 ms)");
     assert_eq!(e, "ml_train: interrupted");
     assert!(took < Duration::from_millis(2500), "took {took:?}");
-    assert_eq!(tables(&conn), before);
+    assert_eq!(sqlml_state(&conn), before);
 }
 
 /// Progress through the Rust API: a sink that collects the lines.

@@ -84,3 +84,24 @@ pub fn make_messages(conn: &Connection, n: usize) {
         ins.execute([body.join(" "), (if is_spam { "spam" } else { "ham" }).to_string()]).unwrap();
     }
 }
+
+/// Everything sqlml keeps, for before/after comparisons: every model row with its whole blob,
+/// the key record with types, the training log, and the next model id. A table that does not
+/// exist (or is not readable, e.g. a damaged file) shows as such instead of failing.
+pub fn sqlml_state(conn: &Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT id || '/' || name || '/' || version || '/' || active || '/' || hex(model) FROM ml_models ORDER BY id",
+        "SELECT key || '=' || typeof(value) || ':' || hex(value) FROM ml_meta ORDER BY key",
+        "SELECT name || '/' || version || '/' || epoch || '/' || quote(loss) FROM ml_training_log ORDER BY 1",
+        "SELECT 'next id ' || seq FROM sqlite_sequence WHERE name = 'ml_models'",
+    ] {
+        match conn.prepare(sql) {
+            Ok(mut stmt) => {
+                out.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap))
+            }
+            Err(e) => out.push(format!("{sql}: {e}")),
+        }
+    }
+    out
+}
