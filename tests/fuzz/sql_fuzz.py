@@ -936,12 +936,18 @@ def worker(args):
         meta = json.load(f)
     functions, modules, expected = meta["functions"], meta["modules"], meta["expected"]
     path = args.db
-    shutil.copyfile(args.seed_db, path)
     use_env = args.worker_id % 2 == 1
-    db = connect(path)
+
+    def fresh():
+        """A new copy of the seeded file, opened (and unlocked unless the key is in the env)."""
+        shutil.copyfile(args.seed_db, path)
+        conn = connect(path)
+        if not use_env:
+            conn.execute("SELECT ml_unlock(?)", (PASS,))
+        return conn
+
+    db = fresh()
     current_pass = PASS
-    if not use_env:
-        db.execute("SELECT ml_unlock(?)", (PASS,))
     dog = Watchdog(args.interrupt_after)
     dog.start()
     full, prot = state_hashes(db)
@@ -1031,11 +1037,7 @@ def worker(args):
             # start again from the seeded file: one violation must not cascade into many
             segment_start = idx + args.stride
             db.close()
-            shutil.copyfile(args.seed_db, path)
-            db = connect(path)
-            current_pass = PASS
-            if not use_env:
-                db.execute("SELECT ml_unlock(?)", (PASS,))
+            db, current_pass = fresh(), PASS
             full, prot = state_hashes(db)
         since_check += 1
         if since_check >= args.check_every or idx + args.stride >= args.calls:
@@ -1049,21 +1051,13 @@ def worker(args):
                               "tests/fuzz/sql_fuzz.py --seed %d --worker-id %d --replay-seq %d:%d:%d"
                               % (idx, args.seed, args.worker_id, segment_start, idx, args.stride)})))
                 db.close()
-                shutil.copyfile(args.seed_db, path)
-                db = connect(path)
-                current_pass = PASS
-                if not use_env:
-                    db.execute("SELECT ml_unlock(?)", (PASS,))
+                db, current_pass = fresh(), PASS
                 segment_start = idx + args.stride
             if idx - segment_start >= args.reset_every:
                 # a fresh copy now and then: the versions trained by the calls would otherwise
                 # grow the file, and every call hashes sqlml's tables
                 db.close()
-                shutil.copyfile(args.seed_db, path)
-                db = connect(path)
-                current_pass = PASS
-                if not use_env:
-                    db.execute("SELECT ml_unlock(?)", (PASS,))
+                db, current_pass = fresh(), PASS
                 segment_start = idx + args.stride
             reseed_scratch(db)
             full, prot = state_hashes(db)

@@ -139,8 +139,10 @@ func clusterFlags(name string, args []string) (*flag.FlagSet, *string, *time.Dur
 	return fs, addrs, timeout
 }
 
-func leader(args []string) error {
-	_, addrs, timeout := clusterFlags("leader", args)
+// withLeader parses the cluster flags of subcommand name, finds the leader and calls f with
+// it (and the subcommand's flag set, for positional arguments) within the timeout.
+func withLeader(name string, args []string, f func(context.Context, *client.Client, *flag.FlagSet) error) error {
+	fs, addrs, timeout := clusterFlags(name, args)
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	cli, err := findLeader(ctx, *addrs)
@@ -148,55 +150,49 @@ func leader(args []string) error {
 		return err
 	}
 	defer cli.Close()
-	info, err := cli.Leader(ctx)
-	if err != nil {
-		return err
-	}
-	if info == nil {
-		return errors.New("no leader")
-	}
-	fmt.Println(info.Address)
-	return nil
+	return f(ctx, cli, fs)
+}
+
+func leader(args []string) error {
+	return withLeader("leader", args, func(ctx context.Context, cli *client.Client, _ *flag.FlagSet) error {
+		info, err := cli.Leader(ctx)
+		if err != nil {
+			return err
+		}
+		if info == nil {
+			return errors.New("no leader")
+		}
+		fmt.Println(info.Address)
+		return nil
+	})
 }
 
 func join(args []string) error {
-	fs, addrs, timeout := clusterFlags("join", args)
-	if fs.NArg() != 2 {
-		return errors.New("usage: join -c ADDRS ID ADDRESS")
-	}
-	id, err := strconv.ParseUint(fs.Arg(0), 10, 64)
-	if err != nil || id == 0 {
-		return fmt.Errorf("bad node id %q", fs.Arg(0))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	cli, err := findLeader(ctx, *addrs)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	// Add makes the node a spare (ADD), then a voter (ASSIGN), which the leader grants once
-	// the node has caught up with its log.
-	return cli.Add(ctx, client.NodeInfo{ID: id, Address: fs.Arg(1), Role: client.Voter})
+	return withLeader("join", args, func(ctx context.Context, cli *client.Client, fs *flag.FlagSet) error {
+		if fs.NArg() != 2 {
+			return errors.New("usage: join -c ADDRS ID ADDRESS")
+		}
+		id, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+		if err != nil || id == 0 {
+			return fmt.Errorf("bad node id %q", fs.Arg(0))
+		}
+		// Add makes the node a spare (ADD), then a voter (ASSIGN), which the leader grants
+		// once the node has caught up with its log.
+		return cli.Add(ctx, client.NodeInfo{ID: id, Address: fs.Arg(1), Role: client.Voter})
+	})
 }
 
 func cluster(args []string) error {
-	_, addrs, timeout := clusterFlags("cluster", args)
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	cli, err := findLeader(ctx, *addrs)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	nodes, err := cli.Cluster(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range nodes {
-		fmt.Printf("%d|%s|%s\n", n.ID, n.Address, n.Role)
-	}
-	return nil
+	return withLeader("cluster", args, func(ctx context.Context, cli *client.Client, _ *flag.FlagSet) error {
+		nodes, err := cli.Cluster(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			fmt.Printf("%d|%s|%s\n", n.ID, n.Address, n.Role)
+		}
+		return nil
+	})
 }
 
 // dump asks one node (leader or not) for its own copy of the database: dqlite answers DUMP
