@@ -26,17 +26,21 @@ fn show(v: &Json) -> String {
 /// A number for a message: plain for ordinary sizes (`0.001`, `250`), with an exponent for
 /// very large or very small ones (`1e30`, `1e-320`).
 pub fn show_number(v: f64) -> String {
-    let a = v.abs();
-    if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) { format!("{v:e}") } else { format!("{v}") }
+    shown(v, v)
 }
 
 /// [`show_number`] of an `f32`, in its own shortest form (`1e30`, not `1.0000000150474662e30`).
 pub fn show_f32(v: f32) -> String {
-    let a = v.abs();
+    shown(v, f64::from(v))
+}
+
+/// `v` plain, or with an exponent when its `magnitude` is very large or very small.
+fn shown<T: std::fmt::Display + std::fmt::LowerExp>(v: T, magnitude: f64) -> String {
+    let a = magnitude.abs();
     if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) { format!("{v:e}") } else { format!("{v}") }
 }
 
-pub use crate::error::clip;
+use crate::error::clip;
 
 impl Options {
     /// Parses the options text: NULL/absent gives no options; anything but a JSON object is an
