@@ -87,6 +87,9 @@ pub enum Error {
     /// view, trigger, CHECK, DEFAULT, generated column or index) rather than top-level SQL.
     #[error("{0}")]
     Refused(String),
+    /// A fault inside sqlml (a broken invariant, not the caller's input).
+    #[error("internal error: {0} (please report it)")]
+    Internal(String),
     /// An error from SQLite itself.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),

@@ -10,8 +10,10 @@ pub mod finite;
 pub mod memory;
 pub mod metrics;
 pub mod mlp;
+pub mod option_spec;
 pub mod options;
 pub mod recommender;
+pub mod setup;
 pub mod split;
 pub mod text;
 
@@ -60,20 +62,33 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// The kind name used in `ml_train(name, kind, ...)`.
     const KIND: &'static str;
 
-    /// Reads the kind's options from `opts` (then calls [`Options::finish`], before any heavy
-    /// work, so unknown keys fail fast), splits with `common`, fits and evaluates on the
-    /// held-out rows. `target` is the target column name (None only where the kind allows it).
+    /// The kind's validated options.
+    type Params;
+
+    /// Reads the kind's options through their declarations (the set-up then rejects keys the
+    /// kind does not declare, before any heavy work).
+    fn read_params(opts: &mut Options, common: &Common) -> Result<Self::Params>;
+
+    /// What the kind needs of the target column, given its options.
+    fn target(params: &Self::Params) -> setup::Target;
+
+    /// Fits on `setup.train` and evaluates on `setup.test`.
     ///
-    /// Sizes that options choose are checked against `common.budget` before memory is taken
-    /// (see [`memory`]); long loops tick `common.control`, whose error (an interruption) ends
-    /// the training; a fit whose loss or parameters stop being finite is an error that names
-    /// the epoch and the option to change. An error means no model.
+    /// Sizes that options choose are checked against `setup.common.budget` before memory is
+    /// taken (see [`memory`]); long loops tick `setup.common.control`, whose error (an
+    /// interruption) ends the training; a fit whose loss or parameters stop being finite is an
+    /// error that names the epoch and the option to change. An error means no model.
+    fn fit(setup: &setup::Setup<'_>, params: &Self::Params) -> Result<Trained<Self>>;
+
+    /// Reads the options, sets up ([`setup::train`]) and fits.
     fn train(
         data: &Dataset,
         target: Option<&str>,
         opts: &mut Options,
         common: &Common,
-    ) -> Result<Trained<Self>>;
+    ) -> Result<Trained<Self>> {
+        setup::train(data, target, opts, common)
+    }
 
     /// [`Estimator::KIND`] of a value.
     fn kind_name(&self) -> &'static str {

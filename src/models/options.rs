@@ -1,11 +1,18 @@
-//! Training options: one JSON object, read key by key with typed accessors.
+//! Training options: one JSON object, read through the options' [`Spec`]s.
 //!
-//! Every accessor records the key as known, so [`Options::finish`] can reject unknown keys
-//! with the full list of allowed ones. Type and range errors name the key and the value:
-//! `option 'epochs' must be a positive integer, got -3`.
+//! Every option is declared once (see [`super::option_spec`]); the accessors here take a spec,
+//! never a bare key, so the key, its aliases, its range and its default come from that one
+//! declaration. [`Options::finish`] rejects keys that no spec of the kind (and of the chosen
+//! algorithm) declares, listing the allowed ones. Type and range errors name the key as the
+//! user wrote it and the value: `option 'epochs' must be a positive integer, got -3`.
+//!
+//! The options of every kind ([`COMMON`]):
+//!
+#![doc = include_str!("../../sql/options/common.md")]
 
 use super::control::{self, Control};
 use super::memory::{self, Budget};
+use super::option_spec::{self, Default, Spec, Type};
 use crate::{Error, Result};
 use serde_json::{Map, Value as Json};
 
@@ -14,6 +21,7 @@ use serde_json::{Map, Value as Json};
 pub struct Options {
     map: Map<String, Json>,
     known: Vec<&'static str>,
+    algorithm: Option<&'static str>,
 }
 
 fn show(v: &Json) -> String {
@@ -42,6 +50,12 @@ fn shown<T: std::fmt::Display + std::fmt::LowerExp>(v: T, magnitude: f64) -> Str
 
 use crate::error::clip;
 
+/// A spec whose default or type does not fit the accessor (a fault in the declarations, which
+/// `option_spec`'s tests rule out).
+fn misdeclared(spec: &Spec, what: &str) -> Error {
+    Error::Internal(format!("option '{}' is declared with {what}", spec.key))
+}
+
 impl Options {
     /// Parses the options text: NULL/absent gives no options; anything but a JSON object is an
     /// error.
@@ -61,140 +75,162 @@ impl Options {
                 show(&value)
             )));
         };
-        Ok(Options { map, known: Vec::new() })
+        Ok(Options::from_map(map))
     }
 
     /// Builds options from a JSON map (tests and the Rust API).
     pub fn from_map(map: Map<String, Json>) -> Self {
-        Options { map, known: Vec::new() }
+        Options { map, known: Vec::new(), algorithm: None }
     }
 
-    fn take(&mut self, key: &'static str) -> Option<&Json> {
-        if !self.known.contains(&key) {
-            self.known.push(key);
+    /// Sets the algorithm the kind chose: later defaults are that algorithm's, and
+    /// [`Options::finish`] allows only the options that apply to it.
+    pub fn set_algorithm(&mut self, algorithm: &'static str) {
+        self.algorithm = Some(algorithm);
+    }
+
+    /// The value of `spec`, under the name the user gave it (the key or an alias); giving two
+    /// names of one option is an error.
+    fn take(&mut self, spec: &'static Spec) -> Result<Option<(&'static str, &Json)>> {
+        if !self.known.contains(&spec.key) {
+            self.known.push(spec.key);
         }
-        self.map.get(key).filter(|v| !v.is_null())
+        let mut given = std::iter::once(&spec.key)
+            .chain(spec.aliases)
+            .filter(|n| self.map.get(**n).is_some_and(|v| !v.is_null()));
+        let Some(&name) = given.next() else { return Ok(None) };
+        if let Some(other) = given.next() {
+            return Err(Error::option(
+                name,
+                format!("and option '{other}' are one option: give one of them"),
+            ));
+        }
+        Ok(self.map.get(name).map(|v| (name, v)))
     }
 
-    /// True if the user gave `key` (marks it known).
-    pub fn has(&mut self, key: &'static str) -> bool {
-        self.take(key).is_some()
+    fn default_of(&self, spec: &Spec) -> Default {
+        spec.default_for(self.algorithm)
     }
 
-    /// A boolean (JSON true/false, or 0/1 as SQLite's json_object writes them).
-    pub fn bool(&mut self, key: &'static str, default: bool) -> Result<bool> {
-        match self.take(key) {
+    /// True if the user gave `spec` (under any of its names).
+    pub fn has(&mut self, spec: &'static Spec) -> Result<bool> {
+        Ok(self.take(spec)?.is_some())
+    }
+
+    /// A boolean (JSON true/false, or 0/1 as SQLite's json_object writes them), with the
+    /// spec's default.
+    pub fn bool(&mut self, spec: &'static Spec) -> Result<bool> {
+        match self.default_of(spec) {
+            Default::Bool(b) => self.bool_or(spec, b),
+            _ => Err(misdeclared(spec, "a default that is not a boolean")),
+        }
+    }
+
+    /// [`Options::bool`] with `default` when absent.
+    pub fn bool_or(&mut self, spec: &'static Spec, default: bool) -> Result<bool> {
+        if !matches!(spec.ty, Type::Bool) {
+            return Err(misdeclared(spec, "a type that is not a boolean"));
+        }
+        match self.take(spec)? {
             None => Ok(default),
-            Some(Json::Bool(b)) => Ok(*b),
-            Some(Json::Number(n)) if n.as_i64() == Some(0) => Ok(false),
-            Some(Json::Number(n)) if n.as_i64() == Some(1) => Ok(true),
-            Some(v) => Err(Error::option(key, format!("must be true or false, got {}", show(v)))),
+            Some((_, Json::Bool(b))) => Ok(*b),
+            Some((_, Json::Number(n))) if n.as_i64() == Some(0) => Ok(false),
+            Some((_, Json::Number(n))) if n.as_i64() == Some(1) => Ok(true),
+            Some((name, v)) => Err(Error::option(name, format!("must be true or false, got {}", show(v)))),
         }
     }
 
-    /// An integer in `min..=max`.
-    pub fn int(&mut self, key: &'static str, default: i64, min: i64, max: i64) -> Result<i64> {
-        let v = match self.take(key) {
-            None => return Ok(default),
-            Some(v) => v,
+    /// An integer in the spec's range, with the spec's default.
+    pub fn int(&mut self, spec: &'static Spec) -> Result<i64> {
+        match self.default_of(spec) {
+            Default::Int(d) => self.int_or(spec, d),
+            _ => Err(misdeclared(spec, "a default that is not an integer")),
+        }
+    }
+
+    /// An integer in the spec's range; `default` when absent (a default that depends on the
+    /// data or on other options).
+    pub fn int_or(&mut self, spec: &'static Spec, default: i64) -> Result<i64> {
+        let Type::Int { min, max } = spec.ty else {
+            return Err(misdeclared(spec, "a type that is not an integer"));
         };
-        let what = if min == 1 && max == i64::MAX {
-            "a positive integer".to_string()
-        } else if min == 0 && max == i64::MAX {
-            "a non-negative integer".to_string()
-        } else if max == i64::MAX {
-            format!("an integer >= {min}")
-        } else {
-            format!("an integer from {min} to {max}")
-        };
+        let Some((name, v)) = self.take(spec)? else { return Ok(default) };
         match v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)) {
             Some(i) if (min..=max).contains(&i) => Ok(i),
-            _ => Err(Error::option(key, format!("must be {what}, got {}", show(v)))),
+            _ => Err(Error::option(
+                name,
+                format!("must be {}, got {}", option_spec::describe_int(min, max), show(v)),
+            )),
         }
     }
 
-    /// A positive integer that fits `usize`.
-    pub fn positive(&mut self, key: &'static str, default: usize) -> Result<usize> {
-        Ok(self.int(key, default as i64, 1, i64::MAX)? as usize)
+    /// A number in the spec's range (which, for a [`Type::Float32`] option, must also fit an
+    /// `f32`: the models compute in 32-bit floats, and a larger value would be infinite from
+    /// the first step), with the spec's default.
+    pub fn number(&mut self, spec: &'static Spec) -> Result<f64> {
+        match self.default_of(spec) {
+            Default::Number(d) => self.number_or(spec, d),
+            _ => Err(misdeclared(spec, "a default that is not a number")),
+        }
     }
 
-    /// A non-negative integer that fits `usize`.
-    pub fn count(&mut self, key: &'static str, default: usize) -> Result<usize> {
-        Ok(self.int(key, default as i64, 0, i64::MAX)? as usize)
-    }
-
-    /// A number in the range described by `lo`/`hi` (inclusive flags choose open or closed ends).
-    pub fn number(&mut self, key: &'static str, default: f64, range: Range) -> Result<f64> {
-        let v = match self.take(key) {
-            None => return Ok(default),
-            Some(v) => v,
+    /// [`Options::number`] with `default` when absent.
+    pub fn number_or(&mut self, spec: &'static Spec, default: f64) -> Result<f64> {
+        let (range, f32_only) = match spec.ty {
+            Type::Number(r) => (r, false),
+            Type::Float32(r) => (r, true),
+            _ => return Err(misdeclared(spec, "a type that is not a number")),
         };
-        match v.as_f64() {
-            Some(f) if f.is_finite() && range.contains(f) => Ok(f),
-            _ => Err(Error::option(key, format!("must be {}, got {}", range.describe(), show(v)))),
-        }
-    }
-
-    /// A number as [`Options::number`] reads it, which must also fit an `f32` (the models
-    /// compute in 32-bit floats: a larger value would be infinite from the first step).
-    pub fn number_f32(&mut self, key: &'static str, default: f64, range: Range) -> Result<f32> {
-        Ok(self.number_fits_f32(key, default, range)? as f32)
-    }
-
-    /// [`Options::number_f32`], keeping the `f64` (for a value used in `f64` arithmetic whose
-    /// results are stored as `f32`).
-    pub fn number_fits_f32(&mut self, key: &'static str, default: f64, range: Range) -> Result<f64> {
-        let v = self.number(key, default, range)?;
-        if !(v as f32).is_finite() {
+        let Some((name, v)) = self.take(spec)? else { return Ok(default) };
+        let f = match v.as_f64() {
+            Some(f) if f.is_finite() && range.contains(f) => f,
+            _ => return Err(Error::option(name, format!("must be {}, got {}", range.describe(), show(v)))),
+        };
+        if f32_only && !(f as f32).is_finite() {
             return Err(Error::option(
-                key,
+                name,
                 format!(
                     "must be {} that fits a 32-bit float (at most {:e} in size), got {}",
                     range.describe(),
                     f32::MAX,
-                    show_number(v)
+                    show_number(f)
                 ),
             ));
         }
-        Ok(v)
+        Ok(f)
     }
 
-    /// One of a fixed set of strings.
-    pub fn choice(
-        &mut self,
-        key: &'static str,
-        default: &'static str,
-        allowed: &[&'static str],
-    ) -> Result<&'static str> {
-        let v = match self.take(key) {
-            None => return Ok(default),
-            Some(v) => v,
+    /// One of the spec's choices, with the spec's default.
+    pub fn choice(&mut self, spec: &'static Spec) -> Result<&'static str> {
+        let Type::Choice(allowed) = spec.ty else {
+            return Err(misdeclared(spec, "a type that is not a choice"));
         };
+        let default = match self.default_of(spec) {
+            Default::Choice(c) => c,
+            _ => return Err(misdeclared(spec, "a default that is not a choice")),
+        };
+        let Some((name, v)) = self.take(spec)? else { return Ok(default) };
         let found = v.as_str().and_then(|s| allowed.iter().find(|a| a.eq_ignore_ascii_case(s)));
-        found.copied().ok_or_else(|| {
-            let list = allowed.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
-            Error::option(key, format!("must be one of {list}, got {}", show(v)))
-        })
+        found
+            .copied()
+            .ok_or_else(|| Error::option(name, format!("must be {}, got {}", spec.ty.describe(), show(v))))
     }
 
-    /// Any string.
-    pub fn string(&mut self, key: &'static str) -> Result<Option<String>> {
-        match self.take(key) {
+    /// A string, if given.
+    pub fn text(&mut self, spec: &'static Spec) -> Result<Option<String>> {
+        match self.take(spec)? {
             None => Ok(None),
-            Some(Json::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(Error::option(key, format!("must be a string, got {}", show(v)))),
+            Some((_, Json::String(s))) => Ok(Some(s.clone())),
+            Some((name, v)) => Err(Error::option(name, format!("must be a string, got {}", show(v)))),
         }
     }
 
-    /// A list of strings; a single string is a list of one. Accepts a JSON array or the text
-    /// of one (as `json_array(...)` inside `json_object(...)` arrives as text).
-    pub fn strings(&mut self, key: &'static str) -> Result<Option<Vec<String>>> {
-        let v = match self.take(key) {
-            None => return Ok(None),
-            Some(v) => v.clone(),
-        };
-        let v = reparse(v);
-        let err = |v: &Json| Error::option(key, format!("must be a list of strings, got {}", show(v)));
+    /// A list of strings, if given; a single string is a list of one. Accepts a JSON array or
+    /// the text of one (as `json_array(...)` inside `json_object(...)` arrives as text).
+    pub fn texts(&mut self, spec: &'static Spec) -> Result<Option<Vec<String>>> {
+        let Some((name, v)) = self.take(spec)? else { return Ok(None) };
+        let v = reparse(v.clone());
+        let err = |v: &Json| Error::option(name, format!("must be a list of strings, got {}", show(v)));
         match &v {
             Json::String(s) => Ok(Some(vec![s.clone()])),
             Json::Array(items) => items
@@ -206,15 +242,12 @@ impl Options {
         }
     }
 
-    /// A list of non-negative integers; a single integer is a list of one.
-    pub fn ints(&mut self, key: &'static str) -> Result<Option<Vec<i64>>> {
-        let v = match self.take(key) {
-            None => return Ok(None),
-            Some(v) => v.clone(),
-        };
-        let v = reparse(v);
+    /// A list of non-negative integers, if given; a single integer is a list of one.
+    pub fn ints(&mut self, spec: &'static Spec) -> Result<Option<Vec<i64>>> {
+        let Some((name, v)) = self.take(spec)? else { return Ok(None) };
+        let v = reparse(v.clone());
         let err = |v: &Json| {
-            Error::option(key, format!("must be a list of non-negative integers, got {}", show(v)))
+            Error::option(name, format!("must be a list of non-negative integers, got {}", show(v)))
         };
         match &v {
             Json::Number(n) => n.as_i64().filter(|i| *i >= 0).map(|i| Some(vec![i])).ok_or_else(|| err(&v)),
@@ -227,9 +260,9 @@ impl Options {
         }
     }
 
-    /// The raw JSON of `key` (for options with a structure of their own).
-    pub fn raw(&mut self, key: &'static str) -> Option<Json> {
-        self.take(key).cloned().map(reparse)
+    /// The raw JSON of an option with a structure of its own, and the name it was given under.
+    pub fn raw(&mut self, spec: &'static Spec) -> Result<Option<(&'static str, Json)>> {
+        Ok(self.take(spec)?.map(|(name, v)| (name, reparse(v.clone()))))
     }
 
     /// The options as given, as a JSON object (for `ml_models.params`).
@@ -237,14 +270,22 @@ impl Options {
         Json::Object(self.map.clone())
     }
 
-    /// Errors on any key that no accessor asked for, listing the allowed keys.
-    pub fn finish(self) -> Result<()> {
+    /// The keys an accessor asked for (a test checks that every declared option is read).
+    pub fn read_keys(&self) -> &[&'static str] {
+        &self.known
+    }
+
+    /// Errors on any key that no spec of `kind` declares for the chosen algorithm, listing
+    /// the allowed keys.
+    pub fn finish(&self, kind: &str) -> Result<()> {
+        let specs: Vec<&Spec> =
+            option_spec::of_kind(kind).into_iter().filter(|s| s.applies_to(self.algorithm)).collect();
         let mut unknown: Vec<&String> =
-            self.map.keys().filter(|k| !self.known.contains(&k.as_str())).collect();
+            self.map.keys().filter(|k| !specs.iter().any(|s| s.answers_to(k))).collect();
         unknown.sort();
         if let Some(key) = unknown.first() {
-            let mut allowed = self.known.clone();
-            allowed.sort();
+            let mut allowed: Vec<&str> = specs.iter().map(|s| s.key).collect();
+            allowed.sort_unstable();
             return Err(Error::UnknownOption { key: clip(key).into_owned(), allowed: allowed.join(", ") });
         }
         Ok(())
@@ -293,13 +334,13 @@ impl Range {
     pub const ANY: Range =
         Range { lo: f64::NEG_INFINITY, lo_inclusive: false, hi: f64::INFINITY, hi_inclusive: false };
 
-    fn contains(&self, f: f64) -> bool {
+    pub(crate) fn contains(&self, f: f64) -> bool {
         let lo_ok = if self.lo_inclusive { f >= self.lo } else { f > self.lo };
         let hi_ok = if self.hi_inclusive { f <= self.hi } else { f < self.hi };
         lo_ok && hi_ok
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match (self.lo.is_finite(), self.hi.is_finite()) {
             (false, false) => "a number".into(),
             (true, false) if self.lo == 0.0 && !self.lo_inclusive => "a positive number".into(),
@@ -333,21 +374,58 @@ pub struct Common<'a> {
     pub control: Control<'a>,
 }
 
+/// `seed`.
+pub const SEED: Spec = Spec::new(
+    "seed",
+    Type::Int { min: 0, max: i64::MAX },
+    Default::Int(42),
+    "seeds the split, initialisation and shuffling: same data + options + seed → same model bytes",
+);
+/// `test_size`.
+pub const TEST_SIZE: Spec = Spec::new(
+    "test_size",
+    Type::Number(Range::FRACTION),
+    Default::Number(0.2),
+    "fraction held out for the report's metrics (stratified by label for classifiers); 0 trains on \
+     all rows and reports no held-out metrics",
+);
+/// `max_memory_mb`.
+pub const MAX_MEMORY_MB: Spec = Spec::new(
+    memory::OPTION,
+    Type::Int { min: 1, max: i64::MAX },
+    Default::Derived("4096, or the environment variable `SQLML_MAX_MEMORY_MB`"),
+    "memory budget (MiB) of the sizes options choose; see [Long trainings](#long-trainings)",
+);
+/// `progress`.
+pub const PROGRESS: Spec = Spec::new(
+    "progress",
+    Type::Bool,
+    Default::Derived("false, or true when the environment variable `SQLML_PROGRESS` is `1`"),
+    "one line per epoch on the standard error (epoch, loss, elapsed, time left); see \
+     [Long trainings](#long-trainings)",
+);
+
+/// The options of every kind.
+pub const COMMON: &[Spec] = &[SEED, TEST_SIZE, MAX_MEMORY_MB, PROGRESS];
+
 impl<'a> Common<'a> {
     /// Reads `seed`, `test_size`, `max_memory_mb` and `progress` (progress lines go to the
     /// standard error).
     pub fn read(opts: &mut Options) -> Result<Common<'a>> {
-        let seed = opts.int("seed", 42, 0, i64::MAX)? as u64;
-        let test_size = opts.number("test_size", 0.2, Range::FRACTION)?;
+        let seed = opts.int(&SEED)? as u64;
+        let test_size = opts.number(&TEST_SIZE)?;
         // The environment is read only when the option is absent, so that a bad variable can
         // be overridden.
-        let mb = if opts.has(memory::OPTION) {
-            opts.int(memory::OPTION, 1, 1, i64::MAX)? as u64
+        let mb = if opts.has(&MAX_MEMORY_MB)? {
+            opts.int_or(&MAX_MEMORY_MB, 1)? as u64
         } else {
             Budget::default_mb()?
         };
-        let progress =
-            if opts.has("progress") { opts.bool("progress", false)? } else { control::progress_from_env()? };
+        let progress = if opts.has(&PROGRESS)? {
+            opts.bool_or(&PROGRESS, false)?
+        } else {
+            control::progress_from_env()?
+        };
         let mut control = Control::new();
         if progress {
             control = control.with_progress_to_stderr();
@@ -356,7 +434,7 @@ impl<'a> Common<'a> {
     }
 }
 
-impl Default for Common<'_> {
+impl std::default::Default for Common<'_> {
     /// Seed 42, test size 0.2, the default budget, no check and no progress.
     fn default() -> Self {
         Common { seed: 42, test_size: 0.2, budget: Budget::default(), control: Control::new() }
@@ -367,31 +445,51 @@ impl Default for Common<'_> {
 mod tests {
     use super::*;
 
+    static EPOCHS: Spec =
+        Spec::new("epochs", Type::Int { min: 1, max: i64::MAX }, Default::Int(10), "passes")
+            .aliases(&["n_epochs"]);
+    static LR: Spec = Spec::new("lr", Type::Number(Range::POSITIVE), Default::Number(0.1), "rate");
+    static KIND: Spec = Spec::new("kind", Type::Choice(&["a", "b"]), Default::Choice("a"), "kind");
+
     #[test]
     fn messages_name_key_and_value() {
         let mut o = Options::parse(Some(r#"{"epochs": -3, "lr": "x", "kind": "zzz"}"#)).unwrap();
         assert_eq!(
-            o.positive("epochs", 10).unwrap_err().to_string(),
+            o.int(&EPOCHS).unwrap_err().to_string(),
             "option 'epochs' must be a positive integer, got -3"
         );
+        assert_eq!(o.number(&LR).unwrap_err().to_string(), "option 'lr' must be a positive number, got 'x'");
         assert_eq!(
-            o.number("lr", 0.1, Range::POSITIVE).unwrap_err().to_string(),
-            "option 'lr' must be a positive number, got 'x'"
-        );
-        assert_eq!(
-            o.choice("kind", "a", &["a", "b"]).unwrap_err().to_string(),
+            o.choice(&KIND).unwrap_err().to_string(),
             "option 'kind' must be one of 'a', 'b', got 'zzz'"
         );
     }
 
     #[test]
-    fn unknown_key_lists_allowed() {
-        let mut o = Options::parse(Some(r#"{"epoch": 3}"#)).unwrap();
-        o.positive("epochs", 10).unwrap();
-        o.number("alpha", 1.0, Range::POSITIVE).unwrap();
+    fn aliases_answer_under_their_own_name() {
+        let mut o = Options::parse(Some(r#"{"n_epochs": 0}"#)).unwrap();
         assert_eq!(
-            o.finish().unwrap_err().to_string(),
-            "unknown option 'epoch' (expected one of: alpha, epochs)"
+            o.int(&EPOCHS).unwrap_err().to_string(),
+            "option 'n_epochs' must be a positive integer, got 0"
+        );
+        let mut o = Options::parse(Some(r#"{"n_epochs": 4}"#)).unwrap();
+        assert_eq!(o.int(&EPOCHS).unwrap(), 4);
+        let mut o = Options::parse(Some(r#"{"n_epochs": 4, "epochs": 5}"#)).unwrap();
+        assert_eq!(
+            o.int(&EPOCHS).unwrap_err().to_string(),
+            "option 'epochs' and option 'n_epochs' are one option: give one of them"
+        );
+        assert_eq!(Options::default().int(&EPOCHS).unwrap(), 10);
+    }
+
+    #[test]
+    fn unknown_key_lists_allowed() {
+        let o = Options::parse(Some(r#"{"epoch": 3}"#)).unwrap();
+        assert_eq!(
+            o.finish("classifier").unwrap_err().to_string(),
+            "unknown option 'epoch' (expected one of: allow_extra_keys, batch_size, class_weight, dropout, epochs, \
+             exclude, features, hidden_layers, l2, learning_rate, max_categories, max_memory_mb, patience, \
+             progress, seed, shuffle, test_size, validation_split)"
         );
     }
 
@@ -399,7 +497,7 @@ mod tests {
     fn common_options_of_every_kind() {
         let mut o = Options::parse(Some(r#"{"max_memory_mb": 16, "progress": true, "seed": 3}"#)).unwrap();
         let c = Common::read(&mut o).unwrap();
-        o.finish().unwrap();
+        o.finish("text").unwrap();
         assert_eq!((c.seed, c.budget.mb(), c.control.reports_progress()), (3, 16, true));
         let mut o = Options::parse(Some(r#"{"max_memory_mb": 0}"#)).unwrap();
         assert_eq!(
@@ -417,7 +515,7 @@ mod tests {
     fn quoted_values_are_clipped() {
         let long = "x".repeat(1000);
         let mut o = Options::parse(Some(&format!(r#"{{"epochs": "{long}"}}"#))).unwrap();
-        let e = o.positive("epochs", 1).unwrap_err().to_string();
+        let e = o.int(&EPOCHS).unwrap_err().to_string();
         assert_eq!(
             e,
             format!("option 'epochs' must be a positive integer, got '{}… (1000 bytes)'", "x".repeat(200))
@@ -433,10 +531,12 @@ mod tests {
 
     #[test]
     fn lists_from_text_or_arrays() {
+        static A: Spec = Spec::new("a", Type::Ints, Default::Derived("none"), "a");
+        static B: Spec = Spec::new("b", Type::Ints, Default::Derived("none"), "b");
+        static C: Spec = Spec::new("c", Type::Texts, Default::Derived("none"), "c");
         let mut o = Options::parse(Some(r#"{"a": "[1,2]", "b": [3], "c": "x"}"#)).unwrap();
-        assert_eq!(o.ints("a").unwrap(), Some(vec![1, 2]));
-        assert_eq!(o.ints("b").unwrap(), Some(vec![3]));
-        assert_eq!(o.strings("c").unwrap(), Some(vec!["x".to_string()]));
-        o.finish().unwrap();
+        assert_eq!(o.ints(&A).unwrap(), Some(vec![1, 2]));
+        assert_eq!(o.ints(&B).unwrap(), Some(vec![3]));
+        assert_eq!(o.texts(&C).unwrap(), Some(vec!["x".to_string()]));
     }
 }

@@ -226,7 +226,7 @@ pub struct Encoder {
 }
 
 /// Which columns to consider, from the `features` / `exclude` options.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Selection {
     /// Use exactly these columns, in this order.
     pub features: Option<Vec<String>>,

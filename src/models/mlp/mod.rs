@@ -8,22 +8,9 @@
 //!
 //! # Options
 //!
-//! | key | default | meaning |
-//! |---|---|---|
-//! | `features` | all but the target | columns to use, in this order (positional prediction order) |
-//! | `exclude` | none | columns to leave out (not together with `features`) |
-//! | `hidden_layers` | `[64, 64]` | hidden layer widths (at most 100 layers of 1 to 65536); `[]` gives softmax regression |
-//! | `learning_rate` | 0.001 | Adam step size (β1 0.9, β2 0.999, ε 1e-7, as Keras) |
-//! | `batch_size` | 32 | rows per gradient step |
-//! | `epochs` | 10 | passes over the training rows |
-//! | `l2` | 0 | penalty `l2 · ΣW²` on the weights |
-//! | `dropout` | 0 | probability of dropping a hidden unit while training, in [0, 1) |
-//! | `class_weight` | `'none'` | `'balanced'` weighs class c by `n / (classes · n_c)` |
-//! | `validation_split` | 0 | fraction of the training rows held out (stratified) for validation |
-//! | `patience` | off | with `validation_split`: stop after this many epochs without a better validation loss and keep the best weights |
-//! | `shuffle` | true | reshuffle the rows every epoch |
-//! | `max_categories` | 50 | one-hot slots per text column (the rest share "other") |
-//! | `allow_extra_keys` | false | ignore unknown keys in a JSON prediction argument |
+//! Declared in [`OPTIONS`] (see [`params`]):
+//!
+#![doc = include_str!("../../../sql/options/classifier.md")]
 //!
 //! `seed`, `test_size`, `max_memory_mb` and `progress` are the platform's [`Common`] options.
 //! Before any encoded row or weight is allocated, the one-hot inputs of every row
@@ -66,18 +53,20 @@ pub mod importance;
 pub mod input;
 pub mod kernels;
 pub mod network;
+pub mod params;
 pub mod trainer;
 
 use crate::models::control::Control;
-use crate::models::data::{Dataset, Input, Value, class_index, encode_labels};
+use crate::models::data::{Dataset, Input, Value, class_index};
 use crate::models::metrics::{self, argmax};
-use crate::models::options::{Common, Options, Range};
-use crate::models::split::train_test_split;
+use crate::models::options::{Common, Options};
+use crate::models::setup::{Setup, Target};
 use crate::models::{Estimator, Trained};
 use crate::{Error, Result};
-use features::{Encoder, Selection};
+use features::Encoder;
 use ndarray::ArrayView2;
 use network::{Network, Workspace};
+pub use params::{OPTIONS, Params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::cell::RefCell;
@@ -96,83 +85,6 @@ pub struct Classifier {
     /// Mean encoded training row: the explanation baseline.
     baseline: Vec<f32>,
     allow_extra_keys: bool,
-}
-
-/// Validated training options of a classifier.
-#[derive(Clone, Debug)]
-struct Params {
-    selection: Selection,
-    config: trainer::Config,
-    allow_extra_keys: bool,
-}
-
-fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
-    let features = opts.strings("features")?;
-    let exclude = opts.strings("exclude")?;
-    if features.is_some() && exclude.is_some() {
-        return Err(Error::option("exclude", "cannot be combined with option 'features'"));
-    }
-    let d = trainer::Config::default();
-    let hidden = match opts.ints("hidden_layers")? {
-        None => d.hidden,
-        Some(list) => {
-            if list.len() > MAX_HIDDEN_LAYERS {
-                return Err(Error::option(
-                    "hidden_layers",
-                    format!(
-                        "must be a list of at most {MAX_HIDDEN_LAYERS} layer widths, got {} widths",
-                        list.len()
-                    ),
-                ));
-            }
-            if list.iter().any(|&w| !(1..=65_536).contains(&w)) {
-                return Err(Error::option(
-                    "hidden_layers",
-                    format!("must be a list of layer widths from 1 to 65536, got {list:?}"),
-                ));
-            }
-            list.into_iter().map(|w| w as usize).collect()
-        }
-    };
-    let learning_rate = opts.number_f32("learning_rate", f64::from(d.learning_rate), Range::POSITIVE)?;
-    let batch_size = opts.positive("batch_size", d.batch_size)?;
-    let epochs = opts.int("epochs", d.epochs as i64, 1, 1_000_000)? as usize;
-    let l2 = opts.number_f32("l2", 0.0, Range::NON_NEGATIVE)?;
-    let dropout = opts.number("dropout", 0.0, Range::FRACTION)? as f32;
-    let balanced = opts.choice("class_weight", "none", &["none", "balanced"])? == "balanced";
-    let validation_split = opts.number("validation_split", 0.0, Range::FRACTION)?;
-    let patience = if opts.has("patience") {
-        let p = opts.positive("patience", 1)?;
-        if validation_split == 0.0 {
-            return Err(Error::option(
-                "patience",
-                "needs option 'validation_split' (the fraction of training rows to watch)",
-            ));
-        }
-        Some(p)
-    } else {
-        None
-    };
-    let shuffle = opts.bool("shuffle", d.shuffle)?;
-    let max_categories = opts.int("max_categories", 50, 1, 100_000)? as usize;
-    let allow_extra_keys = opts.bool("allow_extra_keys", false)?;
-    Ok(Params {
-        selection: Selection { features, exclude: exclude.unwrap_or_default(), max_categories },
-        config: trainer::Config {
-            hidden,
-            learning_rate,
-            batch_size,
-            epochs,
-            l2,
-            dropout,
-            balanced,
-            validation_split,
-            patience,
-            shuffle,
-            seed: common.seed,
-        },
-        allow_extra_keys,
-    })
 }
 
 thread_local! {
@@ -278,26 +190,26 @@ impl Classifier {
 impl Estimator for Classifier {
     const KIND: &'static str = "classifier";
 
-    fn train(
-        data: &Dataset,
-        target: Option<&str>,
-        opts: &mut Options,
-        common: &Common,
-    ) -> Result<Trained<Self>> {
-        let params = read_params(opts, common)?;
-        std::mem::take(opts).finish()?;
-        let target = target.ok_or_else(|| Error::argument("a classifier needs a target column"))?;
-        let target_col = data.column(target, "target column")?;
-        let target_idx = data.index_of(target).expect("column was found");
-        if data.n_rows == 0 {
-            return Err(Error::data("no training rows"));
-        }
-        let labels = encode_labels(target_col)?;
+    type Params = Params;
+
+    fn read_params(opts: &mut Options, common: &Common) -> Result<Params> {
+        Params::read(opts, common)
+    }
+
+    fn target(_: &Params) -> Target {
+        Target::Labels("a classifier needs a target column")
+    }
+
+    fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Self>> {
+        let (data, common) = (setup.data, setup.common);
+        let target_col = setup.target()?;
+        let target_idx = data
+            .index_of(&target_col.name)
+            .ok_or_else(|| Error::Internal("the target column is not in the data".into()))?;
+        let labels = setup.labels()?;
         let k = labels.classes.len();
-        metrics::check_classes(&common.budget, &target_col.name, k)?;
-        let (train_rows, test_rows) =
-            train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
-        let encoder = Encoder::fit(data, target_idx, &train_rows, &params.selection)?;
+        let (train_rows, test_rows) = (&setup.train, &setup.test);
+        let encoder = Encoder::fit(data, target_idx, train_rows, &params.selection)?;
         let d = encoder.width;
         let slots = encoder.one_hot_slots();
         common.budget.check(
@@ -306,10 +218,10 @@ impl Estimator for Classifier {
             4.0 * data.n_rows as f64 * slots as f64,
         )?;
         trainer::check_memory(d, k, train_rows.len(), test_rows.len(), &params.config, &common.budget)?;
-        let x_train = encoder.encode_dataset(data, &train_rows)?;
-        let y_train: Vec<u32> = train_rows.iter().map(|&i| labels.y[i]).collect();
-        let x_test = encoder.encode_dataset(data, &test_rows)?;
-        let y_test: Vec<u32> = test_rows.iter().map(|&i| labels.y[i]).collect();
+        let x_train = encoder.encode_dataset(data, train_rows)?;
+        let y_train = setup.classes_of(train_rows)?;
+        let x_test = encoder.encode_dataset(data, test_rows)?;
+        let y_test = setup.classes_of(test_rows)?;
 
         let mut baseline = vec![0f64; d];
         for row in x_train.chunks(d) {
@@ -324,7 +236,7 @@ impl Estimator for Classifier {
             trainer::fit(&x_train, d, &y_train, k, &params.config, Some((&x_test, &y_test)), control)?;
         let model = Classifier {
             target: target_col.name.clone(),
-            classes: labels.classes,
+            classes: labels.classes.clone(),
             encoder,
             network: fitted.net,
             baseline,

@@ -32,14 +32,16 @@ pub mod topn;
 
 use self::factors::{Factors, dot};
 use self::ids::IdMap;
-use self::params::{Algorithm, Hyper, Params};
+use self::params::{Algorithm, Hyper};
+pub use self::params::{OPTIONS, Params};
 use self::ratings::{Csr, Triple};
 use super::control::Control;
 use super::data::{Column, ColumnData, Dataset, Input, Value};
 use super::finite;
 use super::memory::Budget;
 use super::options::{Common, Options, show_f32};
-use super::split::{self, train_test_split};
+use super::setup::{Setup, Target};
+use super::split;
 use super::{EpochLog, Estimator, Trained};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -378,8 +380,7 @@ struct Columns<'a> {
     rating: Option<&'a Column>,
 }
 
-fn resolve_columns<'a>(data: &'a Dataset, target: Option<&str>, p: &Params) -> Result<Columns<'a>> {
-    let rating = target.map(|t| data.column(t, "target column")).transpose()?;
+fn resolve_columns<'a>(data: &'a Dataset, rating: Option<&'a Column>, p: &Params) -> Result<Columns<'a>> {
     let others: Vec<&Column> = data
         .columns
         .iter()
@@ -467,19 +468,20 @@ fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> Result<Vec<f
 }
 
 /// Maps ids, splits, and keeps only training ids in the dense maps.
-fn prepare(cols: &Columns<'_>, implicit: bool, common: &Common) -> Result<Prepared> {
+fn prepare(
+    cols: &Columns<'_>,
+    implicit: bool,
+    train_rows: &[usize],
+    test_rows: &[usize],
+) -> Result<Prepared> {
     let n = cols.user.len();
-    if n == 0 {
-        return Err(Error::data("no training rows"));
-    }
     let (all_users, user_idx) = IdMap::build(cols.user, "user column")?;
     let (all_items, item_idx) = IdMap::build(cols.item, "item column")?;
     let values = target_values(cols.rating, n, implicit)?;
-    let (train_rows, test_rows) = train_test_split(n, None, common.test_size, common.seed);
-    let (users, user_map) = restrict(&all_users, &user_idx, &train_rows);
-    let (items, item_map) = restrict(&all_items, &item_idx, &train_rows);
+    let (users, user_map) = restrict(&all_users, &user_idx, train_rows);
+    let (items, item_map) = restrict(&all_items, &item_idx, train_rows);
     let mut train = Vec::with_capacity(train_rows.len());
-    for &r in &train_rows {
+    for &r in train_rows {
         if implicit && values[r] == 0.0 {
             continue;
         }
@@ -568,26 +570,31 @@ fn epoch_val_rmse(
 impl Estimator for Recommender {
     const KIND: &'static str = "recommender";
 
-    fn train(
-        data: &Dataset,
-        target: Option<&str>,
-        opts: &mut Options,
-        common: &Common,
-    ) -> Result<Trained<Self>> {
-        let params = Params::read(opts)?;
-        opts_finish(opts)?;
-        let implicit = params.algorithm.implicit();
-        if target.is_none() && !implicit {
-            return Err(Error::argument(
+    type Params = Params;
+
+    fn read_params(opts: &mut Options, _: &Common) -> Result<Params> {
+        Params::read(opts)
+    }
+
+    fn target(params: &Params) -> Target {
+        if params.algorithm.implicit() {
+            Target::Optional
+        } else {
+            Target::Values(
                 "a recommender needs the rating column as target (only algorithm 'als' takes a NULL target, \
                  counting each row as one interaction)",
-            ));
+            )
         }
-        let cols = resolve_columns(data, target, &params)?;
+    }
+
+    fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Self>> {
+        let common = setup.common;
+        let implicit = params.algorithm.implicit();
+        let cols = resolve_columns(setup.data, setup.target, params)?;
         let started = Instant::now();
-        let prep = prepare(&cols, implicit, common)?;
+        let prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
         let (n_users, n_items) = (prep.users.len(), prep.items.len());
-        check_memory(&params, n_users, n_items, &common.budget)?;
+        check_memory(params, n_users, n_items, &common.budget)?;
         let control = &common.control;
         let by_user = Csr::build(n_users, &prep.train, false);
         // Grouped by item only where needed (ALS, and the baseline of held-out metrics).
@@ -899,11 +906,6 @@ fn sgd_hint(p: &svd::SgdParams, algorithm: Algorithm) -> String {
         };
         format!("lower the learning rates 'lr_all', {names}: the largest is now {}", show_f32(largest))
     }
-}
-
-/// `opts.finish()` by value on a `&mut` (the platform keeps ownership of the options).
-fn opts_finish(opts: &mut Options) -> Result<()> {
-    std::mem::take(opts).finish()
 }
 
 #[cfg(test)]

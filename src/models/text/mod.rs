@@ -3,20 +3,9 @@
 //! Pipeline (each step an option of `ml_train`, defaults chosen by measurement on SMS spam,
 //! Banking77 and ChnSentiCorp, see `examples/text_accuracy.rs`):
 //!
-//! | option | values | default |
-//! |---|---|---|
-//! | `text` | the text column | the one column besides the target |
-//! | `language` | an ISO 639-1 code or English name of a Snowball language, `'zh'`, or `'auto'` (the training texts' dominant language, see [`detect`]) | `'en'` |
-//! | `cjk` | Chinese/Japanese runs as `'words'` (jieba, feature `zh`) or `'bigrams'` of characters | `'words'` with jieba, else `'bigrams'` |
-//! | `stopwords` | remove NLTK's stopwords of the language (negations kept) | `false` |
-//! | `stem` | Snowball stemming | `false` |
-//! | `ngrams` | `[min, max]` n-gram lengths (a single `n` means `[1, n]`), at most 5 | `[1, 2]` |
-//! | `min_df` | keep terms found in at least this many training texts | `1` |
-//! | `max_features` | keep only the most frequent terms | unlimited |
-//! | `weighting` | `'count'`, `'binary'`, `'tfidf'` (sublinear, L2-normalised) | `'count'` |
-//! | `algorithm` | `'multinomial'`, `'complement'`, `'bernoulli'` | `'multinomial'` |
-//! | `alpha` | additive smoothing, > 0 | `0.1` |
-//! | `priors` | `'learned'` (class frequencies) or `'uniform'` | `'learned'` |
+//! Declared in [`OPTIONS`] (see [`params`]):
+//!
+#![doc = include_str!("../../../sql/options/text.md")]
 //!
 //! See [`tokenize`] for segmentation (and the private `normalize` module for Unicode
 //! normalisation), [`vectorize`] for the vocabulary and weighting, [`naive_bayes`] for the
@@ -32,33 +21,31 @@
 pub mod detect;
 pub mod naive_bayes;
 mod normalize;
+pub mod params;
 mod pipeline;
 pub mod tokenize;
 pub mod vectorize;
 
 use super::control::Control;
-use super::data::{Column, Dataset, Input, Value, class_index, encode_labels};
+use super::data::{Column, Dataset, Input, Value, class_index};
 use super::finite;
 use super::metrics;
-use super::options::{Common, Options, Range, show_number};
-use super::split::train_test_split;
+use super::options::{Common, Options, show_number};
+use super::setup::{Setup, Target};
 use super::{EpochLog, Estimator, Trained};
 use crate::{Error, Result};
 use naive_bayes::{Algorithm, NaiveBayes, Priors, softmax};
+pub use params::{MIN_ALPHA, OPTIONS, Params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Instant;
-use tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens};
+use tokenize::{Tokenizer, Tokens};
 use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
 pub const MAX_NGRAM: usize = 5;
-
-/// Smallest `alpha` accepted: below it the weights of counts over about 10^8 overflow (and a
-/// training whose weights still turn out infinite is refused after the fit).
-pub const MIN_ALPHA: f64 = 1e-300;
 
 /// The vectorizer and model settings of a text model (the tokenizer's live in
 /// [`TokenizerConfig`]).
@@ -78,86 +65,6 @@ pub struct TextSettings {
     pub alpha: f64,
     /// Class priors.
     pub priors: Priors,
-}
-
-impl TextSettings {
-    /// Reads every option of the text kind except `text`. The third value is true for
-    /// `language: 'auto'`: the config then holds English until [`detect`] decides on the texts.
-    pub fn read(opts: &mut Options) -> Result<(TokenizerConfig, TextSettings, bool)> {
-        let d = TokenizerConfig::default();
-        let (language, auto) = match opts.string("language")? {
-            Some(s) if s.trim().eq_ignore_ascii_case("auto") => (d.language, true),
-            Some(s) => (Language::parse(&s)?, false),
-            None => (d.language, false),
-        };
-        let cjk = match opts.string("cjk")? {
-            Some(s) => Cjk::parse(&s)?,
-            None => d.cjk,
-        };
-        let stopwords = opts.bool("stopwords", d.stopwords)?;
-        let stem = opts.bool("stem", d.stem)?;
-        let ngrams = match opts.ints("ngrams")? {
-            None => (1, 2),
-            Some(v) => ngram_range(&v)?,
-        };
-        let min_df = opts.int("min_df", 1, 1, u32::MAX as i64)? as u32;
-        let max_features = if opts.has("max_features") {
-            Some(opts.int("max_features", 1, 1, u32::MAX as i64)? as u32)
-        } else {
-            None
-        };
-        let weighting = match opts.choice("weighting", "count", &["count", "binary", "tfidf"])? {
-            "binary" => Weighting::Binary,
-            "tfidf" => Weighting::TfIdf,
-            _ => Weighting::Count,
-        };
-        let algorithm =
-            match opts.choice("algorithm", "multinomial", &["multinomial", "complement", "bernoulli"])? {
-                "complement" => Algorithm::Complement,
-                "bernoulli" => Algorithm::Bernoulli,
-                _ => Algorithm::Multinomial,
-            };
-        let alpha = opts.number("alpha", 0.1, Range::POSITIVE)?;
-        if alpha < MIN_ALPHA {
-            // ln(1 + N/α) overflows for any count N ≥ 1 well before α reaches the smallest
-            // doubles: such a model could only answer NaN.
-            return Err(Error::option(
-                "alpha",
-                format!(
-                    "must be at least {} (smaller values overflow the model's weights), got {}",
-                    show_number(MIN_ALPHA),
-                    show_number(alpha)
-                ),
-            ));
-        }
-        let priors = match opts.choice("priors", "learned", &["learned", "uniform"])? {
-            "uniform" => Priors::Uniform,
-            _ => Priors::Learned,
-        };
-        Ok((
-            TokenizerConfig { cjk, language, stopwords, stem },
-            TextSettings { ngrams, min_df, max_features, weighting, algorithm, alpha, priors },
-            auto,
-        ))
-    }
-}
-
-fn ngram_range(v: &[i64]) -> Result<(u8, u8)> {
-    let (lo, hi) = match *v {
-        [n] => (1, n),
-        [lo, hi] => (lo, hi),
-        _ => (0, 0),
-    };
-    if 1 <= lo && lo <= hi && hi <= MAX_NGRAM as i64 {
-        return Ok((lo as u8, hi as u8));
-    }
-    let shown = v.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    Err(Error::option(
-        "ngrams",
-        format!(
-            "must be [min, max] with 1 <= min <= max <= {MAX_NGRAM} (or one number n for [1, n]), got [{shown}]"
-        ),
-    ))
 }
 
 /// A trained Naive Bayes text classifier.
@@ -527,27 +434,26 @@ fn log_loss(nb: &NaiveBayes, rows: &vectorize::SparseRows, y: &[u32], control: &
 impl Estimator for TextModel {
     const KIND: &'static str = "text";
 
-    fn train(
-        data: &Dataset,
-        target: Option<&str>,
-        opts: &mut Options,
-        common: &Common,
-    ) -> Result<Trained<Self>> {
+    type Params = Params;
+
+    fn read_params(opts: &mut Options, _: &Common) -> Result<Params> {
+        Params::read(opts)
+    }
+
+    fn target(_: &Params) -> Target {
+        Target::Labels("a text model needs a target column (the labels)")
+    }
+
+    fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Self>> {
         let start = Instant::now();
-        let text_option = opts.string("text")?;
-        let (mut tok_config, settings, auto_language) = TextSettings::read(opts)?;
-        std::mem::take(opts).finish()?;
-        let target =
-            target.ok_or_else(|| Error::argument("a text model needs a target column (the labels)"))?;
-        let target_col = data.column(target, "target column")?;
-        let text_col = text_column(data, target_col, text_option.as_deref())?;
-        if data.n_rows == 0 {
-            return Err(Error::data("no training rows"));
-        }
-        let labels = encode_labels(target_col)?;
-        metrics::check_classes(&common.budget, &target_col.name, labels.classes.len())?;
-        let (train, test) = train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
-        let y_train: Vec<u32> = train.iter().map(|&r| labels.y[r]).collect();
+        let (data, common) = (setup.data, setup.common);
+        let (mut tok_config, settings, auto_language) =
+            (params.tokenizer.clone(), params.settings.clone(), params.auto_language);
+        let target_col = setup.target()?;
+        let text_col = text_column(data, target_col, params.text.as_deref())?;
+        let labels = setup.labels()?;
+        let (train, test) = (&setup.train, &setup.test);
+        let y_train = setup.classes_of(train)?;
         let detected = if auto_language {
             let texts: Vec<&str> = train
                 .iter()
@@ -566,9 +472,9 @@ impl Estimator for TextModel {
         let control = &common.control;
         let (mut model, sparse, distinct) = TextModel::fit(
             text_col,
-            &train,
+            train,
             &y_train,
-            labels.classes,
+            labels.classes.clone(),
             Tokenizer::new(tok_config),
             settings,
             control,
@@ -581,8 +487,8 @@ impl Estimator for TextModel {
         let (metrics, val_loss, accuracy) = if test.is_empty() {
             (Json::Null, None, None)
         } else {
-            let y_test: Vec<u32> = test.iter().map(|&r| labels.y[r]).collect();
-            let proba = model.proba_rows(text_col, &test, control)?;
+            let y_test = setup.classes_of(test)?;
+            let proba = model.proba_rows(text_col, test, control)?;
             let m = metrics::classification(&y_test, &proba, &model.classes);
             let (ll, acc) = (m["log_loss"].as_f64(), m["accuracy"].as_f64());
             (m, ll, acc)

@@ -313,7 +313,7 @@ fn bad_options_and_data_have_clear_errors() {
     assert_eq!(e(r#"{"min_df": 0}"#), "option 'min_df' must be an integer from 1 to 4294967295, got 0");
     assert_eq!(
         e(r#"{"stemming": true}"#),
-        "unknown option 'stemming' (expected one of: algorithm, alpha, cjk, language, max_features, min_df, ngrams, priors, stem, stopwords, text, weighting)"
+        "unknown option 'stemming' (expected one of: algorithm, alpha, cjk, language, max_features, max_memory_mb, min_df, ngrams, priors, progress, seed, stem, stopwords, test_size, text, weighting)"
     );
     assert_eq!(
         e(r#"{"min_df": 50}"#),

@@ -1,0 +1,105 @@
+//! The one training set-up that every kind shares.
+//!
+//! [`train`] reads the kind's options (the spec-declared reader, then the unknown-key check
+//! against the kind's declarations), finds the target column, refuses a source with no rows,
+//! encodes class labels (for the kinds that classify) and splits the rows into a training and
+//! a held-out part, stratified by label where there are labels. The kind gets a [`Setup`] and
+//! only fits and evaluates.
+
+use super::data::{Column, Dataset, EncodedLabels, encode_labels};
+use super::metrics;
+use super::options::{Common, Options};
+use super::split::train_test_split;
+use super::{Estimator, Trained};
+use crate::{Error, Result};
+
+/// What a kind needs of the target column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Class labels: required (the message says so when it is missing); the split is
+    /// stratified by label.
+    Labels(&'static str),
+    /// Values (ratings): required, with this message when missing.
+    Values(&'static str),
+    /// Values, or none at all (implicit feedback counts each row once).
+    Optional,
+}
+
+/// Everything a kind's fit starts from.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    /// The rows as read from the source.
+    pub data: &'a Dataset,
+    /// The target column, when there is one.
+    pub target: Option<&'a Column>,
+    /// The target's class ids and sorted labels ([`Target::Labels`] only).
+    pub labels: Option<EncodedLabels>,
+    /// Row indices that fit the model (sorted).
+    pub train: Vec<usize>,
+    /// Row indices held out for the report's metrics (sorted; empty with `test_size` 0).
+    pub test: Vec<usize>,
+    /// Seed, test size, memory budget, interrupt checks and progress.
+    pub common: &'a Common<'a>,
+}
+
+impl<'a> Setup<'a> {
+    /// The set-up of `data`: target found (`target` names it), rows checked, labels encoded and
+    /// checked against the memory budget, rows split.
+    pub fn new(
+        data: &'a Dataset,
+        target: Option<&str>,
+        need: Target,
+        common: &'a Common<'a>,
+    ) -> Result<Self> {
+        let target = match (target, need) {
+            (Some(name), _) => Some(data.column(name, "target column")?),
+            (None, Target::Labels(missing) | Target::Values(missing)) => {
+                return Err(Error::argument(missing));
+            }
+            (None, Target::Optional) => None,
+        };
+        if data.n_rows == 0 {
+            return Err(Error::data("no training rows"));
+        }
+        let labels = match (need, target) {
+            (Target::Labels(_), Some(col)) => {
+                let labels = encode_labels(col)?;
+                metrics::check_classes(&common.budget, &col.name, labels.classes.len())?;
+                Some(labels)
+            }
+            _ => None,
+        };
+        let strata = labels.as_ref().map(|l| l.y.as_slice());
+        let (train, test) = train_test_split(data.n_rows, strata, common.test_size, common.seed);
+        Ok(Setup { data, target, labels, train, test, common })
+    }
+
+    /// The target column (the kinds whose [`Target`] requires one).
+    pub fn target(&self) -> Result<&'a Column> {
+        self.target.ok_or_else(|| Error::Internal("the set-up has no target column".into()))
+    }
+
+    /// The encoded labels (the kinds whose [`Target`] is [`Target::Labels`]).
+    pub fn labels(&self) -> Result<&EncodedLabels> {
+        self.labels.as_ref().ok_or_else(|| Error::Internal("the set-up has no labels".into()))
+    }
+
+    /// The class ids of `rows`.
+    pub fn classes_of(&self, rows: &[usize]) -> Result<Vec<u32>> {
+        let y = &self.labels()?.y;
+        Ok(rows.iter().map(|&r| y[r]).collect())
+    }
+}
+
+/// Trains a model of kind `E`: options, set-up, fit.
+pub fn train<E: Estimator>(
+    data: &Dataset,
+    target: Option<&str>,
+    opts: &mut Options,
+    common: &Common,
+) -> Result<Trained<E>> {
+    let params = E::read_params(opts, common)?;
+    opts.finish(E::KIND)?;
+    let setup = Setup::new(data, target, E::target(&params), common)?;
+    E::fit(&setup, &params)
+}
