@@ -151,7 +151,8 @@ pub const SEED_MODELS: &[(&str, &str, &str)] = &[
         "classifier",
         r#"{"allow_extra_keys": true, "hidden_layers": [2], "epochs": 1}"#,
     ),
-    ("recommender_svd", "recommender", r#"{"n_factors": 3, "n_epochs": 2}"#),
+    // refit: false serves the split model, which keeps the held-out ratings as rated.
+    ("recommender_svd", "recommender", r#"{"n_factors": 3, "n_epochs": 2, "refit": false}"#),
     ("recommender_svd_unbiased", "recommender", r#"{"biased": false, "n_factors": 9, "n_epochs": 1}"#),
     (
         "recommender_svdpp",
@@ -1085,7 +1086,7 @@ mod tests {
             ("classifier", format!("{c}/network/sizes"), json!([7])),
             ("classifier", format!("{c}/network/sizes"), json!([1u64 << 60, 4, 2])),
             ("classifier", format!("{c}/encoder/width"), json!(1u64 << 50)),
-            ("classifier", format!("{c}/encoder/features/2/offset"), json!(6)),
+            ("classifier", format!("{c}/encoder/features/2/offset"), json!(999)),
             ("classifier", format!("{c}/classes"), json!([{"Text": "no"}])),
             ("classifier", format!("{c}/baseline"), json!([0.0])),
             ("classifier", format!("{c}/encoder/features/1/encoding/Categorical/sorted"), json!([0, 1, 9])),

@@ -394,10 +394,13 @@ fn progress_lines_report_epochs_loss_and_time() {
     };
     sqlml::models::train("classifier", &data, Some("y"), &mut opts, &common).unwrap();
     let lines = lines.into_inner();
-    // Five quick epochs: throttled to the last line.
-    assert_eq!(lines.len(), 1, "{lines:?}");
+    // Five quick epochs: throttled to the last line, for the measured fit and the refit on
+    // every row (which has no held-out rows to report).
+    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[0].starts_with("m: epoch 5/5: loss 0."), "{lines:?}");
     assert!(lines[0].contains(", val_loss 0.") && lines[0].ends_with(" s in all"), "{lines:?}");
+    assert!(lines[1].starts_with("m: refit on every row: epoch 5/5: loss 0."), "{lines:?}");
+    assert!(!lines[1].contains("val_loss"), "{lines:?}");
 }
 
 /// The child side of the tests below: runs one training as the environment asks, prints the

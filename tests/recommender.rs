@@ -145,9 +145,7 @@ fn cold_start_and_explanations() {
     );
     assert_eq!(
         err(&conn, "SELECT ml_train('bad', 'recommender', 'ratings', 'stars', json_object('alpha', 1))"),
-        "ml_train: unknown option 'alpha' (expected one of: algorithm, biased, epochs, factors, feedback, init_mean, \
-         init_std_dev, item, lr_all, lr_bi, lr_bu, lr_pu, lr_qi, max_memory_mb, progress, rating_scale, reg_all, \
-         reg_bi, reg_bu, reg_pu, reg_qi, relevant, seed, test_size, user)"
+        "ml_train: unknown option 'alpha' (expected one of: activate, algorithm, biased, epochs, factors, feedback, init_mean, init_std_dev, item, keep, lr_all, lr_bi, lr_bu, lr_pu, lr_qi, max_memory_mb, progress, rating_scale, refit, reg_all, reg_bi, reg_bu, reg_pu, reg_qi, relevant, seed, test_size, user)"
     );
 }
 

@@ -2,7 +2,8 @@
 
 use super::args::{opt_text, run, text};
 use crate::error::clip;
-use crate::models::{self, Common, Options};
+use crate::models::options::Activate;
+use crate::models::{self, Common, Dataset, Model, Options, Trained};
 use crate::store::{self, NewModel, Session};
 use crate::{Error, Result, source};
 use rusqlite::Connection;
@@ -83,6 +84,12 @@ pub fn train(
     let mut opts = Options::parse(options)?;
     let given = opts.to_json();
     let mut common = Common::read(&mut opts)?;
+    if common.activate == Activate::IfBetter && common.test_size == 0.0 {
+        return Err(Error::option(
+            "activate",
+            "'if_better' needs held-out rows to compare on (a test_size above 0)",
+        ));
+    }
     common.control = std::mem::take(&mut common.control)
         .with_check(&check)
         .with_label(format!("ml_train '{}': ", clip(name)));
@@ -92,6 +99,12 @@ pub fn train(
     let started = Instant::now();
     let trained = models::train(kind, &data, target, &mut opts, &common)?;
     let seconds = started.elapsed().as_secs_f64();
+    let activation = match common.activate {
+        Activate::Always => json!({"strategy": "always", "activated": true}),
+        Activate::Never => json!({"strategy": "never", "activated": false}),
+        Activate::IfBetter => if_better(session, conn, name, &data, &trained)?,
+    };
+    let activate = activation["activated"] == json!(true);
     let algorithm = trained.model.algorithm();
     let params = json!({
         "source": source,
@@ -114,6 +127,7 @@ pub fn train(
             metrics: &metrics_clear,
             model: trained.model,
             log: &trained.log,
+            activate,
         },
     )?;
     let mut report = Map::new();
@@ -124,10 +138,65 @@ pub fn train(
     report.insert("rows".into(), json!(data.n_rows));
     report.insert("train_rows".into(), json!(trained.train_rows));
     report.insert("test_rows".into(), json!(trained.test_rows));
+    report.insert("served_rows".into(), json!(trained.served_rows));
+    report.insert("activation".into(), activation);
     report.insert("seconds".into(), json!(seconds));
     report.insert("metrics".into(), trained.metrics);
     for (k, v) in trained.details {
         report.entry(k).or_insert(v);
     }
     Ok(Json::Object(report).to_string())
+}
+
+/// `activate: 'if_better'`: scores the active version of `name` on the rows the new model's
+/// metrics were measured on, and activates the new one only if its key metric
+/// ([`Model::key_metric`]) is strictly better. No active version: the new one is activated. An
+/// active version that cannot be scored on these rows (another kind, other columns) is kept.
+fn if_better(
+    session: &Session,
+    conn: &Connection,
+    name: &str,
+    data: &Dataset,
+    trained: &Trained<Model>,
+) -> Result<Json> {
+    let (metric, higher) = trained.model.key_metric();
+    let mut out = json!({"strategy": "if_better", "metric": metric});
+    let new = trained.metrics.get(metric).and_then(Json::as_f64);
+    out["new"] = json!(new);
+    if store::active_version(conn, name)?.is_none() {
+        out["activated"] = json!(true);
+        out["reason"] = json!("no version was active");
+        return Ok(out);
+    }
+    let active = session.load_active(conn, name)?;
+    out["active_version"] = json!(active.version);
+    let held_out = data.subset(&trained.held_out);
+    let theirs = match active.model.evaluate(&held_out) {
+        Ok(m) => m.get(metric).and_then(Json::as_f64),
+        Err(e) => {
+            out["activated"] = json!(false);
+            out["reason"] =
+                json!(format!("the active version could not be scored on the held-out rows: {e}"));
+            return Ok(out);
+        }
+    };
+    out["active"] = json!(theirs);
+    let better = match (new, theirs) {
+        (Some(n), Some(t)) => {
+            if higher {
+                n > t
+            } else {
+                n < t
+            }
+        }
+        (Some(_), None) => true,
+        _ => false,
+    };
+    out["activated"] = json!(better);
+    out["reason"] = json!(if better {
+        format!("the new version's {metric} is better on the same held-out rows")
+    } else {
+        format!("the active version's {metric} is at least as good on the same held-out rows")
+    });
+    Ok(out)
 }

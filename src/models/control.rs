@@ -105,6 +105,15 @@ impl<'a> Control<'a> {
         self
     }
 
+    /// A control for a second phase of the same training (the refit on every row): the same
+    /// check and progress sink, `phase` added to the label, the clocks started afresh.
+    pub fn phase(&self, phase: &str) -> Control<'a> {
+        let mut c = Control::new().with_label(format!("{}{phase}", self.label));
+        c.check = self.check;
+        c.sink = self.sink;
+        c
+    }
+
     /// Whether progress lines go anywhere.
     pub fn reports_progress(&self) -> bool {
         self.sink.is_some()

@@ -197,6 +197,27 @@ impl Dataset {
     pub fn column_names(&self) -> Vec<&str> {
         self.columns.iter().map(|c| c.name.as_str()).collect()
     }
+
+    /// The rows `rows` (indices into this dataset), in that order.
+    pub fn subset(&self, rows: &[usize]) -> Dataset {
+        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&r| v[r].clone()).collect()
+        }
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                data: match &c.data {
+                    ColumnData::Integer(v) => ColumnData::Integer(pick(v, rows)),
+                    ColumnData::Real(v) => ColumnData::Real(pick(v, rows)),
+                    ColumnData::Text(v) => ColumnData::Text(pick(v, rows)),
+                    ColumnData::Null(_) => ColumnData::Null(rows.len()),
+                },
+            })
+            .collect();
+        Dataset { columns, n_rows: rows.len() }
+    }
 }
 
 /// Class labels of a classification target, encoded as dense indices.

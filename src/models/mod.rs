@@ -51,10 +51,18 @@ pub struct Trained<M> {
     pub details: serde_json::Map<String, Json>,
     /// Per-epoch rows for `ml_training_log` (may be empty for single-pass models).
     pub log: Vec<EpochLog>,
-    /// Rows used for fitting.
+    /// Rows used for fitting the model that `metrics` measure.
     pub train_rows: usize,
     /// Rows held out for `metrics`.
     pub test_rows: usize,
+    /// The row indices (of the training data) held out for `metrics`; filled by the set-up.
+    pub held_out: Vec<usize>,
+    /// Rows that fitted the returned (served) model: all of them after a refit, else
+    /// `train_rows`; filled by the set-up.
+    pub served_rows: usize,
+    /// Epochs a refit on every row should run (a classifier stopped early: the best epoch
+    /// found on the split); None runs the same options.
+    pub refit_epochs: Option<usize>,
 }
 
 /// What every model kind offers.
@@ -63,7 +71,7 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     const KIND: &'static str;
 
     /// The kind's validated options.
-    type Params;
+    type Params: Clone;
 
     /// Reads the kind's options through their declarations (the set-up then rejects keys the
     /// kind does not declare, before any heavy work).
@@ -79,6 +87,12 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// interruption) ends the training; a fit whose loss or parameters stop being finite is an
     /// error that names the epoch and the option to change. An error means no model.
     fn fit(setup: &setup::Setup<'_>, params: &Self::Params) -> Result<Trained<Self>>;
+
+    /// The options of the refit on every row after a measured fit (see [`setup::train`]): by
+    /// default the same.
+    fn refit_params(params: &Self::Params, _measured: &Trained<Self>) -> Self::Params {
+        params.clone()
+    }
 
     /// Reads the options, sets up ([`setup::train`]) and fits.
     fn train(
@@ -157,6 +171,9 @@ impl<M> Trained<M> {
             log: self.log,
             train_rows: self.train_rows,
             test_rows: self.test_rows,
+            held_out: self.held_out,
+            served_rows: self.served_rows,
+            refit_epochs: self.refit_epochs,
         }
     }
 }
@@ -215,6 +232,16 @@ impl Model {
             Model::Text(m) => m.check(),
             Model::Classifier(m) => m.check(),
             Model::Recommender(m) => m.check(),
+        }
+    }
+
+    /// The held-out metric that `activate: 'if_better'` compares, and whether higher is
+    /// better: macro F1 for classifiers, RMSE for ratings, NDCG@10 for implicit feedback.
+    pub fn key_metric(&self) -> (&'static str, bool) {
+        match self {
+            Model::Text(_) | Model::Classifier(_) => ("macro_f1", true),
+            Model::Recommender(r) if r.implicit() => ("ndcg_at_10", true),
+            Model::Recommender(_) => ("rmse", false),
         }
     }
 

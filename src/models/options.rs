@@ -372,6 +372,25 @@ pub struct Common<'a> {
     /// Interrupt check and progress lines (option `progress`, or the environment variable
     /// [`control::PROGRESS_ENV`]; the SQL layer adds the interrupt check).
     pub control: Control<'a>,
+    /// With held-out rows: after measuring on the split, fit the served model again on every
+    /// row (option `refit`, default true).
+    pub refit: bool,
+    /// Whether the new version becomes the active one (option `activate`).
+    pub activate: Activate,
+    /// Versions to keep after storing (option `keep`: the newest n plus the active one; None
+    /// keeps all).
+    pub keep: Option<usize>,
+}
+
+/// When a newly trained version becomes the active one (option `activate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activate {
+    /// Always (the default).
+    Always,
+    /// Only if its held-out metric beats the active version's on the same held-out rows.
+    IfBetter,
+    /// Never: stored, not served.
+    Never,
 }
 
 /// `seed`.
@@ -405,8 +424,33 @@ pub const PROGRESS: Spec = Spec::new(
      [Long trainings](#long-trainings)",
 );
 
+/// `refit`.
+pub const REFIT: Spec = Spec::new(
+    "refit",
+    Type::Bool,
+    Default::Bool(true),
+    "with held-out rows, fit the served model again on every row after measuring on the split (same \
+     options and seed; a classifier stopped early runs the epochs found on the split); false serves the \
+     split model",
+);
+/// `activate`.
+pub const ACTIVATE: Spec = Spec::new(
+    "activate",
+    Type::Choice(&["always", "if_better", "never"]),
+    Default::Choice("always"),
+    "whether the new version becomes active: always, only if its held-out metric beats the active \
+     version's on the same held-out rows, or never (stored, not served)",
+);
+/// `keep`.
+pub const KEEP: Spec = Spec::new(
+    "keep",
+    Type::Int { min: 1, max: i64::MAX },
+    Default::Derived("all"),
+    "after storing, keep only the newest n versions of the model plus the active one",
+);
+
 /// The options of every kind.
-pub const COMMON: &[Spec] = &[SEED, TEST_SIZE, MAX_MEMORY_MB, PROGRESS];
+pub const COMMON: &[Spec] = &[SEED, TEST_SIZE, MAX_MEMORY_MB, PROGRESS, REFIT, ACTIVATE, KEEP];
 
 impl<'a> Common<'a> {
     /// Reads `seed`, `test_size`, `max_memory_mb` and `progress` (progress lines go to the
@@ -426,18 +470,49 @@ impl<'a> Common<'a> {
         } else {
             control::progress_from_env()?
         };
+        let refit = opts.bool(&REFIT)?;
+        let activate = match opts.choice(&ACTIVATE)? {
+            "if_better" => Activate::IfBetter,
+            "never" => Activate::Never,
+            _ => Activate::Always,
+        };
+        let keep = if opts.has(&KEEP)? { Some(opts.int_or(&KEEP, 1)? as usize) } else { None };
         let mut control = Control::new();
         if progress {
             control = control.with_progress_to_stderr();
         }
-        Ok(Common { seed, test_size, budget: Budget::training_mb(mb), control })
+        Ok(Common { seed, test_size, budget: Budget::training_mb(mb), control, refit, activate, keep })
+    }
+}
+
+impl<'a> Common<'a> {
+    /// The same options for the refit on every row, whose progress lines say so.
+    pub fn for_refit(&self) -> Common<'a> {
+        Common {
+            seed: self.seed,
+            test_size: 0.0,
+            budget: self.budget,
+            control: self.control.phase("refit on every row: "),
+            refit: false,
+            activate: self.activate,
+            keep: self.keep,
+        }
     }
 }
 
 impl std::default::Default for Common<'_> {
-    /// Seed 42, test size 0.2, the default budget, no check and no progress.
+    /// Seed 42, test size 0.2, the default budget, no check and no progress, refit on every
+    /// row, always activate, keep every version.
     fn default() -> Self {
-        Common { seed: 42, test_size: 0.2, budget: Budget::default(), control: Control::new() }
+        Common {
+            seed: 42,
+            test_size: 0.2,
+            budget: Budget::default(),
+            control: Control::new(),
+            refit: true,
+            activate: Activate::Always,
+            keep: None,
+        }
     }
 }
 
@@ -487,9 +562,7 @@ mod tests {
         let o = Options::parse(Some(r#"{"epoch": 3}"#)).unwrap();
         assert_eq!(
             o.finish("classifier").unwrap_err().to_string(),
-            "unknown option 'epoch' (expected one of: allow_extra_keys, batch_size, class_weight, dropout, epochs, \
-             exclude, features, hidden_layers, l2, learning_rate, max_categories, max_memory_mb, patience, \
-             progress, seed, shuffle, test_size, validation_split)"
+            "unknown option 'epoch' (expected one of: activate, allow_extra_keys, batch_size, class_weight, dropout, epochs, exclude, features, hidden_layers, keep, l2, learning_rate, max_categories, max_memory_mb, patience, progress, refit, seed, shuffle, test_size, validation_split)"
         );
     }
 

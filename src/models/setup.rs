@@ -12,6 +12,7 @@ use super::options::{Common, Options};
 use super::split::train_test_split;
 use super::{Estimator, Trained};
 use crate::{Error, Result};
+use serde_json::json;
 
 /// What a kind needs of the target column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,9 +90,26 @@ impl<'a> Setup<'a> {
         let y = &self.labels()?.y;
         Ok(rows.iter().map(|&r| y[r]).collect())
     }
+
+    /// The same set-up with every row in training and none held out (the refit).
+    fn every_row(&self) -> Setup<'a> {
+        Setup {
+            data: self.data,
+            target: self.target,
+            labels: self.labels.clone(),
+            train: (0..self.data.n_rows).collect(),
+            test: Vec::new(),
+            common: self.common,
+        }
+    }
 }
 
-/// Trains a model of kind `E`: options, set-up, fit.
+/// Trains a model of kind `E`: options, set-up, fit on the training rows and measure on the
+/// held-out ones; then, unless `refit` is off or nothing was held out, fit the served model
+/// again on every row with the same options ([`Estimator::refit_params`]). The result is the
+/// served model with the measured fit's metrics, training log and held-out facts; its details
+/// are the measured fit's, updated with the refit's, and say which rows fed which
+/// (`metrics_fit`, `served_fit`).
 pub fn train<E: Estimator>(
     data: &Dataset,
     target: Option<&str>,
@@ -101,5 +119,50 @@ pub fn train<E: Estimator>(
     let params = E::read_params(opts, common)?;
     opts.finish(E::KIND)?;
     let setup = Setup::new(data, target, E::target(&params), common)?;
-    E::fit(&setup, &params)
+    let mut measured = E::fit(&setup, &params)?;
+    measured.held_out = setup.test.clone();
+    measured.served_rows = measured.train_rows;
+    let refit = common.refit && !setup.test.is_empty();
+    if !refit {
+        let served = if setup.test.is_empty() { "every row" } else { "the training split (refit: false)" };
+        let metrics_fit = json!({"rows": measured.train_rows, "held_out_rows": measured.test_rows});
+        measured.details.insert("metrics_fit".into(), metrics_fit);
+        measured.details.insert("served_fit".into(), json!({"rows": measured.train_rows, "fit_on": served}));
+        return Ok(measured);
+    }
+    let refit_common = common.for_refit();
+    let everything = Setup { common: &refit_common, ..setup.every_row() };
+    let served = E::fit(&everything, &E::refit_params(&params, &measured))?;
+    // The report's facts describe the served model (its features, vocabulary, users, baseline
+    // scores); what the measured fit found differently (its epochs, its validation) is under
+    // `metrics_fit.details`, beside the training log, which is the measured fit's. Facts only
+    // the measured fit has (permutation importance on the held-out rows) stay.
+    let mut details = measured.details;
+    let mut differing = serde_json::Map::new();
+    for (k, v) in served.details {
+        if let Some(old) = details.insert(k.clone(), v)
+            && details.get(&k) != Some(&old)
+        {
+            differing.insert(k, old);
+        }
+    }
+    details.insert(
+        "metrics_fit".into(),
+        json!({"rows": measured.train_rows, "held_out_rows": measured.test_rows, "details": differing}),
+    );
+    details.insert(
+        "served_fit".into(),
+        json!({"rows": served.train_rows, "fit_on": "every row (refit after measuring)"}),
+    );
+    Ok(Trained {
+        model: served.model,
+        metrics: measured.metrics,
+        details,
+        log: measured.log,
+        train_rows: measured.train_rows,
+        test_rows: measured.test_rows,
+        held_out: setup.test,
+        served_rows: served.train_rows,
+        refit_epochs: measured.refit_epochs,
+    })
 }

@@ -151,6 +151,9 @@ pub struct NewModel<'a> {
     pub model: Model,
     /// Its per-epoch training log, for `ml_training_log`.
     pub log: &'a [EpochLog],
+    /// Whether it becomes the active version (else it is stored inactive and the active
+    /// version stays).
+    pub activate: bool,
 }
 
 impl Session {
@@ -311,10 +314,12 @@ impl Session {
             let rows_before = tables::model_rows(conn)?;
             // Written active at once (after deactivating the previous version) rather than by
             // `activate`: an UPDATE of the new row would copy its whole blob again.
-            conn.execute(
-                "UPDATE main.ml_models SET active = 0 WHERE name = ?1 COLLATE BINARY AND active = 1",
-                [m.name],
-            )?;
+            if m.activate {
+                conn.execute(
+                    "UPDATE main.ml_models SET active = 0 WHERE name = ?1 COLLATE BINARY AND active = 1",
+                    [m.name],
+                )?;
+            }
             // The row is inserted with a zero blob of the right size, which the blob is then
             // written into (incremental blob I/O): binding the blob would copy it twice more
             // (SQLite's transient copy of the parameter, then the record), which took 1 ms for
@@ -324,8 +329,18 @@ impl Session {
             // version.
             let inserted = conn.execute(
                 "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
-                 VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, 1, ?8, zeroblob(?8))",
-                params![m.name, version, m.kind, m.algorithm, m.rows as i64, m.params, m.metrics, blob.len() as i64],
+                 VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, ?9, ?8, zeroblob(?8))",
+                params![
+                    m.name,
+                    version,
+                    m.kind,
+                    m.algorithm,
+                    m.rows as i64,
+                    m.params,
+                    m.metrics,
+                    blob.len() as i64,
+                    m.activate
+                ],
             )?;
             let rowid = conn.last_insert_rowid();
             let found: Vec<(i64, Option<i64>)> = conn
@@ -496,6 +511,20 @@ pub(crate) fn decode(name: &str, plain: &[u8]) -> Result<Model> {
     // message, and this one says what disagrees.
     stored.model.check().map_err(|e| Error::Codec(format!("model '{}' is damaged: {e}", clip(name))))?;
     Ok(stored.model)
+}
+
+/// The active version of `name`, if it has one.
+pub fn active_version(conn: &Connection, name: &str) -> Result<Option<i64>> {
+    if !tables::exists(conn, "ml_models")? {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT version FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND active = 1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 /// Makes `version` the active version of `name`.

@@ -310,7 +310,22 @@ impl Estimator for Classifier {
             log: fitted.log,
             train_rows: train_rows.len(),
             test_rows: test_rows.len(),
+            held_out: Vec::new(),
+            served_rows: train_rows.len(),
+            refit_epochs: (fitted.validation_rows > 0).then_some(fitted.best_epoch),
         })
+    }
+
+    /// The refit on every row uses no validation part; with one, it runs the best epoch count
+    /// found on the split (the weights kept there).
+    fn refit_params(params: &Params, measured: &Trained<Self>) -> Params {
+        let mut p = params.clone();
+        if let Some(epochs) = measured.refit_epochs {
+            p.config.epochs = epochs.max(1);
+        }
+        p.config.validation_split = 0.0;
+        p.config.patience = None;
+        p
     }
 
     fn algorithm(&self) -> String {

@@ -60,7 +60,13 @@ fn learns_separable_blobs_and_returns_labels_of_the_same_type() {
     let imp = t.details["permutation_importance"].as_array().unwrap();
     assert_eq!(imp.len(), 3);
     assert_eq!(t.details["features"][1]["missing_flag"], json!(true));
-    assert_eq!(t.details["log_validation"], json!("test split (monitoring only)"));
+    // The log is the measured fit's, monitored on the held-out rows; the served refit had none.
+    assert_eq!(t.details["metrics_fit"]["details"]["log_validation"], json!("test split (monitoring only)"));
+    assert_eq!(t.details["log_validation"], json!("none"));
+    assert_eq!(
+        (t.details["metrics_fit"]["rows"].clone(), t.details["served_fit"]["rows"].clone()),
+        (json!(480), json!(600))
+    );
 }
 
 #[test]
@@ -145,9 +151,7 @@ fn option_errors() {
     );
     assert_eq!(
         err(r#"{"epoch": 3}"#),
-        "unknown option 'epoch' (expected one of: allow_extra_keys, batch_size, class_weight, dropout, epochs, \
-         exclude, features, hidden_layers, l2, learning_rate, max_categories, max_memory_mb, patience, progress, seed, \
-         shuffle, test_size, validation_split)"
+        "unknown option 'epoch' (expected one of: activate, allow_extra_keys, batch_size, class_weight, dropout, epochs, exclude, features, hidden_layers, keep, l2, learning_rate, max_categories, max_memory_mb, patience, progress, refit, seed, shuffle, test_size, validation_split)"
     );
     let mut opts = Options::default();
     assert_eq!(

@@ -52,6 +52,7 @@ use std::time::Instant;
 
 /// Length of the ranked lists behind precision@k, recall@k and NDCG@k.
 pub const RANKING_K: usize = 10;
+const _: () = assert!(RANKING_K == 10, "Model::key_metric names ndcg_at_10");
 
 /// At most this many held-out users are ranked for the training report (chosen evenly over
 /// the user indices), which bounds its cost on large data; `evaluate` ranks every user.
@@ -340,6 +341,11 @@ impl Recommender {
             if self.algorithm.implicit() { json!("any held-out interaction") } else { json!(self.relevant) },
         );
         Ok(Json::Object(out))
+    }
+
+    /// True for implicit feedback (scores are preferences, not ratings).
+    pub fn implicit(&self) -> bool {
+        self.algorithm.implicit()
     }
 
     /// Finds the dense ids of an argument pair; NULL gives `Ok(None)`.
@@ -763,7 +769,17 @@ impl Estimator for Recommender {
             model.held_out_rated = Some(Csr::build(n_users, &held, false));
             model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS, control)?
         };
-        Ok(Trained { train_rows: prep.train.len(), test_rows: prep.test.len(), model, metrics, details, log })
+        Ok(Trained {
+            train_rows: prep.train.len(),
+            test_rows: prep.test.len(),
+            held_out: Vec::new(),
+            served_rows: prep.train.len(),
+            refit_epochs: None,
+            model,
+            metrics,
+            details,
+            log,
+        })
     }
 
     fn algorithm(&self) -> String {

@@ -367,14 +367,11 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"lr_yj": 0.1}"#),
-            "unknown option 'lr_yj' (expected one of: algorithm, biased, epochs, factors, feedback, init_mean, \
-             init_std_dev, item, lr_all, lr_bi, lr_bu, lr_pu, lr_qi, max_memory_mb, progress, rating_scale, \
-             reg_all, reg_bi, reg_bu, reg_pu, reg_qi, relevant, seed, test_size, user)"
+            "unknown option 'lr_yj' (expected one of: activate, algorithm, biased, epochs, factors, feedback, init_mean, init_std_dev, item, keep, lr_all, lr_bi, lr_bu, lr_pu, lr_qi, max_memory_mb, progress, rating_scale, refit, reg_all, reg_bi, reg_bu, reg_pu, reg_qi, relevant, seed, test_size, user)"
         );
         assert_eq!(
             err(r#"{"algorithm": "als", "lr_all": 3}"#),
-            "unknown option 'lr_all' (expected one of: algorithm, confidence, epochs, factors, feedback, item, \
-             max_memory_mb, progress, regularization, seed, test_size, user)"
+            "unknown option 'lr_all' (expected one of: activate, algorithm, confidence, epochs, factors, feedback, item, keep, max_memory_mb, progress, refit, regularization, seed, test_size, user)"
         );
         assert_eq!(
             err(r#"{"n_factors": 8, "factors": 8}"#),

@@ -185,7 +185,7 @@ fn held_out_ratings_still_count_as_rated() {
     // Half the ratings are held out for the report; none of the source's rated items may come
     // back as a recommendation, and the report's metrics were measured on the held-out half.
     let data = low_rank_dataset(30, 20);
-    let t = train(&data, Some("rating"), r#"{"n_factors": 4}"#, 0.5).unwrap();
+    let t = train(&data, Some("rating"), r#"{"n_factors": 4, "refit": false}"#, 0.5).unwrap();
     assert!(t.test_rows > 0 && t.metrics["rmse"].as_f64().is_some());
     let m = t.model;
     // Evaluating on the source ranks against the fitted rows only: the held-out relevant items

@@ -504,7 +504,17 @@ impl Estimator for TextModel {
         }
         details.insert("timings".into(), json!({"fit_s": fit_s, "evaluate_s": seconds - fit_s}));
         let log = vec![EpochLog { epoch: 1, loss: train_loss, val_loss, metric: accuracy, seconds }];
-        Ok(Trained { model, metrics, details, log, train_rows: train.len(), test_rows: test.len() })
+        Ok(Trained {
+            model,
+            metrics,
+            details,
+            log,
+            train_rows: train.len(),
+            test_rows: test.len(),
+            held_out: Vec::new(),
+            served_rows: train.len(),
+            refit_epochs: None,
+        })
     }
 
     fn algorithm(&self) -> String {
