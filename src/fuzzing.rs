@@ -18,9 +18,10 @@
 //! similar items on a few fixed inputs ([`exercise`]).
 
 use crate::models::memory::Budget;
+use crate::models::stored::Plaintext;
 use crate::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens, term_hash};
 use crate::models::{self, Column, ColumnData, Common, Dataset, Input, Model, Options, Value};
-use crate::models::{SCHEMA_VERSION, StoredModel, mlp::Classifier};
+use crate::models::{StoredModel, mlp::Classifier};
 use crate::source::{self, Source};
 use crate::store::crypto::{KdfParams, MasterKey};
 use crate::store::envelope::{self, Binding};
@@ -176,8 +177,7 @@ pub struct Seed {
 
 /// Encodes a model as the store does (before encryption).
 pub fn encode(model: Model) -> Result<Vec<u8>> {
-    let stored = StoredModel { schema_version: SCHEMA_VERSION, model };
-    postcard::to_stdvec(&stored).map_err(|e| Error::Codec(e.to_string()))
+    crate::models::stored::encode(model).map_err(|e| Error::Codec(e.to_string()))
 }
 
 /// The seed models, trained once per process.
@@ -394,7 +394,8 @@ fn seed_trees() -> &'static [Json] {
         seeds()
             .iter()
             .map(|s| {
-                let stored: StoredModel = postcard::from_bytes(&s.plain).expect("seed models decode");
+                let (stored, _): (StoredModel, &[u8]) =
+                    postcard::take_from_bytes(&s.plain).expect("seed models decode");
                 serde_json::to_value(&stored).expect("seed models convert to JSON")
             })
             .collect()
@@ -614,7 +615,7 @@ pub fn decode_mutated(data: &[u8]) {
     }
     // Values serde cannot take back (a size that does not fit, a negative count) end here.
     let Ok(stored) = serde_json::from_value::<StoredModel>(tree) else { return };
-    let Ok(plain) = postcard::to_stdvec(&stored) else { return };
+    let Ok(plain) = postcard::to_stdvec(&Plaintext::new(&stored)) else { return };
     drop(stored);
     decode(&plain);
 }
@@ -1060,7 +1061,8 @@ mod tests {
             Ok(stored) => stored,
             Err(e) => return Some(e.to_string()),
         };
-        match decode_model(&postcard::to_stdvec(&stored).expect("the edited model encodes")) {
+        match decode_model(&postcard::to_stdvec(&Plaintext::new(&stored)).expect("the edited model encodes"))
+        {
             Ok(model) => {
                 exercise(&model);
                 None

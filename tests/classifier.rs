@@ -102,7 +102,7 @@ fn errors_name_the_problem() {
     );
     assert_eq!(
         err(&conn, "SELECT ml_predict('churn', 3, 'basic')"),
-        "ml_predict: expected 3 feature values in training order (tenure, plan, monthly) or one JSON object, got 2 arguments"
+        "ml_predict: expected 3 values in training order (tenure, plan, monthly) or one JSON object, got 2 arguments"
     );
     assert_eq!(
         err(&conn, "SELECT ml_predict('churn', json_object('tenure', 3, 'plan', 'basic'))"),

@@ -1,7 +1,8 @@
-//! The stored model format: `tests/fixtures/format-1.db` was written by the build of model
-//! format 1 (`examples/make_fixtures.rs`, at git 638fccd's model code) with one model of
-//! every kind and algorithm. This build must open every one of them and predict what that
-//! build predicted. A change to a stored struct that postcard would decode differently fails
+//! The stored model format: `tests/fixtures/format-N.db` was written by the build of model
+//! format N (`examples/make_fixtures.rs`; format 1 at git 638fccd's model code, format 2 at
+//! the commit that added the classifier's positional input columns) with one model of every
+//! kind and algorithm. This build must open every one of them and predict what that build
+//! predicted. A change to a stored struct that postcard would decode differently fails
 //! here; such a change must bump the format version and keep these blobs loading.
 
 #[allow(dead_code)]
@@ -53,18 +54,29 @@ fn same(a: &str, b: &str) -> bool {
 
 #[test]
 fn format_1_models_still_load_and_predict_the_same() {
+    fixture_predicts_the_same(1);
+}
+
+#[test]
+fn format_2_models_still_load_and_predict_the_same() {
+    fixture_predicts_the_same(2);
+}
+
+fn fixture_predicts_the_same(format: u32) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("format-1.db");
-    std::fs::copy("tests/fixtures/format-1.db", &path).unwrap();
-    let expected: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/format-1.json").unwrap()).unwrap();
+    let path = dir.path().join(format!("format-{format}.db"));
+    std::fs::copy(format!("tests/fixtures/format-{format}.db"), &path).unwrap();
+    let expected: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(format!("tests/fixtures/format-{format}.json")).unwrap(),
+    )
+    .unwrap();
     let conn = unlocked(Some(&path), "sqlml format fixture");
     assert_eq!(int(&conn, "SELECT count(*) FROM ml_models"), fixtures::MODELS.len() as i64);
     assert_eq!(expected.len(), fixtures::PROBES.len());
     for (label, sql) in fixtures::PROBES {
         let got = fixtures::probe(&conn, sql).unwrap_or_else(|e| panic!("{label}: {e}"));
         let want = expected[*label].as_str().unwrap();
-        assert!(same(&got, want), "{label}: this build gives\n{got}\nformat 1 gave\n{want}");
+        assert!(same(&got, want), "{label}: this build gives\n{got}\nformat {format} gave\n{want}");
     }
 }
 

@@ -40,7 +40,7 @@ fn version_and_debug() {
     let conn = open(None);
     assert_eq!(text(&conn, "SELECT ml_version()"), format!("v{}", env!("CARGO_PKG_VERSION")));
     let debug = text(&conn, "SELECT ml_debug()");
-    assert!(debug.contains("Model format: 1"), "{debug}");
+    assert!(debug.contains("Model format: 2"), "{debug}");
     assert!(debug.contains("Kinds: text, classifier, recommender"), "{debug}");
 }
 

@@ -179,3 +179,50 @@ fn activation_strategies() {
     assert_eq!(r["activation"]["activated"], json!(false), "{r}");
     assert_eq!(active(&conn, "r"), 1);
 }
+
+/// Positional prediction takes the training columns in source order, dropped ones included
+/// (their values are ignored); a wrong count lists that order.
+#[test]
+fn positional_prediction_takes_the_training_columns() {
+    let conn = unlocked(None, "pw");
+    make_leads(&conn, 300, 4);
+    conn.execute_batch(
+        "CREATE TABLE wide AS SELECT 'x' AS const, age, NULL AS empty, visits, 7 AS seven, segment, converted FROM leads",
+    )
+    .unwrap();
+    let r = report(&conn, "SELECT ml_train('w', 'classifier', 'wide', 'converted', '{\"epochs\": 2}')");
+    let dropped: Vec<&str> =
+        r["dropped_columns"].as_array().unwrap().iter().map(|d| d["column"].as_str().unwrap()).collect();
+    assert_eq!(dropped, ["const", "empty", "seven"], "{r}");
+    assert_eq!(r["columns"], json!(["const", "age", "empty", "visits", "seven", "segment"]));
+    // The table's own columns, in order, as SQL gives them; dropped values are ignored.
+    let same = int(
+        &conn,
+        "SELECT count(*) FROM wide WHERE ml_predict_proba('w', const, age, empty, visits, seven, segment)
+            = ml_predict_proba('w', json_object('age', age, 'visits', visits, 'segment', segment))
+          AND ml_predict_proba('w', 'other', age, 3.5, visits, NULL, segment)
+            = ml_predict_proba('w', const, age, empty, visits, seven, segment)",
+    );
+    assert_eq!(same, 300);
+    assert_eq!(
+        err(&conn, "SELECT ml_predict('w', 30, 4, 'b')"),
+        "ml_predict: expected 6 values in training order (const, age, empty, visits, seven, segment) or one JSON \
+         object, got 3 arguments"
+    );
+    // With `features` the order is the option's; with `exclude` the excluded columns are not
+    // arguments.
+    conn.execute_batch(
+        "SELECT ml_train('f', 'classifier', 'wide', 'converted', '{\"epochs\": 2, \"features\": [\"segment\", \"seven\", \"age\"]}');
+         SELECT ml_train('e', 'classifier', 'wide', 'converted', '{\"epochs\": 2, \"exclude\": [\"visits\"]}');",
+    )
+    .unwrap();
+    assert_eq!(
+        int(&conn, "SELECT count(*) FROM wide WHERE ml_predict('f', segment, seven, age) IS NOT NULL"),
+        300
+    );
+    assert_eq!(
+        err(&conn, "SELECT ml_predict('e', 1)"),
+        "ml_predict: expected 5 values in training order (const, age, empty, seven, segment) or one JSON object, \
+         got 1 argument"
+    );
+}

@@ -15,6 +15,7 @@ pub mod options;
 pub mod recommender;
 pub mod setup;
 pub mod split;
+pub mod stored;
 pub mod text;
 
 use crate::{Error, Result};
@@ -24,6 +25,7 @@ pub use memory::Budget;
 pub use options::{Common, Options};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value as Json;
+pub use stored::{SCHEMA_VERSION, StoredModel};
 
 /// One row of `ml_training_log`: what happened in one epoch (or iteration) of training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,23 +145,6 @@ pub enum Model {
 
 /// The kinds accepted by `ml_train`, for error messages.
 pub const KINDS: &[&str] = &["text", "classifier", "recommender"];
-
-/// Format version of the plaintext inside the envelope.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// The plaintext of a stored model: the schema version first, so a reader can refuse newer
-/// layouts before decoding the rest.
-///
-/// The store checks after decoding that the parts of the model agree with each other (see
-/// [`Model::check`]): a damaged or hand-made plaintext is a decoding error, never a model whose
-/// predictions index out of bounds.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct StoredModel {
-    /// [`SCHEMA_VERSION`] at the time of writing.
-    pub schema_version: u32,
-    /// The model.
-    pub model: Model,
-}
 
 impl<M> Trained<M> {
     /// Converts the model, keeping the report.
@@ -304,7 +289,8 @@ mod tests {
         let damaged = serde_json::from_value::<StoredModel>(tree).unwrap();
         assert_eq!(damaged.model.check().unwrap_err(), "text model with 1 labels and 2 classes of weights");
         // Through the store, the message reaches the user (postcard would drop it).
-        let e = crate::store::decode("m", &postcard::to_stdvec(&damaged).unwrap()).unwrap_err().to_string();
+        let plain = postcard::to_stdvec(&stored::Plaintext::new(&damaged)).unwrap();
+        let e = crate::store::decode("m", &plain).unwrap_err().to_string();
         assert_eq!(
             e,
             "model encoding failed: model 'm' is damaged: text model with 1 labels and 2 classes of weights"

@@ -12,6 +12,7 @@ pub mod schema;
 pub mod tables;
 
 use crate::error::clip;
+use crate::models::stored::Plaintext;
 use crate::models::{EpochLog, Model, SCHEMA_VERSION, StoredModel};
 use crate::{Error, Result};
 use crypto::{KdfParams, MasterKey, random};
@@ -288,6 +289,7 @@ impl Session {
     pub fn insert_model(&self, conn: &Connection, key: &Unlocked, m: NewModel<'_>) -> Result<i64> {
         check_name(m.name)?;
         let stored = StoredModel { schema_version: SCHEMA_VERSION, model: m.model };
+        let stored = Plaintext::new(&stored);
         let codec = |e: postcard::Error| Error::Codec(e.to_string());
         // Serialized straight into the blob after its header and encrypted there. The exact
         // size is measured first, so the buffer never grows: a grown buffer would leave a
@@ -495,22 +497,15 @@ fn missing(conn: &Connection, name: &str, version: Option<i64>) -> Result<Error>
 }
 
 pub(crate) fn decode(name: &str, plain: &[u8]) -> Result<Model> {
-    // The schema version is the first field: read it alone first so a newer layout gives the
-    // upgrade message instead of a decoding error.
-    let (schema, _): (u32, _) =
-        postcard::take_from_bytes(plain).map_err(|_| Error::Decrypt(name.to_string()))?;
-    if schema > SCHEMA_VERSION {
-        return Err(Error::FormatVersion {
-            name: name.to_string(),
-            found: schema,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    let stored: StoredModel = postcard::from_bytes(plain).map_err(|e| Error::Codec(e.to_string()))?;
-    // Checked after decoding rather than inside serde: postcard drops a deserializer's own
-    // message, and this one says what disagrees.
-    stored.model.check().map_err(|e| Error::Codec(format!("model '{}' is damaged: {e}", clip(name))))?;
-    Ok(stored.model)
+    use crate::models::stored::{self, DecodeError};
+    stored::decode(plain).map_err(|e| match e {
+        DecodeError::Unreadable => Error::Decrypt(name.to_string()),
+        DecodeError::Newer(found) => {
+            Error::FormatVersion { name: name.to_string(), found, supported: SCHEMA_VERSION }
+        }
+        DecodeError::Codec(m) => Error::Codec(m),
+        DecodeError::Damaged(m) => Error::Codec(format!("model '{}' is damaged: {m}", clip(name))),
+    })
 }
 
 /// The active version of `name`, if it has one.

@@ -223,6 +223,16 @@ pub struct Encoder {
     pub ignored: Vec<String>,
     /// Columns dropped automatically, with the reason.
     pub dropped: Vec<Dropped>,
+    /// The columns positional prediction takes, in training order: every candidate feature
+    /// column (all but the target and the excluded ones, or `features`), dropped ones included.
+    /// Stored after the model (format 2's [`crate::models::stored::Extras`]), not in this
+    /// struct's postcard layout; empty for a format-1 model, whose positional arguments are
+    /// the used features.
+    #[serde(skip)]
+    pub inputs: Vec<String>,
+    /// For each of `inputs`, the feature it feeds (None: a dropped column, ignored).
+    #[serde(skip)]
+    pub input_features: Vec<Option<u32>>,
 }
 
 /// Which columns to consider, from the `features` / `exclude` options.
@@ -315,7 +325,51 @@ impl Encoder {
             .map(|c| c.name.clone())
             .filter(|n| !features.iter().any(|f| &f.name == n))
             .collect();
-        Ok(Encoder { features, width: offset, ignored, dropped })
+        let inputs = chosen.iter().map(|&(i, _)| data.columns[i].name.clone()).collect();
+        let mut encoder = Encoder {
+            features,
+            width: offset,
+            ignored,
+            dropped,
+            inputs: Vec::new(),
+            input_features: Vec::new(),
+        };
+        encoder.set_inputs(inputs).map_err(Error::Internal)?;
+        Ok(encoder)
+    }
+
+    /// Sets the positional input columns: each used feature must appear among them exactly
+    /// once, in feature order; the others are ignored columns.
+    pub fn set_inputs(&mut self, inputs: Vec<String>) -> std::result::Result<(), String> {
+        let mut map = Vec::with_capacity(inputs.len());
+        let mut next = 0usize;
+        for name in &inputs {
+            match self.features.get(next) {
+                Some(f) if f.name == *name => {
+                    map.push(Some(next as u32));
+                    next += 1;
+                }
+                _ if self.features.iter().any(|f| f.name == *name) => {
+                    return Err(format!("classifier input '{name}' out of feature order"));
+                }
+                _ => map.push(None),
+            }
+        }
+        if next != self.features.len() {
+            return Err(format!(
+                "classifier with {} features, {next} of them among its {} inputs",
+                self.features.len(),
+                inputs.len()
+            ));
+        }
+        self.inputs = inputs;
+        self.input_features = map;
+        Ok(())
+    }
+
+    /// The positional argument names: the inputs, or (format 1) the used features.
+    pub fn positional_names(&self) -> Vec<&str> {
+        if self.inputs.is_empty() { self.names() } else { self.inputs.iter().map(String::as_str).collect() }
     }
 
     /// Encodes the `rows` of `data` into a row-major matrix (`rows.len() × width`), finding each

@@ -1,8 +1,10 @@
 //! Prediction arguments → network inputs, without allocating on the success path.
 //!
 //! Two forms are accepted:
-//! * the feature values positionally, in training order (the order of `features` in the
-//!   training report);
+//! * the values of the training columns positionally, in training order: every non-target
+//!   column of the source (or the `features`), without the excluded ones, columns dropped at
+//!   training included (their values are ignored); a format-1 model takes only the used
+//!   features;
 //! * one text argument holding a JSON object `{"column": value, ...}`, as SQLite's
 //!   `json_object(...)` produces. Every used feature must be present (ASCII case-insensitive
 //!   keys); a key naming a column the model saw at training but does not use (the target,
@@ -35,19 +37,30 @@ pub fn encode_args<F: FnMut(usize, Input<'_>)>(
             return encode_json(enc, allow_extra_keys, text, out, on_value);
         }
     }
-    if args.len() != enc.features.len() {
+    let n = if enc.inputs.is_empty() { enc.features.len() } else { enc.inputs.len() };
+    if args.len() != n {
         return Err(Error::argument(format!(
-            "expected {} feature value{} in training order ({}) or one JSON object, got {} argument{}",
-            enc.features.len(),
-            if enc.features.len() == 1 { "" } else { "s" },
-            enc.names().join(", "),
+            "expected {n} value{} in training order ({}) or one JSON object, got {} argument{}",
+            if n == 1 { "" } else { "s" },
+            enc.positional_names().join(", "),
             args.len(),
             if args.len() == 1 { "" } else { "s" },
         )));
     }
-    for (i, (f, &v)) in enc.features.iter().zip(args).enumerate() {
-        f.encode(v, &mut out[f.offset..f.offset + f.width()])?;
-        on_value(i, v);
+    if enc.inputs.is_empty() {
+        for (i, (f, &v)) in enc.features.iter().zip(args).enumerate() {
+            f.encode(v, &mut out[f.offset..f.offset + f.width()])?;
+            on_value(i, v);
+        }
+        return Ok(());
+    }
+    // Dropped columns' values are accepted and ignored.
+    for (&feature, &v) in enc.input_features.iter().zip(args) {
+        if let Some(i) = feature {
+            let f = &enc.features[i as usize];
+            f.encode(v, &mut out[f.offset..f.offset + f.width()])?;
+            on_value(i as usize, v);
+        }
     }
     Ok(())
 }
@@ -312,7 +325,7 @@ mod tests {
         let err = |args: &[Input<'_>]| run(args, false).unwrap_err().to_string();
         assert_eq!(
             err(&[Input::Integer(1)]),
-            "expected 2 feature values in training order (tenure, plan) or one JSON object, got 1 argument"
+            "expected 2 values in training order (tenure, plan) or one JSON object, got 1 argument"
         );
         assert_eq!(
             err(&[Input::Text(r#"{"tenure": 1}"#)]),

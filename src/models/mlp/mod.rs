@@ -113,6 +113,12 @@ impl Classifier {
         &self.target
     }
 
+    /// Sets the positional input columns read from a stored model (see
+    /// [`features::Encoder::set_inputs`]).
+    pub(crate) fn set_inputs(&mut self, inputs: Vec<String>) -> std::result::Result<(), String> {
+        self.encoder.set_inputs(inputs)
+    }
+
     /// See [`crate::models::Model::check`].
     pub(crate) fn check(&self) -> std::result::Result<(), String> {
         let sizes = self.network.sizes();
@@ -259,6 +265,7 @@ impl Estimator for Classifier {
             model.encoder.dropped.iter().map(|d| json!({"column": d.column, "reason": d.reason})).collect(),
         );
         details.insert("inputs".into(), json!(d));
+        details.insert("columns".into(), json!(model.encoder.inputs));
         details.insert("layers".into(), json!(model.network.sizes()));
         details.insert("parameters".into(), json!(model.network.params().len()));
         details.insert("classes".into(), model.classes.iter().map(Value::to_json).collect());

@@ -2,6 +2,7 @@
 //! explanations, serialisation.
 
 use super::*;
+use crate::models::Model;
 use crate::models::data::{Column, ColumnData};
 
 /// Two Gaussian-ish blobs per class in 2-D plus a categorical column that also separates
@@ -96,8 +97,8 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
 fn serialisation_round_trip_keeps_predictions_and_fallbacks() {
     let data = blobs(150);
     let model = train(&data, r#"{"epochs": 2}"#).unwrap().model;
-    let stored = postcard::to_stdvec(&model).unwrap();
-    let back: Classifier = postcard::from_bytes(&stored).unwrap();
+    let stored = crate::models::stored::encode(Model::Classifier(model.clone())).unwrap();
+    let Ok(Model::Classifier(back)) = crate::models::stored::decode(&stored) else { panic!("decodes") };
     assert_eq!(back, model);
     // NULL numeric and an unseen category both have a defined encoding.
     let args = [Input::Null, Input::Null, Input::Text("hexagon")];
@@ -166,7 +167,7 @@ fn prediction_and_evaluation_errors() {
     let m = train(&data, r#"{"epochs": 1, "features": ["shape", "a"]}"#).unwrap().model;
     assert_eq!(
         m.predict(&[Input::Real(1.0)]).unwrap_err().to_string(),
-        "expected 2 feature values in training order (shape, a) or one JSON object, got 1 argument"
+        "expected 2 values in training order (shape, a) or one JSON object, got 1 argument"
     );
     assert_eq!(
         m.predict(&[Input::Text("round"), Input::Blob(b"\x00")]).unwrap_err().to_string(),
