@@ -226,3 +226,152 @@ fn positional_prediction_takes_the_training_columns() {
          got 1 argument"
     );
 }
+
+/// `ml_predict_table` gives what per-row prediction gives, for every kind, keyed by position
+/// or by a source column.
+#[test]
+fn batch_prediction_matches_per_row_prediction() {
+    let conn = unlocked(None, "pw");
+    make_leads(&conn, 700, 5);
+    conn.execute_batch(
+        "ALTER TABLE leads ADD COLUMN id TEXT; UPDATE leads SET id = 'L' || rowid;
+         SELECT ml_train('c', 'classifier', 'leads', 'converted', '{\"epochs\": 3, \"exclude\": [\"id\"]}');",
+    )
+    .unwrap();
+    // Keyed by position (the source's order), then by the id column; 700 rows span batches
+    // only for wide tables, so the classifier's is checked on a wide one below.
+    // The batch runs matrix products, one row runs the row kernels: the same classes, the
+    // probabilities equal up to float rounding.
+    let close = |p: &str, q: &str| {
+        format!(
+            "(SELECT max(abs(a.value - b.value)) FROM json_each({p}) a JOIN json_each({q}) b ON a.key = b.key) < 1e-6"
+        )
+    };
+    let same = int(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM ml_predict_table('c', 'SELECT * FROM leads ORDER BY rowid') AS p
+               JOIN leads l ON l.rowid = p.key
+              WHERE p.prediction = ml_predict('c', l.age, l.visits, l.segment) AND {}",
+            close("p.probability", "ml_predict_proba('c', l.age, l.visits, l.segment)")
+        ),
+    );
+    assert_eq!(same, 700);
+    let same = int(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM ml_predict_table('c', 'leads', '{{\"key\": \"id\"}}') AS p JOIN leads l ON l.id = p.key
+              WHERE {}",
+            close(
+                "p.probability",
+                "ml_predict_proba('c', json_object('age', l.age, 'visits', l.visits, 'segment', l.segment))"
+            )
+        ),
+    );
+    assert_eq!(same, 700);
+    make_messages(&conn, 150);
+    conn.execute_batch("SELECT ml_train('t', 'text', 'messages', 'label')").unwrap();
+    let same = int(
+        &conn,
+        "SELECT count(*) FROM ml_predict_table('t', 'messages', json_object('key', 'id')) AS p JOIN messages m ON m.id = p.key
+          WHERE p.prediction = ml_predict('t', m.body) AND p.probability = ml_predict_proba('t', m.body)",
+    );
+    assert_eq!(same, 150);
+    conn.execute_batch(
+        "CREATE TABLE ratings(u INTEGER, i INTEGER, r REAL);
+         WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 599)
+         INSERT INTO ratings SELECT x % 40, (x * 7) % 30, 1 + (x * 13) % 5 FROM n;
+         SELECT ml_train('r', 'recommender', 'ratings', 'r', '{\"factors\": 4}');",
+    )
+    .unwrap();
+    let same = int(
+        &conn,
+        "SELECT count(*) FROM ml_predict_table('r', 'SELECT u, i, u * 100 + i AS k FROM ratings UNION ALL SELECT 999, 999, -1', '{\"key\": \"k\"}') AS p
+          WHERE p.probability IS NULL
+            AND p.prediction = (SELECT ml_predict('r', u, i) FROM (SELECT 999 AS u, 999 AS i, -1 AS k UNION ALL SELECT u, i, u * 100 + i FROM ratings) WHERE k = p.key LIMIT 1)",
+    );
+    assert_eq!(same, 601);
+    // Errors name the argument or option.
+    assert_eq!(
+        err(&conn, "SELECT * FROM ml_predict_table('c', 'leads', '{\"key\": \"nope\"}')"),
+        "ml_predict_table: option 'key' 'nope' is not a column of the source (columns: age, visits, segment, converted, id)"
+    );
+    assert_eq!(
+        err(&conn, "SELECT * FROM ml_predict_table('c', 'leads', '{\"batch\": 3}')"),
+        "ml_predict_table: unknown option 'batch' (expected one of: key)"
+    );
+    assert_eq!(
+        err(&conn, "SELECT * FROM ml_predict_table('c', 'messages')"),
+        "ml_predict_table: feature column 'age' is not a column of the source (columns: id, body, label)"
+    );
+    assert_eq!(
+        err(&conn, "SELECT * FROM ml_predict_table('c', 'SELECT * FROM nope')"),
+        "ml_predict_table: argument 'source' is not a valid query: no such table: nope"
+    );
+    assert_eq!(
+        err(&conn, "SELECT * FROM ml_predict_table('c')"),
+        "ml_predict_table: argument 'source' is required (SELECT * FROM ml_predict_table(name, source, options))"
+    );
+    // A source that calls sqlml is refused.
+    assert!(
+        err(&conn, "SELECT * FROM ml_predict_table('t', 'SELECT ml_drop(''c'') AS body')")
+            .contains("ml_drop"),
+    );
+    assert_eq!(int(&conn, "SELECT count(*) FROM ml_models WHERE name = 'c'"), 1);
+}
+
+/// A classifier over 1,990 feature columns (SQLite's default limit is 2,000 columns) is trained
+/// and scored through `ml_predict_table`, in several batches.
+#[test]
+fn a_1990_feature_classifier_is_scored_in_batches() {
+    let conn = unlocked(None, "pw");
+    let features: Vec<String> = (0..1990).map(|i| format!("f{i}")).collect();
+    conn.execute_batch(&format!(
+        "CREATE TABLE wide(id INTEGER PRIMARY KEY, {}, label TEXT)",
+        features.join(" REAL, ") + " REAL"
+    ))
+    .unwrap();
+    let mut rng = Rng::new(6);
+    let placeholders = vec!["?"; 1991].join(", ");
+    let mut ins = conn
+        .prepare(&format!("INSERT INTO wide({}, label) VALUES ({placeholders})", features.join(", ")))
+        .unwrap();
+    let rows = 1200;
+    for _ in 0..rows {
+        let mut values: Vec<sqlml::rusqlite::types::Value> =
+            (0..1990).map(|_| sqlml::rusqlite::types::Value::Real(rng.below(1000) as f64 / 1000.0)).collect();
+        let signal = match (&values[3], &values[1500]) {
+            (sqlml::rusqlite::types::Value::Real(a), sqlml::rusqlite::types::Value::Real(b)) => a + b,
+            _ => unreachable!(),
+        };
+        values.push(sqlml::rusqlite::types::Value::Text(if signal > 1.0 { "hi" } else { "lo" }.into()));
+        ins.execute(sqlml::rusqlite::params_from_iter(values)).unwrap();
+    }
+    drop(ins);
+    let r = report(
+        &conn,
+        "SELECT ml_train('w', 'classifier', 'wide', 'label', '{\"exclude\": [\"id\"], \"hidden_layers\": [16], \"epochs\": 30, \"learning_rate\": 0.003}')",
+    );
+    assert_eq!(r["columns"].as_array().unwrap().len(), 1990);
+    let (n, right): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), sum(p.prediction = w.label) FROM ml_predict_table('w', 'wide', '{\"key\": \"id\"}') AS p JOIN wide w ON w.id = p.key",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(n, rows);
+    assert!(right as f64 / n as f64 > 0.8, "{right} of {n} right");
+    // Keyed by position across batches (527 rows a batch here): positions 1..=1200, in order.
+    let keys = int(&conn, "SELECT sum(key) FROM ml_predict_table('w', 'SELECT * FROM wide ORDER BY id')");
+    assert_eq!(keys, rows * (rows + 1) / 2);
+    // One row through ml_predict_proba (JSON form, all 1,990 keys: too many for json_object's
+    // 127 arguments, so built by json_group_object) gives the batch's probabilities.
+    let one = int(
+        &conn,
+        "WITH one AS (SELECT ml_predict_proba('w', (SELECT json_group_object(name, 0.5) FROM pragma_table_info('wide') WHERE name LIKE 'f%')) AS p),
+              batch AS (SELECT probability AS q FROM ml_predict_table('w', 'SELECT ' || (SELECT group_concat('0.5 AS ' || name) FROM pragma_table_info('wide') WHERE name LIKE 'f%')))
+         SELECT (SELECT max(abs(a.value - b.value)) FROM one, batch, json_each(one.p) a JOIN json_each(batch.q) b ON a.key = b.key) < 1e-6",
+    );
+    assert_eq!(one, 1);
+}

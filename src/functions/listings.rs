@@ -1,7 +1,7 @@
 //! The table-valued functions themselves: `ml_top_tokens`, `ml_recommend`, `ml_similar_items`.
 
 use super::args::{self, sql_value as sql};
-use super::tables::{self, TableFn};
+use super::tables::{self, Output, TableFn};
 use crate::models::{Budget, Input, Model, Value};
 use crate::store::Session;
 use crate::{Error, Result};
@@ -73,7 +73,7 @@ impl TableFn for TopTokens {
     const REQUIRED: usize = 1;
     const LIMIT_ARG: Option<usize> = None;
 
-    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Vec<Vec<SqlValue>>> {
+    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Output> {
         let name = name_arg(&args[0])?;
         let k = k_arg(&args[1])?;
         let loaded = session.load_active(conn, &name)?;
@@ -91,10 +91,12 @@ impl TableFn for TopTokens {
             ),
             rows as f64 * TOKEN_ROW_BYTES,
         )?;
-        Ok(m.top_tokens(k)
+        let rows: Vec<Vec<SqlValue>> = m
+            .top_tokens(k)
             .into_iter()
             .map(|(label, token, score)| vec![sql(label), SqlValue::Text(token), SqlValue::Real(score)])
-            .collect())
+            .collect();
+        Ok(rows.into())
     }
 }
 
@@ -121,7 +123,7 @@ impl TableFn for Recommend {
     const REQUIRED: usize = 2;
     const LIMIT_ARG: Option<usize> = Some(2);
 
-    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Vec<Vec<SqlValue>>> {
+    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Output> {
         let name = name_arg(&args[0])?;
         let k = k_arg(&args[2])?;
         let include_rated = match &args[3] {
@@ -136,7 +138,7 @@ impl TableFn for Recommend {
         };
         let loaded = session.load_active(conn, &name)?;
         let model = recommender(&name, &loaded.model)?;
-        Ok(scored(model.recommend(input(&args[1], 2)?, k, include_rated)?))
+        Ok(scored(model.recommend(input(&args[1], 2)?, k, include_rated)?).into())
     }
 }
 
@@ -152,12 +154,12 @@ impl TableFn for SimilarItems {
     const REQUIRED: usize = 2;
     const LIMIT_ARG: Option<usize> = Some(2);
 
-    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Vec<Vec<SqlValue>>> {
+    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> Result<Output> {
         let name = name_arg(&args[0])?;
         let k = k_arg(&args[2])?;
         let loaded = session.load_active(conn, &name)?;
         let model = recommender(&name, &loaded.model)?;
-        Ok(scored(model.similar_items(input(&args[1], 2)?, k)?))
+        Ok(scored(model.similar_items(input(&args[1], 2)?, k)?).into())
     }
 }
 
@@ -166,5 +168,6 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
     tables::register::<TopTokens>(conn, session)?;
     tables::register::<Recommend>(conn, session)?;
     tables::register::<SimilarItems>(conn, session)?;
+    tables::register::<super::predict_table::PredictTable>(conn, session)?;
     Ok(())
 }

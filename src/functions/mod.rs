@@ -8,6 +8,7 @@ mod manage;
 mod meta;
 mod origin;
 mod predict;
+mod predict_table;
 mod tables;
 mod train;
 
@@ -35,7 +36,7 @@ pub const FUNCTIONS: &[(&str, i32)] = &[
 ];
 
 /// Every table-valued function (eponymous virtual table) sqlml adds.
-pub const MODULES: &[&str] = &["ml_recommend", "ml_similar_items", "ml_top_tokens"];
+pub const MODULES: &[&str] = &["ml_predict_table", "ml_recommend", "ml_similar_items", "ml_top_tokens"];
 
 /// Flags of pure functions (same answer for the same arguments, no side effects).
 pub(crate) fn pure() -> FunctionFlags {

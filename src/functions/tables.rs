@@ -1,6 +1,8 @@
-//! Table-valued functions: `ml_recommend`, `ml_similar_items`, `ml_top_tokens`.
+//! Table-valued functions: `ml_recommend`, `ml_similar_items`, `ml_top_tokens`,
+//! `ml_predict_table`.
 //!
-//! One generic eponymous virtual table ([`ListTab`]) serves them all: visible result columns
+//! One generic eponymous virtual table ([`ListTab`]) serves them all (rows computed at once, or
+//! streamed in chunks, see [`Output`]): visible result columns
 //! followed by hidden argument columns, arguments passed as equality constraints (SQLite's
 //! table-valued-function syntax). A `LIMIT` is pushed down as `k` where SQLite offers it.
 //! Every callback that does real work catches panics itself: rusqlite does not for vtabs.
@@ -36,11 +38,29 @@ pub trait TableFn: 'static {
     const LIMIT_ARG: Option<usize>;
 
     /// Computes the rows (visible columns only). `args[i]` is None when argument i was not given.
-    fn rows(
-        session: &Session,
-        conn: &Connection,
-        args: &[Option<SqlValue>],
-    ) -> crate::Result<Vec<Vec<SqlValue>>>;
+    fn rows(session: &Session, conn: &Connection, args: &[Option<SqlValue>]) -> crate::Result<Output>;
+}
+
+/// The rows of a table-valued function: all at once, or in chunks computed as the query reads
+/// (memory bounded by a chunk).
+pub enum Output {
+    /// Every row.
+    All(Vec<Vec<SqlValue>>),
+    /// Rows computed a chunk at a time.
+    Chunked(Box<dyn Chunks>),
+}
+
+/// A table-valued function's rows, a chunk at a time.
+pub trait Chunks {
+    /// The next rows (possibly none), or None when there are no more. Runs on the connection's
+    /// thread, marked as inside the function (what it runs cannot call sqlml).
+    fn next_chunk(&mut self, conn: &Connection) -> crate::Result<Option<Vec<Vec<SqlValue>>>>;
+}
+
+impl From<Vec<Vec<SqlValue>>> for Output {
+    fn from(rows: Vec<Vec<SqlValue>>) -> Output {
+        Output::All(rows)
+    }
 }
 
 /// The virtual table behind a [`TableFn`].
@@ -60,7 +80,10 @@ pub struct ListCursor<F: TableFn> {
     session: Arc<Session>,
     args: Vec<Option<SqlValue>>,
     rows: Vec<Vec<SqlValue>>,
+    more: Option<Box<dyn Chunks>>,
     i: usize,
+    /// Rows before the current chunk (for the row id).
+    before: usize,
     _f: PhantomData<F>,
 }
 
@@ -141,7 +164,9 @@ unsafe impl<'vtab, F: TableFn> VTab<'vtab> for ListTab<F> {
             session: self.session.clone(),
             args: Vec::new(),
             rows: Vec::new(),
+            more: None,
             i: 0,
+            before: 0,
             _f: PhantomData,
         })
     }
@@ -196,18 +221,21 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
             };
             rows().map_err(|e| fail(F::NAME, e))
         }));
-        self.rows = match computed {
-            Ok(r) => r?,
+        (self.rows, self.more) = match computed {
+            Ok(Ok(Output::All(rows))) => (rows, None),
+            Ok(Ok(Output::Chunked(chunks))) => (Vec::new(), Some(chunks)),
+            Ok(Err(e)) => return Err(e),
             Err(_) => return Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)"))),
         };
         self.args = args;
         self.i = 0;
-        Ok(())
+        self.before = 0;
+        self.fill()
     }
 
     fn next(&mut self) -> rusqlite::Result<()> {
         self.i += 1;
-        Ok(())
+        self.fill()
     }
 
     fn eof(&self) -> bool {
@@ -230,7 +258,46 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
     }
 
     fn rowid(&self) -> rusqlite::Result<i64> {
-        Ok(self.i as i64 + 1)
+        Ok((self.before + self.i) as i64 + 1)
+    }
+}
+
+impl<F: TableFn> ListCursor<F> {
+    /// Reads chunks until the cursor is on a row or the chunks are exhausted.
+    fn fill(&mut self) -> rusqlite::Result<()> {
+        while self.i >= self.rows.len() {
+            let Some(chunks) = self.more.as_mut() else { return Ok(()) };
+            let db = self.db;
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // SAFETY: a non-owning handle to the connection running this query, on its thread.
+                let conn = unsafe { Connection::from_handle(db) }?;
+                let mut step = || {
+                    let _running = origin::enter(F::NAME)?;
+                    chunks.next_chunk(&conn)
+                };
+                step().map_err(|e| fail(F::NAME, e))
+            }));
+            match next {
+                Ok(Ok(Some(rows))) => {
+                    self.before += self.rows.len();
+                    self.rows = rows;
+                    self.i = 0;
+                }
+                Ok(Ok(None)) => {
+                    self.more = None;
+                    return Ok(());
+                }
+                Ok(Err(e)) => {
+                    self.more = None;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.more = None;
+                    return Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)")));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -127,6 +127,31 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
 
     /// Metrics on labelled rows (same columns as in training).
     fn evaluate(&self, data: &Dataset) -> Result<Json>;
+
+    /// Predictions for every row of `data`, whose columns have the training names (batched:
+    /// one matrix product per batch for the classifier).
+    fn predict_rows(&self, data: &Dataset, control: &Control<'_>) -> Result<Predictions>;
+}
+
+/// Predictions for a batch of rows ([`Estimator::predict_rows`]).
+#[derive(Debug, Default, PartialEq)]
+pub struct Predictions {
+    /// The prediction of each row.
+    pub values: Vec<Value>,
+    /// The class labels, in class order (empty for recommenders).
+    pub classes: Vec<Value>,
+    /// Class probabilities, row-major (`rows × classes`; empty for recommenders).
+    pub proba: Vec<f64>,
+}
+
+impl Predictions {
+    /// The predictions of class probabilities `proba` (row-major) over `classes`: the most
+    /// probable class of each row (the first on ties).
+    pub fn of_classes(classes: &[Value], proba: Vec<f64>) -> Predictions {
+        let k = classes.len().max(1);
+        let values = proba.chunks(k).map(|row| classes[metrics::argmax(row)].clone()).collect();
+        Predictions { values, classes: classes.to_vec(), proba }
+    }
 }
 
 /// The model kinds this build knows, in their stored form.
@@ -253,6 +278,10 @@ impl Model {
     /// See [`Estimator::evaluate`].
     pub fn evaluate(&self, data: &Dataset) -> Result<Json> {
         dispatch!(self, m => m.evaluate(data))
+    }
+    /// See [`Estimator::predict_rows`].
+    pub fn predict_rows(&self, data: &Dataset, control: &Control<'_>) -> Result<Predictions> {
+        dispatch!(self, m => m.predict_rows(data, control))
     }
 }
 

@@ -278,9 +278,9 @@ impl Drop for Rows<'_> {
     }
 }
 
-/// Reads the whole source into a [`Dataset`]. Errors: a statement that writes, several
-/// statements, a missing table, blobs, mixed text and numbers in one column, no rows.
-pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
+/// The SQL of `source` after the checks every reader makes (one statement, read-only, valid),
+/// and its column names.
+fn checked(conn: &Connection, source: &str) -> Result<(String, Vec<String>)> {
     let parsed = parse(source)?;
     let sql = match &parsed {
         Source::Table(sql) | Source::Query(sql) => sql,
@@ -306,23 +306,101 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
     }
     let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
     drop(stmt);
+    Ok((sql.clone(), names))
+}
+
+/// Reads up to `limit` more rows of `rows` into columns; `done` counts the rows read before.
+fn read_rows(
+    rows: &mut Rows<'_>,
+    names: &[String],
+    limit: usize,
+    done: usize,
+) -> Result<(Vec<Column>, usize)> {
     let mut builders: Vec<Builder> = names.iter().map(|_| Builder::Unknown(0)).collect();
-    let mut rows = Rows::prepare(conn, sql)?;
     let mut n = 0usize;
-    while rows.step().map_err(|e| stepping_failed(e, n + 1))? {
+    while n < limit && rows.step().map_err(|e| stepping_failed(e, done + n + 1))? {
         n += 1;
         for (i, b) in builders.iter_mut().enumerate() {
             if !rows.push_number(b, i) {
-                b.push(rows.value(i)?, &names[i], n)?;
+                b.push(rows.value(i)?, &names[i], done + n)?;
             }
         }
     }
+    let columns =
+        names.iter().cloned().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    Ok((columns, n))
+}
+
+/// Reads the whole source into a [`Dataset`]. Errors: a statement that writes, several
+/// statements, a missing table, blobs, mixed text and numbers in one column, no rows.
+pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
+    let (sql, names) = checked(conn, source)?;
+    let mut rows = Rows::prepare(conn, &sql)?;
+    let (columns, n) = read_rows(&mut rows, &names, usize::MAX, 0)?;
     if n == 0 {
         return Err(Error::data(format!("source '{}' has no rows", clip(source.trim()))));
     }
-    let columns =
-        names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
     Ok(Dataset::new(columns))
+}
+
+/// A source read a batch of rows at a time (memory bounded by the batch, not the source).
+///
+/// Holds a prepared statement of the connection between calls: create, use and drop it on
+/// the connection's thread, while the connection is open (a cursor of a virtual table on that
+/// connection does).
+pub struct Batches {
+    db: *mut ffi::sqlite3,
+    stmt: *mut ffi::sqlite3_stmt,
+    names: Vec<String>,
+    done: usize,
+    finished: bool,
+}
+
+impl Batches {
+    /// Checks and prepares `source` on `conn`.
+    pub fn open(conn: &Connection, source: &str) -> Result<Batches> {
+        let (sql, names) = checked(conn, source)?;
+        let rows = std::mem::ManuallyDrop::new(Rows::prepare(conn, &sql)?);
+        // SAFETY: the handle is this live connection's; the statement now belongs to `Batches`.
+        Ok(Batches { db: unsafe { conn.handle() }, stmt: rows.stmt, names, done: 0, finished: false })
+    }
+
+    /// The source's column names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Rows read so far.
+    pub fn rows_read(&self) -> usize {
+        self.done
+    }
+
+    /// The next `limit` rows (fewer at the end), or None when the source is exhausted.
+    pub fn next_batch(&mut self, limit: usize) -> Result<Option<Dataset>> {
+        if self.finished {
+            return Ok(None);
+        }
+        // SAFETY: `db` is the live connection this was opened on, used on its thread; the
+        // non-owning `Connection` does not close it.
+        let conn = unsafe { Connection::from_handle(self.db) }?;
+        let mut rows = std::mem::ManuallyDrop::new(Rows { conn: &conn, stmt: self.stmt });
+        let (columns, n) = read_rows(&mut rows, &self.names, limit.max(1), self.done)?;
+        self.done += n;
+        if n < limit.max(1) {
+            self.finished = true;
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Dataset::new(columns)))
+    }
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        // SAFETY: `stmt` came from `sqlite3_prepare_v2` and is finalized once, here.
+        unsafe { ffi::sqlite3_finalize(self.stmt) };
+    }
 }
 
 /// An error SQLite raised while computing row `row` of the source (an integer overflow, a

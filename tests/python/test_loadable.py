@@ -11,7 +11,7 @@ FUNCTIONS = sorted([
     ("ml_explain", -1), ("ml_predict", -1), ("ml_predict_proba", -1), ("ml_rekey", 1),
     ("ml_train", 4), ("ml_train", 5), ("ml_unlock", 1), ("ml_version", 0),
 ])
-MODULES = ["ml_recommend", "ml_similar_items", "ml_top_tokens"]
+MODULES = ["ml_predict_table", "ml_recommend", "ml_similar_items", "ml_top_tokens"]
 
 
 def test_version_answers(db):

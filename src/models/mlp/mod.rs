@@ -61,7 +61,7 @@ use crate::models::data::{Dataset, Input, Value, class_index};
 use crate::models::metrics::{self, argmax};
 use crate::models::options::{Common, Options};
 use crate::models::setup::{Setup, Target};
-use crate::models::{Estimator, Trained};
+use crate::models::{Estimator, Predictions, Trained};
 use crate::{Error, Result};
 use features::Encoder;
 use ndarray::ArrayView2;
@@ -383,6 +383,12 @@ impl Estimator for Classifier {
                 json!({"feature": self.encoder.features[i].name, "value": values[i].to_json(), "contribution": c})
             })
             .collect())
+    }
+
+    fn predict_rows(&self, data: &Dataset, control: &Control<'_>) -> Result<Predictions> {
+        let rows: Vec<usize> = (0..data.n_rows).collect();
+        let x = self.encoder.encode_dataset(data, &rows)?;
+        Ok(Predictions::of_classes(&self.classes, self.proba_rows(&x, rows.len(), control)?))
     }
 
     fn evaluate(&self, data: &Dataset) -> Result<Json> {

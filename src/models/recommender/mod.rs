@@ -42,7 +42,7 @@ use super::memory::Budget;
 use super::options::{Common, Options, show_f32};
 use super::setup::{Setup, Target};
 use super::split;
-use super::{EpochLog, Estimator, Trained};
+use super::{EpochLog, Estimator, Predictions, Trained};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
@@ -848,6 +848,20 @@ impl Estimator for Recommender {
             "item_known": i.is_some(),
             "because": because,
         }))
+    }
+
+    fn predict_rows(&self, data: &Dataset, control: &Control<'_>) -> Result<Predictions> {
+        let users = data.column(&self.user_column, "user column")?;
+        let items = data.column(&self.item_column, "item column")?;
+        let mut values = Vec::with_capacity(data.n_rows);
+        for r in 0..data.n_rows {
+            control.tick(1)?;
+            values.push(match self.lookup(&[users.get(r), items.get(r)])? {
+                None => Value::Null,
+                Some((u, i)) => Value::Real(self.estimate(u, i)),
+            });
+        }
+        Ok(Predictions { values, ..Predictions::default() })
     }
 
     fn evaluate(&self, data: &Dataset) -> Result<Json> {

@@ -32,7 +32,7 @@ use super::finite;
 use super::metrics;
 use super::options::{Common, Options, show_number};
 use super::setup::{Setup, Target};
-use super::{EpochLog, Estimator, Trained};
+use super::{EpochLog, Estimator, Predictions, Trained};
 use crate::{Error, Result};
 use naive_bayes::{Algorithm, NaiveBayes, Priors, softmax};
 pub use params::{MIN_ALPHA, OPTIONS, Params};
@@ -564,6 +564,12 @@ impl Estimator for TextModel {
             entries.sort_by(|a, b| b.0.total_cmp(&a.0));
             Json::Array(entries.into_iter().map(|(_, j)| j).collect())
         }))
+    }
+
+    fn predict_rows(&self, data: &Dataset, control: &Control<'_>) -> Result<Predictions> {
+        let text = data.column(&self.text_column, "text column")?;
+        let rows: Vec<usize> = (0..data.n_rows).collect();
+        Ok(Predictions::of_classes(&self.classes, self.proba_rows(text, &rows, control)?))
     }
 
     fn evaluate(&self, data: &Dataset) -> Result<Json> {
