@@ -131,6 +131,10 @@ func Open(dsn string, opts Options) (*sql.DB, error) {
 var ErrNoLibrary = errors.New("sqlml: no extension: set Options.Extension or SQLML_EXT to libsqlml0.so " +
 	"(this build of the package embeds no library for this platform)")
 
+// LoadablePath is the path of the extension this package loads when Options.Extension is
+// empty: SQLML_EXT, else the embedded library (written out on first use).
+func LoadablePath() (string, error) { return extensionPath("") }
+
 func extensionPath(explicit string) (string, error) {
 	path := explicit
 	if path == "" {

@@ -59,16 +59,20 @@ function loadSync(db, key) {
   // enabled (the database must also be opened with { allowExtension: true }); switch it
   // back off after loading so SQL cannot call load_extension().
   const toggle = typeof db.enableLoadExtension === 'function';
-  if (toggle) db.enableLoadExtension(true);
+  let enabled = false;
   try {
+    if (toggle) {
+      db.enableLoadExtension(true);
+      enabled = true;
+    }
     db.loadExtension(path);
   } catch (e) {
-    if (/allowExtension|not allowed|not authorized/i.test(String(e && e.message))) {
-      e.message += ' (open the database with { allowExtension: true } to load sqlml)';
+    if (toggle && e instanceof Error && /allowExtension|disabled|not allowed|not authorized/i.test(e.message)) {
+      e.message += ' (sqlml: open the database with { allowExtension: true } to load extensions)';
     }
     throw e;
   } finally {
-    if (toggle) db.enableLoadExtension(false);
+    if (enabled) db.enableLoadExtension(false);
   }
   if (key === undefined || key === null) return undefined;
   checkKey(key);
