@@ -11,10 +11,13 @@ happened to run it, so this plugin refuses it (see `deny` below).
 Options (all optional; also settable per database under "databases": {NAME: {"plugins": ...}}):
 
 - `key`: the passphrase (use `$env` or `$file`). Default: the environment variable SQLML_KEY.
-- `deny`: SQL functions and tables the connections refuse, through SQLite's authorizer.
-  Default `DEFAULT_DENY`: the functions that take a passphrase or write (ml_unlock, ml_rekey,
-  ml_train, ml_activate, ml_drop). Add `ml_explain`, `ml_top_tokens`, `ml_training_log`... to
-  hide what they reveal; `[]` denies nothing.
+- `deny`: SQL functions, scalar or table-valued, that the connections refuse (SQLite's
+  authorizer). Default `DEFAULT_DENY`: the functions that take a passphrase or write
+  (ml_unlock, ml_rekey, ml_train, ml_activate, ml_drop). Add `ml_explain`, `ml_top_tokens`,
+  `ml_similar_items`... to hide what they reveal; `[]` denies nothing. sqlml's own tables
+  (ml_models, ml_meta, ml_training_log) cannot be listed: sqlml reads them through the same
+  connection, so the authorizer would refuse every prediction too; hide them with
+  `"allow_sql": false` and canned queries instead.
 
 Only databases that already hold an sqlml key record (an `ml_meta` table) are unlocked, so the
 plugin never creates a key in Datasette's internal or in-memory databases.
@@ -49,12 +52,24 @@ def _has_key_record(conn):
     return row is not None
 
 
+OWN_TABLES = ("ml_models", "ml_meta", "ml_training_log")
+
+
 def _authorizer(deny):
+    if isinstance(deny, str) or not all(isinstance(name, str) for name in deny):
+        raise ValueError("datasette-sqlml: deny must be a list of function names")
     deny = frozenset(name.lower() for name in deny)
+    own = sorted(deny.intersection(OWN_TABLES))
+    if own:
+        raise ValueError(
+            f"datasette-sqlml: deny cannot hold {', '.join(own)}: sqlml reads its own tables through the "
+            "same connection, so every prediction would be refused; use \"allow_sql\": false and canned "
+            "queries to hide them"
+        )
 
     def authorize(action, arg1, arg2, dbname, source):
         # A function call reports its name in arg2; a table-valued function (ml_recommend,
-        # ml_top_tokens...) or a table is read with its name in arg1.
+        # ml_top_tokens...) is read as a table, its name in arg1.
         if action == SQLITE_FUNCTION and arg2 and arg2.lower() in deny:
             return SQLITE_DENY
         if action == SQLITE_READ and arg1 and arg1.lower() in deny:
