@@ -7,7 +7,7 @@ import subprocess
 import tarfile
 import zipfile
 
-from conftest import GO_TARBALL, NPM_LINUX, NPM_SHIM, VERSION, WHEEL, dist
+from pkgtest import GO_TARBALL, NPM_LINUX, NPM_SHIM, VERSION, WHEEL, dist
 
 
 def sha(data):

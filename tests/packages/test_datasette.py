@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (
+from pkgtest import (
     DATASETTE_WHEEL,
     DEBIAN_PYTHON,
     KEY,

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import GO_TARBALL, HOSTS, HERE, TIMINGS, VERSION, check_against, dist, host_env, run
+from pkgtest import GO_TARBALL, HOSTS, HERE, TIMINGS, VERSION, check_against, dist, host_env, run
 
 MATTN = "/usr/share/gocode/src/github.com/mattn/go-sqlite3"
 

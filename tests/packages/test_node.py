@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import HOSTS, KEY, NPM_LINUX, NPM_SHIM, ROOT, TIMINGS, VERSION, check_against, dist, host_env, run, run_host
+from pkgtest import HOSTS, NPM_LINUX, NPM_SHIM, ROOT, TIMINGS, VERSION, check_against, dist, host_env, run, run_host
 
 # better-sqlite3 13 needs Node 22 (Debian 12 has 20); @photostructure/sqlite 2 likewise.
 NODE_DEPS = {"better-sqlite3": "12.11.1", "@photostructure/sqlite": "1.2.1", "sqlite3": "6.0.1", "typescript": "5.9.3"}

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from conftest import HOSTS, KEY, TIMINGS, VERSION, WHEEL, check_against, dist, host_env, make_venv, pyenv_python, run, run_host
+from pkgtest import HOSTS, KEY, TIMINGS, VERSION, WHEEL, check_against, dist, host_env, make_venv, pyenv_python, run, run_host
 
 
 def test_debian_stdlib_sqlite3(reference):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from pkgtest import ROOT
 
 
 def test_restored_copy_predicts_exactly_as_the_original_with_the_wheel_library(reference):
