@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from pkgtest import ALL, DEBIAN_PYTHON, DIST, HOSTS, TIMINGS, WHEEL, dist, make_venv, run_host
+from pkgtest import ALL, DEBIAN_PYTHON, DIST, HOSTS, NOTES, TIMINGS, WHEEL, dist, make_venv, run_host
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,6 +31,8 @@ def pytest_terminal_summary(terminalreporter):
     if not TIMINGS:
         return
     terminalreporter.write_sep("-", "install to first prediction (install; then load, unlock, train 3 models, predict)")
+    for what, seconds in NOTES:
+        terminalreporter.write_line(f"{what:<72} {seconds:6.1f} s")
     for host, install_s, first_s in TIMINGS:
         terminalreporter.write_line(
             f"{host:<72} {install_s + first_s:6.1f} s  ({install_s:.1f} s install + {first_s:.2f} s)"

@@ -36,6 +36,8 @@ ALL = [WHEEL, DATASETTE_WHEEL, SQLITE_UTILS_WHEEL, NPM_SHIM, NPM_LINUX, GO_TARBA
 
 # install-to-first-prediction, per host: (host, install seconds, seconds to the first prediction)
 TIMINGS = []
+# one-off costs worth reporting beside them: (what, seconds)
+NOTES = []
 
 
 def dist(name):

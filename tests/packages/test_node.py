@@ -1,18 +1,20 @@
 """The npm tarballs (the sqlml shim and sqlml-linux-x64, which holds only the library) installed
-into a temporary Node project beside better-sqlite3 12 and sqlite3 (node-sqlite3), both built
-from source offline against the headers in /usr/include/node, and @photostructure/sqlite
-(prebuilt, in its tarball). The driver packages are built once per checkout into
+into a temporary Node project beside better-sqlite3 12 (its own SQLite) and sqlite3
+(node-sqlite3, linked to the system's libsqlite3, 3.40.1 on Debian 12: npm_config_sqlite=/usr), both built from
+source offline against the headers in /usr/include/node, and @photostructure/sqlite (prebuilt,
+in its tarball). The driver packages are built once per checkout into
 target/package/node-deps and copied into each fresh project; the sqlml tarballs are installed
 fresh every run."""
 import json
 import os
 import shutil
+import sqlite3
 import tarfile
 import time
 
 import pytest
 
-from pkgtest import HOSTS, NPM_LINUX, NPM_SHIM, ROOT, TIMINGS, VERSION, check_against, dist, host_env, run, run_host
+from pkgtest import HOSTS, NOTES, NPM_LINUX, NPM_SHIM, ROOT, TIMINGS, VERSION, check_against, dist, host_env, run, run_host
 
 # better-sqlite3 13 needs Node 22 (Debian 12 has 20); @photostructure/sqlite 2 likewise.
 NODE_DEPS = {"better-sqlite3": "12.11.1", "@photostructure/sqlite": "1.2.1", "sqlite3": "6.0.1", "typescript": "5.9.3"}
@@ -25,13 +27,16 @@ def npm_env():
     env = host_env(npm_config_jobs="max", JOBS="max", npm_config_fund="false", npm_config_audit="false")
     if os.path.isdir("/usr/include/node"):
         env["npm_config_nodedir"] = "/usr"  # node-gyp: Debian's headers, no download
+    # node-sqlite3 on the system's SQLite: a second SQLite build (Debian's 3.40.1, the oldest
+    # here), and a minute of compiling less than its bundled amalgamation
+    env["npm_config_sqlite"] = "/usr"
     return env
 
 
 @pytest.fixture(scope="session")
 def node_deps():
     stamp = os.path.join(DEPS_DIR, "node_modules", ".sqlml-deps.json")
-    want = json.dumps(NODE_DEPS, sort_keys=True)
+    want = json.dumps(dict(NODE_DEPS, node_sqlite3_links="/usr"), sort_keys=True)
     if os.path.isfile(stamp) and open(stamp).read() == want:
         return DEPS_DIR
     shutil.rmtree(DEPS_DIR, ignore_errors=True)
@@ -40,7 +45,7 @@ def node_deps():
         json.dump({"name": "sqlml-package-test", "version": "0.0.0", "private": True}, f)
     t = time.monotonic()
     run(["npm", "install", *[f"{k}@{v}" for k, v in NODE_DEPS.items()]], cwd=DEPS_DIR, env=npm_env(), timeout=900)
-    print(f"node drivers built from source in {time.monotonic() - t:.0f} s")
+    NOTES.append(("Node drivers: npm install, better-sqlite3 and sqlite3 built from source", time.monotonic() - t))
     with open(stamp, "w") as f:
         f.write(want)
     return DEPS_DIR
@@ -91,6 +96,8 @@ def test_driver(project, reference, driver):
     assert got["version"] == VERSION
     assert got["loadable_path"] == str(proj / "node_modules" / "sqlml-linux-x64" / "lib" / "libsqlml0.so")
     check_against(reference, got)
+    if driver == "node-sqlite3":
+        assert got["sqlite_version"] == sqlite3.sqlite_version  # the system's, as this Debian python's
     TIMINGS.append((f"Node, {driver} (npm install sqlml, drivers already built)", install_s, got["first_prediction_s"]))
 
 

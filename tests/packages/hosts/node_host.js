@@ -55,6 +55,7 @@ async function main() {
   const h = open(driver, path);
   const unlock = await sqlml.load(h.db, { key: process.env.APP_SQLML_KEY });
   for (const sql of work.setup) await h.run(sql);
+  const sqliteVersion = (await h.run('SELECT sqlite_version()'))[0][0];
   const first = await h.run(work.first);
   const firstS = seconds();
   const results = {};
@@ -65,6 +66,7 @@ async function main() {
       driver,
       loadable_path: sqlml.getLoadablePath(),
       version: sqlml.version,
+      sqlite_version: sqliteVersion,
       unlock,
       first,
       first_prediction_s: Math.round(firstS * 1000) / 1000,
