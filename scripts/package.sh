@@ -44,9 +44,10 @@ else
 	echo "== cargo zigbuild --release -p sqlml-ext --target $TARGET.$GLIBC"
 	# cargo-zigbuild finds zig through the venv's python (python -m ziglang).
 	# SQLITE3_NO_PKG_CONFIG: libsqlite3-sys (0.38) asks pkg-config for sqlite3 even with its
-	# loadable_extension feature, and pkg-config then links the library to libsqlite3.so.0 (a
-	# second SQLite in the host, and a load failure where there is none); without pkg-config a
-	# loadable extension links to no SQLite, as it should.
+	# loadable_extension feature, and pkg-config then adds -lsqlite3. A native build's linker
+	# drops it again (--as-needed: no symbol is used), but zig's linker looks for libsqlite3.so in
+	# its own glibc 2.17 sysroot and fails. Without pkg-config a loadable extension asks for no
+	# SQLite library, as it should (the check below: it needs only glibc's libraries).
 	PATH="$TOOLS/bin:$PATH" SQLITE3_NO_PKG_CONFIG=1 "${NICE[@]}" cargo zigbuild --release -p sqlml-ext --target "$TARGET.$GLIBC"
 	BUILT="$ROOT/target/$TARGET/release/libsqlml0.so"
 fi
