@@ -35,6 +35,10 @@ else
   echo "cargo-fuzz short run skipped (set SQLML_FUZZ_SHORT=1 or run scripts/fuzz.sh short): a first build takes ~10 min"
 fi
 
+echo "== packages: scripts/package.sh (the library built once, with zig, for glibc 2.17) into dist/, then each package installed and used (tests/packages)"
+scripts/package.sh
+"$VENV/bin/pytest" -q -rs tests/packages
+
 echo "== replication: Litestream (tests/replication) and a 3-voter dqlite cluster (examples/cluster)"
 "$VENV/bin/pytest" -q -rs tests/replication
 examples/cluster/run.sh
