@@ -594,6 +594,9 @@ def role_value(rng, role, name=None, kind=None):
         return choose(rng, ID_POOL)
     if role == "bool":
         return choose(rng, [None, 0, 1, 2, -1, "1", 1.0, True])
+    if role == "ptoptions":
+        return choose(rng, [None, "{}", '{"key": "id"}', '{"key": "user"}', '{"key": "nope"}', '{"key": 3}',
+                            '{"batch": 1}', "[1]", "x", "", 7])
     return any_value(rng)
 
 
@@ -613,10 +616,11 @@ ROLES = {
     "ml_recommend": (["rname", "user", "k", "bool"], [2, 3, 3, 4]),
     "ml_similar_items": (["rname", "user", "k"], [2, 3]),
     "ml_top_tokens": (["rname", "k"], [1, 2]),
+    "ml_predict_table": (["rname", "source", "ptoptions"], [2, 3]),
 }
 WEIGHTS = {"ml_version": 0.5, "ml_debug": 0.5, "ml_unlock": 0.6, "ml_rekey": 0.4, "ml_train": 18, "ml_evaluate": 7,
            "ml_predict": 14, "ml_predict_proba": 8, "ml_explain": 8, "ml_activate": 4, "ml_drop": 3,
-           "ml_recommend": 8, "ml_similar_items": 5, "ml_top_tokens": 5}
+           "ml_recommend": 8, "ml_similar_items": 5, "ml_top_tokens": 5, "ml_predict_table": 6}
 WRITERS = {"ml_train", "ml_drop", "ml_activate", "ml_rekey", "ml_unlock"}
 KEY_FUNCS = {"ml_unlock", "ml_rekey"}
 
@@ -721,7 +725,8 @@ def gen_call(seed, idx, functions, modules):
             shape = "limit"
         elif q < 0.88 and len(args) >= 1:
             cols = ["name", "user", "k", "include_rated"] if fn == "ml_recommend" else (
-                ["name", "of_item", "k"] if fn == "ml_similar_items" else ["name", "k"])
+                ["name", "of_item", "k"] if fn == "ml_similar_items" else (
+                    ["name", "source", "options"] if fn == "ml_predict_table" else ["name", "k"]))
             conds = ["%s = %s" % (c, a.sql if isinstance(a, Lit) else "?") for c, a in zip(cols, args)]
             sql = "SELECT * FROM %s WHERE %s" % (fn, " AND ".join(conds) or "1")
             args = args[:len(cols)]

@@ -1,0 +1,149 @@
+//! Serving benchmarks (issue 13): batch prediction through `ml_predict_table` against per-row
+//! `ml_predict` over the same source, for every kind, and the cost of the default `ml_train`
+//! (measure on a held-out split, then refit on every row) against one `test_size: 0` fit.
+//! One JSON object per data set, medians of `BENCH_REPEATS` runs (default 3).
+//!
+//! `cargo run --release --example bench_serving` (`BENCH_DATA`: the shared data folder, default
+//! `../shared/data`).
+
+#[path = "support/realdata.rs"]
+mod realdata;
+
+use serde_json::{Value as Json, json};
+use sqlml::rusqlite::{Connection, params};
+use std::time::Instant;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Median seconds of `sql` (one value read), `n` runs.
+fn time(conn: &Connection, sql: &str, n: usize) -> f64 {
+    median(
+        (0..n)
+            .map(|_| {
+                let start = Instant::now();
+                let _: sqlml::rusqlite::types::Value = conn.query_row(sql, [], |r| r.get(0)).unwrap();
+                start.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+/// Batch and per-row rows per second, the default call against a `test_size: 0` fit.
+fn measure(conn: &Connection, dataset: &str, kind: &str, train: &str, per_row: &str, rows: usize) -> Json {
+    let n = realdata::repeats(3);
+    // `train` ends its options with ", }'": the default call drops it, the other adds test_size.
+    let default = train.replace(", }'", "}'");
+    let default_s = time(conn, &format!("SELECT ml_train('m', '{kind}', {default})"), n);
+    let all_rows = train.replacen("'{", "'{\"test_size\": 0, ", 1).replace(", }'", "}'");
+    let test_size_0_s = time(conn, &format!("SELECT ml_train('m0', '{kind}', {all_rows})"), n);
+    let batch_s = time(conn, "SELECT count(*) FROM ml_predict_table('m', 'src')", n.max(3));
+    let per_row_s = time(conn, &format!("SELECT count({per_row}) FROM src"), n.max(3));
+    json!({
+        "task": "serving", "dataset": dataset, "kind": kind, "library": "sqlml", "rows": rows,
+        "train_default_s": default_s, "train_test_size_0_s": test_size_0_s,
+        "default_over_test_size_0": default_s / test_size_0_s,
+        "predict_rows_per_s_batch": rows as f64 / batch_s,
+        "predict_rows_per_s_per_row": rows as f64 / per_row_s,
+        "batch_over_per_row": per_row_s / batch_s,
+    })
+}
+
+fn main() {
+    let dir = realdata::data_dir();
+    // Classifier: bank marketing (full), the table as it is.
+    {
+        let table = realdata::bank_full();
+        let data = realdata::dataset(&table);
+        let conn = Connection::open_in_memory().unwrap();
+        sqlml::register(&conn).unwrap();
+        let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
+        realdata::load(&conn, "src", &data);
+        let rows = data.n_rows;
+        drop(data);
+        let exclude = table.exclude.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+        let train = format!("'src', '{}', '{{\"exclude\": [{exclude}], }}'", table.target);
+        let report: String = conn
+            .query_row(
+                &format!("SELECT ml_train('cols', 'classifier', {train})").replace(", }'", "}'"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let report: Json = serde_json::from_str(&report).unwrap();
+        let columns: Vec<String> = report["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("\"{}\"", c.as_str().unwrap()))
+            .collect();
+        let per_row = format!("ml_predict('m', {})", columns.join(", "));
+        println!("{}", measure(&conn, "bank-full", "classifier", &train, &per_row, rows));
+    }
+    // Text: SMS spam.
+    {
+        let text = std::fs::read_to_string(format!("{dir}/sms-spam/SMSSpamCollection")).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        sqlml::register(&conn).unwrap();
+        let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
+        conn.execute_batch("CREATE TABLE src(label TEXT, body TEXT)").unwrap();
+        let mut rows = 0;
+        {
+            let mut ins = conn.prepare("INSERT INTO src VALUES (?1, ?2)").unwrap();
+            for line in text.lines() {
+                if let Some((label, body)) = line.split_once('\t') {
+                    ins.execute(params![label, body]).unwrap();
+                    rows += 1;
+                }
+            }
+        }
+        println!(
+            "{}",
+            measure(
+                &conn,
+                "sms-spam",
+                "text",
+                "'src', 'label', '{\"seed\": 1, }'",
+                "ml_predict('m', body)",
+                rows
+            )
+        );
+    }
+    // Recommender: MovieLens 100K.
+    {
+        let text = std::fs::read_to_string(format!("{dir}/ml-100k/u.data")).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        sqlml::register(&conn).unwrap();
+        let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
+        conn.execute_batch("CREATE TABLE src(user INTEGER, item INTEGER, rating REAL)").unwrap();
+        let mut rows = 0;
+        {
+            let mut ins = conn.prepare("INSERT INTO src VALUES (?1, ?2, ?3)").unwrap();
+            for line in text.lines() {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                if f.len() >= 3 {
+                    ins.execute(params![
+                        f[0].parse::<i64>().unwrap(),
+                        f[1].parse::<i64>().unwrap(),
+                        f[2].parse::<f64>().unwrap()
+                    ])
+                    .unwrap();
+                    rows += 1;
+                }
+            }
+        }
+        println!(
+            "{}",
+            measure(
+                &conn,
+                "ml-100k",
+                "recommender",
+                "'src', 'rating', '{\"seed\": 1, }'",
+                "ml_predict('m', user, item)",
+                rows
+            )
+        );
+    }
+}
