@@ -51,15 +51,21 @@ fn measure(conn: &Connection, dataset: &str, kind: &str, train: &str, per_row: &
     })
 }
 
+/// An in-memory database with sqlml, unlocked.
+fn connect() -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    sqlml::register(&conn).unwrap();
+    let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
+    conn
+}
+
 fn main() {
     let dir = realdata::data_dir();
     // Classifier: bank marketing (full), the table as it is.
     {
         let table = realdata::bank_full();
         let data = realdata::dataset(&table);
-        let conn = Connection::open_in_memory().unwrap();
-        sqlml::register(&conn).unwrap();
-        let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
+        let conn = connect();
         realdata::load(&conn, "src", &data);
         let rows = data.n_rows;
         drop(data);
@@ -85,9 +91,7 @@ fn main() {
     // Text: SMS spam.
     {
         let text = std::fs::read_to_string(format!("{dir}/sms-spam/SMSSpamCollection")).unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        sqlml::register(&conn).unwrap();
-        let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
+        let conn = connect();
         conn.execute_batch("CREATE TABLE src(label TEXT, body TEXT)").unwrap();
         let mut rows = 0;
         {
@@ -114,9 +118,7 @@ fn main() {
     // Recommender: MovieLens 100K.
     {
         let text = std::fs::read_to_string(format!("{dir}/ml-100k/u.data")).unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        sqlml::register(&conn).unwrap();
-        let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
+        let conn = connect();
         conn.execute_batch("CREATE TABLE src(user INTEGER, item INTEGER, rating REAL)").unwrap();
         let mut rows = 0;
         {
