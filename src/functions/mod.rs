@@ -3,6 +3,7 @@
 
 mod args;
 mod keys;
+mod lifecycle;
 mod listings;
 mod manage;
 mod meta;
@@ -33,6 +34,10 @@ pub const FUNCTIONS: &[(&str, i32)] = &[
     ("ml_activate", 2),
     ("ml_drop", 1),
     ("ml_drop", 2),
+    ("ml_prune", 2),
+    ("ml_export", 2),
+    ("ml_export", 3),
+    ("ml_import", 3),
 ];
 
 /// Every table-valued function (eponymous virtual table) sqlml adds.
@@ -57,6 +62,7 @@ pub fn register_with(conn: &Connection, config: Config) -> rusqlite::Result<()> 
     train::register(conn, &session)?;
     predict::register(conn, &session)?;
     manage::register(conn, &session)?;
+    lifecycle::register(conn, &session)?;
     listings::register(conn, &session)?;
     Ok(())
 }

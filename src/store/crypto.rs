@@ -118,6 +118,26 @@ impl MasterKey {
         }
     }
 
+    /// Decrypts `buffer` (ciphertext ‖ 16-byte tag) in place with the subkey for (`salt`,
+    /// `info`), checking `aad`; on success `buffer` holds the plaintext (the tag is cut off)
+    /// and `true` is returned. On any authentication failure (wrong key, tampering, wrong AAD,
+    /// shorter than a tag) `false`, and `buffer` holds no plaintext: the tag is checked before
+    /// anything is decrypted. The caller allocates the buffer (fallibly) and wipes it.
+    pub fn open_in_place(&self, salt: &[u8], info: &[u8], nonce: &[u8; 24], aad: &[u8], buffer: &mut Vec<u8>) -> bool {
+        use chacha20poly1305::aead::AeadInOut;
+        let Some(split) = buffer.len().checked_sub(16) else { return false };
+        let Ok(tag) = <[u8; 16]>::try_from(&buffer[split..]) else { return false };
+        let key = self.subkey(salt, info);
+        let cipher = XChaCha20Poly1305::new(&(*key).into());
+        let nonce = XNonce::from(*nonce);
+        let tag = chacha20poly1305::Tag::from(tag);
+        if cipher.decrypt_inout_detached(&nonce, aad, buffer[..split].as_mut().into(), &tag).is_err() {
+            return false;
+        }
+        buffer.truncate(split);
+        true
+    }
+
     /// Decrypts; `None` on any authentication failure (wrong key, tampering, wrong AAD).
     pub fn open(
         &self,
@@ -168,6 +188,23 @@ mod tests {
         let mut tampered = ct.clone();
         tampered[3] ^= 1;
         assert!(key.open(b"salt", b"info", &nonce, b"aad", &tampered).is_none());
+    }
+
+    #[test]
+    fn open_in_place_matches_open() {
+        let key = MasterKey::derive(b"secret", b"0123456789abcdef", fast()).unwrap();
+        let nonce = random::<24>();
+        let ct = key.seal(b"salt", b"info", &nonce, b"aad", b"hello model");
+        let mut buf = ct.clone();
+        assert!(key.open_in_place(b"salt", b"info", &nonce, b"aad", &mut buf));
+        assert_eq!(buf, b"hello model");
+        for (aad, mut buf) in [(&b"AAD"[..], ct.clone()), (b"aad", ct[..ct.len() - 1].to_vec()), (b"aad", vec![1; 15])] {
+            assert!(!key.open_in_place(b"salt", b"info", &nonce, aad, &mut buf));
+        }
+        let mut tampered = ct.clone();
+        tampered[0] ^= 1;
+        assert!(!key.open_in_place(b"salt", b"info", &nonce, b"aad", &mut tampered));
+        assert_eq!(&tampered[1..], &ct[1..], "nothing is decrypted when the tag is wrong");
     }
 
     #[test]

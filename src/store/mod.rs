@@ -5,9 +5,11 @@
 //! variable, goes through Argon2id once per connection ([`crypto`]), and stays in zeroizing
 //! memory in the connection's [`Session`].
 
+pub mod bundle;
 pub mod crypto;
 pub mod envelope;
 mod key_record;
+mod retention;
 pub mod schema;
 pub mod tables;
 

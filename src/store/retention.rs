@@ -1,0 +1,97 @@
+//! Retention: deleting the old versions of a model (`ml_prune`, and `ml_train`'s `keep`).
+//!
+//! The versions kept are the newest `keep` by version number, plus the active one whatever
+//! its age. The deleted rows' pages go to SQLite's free list, where later inserts reuse them;
+//! `VACUUM` (or `PRAGMA incremental_vacuum` in a database with `auto_vacuum = INCREMENTAL`)
+//! returns them to the operating system.
+
+use super::{NewModel, Session, Unlocked, atomically, lock, missing, tables};
+use crate::{Error, Result};
+use rusqlite::{Connection, params};
+
+impl Session {
+    /// Deletes every version of `name` except the newest `keep` (by version number) and the
+    /// active one, with their `ml_training_log` rows, and returns how many versions were
+    /// deleted (0 when there is nothing to delete). All or nothing: its own transaction, or a
+    /// savepoint inside the caller's [`atomically`] (so it can follow an insert in one
+    /// transaction, see [`Session::insert_and_prune`]). A name without versions is an error.
+    pub fn prune(&self, conn: &Connection, name: &str, keep: usize) -> Result<usize> {
+        let deleted = atomically(conn, "sqlml_prune", || prune(conn, name, keep))?;
+        if !deleted.is_empty() {
+            lock(&self.cache).retain(|id, _| !deleted.contains(id));
+        }
+        Ok(deleted.len())
+    }
+
+    /// [`Session::insert_model`] then, with `keep`, [`Session::prune`] of the same name, in one
+    /// transaction: the new version and the deletions are committed together or not at all.
+    /// Returns the new version and how many versions were deleted. This is `ml_train`'s
+    /// `keep` option (the new version is the newest, so it is always kept).
+    pub fn insert_and_prune(
+        &self,
+        conn: &Connection,
+        key: &Unlocked,
+        m: NewModel<'_>,
+        keep: Option<usize>,
+    ) -> Result<(i64, usize)> {
+        let name = m.name;
+        atomically(conn, "sqlml_insert_prune", || {
+            let version = self.insert_model(conn, key, m)?;
+            let pruned = match keep {
+                Some(keep) => self.prune(conn, name, keep)?,
+                None => 0,
+            };
+            Ok((version, pruned))
+        })
+    }
+}
+
+/// The deletion itself, inside the caller's transaction; returns the row ids deleted.
+fn prune(conn: &Connection, name: &str, keep: usize) -> Result<Vec<i64>> {
+    tables::check_writable(conn)?;
+    if !tables::exists(conn, "ml_models")? {
+        return Err(missing(conn, name, None)?);
+    }
+    let versions: Vec<(i64, i64, bool)> = conn
+        .prepare(
+            "SELECT id, version, active = 1 FROM main.ml_models WHERE name = ?1 COLLATE BINARY ORDER BY version DESC",
+        )?
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if versions.is_empty() {
+        return Err(missing(conn, name, None)?);
+    }
+    let doomed: Vec<(i64, i64)> =
+        versions.iter().skip(keep).filter(|(_, _, active)| !active).map(|&(id, v, _)| (id, v)).collect();
+    if doomed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows_before = tables::model_rows(conn)?;
+    let has_log = tables::exists(conn, "ml_training_log")?;
+    let mut log = if has_log {
+        Some(conn.prepare("DELETE FROM main.ml_training_log WHERE name = ?1 COLLATE BINARY AND version = ?2")?)
+    } else {
+        None
+    };
+    let mut model = conn.prepare("DELETE FROM main.ml_models WHERE id = ?1")?;
+    for &(id, version) in &doomed {
+        if let Some(log) = &mut log {
+            log.execute(params![name, version])?;
+        }
+        if model.execute([id])? != 1 {
+            return Err(unverified());
+        }
+    }
+    // Verified by effect, as inserts are: exactly the chosen rows are gone.
+    if tables::model_rows(conn)? != rows_before - doomed.len() as i64 {
+        return Err(unverified());
+    }
+    Ok(doomed.into_iter().map(|(id, _)| id).collect())
+}
+
+fn unverified() -> Error {
+    Error::Damaged(
+        "the deletion of old versions could not be verified (ml_models is not as sqlml created it); nothing was changed"
+            .into(),
+    )
+}
