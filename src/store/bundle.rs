@@ -25,8 +25,9 @@
 //! | 40 | 24 | nonce (random) |
 //!
 //! The whole header is the associated data. The plaintext is a 4-byte metadata length, the
-//! metadata (a UTF-8 JSON object, [`BundleInfo`]), then the model plaintext exactly as an
-//! envelope holds it (postcard `StoredModel`). Opening validates every header field before
+//! metadata ([`BundleInfo`], postcard: fields by position, so a new field is a new bundle
+//! version; floats exact), then the model plaintext exactly as an envelope holds it (postcard
+//! `StoredModel`). Opening validates every header field before
 //! use (costs bounded before hashing, versions before anything else), authenticates, then
 //! checks the metadata against the decoded model.
 
@@ -228,7 +229,7 @@ pub(crate) fn seal_raw(
 pub fn seal(passphrase: &[u8], kdf: KdfParams, info: &BundleInfo, model_plain: &[u8]) -> Result<Vec<u8>> {
     let (schema, _): (u32, _) = postcard::take_from_bytes(model_plain)
         .map_err(|_| Error::Codec("the model plaintext has no format version".into()))?;
-    let meta = serde_json::to_vec(info).map_err(|e| Error::Codec(e.to_string()))?;
+    let meta = postcard::to_stdvec(info).map_err(|e| Error::Codec(e.to_string()))?;
     let meta_len = u32::try_from(meta.len())
         .map_err(|_| Error::argument("the model's parameters and training log are too long for a bundle"))?;
     let len = 4 + meta.len() + model_plain.len();
@@ -272,8 +273,11 @@ pub fn open_with(bundle: &[u8], passphrase: &[u8], ceiling: KdfParams) -> Result
             plain.len()
         )));
     };
-    let info: BundleInfo =
-        serde_json::from_slice(meta).map_err(|e| damaged(format_args!("its metadata is not valid: {e}")))?;
+    let info = match postcard::take_from_bytes::<BundleInfo>(meta) {
+        Ok((info, [])) => info,
+        Ok(_) => return Err(damaged("its metadata is followed by unknown bytes")),
+        Err(e) => return Err(damaged(format_args!("its metadata does not decode ({e})"))),
+    };
     let model_plain = &plain[4 + meta_len..];
     let schema = postcard::take_from_bytes::<u32>(model_plain).map(|(s, _)| s).ok();
     if schema != Some(h.schema) {
@@ -478,7 +482,7 @@ mod tests {
         let plain = postcard::to_stdvec(&1u32).unwrap();
         let b = seal(b"pw", FAST, &info(), &plain).unwrap();
         assert_eq!(&b[..4], MAGIC);
-        assert_eq!(b.len(), HEADER_LEN + 4 + serde_json::to_vec(&info()).unwrap().len() + plain.len() + TAG_LEN);
+        assert_eq!(b.len(), HEADER_LEN + 4 + postcard::to_stdvec(&info()).unwrap().len() + plain.len() + TAG_LEN);
         // The plaintext is a bare format version: the model does not decode.
         assert!(open_with(&b, b"pw", FAST).unwrap_err().to_string().starts_with("argument 'bundle' is damaged"));
         assert_eq!(open_with(&b, b"px", FAST).unwrap_err().to_string(), wrong_key().to_string());
