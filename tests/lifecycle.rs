@@ -516,12 +516,13 @@ fn file_size(path: &std::path::Path) -> u64 {
 /// Messages with many distinct words, so that a text model is large (hundreds of KB).
 fn make_wordy(conn: &Connection) {
     let mut rng = Rng::new(11);
-    conn.execute_batch("CREATE TABLE wordy(body TEXT, label TEXT)").unwrap();
+    conn.execute_batch("BEGIN; CREATE TABLE wordy(body TEXT, label TEXT)").unwrap();
     let mut ins = conn.prepare("INSERT INTO wordy VALUES (?1, ?2)").unwrap();
     for i in 0..3000 {
         let words: Vec<String> = (0..8).map(|_| format!("w{}", rng.below(30000))).collect();
         ins.execute([words.join(" "), ["a", "b", "c"][i % 3].to_string()]).unwrap();
     }
+    conn.execute_batch("COMMIT").unwrap();
 }
 
 fn pragma(conn: &Connection, name: &str) -> i64 {

@@ -95,3 +95,76 @@ fn unverified() -> Error {
             .into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{self, Common, Options};
+    use crate::store::{Config, crypto::KdfParams};
+
+    fn model(conn: &Connection) -> models::Trained<models::Model> {
+        let data = crate::source::read(conn, "t").unwrap();
+        let mut opts = Options::parse(Some(r#"{"test_size": 0}"#)).unwrap();
+        let common = Common::read(&mut opts).unwrap();
+        models::train("text", &data, Some("label"), &mut opts, &common).unwrap()
+    }
+
+    fn insert(s: &Session, conn: &Connection, keep: Option<usize>) -> Result<(i64, usize)> {
+        let key = s.key(conn, false)?;
+        let trained = model(conn);
+        let new = NewModel {
+            name: "m",
+            kind: "text",
+            algorithm: "multinomial_nb",
+            rows: 4,
+            params: "{}",
+            metrics: "{}",
+            model: trained.model,
+            log: &trained.log,
+        };
+        s.insert_and_prune(conn, &key, new, keep)
+    }
+
+    fn versions(conn: &Connection) -> Vec<(i64, bool)> {
+        conn.prepare("SELECT version, active FROM ml_models ORDER BY version")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    /// `ml_train`'s `keep`: the insert and the pruning commit together or not at all.
+    #[test]
+    fn insert_and_prune_is_one_change() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t(body TEXT, label TEXT);
+             INSERT INTO t VALUES ('free cash', 'spam'), ('lunch today', 'ham'), ('win cash', 'spam'), ('see you', 'ham');",
+        )
+        .unwrap();
+        let s = Session::new(Config { kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }, ..Config::default() });
+        s.unlock(&conn, b"pw").unwrap();
+        assert_eq!(insert(&s, &conn, None).unwrap(), (1, 0));
+        assert_eq!(insert(&s, &conn, Some(2)).unwrap(), (2, 0));
+        assert_eq!(insert(&s, &conn, Some(2)).unwrap(), (3, 1));
+        assert_eq!(versions(&conn), [(2, false), (3, true)]);
+        assert_eq!(insert(&s, &conn, Some(0)).unwrap(), (4, 2));
+        assert_eq!(versions(&conn), [(4, true)]);
+        // A pruning that fails takes the new version with it.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE pins(id INTEGER REFERENCES ml_models(id) ON DELETE RESTRICT);
+             INSERT INTO pins SELECT id FROM ml_models WHERE version = 4;",
+        )
+        .unwrap();
+        let e = insert(&s, &conn, Some(0)).unwrap_err().to_string();
+        assert!(e.contains("FOREIGN KEY"), "{e}");
+        assert_eq!(versions(&conn), [(4, true)]);
+        assert_eq!(conn.query_row("SELECT count(*) FROM ml_training_log", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+        assert!(conn.is_autocommit());
+        assert_eq!(insert(&s, &conn, Some(2)).unwrap(), (5, 0));
+        assert!(s.prune(&conn, "m", 0).unwrap_err().to_string().contains("FOREIGN KEY"));
+        assert!(matches!(s.prune(&conn, "nope", 0), Err(Error::NoModel(_))));
+    }
+}
