@@ -29,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-TARGETS=(envelope decode decode_mutated options tokenize source predict_inputs)
+TARGETS=(envelope decode decode_mutated options tokenize source predict_inputs bundle)
 work=${SQLML_FUZZ_DIR:-$HOME/.cache/sqlml-fuzz}
 sanitizer=${FUZZ_SANITIZER:-none}
 cgu=${FUZZ_CGU:-16}

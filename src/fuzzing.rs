@@ -201,7 +201,7 @@ pub fn seeds() -> &'static [Seed] {
 /// stopword sets), so that the first fuzzer input is not charged for it.
 pub fn warm_up(target: &str) {
     match target {
-        "envelope" | "decode" | "decode_mutated" => {
+        "envelope" | "decode" | "decode_mutated" | "bundle" => {
             let _ = (key(), seed_trees());
         }
         "predict_inputs" => {
@@ -369,6 +369,75 @@ pub fn seal(plain: &[u8]) -> Vec<u8> {
 pub fn envelope(blob: &[u8]) {
     if let Ok(plain) = envelope::open(key(), &binding(), blob) {
         decode(&plain);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Target `bundle`
+
+/// The passphrase of the `bundle` target's bundles.
+const BUNDLE_PASS: &[u8] = b"fuzz bundle passphrase";
+/// The Argon2id costs the `bundle` target seals with.
+const BUNDLE_KDF: KdfParams = KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 };
+/// The highest costs the `bundle` target opens. A real bundle may ask for up to 256 MiB and
+/// 16 passes (seconds: bounded, and checked before hashing, but too slow to fuzz); above
+/// these the header check refuses it, as it refuses costs above the real bounds.
+const BUNDLE_CEILING: KdfParams = KdfParams { m_cost: 1024, t_cost: 2, p_cost: 4 };
+
+/// A bundle of the `bundle` target: `plaintext` (metadata length ‖ metadata ‖ model
+/// plaintext) sealed with the fixed passphrase, its header saying model format `schema`.
+pub fn seal_bundle(schema: u32, plaintext: &[u8]) -> Result<Vec<u8>> {
+    crate::store::bundle::seal_raw(BUNDLE_PASS, BUNDLE_KDF, schema, plaintext.len(), |buf| {
+        buf.extend_from_slice(plaintext);
+        Ok(())
+    })
+}
+
+/// The plaintext of a bundle of a seed model (metadata length ‖ metadata ‖ model plaintext).
+pub fn bundle_plaintext(seed: &Seed) -> Vec<u8> {
+    let algorithm = decode_model(&seed.plain).map(|m| m.algorithm()).unwrap_or_default();
+    let info = crate::store::bundle::BundleInfo {
+        name: seed.name.to_string(),
+        version: 1,
+        kind: seed.kind.to_string(),
+        algorithm,
+        rows: 16,
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        params: r#"{"source": "t", "target": "label"}"#.into(),
+        metrics: Some(r#"{"accuracy": 0.5}"#.into()),
+        log: vec![crate::store::bundle::LogRow {
+            epoch: 1,
+            loss: Some(0.5),
+            val_loss: None,
+            metric: Some(0.25),
+            seconds: Some(0.01),
+        }],
+    };
+    let meta = postcard::to_stdvec(&info).expect("seed metadata encodes");
+    let mut out = (meta.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(&seed.plain);
+    out
+}
+
+/// Target `bundle` (`ml_import`'s opener): the first byte says how the rest is used.
+/// Even: the rest is a whole bundle, opened with the fixed passphrase (header checks, key
+/// derivation, authentication; a random bundle rarely gets further). Odd: the rest is a
+/// bundle's plaintext, sealed with the fixed passphrase and then opened, so that the checks
+/// after authentication (metadata length, metadata, model format, model, their agreement)
+/// see arbitrary bytes; the header says model format 1, or (bit 1 set) the first byte's
+/// upper bits. A bundle that opens has its model used ([`exercise`]).
+pub fn bundle(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let opened = if mode % 2 == 0 {
+        crate::store::bundle::open_with(rest, BUNDLE_PASS, BUNDLE_CEILING)
+    } else {
+        let schema = if mode & 2 == 0 { SCHEMA_VERSION } else { u32::from(mode >> 2) };
+        let Ok(sealed) = seal_bundle(schema, rest) else { return };
+        crate::store::bundle::open_with(&sealed, BUNDLE_PASS, BUNDLE_CEILING)
+    };
+    if let Ok(opened) = opened {
+        exercise(&opened.model);
     }
 }
 
@@ -993,6 +1062,13 @@ mod tests {
             assert_eq!(model.kind(), seed.kind, "{}", seed.name);
             exercise(&model);
             envelope(&seal(&seed.plain));
+            let plain = bundle_plaintext(seed);
+            let sealed = seal_bundle(SCHEMA_VERSION, &plain).unwrap();
+            let opened = crate::store::bundle::open_with(&sealed, BUNDLE_PASS, BUNDLE_CEILING)
+                .unwrap_or_else(|e| panic!("{}: {e}", seed.name));
+            assert_eq!(opened.model.kind(), seed.kind, "{}", seed.name);
+            bundle(&[&[0u8][..], &sealed].concat());
+            bundle(&[&[1u8][..], &plain].concat());
         }
         assert_eq!(seed_trees().len(), SEED_MODELS.len());
     }
@@ -1008,6 +1084,44 @@ mod tests {
             tokenize(data);
             source(data);
             predict_inputs(data);
+            bundle(data);
+        }
+    }
+
+    /// A few thousand mutations of the seed bundles (whole, and as plaintexts sealed
+    /// properly, which reaches the checks after authentication): errors, never a panic; the
+    /// metadata length pointing anywhere, the metadata cut or grown, the model's bytes changed.
+    #[test]
+    fn mutated_bundles_are_errors() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for seed in seeds().iter().step_by(2) {
+            let plain = bundle_plaintext(seed);
+            let sealed = seal_bundle(SCHEMA_VERSION, &plain).unwrap();
+            for (mode, original) in [(0u8, &sealed), (1, &plain)] {
+                for _ in 0..150 {
+                    let mut d = original.clone();
+                    for _ in 0..1 + next() % 3 {
+                        let at = next() as usize % d.len();
+                        match next() % 5 {
+                            0 => d[at] ^= 1 << (next() % 8),
+                            1 => d.truncate(at),
+                            2 => d.insert(at, next() as u8),
+                            3 if d.len() >= 4 => d[..4].copy_from_slice(&(next() as u32 % 600).to_le_bytes()),
+                            _ => d[at] = [0, 1, 0x7f, 0x80, 0xff][next() as usize % 5],
+                        }
+                        if d.is_empty() {
+                            break;
+                        }
+                    }
+                    bundle(&[&[mode][..], &d].concat());
+                }
+            }
         }
     }
 
@@ -1139,7 +1253,7 @@ mod tests {
     fn regressions_replay() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 7] = [
+        let targets: [(&str, Target); 8] = [
             ("envelope", envelope),
             ("decode", decode),
             ("decode_mutated", decode_mutated),
@@ -1147,6 +1261,7 @@ mod tests {
             ("tokenize", tokenize),
             ("source", source),
             ("predict_inputs", predict_inputs),
+            ("bundle", bundle),
         ];
         for (name, target) in targets {
             let Ok(dir) = std::fs::read_dir(root.join(name)) else { continue };
@@ -1176,6 +1291,13 @@ mod tests {
             write("decode_mutated", seed.name, &[i as u8]);
             // One mutation each of a few kinds, as examples for the fuzzer to build on.
             write("decode_mutated", &format!("{}-sizes", seed.name), &[i as u8, 0, 3, 0, 9, 5, 1, 0, 0]);
+            let plain = bundle_plaintext(seed);
+            let mut sealed = vec![0u8];
+            sealed.extend(seal_bundle(SCHEMA_VERSION, &plain).expect("seed bundles seal"));
+            write("bundle", &format!("{}-sealed", seed.name), &sealed);
+            let mut open = vec![1u8];
+            open.extend_from_slice(&plain);
+            write("bundle", &format!("{}-plaintext", seed.name), &open);
         }
         for (name, _, options) in SEED_MODELS {
             write("options", name, options.as_bytes());
