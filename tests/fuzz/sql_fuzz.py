@@ -590,6 +590,10 @@ def role_value(rng, role, name=None, kind=None):
         return choose(rng, [1, 2, 3, 0, -1, 2**63 - 1, -2**63, 1.5, "1", None, 1e308, 9e15, 100])
     if role == "k":
         return choose(rng, K_POOL)
+    if role == "keep":
+        return choose(rng, [0, 1, 1, 2, 3, 100, -1, None, "1", 1.5, 2**63 - 1, -2**63])
+    if role == "bundle":
+        return gen_bundle(rng)
     if role == "user":
         return choose(rng, ID_POOL)
     if role == "bool":
@@ -597,6 +601,29 @@ def role_value(rng, role, name=None, kind=None):
     if role == "ptoptions":
         return choose(rng, [None, "{}", '{"key": "id"}', '{"key": "user"}', '{"key": "nope"}', '{"key": 3}',
                             '{"batch": 1}', "[1]", "x", "", 7])
+    return any_value(rng)
+
+
+def gen_bundle(rng):
+    """A bundle argument: a real one (an ml_export in the same statement, of a protected or
+    scratch model, with the usual or another passphrase), one cut, extended or with a changed
+    byte, bytes that start like a bundle, or any value."""
+    name = choose(rng, PROTECTED + SCRATCH + ["x", "nope"])
+    pw = choose(rng, [PASS, PASS, "other passphrase"])
+    export = "ml_export('%s', %s'%s')" % (name, choose(rng, ["", "", "1, ", "NULL, ", "2, "]), pw)
+    r = rng.random()
+    if r < 0.4:
+        return Lit(export)
+    if r < 0.5:
+        return Lit("substr(%s, 1, %d)" % (export, choose(rng, [0, 3, 4, 20, 63, 64, 84, 100, 1000])))
+    if r < 0.55:
+        return Lit("%s || x'%s'" % (export, rng.randbytes(rng.choice([1, 16])).hex()))
+    if r < 0.65:
+        at = rng.randrange(1, 120)
+        return Lit("substr(%s, 1, %d) || x'%02x' || substr(%s, %d)" % (export, at - 1, rng.randrange(256), export, at + 1))
+    if r < 0.8:
+        head = b"SQMB" + bytes([rng.choice([0, 1, 1, 2, 255])]) + bytes([1, 1, 1])
+        return head + rng.randbytes(rng.choice([0, 8, 56, 76, 200, 5000]))
     return any_value(rng)
 
 
@@ -613,6 +640,9 @@ ROLES = {
     "ml_explain": (["rname", "inputs"], None),
     "ml_activate": (["wname", "version"], [2]),
     "ml_drop": (["wname", "version"], [1, 2]),
+    "ml_prune": (["wname", "keep"], [2]),
+    "ml_export": (["rname", "version", "pass"], [2, 3, 3]),
+    "ml_import": (["wname", "bundle", "pass"], [3]),
     "ml_recommend": (["rname", "user", "k", "bool"], [2, 3, 3, 4]),
     "ml_similar_items": (["rname", "user", "k"], [2, 3]),
     "ml_top_tokens": (["rname", "k"], [1, 2]),
@@ -620,8 +650,9 @@ ROLES = {
 }
 WEIGHTS = {"ml_version": 0.5, "ml_debug": 0.5, "ml_unlock": 0.6, "ml_rekey": 0.4, "ml_train": 18, "ml_evaluate": 7,
            "ml_predict": 14, "ml_predict_proba": 8, "ml_explain": 8, "ml_activate": 4, "ml_drop": 3,
-           "ml_recommend": 8, "ml_similar_items": 5, "ml_top_tokens": 5, "ml_predict_table": 6}
-WRITERS = {"ml_train", "ml_drop", "ml_activate", "ml_rekey", "ml_unlock"}
+           "ml_recommend": 8, "ml_similar_items": 5, "ml_top_tokens": 5, "ml_predict_table": 6, "ml_prune": 2,
+           "ml_export": 3, "ml_import": 3}
+WRITERS = {"ml_train", "ml_drop", "ml_activate", "ml_rekey", "ml_unlock", "ml_prune", "ml_import"}
 KEY_FUNCS = {"ml_unlock", "ml_rekey"}
 
 
@@ -707,6 +738,8 @@ def gen_call(seed, idx, functions, modules):
             args.append(v)
         if fn == "ml_evaluate" and n == 2 and isinstance(args[0], str) and rng.random() < 0.7:
             args[1] = gen_source(rng, KINDS.get(args[0], "text"))
+        if fn == "ml_export" and n == 2:
+            args[1] = role_value(rng, "pass")  # ml_export(name, passphrase)
     # a top-level call that writes never names a protected model (they must stay as seeded)
     if fn in WRITERS and args and isinstance(args[0], str) and args[0] in PROTECTED:
         args[0] = "x"
