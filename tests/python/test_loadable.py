@@ -8,8 +8,9 @@ from conftest import connect, make_messages
 
 FUNCTIONS = sorted([
     ("ml_activate", 2), ("ml_debug", 0), ("ml_drop", 1), ("ml_drop", 2), ("ml_evaluate", 2),
-    ("ml_explain", -1), ("ml_predict", -1), ("ml_predict_proba", -1), ("ml_rekey", 1),
-    ("ml_train", 4), ("ml_train", 5), ("ml_unlock", 1), ("ml_version", 0),
+    ("ml_explain", -1), ("ml_export", 2), ("ml_export", 3), ("ml_import", 3), ("ml_predict", -1),
+    ("ml_predict_proba", -1), ("ml_prune", 2), ("ml_rekey", 1), ("ml_train", 4), ("ml_train", 5),
+    ("ml_unlock", 1), ("ml_version", 0),
 ])
 MODULES = ["ml_predict_table", "ml_recommend", "ml_similar_items", "ml_top_tokens"]
 
@@ -86,3 +87,35 @@ def test_file_holds_no_plaintext_and_wrong_key_fails(tmp_path):
     with pytest.raises(sqlite3.OperationalError,
                        match=r"^ml_predict: cannot decrypt model 'spam': wrong key or corrupted data$"):
         db.execute("SELECT ml_predict('spam', 'win a prize')").fetchone()
+
+
+def test_export_import_and_prune_across_files(tmp_path):
+    """Train in one file, carry the bundle through a file on disk, import it into another file
+    with another key; then prune old versions and VACUUM (the host's SQLite 3.40)."""
+    trainer = connect(str(tmp_path / "trainer.db"))
+    trainer.execute("SELECT ml_unlock('trainer key')")
+    make_messages(trainer)
+    for alpha in (0.1, 1, 5):
+        trainer.execute("SELECT ml_train('spam', 'text', 'messages', 'label', json_object('alpha', ?))", (alpha,))
+    (bundle,) = trainer.execute("SELECT ml_export('spam', 'transfer')").fetchone()
+    assert isinstance(bundle, bytes) and bundle[:4] == b"SQMB" and b"zqxvortex" not in bundle
+    (tmp_path / "spam.sqmb").write_bytes(bundle)
+    bodies = [r[0] for r in trainer.execute("SELECT body FROM messages ORDER BY id")]
+    want = [trainer.execute("SELECT ml_predict_proba('spam', ?)", (b,)).fetchone()[0] for b in bodies]
+
+    app = connect(str(tmp_path / "app.db"))
+    app.execute("SELECT ml_unlock('app key')")
+    with pytest.raises(sqlite3.OperationalError,
+                       match=r"^ml_import: cannot open the bundle: wrong passphrase or damaged bundle$"):
+        app.execute("SELECT ml_import('spam', ?, 'wrong')", ((tmp_path / "spam.sqmb").read_bytes(),)).fetchone()
+    assert app.execute("SELECT count(*) FROM ml_models").fetchone()[0] == 0
+    (version,) = app.execute("SELECT ml_import('spam', ?, 'transfer')", ((tmp_path / "spam.sqmb").read_bytes(),)).fetchone()
+    assert version == 1
+    got = [app.execute("SELECT ml_predict_proba('spam', ?)", (b,)).fetchone()[0] for b in bodies]
+    assert got == want
+
+    assert trainer.execute("SELECT ml_prune('spam', 1)").fetchone()[0] == 2
+    assert [r[0] for r in trainer.execute("SELECT version FROM ml_models")] == [3]
+    trainer.execute("VACUUM")
+    with pytest.raises(sqlite3.OperationalError, match=r"^ml_prune: argument 'keep' must be a non-negative integer, got -1$"):
+        trainer.execute("SELECT ml_prune('spam', -1)").fetchone()
