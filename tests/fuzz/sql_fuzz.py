@@ -604,25 +604,29 @@ def role_value(rng, role, name=None, kind=None):
     return any_value(rng)
 
 
-def gen_bundle(rng):
+def gen_bundle(rng, pw=None):
     """A bundle argument: a real one (an ml_export in the same statement, of a protected or
-    scratch model, with the usual or another passphrase), one cut, extended or with a changed
-    byte, bytes that start like a bundle, or any value."""
-    name = choose(rng, PROTECTED + SCRATCH + ["x", "nope"])
-    pw = choose(rng, [PASS, PASS, "other passphrase"])
+    scratch model, with the passphrase `pw` or a random one), one cut, extended or with a
+    changed byte, bytes that start like a bundle, or any value."""
+    name = choose(rng, PROTECTED + SCRATCH + ["x", "nope"] if pw is None else PROTECTED + SCRATCH)
+    pw = pw or choose(rng, [PASS, PASS, "other passphrase"])
     export = "ml_export('%s', %s'%s')" % (name, choose(rng, ["", "", "1, ", "NULL, ", "2, "]), pw)
     r = rng.random()
     if r < 0.4:
         return Lit(export)
     if r < 0.5:
         return Lit("substr(%s, 1, %d)" % (export, choose(rng, [0, 3, 4, 20, 63, 64, 84, 100, 1000])))
+    # (|| makes text of blobs: cast back)
     if r < 0.55:
-        return Lit("%s || x'%s'" % (export, rng.randbytes(rng.choice([1, 16])).hex()))
+        return Lit("CAST(%s || x'%s' AS BLOB)" % (export, rng.randbytes(rng.choice([1, 16])).hex()))
     if r < 0.65:
         at = rng.randrange(1, 120)
-        return Lit("substr(%s, 1, %d) || x'%02x' || substr(%s, %d)" % (export, at - 1, rng.randrange(256), export, at + 1))
+        return Lit("CAST(substr(%s, 1, %d) || x'%02x' || substr(%s, %d) AS BLOB)"
+                   % (export, at - 1, rng.randrange(256), export, at + 1))
     if r < 0.8:
         head = b"SQMB" + bytes([rng.choice([0, 1, 1, 2, 255])]) + bytes([1, 1, 1])
+        if rng.random() < 0.6:  # costs and model format in range: reaches the key derivation
+            head += b"".join(v.to_bytes(4, "little") for v in (rng.choice([8, 64, 1024]), 1, 1, rng.choice([1, 1, 2])))
         return head + rng.randbytes(rng.choice([0, 8, 56, 76, 200, 5000]))
     return any_value(rng)
 
@@ -710,6 +714,10 @@ def gen_call(seed, idx, functions, modules):
                 choose(rng, TARGETS[kind])]
         if n == 5:
             args.append(gen_options(rng, kind))
+        n = 0
+    elif fn == "ml_import" and n == 3 and rng.random() < 0.5:
+        # coherent: a bundle exported in the same statement, imported with its passphrase
+        args = [choose(rng, SCRATCH + ["x", "y"]), gen_bundle(rng, PASS), PASS]
         n = 0
     elif fn == "ml_evaluate" and n == 2 and rng.random() < 0.5:
         name = choose(rng, PROTECTED + SCRATCH)
