@@ -161,7 +161,11 @@ fn every_kind_and_algorithm_moves_between_databases_with_different_keys() {
         assert_eq!(&bundle[..4], b"SQMB", "{}", case.name);
         // Ciphertext: no training text appears in a bundle.
         for marker in [&b"zqxvortex"[..], b"plumbrook", b"film-1", b"basic", b"messages"] {
-            assert!(!bundle.windows(marker.len()).any(|w| w == marker), "{}: bundle leaks {marker:?}", case.name);
+            assert!(
+                !bundle.windows(marker.len()).any(|w| w == marker),
+                "{}: bundle leaks {marker:?}",
+                case.name
+            );
         }
         let imported = format!("{}_prod", case.name);
         assert_eq!(import(&target, &imported, &bundle, "transfer pass"), Ok(1), "{}", case.name);
@@ -191,7 +195,10 @@ fn import_adds_a_version_and_export_takes_any_version() {
     let case = &CASES[0];
     train(&source, case, "spam");
     let v1 = answers(&source, case, "spam");
-    text(&source, "SELECT ml_train('spam', 'text', 'messages', 'label', json_object('alpha', 3, 'ngrams', 1))");
+    text(
+        &source,
+        "SELECT ml_train('spam', 'text', 'messages', 'label', json_object('alpha', 3, 'ngrams', 1))",
+    );
     let v2 = answers(&source, case, "spam");
     assert_ne!(v1, v2);
     // The target already has versions of that name: an import is the next one, and active.
@@ -223,11 +230,23 @@ fn import_adds_a_version_and_export_takes_any_version() {
         "ml_export: model 'spam' has no version 9 (list versions with: SELECT version FROM ml_models WHERE name = 'spam')"
     );
     assert!(err(&source, "SELECT ml_export('nope', 'p')").starts_with("ml_export: no model named 'nope'"));
-    assert_eq!(err(&source, "SELECT ml_export('spam', '')"), "ml_export: argument 'passphrase' must be a non-empty text, got ''");
-    assert_eq!(err(&source, "SELECT ml_export('spam', 'x', 'p')"), "ml_export: argument 'version' must be an integer, got text");
-    assert_eq!(err(&source, "SELECT ml_import('x', ml_export('spam', 'p'), '')"), "ml_import: argument 'passphrase' must be a non-empty text, got ''");
+    assert_eq!(
+        err(&source, "SELECT ml_export('spam', '')"),
+        "ml_export: argument 'passphrase' must be a non-empty text, got ''"
+    );
+    assert_eq!(
+        err(&source, "SELECT ml_export('spam', 'x', 'p')"),
+        "ml_export: argument 'version' must be an integer, got text"
+    );
+    assert_eq!(
+        err(&source, "SELECT ml_import('x', ml_export('spam', 'p'), '')"),
+        "ml_import: argument 'passphrase' must be a non-empty text, got ''"
+    );
     let long = "n".repeat(256);
-    assert!(err(&source, &format!("SELECT ml_import('{long}', ml_export('spam', 'p'), 'p')")).contains("at most 255 bytes"));
+    assert!(
+        err(&source, &format!("SELECT ml_import('{long}', ml_export('spam', 'p'), 'p')"))
+            .contains("at most 255 bytes")
+    );
 }
 
 /// Everything that can be wrong with a bundle is one clear error, and the importing database
@@ -261,7 +280,9 @@ fn bad_bundles_change_nothing() {
         let e = fails(&d, "right");
         let expected = match i {
             0..4 => e.starts_with("ml_import: argument 'bundle' is not a model bundle from ml_export"),
-            4 => e == "ml_import: argument 'bundle' has bundle format 64; this build reads up to 1 (upgrade the extension)",
+            4 => {
+                e == "ml_import: argument 'bundle' has bundle format 64; this build reads up to 1 (upgrade the extension)"
+            }
             20..=23 => e.starts_with("ml_import: argument 'bundle' holds a model of format "),
             5..=19 => e.starts_with("ml_import: argument 'bundle' is damaged: ") || e == wrong,
             _ => e == wrong,
@@ -269,12 +290,14 @@ fn bad_bundles_change_nothing() {
         assert!(expected, "byte {i}: {e}");
     }
     // Truncated, extended.
-    for len in [0, 3, 4, 5, 40, 63, 64, 67, 83, 84, 85, bundle.len() / 2, bundle.len() - 16, bundle.len() - 1] {
+    for len in [0, 3, 4, 5, 40, 63, 64, 67, 83, 84, 85, bundle.len() / 2, bundle.len() - 16, bundle.len() - 1]
+    {
         let e = fails(&bundle[..len], "right");
         let ok = if len < 4 {
             e.starts_with("ml_import: argument 'bundle' is not a model bundle from ml_export")
         } else if len < 84 {
-            e.starts_with("ml_import: argument 'bundle' is damaged: it is ") && e.contains("shorter than the shortest bundle (84 bytes)")
+            e.starts_with("ml_import: argument 'bundle' is damaged: it is ")
+                && e.contains("shorter than the shortest bundle (84 bytes)")
         } else {
             e == wrong
         };
@@ -285,7 +308,10 @@ fn bad_bundles_change_nothing() {
     assert_eq!(fails(&longer, "right"), wrong);
     // Not bundles at all.
     let envelope = blob(&source, "SELECT model FROM ml_models WHERE name = 'spam'");
-    assert!(fails(&envelope, "right").starts_with("ml_import: argument 'bundle' is not a model bundle from ml_export"));
+    assert!(
+        fails(&envelope, "right")
+            .starts_with("ml_import: argument 'bundle' is not a model bundle from ml_export")
+    );
     for (sql, got) in [("'text'", "text"), ("NULL", "NULL"), ("42", "an integer"), ("4.5", "a real")] {
         assert_eq!(
             err(&target, &format!("SELECT ml_import('spam', {sql}, 'right')")),
@@ -371,7 +397,9 @@ fn import_needs_a_key_and_is_atomic() {
             import(&locked, "spam", &bundle, "p").unwrap_err(),
             "ml_import: no key for this database (call SELECT ml_unlock('passphrase') first, or set the environment variable SQLML_KEY)"
         );
-        assert!(err(&locked, "SELECT ml_export('spam', 'p')").starts_with("ml_export: no key for this database"));
+        assert!(
+            err(&locked, "SELECT ml_export('spam', 'p')").starts_with("ml_export: no key for this database")
+        );
         assert_eq!(sqlml_state(&locked), before);
         // Nor on a database with no key at all.
         let fresh = open(None);
@@ -402,7 +430,8 @@ fn refused_from_the_schema_and_from_inside_other_calls() {
         assert!(e.contains("unsafe use of ml_"), "{call}: {e}");
         conn.execute_batch("DROP VIEW v").unwrap();
         let source = format!("select body, label, {call} as z from messages");
-        let e = err(&conn, &format!("SELECT ml_train('x', 'text', '{}', 'label')", source.replace('\'', "''")));
+        let e =
+            err(&conn, &format!("SELECT ml_train('x', 'text', '{}', 'label')", source.replace('\'', "''")));
         assert!(e.contains("refused: called while ml_train is running"), "{call}: {e}");
     }
     assert_eq!(versions(&conn, "spam"), [1]);
@@ -414,7 +443,10 @@ fn refused_from_the_schema_and_from_inside_other_calls() {
 
 fn train_versions(conn: &Connection, name: &str, n: usize) {
     for i in 0..n {
-        text(conn, &format!("SELECT ml_train('{name}', 'text', 'messages', 'label', json_object('seed', {i}))"));
+        text(
+            conn,
+            &format!("SELECT ml_train('{name}', 'text', 'messages', 'label', json_object('seed', {i}))"),
+        );
     }
 }
 
@@ -463,9 +495,18 @@ fn prune_keeps_the_newest_and_the_active_version() {
 
     let before = sqlml_state(&conn);
     assert!(err(&conn, "SELECT ml_prune('nope', 1)").starts_with("ml_prune: no model named 'nope'"));
-    assert_eq!(err(&conn, "SELECT ml_prune('spam', -1)"), "ml_prune: argument 'keep' must be a non-negative integer, got -1");
-    assert_eq!(err(&conn, "SELECT ml_prune('spam', NULL)"), "ml_prune: argument 'keep' must be an integer, got NULL");
-    assert_eq!(err(&conn, "SELECT ml_prune('spam', '1')"), "ml_prune: argument 'keep' must be an integer, got text");
+    assert_eq!(
+        err(&conn, "SELECT ml_prune('spam', -1)"),
+        "ml_prune: argument 'keep' must be a non-negative integer, got -1"
+    );
+    assert_eq!(
+        err(&conn, "SELECT ml_prune('spam', NULL)"),
+        "ml_prune: argument 'keep' must be an integer, got NULL"
+    );
+    assert_eq!(
+        err(&conn, "SELECT ml_prune('spam', '1')"),
+        "ml_prune: argument 'keep' must be an integer, got text"
+    );
     assert_eq!(err(&conn, "SELECT ml_prune(NULL, 1)"), "ml_prune: argument 'name' must be text, got NULL");
     assert_eq!(sqlml_state(&conn), before);
     // Pruning needs no key (it decrypts nothing).
@@ -503,7 +544,8 @@ fn a_failed_prune_changes_nothing() {
     conn.execute_batch("ROLLBACK").unwrap();
     assert_eq!(sqlml_state(&conn), before);
     // A trigger on sqlml's tables: refused before anything is done.
-    conn.execute_batch("CREATE TRIGGER keep_all BEFORE DELETE ON ml_models BEGIN SELECT RAISE(IGNORE); END").unwrap();
+    conn.execute_batch("CREATE TRIGGER keep_all BEFORE DELETE ON ml_models BEGIN SELECT RAISE(IGNORE); END")
+        .unwrap();
     let before = sqlml_state(&conn);
     assert!(err(&conn, "SELECT ml_prune('spam', 1)").contains("refusing to write"));
     assert_eq!(sqlml_state(&conn), before);

@@ -375,7 +375,9 @@ impl Session {
         };
         let row = match version {
             None => conn.query_row(&format!("{select} AND active = 1"), [name], read).optional()?,
-            Some(v) => conn.query_row(&format!("{select} AND version = ?2"), params![name, v], read).optional()?,
+            Some(v) => {
+                conn.query_row(&format!("{select} AND version = ?2"), params![name, v], read).optional()?
+            }
         };
         let Some(row) = row else { return Err(super::missing(conn, name, version)?) };
         let key = self.key(conn, false)?;
@@ -393,7 +395,9 @@ impl Session {
             while let Some(r) = q.next()? {
                 // Rows sqlml could not have written (epochs that are not positive 32-bit
                 // integers) stay behind.
-                let Some(epoch) = r.get::<_, i64>(0).ok().and_then(|e| u32::try_from(e).ok()) else { continue };
+                let Some(epoch) = r.get::<_, i64>(0).ok().and_then(|e| u32::try_from(e).ok()) else {
+                    continue;
+                };
                 log.push(LogRow {
                     epoch,
                     loss: number_of(r.get_ref(1)?),
@@ -482,21 +486,33 @@ mod tests {
         let plain = postcard::to_stdvec(&1u32).unwrap();
         let b = seal(b"pw", FAST, &info(), &plain).unwrap();
         assert_eq!(&b[..4], MAGIC);
-        assert_eq!(b.len(), HEADER_LEN + 4 + postcard::to_stdvec(&info()).unwrap().len() + plain.len() + TAG_LEN);
+        assert_eq!(
+            b.len(),
+            HEADER_LEN + 4 + postcard::to_stdvec(&info()).unwrap().len() + plain.len() + TAG_LEN
+        );
         // The plaintext is a bare format version: the model does not decode.
-        assert!(open_with(&b, b"pw", FAST).unwrap_err().to_string().starts_with("argument 'bundle' is damaged"));
+        assert!(
+            open_with(&b, b"pw", FAST).unwrap_err().to_string().starts_with("argument 'bundle' is damaged")
+        );
         assert_eq!(open_with(&b, b"px", FAST).unwrap_err().to_string(), wrong_key().to_string());
         let mut huge = b.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(open(&huge, b"pw").unwrap_err().to_string().contains("field 'kdf_m_cost' must be from"));
         let mut newer = b.clone();
         newer[4] = 2;
-        assert!(open(&newer, b"pw").unwrap_err().to_string().contains("bundle format 2; this build reads up to 1"));
+        assert!(
+            open(&newer, b"pw")
+                .unwrap_err()
+                .to_string()
+                .contains("bundle format 2; this build reads up to 1")
+        );
         let mut newer_model = b.clone();
         newer_model[20..24].copy_from_slice(&(SCHEMA_VERSION + 1).to_le_bytes());
         assert!(open(&newer_model, b"pw").unwrap_err().to_string().contains("holds a model of format 2"));
         assert!(open(&b[..10], b"pw").unwrap_err().to_string().contains("shorter than the shortest bundle"));
         assert!(open(b"SQML", b"pw").unwrap_err().to_string().contains("not a model bundle"));
-        assert!(open_with(&b, b"pw", KdfParams { m_cost: 8, ..FAST }).unwrap_err().to_string().contains("limit"));
+        assert!(
+            open_with(&b, b"pw", KdfParams { m_cost: 8, ..FAST }).unwrap_err().to_string().contains("limit")
+        );
     }
 }

@@ -123,7 +123,14 @@ impl MasterKey {
     /// and `true` is returned. On any authentication failure (wrong key, tampering, wrong AAD,
     /// shorter than a tag) `false`, and `buffer` holds no plaintext: the tag is checked before
     /// anything is decrypted. The caller allocates the buffer (fallibly) and wipes it.
-    pub fn open_in_place(&self, salt: &[u8], info: &[u8], nonce: &[u8; 24], aad: &[u8], buffer: &mut Vec<u8>) -> bool {
+    pub fn open_in_place(
+        &self,
+        salt: &[u8],
+        info: &[u8],
+        nonce: &[u8; 24],
+        aad: &[u8],
+        buffer: &mut Vec<u8>,
+    ) -> bool {
         use chacha20poly1305::aead::AeadInOut;
         let Some(split) = buffer.len().checked_sub(16) else { return false };
         let Ok(tag) = <[u8; 16]>::try_from(&buffer[split..]) else { return false };
@@ -198,7 +205,9 @@ mod tests {
         let mut buf = ct.clone();
         assert!(key.open_in_place(b"salt", b"info", &nonce, b"aad", &mut buf));
         assert_eq!(buf, b"hello model");
-        for (aad, mut buf) in [(&b"AAD"[..], ct.clone()), (b"aad", ct[..ct.len() - 1].to_vec()), (b"aad", vec![1; 15])] {
+        for (aad, mut buf) in
+            [(&b"AAD"[..], ct.clone()), (b"aad", ct[..ct.len() - 1].to_vec()), (b"aad", vec![1; 15])]
+        {
             assert!(!key.open_in_place(b"salt", b"info", &nonce, aad, &mut buf));
         }
         let mut tampered = ct.clone();

@@ -69,7 +69,9 @@ fn prune(conn: &Connection, name: &str, keep: usize) -> Result<Vec<i64>> {
     let rows_before = tables::model_rows(conn)?;
     let has_log = tables::exists(conn, "ml_training_log")?;
     let mut log = if has_log {
-        Some(conn.prepare("DELETE FROM main.ml_training_log WHERE name = ?1 COLLATE BINARY AND version = ?2")?)
+        Some(
+            conn.prepare("DELETE FROM main.ml_training_log WHERE name = ?1 COLLATE BINARY AND version = ?2")?,
+        )
     } else {
         None
     };
@@ -143,7 +145,8 @@ mod tests {
              INSERT INTO t VALUES ('free cash', 'spam'), ('lunch today', 'ham'), ('win cash', 'spam'), ('see you', 'ham');",
         )
         .unwrap();
-        let s = Session::new(Config { kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }, ..Config::default() });
+        let s =
+            Session::new(Config { kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }, ..Config::default() });
         s.unlock(&conn, b"pw").unwrap();
         assert_eq!(insert(&s, &conn, None).unwrap(), (1, 0));
         assert_eq!(insert(&s, &conn, Some(2)).unwrap(), (2, 0));
@@ -161,7 +164,10 @@ mod tests {
         let e = insert(&s, &conn, Some(0)).unwrap_err().to_string();
         assert!(e.contains("FOREIGN KEY"), "{e}");
         assert_eq!(versions(&conn), [(4, true)]);
-        assert_eq!(conn.query_row("SELECT count(*) FROM ml_training_log", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+        assert_eq!(
+            conn.query_row("SELECT count(*) FROM ml_training_log", [], |r| r.get::<_, i64>(0)).unwrap(),
+            1
+        );
         assert!(conn.is_autocommit());
         assert_eq!(insert(&s, &conn, Some(2)).unwrap(), (5, 0));
         assert!(s.prune(&conn, "m", 0).unwrap_err().to_string().contains("FOREIGN KEY"));
