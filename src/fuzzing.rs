@@ -21,7 +21,7 @@ use crate::models::memory::Budget;
 use crate::models::stored::Plaintext;
 use crate::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens, term_hash};
 use crate::models::{self, Column, ColumnData, Common, Dataset, Input, Model, Options, Value};
-use crate::models::{StoredModel, mlp::Classifier};
+use crate::models::{SCHEMA_VERSION, StoredModel, mlp::Classifier};
 use crate::source::{self, Source};
 use crate::store::crypto::{KdfParams, MasterKey};
 use crate::store::envelope::{self, Binding};

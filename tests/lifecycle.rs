@@ -347,11 +347,15 @@ fn newer_or_inconsistent_contents() {
         metrics: None,
         log: vec![],
     };
-    // Model format 2 (a postcard varint 2 first): refused before the key is derived.
-    let newer = seal(b"p", kdf, &info, &[2, 0, 1, 2, 3]).unwrap();
+    // A newer model format (a postcard varint first): refused before the key is derived.
+    let newer_format = sqlml::models::SCHEMA_VERSION + 1;
+    let newer = seal(b"p", kdf, &info, &[newer_format as u8, 0, 1, 2, 3]).unwrap();
     assert_eq!(
         import(&target, "spam", &newer, "p").unwrap_err(),
-        "ml_import: argument 'bundle' holds a model of format 2; this build reads up to 1 (upgrade the extension)"
+        format!(
+            "ml_import: argument 'bundle' holds a model of format {newer_format}; this build reads up to {} (upgrade the extension)",
+            newer_format - 1
+        )
     );
     // A real model whose metadata says another kind or algorithm.
     let source = unlocked(None, "a");

@@ -456,6 +456,7 @@ impl Session {
                 metrics: info.metrics.as_deref().unwrap_or("{}"),
                 model: opened.model,
                 log: &log,
+                activate: true,
             },
         )
     }
@@ -508,7 +509,8 @@ mod tests {
         );
         let mut newer_model = b.clone();
         newer_model[20..24].copy_from_slice(&(SCHEMA_VERSION + 1).to_le_bytes());
-        assert!(open(&newer_model, b"pw").unwrap_err().to_string().contains("holds a model of format 2"));
+        let newer_message = format!("holds a model of format {}", SCHEMA_VERSION + 1);
+        assert!(open(&newer_model, b"pw").unwrap_err().to_string().contains(&newer_message));
         assert!(open(&b[..10], b"pw").unwrap_err().to_string().contains("shorter than the shortest bundle"));
         assert!(open(b"SQML", b"pw").unwrap_err().to_string().contains("not a model bundle"));
         assert!(

@@ -123,6 +123,7 @@ mod tests {
             metrics: "{}",
             model: trained.model,
             log: &trained.log,
+            activate: true,
         };
         s.insert_and_prune(conn, &key, new, keep)
     }
