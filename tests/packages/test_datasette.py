@@ -143,7 +143,8 @@ def test_datasette_serves_predictions(venv, app_db, tmp_path):
             assert status == 200, rows
             assert rows[0]["queue"] == "bugs" and rows[0]["churn"] in ("yes", "no") and rows[0]["recs"] == 3
         # Refused over HTTP: taking a passphrase, writing.
-        for sql in ("select ml_unlock('guess')", "select ml_rekey('guess')", "select ml_drop('router')"):
+        for sql in ("select ml_unlock('guess')", "select ml_rekey('guess')", "select ml_drop('router')",
+                    "select ml_export('router', 'mine')"):
             status, body = server.sql("app", sql)
             assert status == 400 and "not authorized" in json.dumps(body), (sql, body)
         # What the default leaves readable, and what a deny list hides.

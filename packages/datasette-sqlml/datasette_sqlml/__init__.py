@@ -13,7 +13,7 @@ Options (all optional; also settable per database under "databases": {NAME: {"pl
 - `key`: the passphrase (use `$env` or `$file`). Default: the environment variable SQLML_KEY.
 - `deny`: SQL functions, scalar or table-valued, that the connections refuse (SQLite's
   authorizer). Default `DEFAULT_DENY`: the functions that take a passphrase or write
-  (ml_unlock, ml_rekey, ml_train, ml_activate, ml_drop). Add `ml_explain`, `ml_top_tokens`,
+  (ml_unlock, ml_rekey, ml_train, ml_activate, ml_drop, ml_prune, ml_export, ml_import). Add `ml_explain`, `ml_top_tokens`,
   `ml_similar_items`... to hide what they reveal; `[]` denies nothing. sqlml's own tables
   (ml_models, ml_meta, ml_training_log) cannot be listed: sqlml reads them through the same
   connection, so the authorizer would refuse every prediction too; hide them with
@@ -31,7 +31,9 @@ import sqlml
 
 __version__ = sqlml.__version__
 
-DEFAULT_DENY = ("ml_unlock", "ml_rekey", "ml_train", "ml_activate", "ml_drop")
+# ml_export takes a passphrase of the caller's choosing and returns the whole model sealed under
+# it: allowed, any visitor could carry every model away.
+DEFAULT_DENY = ("ml_unlock", "ml_rekey", "ml_train", "ml_activate", "ml_drop", "ml_prune", "ml_export", "ml_import")
 
 # SQLite's authorizer codes (sqlite3.h), as numbers: the connection may come from pysqlite3.
 SQLITE_OK = 0
