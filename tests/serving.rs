@@ -375,3 +375,31 @@ fn a_1990_feature_classifier_is_scored_in_batches() {
     );
     assert_eq!(one, 1);
 }
+
+/// `keep`: after storing, only the newest n versions plus the active one remain, pruned in the
+/// same transaction.
+#[test]
+fn keep_prunes_old_versions_with_the_training() {
+    let conn = unlocked(None, "pw");
+    make_leads(&conn, 200, 7);
+    for _ in 0..4 {
+        conn.execute_batch("SELECT ml_train('m', 'classifier', 'leads', 'converted', '{\"epochs\": 1}')")
+            .unwrap();
+    }
+    conn.execute_batch("SELECT ml_activate('m', 1)").unwrap();
+    let r = report(
+        &conn,
+        "SELECT ml_train('m', 'classifier', 'leads', 'converted', '{\"epochs\": 1, \"keep\": 2, \"activate\": \"never\"}')",
+    );
+    assert_eq!((r["version"].clone(), r["pruned_versions"].clone()), (json!(5), json!(2)), "{r}");
+    let versions = text(
+        &conn,
+        "SELECT group_concat(version || ':' || active, ' ') FROM (SELECT * FROM ml_models WHERE name = 'm' ORDER BY version)",
+    );
+    assert_eq!(versions, "1:1 4:0 5:0");
+    assert_eq!(text(&conn, "SELECT group_concat(DISTINCT version) FROM ml_training_log WHERE name = 'm' ORDER BY version"), "1,4,5");
+    assert_eq!(
+        err(&conn, "SELECT ml_train('m', 'classifier', 'leads', 'converted', '{\"keep\": 0}')"),
+        "ml_train: option 'keep' must be a positive integer, got 0"
+    );
+}

@@ -115,7 +115,8 @@ pub fn train(
     })
     .to_string();
     let metrics_clear = scalar_metrics(&trained.metrics).to_string();
-    let version = session.insert_model(
+    // The new version and the pruning of old ones (option `keep`) commit together.
+    let (version, pruned) = session.insert_and_prune(
         conn,
         &key,
         NewModel {
@@ -129,6 +130,7 @@ pub fn train(
             log: &trained.log,
             activate,
         },
+        common.keep,
     )?;
     let mut report = Map::new();
     report.insert("name".into(), json!(name));
@@ -140,6 +142,9 @@ pub fn train(
     report.insert("test_rows".into(), json!(trained.test_rows));
     report.insert("served_rows".into(), json!(trained.served_rows));
     report.insert("activation".into(), activation);
+    if common.keep.is_some() {
+        report.insert("pruned_versions".into(), json!(pruned));
+    }
     report.insert("seconds".into(), json!(seconds));
     report.insert("metrics".into(), trained.metrics);
     for (k, v) in trained.details {
