@@ -42,7 +42,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Instant;
 use tokenize::{Tokenizer, Tokens};
-use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
+use vectorize::{Vocabulary, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
 pub const MAX_NGRAM: usize = 5;
@@ -301,17 +301,8 @@ impl TextModel {
         settings: TextSettings,
         control: &Control<'_>,
     ) -> Result<(TextModel, vectorize::SparseRows, usize)> {
-        let mut builder = VocabularyBuilder::default();
         let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
-        let (total, started) = (rows.len(), Instant::now());
-        let mut done = 0;
-        pipeline::for_each_tokens(&tokenizer, text, rows, |tokens| {
-            builder.try_add(tokens, lo, hi)?;
-            done += 1;
-            control.progress(done, total, started, || format!("counting the terms of text {done}/{total}"));
-            // About the cost of tokenizing and counting, in the units of the other trainers.
-            control.tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)
-        })?;
+        let builder = pipeline::count_terms(&tokenizer, text, rows, (lo, hi), control)?;
         let distinct = builder.distinct_terms();
         let (vocab, sparse, idf) = builder.finish(
             settings.min_df as usize,

@@ -463,6 +463,7 @@ struct Entry {
 
 /// A term seen in training: where its bytes are, the [`tag`] of its hash, and its counts
 /// (28 bytes: the records outgrow the caches on a large corpus).
+#[derive(Clone, Copy)]
 struct TermStats {
     start: u32,
     end: u32,
@@ -476,6 +477,9 @@ struct TermStats {
     /// Its position in `features` for `last_doc`.
     pos: u32,
 }
+
+/// What the builder's allocations are called in memory errors.
+const WHAT: &str = "the vocabulary of the training texts";
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
 /// Terms are interned by hash into one string: no allocation per term or occurrence.
@@ -564,32 +568,109 @@ impl VocabularyBuilder {
         // slice of the joined text, and the k-grams together cover it at most k times.
         let grams: usize = (lo..=hi).map(|k| n.saturating_sub(k - 1)).sum();
         let bytes = (lo..=hi).map(|k| k.saturating_mul(tokens.text().len() + 1)).sum::<usize>();
-        const WHAT: &str = "the vocabulary of the training texts";
         memory::reserve(&mut self.features, grams, WHAT)?;
         memory::reserve(&mut self.counts, grams, WHAT)?;
         memory::reserve(&mut self.terms, grams, WHAT)?;
         self.text.try_reserve(bytes).map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
         let terms = self.terms.len().saturating_add(grams);
-        if !self.doc_offsets.is_empty() && terms.saturating_mul(2) > self.index.slots.len() {
-            // The hash table `record` would grow while adding this document, grown now.
-            let bits = (terms.max(4).saturating_mul(4)).next_power_of_two().trailing_zeros();
-            if bits > 32 {
-                return Err(crate::Error::data(
-                    "the training texts have more than 2^30 distinct terms (use fewer n-grams with the option 'ngrams')",
-                ));
-            }
-            let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
-            slots.resize(1 << bits, (0, EMPTY));
-            let mut index = Index { slots, shift: 64 - bits };
-            for (i, t) in self.terms.iter().enumerate() {
-                if let Some(next) = self.terms.get(i + AHEAD) {
-                    prefetch(index.home(untag(next.tag)));
-                }
-                index.insert(untag(t.tag), i as u32);
-            }
-            self.index = index;
+        if !self.doc_offsets.is_empty() {
+            self.try_grow_index(terms)?;
         }
         self.add(tokens, lo, hi);
+        Ok(())
+    }
+
+    /// Grows the hash table now if `terms` terms would make `record` grow it (memory the
+    /// system refuses is an error, not an abort), to the size `record` would give it.
+    fn try_grow_index(&mut self, terms: usize) -> Result<()> {
+        if terms.saturating_mul(2) <= self.index.slots.len() {
+            return Ok(());
+        }
+        let bits = (terms.max(4).saturating_mul(4)).next_power_of_two().trailing_zeros();
+        if bits > 32 {
+            return Err(crate::Error::data(
+                "the training texts have more than 2^30 distinct terms (use fewer n-grams with the option 'ngrams')",
+            ));
+        }
+        let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
+        slots.resize(1 << bits, (0, EMPTY));
+        let mut index = Index { slots, shift: 64 - bits };
+        for (i, t) in self.terms.iter().enumerate() {
+            if let Some(next) = self.terms.get(i + AHEAD) {
+                prefetch(index.home(untag(next.tag)));
+            }
+            index.insert(untag(t.tag), i as u32);
+        }
+        self.index = index;
+        Ok(())
+    }
+
+    /// Appends the documents `later` counted (the texts after this builder's, in order): the
+    /// result is the builder that would have counted all of them one after the other (the same
+    /// terms with the same counts and document frequencies, the same rows; only the provisional
+    /// ids differ, and [`VocabularyBuilder::finish`] does not depend on those). `tick` is called
+    /// with the work done now and then; its error ends the merge.
+    pub fn try_append(&mut self, later: VocabularyBuilder, tick: &dyn Fn(u64) -> Result<()>) -> Result<()> {
+        if later.doc_offsets.is_empty() {
+            return Ok(());
+        }
+        if self.doc_offsets.is_empty() {
+            *self = later;
+            return Ok(());
+        }
+        let VocabularyBuilder { text, terms, index, features, counts, doc_offsets, .. } = later;
+        // Its table is not needed: its terms are looked up in this one.
+        drop(index);
+        let new_bytes = terms.iter().map(|t| (t.end - t.start) as usize).sum::<usize>();
+        self.text
+            .try_reserve(new_bytes)
+            .map_err(|_| memory::refused((self.text.len() + new_bytes) as f64, WHAT))?;
+        memory::reserve(&mut self.terms, terms.len(), WHAT)?;
+        memory::reserve(&mut self.features, features.len(), WHAT)?;
+        memory::reserve(&mut self.counts, counts.len(), WHAT)?;
+        let mut remap: Vec<u32> = memory::with_capacity(terms.len(), WHAT)?;
+        // Room for every later term at once (at most that many are new): no growth midway.
+        self.try_grow_index(self.terms.len() + terms.len())?;
+        for (i, t) in terms.iter().enumerate() {
+            // The later terms' slots are read at random: prefetch ahead.
+            if let Some(next) = terms.get(i + AHEAD) {
+                prefetch(self.index.home(untag(next.tag)));
+            }
+            let term = &text.as_bytes()[t.start as usize..t.end as usize];
+            let (mine, words) = (&self.terms, &self.text);
+            // The home slot and the tag depend on the tag alone (see `Index`).
+            let found = self.index.find(untag(t.tag), |id| {
+                let m = &mine[id as usize];
+                same_bytes(&words.as_bytes()[m.start as usize..m.end as usize], term)
+            });
+            let id = match found {
+                Some(id) => {
+                    let m = &mut self.terms[id as usize];
+                    m.count = m.count.saturating_add(t.count);
+                    m.df += t.df;
+                    id
+                }
+                None => {
+                    let id = self.terms.len() as u32;
+                    self.try_grow_index(self.terms.len() + 1)?;
+                    let start = self.text.len() as u32;
+                    self.text.push_str(&text[t.start as usize..t.end as usize]);
+                    let end = self.text.len() as u32;
+                    self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
+                    self.index.insert(untag(t.tag), id);
+                    id
+                }
+            };
+            remap.push(id);
+            if i % 4096 == 4095 {
+                tick(4096 * 8)?;
+            }
+        }
+        drop((text, terms));
+        self.features.extend(features.iter().map(|&t| remap[t as usize]));
+        self.counts.extend_from_slice(&counts);
+        let base = self.doc_offsets.last().copied().unwrap_or(0);
+        self.doc_offsets.extend(doc_offsets[1..].iter().map(|&o| base + o));
         Ok(())
     }
 
