@@ -47,13 +47,18 @@ use vectorize::{Vocabulary, Weighting, push_row};
 /// Longest n-gram the `ngrams` option accepts.
 pub const MAX_NGRAM: usize = 5;
 
+/// [`TextSettings::min_df`] without the option: decided from the training texts
+/// ([`vectorize::VocabularyBuilder::auto_min_df`]).
+pub const AUTO_MIN_DF: u32 = 0;
+
 /// The vectorizer and model settings of a text model (the tokenizer's live in
 /// [`TokenizerConfig`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TextSettings {
     /// Shortest and longest n-gram.
     pub ngrams: (u8, u8),
-    /// Minimum document frequency of a term.
+    /// Minimum document frequency of a term; [`AUTO_MIN_DF`] (0) until the training decides it
+    /// (a stored model always holds the value used).
     pub min_df: u32,
     /// Vocabulary cap (most frequent terms), if any.
     pub max_features: Option<u32>,
@@ -298,11 +303,14 @@ impl TextModel {
         y: &[u32],
         classes: Vec<Value>,
         tokenizer: Tokenizer,
-        settings: TextSettings,
+        mut settings: TextSettings,
         control: &Control<'_>,
     ) -> Result<(TextModel, vectorize::SparseRows, usize)> {
         let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
         let builder = pipeline::count_terms(&tokenizer, text, rows, (lo, hi), control)?;
+        if settings.min_df == AUTO_MIN_DF {
+            settings.min_df = builder.auto_min_df();
+        }
         let distinct = builder.distinct_terms();
         let (vocab, sparse, idf) = builder.finish(
             settings.min_df as usize,

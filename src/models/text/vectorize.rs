@@ -478,6 +478,10 @@ struct TermStats {
     pos: u32,
 }
 
+/// Distinct training terms above which the default `min_df` is 2
+/// ([`VocabularyBuilder::auto_min_df`]).
+pub const LARGE_VOCABULARY: usize = 1_000_000;
+
 /// What the builder's allocations are called in memory errors.
 const WHAT: &str = "the vocabulary of the training texts";
 
@@ -618,19 +622,13 @@ impl VocabularyBuilder {
             *self = later;
             return Ok(());
         }
-        let VocabularyBuilder { text, terms, index, features, counts, doc_offsets, .. } = later;
+        let VocabularyBuilder { text, terms, index, mut features, counts, doc_offsets, .. } = later;
         // Its table is not needed: its terms are looked up in this one.
         drop(index);
-        let new_bytes = terms.iter().map(|t| (t.end - t.start) as usize).sum::<usize>();
-        self.text
-            .try_reserve(new_bytes)
-            .map_err(|_| memory::refused((self.text.len() + new_bytes) as f64, WHAT))?;
-        memory::reserve(&mut self.terms, terms.len(), WHAT)?;
-        memory::reserve(&mut self.features, features.len(), WHAT)?;
-        memory::reserve(&mut self.counts, counts.len(), WHAT)?;
+        // First the later terms this builder knows (counts added, ids noted), then room for
+        // exactly the new ones, appended in their order: no growth by doubling at this size.
         let mut remap: Vec<u32> = memory::with_capacity(terms.len(), WHAT)?;
-        // Room for every later term at once (at most that many are new): no growth midway.
-        self.try_grow_index(self.terms.len() + terms.len())?;
+        let (mut new_terms, mut new_bytes) = (0, 0);
         for (i, t) in terms.iter().enumerate() {
             // The later terms' slots are read at random: prefetch ahead.
             if let Some(next) = terms.get(i + AHEAD) {
@@ -643,32 +641,48 @@ impl VocabularyBuilder {
                 let m = &mine[id as usize];
                 same_bytes(&words.as_bytes()[m.start as usize..m.end as usize], term)
             });
-            let id = match found {
+            match found {
                 Some(id) => {
                     let m = &mut self.terms[id as usize];
                     m.count = m.count.saturating_add(t.count);
                     m.df += t.df;
-                    id
+                    remap.push(id);
                 }
                 None => {
-                    let id = self.terms.len() as u32;
-                    self.try_grow_index(self.terms.len() + 1)?;
-                    let start = self.text.len() as u32;
-                    self.text.push_str(&text[t.start as usize..t.end as usize]);
-                    let end = self.text.len() as u32;
-                    self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
-                    self.index.insert(untag(t.tag), id);
-                    id
+                    new_terms += 1;
+                    new_bytes += term.len();
+                    remap.push(EMPTY);
                 }
-            };
-            remap.push(id);
+            }
             if i % 4096 == 4095 {
                 tick(4096 * 8)?;
             }
         }
+        self.text
+            .try_reserve_exact(new_bytes)
+            .map_err(|_| memory::refused((self.text.len() + new_bytes) as f64, WHAT))?;
+        self.terms.try_reserve_exact(new_terms).map_err(|_| {
+            memory::refused(((self.terms.len() + new_terms) * size_of::<TermStats>()) as f64, WHAT)
+        })?;
+        self.try_grow_index(self.terms.len() + new_terms)?;
+        for (t, id) in terms.iter().zip(remap.iter_mut()) {
+            if *id != EMPTY {
+                continue;
+            }
+            *id = self.terms.len() as u32;
+            let start = self.text.len() as u32;
+            self.text.push_str(&text[t.start as usize..t.end as usize]);
+            let end = self.text.len() as u32;
+            self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
+            self.index.insert(untag(t.tag), *id);
+        }
         drop((text, terms));
-        self.features.extend(features.iter().map(|&t| remap[t as usize]));
-        self.counts.extend_from_slice(&counts);
+        for f in features.iter_mut() {
+            *f = remap[*f as usize];
+        }
+        drop(remap);
+        append_exact(&mut self.features, features)?;
+        append_exact(&mut self.counts, counts)?;
         let base = self.doc_offsets.last().copied().unwrap_or(0);
         self.doc_offsets.extend(doc_offsets[1..].iter().map(|&o| base + o));
         Ok(())
@@ -730,6 +744,16 @@ impl VocabularyBuilder {
     /// Number of distinct terms seen so far.
     pub fn distinct_terms(&self) -> usize {
         self.terms.len()
+    }
+
+    /// The `min_df` of a training without the option: 1, or 2 when the texts have more than
+    /// [`LARGE_VOCABULARY`] distinct terms and some term occurs in two texts. In a vocabulary
+    /// that large most terms are n-grams of a single text (IMDB reviews: 1.5M terms, 71% of
+    /// them), which cost memory and time at training and prediction and carry little: dropping
+    /// them gave IMDB 0.8557 accuracy against 0.8517, its star ratings 0.3659 against 0.3630.
+    /// Smaller sets keep every term (`min_df: 2` cost SMS spam 0.5–0.8 points).
+    pub fn auto_min_df(&self) -> u32 {
+        if self.terms.len() > LARGE_VOCABULARY && self.terms.iter().any(|t| t.df >= 2) { 2 } else { 1 }
     }
 
     fn term(&self, id: u32) -> &str {
@@ -869,6 +893,19 @@ impl VocabularyBuilder {
         rows.values.shrink_to_fit();
         (vocab, rows, idf)
     }
+}
+
+/// Appends `more` to `v`, growing `v` to the exact size (a large vector doubled would leave up
+/// to half of it unused).
+fn append_exact<T: Copy>(v: &mut Vec<T>, more: Vec<T>) -> Result<()> {
+    if v.is_empty() && v.capacity() < more.len() {
+        *v = more;
+        return Ok(());
+    }
+    v.try_reserve_exact(more.len())
+        .map_err(|_| memory::refused(((v.len() + more.len()) * std::mem::size_of::<T>()) as f64, WHAT))?;
+    v.extend_from_slice(&more);
+    Ok(())
 }
 
 /// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs
