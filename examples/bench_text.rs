@@ -67,13 +67,21 @@ const CHINESE_CONFIGS: [(&str, &str); 3] = [
 
 /// The long-document sets ([`text_data::LONG`]) run these, each in a child process of its own
 /// so that its peak resident memory (`peak_rss_mb`, VmHWM: loading, training and predicting)
-/// is its own: the defaults, unigrams only, and the most accurate option set measured on them
-/// (sublinear TF-IDF with complement NB, n-grams 1–2).
-const LONG_CONFIGS: [(&str, &str); 3] = [
-    ("default", ""),
-    ("ngrams 1", ", 'ngrams', 1"),
-    ("tfidf complement", ", 'weighting', 'tfidf', 'algorithm', 'complement'"),
-];
+/// is its own: the defaults, unigrams only, and the most accurate option set we measured on the
+/// set ([`best_long`]).
+const LONG_CONFIGS: [&str; 3] = ["default", "ngrams 1", "best"];
+
+/// The `json_object` arguments of a long-document configuration. "best": the most accurate of
+/// the option sets tried on the set (`examples/text_long_profile`, see bench/README.md).
+fn long_options(set: &str, config: &str) -> &'static str {
+    match (set, config) {
+        (_, "default") => "",
+        (_, "ngrams 1") => ", 'ngrams', 1",
+        ("imdb", "best") => ", 'weighting', 'tfidf', 'algorithm', 'complement', 'ngrams', 3",
+        (_, "best") => ", 'ngrams', 3, 'alpha', 0.3",
+        _ => panic!("unknown long-document configuration {config}"),
+    }
+}
 
 /// Minimum duration of one prediction measurement, in seconds (the peers' `min_seconds`).
 const PREDICT_MIN_S: f64 = 0.3;
@@ -217,7 +225,7 @@ fn rss_child() {
 
 /// Child process: one long-document set and configuration, with the process's peak memory.
 fn long_child(name: &str, config: &str, repeats: usize) {
-    let extra = LONG_CONFIGS.iter().find(|c| c.0 == config).expect("a long-document configuration").1;
+    let extra = long_options(name, config);
     let set = text_data::long(name).expect("a long-document set");
     let before = vm_hwm_mb("VmRSS:");
     let mut line = bench(&set, config, extra, repeats);
@@ -270,7 +278,7 @@ fn main() {
         child(&["--rss-child"]);
     }
     for name in text_data::LONG {
-        for (config, _) in LONG_CONFIGS {
+        for config in LONG_CONFIGS {
             if wanted(&format!("{name} {config}")) {
                 child(&["--long-child", name, config, &repeats.to_string()]);
             }

@@ -1056,6 +1056,34 @@ mod tests {
         assert_eq!(rows.row(1).0, &[0u32, 2]);
     }
 
+    /// `min_df` is 2 by default only past a million distinct terms, and only when some term
+    /// is in two texts.
+    #[test]
+    fn automatic_min_df() {
+        let t = Tokenizer::new(TokenizerConfig::default());
+        let mut toks = Tokens::default();
+        let mut b = VocabularyBuilder::default();
+        let mut text = String::new();
+        let mut d = 0u64;
+        let add_doc = |b: &mut VocabularyBuilder, toks: &mut Tokens, text: &mut String, d: u64| {
+            text.clear();
+            for w in 0..100 {
+                text.push_str(&format!("w{:x} ", d * 100 + w));
+            }
+            t.tokenize(text, toks);
+            b.add(toks, 1, 1);
+        };
+        while b.distinct_terms() <= LARGE_VOCABULARY {
+            assert_eq!(b.auto_min_df(), 1);
+            add_doc(&mut b, &mut toks, &mut text, d);
+            d += 1;
+        }
+        // Every term in one text only: nothing would be left.
+        assert_eq!(b.auto_min_df(), 1);
+        add_doc(&mut b, &mut toks, &mut text, 0);
+        assert_eq!(b.auto_min_df(), 2);
+    }
+
     #[test]
     fn min_df_and_max_features_prune() {
         let docs = ["a b b b", "a c", "a c d"];
