@@ -35,7 +35,7 @@ fn word(i: u64) -> String {
     match i % 97 {
         3 => s.push('é'),
         5 => s.insert(0, 'Ü'),
-        7 => s.push_str("9"),
+        7 => s.push('9'),
         11 => s = s.to_uppercase(),
         13 => s.push_str("n’t"),
         _ => {}
@@ -84,12 +84,12 @@ fn chinese(n: usize, seed: u64) -> Vec<(String, String)> {
             let mut text = String::new();
             for k in 0..len {
                 let r = next();
-                let i = if r % 8 == 0 { 300 + c * 100 + (r >> 8) % 100 } else { (r >> 8) % 300 };
+                let i = if r.is_multiple_of(8) { 300 + c * 100 + (r >> 8) % 100 } else { (r >> 8) % 300 };
                 text.push(chars[(i as usize) % chars.len()]);
                 if k % 17 == 16 {
-                    text.push(if r % 3 == 0 { '，' } else { '。' });
+                    text.push(if r.is_multiple_of(3) { '，' } else { '。' });
                 }
-                if r % 61 == 0 {
+                if r.is_multiple_of(61) {
                     text.push_str(" OK ");
                 }
             }
