@@ -630,9 +630,23 @@ impl VocabularyBuilder {
         let mut remap: Vec<u32> = memory::with_capacity(terms.len(), WHAT)?;
         let (mut new_terms, mut new_bytes) = (0, 0);
         for (i, t) in terms.iter().enumerate() {
-            // The later terms' slots are read at random: prefetch ahead.
+            // The lookups read at random a slot, then the record it names, then that record's
+            // bytes: prefetch each stage ahead of the next (the slot `AHEAD` terms on, the record
+            // of a slot read by then, its bytes a few terms later).
             if let Some(next) = terms.get(i + AHEAD) {
                 prefetch(self.index.home(untag(next.tag)));
+            }
+            if let Some(next) = terms.get(i + AHEAD / 2) {
+                let id = self.index.first(untag(next.tag));
+                if id != EMPTY {
+                    prefetch(&self.terms[id as usize]);
+                }
+            }
+            if let Some(next) = terms.get(i + AHEAD / 4) {
+                let id = self.index.first(untag(next.tag));
+                if id != EMPTY {
+                    prefetch_byte(self.text.as_bytes(), self.terms[id as usize].start as usize);
+                }
             }
             let term = &text.as_bytes()[t.start as usize..t.end as usize];
             let (mine, words) = (&self.terms, &self.text);
