@@ -1,10 +1,10 @@
 //! The text kind's options, declared once ([`OPTIONS`]), and their reader.
 
-use super::{AUTO_MIN_DF, MAX_NGRAM};
 use super::TextSettings;
 use super::naive_bayes::{Algorithm, Priors};
 use super::tokenize::{Cjk, Language, TokenizerConfig};
 use super::vectorize::Weighting;
+use super::{AUTO_MIN_DF, MAX_NGRAM};
 use crate::models::option_spec::{Default, Spec, Type};
 use crate::models::options::{Options, Range, show_number};
 use crate::{Error, Result};
