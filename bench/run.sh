@@ -83,10 +83,11 @@ ensure_venv() {
 FAILED=0
 prun() {  # prun <task> <script> <args...>: one process per library, one JSON line appended
   local task=$1 script=$2; shift 2
-  local lg="$LOGS/peer-$task-$(date +%s%N).log" t0=$SECONDS tf rc
+  local lg="$LOGS/peer-$task-$(date +%s%N).log" t0=$SECONDS tf rc path=$script
+  [[ $script == */* ]] || path=peers/$script  # a peer of ../shared/peers, or a path (bench/...)
   tf=$(mktemp)
   log "peer $task: $script $*"
-  { time { (cd "$SHARED" && nice_run "$PY" "peers/$script" "$@") >>"$OUTP/$task.jsonl" 2>"$lg"; }; } 2>"$tf"
+  { time { (cd "$SHARED" && nice_run "$PY" "$path" "$@") >>"$OUTP/$task.jsonl" 2>"$lg"; }; } 2>"$tf"
   rc=$?
   record "$task" peer "$tf" "$script $*"; rm -f "$tf"
   if [ "$rc" = 0 ]; then
@@ -117,6 +118,19 @@ peers_nb() {
     --label-col category --lib sklearn --prep sklearn --nltk-top 0 --repeats "$REPEATS"
   prun nb nb_baseline.py --csv data/chinese-sentiment/ChnSentiCorp_htl_all.csv --text-col review --label-col label \
     --tokenizer chars --stemmer none --lib all --nltk-top 0 --repeats "$REPEATS"
+  # Long documents (issue 14): IMDB reviews and their star ratings, CSVs written outside the
+  # repository by bench/long_docs.py; scikit-learn's default pipeline and its best NB found,
+  # one process each (peak memory).
+  local long
+  if long=$(python3 "$ROOT/bench/long_docs.py" --data "$DATA"); then
+    for set in imdb imdb-rating-1k; do
+      for cfg in default best; do
+        prun nb "$ROOT/bench/nb_long_peer.py" --set "$long/$set" --config $cfg --repeats "$REPEATS"
+      done
+    done
+  else
+    log "  bench/long_docs.py FAILED"; FAILED=1
+  fi
 }
 
 peers_mlp() {

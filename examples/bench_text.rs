@@ -5,7 +5,8 @@
 //! ```
 //!
 //! `--only FILTER` runs only the lines whose `"dataset config"` (e.g. `chnsenticorp cjk bigrams`,
-//! `sms-spam default`, `mixed-20k` for the memory child) contains FILTER (comma-separated: any
+//! `sms-spam default`, `mixed-20k` for the memory child, `imdb default`, `imdb-rating-1k`)
+//! contains FILTER (comma-separated: any
 //! of them); without it everything runs.
 //!
 //! Per set: the rows go into SQLite tables `train_t(label, text)` and `test_t(label, text)`
@@ -19,6 +20,8 @@
 //! Quality is `ml_evaluate('m', 'test_t')`. A child process reports
 //! the peak resident memory (VmHWM) of training on 20,000 documents (Banking77 train + test,
 //! SMS, and the first ChnSentiCorp reviews), next to its resident memory before training.
+//! The long-document sets (IMDB reviews and their star ratings, see `bench/long_docs.py`) run
+//! the [`LONG_CONFIGS`], each in a child process that reports its own peak memory.
 //! One JSON object per line.
 
 mod text_data;
@@ -61,6 +64,24 @@ const CHINESE_CONFIGS: [(&str, &str); 3] = [
     ("cjk bigrams min_df 2", ", 'cjk', 'bigrams', 'min_df', 2"),
     ("cjk bigrams ngrams 1 min_df 2", ", 'cjk', 'bigrams', 'ngrams', 1, 'min_df', 2"),
 ];
+
+/// The long-document sets ([`text_data::LONG`]) run these, each in a child process of its own
+/// so that its peak resident memory (`peak_rss_mb`, VmHWM: loading, training and predicting)
+/// is its own: the defaults, unigrams only, and the most accurate option set we measured on the
+/// set ([`best_long`]).
+const LONG_CONFIGS: [&str; 3] = ["default", "ngrams 1", "best"];
+
+/// The `json_object` arguments of a long-document configuration. "best": the most accurate of
+/// the option sets tried on the set (`examples/text_long_profile`, see bench/README.md).
+fn long_options(set: &str, config: &str) -> &'static str {
+    match (set, config) {
+        (_, "default") => "",
+        (_, "ngrams 1") => ", 'ngrams', 1",
+        ("imdb", "best") => ", 'weighting', 'tfidf', 'algorithm', 'complement', 'ngrams', 3",
+        (_, "best") => ", 'ngrams', 3, 'alpha', 0.3",
+        _ => panic!("unknown long-document configuration {config}"),
+    }
+}
 
 /// Minimum duration of one prediction measurement, in seconds (the peers' `min_seconds`).
 const PREDICT_MIN_S: f64 = 0.3;
@@ -202,10 +223,24 @@ fn rss_child() {
     );
 }
 
+/// Child process: one long-document set and configuration, with the process's peak memory.
+fn long_child(name: &str, config: &str, repeats: usize) {
+    let extra = long_options(name, config);
+    let set = text_data::long(name).expect("a long-document set");
+    let before = vm_hwm_mb("VmRSS:");
+    let mut line = bench(&set, config, extra, repeats);
+    line["rss_after_load_mb"] = json!(before);
+    line["peak_rss_mb"] = json!(vm_hwm_mb("VmHWM:"));
+    println!("{line}");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--rss-child") {
         return rss_child();
+    }
+    if args.get(1).map(String::as_str) == Some("--long-child") {
+        return long_child(&args[2], &args[3], args[4].parse().expect("repeats"));
     }
     let mut repeats = 3usize;
     let mut only: Vec<String> = Vec::new();
@@ -231,10 +266,22 @@ fn main() {
             }
         }
     }
-    if !wanted("mixed-20k") {
-        return;
+    let child = |args: &[&str]| {
+        let out = std::process::Command::new(std::env::current_exe().expect("this example's path"))
+            .args(args)
+            .output()
+            .expect("run a child");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    };
+    if wanted("mixed-20k") {
+        child(&["--rss-child"]);
     }
-    let out = std::process::Command::new(&args[0]).arg("--rss-child").output().expect("run the memory child");
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    for name in text_data::LONG {
+        for config in LONG_CONFIGS {
+            if wanted(&format!("{name} {config}")) {
+                child(&["--long-child", name, config, &repeats.to_string()]);
+            }
+        }
+    }
 }

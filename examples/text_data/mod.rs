@@ -17,9 +17,11 @@ pub struct TextSet {
     pub language: &'static str,
 }
 
-/// `SQLML_DATA` or `../shared/data` relative to the crate root.
+/// `BENCH_DATA` (set by bench/run.sh), else `SQLML_DATA`, else `../shared/data` relative to the
+/// crate root.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("SQLML_DATA")
+    std::env::var_os("BENCH_DATA")
+        .or_else(|| std::env::var_os("SQLML_DATA"))
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
 }
@@ -102,7 +104,64 @@ pub fn chn_senti_corp() -> TextSet {
     TextSet { name: "chnsenticorp", train: csv_pairs(&path, "label", "review"), test: None, language: "zh" }
 }
 
-/// All three sets.
+/// All three short-text sets.
 pub fn all() -> Vec<TextSet> {
     vec![sms(), banking77(), chn_senti_corp()]
 }
+
+/// The folder of the long-document CSVs that `bench/long_docs.py` writes from the shared IMDB
+/// zip (outside the repository: `BENCH_LONG_DOCS`, else `$TMPDIR/sqlml-long-docs`), written
+/// first if missing.
+pub fn long_docs_dir() -> PathBuf {
+    let dir = std::env::var_os("BENCH_LONG_DOCS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("sqlml-long-docs"));
+    if !dir.join("imdb-rating-1k/test.csv").exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/long_docs.py");
+        let status = std::process::Command::new("python3")
+            .arg(&script)
+            .arg("--data")
+            .arg(data_dir())
+            .arg("--out")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(status.success(), "{} failed", script.display());
+    }
+    dir
+}
+
+fn long_set(name: &'static str) -> TextSet {
+    let dir = long_docs_dir().join(name);
+    TextSet {
+        name,
+        train: csv_pairs(&dir.join("train.csv"), "label", "text"),
+        test: Some(csv_pairs(&dir.join("test.csv"), "label", "text")),
+        language: "en",
+    }
+}
+
+/// IMDB movie reviews (pos/neg), the official halves: 25,000 + 25,000, about 1.3 KB each.
+pub fn imdb() -> TextSet {
+    long_set("imdb")
+}
+
+/// The IMDB reviews of at least 1,000 bytes labelled with their star rating (8 classes), the
+/// official halves: 12,150 + 11,882, about 2.0 KB each (derived: the shared data has no long
+/// many-class set).
+pub fn imdb_rating() -> TextSet {
+    long_set("imdb-rating-1k")
+}
+
+/// The long-document sets, by name (`imdb`, `imdb-rating-1k`).
+pub fn long(name: &str) -> Option<TextSet> {
+    match name {
+        "imdb" => Some(imdb()),
+        "imdb-rating-1k" => Some(imdb_rating()),
+        _ => None,
+    }
+}
+
+/// The names of the long-document sets.
+pub const LONG: [&str; 2] = ["imdb", "imdb-rating-1k"];

@@ -42,10 +42,14 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Instant;
 use tokenize::{Tokenizer, Tokens};
-use vectorize::{Vocabulary, VocabularyBuilder, Weighting, push_row};
+use vectorize::{Vocabulary, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
 pub const MAX_NGRAM: usize = 5;
+
+/// [`TextSettings::min_df`] without the option: decided from the training texts
+/// ([`vectorize::VocabularyBuilder::auto_min_df`]).
+pub const AUTO_MIN_DF: u32 = 0;
 
 /// The vectorizer and model settings of a text model (the tokenizer's live in
 /// [`TokenizerConfig`]).
@@ -53,7 +57,8 @@ pub const MAX_NGRAM: usize = 5;
 pub struct TextSettings {
     /// Shortest and longest n-gram.
     pub ngrams: (u8, u8),
-    /// Minimum document frequency of a term.
+    /// Minimum document frequency of a term; [`AUTO_MIN_DF`] (0) until the training decides it
+    /// (a stored model always holds the value used).
     pub min_df: u32,
     /// Vocabulary cap (most frequent terms), if any.
     pub max_features: Option<u32>,
@@ -298,20 +303,14 @@ impl TextModel {
         y: &[u32],
         classes: Vec<Value>,
         tokenizer: Tokenizer,
-        settings: TextSettings,
+        mut settings: TextSettings,
         control: &Control<'_>,
     ) -> Result<(TextModel, vectorize::SparseRows, usize)> {
-        let mut builder = VocabularyBuilder::default();
         let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
-        let (total, started) = (rows.len(), Instant::now());
-        let mut done = 0;
-        pipeline::for_each_tokens(&tokenizer, text, rows, |tokens| {
-            builder.try_add(tokens, lo, hi)?;
-            done += 1;
-            control.progress(done, total, started, || format!("counting the terms of text {done}/{total}"));
-            // About the cost of tokenizing and counting, in the units of the other trainers.
-            control.tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)
-        })?;
+        let builder = pipeline::count_terms(&tokenizer, text, rows, (lo, hi), control)?;
+        if settings.min_df == AUTO_MIN_DF {
+            settings.min_df = builder.auto_min_df();
+        }
         let distinct = builder.distinct_terms();
         let (vocab, sparse, idf) = builder.finish(
             settings.min_df as usize,

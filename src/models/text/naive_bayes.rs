@@ -102,6 +102,65 @@ pub struct NaiveBayes {
     dense_of: Vec<u32>,
 }
 
+/// Stored values from which [`NaiveBayes::fit`] sums the classes on two threads.
+const PARALLEL_FIT_FROM: usize = 1 << 18;
+
+/// `(pairs, totals)` of the classes `classes`: for each class in order, `(term, class, N_cf)`
+/// for every term seen in it (in order of first occurrence), and its `N_c` (summed in that
+/// order).
+fn class_sums(
+    rows: &SparseRows,
+    by_class: &[Vec<u32>],
+    classes: std::ops::Range<usize>,
+    n_features: usize,
+    bernoulli: bool,
+) -> (Vec<(u32, u32, f64)>, Vec<f64>) {
+    let mut acc = vec![0f64; n_features];
+    let mut seen = vec![u32::MAX; n_features];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
+    let mut totals = Vec::with_capacity(classes.len());
+    for c in classes {
+        touched.clear();
+        for &d in &by_class[c] {
+            let (fs, vs) = rows.row(d as usize);
+            for (&f, &v) in fs.iter().zip(vs) {
+                let i = f as usize;
+                if seen[i] != c as u32 {
+                    seen[i] = c as u32;
+                    acc[i] = 0.0;
+                    touched.push(f);
+                }
+                acc[i] += if bernoulli { 1.0 } else { v as f64 };
+            }
+        }
+        pairs.reserve(touched.len());
+        let mut total = 0.0;
+        for &f in &touched {
+            let n = acc[f as usize];
+            total += n;
+            pairs.push((f, c as u32, n));
+        }
+        totals.push(total);
+    }
+    (pairs, totals)
+}
+
+/// The first class of the second group: where the classes' stored values pass half of all.
+fn split_classes(rows: &SparseRows, by_class: &[Vec<u32>]) -> usize {
+    let size = |d: &u32| rows.offsets[*d as usize + 1] - rows.offsets[*d as usize];
+    let work: Vec<usize> = by_class.iter().map(|docs| docs.iter().map(size).sum()).collect();
+    let half = work.iter().sum::<usize>() / 2;
+    let mut sum = 0;
+    for (c, w) in work.iter().enumerate() {
+        if sum + w / 2 >= half {
+            return c.max(1);
+        }
+        sum += w;
+    }
+    work.len()
+}
+
 /// No dense row (see [`NaiveBayes::dense_of`]).
 const NO_ROW: u32 = u32::MAX;
 
@@ -126,36 +185,37 @@ impl NaiveBayes {
         for (i, &c) in y.iter().enumerate() {
             by_class[c as usize].push(i as u32);
         }
-        let mut acc = vec![0f64; n_features];
-        let mut seen = vec![u32::MAX; n_features];
-        let mut touched: Vec<u32> = Vec::new();
-        // (term, class, N_cf) for every pair seen, in class order.
-        let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
-        let mut totals = vec![0f64; k];
+        // (term, class, N_cf) for every pair seen, in class order, and N_c: the classes in two
+        // groups of about equal work, the second on a helper thread for a large corpus. Each
+        // class's sums are made the same way on either thread, and the groups are concatenated
+        // in class order, so the model does not depend on the threads.
+        let sums_of =
+            |classes: std::ops::Range<usize>| class_sums(rows, &by_class, classes, n_features, bernoulli);
+        let split = split_classes(rows, &by_class);
+        let ((mut pairs, mut totals), (more_pairs, more_totals)) = if rows.features.len() >= PARALLEL_FIT_FROM
+            && split > 0
+            && split < k
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+        {
+            std::thread::scope(|scope| {
+                let helper = std::thread::Builder::new().spawn_scoped(scope, || sums_of(split..k));
+                let first = sums_of(0..split);
+                let second = match helper {
+                    Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    Err(_) => sums_of(split..k),
+                };
+                (first, second)
+            })
+        } else {
+            (sums_of(0..k), (Vec::new(), Vec::new()))
+        };
+        pairs.extend(more_pairs);
+        totals.extend(more_totals);
         let mut per_term = vec![0u32; n_features + 1];
-        for (c, members) in by_class.iter().enumerate() {
-            touched.clear();
-            for &d in members {
-                let (fs, vs) = rows.row(d as usize);
-                for (&f, &v) in fs.iter().zip(vs) {
-                    let i = f as usize;
-                    if seen[i] != c as u32 {
-                        seen[i] = c as u32;
-                        acc[i] = 0.0;
-                        touched.push(f);
-                    }
-                    acc[i] += if bernoulli { 1.0 } else { v as f64 };
-                }
-            }
-            pairs.reserve(touched.len());
-            for &f in &touched {
-                let n = acc[f as usize];
-                totals[c] += n;
-                per_term[f as usize + 1] += 1;
-                pairs.push((f, c as u32, n));
-            }
+        for &(f, _, _) in &pairs {
+            per_term[f as usize + 1] += 1;
         }
-        drop((acc, seen, touched, by_class));
+        drop(by_class);
         // Transpose to CSR by term; classes stay ascending within a term.
         for f in 0..n_features {
             per_term[f + 1] += per_term[f];
@@ -407,6 +467,14 @@ impl NaiveBayes {
     /// Bernoulli counts every listed feature as present.
     pub fn scores(&self, features: &[u32], values: &[f32], out: &mut [f64]) {
         let bernoulli = self.algorithm == Algorithm::Bernoulli;
+        // The features' weights lie at random in a table larger than the caches: ask for all of
+        // them first, so that their loads overlap (hints only: the sums are the same).
+        for &f in features {
+            self.prefetch_offsets(f);
+        }
+        for &f in features {
+            self.prefetch_weights(f);
+        }
         let mut acc = self.start(out);
         for (&f, &v) in features.iter().zip(values) {
             self.add(&mut acc, f, if bernoulli { 1.0 } else { v as f64 }, out);

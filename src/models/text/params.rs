@@ -1,10 +1,10 @@
 //! The text kind's options, declared once ([`OPTIONS`]), and their reader.
 
-use super::MAX_NGRAM;
 use super::TextSettings;
 use super::naive_bayes::{Algorithm, Priors};
 use super::tokenize::{Cjk, Language, TokenizerConfig};
 use super::vectorize::Weighting;
+use super::{AUTO_MIN_DF, MAX_NGRAM};
 use crate::models::option_spec::{Default, Spec, Type};
 use crate::models::options::{Options, Range, show_number};
 use crate::{Error, Result};
@@ -51,8 +51,11 @@ const NGRAMS: Spec = Spec::new(
 const MIN_DF: Spec = Spec::new(
     "min_df",
     Type::Int { min: 1, max: u32::MAX as i64 },
-    Default::Int(1),
-    "keep terms found in at least this many training texts",
+    Default::Derived(
+        "`1`, or `2` when the training texts have more than 1,000,000 distinct terms (stored and reported)",
+    ),
+    "keep terms found in at least this many training texts (long documents: most of a million terms are \
+     n-grams of a single text)",
 );
 const MAX_FEATURES: Spec = Spec::new(
     "max_features",
@@ -134,7 +137,8 @@ impl Params {
             None => (1, 2),
             Some(v) => ngram_range(&v)?,
         };
-        let min_df = opts.int(&MIN_DF)? as u32;
+        // Absent: decided by the training from the texts' vocabulary.
+        let min_df = if opts.has(&MIN_DF)? { opts.int_or(&MIN_DF, 1)? as u32 } else { AUTO_MIN_DF };
         let max_features =
             if opts.has(&MAX_FEATURES)? { Some(opts.int_or(&MAX_FEATURES, 1)? as u32) } else { None };
         let weighting = match opts.choice(&WEIGHTING)? {

@@ -1,131 +1,90 @@
-//! Tokenizing on a second core while the calling thread counts: training and evaluation over
-//! many texts.
+//! Both cores for training and evaluation over many texts.
 //!
-//! Training is tokenize-then-count, one text after the other, and the two halves cost about the
-//! same (jieba and the normaliser on one side, the vocabulary's hash table on the other). When
-//! the machine has a second CPU and there are at least [`MIN_ROWS`] texts, a helper thread
-//! tokenizes batches of [`BATCH`] texts while the calling thread counts the previous batch. The
-//! texts are still counted in row order, so the model's bytes do not depend on the thread count.
-//! The thread lives only for the duration of the call (a scoped thread, joined before
+//! Training is tokenize-then-count. When the machine has a second CPU and there are at least
+//! [`MIN_ROWS`] texts, each half of the texts is tokenized and counted on its own thread into
+//! its own vocabulary builder, and the second builder is then appended to the first
+//! ([`count_terms`]); scoring the held-out texts runs each half on its own thread
+//! ([`map_scores`]). Either way the result is what one thread would give (the same terms,
+//! counts, rows and scores, in row order), so the model's bytes do not depend on the thread
+//! count. The helper lives only for the duration of the call (a scoped thread, joined before
 //! returning) and never touches SQLite: the texts were read before.
 //!
 //! Interruption: the calling thread ticks the training's [`Control`]; when its check fails, the
-//! calling thread stops, and a helper stops at its next batch (it sees the channel closed or
-//! the control's stop flag).
+//! calling thread stops, and the helper stops at its next text (it sees the control's stop
+//! flag). While the helper finishes, the calling thread keeps running the check.
 
 use super::tokenize::{Tokenizer, Tokens};
+use super::vectorize::VocabularyBuilder;
 use super::{Scratch, cell_text, with_scratch};
 use crate::models::control::Control;
 use crate::models::data::Column;
 use crate::{Error, Result};
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this many texts, one thread does everything (a thread costs tens of microseconds).
+/// Below this many texts, one thread does everything (a thread costs tens of microseconds, and
+/// appending a builder costs a lookup per distinct term of the second half).
 pub(super) const MIN_ROWS: usize = 2048;
-/// Texts per batch handed between the threads.
-pub(super) const BATCH: usize = 256;
 
 /// Whether a second thread is worth it for `rows` texts.
 fn parallel(rows: usize) -> bool {
     rows >= MIN_ROWS && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
-/// Calls `consume` with the tokens of each of `rows` of `text`, in row order (see the module
-/// doc). The first unreadable cell (a blob) or error of `consume` ends it with that error.
-pub(super) fn for_each_tokens(
+/// Counts the n-grams (`lo..=hi`) of `rows` of `text` into a [`VocabularyBuilder`], as one
+/// builder would counting them in row order. From [`MIN_ROWS`] texts on, with a second CPU, the
+/// halves of the rows are tokenized and counted on two threads (each its own builder, the
+/// second on a helper thread), then the second half's counts are appended to the first's
+/// ([`VocabularyBuilder::try_append`]): the same terms, counts and rows, so the model's bytes do
+/// not depend on the thread count. Progress lines follow the first half.
+pub(super) fn count_terms(
     tokenizer: &Tokenizer,
     text: &Column,
     rows: &[usize],
-    consume: impl FnMut(&Tokens) -> Result<()>,
-) -> Result<()> {
-    if parallel(rows.len()) {
-        threaded(tokenizer, text, rows, consume)
-    } else {
-        serial(tokenizer, text, rows, consume)
-    }
-}
-
-fn serial(
-    tokenizer: &Tokenizer,
-    text: &Column,
-    rows: &[usize],
-    mut consume: impl FnMut(&Tokens) -> Result<()>,
-) -> Result<()> {
-    let mut tokens = Tokens::default();
-    for &r in rows {
-        tokenizer.tokenize(&cell_text(text.get(r))?, &mut tokens);
-        consume(&tokens)?;
-    }
-    Ok(())
-}
-
-fn threaded(
-    tokenizer: &Tokenizer,
-    text: &Column,
-    rows: &[usize],
-    mut consume: impl FnMut(&Tokens) -> Result<()>,
-) -> Result<()> {
-    // Set when the caller stops early: the helper stops within its batch (a batch of long
-    // texts takes a good part of a second).
-    let quit = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        // Two batches in flight at most; emptied batches go back to be refilled.
-        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Vec<Tokens>>>(2);
-        let (empty_tx, empty_rx) = mpsc::channel::<Vec<Tokens>>();
-        let quit_seen = &quit;
-        let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
-            for chunk in rows.chunks(BATCH) {
-                let mut batch = empty_rx.try_recv().unwrap_or_default();
-                batch.resize_with(chunk.len(), Tokens::default);
-                let filled = batch.iter_mut().zip(chunk).try_for_each(|(tokens, &r)| {
-                    if quit_seen.load(Ordering::Relaxed) {
-                        return Err(Error::data("stopped with the calling thread"));
-                    }
-                    tokenizer.tokenize(&cell_text(text.get(r))?, tokens);
-                    Ok(())
-                });
-                let failed = filled.is_err();
-                // A closed channel means the caller stopped early: stop too.
-                if full_tx.send(filled.map(|()| batch)).is_err() || failed {
-                    return;
-                }
+    (lo, hi): (usize, usize),
+    control: &Control<'_>,
+) -> Result<VocabularyBuilder> {
+    let (total, started) = (rows.len(), std::time::Instant::now());
+    // Texts counted by the first half (the progress lines follow it: the halves go at about
+    // the same pace).
+    let done = AtomicUsize::new(0);
+    let count = |part: &[usize], tick: &dyn Fn(u64) -> Result<()>, first: bool| {
+        let mut builder = VocabularyBuilder::default();
+        let mut tokens = Tokens::default();
+        for &r in part {
+            tokenizer.tokenize(&cell_text(text.get(r))?, &mut tokens);
+            builder.try_add(&tokens, lo, hi)?;
+            if first {
+                done.fetch_add(1, Ordering::Relaxed);
             }
-        });
-        // No thread to be had: the same work on this one.
-        let Ok(helper) = spawned else { return serial(tokenizer, text, rows, &mut consume) };
-        let mut result = Ok(());
-        // Leaving the loop drops the receiver, which stops the helper at its next batch.
-        for batch in full_rx {
-            match batch.and_then(|batch| {
-                batch.iter().try_for_each(&mut consume)?;
-                Ok(batch)
-            }) {
-                Ok(batch) => {
-                    let _ = empty_tx.send(batch);
-                }
-                Err(e) => {
-                    quit.store(true, Ordering::Relaxed);
-                    result = Err(e);
-                    break;
-                }
-            }
+            // About the cost of tokenizing and counting, in the units of the other trainers.
+            tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)?;
         }
-        // Leaving the loop early: the helper stops at its next text, and its next send fails.
-        drop(empty_tx);
-        // The helper's own panic, not the scope's generic one.
-        if let Err(panic) = helper.join() {
-            std::panic::resume_unwind(panic);
+        Ok(builder)
+    };
+    let (scale, half) = if parallel(rows.len()) { (2, rows.len() / 2) } else { (1, rows.len()) };
+    let progress = |work: u64| {
+        let done = (done.load(Ordering::Relaxed) * scale).min(total);
+        if done < total || half == total {
+            control.progress(done, total, started, || format!("counting the terms of text {done}/{total}"));
         }
-        result
-    })
+        control.tick(work)
+    };
+    if scale == 1 {
+        return count(rows, &progress, true);
+    }
+    let (first, second) = in_halves_with(rows.len(), control, &progress, |range, tick| {
+        count(&rows[range.clone()], tick, range.start == 0)
+    })?;
+    let mut builder = first?;
+    builder.try_append(second?, &|work| control.tick(work))?;
+    Ok(builder)
 }
 
 /// `score(text, scratch)` for each of `rows`, in row order, each call's output (`width` values
 /// left in `scratch.scores`) appended to the result (allocated fallibly: its size comes from
-/// the data); the second half of the rows is scored on a helper thread when
-/// [`for_each_tokens`] would use one.
+/// the data); the second half of the rows is scored on a helper thread when [`count_terms`]
+/// would use one.
 pub(super) fn map_scores(
     text: &Column,
     rows: &[usize],
@@ -168,11 +127,22 @@ pub(super) fn in_halves<T: Send>(
     control: &Control<'_>,
     f: impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync,
 ) -> Result<(T, T)> {
+    in_halves_with(n, control, &|work| control.tick(work), f)
+}
+
+/// [`in_halves`], where the tick of the calling thread is `caller_tick` (which should tick
+/// `control`, and may report progress).
+pub(super) fn in_halves_with<T: Send>(
+    n: usize,
+    control: &Control<'_>,
+    caller_tick: &dyn Fn(u64) -> Result<()>,
+    f: impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync,
+) -> Result<(T, T)> {
     let (first, second) = (0..n / 2, n / 2..n);
     let stop = control.stop_flag();
     let stopped = || Error::data("stopped with the calling thread");
     // Once the check failed, the rest stops at once (the first error is the one reported).
-    let tick = |work: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { control.tick(work) };
+    let tick = |work: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { caller_tick(work) };
     if !parallel(n) {
         return Ok((f(first, &tick), f(second, &tick)));
     }
@@ -206,6 +176,7 @@ mod tests {
     use super::*;
     use crate::models::data::ColumnData;
     use crate::models::text::tokenize::TokenizerConfig;
+    use crate::models::text::vectorize::{SparseRows, Weighting};
 
     fn tokenizer() -> Tokenizer {
         Tokenizer::new(TokenizerConfig { stopwords: true, stem: true, ..TokenizerConfig::default() })
@@ -217,7 +188,7 @@ mod tests {
             .map(|i| {
                 Some(
                     (0..(i % 7 + 1))
-                        .map(|k| words[(i * 31 + k * 7) % words.len()])
+                        .map(|k| words[(i * 31 + k * 7 + i / 13) % words.len()])
                         .collect::<Vec<_>>()
                         .join(" "),
                 )
@@ -226,34 +197,51 @@ mod tests {
         Column { name: "body".into(), data: ColumnData::Text(data) }
     }
 
-    fn collect(rows: &[usize], col: &Column, threads: bool) -> Result<Vec<Vec<String>>> {
-        let mut out = Vec::new();
-        let t = tokenizer();
-        let keep = |tokens: &Tokens| {
-            out.push((0..tokens.len()).map(|i| tokens.get(i).to_string()).collect());
-            Ok(())
-        };
-        if threads { threaded(&t, col, rows, keep) } else { serial(&t, col, rows, keep) }?;
-        Ok(out)
+    /// The vocabulary (as its terms) and the rows of a builder.
+    fn finished(b: VocabularyBuilder) -> (Vec<String>, SparseRows, Vec<f32>) {
+        let (v, rows, idf) = b.finish(1, None, Weighting::TfIdf);
+        ((0..v.len() as u32).map(|i| v.term(i).to_string()).collect(), rows, idf)
     }
 
-    #[test]
-    fn threaded_tokens_arrive_in_row_order() {
-        let col = texts(MIN_ROWS + BATCH / 2 + 3);
-        let rows: Vec<usize> = (0..col.len()).rev().collect();
-        assert_eq!(collect(&rows, &col, true).unwrap(), collect(&rows, &col, false).unwrap());
-    }
-
-    #[test]
-    fn nulls_are_empty_texts_on_either_path() {
-        let mut col = texts(3 * BATCH);
-        if let ColumnData::Text(v) = &mut col.data {
-            v[2 * BATCH + 5] = None;
+    /// One builder over every row, in order, on this thread.
+    fn serial(col: &Column, rows: &[usize], lo: usize, hi: usize) -> VocabularyBuilder {
+        let (t, mut tokens) = (tokenizer(), Tokens::default());
+        let mut b = VocabularyBuilder::default();
+        for &r in rows {
+            t.tokenize(&cell_text(col.get(r)).unwrap(), &mut tokens);
+            b.try_add(&tokens, lo, hi).unwrap();
         }
-        let rows: Vec<usize> = (0..3 * BATCH).collect();
-        let threaded = collect(&rows, &col, true).unwrap();
-        assert_eq!(threaded, collect(&rows, &col, false).unwrap());
-        assert_eq!(threaded[2 * BATCH + 5], Vec::<String>::new());
+        b
+    }
+
+    /// Counting in halves on two threads gives what one builder gives, NULLs included, with
+    /// the rows in any order.
+    #[test]
+    fn halves_count_as_one_builder() {
+        let mut col = texts(MIN_ROWS + 77);
+        if let ColumnData::Text(v) = &mut col.data {
+            v[MIN_ROWS / 2 + 5] = None;
+            v[3] = None;
+        }
+        let rows: Vec<usize> = (0..col.len()).rev().collect();
+        for (lo, hi) in [(1, 1), (1, 2), (2, 3)] {
+            let got = count_terms(&tokenizer(), &col, &rows, (lo, hi), &Control::new()).unwrap();
+            assert_eq!(finished(got), finished(serial(&col, &rows, lo, hi)), "{lo} {hi}");
+        }
+    }
+
+    /// Appending an empty builder, or to one, changes nothing.
+    #[test]
+    fn appending_empty_builders() {
+        let col = texts(40);
+        let rows: Vec<usize> = (0..40).collect();
+        let tick = |_: u64| Ok(());
+        let mut a = serial(&col, &rows, 1, 2);
+        a.try_append(VocabularyBuilder::default(), &tick).unwrap();
+        let mut b = VocabularyBuilder::default();
+        b.try_append(serial(&col, &rows, 1, 2), &tick).unwrap();
+        assert_eq!(finished(a), finished(serial(&col, &rows, 1, 2)));
+        assert_eq!(finished(b), finished(serial(&col, &rows, 1, 2)));
     }
 
     /// The halves depend on the count only, on either path.
@@ -289,27 +277,19 @@ mod tests {
         assert_eq!(got, want);
     }
 
-    /// A failing check ends either path; the helper thread stops too.
+    /// A failing check ends the counting and the halves; the helper thread stops too.
     #[test]
     fn a_failing_check_stops_both_threads() {
         let col = texts(4 * MIN_ROWS);
         let rows: Vec<usize> = (0..col.len()).collect();
-        for threads in [false, true] {
-            let mut seen = 0;
-            let consume = |_: &Tokens| {
-                seen += 1;
-                if seen == 300 { Err(Error::data("interrupted")) } else { Ok(()) }
-            };
-            let t = tokenizer();
-            let r =
-                if threads { threaded(&t, &col, &rows, consume) } else { serial(&t, &col, &rows, consume) };
-            assert_eq!(r.unwrap_err().to_string(), "interrupted");
-            assert_eq!(seen, 300);
-        }
         let check = || Err(Error::data("interrupted"));
         let control = Control::new().with_check(&check);
         std::thread::sleep(crate::models::control::CHECK_EVERY);
-        let second_rows = std::sync::atomic::AtomicUsize::new(0);
+        let r = count_terms(&tokenizer(), &col, &rows, (1, 3), &control);
+        assert_eq!(r.err().map(|e| e.to_string()).as_deref(), Some("interrupted"));
+        let control = Control::new().with_check(&check);
+        std::thread::sleep(crate::models::control::CHECK_EVERY);
+        let second_rows = AtomicUsize::new(0);
         let r = in_halves(rows.len(), &control, |range, tick| -> Result<()> {
             for i in range {
                 if i >= rows.len() / 2 {

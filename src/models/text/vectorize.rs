@@ -463,6 +463,7 @@ struct Entry {
 
 /// A term seen in training: where its bytes are, the [`tag`] of its hash, and its counts
 /// (28 bytes: the records outgrow the caches on a large corpus).
+#[derive(Clone, Copy)]
 struct TermStats {
     start: u32,
     end: u32,
@@ -476,6 +477,13 @@ struct TermStats {
     /// Its position in `features` for `last_doc`.
     pos: u32,
 }
+
+/// Distinct training terms above which the default `min_df` is 2
+/// ([`VocabularyBuilder::auto_min_df`]).
+pub const LARGE_VOCABULARY: usize = 1_000_000;
+
+/// What the builder's allocations are called in memory errors.
+const WHAT: &str = "the vocabulary of the training texts";
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
 /// Terms are interned by hash into one string: no allocation per term or occurrence.
@@ -564,32 +572,133 @@ impl VocabularyBuilder {
         // slice of the joined text, and the k-grams together cover it at most k times.
         let grams: usize = (lo..=hi).map(|k| n.saturating_sub(k - 1)).sum();
         let bytes = (lo..=hi).map(|k| k.saturating_mul(tokens.text().len() + 1)).sum::<usize>();
-        const WHAT: &str = "the vocabulary of the training texts";
         memory::reserve(&mut self.features, grams, WHAT)?;
         memory::reserve(&mut self.counts, grams, WHAT)?;
         memory::reserve(&mut self.terms, grams, WHAT)?;
         self.text.try_reserve(bytes).map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
         let terms = self.terms.len().saturating_add(grams);
-        if !self.doc_offsets.is_empty() && terms.saturating_mul(2) > self.index.slots.len() {
-            // The hash table `record` would grow while adding this document, grown now.
-            let bits = (terms.max(4).saturating_mul(4)).next_power_of_two().trailing_zeros();
-            if bits > 32 {
-                return Err(crate::Error::data(
-                    "the training texts have more than 2^30 distinct terms (use fewer n-grams with the option 'ngrams')",
-                ));
-            }
-            let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
-            slots.resize(1 << bits, (0, EMPTY));
-            let mut index = Index { slots, shift: 64 - bits };
-            for (i, t) in self.terms.iter().enumerate() {
-                if let Some(next) = self.terms.get(i + AHEAD) {
-                    prefetch(index.home(untag(next.tag)));
-                }
-                index.insert(untag(t.tag), i as u32);
-            }
-            self.index = index;
+        if !self.doc_offsets.is_empty() {
+            self.try_grow_index(terms)?;
         }
         self.add(tokens, lo, hi);
+        Ok(())
+    }
+
+    /// Grows the hash table now if `terms` terms would make `record` grow it (memory the
+    /// system refuses is an error, not an abort), to the size `record` would give it.
+    fn try_grow_index(&mut self, terms: usize) -> Result<()> {
+        if terms.saturating_mul(2) <= self.index.slots.len() {
+            return Ok(());
+        }
+        let bits = (terms.max(4).saturating_mul(4)).next_power_of_two().trailing_zeros();
+        if bits > 32 {
+            return Err(crate::Error::data(
+                "the training texts have more than 2^30 distinct terms (use fewer n-grams with the option 'ngrams')",
+            ));
+        }
+        let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
+        slots.resize(1 << bits, (0, EMPTY));
+        let mut index = Index { slots, shift: 64 - bits };
+        for (i, t) in self.terms.iter().enumerate() {
+            if let Some(next) = self.terms.get(i + AHEAD) {
+                prefetch(index.home(untag(next.tag)));
+            }
+            index.insert(untag(t.tag), i as u32);
+        }
+        self.index = index;
+        Ok(())
+    }
+
+    /// Appends the documents `later` counted (the texts after this builder's, in order): the
+    /// result is the builder that would have counted all of them one after the other (the same
+    /// terms with the same counts and document frequencies, the same rows; only the provisional
+    /// ids differ, and [`VocabularyBuilder::finish`] does not depend on those). `tick` is called
+    /// with the work done now and then; its error ends the merge.
+    pub fn try_append(&mut self, later: VocabularyBuilder, tick: &dyn Fn(u64) -> Result<()>) -> Result<()> {
+        if later.doc_offsets.is_empty() {
+            return Ok(());
+        }
+        if self.doc_offsets.is_empty() {
+            *self = later;
+            return Ok(());
+        }
+        let VocabularyBuilder { text, terms, index, mut features, counts, doc_offsets, .. } = later;
+        // Its table is not needed: its terms are looked up in this one.
+        drop(index);
+        // First the later terms this builder knows (counts added, ids noted), then room for
+        // exactly the new ones, appended in their order: no growth by doubling at this size.
+        let mut remap: Vec<u32> = memory::with_capacity(terms.len(), WHAT)?;
+        let (mut new_terms, mut new_bytes) = (0, 0);
+        for (i, t) in terms.iter().enumerate() {
+            // The lookups read at random a slot, then the record it names, then that record's
+            // bytes: prefetch each stage ahead of the next (the slot `AHEAD` terms on, the record
+            // of a slot read by then, its bytes a few terms later).
+            if let Some(next) = terms.get(i + AHEAD) {
+                prefetch(self.index.home(untag(next.tag)));
+            }
+            if let Some(next) = terms.get(i + AHEAD / 2) {
+                let id = self.index.first(untag(next.tag));
+                if id != EMPTY {
+                    prefetch(&self.terms[id as usize]);
+                }
+            }
+            if let Some(next) = terms.get(i + AHEAD / 4) {
+                let id = self.index.first(untag(next.tag));
+                if id != EMPTY {
+                    prefetch_byte(self.text.as_bytes(), self.terms[id as usize].start as usize);
+                }
+            }
+            let term = &text.as_bytes()[t.start as usize..t.end as usize];
+            let (mine, words) = (&self.terms, &self.text);
+            // The home slot and the tag depend on the tag alone (see `Index`).
+            let found = self.index.find(untag(t.tag), |id| {
+                let m = &mine[id as usize];
+                same_bytes(&words.as_bytes()[m.start as usize..m.end as usize], term)
+            });
+            match found {
+                Some(id) => {
+                    let m = &mut self.terms[id as usize];
+                    m.count = m.count.saturating_add(t.count);
+                    m.df += t.df;
+                    remap.push(id);
+                }
+                None => {
+                    new_terms += 1;
+                    new_bytes += term.len();
+                    remap.push(EMPTY);
+                }
+            }
+            if i % 4096 == 4095 {
+                tick(4096 * 8)?;
+            }
+        }
+        self.text
+            .try_reserve_exact(new_bytes)
+            .map_err(|_| memory::refused((self.text.len() + new_bytes) as f64, WHAT))?;
+        self.terms.try_reserve_exact(new_terms).map_err(|_| {
+            memory::refused(((self.terms.len() + new_terms) * size_of::<TermStats>()) as f64, WHAT)
+        })?;
+        self.try_grow_index(self.terms.len() + new_terms)?;
+        for (t, id) in terms.iter().zip(remap.iter_mut()) {
+            if *id != EMPTY {
+                continue;
+            }
+            *id = self.terms.len() as u32;
+            let start = self.text.len() as u32;
+            self.text.push_str(&text[t.start as usize..t.end as usize]);
+            let end = self.text.len() as u32;
+            self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
+            self.index.insert(untag(t.tag), *id);
+        }
+        drop((text, terms));
+        for f in features.iter_mut() {
+            *f = remap[*f as usize];
+        }
+        drop(remap);
+        append_exact(&mut self.features, features)?;
+        append_exact(&mut self.counts, counts)?;
+        let base = self.doc_offsets.last().copied().unwrap_or(0);
+        self.doc_offsets.extend(doc_offsets[1..].iter().map(|&o| base + o));
         Ok(())
     }
 
@@ -649,6 +758,16 @@ impl VocabularyBuilder {
     /// Number of distinct terms seen so far.
     pub fn distinct_terms(&self) -> usize {
         self.terms.len()
+    }
+
+    /// The `min_df` of a training without the option: 1, or 2 when the texts have more than
+    /// [`LARGE_VOCABULARY`] distinct terms and some term occurs in two texts. In a vocabulary
+    /// that large most terms are n-grams of a single text (IMDB reviews: 1.5M terms, 71% of
+    /// them), which cost memory and time at training and prediction and carry little: dropping
+    /// them gave IMDB 0.8557 accuracy against 0.8517, its star ratings 0.3659 against 0.3630.
+    /// Smaller sets keep every term (`min_df: 2` cost SMS spam 0.5–0.8 points).
+    pub fn auto_min_df(&self) -> u32 {
+        if self.terms.len() > LARGE_VOCABULARY && self.terms.iter().any(|t| t.df >= 2) { 2 } else { 1 }
     }
 
     fn term(&self, id: u32) -> &str {
@@ -788,6 +907,19 @@ impl VocabularyBuilder {
         rows.values.shrink_to_fit();
         (vocab, rows, idf)
     }
+}
+
+/// Appends `more` to `v`, growing `v` to the exact size (a large vector doubled would leave up
+/// to half of it unused).
+fn append_exact<T: Copy>(v: &mut Vec<T>, more: Vec<T>) -> Result<()> {
+    if v.is_empty() && v.capacity() < more.len() {
+        *v = more;
+        return Ok(());
+    }
+    v.try_reserve_exact(more.len())
+        .map_err(|_| memory::refused(((v.len() + more.len()) * std::mem::size_of::<T>()) as f64, WHAT))?;
+    v.extend_from_slice(&more);
+    Ok(())
 }
 
 /// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs
@@ -936,6 +1068,34 @@ mod tests {
         assert_eq!(rows.row(0), (&[1u32, 0][..], &[1.0f32, 1.0][..]));
         let (_, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::TfIdf);
         assert_eq!(rows.row(1).0, &[0u32, 2]);
+    }
+
+    /// `min_df` is 2 by default only past a million distinct terms, and only when some term
+    /// is in two texts.
+    #[test]
+    fn automatic_min_df() {
+        let t = Tokenizer::new(TokenizerConfig::default());
+        let mut toks = Tokens::default();
+        let mut b = VocabularyBuilder::default();
+        let mut text = String::new();
+        let mut d = 0u64;
+        let add_doc = |b: &mut VocabularyBuilder, toks: &mut Tokens, text: &mut String, d: u64| {
+            text.clear();
+            for w in 0..100 {
+                text.push_str(&format!("w{:x} ", d * 100 + w));
+            }
+            t.tokenize(text, toks);
+            b.add(toks, 1, 1);
+        };
+        while b.distinct_terms() <= LARGE_VOCABULARY {
+            assert_eq!(b.auto_min_df(), 1);
+            add_doc(&mut b, &mut toks, &mut text, d);
+            d += 1;
+        }
+        // Every term in one text only: nothing would be left.
+        assert_eq!(b.auto_min_df(), 1);
+        add_doc(&mut b, &mut toks, &mut text, 0);
+        assert_eq!(b.auto_min_df(), 2);
     }
 
     #[test]

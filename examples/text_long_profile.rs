@@ -1,0 +1,171 @@
+//! Where the time of the long-document text path goes (IMDB reviews, see `bench/long_docs.py`):
+//! the tokenizer alone, tokenize + count, the vocabulary's `finish`, the NB fit, then the SQL
+//! calls (`ml_train` without a test split, `ml_predict` over the test table). Each figure is
+//! the fastest of `REPEATS` (default 3) runs, in wall seconds. One JSON object per line.
+//!
+//! ```text
+//! cargo run --release --example text_long_profile [-- PHASE [REPEATS [SET [OPTIONS]]]]
+//! ```
+//!
+//! PHASE (default `all`): `tokenize`, `tokenize-hashes`, `fit`, `train`, `predict`; SET `imdb`
+//! (default) or `imdb-rating-1k`; OPTIONS extra `json_object` arguments for the SQL phases, e.g.
+//! `, 'ngrams', 1`. Run one phase alone under `perf record`.
+
+mod text_data;
+
+use serde_json::json;
+use sqlml::models::text::naive_bayes::{Algorithm, NaiveBayes, Priors};
+use sqlml::models::text::tokenize::{Tokenizer, TokenizerConfig, Tokens};
+use sqlml::models::text::vectorize::{VocabularyBuilder, Weighting};
+use sqlml::rusqlite::{Connection, params};
+use std::time::Instant;
+
+fn fastest(repeats: usize, mut f: impl FnMut()) -> f64 {
+    (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn connect(train: &[(String, String)], test: &[(String, String)]) -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    sqlml::register(&conn).unwrap();
+    let _: String = conn.query_row("SELECT ml_unlock('bench passphrase')", [], |r| r.get(0)).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE train_t(label TEXT, text TEXT); CREATE TABLE test_t(label TEXT, text TEXT);",
+    )
+    .unwrap();
+    let tx = conn.unchecked_transaction().unwrap();
+    for (table, rows) in [("train_t", train), ("test_t", test)] {
+        let mut ins = tx.prepare(&format!("INSERT INTO {table} VALUES (?1, ?2)")).unwrap();
+        for (label, text) in rows {
+            ins.execute(params![label, text]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    conn
+}
+
+fn hwm() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    ["VmRSS:", "VmHWM:"]
+        .map(|k| {
+            status
+                .lines()
+                .find(|l| l.starts_with(k))
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .join(", ")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let phase = args.get(1).cloned().unwrap_or_else(|| "all".into());
+    let repeats: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let set = text_data::long(args.get(3).map_or("imdb", String::as_str)).expect("imdb or imdb-rating-1k");
+    let extra = args.get(4).cloned().unwrap_or_default();
+    let (train, test) = (set.train, set.test.unwrap());
+    let n = train.len() as f64;
+    let run = |p: &str| phase == "all" || phase == p;
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let mut out = Tokens::default();
+    for (name, hashes_only) in [("tokenize", false), ("tokenize-hashes", true)] {
+        if !run(name) {
+            continue;
+        }
+        let mut count = 0;
+        let s = fastest(repeats, || {
+            count = 0;
+            for (_, text) in &train {
+                if hashes_only {
+                    t.tokenize_hashes(text, &mut out);
+                } else {
+                    t.tokenize(text, &mut out);
+                }
+                count += out.len();
+            }
+        });
+        println!("{}", json!({"phase": name, "s": s, "docs_per_s": n / s, "tokens": count}));
+    }
+    if run("fit") {
+        let mut classes: Vec<&str> = train.iter().map(|(l, _)| l.as_str()).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        let labels: Vec<u32> =
+            train.iter().map(|(l, _)| classes.binary_search(&l.as_str()).unwrap() as u32).collect();
+        let (mut add, mut finish, mut nb) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+        let mut terms = 0;
+        for _ in 0..repeats {
+            let mut b = VocabularyBuilder::default();
+            add = add.min(fastest(1, || {
+                for (_, text) in &train {
+                    t.tokenize(text, &mut out);
+                    b.add(&out, 1, 2);
+                }
+            }));
+            terms = b.distinct_terms();
+            let mut result = None;
+            let mut b = Some(b);
+            finish =
+                finish.min(fastest(1, || result = b.take().map(|b| b.finish(1, None, Weighting::Count))));
+            let (vocab, rows, _) = result.unwrap();
+            nb = nb.min(fastest(1, || {
+                NaiveBayes::fit(
+                    &rows,
+                    &labels,
+                    classes.len(),
+                    vocab.len(),
+                    Algorithm::Multinomial,
+                    0.1,
+                    Priors::Learned,
+                );
+            }));
+        }
+        println!(
+            "{}",
+            json!({"phase": "fit (one thread)", "tokenize_and_count_s": add, "finish_s": finish, "nb_fit_s": nb, "terms": terms})
+        );
+    }
+    if !(run("train") || run("predict")) {
+        return;
+    }
+    let conn = connect(&train, &test);
+    drop((train, test));
+    println!("{}", json!({"phase": "loaded", "memory": hwm()}));
+    let sql = format!("SELECT ml_train('m', 'text', 'train_t', 'label', json_object('test_size', 0{extra}))");
+    let mut timings = serde_json::Value::Null;
+    let s = fastest(if run("train") { repeats } else { 1 }, || {
+        let r: String = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
+        let r: serde_json::Value = serde_json::from_str(&r).unwrap();
+        timings =
+            json!({"seconds": r["seconds"], "timings": r["timings"], "vocabulary": r["vocabulary_size"]});
+    });
+    if run("train") {
+        println!("{}", json!({"phase": "train", "s": s, "report": timings, "memory": hwm()}));
+    }
+    if run("predict") {
+        let mut stmt = conn.prepare("SELECT ml_predict('m', text) FROM test_t").unwrap();
+        let mut count = 0;
+        let s = fastest(repeats, || {
+            let mut rows = stmt.query([]).unwrap();
+            count = 0;
+            while let Some(row) = rows.next().unwrap() {
+                let _: String = row.get(0).unwrap();
+                count += 1;
+            }
+        });
+        let m: String = conn.query_row("SELECT ml_evaluate('m', 'test_t')", [], |r| r.get(0)).unwrap();
+        let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+        let hwm = hwm();
+        println!(
+            "{}",
+            json!({"phase": "predict", "s": s, "docs_per_s": count as f64 / s, "accuracy": m["accuracy"], "peak": hwm})
+        );
+    }
+}
