@@ -435,11 +435,15 @@ fn model_bytes_are_pinned_for_a_seed() {
     for (json, test_size) in cases {
         let target = Some("rating");
         let t = train(&data, target, json, test_size).unwrap();
-        let log: Vec<String> =
-            t.log.iter().map(|e| format!("{:.9}/{:?}", e.loss, e.val_loss.map(|v| format!("{v:.9}")))).collect();
+        let log: Vec<String> = t
+            .log
+            .iter()
+            .map(|e| format!("{:.9}/{:?}", e.loss, e.val_loss.map(|v| format!("{v:.9}"))))
+            .collect();
         let mut metrics = t.metrics.clone();
         if let Json::Object(m) = &mut metrics {
-            m.retain(|k, _| k != "seconds");
+            // Added after the pin (the number of held-out users the ranked ones came from).
+            m.retain(|k, _| k != "ranking_users_held_out");
         }
         got.push(format!("{} {} {}", model_hash(&t.model), log.join(","), metrics));
     }
