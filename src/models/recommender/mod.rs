@@ -592,24 +592,26 @@ fn duplicate_pairs(history: &Csr) -> usize {
     (0..history.rows()).map(|u| history.row(u).0.windows(2).filter(|w| w[0] == w[1]).count()).sum()
 }
 
-/// The held-out rows' indices by item (unknown items last), then user: the order in which
-/// [`epoch_val_rmse`] scores them, reading each item's factors once.
-fn by_item_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<Vec<u32>> {
-    let mut order = memory::with_capacity::<u32>(test.len(), "the held-out rows' order")?;
-    order.extend(0..test.len() as u32);
-    order.sort_unstable_by_key(|&n| {
-        let (u, i, _) = test[n as usize];
-        (i.map_or(u64::MAX, u64::from), u.map_or(u64::MAX, u64::from), n)
-    });
+/// The held-out rows as (user, item, row index), `u32::MAX` for an unknown id, sorted by
+/// user, then item: the order in which [`epoch_val_rmse`] scores them, as SGD visits ratings
+/// (one user's factors stay in cache; a compact copy read front to back).
+fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<Vec<(u32, u32, u32)>> {
+    let mut order = memory::with_capacity::<(u32, u32, u32)>(test.len(), "the held-out rows' order")?;
+    order.extend(
+        test.iter()
+            .enumerate()
+            .map(|(n, &(u, i, _))| (u.unwrap_or(u32::MAX), i.unwrap_or(u32::MAX), n as u32)),
+    );
+    order.sort_unstable();
     Ok(order)
 }
 
 /// RMSE of clipped estimates on held-out rows during training (the per-epoch `val_loss`),
-/// scored on both cores in `order` ([`by_item_order`]) and summed in the rows' order.
+/// scored on both cores in `order` ([`by_user_order`]) and summed in the rows' order.
 #[allow(clippy::too_many_arguments)]
 fn epoch_val_rmse(
     test: &[(Option<u32>, Option<u32>, f32)],
-    order: &[u32],
+    order: &[(u32, u32, u32)],
     m: &svd::Fitted,
     user_factors: &Factors,
     biased: bool,
@@ -621,28 +623,33 @@ fn epoch_val_rmse(
         return Ok(None);
     }
     let work = user_factors.stride as u64;
-    let scored = parallel::map(order.len(), work, control, "the held-out scores", |n| {
-        let (u, i, _) = test[order[n] as usize];
-        let e = match (u, i) {
-            (Some(u), Some(i)) => {
-                let (u, i) = (u as usize, i as usize);
-                m.global_mean
-                    + m.user_bias[u]
-                    + m.item_bias[i]
-                    + dot(user_factors.row(u), m.item_factors.row(i))
-            }
-            _ if !biased => mean,
-            (u, i) => {
-                m.global_mean
-                    + u.map_or(0.0, |u| m.user_bias[u as usize])
-                    + i.map_or(0.0, |i| m.item_bias[i as usize])
-            }
-        };
-        f64::from(e).clamp(scale.0, scale.1)
-    })?;
+    let known = |x: u32| (x != u32::MAX).then_some(x as usize);
+    let scored = parallel::map(
+        order.len(),
+        work,
+        control,
+        "the held-out scores",
+        #[inline(always)]
+        |n| {
+            let (u, i, _) = order[n];
+            let e = match (known(u), known(i)) {
+                (Some(u), Some(i)) => {
+                    m.global_mean
+                        + m.user_bias[u]
+                        + m.item_bias[i]
+                        + dot(user_factors.row(u), m.item_factors.row(i))
+                }
+                _ if !biased => mean,
+                (u, i) => {
+                    m.global_mean + u.map_or(0.0, |u| m.user_bias[u]) + i.map_or(0.0, |i| m.item_bias[i])
+                }
+            };
+            f64::from(e).clamp(scale.0, scale.1)
+        },
+    )?;
     let mut pairs = memory::with_capacity::<(f64, f64)>(test.len(), "the held-out scores")?;
     pairs.resize(test.len(), (0.0, 0.0));
-    for (&n, e) in order.iter().zip(scored) {
+    for (&(_, _, n), e) in order.iter().zip(scored) {
         pairs[n as usize] = (e, f64::from(test[n as usize].2));
     }
     Ok(Some(metrics::rmse(&pairs)))
@@ -699,7 +706,7 @@ impl Estimator for Recommender {
         let mut log = Vec::new();
         // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
         let mut report_seconds = 0.0;
-        let val_order = by_item_order(&prep.test)?;
+        let val_order = by_user_order(&prep.test)?;
         let seconds = |t: Instant| t.elapsed().as_secs_f64();
         let (user_bias, item_bias, user_factors, item_factors, biased) = match &params.hyper {
             Hyper::Sgd(sgd) => {

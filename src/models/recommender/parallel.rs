@@ -23,7 +23,7 @@ const PARALLEL_ABOVE: u64 = 1 << 20;
 const CHUNK_WORK: u64 = 1 << 18;
 
 /// `(0..n).map(f)` collected in order, `f` compiled for AVX2 where the CPU has it
-/// ([`with_simd`]), on two threads when `n × work_each` is large. `what` names the result in
+/// ([`with_simd`]; give `f` the `#[inline(always)]` attribute), on two threads when `n × work_each` is large. `what` names the result in
 /// an allocation failure.
 pub fn map<T: Send>(
     n: usize,
@@ -40,7 +40,11 @@ pub fn map<T: Send>(
         let range = c * chunk..((c + 1) * chunk).min(n);
         with_simd(
             #[inline(always)]
-            || into.extend(range.map(&f)),
+            || {
+                for i in range {
+                    into.push(f(i));
+                }
+            },
         );
     };
     if (n as u64).saturating_mul(work_each) < PARALLEL_ABOVE || chunks < 2 {
