@@ -4,7 +4,7 @@
 //! are skipped. Selecting k of n costs O(n + m log k) where m ≪ n is the number of items that
 //! beat the current k-th best (most candidates are rejected by one comparison).
 
-use super::factors::{LANES, sum_lanes, with_simd};
+use super::factors::{dot, with_simd};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -100,9 +100,11 @@ pub fn top_k(
 
 /// Users scored together by [`top_k_block`].
 pub const BLOCK: usize = 8;
+/// Items per tile of [`top_k_block`].
+const TILE: usize = 64;
 
-/// [`top_k`] for up to [`BLOCK`] users at once, each item's factor row read once for all of
-/// them: the score of user `b` for item `i` is `(base[b] + bias[i]) + dot(users[b], q_i)`
+/// [`top_k`] for up to [`BLOCK`] users at once, each item's factor row read from memory once
+/// for all of them (items go by tiles that stay in cache): the score of user `b` for item `i` is `(base[b] + bias[i]) + dot(users[b], q_i)`
 /// (`dot(users[b], q_i)` alone when `biases` is `None`), the very bits of [`dot`] and of
 /// [`top_k`] with that score, so the lists are the same as one user at a time.
 /// `items` holds `stride`-long rows; `excludes[b]` is sorted.
@@ -116,45 +118,43 @@ pub fn top_k_block(
 ) -> Vec<Vec<(u32, f32)>> {
     debug_assert!(users.len() <= BLOCK && excludes.len() == users.len());
     let n_items = items.len().checked_div(stride).unwrap_or(0);
-    let nb = users.len();
-    // Missing users of a short block score a zero row, unread.
-    let zero = vec![0f32; stride];
-    let rows: [&[f32]; BLOCK] = std::array::from_fn(|b| users.get(b).copied().unwrap_or(&zero));
+    let nb = users.len().min(BLOCK);
     let mut tops: Vec<TopK> = (0..nb).map(|_| TopK::new(k.min(n_items))).collect();
     let mut skips: Vec<usize> = vec![0; nb];
+    let mut scores = [[0f32; TILE]; BLOCK];
     with_simd(
         #[inline(always)]
         || {
-            for (item, q) in items.chunks_exact(stride).enumerate() {
-                let (q, _) = q.as_chunks::<LANES>();
-                let mut acc = [[0f32; LANES]; BLOCK];
-                for (c, qc) in q.iter().enumerate() {
-                    for b in 0..BLOCK {
-                        let pc = &rows[b][c * LANES..(c + 1) * LANES];
-                        for l in 0..LANES {
-                            acc[b][l] += pc[l] * qc[l];
-                        }
+            // A tile of items (TILE rows, a few tens of KB) stays in cache while every user of
+            // the block is scored against it with `dot`.
+            for (t, tile) in items.chunks(TILE * stride).enumerate() {
+                let first = t * TILE;
+                for (b, user) in users.iter().take(nb).enumerate() {
+                    for (n, q) in tile.chunks_exact(stride).enumerate() {
+                        scores[b][n] = dot(user, q);
                     }
                 }
                 for b in 0..nb {
                     let exclude = excludes[b];
-                    let at = &mut skips[b];
-                    while *at < exclude.len() && (exclude[*at] as usize) < item {
-                        *at += 1;
+                    let (at, top) = (&mut skips[b], &mut tops[b]);
+                    for n in 0..tile.len() / stride {
+                        let item = first + n;
+                        while *at < exclude.len() && (exclude[*at] as usize) < item {
+                            *at += 1;
+                        }
+                        if exclude.get(*at) == Some(&(item as u32)) {
+                            continue;
+                        }
+                        let d = scores[b][n];
+                        let s = match biases {
+                            Some((base, bias)) => base[b] + bias[item] + d,
+                            None => d,
+                        };
+                        if top.threshold().is_some_and(|t| s < t) {
+                            continue;
+                        }
+                        top.push(item as u32, s);
                     }
-                    if exclude.get(*at) == Some(&(item as u32)) {
-                        continue;
-                    }
-                    let d = sum_lanes(acc[b]);
-                    let s = match biases {
-                        Some((base, bias)) => base[b] + bias[item] + d,
-                        None => d,
-                    };
-                    let top = &mut tops[b];
-                    if top.threshold().is_some_and(|t| s < t) {
-                        continue;
-                    }
-                    top.push(item as u32, s);
                 }
             }
         },
