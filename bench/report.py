@@ -479,7 +479,7 @@ def large_lines(peer_recs, our_recs):
                 f"| fixed cost (s) | {fmt_num(_median(c.get('fixed_s')))} |",
                 f"| fixed share | {fmt_num(_median(c.get('fixed_share')))} |",
                 f"| default report (s): validation per epoch + metrics | {fmt_num(_median(c.get('report_s')))} |",
-                f"| report share (of the rest of the call) | {fmt_num(_median(c.get('report_share')))} |",
+                f"| report share (of the test_size 0 call) | {fmt_num(_median(c.get('report_share')))} |",
                 f"| ranked users / held-out users | {c.get('ranking_users')} / {c.get('ranking_users_held_out')} |",
                 f"| blob bytes | {c.get('blob_bytes')} |", ""]
         targets.append(check("fixed share", _median(c.get("fixed_share")), "≤", 0.30))

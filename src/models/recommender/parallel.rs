@@ -14,9 +14,11 @@ use crate::models::memory;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this much work (units of [`Control::tick`], about one multiply-add each) one thread
-/// does it all: starting a thread costs tens of microseconds.
-const PARALLEL_ABOVE: u64 = 1 << 20;
+/// Below this much work (units of [`Control::tick`], about one multiply-add each: a
+/// millisecond or two) one thread does it all. Starting a thread costs tens of microseconds,
+/// but on a loaded machine the join can wait a whole scheduler slice for a helper that was
+/// preempted inside its chunk: only work well above that is worth splitting.
+const PARALLEL_ABOVE: u64 = 1 << 22;
 
 /// Elements per chunk handed out (at most); chunks go to whichever thread is free, so a loaded
 /// core does not hold the other back.
@@ -127,7 +129,7 @@ mod tests {
 
     #[test]
     fn same_values_in_order_whatever_the_split() {
-        for (n, work) in [(0, 1), (1, 1), (10, 1), (5_000, 1_000), (100_003, 37)] {
+        for (n, work) in [(0, 1), (1, 1), (10, 1), (5_000, 1_000), (100_003, 37), (300_001, 29)] {
             let got = map(n, work, &Control::new(), "test", |i| (i as f64).sqrt() * 3.0).unwrap();
             let want: Vec<f64> = (0..n).map(|i| (i as f64).sqrt() * 3.0).collect();
             assert_eq!(got, want, "n {n}");
