@@ -592,26 +592,35 @@ fn duplicate_pairs(history: &Csr) -> usize {
     (0..history.rows()).map(|u| history.row(u).0.windows(2).filter(|w| w[0] == w[1]).count()).sum()
 }
 
-/// The held-out rows as (user, item, row index), `u32::MAX` for an unknown id, sorted by
-/// user, then item: the order in which [`epoch_val_rmse`] scores them, as SGD visits ratings
-/// (one user's factors stay in cache; a compact copy read front to back).
-fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<Vec<(u32, u32, u32)>> {
-    let mut order = memory::with_capacity::<(u32, u32, u32)>(test.len(), "the held-out rows' order")?;
+/// At most this many held-out rows are scored after every epoch (the per-epoch `val_loss`):
+/// every `step`-th row, `step = ⌈rows / VAL_ROWS⌉`. The report's metrics use every row.
+pub const VAL_ROWS: usize = 200_000;
+
+/// Every `step`-th held-out row (all of them up to [`VAL_ROWS`]) as (user, item, row index),
+/// `u32::MAX` for an unknown id, sorted by user, then item: the order in which
+/// [`epoch_val_rmse`] scores them, as SGD visits ratings (one user's factors stay in cache; a
+/// compact copy read front to back). Also returns `step`.
+fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<(Vec<(u32, u32, u32)>, usize)> {
+    let step = test.len().div_ceil(VAL_ROWS).max(1);
+    let rows = test.len().div_ceil(step);
+    let mut order = memory::with_capacity::<(u32, u32, u32)>(rows, "the held-out rows' order")?;
     order.extend(
         test.iter()
             .enumerate()
+            .step_by(step)
             .map(|(n, &(u, i, _))| (u.unwrap_or(u32::MAX), i.unwrap_or(u32::MAX), n as u32)),
     );
     order.sort_unstable();
-    Ok(order)
+    Ok((order, step))
 }
 
 /// RMSE of clipped estimates on held-out rows during training (the per-epoch `val_loss`),
-/// scored on both cores in `order` ([`by_user_order`]) and summed in the rows' order.
+/// scored on both cores in `order` ([`by_user_order`]: every `step`-th row) and summed in the
+/// rows' order.
 #[allow(clippy::too_many_arguments)]
 fn epoch_val_rmse(
     test: &[(Option<u32>, Option<u32>, f32)],
-    order: &[(u32, u32, u32)],
+    (order, step): &(Vec<(u32, u32, u32)>, usize),
     m: &svd::Fitted,
     user_factors: &Factors,
     biased: bool,
@@ -622,6 +631,7 @@ fn epoch_val_rmse(
     if test.is_empty() {
         return Ok(None);
     }
+    let step = *step;
     let work = user_factors.stride as u64;
     let known = |x: u32| (x != u32::MAX).then_some(x as usize);
     let scored = parallel::map(
@@ -647,10 +657,10 @@ fn epoch_val_rmse(
             f64::from(e).clamp(scale.0, scale.1)
         },
     )?;
-    let mut pairs = memory::with_capacity::<(f64, f64)>(test.len(), "the held-out scores")?;
-    pairs.resize(test.len(), (0.0, 0.0));
+    let mut pairs = memory::with_capacity::<(f64, f64)>(order.len(), "the held-out scores")?;
+    pairs.resize(order.len(), (0.0, 0.0));
     for (&(_, _, n), e) in order.iter().zip(scored) {
-        pairs[n as usize] = (e, f64::from(test[n as usize].2));
+        pairs[n as usize / step] = (e, f64::from(test[n as usize].2));
     }
     Ok(Some(metrics::rmse(&pairs)))
 }

@@ -457,3 +457,16 @@ const PINNED: [&str; 5] = [
     "23ee68b1087e1ea6bcc4602b41e326332ccfb6f34de82cf3b372d6e776095956 0.528687408/None,0.507888443/None,0.496229930/None,0.488030482/None null",
     "8800afdfb327d42eaf13062ca0790e177ab8429429a34d36167d6b940149b8e3 0.108371965/None,0.087609221/None,0.083211361/None,0.080722085/None {\"ndcg_at_10\":0.09829245617449894,\"precision_at_10\":0.05153583617747431,\"ranking_users\":293,\"recall_at_10\":0.11793344312115642,\"relevant\":\"any held-out interaction\",\"rows\":1500}",
 ];
+
+#[test]
+fn per_epoch_validation_samples_every_step_th_row_of_large_sets() {
+    let rows = |n: usize| -> Vec<(Option<u32>, Option<u32>, f32)> {
+        (0..n).map(|k| (Some((k % 97) as u32), (k % 5 != 0).then_some((k % 89) as u32), 1.0)).collect()
+    };
+    let (order, step) = by_user_order(&rows(VAL_ROWS)).unwrap();
+    assert_eq!((order.len(), step), (VAL_ROWS, 1));
+    let (order, step) = by_user_order(&rows(2 * VAL_ROWS + 1)).unwrap();
+    assert_eq!((order.len(), step), ((2 * VAL_ROWS + 1).div_ceil(3), 3));
+    assert!(order.iter().all(|&(_, _, n)| n % 3 == 0));
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "sorted by user, then item");
+}
