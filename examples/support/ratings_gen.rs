@@ -12,6 +12,9 @@
 //! (MovieLens 25M). Rows come out in a seeded random order; (user, item) pairs are distinct.
 #![allow(dead_code)]
 
+/// One (user id, item id, rating).
+pub type Row = (i64, i64, f64);
+
 /// The size and kind of a generated set.
 #[derive(Clone, Copy, Debug)]
 pub struct Shape {
@@ -66,7 +69,7 @@ impl Rng {
     }
     /// Uniform in 0..n.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
     /// N(0, 1) by Box–Muller (one of the pair).
     pub fn normal(&mut self) -> f64 {
@@ -228,11 +231,7 @@ pub fn generate(shape: Shape, seed: u64) -> Vec<(i64, i64, f64)> {
 }
 
 /// Splits rows into (train, test) with a seeded shuffle: the last `test_fraction` go to test.
-pub fn split(
-    rows: &[(i64, i64, f64)],
-    test_fraction: f64,
-    seed: u64,
-) -> (Vec<(i64, i64, f64)>, Vec<(i64, i64, f64)>) {
+pub fn split(rows: &[Row], test_fraction: f64, seed: u64) -> (Vec<Row>, Vec<Row>) {
     let mut rng = Rng::new(seed);
     let mut order: Vec<usize> = (0..rows.len()).collect();
     for n in (1..order.len()).rev() {

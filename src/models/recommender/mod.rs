@@ -592,6 +592,9 @@ fn duplicate_pairs(history: &Csr) -> usize {
     (0..history.rows()).map(|u| history.row(u).0.windows(2).filter(|w| w[0] == w[1]).count()).sum()
 }
 
+/// The held-out rows scored after every epoch and the step between them ([`by_user_order`]).
+type ValRows = (Vec<(u32, u32, u32)>, usize);
+
 /// At most this many held-out rows are scored after every epoch (the per-epoch `val_loss`):
 /// every `step`-th row, `step = ⌈rows / VAL_ROWS⌉`. The report's metrics use every row.
 pub const VAL_ROWS: usize = 200_000;
@@ -600,7 +603,7 @@ pub const VAL_ROWS: usize = 200_000;
 /// `u32::MAX` for an unknown id, sorted by user, then item: the order in which
 /// [`epoch_val_rmse`] scores them, as SGD visits ratings (one user's factors stay in cache; a
 /// compact copy read front to back). Also returns `step`.
-fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<(Vec<(u32, u32, u32)>, usize)> {
+fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<ValRows> {
     let step = test.len().div_ceil(VAL_ROWS).max(1);
     let rows = test.len().div_ceil(step);
     let mut order = memory::with_capacity::<(u32, u32, u32)>(rows, "the held-out rows' order")?;
@@ -620,7 +623,7 @@ fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<(Vec<(u32, 
 #[allow(clippy::too_many_arguments)]
 fn epoch_val_rmse(
     test: &[(Option<u32>, Option<u32>, f32)],
-    (order, step): &(Vec<(u32, u32, u32)>, usize),
+    (order, step): &ValRows,
     m: &svd::Fitted,
     user_factors: &Factors,
     biased: bool,

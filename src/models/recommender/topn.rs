@@ -137,7 +137,7 @@ pub fn top_k_block(
                 for b in 0..nb {
                     let exclude = excludes[b];
                     let (at, top) = (&mut skips[b], &mut tops[b]);
-                    for n in 0..tile.len() / stride {
+                    for (n, &d) in scores[b].iter().take(tile.len() / stride).enumerate() {
                         let item = first + n;
                         while *at < exclude.len() && (exclude[*at] as usize) < item {
                             *at += 1;
@@ -145,7 +145,6 @@ pub fn top_k_block(
                         if exclude.get(*at) == Some(&(item as u32)) {
                             continue;
                         }
-                        let d = scores[b][n];
                         let s = match biases {
                             Some((base, bias)) => base[b] + bias[item] + d,
                             None => d,
