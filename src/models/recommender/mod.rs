@@ -637,29 +637,36 @@ fn epoch_val_rmse(
     let step = *step;
     let work = user_factors.stride as u64;
     let known = |x: u32| (x != u32::MAX).then_some(x as usize);
-    let scored = parallel::map(
-        order.len(),
-        work,
+    let zero = vec![0f32; user_factors.stride];
+    // Four rows at a time: their dot products overlap ([`factors::dots4`], the bits of `dot`).
+    let groups = parallel::map(
+        order.len().div_ceil(4),
+        4 * work,
         control,
         "the held-out scores",
         #[inline(always)]
-        |n| {
-            let (u, i, _) = order[n];
-            let e = match (known(u), known(i)) {
-                (Some(u), Some(i)) => {
-                    m.global_mean
-                        + m.user_bias[u]
-                        + m.item_bias[i]
-                        + dot(user_factors.row(u), m.item_factors.row(i))
-                }
-                _ if !biased => mean,
-                (u, i) => {
-                    m.global_mean + u.map_or(0.0, |u| m.user_bias[u]) + i.map_or(0.0, |i| m.item_bias[i])
-                }
+        |g| {
+            let rows: [(u32, u32, u32); 4] =
+                std::array::from_fn(|j| order.get(4 * g + j).copied().unwrap_or((u32::MAX, u32::MAX, 0)));
+            let pair = |j: usize| match (known(rows[j].0), known(rows[j].1)) {
+                (Some(u), Some(i)) => (user_factors.row(u), m.item_factors.row(i)),
+                _ => (&zero[..], &zero[..]),
             };
-            f64::from(e).clamp(scale.0, scale.1)
+            let pairs: [(&[f32], &[f32]); 4] = std::array::from_fn(pair);
+            let dots = factors::dots4(pairs.map(|p| p.0), pairs.map(|p| p.1));
+            std::array::from_fn::<f64, 4, _>(|j| {
+                let e = match (known(rows[j].0), known(rows[j].1)) {
+                    (Some(u), Some(i)) => m.global_mean + m.user_bias[u] + m.item_bias[i] + dots[j],
+                    _ if !biased => mean,
+                    (u, i) => {
+                        m.global_mean + u.map_or(0.0, |u| m.user_bias[u]) + i.map_or(0.0, |i| m.item_bias[i])
+                    }
+                };
+                f64::from(e).clamp(scale.0, scale.1)
+            })
         },
     )?;
+    let scored = groups.into_iter().flatten();
     let mut pairs = memory::with_capacity::<(f64, f64)>(order.len(), "the held-out scores")?;
     pairs.resize(order.len(), (0.0, 0.0));
     for (&(_, _, n), e) in order.iter().zip(scored) {

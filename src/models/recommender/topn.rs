@@ -4,7 +4,7 @@
 //! are skipped. Selecting k of n costs O(n + m log k) where m ≪ n is the number of items that
 //! beat the current k-th best (most candidates are rejected by one comparison).
 
-use super::factors::{dot, with_simd};
+use super::factors::{dot, dots4, with_simd};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -129,9 +129,16 @@ pub fn top_k_block(
             // the block is scored against it with `dot`.
             for (t, tile) in items.chunks(TILE * stride).enumerate() {
                 let first = t * TILE;
+                let rows = tile.len() / stride;
                 for (b, user) in users.iter().take(nb).enumerate() {
-                    for (n, q) in tile.chunks_exact(stride).enumerate() {
-                        scores[b][n] = dot(user, q);
+                    let mut n = 0;
+                    while n + 4 <= rows {
+                        let q = |j: usize| &tile[(n + j) * stride..(n + j + 1) * stride];
+                        scores[b][n..n + 4].copy_from_slice(&dots4([user; 4], [q(0), q(1), q(2), q(3)]));
+                        n += 4;
+                    }
+                    for m in n..rows {
+                        scores[b][m] = dot(user, &tile[m * stride..(m + 1) * stride]);
                     }
                 }
                 for b in 0..nb {
@@ -169,7 +176,7 @@ mod tests {
     fn a_block_ranks_as_one_user_at_a_time() {
         use crate::models::recommender::factors::{Factors, dot};
         use crate::models::split::rng;
-        let (n_users, n_items, k) = (11, 300, 13);
+        let (n_users, n_items, k) = (11, 301, 13);
         let p = Factors::normal(n_users, k, 0.0, 0.3, &mut rng(1));
         let q = Factors::normal(n_items, k, 0.0, 0.3, &mut rng(2));
         let bias: Vec<f32> = (0..n_items).map(|i| (i % 7) as f32 * 0.01).collect();
