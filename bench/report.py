@@ -452,6 +452,77 @@ def svd_seed_lines(peer_seeds, our_recs):
     return out
 
 
+def _median(x):
+    v = val(x)
+    return v if isinstance(v, (int, float)) else None
+
+
+def large_lines(peer_recs, our_recs):
+    """Issue 14, large catalogues: the MovieLens-1M-shaped set beside Surprise, and the shares
+    of fixed cost and held-out report on the 10k-item catalogue."""
+    def last(recs, **want):
+        return next((r for r in reversed(recs) if isinstance(r, dict)
+                     and all(str(r.get(k, "")).lower() == v.lower() for k, v in want.items())), None)
+
+    out = ["### Recommender on large catalogues (issue 14)", ""]
+    rows = ["| gen-ml-1m (800,167 training rows) | sqlml | Surprise | × |", "|---|---|---|---|"]
+    targets = []
+    for algo, peer_algo, goal in (("svd", "SVD", 10.0), ("svdpp", "SVDpp", 50.0)):
+        o = last(our_recs, task="svd_large", algo=algo)
+        p = last(peer_recs, task="svd_large", algo=peer_algo)
+        ours_fit = _median(o.get("fit_s")) if o else None
+        peer_fit = _median(p.get("fit_s")) if p else None
+        note = ""
+        if p and p.get("fit_s_extrapolated") is not None:
+            peer_fit, note = p["fit_s_extrapolated"], f" (from {p.get('n_epochs')} epochs × 20/{p.get('n_epochs')})"
+        adv = peer_fit / ours_fit if ours_fit and peer_fit else None
+        rows.append(f"| {algo} fit s (ml_train, test_size 0) | {fmt_num(ours_fit)} | {fmt_num(peer_fit)}{note} | "
+                    f"{fmt_adv(adv)} |")
+        same_epochs = p is None or p.get("fit_s_extrapolated") is None
+        o_rmse, p_rmse = (o or {}).get("rmse"), (p or {}).get("rmse") if same_epochs else None
+        rows.append(f"| {algo} test RMSE | {fmt_num(o_rmse, 'q')} | {fmt_num(p_rmse, 'q')} | "
+                    f"{fmt_adv(p_rmse / o_rmse if o_rmse and p_rmse else None)} |")
+        targets.append(check(f"{algo} fit vs Surprise", adv, "≥", goal, "×"))
+        if same_epochs:
+            targets.append(check(f"{algo} RMSE vs Surprise", (o_rmse - p_rmse) if o_rmse and p_rmse else None,
+                                 "≤", 0.0, "", "q"))
+    out += rows + [""]
+    c = last(our_recs, task="svd_catalogue")
+    if c:
+        out += ["| gen-100k-10k-items | median |", "|---|---|",
+                f"| ml_train, test_size 0 (s) | {fmt_num(_median(c.get('fit_s')))} |",
+                f"| of which SGD epochs (s) | {fmt_num(_median(c.get('sgd_epochs_s')))} |",
+                f"| fixed cost (s) | {fmt_num(_median(c.get('fixed_s')))} |",
+                f"| fixed share | {fmt_num(_median(c.get('fixed_share')))} |",
+                f"| default report (s): validation per epoch + metrics | {fmt_num(_median(c.get('report_s')))} |",
+                f"| report share (of the test_size 0 call) | {fmt_num(_median(c.get('report_share')))} |",
+                f"| ranked users / held-out users | {c.get('ranking_users')} / {c.get('ranking_users_held_out')} |",
+                f"| blob bytes | {c.get('blob_bytes')} |", ""]
+        targets.append(check("fixed share", _median(c.get("fixed_share")), "≤", 0.30))
+        targets.append(check("report share", _median(c.get("report_share")), "≤", 0.25))
+    out += ["Targets:"] + targets + [""]
+    return out
+
+
+def scale_lines(our_recs):
+    """Issue 14, the scaling table (examples/bench_scale.rs)."""
+    recs = [r for r in our_recs if isinstance(r, dict) and r.get("task") == "scale"]
+    if not recs:
+        return ["### Scaling table (issue 14)", "", "(no bench_scale lines)", ""]
+    out = ["### Scaling table (issue 14)", "",
+           "| kind | rows | ml_train s | µs per row | peak RSS MB | data in SQLite MB | RSS ÷ data | model MB |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(recs, key=lambda r: (r.get("kind", ""), r.get("rows", 0))):
+        if r.get("error"):
+            out.append(f"| {r.get('kind')} | {r.get('rows'):,} | failed: {str(r['error'])[:120]} | | | | | |")
+            continue
+        out.append(f"| {r.get('kind')} | {r.get('rows'):,} | {fmt_num(r.get('train_s'))} | "
+                   f"{fmt_num(r.get('us_per_row'))} | {fmt_num(r.get('peak_rss_mb'))} | {fmt_num(r.get('sqlite_mb'))} | "
+                   f"{fmt_num(r.get('memory_ratio'))} | {fmt_num(r.get('model_mb'))} |")
+    out.append("")
+    return out
+
+
 def cpu_share(path, tasks):
     """CPU time / wall time of every benchmarked process (written by run.sh). A single-threaded
     process far below 1.0 was starved by other load: its times are inflated by about 1/share."""
@@ -499,9 +570,9 @@ def main(argv=None):
         selftest(args.show)
         return 0
     tasks = [t for t in args.tasks.replace(" ", ",").split(",") if t]
-    bad = [t for t in tasks if t not in MEASURES]
+    bad = [t for t in tasks if t not in MEASURES and t not in ("large", "scale")]
     if bad:
-        ap.error(f"unknown task(s) {bad}; choose from nb, mlp, svd")
+        ap.error(f"unknown task(s) {bad}; choose from nb, mlp, svd, large, scale")
     peer_files = {t: os.path.join(args.peers, f"{t}.jsonl") for t in tasks}
     peer_recs = {t: load_jsonl(p) for t, p in peer_files.items()}
     if "svd" in tasks:
@@ -531,7 +602,11 @@ def main(argv=None):
     elif not our_files:
         out += ["(no sqlml lines found: run `bench/run.sh` or the bench_* examples)", ""]
     out += cpu_share(os.path.join(os.path.dirname(os.path.normpath(args.peers)), "processes.tsv"), tasks)
-    out += build(peer_recs, our_recs, tasks)
+    out += build(peer_recs, our_recs, [t for t in tasks if t in MEASURES])
+    if "large" in tasks:
+        out += large_lines(peer_recs.get("large", []), our_recs)
+    if "scale" in tasks:
+        out += scale_lines(our_recs)
     print("\n".join(out))
     return 0
 

@@ -2,14 +2,16 @@
 # Side-by-side benchmark: the peer baselines (scikit-learn, NLTK, Keras, Surprise) and sqlml's
 # bench_* examples, run one after the other in the same invocation, then bench/report.py.
 #
-#   bench/run.sh [--quick] [--peers-only | --ours-only | --report-only] [nb] [mlp] [svd] [all]
+#   bench/run.sh [--quick] [--peers-only | --ours-only | --report-only] [nb] [mlp] [svd] [large] [scale] [all]
 #
 #   --quick        1 repeat instead of 3, and the cheap subset of peer configurations
 #                  (no NLTK top-2000 variant, no BaselineOnly / official-split SVD runs)
 #   --peers-only   run only the peer baselines (+ report)
 #   --ours-only    run only sqlml's examples (+ report against the peer results already there)
 #   --report-only  only print the report
-#   nb|mlp|svd|all tasks (default: all)
+#   nb|mlp|svd|large|scale|all tasks (default: all). large: the recommender on a generated
+#                MovieLens-1M-shaped set beside Surprise, and a 10k-item catalogue (issue 14);
+#                scale: the scaling table of every kind (ours only; the 25M-rating run needs a few GB)
 #
 # Environment (all optional):
 #   PEERS_VENV   peer virtualenv, created with pip if missing (default /tmp/peers)
@@ -32,15 +34,15 @@ for a in "$@"; do
     --peers-only) MODE=peers ;;
     --ours-only) MODE=ours ;;
     --report-only) MODE=report ;;
-    nb|mlp|svd) TASKS+=("$a") ;;
-    all) TASKS=(nb mlp svd) ;;
+    nb|mlp|svd|large|scale) TASKS+=("$a") ;;
+    all) TASKS=(nb mlp svd large scale) ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a (try --help)" >&2; exit 2 ;;
   esac
 done
-[ ${#TASKS[@]} -eq 0 ] && TASKS=(nb mlp svd)
-# de-duplicate, keep order nb mlp svd
-SEL=(); for t in nb mlp svd; do for u in "${TASKS[@]}"; do [ "$t" = "$u" ] && { SEL+=("$t"); break; }; done; done
+[ ${#TASKS[@]} -eq 0 ] && TASKS=(nb mlp svd large scale)
+# de-duplicate, keep order nb mlp svd large scale
+SEL=(); for t in nb mlp svd large scale; do for u in "${TASKS[@]}"; do [ "$t" = "$u" ] && { SEL+=("$t"); break; }; done; done
 TASKS=("${SEL[@]}")
 
 PEERS_VENV=${PEERS_VENV:-/tmp/peers}
@@ -159,6 +161,28 @@ peers_svd() {
   fi
 }
 
+GEN=$(cd "$BENCH_OUT" && pwd)/generated  # generated rating sets (bench_rec_large --write-data)
+
+peers_large() {  # Surprise on the generated MovieLens-1M-shaped split that our example writes
+  fresh large
+  log "peer large: cargo run --release --example bench_rec_large -- --write-data $GEN"
+  # shellcheck disable=SC2086
+  if ! nice_run cargo run -q --release --example bench_rec_large ${CARGO_ARGS:-} -- --write-data "$GEN" \
+    >"$LOGS/generate-large.log" 2>&1; then
+    log "  FAILED (see $LOGS/generate-large.log)"; FAILED=1; return 0
+  fi
+  local algos=SVD,SVDpp; [ "$QUICK" = 1 ] && algos=SVD
+  local tf rc; tf=$(mktemp)
+  log "peer large: bench/surprise_generated.py --algos $algos"
+  { time { nice_run "$PY" bench/surprise_generated.py --dir "$GEN" --algos $algos --repeats "$REPEATS" \
+    >>"$OUTP/large.jsonl" 2>"$LOGS/peer-large.log"; }; } 2>"$tf"
+  rc=$?
+  record large peer "$tf" "surprise_generated.py"; rm -f "$tf"
+  [ "$rc" = 0 ] || { log "  FAILED (see $LOGS/peer-large.log)"; FAILED=1; }
+}
+
+peers_scale() { :; }  # no peers: the scaling table is sqlml's own
+
 # ------------------------------------------------------------------ ours
 example_exists() {
   [ -f "examples/$1.rs" ] || [ -f "examples/$1/main.rs" ] || grep -q "name *= *\"$1\"" Cargo.toml 2>/dev/null
@@ -198,7 +222,7 @@ main() {
   if [ "$MODE" = both ] || [ "$MODE" = peers ]; then
     ensure_venv || exit 1
   fi
-  declare -A EX=([nb]=bench_text [mlp]=bench_mlp [svd]=bench_recommender)
+  declare -A EX=([nb]=bench_text [mlp]=bench_mlp [svd]=bench_recommender [large]=bench_rec_large [scale]=bench_scale)
   for t in "${TASKS[@]}"; do
     [ "$MODE" = report ] && break
     t0=$SECONDS

@@ -161,6 +161,26 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum_lanes(acc)
 }
 
+/// `[dot(p[0], q[0]), ..., dot(p[3], q[3])]`, bit for bit: four independent sets of partial
+/// sums, each in [`dot`]'s order, so that the four dependency chains overlap instead of
+/// queuing (a single [`dot`] waits on its additions one after another).
+#[inline(always)]
+pub fn dots4(p: [&[f32]; 4], q: [&[f32]; 4]) -> [f32; 4] {
+    let p = p.map(|row| row.as_chunks::<LANES>().0);
+    let q = q.map(|row| row.as_chunks::<LANES>().0);
+    let chunks = p.iter().chain(&q).map(|r| r.len()).min().unwrap_or(0);
+    let mut acc = [[0f32; LANES]; 4];
+    for c in 0..chunks {
+        for j in 0..4 {
+            let (x, y) = (&p[j][c], &q[j][c]);
+            for l in 0..LANES {
+                acc[j][l] += x[l] * y[l];
+            }
+        }
+    }
+    acc.map(sum_lanes)
+}
+
 /// Sums the eight partial sums in a fixed order: halves folded together, then quarters, then
 /// pairs (the order a SIMD horizontal sum takes).
 #[inline(always)]
@@ -240,6 +260,15 @@ mod tests {
         assert_eq!(&y[..4], &[6.0, 9.0, 12.0, 0.0]);
         scale_add(0.5, 1.0, m.row(0), &mut y);
         assert_eq!(&y[..4], &[4.0, 6.5, 9.0, 0.0]);
+    }
+
+    #[test]
+    fn dots4_is_four_dots() {
+        let m = Factors::normal(9, 21, 0.0, 1.0, &mut rng(4));
+        let p = [m.row(0), m.row(1), m.row(1), m.row(8)];
+        let q = [m.row(2), m.row(3), m.row(7), m.row(8)];
+        let want: Vec<u32> = (0..4).map(|j| dot(p[j], q[j]).to_bits()).collect();
+        assert_eq!(dots4(p, q).map(f32::to_bits).to_vec(), want);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod factors;
 pub mod ids;
 pub mod init;
 pub mod metrics;
+pub mod parallel;
 pub mod params;
 pub mod ratings;
 pub mod svd;
@@ -38,7 +39,7 @@ use self::ratings::{Csr, Triple};
 use super::control::Control;
 use super::data::{Column, ColumnData, Dataset, Input, Value};
 use super::finite;
-use super::memory::Budget;
+use super::memory::{self, Budget};
 use super::options::{Common, Options, show_f32};
 use super::setup::{Setup, Target};
 use super::split;
@@ -57,6 +58,21 @@ const _: () = assert!(RANKING_K == 10, "Model::key_metric names ndcg_at_10");
 /// At most this many held-out users are ranked for the training report (chosen evenly over
 /// the user indices), which bounds its cost on large data; `evaluate` ranks every user.
 pub const REPORT_RANKING_USERS: usize = 2000;
+
+/// The training report ranks at most as many users as keep this many (user, item) scores...
+pub const REPORT_RANKING_SCORES: usize = 2_000_000;
+
+/// ... but never fewer users than this (when there are as many).
+pub const REPORT_RANKING_MIN_USERS: usize = 100;
+
+/// How many held-out users the training report ranks over `items` items: all of them up to
+/// [`REPORT_RANKING_USERS`], fewer for large catalogues, where each ranked user costs a score
+/// for every item (a sample of 2,000,000 / `items` users, at least
+/// [`REPORT_RANKING_MIN_USERS`]: 2,000 up to 1,000 items, 1,189 for MovieLens 100K's 1,682
+/// items (which has 943 users: all ranked), 200 at 10,000 items, 100 from 20,000 items on).
+pub fn report_ranking_users(items: usize) -> usize {
+    (REPORT_RANKING_SCORES / items.max(1)).clamp(REPORT_RANKING_MIN_USERS, REPORT_RANKING_USERS)
+}
 
 /// A trained recommender.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -271,20 +287,50 @@ impl Recommender {
             groups.iter().collect()
         };
         let popular = topn::top_k(self.items.len(), RANKING_K, &[], |i| self.popularity[i]);
+        let biased = !self.algorithm.implicit() && self.biased;
+        // Ranked in blocks of users (each item's factors read once per block), on both cores;
+        // summed below in the users' order, as one thread would.
+        let blocks = selected.len().div_ceil(topn::BLOCK);
+        let block_work = user_work * topn::BLOCK as u64;
+        let per_block = parallel::map(blocks, block_work, control, "the ranking metrics", |n| {
+            let block = &selected[n * topn::BLOCK..((n + 1) * topn::BLOCK).min(selected.len())];
+            let known: Vec<usize> = block
+                .iter()
+                .filter_map(|(key, _)| match key {
+                    UserKey::Known(u) => Some(*u as usize),
+                    UserKey::Unknown(_) => None,
+                })
+                .collect();
+            let rows: Vec<&[f32]> = known.iter().map(|&u| self.user_factors.row(u)).collect();
+            // Only the fitted rows are left out: held-out ones are what is being judged.
+            let excludes: Vec<&[u32]> = known.iter().map(|&u| self.history.row(u).0).collect();
+            let base: Vec<f32> = if biased {
+                known.iter().map(|&u| self.global_mean as f32 + self.user_bias[u]).collect()
+            } else {
+                Vec::new()
+            };
+            let biases = biased.then_some((&base[..], &self.item_bias[..]));
+            let stride = self.item_factors.stride;
+            let mut lists =
+                topn::top_k_block(&rows, biases, &self.item_factors.data, stride, &excludes, RANKING_K)
+                    .into_iter();
+            block
+                .iter()
+                .map(|(key, (relevant, total))| {
+                    let list: Vec<u32> = match key {
+                        UserKey::Known(_) => lists.next().unwrap_or_default(),
+                        UserKey::Unknown(_) => popular.clone(),
+                    }
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect();
+                    metrics::ranking_at_k(&list, relevant, *total, RANKING_K)
+                })
+                .collect::<Vec<_>>()
+        })?;
+        let per_user = per_block.into_iter().flatten();
         let (mut p, mut r, mut n) = (0.0, 0.0, 0.0);
-        for (key, (relevant, total)) in &selected {
-            control.tick(user_work)?;
-            let list: Vec<u32> = match key {
-                // Only the fitted rows are left out: held-out ones are what is being judged.
-                UserKey::Known(u) => {
-                    self.top_for_user(*u as usize, RANKING_K, self.history.row(*u as usize).0)
-                }
-                UserKey::Unknown(_) => popular.clone(),
-            }
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
-            let (pk, rk, nk) = metrics::ranking_at_k(&list, relevant, *total, RANKING_K);
+        for (pk, rk, nk) in per_user {
             (p, r, n) = (p + pk, r + rk, n + nk);
         }
         let users = selected.len().max(1) as f64;
@@ -293,6 +339,7 @@ impl Recommender {
         out.insert(format!("recall_at_{RANKING_K}"), json!(r / users));
         out.insert(format!("ndcg_at_{RANKING_K}"), json!(n / users));
         out.insert("ranking_users".into(), json!(selected.len()));
+        out.insert("ranking_users_held_out".into(), json!(groups.len()));
         Ok(out)
     }
 
@@ -307,8 +354,16 @@ impl Recommender {
         let mut out = Map::new();
         out.insert("rows".into(), json!(rows.len()));
         if !self.algorithm.implicit() {
-            let pairs: Vec<(f64, f64)> =
-                rows.iter().map(|&(u, i, r)| (self.estimate(u, i), f64::from(r))).collect();
+            let pairs = parallel::map(
+                rows.len(),
+                self.item_factors.stride as u64,
+                control,
+                "the held-out scores",
+                |n| {
+                    let (u, i, r) = rows[n];
+                    (self.estimate(u, i), f64::from(r))
+                },
+            )?;
             out.insert("rmse".into(), json!(metrics::rmse(&pairs)));
             out.insert("mae".into(), json!(metrics::mae(&pairs)));
         }
@@ -537,40 +592,87 @@ fn duplicate_pairs(history: &Csr) -> usize {
     (0..history.rows()).map(|u| history.row(u).0.windows(2).filter(|w| w[0] == w[1]).count()).sum()
 }
 
-/// RMSE of clipped estimates on held-out rows during training (the per-epoch `val_loss`).
+/// The held-out rows scored after every epoch and the step between them ([`by_user_order`]).
+type ValRows = (Vec<(u32, u32, u32)>, usize);
+
+/// At most this many held-out rows are scored after every epoch (the per-epoch `val_loss`):
+/// every `step`-th row, `step = ⌈rows / VAL_ROWS⌉`. The report's metrics use every row.
+pub const VAL_ROWS: usize = 200_000;
+
+/// Every `step`-th held-out row (all of them up to [`VAL_ROWS`]) as (user, item, row index),
+/// `u32::MAX` for an unknown id, sorted by user, then item: the order in which
+/// [`epoch_val_rmse`] scores them, as SGD visits ratings (one user's factors stay in cache; a
+/// compact copy read front to back). Also returns `step`.
+fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<ValRows> {
+    let step = test.len().div_ceil(VAL_ROWS).max(1);
+    let rows = test.len().div_ceil(step);
+    let mut order = memory::with_capacity::<(u32, u32, u32)>(rows, "the held-out rows' order")?;
+    order.extend(
+        test.iter()
+            .enumerate()
+            .step_by(step)
+            .map(|(n, &(u, i, _))| (u.unwrap_or(u32::MAX), i.unwrap_or(u32::MAX), n as u32)),
+    );
+    order.sort_unstable();
+    Ok((order, step))
+}
+
+/// RMSE of clipped estimates on held-out rows during training (the per-epoch `val_loss`),
+/// scored on both cores in `order` ([`by_user_order`]: every `step`-th row) and summed in the
+/// rows' order.
+#[allow(clippy::too_many_arguments)]
 fn epoch_val_rmse(
     test: &[(Option<u32>, Option<u32>, f32)],
+    (order, step): &ValRows,
     m: &svd::Fitted,
     user_factors: &Factors,
     biased: bool,
     mean: f32,
     scale: (f64, f64),
-) -> Option<f64> {
+    control: &Control<'_>,
+) -> Result<Option<f64>> {
     if test.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let pairs: Vec<(f64, f64)> = test
-        .iter()
-        .map(|&(u, i, r)| {
-            let e = match (u, i) {
-                (Some(u), Some(i)) => {
-                    let (u, i) = (u as usize, i as usize);
-                    m.global_mean
-                        + m.user_bias[u]
-                        + m.item_bias[i]
-                        + dot(user_factors.row(u), m.item_factors.row(i))
-                }
-                _ if !biased => mean,
-                (u, i) => {
-                    m.global_mean
-                        + u.map_or(0.0, |u| m.user_bias[u as usize])
-                        + i.map_or(0.0, |i| m.item_bias[i as usize])
-                }
+    let step = *step;
+    let work = user_factors.stride as u64;
+    let known = |x: u32| (x != u32::MAX).then_some(x as usize);
+    let zero = vec![0f32; user_factors.stride];
+    // Four rows at a time: their dot products overlap ([`factors::dots4`], the bits of `dot`).
+    let groups = parallel::map(
+        order.len().div_ceil(4),
+        4 * work,
+        control,
+        "the held-out scores",
+        #[inline(always)]
+        |g| {
+            let rows: [(u32, u32, u32); 4] =
+                std::array::from_fn(|j| order.get(4 * g + j).copied().unwrap_or((u32::MAX, u32::MAX, 0)));
+            let pair = |j: usize| match (known(rows[j].0), known(rows[j].1)) {
+                (Some(u), Some(i)) => (user_factors.row(u), m.item_factors.row(i)),
+                _ => (&zero[..], &zero[..]),
             };
-            (f64::from(e).clamp(scale.0, scale.1), f64::from(r))
-        })
-        .collect();
-    Some(metrics::rmse(&pairs))
+            let pairs: [(&[f32], &[f32]); 4] = std::array::from_fn(pair);
+            let dots = factors::dots4(pairs.map(|p| p.0), pairs.map(|p| p.1));
+            std::array::from_fn::<f64, 4, _>(|j| {
+                let e = match (known(rows[j].0), known(rows[j].1)) {
+                    (Some(u), Some(i)) => m.global_mean + m.user_bias[u] + m.item_bias[i] + dots[j],
+                    _ if !biased => mean,
+                    (u, i) => {
+                        m.global_mean + u.map_or(0.0, |u| m.user_bias[u]) + i.map_or(0.0, |i| m.item_bias[i])
+                    }
+                };
+                f64::from(e).clamp(scale.0, scale.1)
+            })
+        },
+    )?;
+    let scored = groups.into_iter().flatten();
+    let mut pairs = memory::with_capacity::<(f64, f64)>(order.len(), "the held-out scores")?;
+    pairs.resize(order.len(), (0.0, 0.0));
+    for (&(_, _, n), e) in order.iter().zip(scored) {
+        pairs[n as usize / step] = (e, f64::from(test[n as usize].2));
+    }
+    Ok(Some(metrics::rmse(&pairs)))
 }
 
 impl Estimator for Recommender {
@@ -622,6 +724,9 @@ impl Estimator for Recommender {
         let scale = rating_scale.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
         let mut rng = split::rng(common.seed);
         let mut log = Vec::new();
+        // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
+        let mut report_seconds = 0.0;
+        let val_order = by_user_order(&prep.test)?;
         let seconds = |t: Instant| t.elapsed().as_secs_f64();
         let (user_bias, item_bias, user_factors, item_factors, biased) = match &params.hyper {
             Hyper::Sgd(sgd) => {
@@ -629,7 +734,18 @@ impl Estimator for Recommender {
                 let hint = sgd_hint(sgd, params.algorithm);
                 let mut on_epoch = |epoch: usize, rmse: f64, m: &svd::Fitted, users: &Factors| {
                     finite::check(rmse, "epoch", epoch + 1, "the training RMSE", &hint)?;
-                    let val_loss = epoch_val_rmse(&prep.test, m, users, biased, mean as f32, scale);
+                    let scoring = Instant::now();
+                    let val_loss = epoch_val_rmse(
+                        &prep.test,
+                        &val_order,
+                        m,
+                        users,
+                        biased,
+                        mean as f32,
+                        scale,
+                        control,
+                    )?;
+                    report_seconds += seconds(scoring);
                     log.push(EpochLog {
                         epoch: epoch as u32 + 1,
                         loss: rmse,
@@ -742,6 +858,7 @@ impl Estimator for Recommender {
             details.insert("rating_scale".into(), json!(rating_scale.map(|(lo, hi)| [lo, hi])));
             details.insert("global_mean".into(), json!(mean));
         }
+        let scoring = Instant::now();
         let metrics = if prep.test.is_empty() {
             Json::Null
         } else {
@@ -767,8 +884,17 @@ impl Estimator for Recommender {
                 .filter(|t| !implicit || t.value != 0.0)
                 .collect();
             model.held_out_rated = Some(Csr::build(n_users, &held, false));
-            model.held_out_metrics(&prep.test, &prep.test_user_keys, REPORT_RANKING_USERS, control)?
+            model.held_out_metrics(
+                &prep.test,
+                &prep.test_user_keys,
+                report_ranking_users(n_items),
+                control,
+            )?
         };
+        if !prep.test.is_empty() {
+            report_seconds += seconds(scoring);
+            details.insert("report_seconds".into(), json!(report_seconds));
+        }
         Ok(Trained {
             train_rows: prep.train.len(),
             test_rows: prep.test.len(),

@@ -384,3 +384,91 @@ fn simd_and_baseline_builds_give_the_same_bits() {
         assert_eq!(fast, postcard::to_stdvec(&baseline.unwrap().model).unwrap(), "{algo} {k}");
     }
 }
+
+/// A long-tailed generated set (a few heavy users and popular items, duplicates kept): ratings
+/// of a rank-3 model plus biases and noise, rounded to 1..5 stars.
+fn long_tailed_dataset(rows: usize) -> Dataset {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (n_users, n_items) = (300.0, 220.0);
+    let (mut u, mut i, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rows {
+        // Squares and cubes of uniforms: low ids are far more frequent than high ones.
+        let user = (next().powi(2) * n_users) as i64;
+        let item = (next().powi(3) * n_items) as i64;
+        let f = |x: i64, k: i64| ((x * (7 + 2 * k) + 3 * k) % 11) as f64 / 11.0 - 0.5;
+        let dot: f64 = (0..3).map(|k| f(user, k) * f(item, k + 5)).sum();
+        let value = 3.4 + 0.4 * f(user, 9) + 0.8 * f(item, 10) + 2.0 * dot + (next() - 0.5);
+        u.push(user * 7 + 1);
+        i.push(item + 500);
+        r.push(value.round().clamp(1.0, 5.0));
+    }
+    Dataset::new(vec![int_col("user_id", u), int_col("item_id", i), real_col("rating", r)])
+}
+
+/// SHA-256 of the model's postcard bytes, in hex.
+fn model_hash(model: &Recommender) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = postcard::to_stdvec(&Model::Recommender(model.clone())).unwrap();
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The model bytes, the training log and the report for a seed are pinned: the values below
+/// were produced before the speed work of issue 14 (git 3621552), so every faster path
+/// (parallel starting draws, held-out scoring, ranking) must give the very same bytes.
+#[test]
+fn model_bytes_are_pinned_for_a_seed() {
+    let data = long_tailed_dataset(6000);
+    // `refit: false`: the served model is the one fitted on the split, as it was when pinned
+    // (with the refit default it is the `test_size: 0` model, pinned too).
+    let cases = [
+        (r#"{"n_factors": 12, "n_epochs": 6, "seed": 7, "refit": false}"#, 0.2),
+        (r#"{"n_factors": 12, "n_epochs": 6, "seed": 7}"#, 0.0),
+        (r#"{"algorithm": "svdpp", "n_factors": 9, "n_epochs": 4, "seed": 3, "refit": false}"#, 0.2),
+        (r#"{"algorithm": "svdpp", "n_factors": 9, "n_epochs": 4, "seed": 3}"#, 0.0),
+        (r#"{"algorithm": "als", "factors": 10, "iterations": 4, "seed": 5, "refit": false}"#, 0.25),
+    ];
+    let mut got = Vec::new();
+    for (json, test_size) in cases {
+        let target = Some("rating");
+        let t = train(&data, target, json, test_size).unwrap();
+        let log: Vec<String> = t
+            .log
+            .iter()
+            .map(|e| format!("{:.9}/{:?}", e.loss, e.val_loss.map(|v| format!("{v:.9}"))))
+            .collect();
+        let mut metrics = t.metrics.clone();
+        if let Json::Object(m) = &mut metrics {
+            // Added after the pin (the number of held-out users the ranked ones came from).
+            m.retain(|k, _| k != "ranking_users_held_out");
+        }
+        got.push(format!("{} {} {}", model_hash(&t.model), log.join(","), metrics));
+    }
+    assert_eq!(got, PINNED);
+}
+
+const PINNED: [&str; 5] = [
+    "565be3651b73325666fb6489373ab30ad859f55553dcf16d1cff759610a565c8 0.533793076/Some(\"0.525965405\"),0.516487161/Some(\"0.517293113\"),0.505462931/Some(\"0.512742572\"),0.497212330/Some(\"0.510175848\"),0.490677526/Some(\"0.507956989\"),0.485242990/Some(\"0.506732720\") {\"mae\":0.4489429826428685,\"ndcg_at_10\":0.07520792841460545,\"precision_at_10\":0.028110599078340986,\"ranking_users\":217,\"recall_at_10\":0.13971911345183233,\"relevant\":4.0,\"rmse\":0.5067327229356233,\"rows\":1200}",
+    "476c4dccec668d3b5fce0ab46fd5bac850bc6bcfabada3afce38e9b0342f44a5 0.532380086/None,0.514243496/None,0.503234936/None,0.495681365/None,0.489648891/None,0.484657503/None null",
+    "29197595aedf5690ebd2ea0d13e3be1b698f82efb1ed9db15ac4028e918e3da9 0.532669881/Some(\"0.513911758\"),0.510976959/Some(\"0.506753065\"),0.498200315/Some(\"0.502971826\"),0.489289287/Some(\"0.500707110\") {\"mae\":0.44924915319853825,\"ndcg_at_10\":0.08855287283210495,\"precision_at_10\":0.02981651376146786,\"ranking_users\":218,\"recall_at_10\":0.15636922964904615,\"relevant\":4.0,\"rmse\":0.5007071090948026,\"rows\":1200}",
+    "23ee68b1087e1ea6bcc4602b41e326332ccfb6f34de82cf3b372d6e776095956 0.528687408/None,0.507888443/None,0.496229930/None,0.488030482/None null",
+    "8800afdfb327d42eaf13062ca0790e177ab8429429a34d36167d6b940149b8e3 0.108371965/None,0.087609221/None,0.083211361/None,0.080722085/None {\"ndcg_at_10\":0.09829245617449894,\"precision_at_10\":0.05153583617747431,\"ranking_users\":293,\"recall_at_10\":0.11793344312115642,\"relevant\":\"any held-out interaction\",\"rows\":1500}",
+];
+
+#[test]
+fn per_epoch_validation_samples_every_step_th_row_of_large_sets() {
+    let rows = |n: usize| -> Vec<(Option<u32>, Option<u32>, f32)> {
+        (0..n).map(|k| (Some((k % 97) as u32), (k % 5 != 0).then_some((k % 89) as u32), 1.0)).collect()
+    };
+    let (order, step) = by_user_order(&rows(VAL_ROWS)).unwrap();
+    assert_eq!((order.len(), step), (VAL_ROWS, 1));
+    let (order, step) = by_user_order(&rows(2 * VAL_ROWS + 1)).unwrap();
+    assert_eq!((order.len(), step), ((2 * VAL_ROWS + 1).div_ceil(3), 3));
+    assert!(order.iter().all(|&(_, _, n)| n % 3 == 0));
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "sorted by user, then item");
+}

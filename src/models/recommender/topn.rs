@@ -4,6 +4,7 @@
 //! are skipped. Selecting k of n costs O(n + m log k) where m ≪ n is the number of items that
 //! beat the current k-th best (most candidates are rejected by one comparison).
 
+use super::factors::{dot, dots4, with_simd};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -97,9 +98,107 @@ pub fn top_k(
     top.into_sorted()
 }
 
+/// Users scored together by [`top_k_block`].
+pub const BLOCK: usize = 8;
+/// Items per tile of [`top_k_block`].
+const TILE: usize = 64;
+
+/// [`top_k`] for up to [`BLOCK`] users at once, each item's factor row read from memory once
+/// for all of them (items go by tiles that stay in cache): the score of user `b` for item `i` is `(base[b] + bias[i]) + dot(users[b], q_i)`
+/// (`dot(users[b], q_i)` alone when `biases` is `None`), the very bits of [`dot`] and of
+/// [`top_k`] with that score, so the lists are the same as one user at a time.
+/// `items` holds `stride`-long rows; `excludes[b]` is sorted.
+pub fn top_k_block(
+    users: &[&[f32]],
+    biases: Option<(&[f32], &[f32])>,
+    items: &[f32],
+    stride: usize,
+    excludes: &[&[u32]],
+    k: usize,
+) -> Vec<Vec<(u32, f32)>> {
+    debug_assert!(users.len() <= BLOCK && excludes.len() == users.len());
+    let n_items = items.len().checked_div(stride).unwrap_or(0);
+    let nb = users.len().min(BLOCK);
+    let mut tops: Vec<TopK> = (0..nb).map(|_| TopK::new(k.min(n_items))).collect();
+    let mut skips: Vec<usize> = vec![0; nb];
+    let mut scores = [[0f32; TILE]; BLOCK];
+    with_simd(
+        #[inline(always)]
+        || {
+            // A tile of items (TILE rows, a few tens of KB) stays in cache while every user of
+            // the block is scored against it with `dot`.
+            for (t, tile) in items.chunks(TILE * stride).enumerate() {
+                let first = t * TILE;
+                let rows = tile.len() / stride;
+                for (b, user) in users.iter().take(nb).enumerate() {
+                    let mut n = 0;
+                    while n + 4 <= rows {
+                        let q = |j: usize| &tile[(n + j) * stride..(n + j + 1) * stride];
+                        scores[b][n..n + 4].copy_from_slice(&dots4([user; 4], [q(0), q(1), q(2), q(3)]));
+                        n += 4;
+                    }
+                    for m in n..rows {
+                        scores[b][m] = dot(user, &tile[m * stride..(m + 1) * stride]);
+                    }
+                }
+                for b in 0..nb {
+                    let exclude = excludes[b];
+                    let (at, top) = (&mut skips[b], &mut tops[b]);
+                    for (n, &d) in scores[b].iter().take(tile.len() / stride).enumerate() {
+                        let item = first + n;
+                        while *at < exclude.len() && (exclude[*at] as usize) < item {
+                            *at += 1;
+                        }
+                        if exclude.get(*at) == Some(&(item as u32)) {
+                            continue;
+                        }
+                        let s = match biases {
+                            Some((base, bias)) => base[b] + bias[item] + d,
+                            None => d,
+                        };
+                        if top.threshold().is_some_and(|t| s < t) {
+                            continue;
+                        }
+                        top.push(item as u32, s);
+                    }
+                }
+            }
+        },
+    );
+    tops.into_iter().map(TopK::into_sorted).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_block_ranks_as_one_user_at_a_time() {
+        use crate::models::recommender::factors::{Factors, dot};
+        use crate::models::split::rng;
+        let (n_users, n_items, k) = (11, 301, 13);
+        let p = Factors::normal(n_users, k, 0.0, 0.3, &mut rng(1));
+        let q = Factors::normal(n_items, k, 0.0, 0.3, &mut rng(2));
+        let bias: Vec<f32> = (0..n_items).map(|i| (i % 7) as f32 * 0.01).collect();
+        let base: Vec<f32> = (0..n_users).map(|u| 3.0 + u as f32 * 0.1).collect();
+        let excludes: Vec<Vec<u32>> =
+            (0..n_users as u32).map(|u| (0..n_items as u32).filter(|i| i % (u + 2) == 0).collect()).collect();
+        for (lo, hi) in [(0, 8), (8, 11)] {
+            let rows: Vec<&[f32]> = (lo..hi).map(|u| p.row(u)).collect();
+            let ex: Vec<&[u32]> = (lo..hi).map(|u| &excludes[u][..]).collect();
+            for biased in [true, false] {
+                let b = biased.then_some((&base[lo..hi], &bias[..]));
+                let got = top_k_block(&rows, b, &q.data, q.stride, &ex, 10);
+                for (n, u) in (lo..hi).enumerate() {
+                    let want = top_k(n_items, 10, &excludes[u], |i| {
+                        let d = dot(p.row(u), q.row(i));
+                        if biased { base[u] + bias[i] + d } else { d }
+                    });
+                    assert_eq!(got[n], want, "user {u} biased {biased}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn best_first_ties_by_index_exclusions_skipped() {
