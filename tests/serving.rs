@@ -397,7 +397,13 @@ fn keep_prunes_old_versions_with_the_training() {
         "SELECT group_concat(version || ':' || active, ' ') FROM (SELECT * FROM ml_models WHERE name = 'm' ORDER BY version)",
     );
     assert_eq!(versions, "1:1 4:0 5:0");
-    assert_eq!(text(&conn, "SELECT group_concat(DISTINCT version) FROM ml_training_log WHERE name = 'm' ORDER BY version"), "1,4,5");
+    assert_eq!(
+        text(
+            &conn,
+            "SELECT group_concat(DISTINCT version) FROM ml_training_log WHERE name = 'm' ORDER BY version"
+        ),
+        "1,4,5"
+    );
     assert_eq!(
         err(&conn, "SELECT ml_train('m', 'classifier', 'leads', 'converted', '{\"keep\": 0}')"),
         "ml_train: option 'keep' must be a positive integer, got 0"
