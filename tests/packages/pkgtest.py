@@ -5,7 +5,8 @@ The released packages (dist/, from scripts/package.sh) installed as a user would
 Every host installs from dist/ into something fresh (a venv, a temporary Node project, a
 temporary GOPATH) and runs tests/packages/workload.json; the first host's rows are the reference
 that every other host must return exactly. The key reaches each host as APP_SQLML_KEY and SQLite
-only through the package's own load/unlock; SQLML_KEY is removed from every host's environment.
+only through the package's own load/unlock; SQLML_KEY and SQLML_EXT (scripts/test.sh sets it for the
+other steps) are removed from every host's environment.
 
 Environment: SQLML_DIST (default dist/). The library is built once, by scripts/package.sh.
 """
@@ -45,7 +46,7 @@ def dist(name):
 
 
 def host_env(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SQLML_KEY", "VIRTUAL_ENV", "PYTHONPATH"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SQLML_KEY", "SQLML_EXT", "VIRTUAL_ENV", "PYTHONPATH"))}
     env["APP_SQLML_KEY"] = KEY
     env.update(extra)
     return env
