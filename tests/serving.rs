@@ -409,3 +409,26 @@ fn keep_prunes_old_versions_with_the_training() {
         "ml_train: option 'keep' must be a positive integer, got 0"
     );
 }
+
+/// A bad option fails before the source is read: a source that would fail to read is never
+/// reached.
+#[test]
+fn options_are_checked_before_the_source_is_read() {
+    let conn = unlocked(None, "pw");
+    assert_eq!(
+        err(
+            &conn,
+            "SELECT ml_train('m', 'classifier', 'SELECT * FROM missing_table', 'y', '{\"epochz\": 3}')"
+        ),
+        "ml_train: unknown option 'epochz' (expected one of: activate, allow_extra_keys, batch_size, class_weight, \
+         dropout, epochs, exclude, features, hidden_layers, keep, l2, learning_rate, max_categories, max_memory_mb, \
+         patience, progress, refit, seed, shuffle, test_size, validation_split)"
+    );
+    assert_eq!(
+        err(
+            &conn,
+            "SELECT ml_train('m', 'recommender', 'SELECT * FROM missing_table', 'y', '{\"factors\": 0}')"
+        ),
+        "ml_train: option 'factors' must be an integer from 1 to 1024, got 0"
+    );
+}

@@ -93,7 +93,8 @@ pub fn train(
     common.control = std::mem::take(&mut common.control)
         .with_check(&check)
         .with_label(format!("ml_train '{}': ", clip(name)));
-    // Fail before the (possibly long) read and fit if no key is available.
+    // Fail before the (possibly long) read and fit on a bad option or without a key.
+    models::check_options(kind, &opts, &common)?;
     let key = session.key(conn, true)?;
     let data = source::read(conn, source)?;
     let started = Instant::now();

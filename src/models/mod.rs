@@ -223,6 +223,17 @@ pub fn train(
     }
 }
 
+/// Checks the options of `kind` (see [`setup::check_options`]), before any data is read.
+pub fn check_options(kind: &str, opts: &Options, common: &Common) -> Result<()> {
+    check_kind(kind)?;
+    match kind {
+        text::TextModel::KIND => setup::check_options::<text::TextModel>(opts, common),
+        mlp::Classifier::KIND => setup::check_options::<mlp::Classifier>(opts, common),
+        recommender::Recommender::KIND => setup::check_options::<recommender::Recommender>(opts, common),
+        _ => Err(Error::Unsupported(format!("kind '{kind}' is listed but not built in"))),
+    }
+}
+
 /// Checks that `kind` is one of [`KINDS`], before any data is read.
 pub fn check_kind(kind: &str) -> Result<()> {
     if KINDS.contains(&kind) {

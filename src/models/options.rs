@@ -17,7 +17,7 @@ use crate::{Error, Result};
 use serde_json::{Map, Value as Json};
 
 /// Options given to `ml_train` (the trailing JSON object).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     map: Map<String, Json>,
     known: Vec<&'static str>,

@@ -104,6 +104,14 @@ impl<'a> Setup<'a> {
     }
 }
 
+/// Reads and checks the options of kind `E` (unknown keys included) without training: run
+/// before the source is read, so a bad option fails fast.
+pub fn check_options<E: Estimator>(opts: &Options, common: &Common) -> Result<()> {
+    let mut opts = opts.clone();
+    E::read_params(&mut opts, common)?;
+    opts.finish(E::KIND)
+}
+
 /// Trains a model of kind `E`: options, set-up, fit on the training rows and measure on the
 /// held-out ones; then, unless `refit` is off or nothing was held out, fit the served model
 /// again on every row with the same options ([`Estimator::refit_params`]). The result is the
