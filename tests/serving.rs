@@ -301,6 +301,14 @@ fn batch_prediction_matches_per_row_prediction() {
         "ml_predict_table: unknown option 'batch' (expected one of: key)"
     );
     assert_eq!(
+        err(&conn, "SELECT * FROM ml_predict_table('c', 'leads', '{\"key\": 3}')"),
+        "ml_predict_table: option 'key' must be a string, got 3"
+    );
+    assert_eq!(
+        err(&conn, "SELECT * FROM ml_predict_table('c', 'leads', '[1]')"),
+        "ml_predict_table: argument 'options' must be a JSON object, got [1]"
+    );
+    assert_eq!(
         err(&conn, "SELECT * FROM ml_predict_table('c', 'messages')"),
         "ml_predict_table: feature column 'age' is not a column of the source (columns: id, body, label)"
     );

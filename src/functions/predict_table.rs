@@ -12,7 +12,8 @@
 use super::args::sql_value as sql;
 use super::tables::{Chunks, Output, TableFn};
 use crate::error::clip;
-use crate::models::{Control, Dataset, Input, Predictions};
+use crate::models::option_spec::{Default, Spec, Type};
+use crate::models::{Control, Dataset, Input, Options, Predictions};
 use crate::source::Batches;
 use crate::store::{LoadedModel, Session};
 use crate::{Error, Result};
@@ -27,6 +28,9 @@ use std::sync::Arc;
 pub const BATCH_CELLS: usize = 1 << 20;
 /// Most rows in a batch.
 pub const MAX_BATCH_ROWS: usize = 4096;
+/// Text a batch holds at most (the row that crosses it ends the batch): with the cell cap, the
+/// memory of a batch does not depend on how long the source's texts are.
+pub const BATCH_TEXT_BYTES: usize = 64 << 20;
 
 /// `ml_predict_table`.
 pub struct PredictTable;
@@ -74,28 +78,19 @@ impl TableFn for PredictTable {
     }
 }
 
-/// The options object: only `key`.
+/// The one option: `key`.
+const KEY: Spec = Spec::new(
+    "key",
+    Type::Text,
+    Default::Derived("the row's position in the source, from 1"),
+    "the source column whose value keys each result row",
+);
+
+/// The options object: only `key`, read as `ml_train`'s options are.
 fn key_option(text: &str) -> Result<Option<String>> {
-    let bad = |what: String| Error::argument(format!("argument 'options' must be a JSON object, {what}"));
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| bad(format!("got invalid JSON: {e}")))?;
-    let serde_json::Value::Object(map) = value else { return Err(bad(format!("got {}", clip(text)))) };
-    let mut key = None;
-    for (k, v) in map {
-        match (k.as_str(), v) {
-            ("key", serde_json::Value::String(s)) => key = Some(s),
-            ("key", serde_json::Value::Null) => {}
-            ("key", other) => {
-                return Err(Error::option(
-                    "key",
-                    format!("must be a column name (a string), got {}", clip(&other.to_string())),
-                ));
-            }
-            (other, _) => {
-                return Err(Error::UnknownOption { key: clip(other).into_owned(), allowed: "key".into() });
-            }
-        }
-    }
+    let mut opts = Options::parse(Some(text))?;
+    let key = opts.text(&KEY)?;
+    opts.finish_with(&[&KEY])?;
     Ok(key)
 }
 
@@ -109,7 +104,9 @@ struct Predicting {
 impl Chunks for Predicting {
     fn next_chunk(&mut self, _conn: &Connection) -> Result<Option<Vec<Vec<SqlValue>>>> {
         let before = self.batches.rows_read();
-        let Some(batch) = self.batches.next_batch(self.batch_rows)? else { return Ok(None) };
+        let Some(batch) = self.batches.next_batch(self.batch_rows, BATCH_TEXT_BYTES)? else {
+            return Ok(None);
+        };
         let predictions = self.model.model.predict_rows(&batch, &Control::new())?;
         Ok(Some(rows(&batch, predictions, self.key_column, before)))
     }

@@ -280,6 +280,11 @@ impl Options {
     pub fn finish(&self, kind: &str) -> Result<()> {
         let specs: Vec<&Spec> =
             option_spec::of_kind(kind).into_iter().filter(|s| s.applies_to(self.algorithm)).collect();
+        self.finish_with(&specs)
+    }
+
+    /// Errors on any key that none of `specs` declares, listing the allowed keys.
+    pub fn finish_with(&self, specs: &[&Spec]) -> Result<()> {
         let mut unknown: Vec<&String> =
             self.map.keys().filter(|k| !specs.iter().any(|s| s.answers_to(k))).collect();
         unknown.sort();

@@ -309,26 +309,36 @@ fn checked(conn: &Connection, source: &str) -> Result<(String, Vec<String>)> {
     Ok((sql.clone(), names))
 }
 
-/// Reads up to `limit` more rows of `rows` into columns; `done` counts the rows read before.
+/// Reads up to `limit` more rows of `rows` into columns, stopping early after the row that
+/// brings the text read to `max_text_bytes`; `done` counts the rows read before. Returns the
+/// columns, the rows read, and whether the statement is exhausted.
 fn read_rows(
     rows: &mut Rows<'_>,
     names: &[String],
     limit: usize,
+    max_text_bytes: usize,
     done: usize,
-) -> Result<(Vec<Column>, usize)> {
+) -> Result<(Vec<Column>, usize, bool)> {
     let mut builders: Vec<Builder> = names.iter().map(|_| Builder::Unknown(0)).collect();
-    let mut n = 0usize;
-    while n < limit && rows.step().map_err(|e| stepping_failed(e, done + n + 1))? {
+    let (mut n, mut text_bytes, mut exhausted) = (0usize, 0usize, false);
+    while n < limit && text_bytes < max_text_bytes {
+        if !rows.step().map_err(|e| stepping_failed(e, done + n + 1))? {
+            exhausted = true;
+            break;
+        }
         n += 1;
         for (i, b) in builders.iter_mut().enumerate() {
             if !rows.push_number(b, i) {
                 b.push(rows.value(i)?, &names[i], done + n)?;
+                if let Builder::Text(xs) = b {
+                    text_bytes += xs.last().and_then(Option::as_ref).map_or(0, String::len);
+                }
             }
         }
     }
     let columns =
         names.iter().cloned().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
-    Ok((columns, n))
+    Ok((columns, n, exhausted))
 }
 
 /// Reads the whole source into a [`Dataset`]. Errors: a statement that writes, several
@@ -336,7 +346,7 @@ fn read_rows(
 pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
     let (sql, names) = checked(conn, source)?;
     let mut rows = Rows::prepare(conn, &sql)?;
-    let (columns, n) = read_rows(&mut rows, &names, usize::MAX, 0)?;
+    let (columns, n, _) = read_rows(&mut rows, &names, usize::MAX, usize::MAX, 0)?;
     if n == 0 {
         return Err(Error::data(format!("source '{}' has no rows", clip(source.trim()))));
     }
@@ -375,8 +385,9 @@ impl Batches {
         self.done
     }
 
-    /// The next `limit` rows (fewer at the end), or None when the source is exhausted.
-    pub fn next_batch(&mut self, limit: usize) -> Result<Option<Dataset>> {
+    /// The next `limit` rows: fewer at the end, or once their text reaches `max_text_bytes`
+    /// (the row that crosses it ends the batch); None when the source is exhausted.
+    pub fn next_batch(&mut self, limit: usize, max_text_bytes: usize) -> Result<Option<Dataset>> {
         if self.finished {
             return Ok(None);
         }
@@ -384,11 +395,10 @@ impl Batches {
         // non-owning `Connection` does not close it.
         let conn = unsafe { Connection::from_handle(self.db) }?;
         let mut rows = std::mem::ManuallyDrop::new(Rows { conn: &conn, stmt: self.stmt });
-        let (columns, n) = read_rows(&mut rows, &self.names, limit.max(1), self.done)?;
+        let (columns, n, exhausted) =
+            read_rows(&mut rows, &self.names, limit.max(1), max_text_bytes, self.done)?;
         self.done += n;
-        if n < limit.max(1) {
-            self.finished = true;
-        }
+        self.finished = exhausted;
         if n == 0 {
             return Ok(None);
         }
@@ -485,5 +495,31 @@ mod tests {
         );
         c.execute_batch("CREATE TABLE u(x); INSERT INTO u VALUES (CAST(x'ff' AS TEXT));").unwrap();
         assert_eq!(e("u"), "column 'x' holds text that is not valid UTF-8 in row 1");
+    }
+
+    /// Batches stop at the row count or at the text size, whichever comes first, and end
+    /// when the statement does.
+    #[test]
+    fn batches_are_bounded_by_rows_and_text() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE d(x INTEGER, t TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10)
+             INSERT INTO d SELECT i, printf('%.*c', i * 10, 'a') FROM n;",
+        )
+        .unwrap();
+        let sizes = |rows: usize, bytes: usize| {
+            let mut b = Batches::open(&c, "SELECT * FROM d ORDER BY x").unwrap();
+            let mut out = Vec::new();
+            while let Some(d) = b.next_batch(rows, bytes).unwrap() {
+                out.push(d.n_rows);
+            }
+            assert_eq!(b.rows_read(), 10);
+            out
+        };
+        assert_eq!(sizes(4, usize::MAX), [4, 4, 2]);
+        assert_eq!(sizes(5, usize::MAX), [5, 5]);
+        // 10 + 20 + 30 bytes reach 50: three rows; then 40 + 50; then one row a batch.
+        assert_eq!(sizes(100, 50), [3, 2, 1, 1, 1, 1, 1]);
     }
 }
