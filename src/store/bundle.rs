@@ -76,8 +76,49 @@ pub struct BundleInfo {
     pub params: String,
     /// Scalar held-out metrics (`ml_models.metrics`, JSON text), if any.
     pub metrics: Option<String>,
-    /// The training log (`ml_training_log`), epochs in increasing order.
+    /// The training log (`ml_training_log`), epochs in increasing order; at most
+    /// [`MAX_LOG_ROWS`] rows.
+    #[serde(deserialize_with = "bounded_log")]
     pub log: Vec<LogRow>,
+}
+
+/// The most training-log rows a bundle holds (twice the most epochs any kind trains).
+pub const MAX_LOG_ROWS: usize = 2_000_000;
+/// The longest metadata a bundle holds, in bytes.
+pub const MAX_META_LEN: usize = 256 << 20;
+
+/// Reads the training log of a bundle's metadata with at most [`MAX_LOG_ROWS`] rows, its
+/// memory taken fallibly as rows arrive (the length in the data is not trusted for it).
+fn bounded_log<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<LogRow>, D::Error> {
+    struct Rows;
+    impl<'de> serde::de::Visitor<'de> for Rows {
+        type Value = Vec<LogRow>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "at most {MAX_LOG_ROWS} training log rows")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            use serde::de::Error as _;
+            if seq.size_hint().is_some_and(|n| n > MAX_LOG_ROWS) {
+                return Err(A::Error::custom("too many training log rows"));
+            }
+            let mut rows = Vec::new();
+            while let Some(row) = seq.next_element::<LogRow>()? {
+                if rows.len() == MAX_LOG_ROWS {
+                    return Err(A::Error::custom("too many training log rows"));
+                }
+                if rows.len() == rows.capacity() {
+                    rows.try_reserve(rows.len().max(64))
+                        .map_err(|_| A::Error::custom("the training log's memory was refused"))?;
+                }
+                rows.push(row);
+            }
+            Ok(rows)
+        }
+    }
+    d.deserialize_seq(Rows)
 }
 
 /// One row of the training log in a bundle (a missing or non-numeric value is `None`).
@@ -158,11 +199,11 @@ fn header(bundle: &[u8], ceiling: KdfParams) -> Result<Header> {
         )));
     }
     let kdf = KdfParams { m_cost: u32_at(bundle, 8), t_cost: u32_at(bundle, 12), p_cost: u32_at(bundle, 16) };
-    kdf.check().map_err(damaged)?;
+    kdf.check_as(["its Argon2id memory", "its Argon2id passes", "its Argon2id lanes"]).map_err(damaged)?;
     if kdf.m_cost > ceiling.m_cost || kdf.t_cost > ceiling.t_cost || kdf.p_cost > ceiling.p_cost {
         return Err(damaged(format_args!(
-            "key-derivation costs {} KiB, {} passes, {} lanes are above this opener's limit",
-            kdf.m_cost, kdf.t_cost, kdf.p_cost
+            "its Argon2id costs {} KiB, {} passes, {} lanes are above this opener's limit of {} KiB, {} passes, {} lanes",
+            kdf.m_cost, kdf.t_cost, kdf.p_cost, ceiling.m_cost, ceiling.t_cost, ceiling.p_cost
         )));
     }
     let schema = u32_at(bundle, 20);
@@ -200,7 +241,8 @@ pub(crate) fn seal_raw(
     }
     let salt = random::<SALT_LEN>();
     let nonce = random::<24>();
-    let key = MasterKey::derive(passphrase, &salt, kdf).map_err(Error::argument)?;
+    // The costs are the session's own (its settings for new keys), not the caller's.
+    let key = MasterKey::derive(passphrase, &salt, kdf).map_err(Error::Internal)?;
     let total = HEADER_LEN + len + TAG_LEN;
     let mut out = Zeroizing::new(Vec::new());
     out.try_reserve_exact(total).map_err(|_| memory::refused(total as f64, "the bundle"))?;
@@ -229,9 +271,21 @@ pub(crate) fn seal_raw(
 pub fn seal(passphrase: &[u8], kdf: KdfParams, info: &BundleInfo, model_plain: &[u8]) -> Result<Vec<u8>> {
     let (schema, _): (u32, _) = postcard::take_from_bytes(model_plain)
         .map_err(|_| Error::Codec("the model plaintext has no format version".into()))?;
+    if info.log.len() > MAX_LOG_ROWS {
+        return Err(Error::argument(format!(
+            "the model's training log has {} rows; a bundle holds at most {MAX_LOG_ROWS}",
+            info.log.len()
+        )));
+    }
     let meta = postcard::to_stdvec(info).map_err(|e| Error::Codec(e.to_string()))?;
-    let meta_len = u32::try_from(meta.len())
-        .map_err(|_| Error::argument("the model's parameters and training log are too long for a bundle"))?;
+    if meta.len() > MAX_META_LEN {
+        return Err(Error::argument(format!(
+            "the model's parameters and training log take {}; a bundle holds at most {} of them",
+            memory::show_bytes(meta.len() as f64),
+            memory::show_bytes(MAX_META_LEN as f64)
+        )));
+    }
+    let meta_len = meta.len() as u32;
     let len = 4 + meta.len() + model_plain.len();
     seal_raw(passphrase, kdf, schema, len, |buf| {
         buf.extend_from_slice(&meta_len.to_le_bytes());
@@ -267,6 +321,11 @@ pub fn open_with(bundle: &[u8], passphrase: &[u8], ceiling: KdfParams) -> Result
     // Authentic from here on: made by someone holding the passphrase. Still checked, since
     // holding a passphrase is not being sqlml.
     let meta_len = plain.get(..4).map_or(usize::MAX, |b| u32_at(b, 0) as usize);
+    if meta_len > MAX_META_LEN && meta_len != usize::MAX {
+        return Err(damaged(format_args!(
+            "its metadata length {meta_len} is above the limit of {MAX_META_LEN} bytes"
+        )));
+    }
     let Some(meta) = plain.get(4..).and_then(|rest| rest.get(..meta_len)) else {
         return Err(damaged(format_args!(
             "its metadata length {meta_len} is beyond its {} bytes of content",
@@ -276,17 +335,28 @@ pub fn open_with(bundle: &[u8], passphrase: &[u8], ceiling: KdfParams) -> Result
     let info = match postcard::take_from_bytes::<BundleInfo>(meta) {
         Ok((info, [])) => info,
         Ok(_) => return Err(damaged("its metadata is followed by unknown bytes")),
+        // The one custom error is the training log's bound (postcard drops its text).
+        Err(postcard::Error::SerdeDeCustom) => {
+            return Err(damaged(format_args!(
+                "its training log is longer than {MAX_LOG_ROWS} rows, or its memory was refused"
+            )));
+        }
         Err(e) => return Err(damaged(format_args!("its metadata does not decode ({e})"))),
     };
     let model_plain = &plain[4 + meta_len..];
-    let schema = postcard::take_from_bytes::<u32>(model_plain).map(|(s, _)| s).ok();
-    if schema != Some(h.schema) {
-        return Err(damaged("the model's format version differs from the header's"));
+    match postcard::take_from_bytes::<u32>(model_plain) {
+        Ok((schema, _)) if schema == h.schema => {}
+        Ok((schema, _)) => {
+            return Err(damaged(format_args!(
+                "the model says format {schema} but the header says format {}",
+                h.schema
+            )));
+        }
+        Err(_) => return Err(damaged("the model has no format version")),
     }
-    let model = decode(&info.name, model_plain).map_err(|e| match e {
-        Error::FormatVersion { .. } => e,
-        other => damaged(other),
-    })?;
+    // The header's format was checked against this build's before anything was derived, so
+    // a model of a newer format never gets here.
+    let model = decode(&info.name, model_plain).map_err(damaged)?;
     check_info(&info, &model)?;
     Ok(Opened { info, model })
 }
@@ -380,7 +450,7 @@ impl Session {
             }
         };
         let Some(row) = row else { return Err(super::missing(conn, name, version)?) };
-        let key = self.key(conn, false)?;
+        let key = self.key(conn)?;
         let plain = envelope::open(&key.key, &key.binding(name, &row.kind, row.version), &row.blob)?;
         // Decoded (and so checked) before it leaves: a bundle never carries a model this build
         // could not use, and a model of a newer format gives the upgrade message here.
@@ -428,8 +498,10 @@ impl Session {
     /// metrics and training log. All or nothing. Returns the new version.
     pub fn import(&self, conn: &Connection, name: &str, bundle: &[u8], passphrase: &[u8]) -> Result<i64> {
         check_name(name)?;
+        // The key is found (or a new one prepared) before the bundle's key derivation, and a
+        // new key is written with the model, in one transaction.
+        let key = self.write_key(conn)?;
         let opened = open(bundle, passphrase)?;
-        let key = self.key(conn, true)?;
         let info = &opened.info;
         let log: Vec<EpochLog> = info
             .log
@@ -498,7 +570,12 @@ mod tests {
         assert_eq!(open_with(&b, b"px", FAST).unwrap_err().to_string(), wrong_key().to_string());
         let mut huge = b.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(open(&huge, b"pw").unwrap_err().to_string().contains("field 'kdf_m_cost' must be from"));
+        assert!(
+            open(&huge, b"pw")
+                .unwrap_err()
+                .to_string()
+                .contains("its Argon2id memory must be from 8 to 262144 KiB, got 4294967295")
+        );
         let mut newer = b.clone();
         newer[4] = 2;
         assert!(
@@ -516,5 +593,71 @@ mod tests {
         assert!(
             open_with(&b, b"pw", KdfParams { m_cost: 8, ..FAST }).unwrap_err().to_string().contains("limit")
         );
+    }
+
+    /// An authentic bundle whose plaintext is `plain` (written as is).
+    fn raw(schema: u32, plain: &[u8]) -> Vec<u8> {
+        seal_raw(b"pw", FAST, schema, plain.len(), |buf| {
+            buf.extend_from_slice(plain);
+            Ok(())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn metadata_lengths_are_bounded_before_memory_is_taken() {
+        // A metadata length above the limit, in an authentic bundle.
+        let mut plain = ((MAX_META_LEN + 1) as u32).to_le_bytes().to_vec();
+        plain.extend_from_slice(&[0; 8]);
+        let e = open_with(&raw(1, &plain), b"pw", FAST).unwrap_err().to_string();
+        assert!(e.contains(&format!("its metadata length {} is above the limit", MAX_META_LEN + 1)), "{e}");
+        // A training log of more rows than the bound (5 bytes each).
+        let mut meta = postcard::to_stdvec(&info()).unwrap();
+        meta.pop(); // the empty log's length 0
+        let n = MAX_LOG_ROWS as u32 + 1;
+        meta.extend_from_slice(&postcard::to_stdvec(&n).unwrap());
+        for _ in 0..n {
+            meta.extend_from_slice(&[1, 0, 0, 0, 0]);
+        }
+        let mut plain = (meta.len() as u32).to_le_bytes().to_vec();
+        plain.extend_from_slice(&meta);
+        plain.extend_from_slice(&postcard::to_stdvec(&1u32).unwrap());
+        let e = open_with(&raw(1, &plain), b"pw", FAST).unwrap_err().to_string();
+        assert!(e.contains("its training log is longer than 2000000 rows"), "{e}");
+        // One that claims 5 rows and holds 2: a plain decoding error, nothing reserved.
+        let mut meta = postcard::to_stdvec(&info()).unwrap();
+        meta.pop();
+        meta.push(5);
+        meta.extend_from_slice(
+            &postcard::to_stdvec(&LogRow {
+                epoch: 1,
+                loss: None,
+                val_loss: None,
+                metric: None,
+                seconds: None,
+            })
+            .unwrap(),
+        );
+        let mut plain = (meta.len() as u32).to_le_bytes().to_vec();
+        plain.extend_from_slice(&meta);
+        let e = open_with(&raw(1, &plain), b"pw", FAST).unwrap_err().to_string();
+        assert!(e.contains("its metadata does not decode"), "{e}");
+        // Sealing refuses what opening would.
+        let mut long = info();
+        long.log = (1..=MAX_LOG_ROWS as u32 + 1)
+            .map(|epoch| LogRow { epoch, loss: None, val_loss: None, metric: None, seconds: None })
+            .collect();
+        let e = seal(b"pw", FAST, &long, &postcard::to_stdvec(&1u32).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("training log has 2000001 rows; a bundle holds at most 2000000"), "{e}");
+    }
+
+    #[test]
+    fn the_model_format_must_be_the_headers() {
+        let meta = postcard::to_stdvec(&info()).unwrap();
+        let mut plain = (meta.len() as u32).to_le_bytes().to_vec();
+        plain.extend_from_slice(&meta);
+        plain.extend_from_slice(&postcard::to_stdvec(&2u32).unwrap());
+        let e = open_with(&raw(1, &plain), b"pw", FAST).unwrap_err().to_string();
+        assert!(e.contains("the model says format 2 but the header says format 1"), "{e}");
     }
 }

@@ -33,16 +33,21 @@ impl KdfParams {
     /// Checks every cost against its allowed range (before any memory is taken), naming the
     /// `ml_meta` field and the range on failure.
     pub fn check(&self) -> Result<(), String> {
+        self.check_as(["field 'kdf_m_cost'", "field 'kdf_t_cost'", "field 'kdf_p_cost'"])
+    }
+
+    /// [`KdfParams::check`] naming the memory, passes and lanes costs as `names` say.
+    pub fn check_as(&self, names: [&str; 3]) -> Result<(), String> {
         let range = |field: &str, v: u32, lo: u32, hi: u32, unit: &str| {
             if (lo..=hi).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("field '{field}' must be from {lo} to {hi}{unit}, got {v}"))
+                Err(format!("{field} must be from {lo} to {hi}{unit}, got {v}"))
             }
         };
-        range("kdf_p_cost", self.p_cost, 1, Self::MAX_P_COST, " lanes")?;
-        range("kdf_t_cost", self.t_cost, 1, Self::MAX_T_COST, " passes")?;
-        range("kdf_m_cost", self.m_cost, 8 * self.p_cost, Self::MAX_M_COST, " KiB")
+        range(names[2], self.p_cost, 1, Self::MAX_P_COST, " lanes")?;
+        range(names[1], self.t_cost, 1, Self::MAX_T_COST, " passes")?;
+        range(names[0], self.m_cost, 8 * self.p_cost, Self::MAX_M_COST, " KiB")
     }
 }
 

@@ -17,6 +17,7 @@
 //! version and the database id, so a blob copied to another row, model or database fails.
 
 use super::crypto::{MasterKey, random};
+use crate::models::memory;
 use crate::{Error, Result};
 use zeroize::Zeroizing;
 
@@ -64,13 +65,13 @@ fn aad(header: &[u8], b: &Binding<'_>) -> Vec<u8> {
     aad
 }
 
-/// Encrypts a model's plaintext into a blob bound to `binding`.
-pub fn seal(key: &MasterKey, binding: &Binding<'_>, plaintext: &[u8]) -> Vec<u8> {
-    let sealed: Result<Vec<u8>> = seal_with(key, binding, plaintext.len(), |blob| {
+/// Encrypts a model's plaintext into a blob bound to `binding`. Fails only when the memory
+/// for the blob is refused.
+pub fn seal(key: &MasterKey, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+    seal_with(key, binding, plaintext.len(), |blob| {
         blob.extend_from_slice(plaintext);
         Ok(())
-    });
-    sealed.unwrap_or_default()
+    })
 }
 
 /// [`seal`] of the plaintext that `write` appends to the buffer it is given (for example a
@@ -86,7 +87,11 @@ pub fn seal_with(
 ) -> Result<Vec<u8>> {
     let salt = random::<16>();
     let nonce = random::<24>();
-    let mut blob = Vec::with_capacity(HEADER_LEN + size_hint + 16);
+    let total = HEADER_LEN.checked_add(size_hint).and_then(|n| n.checked_add(16));
+    let mut blob = Vec::new();
+    total
+        .and_then(|n| blob.try_reserve_exact(n).ok())
+        .ok_or_else(|| memory::refused(HEADER_LEN as f64 + size_hint as f64 + 16.0, "the encrypted model"))?;
     blob.extend_from_slice(MAGIC);
     blob.extend_from_slice(&[ENVELOPE_VERSION, AEAD_XCHACHA20_POLY1305, KDF_HKDF_SHA256, CODEC_POSTCARD]);
     blob.extend_from_slice(&[0u8; 12]);
@@ -139,7 +144,7 @@ mod tests {
     fn bound_to_name_kind_version_and_database() {
         let k = key(b"pw");
         let b = Binding { name: "spam", kind: "text", version: 3, db_id: b"db1" };
-        let blob = seal(&k, &b, b"plaintext");
+        let blob = seal(&k, &b, b"plaintext").unwrap();
         assert_eq!(open(&k, &b, &blob).unwrap().as_slice(), b"plaintext");
         let msg = "cannot decrypt model 'spam': wrong key or corrupted data";
         for other in [
@@ -164,11 +169,21 @@ mod tests {
     fn newer_envelope_asks_for_upgrade() {
         let k = key(b"pw");
         let b = Binding { name: "m", kind: "text", version: 1, db_id: b"" };
-        let mut blob = seal(&k, &b, b"x");
+        let mut blob = seal(&k, &b, b"x").unwrap();
         blob[4] = 9;
         assert_eq!(
             open(&k, &b, &blob).unwrap_err().to_string(),
             "model 'm' has format version 9; this build reads up to 1 (upgrade the extension)"
         );
+    }
+
+    #[test]
+    fn a_size_beyond_memory_is_an_error_not_an_abort() {
+        let k = key(b"pw");
+        let b = Binding { name: "m", kind: "text", version: 1, db_id: b"db" };
+        for size in [usize::MAX, usize::MAX / 2] {
+            let e = seal_with(&k, &b, size, |_| Ok(())).unwrap_err().to_string();
+            assert!(e.contains("cannot allocate") && e.contains("for the encrypted model"), "{e}");
+        }
     }
 }

@@ -61,6 +61,23 @@ impl Unlocked {
     }
 }
 
+/// The key for a write, from [`Session::write_key`]: this database's, or a new one that is
+/// stored together with the write.
+#[derive(Debug)]
+pub struct WriteKey(Pending);
+
+#[derive(Debug)]
+enum Pending {
+    Existing(Unlocked),
+    Create { pass: zeroize::Zeroizing<String>, fresh: Unlocked, meta: Meta },
+}
+
+impl From<Unlocked> for WriteKey {
+    fn from(k: Unlocked) -> Self {
+        WriteKey(Pending::Existing(k))
+    }
+}
+
 /// A decoded model with the row it came from.
 #[derive(Debug)]
 pub struct LoadedModel {
@@ -189,7 +206,14 @@ impl Session {
     /// A new key record for `passphrase`, with fresh salt and database id, written to
     /// `ml_meta` (replacing any record there: the caller decides that it may).
     fn create_key(&self, conn: &Connection, passphrase: &[u8]) -> Result<Unlocked> {
+        let (unlocked, meta) = self.new_key(passphrase)?;
         ensure_schema(conn)?;
+        key_record::write(conn, &meta)?;
+        Ok(unlocked)
+    }
+
+    /// A new key for `passphrase` (fresh salt and database id) and its record, not written.
+    fn new_key(&self, passphrase: &[u8]) -> Result<(Unlocked, Meta)> {
         let salt = random::<{ key_record::SALT_LEN }>().to_vec();
         let key = MasterKey::derive(passphrase, &salt, self.config.kdf).map_err(Error::argument)?;
         let meta = Meta {
@@ -198,13 +222,55 @@ impl Session {
             kdf: self.config.kdf,
             db_id: random::<{ key_record::DB_ID_LEN }>().to_vec(),
         };
-        key_record::write(conn, &meta)?;
-        Ok(Unlocked { key, salt: meta.salt, db_id: meta.db_id })
+        Ok((Unlocked { key, salt: meta.salt.clone(), db_id: meta.db_id.clone() }, meta))
+    }
+
+    /// The key a write ([`Session::insert_model`]) will use, found before the work that
+    /// leads to the write, so that a call without a key fails early: this database's key, or,
+    /// on a database without one, a new key from `SQLML_KEY` that is written to `ml_meta` in
+    /// the same transaction as the model (a failed call then leaves no key record behind).
+    pub fn write_key(&self, conn: &Connection) -> Result<WriteKey> {
+        match self.key(conn) {
+            Ok(k) => return Ok(WriteKey(Pending::Existing(k))),
+            Err(Error::Locked) => {}
+            Err(e) => return Err(e),
+        }
+        if !matches!(key_record::read(conn)?, KeyRecord::Absent) {
+            return Err(Error::Locked);
+        }
+        let pass = match std::env::var(KEY_ENV) {
+            Ok(p) if !p.is_empty() => zeroize::Zeroizing::new(p),
+            _ => return Err(Error::Locked),
+        };
+        let (fresh, meta) = self.new_key(pass.as_bytes())?;
+        Ok(WriteKey(Pending::Create { pass, fresh, meta }))
+    }
+
+    /// The key of `key`, inside the write's transaction: a pending new key is written now,
+    /// unless another connection created one meanwhile, which the passphrase must then open.
+    fn settle(&self, conn: &Connection, key: &WriteKey) -> Result<Unlocked> {
+        match &key.0 {
+            Pending::Existing(k) => Ok(k.clone()),
+            Pending::Create { pass, fresh, meta } => match key_record::read(conn)? {
+                KeyRecord::Absent => {
+                    ensure_schema(conn)?;
+                    key_record::write(conn, meta)?;
+                    Ok(fresh.clone())
+                }
+                KeyRecord::Present(meta) => open_key(pass.as_bytes(), meta).map_err(|e| match e {
+                    Error::WrongPassphrase => Error::argument(format!(
+                        "the passphrase in the environment variable {KEY_ENV} does not match this database's key"
+                    )),
+                    other => other,
+                }),
+            },
+        }
     }
 
     /// The key for this database: the one from `ml_unlock`, else derived from `SQLML_KEY`.
-    /// With `create`, a database without a key gets one from `SQLML_KEY` (training does this).
-    pub fn key(&self, conn: &Connection, create: bool) -> Result<Unlocked> {
+    /// A database without a key record is [`Error::Locked`] (writes get a new key through
+    /// [`Session::write_key`]).
+    pub fn key(&self, conn: &Connection) -> Result<Unlocked> {
         let record = key_record::read(conn)?;
         if let KeyRecord::Present(m) = &record
             && let Some(k) = lock(&self.keys).iter().find(|k| k.salt == m.salt && k.db_id == m.db_id)
@@ -225,9 +291,6 @@ impl Session {
                     other => other,
                 })?;
             }
-            KeyRecord::Absent if create => {
-                self.unlock(conn, pass.as_bytes())?;
-            }
             KeyRecord::Absent => return Err(Error::Locked),
         }
         lock(&self.keys).first().cloned().ok_or(Error::Locked)
@@ -239,7 +302,7 @@ impl Session {
         if new_passphrase.is_empty() {
             return Err(Error::argument("argument 'new_passphrase' must be a non-empty text"));
         }
-        let old = self.key(conn, false)?;
+        let old = self.key(conn)?;
         let new = atomically(conn, "ml_rekey", || {
             // The key read above must still be this database's, inside the transaction.
             match key_record::read(conn)? {
@@ -270,7 +333,7 @@ impl Session {
             let new = self.create_key(conn, new_passphrase)?;
             let mut update = conn.prepare("UPDATE main.ml_models SET model = ?1 WHERE id = ?2")?;
             for ((id, name, kind, version, _), p) in rows.iter().zip(&plain) {
-                let blob = envelope::seal(&new.key, &new.binding(name, kind, *version), p);
+                let blob = envelope::seal(&new.key, &new.binding(name, kind, *version), p)?;
                 if update.execute(params![blob, id])? != 1 {
                     return Err(Error::Damaged(format!(
                         "re-encrypting model '{}' version {version} changed no row (nothing was changed)",
@@ -285,10 +348,12 @@ impl Session {
     }
 
     /// Encrypts and inserts a model as the next version of its name with its training log,
-    /// makes it the active one, and returns the version. All or nothing (its own transaction or savepoint); call it
-    /// inside the caller's [`atomically`] to make it part of a larger change. The write is
-    /// verified: exactly one new row, found again by name and version.
-    pub fn insert_model(&self, conn: &Connection, key: &Unlocked, m: NewModel<'_>) -> Result<i64> {
+    /// makes it the active one (unless `m.activate` is false), and returns the version. A
+    /// pending new key ([`Session::write_key`]) is written in the same change. All or nothing
+    /// (its own transaction or savepoint); call it inside the caller's [`atomically`] to make
+    /// it part of a larger change. The write is verified: exactly one new row, found again by
+    /// name and version.
+    pub fn insert_model(&self, conn: &Connection, key: &WriteKey, m: NewModel<'_>) -> Result<i64> {
         check_name(m.name)?;
         let stored = StoredModel { schema_version: SCHEMA_VERSION, model: m.model };
         let stored = Plaintext::new(&stored);
@@ -300,7 +365,8 @@ impl Session {
         // One transaction (or savepoint) from choosing the version to the last write: two
         // connections training the same name must not both pick version n+1, and a failure
         // between the deactivation and the last blob write leaves the previous version active.
-        atomically(conn, "sqlml_insert_model", || {
+        let (version, settled) = atomically(conn, "sqlml_insert_model", || {
+            let key = self.settle(conn, key)?;
             ensure_schema(conn)?;
             // The key must still be this database's (another connection may have re-keyed).
             match key_record::read(conn)? {
@@ -370,8 +436,12 @@ impl Session {
             for e in m.log {
                 log.execute(params![m.name, version, e.epoch, e.loss, e.val_loss, e.metric, e.seconds])?;
             }
-            Ok(version)
-        })
+            Ok((version, key))
+        })?;
+        if matches!(key.0, Pending::Create { .. }) {
+            self.remember(settled);
+        }
+        Ok(version)
     }
 
     /// The active version of `name`, decrypted and decoded, from the cache when possible.
@@ -415,7 +485,7 @@ impl Session {
         {
             return Ok(hit.clone());
         }
-        let key = self.key(conn, false)?;
+        let key = self.key(conn)?;
         let blob =
             conn.query_row("SELECT model FROM main.ml_models WHERE id = ?1", [id], |r| blob_of(r, 0))?;
         let plain = envelope::open(&key.key, &key.binding(name, &kind, version), &blob)?;

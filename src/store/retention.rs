@@ -5,7 +5,7 @@
 //! `VACUUM` (or `PRAGMA incremental_vacuum` in a database with `auto_vacuum = INCREMENTAL`)
 //! returns them to the operating system.
 
-use super::{NewModel, Session, Unlocked, atomically, lock, missing, tables};
+use super::{NewModel, Session, WriteKey, atomically, lock, missing, tables};
 use crate::{Error, Result};
 use rusqlite::{Connection, params};
 
@@ -30,7 +30,7 @@ impl Session {
     pub fn insert_and_prune(
         &self,
         conn: &Connection,
-        key: &Unlocked,
+        key: &WriteKey,
         m: NewModel<'_>,
         keep: Option<usize>,
     ) -> Result<(i64, usize)> {
@@ -112,7 +112,7 @@ mod tests {
     }
 
     fn insert(s: &Session, conn: &Connection, keep: Option<usize>) -> Result<(i64, usize)> {
-        let key = s.key(conn, false)?;
+        let key = s.key(conn)?.into();
         let trained = model(conn);
         let new = NewModel {
             name: "m",

@@ -119,3 +119,33 @@ def test_export_import_and_prune_across_files(tmp_path):
     trainer.execute("VACUUM")
     with pytest.raises(sqlite3.OperationalError, match=r"^ml_prune: argument 'keep' must be a non-negative integer, got -1$"):
         trainer.execute("SELECT ml_prune('spam', -1)").fetchone()
+
+
+def test_a_failed_call_leaves_no_key_behind(db, monkeypatch):
+    """With SQLML_KEY set on a database without a key, the key is written with the first
+    model, in one transaction: a training or import that fails writes nothing, not even the
+    key record (the key is still checked before the source is read)."""
+    monkeypatch.setenv("SQLML_KEY", "from the environment")
+    make_messages(db)
+    db.commit()
+
+    def sqlml_tables():
+        return [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ml\\_%' ESCAPE '\\' ORDER BY 1")]
+
+    # Fails after the source is read: the fit diverges.
+    with pytest.raises(sqlite3.OperationalError, match=r"^ml_train: "):
+        db.execute("SELECT ml_train('m', 'classifier', "
+                   "'SELECT length(body) AS n, label FROM messages', 'label', "
+                   "'{\"learning_rate\": 1e308, \"epochs\": 3}')").fetchone()
+    # Fails while reading the source.
+    with pytest.raises(sqlite3.OperationalError, match=r"^ml_train: "):
+        db.execute("SELECT ml_train('m', 'text', 'SELECT body, label FROM nowhere', 'label')").fetchone()
+    # Fails on a bundle that does not open.
+    with pytest.raises(sqlite3.OperationalError, match=r"^ml_import: argument 'bundle'"):
+        db.execute("SELECT ml_import('m', X'53514D42', 'pw')").fetchone()
+    assert sqlml_tables() == []
+    report = json.loads(db.execute("SELECT ml_train('m', 'text', 'messages', 'label')").fetchone()[0])
+    assert report["version"] == 1
+    assert sqlml_tables() == ["ml_meta", "ml_models", "ml_training_log"]
+    assert db.execute("SELECT count(*) FROM ml_meta WHERE key = 'kdf_salt'").fetchone()[0] == 1
