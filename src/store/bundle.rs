@@ -440,7 +440,7 @@ impl Session {
                 created_at: text_of(r.get_ref(3)?).unwrap_or_default(),
                 params: text_of(r.get_ref(4)?).unwrap_or_default(),
                 metrics: text_of(r.get_ref(5)?),
-                blob: super::blob_of(r, 6)?,
+                blob: super::rows::blob_of(r, 6)?,
             })
         };
         let row = match version {

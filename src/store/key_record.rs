@@ -15,8 +15,8 @@ use std::collections::HashMap;
 pub(super) const SALT_LEN: usize = 16;
 /// Length of the database id.
 pub(super) const DB_ID_LEN: usize = 16;
-/// Length of the key check: nonce (24) ‖ ciphertext of [`super::CHECK_PLAINTEXT`] ‖ tag (16).
-pub(super) const CHECK_LEN: usize = 24 + super::CHECK_PLAINTEXT.len() + 16;
+/// Length of the key check: nonce (24) ‖ ciphertext of [`super::keys::CHECK_PLAINTEXT`] ‖ tag (16).
+pub(super) const CHECK_LEN: usize = 24 + super::keys::CHECK_PLAINTEXT.len() + 16;
 
 /// Every field of the key record. A database holds either all of them or none.
 const FIELDS: &[&str] =

@@ -121,6 +121,36 @@ fn on_dqlite(conn: &Connection) -> bool {
     }
 }
 
+/// Ends the connection's transaction with a rollback, whatever stops a plain `ROLLBACK`.
+///
+/// Both statements are prepared before the work they undo. A pending interrupt
+/// (`sqlite3_interrupt`) stays set while the caller's own statement runs, and SQLite then
+/// refuses to run any statement, the prepared `ROLLBACK` included: an interrupt that lands on
+/// sqlml's `COMMIT`, `RELEASE` or `ROLLBACK` would leave the transaction open, holding the
+/// change that failed. But SQLite rolls back the whole transaction itself when a statement
+/// that may write is interrupted, so the fallback steps such a statement (`BEGIN IMMEDIATE`,
+/// which writes nothing and, not interrupted, fails harmlessly inside a transaction).
+struct Undo<'c> {
+    rollback: rusqlite::Statement<'c>,
+    forced: rusqlite::Statement<'c>,
+}
+
+impl<'c> Undo<'c> {
+    fn prepare(conn: &'c Connection) -> Result<Self> {
+        Ok(Undo { rollback: conn.prepare("ROLLBACK")?, forced: conn.prepare("BEGIN IMMEDIATE")? })
+    }
+
+    /// Rolls back the open transaction, if any.
+    fn all(&mut self, conn: &Connection) {
+        if conn.is_autocommit() {
+            return;
+        }
+        if self.rollback.execute([]).is_err() && !conn.is_autocommit() {
+            let _ = self.forced.execute([]);
+        }
+    }
+}
+
 /// Runs `f` as one atomic change: committed on success, rolled back on error, so a failure
 /// leaves every table exactly as before.
 ///
@@ -144,21 +174,21 @@ pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T
             ));
         }
         // Prepared before any work: a pending interrupt makes SQLite refuse to *prepare* any
-        // statement (its parser checks the flag), but a prepared ROLLBACK still runs.
-        let mut rollback = conn.prepare("ROLLBACK")?;
+        // statement (its parser checks the flag).
+        let mut undo = Undo::prepare(conn)?;
         let done =
             conn.execute_batch("BEGIN IMMEDIATE").map_err(Error::from).and_then(|_| f()).and_then(|v| {
                 conn.execute_batch("COMMIT")?;
                 Ok(v)
             });
-        if done.is_err() && !conn.is_autocommit() {
-            let _ = rollback.execute([]);
+        if done.is_err() {
+            undo.all(conn);
         }
         return done;
     }
-    let mut undo = conn.prepare(&format!("ROLLBACK TO {name}"))?;
+    let mut back_to = conn.prepare(&format!("ROLLBACK TO {name}"))?;
     let mut release = conn.prepare(&format!("RELEASE {name}"))?;
-    let mut rollback = conn.prepare("ROLLBACK")?;
+    let mut undo = Undo::prepare(conn)?;
     conn.execute_batch(&format!("SAVEPOINT {name}"))?;
     match f().and_then(|v| {
         release.execute([])?;
@@ -166,11 +196,11 @@ pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T
     }) {
         Ok(v) => Ok(v),
         Err(e) => {
-            if undo.execute([]).and_then(|_| release.execute([])).is_err() {
+            if back_to.execute([]).and_then(|_| release.execute([])).is_err() {
                 // The savepoint could not be rolled back: the caller's transaction must not
-                // keep half of this change, so all of it goes, as SQLite itself does when a
-                // write is interrupted.
-                let _ = rollback.execute([]);
+                // keep this change, so all of it goes, as SQLite itself does when a write is
+                // interrupted.
+                undo.all(conn);
             }
             Err(e)
         }
