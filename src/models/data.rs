@@ -135,6 +135,21 @@ pub struct Column {
 }
 
 impl Column {
+    /// The error for a NULL at `row` (0-based) where this column needs a value: `{role}
+    /// 'name' is NULL in row N (filter with WHERE name IS NOT NULL)`, with the name quoted as
+    /// an SQL identifier in the hint when it is not a plain one, so the hint runs as written.
+    /// `role` says what the column is for ("target column", "user column", ...).
+    pub fn null_at(&self, role: &str, row: usize) -> crate::Error {
+        let name = crate::error::clip(&self.name);
+        let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let sql = if plain { name.to_string() } else { format!("\"{}\"", name.replace('"', "\"\"")) };
+        crate::Error::data(format!(
+            "{role} '{name}' is NULL in row {} (filter with WHERE {sql} IS NOT NULL)",
+            row + 1
+        ))
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         match &self.data {
@@ -241,12 +256,7 @@ pub fn encode_labels(col: &Column) -> crate::Result<EncodedLabels> {
     for row in 0..n {
         let v = col.get(row);
         if matches!(v, Input::Null) {
-            return Err(crate::Error::data(format!(
-                "target column '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
-                col.name,
-                row + 1,
-                col.name
-            )));
+            return Err(col.null_at("target column", row));
         }
         if last == Some(v) {
             continue;
@@ -325,6 +335,11 @@ mod tests {
         let col = Column { name: "y".into(), data: ColumnData::Integer(vec![Some(1), None]) };
         let err = encode_labels(&col).unwrap_err().to_string();
         assert_eq!(err, "target column 'y' is NULL in row 2 (filter with WHERE y IS NOT NULL)");
+        let odd = Column { name: "first \"name\"".into(), data: ColumnData::Null(1) };
+        assert_eq!(
+            odd.null_at("user column", 0).to_string(),
+            r#"user column 'first "name"' is NULL in row 1 (filter with WHERE "first ""name""" IS NOT NULL)"#
+        );
     }
 
     #[test]

@@ -22,14 +22,7 @@ impl IdMap {
     /// "user column". NULLs, non-integral reals and an all-NULL column are errors naming the
     /// column and the (1-based) row.
     pub fn build(col: &Column, role: &str) -> Result<(IdMap, Vec<u32>)> {
-        let null_at = |row: usize| {
-            Error::data(format!(
-                "{role} '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
-                col.name,
-                row + 1,
-                col.name
-            ))
-        };
+        let null_at = |row: usize| col.null_at(role, row);
         match &col.data {
             ColumnData::Null(n) => Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) }),
             ColumnData::Integer(v) => {

@@ -479,14 +479,7 @@ fn resolve_columns<'a>(data: &'a Dataset, rating: Option<&'a Column>, p: &Params
 /// and (for implicit feedback) negative weights are errors naming the row.
 fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> Result<Vec<f32>> {
     let Some(col) = col else { return Ok(vec![1.0; n]) };
-    let null_at = |row: usize| {
-        Error::data(format!(
-            "target column '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
-            col.name,
-            row + 1,
-            col.name
-        ))
-    };
+    let null_at = |row: usize| col.null_at("target column", row);
     let values: Vec<f64> = match &col.data {
         ColumnData::Integer(v) => v
             .iter()
@@ -1011,12 +1004,7 @@ impl Estimator for Recommender {
             let (uv, iv) = (user.get(r), item.get(r));
             for (role, col, v) in [("user column", user, uv), ("item column", item, iv)] {
                 if matches!(v, Input::Null) {
-                    return Err(Error::data(format!(
-                        "{role} '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
-                        col.name,
-                        r + 1,
-                        col.name
-                    )));
+                    return Err(col.null_at(role, r));
                 }
             }
             let u = self.users.index(uv);

@@ -578,12 +578,7 @@ impl Estimator for TextModel {
         for row in 0..data.n_rows {
             let v = target.get(row).to_value();
             if v == Value::Null {
-                return Err(Error::data(format!(
-                    "target column '{}' is NULL in row {} (filter with WHERE {} IS NOT NULL)",
-                    target.name,
-                    row + 1,
-                    target.name
-                )));
+                return Err(target.null_at("target column", row));
             }
             let c = class_index(&self.classes, &v).ok_or_else(|| {
                 let known = self.classes.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
