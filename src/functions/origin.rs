@@ -15,8 +15,9 @@
 //!    is refused. (When the host prepared its statement without keeping its text, the check
 //!    cannot tell and lets the call through.)
 
+use crate::store::tables::find_running;
 use crate::{Error, Result};
-use rusqlite::{Connection, ffi};
+use rusqlite::Connection;
 use std::cell::Cell;
 
 thread_local! {
@@ -62,27 +63,10 @@ pub fn top_level(conn: &Connection, func: &str) -> Result<()> {
 /// Whether some statement running on `conn` names `func` in its SQL text, or the text of a
 /// running statement is not available.
 fn named_by_running_sql(conn: &Connection, func: &str) -> bool {
-    let mut any_running = false;
-    // SAFETY: the handle is this live connection's and is used on its own thread; the list of
-    // statements is walked with SQLite's own iterator, and each statement's SQL text stays
-    // valid while the statement exists, which it does for the duration of this call.
-    unsafe {
-        let db = conn.handle();
-        let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
-        while !stmt.is_null() {
-            if ffi::sqlite3_stmt_busy(stmt) != 0 {
-                any_running = true;
-                let sql = ffi::sqlite3_sql(stmt);
-                if sql.is_null() || mentions(std::ffi::CStr::from_ptr(sql).to_bytes(), func.as_bytes()) {
-                    return true;
-                }
-            }
-            stmt = ffi::sqlite3_next_stmt(db, stmt);
-        }
-    }
+    let (named, any_running) = find_running(conn, |s| s.sql.is_none_or(|sql| mentions(sql, func.as_bytes())));
     // No running statement at all: called directly through the C API (sqlite3_step of a
     // statement that is not busy cannot call anything), so nothing to distinguish.
-    !any_running
+    named || !any_running
 }
 
 /// Whether `name` occurs in `sql` as a whole identifier, in any case, outside string literals

@@ -80,22 +80,44 @@ pub fn model_rows(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM main.ml_models", [], |r| r.get(0))?)
 }
 
-/// True if a statement that writes is running on this connection (e.g. the
-/// `CREATE TABLE ... AS SELECT` or `INSERT ... SELECT` that called sqlml).
-fn write_in_progress(conn: &Connection) -> bool {
-    // SAFETY: the handle is this live connection's, used on its own thread; SQLite's list of
-    // prepared statements is walked with its own iterator and nothing is kept.
+/// One statement running (stepped and not yet reset) on the connection.
+pub struct Running<'a> {
+    /// Its SQL text, `None` when SQLite kept none (a statement prepared without its text).
+    pub sql: Option<&'a [u8]>,
+    /// Whether it may write (`sqlite3_stmt_readonly` is false).
+    pub writes: bool,
+}
+
+/// Calls `visit` for each statement running on `conn` until it returns true; returns whether
+/// it did, and whether any statement was running at all. The one walk of SQLite's statement
+/// list in sqlml.
+pub fn find_running(conn: &Connection, mut visit: impl FnMut(Running<'_>) -> bool) -> (bool, bool) {
+    let mut any = false;
+    // SAFETY: the handle is this live connection's and is used on its own thread; the list of
+    // statements is walked with SQLite's own iterator, and each statement's SQL text stays
+    // valid while the statement exists, which it does while `visit` runs (nothing is kept).
     unsafe {
         let db = conn.handle();
         let mut stmt = ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
         while !stmt.is_null() {
-            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
-                return true;
+            if ffi::sqlite3_stmt_busy(stmt) != 0 {
+                any = true;
+                let sql = ffi::sqlite3_sql(stmt);
+                let sql = (!sql.is_null()).then(|| std::ffi::CStr::from_ptr(sql).to_bytes());
+                if visit(Running { sql, writes: ffi::sqlite3_stmt_readonly(stmt) == 0 }) {
+                    return (true, any);
+                }
             }
             stmt = ffi::sqlite3_next_stmt(db, stmt);
         }
     }
-    false
+    (false, any)
+}
+
+/// True if a statement that writes is running on this connection (e.g. the
+/// `CREATE TABLE ... AS SELECT` or `INSERT ... SELECT` that called sqlml).
+fn write_in_progress(conn: &Connection) -> bool {
+    find_running(conn, |s| s.writes).0
 }
 
 /// True if the main database is served by a dqlite VFS (`dqlite-1`...). dqlite 1.11
