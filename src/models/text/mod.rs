@@ -19,10 +19,13 @@
 //! text, as SQLite would convert them; a blob is an error.
 
 pub mod detect;
+mod hashing;
+mod language;
 pub mod naive_bayes;
 mod normalize;
 pub mod params;
 mod pipeline;
+mod segment;
 pub mod tokenize;
 pub mod vectorize;
 

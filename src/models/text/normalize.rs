@@ -9,7 +9,7 @@
 //! [`Tokenizer::tokenize_hashes`](super::tokenize::Tokenizer::tokenize_hashes), which hashes
 //! Chinese text without normalising all of it first.
 
-use super::tokenize::no_word;
+use super::segment::no_word;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// NFKC + lower case (+ `’` → `'`) of `text`: `text` itself when it is already normal (no copy
