@@ -20,6 +20,7 @@ mod functions;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod models;
+pub mod params;
 mod source;
 pub mod store;
 
