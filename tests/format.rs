@@ -74,7 +74,21 @@ fn fixture_predicts_the_same(format: u32) {
     assert_eq!(int(&conn, "SELECT count(*) FROM ml_models"), fixtures::MODELS.len() as i64);
     assert_eq!(expected.len(), fixtures::PROBES.len());
     for (label, sql) in fixtures::PROBES {
-        let got = fixtures::probe(&conn, sql).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let got = match fixtures::probe(&conn, sql) {
+            Ok(got) => got,
+            // A build without jieba refuses the text models that segment with it, saying so
+            // (not postcard's "Serde Deserialization Error").
+            Err(e) if !cfg!(feature = "zh") && label.starts_with("text") => {
+                assert!(
+                    e.to_string().contains(
+                        "it segments Chinese with jieba, which this build lacks (cargo feature 'zh')"
+                    ),
+                    "{label}: {e}"
+                );
+                continue;
+            }
+            Err(e) => panic!("{label}: {e}"),
+        };
         let want = expected[*label].as_str().unwrap();
         assert!(same(&got, want), "{label}: this build gives\n{got}\nformat {format} gave\n{want}");
     }

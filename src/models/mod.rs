@@ -256,6 +256,15 @@ impl Model {
         }
     }
 
+    /// Why this build cannot use the model (a cargo feature it was built without), if it
+    /// cannot: decoding refuses such a model with this message.
+    pub fn unsupported(&self) -> Option<&'static str> {
+        match self {
+            Model::Text(m) => m.unsupported(),
+            Model::Classifier(_) | Model::Recommender(_) => None,
+        }
+    }
+
     /// The held-out metric that `activate: 'if_better'` compares, and whether higher is
     /// better: macro F1 for classifiers, RMSE for ratings, NDCG@10 for implicit feedback.
     pub fn key_metric(&self) -> (&'static str, bool) {

@@ -86,6 +86,8 @@ pub enum DecodeError {
     Codec(String),
     /// It decoded, but its parts disagree (what disagrees).
     Damaged(String),
+    /// It decoded, but this build cannot use it (why: a cargo feature it lacks).
+    Unsupported(&'static str),
 }
 
 /// Decodes a plaintext of any format up to [`SCHEMA_VERSION`] and checks the model
@@ -111,6 +113,9 @@ pub fn decode(plain: &[u8]) -> Result<Model, DecodeError> {
     // Checked after decoding rather than inside serde: postcard drops a deserializer's own
     // message, and this one says what disagrees.
     model.check().map_err(DecodeError::Damaged)?;
+    if let Some(why) = model.unsupported() {
+        return Err(DecodeError::Unsupported(why));
+    }
     Ok(model)
 }
 

@@ -281,6 +281,9 @@ pub(crate) fn decode(name: &str, plain: &[u8]) -> Result<Model> {
         }
         DecodeError::Codec(m) => Error::Codec(m),
         DecodeError::Damaged(m) => Error::Codec(format!("model '{}' is damaged: {m}", clip(name))),
+        DecodeError::Unsupported(why) => {
+            Error::Unsupported(format!("this build cannot use model '{}': {why}", clip(name)))
+        }
     })
 }
 

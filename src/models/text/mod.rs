@@ -358,6 +358,11 @@ impl TextModel {
         Ok((model, sparse, distinct))
     }
 
+    /// See [`crate::models::Model::unsupported`].
+    pub(crate) fn unsupported(&self) -> Option<&'static str> {
+        self.tokenizer.unsupported()
+    }
+
     /// See [`crate::models::Model::check`].
     pub(crate) fn check(&self) -> std::result::Result<(), String> {
         let (k, v) = (self.classes.len(), self.vocab.len());

@@ -80,6 +80,11 @@ impl Tokenizer {
         Tokenizer { config, stop, stemmer }
     }
 
+    /// Why this build cannot use this tokenizer, if it cannot.
+    pub fn unsupported(&self) -> Option<&'static str> {
+        missing_feature(self.config.cjk, cfg!(feature = "zh"))
+    }
+
     /// The settings.
     pub fn config(&self) -> &TokenizerConfig {
         &self.config
@@ -249,6 +254,12 @@ impl Tokenizer {
     }
 }
 
+/// Why a build with (`has_zh`) or without jieba cannot segment as `cjk` says, if it cannot.
+fn missing_feature(cjk: Cjk, has_zh: bool) -> Option<&'static str> {
+    (cjk == Cjk::Words && !has_zh)
+        .then_some("it segments Chinese with jieba, which this build lacks (cargo feature 'zh')")
+}
+
 impl Serialize for Tokenizer {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         self.config.serialize(s)
@@ -257,13 +268,10 @@ impl Serialize for Tokenizer {
 
 impl<'de> Deserialize<'de> for Tokenizer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let config = TokenizerConfig::deserialize(d)?;
-        if config.cjk == Cjk::Words && !cfg!(feature = "zh") {
-            return Err(serde::de::Error::custom(
-                "this model segments Chinese with jieba, which this build lacks (feature 'zh')",
-            ));
-        }
-        Ok(Tokenizer::new(config))
+        // A configuration this build cannot honour (jieba's words without the `zh` feature)
+        // still decodes, and is refused after decoding by [`Tokenizer::unsupported`] with its
+        // own message (postcard drops a deserializer's message).
+        Ok(Tokenizer::new(TokenizerConfig::deserialize(d)?))
     }
 }
 
@@ -479,6 +487,13 @@ impl CjkRun {
 
 #[cfg(test)]
 pub(super) mod tests {
+    #[test]
+    fn jieba_words_need_the_zh_feature() {
+        assert_eq!(super::missing_feature(Cjk::Bigrams, false), None);
+        assert_eq!(super::missing_feature(Cjk::Words, true), None);
+        assert!(super::missing_feature(Cjk::Words, false).unwrap().contains("feature 'zh'"));
+    }
+
     use super::super::language::LANGUAGES;
     use super::super::normalize::{CLASS_NO_BOUNDARY, has_boundary_before, normalize_slow};
     use super::*;
