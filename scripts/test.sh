@@ -28,7 +28,8 @@ echo "== fuzzing: every SQL function with random arguments (fixed seed, 20,000 c
 "$PY" tests/fuzz/sql_fuzz.py --calls 20000 --seed 1 --out target/sql_fuzz/ci
 # The cargo-fuzz targets need a first instrumented build of about 10 minutes on a 2-core machine,
 # which would take CI past its time budget: they run when asked (SQLML_FUZZ_SHORT=1, or
-# scripts/fuzz.sh short). Their regression inputs (fuzz/corpus/*/bug-*) are replayed by cargo test.
+# scripts/fuzz.sh short). cargo test runs every target on its committed corpus and 3,000 seeded
+# mutations of it (fuzzing::tests::every_target_on_its_corpus_and_mutations), uninstrumented.
 if [ "${SQLML_FUZZ_SHORT:-0}" = 1 ]; then
   scripts/fuzz.sh short
 else

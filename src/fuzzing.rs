@@ -1274,6 +1274,76 @@ mod tests {
         }
     }
 
+    /// Every target, briefly, in every `cargo test` (so in CI, where the coverage-guided
+    /// `scripts/fuzz.sh short` does not fit: its instrumented build alone takes about 10
+    /// minutes): each committed corpus file as it is, then a fixed number of seeded mutations
+    /// of the corpus (bytes flipped or set to edge values, cut, repeated, inserted, spliced
+    /// with another file). Not coverage-guided: a smoke run that catches a target that
+    /// panics, aborts or hangs on its own seeds' near neighbours. The target's own checks
+    /// (see each one) are the assertions.
+    #[test]
+    fn every_target_on_its_corpus_and_mutations() {
+        const MUTATIONS: usize = 3000;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+        type Target = fn(&[u8]);
+        let targets: [(&str, Target); 8] = [
+            ("envelope", envelope),
+            ("decode", decode),
+            ("decode_mutated", decode_mutated),
+            ("options", train_options),
+            ("tokenize", tokenize),
+            ("source", source),
+            ("predict_inputs", predict_inputs),
+            ("bundle", bundle),
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (name, target) in targets {
+            let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(root.join(name))
+                .unwrap_or_else(|e| panic!("fuzz/corpus/{name}: {e}"))
+                .flatten()
+                .map(|e| std::fs::read(e.path()).expect("readable corpus file"))
+                .collect();
+            corpus.sort();
+            assert!(!corpus.is_empty(), "fuzz/corpus/{name} is empty");
+            for data in &corpus {
+                target(data);
+            }
+            for _ in 0..MUTATIONS {
+                let mut data = corpus[next() as usize % corpus.len()].clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = if data.is_empty() { 0 } else { next() as usize % data.len() };
+                    match next() % 6 {
+                        0 if !data.is_empty() => data[at] ^= 1 << (next() % 8),
+                        1 if !data.is_empty() => data[at] = [0, 0xff, 0x7f, 0x80, 1][next() as usize % 5],
+                        2 => data.truncate(at),
+                        3 => {
+                            let end = (at + 1 + next() as usize % 16).min(data.len());
+                            let chunk = data[at..end].to_vec();
+                            data.splice(at..at, chunk);
+                        }
+                        4 => {
+                            let bytes: Vec<u8> = (0..1 + next() % 8).map(|_| next() as u8).collect();
+                            data.splice(at..at, bytes);
+                        }
+                        _ => {
+                            let other = &corpus[next() as usize % corpus.len()];
+                            let from = if other.is_empty() { 0 } else { next() as usize % other.len() };
+                            data.truncate(at);
+                            data.extend_from_slice(&other[from..]);
+                        }
+                    };
+                }
+                target(&data);
+            }
+        }
+    }
+
     /// Writes the seed corpora into `$SQLML_FUZZ_SEEDS/<target>/` (see `scripts/fuzz.sh seeds`).
     #[test]
     #[ignore = "writes files; run by scripts/fuzz.sh seeds"]
