@@ -141,7 +141,7 @@ pub struct LogRow {
 pub struct Opened {
     /// The metadata.
     pub info: BundleInfo,
-    /// The model (decoded by the store's [`decode`], so checked).
+    /// The model (decoded by the store's decoder, so checked).
     pub model: Model,
 }
 
@@ -302,7 +302,7 @@ pub fn open(bundle: &[u8], passphrase: &[u8]) -> Result<Opened> {
 
 /// Opens a bundle: checks the header (refusing Argon2id costs above `ceiling` too), derives
 /// the key, authenticates and decrypts, then reads the metadata and decodes the model with
-/// the store's [`decode`] (format version, postcard, [`Model::check`]) and checks that they
+/// the store's decoder (format version, postcard, [`Model::check`]) and checks that they
 /// agree. `bundle` is untrusted: every length is checked before it is used, and the only
 /// allocation of its size is fallible.
 pub fn open_with(bundle: &[u8], passphrase: &[u8], ceiling: KdfParams) -> Result<Opened> {

@@ -7,9 +7,9 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`keys`] | the connection's keys: unlocking, creating, re-keying |
+//! | `keys` | the connection's keys: unlocking, creating, re-keying |
 //! | `key_record` | the key record in `ml_meta`, validated field by field |
-//! | [`rows`] | model rows: inserting, loading (with the cache), activating, dropping |
+//! | `rows` | model rows: inserting, loading (with the cache), activating, dropping |
 //! | `retention` | pruning old versions |
 //! | [`bundle`] | export and import bundles |
 //! | [`envelope`], [`crypto`] | the encrypted blob format and its primitives |
@@ -19,9 +19,9 @@ pub mod bundle;
 pub mod crypto;
 pub mod envelope;
 mod key_record;
-pub mod keys;
+mod keys;
 mod retention;
-pub mod rows;
+mod rows;
 pub mod schema;
 pub mod tables;
 

@@ -20,7 +20,7 @@ pub fn combine(prefix: u64, token: u64) -> u64 {
 }
 
 /// The hash of a term (tokens joined by single spaces), equal to what
-/// [`Tokens::for_each_ngram_hashed`] gives for it.
+/// [`Tokens::for_each_ngram_hashed`](super::tokenize::Tokens::for_each_ngram_hashed) gives for it.
 pub fn term_hash(term: &str) -> u64 {
     let mut parts = term.split(' ');
     let mut h = token_hash(parts.next().unwrap_or("").as_bytes());

@@ -55,7 +55,7 @@ pub const MAX_NGRAM: usize = 5;
 pub const AUTO_MIN_DF: u32 = 0;
 
 /// The vectorizer and model settings of a text model (the tokenizer's live in
-/// [`TokenizerConfig`]).
+/// [`TokenizerConfig`](tokenize::TokenizerConfig)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TextSettings {
     /// Shortest and longest n-gram.
