@@ -15,6 +15,7 @@
 
 use super::factors::Factors;
 use super::ratings::Triple;
+use crate::{Error, Result};
 use rand_mt::Mt;
 
 /// numpy's legacy `RandomState.normal` stream.
@@ -69,19 +70,23 @@ impl NumpyNormal {
     /// the logarithm, square root and division of each accepted pair and the stores (about
     /// half the work each). Each value comes from the same operations either way, so the bits
     /// are the same; if the second thread cannot be started, this one does it all.
-    pub fn factors(&mut self, order: &[u32], k: usize, mean: f64, std_dev: f64) -> Factors {
-        let mut m = Factors::zeros(order.len(), k);
+    ///
+    /// The matrix is allocated fallibly (its size comes from the data, checked against the
+    /// budget by the caller); a panic of the second thread is an [`Error::Internal`] (its
+    /// draws are lost with it, so this thread could not go on with the same stream).
+    pub fn factors(&mut self, order: &[u32], k: usize, mean: f64, std_dev: f64) -> Result<Factors> {
+        let mut m = Factors::try_zeros(order.len(), k)?;
         let mut sink = Sink { data: &mut m.data, order, k, stride: m.stride, row: 0, col: 0, mean, std_dev };
         let mut left = order.len() * k;
         if left == 0 {
-            return m;
+            return Ok(m);
         }
         if let Some(g) = self.spare.take() {
             sink.put(g);
             left -= 1;
         }
         let pairs = left / 2;
-        let done = if pairs >= PIPELINE_PAIRS { self.pairs_on_two_threads(pairs, &mut sink) } else { 0 };
+        let done = if pairs >= PIPELINE_PAIRS { self.pairs_on_two_threads(pairs, &mut sink)? } else { 0 };
         for _ in done..pairs {
             sink.pair(self.accepted_pair());
         }
@@ -91,12 +96,12 @@ impl NumpyNormal {
             sink.put(f * x2);
             self.spare = Some(f * x1);
         }
-        m
+        Ok(m)
     }
 
     /// Puts up to `pairs` pairs into `sink`, their points drawn on a second thread; returns
-    /// how many (0 when that thread cannot be started).
-    fn pairs_on_two_threads(&mut self, pairs: usize, sink: &mut Sink<'_>) -> usize {
+    /// how many (0 when that thread cannot be started); its panic is an error.
+    fn pairs_on_two_threads(&mut self, pairs: usize, sink: &mut Sink<'_>) -> Result<usize> {
         use std::sync::mpsc::sync_channel;
         let (full_tx, full_rx) = sync_channel::<Vec<(f64, f64, f64)>>(CHUNKS_IN_FLIGHT);
         let (empty_tx, empty_rx) = sync_channel::<Vec<(f64, f64, f64)>>(CHUNKS_IN_FLIGHT + 2);
@@ -117,7 +122,7 @@ impl NumpyNormal {
                         }
                     }
                 });
-            let Ok(worker) = worker else { return 0 };
+            let Ok(worker) = worker else { return Ok(0) };
             let mut done = 0;
             for chunk in full_rx.iter() {
                 for &point in &chunk {
@@ -127,10 +132,11 @@ impl NumpyNormal {
                 // The worker may have finished and dropped its receiver.
                 let _ = empty_tx.send(chunk);
             }
-            // Joined here so that a failure of the worker (it has none but a bug) is not
-            // raised again by the scope: `done` then falls short and this thread draws the rest.
-            let _ = worker.join();
-            done
+            // Joined here so that a panic of the worker (it has none but a bug) is not raised
+            // again by the scope. It is an error: the generator advanced past draws that were
+            // lost with the worker, so drawing the rest here would give other factors.
+            worker.join().map_err(|p| Error::panicked("the thread drawing the starting factors", p))?;
+            Ok(done)
         })
     }
 }
@@ -234,7 +240,7 @@ mod tests {
             let mut fast = NumpyNormal::new(11);
             let mut slow = NumpyNormal::new(11);
             for round in 0..3 {
-                let m = fast.factors(&order, k, 0.25, 0.1);
+                let m = fast.factors(&order, k, 0.25, 0.1).unwrap();
                 for &row in &order {
                     let want: Vec<f32> = (0..k).map(|_| (0.25 + 0.1 * slow.gauss()) as f32).collect();
                     assert_eq!(m.row(row as usize)[..k], want[..], "rows {rows} k {k} round {round}");
@@ -250,7 +256,7 @@ mod tests {
         let (users, items) = first_appearance(&[t(2, 0), t(0, 1), t(2, 1)], 4, 3);
         assert_eq!(users, [2, 0, 1, 3]);
         assert_eq!(items, [0, 1, 2]);
-        let m = NumpyNormal::new(42).factors(&users, 2, 0.0, 0.1);
+        let m = NumpyNormal::new(42).factors(&users, 2, 0.0, 0.1).unwrap();
         let mut g = NumpyNormal::new(42);
         let first: Vec<f32> = (0..2).map(|_| (0.1 * g.gauss()) as f32).collect();
         assert_eq!(m.row(2)[..2], first[..], "the first draws go to the first user seen");
