@@ -183,7 +183,7 @@ mod tests {
                 if helper == on_helper && (on_helper || i % 1000 == 7) {
                     panic!("boom at {i}");
                 }
-                if on_helper && i % 100 == 0 {
+                if on_helper && i.is_multiple_of(100) {
                     // Leaves chunks to the helper however late it starts.
                     std::thread::sleep(std::time::Duration::from_micros(10));
                 }

@@ -108,6 +108,9 @@ pub struct NaiveBayes {
 /// Stored values from which [`NaiveBayes::fit`] sums the classes on two threads.
 const PARALLEL_FIT_FROM: usize = 1 << 18;
 
+/// `(term, class, N_cf)` pairs and the classes' `N_c`, as [`class_sums`] gives them.
+type ClassSums = (Vec<(u32, u32, f64)>, Vec<f64>);
+
 /// `(pairs, totals)` of the classes `classes`: for each class in order, `(term, class, N_cf)`
 /// for every term seen in it (in order of first occurrence), and its `N_c` (summed in that
 /// order).
@@ -118,7 +121,7 @@ fn class_sums(
     n_features: usize,
     bernoulli: bool,
     tick: &dyn Fn(u64) -> Result<()>,
-) -> Result<(Vec<(u32, u32, f64)>, Vec<f64>)> {
+) -> Result<ClassSums> {
     // Per thread: one accumulator and one mark per term (sizes from the data: fallible).
     let mut acc: Vec<f64> = memory::zeroed(n_features, WHAT)?;
     let mut seen: Vec<u32> = memory::with_capacity(n_features, WHAT)?;
@@ -667,7 +670,8 @@ mod tests {
     }
 
     /// A failing interrupt check ends the fit on both threads (before: the fit had no check at
-    /// all); without one, the large corpus (two threads) fits.
+    /// all); without one, the large corpus (two threads) fits, to the bytes of one thread's
+    /// sums and the same bytes twice.
     #[test]
     fn a_failing_check_ends_the_fit() {
         let mut rows = SparseRows { offsets: vec![0], ..Default::default() };
@@ -683,7 +687,19 @@ mod tests {
         let fit = |control: &Control<'_>| {
             NaiveBayes::fit(&rows, &y, 4, 1000, Algorithm::Multinomial, 1.0, Priors::Learned, control)
         };
-        assert!(fit(&Control::new()).is_ok());
+        // The two threads' groups, concatenated, are the one-thread sums: the same model bytes.
+        let by_class: Vec<Vec<u32>> =
+            (0..4).map(|c| (0..y.len() as u32).filter(|&d| y[d as usize] == c).collect()).collect();
+        let ok = |_: u64| Ok(());
+        let split = split_classes(&rows, &by_class);
+        assert!(split > 0 && split < 4);
+        let (mut pairs, mut totals) = class_sums(&rows, &by_class, 0..split, 1000, false, &ok).unwrap();
+        let (more_pairs, more_totals) = class_sums(&rows, &by_class, split..4, 1000, false, &ok).unwrap();
+        pairs.extend(more_pairs);
+        totals.extend(more_totals);
+        assert_eq!((pairs, totals), class_sums(&rows, &by_class, 0..4, 1000, false, &ok).unwrap());
+        let a = postcard::to_stdvec(&fit(&Control::new()).unwrap()).unwrap();
+        assert_eq!(a, postcard::to_stdvec(&fit(&Control::new()).unwrap()).unwrap());
         let check = || Err(Error::data("interrupted"));
         let control = Control::new().with_check(&check);
         std::thread::sleep(crate::models::control::CHECK_EVERY);
