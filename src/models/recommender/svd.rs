@@ -123,9 +123,10 @@ impl Fitted {
         mean: f32,
         p: &SgdParams,
         normal: &mut NumpyNormal,
+        control: &Control<'_>,
     ) -> crate::Result<Self> {
-        let user_factors = normal.factors(users, p.n_factors, p.init_mean, p.init_std_dev)?;
-        let item_factors = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev)?;
+        let user_factors = normal.factors(users, p.n_factors, p.init_mean, p.init_std_dev, control)?;
+        let item_factors = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev, control)?;
         Ok(Fitted {
             global_mean: if p.biased { mean } else { 0.0 },
             user_bias: vec![0.0; users.len()],
@@ -454,8 +455,15 @@ pub(crate) mod tests {
         let mean = train.iter().map(|t| t.value).sum::<f32>() / train.len() as f32;
         let p = with_lr(SgdParams { n_factors: 3, n_epochs: 200, ..defaults() }, 0.02);
         let mut log = Vec::new();
-        let start =
-            Fitted::init(&index_order(60), &index_order(40), mean, &p, &mut NumpyNormal::new(3)).unwrap();
+        let start = Fitted::init(
+            &index_order(60),
+            &index_order(40),
+            mean,
+            &p,
+            &mut NumpyNormal::new(3),
+            &Control::new(),
+        )
+        .unwrap();
         let history = Csr::build(60, &train, false);
         let m = fit(&history, start, &p, &mut rng(3), &Control::new(), |_, rmse, _| {
             log.push(rmse);
