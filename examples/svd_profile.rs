@@ -132,8 +132,17 @@ fn main() {
     let p = svd::SgdParams { n_factors: factors, ..Default::default() };
     let (users_order, items_order) = init::first_appearance(&triples, n_users, n_items);
     let mean = triples.iter().map(|t| f64::from(t.value)).sum::<f64>() / triples.len() as f64;
-    let start =
-        || svd::Fitted::init(&users_order, &items_order, mean as f32, &p, &mut init::NumpyNormal::new(0));
+    let start = || {
+        svd::Fitted::init(
+            &users_order,
+            &items_order,
+            mean as f32,
+            &p,
+            &mut init::NumpyNormal::new(0),
+            &Control::new(),
+        )
+        .unwrap()
+    };
     let (init_ms, _) = time(repeats, start);
     let one = svd::SgdParams { n_epochs: 1, ..p.clone() };
     let (fit1_ms, _) =

@@ -124,7 +124,9 @@ fn main() {
                     Algorithm::Multinomial,
                     0.1,
                     Priors::Learned,
-                );
+                    &sqlml::models::Control::new(),
+                )
+                .unwrap();
             }));
         }
         println!(

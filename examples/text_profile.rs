@@ -151,7 +151,18 @@ fn main() {
                 finish.min(fastest(1, || result = b.take().map(|b| b.finish(1, None, Weighting::Count))));
             let (vocab, rows, _) = result.unwrap();
             nb = nb.min(fastest(1, || {
-                NaiveBayes::fit(&rows, &labels, 2, vocab.len(), Algorithm::Multinomial, 0.1, Priors::Learned);
+                let control = sqlml::models::Control::new();
+                NaiveBayes::fit(
+                    &rows,
+                    &labels,
+                    2,
+                    vocab.len(),
+                    Algorithm::Multinomial,
+                    0.1,
+                    Priors::Learned,
+                    &control,
+                )
+                .unwrap();
             }));
         }
         println!(

@@ -124,4 +124,16 @@ impl Error {
     pub fn argument(message: impl Into<String>) -> Self {
         Error::InvalidArgument(message.into())
     }
+
+    /// The [`Error::Internal`] of a thread that panicked (its panic caught by a join or
+    /// `catch_unwind`): `internal error: the helper thread of what panicked: message (...)`.
+    /// A panic never crosses into the host; this is how it reaches the caller instead.
+    pub fn panicked(what: &str, payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Error::Internal(format!("{what} panicked: {}", clip(&message)))
+    }
 }

@@ -39,6 +39,16 @@ impl Factors {
         Factors { k, stride, data: vec![0.0; rows * stride] }
     }
 
+    /// [`Factors::zeros`], the memory taken fallibly (`rows` comes from the data): a refused
+    /// allocation is an error.
+    pub fn try_zeros(rows: usize, k: usize) -> crate::Result<Self> {
+        let stride = stride_for(k);
+        let len = rows
+            .checked_mul(stride)
+            .ok_or_else(|| crate::models::memory::refused(f64::INFINITY, "the factors"))?;
+        Ok(Factors { k, stride, data: crate::models::memory::zeroed(len, "the factors")? })
+    }
+
     /// `rows` vectors drawn from a normal distribution, row by row, factor by factor.
     pub fn normal(rows: usize, k: usize, mean: f32, std_dev: f32, rng: &mut impl Rng) -> Self {
         let mut m = Self::zeros(rows, k);

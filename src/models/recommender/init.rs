@@ -15,6 +15,8 @@
 
 use super::factors::Factors;
 use super::ratings::Triple;
+use crate::models::control::Control;
+use crate::{Error, Result};
 use rand_mt::Mt;
 
 /// numpy's legacy `RandomState.normal` stream.
@@ -69,20 +71,37 @@ impl NumpyNormal {
     /// the logarithm, square root and division of each accepted pair and the stores (about
     /// half the work each). Each value comes from the same operations either way, so the bits
     /// are the same; if the second thread cannot be started, this one does it all.
-    pub fn factors(&mut self, order: &[u32], k: usize, mean: f64, std_dev: f64) -> Factors {
-        let mut m = Factors::zeros(order.len(), k);
+    ///
+    /// The matrix is allocated fallibly (its size comes from the data, checked against the
+    /// budget by the caller); a panic of the second thread is an [`Error::Internal`] (its
+    /// draws are lost with it, so this thread could not go on with the same stream). This
+    /// thread ticks `control` (a matrix of gigabytes takes seconds); its error ends the draws
+    /// and the second thread with them.
+    pub fn factors(
+        &mut self,
+        order: &[u32],
+        k: usize,
+        mean: f64,
+        std_dev: f64,
+        control: &Control<'_>,
+    ) -> Result<Factors> {
+        let mut m = Factors::try_zeros(order.len(), k)?;
         let mut sink = Sink { data: &mut m.data, order, k, stride: m.stride, row: 0, col: 0, mean, std_dev };
         let mut left = order.len() * k;
         if left == 0 {
-            return m;
+            return Ok(m);
         }
         if let Some(g) = self.spare.take() {
             sink.put(g);
             left -= 1;
         }
         let pairs = left / 2;
-        let done = if pairs >= PIPELINE_PAIRS { self.pairs_on_two_threads(pairs, &mut sink) } else { 0 };
-        for _ in done..pairs {
+        let done =
+            if pairs >= PIPELINE_PAIRS { self.pairs_on_two_threads(pairs, &mut sink, control)? } else { 0 };
+        for n in done..pairs {
+            if n % CHUNK_PAIRS == 0 {
+                control.tick(TICK_PER_CHUNK)?;
+            }
             sink.pair(self.accepted_pair());
         }
         if left % 2 == 1 {
@@ -91,12 +110,17 @@ impl NumpyNormal {
             sink.put(f * x2);
             self.spare = Some(f * x1);
         }
-        m
+        Ok(m)
     }
 
     /// Puts up to `pairs` pairs into `sink`, their points drawn on a second thread; returns
-    /// how many (0 when that thread cannot be started).
-    fn pairs_on_two_threads(&mut self, pairs: usize, sink: &mut Sink<'_>) -> usize {
+    /// how many (0 when that thread cannot be started); its panic is an error.
+    fn pairs_on_two_threads(
+        &mut self,
+        pairs: usize,
+        sink: &mut Sink<'_>,
+        control: &Control<'_>,
+    ) -> Result<usize> {
         use std::sync::mpsc::sync_channel;
         let (full_tx, full_rx) = sync_channel::<Vec<(f64, f64, f64)>>(CHUNKS_IN_FLIGHT);
         let (empty_tx, empty_rx) = sync_channel::<Vec<(f64, f64, f64)>>(CHUNKS_IN_FLIGHT + 2);
@@ -117,9 +141,14 @@ impl NumpyNormal {
                         }
                     }
                 });
-            let Ok(worker) = worker else { return 0 };
+            let Ok(worker) = worker else { return Ok(0) };
             let mut done = 0;
+            let mut ticked = Ok(());
             for chunk in full_rx.iter() {
+                ticked = control.tick(TICK_PER_CHUNK);
+                if ticked.is_err() {
+                    break;
+                }
                 for &point in &chunk {
                     sink.pair(point);
                 }
@@ -127,13 +156,19 @@ impl NumpyNormal {
                 // The worker may have finished and dropped its receiver.
                 let _ = empty_tx.send(chunk);
             }
-            // Joined here so that a failure of the worker (it has none but a bug) is not
-            // raised again by the scope: `done` then falls short and this thread draws the rest.
-            let _ = worker.join();
-            done
+            // Joined here so that a panic of the worker (it has none but a bug) is not raised
+            // again by the scope. It is an error: the generator advanced past draws that were
+            // lost with the worker, so drawing the rest here would give other factors.
+            // On an error the worker's next send fails and it returns.
+            drop(full_rx);
+            worker.join().map_err(|p| Error::panicked("the thread drawing the starting factors", p))?;
+            ticked.map(|()| done)
         })
     }
 }
+
+/// Work units of [`Control::tick`] per chunk of pairs (about eight operations a pair).
+const TICK_PER_CHUNK: u64 = 8 * CHUNK_PAIRS as u64;
 
 /// Accepted pairs per chunk handed from the drawing thread, and chunks queued at most.
 const CHUNK_PAIRS: usize = 4096;
@@ -234,7 +269,7 @@ mod tests {
             let mut fast = NumpyNormal::new(11);
             let mut slow = NumpyNormal::new(11);
             for round in 0..3 {
-                let m = fast.factors(&order, k, 0.25, 0.1);
+                let m = fast.factors(&order, k, 0.25, 0.1, &Control::new()).unwrap();
                 for &row in &order {
                     let want: Vec<f32> = (0..k).map(|_| (0.25 + 0.1 * slow.gauss()) as f32).collect();
                     assert_eq!(m.row(row as usize)[..k], want[..], "rows {rows} k {k} round {round}");
@@ -244,13 +279,27 @@ mod tests {
         }
     }
 
+    /// A failing check ends the draws, on the pipelined path and on the one-thread one
+    /// (before: no check at all while drawing the starting factors).
+    #[test]
+    fn a_failing_check_ends_the_draws() {
+        let check = || Err(crate::Error::data("interrupted"));
+        for rows in [PIPELINE_PAIRS, PIPELINE_PAIRS / 50] {
+            let order: Vec<u32> = (0..rows as u32).collect();
+            let control = Control::new().with_check(&check);
+            std::thread::sleep(crate::models::control::CHECK_EVERY);
+            let e = NumpyNormal::new(1).factors(&order, 100, 0.0, 0.1, &control).unwrap_err();
+            assert_eq!(e.to_string(), "interrupted", "{rows} rows");
+        }
+    }
+
     #[test]
     fn rows_follow_first_appearance() {
         let t = |user, item| Triple { user, item, value: 1.0 };
         let (users, items) = first_appearance(&[t(2, 0), t(0, 1), t(2, 1)], 4, 3);
         assert_eq!(users, [2, 0, 1, 3]);
         assert_eq!(items, [0, 1, 2]);
-        let m = NumpyNormal::new(42).factors(&users, 2, 0.0, 0.1);
+        let m = NumpyNormal::new(42).factors(&users, 2, 0.0, 0.1, &Control::new()).unwrap();
         let mut g = NumpyNormal::new(42);
         let first: Vec<f32> = (0..2).map(|_| (0.1 * g.gauss()) as f32).collect();
         assert_eq!(m.row(2)[..2], first[..], "the first draws go to the first user seen");

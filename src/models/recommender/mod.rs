@@ -756,12 +756,12 @@ impl Estimator for Recommender {
                 let (users, items) = init::first_appearance(&prep.train, n_users, n_items);
                 let mut normal = init::NumpyNormal::new(common.seed);
                 let fitted = if params.algorithm == Algorithm::Svd {
-                    let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal);
+                    let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
                     svd::fit(&by_user, start, sgd, &mut rng, control, |e, r, m| {
                         on_epoch(e, r, m, &m.user_factors)
                     })?
                 } else {
-                    let start = svdpp::State::init(&users, &items, mean as f32, sgd, &mut normal);
+                    let start = svdpp::State::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
                     svdpp::fit(&by_user, start, sgd, &mut rng, control, |e, r, s| {
                         if !r.is_finite() || prep.test.is_empty() {
                             return on_epoch(e, r, &s.fitted, &s.fitted.user_factors);

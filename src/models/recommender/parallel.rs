@@ -6,11 +6,15 @@
 //! caller, in order) give the same bits as a loop on one thread. The calling thread ticks the
 //! [`Control`] (its check may end the map with an error); the helper thread stops when the
 //! control's stop flag is set.
+//!
+//! A panic in `f` (a bug: `f` is the caller's code) never leaves the map: on either thread it is
+//! caught and becomes an [`crate::Error::Internal`], after the other thread stopped.
 
 use super::factors::with_simd;
-use crate::Result;
 use crate::models::control::Control;
 use crate::models::memory;
+use crate::{Error, Result};
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -33,6 +37,23 @@ pub fn map<T: Send>(
     control: &Control<'_>,
     what: &str,
     f: impl Fn(usize) -> T + Sync,
+) -> Result<Vec<T>> {
+    // A panic of `f` on the calling thread (the helper's is caught at its join) becomes an
+    // error here, after the scope joined the helper; the stop flag ends the helper early.
+    std::panic::catch_unwind(AssertUnwindSafe(|| map_inner(n, work_each, control, what, &f))).unwrap_or_else(
+        |p| {
+            control.stop_flag().store(true, Ordering::Relaxed);
+            Err(Error::panicked(&format!("the map computing {what}"), p))
+        },
+    )
+}
+
+fn map_inner<T: Send>(
+    n: usize,
+    work_each: u64,
+    control: &Control<'_>,
+    what: &str,
+    f: &(impl Fn(usize) -> T + Sync),
 ) -> Result<Vec<T>> {
     let mut out = memory::with_capacity::<T>(n, what)?;
     let work_each = work_each.max(1);
@@ -72,7 +93,12 @@ pub fn map<T: Send>(
                     // Left to the calling thread, which reports the failure.
                     break;
                 }
-                run(c, &mut part);
+                // Stop the calling thread early when `f` panics here; the join reports it.
+                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| run(c, &mut part)));
+                if let Err(p) = ran {
+                    stop.store(true, Ordering::Relaxed);
+                    std::panic::resume_unwind(p);
+                }
                 done.push((c, part));
             }
             if let Ok(mut slot) = helper_done.lock() {
@@ -83,12 +109,18 @@ pub fn map<T: Send>(
         let outcome = (|| {
             loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
-                if c >= chunks {
+                // (The stop flag set by the helper: its panic, reported at the join.)
+                if c >= chunks || stop.load(Ordering::Relaxed) {
                     return Ok(());
                 }
                 control.tick(chunk as u64 * work_each)?;
                 let mut part = memory::with_capacity::<T>(chunk, what)?;
-                run(c, &mut part);
+                // Stop the helper at once when `f` panics here (the panic goes on to `map`).
+                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| run(c, &mut part)));
+                if let Err(p) = ran {
+                    stop.store(true, Ordering::Relaxed);
+                    std::panic::resume_unwind(p);
+                }
                 mine.push((c, part));
             }
         })();
@@ -96,8 +128,11 @@ pub fn map<T: Send>(
             stop.store(true, Ordering::Relaxed);
         }
         if let Ok(helper) = helper {
-            // The helper does not panic; were it to, its chunks are missing and redone below.
-            let _ = helper.join();
+            // A panic of `f` on the helper: the same `f` would panic again if its chunks were
+            // redone here, so it is the error (joined by hand, the scope does not raise it).
+            if let Err(p) = helper.join() {
+                return Err(Error::panicked(&format!("the helper thread computing {what}"), p));
+            }
         }
         outcome.map(|()| mine)
     })?;
@@ -134,6 +169,40 @@ mod tests {
             let want: Vec<f64> = (0..n).map(|i| (i as f64).sqrt() * 3.0).collect();
             assert_eq!(got, want, "n {n}");
         }
+    }
+
+    /// A panic of `f`, on the helper thread or on the calling one, is an internal error, not
+    /// a panic of the caller (before: the helper's chunks were redone on the calling thread,
+    /// which panicked in its turn).
+    #[test]
+    fn a_panic_in_f_is_an_internal_error() {
+        let n = 1_000_000;
+        for on_helper in [true, false] {
+            let panics_here = |i: usize| {
+                let helper = std::thread::current().name() == Some("sqlml-map");
+                if helper == on_helper && (on_helper || i % 1000 == 7) {
+                    panic!("boom at {i}");
+                }
+                if on_helper && i.is_multiple_of(100) {
+                    // Leaves chunks to the helper however late it starts.
+                    std::thread::sleep(std::time::Duration::from_micros(10));
+                }
+                i
+            };
+            let got = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                map(n, 1_000, &Control::new(), "the test", panics_here)
+            }));
+            let e = got.expect("no panic leaves the map").unwrap_err();
+            assert!(matches!(e, Error::Internal(_)), "{e}");
+            assert!(e.to_string().contains("panicked: boom at"), "{e}");
+        }
+        // One thread (little work): the same error.
+        let e = map(10, 1, &Control::new(), "the test", |i| if i == 3 { panic!("three") } else { i })
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("internal error: the map computing the test panicked: three"),
+            "{e}"
+        );
     }
 
     #[test]

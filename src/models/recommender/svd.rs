@@ -117,16 +117,23 @@ pub struct Fitted {
 impl Fitted {
     /// Biases at 0 and factors drawn from `normal` (see [`super::init`]): the user matrix first,
     /// its rows in the order `users` lists them, then the item matrix in the order of `items`.
-    pub fn init(users: &[u32], items: &[u32], mean: f32, p: &SgdParams, normal: &mut NumpyNormal) -> Self {
-        let user_factors = normal.factors(users, p.n_factors, p.init_mean, p.init_std_dev);
-        let item_factors = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev);
-        Fitted {
+    pub fn init(
+        users: &[u32],
+        items: &[u32],
+        mean: f32,
+        p: &SgdParams,
+        normal: &mut NumpyNormal,
+        control: &Control<'_>,
+    ) -> crate::Result<Self> {
+        let user_factors = normal.factors(users, p.n_factors, p.init_mean, p.init_std_dev, control)?;
+        let item_factors = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev, control)?;
+        Ok(Fitted {
             global_mean: if p.biased { mean } else { 0.0 },
             user_bias: vec![0.0; users.len()],
             item_bias: vec![0.0; items.len()],
             user_factors,
             item_factors,
-        }
+        })
     }
 
     /// The unclipped estimate for a known user and item.
@@ -448,7 +455,15 @@ pub(crate) mod tests {
         let mean = train.iter().map(|t| t.value).sum::<f32>() / train.len() as f32;
         let p = with_lr(SgdParams { n_factors: 3, n_epochs: 200, ..defaults() }, 0.02);
         let mut log = Vec::new();
-        let start = Fitted::init(&index_order(60), &index_order(40), mean, &p, &mut NumpyNormal::new(3));
+        let start = Fitted::init(
+            &index_order(60),
+            &index_order(40),
+            mean,
+            &p,
+            &mut NumpyNormal::new(3),
+            &Control::new(),
+        )
+        .unwrap();
         let history = Csr::build(60, &train, false);
         let m = fit(&history, start, &p, &mut rng(3), &Control::new(), |_, rmse, _| {
             log.push(rmse);

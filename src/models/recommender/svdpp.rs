@@ -37,10 +37,18 @@ pub struct State {
 impl State {
     /// Biases at 0, then the draws of Surprise's `SVDpp` (see [`super::init`]): user factors,
     /// item factors and implicit factors, rows in the orders `users` and `items` give.
-    pub fn init(users: &[u32], items: &[u32], mean: f32, p: &SgdParams, normal: &mut NumpyNormal) -> State {
-        let fitted = Fitted::init(users, items, mean, &SgdParams { biased: true, ..p.clone() }, normal);
-        let implicit = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev);
-        State { fitted, implicit }
+    pub fn init(
+        users: &[u32],
+        items: &[u32],
+        mean: f32,
+        p: &SgdParams,
+        normal: &mut NumpyNormal,
+        control: &Control<'_>,
+    ) -> crate::Result<State> {
+        let fitted =
+            Fitted::init(users, items, mean, &SgdParams { biased: true, ..p.clone() }, normal, control)?;
+        let implicit = normal.factors(items, p.n_factors, p.init_mean, p.init_std_dev, control)?;
+        Ok(State { fitted, implicit })
     }
 
     /// The user vectors `p_u + |I_u|^-½ Σ y_j` with the current `y_j` (what prediction uses).
@@ -245,7 +253,10 @@ mod tests {
         let p = SgdParams { reg_yj: 0.3, reg_pu: 0.1, ..p };
         // Same start for both: run the fast trainer for one epoch while recording its order.
         let r = rng(9);
-        let start = || State::init(&index_order(12), &index_order(9), 3.0, &p, &mut NumpyNormal::new(9));
+        let start = || {
+            State::init(&index_order(12), &index_order(9), 3.0, &p, &mut NumpyNormal::new(9), &Control::new())
+                .unwrap()
+        };
         let mut reference = start();
         // Replay the fast trainer's shuffles with a clone of its generator.
         let mut replay = r.clone();
@@ -280,7 +291,15 @@ mod tests {
         let history = Csr::build(60, &train, false);
         let mean = train.iter().map(|t| t.value).sum::<f32>() / train.len() as f32;
         let p = SgdParams { n_factors: 3, n_epochs: 150, ..with_lr(defaults(), 0.01) };
-        let start = State::init(&index_order(60), &index_order(40), mean, &p, &mut NumpyNormal::new(4));
+        let start = State::init(
+            &index_order(60),
+            &index_order(40),
+            mean,
+            &p,
+            &mut NumpyNormal::new(4),
+            &Control::new(),
+        )
+        .unwrap();
         let m = fit(&history, start, &p, &mut rng(4), &Control::new(), |_, _, _| Ok(())).unwrap();
         let err = |t: &Triple| (m.estimate(t.user as usize, t.item as usize) - t.value).powi(2);
         let rmse = (test.iter().map(err).sum::<f32>() / test.len() as f32).sqrt();

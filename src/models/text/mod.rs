@@ -338,7 +338,8 @@ impl TextModel {
             settings.algorithm,
             settings.alpha,
             settings.priors,
-        );
+            control,
+        )?;
         if !nb.all_finite() {
             let hint = format!("raise the option 'alpha', now {}", show_number(settings.alpha));
             let what = format!("some {} naive Bayes weights are not finite", settings.algorithm.name());

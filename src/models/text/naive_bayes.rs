@@ -31,7 +31,10 @@
 //! stored), with the same sums bit for bit.
 
 use super::vectorize::SparseRows;
+use crate::models::control::Control;
 use crate::models::finite::all_finite;
+use crate::models::memory;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -105,6 +108,9 @@ pub struct NaiveBayes {
 /// Stored values from which [`NaiveBayes::fit`] sums the classes on two threads.
 const PARALLEL_FIT_FROM: usize = 1 << 18;
 
+/// `(term, class, N_cf)` pairs and the classes' `N_c`, as [`class_sums`] gives them.
+type ClassSums = (Vec<(u32, u32, f64)>, Vec<f64>);
+
 /// `(pairs, totals)` of the classes `classes`: for each class in order, `(term, class, N_cf)`
 /// for every term seen in it (in order of first occurrence), and its `N_c` (summed in that
 /// order).
@@ -114,16 +120,20 @@ fn class_sums(
     classes: std::ops::Range<usize>,
     n_features: usize,
     bernoulli: bool,
-) -> (Vec<(u32, u32, f64)>, Vec<f64>) {
-    let mut acc = vec![0f64; n_features];
-    let mut seen = vec![u32::MAX; n_features];
+    tick: &dyn Fn(u64) -> Result<()>,
+) -> Result<ClassSums> {
+    // Per thread: one accumulator and one mark per term (sizes from the data: fallible).
+    let mut acc: Vec<f64> = memory::zeroed(n_features, WHAT)?;
+    let mut seen: Vec<u32> = memory::with_capacity(n_features, WHAT)?;
+    seen.resize(n_features, u32::MAX);
     let mut touched: Vec<u32> = Vec::new();
     let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
-    let mut totals = Vec::with_capacity(classes.len());
+    let mut totals = memory::with_capacity(classes.len(), WHAT)?;
     for c in classes {
         touched.clear();
         for &d in &by_class[c] {
             let (fs, vs) = rows.row(d as usize);
+            tick(4 + fs.len() as u64)?;
             for (&f, &v) in fs.iter().zip(vs) {
                 let i = f as usize;
                 if seen[i] != c as u32 {
@@ -134,7 +144,7 @@ fn class_sums(
                 acc[i] += if bernoulli { 1.0 } else { v as f64 };
             }
         }
-        pairs.reserve(touched.len());
+        memory::reserve(&mut pairs, touched.len(), WHAT)?;
         let mut total = 0.0;
         for &f in &touched {
             let n = acc[f as usize];
@@ -143,8 +153,11 @@ fn class_sums(
         }
         totals.push(total);
     }
-    (pairs, totals)
+    Ok((pairs, totals))
 }
+
+/// What the allocations of [`NaiveBayes::fit`] are for, in a refusal.
+const WHAT: &str = "the naive Bayes counts";
 
 /// The first class of the second group: where the classes' stored values pass half of all.
 fn split_classes(rows: &SparseRows, by_class: &[Vec<u32>]) -> usize {
@@ -165,7 +178,10 @@ fn split_classes(rows: &SparseRows, by_class: &[Vec<u32>]) -> usize {
 const NO_ROW: u32 = u32::MAX;
 
 impl NaiveBayes {
-    /// Fits on `rows` (over `n_features` terms) with class ids `y` (all `< n_classes`).
+    /// Fits on `rows` (over `n_features` terms) with class ids `y` (all `< n_classes`). The
+    /// sizes come from the data: a refused allocation is an error, and so is a panic of the
+    /// helper thread ([`Error::Internal`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         rows: &SparseRows,
         y: &[u32],
@@ -174,7 +190,8 @@ impl NaiveBayes {
         algorithm: Algorithm,
         alpha: f64,
         priors: Priors,
-    ) -> NaiveBayes {
+        control: &Control<'_>,
+    ) -> Result<NaiveBayes> {
         let k = n_classes;
         let bernoulli = algorithm == Algorithm::Bernoulli;
         let mut docs = vec![0f64; k];
@@ -189,8 +206,20 @@ impl NaiveBayes {
         // groups of about equal work, the second on a helper thread for a large corpus. Each
         // class's sums are made the same way on either thread, and the groups are concatenated
         // in class order, so the model does not depend on the threads.
-        let sums_of =
-            |classes: std::ops::Range<usize>| class_sums(rows, &by_class, classes, n_features, bernoulli);
+        let sums_of = |classes: std::ops::Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
+            class_sums(rows, &by_class, classes, n_features, bernoulli, tick)
+        };
+        // This thread ticks the control; the helper stops at its next text once the control's
+        // check failed (its stop flag).
+        let tick = |work: u64| control.tick(work);
+        let stop = control.stop_flag();
+        let helper_tick = |_: u64| {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                Err(Error::data("stopped with the calling thread"))
+            } else {
+                Ok(())
+            }
+        };
         let split = split_classes(rows, &by_class);
         let ((mut pairs, mut totals), (more_pairs, more_totals)) = if rows.features.len() >= PARALLEL_FIT_FROM
             && split > 0
@@ -198,20 +227,38 @@ impl NaiveBayes {
             && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
         {
             std::thread::scope(|scope| {
-                let helper = std::thread::Builder::new().spawn_scoped(scope, || sums_of(split..k));
-                let first = sums_of(0..split);
+                let helper =
+                    std::thread::Builder::new().spawn_scoped(scope, || sums_of(split..k, &helper_tick));
+                // A panic here goes on once the scope joined the helper (the caller's catch).
+                let first = sums_of(0..split, &tick);
                 let second = match helper {
-                    Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                    Err(_) => sums_of(split..k),
+                    Ok(h) => {
+                        // The check keeps running while the helper finishes (unless it failed).
+                        let waited = if first.is_err() { Ok(()) } else { control.wait(|| h.is_finished()) };
+                        let second = h
+                            .join()
+                            .map_err(|p| Error::panicked("the helper thread of the naive Bayes fit", p))?;
+                        waited?;
+                        second
+                    }
+                    Err(_) => sums_of(split..k, &tick),
                 };
-                (first, second)
-            })
+                Ok::<_, Error>((first?, second?))
+            })?
         } else {
-            (sums_of(0..k), (Vec::new(), Vec::new()))
+            (sums_of(0..k, &tick)?, (Vec::new(), Vec::new()))
         };
         pairs.extend(more_pairs);
         totals.extend(more_totals);
-        let mut per_term = vec![0u32; n_features + 1];
+        // The offsets are u32 (stored so): more (term, class) pairs than that cannot be indexed.
+        if u32::try_from(pairs.len()).is_err() {
+            return Err(Error::data(format!(
+                "the corpus has {} (term, class) pairs, more than a naive Bayes model holds ({}) (use fewer texts, raise 'min_df' or lower 'max_features')",
+                pairs.len(),
+                u32::MAX
+            )));
+        }
+        let mut per_term: Vec<u32> = memory::zeroed(n_features + 1, WHAT)?;
         for &(f, _, _) in &pairs {
             per_term[f as usize + 1] += 1;
         }
@@ -222,8 +269,8 @@ impl NaiveBayes {
         }
         let offsets = per_term;
         let mut fill: Vec<u32> = offsets[..n_features].to_vec();
-        let mut classes = vec![0u32; pairs.len()];
-        let mut sums = vec![0f64; pairs.len()];
+        let mut classes: Vec<u32> = memory::zeroed(pairs.len(), WHAT)?;
+        let mut sums: Vec<f64> = memory::zeroed(pairs.len(), WHAT)?;
         for &(f, c, n) in &pairs {
             let slot = &mut fill[f as usize];
             classes[*slot as usize] = c;
@@ -238,7 +285,7 @@ impl NaiveBayes {
             Priors::Uniform => vec![-(k as f64).ln(); k],
         };
         let v = n_features as f64;
-        let mut deltas = vec![0f32; sums.len()];
+        let mut deltas: Vec<f32> = memory::zeroed(sums.len(), WHAT)?;
         let mut base = Vec::new();
         let default: Vec<f64>;
         match algorithm {
@@ -278,7 +325,7 @@ impl NaiveBayes {
                 bias.iter_mut().zip(&absent).for_each(|(b, a)| *b += a);
             }
         }
-        NaiveBayes {
+        Ok(NaiveBayes {
             algorithm,
             n_classes: k,
             bias,
@@ -290,7 +337,7 @@ impl NaiveBayes {
             dense: Vec::new(),
             dense_of: Vec::new(),
         }
-        .with_dense_rows()
+        .with_dense_rows())
     }
 
     /// Builds [`NaiveBayes::dense`] where it pays.
@@ -602,7 +649,9 @@ mod tests {
         // Class 1 counts a=0 b=1 c=2, N_1 = 3 -> 3 + 3 = 6: P(a|1) = 1/6, P(b|1) = 2/6, P(c|1) = 3/6.
         // Priors 2/3 and 1/3.
         let (rows, y) = corpus();
-        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 1.0, Priors::Learned);
+        let nb =
+            NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 1.0, Priors::Learned, &Control::new())
+                .unwrap();
         close(nb.bias()[0], (2.0f64 / 3.0).ln());
         close(nb.bias()[1], (1.0f64 / 3.0).ln());
         close(nb.weight(0, 0), (4.0f64 / 7.0).ln());
@@ -618,6 +667,43 @@ mod tests {
         softmax(&mut s);
         let (p0, p1) = (8.0 / 147.0, 1.0 / 36.0);
         close(s[0], p0 / (p0 + p1));
+    }
+
+    /// A failing interrupt check ends the fit on both threads (before: the fit had no check at
+    /// all); without one, the large corpus (two threads) fits, to the bytes of one thread's
+    /// sums and the same bytes twice.
+    #[test]
+    fn a_failing_check_ends_the_fit() {
+        let mut rows = SparseRows { offsets: vec![0], ..Default::default() };
+        let mut y = Vec::new();
+        for d in 0..(2 * PARALLEL_FIT_FROM / 8) as u32 {
+            for j in 0..8 {
+                rows.features.push((d * 7 + j * 13) % 1000);
+                rows.values.push(1.0);
+            }
+            rows.offsets.push(rows.features.len());
+            y.push(d % 4);
+        }
+        let fit = |control: &Control<'_>| {
+            NaiveBayes::fit(&rows, &y, 4, 1000, Algorithm::Multinomial, 1.0, Priors::Learned, control)
+        };
+        // The two threads' groups, concatenated, are the one-thread sums: the same model bytes.
+        let by_class: Vec<Vec<u32>> =
+            (0..4).map(|c| (0..y.len() as u32).filter(|&d| y[d as usize] == c).collect()).collect();
+        let ok = |_: u64| Ok(());
+        let split = split_classes(&rows, &by_class);
+        assert!(split > 0 && split < 4);
+        let (mut pairs, mut totals) = class_sums(&rows, &by_class, 0..split, 1000, false, &ok).unwrap();
+        let (more_pairs, more_totals) = class_sums(&rows, &by_class, split..4, 1000, false, &ok).unwrap();
+        pairs.extend(more_pairs);
+        totals.extend(more_totals);
+        assert_eq!((pairs, totals), class_sums(&rows, &by_class, 0..4, 1000, false, &ok).unwrap());
+        let a = postcard::to_stdvec(&fit(&Control::new()).unwrap()).unwrap();
+        assert_eq!(a, postcard::to_stdvec(&fit(&Control::new()).unwrap()).unwrap());
+        let check = || Err(Error::data("interrupted"));
+        let control = Control::new().with_check(&check);
+        std::thread::sleep(crate::models::control::CHECK_EVERY);
+        assert_eq!(fit(&control).err().map(|e| e.to_string()).as_deref(), Some("interrupted"));
     }
 
     /// The dense rows give the same bits as the sparse weights (every algorithm, a random
@@ -639,7 +725,8 @@ mod tests {
                 y.push(next(k as u64) as u32);
             }
             for algorithm in [Algorithm::Multinomial, Algorithm::Complement, Algorithm::Bernoulli] {
-                let nb = NaiveBayes::fit(&rows, &y, k, 300, algorithm, 0.1, Priors::Learned);
+                let nb = NaiveBayes::fit(&rows, &y, k, 300, algorithm, 0.1, Priors::Learned, &Control::new())
+                    .unwrap();
                 // Every row dense for few classes; some rows (the frequent terms) for many.
                 let with_row = (0..300).filter(|&f| nb.dense_row(f).is_some()).count();
                 assert_eq!(with_row == 300, k < 40, "{k}: {with_row} rows");
@@ -667,7 +754,9 @@ mod tests {
     fn alpha_and_uniform_priors() {
         // alpha = 0.5: P(a|0) = (3 + 0.5) / (4 + 1.5) = 3.5/5.5.
         let (rows, y) = corpus();
-        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 0.5, Priors::Uniform);
+        let nb =
+            NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 0.5, Priors::Uniform, &Control::new())
+                .unwrap();
         close(nb.weight(0, 0), (3.5f64 / 5.5).ln());
         close(nb.bias()[0], 0.5f64.ln());
         close(nb.bias()[1], 0.5f64.ln());
@@ -679,7 +768,9 @@ mod tests {
         //   θ~(a|0) = (0+1)/(3+3) = 1/6 -> W = −ln(1/6); θ~(c|0) = 3/6.
         // Complement of class 1 = class 0's counts (a=3 b=1 c=0, total 4): θ~(a|1) = 4/7.
         let (rows, y) = corpus();
-        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Complement, 1.0, Priors::Learned);
+        let nb =
+            NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Complement, 1.0, Priors::Learned, &Control::new())
+                .unwrap();
         close(nb.weight(0, 0), -(1.0f64 / 6.0).ln());
         close(nb.weight(2, 0), -(3.0f64 / 6.0).ln());
         close(nb.weight(0, 1), -(4.0f64 / 7.0).ln());
@@ -691,7 +782,9 @@ mod tests {
         // Document frequencies: class 0 (2 docs): a 2, b 1, c 0; class 1 (1 doc): a 0, b 1, c 1.
         // alpha = 1: p(a|0) = 3/4, p(b|0) = 2/4, p(c|0) = 1/4; p(a|1) = 1/3, p(b|1) = 2/3, p(c|1) = 2/3.
         let (rows, y) = corpus();
-        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Bernoulli, 1.0, Priors::Learned);
+        let nb =
+            NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Bernoulli, 1.0, Priors::Learned, &Control::new())
+                .unwrap();
         // Document "a" (present: a; absent: b, c) in class 0: ln(2/3) + ln(3/4) + ln(1/2) + ln(3/4).
         let mut s = [0.0; 2];
         nb.scores(&[0], &[5.0], &mut s);
@@ -703,20 +796,38 @@ mod tests {
     fn weights_that_overflow_are_found() {
         let (rows, y) = corpus();
         for algorithm in [Algorithm::Multinomial, Algorithm::Complement, Algorithm::Bernoulli] {
-            assert!(NaiveBayes::fit(&rows, &y, 2, 3, algorithm, 0.1, Priors::Learned).all_finite());
+            assert!(
+                NaiveBayes::fit(&rows, &y, 2, 3, algorithm, 0.1, Priors::Learned, &Control::new())
+                    .unwrap()
+                    .all_finite()
+            );
         }
         // N/α overflows: ln(1 + N/α) is infinite.
-        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 1e-320, Priors::Learned);
+        let nb = NaiveBayes::fit(
+            &rows,
+            &y,
+            2,
+            3,
+            Algorithm::Multinomial,
+            1e-320,
+            Priors::Learned,
+            &Control::new(),
+        )
+        .unwrap();
         assert!(!nb.all_finite());
         // Term a is in both documents of class 0: p = (2 + α) / (2 + 2α) rounds to 1.
-        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Bernoulli, 1e-20, Priors::Learned);
+        let nb =
+            NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Bernoulli, 1e-20, Priors::Learned, &Control::new())
+                .unwrap();
         assert!(!nb.all_finite());
     }
 
     #[test]
     fn empty_document_gets_the_prior() {
         let (rows, y) = corpus();
-        let nb = NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 1.0, Priors::Learned);
+        let nb =
+            NaiveBayes::fit(&rows, &y, 2, 3, Algorithm::Multinomial, 1.0, Priors::Learned, &Control::new())
+                .unwrap();
         let mut s = [0.0; 2];
         nb.scores(&[], &[], &mut s);
         softmax(&mut s);

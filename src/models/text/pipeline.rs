@@ -20,6 +20,7 @@ use crate::models::control::Control;
 use crate::models::data::Column;
 use crate::{Error, Result};
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Below this many texts, one thread does everything (a thread costs tens of microseconds, and
@@ -138,6 +139,20 @@ pub(super) fn in_halves_with<T: Send>(
     caller_tick: &dyn Fn(u64) -> Result<()>,
     f: impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync,
 ) -> Result<(T, T)> {
+    // A panic of `f` on this thread (the helper's is caught at its join) becomes an error,
+    // after the scope joined the helper (which the stop flag ends at its next tick).
+    std::panic::catch_unwind(AssertUnwindSafe(|| halves(n, control, caller_tick, &f))).unwrap_or_else(|p| {
+        control.stop_flag().store(true, Ordering::Relaxed);
+        Err(Error::panicked("the text pipeline", p))
+    })
+}
+
+fn halves<T: Send>(
+    n: usize,
+    control: &Control<'_>,
+    caller_tick: &dyn Fn(u64) -> Result<()>,
+    f: &(impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync),
+) -> Result<(T, T)> {
     let (first, second) = (0..n / 2, n / 2..n);
     let stop = control.stop_flag();
     let stopped = || Error::data("stopped with the calling thread");
@@ -148,20 +163,28 @@ pub(super) fn in_halves_with<T: Send>(
     }
     let helper_tick = |_: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { Ok(()) };
     std::thread::scope(|scope| {
-        let f = &f;
         let helper_tick = &helper_tick;
         let helper = std::thread::Builder::new().spawn_scoped(scope, {
             let second = second.clone();
             move || f(second, helper_tick)
         });
-        let a = f(first, &tick);
+        let a = match std::panic::catch_unwind(AssertUnwindSafe(|| f(first, &tick))) {
+            Ok(a) => a,
+            Err(p) => {
+                // The helper stops at its next tick; the scope joins it, `in_halves_with` reports.
+                stop.store(true, Ordering::Relaxed);
+                std::panic::resume_unwind(p)
+            }
+        };
         let b = match helper {
             Ok(helper) => {
                 // A failed check in the first half set the stop flag: the helper stops at its
                 // next tick. Else the check keeps running while the helper finishes.
                 let waited =
                     if stop.load(Ordering::Relaxed) { Ok(()) } else { control.wait(|| helper.is_finished()) };
-                let b = helper.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                let b = helper
+                    .join()
+                    .map_err(|p| Error::panicked("the helper thread of the text pipeline", p))?;
                 waited?;
                 b
             }
@@ -275,6 +298,29 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want);
+    }
+
+    /// A panic on either thread (or on the only one) is an internal error, never a panic of
+    /// the caller (before: the helper's panic was raised again on the calling thread).
+    #[test]
+    fn a_panic_in_either_half_is_an_internal_error() {
+        for (n, panic_in) in [(4 * MIN_ROWS, 0), (4 * MIN_ROWS, 1), (10, 0), (10, 1)] {
+            let got = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                in_halves(n, &Control::new(), |range, tick| -> Result<()> {
+                    for i in range.clone() {
+                        if (range.start > 0) as usize == panic_in {
+                            panic!("boom in half {panic_in}");
+                        }
+                        tick(1)?;
+                        let _ = i;
+                    }
+                    Ok(())
+                })
+            }));
+            let e = got.expect("no panic leaves in_halves").unwrap_err();
+            assert!(matches!(e, Error::Internal(_)), "{e}");
+            assert!(e.to_string().contains(&format!("panicked: boom in half {panic_in}")), "{e}");
+        }
     }
 
     /// A failing check ends the counting and the halves; the helper thread stops too.

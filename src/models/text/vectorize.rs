@@ -565,6 +565,7 @@ impl VocabularyBuilder {
     pub fn try_add(&mut self, tokens: &Tokens, lo: usize, hi: usize) -> Result<()> {
         let n = tokens.len();
         if n == 0 {
+            self.check_u32(0, 0, 0, 1)?;
             self.add(tokens, lo, hi);
             return Ok(());
         }
@@ -572,6 +573,7 @@ impl VocabularyBuilder {
         // slice of the joined text, and the k-grams together cover it at most k times.
         let grams: usize = (lo..=hi).map(|k| n.saturating_sub(k - 1)).sum();
         let bytes = (lo..=hi).map(|k| k.saturating_mul(tokens.text().len() + 1)).sum::<usize>();
+        self.check_u32(grams, bytes, grams, 1)?;
         memory::reserve(&mut self.features, grams, WHAT)?;
         memory::reserve(&mut self.counts, grams, WHAT)?;
         memory::reserve(&mut self.terms, grams, WHAT)?;
@@ -582,6 +584,30 @@ impl VocabularyBuilder {
         }
         self.add(tokens, lo, hi);
         Ok(())
+    }
+
+    /// Refuses what would overflow the builder's u32 fields (term ids, their byte offsets in
+    /// `text`, the positions of stored values, document numbers) once `terms` more terms,
+    /// `bytes` more bytes of term text, `values` more stored values and `docs` more documents
+    /// are added: a corpus that large is an error, not a silent wrap that mixes up counts.
+    fn check_u32(&self, terms: usize, bytes: usize, values: usize, docs: usize) -> Result<()> {
+        // u32::MAX itself is a marker (EMPTY, `last_doc` of an unseen term).
+        let over = |now: usize, more: usize| now.saturating_add(more) >= u32::MAX as usize;
+        let what = if over(self.terms.len(), terms) {
+            "distinct terms"
+        } else if over(self.text.len(), bytes) {
+            "bytes of distinct terms"
+        } else if over(self.features.len(), values) {
+            "(text, term) pairs"
+        } else if over(self.doc_offsets.len(), docs) {
+            "texts"
+        } else {
+            return Ok(());
+        };
+        Err(crate::Error::data(format!(
+            "the training texts have more than {} {what}, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
+            u32::MAX - 1
+        )))
     }
 
     /// Grows the hash table now if `terms` terms would make `record` grow it (memory the
@@ -672,6 +698,7 @@ impl VocabularyBuilder {
                 tick(4096 * 8)?;
             }
         }
+        self.check_u32(new_terms, new_bytes, 0, doc_offsets.len())?;
         self.text
             .try_reserve_exact(new_bytes)
             .map_err(|_| memory::refused((self.text.len() + new_bytes) as f64, WHAT))?;
@@ -1295,5 +1322,22 @@ mod tests {
         assert_eq!(back.id("b"), Some(1));
         let bad = postcard::to_stdvec(&vec!["b", "a"]).unwrap();
         assert!(postcard::from_bytes::<Vocabulary>(&bad).is_err());
+    }
+
+    /// Sizes past the u32 fields are refused before anything is added (before: the term
+    /// positions, ids and offsets wrapped silently on corpora of over 4 G stored values).
+    #[test]
+    fn u32_overflow_is_an_error() {
+        let b = VocabularyBuilder::default();
+        assert!(b.check_u32(10, 100, 1000, 1).is_ok());
+        for (terms, bytes, values, docs, what) in [
+            (u32::MAX as usize, 0, 0, 0, "distinct terms"),
+            (0, u32::MAX as usize, 0, 0, "bytes of distinct terms"),
+            (0, 0, u32::MAX as usize, 0, "(text, term) pairs"),
+            (0, 0, 0, usize::MAX, "texts"),
+        ] {
+            let e = b.check_u32(terms, bytes, values, docs).unwrap_err().to_string();
+            assert!(e.contains(what) && e.contains("more than a text model holds"), "{e}");
+        }
     }
 }
