@@ -229,10 +229,11 @@ impl Predicting {
     /// one-row kernels, so where they are scored does not change a bit of the results).
     fn next_classified(&mut self) -> Result<Option<Box<dyn Chunk>>> {
         loop {
-            let started = match self.read_encoded()? {
-                None => None,
-                Some((first, keys, x, rows)) => Some(Pending { first, keys, scores: self.score(x, rows) }),
-            };
+            let started = self.read_encoded()?.map(|(first, keys, x, rows)| Pending {
+                first,
+                keys,
+                scores: self.score(x, rows),
+            });
             match std::mem::replace(&mut self.pending, started) {
                 Some(done) => return done.finish(&self.labels).map(Some),
                 None if self.pending.is_none() => return Ok(None),
