@@ -168,7 +168,7 @@ impl Classifier {
         Ok(())
     }
 
-    /// The feature columns, in the order [`Classifier::encode_features`] takes their values.
+    /// The feature columns, in the order [`Classifier::encode_with`] asks for their values.
     pub fn feature_names(&self) -> Vec<&str> {
         self.encoder.names()
     }
