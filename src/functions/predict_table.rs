@@ -2,23 +2,28 @@
 //! prediction over a table, view or read-only SELECT.
 //!
 //! The source is read a batch of rows at a time (at most [`BATCH_CELLS`] cells, so memory does
-//! not grow with the row count however wide the table), each batch predicted at once by the
-//! model ([`crate::models::Model::predict_rows`]: one matrix product per batch for a
-//! classifier). Columns are found by their training names, so tables as wide as SQLite allows
-//! work. `key` is the value of the source column named by the option `key`, else the row's
-//! position in the source (from 1); `probability` is the JSON object of class probabilities
-//! (as `ml_predict_proba` gives it), NULL for recommenders.
+//! not grow with the row count however wide the table). A classifier encodes each row straight
+//! from the statement's cells ([`Batches::next_rows`], nothing copied) and scores the batch
+//! with the one-row kernels ([`crate::models::mlp::Classifier::score_rows`]), so every row is
+//! bit-identical to `ml_predict` and `ml_predict_proba`; batch n is scored on a second thread
+//! while batch n + 1 is read. The other kinds read batches of typed columns and predict them at
+//! once ([`crate::models::Model::predict_rows`]). Columns are found by their training names, so
+//! tables as wide as SQLite allows work. `key` is the value of the source column named by the
+//! option `key`, else the row's position in the source (from 1); `probability` is the JSON
+//! object of class probabilities (as `ml_predict_proba` gives it), NULL for recommenders,
+//! written only for the rows whose `probability` the query reads.
 
 use super::args::sql_value as sql;
-use super::tables::{Chunks, Output, TableFn};
+use super::tables::{Chunk, Chunks, Output, TableFn};
 use crate::error::clip;
 use crate::models::option_spec::{Default, Spec, Type};
-use crate::models::{Control, Dataset, Input, Options, Predictions};
+use crate::models::{Control, Input, Model, Options, Value, memory};
 use crate::source::Batches;
 use crate::store::{LoadedModel, Session};
 use crate::{Error, Result};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
+use rusqlite::vtab::Context;
 use std::ffi::CStr;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -73,8 +78,42 @@ impl TableFn for PredictTable {
                 })?)
             }
         };
-        let batch_rows = (BATCH_CELLS / batches.names().len().max(1)).clamp(16, MAX_BATCH_ROWS);
-        Ok(Output::Chunked(Box::new(Predicting { model, batches, key_column, batch_rows })))
+        // A classifier encodes its features straight from the statement's cells, in the
+        // training order; the other kinds read batches of typed columns.
+        let features = match &model.model {
+            Model::Classifier(c) => Some(
+                c.feature_names()
+                    .iter()
+                    .map(|f| {
+                        batches.names().iter().position(|n| n.eq_ignore_ascii_case(f)).ok_or_else(|| {
+                            Error::data(format!(
+                                "feature column '{f}' is not a column of the source (columns: {})",
+                                batches.names().join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<usize>>>()?,
+            ),
+            _ => None,
+        };
+        let width = match &model.model {
+            Model::Classifier(c) => c.width().max(batches.names().len()),
+            _ => batches.names().len(),
+        };
+        let batch_rows = (BATCH_CELLS / width.max(1)).clamp(16, MAX_BATCH_ROWS);
+        let labels = Arc::new(Labels::of(match &model.model {
+            Model::Classifier(c) => c.classes(),
+            _ => &[],
+        }));
+        Ok(Output::Chunked(Box::new(Predicting {
+            model,
+            batches,
+            key_column,
+            batch_rows,
+            features,
+            labels,
+            pending: None,
+        })))
     }
 }
 
@@ -99,58 +138,254 @@ struct Predicting {
     batches: Batches,
     key_column: Option<usize>,
     batch_rows: usize,
+    /// A classifier's feature columns (their positions in the source, in training order).
+    features: Option<Vec<usize>>,
+    /// A classifier's classes (the other kinds' come with their predictions).
+    labels: Arc<Labels>,
+    /// A classifier's batch being scored.
+    pending: Option<Pending>,
+}
+
+/// Class labels as results: SQL values, and JSON keys for the probability objects.
+#[derive(Default)]
+struct Labels {
+    values: Vec<SqlValue>,
+    keys: Vec<String>,
+}
+
+impl Labels {
+    fn of(classes: &[Value]) -> Labels {
+        Labels {
+            values: classes.iter().cloned().map(sql).collect(),
+            keys: classes
+                .iter()
+                .map(|c| serde_json::to_string(&c.to_key()).unwrap_or_else(|_| "\"?\"".into()))
+                .collect(),
+        }
+    }
 }
 
 impl Chunks for Predicting {
-    fn next_chunk(&mut self, _conn: &Connection) -> Result<Option<Vec<Vec<SqlValue>>>> {
-        let before = self.batches.rows_read();
+    fn next_chunk(&mut self, _conn: &Connection) -> Result<Option<Box<dyn Chunk>>> {
+        if self.features.is_some() {
+            return self.next_classified();
+        }
+        let first = self.batches.rows_read() + 1;
         let Some(batch) = self.batches.next_batch(self.batch_rows, BATCH_TEXT_BYTES)? else {
             return Ok(None);
         };
-        let predictions = self.model.model.predict_rows(&batch, &Control::new())?;
-        Ok(Some(rows(&batch, predictions, self.key_column, before)))
+        let p = self.model.model.predict_rows(&batch, &Control::new())?;
+        let keys = match self.key_column {
+            None => None,
+            Some(c) => Some((0..batch.n_rows).map(|r| sql(batch.columns[c].get(r).to_value())).collect()),
+        };
+        Ok(Some(Box::new(Scored {
+            labels: Arc::new(Labels::of(&p.classes)),
+            first,
+            keys,
+            predicted: Predicted::Value(p.values.into_iter().map(sql).collect()),
+            proba: p.proba,
+        })))
     }
 }
 
-/// The result rows of one batch.
-fn rows(batch: &Dataset, p: Predictions, key_column: Option<usize>, before: usize) -> Vec<Vec<SqlValue>> {
-    let keys: Vec<String> = p
-        .classes
-        .iter()
-        .map(|c| serde_json::to_string(&c.to_key()).unwrap_or_else(|_| "\"?\"".into()))
-        .collect();
-    let k = p.classes.len();
-    p.values
-        .into_iter()
-        .enumerate()
-        .map(|(r, value)| {
-            let key = match key_column {
-                Some(c) => input_sql(batch.columns[c].get(r)),
-                None => SqlValue::Integer((before + r + 1) as i64),
-            };
-            let probability = if k == 0 {
-                SqlValue::Null
-            } else {
-                let mut json = String::with_capacity(16 * k + 2);
-                json.push('{');
-                for (j, prob) in p.proba[r * k..(r + 1) * k].iter().enumerate() {
-                    if j > 0 {
-                        json.push(',');
-                    }
-                    let n = serde_json::Number::from_f64(*prob).map_or("null".into(), |n| n.to_string());
-                    let _ = write!(json, "{}:{n}", keys[j]);
+/// A classifier's batch: its rows encoded, then scored (on another thread while the next batch
+/// is read, when one can be started).
+struct Pending {
+    first: usize,
+    keys: Option<Vec<SqlValue>>,
+    scores: Scoring,
+}
+
+type Scores = Result<(Vec<u32>, Vec<f64>)>;
+
+enum Scoring {
+    Thread(std::thread::JoinHandle<Scores>),
+    Done(Scores),
+}
+
+impl Pending {
+    /// Waits for the scores.
+    fn finish(self, labels: &Arc<Labels>) -> Result<Box<dyn Chunk>> {
+        let (classes, proba) = match self.scores {
+            Scoring::Done(s) => s?,
+            Scoring::Thread(t) => {
+                t.join().map_err(|_| Error::Internal("the scoring thread panicked".into()))??
+            }
+        };
+        Ok(Box::new(Scored {
+            labels: labels.clone(),
+            first: self.first,
+            keys: self.keys,
+            predicted: Predicted::Class(classes),
+            proba,
+        }))
+    }
+}
+
+impl Predicting {
+    /// A classifier's next chunk: batch n + 1 is read and encoded here, on the connection's
+    /// thread, while batch n is scored on another (the rows are independent and run the
+    /// one-row kernels, so where they are scored does not change a bit of the results).
+    fn next_classified(&mut self) -> Result<Option<Box<dyn Chunk>>> {
+        loop {
+            let started = self.read_encoded()?.map(|(first, keys, x, rows)| Pending {
+                first,
+                keys,
+                scores: self.score(x, rows),
+            });
+            match std::mem::replace(&mut self.pending, started) {
+                Some(done) => return done.finish(&self.labels).map(Some),
+                None if self.pending.is_none() => return Ok(None),
+                None => {}
+            }
+        }
+    }
+
+    /// Scores `rows` encoded rows on a new thread, or here when none can be started.
+    fn score(&self, x: Vec<f32>, rows: usize) -> Scoring {
+        let model = self.model.clone();
+        let run = move || match &model.model {
+            Model::Classifier(c) => c.score_rows(&x, rows, &Control::new()),
+            _ => Err(Error::Internal("scoring rows of a model that is not a classifier".into())),
+        };
+        // The job is taken by the thread when it starts; a thread that cannot be started
+        // leaves it to run here.
+        type Job = Box<dyn FnOnce() -> Scores + Send>;
+        let job: Arc<std::sync::Mutex<Option<Job>>> = Arc::new(std::sync::Mutex::new(Some(Box::new(run))));
+        let take = |job: &std::sync::Mutex<Option<Job>>| job.lock().ok().and_then(|mut j| j.take());
+        let theirs = job.clone();
+        let spawned =
+            std::thread::Builder::new().name("sqlml-predict".into()).spawn(move || match take(&theirs) {
+                Some(run) => run(),
+                None => Err(Error::Internal("the scoring thread found no rows".into())),
+            });
+        match spawned {
+            Ok(handle) => Scoring::Thread(handle),
+            Err(_) => Scoring::Done(match take(&job) {
+                Some(run) => run(),
+                None => Err(Error::Internal("the rows to score were lost".into())),
+            }),
+        }
+    }
+
+    /// Reads and encodes the next batch: its first row's position, its keys, the encoded rows
+    /// and their number; None when the source is exhausted.
+    #[allow(clippy::type_complexity)]
+    fn read_encoded(&mut self) -> Result<Option<(usize, Option<Vec<SqlValue>>, Vec<f32>, usize)>> {
+        let (Some(features), Model::Classifier(c)) = (&self.features, &self.model.model) else {
+            return Ok(None);
+        };
+        let first = self.batches.rows_read() + 1;
+        let w = c.width();
+        let cells = self.batch_rows.saturating_mul(w);
+        let mut x: Vec<f32> =
+            memory::zeroed(cells, &format!("the encoded rows ({} rows × {w} inputs)", self.batch_rows))?;
+        let mut keys = Vec::new();
+        let key_column = self.key_column;
+        let key_name = key_column.and_then(|k| self.batches.names().get(k)).cloned().unwrap_or_default();
+        let mut n = 0;
+        let read = self.batches.next_rows(self.batch_rows, BATCH_TEXT_BYTES, |row| {
+            c.encode_with(&mut x[n * w..(n + 1) * w], |i| row.get(features[i]))
+                .map_err(|e| Error::data(format!("row {}: {e}", row.number())))?;
+            n += 1;
+            let Some(k) = key_column else { return Ok(0) };
+            let (v, bytes) = match row.get(k)? {
+                Input::Blob(_) => {
+                    return Err(Error::data(format!(
+                        "column '{}' holds a blob in row {}; sqlml reads numbers and text only",
+                        clip(&key_name),
+                        row.number()
+                    )));
                 }
-                json.push('}');
-                SqlValue::Text(json)
+                Input::Text(t) => (SqlValue::Text(t.to_owned()), t.len()),
+                other => (sql(other.to_value()), 0),
             };
-            vec![key, sql(value), probability]
-        })
-        .collect()
+            memory::reserve(&mut keys, 1, "the keys of a batch")?;
+            keys.push(v);
+            Ok(bytes)
+        })?;
+        if read == 0 {
+            return Ok(None);
+        }
+        x.truncate(read * w);
+        Ok(Some((first, key_column.map(|_| keys), x, read)))
+    }
 }
 
-fn input_sql(v: Input<'_>) -> SqlValue {
-    match v {
-        Input::Blob(b) => SqlValue::Blob(b.to_vec()),
-        other => sql(other.to_value()),
+impl Drop for Predicting {
+    fn drop(&mut self) {
+        // A batch still being scored is waited for: no work outlives the query.
+        if let Some(Pending { scores: Scoring::Thread(t), .. }) = self.pending.take() {
+            let _ = t.join();
+        }
     }
+}
+
+/// What was predicted for each row of a chunk.
+enum Predicted {
+    /// Class indices into the labels.
+    Class(Vec<u32>),
+    /// Values.
+    Value(Vec<SqlValue>),
+}
+
+/// The result rows of one batch; the probability objects are written only when read.
+struct Scored {
+    labels: Arc<Labels>,
+    /// Position of the first row in the source (from 1).
+    first: usize,
+    /// The key column's values, when the option `key` names one.
+    keys: Option<Vec<SqlValue>>,
+    predicted: Predicted,
+    /// Class probabilities, row-major (empty without classes).
+    proba: Vec<f64>,
+}
+
+impl Chunk for Scored {
+    fn len(&self) -> usize {
+        match &self.predicted {
+            Predicted::Class(c) => c.len(),
+            Predicted::Value(v) => v.len(),
+        }
+    }
+
+    fn cell(&self, row: usize, col: usize, ctx: &mut Context) -> rusqlite::Result<()> {
+        let null = SqlValue::Null;
+        match col {
+            0 => match &self.keys {
+                Some(keys) => ctx.set_result(keys.get(row).unwrap_or(&null)),
+                None => ctx.set_result(&((self.first + row) as i64)),
+            },
+            1 => match &self.predicted {
+                Predicted::Class(c) => ctx.set_result(
+                    c.get(row).and_then(|&i| self.labels.values.get(i as usize)).unwrap_or(&null),
+                ),
+                Predicted::Value(v) => ctx.set_result(v.get(row).unwrap_or(&null)),
+            },
+            2 => {
+                let k = self.labels.keys.len();
+                match self.proba.get(row * k..(row + 1) * k) {
+                    Some(probs) if k > 0 => ctx.set_result(&probability_json(&self.labels.keys, probs)),
+                    _ => ctx.set_result(&null),
+                }
+            }
+            _ => ctx.set_result(&null),
+        }
+    }
+}
+
+/// The JSON object of one row's class probabilities, as `ml_predict_proba` gives it.
+fn probability_json(keys: &[String], probs: &[f64]) -> String {
+    let mut json = String::with_capacity(16 * keys.len() + 2);
+    json.push('{');
+    for (j, (key, prob)) in keys.iter().zip(probs).enumerate() {
+        if j > 0 {
+            json.push(',');
+        }
+        let n = serde_json::Number::from_f64(*prob).map_or("null".into(), |n| n.to_string());
+        let _ = write!(json, "{key}:{n}");
+    }
+    json.push('}');
+    json
 }

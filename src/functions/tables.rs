@@ -54,7 +54,29 @@ pub enum Output {
 pub trait Chunks {
     /// The next rows (possibly none), or None when there are no more. Runs on the connection's
     /// thread, marked as inside the function (what it runs cannot call sqlml).
-    fn next_chunk(&mut self, conn: &Connection) -> crate::Result<Option<Vec<Vec<SqlValue>>>>;
+    fn next_chunk(&mut self, conn: &Connection) -> crate::Result<Option<Box<dyn Chunk>>>;
+}
+
+/// One chunk of rows, whose cells are made when the query reads them (a column the query does
+/// not read costs nothing).
+pub trait Chunk {
+    /// Number of rows.
+    fn len(&self) -> usize;
+    /// Sets the result to visible column `col` of row `row` (both in range).
+    fn cell(&self, row: usize, col: usize, ctx: &mut Context) -> rusqlite::Result<()>;
+}
+
+impl Chunk for Vec<Vec<SqlValue>> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn cell(&self, row: usize, col: usize, ctx: &mut Context) -> rusqlite::Result<()> {
+        match self.get(row).and_then(|r| r.get(col)) {
+            Some(v) => ctx.set_result(v),
+            None => ctx.set_result(&SqlValue::Null),
+        }
+    }
 }
 
 impl From<Vec<Vec<SqlValue>>> for Output {
@@ -79,7 +101,7 @@ pub struct ListCursor<F: TableFn> {
     db: *mut ffi::sqlite3,
     session: Arc<Session>,
     args: Vec<Option<SqlValue>>,
-    rows: Vec<Vec<SqlValue>>,
+    rows: Box<dyn Chunk>,
     more: Option<Box<dyn Chunks>>,
     i: usize,
     /// Rows before the current chunk (for the row id).
@@ -163,7 +185,7 @@ unsafe impl<'vtab, F: TableFn> VTab<'vtab> for ListTab<F> {
             db: self.db,
             session: self.session.clone(),
             args: Vec::new(),
-            rows: Vec::new(),
+            rows: Box::new(Vec::new()),
             more: None,
             i: 0,
             before: 0,
@@ -222,8 +244,8 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
             rows().map_err(|e| fail(F::NAME, e))
         }));
         (self.rows, self.more) = match computed {
-            Ok(Ok(Output::All(rows))) => (rows, None),
-            Ok(Ok(Output::Chunked(chunks))) => (Vec::new(), Some(chunks)),
+            Ok(Ok(Output::All(rows))) => (Box::new(rows), None),
+            Ok(Ok(Output::Chunked(chunks))) => (Box::new(Vec::new()), Some(chunks)),
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)"))),
         };
@@ -245,9 +267,15 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
     fn column(&self, ctx: &mut Context, col: c_int) -> rusqlite::Result<()> {
         let col = col as usize;
         if col < F::VISIBLE {
-            match self.rows.get(self.i).and_then(|r| r.get(col)) {
-                Some(v) => ctx.set_result(v),
-                None => ctx.set_result(&SqlValue::Null),
+            if self.i < self.rows.len() {
+                let (rows, i) = (&self.rows, self.i);
+                // Cells are made here (a chunk's may build text): panics stay on this side.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rows.cell(i, col, ctx)))
+                    .unwrap_or_else(|_| {
+                        Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)")))
+                    })
+            } else {
+                ctx.set_result(&SqlValue::Null)
             }
         } else {
             match self.args.get(col - F::VISIBLE) {

@@ -4,7 +4,7 @@
 //! (also `WITH ... SELECT` and `VALUES`). Anything that would write is refused before it runs.
 
 use crate::error::clip;
-use crate::models::{Column, ColumnData, Dataset, memory};
+use crate::models::{Column, ColumnData, Dataset, Input, memory};
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ffi};
@@ -252,6 +252,20 @@ impl<'conn> Rows<'conn> {
         }
     }
 
+    /// The name SQLite gives column `col` of the statement.
+    fn column_name(&self, col: usize) -> String {
+        // SAFETY: `stmt` is valid and `col` below the column count; the name is a
+        // NUL-terminated string valid until the statement is finalized.
+        unsafe {
+            let name = ffi::sqlite3_column_name(self.stmt, col as c_int);
+            if name.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
+            }
+        }
+    }
+
     /// The error for result code `code`, with the connection's message as `rusqlite` builds it.
     #[cold]
     fn error(&self, code: c_int) -> Error {
@@ -403,6 +417,80 @@ impl Batches {
             return Ok(None);
         }
         Ok(Some(Dataset::new(columns)))
+    }
+}
+
+/// The current row of a source read cell by cell ([`Batches::next_rows`]): its cells as the
+/// statement holds them, valid until the next row.
+pub struct Row<'a> {
+    rows: &'a Rows<'a>,
+    number: usize,
+    width: usize,
+}
+
+impl Row<'_> {
+    /// The row's position in the source, from 1.
+    pub fn number(&self) -> usize {
+        self.number
+    }
+
+    /// Cell `col` (below the column count), borrowed from the statement. Text must be valid
+    /// UTF-8; a blob's bytes are not fetched (its value is empty).
+    pub fn get(&self, col: usize) -> Result<Input<'_>> {
+        if col >= self.width {
+            return Err(Error::Internal(format!("column {col} of a source of {} columns", self.width)));
+        }
+        Ok(match self.rows.value(col)? {
+            ValueRef::Null => Input::Null,
+            ValueRef::Integer(i) => Input::Integer(i),
+            ValueRef::Real(r) => Input::Real(r),
+            ValueRef::Text(t) => Input::Text(simdutf8::basic::from_utf8(t).map_err(|_| {
+                Error::data(format!(
+                    "column '{}' holds text that is not valid UTF-8 in row {}",
+                    clip(&self.rows.column_name(col)),
+                    self.number
+                ))
+            })?),
+            ValueRef::Blob(b) => Input::Blob(b),
+        })
+    }
+}
+
+impl Batches {
+    /// Steps through up to `limit` more rows, giving each to `each` as the statement holds it
+    /// (nothing is copied); `each` returns how many bytes it kept, and the batch ends after the
+    /// row that brings them to `max_kept_bytes`. Returns the rows read (0 when the source is
+    /// exhausted).
+    pub fn next_rows(
+        &mut self,
+        limit: usize,
+        max_kept_bytes: usize,
+        mut each: impl FnMut(&Row<'_>) -> Result<usize>,
+    ) -> Result<usize> {
+        if self.finished {
+            return Ok(0);
+        }
+        // SAFETY: as in `next_batch`.
+        let conn = unsafe { Connection::from_handle(self.db) }?;
+        let mut rows = std::mem::ManuallyDrop::new(Rows { conn: &conn, stmt: self.stmt });
+        let (mut n, mut kept) = (0usize, 0usize);
+        while n < limit.max(1) && kept < max_kept_bytes {
+            if !rows.step().map_err(|e| stepping_failed(e, self.done + n + 1))? {
+                self.finished = true;
+                break;
+            }
+            n += 1;
+            let row = Row { rows: &rows, number: self.done + n, width: self.names.len() };
+            match each(&row) {
+                Ok(bytes) => kept = kept.saturating_add(bytes),
+                Err(e) => {
+                    self.done += n;
+                    return Err(e);
+                }
+            }
+        }
+        self.done += n;
+        Ok(n)
     }
 }
 

@@ -58,6 +58,7 @@ pub mod trainer;
 
 use crate::models::control::Control;
 use crate::models::data::{Dataset, Input, Value, class_index};
+use crate::models::memory;
 use crate::models::metrics::{self, argmax};
 use crate::models::options::{Common, Options};
 use crate::models::setup::{Setup, Target};
@@ -165,6 +166,69 @@ impl Classifier {
             return Err(format!("classifier features of {offset} inputs in all, expected {width}"));
         }
         Ok(())
+    }
+
+    /// The feature columns, in the order [`Classifier::encode_with`] asks for their values.
+    pub fn feature_names(&self) -> Vec<&str> {
+        self.encoder.names()
+    }
+
+    /// Width of an encoded row.
+    pub fn width(&self) -> usize {
+        self.encoder.width
+    }
+
+    /// Encodes one row into `out` ([`Classifier::width`] long) as one-row prediction encodes
+    /// it; `value(i)` gives the value of feature `i` (in [`Classifier::feature_names`] order).
+    pub fn encode_with<'v>(
+        &self,
+        out: &mut [f32],
+        mut value: impl FnMut(usize) -> Result<Input<'v>>,
+    ) -> Result<()> {
+        out.fill(0.0);
+        for (i, f) in self.encoder.features.iter().enumerate() {
+            f.encode(value(i)?, &mut out[f.offset..f.offset + f.width()])?;
+        }
+        Ok(())
+    }
+
+    /// Predicted class and probabilities of encoded rows (`x`: `rows ×`
+    /// [`Classifier::width`]), bit-identical to [`Estimator::predict`] and
+    /// [`Estimator::predict_proba`] of each row: the network runs on `PASS` rows at a time with
+    /// the one-row kernels. Returns the class indices and the probabilities (row-major).
+    pub fn score_rows(&self, x: &[f32], rows: usize, control: &Control<'_>) -> Result<(Vec<u32>, Vec<f64>)> {
+        const PASS: usize = 256;
+        let (w, k) = (self.encoder.width, self.classes.len());
+        if x.len() != rows.saturating_mul(w) {
+            return Err(Error::data(format!(
+                "encoded rows do not match the network's inputs ({rows} rows × {w})"
+            )));
+        }
+        let mut classes: Vec<u32> = memory::with_capacity(rows, "the predicted classes")?;
+        let mut proba: Vec<f64> =
+            memory::with_capacity(rows.saturating_mul(k), "the predicted probabilities")?;
+        let pass = rows.min(PASS);
+        let mut scratch: Vec<f32> =
+            memory::zeroed(pass * self.network.scratch_len(), "the network's buffers")?;
+        let mut scores: Vec<f32> = memory::zeroed(pass * k, "the output scores")?;
+        let row_work = self.network.params().len() as u64;
+        for chunk in x.chunks(PASS * w.max(1)) {
+            let n = chunk.len() / w.max(1);
+            control.tick(n as u64 * row_work)?;
+            self.network.forward_rows(chunk, n, &mut scratch, &mut scores);
+            for row in scores[..n * k].chunks_exact_mut(k) {
+                let mut best = 0;
+                for (i, &s) in row.iter().enumerate() {
+                    if s > row[best] {
+                        best = i;
+                    }
+                }
+                classes.push(best as u32);
+                network::softmax(row);
+                proba.extend(row.iter().map(|&p| f64::from(p)));
+            }
+        }
+        Ok((classes, proba))
     }
 
     /// Encodes `args` and runs the network on one row; `f` gets the output scores (logits).

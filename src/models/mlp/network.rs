@@ -126,6 +126,29 @@ impl Network {
     }
 }
 
+impl Network {
+    /// Output scores (logits) of `rows` encoded rows of `x` (row-major, `rows × inputs`), into
+    /// `out` (`rows × outputs`). Each layer runs the kernel [`Network::forward_row`] runs, whose
+    /// rows are independent, so every row's scores are bit-identical to its one-row scores.
+    /// `scratch` must hold `rows × scratch_len / 2` values twice over (`rows ×`
+    /// [`Network::scratch_len`]).
+    pub fn forward_rows(&self, x: &[f32], rows: usize, scratch: &mut [f32], out: &mut [f32]) {
+        let half = scratch.len() / 2;
+        let (mut cur, mut next) = scratch.split_at_mut(half);
+        let layers = self.layers();
+        for l in 0..layers {
+            let (w, b) = self.offsets(l);
+            let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+            let input: &[f32] = if l == 0 { &x[..rows * n_in] } else { &cur[..rows * n_in] };
+            let hidden = l + 1 < layers;
+            let target: &mut [f32] =
+                if hidden { &mut next[..rows * n_out] } else { &mut out[..rows * n_out] };
+            kernels::forward(input, &self.params[w..b], self.bias(l), target, n_in, n_out, hidden);
+            std::mem::swap(&mut cur, &mut next);
+        }
+    }
+}
+
 /// In-place softmax of one row of scores.
 pub fn softmax(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
