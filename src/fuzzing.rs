@@ -1247,23 +1247,27 @@ mod tests {
         }
     }
 
+    /// A fuzz target: it takes the fuzzer's bytes.
+    type Target = fn(&[u8]);
+
+    /// Every cargo-fuzz target by its name (its folder under `fuzz/corpus/`).
+    const TARGETS: &[(&str, Target)] = &[
+        ("envelope", envelope),
+        ("decode", decode),
+        ("decode_mutated", decode_mutated),
+        ("options", train_options),
+        ("tokenize", tokenize),
+        ("source", source),
+        ("predict_inputs", predict_inputs),
+        ("bundle", bundle),
+    ];
+
     /// Every file named `bug-*` under `fuzz/corpus/<target>/` (inputs that once crashed a
     /// target) runs through its target again.
     #[test]
     fn regressions_replay() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-        type Target = fn(&[u8]);
-        let targets: [(&str, Target); 8] = [
-            ("envelope", envelope),
-            ("decode", decode),
-            ("decode_mutated", decode_mutated),
-            ("options", train_options),
-            ("tokenize", tokenize),
-            ("source", source),
-            ("predict_inputs", predict_inputs),
-            ("bundle", bundle),
-        ];
-        for (name, target) in targets {
+        for &(name, target) in TARGETS {
             let Ok(dir) = std::fs::read_dir(root.join(name)) else { continue };
             for entry in dir.flatten() {
                 if entry.file_name().to_string_lossy().starts_with("bug-") {
@@ -1285,17 +1289,6 @@ mod tests {
     fn every_target_on_its_corpus_and_mutations() {
         const MUTATIONS: usize = 3000;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-        type Target = fn(&[u8]);
-        let targets: [(&str, Target); 8] = [
-            ("envelope", envelope),
-            ("decode", decode),
-            ("decode_mutated", decode_mutated),
-            ("options", train_options),
-            ("tokenize", tokenize),
-            ("source", source),
-            ("predict_inputs", predict_inputs),
-            ("bundle", bundle),
-        ];
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             state ^= state << 13;
@@ -1303,7 +1296,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for (name, target) in targets {
+        for &(name, target) in TARGETS {
             let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(root.join(name))
                 .unwrap_or_else(|e| panic!("fuzz/corpus/{name}: {e}"))
                 .flatten()

@@ -227,6 +227,18 @@ fn positional_prediction_takes_the_training_columns() {
     );
 }
 
+/// How many rows of `leads` get from `ml_predict_table` (keyed by position) exactly the class
+/// and probabilities that `ml_predict` and `ml_predict_proba` give model `c`.
+fn same_as_per_row(conn: &Connection) -> i64 {
+    int(
+        conn,
+        "SELECT count(*) FROM ml_predict_table('c', 'SELECT * FROM leads ORDER BY rowid') AS p
+           JOIN leads l ON l.rowid = p.key
+          WHERE p.prediction = ml_predict('c', l.age, l.visits, l.segment)
+            AND p.probability = ml_predict_proba('c', l.age, l.visits, l.segment)",
+    )
+}
+
 /// `ml_predict_table` gives what per-row prediction gives, for every kind, keyed by position
 /// or by a source column.
 #[test]
@@ -240,13 +252,7 @@ fn batch_prediction_matches_per_row_prediction() {
     .unwrap();
     // Keyed by position (the source's order), then by the id column: the batch runs the
     // one-row kernels on each row, so classes and probabilities are the same to the bit.
-    let same = int(
-        &conn,
-        "SELECT count(*) FROM ml_predict_table('c', 'SELECT * FROM leads ORDER BY rowid') AS p
-           JOIN leads l ON l.rowid = p.key
-          WHERE p.prediction = ml_predict('c', l.age, l.visits, l.segment)
-            AND p.probability = ml_predict_proba('c', l.age, l.visits, l.segment)",
-    );
+    let same = same_as_per_row(&conn);
     assert_eq!(same, 700);
     let same = int(
         &conn,
@@ -297,6 +303,14 @@ fn batch_prediction_matches_per_row_prediction() {
         err(&conn, "SELECT * FROM ml_predict_table('c', 'messages')"),
         "ml_predict_table: feature column 'age' is not a column of the source (columns: id, body, label)"
     );
+    // A wide source of long names: the list of its columns is cut short, not quoted whole.
+    let wide: Vec<String> = (0..500).map(|i| format!("{} AS c{i}_{}", i, "x".repeat(60))).collect();
+    let e = err(&conn, &format!("SELECT * FROM ml_predict_table('c', 'SELECT {}')", wide.join(", ")));
+    assert!(
+        e.starts_with("ml_predict_table: feature column 'age' is not a column of the source (columns: c0_"),
+        "{e}"
+    );
+    assert!(e.len() < 1000, "{} bytes", e.len());
     assert_eq!(
         err(&conn, "SELECT * FROM ml_predict_table('c', 'SELECT * FROM nope')"),
         "ml_predict_table: argument 'source' is not a valid query: no such table: nope"
@@ -385,13 +399,7 @@ fn batch_prediction_is_per_row_prediction_across_batches() {
          UPDATE leads SET visits = CAST(visits AS TEXT) WHERE rowid % 17 = 0;",
     )
     .unwrap();
-    let same = int(
-        &conn,
-        "SELECT count(*) FROM ml_predict_table('c', 'SELECT * FROM leads ORDER BY rowid') AS p
-           JOIN leads l ON l.rowid = p.key
-          WHERE p.prediction = ml_predict('c', l.age, l.visits, l.segment)
-            AND p.probability = ml_predict_proba('c', l.age, l.visits, l.segment)",
-    );
+    let same = same_as_per_row(&conn);
     assert_eq!(same, 9000);
     // Only the predictions read, then only the probabilities.
     let per_row = text(

@@ -63,20 +63,10 @@ impl TableFn for PredictTable {
         };
         let model = session.load_active(conn, &name)?;
         let batches = Batches::open(conn, &source)?;
+        let names = batches.names();
         let key_column = match key {
             None => None,
-            Some(k) => {
-                Some(batches.names().iter().position(|n| n.eq_ignore_ascii_case(&k)).ok_or_else(|| {
-                    Error::option(
-                        "key",
-                        format!(
-                            "'{}' is not a column of the source (columns: {})",
-                            clip(&k),
-                            clip(&batches.names().join(", "))
-                        ),
-                    )
-                })?)
-            }
+            Some(k) => Some(column_of(names, &k).map_err(|e| Error::option("key", e))?),
         };
         // A classifier encodes its features straight from the statement's cells, in the
         // training order; the other kinds read batches of typed columns.
@@ -84,14 +74,7 @@ impl TableFn for PredictTable {
             Model::Classifier(c) => Some(
                 c.feature_names()
                     .iter()
-                    .map(|f| {
-                        batches.names().iter().position(|n| n.eq_ignore_ascii_case(f)).ok_or_else(|| {
-                            Error::data(format!(
-                                "feature column '{f}' is not a column of the source (columns: {})",
-                                batches.names().join(", ")
-                            ))
-                        })
-                    })
+                    .map(|f| column_of(names, f).map_err(|e| Error::data(format!("feature column {e}"))))
                     .collect::<Result<Vec<usize>>>()?,
             ),
             _ => None,
@@ -115,6 +98,15 @@ impl TableFn for PredictTable {
             pending: None,
         })))
     }
+}
+
+/// The position of column `name` (in any case) among the source's `names`, or the end of the
+/// error that says it is missing (`'name' is not a column of the source (columns: ...)`,
+/// both clipped).
+fn column_of(names: &[String], name: &str) -> std::result::Result<usize, String> {
+    names.iter().position(|n| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
+        format!("'{}' is not a column of the source (columns: {})", clip(name), clip(&names.join(", ")))
+    })
 }
 
 /// The one option: `key`.
@@ -210,7 +202,7 @@ impl Pending {
         let (classes, proba) = match self.scores {
             Scoring::Done(s) => s?,
             Scoring::Thread(t) => {
-                t.join().map_err(|_| Error::Internal("the scoring thread panicked".into()))??
+                t.join().map_err(|p| Error::panicked("the scoring thread of ml_predict_table", p))??
             }
         };
         Ok(Box::new(Scored {
@@ -244,28 +236,16 @@ impl Predicting {
 
     /// Scores `rows` encoded rows on a new thread, or here when none can be started.
     fn score(&self, x: Vec<f32>, rows: usize) -> Scoring {
-        let model = self.model.clone();
-        let run = move || match &model.model {
-            Model::Classifier(c) => c.score_rows(&x, rows, &Control::new()),
+        let run = move |model: &LoadedModel, x: &[f32]| match &model.model {
+            Model::Classifier(c) => c.score_rows(x, rows, &Control::new()),
             _ => Err(Error::Internal("scoring rows of a model that is not a classifier".into())),
         };
-        // The job is taken by the thread when it starts; a thread that cannot be started
-        // leaves it to run here.
-        type Job = Box<dyn FnOnce() -> Scores + Send>;
-        let job: Arc<std::sync::Mutex<Option<Job>>> = Arc::new(std::sync::Mutex::new(Some(Box::new(run))));
-        let take = |job: &std::sync::Mutex<Option<Job>>| job.lock().ok().and_then(|mut j| j.take());
-        let theirs = job.clone();
-        let spawned =
-            std::thread::Builder::new().name("sqlml-predict".into()).spawn(move || match take(&theirs) {
-                Some(run) => run(),
-                None => Err(Error::Internal("the scoring thread found no rows".into())),
-            });
-        match spawned {
+        // Shared, so that the rows are still here to score when no thread can be started.
+        let x = Arc::new(x);
+        let (model, theirs) = (self.model.clone(), x.clone());
+        match std::thread::Builder::new().name("sqlml-predict".into()).spawn(move || run(&model, &theirs)) {
             Ok(handle) => Scoring::Thread(handle),
-            Err(_) => Scoring::Done(match take(&job) {
-                Some(run) => run(),
-                None => Err(Error::Internal("the rows to score were lost".into())),
-            }),
+            Err(_) => Scoring::Done(run(&self.model, &x)),
         }
     }
 

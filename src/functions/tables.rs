@@ -247,7 +247,7 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
             Ok(Ok(Output::All(rows))) => (Box::new(rows), None),
             Ok(Ok(Output::Chunked(chunks))) => (Box::new(Vec::new()), Some(chunks)),
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)"))),
+            Err(p) => return Err(fail(F::NAME, crate::Error::panicked("computing the rows", p))),
         };
         self.args = args;
         self.i = 0;
@@ -271,9 +271,7 @@ unsafe impl<F: TableFn> VTabCursor for ListCursor<F> {
                 let (rows, i) = (&self.rows, self.i);
                 // Cells are made here (a chunk's may build text): panics stay on this side.
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rows.cell(i, col, ctx)))
-                    .unwrap_or_else(|_| {
-                        Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)")))
-                    })
+                    .unwrap_or_else(|p| Err(fail(F::NAME, crate::Error::panicked("making a cell", p))))
             } else {
                 ctx.set_result(&SqlValue::Null)
             }
@@ -319,9 +317,9 @@ impl<F: TableFn> ListCursor<F> {
                     self.more = None;
                     return Err(e);
                 }
-                Err(_) => {
+                Err(p) => {
                     self.more = None;
-                    return Err(fail(F::NAME, crate::Error::argument("internal error (panic caught)")));
+                    return Err(fail(F::NAME, crate::Error::panicked("reading the next rows", p)));
                 }
             }
         }
