@@ -33,7 +33,11 @@ pub fn parse(source: &str) -> Result<Source> {
     }
     let first = trimmed.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
     let first = first.trim_start_matches('(');
-    if matches!(first, "select" | "with" | "values") {
+    // Statements that write are queries too (a table name has no unquoted space), so that the
+    // check of every query refuses them as writes rather than as unknown table names.
+    let writes = matches!(first, "insert" | "update" | "delete" | "replace" | "create" | "drop" | "alter")
+        && trimmed.contains(char::is_whitespace);
+    if matches!(first, "select" | "with" | "values") || writes {
         return Ok(Source::Query(trimmed.to_string()));
     }
     // A plain (possibly schema-qualified, possibly quoted) name.
@@ -563,10 +567,19 @@ mod tests {
             e("SELECT 1; DELETE FROM t"),
             "argument 'source' must be a single SELECT statement, got several statements"
         );
-        assert_eq!(
-            e("WITH x AS (SELECT 1) DELETE FROM t"),
-            "argument 'source' must be a read-only SELECT; this statement writes"
-        );
+        for writes in [
+            "WITH x AS (SELECT 1) DELETE FROM t",
+            "DELETE FROM t RETURNING *",
+            "insert into t select * from t returning *",
+        ] {
+            assert_eq!(
+                e(writes),
+                "argument 'source' must be a read-only SELECT; this statement writes",
+                "{writes}"
+            );
+        }
+        // A one-word source is a table name, keyword or not.
+        assert!(e("replace").contains("'replace' is neither"));
         assert_eq!(
             e("SELECT x'00' AS b"),
             "column 'b' holds a blob in row 1; sqlml reads numbers and text only"
