@@ -195,7 +195,7 @@ fn failed_training_changes_nothing() {
             .split(';')
             .next()
             .unwrap(),
-        "ml_train: argument 'source' must name a table or view, or be a SELECT"
+        "ml_train: argument 'source' must be a read-only SELECT"
     );
     assert_eq!(
         err(&conn, "SELECT ml_train('spam', 'text', 'WITH x AS (SELECT 1) DELETE FROM messages', 'label')"),
