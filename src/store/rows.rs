@@ -192,8 +192,9 @@ impl Session {
                 )
                 .optional()?,
         };
-        let Some((id, version, kind)) = row else {
-            return Err(missing(conn, name, version)?);
+        let (id, version, kind) = match row {
+            Some(row) => row,
+            None => find_or_diagnose(conn, name, version)?,
         };
         // A row id can come back after a rollback (the row and the AUTOINCREMENT counter roll
         // back together), so a cached model counts only if the row still holds the very blob
@@ -262,14 +263,41 @@ pub(crate) fn missing(conn: &Connection, name: &str, version: Option<i64>) -> Re
         conn.query_row("SELECT count(*) FROM main.ml_models WHERE name = ?1 COLLATE BINARY", [name], |r| {
             r.get(0)
         })?;
+    Ok(not_found(name, version, versions > 0))
+}
+
+/// Looks `name` at `version` (or its active version) up again after a miss, in one statement
+/// that also tells an unknown model from one without that version. Two statements (the lookup,
+/// then a count) could straddle another connection's commit, and a model trained between them
+/// would read as having "no active version"; here a row committed since the miss is found.
+fn find_or_diagnose(conn: &Connection, name: &str, version: Option<i64>) -> Result<(i64, i64, String)> {
+    let row: Option<(i64, i64, String, bool)> = conn
+        .query_row(
+            "SELECT id, version, kind, \
+             coalesce(CASE WHEN ?2 IS NULL THEN active = 1 ELSE version = ?2 END, 0) AS hit \
+             FROM main.ml_models WHERE name = ?1 COLLATE BINARY ORDER BY hit DESC LIMIT 1",
+            params![name, version],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    match row {
+        Some((id, version, kind, true)) => Ok((id, version, kind)),
+        Some(_) => Err(not_found(name, version, true)),
+        None => Err(not_found(name, version, false)),
+    }
+}
+
+/// The error for `name` at `version` (or its active version) not found, when the model has
+/// other versions (`has_versions`) or none.
+fn not_found(name: &str, version: Option<i64>, has_versions: bool) -> Error {
     let name = clip(name);
-    Ok(match version {
-        Some(v) if versions > 0 => Error::NoVersion { name: name.into_owned(), version: v },
-        None if versions > 0 => Error::argument(format!(
+    match version {
+        Some(v) if has_versions => Error::NoVersion { name: name.into_owned(), version: v },
+        None if has_versions => Error::argument(format!(
             "model '{name}' has no active version (activate one with: SELECT ml_activate('{name}', version))"
         )),
         _ => Error::NoModel(name.into_owned()),
-    })
+    }
 }
 
 pub(crate) fn decode(name: &str, plain: &[u8]) -> Result<Model> {
