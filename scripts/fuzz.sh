@@ -50,7 +50,7 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 started=$(date +%s)
 if [ "$sanitizer" = none ]; then target_dir="$work/target"; else target_dir="$work/target-$sanitizer"; fi
 
-usage() { sed -n '6,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '7,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 # The flags of `cargo fuzz build` (cargo-fuzz 0.13), all accepted by stable rustc.
 rustflags() {
