@@ -113,7 +113,8 @@ run() {
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   else
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    # (|| true: a target that dies before its first status line has none; pipefail and set -e)
+    cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p' || true)
     if [ "$status" -ne 0 ]; then
       if grep -q 'ERROR: libFuzzer: timeout' "$log"; then timeouts=1
       elif grep -q 'out-of-memory' "$log"; then ooms=1
@@ -131,7 +132,7 @@ run() {
     failed=1
     [ "$mode" = plain ] && grep -m1 -A2 -E 'panicked at|ERROR: libFuzzer' "$log" | sed 's/^/    /'
     ls -t "$artifacts" | head -n "$(( new > 0 ? new : 5 ))" | sed "s|^|    fuzz/artifacts/$t/|" | tee -a "$summary"
-    echo "    reproduce: $(bin "$t") fuzz/artifacts/$t/<file>"
+    echo "    reproduce: $(bin "$t") fuzz/artifacts/$t/$(ls -t "$artifacts" | head -1)"
   fi
   rm -f "$log"
 }
