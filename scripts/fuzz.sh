@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# Fuzzing sqlml with cargo-fuzz: the targets are fuzz/fuzz_targets/*.rs, thin calls into
-# src/fuzzing.rs (which documents what each one feeds and checks); the committed seed corpora
-# are fuzz/corpus/<target>/ (seed-* generated, bug-* inputs that once crashed a target).
+# Fuzzing sqlml with libFuzzer, built by plain stable `cargo build` (no nightly, no cargo-fuzz):
+# the targets are fuzz/fuzz_targets/*.rs, thin calls into src/fuzzing.rs (which documents what
+# each one feeds and checks); the committed seed corpora are fuzz/corpus/<target>/ (seed-*
+# generated, bug-* inputs that once crashed a target).
 #
-#   scripts/fuzz.sh short                 every target for up to 20 s, all within $FUZZ_BUDGET
-#                                         (default 170) s with the build (CI); or $FUZZ_SECONDS each
+#   scripts/fuzz.sh short                 every target for $FUZZ_SECONDS (default 15) s (CI)
 #   scripts/fuzz.sh long SECONDS [T...]   every target (or the targets T) for SECONDS each
 #   scripts/fuzz.sh merge [T...]          add the work corpus's new coverage to fuzz/corpus/<T>/
+#   scripts/fuzz.sh build                 only build the targets
 #   scripts/fuzz.sh seeds                 regenerate fuzz/corpus/*/seed-* (cargo test, ignored test)
 #   scripts/fuzz.sh list                  the targets
 #
 # Prints per target: runs (executions), crashes (panics and aborts), timeouts (an input
 # running over $FUZZ_TIMEOUT s), ooms (over $FUZZ_RSS_MB MB), seconds; exits 1 if any target
-# had any. Crashing inputs land in fuzz/artifacts/<target>/ (git-ignored): reproduce one with
-#   cargo +nightly fuzz run -s none <target> fuzz/artifacts/<target>/<file>
-# and, once fixed, keep it as fuzz/corpus/<target>/bug-<what> (replayed by `cargo test`).
+# had any. Crashing inputs land in fuzz/artifacts/<target>/ (git-ignored): reproduce one by
+# running the built target on it (the script prints the command on a failure),
+#   ~/.cache/sqlml-fuzz/target/<host triple>/release/<target> fuzz/artifacts/<target>/<file>
+# (host triple: `rustc -vV | sed -n 's/^host: //p'`, e.g. x86_64-unknown-linux-gnu), and once
+# fixed keep it as fuzz/corpus/<target>/bug-<what> (replayed by `cargo test`).
+#
+# The build is what `cargo fuzz build` does (rust-fuzz/cargo-fuzz, src/project.rs): RUSTFLAGS
+# with the SanitizerCoverage passes libFuzzer reads (8-bit counters, PC table, compare
+# tracing, stack depth), `--cfg fuzzing`, debug assertions and overflow checks, a release
+# build for the host triple given as --target (so build scripts and proc macros are not
+# instrumented). libfuzzer-sys compiles libFuzzer's C++ (a C++ compiler is needed: g++).
+# Differences: FUZZ_CGU codegen units (default 16, a faster build; cargo-fuzz's default is 1,
+# a few percent faster to run), no debug info, the bundled SQLite (C, not instrumented)
+# compiled at -O1 (fuzz/Cargo.toml).
 #
 # One fuzzing process at a time: `short` runs each target in one process, which stops at its
 # first crash; `long` uses -fork=1 (a child process fuzzes, the parent restarts it after a
@@ -22,9 +34,8 @@
 # $SQLML_FUZZ_DIR/target and new inputs to $SQLML_FUZZ_DIR/corpus/<target> (default
 # ~/.cache/sqlml-fuzz, kept between runs: the build is incremental and each run starts from
 # what earlier runs found; the committed corpus changes only through `merge`).
-# No sanitizer by default (safe Rust; -s address costs a slower build and runs): set
-# FUZZ_SANITIZER=address for a run with AddressSanitizer. FUZZ_CGU is the codegen units of
-# the build (16: a fast build; 1 is cargo-fuzz's default, a few percent faster to run).
+# No sanitizer by default (safe Rust): FUZZ_SANITIZER=address builds with AddressSanitizer
+# (needs the nightly toolchain, -Zsanitizer; into $SQLML_FUZZ_DIR/target-address).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -37,28 +48,44 @@ timeout_s=${FUZZ_TIMEOUT:-10}
 rss_mb=${FUZZ_RSS_MB:-2048}
 triple=$(rustc -vV | sed -n 's/^host: //p')
 started=$(date +%s)
+if [ "$sanitizer" = none ]; then target_dir="$work/target"; else target_dir="$work/target-$sanitizer"; fi
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '7,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
-tools() {
-  if ! cargo +nightly --version >/dev/null 2>&1; then
-    echo "fuzz.sh: the nightly toolchain is needed (rustup toolchain install nightly)" >&2
-    exit 2
-  fi
-  if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked
-  fi
+# The flags of `cargo fuzz build` (cargo-fuzz 0.13), all accepted by stable rustc.
+rustflags() {
+  local f="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
+  f+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
+  f+=" -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-simplifycfg-branch-fold-threshold=0"
+  case "$triple" in *-linux-*) f+=" -Cllvm-args=-sanitizer-coverage-stack-depth" ;; esac
+  f+=" --cfg fuzzing -Cdebug-assertions -Coverflow-checks -Ccodegen-units=$cgu"
+  [ "$sanitizer" = none ] || f+=" -Zsanitizer=$sanitizer"
+  echo "$f${RUSTFLAGS:+ $RUSTFLAGS}"
 }
 
 build() {
-  echo "== building the fuzz targets (sanitizer $sanitizer, $cgu codegen units, in $work/target)"
+  local toolchain=()
+  if ! command -v "${CXX:-c++}" >/dev/null 2>&1; then
+    echo "fuzz.sh: a C++ compiler is needed to build libFuzzer (libfuzzer-sys): apt-get install g++" >&2
+    exit 2
+  fi
+  if [ "$sanitizer" != none ]; then
+    if ! cargo +nightly --version >/dev/null 2>&1; then
+      echo "fuzz.sh: FUZZ_SANITIZER=$sanitizer needs the nightly toolchain (-Zsanitizer):" \
+        "rustup toolchain install nightly, or run without FUZZ_SANITIZER (no sanitizer, stable)" >&2
+      exit 2
+    fi
+    toolchain=(+nightly)
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_odr_violation=0"
+  fi
+  echo "== building the fuzz targets (sanitizer $sanitizer, $cgu codegen units, in $target_dir)"
   local t0=$(date +%s)
-  (cd fuzz && cargo +nightly fuzz build -s "$sanitizer" --codegen-units "$cgu" --target-dir "$work/target")
+  (cd fuzz && RUSTFLAGS="$(rustflags)" cargo "${toolchain[@]}" build --release --locked \
+    --target "$triple" --target-dir "$target_dir" --bins)
   echo "build: $(( $(date +%s) - t0 )) s"
 }
 
-bin() { echo "$work/target/$triple/release/$1"; }
+bin() { echo "$target_dir/$triple/release/$1"; }
 
 # run TARGET SECONDS MODE: one target; appends its line to $summary, sets failed=1 on any
 # crash. MODE "plain": one process, which stops at the first crash (short runs); "fork": a
@@ -86,7 +113,8 @@ run() {
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   else
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    # (|| true: a target that dies before its first status line has none; pipefail and set -e)
+    cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -n 's/.* cov: \([0-9]*\).*/\1/p' || true)
     if [ "$status" -ne 0 ]; then
       if grep -q 'ERROR: libFuzzer: timeout' "$log"; then timeouts=1
       elif grep -q 'out-of-memory' "$log"; then ooms=1
@@ -104,23 +132,17 @@ run() {
     failed=1
     [ "$mode" = plain ] && grep -m1 -A2 -E 'panicked at|ERROR: libFuzzer' "$log" | sed 's/^/    /'
     ls -t "$artifacts" | head -n "$(( new > 0 ? new : 5 ))" | sed "s|^|    fuzz/artifacts/$t/|" | tee -a "$summary"
+    echo "    reproduce: $(bin "$t") fuzz/artifacts/$t/$(ls -t "$artifacts" | head -1)"
   fi
   rm -f "$log"
 }
 
-# fuzz SECONDS MODE [TARGET...]; SECONDS "auto": what is left of $FUZZ_BUDGET after the
-# build, shared by the targets (at most 20 s, at least 5 s each).
+# fuzz SECONDS MODE [TARGET...]
 fuzz() {
   local secs=$1 mode=$2; shift 2
   local targets=("$@")
   [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
-  tools
   build
-  if [ "$secs" = auto ]; then
-    local left=$(( ${FUZZ_BUDGET:-170} - ($(date +%s) - started) ))
-    secs=$(( left / ${#targets[@]} - 2 ))
-    secs=$(( secs > 20 ? 20 : secs < 5 ? 5 : secs ))
-  fi
   summary=$(mktemp)
   failed=0
   echo "== fuzzing ${#targets[@]} target(s), ${secs} s each"
@@ -135,7 +157,7 @@ fuzz() {
 }
 
 case "${1:-}" in
-  short) fuzz "${FUZZ_SECONDS:-auto}" plain ;;
+  short) fuzz "${FUZZ_SECONDS:-15}" plain ;;
   long)
     [ $# -ge 2 ] || usage
     secs=$2; shift 2
@@ -143,11 +165,12 @@ case "${1:-}" in
   merge)
     shift
     targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
-    tools; build
+    build
     for t in "${targets[@]}"; do
       echo "== merging $work/corpus/$t into fuzz/corpus/$t"
       "$(bin "$t")" -merge=1 "fuzz/corpus/$t" "$work/corpus/$t" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' || true
     done ;;
+  build) build ;;
   seeds)
     SQLML_FUZZ_SEEDS="$root/fuzz/corpus" cargo test --lib fuzzing::tests::write_seed_corpus -- --ignored --exact ;;
   list) printf '%s\n' "${TARGETS[@]}" ;;
