@@ -18,10 +18,10 @@
 //! mean rating for explicit feedback, by total weight for implicit feedback
 //! ([`baseline::popularity`]).
 //!
-//! **Where things are.** [`prepare`] resolves the columns and maps ids; [`fit`] trains
-//! ([`init`] draws the starting factors; [`svd`], [`svdpp`] or [`als`] fit them; [`validation`]
-//! scores the held-out rows after every epoch); [`report`] computes the held-out metrics of the
-//! training report and of `ml_evaluate`; [`predict`] serves predictions, explanations and top-k
+//! **Where things are.** `prepare` resolves the columns and maps ids; `fit` trains
+//! ([`init`] draws the starting factors; [`svd`], [`svdpp`] or [`als`] fit them; `validation`
+//! scores the held-out rows after every epoch); `report` computes the held-out metrics of the
+//! training report and of `ml_evaluate`; `predict` serves predictions, explanations and top-k
 //! lists. The kernels are in [`factors`] (dot products), [`topn`] (top-k selection) and
 //! [`parallel`] (two-core maps), the stored pieces in [`ids`] and [`ratings`].
 
@@ -190,7 +190,11 @@ impl Estimator for Recommender {
         self.predict_pair(args)
     }
 
-    /// See [`Recommender::explain_pair`].
+    /// A JSON object: the prediction, its terms (`global_mean`, `user_bias`, `item_bias`,
+    /// `interaction` = the factor dot product; null where the user or item is unknown) and
+    /// `because`: up to 10 items the user rated in the training source (held-out rows
+    /// included), most similar to the target item first (cosine of item factors), with the
+    /// user's rating (or weight) and the similarity.
     fn explain(&self, args: &[Input<'_>]) -> Result<Json> {
         self.explain_pair(args)
     }
