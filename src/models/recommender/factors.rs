@@ -191,6 +191,32 @@ pub fn dots4(p: [&[f32]; 4], q: [&[f32]; 4]) -> [f32; 4] {
     acc.map(sum_lanes)
 }
 
+/// The dot products of 4 rows `p` with 2 rows `q`: `out[j][m] == dot(p[j], q[m])`, bit for bit
+/// (each of the eight sets of partial sums in [`dot`]'s order). Eight accumulators stay in
+/// registers and each chunk of the six rows is loaded once for eight multiply-adds, where
+/// [`dots4`] of one user against four items loads the user's chunk four times: the kernel of
+/// scoring many users against many items (the ranking metrics).
+#[inline(always)]
+pub fn dots_grid(p: [&[f32]; 4], q: [&[f32]; 2]) -> [[f32; 2]; 4] {
+    let p = p.map(|row| row.as_chunks::<LANES>().0);
+    let q = q.map(|row| row.as_chunks::<LANES>().0);
+    let chunks = p.iter().chain(&q).map(|r| r.len()).min().unwrap_or(0);
+    let mut acc = [[[0f32; LANES]; 2]; 4];
+    for c in 0..chunks {
+        let (y0, y1) = (&q[0][c], &q[1][c]);
+        for j in 0..4 {
+            let x = &p[j][c];
+            for l in 0..LANES {
+                acc[j][0][l] += x[l] * y0[l];
+            }
+            for l in 0..LANES {
+                acc[j][1][l] += x[l] * y1[l];
+            }
+        }
+    }
+    acc.map(|row| row.map(sum_lanes))
+}
+
 /// Sums the eight partial sums in a fixed order: halves folded together, then quarters, then
 /// pairs (the order a SIMD horizontal sum takes).
 #[inline(always)]
@@ -279,6 +305,27 @@ mod tests {
         let q = [m.row(2), m.row(3), m.row(7), m.row(8)];
         let want: Vec<u32> = (0..4).map(|j| dot(p[j], q[j]).to_bits()).collect();
         assert_eq!(dots4(p, q).map(f32::to_bits).to_vec(), want);
+    }
+
+    #[test]
+    fn dots_grid_is_eight_dots() {
+        let mut r = rng(5);
+        for k in [1, 8, 21, 100] {
+            let m = Factors::normal(9, k, 0.0, 1.0, &mut r);
+            let p = [m.row(0), m.row(1), m.row(1), m.row(8)];
+            let q = [m.row(2), m.row(7)];
+            let got = dots_grid(p, q);
+            for j in 0..4 {
+                for n in 0..2 {
+                    assert_eq!(got[j][n].to_bits(), dot(p[j], q[n]).to_bits(), "k {k} user {j} item {n}");
+                }
+            }
+            let simd = with_simd(
+                #[inline(always)]
+                || dots_grid(p, q),
+            );
+            assert_eq!(simd.map(|r| r.map(f32::to_bits)), got.map(|r| r.map(f32::to_bits)), "k {k}");
+        }
     }
 
     #[test]

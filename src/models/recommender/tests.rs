@@ -1,7 +1,10 @@
 //! Behaviour of the recommender through the `Estimator` surface.
 
+use super::validation::by_user_order;
 use super::*;
 use crate::models::Model;
+use crate::models::data::{Column, ColumnData};
+use serde_json::json;
 
 fn int_col(name: &str, v: Vec<i64>) -> Column {
     Column { name: name.into(), data: ColumnData::Integer(v.into_iter().map(Some).collect()) }

@@ -4,7 +4,7 @@
 //! are skipped. Selecting k of n costs O(n + m log k) where m ≪ n is the number of items that
 //! beat the current k-th best (most candidates are rejected by one comparison).
 
-use super::factors::{dot, dots4, with_simd};
+use super::factors::{dot, dots_grid, with_simd};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -105,7 +105,8 @@ const TILE: usize = 64;
 
 /// [`top_k`] for up to [`BLOCK`] users at once, each item's factor row read from memory once
 /// for all of them (items go by tiles that stay in cache): the score of user `b` for item `i` is `(base[b] + bias[i]) + dot(users[b], q_i)`
-/// (`dot(users[b], q_i)` alone when `biases` is `None`), the very bits of [`dot`] and of
+/// (`dot(users[b], q_i)` alone when `biases` is `None`; 4 users × 2 items at a time by
+/// [`dots_grid`]), the very bits of [`dot`] and of
 /// [`top_k`] with that score, so the lists are the same as one user at a time.
 /// `items` holds `stride`-long rows; `excludes[b]` is sorted.
 pub fn top_k_block(
@@ -130,15 +131,25 @@ pub fn top_k_block(
             for (t, tile) in items.chunks(TILE * stride).enumerate() {
                 let first = t * TILE;
                 let rows = tile.len() / stride;
-                for (b, user) in users.iter().take(nb).enumerate() {
+                let q = |n: usize| &tile[n * stride..(n + 1) * stride];
+                // Four users (the last one repeated to fill a group) against two items at a
+                // time: each chunk of the six rows is loaded once for eight multiply-adds.
+                for g in (0..nb).step_by(4) {
+                    let group: [&[f32]; 4] = std::array::from_fn(|j| users[(g + j).min(nb - 1)]);
+                    let members = (nb - g).min(4);
                     let mut n = 0;
-                    while n + 4 <= rows {
-                        let q = |j: usize| &tile[(n + j) * stride..(n + j + 1) * stride];
-                        scores[b][n..n + 4].copy_from_slice(&dots4([user; 4], [q(0), q(1), q(2), q(3)]));
-                        n += 4;
+                    while n + 2 <= rows {
+                        let d = dots_grid(group, [q(n), q(n + 1)]);
+                        for j in 0..members {
+                            scores[g + j][n] = d[j][0];
+                            scores[g + j][n + 1] = d[j][1];
+                        }
+                        n += 2;
                     }
-                    for m in n..rows {
-                        scores[b][m] = dot(user, &tile[m * stride..(m + 1) * stride]);
+                    if n < rows {
+                        for j in 0..members {
+                            scores[g + j][n] = dot(group[j], q(n));
+                        }
                     }
                 }
                 for b in 0..nb {

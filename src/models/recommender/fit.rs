@@ -1,0 +1,236 @@
+//! Training: from the prepared rows to a fitted [`Recommender`] and its training report.
+
+use super::factors::Factors;
+use super::params::{Algorithm, Hyper};
+use super::prepare::{duplicate_pairs, prepare, resolve_columns};
+use super::ratings::Csr;
+use super::validation::{by_user_order, epoch_val_rmse};
+use super::{Params, Recommender, als, baseline, factors, init, report, svd, svdpp};
+use crate::Result;
+use crate::models::memory::Budget;
+use crate::models::options::show_f32;
+use crate::models::setup::Setup;
+use crate::models::{EpochLog, Trained, finite, split};
+use serde_json::{Map, json};
+use std::time::Instant;
+
+/// Trains a recommender on `setup`'s training rows and reports on its held-out rows: data
+/// preparation ([`super::prepare`]), the starting factors ([`init`]), the SGD epochs ([`svd`],
+/// [`svdpp`], each followed by the per-epoch validation of [`super::validation`]) or ALS
+/// iterations ([`als`]), then the report ([`report`]).
+pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommender>> {
+    let common = setup.common;
+    let implicit = params.algorithm.implicit();
+    let cols = resolve_columns(setup.data, setup.target, params)?;
+    let started = Instant::now();
+    let prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
+    let (n_users, n_items) = (prep.users.len(), prep.items.len());
+    check_memory(params, n_users, n_items, &common.budget)?;
+    let control = &common.control;
+    let by_user = Csr::build(n_users, &prep.train, false);
+    // Grouped by item only where needed (ALS, and the baseline of held-out metrics).
+    let by_item = || Csr::build(n_items, &prep.train, true);
+    let mean = if implicit {
+        0.0
+    } else {
+        prep.train.iter().map(|t| f64::from(t.value)).sum::<f64>() / prep.train.len() as f64
+    };
+    let rating_scale = if implicit {
+        None
+    } else {
+        params.rating_scale.or_else(|| {
+            let lo = prep.train.iter().map(|t| t.value).fold(f32::INFINITY, f32::min);
+            let hi = prep.train.iter().map(|t| t.value).fold(f32::NEG_INFINITY, f32::max);
+            Some((f64::from(lo), f64::from(hi)))
+        })
+    };
+    let scale = rating_scale.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+    let mut rng = split::rng(common.seed);
+    let mut log = Vec::new();
+    // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
+    let mut report_seconds = 0.0;
+    let val_order = by_user_order(&prep.test)?;
+    let seconds = |t: Instant| t.elapsed().as_secs_f64();
+    let (user_bias, item_bias, user_factors, item_factors, biased) = match &params.hyper {
+        Hyper::Sgd(sgd) => {
+            let biased = sgd.biased || params.algorithm == Algorithm::SvdPp;
+            let hint = sgd_hint(sgd, params.algorithm);
+            let mut on_epoch = |epoch: usize, rmse: f64, m: &svd::Fitted, users: &Factors| {
+                finite::check(rmse, "epoch", epoch + 1, "the training RMSE", &hint)?;
+                let scoring = Instant::now();
+                let val_loss =
+                    epoch_val_rmse(&prep.test, &val_order, m, users, biased, mean as f32, scale, control)?;
+                report_seconds += seconds(scoring);
+                log.push(EpochLog {
+                    epoch: epoch as u32 + 1,
+                    loss: rmse,
+                    val_loss,
+                    metric: None,
+                    seconds: seconds(started),
+                });
+                control.progress(epoch + 1, sgd.n_epochs, started, || {
+                    let val = val_loss.map_or(String::new(), |v| format!(", val_rmse {v:.6}"));
+                    format!("epoch {}/{}: rmse {rmse:.6}{val}", epoch + 1, sgd.n_epochs)
+                });
+                Ok(())
+            };
+            // Surprise's starting draws for the same seed (see `init`).
+            let (users, items) = init::first_appearance(&prep.train, n_users, n_items);
+            let mut normal = init::NumpyNormal::new(common.seed);
+            let fitted = if params.algorithm == Algorithm::Svd {
+                let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
+                svd::fit(&by_user, start, sgd, &mut rng, control, |e, r, m| {
+                    on_epoch(e, r, m, &m.user_factors)
+                })?
+            } else {
+                let start = svdpp::State::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
+                svdpp::fit(&by_user, start, sgd, &mut rng, control, |e, r, s| {
+                    if !r.is_finite() || prep.test.is_empty() {
+                        return on_epoch(e, r, &s.fitted, &s.fitted.user_factors);
+                    }
+                    on_epoch(e, r, &s.fitted, &s.effective_user_factors(&by_user))
+                })?
+            };
+            let finite =
+                [&fitted.user_bias, &fitted.item_bias, &fitted.user_factors.data, &fitted.item_factors.data]
+                    .iter()
+                    .all(|v| finite::all_finite(v));
+            if !finite {
+                return Err(finite::diverged(
+                    Some(("epoch", sgd.n_epochs)),
+                    "the factors are not finite",
+                    &hint,
+                ));
+            }
+            (fitted.user_bias, fitted.item_bias, fitted.user_factors, fitted.item_factors, biased)
+        }
+        Hyper::Als(als_params) => {
+            let hint = format!(
+                "raise the option 'regularization', now {}, or lower 'alpha', now {}",
+                show_f32(als_params.regularization),
+                show_f32(als_params.alpha)
+            );
+            let (x, y) = als::fit(&by_user, &by_item(), als_params, &mut rng, control, |it, loss, _, _| {
+                finite::check(loss, "iteration", it + 1, "the loss", &hint)?;
+                log.push(EpochLog {
+                    epoch: it as u32 + 1,
+                    loss,
+                    val_loss: None,
+                    metric: None,
+                    seconds: seconds(started),
+                });
+                control.progress(it + 1, als_params.iterations, started, || {
+                    format!("iteration {}/{}: loss {loss:.6}", it + 1, als_params.iterations)
+                });
+                Ok(())
+            })?;
+            if !finite::all_finite(&x.data) || !finite::all_finite(&y.data) {
+                return Err(finite::diverged(
+                    Some(("iteration", als_params.iterations)),
+                    "the factors are not finite",
+                    &hint,
+                ));
+            }
+            (Vec::new(), Vec::new(), x, y, false)
+        }
+    };
+    let item_norms = item_factors.norms();
+    let popularity = baseline::popularity(&by_user, n_items, mean, implicit);
+    let mut model = Recommender {
+        algorithm: params.algorithm,
+        user_column: cols.user.name.clone(),
+        item_column: cols.item.name.clone(),
+        rating_column: cols.rating.map(|c| c.name.clone()),
+        users: prep.users,
+        items: prep.items,
+        global_mean: mean,
+        biased,
+        user_bias,
+        item_bias,
+        user_factors,
+        item_factors,
+        item_norms,
+        rating_scale,
+        relevant: params.relevant,
+        history: by_user,
+        held_out_rated: None,
+        popularity,
+    };
+    let fit_seconds = seconds(started);
+    let mut details = Map::new();
+    details.insert("algorithm".into(), json!(params.algorithm.name()));
+    details.insert("users".into(), json!(n_users));
+    details.insert("items".into(), json!(n_items));
+    details.insert("factors".into(), json!(model.user_factors.k));
+    details.insert("duplicate_pairs".into(), json!(duplicate_pairs(&model.history)));
+    details.insert("fit_seconds".into(), json!(fit_seconds));
+    if !implicit {
+        details.insert("rating_scale".into(), json!(rating_scale.map(|(lo, hi)| [lo, hi])));
+        details.insert("global_mean".into(), json!(mean));
+    }
+    let scoring = Instant::now();
+    if !prep.test.is_empty() {
+        model.held_out_rated = Some(report::held_out_rated(&prep.test, n_users, implicit));
+    }
+    let metrics = report::training_report(
+        &model,
+        &prep.test,
+        &prep.test_user_keys,
+        by_item,
+        scale,
+        &mut details,
+        control,
+    )?;
+    if !prep.test.is_empty() {
+        report_seconds += seconds(scoring);
+        details.insert("report_seconds".into(), json!(report_seconds));
+    }
+    Ok(Trained {
+        train_rows: prep.train.len(),
+        test_rows: prep.test.len(),
+        held_out: Vec::new(),
+        served_rows: prep.train.len(),
+        refit_epochs: None,
+        model,
+        metrics,
+        details,
+        log,
+    })
+}
+
+/// Checks the factor matrices a training of `params` over `users` and `items` takes against
+/// `budget` before they are allocated (SVD++ also keeps implicit factors and copies of the user
+/// factors; ALS a Gram matrix per half-step).
+fn check_memory(params: &Params, users: usize, items: usize, budget: &Budget) -> Result<()> {
+    let (key, k) = match &params.hyper {
+        Hyper::Sgd(s) => ("n_factors", s.n_factors),
+        Hyper::Als(a) => ("factors", a.factors),
+    };
+    let row = 4.0 * factors::stride_for(k) as f64;
+    let (user_copies, item_copies) = match params.algorithm {
+        Algorithm::SvdPp => (3.0, 2.0),
+        Algorithm::Svd | Algorithm::Als => (1.0, 1.0),
+    };
+    let gram = if params.algorithm == Algorithm::Als { 12.0 * (row / 4.0) * (row / 4.0) } else { 0.0 };
+    let bytes = row * (users as f64 * user_copies + items as f64 * item_copies) + gram;
+    budget.check(key, &format!("the factors of {users} users and {items} items"), bytes)
+}
+
+/// What to lower when SGD diverges: `lr_all`, or the largest of the per-term rates.
+fn sgd_hint(p: &svd::SgdParams, algorithm: Algorithm) -> String {
+    let mut rates = vec![p.lr_bu, p.lr_bi, p.lr_pu, p.lr_qi];
+    if algorithm == Algorithm::SvdPp {
+        rates.push(p.lr_yj);
+    }
+    let largest = rates.iter().copied().fold(0.0f32, f32::max);
+    if rates.iter().all(|&r| r == largest) {
+        format!("lower the option 'lr_all', now {}", show_f32(largest))
+    } else {
+        let names = if algorithm == Algorithm::SvdPp {
+            "'lr_bu', 'lr_bi', 'lr_pu', 'lr_qi', 'lr_yj'"
+        } else {
+            "'lr_bu', 'lr_bi', 'lr_pu', 'lr_qi'"
+        };
+        format!("lower the learning rates 'lr_all', {names}: the largest is now {}", show_f32(largest))
+    }
+}

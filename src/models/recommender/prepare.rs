@@ -1,0 +1,176 @@
+//! Data preparation: the user, item and rating columns resolved against the data, the ids
+//! mapped to dense indices (only ids of the training rows are kept), the ratings checked.
+
+use super::Params;
+use super::ids::IdMap;
+use super::ratings::{Csr, Triple};
+use crate::models::data::{Column, ColumnData, Dataset};
+use crate::{Error, Result};
+
+/// A held-out row: the dense user and item ids (None when unknown in training) and the value.
+pub(super) type HeldOutRow = (Option<u32>, Option<u32>, f32);
+
+/// The training rows after id mapping and the split.
+pub(super) struct Prepared {
+    pub(super) users: IdMap,
+    pub(super) items: IdMap,
+    pub(super) train: Vec<Triple>,
+    /// Held-out rows: dense ids when known in training, and the value.
+    pub(super) test: Vec<HeldOutRow>,
+    /// Held-out rows whose user is unknown: a key per distinct raw user (for ranking).
+    pub(super) test_user_keys: Vec<Option<String>>,
+}
+/// The training column roles resolved against the data.
+pub(super) struct Columns<'a> {
+    pub(super) user: &'a Column,
+    pub(super) item: &'a Column,
+    pub(super) rating: Option<&'a Column>,
+}
+
+pub(super) fn resolve_columns<'a>(
+    data: &'a Dataset,
+    rating: Option<&'a Column>,
+    p: &Params,
+) -> Result<Columns<'a>> {
+    let others: Vec<&Column> = data
+        .columns
+        .iter()
+        .filter(|c| rating.is_none_or(|r| !r.name.eq_ignore_ascii_case(&c.name)))
+        .collect();
+    let pick = |opt: &Option<String>, key: &str, nth: usize| -> Result<&'a Column> {
+        match opt {
+            Some(name) => data.column(name, &format!("option '{key}'")),
+            None => others.get(nth).copied().ok_or_else(|| {
+                Error::data(format!(
+                    "a recommender needs a user and an item column besides the target (columns: {}; \
+                     name them with the options 'user' and 'item')",
+                    data.column_names().join(", ")
+                ))
+            }),
+        }
+    };
+    let user = pick(&p.user, "user", 0)?;
+    let item = pick(&p.item, "item", 1)?;
+    if user.name.eq_ignore_ascii_case(&item.name) {
+        return Err(Error::option(
+            "item",
+            format!("must name another column than option 'user', got '{}'", item.name),
+        ));
+    }
+    for (role, c) in [("user", user), ("item", item)] {
+        if rating.is_some_and(|r| r.name.eq_ignore_ascii_case(&c.name)) {
+            return Err(Error::option(role, format!("must not be the target column '{}'", c.name)));
+        }
+    }
+    Ok(Columns { user, item, rating })
+}
+
+/// The values of the target column as f32 (1 for every row when there is none). NULLs, text
+/// and (for implicit feedback) negative weights are errors naming the row.
+pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> Result<Vec<f32>> {
+    let Some(col) = col else { return Ok(vec![1.0; n]) };
+    let null_at = |row: usize| col.null_at("target column", row);
+    let values: Vec<f64> = match &col.data {
+        ColumnData::Integer(v) => v
+            .iter()
+            .enumerate()
+            .map(|(r, x)| x.map(|x| x as f64).ok_or_else(|| null_at(r)))
+            .collect::<Result<_>>()?,
+        ColumnData::Real(v) => {
+            v.iter().enumerate().map(|(r, x)| x.ok_or_else(|| null_at(r))).collect::<Result<_>>()?
+        }
+        ColumnData::Null(n) => {
+            return Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) });
+        }
+        ColumnData::Text(v) => {
+            let row = v.iter().position(Option::is_some).unwrap_or(0);
+            return Err(Error::data(format!(
+                "target column '{}' must hold numbers (ratings{}), got text in row {}",
+                col.name,
+                if implicit { " or interaction weights" } else { "" },
+                row + 1
+            )));
+        }
+    };
+    let mut out = Vec::with_capacity(values.len());
+    for (row, &v) in values.iter().enumerate() {
+        if !v.is_finite() || (implicit && v < 0.0) {
+            let what = if implicit {
+                "interaction weights must be finite and >= 0"
+            } else {
+                "ratings must be finite"
+            };
+            return Err(Error::data(format!(
+                "target column '{}' holds {v} in row {}; {what}",
+                col.name,
+                row + 1
+            )));
+        }
+        out.push(v as f32);
+    }
+    Ok(out)
+}
+
+/// Maps ids, splits, and keeps only training ids in the dense maps.
+pub(super) fn prepare(
+    cols: &Columns<'_>,
+    implicit: bool,
+    train_rows: &[usize],
+    test_rows: &[usize],
+) -> Result<Prepared> {
+    let n = cols.user.len();
+    let (all_users, user_idx) = IdMap::build(cols.user, "user column")?;
+    let (all_items, item_idx) = IdMap::build(cols.item, "item column")?;
+    let values = target_values(cols.rating, n, implicit)?;
+    let (users, user_map) = restrict(&all_users, &user_idx, train_rows);
+    let (items, item_map) = restrict(&all_items, &item_idx, train_rows);
+    let mut train = Vec::with_capacity(train_rows.len());
+    for &r in train_rows {
+        if implicit && values[r] == 0.0 {
+            continue;
+        }
+        let (u, i) = (user_map[user_idx[r] as usize], item_map[item_idx[r] as usize]);
+        train.push(Triple { user: u.unwrap_or(0), item: i.unwrap_or(0), value: values[r] });
+    }
+    if train.is_empty() {
+        return Err(Error::data("no training rows (every interaction weight is 0)"));
+    }
+    let test = test_rows
+        .iter()
+        .map(|&r| (user_map[user_idx[r] as usize], item_map[item_idx[r] as usize], values[r]))
+        .collect();
+    let test_user_keys = test_rows
+        .iter()
+        .map(|&r| match user_map[user_idx[r] as usize] {
+            Some(_) => None,
+            None => Some(all_users.value(user_idx[r]).to_key()),
+        })
+        .collect();
+    Ok(Prepared { users, items, train, test, test_user_keys })
+}
+
+/// The ids that occur in `rows`, and the old → new dense index map.
+fn restrict(all: &IdMap, dense: &[u32], rows: &[usize]) -> (IdMap, Vec<Option<u32>>) {
+    let mut used = vec![false; all.len()];
+    for &r in rows {
+        used[dense[r] as usize] = true;
+    }
+    let mut map = vec![None; all.len()];
+    let mut next = 0u32;
+    for (old, &keep) in used.iter().enumerate() {
+        if keep {
+            map[old] = Some(next);
+            next += 1;
+        }
+    }
+    let kept = match all {
+        IdMap::Integer(v) => IdMap::Integer(v.iter().zip(&used).filter(|p| *p.1).map(|p| *p.0).collect()),
+        IdMap::Text(v) => IdMap::Text(v.iter().zip(&used).filter(|p| *p.1).map(|p| p.0.clone()).collect()),
+    };
+    (kept, map)
+}
+
+/// Number of (user, item) pairs that occur more than once in a by-user CSR.
+pub(super) fn duplicate_pairs(history: &Csr) -> usize {
+    (0..history.rows()).map(|u| history.row(u).0.windows(2).filter(|w| w[0] == w[1]).count()).sum()
+}
