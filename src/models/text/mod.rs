@@ -25,6 +25,7 @@ pub mod naive_bayes;
 mod normalize;
 pub mod params;
 mod pipeline;
+mod scratch;
 mod segment;
 pub mod tokenize;
 pub mod vectorize;
@@ -39,12 +40,13 @@ use super::{EpochLog, Estimator, Predictions, Trained};
 use crate::{Error, Result};
 use naive_bayes::{Algorithm, NaiveBayes, Priors, softmax};
 pub use params::{MIN_ALPHA, OPTIONS, Params};
+use pipeline::cell_text;
+use scratch::{Scratch, with_scratch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::time::Instant;
-use tokenize::{Tokenizer, Tokens};
+use tokenize::Tokenizer;
 use vectorize::{Vocabulary, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
@@ -87,39 +89,6 @@ pub struct TextModel {
     /// Inverse document frequencies (TF-IDF weighting only, else empty).
     idf: Vec<f32>,
     nb: NaiveBayes,
-}
-
-/// Per-thread buffers, so that prediction allocates nothing per call once warm.
-#[derive(Default)]
-struct Scratch {
-    tokens: Tokens,
-    hashes: Vec<u64>,
-    ids: Vec<u32>,
-    features: Vec<u32>,
-    values: Vec<f32>,
-    scores: Vec<f64>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::default();
-}
-
-fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
-    SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => f(&mut s),
-        Err(_) => f(&mut Scratch::default()),
-    })
-}
-
-/// The text of one cell or argument: NULL is empty, numbers become their decimal text.
-fn cell_text<'a>(v: Input<'a>) -> Result<Cow<'a, str>> {
-    match v {
-        Input::Text(s) => Ok(Cow::Borrowed(s)),
-        Input::Null => Ok(Cow::Borrowed("")),
-        Input::Integer(i) => Ok(Cow::Owned(i.to_string())),
-        Input::Real(r) => Ok(Cow::Owned(r.to_string())),
-        Input::Blob(_) => Err(Error::argument("argument 'text' must be text, got blob")),
-    }
 }
 
 fn text_arg<'a>(args: &[Input<'a>]) -> Result<Cow<'a, str>> {

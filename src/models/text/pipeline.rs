@@ -13,12 +13,14 @@
 //! calling thread stops, and the helper stops at its next text (it sees the control's stop
 //! flag). While the helper finishes, the calling thread keeps running the check.
 
+use super::scratch::{Scratch, with_scratch};
 use super::tokenize::{Tokenizer, Tokens};
 use super::vectorize::VocabularyBuilder;
-use super::{Scratch, cell_text, with_scratch};
 use crate::models::control::Control;
 use crate::models::data::Column;
+use crate::models::data::Input;
 use crate::{Error, Result};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -192,6 +194,17 @@ fn halves<T: Send>(
         };
         Ok((a, b))
     })
+}
+
+/// The text of one cell or argument: NULL is empty, numbers become their decimal text.
+pub(super) fn cell_text<'a>(v: Input<'a>) -> Result<Cow<'a, str>> {
+    match v {
+        Input::Text(s) => Ok(Cow::Borrowed(s)),
+        Input::Null => Ok(Cow::Borrowed("")),
+        Input::Integer(i) => Ok(Cow::Owned(i.to_string())),
+        Input::Real(r) => Ok(Cow::Owned(r.to_string())),
+        Input::Blob(_) => Err(Error::argument("argument 'text' must be text, got blob")),
+    }
 }
 
 #[cfg(test)]

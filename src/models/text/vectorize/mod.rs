@@ -1,0 +1,23 @@
+//! From tokens to feature vectors: the vocabulary (with `min_df` and `max_features`), n-grams and
+//! the term weighting.
+//!
+//! Feature ids are positions in the **sorted** vocabulary, so the fitted model never depends on
+//! hash order and the same data gives the same bytes. The tables are our own open-addressing
+//! tables over [`term_hash`](super::tokenize::term_hash) (XXH3 of each token, combined per n-gram): the hashes are computed
+//! once per token and reused for every n-gram and table, and a trained vocabulary looks terms
+//! up by their full 64-bit hash alone ([`Vocabulary::find_hashed`]). The hash is fixed (no
+//! seed): the tables are built from trusted training data or one document at a time, so hash
+//! flooding does not apply.
+
+mod builder;
+mod index;
+mod vocabulary;
+mod weighting;
+
+pub use builder::{LARGE_VOCABULARY, VocabularyBuilder};
+pub(crate) use index::prefetch;
+pub use vocabulary::Vocabulary;
+pub use weighting::{SparseRows, Weighting, push_row};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+use super::super::tokenize::{Tokenizer, TokenizerConfig, Tokens, term_hash};
+use super::builder::radix_sort;
+use super::index::same_bytes;
+use super::*;
+
+fn build(
+    docs: &[&str],
+    lo: usize,
+    hi: usize,
+    min_df: usize,
+    max: Option<usize>,
+    w: Weighting,
+) -> (Vocabulary, SparseRows, Vec<f32>) {
+    let direct = build_with(docs, lo, hi, min_df, max, w, false);
+    let staged = build_with(docs, lo, hi, min_df, max, w, true);
+    // Both ways of counting give the same vocabulary and rows.
+    assert_eq!(terms(&direct.0), terms(&staged.0));
+    assert_eq!((&direct.1, &direct.2), (&staged.1, &staged.2));
+    direct
+}
+
+fn build_with(
+    docs: &[&str],
+    lo: usize,
+    hi: usize,
+    min_df: usize,
+    max: Option<usize>,
+    w: Weighting,
+    always_staged: bool,
+) -> (Vocabulary, SparseRows, Vec<f32>) {
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let mut b = VocabularyBuilder::default();
+    b.always_staged = always_staged;
+    let mut toks = Tokens::default();
+    for d in docs {
+        t.tokenize(d, &mut toks);
+        b.add(&toks, lo, hi);
+    }
+    b.finish(min_df, max, w)
+}
+
+fn terms(v: &Vocabulary) -> Vec<&str> {
+    (0..v.len() as u32).map(|i| v.term(i)).collect()
+}
+
+#[test]
+fn sorted_vocabulary_and_counts() {
+    let (v, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::Count);
+    assert_eq!(terms(&v), ["a", "b", "c"]);
+    // Count and binary rows list terms in order of first occurrence.
+    assert_eq!(rows.row(0), (&[1u32, 0][..], &[2.0f32, 1.0][..]));
+    assert_eq!(rows.row(1), (&[2u32, 0][..], &[1.0f32, 1.0][..]));
+    let (_, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::Binary);
+    assert_eq!(rows.row(0), (&[1u32, 0][..], &[1.0f32, 1.0][..]));
+    let (_, rows, _) = build(&["b a b", "c a"], 1, 1, 1, None, Weighting::TfIdf);
+    assert_eq!(rows.row(1).0, &[0u32, 2]);
+}
+
+/// `min_df` is 2 by default only past a million distinct terms, and only when some term
+/// is in two texts.
+#[test]
+fn automatic_min_df() {
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let mut toks = Tokens::default();
+    let mut b = VocabularyBuilder::default();
+    let mut text = String::new();
+    let mut d = 0u64;
+    let add_doc = |b: &mut VocabularyBuilder, toks: &mut Tokens, text: &mut String, d: u64| {
+        text.clear();
+        for w in 0..100 {
+            text.push_str(&format!("w{:x} ", d * 100 + w));
+        }
+        t.tokenize(text, toks);
+        b.add(toks, 1, 1);
+    };
+    while b.distinct_terms() <= LARGE_VOCABULARY {
+        assert_eq!(b.auto_min_df(), 1);
+        add_doc(&mut b, &mut toks, &mut text, d);
+        d += 1;
+    }
+    // Every term in one text only: nothing would be left.
+    assert_eq!(b.auto_min_df(), 1);
+    add_doc(&mut b, &mut toks, &mut text, 0);
+    assert_eq!(b.auto_min_df(), 2);
+}
+
+#[test]
+fn min_df_and_max_features_prune() {
+    let docs = ["a b b b", "a c", "a c d"];
+    let (v, _, _) = build(&docs, 1, 1, 2, None, Weighting::Count);
+    assert_eq!(terms(&v), ["a", "c"]);
+    // totals: a 3, b 3, c 2, d 1 -> top 2 by count, ties alphabetical: a, b
+    let (v, _, _) = build(&docs, 1, 1, 1, Some(2), Weighting::Count);
+    assert_eq!(terms(&v), ["a", "b"]);
+}
+
+/// The rows merged during counting equal the rows made from each document's term ids per
+/// occurrence (first-occurrence order for counts and presence, `push_row` for TF-IDF), with
+/// pruning by `min_df` and `max_features`.
+#[test]
+fn merged_rows_match_rows_from_occurrences() {
+    let words = ["a", "b", "c", "d", "e", "f", "gg", "h"];
+    let mut next = crate::models::text::xorshift(0x9e37_79b9_7f4a_7c15);
+    let docs: Vec<String> = (0..60)
+        .map(|_| (0..next() % 12).map(|_| words[(next() % 8) as usize]).collect::<Vec<_>>().join(" "))
+        .collect();
+    let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    let t = Tokenizer::new(TokenizerConfig::default());
+    for w in [Weighting::Count, Weighting::Binary, Weighting::TfIdf] {
+        for (min_df, max) in [(1, None), (3, None), (1, Some(20))] {
+            let (v, rows, idf) = build(&docs, 1, 2, min_df, max, w);
+            let mut toks = Tokens::default();
+            for (d, text) in docs.iter().enumerate() {
+                t.tokenize(text, &mut toks);
+                let mut ids = Vec::new();
+                toks.for_each_ngram(1, 2, |g| ids.extend(v.id(g)));
+                let (mut f, mut x) = (Vec::new(), Vec::new());
+                if w == Weighting::TfIdf {
+                    push_row(&mut ids, w, &idf, &mut f, &mut x);
+                } else {
+                    for id in ids {
+                        match f.iter().position(|&g| g == id) {
+                            Some(i) if w == Weighting::Count => x[i] += 1.0,
+                            Some(_) => {}
+                            None => {
+                                f.push(id);
+                                x.push(1.0);
+                            }
+                        }
+                    }
+                }
+                assert_eq!(rows.row(d), (&f[..], &x[..]), "{w:?} {min_df} {max:?} doc {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn same_bytes_is_equality() {
+    let s = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    for n in 0..=s.len() {
+        for m in 0..=s.len() {
+            let (a, b) = (&s[..n], &s[s.len() - m..]);
+            assert_eq!(same_bytes(a, b), a == b);
+            assert!(same_bytes(&s[..n], &s[..n]));
+        }
+        for i in 0..n {
+            let mut t = s[..n].to_vec();
+            t[i] ^= 1;
+            assert!(!same_bytes(&s[..n], &t), "{n} {i}");
+        }
+    }
+}
+
+/// The lookup by hash finds what the lookup by bytes finds, in order, for known and
+/// unknown n-grams, on a small table and on a large one.
+#[test]
+fn find_hashed_matches_find() {
+    let mut docs =
+        vec!["the cat sat on the mat".to_string(), "a dog sat".into(), "the dog ate the cat food".into()];
+    docs.extend((0..40_000).map(|i| format!("w{i} x{}", i % 7)));
+    for n in [3, docs.len()] {
+        let docs: Vec<&str> = docs[..n].iter().map(String::as_str).collect();
+        let (v, _, _) = build(&docs, 1, 2, 1, None, Weighting::Count);
+        assert!(v.hashes_are_unique());
+        let t = Tokenizer::new(TokenizerConfig::default());
+        let mut toks = Tokens::default();
+        for text in
+            ["the cat ate a mat", "zebra", "", "dog dog sat on the cat food zebra the", "w17 x3 w39999 x9"]
+        {
+            t.tokenize(text, &mut toks);
+            let (mut slow, mut hashes) = (Vec::new(), Vec::new());
+            toks.for_each_ngram_hashed(1, 2, |g, h| {
+                slow.extend(v.find(g, h));
+                hashes.push(h);
+            });
+            let mut fast = vec![7];
+            v.find_hashed(&hashes, &mut fast);
+            assert_eq!(fast.remove(0), 7, "appends");
+            assert_eq!(fast, slow, "{text}");
+            // Known terms are found (the small vocabulary knows no `w…`).
+            assert_eq!(
+                slow.is_empty(),
+                matches!(text, "zebra" | "") || (n == 3 && text.starts_with('w')),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// Terms are told apart by their 64-bit hash at prediction: no two of a large set of
+/// similar short terms share one (every 1- to 3-character string over 30 letters, CJK
+/// ideographs and kana, and every 2-gram of the 1- and 2-character ones: 865k terms). The
+/// word-at-a-time multiply hash used before failed this.
+#[test]
+fn term_hashes_do_not_collide() {
+    let alphabet: Vec<char> = "abcqxyz09çé洗澡房水间卫生好差很不酒店的了是ぁアー".chars().collect();
+    assert_eq!(alphabet.len(), 30);
+    let mut short: Vec<String> = alphabet.iter().map(|c| c.to_string()).collect();
+    for &a in &alphabet {
+        for &b in &alphabet {
+            short.push(format!("{a}{b}"));
+        }
+    }
+    let mut terms: Vec<String> = short.clone();
+    for &a in &alphabet {
+        for &b in &alphabet {
+            for &c in &alphabet {
+                terms.push(format!("{a}{b}{c}"));
+            }
+        }
+    }
+    for a in &short {
+        for b in &short {
+            terms.push(format!("{a} {b}"));
+        }
+    }
+    let mut hashes: Vec<u64> = terms.iter().map(|t| term_hash(t)).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    assert_eq!(hashes.len(), terms.len());
+}
+
+/// Distinct terms with one hash (forced here): the index says so, and the lookup by bytes
+/// tells them apart.
+#[test]
+fn shared_hashes_fall_back_to_bytes() {
+    let v = Vocabulary::new("abc".into(), vec![1, 2, 3], vec![7u64 << 60, 7 << 60, 9 << 60]);
+    assert!(!v.hashes_are_unique());
+    assert_eq!(
+        [v.find("a", 7 << 60), v.find("b", 7 << 60), v.find("c", 9 << 60)],
+        [Some(0), Some(1), Some(2)]
+    );
+    assert_eq!(v.find("x", 7 << 60), None);
+    let v = Vocabulary::new("abc".into(), vec![1, 2, 3], vec![7u64 << 60, 8 << 60, 9 << 60]);
+    assert!(v.hashes_are_unique());
+}
+
+#[test]
+fn radix_sort_sorts() {
+    let mut next = crate::models::text::xorshift(0x1234_5678_9abc_def1);
+    let mut v: Vec<(u64, u32)> = (0..5000u32).map(|i| (next() >> (i % 4 * 16), i)).collect();
+    let mut want = v.clone();
+    want.sort();
+    radix_sort(&mut v, |e| e.0);
+    assert_eq!(v, want);
+}
+
+#[test]
+fn bigrams() {
+    let (v, _, _) = build(&["x y z"], 1, 2, 1, None, Weighting::Count);
+    assert_eq!(terms(&v), ["x", "x y", "y", "y z", "z"]);
+    let (v, _, _) = build(&["x y z"], 2, 2, 1, None, Weighting::Count);
+    assert_eq!(terms(&v), ["x y", "y z"]);
+}
+
+#[test]
+fn sublinear_tfidf_by_hand() {
+    // 2 docs; "a" in both (idf = ln(3/3)+1 = 1), "b" only in doc 0 (idf = ln(3/2)+1).
+    // doc 0 = "a b b": a -> 1·1 = 1, b -> (1 + ln 2)·(1 + ln 1.5); then L2-normalised.
+    let (_, rows, idf) = build(&["a b b", "a"], 1, 1, 1, None, Weighting::TfIdf);
+    let ib = 1.0 + 1.5f64.ln();
+    assert!((idf[0] as f64 - 1.0).abs() < 1e-6 && (idf[1] as f64 - ib).abs() < 1e-6);
+    let b = (1.0 + 2f64.ln()) * ib;
+    let n = (1.0 + b * b).sqrt();
+    let (_, vals) = rows.row(0);
+    assert!((vals[0] as f64 - 1.0 / n).abs() < 1e-6);
+    assert!((vals[1] as f64 - b / n).abs() < 1e-6);
+    assert_eq!(rows.row(1).1, &[1.0f32]);
+}
+
+#[test]
+fn vocabulary_round_trips_and_rejects_unsorted() {
+    let (v, _, _) = build(&["b a"], 1, 1, 1, None, Weighting::Count);
+    let bytes = postcard::to_stdvec(&v).unwrap();
+    let back: Vocabulary = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(back.id("b"), Some(1));
+    let bad = postcard::to_stdvec(&vec!["b", "a"]).unwrap();
+    assert!(postcard::from_bytes::<Vocabulary>(&bad).is_err());
+}
+
+/// Sizes past the u32 fields are refused before anything is added (before: the term
+/// positions, ids and offsets wrapped silently on corpora of over 4 G stored values).
+#[test]
+fn u32_overflow_is_an_error() {
+    let b = VocabularyBuilder::default();
+    assert!(b.check_u32(10, 100, 1000, 1).is_ok());
+    for (terms, bytes, values, docs, what) in [
+        (u32::MAX as usize, 0, 0, 0, "distinct terms"),
+        (0, u32::MAX as usize, 0, 0, "bytes of distinct terms"),
+        (0, 0, u32::MAX as usize, 0, "(text, term) pairs"),
+        (0, 0, 0, usize::MAX, "texts"),
+    ] {
+        let e = b.check_u32(terms, bytes, values, docs).unwrap_err().to_string();
+        assert!(e.contains(what) && e.contains("more than a text model holds"), "{e}");
+    }
+}
