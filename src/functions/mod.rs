@@ -2,6 +2,7 @@
 //! SQL function names.
 
 mod args;
+mod evaluate;
 mod keys;
 mod lifecycle;
 mod listings;

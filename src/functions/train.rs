@@ -34,8 +34,7 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
             let source = text(ctx, 1, "source")?;
             let conn = super::args::connection(ctx, "ml_evaluate")?;
             let model = s.load_active(&conn, &name)?;
-            let data = source::read(&conn, &source)?;
-            Ok(model.model.evaluate(&data)?.to_string())
+            super::evaluate::evaluate(&conn, &model, &source)
         })
     })?;
     Ok(())

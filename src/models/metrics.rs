@@ -24,56 +24,132 @@ pub fn check_classes(budget: &Budget, target: &str, k: usize) -> crate::Result<(
 /// (`y.len() × classes.len()`). Returns a JSON object with `rows`, `accuracy`, `macro_f1`,
 /// `log_loss`, `per_class` (precision, recall, f1, support per label), `confusion_matrix`
 /// (`labels` and `matrix`, rows = true, columns = predicted) and, for two classes, `roc_auc`
-/// (the score of the second class in sort order).
+/// (the score of the second class in sort order). The same as one [`Classification`] given
+/// every row at once.
 pub fn classification(y: &[u32], proba: &[f64], classes: &[Value]) -> Json {
-    let k = classes.len();
-    let n = y.len();
-    debug_assert_eq!(proba.len(), n * k);
-    let mut confusion = vec![vec![0u64; k]; k];
-    let mut log_loss = 0.0;
-    for (i, &t) in y.iter().enumerate() {
-        let row = &proba[i * k..(i + 1) * k];
-        let pred = argmax(row);
-        confusion[t as usize][pred] += 1;
-        log_loss -= row[t as usize].clamp(1e-15, 1.0).ln();
-    }
-    let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
-    let mut per_class = Map::new();
-    let mut f1_sum = 0.0;
-    for c in 0..k {
-        let tp = confusion[c][c] as f64;
-        let predicted: u64 = (0..k).map(|t| confusion[t][c]).sum();
-        let support: u64 = confusion[c].iter().sum();
-        let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        f1_sum += f1;
-        per_class.insert(
-            classes[c].to_key(),
-            json!({"precision": precision, "recall": recall, "f1": f1, "support": support}),
-        );
-    }
-    let mut out = Map::new();
-    out.insert("rows".into(), json!(n));
-    out.insert("accuracy".into(), json!(if n > 0 { correct as f64 / n as f64 } else { 0.0 }));
-    out.insert("macro_f1".into(), json!(if k > 0 { f1_sum / k as f64 } else { 0.0 }));
-    out.insert("log_loss".into(), json!(if n > 0 { log_loss / n as f64 } else { 0.0 }));
-    if k == 2 {
-        let scores: Vec<f64> = (0..n).map(|i| proba[i * 2 + 1]).collect();
-        let positive: Vec<bool> = y.iter().map(|&t| t == 1).collect();
-        if let Some(auc) = roc_auc(&scores, &positive) {
-            out.insert("roc_auc".into(), json!(auc));
+    let mut m = Classification::new(classes);
+    m.keep_scores(y.len());
+    m.add_unchecked(y, proba);
+    m.finish()
+}
+
+/// Classification metrics accumulated a batch of rows at a time (`ml_evaluate` reads its
+/// source in batches): the confusion matrix and the log loss are sums, and for two classes
+/// each row keeps 8 bytes (its score and label, for the exact ROC AUC at the end). Rows added
+/// in batches give exactly the metrics of [`classification`] on all of them.
+pub struct Classification {
+    classes: Vec<Value>,
+    confusion: Vec<Vec<u64>>,
+    log_loss: f64,
+    rows: usize,
+    /// Two classes: each row's score of the second class with its label in the sign bit.
+    scores: Vec<u64>,
+}
+
+/// Bytes a row keeps for the ROC AUC of two classes ([`Classification`]).
+pub const AUC_BYTES_PER_ROW: f64 = 8.0;
+
+impl Classification {
+    /// No rows yet, over `classes`.
+    pub fn new(classes: &[Value]) -> Classification {
+        let k = classes.len();
+        Classification {
+            classes: classes.to_vec(),
+            confusion: vec![vec![0u64; k]; k],
+            log_loss: 0.0,
+            rows: 0,
+            scores: Vec::new(),
         }
     }
-    out.insert("per_class".into(), Json::Object(per_class));
-    out.insert(
-        "confusion_matrix".into(),
-        json!({
-            "labels": classes.iter().map(Value::to_json).collect::<Vec<_>>(),
-            "matrix": confusion,
-        }),
-    );
-    Json::Object(out)
+
+    fn keep_scores(&mut self, rows: usize) {
+        if self.classes.len() == 2 {
+            self.scores.reserve_exact(rows);
+        }
+    }
+
+    /// Adds a batch: `y` the true class ids, `proba` the probabilities row-major. The scores
+    /// the ROC AUC keeps (two classes) are checked against `budget` and grown fallibly.
+    pub fn add(&mut self, y: &[u32], proba: &[f64], budget: &Budget) -> crate::Result<()> {
+        if self.classes.len() == 2 {
+            let rows = self.rows + y.len();
+            budget.check_data(
+                &format!("evaluating {rows} rows"),
+                "the scores of the ROC AUC",
+                rows as f64 * AUC_BYTES_PER_ROW,
+            )?;
+            super::memory::reserve(&mut self.scores, y.len(), "the scores of the ROC AUC")?;
+        }
+        self.add_unchecked(y, proba);
+        Ok(())
+    }
+
+    fn add_unchecked(&mut self, y: &[u32], proba: &[f64]) {
+        let k = self.classes.len();
+        debug_assert_eq!(proba.len(), y.len() * k);
+        for (i, &t) in y.iter().enumerate() {
+            let row = &proba[i * k..(i + 1) * k];
+            let pred = argmax(row);
+            self.confusion[t as usize][pred] += 1;
+            self.log_loss -= row[t as usize].clamp(1e-15, 1.0).ln();
+            if k == 2 {
+                // A probability is not negative: its sign bit carries the label.
+                self.scores.push(row[1].abs().to_bits() | (u64::from(t == 1) << 63));
+            }
+        }
+        self.rows += y.len();
+    }
+
+    /// Rows added so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The metrics of every row added (see [`classification`]).
+    pub fn finish(self) -> Json {
+        let k = self.classes.len();
+        let n = self.rows;
+        let confusion = self.confusion;
+        let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
+        let mut per_class = Map::new();
+        let mut f1_sum = 0.0;
+        for (c, row) in confusion.iter().enumerate() {
+            let tp = row[c] as f64;
+            let predicted: u64 = (0..k).map(|t| confusion[t][c]).sum();
+            let support: u64 = row.iter().sum();
+            let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
+            let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+            let f1 =
+                if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+            f1_sum += f1;
+            per_class.insert(
+                self.classes[c].to_key(),
+                json!({"precision": precision, "recall": recall, "f1": f1, "support": support}),
+            );
+        }
+        let mut out = Map::new();
+        out.insert("rows".into(), json!(n));
+        out.insert("accuracy".into(), json!(if n > 0 { correct as f64 / n as f64 } else { 0.0 }));
+        out.insert("macro_f1".into(), json!(if k > 0 { f1_sum / k as f64 } else { 0.0 }));
+        out.insert("log_loss".into(), json!(if n > 0 { self.log_loss / n as f64 } else { 0.0 }));
+        if k == 2 {
+            const SIGN: u64 = 1 << 63;
+            let scores: Vec<f64> = self.scores.iter().map(|&b| f64::from_bits(b & !SIGN)).collect();
+            let positive: Vec<bool> = self.scores.iter().map(|&b| b & SIGN != 0).collect();
+            if let Some(auc) = roc_auc(&scores, &positive) {
+                out.insert("roc_auc".into(), json!(auc));
+            }
+        }
+        out.insert("per_class".into(), Json::Object(per_class));
+        out.insert(
+            "confusion_matrix".into(),
+            json!({
+                "labels": self.classes.iter().map(Value::to_json).collect::<Vec<_>>(),
+                "matrix": confusion,
+            }),
+        );
+        Json::Object(out)
+    }
 }
 
 /// Index of the largest value (the first on ties).
@@ -134,6 +210,52 @@ mod tests {
         let ll = -(0.9f64.ln() + 0.4f64.ln() + 0.4f64.ln() + 0.9f64.ln()) / 4.0;
         assert!((m["log_loss"].as_f64().unwrap() - ll).abs() < 1e-12);
         assert_eq!(m["per_class"]["1"]["precision"], json!(0.5));
+    }
+
+    /// Rows added in batches give the metrics of all of them at once, bit for bit (AUC,
+    /// log loss, confusion), for two and for three classes.
+    #[test]
+    fn batches_accumulate_to_the_whole() {
+        let mut next = crate::models::text::xorshift(7);
+        for k in [2usize, 3] {
+            let classes: Vec<Value> = (0..k as i64).map(Value::Integer).collect();
+            let n = 1000;
+            let y: Vec<u32> = (0..n).map(|_| (next() % k as u64) as u32).collect();
+            let proba: Vec<f64> = (0..n)
+                .flat_map(|_| {
+                    // Coarse scores, so that the AUC meets ties.
+                    let raw: Vec<f64> = (0..k).map(|_| (next() % 20) as f64 + 1.0).collect();
+                    let sum: f64 = raw.iter().sum();
+                    raw.into_iter().map(move |r| r / sum)
+                })
+                .collect();
+            let whole = classification(&y, &proba, &classes);
+            let mut m = Classification::new(&classes);
+            for (ys, ps) in y.chunks(37).zip(proba.chunks(37 * k)) {
+                m.add(ys, ps, &Budget::default()).unwrap();
+            }
+            assert_eq!(m.rows(), n);
+            assert_eq!(m.finish(), whole);
+            if k == 2 {
+                assert!(whole.get("roc_auc").is_some());
+            }
+        }
+    }
+
+    /// The ROC AUC's 8 bytes a row are checked against the budget.
+    #[test]
+    fn auc_scores_are_budgeted() {
+        let classes = [Value::Integer(0), Value::Integer(1)];
+        let mut m = Classification::new(&classes);
+        let budget = Budget::training_mb(1);
+        let y = vec![0u32; 100_000];
+        let p = vec![0.5; 200_000];
+        m.add(&y, &p, &budget).unwrap();
+        let e = m.add(&y, &p, &budget).unwrap_err().to_string();
+        assert!(
+            e.starts_with("evaluating 200000 rows would need 1.5 MiB for the scores of the ROC AUC"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -128,6 +128,13 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// Metrics on labelled rows (same columns as in training).
     fn evaluate(&self, data: &Dataset) -> Result<Json>;
 
+    /// For evaluation a batch at a time: the true class ids and the predicted probabilities
+    /// (row-major) of the labelled rows of `data`, whose first row is row `first` + 1 of the
+    /// source (for error messages); None for kinds whose metrics need every row at once.
+    fn labelled_proba(&self, _data: &Dataset, _first: usize) -> Result<Option<(Vec<u32>, Vec<f64>)>> {
+        Ok(None)
+    }
+
     /// Predictions for every row of `data`, whose columns have the training names (batched:
     /// one matrix product per batch for the classifier).
     fn predict_rows(&self, data: &Dataset, control: &Control<'_>) -> Result<Predictions>;
@@ -298,6 +305,19 @@ impl Model {
     /// See [`Estimator::evaluate`].
     pub fn evaluate(&self, data: &Dataset) -> Result<Json> {
         dispatch!(self, m => m.evaluate(data))
+    }
+    /// See [`Estimator::labelled_proba`].
+    pub fn labelled_proba(&self, data: &Dataset, first: usize) -> Result<Option<(Vec<u32>, Vec<f64>)>> {
+        dispatch!(self, m => m.labelled_proba(data, first))
+    }
+    /// The class labels of a classifier (text or tabular), in class order; empty for
+    /// recommenders.
+    pub fn classes(&self) -> &[Value] {
+        match self {
+            Model::Text(m) => m.classes(),
+            Model::Classifier(m) => m.classes(),
+            Model::Recommender(_) => &[],
+        }
     }
     /// See [`Estimator::predict_rows`].
     pub fn predict_rows(&self, data: &Dataset, control: &Control<'_>) -> Result<Predictions> {

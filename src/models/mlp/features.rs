@@ -376,6 +376,12 @@ impl Encoder {
     /// feature column by name. The matrix is allocated fallibly: memory the system refuses is
     /// an error, not an abort.
     pub fn encode_dataset(&self, data: &Dataset, rows: &[usize]) -> Result<Vec<f32>> {
+        self.encode_batch(data, rows, 0)
+    }
+
+    /// As [`Encoder::encode_dataset`] for a batch whose first row is row `first` + 1 of its
+    /// source (the row errors name).
+    pub fn encode_batch(&self, data: &Dataset, rows: &[usize], first: usize) -> Result<Vec<f32>> {
         let w = self.width;
         let columns = self
             .features
@@ -418,7 +424,7 @@ impl Encoder {
                     },
                     _ => f
                         .encode(col.get(row), part)
-                        .map_err(|e| Error::data(format!("row {}: {e}", row + 1)))?,
+                        .map_err(|e| Error::data(format!("row {}: {e}", first + row + 1)))?,
                 }
             }
         }

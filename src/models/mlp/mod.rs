@@ -456,6 +456,19 @@ impl Estimator for Classifier {
     }
 
     fn evaluate(&self, data: &Dataset) -> Result<Json> {
+        let (y, proba) = self.labelled(data, 0)?;
+        Ok(metrics::classification(&y, &proba, &self.classes))
+    }
+
+    fn labelled_proba(&self, data: &Dataset, first: usize) -> Result<Option<(Vec<u32>, Vec<f64>)>> {
+        self.labelled(data, first).map(Some)
+    }
+}
+
+impl Classifier {
+    /// The class ids of the target column and the predicted probabilities of `data`'s rows,
+    /// the first of which is row `first` + 1 of the source.
+    fn labelled(&self, data: &Dataset, first: usize) -> Result<(Vec<u32>, Vec<f64>)> {
         let target = data.column(&self.target, "target column")?;
         let rows: Vec<usize> = (0..data.n_rows).collect();
         let mut y = Vec::with_capacity(rows.len());
@@ -465,15 +478,15 @@ impl Estimator for Classifier {
                 let known: Vec<String> = self.classes.iter().map(Value::to_string).collect();
                 Error::data(format!(
                     "row {}: label {v} of target column '{}' was not a class at training (classes: {})",
-                    r + 1,
+                    first + r + 1,
                     self.target,
                     known.join(", ")
                 ))
             })?;
             y.push(c as u32);
         }
-        let x = self.encoder.encode_dataset(data, &rows)?;
-        Ok(metrics::classification(&y, &self.proba_rows(&x, rows.len(), &Control::new())?, &self.classes))
+        let x = self.encoder.encode_batch(data, &rows, first)?;
+        Ok((y, self.proba_rows(&x, rows.len(), &Control::new())?))
     }
 }
 

@@ -550,27 +550,40 @@ impl Estimator for TextModel {
     }
 
     fn evaluate(&self, data: &Dataset) -> Result<Json> {
+        let (y, proba) = self.labelled(data, 0)?;
+        Ok(metrics::classification(&y, &proba, &self.classes))
+    }
+
+    fn labelled_proba(&self, data: &Dataset, first: usize) -> Result<Option<(Vec<u32>, Vec<f64>)>> {
+        self.labelled(data, first).map(Some)
+    }
+}
+
+impl TextModel {
+    /// The class ids of the target column and the predicted probabilities of `data`'s rows,
+    /// the first of which is row `first` + 1 of the source.
+    fn labelled(&self, data: &Dataset, first: usize) -> Result<(Vec<u32>, Vec<f64>)> {
         let text = data.column(&self.text_column, "text column")?;
         let target = data.column(&self.target_column, "target column")?;
         let mut y = Vec::with_capacity(data.n_rows);
         for row in 0..data.n_rows {
             let v = target.get(row).to_value();
             if v == Value::Null {
-                return Err(target.null_at("target column", row));
+                return Err(target.null_at("target column", first + row));
             }
             let c = class_index(&self.classes, &v).ok_or_else(|| {
                 let known = self.classes.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
                 Error::data(format!(
                     "target column '{}' has the value {v} in row {}, which is not a class of this model (classes: {known})",
                     target.name,
-                    row + 1
+                    first + row + 1
                 ))
             })?;
             y.push(c as u32);
         }
         let rows: Vec<usize> = (0..data.n_rows).collect();
         let proba = self.proba_rows(text, &rows, &Control::new())?;
-        Ok(metrics::classification(&y, &proba, &self.classes))
+        Ok((y, proba))
     }
 }
 
