@@ -1,6 +1,7 @@
 //! Serving benchmarks (issue 13): batch prediction through `ml_predict_table` against per-row
 //! `ml_predict` over the same source, for every kind, and the cost of the default `ml_train`
-//! (measure on a held-out split, then refit on every row) against one `test_size: 0` fit.
+//! (measure on a held-out split, then refit on every row) against one `test_size: 0` fit, and
+//! `ml_evaluate` over the whole source (rows per second).
 //! One JSON object per data set, medians of `BENCH_REPEATS` runs (default 3).
 //!
 //! `cargo run --release --example bench_serving` (`BENCH_DATA`: the shared data folder, default
@@ -41,6 +42,7 @@ fn measure(conn: &Connection, dataset: &str, kind: &str, train: &str, per_row: &
     let test_size_0_s = time(conn, &format!("SELECT ml_train('m0', '{kind}', {all_rows})"), n);
     let batch_s = time(conn, "SELECT count(*) FROM ml_predict_table('m', 'src')", n.max(3));
     let per_row_s = time(conn, &format!("SELECT count({per_row}) FROM src"), n.max(3));
+    let evaluate_s = time(conn, "SELECT ml_evaluate('m', 'src')", n.max(3));
     json!({
         "task": "serving", "dataset": dataset, "kind": kind, "library": "sqlml", "rows": rows,
         "train_default_s": default_s, "train_test_size_0_s": test_size_0_s,
@@ -48,6 +50,7 @@ fn measure(conn: &Connection, dataset: &str, kind: &str, train: &str, per_row: &
         "predict_rows_per_s_batch": rows as f64 / batch_s,
         "predict_rows_per_s_per_row": rows as f64 / per_row_s,
         "batch_over_per_row": per_row_s / batch_s,
+        "evaluate_rows_per_s": rows as f64 / evaluate_s,
     })
 }
 
