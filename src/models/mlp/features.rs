@@ -16,6 +16,7 @@
 //!   columns that look like identifiers (more distinct values than `max_categories` and than
 //!   half the training rows) unless the `features` option names them.
 
+use crate::models::control::Control;
 use crate::models::data::{Column, ColumnData, Dataset, Input};
 use crate::models::memory;
 use crate::{Error, Result};
@@ -379,9 +380,30 @@ impl Encoder {
         self.encode_batch(data, rows, 0)
     }
 
+    /// As [`Encoder::encode_dataset`], ticking `control` per row (a training's millions of
+    /// rows take seconds to encode: an interrupt must not wait for them).
+    pub fn encode_controlled(
+        &self,
+        data: &Dataset,
+        rows: &[usize],
+        control: &Control<'_>,
+    ) -> Result<Vec<f32>> {
+        self.encode_rows(data, rows, 0, control)
+    }
+
     /// As [`Encoder::encode_dataset`] for a batch whose first row is row `first` + 1 of its
     /// source (the row errors name).
     pub fn encode_batch(&self, data: &Dataset, rows: &[usize], first: usize) -> Result<Vec<f32>> {
+        self.encode_rows(data, rows, first, &Control::new())
+    }
+
+    fn encode_rows(
+        &self,
+        data: &Dataset,
+        rows: &[usize],
+        first: usize,
+        control: &Control<'_>,
+    ) -> Result<Vec<f32>> {
         let w = self.width;
         let columns = self
             .features
@@ -410,6 +432,7 @@ impl Encoder {
         let mut out: Vec<f32> =
             memory::zeroed(cells, &format!("the encoded rows ({} rows × {w} inputs)", rows.len()))?;
         for (&row, x) in rows.iter().zip(out.chunks_exact_mut(w)) {
+            control.tick(self.features.len() as u64)?;
             for (f, (col, slots)) in self.features.iter().zip(&columns) {
                 let part = &mut x[f.offset..f.offset + f.width()];
                 match (slots, &col.data, &f.encoding) {
@@ -591,6 +614,22 @@ mod tests {
         assert_eq!(&m[..5], &[z, 0.0, 1.0, 0.0, 0.0]);
         assert_eq!(&m[5..10], &[0.0, 1.0, 1.0, 0.0, 0.0]);
         assert_eq!(&m[10..15], &[0.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    /// Encoding a training's rows runs the interrupt check: a failing check stops it with its
+    /// error, and the same rows encode as before without one.
+    #[test]
+    fn encoding_is_interruptible() {
+        let d = data();
+        let enc = Encoder::fit(&d, 4, &[0, 1, 2, 3], &sel()).unwrap();
+        let rows: Vec<usize> = (0..300_000).map(|i| i % 4).collect();
+        let plain = enc.encode_dataset(&d, &rows).unwrap();
+        assert_eq!(enc.encode_controlled(&d, &rows, &Control::new()).unwrap(), plain);
+        let check = || Err(Error::data("interrupted"));
+        let control = Control::new().with_check(&check);
+        std::thread::sleep(crate::models::control::CHECK_EVERY);
+        let e = enc.encode_controlled(&d, &rows, &control).unwrap_err();
+        assert_eq!(e.to_string(), "interrupted");
     }
 
     #[test]

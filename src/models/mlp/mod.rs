@@ -288,9 +288,9 @@ impl Estimator for Classifier {
             4.0 * data.n_rows as f64 * slots as f64,
         )?;
         trainer::check_memory(d, k, train_rows.len(), test_rows.len(), &params.config, &common.budget)?;
-        let x_train = encoder.encode_dataset(data, train_rows)?;
+        let x_train = encoder.encode_controlled(data, train_rows, &common.control)?;
         let y_train = setup.classes_of(train_rows)?;
-        let x_test = encoder.encode_dataset(data, test_rows)?;
+        let x_test = encoder.encode_controlled(data, test_rows, &common.control)?;
         let y_test = setup.classes_of(test_rows)?;
 
         let mut baseline = vec![0f64; d];

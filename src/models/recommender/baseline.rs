@@ -2,28 +2,38 @@
 //! order used for users the model has never seen.
 
 use super::ratings::Csr;
+use crate::Result;
+use crate::models::control::Control;
 
 /// Surprise's `BaselineOnly` with its default ALS options (10 epochs, reg_i 10, reg_u 15):
 /// returns (b_u, b_i) for `r̂ = μ + b_u + b_i`.
-pub fn baseline_als(by_user: &Csr, by_item: &Csr, mean: f64) -> (Vec<f64>, Vec<f64>) {
+/// Ticks `control` per row (ten passes over millions of ratings take seconds).
+pub fn baseline_als(
+    by_user: &Csr,
+    by_item: &Csr,
+    mean: f64,
+    control: &Control<'_>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let (reg_u, reg_i) = (15.0, 10.0);
     let mut bu = vec![0.0; by_user.rows()];
     let mut bi = vec![0.0; by_item.rows()];
     for _ in 0..10 {
         for (i, b) in bi.iter_mut().enumerate() {
             let (users, ratings) = by_item.row(i);
+            control.tick(users.len() as u64 + 1)?;
             let dev: f64 =
                 users.iter().zip(ratings).map(|(&u, &r)| f64::from(r) - mean - bu[u as usize]).sum();
             *b = dev / (reg_i + users.len() as f64);
         }
         for (u, b) in bu.iter_mut().enumerate() {
             let (items, ratings) = by_user.row(u);
+            control.tick(items.len() as u64 + 1)?;
             let dev: f64 =
                 items.iter().zip(ratings).map(|(&i, &r)| f64::from(r) - mean - bi[i as usize]).sum();
             *b = dev / (reg_u + items.len() as f64);
         }
     }
-    (bu, bi)
+    Ok((bu, bi))
 }
 
 /// Prior weight of the damped mean, in ratings: an item needs about this many ratings before
@@ -102,8 +112,28 @@ mod tests {
     fn baseline_shrinks_toward_the_mean() {
         let t = |user, item, value| Triple { user, item, value };
         let triples = [t(0, 0, 5.0), t(1, 0, 5.0), t(0, 1, 1.0)];
-        let (bu, bi) = baseline_als(&Csr::build(2, &triples, false), &Csr::build(2, &triples, true), 3.0);
+        let (bu, bi) = baseline_als(
+            &Csr::build(2, &triples, false),
+            &Csr::build(2, &triples, true),
+            3.0,
+            &Control::new(),
+        )
+        .unwrap();
         assert!(bi[0] > 0.0 && bi[0] < 2.0 && bi[1] < 0.0);
         assert_eq!(bu.len(), 2);
+    }
+
+    /// The ten passes run the interrupt check: a failing check stops them with its error.
+    #[test]
+    fn baseline_is_interruptible() {
+        let triples: Vec<Triple> =
+            (0..100_000u32).map(|n| Triple { user: n % 997, item: n % 101, value: (n % 5) as f32 }).collect();
+        let (by_user, by_item) = (Csr::build(997, &triples, false), Csr::build(101, &triples, true));
+        assert!(baseline_als(&by_user, &by_item, 2.0, &Control::new()).is_ok());
+        let check = || Err(crate::Error::data("interrupted"));
+        let control = Control::new().with_check(&check);
+        std::thread::sleep(crate::models::control::CHECK_EVERY);
+        let e = baseline_als(&by_user, &by_item, 2.0, &control).unwrap_err();
+        assert_eq!(e.to_string(), "interrupted");
     }
 }

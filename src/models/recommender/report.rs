@@ -55,7 +55,7 @@ pub(super) fn training_report(
     }
     if !model.implicit() {
         let mean = model.global_mean;
-        let (bu, bi) = baseline::baseline_als(&model.history, &by_item(), mean);
+        let (bu, bi) = baseline::baseline_als(&model.history, &by_item(), mean, control)?;
         let pairs: Vec<(f64, f64)> = test
             .iter()
             .map(|&(u, i, r)| {
