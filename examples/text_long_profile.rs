@@ -112,8 +112,11 @@ fn main() {
             terms = b.distinct_terms();
             let mut result = None;
             let mut b = Some(b);
-            finish =
-                finish.min(fastest(1, || result = b.take().map(|b| b.finish(1, None, Weighting::Count))));
+            finish = finish.min(fastest(1, || {
+                result = b
+                    .take()
+                    .map(|b| b.finish(1, None, Weighting::Count, &sqlml::models::Control::new()).unwrap())
+            }));
             let (vocab, rows, _) = result.unwrap();
             nb = nb.min(fastest(1, || {
                 NaiveBayes::fit(

@@ -288,7 +288,8 @@ impl TextModel {
             settings.min_df as usize,
             settings.max_features.map(|m| m as usize),
             settings.weighting,
-        );
+            control,
+        )?;
         if vocab.is_empty() {
             return Err(Error::data(if distinct == 0 {
                 format!("the text column '{}' has no words in the training rows", text.name)

@@ -235,7 +235,7 @@ mod tests {
 
     /// The vocabulary (as its terms) and the rows of a builder.
     fn finished(b: VocabularyBuilder) -> (Vec<String>, SparseRows, Vec<f32>) {
-        let (v, rows, idf) = b.finish(1, None, Weighting::TfIdf);
+        let (v, rows, idf) = b.finish(1, None, Weighting::TfIdf, &Control::new()).unwrap();
         ((0..v.len() as u32).map(|i| v.term(i).to_string()).collect(), rows, idf)
     }
 

@@ -7,6 +7,7 @@ use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
 use super::vocabulary::Vocabulary;
 use super::weighting::{SparseRows, Weighting, idf, push_counts};
 use crate::Result;
+use crate::models::control::Control;
 use crate::models::memory;
 
 /// Index size (slots) from which [`VocabularyBuilder::add`] probes in stages: below it (1 MiB of
@@ -387,13 +388,15 @@ impl VocabularyBuilder {
 
     /// Keeps the terms found in at least `min_df` documents, then (if `max_features` is set) the
     /// `max_features` most frequent of those by total count (ties: alphabetical), and returns the
-    /// sorted vocabulary with the documents as weighted sparse rows over it.
+    /// sorted vocabulary with the documents as weighted sparse rows over it. Ticks `control`
+    /// along the way (tens of millions of terms take a while to sort and renumber).
     pub fn finish(
         self,
         min_df: usize,
         max_features: Option<usize>,
         weighting: Weighting,
-    ) -> (Vocabulary, SparseRows, Vec<f32>) {
+        control: &Control<'_>,
+    ) -> Result<(Vocabulary, SparseRows, Vec<f32>)> {
         // Each kept term carries what the passes in sorted order need, so that they read no
         // term record at random (the records outgrow the caches on a large corpus).
         let mut entries: Vec<Entry> = (0..self.terms.len() as u32)
@@ -414,13 +417,16 @@ impl VocabularyBuilder {
             entries.truncate(cap);
         }
         // Integer order first; then only runs sharing their first 8 bytes compare bytes.
+        control.look()?;
         radix_sort(&mut entries, |e| e.prefix);
+        control.look()?;
         let mut i = 0;
         while i < entries.len() {
             let mut j = i + 1;
             while j < entries.len() && entries[j].prefix == entries[i].prefix {
                 j += 1;
             }
+            control.tick((j - i) as u64)?;
             if j - i > 1 {
                 entries[i..j].sort_unstable_by(by_bytes);
             }
@@ -442,6 +448,7 @@ impl VocabularyBuilder {
                 prefetch_byte(self.text.as_bytes(), next.start as usize);
                 prefetch(&remap[next.id as usize]);
             }
+            control.tick(1)?;
             remap[e.id as usize] = new as u32;
             df.push(e.df);
             let term = &self.text[e.start as usize..e.end as usize];
@@ -470,6 +477,7 @@ impl VocabularyBuilder {
             for d in 0..n_docs {
                 row.clear();
                 let span = self.doc_offsets[d]..self.doc_offsets[d + 1];
+                control.tick(span.len() as u64 + 1)?;
                 row.extend(
                     features[span.clone()]
                         .iter()
@@ -485,6 +493,7 @@ impl VocabularyBuilder {
             let binary = weighting == Weighting::Binary;
             let mut w = 0;
             for d in 0..n_docs {
+                control.tick((self.doc_offsets[d + 1] - self.doc_offsets[d]) as u64 + 1)?;
                 for k in self.doc_offsets[d]..self.doc_offsets[d + 1] {
                     // `remap` is read at random: prefetch ahead.
                     if let Some(&t) = features.get(k + AHEAD) {
@@ -505,7 +514,7 @@ impl VocabularyBuilder {
         }
         rows.features.shrink_to_fit();
         rows.values.shrink_to_fit();
-        (vocab, rows, idf)
+        Ok((vocab, rows, idf))
     }
 }
 

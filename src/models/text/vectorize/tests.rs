@@ -36,7 +36,7 @@ fn build_with(
         t.tokenize(d, &mut toks);
         b.add(&toks, lo, hi);
     }
-    b.finish(min_df, max, w)
+    b.finish(min_df, max, w, &crate::models::control::Control::new()).unwrap()
 }
 
 fn terms(v: &Vocabulary) -> Vec<&str> {
@@ -293,5 +293,32 @@ fn u32_overflow_is_an_error() {
     ] {
         let e = b.check_u32(terms, bytes, values, docs).unwrap_err().to_string();
         assert!(e.contains(what) && e.contains("more than a text model holds"), "{e}");
+    }
+}
+
+/// Finishing a large vocabulary runs the interrupt check: a failing check stops it with its
+/// error, for both weightings (their row passes differ).
+#[test]
+fn finishing_is_interruptible() {
+    use crate::models::control::{CHECK_EVERY, Control};
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let docs: Vec<String> =
+        (0..40_000).map(|i| format!("w{} w{} w{} common words here", i, i % 97, i % 13)).collect();
+    let builder = || {
+        let mut b = VocabularyBuilder::default();
+        let mut toks = Tokens::default();
+        for d in &docs {
+            t.tokenize(d, &mut toks);
+            b.add(&toks, 1, 2);
+        }
+        b
+    };
+    for w in [Weighting::Count, Weighting::TfIdf] {
+        assert!(builder().finish(1, None, w, &Control::new()).is_ok());
+        let check = || Err(crate::Error::data("interrupted"));
+        let control = Control::new().with_check(&check);
+        std::thread::sleep(CHECK_EVERY);
+        let e = builder().finish(1, None, w, &control).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("interrupted"), "{w:?}");
     }
 }
