@@ -1,7 +1,10 @@
 //! Serving benchmarks (issue 13): batch prediction through `ml_predict_table` against per-row
 //! `ml_predict` over the same source, for every kind, and the cost of the default `ml_train`
 //! (measure on a held-out split, then refit on every row) against one `test_size: 0` fit, and
-//! `ml_evaluate` over the whole source (rows per second).
+//! `ml_evaluate` over the whole source (rows per second). Two floors beside them: stepping the
+//! source and reading every cell (`scan_rows_per_s`; no batch path can beat it, so
+//! `scan_bound_over_per_row` is the most batch prediction can gain) and the per-row query with a
+//! function that does nothing (`noop_per_row_rows_per_s`; the rest is `predict_us_per_row`).
 //! One JSON object per data set, medians of `BENCH_REPEATS` runs (default 3).
 //!
 //! `cargo run --release --example bench_serving` (`BENCH_DATA`: the shared data folder, default
@@ -11,6 +14,8 @@
 mod realdata;
 
 use serde_json::{Value as Json, json};
+use sqlml::rusqlite::functions::FunctionFlags;
+use sqlml::rusqlite::types::ValueRef;
 use sqlml::rusqlite::{Connection, params};
 use std::time::Instant;
 
@@ -43,6 +48,11 @@ fn measure(conn: &Connection, dataset: &str, kind: &str, train: &str, per_row: &
     let batch_s = time(conn, "SELECT count(*) FROM ml_predict_table('m', 'src')", n.max(3));
     let per_row_s = time(conn, &format!("SELECT count({per_row}) FROM src"), n.max(3));
     let evaluate_s = time(conn, "SELECT ml_evaluate('m', 'src')", n.max(3));
+    // The floors: stepping the source and reading every cell (what any batch reader must do),
+    // and the per-row query with a function that does nothing in place of `ml_predict`.
+    let scan_s = median((0..n.max(3)).map(|_| scan(conn)).collect());
+    let noop = per_row.replacen("ml_predict('m', ", "bench_noop(", 1);
+    let noop_s = time(conn, &format!("SELECT count({noop}) FROM src"), n.max(3));
     json!({
         "task": "serving", "dataset": dataset, "kind": kind, "library": "sqlml", "rows": rows,
         "train_default_s": default_s, "train_test_size_0_s": test_size_0_s,
@@ -51,13 +61,42 @@ fn measure(conn: &Connection, dataset: &str, kind: &str, train: &str, per_row: &
         "predict_rows_per_s_per_row": rows as f64 / per_row_s,
         "batch_over_per_row": per_row_s / batch_s,
         "evaluate_rows_per_s": rows as f64 / evaluate_s,
+        "scan_rows_per_s": rows as f64 / scan_s,
+        "noop_per_row_rows_per_s": rows as f64 / noop_s,
+        "scan_bound_over_per_row": per_row_s / scan_s,
+        "predict_us_per_row": (per_row_s - noop_s) / rows as f64 * 1e6,
     })
+}
+
+/// Seconds to step `SELECT * FROM src` and read every cell (text and blob bytes touched): the
+/// least any reader of the whole source spends, so `per_row_s / scan_s` bounds what batch
+/// prediction can gain over per-row prediction.
+fn scan(conn: &Connection) -> f64 {
+    let start = Instant::now();
+    let mut stmt = conn.prepare("SELECT * FROM src").unwrap();
+    let n = stmt.column_count();
+    let mut rows = stmt.query([]).unwrap();
+    let mut sum = 0u64;
+    while let Some(row) = rows.next().unwrap() {
+        for i in 0..n {
+            sum += match row.get_ref(i).unwrap() {
+                ValueRef::Null => 0,
+                ValueRef::Integer(v) => v as u64 & 1,
+                ValueRef::Real(v) => (v > 0.0) as u64,
+                ValueRef::Text(t) | ValueRef::Blob(t) => t.len() as u64,
+            };
+        }
+    }
+    std::hint::black_box(sum);
+    start.elapsed().as_secs_f64()
 }
 
 /// An in-memory database with sqlml, unlocked.
 fn connect() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     sqlml::register(&conn).unwrap();
+    conn.create_scalar_function("bench_noop", -1, FunctionFlags::SQLITE_UTF8, |_| Ok(Option::<i64>::None))
+        .unwrap();
     let _: String = conn.query_row("SELECT ml_unlock('bench')", [], |r| r.get(0)).unwrap();
     conn
 }
