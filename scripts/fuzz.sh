@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzing sqlml with libFuzzer, built by plain stable `cargo build` (no nightly, no cargo-fuzz):
-# the targets are fuzz/fuzz_targets/*.rs, thin calls into src/fuzzing.rs (which documents what
+# the targets are fuzz/fuzz_targets/*.rs, thin calls into src/fuzzing/ (which documents what
 # each one feeds and checks); the committed seed corpora are fuzz/corpus/<target>/ (seed-*
 # generated, bug-* inputs that once crashed a target).
 #

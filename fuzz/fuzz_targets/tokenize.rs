@@ -1,6 +1,6 @@
 //! The text kind's tokenizer under every configuration (cjk mode, language, stopwords, stemming,
 //! n-gram range), with both tokenizer paths compared.
-//! See `sqlml::fuzzing::tokenize` (src/fuzzing.rs) and scripts/fuzz.sh.
+//! See `sqlml::fuzzing::tokenize` (src/fuzzing/) and scripts/fuzz.sh.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(init: sqlml::fuzzing::warm_up("tokenize"), |data: &[u8]| {

@@ -1,0 +1,121 @@
+//! Using a decoded model as the SQL functions would, on a few fixed inputs.
+
+use crate::models::mlp::Classifier;
+use crate::models::{Column, ColumnData, Dataset, Input, Model, Value};
+use serde_json::{Map, Value as Json, json};
+
+const PROBE_TEXTS: &[&str] = &[
+    "",
+    "I was charged twice",
+    "我的订单 crashes after the update 密码",
+    "the the the the the the",
+    "ÉCOLE ﬁnance ß 𝔘𝔫𝔦 ½ ١٢٣ 한국어",
+];
+
+fn probe_ids() -> [Input<'static>; 9] {
+    [
+        Input::Integer(1),
+        Input::Integer(2),
+        Input::Integer(6),
+        Input::Text("i1"),
+        Input::Text("i3"),
+        Input::Integer(-7),
+        Input::Real(2.0),
+        Input::Text("nobody"),
+        Input::Null,
+    ]
+}
+
+/// Uses a decoded model as the SQL functions would: predictions, probabilities and
+/// explanations on a few inputs, top tokens, recommendations, similar items; for a
+/// classifier also an evaluation over rows built from its own features and classes. Errors
+/// are ignored: only a panic, an abort or a hang is a failure.
+pub fn exercise(model: &Model) {
+    let _ = (model.kind(), model.algorithm());
+    match model {
+        Model::Text(m) => {
+            for &t in PROBE_TEXTS {
+                let args = [Input::Text(t)];
+                let _ = model.predict(&args);
+                let _ = model.predict_proba(&args);
+                let _ = model.explain(&args);
+            }
+            let _ = model.predict(&[Input::Integer(42)]);
+            let _ = model.predict(&[]);
+            let _ = (m.classes().len(), m.vocabulary_size(), m.text_column(), m.options_json());
+            let _ = m.top_tokens(3);
+            let _ = m.top_tokens(0);
+        }
+        Model::Classifier(m) => {
+            let names: Vec<&str> = m.encoder().features.iter().map(|f| f.name.as_str()).collect();
+            let n = names.len().min(256);
+            let positional: [Vec<Input<'_>>; 5] = [
+                vec![Input::Null; n],
+                vec![Input::Integer(1); n],
+                vec![Input::Real(-1.5e9); n],
+                vec![Input::Text("pro"); n],
+                vec![Input::Text("basic"); n + 1],
+            ];
+            let numbers: Map<String, Json> = names.iter().map(|&k| (k.to_string(), json!(1.5))).collect();
+            let texts: Map<String, Json> = names.iter().map(|&k| (k.to_string(), json!("team"))).collect();
+            let objects = [Json::Object(numbers).to_string(), Json::Object(texts).to_string()];
+            let json_args = objects.iter().map(|o| vec![Input::Text(o.as_str())]);
+            for args in positional.into_iter().chain(json_args) {
+                let _ = model.predict(&args);
+                let _ = model.predict_proba(&args);
+                let _ = model.explain(&args);
+            }
+            let _ = model.evaluate(&classifier_rows(m));
+        }
+        Model::Recommender(r) => {
+            let ids = probe_ids();
+            for &u in &ids {
+                let _ = r.recommend(u, 5, false);
+                let _ = r.recommend(u, 3, true);
+                let _ = r.similar_items(u, 4);
+                for &i in ids.iter().step_by(2) {
+                    let _ = model.predict(&[u, i]);
+                    let _ = model.explain(&[u, i]);
+                }
+            }
+            let _ = model.predict(&[Input::Integer(1)]);
+            let _ = (r.n_users(), r.n_items());
+        }
+    }
+}
+
+/// Three rows for [`Model::evaluate`] of a classifier: every feature 1.0 (or text `pro`, as
+/// the feature's encoding wants) and the first classes as labels.
+fn classifier_rows(m: &Classifier) -> Dataset {
+    use crate::models::mlp::features::Encoding;
+    let rows = 3;
+    let mut columns: Vec<Column> = m
+        .encoder()
+        .features
+        .iter()
+        .take(256)
+        .map(|f| Column {
+            name: f.name.clone(),
+            data: match f.encoding {
+                Encoding::Numeric { .. } => ColumnData::Real(vec![Some(1.0); rows]),
+                Encoding::Categorical { .. } => ColumnData::Text(vec![Some("pro".into()); rows]),
+            },
+        })
+        .collect();
+    let classes = m.classes();
+    let label = |r: usize| classes.get(r % classes.len().max(1)).cloned().unwrap_or(Value::Null);
+    let data = match classes.first() {
+        Some(Value::Integer(_)) => ColumnData::Integer(
+            (0..rows).map(|r| if let Value::Integer(i) = label(r) { Some(i) } else { None }).collect(),
+        ),
+        Some(Value::Real(_)) => ColumnData::Real(
+            (0..rows).map(|r| if let Value::Real(x) = label(r) { Some(x) } else { None }).collect(),
+        ),
+        Some(Value::Text(_)) => ColumnData::Text(
+            (0..rows).map(|r| if let Value::Text(t) = label(r) { Some(t) } else { None }).collect(),
+        ),
+        _ => ColumnData::Null(rows),
+    };
+    columns.push(Column { name: m.target().to_string(), data });
+    Dataset::new(columns)
+}

@@ -1,0 +1,84 @@
+//! Target `tokenize`: the two tokenizer paths agree and n-gram hashes match their text.
+
+use crate::models;
+use crate::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens, term_hash};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+const LANGUAGES: [Language; 19] = [
+    Language::Arabic,
+    Language::Danish,
+    Language::Dutch,
+    Language::English,
+    Language::Finnish,
+    Language::French,
+    Language::German,
+    Language::Greek,
+    Language::Hungarian,
+    Language::Italian,
+    Language::Norwegian,
+    Language::Portuguese,
+    Language::Romanian,
+    Language::Russian,
+    Language::Spanish,
+    Language::Swedish,
+    Language::Tamil,
+    Language::Turkish,
+    Language::Chinese,
+];
+
+/// The tokenizer configuration of the first byte (`cjk`, `stopwords`, `stem`, and the
+/// language among all 19 from the upper bits), with the n-gram range of the second.
+pub fn tokenizer_config(b0: u8, b1: u8) -> (TokenizerConfig, usize, usize) {
+    let cjk = if b0 & 1 == 0 { Cjk::Bigrams } else { Cjk::DEFAULT };
+    let language = LANGUAGES[(b0 >> 3) as usize % LANGUAGES.len()];
+    let config = TokenizerConfig { cjk, language, stopwords: b0 & 2 != 0, stem: b0 & 4 != 0 };
+    let max = models::text::MAX_NGRAM;
+    let lo = 1 + (b1 as usize % max);
+    let hi = lo + (b1 as usize / 8) % (max - lo + 1);
+    (config, lo, hi)
+}
+
+fn with_tokenizer<T>(config: TokenizerConfig, f: impl FnOnce(&Tokenizer) -> T) -> T {
+    type Cache = Mutex<HashMap<(bool, usize, bool, bool), &'static Tokenizer>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (config.cjk == Cjk::Bigrams, config.language as usize, config.stopwords, config.stem);
+    let cache = CACHE.get_or_init(Cache::default);
+    let tokenizer = {
+        let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(key).or_insert_with(|| Box::leak(Box::new(Tokenizer::new(config))))
+    };
+    f(tokenizer)
+}
+
+/// Target `tokenize`: two configuration bytes (see [`tokenizer_config`]), then the text
+/// (invalid UTF-8 replaced, as it could not reach the tokenizer from SQL). Checks that both
+/// tokenizer paths agree and that n-gram hashes match their text.
+pub fn tokenize(data: &[u8]) {
+    let [b0, b1, rest @ ..] = data else { return };
+    let (config, lo, hi) = tokenizer_config(*b0, *b1);
+    let text = String::from_utf8_lossy(rest);
+    with_tokenizer(config.clone(), |tok| {
+        let (mut full, mut hashed) = (Tokens::default(), Tokens::default());
+        tok.tokenize(&text, &mut full);
+        tok.tokenize_hashes(&text, &mut hashed);
+        assert_eq!(
+            full.hashes(),
+            hashed.hashes(),
+            "tokenize and tokenize_hashes disagree on {text:?} ({config:?})"
+        );
+        for i in 0..full.len() {
+            let t = full.get(i);
+            assert!(!t.is_empty() && !t.contains(' '), "token {t:?} of {text:?} ({config:?})");
+        }
+        let mut grams = Vec::new();
+        full.ngrams_into(lo, hi, &mut grams);
+        let mut hashes = Vec::new();
+        hashed.ngram_hashes_into(lo, hi, &mut hashes);
+        assert_eq!(grams.iter().map(|g| g.hash).collect::<Vec<_>>(), hashes, "n-gram hashes of {text:?}");
+        for g in &grams {
+            let gram = &full.text()[g.start as usize..g.end as usize];
+            assert_eq!(term_hash(gram), g.hash, "n-gram {gram:?} of {text:?} ({config:?})");
+        }
+    });
+}
