@@ -59,11 +59,11 @@ pub fn text_data() -> Dataset {
     Dataset::new(vec![
         Column {
             name: "body".into(),
-            data: ColumnData::Text(TICKETS.iter().map(|t| Some(t.0.to_string())).collect()),
+            data: ColumnData::texts(TICKETS.iter().map(|t| Some(t.0.to_string())).collect()),
         },
         Column {
             name: "queue".into(),
-            data: ColumnData::Text(TICKETS.iter().map(|t| Some(t.1.to_string())).collect()),
+            data: ColumnData::texts(TICKETS.iter().map(|t| Some(t.1.to_string())).collect()),
         },
     ])
 }
@@ -80,11 +80,11 @@ pub fn classifier_data() -> Dataset {
     let churned =
         (0..n).map(|i| Some(if (i * 7 % 13) > 6 || i % 5 == 0 { "yes" } else { "no" }.into())).collect();
     Dataset::new(vec![
-        Column { name: "amount".into(), data: ColumnData::Real(amount) },
-        Column { name: "plan".into(), data: ColumnData::Text(plan) },
-        Column { name: "visits".into(), data: ColumnData::Integer(visits) },
-        Column { name: "flag".into(), data: ColumnData::Integer(flag) },
-        Column { name: "churned".into(), data: ColumnData::Text(churned) },
+        Column { name: "amount".into(), data: ColumnData::reals(amount) },
+        Column { name: "plan".into(), data: ColumnData::texts(plan) },
+        Column { name: "visits".into(), data: ColumnData::integers(visits) },
+        Column { name: "flag".into(), data: ColumnData::integers(flag) },
+        Column { name: "churned".into(), data: ColumnData::texts(churned) },
     ])
 }
 
@@ -104,9 +104,9 @@ pub fn ratings_data() -> Dataset {
         }
     }
     Dataset::new(vec![
-        Column { name: "user_id".into(), data: ColumnData::Integer(users) },
-        Column { name: "item".into(), data: ColumnData::Text(items) },
-        Column { name: "rating".into(), data: ColumnData::Real(ratings) },
+        Column { name: "user_id".into(), data: ColumnData::integers(users) },
+        Column { name: "item".into(), data: ColumnData::texts(items) },
+        Column { name: "rating".into(), data: ColumnData::reals(ratings) },
     ])
 }
 
@@ -316,21 +316,21 @@ fn classifier_rows(m: &Classifier) -> Dataset {
         .map(|f| Column {
             name: f.name.clone(),
             data: match f.encoding {
-                Encoding::Numeric { .. } => ColumnData::Real(vec![Some(1.0); rows]),
-                Encoding::Categorical { .. } => ColumnData::Text(vec![Some("pro".into()); rows]),
+                Encoding::Numeric { .. } => ColumnData::reals(vec![Some(1.0); rows]),
+                Encoding::Categorical { .. } => ColumnData::texts(vec![Some("pro".into()); rows]),
             },
         })
         .collect();
     let classes = m.classes();
     let label = |r: usize| classes.get(r % classes.len().max(1)).cloned().unwrap_or(Value::Null);
     let data = match classes.first() {
-        Some(Value::Integer(_)) => ColumnData::Integer(
+        Some(Value::Integer(_)) => ColumnData::integers(
             (0..rows).map(|r| if let Value::Integer(i) = label(r) { Some(i) } else { None }).collect(),
         ),
-        Some(Value::Real(_)) => ColumnData::Real(
+        Some(Value::Real(_)) => ColumnData::reals(
             (0..rows).map(|r| if let Value::Real(x) = label(r) { Some(x) } else { None }).collect(),
         ),
-        Some(Value::Text(_)) => ColumnData::Text(
+        Some(Value::Text(_)) => ColumnData::texts(
             (0..rows).map(|r| if let Value::Text(t) = label(r) { Some(t) } else { None }).collect(),
         ),
         _ => ColumnData::Null(rows),

@@ -440,7 +440,7 @@ impl Encoder {
                         Some(slots),
                         ColumnData::Text(values),
                         Encoding::Categorical { categories, other, .. },
-                    ) => match values[row].as_deref().and_then(|t| slots.get(t)) {
+                    ) => match values.get(row).and_then(|t| slots.get(t)) {
                         Some(&slot) => part[slot] = 1.0,
                         None if *other => part[categories.len()] = 1.0,
                         None => {}
@@ -528,7 +528,7 @@ fn fit_column(
             let mut counts: FnvMap<&str, usize> = FnvMap::default();
             let mut nulls = 0usize;
             for &r in rows {
-                match values[r].as_deref() {
+                match values.get(r) {
                     Some(t) => *counts.entry(t).or_insert(0) += 1,
                     None => nulls += 1,
                 }
@@ -567,20 +567,20 @@ mod tests {
         Dataset::new(vec![
             Column {
                 name: "age".into(),
-                data: ColumnData::Integer(vec![Some(20), Some(40), None, Some(30)]),
+                data: ColumnData::integers(vec![Some(20), Some(40), None, Some(30)]),
             },
             Column {
                 name: "plan".into(),
-                data: ColumnData::Text(vec![
+                data: ColumnData::texts(vec![
                     Some("pro".into()),
                     Some("free".into()),
                     Some("pro".into()),
                     None,
                 ]),
             },
-            Column { name: "const".into(), data: ColumnData::Real(vec![Some(1.5); 4]) },
+            Column { name: "const".into(), data: ColumnData::reals(vec![Some(1.5); 4]) },
             Column { name: "empty".into(), data: ColumnData::Null(4) },
-            Column { name: "y".into(), data: ColumnData::Integer(vec![Some(0), Some(1), Some(0), Some(1)]) },
+            Column { name: "y".into(), data: ColumnData::integers(vec![Some(0), Some(1), Some(0), Some(1)]) },
         ])
     }
 
@@ -651,9 +651,9 @@ mod tests {
     #[test]
     fn numbers_match_text_categories_and_text_parses_as_number() {
         let d = Dataset::new(vec![
-            Column { name: "code".into(), data: ColumnData::Text(vec![Some("5".into()), Some("7".into())]) },
-            Column { name: "x".into(), data: ColumnData::Real(vec![Some(1.0), Some(3.0)]) },
-            Column { name: "y".into(), data: ColumnData::Integer(vec![Some(0), Some(1)]) },
+            Column { name: "code".into(), data: ColumnData::texts(vec![Some("5".into()), Some("7".into())]) },
+            Column { name: "x".into(), data: ColumnData::reals(vec![Some(1.0), Some(3.0)]) },
+            Column { name: "y".into(), data: ColumnData::integers(vec![Some(0), Some(1)]) },
         ]);
         let enc = Encoder::fit(&d, 2, &[0, 1], &sel()).unwrap();
         let mut out = [0f32; 2];
@@ -679,9 +679,9 @@ mod tests {
         cats.extend(vec![Some("b".into()); 3]);
         cats.extend(vec![Some("c".into()), Some("d".into())]);
         let d = Dataset::new(vec![
-            Column { name: "id".into(), data: ColumnData::Text(ids) },
-            Column { name: "cat".into(), data: ColumnData::Text(cats) },
-            Column { name: "y".into(), data: ColumnData::Integer((0..10).map(|i| Some(i % 2)).collect()) },
+            Column { name: "id".into(), data: ColumnData::texts(ids) },
+            Column { name: "cat".into(), data: ColumnData::texts(cats) },
+            Column { name: "y".into(), data: ColumnData::integers((0..10).map(|i| Some(i % 2)).collect()) },
         ]);
         let rows: Vec<usize> = (0..10).collect();
         let s = Selection { max_categories: 2, ..Selection::default() };
@@ -701,8 +701,8 @@ mod tests {
         let values: Vec<Option<String>> =
             (0..60).map(|i| Some(format!("c{}", if i >= 40 { 19 } else { i % 20 }))).collect();
         let d = Dataset::new(vec![
-            Column { name: "cat".into(), data: ColumnData::Text(values) },
-            Column { name: "y".into(), data: ColumnData::Integer((0..60).map(|i| Some(i % 2)).collect()) },
+            Column { name: "cat".into(), data: ColumnData::texts(values) },
+            Column { name: "y".into(), data: ColumnData::integers((0..60).map(|i| Some(i % 2)).collect()) },
         ]);
         let rows: Vec<usize> = (0..60).collect();
         let enc = Encoder::fit(&d, 1, &rows, &sel()).unwrap();

@@ -51,7 +51,7 @@ impl IdMap {
                 let raw = v
                     .iter()
                     .enumerate()
-                    .map(|(r, x)| x.as_deref().ok_or_else(|| null_at(r)))
+                    .map(|(r, x)| x.ok_or_else(|| null_at(r)))
                     .collect::<Result<Vec<&str>>>()?;
                 let mut ids: Vec<&str> = raw.clone();
                 ids.sort_unstable();
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn integers_round_trip_with_their_type() {
         let (map, dense) =
-            IdMap::build(&col(ColumnData::Integer(vec![Some(30), Some(10), Some(30)])), "user column")
+            IdMap::build(&col(ColumnData::integers(vec![Some(30), Some(10), Some(30)])), "user column")
                 .unwrap();
         assert_eq!(dense, vec![1, 0, 1]);
         assert_eq!(map.value(1), Value::Integer(30));
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn text_round_trip_with_their_type() {
-        let data = ColumnData::Text(vec![Some("bob".into()), Some("alice".into()), Some("7".into())]);
+        let data = ColumnData::texts(vec![Some("bob".into()), Some("alice".into()), Some("7".into())]);
         let (map, dense) = IdMap::build(&col(data), "user column").unwrap();
         assert_eq!(dense, vec![2, 1, 0]);
         assert_eq!(map.value(2), Value::Text("bob".into()));
@@ -188,15 +188,15 @@ mod tests {
 
     #[test]
     fn null_and_fractional_ids_name_column_and_row() {
-        let e = IdMap::build(&col(ColumnData::Integer(vec![Some(1), None])), "user column").unwrap_err();
+        let e = IdMap::build(&col(ColumnData::integers(vec![Some(1), None])), "user column").unwrap_err();
         assert_eq!(
             e.to_string(),
             "user column 'user_id' is NULL in row 2 (filter with WHERE user_id IS NOT NULL)"
         );
-        let e = IdMap::build(&col(ColumnData::Real(vec![Some(1.0), Some(2.5)])), "item column").unwrap_err();
+        let e = IdMap::build(&col(ColumnData::reals(vec![Some(1.0), Some(2.5)])), "item column").unwrap_err();
         assert_eq!(e.to_string(), "item column 'user_id' holds 2.5 in row 2; ids must be integers or text");
         let (map, _) =
-            IdMap::build(&col(ColumnData::Real(vec![Some(1.0), Some(2.0)])), "item column").unwrap();
+            IdMap::build(&col(ColumnData::reals(vec![Some(1.0), Some(2.0)])), "item column").unwrap();
         assert_eq!(map.value(1), Value::Integer(2));
     }
 }

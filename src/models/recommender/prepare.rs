@@ -83,7 +83,7 @@ pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> R
             return Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) });
         }
         ColumnData::Text(v) => {
-            let row = v.iter().position(Option::is_some).unwrap_or(0);
+            let row = v.iter().position(|x| x.is_some()).unwrap_or(0);
             return Err(Error::data(format!(
                 "target column '{}' must hold numbers (ratings{}), got text in row {}",
                 col.name,
