@@ -23,13 +23,11 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let implicit = params.algorithm.implicit();
     let cols = resolve_columns(setup.data, setup.target, params)?;
     let started = Instant::now();
-    let prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
+    let mut prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
     let by_user = Csr::build(n_users, &prep.train, false);
-    // Grouped by item only where needed (ALS, and the baseline of held-out metrics).
-    let by_item = || Csr::build(n_items, &prep.train, true);
     let mean = if implicit {
         0.0
     } else {
@@ -45,6 +43,14 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
         })
     };
     let scale = rating_scale.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+    // Surprise's starting draws for the same seed follow the order in which users and items
+    // first appear (see `init`).
+    let first_seen =
+        matches!(params.hyper, Hyper::Sgd(_)).then(|| init::first_appearance(&prep.train, n_users, n_items));
+    // The rows are in `by_user` now (and grouped by item from it where needed: ALS, the
+    // baseline of held-out metrics): their triples are freed before the factors are taken.
+    let train_rows = prep.train.len();
+    drop(std::mem::take(&mut prep.train));
     let mut rng = split::rng(common.seed);
     let mut log = Vec::new();
     // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
@@ -74,8 +80,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
                 });
                 Ok(())
             };
-            // Surprise's starting draws for the same seed (see `init`).
-            let (users, items) = init::first_appearance(&prep.train, n_users, n_items);
+            let (users, items) = first_seen.unwrap_or_default();
             let mut normal = init::NumpyNormal::new(common.seed);
             let fitted = if params.algorithm == Algorithm::Svd {
                 let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
@@ -110,20 +115,27 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
                 show_f32(als_params.regularization),
                 show_f32(als_params.alpha)
             );
-            let (x, y) = als::fit(&by_user, &by_item(), als_params, &mut rng, control, |it, loss, _, _| {
-                finite::check(loss, "iteration", it + 1, "the loss", &hint)?;
-                log.push(EpochLog {
-                    epoch: it as u32 + 1,
-                    loss,
-                    val_loss: None,
-                    metric: None,
-                    seconds: seconds(started),
-                });
-                control.progress(it + 1, als_params.iterations, started, || {
-                    format!("iteration {}/{}: loss {loss:.6}", it + 1, als_params.iterations)
-                });
-                Ok(())
-            })?;
+            let (x, y) = als::fit(
+                &by_user,
+                &by_user.transpose(n_items),
+                als_params,
+                &mut rng,
+                control,
+                |it, loss, _, _| {
+                    finite::check(loss, "iteration", it + 1, "the loss", &hint)?;
+                    log.push(EpochLog {
+                        epoch: it as u32 + 1,
+                        loss,
+                        val_loss: None,
+                        metric: None,
+                        seconds: seconds(started),
+                    });
+                    control.progress(it + 1, als_params.iterations, started, || {
+                        format!("iteration {}/{}: loss {loss:.6}", it + 1, als_params.iterations)
+                    });
+                    Ok(())
+                },
+            )?;
             if !finite::all_finite(&x.data) || !finite::all_finite(&y.data) {
                 return Err(finite::diverged(
                     Some(("iteration", als_params.iterations)),
@@ -172,24 +184,17 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     if !prep.test.is_empty() {
         model.held_out_rated = Some(report::held_out_rated(&prep.test, n_users, implicit));
     }
-    let metrics = report::training_report(
-        &model,
-        &prep.test,
-        &prep.test_user_keys,
-        by_item,
-        scale,
-        &mut details,
-        control,
-    )?;
+    let metrics =
+        report::training_report(&model, &prep.test, &prep.test_user_keys, scale, &mut details, control)?;
     if !prep.test.is_empty() {
         report_seconds += seconds(scoring);
         details.insert("report_seconds".into(), json!(report_seconds));
     }
     Ok(Trained {
-        train_rows: prep.train.len(),
+        train_rows,
         test_rows: prep.test.len(),
         held_out: Vec::new(),
-        served_rows: prep.train.len(),
+        served_rows: train_rows,
         refit_epochs: None,
         model,
         metrics,

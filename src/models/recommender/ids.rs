@@ -25,15 +25,16 @@ impl IdMap {
         let null_at = |row: usize| col.null_at(role, row);
         match &col.data {
             ColumnData::Null(n) => Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) }),
+            // The ids are read from the column where they are (no copy of every row's id).
             ColumnData::Integer(v) => {
-                let mut raw = Vec::with_capacity(v.len());
-                for (r, x) in v.iter().enumerate() {
-                    raw.push(x.ok_or_else(|| null_at(r))?);
+                if v.null_count() > 0
+                    && let Some(r) = (0..v.len()).find(|&r| v.get(r).is_none())
+                {
+                    return Err(null_at(r));
                 }
-                Ok(Self::from_integers(raw))
+                Ok(Self::from_integers(v.len(), |r| v.get(r).unwrap_or(0)))
             }
             ColumnData::Real(v) => {
-                let mut raw = Vec::with_capacity(v.len());
                 for (r, x) in v.iter().enumerate() {
                     let x = x.ok_or_else(|| null_at(r))?;
                     if x.fract() != 0.0 || !x.is_finite() || x.abs() > 9.0e15 {
@@ -43,9 +44,8 @@ impl IdMap {
                             r + 1
                         )));
                     }
-                    raw.push(x as i64);
                 }
-                Ok(Self::from_integers(raw))
+                Ok(Self::from_integers(v.len(), |r| v.get(r).unwrap_or(0.0) as i64))
             }
             ColumnData::Text(v) => {
                 let raw = v
@@ -62,16 +62,17 @@ impl IdMap {
         }
     }
 
-    fn from_integers(raw: Vec<i64>) -> (IdMap, Vec<u32>) {
+    /// The map of the `n` ids `id(0)`, `id(1)`, ... and each one's dense index.
+    fn from_integers(n: usize, id: impl Fn(usize) -> i64) -> (IdMap, Vec<u32>) {
         // Ids spanning a range not much wider than the number of rows (the usual case: dense
         // or nearly dense keys): rank them through a table indexed by `id − min`, in linear
         // time. Same result as the sort below.
-        let (lo, hi) = raw.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-        if !raw.is_empty() {
+        let (lo, hi) = (0..n).map(&id).fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        if n > 0 {
             let span = i128::from(hi) - i128::from(lo) + 1;
-            if span <= 4 * raw.len() as i128 + 1024 {
+            if span <= 4 * n as i128 + 1024 {
                 let mut rank = vec![u32::MAX; span as usize];
-                for &x in &raw {
+                for x in (0..n).map(&id) {
                     rank[(x - lo) as usize] = 0;
                 }
                 let mut ids = Vec::new();
@@ -81,19 +82,19 @@ impl IdMap {
                         ids.push(lo + offset as i64);
                     }
                 }
-                let dense = raw.iter().map(|&x| rank[(x - lo) as usize]).collect();
+                let dense = (0..n).map(|r| rank[(id(r) - lo) as usize]).collect();
                 return (IdMap::Integer(ids), dense);
             }
         }
-        Self::from_integers_sorting(raw)
+        Self::from_integers_sorting(n, id)
     }
 
     /// [`Self::from_integers`] for any ids: sort, deduplicate, binary search.
-    fn from_integers_sorting(raw: Vec<i64>) -> (IdMap, Vec<u32>) {
-        let mut ids = raw.clone();
+    fn from_integers_sorting(n: usize, id: impl Fn(usize) -> i64) -> (IdMap, Vec<u32>) {
+        let mut ids: Vec<i64> = (0..n).map(&id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let dense = raw.iter().map(|x| ids.binary_search(x).unwrap_or(0) as u32).collect();
+        let dense = (0..n).map(|r| ids.binary_search(&id(r)).unwrap_or(0) as u32).collect();
         (IdMap::Integer(ids), dense)
     }
 
@@ -150,10 +151,10 @@ mod tests {
     #[test]
     fn dense_ranking_matches_sorting() {
         let raw: Vec<i64> = (0..500i64).map(|k| (k * 7919) % 613 - 300).collect();
-        assert_eq!(IdMap::from_integers(raw.clone()), IdMap::from_integers_sorting(raw));
-        let sparse = vec![i64::MAX, 5, i64::MIN, 5, 0];
-        let (map, dense) = IdMap::from_integers(sparse.clone());
-        assert_eq!((map.clone(), dense.clone()), IdMap::from_integers_sorting(sparse));
+        assert_eq!(IdMap::from_integers(500, |r| raw[r]), IdMap::from_integers_sorting(500, |r| raw[r]));
+        let sparse = [i64::MAX, 5, i64::MIN, 5, 0];
+        let (map, dense) = IdMap::from_integers(5, |r| sparse[r]);
+        assert_eq!((map.clone(), dense.clone()), IdMap::from_integers_sorting(5, |r| sparse[r]));
         assert_eq!(dense, vec![3, 2, 0, 2, 1]);
     }
 

@@ -5,6 +5,7 @@ use super::Params;
 use super::ids::IdMap;
 use super::ratings::{Csr, Triple};
 use crate::models::data::{Column, ColumnData, Dataset};
+use crate::models::memory;
 use crate::{Error, Result};
 
 /// A held-out row: the dense user and item ids (None when unknown in training) and the value.
@@ -17,8 +18,9 @@ pub(super) struct Prepared {
     pub(super) train: Vec<Triple>,
     /// Held-out rows: dense ids when known in training, and the value.
     pub(super) test: Vec<HeldOutRow>,
-    /// Held-out rows whose user is unknown: a key per distinct raw user (for ranking).
-    pub(super) test_user_keys: Vec<Option<String>>,
+    /// Held-out rows whose user is unknown (index into `test`, by index): a key per distinct
+    /// raw user (for ranking).
+    pub(super) test_user_keys: Vec<(usize, String)>,
 }
 /// The training column roles resolved against the data.
 pub(super) struct Columns<'a> {
@@ -68,16 +70,36 @@ pub(super) fn resolve_columns<'a>(
 /// The values of the target column as f32 (1 for every row when there is none). NULLs, text
 /// and (for implicit feedback) negative weights are errors naming the row.
 pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> Result<Vec<f32>> {
-    let Some(col) = col else { return Ok(vec![1.0; n]) };
+    let value = checked_target(col, n, implicit)?;
+    let mut out = memory::with_capacity(n, "the ratings")?;
+    out.extend((0..n).map(value));
+    Ok(out)
+}
+
+/// Row `r`'s value of the target column, as [`target_values`] gives it, read from the column
+/// where it is, once the whole column is checked (the same errors).
+pub(super) fn checked_target<'a>(
+    col: Option<&'a Column>,
+    n: usize,
+    implicit: bool,
+) -> Result<Box<dyn Fn(usize) -> f32 + 'a>> {
+    let Some(col) = col else { return Ok(Box::new(|_| 1.0)) };
     let null_at = |row: usize| col.null_at("target column", row);
-    let values: Vec<f64> = match &col.data {
-        ColumnData::Integer(v) => v
-            .iter()
-            .enumerate()
-            .map(|(r, x)| x.map(|x| x as f64).ok_or_else(|| null_at(r)))
-            .collect::<Result<_>>()?,
+    // A NULL anywhere is reported before a bad value anywhere.
+    let first_null = |nulls: usize, mut is_null: Box<dyn FnMut(usize) -> bool + '_>| -> Result<()> {
+        match (nulls > 0).then(|| (0..n).find(|&r| is_null(r))).flatten() {
+            Some(r) => Err(null_at(r)),
+            None => Ok(()),
+        }
+    };
+    let value: Box<dyn Fn(usize) -> f64 + 'a> = match &col.data {
+        ColumnData::Integer(v) => {
+            first_null(v.null_count(), Box::new(|r| v.get(r).is_none()))?;
+            Box::new(|r| v.get(r).map_or(0.0, |x| x as f64))
+        }
         ColumnData::Real(v) => {
-            v.iter().enumerate().map(|(r, x)| x.ok_or_else(|| null_at(r))).collect::<Result<_>>()?
+            first_null(v.null_count(), Box::new(|r| v.get(r).is_none()))?;
+            Box::new(|r| v.get(r).unwrap_or(0.0))
         }
         ColumnData::Null(n) => {
             return Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) });
@@ -92,8 +114,8 @@ pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> R
             )));
         }
     };
-    let mut out = Vec::with_capacity(values.len());
-    for (row, &v) in values.iter().enumerate() {
+    for row in 0..n {
+        let v = value(row);
         if !v.is_finite() || (implicit && v < 0.0) {
             let what = if implicit {
                 "interaction weights must be finite and >= 0"
@@ -106,9 +128,8 @@ pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> R
                 row + 1
             )));
         }
-        out.push(v as f32);
     }
-    Ok(out)
+    Ok(Box::new(move |r| value(r) as f32))
 }
 
 /// Maps ids, splits, and keeps only training ids in the dense maps.
@@ -121,30 +142,29 @@ pub(super) fn prepare(
     let n = cols.user.len();
     let (all_users, user_idx) = IdMap::build(cols.user, "user column")?;
     let (all_items, item_idx) = IdMap::build(cols.item, "item column")?;
-    let values = target_values(cols.rating, n, implicit)?;
+    let value = checked_target(cols.rating, n, implicit)?;
     let (users, user_map) = restrict(&all_users, &user_idx, train_rows);
     let (items, item_map) = restrict(&all_items, &item_idx, train_rows);
     let mut train = Vec::with_capacity(train_rows.len());
     for &r in train_rows {
-        if implicit && values[r] == 0.0 {
+        if implicit && value(r) == 0.0 {
             continue;
         }
         let (u, i) = (user_map[user_idx[r] as usize], item_map[item_idx[r] as usize]);
-        train.push(Triple { user: u.unwrap_or(0), item: i.unwrap_or(0), value: values[r] });
+        train.push(Triple { user: u.unwrap_or(0), item: i.unwrap_or(0), value: value(r) });
     }
     if train.is_empty() {
         return Err(Error::data("no training rows (every interaction weight is 0)"));
     }
     let test = test_rows
         .iter()
-        .map(|&r| (user_map[user_idx[r] as usize], item_map[item_idx[r] as usize], values[r]))
+        .map(|&r| (user_map[user_idx[r] as usize], item_map[item_idx[r] as usize], value(r)))
         .collect();
     let test_user_keys = test_rows
         .iter()
-        .map(|&r| match user_map[user_idx[r] as usize] {
-            Some(_) => None,
-            None => Some(all_users.value(user_idx[r]).to_key()),
-        })
+        .enumerate()
+        .filter(|&(_, &r)| user_map[user_idx[r] as usize].is_none())
+        .map(|(n, &r)| (n, all_users.value(user_idx[r]).to_key()))
         .collect();
     Ok(Prepared { users, items, train, test, test_user_keys })
 }

@@ -69,6 +69,32 @@ impl Csr {
         Csr { offsets, cols, values }
     }
 
+    /// The same entries grouped by column: `cols` rows (above every column index), each
+    /// sorted by row with duplicates in this CSR's order. For a CSR built by user, the same as
+    /// [`Csr::build`] by item from its triples.
+    pub fn transpose(&self, cols: usize) -> Csr {
+        let mut offsets = vec![0u64; cols + 1];
+        for &c in &self.cols {
+            offsets[c as usize + 1] += 1;
+        }
+        for c in 0..cols {
+            offsets[c + 1] += offsets[c];
+        }
+        let mut next: Vec<u64> = offsets[..cols].to_vec();
+        let mut out_cols = vec![0u32; self.cols.len()];
+        let mut values = vec![0f32; self.cols.len()];
+        for r in 0..self.rows() {
+            for k in self.range(r) {
+                let c = self.cols[k] as usize;
+                let at = next[c] as usize;
+                out_cols[at] = r as u32;
+                values[at] = self.values[k];
+                next[c] += 1;
+            }
+        }
+        Csr { offsets, cols: out_cols, values }
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.offsets.len().saturating_sub(1)
@@ -108,5 +134,21 @@ mod tests {
         assert_eq!(by_user.row_len(2), 0);
         let by_item = Csr::build(6, &triples, true);
         assert_eq!(by_item.row(5), (&[1u32, 1][..], &[1.0f32, 4.0][..]));
+        assert_eq!(by_user.transpose(6), by_item);
+    }
+
+    /// Grouping the by-user rows by item gives what grouping the triples by item gives,
+    /// duplicates and their order included.
+    #[test]
+    fn transpose_is_the_build_by_item() {
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % m) as u32
+        };
+        let triples: Vec<Triple> =
+            (0..5000).map(|k| Triple { user: next(97), item: next(41), value: k as f32 }).collect();
+        let by_user = Csr::build(100, &triples, false);
+        assert_eq!(by_user.transpose(45), Csr::build(45, &triples, true));
     }
 }
