@@ -571,8 +571,8 @@ const MISSING: u32 = 0x7fc0_0001;
 const NO_SLOT: u32 = u32::MAX;
 
 /// Encoded rows kept compact ([`Encoder::encode_compact`]): one 4-byte word per feature a row
-/// (a numeric feature's standardised value as `f32` bits, or [`MISSING`]; a one-hot feature's
-/// slot, or [`NO_SLOT`]), expanded into the network's inputs a row at a time. A training's
+/// (a numeric feature's standardised value as `f32` bits, or a NaN mark; a one-hot feature's
+/// slot, or none), expanded into the network's inputs a row at a time. A training's
 /// rows take a word per column instead of a float per input (one-hot slots included).
 #[derive(Clone, Debug)]
 pub struct CompactRows {
