@@ -3,7 +3,6 @@
 use super::factors::Factors;
 use super::params::{Algorithm, Hyper};
 use super::prepare::{duplicate_pairs, prepare, resolve_columns};
-use super::ratings::Csr;
 use super::validation::{by_user_order, epoch_val_rmse};
 use super::{Params, Recommender, als, baseline, factors, init, report, svd, svdpp};
 use crate::Result;
@@ -23,34 +22,20 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let implicit = params.algorithm.implicit();
     let cols = resolve_columns(setup.data, setup.target, params)?;
     let started = Instant::now();
-    let mut prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
+    let prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
-    let by_user = Csr::build(n_users, &prep.train, false);
-    let mean = if implicit {
-        0.0
-    } else {
-        prep.train.iter().map(|t| f64::from(t.value)).sum::<f64>() / prep.train.len() as f64
-    };
+    let by_user = prep.by_user;
+    let train_rows = prep.fitted.rows;
+    let mean = if implicit { 0.0 } else { prep.fitted.sum / train_rows as f64 };
     let rating_scale = if implicit {
         None
     } else {
-        params.rating_scale.or_else(|| {
-            let lo = prep.train.iter().map(|t| t.value).fold(f32::INFINITY, f32::min);
-            let hi = prep.train.iter().map(|t| t.value).fold(f32::NEG_INFINITY, f32::max);
-            Some((f64::from(lo), f64::from(hi)))
-        })
+        params.rating_scale.or(Some((f64::from(prep.fitted.lo), f64::from(prep.fitted.hi))))
     };
     let scale = rating_scale.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
-    // Surprise's starting draws for the same seed follow the order in which users and items
-    // first appear (see `init`).
-    let first_seen =
-        matches!(params.hyper, Hyper::Sgd(_)).then(|| init::first_appearance(&prep.train, n_users, n_items));
-    // The rows are in `by_user` now (and grouped by item from it where needed: ALS, the
-    // baseline of held-out metrics): their triples are freed before the factors are taken.
-    let train_rows = prep.train.len();
-    drop(std::mem::take(&mut prep.train));
+    // Grouped by item from `by_user` where needed (ALS, the baseline of held-out metrics).
     let mut rng = split::rng(common.seed);
     let mut log = Vec::new();
     // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
@@ -80,15 +65,16 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
                 });
                 Ok(())
             };
-            let (users, items) = first_seen.unwrap_or_default();
+            // Surprise's starting draws for the same seed (see `init`).
+            let (users, items) = &prep.fitted.first_seen;
             let mut normal = init::NumpyNormal::new(common.seed);
             let fitted = if params.algorithm == Algorithm::Svd {
-                let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
+                let start = svd::Fitted::init(users, items, mean as f32, sgd, &mut normal, control)?;
                 svd::fit(&by_user, start, sgd, &mut rng, control, |e, r, m| {
                     on_epoch(e, r, m, &m.user_factors)
                 })?
             } else {
-                let start = svdpp::State::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
+                let start = svdpp::State::init(users, items, mean as f32, sgd, &mut normal, control)?;
                 svdpp::fit(&by_user, start, sgd, &mut rng, control, |e, r, s| {
                     if !r.is_finite() || prep.test.is_empty() {
                         return on_epoch(e, r, &s.fitted, &s.fitted.user_factors);

@@ -32,39 +32,58 @@ impl Csr {
     /// Two stable counting passes (by column, then by row), so each row comes out sorted by
     /// column with duplicates in input order, in linear time.
     pub fn build(rows: usize, triples: &[Triple], by_item: bool) -> Csr {
-        assert!(u32::try_from(triples.len()).is_ok(), "more than 2³² ratings");
         let key = |t: &Triple| if by_item { (t.item as usize, t.user) } else { (t.user as usize, t.item) };
-        let n_cols = triples.iter().map(|t| key(t).1 as usize + 1).max().unwrap_or(0);
+        Csr::build_with(
+            rows,
+            triples.len(),
+            |k| key(&triples[k]).0,
+            |k| key(&triples[k]).1,
+            |k| triples[k].value,
+        )
+    }
+
+    /// As [`Csr::build`] for `n` entries given by their row, column and value (entry `k`'s:
+    /// `row(k)`, `col(k)`, `value(k)`), read when needed rather than held as triples.
+    pub fn build_with(
+        rows: usize,
+        n: usize,
+        row: impl Fn(usize) -> usize,
+        col: impl Fn(usize) -> u32,
+        value: impl Fn(usize) -> f32,
+    ) -> Csr {
+        assert!(u32::try_from(n).is_ok(), "more than 2³² ratings");
+        let n_cols = (0..n).map(|k| col(k) as usize + 1).max().unwrap_or(0);
         let mut next_in_col = vec![0usize; n_cols + 1];
-        for t in triples {
-            next_in_col[key(t).1 as usize + 1] += 1;
+        for k in 0..n {
+            next_in_col[col(k) as usize + 1] += 1;
         }
         for c in 0..n_cols {
             next_in_col[c + 1] += next_in_col[c];
         }
-        let mut by_col = vec![0u32; triples.len()];
-        for (k, t) in triples.iter().enumerate() {
-            let c = key(t).1 as usize;
+        let mut by_col = vec![0u32; n];
+        for k in 0..n {
+            let c = col(k) as usize;
             by_col[next_in_col[c]] = k as u32;
             next_in_col[c] += 1;
         }
+        drop(next_in_col);
         let mut offsets = vec![0u64; rows + 1];
-        for t in triples {
-            offsets[key(t).0 + 1] += 1;
+        for k in 0..n {
+            offsets[row(k) + 1] += 1;
         }
         for r in 0..rows {
             offsets[r + 1] += offsets[r];
         }
         let mut next: Vec<u64> = offsets[..rows].to_vec();
-        let mut cols = vec![0u32; triples.len()];
-        let mut values = vec![0f32; triples.len()];
+        let mut cols = vec![0u32; n];
+        let mut values = vec![0f32; n];
         for &k in &by_col {
-            let t = &triples[k as usize];
-            let (row, col) = key(t);
-            let at = next[row] as usize;
-            cols[at] = col;
-            values[at] = t.value;
-            next[row] += 1;
+            let k = k as usize;
+            let r = row(k);
+            let at = next[r] as usize;
+            cols[at] = col(k);
+            values[at] = value(k);
+            next[r] += 1;
         }
         Csr { offsets, cols, values }
     }
