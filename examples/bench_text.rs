@@ -93,7 +93,7 @@ type Rows<'a> = Vec<&'a (String, String)>;
 fn split(rows: &[(String, String)]) -> (Rows<'_>, Rows<'_>) {
     let col = Column {
         name: "label".into(),
-        data: ColumnData::Text(rows.iter().map(|r| Some(r.0.clone())).collect()),
+        data: ColumnData::texts(rows.iter().map(|r| Some(r.0.clone())).collect()),
     };
     let labels = encode_labels(&col).unwrap();
     let (train, test) = train_test_split(rows.len(), Some(&labels.y), 0.2, 42);

@@ -88,9 +88,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn dataset(rows: &[(i64, i64, f64)]) -> Dataset {
     let col = |name: &str, data| Column { name: name.into(), data };
     Dataset::new(vec![
-        col("user", ColumnData::Integer(rows.iter().map(|r| Some(r.0)).collect())),
-        col("item", ColumnData::Integer(rows.iter().map(|r| Some(r.1)).collect())),
-        col("rating", ColumnData::Real(rows.iter().map(|r| Some(r.2)).collect())),
+        col("user", ColumnData::integers(rows.iter().map(|r| Some(r.0)).collect())),
+        col("item", ColumnData::integers(rows.iter().map(|r| Some(r.1)).collect())),
+        col("rating", ColumnData::reals(rows.iter().map(|r| Some(r.2)).collect())),
     ])
 }
 

@@ -99,9 +99,9 @@ fn main() {
         n
     });
     let data = Dataset::new(vec![
-        Column { name: "user".into(), data: ColumnData::Integer(train.iter().map(|r| Some(r.0)).collect()) },
-        Column { name: "item".into(), data: ColumnData::Integer(train.iter().map(|r| Some(r.1)).collect()) },
-        Column { name: "rating".into(), data: ColumnData::Real(train.iter().map(|r| Some(r.2)).collect()) },
+        Column { name: "user".into(), data: ColumnData::integers(train.iter().map(|r| Some(r.0)).collect()) },
+        Column { name: "item".into(), data: ColumnData::integers(train.iter().map(|r| Some(r.1)).collect()) },
+        Column { name: "rating".into(), data: ColumnData::reals(train.iter().map(|r| Some(r.2)).collect()) },
     ]);
     let fit = |data: &Dataset| {
         let mut opts = Options::parse(Some(options)).unwrap();
@@ -121,7 +121,7 @@ fn main() {
             user: users.1[r],
             item: items.1[r],
             value: match &data.columns[2].data {
-                ColumnData::Real(v) => v[r].unwrap() as f32,
+                ColumnData::Real(v) => v.get(r).unwrap() as f32,
                 _ => unreachable!(),
             },
         })

@@ -22,11 +22,11 @@ fn dataset(rows: &[(String, String)]) -> Dataset {
     Dataset::new(vec![
         Column {
             name: "label".into(),
-            data: ColumnData::Text(rows.iter().map(|r| Some(r.0.clone())).collect()),
+            data: ColumnData::texts(rows.iter().map(|r| Some(r.0.clone())).collect()),
         },
         Column {
             name: "text".into(),
-            data: ColumnData::Text(rows.iter().map(|r| Some(r.1.clone())).collect()),
+            data: ColumnData::texts(rows.iter().map(|r| Some(r.1.clone())).collect()),
         },
     ])
 }

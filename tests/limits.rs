@@ -382,8 +382,8 @@ fn progress_lines_report_epochs_loss_and_time() {
     let y: Vec<Option<String>> =
         (0..n).map(|i| Some(if i % 37 < 18 { "lo" } else { "hi" }.to_string())).collect();
     let data = Dataset::new(vec![
-        Column { name: "x".into(), data: ColumnData::Real(x) },
-        Column { name: "y".into(), data: ColumnData::Text(y) },
+        Column { name: "x".into(), data: ColumnData::reals(x) },
+        Column { name: "y".into(), data: ColumnData::texts(y) },
     ]);
     let lines = RefCell::new(Vec::<String>::new());
     let sink = |l: &str| lines.borrow_mut().push(l.to_string());

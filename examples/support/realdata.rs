@@ -103,7 +103,7 @@ pub fn dataset(t: &Table) -> Dataset {
             } else if present().all(|v| v.parse::<f64>().is_ok()) {
                 ColumnData::Real(vals.iter().map(|v| v.as_ref().map(|s| s.parse().unwrap())).collect())
             } else {
-                ColumnData::Text(vals)
+                ColumnData::texts(vals)
             };
             Column { name: name.trim().to_string(), data }
         })

@@ -29,11 +29,11 @@ pub fn text_data() -> Dataset {
     Dataset::new(vec![
         Column {
             name: "body".into(),
-            data: ColumnData::Text(TICKETS.iter().map(|t| Some(t.0.to_string())).collect()),
+            data: ColumnData::texts(TICKETS.iter().map(|t| Some(t.0.to_string())).collect()),
         },
         Column {
             name: "queue".into(),
-            data: ColumnData::Text(TICKETS.iter().map(|t| Some(t.1.to_string())).collect()),
+            data: ColumnData::texts(TICKETS.iter().map(|t| Some(t.1.to_string())).collect()),
         },
     ])
 }
@@ -50,11 +50,11 @@ pub fn classifier_data() -> Dataset {
     let churned =
         (0..n).map(|i| Some(if (i * 7 % 13) > 6 || i % 5 == 0 { "yes" } else { "no" }.into())).collect();
     Dataset::new(vec![
-        Column { name: "amount".into(), data: ColumnData::Real(amount) },
-        Column { name: "plan".into(), data: ColumnData::Text(plan) },
-        Column { name: "visits".into(), data: ColumnData::Integer(visits) },
-        Column { name: "flag".into(), data: ColumnData::Integer(flag) },
-        Column { name: "churned".into(), data: ColumnData::Text(churned) },
+        Column { name: "amount".into(), data: ColumnData::reals(amount) },
+        Column { name: "plan".into(), data: ColumnData::texts(plan) },
+        Column { name: "visits".into(), data: ColumnData::integers(visits) },
+        Column { name: "flag".into(), data: ColumnData::integers(flag) },
+        Column { name: "churned".into(), data: ColumnData::texts(churned) },
     ])
 }
 
@@ -74,9 +74,9 @@ pub fn ratings_data() -> Dataset {
         }
     }
     Dataset::new(vec![
-        Column { name: "user_id".into(), data: ColumnData::Integer(users) },
-        Column { name: "item".into(), data: ColumnData::Text(items) },
-        Column { name: "rating".into(), data: ColumnData::Real(ratings) },
+        Column { name: "user_id".into(), data: ColumnData::integers(users) },
+        Column { name: "item".into(), data: ColumnData::texts(items) },
+        Column { name: "rating".into(), data: ColumnData::reals(ratings) },
     ])
 }
 

@@ -97,21 +97,21 @@ fn classifier_rows(m: &Classifier) -> Dataset {
         .map(|f| Column {
             name: f.name.clone(),
             data: match f.encoding {
-                Encoding::Numeric { .. } => ColumnData::Real(vec![Some(1.0); rows]),
-                Encoding::Categorical { .. } => ColumnData::Text(vec![Some("pro".into()); rows]),
+                Encoding::Numeric { .. } => ColumnData::reals(vec![Some(1.0); rows]),
+                Encoding::Categorical { .. } => ColumnData::texts(vec![Some("pro".into()); rows]),
             },
         })
         .collect();
     let classes = m.classes();
     let label = |r: usize| classes.get(r % classes.len().max(1)).cloned().unwrap_or(Value::Null);
     let data = match classes.first() {
-        Some(Value::Integer(_)) => ColumnData::Integer(
+        Some(Value::Integer(_)) => ColumnData::integers(
             (0..rows).map(|r| if let Value::Integer(i) = label(r) { Some(i) } else { None }).collect(),
         ),
-        Some(Value::Real(_)) => ColumnData::Real(
+        Some(Value::Real(_)) => ColumnData::reals(
             (0..rows).map(|r| if let Value::Real(x) = label(r) { Some(x) } else { None }).collect(),
         ),
-        Some(Value::Text(_)) => ColumnData::Text(
+        Some(Value::Text(_)) => ColumnData::texts(
             (0..rows).map(|r| if let Value::Text(t) = label(r) { Some(t) } else { None }).collect(),
         ),
         _ => ColumnData::Null(rows),

@@ -4,6 +4,7 @@
 //! become [`ColumnData::Real`]; a column that mixes text with numbers, or holds blobs, is
 //! rejected by the reader with a message naming the column and row.
 
+pub use super::columns::{Number, Numbers, Texts};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -112,17 +113,42 @@ impl std::fmt::Display for Value {
     }
 }
 
-/// The values of one column; `None` is SQL NULL.
+/// The values of one column, stored compactly ([`super::columns`]): numbers dense in their
+/// narrowest exact type, text dictionary-encoded, NULLs in a bitmap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ColumnData {
     /// Only integers (and NULLs).
-    Integer(Vec<Option<i64>>),
+    Integer(Numbers<i64>),
     /// Reals, or integers mixed with reals (and NULLs).
-    Real(Vec<Option<f64>>),
+    Real(Numbers<f64>),
     /// Only text (and NULLs).
-    Text(Vec<Option<String>>),
+    Text(Texts),
     /// Only NULLs: the number of rows.
     Null(usize),
+}
+
+impl ColumnData {
+    /// An integer column of these values (`None` is NULL).
+    pub fn integers(values: Vec<Option<i64>>) -> ColumnData {
+        ColumnData::Integer(values.into_iter().collect())
+    }
+    /// A real column of these values (`None` is NULL).
+    pub fn reals(values: Vec<Option<f64>>) -> ColumnData {
+        ColumnData::Real(values.into_iter().collect())
+    }
+    /// A text column of these values (`None` is NULL).
+    pub fn texts(values: Vec<Option<String>>) -> ColumnData {
+        ColumnData::Text(values.into_iter().collect())
+    }
+    /// Bytes the values take in memory (capacity included).
+    pub fn bytes(&self) -> usize {
+        match self {
+            ColumnData::Integer(v) => v.bytes(),
+            ColumnData::Real(v) => v.bytes(),
+            ColumnData::Text(v) => v.bytes(),
+            ColumnData::Null(_) => 0,
+        }
+    }
 }
 
 /// One named column of a [`Dataset`].
@@ -166,9 +192,9 @@ impl Column {
     /// The value at `row`.
     pub fn get(&self, row: usize) -> Input<'_> {
         match &self.data {
-            ColumnData::Integer(v) => v[row].map_or(Input::Null, Input::Integer),
-            ColumnData::Real(v) => v[row].map_or(Input::Null, Input::Real),
-            ColumnData::Text(v) => v[row].as_deref().map_or(Input::Null, Input::Text),
+            ColumnData::Integer(v) => v.get(row).map_or(Input::Null, Input::Integer),
+            ColumnData::Real(v) => v.get(row).map_or(Input::Null, Input::Real),
+            ColumnData::Text(v) => v.get(row).map_or(Input::Null, Input::Text),
             ColumnData::Null(_) => Input::Null,
         }
     }
@@ -215,18 +241,15 @@ impl Dataset {
 
     /// The rows `rows` (indices into this dataset), in that order.
     pub fn subset(&self, rows: &[usize]) -> Dataset {
-        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
-            rows.iter().map(|&r| v[r].clone()).collect()
-        }
         let columns = self
             .columns
             .iter()
             .map(|c| Column {
                 name: c.name.clone(),
                 data: match &c.data {
-                    ColumnData::Integer(v) => ColumnData::Integer(pick(v, rows)),
-                    ColumnData::Real(v) => ColumnData::Real(pick(v, rows)),
-                    ColumnData::Text(v) => ColumnData::Text(pick(v, rows)),
+                    ColumnData::Integer(v) => ColumnData::Integer(rows.iter().map(|&r| v.get(r)).collect()),
+                    ColumnData::Real(v) => ColumnData::Real(rows.iter().map(|&r| v.get(r)).collect()),
+                    ColumnData::Text(v) => ColumnData::Text(rows.iter().map(|&r| v.get(r)).collect()),
                     ColumnData::Null(_) => ColumnData::Null(rows.len()),
                 },
             })
@@ -323,7 +346,7 @@ mod tests {
     fn labels_sorted_numbers_before_text() {
         let col = Column {
             name: "y".into(),
-            data: ColumnData::Text(vec![Some("spam".into()), Some("ham".into()), Some("spam".into())]),
+            data: ColumnData::texts(vec![Some("spam".into()), Some("ham".into()), Some("spam".into())]),
         };
         let enc = encode_labels(&col).unwrap();
         assert_eq!(enc.classes, vec![Value::Text("ham".into()), Value::Text("spam".into())]);
@@ -332,7 +355,7 @@ mod tests {
 
     #[test]
     fn null_label_names_row() {
-        let col = Column { name: "y".into(), data: ColumnData::Integer(vec![Some(1), None]) };
+        let col = Column { name: "y".into(), data: ColumnData::integers(vec![Some(1), None]) };
         let err = encode_labels(&col).unwrap_err().to_string();
         assert_eq!(err, "target column 'y' is NULL in row 2 (filter with WHERE y IS NOT NULL)");
         let odd = Column { name: "first \"name\"".into(), data: ColumnData::Null(1) };
@@ -344,7 +367,7 @@ mod tests {
 
     #[test]
     fn one_class_is_an_error() {
-        let col = Column { name: "y".into(), data: ColumnData::Integer(vec![Some(1), Some(1)]) };
+        let col = Column { name: "y".into(), data: ColumnData::integers(vec![Some(1), Some(1)]) };
         assert!(encode_labels(&col).unwrap_err().to_string().contains("at least 2"));
     }
 }

@@ -4,6 +4,7 @@
 //! then predict, predict probabilities, explain and evaluate. [`Model`] is the closed set of
 //! kinds that the store serialises (postcard) and the SQL layer dispatches on.
 
+pub mod columns;
 pub mod control;
 pub mod data;
 pub mod finite;
@@ -336,7 +337,7 @@ mod tests {
         let data = Dataset::new(vec![
             Column {
                 name: "body".into(),
-                data: ColumnData::Text(vec![
+                data: ColumnData::texts(vec![
                     Some("good day".into()),
                     Some("bad day".into()),
                     Some("good".into()),
@@ -344,7 +345,7 @@ mod tests {
             },
             Column {
                 name: "label".into(),
-                data: ColumnData::Text(vec![Some("a".into()), Some("b".into()), Some("a".into())]),
+                data: ColumnData::texts(vec![Some("a".into()), Some("b".into()), Some("a".into())]),
             },
         ]);
         let common = Common { test_size: 0.0, ..Common::default() };

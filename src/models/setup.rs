@@ -91,16 +91,19 @@ impl<'a> Setup<'a> {
         Ok(rows.iter().map(|&r| y[r]).collect())
     }
 
-    /// The same set-up with every row in training and none held out (the refit).
-    fn every_row(&self) -> Setup<'a> {
-        Setup {
+    /// The set-up of the refit: every row in training, none held out, the labels moved over;
+    /// the held-out rows are returned. The measured split's training rows are freed first.
+    fn every_row(mut self, common: &'a Common<'a>) -> (Setup<'a>, Vec<usize>) {
+        drop(std::mem::take(&mut self.train));
+        let everything = Setup {
             data: self.data,
             target: self.target,
-            labels: self.labels.clone(),
+            labels: self.labels.take(),
             train: (0..self.data.n_rows).collect(),
             test: Vec::new(),
-            common: self.common,
-        }
+            common,
+        };
+        (everything, self.test)
     }
 }
 
@@ -128,24 +131,29 @@ pub fn train<E: Estimator>(
     opts.finish(E::KIND)?;
     let setup = Setup::new(data, target, E::target(&params), common)?;
     let mut measured = E::fit(&setup, &params)?;
-    measured.held_out = setup.test.clone();
     measured.served_rows = measured.train_rows;
     let refit = common.refit && !setup.test.is_empty();
     if !refit {
         let served = if setup.test.is_empty() { "every row" } else { "the training split (refit: false)" };
+        measured.held_out = setup.test;
         let metrics_fit = json!({"rows": measured.train_rows, "held_out_rows": measured.test_rows});
         measured.details.insert("metrics_fit".into(), metrics_fit);
         measured.details.insert("served_fit".into(), json!({"rows": measured.train_rows, "fit_on": served}));
         return Ok(measured);
     }
     let refit_common = common.for_refit();
-    let everything = Setup { common: &refit_common, ..setup.every_row() };
-    let served = E::fit(&everything, &E::refit_params(&params, &measured))?;
+    let refit_params = E::refit_params(&params, &measured);
+    // Only the measured fit's report goes on: its model and the measured split's memory are
+    // freed before the refit allocates its own.
+    let Trained { model, metrics, details, log, train_rows, test_rows, refit_epochs, .. } = measured;
+    drop(model);
+    let (everything, held_out) = setup.every_row(&refit_common);
+    let served = E::fit(&everything, &refit_params)?;
     // The report's facts describe the served model (its features, vocabulary, users, baseline
     // scores); what the measured fit found differently (its epochs, its validation) is under
     // `metrics_fit.details`, beside the training log, which is the measured fit's. Facts only
     // the measured fit has (permutation importance on the held-out rows) stay.
-    let mut details = measured.details;
+    let mut details = details;
     let mut differing = serde_json::Map::new();
     for (k, v) in served.details {
         if let Some(old) = details.insert(k.clone(), v)
@@ -156,7 +164,7 @@ pub fn train<E: Estimator>(
     }
     details.insert(
         "metrics_fit".into(),
-        json!({"rows": measured.train_rows, "held_out_rows": measured.test_rows, "details": differing}),
+        json!({"rows": train_rows, "held_out_rows": test_rows, "details": differing}),
     );
     details.insert(
         "served_fit".into(),
@@ -164,13 +172,13 @@ pub fn train<E: Estimator>(
     );
     Ok(Trained {
         model: served.model,
-        metrics: measured.metrics,
+        metrics,
         details,
-        log: measured.log,
-        train_rows: measured.train_rows,
-        test_rows: measured.test_rows,
-        held_out: setup.test,
+        log,
+        train_rows,
+        test_rows,
+        held_out,
         served_rows: served.train_rows,
-        refit_epochs: measured.refit_epochs,
+        refit_epochs,
     })
 }

@@ -4,7 +4,8 @@
 //! (also `WITH ... SELECT` and `VALUES`). Anything that would write is refused before it runs.
 
 use crate::error::clip;
-use crate::models::{Column, ColumnData, Dataset, Input, memory};
+use crate::models::columns::{Numbers, TextBuilder};
+use crate::models::{Column, ColumnData, Dataset, Input};
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ffi};
@@ -62,25 +63,20 @@ pub fn parse(source: &str) -> Result<Source> {
     Ok(Source::Table(format!("SELECT * FROM {}", quoted.join("."))))
 }
 
-/// Makes room for one more value when `xs` is full: the column's memory grows fallibly, so a
-/// source too large for the machine is an error, not an abort of the host.
-#[inline]
-fn room<T>(xs: &mut Vec<T>, col: &str) -> Result<()> {
-    if xs.len() == xs.capacity() {
-        memory::reserve(xs, xs.len().max(1024), &format!("column '{}' of the source", clip(col)))?;
-    }
-    Ok(())
-}
-
+/// A column being read: its type is the first non-NULL value's (integers meeting a real
+/// become reals). The values grow fallibly, so a source too large for the machine is an
+/// error, not an abort of the host.
 enum Builder {
     Unknown(usize),
-    Integer(Vec<Option<i64>>),
-    Real(Vec<Option<f64>>),
-    Text(Vec<Option<String>>),
+    Integer(Numbers<i64>),
+    Real(Numbers<f64>),
+    Text(TextBuilder),
 }
 
 impl Builder {
-    fn push(&mut self, v: ValueRef<'_>, col: &str, row: usize) -> Result<()> {
+    /// Appends row `row`'s value `v` of column `col`; `what` names the column's memory in the
+    /// error of a refused allocation.
+    fn push(&mut self, v: ValueRef<'_>, col: &str, what: &str, row: usize) -> Result<()> {
         let mixed = |what: &str, have: &str| {
             Error::data(format!(
                 "column '{col}' mixes {have} and {what} values (row {row} is {what}); make it one type, e.g. with CAST in a SELECT"
@@ -90,48 +86,41 @@ impl Builder {
             ValueRef::Blob(_) => return Err(blob(col, row)),
             ValueRef::Null => match self {
                 Builder::Unknown(n) => *n += 1,
-                Builder::Integer(xs) => room(xs, col).map(|_| xs.push(None))?,
-                Builder::Real(xs) => room(xs, col).map(|_| xs.push(None))?,
-                Builder::Text(xs) => room(xs, col).map(|_| xs.push(None))?,
+                Builder::Integer(xs) => xs.push(None, what)?,
+                Builder::Real(xs) => xs.push(None, what)?,
+                Builder::Text(xs) => xs.push(None, what)?,
             },
             ValueRef::Integer(i) => match self {
                 Builder::Unknown(n) => {
-                    let mut xs = nulls(*n, col)?;
-                    xs.push(Some(i));
+                    let mut xs = Numbers::nulls(*n, what)?;
+                    xs.push(Some(i), what)?;
                     *self = Builder::Integer(xs);
                 }
-                Builder::Integer(xs) => room(xs, col).map(|_| xs.push(Some(i)))?,
-                Builder::Real(xs) => room(xs, col).map(|_| xs.push(Some(i as f64)))?,
+                Builder::Integer(xs) => xs.push(Some(i), what)?,
+                Builder::Real(xs) => xs.push(Some(i as f64), what)?,
                 Builder::Text(_) => return Err(mixed("numeric", "text")),
             },
             ValueRef::Real(r) => match self {
                 Builder::Unknown(n) => {
-                    let mut xs = nulls(*n, col)?;
-                    xs.push(Some(r));
+                    let mut xs = Numbers::nulls(*n, what)?;
+                    xs.push(Some(r), what)?;
                     *self = Builder::Real(xs);
                 }
                 Builder::Integer(xs) => {
-                    let mut reals = memory::with_capacity(
-                        xs.capacity().max(xs.len() + 1),
-                        &format!("column '{}' of the source", clip(col)),
-                    )?;
-                    reals.extend(xs.iter().map(|x| x.map(|i| i as f64)));
-                    reals.push(Some(r));
+                    let mut reals = xs.to_reals(what)?;
+                    reals.push(Some(r), what)?;
                     *self = Builder::Real(reals);
                 }
-                Builder::Real(xs) => room(xs, col).map(|_| xs.push(Some(r)))?,
+                Builder::Real(xs) => xs.push(Some(r), what)?,
                 Builder::Text(_) => return Err(mixed("numeric", "text")),
             },
             ValueRef::Text(t) => match self {
                 Builder::Unknown(n) => {
-                    let mut xs = nulls(*n, col)?;
-                    xs.push(Some(text(t, col, row)?));
+                    let mut xs = TextBuilder::nulls(*n, what)?;
+                    xs.push(Some(text(t, col, row)?), what)?;
                     *self = Builder::Text(xs);
                 }
-                Builder::Text(xs) => {
-                    room(xs, col)?;
-                    xs.push(Some(text(t, col, row)?));
-                }
+                Builder::Text(xs) => xs.push(Some(text(t, col, row)?), what)?,
                 Builder::Integer(_) | Builder::Real(_) => return Err(mixed("text", "numeric")),
             },
         }
@@ -143,33 +132,18 @@ impl Builder {
             Builder::Unknown(n) => ColumnData::Null(n),
             Builder::Integer(v) => ColumnData::Integer(v),
             Builder::Real(v) => ColumnData::Real(v),
-            Builder::Text(v) => ColumnData::Text(v),
+            Builder::Text(v) => ColumnData::Text(v.finish()),
         }
     }
-}
-
-/// `n` NULLs and room for one more value, allocated fallibly.
-fn nulls<T: Clone>(n: usize, col: &str) -> Result<Vec<Option<T>>> {
-    let mut xs = memory::with_capacity(n.max(1023) + 1, &format!("column '{}' of the source", clip(col)))?;
-    xs.resize(n, None);
-    Ok(xs)
 }
 
 fn blob(col: &str, row: usize) -> Error {
     Error::data(format!("column '{col}' holds a blob in row {row}; sqlml reads numbers and text only"))
 }
 
-fn text(bytes: &[u8], col: &str, row: usize) -> Result<String> {
-    let valid = simdutf8::basic::from_utf8(bytes).map_err(|_| {
-        Error::data(format!("column '{col}' holds text that is not valid UTF-8 in row {row}"))
-    })?;
-    // Fallibly: one cell may be up to a gigabyte.
-    let mut owned = String::new();
-    owned
-        .try_reserve_exact(valid.len())
-        .map_err(|_| memory::refused(valid.len() as f64, &format!("row {row} of column '{}'", clip(col))))?;
-    owned.push_str(valid);
-    Ok(owned)
+fn text<'a>(bytes: &'a [u8], col: &str, row: usize) -> Result<&'a str> {
+    simdutf8::basic::from_utf8(bytes)
+        .map_err(|_| Error::data(format!("column '{col}' holds text that is not valid UTF-8 in row {row}")))
 }
 
 /// The rows of a statement read through SQLite's C API: two calls per cell (type, value),
@@ -234,8 +208,9 @@ impl<'conn> Rows<'conn> {
     }
 
     /// The common case in one step: column `col` of the current row is an integer going into
-    /// an integer column, or a real into a real column (what [`Builder::push`] would do with
-    /// it). False, with nothing done, for anything else.
+    /// an integer column, or a real into a real column, with room and in the column's
+    /// storage type (what [`Builder::push`] would do with it). False, with nothing done, for
+    /// anything else.
     #[inline]
     fn push_number(&self, b: &mut Builder, col: usize) -> bool {
         let col = col as c_int;
@@ -243,13 +218,11 @@ impl<'conn> Rows<'conn> {
         unsafe {
             match (b, ffi::sqlite3_column_type(self.stmt, col)) {
                 // A full column goes the slow way, which grows it fallibly.
-                (Builder::Integer(xs), ffi::SQLITE_INTEGER) if xs.len() < xs.capacity() => {
-                    xs.push(Some(ffi::sqlite3_column_int64(self.stmt, col)));
-                    true
+                (Builder::Integer(xs), ffi::SQLITE_INTEGER) => {
+                    xs.push_fast(ffi::sqlite3_column_int64(self.stmt, col))
                 }
-                (Builder::Real(xs), ffi::SQLITE_FLOAT) if xs.len() < xs.capacity() => {
-                    xs.push(Some(ffi::sqlite3_column_double(self.stmt, col)));
-                    true
+                (Builder::Real(xs), ffi::SQLITE_FLOAT) => {
+                    xs.push_fast(ffi::sqlite3_column_double(self.stmt, col))
                 }
                 _ => false,
             }
@@ -338,6 +311,7 @@ fn read_rows(
     done: usize,
 ) -> Result<(Vec<Column>, usize, bool)> {
     let mut builders: Vec<Builder> = names.iter().map(|_| Builder::Unknown(0)).collect();
+    let whats: Vec<String> = names.iter().map(|n| format!("column '{}' of the source", clip(n))).collect();
     let (mut n, mut text_bytes, mut exhausted) = (0usize, 0usize, false);
     while n < limit && text_bytes < max_text_bytes {
         if !rows.step().map_err(|e| stepping_failed(e, done + n + 1))? {
@@ -347,9 +321,10 @@ fn read_rows(
         n += 1;
         for (i, b) in builders.iter_mut().enumerate() {
             if !rows.push_number(b, i) {
-                b.push(rows.value(i)?, &names[i], done + n)?;
-                if let Builder::Text(xs) = b {
-                    text_bytes += xs.last().and_then(Option::as_ref).map_or(0, String::len);
+                let v = rows.value(i)?;
+                b.push(v, &names[i], &whats[i], done + n)?;
+                if let ValueRef::Text(t) = v {
+                    text_bytes += t.len();
                 }
             }
         }
@@ -538,10 +513,10 @@ mod tests {
     fn types_promote_and_nulls_kept() {
         let d = read(&db(), "t").unwrap();
         assert_eq!(d.n_rows, 3);
-        assert_eq!(d.columns[0].data, ColumnData::Real(vec![Some(1.0), Some(2.5), None]));
-        assert_eq!(d.columns[1].data, ColumnData::Text(vec![Some("x".into()), Some("y".into()), None]));
+        assert_eq!(d.columns[0].data, ColumnData::reals(vec![Some(1.0), Some(2.5), None]));
+        assert_eq!(d.columns[1].data, ColumnData::texts(vec![Some("x".into()), Some("y".into()), None]));
         assert_eq!(d.columns[2].data, ColumnData::Null(3));
-        assert_eq!(d.columns[3].data, ColumnData::Integer(vec![Some(1), Some(2), Some(3)]));
+        assert_eq!(d.columns[3].data, ColumnData::integers(vec![Some(1), Some(2), Some(3)]));
     }
 
     #[test]

@@ -440,7 +440,7 @@ impl Encoder {
                         Some(slots),
                         ColumnData::Text(values),
                         Encoding::Categorical { categories, other, .. },
-                    ) => match values[row].as_deref().and_then(|t| slots.get(t)) {
+                    ) => match values.get(row).and_then(|t| slots.get(t)) {
                         Some(&slot) => part[slot] = 1.0,
                         None if *other => part[categories.len()] = 1.0,
                         None => {}
@@ -452,6 +452,82 @@ impl Encoder {
             }
         }
         Ok(out)
+    }
+
+    /// Encodes the `rows` of `data` compactly ([`CompactRows`]: a word per feature a row, not
+    /// a float per input), ticking `control` per row. Row `i` expands to exactly the row
+    /// [`Encoder::encode_controlled`] gives, and the errors are the same.
+    pub fn encode_compact(
+        &self,
+        data: &Dataset,
+        rows: &[usize],
+        control: &Control<'_>,
+    ) -> Result<CompactRows> {
+        let nf = self.features.len();
+        let none = |f: &Feature| match &f.encoding {
+            Encoding::Categorical { categories, other: true, .. } => categories.len() as u32,
+            _ => NO_SLOT,
+        };
+        let mut layout = Vec::with_capacity(nf);
+        let mut columns = Vec::with_capacity(nf);
+        for f in &self.features {
+            let col = data.column(&f.name, "feature column")?;
+            // A text column of a one-hot feature: the slot of each distinct text, found once.
+            let by_code = match (&f.encoding, &col.data) {
+                (Encoding::Categorical { categories, .. }, ColumnData::Text(values)) => {
+                    let slots: FnvMap<&str, u32> =
+                        categories.iter().enumerate().map(|(i, c)| (c.as_str(), i as u32)).collect();
+                    let mut by_code: Vec<u32> =
+                        memory::with_capacity(values.distinct_count(), "the slots of a text column")?;
+                    by_code.extend(
+                        (0..values.distinct_count() as u32)
+                            .map(|c| slots.get(values.distinct(c)).copied().unwrap_or(none(f))),
+                    );
+                    Some(by_code)
+                }
+                _ => None,
+            };
+            layout.push((
+                f.offset,
+                match f.encoding {
+                    Encoding::Numeric { missing_flag, .. } => Word::Number { flag: missing_flag },
+                    Encoding::Categorical { .. } => Word::OneHot,
+                },
+            ));
+            columns.push((col, by_code));
+        }
+        let cells = rows
+            .len()
+            .checked_mul(nf)
+            .ok_or_else(|| memory::refused(rows.len() as f64 * nf as f64 * 4.0, "the encoded rows"))?;
+        let mut words: Vec<u32> =
+            memory::zeroed(cells, &format!("the encoded rows ({} rows × {nf} features)", rows.len()))?;
+        let widest = self.features.iter().map(Feature::width).max().unwrap_or(0);
+        let mut scratch = vec![0f32; widest];
+        for (&row, out) in rows.iter().zip(words.chunks_exact_mut(nf.max(1))) {
+            control.tick(nf as u64)?;
+            for ((f, (col, by_code)), word) in self.features.iter().zip(&columns).zip(out.iter_mut()) {
+                *word = match (by_code, &col.data) {
+                    (Some(by_code), ColumnData::Text(values)) => {
+                        values.code(row).map_or(none(f), |c| by_code[c as usize])
+                    }
+                    _ => {
+                        let part = &mut scratch[..f.width()];
+                        part.fill(0.0);
+                        f.encode(col.get(row), part)
+                            .map_err(|e| Error::data(format!("row {}: {e}", row + 1)))?;
+                        match &f.encoding {
+                            Encoding::Numeric { missing_flag: true, .. } if part[1] == 1.0 => MISSING,
+                            Encoding::Numeric { .. } => part[0].to_bits(),
+                            Encoding::Categorical { .. } => {
+                                part.iter().position(|&v| v == 1.0).map_or(NO_SLOT, |p| p as u32)
+                            }
+                        }
+                    }
+                };
+            }
+        }
+        Ok(CompactRows { words, layout, width: self.width, rows: rows.len() })
     }
 
     /// Number of one-hot inputs (category and "other" slots of the text columns).
@@ -485,6 +561,70 @@ impl Encoder {
     /// True if `key` names a column the model saw at training but does not use.
     pub fn is_ignored(&self, key: &str) -> bool {
         self.ignored.iter().any(|n| n.eq_ignore_ascii_case(key))
+    }
+}
+
+/// The word of a numeric feature's NULL that sets its missing flag: a NaN, which no
+/// standardised value is (the values are finite, the scale positive).
+const MISSING: u32 = 0x7fc0_0001;
+/// The word of a one-hot feature whose value sets no slot.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Encoded rows kept compact ([`Encoder::encode_compact`]): one 4-byte word per feature a row
+/// (a numeric feature's standardised value as `f32` bits, or a NaN mark; a one-hot feature's
+/// slot, or none), expanded into the network's inputs a row at a time. A training's
+/// rows take a word per column instead of a float per input (one-hot slots included).
+#[derive(Clone, Debug)]
+pub struct CompactRows {
+    words: Vec<u32>,
+    /// Per feature: its first input and how its word expands.
+    layout: Vec<(usize, Word)>,
+    width: usize,
+    rows: usize,
+}
+
+/// How a feature's word in [`CompactRows`] expands.
+#[derive(Clone, Copy, Debug)]
+enum Word {
+    /// A value, or MISSING (which sets the missing flag after the value, if there is one).
+    Number { flag: bool },
+    /// A slot, or NO_SLOT.
+    OneHot,
+}
+
+impl CompactRows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+}
+
+impl super::trainer::EncodedRows for CompactRows {
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    #[inline]
+    fn row_into(&self, i: usize, out: &mut [f32]) {
+        out.fill(0.0);
+        let nf = self.layout.len();
+        for (&(offset, kind), &w) in self.layout.iter().zip(&self.words[i * nf..(i + 1) * nf]) {
+            match kind {
+                Word::Number { flag } if w == MISSING => {
+                    if flag {
+                        out[offset + 1] = 1.0;
+                    }
+                }
+                Word::Number { .. } => out[offset] = f32::from_bits(w),
+                Word::OneHot if w == NO_SLOT => {}
+                Word::OneHot => out[offset + w as usize] = 1.0,
+            }
+        }
     }
 }
 
@@ -528,7 +668,7 @@ fn fit_column(
             let mut counts: FnvMap<&str, usize> = FnvMap::default();
             let mut nulls = 0usize;
             for &r in rows {
-                match values[r].as_deref() {
+                match values.get(r) {
                     Some(t) => *counts.entry(t).or_insert(0) += 1,
                     None => nulls += 1,
                 }
@@ -567,20 +707,20 @@ mod tests {
         Dataset::new(vec![
             Column {
                 name: "age".into(),
-                data: ColumnData::Integer(vec![Some(20), Some(40), None, Some(30)]),
+                data: ColumnData::integers(vec![Some(20), Some(40), None, Some(30)]),
             },
             Column {
                 name: "plan".into(),
-                data: ColumnData::Text(vec![
+                data: ColumnData::texts(vec![
                     Some("pro".into()),
                     Some("free".into()),
                     Some("pro".into()),
                     None,
                 ]),
             },
-            Column { name: "const".into(), data: ColumnData::Real(vec![Some(1.5); 4]) },
+            Column { name: "const".into(), data: ColumnData::reals(vec![Some(1.5); 4]) },
             Column { name: "empty".into(), data: ColumnData::Null(4) },
-            Column { name: "y".into(), data: ColumnData::Integer(vec![Some(0), Some(1), Some(0), Some(1)]) },
+            Column { name: "y".into(), data: ColumnData::integers(vec![Some(0), Some(1), Some(0), Some(1)]) },
         ])
     }
 
@@ -614,6 +754,27 @@ mod tests {
         assert_eq!(&m[..5], &[z, 0.0, 1.0, 0.0, 0.0]);
         assert_eq!(&m[5..10], &[0.0, 1.0, 1.0, 0.0, 0.0]);
         assert_eq!(&m[10..15], &[0.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    /// Compact rows expand to the dense encoding, bit for bit: missing flags, "other" slots,
+    /// and NULLs with neither.
+    #[test]
+    fn compact_rows_expand_to_the_dense_encoding() {
+        use crate::models::mlp::trainer::EncodedRows;
+        let d = data();
+        for fit_rows in [&[0, 1, 2, 3][..], &[0, 1]] {
+            let enc = Encoder::fit(&d, 4, fit_rows, &sel()).unwrap();
+            let rows = [3, 0, 2, 1, 2];
+            let dense = enc.encode_dataset(&d, &rows).unwrap();
+            let compact = enc.encode_compact(&d, &rows, &Control::new()).unwrap();
+            assert_eq!((compact.len(), compact.width()), (rows.len(), enc.width));
+            let mut out = vec![9.0f32; enc.width];
+            for (i, want) in dense.chunks(enc.width).enumerate() {
+                compact.row_into(i, &mut out);
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(want), "row {i}");
+            }
+        }
     }
 
     /// Encoding a training's rows runs the interrupt check: a failing check stops it with its
@@ -651,9 +812,9 @@ mod tests {
     #[test]
     fn numbers_match_text_categories_and_text_parses_as_number() {
         let d = Dataset::new(vec![
-            Column { name: "code".into(), data: ColumnData::Text(vec![Some("5".into()), Some("7".into())]) },
-            Column { name: "x".into(), data: ColumnData::Real(vec![Some(1.0), Some(3.0)]) },
-            Column { name: "y".into(), data: ColumnData::Integer(vec![Some(0), Some(1)]) },
+            Column { name: "code".into(), data: ColumnData::texts(vec![Some("5".into()), Some("7".into())]) },
+            Column { name: "x".into(), data: ColumnData::reals(vec![Some(1.0), Some(3.0)]) },
+            Column { name: "y".into(), data: ColumnData::integers(vec![Some(0), Some(1)]) },
         ]);
         let enc = Encoder::fit(&d, 2, &[0, 1], &sel()).unwrap();
         let mut out = [0f32; 2];
@@ -679,9 +840,9 @@ mod tests {
         cats.extend(vec![Some("b".into()); 3]);
         cats.extend(vec![Some("c".into()), Some("d".into())]);
         let d = Dataset::new(vec![
-            Column { name: "id".into(), data: ColumnData::Text(ids) },
-            Column { name: "cat".into(), data: ColumnData::Text(cats) },
-            Column { name: "y".into(), data: ColumnData::Integer((0..10).map(|i| Some(i % 2)).collect()) },
+            Column { name: "id".into(), data: ColumnData::texts(ids) },
+            Column { name: "cat".into(), data: ColumnData::texts(cats) },
+            Column { name: "y".into(), data: ColumnData::integers((0..10).map(|i| Some(i % 2)).collect()) },
         ]);
         let rows: Vec<usize> = (0..10).collect();
         let s = Selection { max_categories: 2, ..Selection::default() };
@@ -701,8 +862,8 @@ mod tests {
         let values: Vec<Option<String>> =
             (0..60).map(|i| Some(format!("c{}", if i >= 40 { 19 } else { i % 20 }))).collect();
         let d = Dataset::new(vec![
-            Column { name: "cat".into(), data: ColumnData::Text(values) },
-            Column { name: "y".into(), data: ColumnData::Integer((0..60).map(|i| Some(i % 2)).collect()) },
+            Column { name: "cat".into(), data: ColumnData::texts(values) },
+            Column { name: "y".into(), data: ColumnData::integers((0..60).map(|i| Some(i % 2)).collect()) },
         ]);
         let rows: Vec<usize> = (0..60).collect();
         let enc = Encoder::fit(&d, 1, &rows, &sel()).unwrap();

@@ -210,9 +210,9 @@ mod tests {
         let noise: Vec<Option<f64>> = (0..n).map(|i| Some(((i * 53) % 17) as f64)).collect();
         let y: Vec<Option<i64>> = signal.iter().map(|s| Some(i64::from(s.unwrap() >= 50.0))).collect();
         let d = Dataset::new(vec![
-            Column { name: "noise".into(), data: ColumnData::Real(noise) },
-            Column { name: "signal".into(), data: ColumnData::Real(signal) },
-            Column { name: "y".into(), data: ColumnData::Integer(y.clone()) },
+            Column { name: "noise".into(), data: ColumnData::reals(noise) },
+            Column { name: "signal".into(), data: ColumnData::reals(signal) },
+            Column { name: "y".into(), data: ColumnData::integers(y.clone()) },
         ]);
         let (enc, x, labels) = encode_all(&d, 2, &y);
         let cfg = Config {
@@ -276,10 +276,10 @@ mod tests {
             })
             .collect();
         let data = Dataset::new(vec![
-            Column { name: "num".into(), data: ColumnData::Real(num) },
-            Column { name: "cat".into(), data: ColumnData::Text(cat) },
-            Column { name: "bin".into(), data: ColumnData::Text(bin) },
-            Column { name: "y".into(), data: ColumnData::Integer(y.clone()) },
+            Column { name: "num".into(), data: ColumnData::reals(num) },
+            Column { name: "cat".into(), data: ColumnData::texts(cat) },
+            Column { name: "bin".into(), data: ColumnData::texts(bin) },
+            Column { name: "y".into(), data: ColumnData::integers(y.clone()) },
         ]);
         let (enc, x, labels) = encode_all(&data, 3, &y);
         for hidden in [vec![12, 9], vec![]] {

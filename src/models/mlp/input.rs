@@ -289,13 +289,13 @@ mod tests {
 
     fn encoder() -> Encoder {
         let d = Dataset::new(vec![
-            Column { name: "id".into(), data: ColumnData::Integer(vec![Some(1), Some(2), Some(3)]) },
-            Column { name: "tenure".into(), data: ColumnData::Real(vec![Some(1.0), Some(3.0), None]) },
+            Column { name: "id".into(), data: ColumnData::integers(vec![Some(1), Some(2), Some(3)]) },
+            Column { name: "tenure".into(), data: ColumnData::reals(vec![Some(1.0), Some(3.0), None]) },
             Column {
                 name: "plan".into(),
-                data: ColumnData::Text(vec![Some("pro".into()), Some("free".into()), Some("pro".into())]),
+                data: ColumnData::texts(vec![Some("pro".into()), Some("free".into()), Some("pro".into())]),
             },
-            Column { name: "y".into(), data: ColumnData::Integer(vec![Some(0), Some(1), Some(0)]) },
+            Column { name: "y".into(), data: ColumnData::integers(vec![Some(0), Some(1), Some(0)]) },
         ]);
         let sel = Selection { exclude: vec!["id".into()], max_categories: 50, ..Selection::default() };
         Encoder::fit(&d, 3, &[0, 1, 2], &sel).unwrap()

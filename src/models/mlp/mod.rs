@@ -71,6 +71,7 @@ pub use params::{OPTIONS, Params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::cell::RefCell;
+use trainer::EncodedRows;
 
 /// Most hidden layers the option `hidden_layers` accepts (a pass costs a step per layer, and
 /// deep stacks of dense layers do not train on tabular data anyway).
@@ -288,14 +289,16 @@ impl Estimator for Classifier {
             4.0 * data.n_rows as f64 * slots as f64,
         )?;
         trainer::check_memory(d, k, train_rows.len(), test_rows.len(), &params.config, &common.budget)?;
-        let x_train = encoder.encode_controlled(data, train_rows, &common.control)?;
+        let x_train = encoder.encode_compact(data, train_rows, &common.control)?;
         let y_train = setup.classes_of(train_rows)?;
         let x_test = encoder.encode_controlled(data, test_rows, &common.control)?;
         let y_test = setup.classes_of(test_rows)?;
 
         let mut baseline = vec![0f64; d];
-        for row in x_train.chunks(d) {
-            for (b, &v) in baseline.iter_mut().zip(row) {
+        let mut row = vec![0f32; d];
+        for i in 0..x_train.len() {
+            x_train.row_into(i, &mut row);
+            for (b, &v) in baseline.iter_mut().zip(&row) {
                 *b += f64::from(v);
             }
         }
@@ -303,7 +306,7 @@ impl Estimator for Classifier {
 
         let control = &common.control;
         let fitted =
-            trainer::fit(&x_train, d, &y_train, k, &params.config, Some((&x_test, &y_test)), control)?;
+            trainer::fit_rows(&x_train, &y_train, k, &params.config, Some((&x_test, &y_test)), control)?;
         let model = Classifier {
             target: target_col.name.clone(),
             classes: labels.classes.clone(),

@@ -22,10 +22,10 @@ fn blobs(n: usize) -> Dataset {
         label.push(Some(["red", "green", "blue"][class].to_string()));
     }
     Dataset::new(vec![
-        Column { name: "a".into(), data: ColumnData::Real(a) },
-        Column { name: "b".into(), data: ColumnData::Real(b) },
-        Column { name: "shape".into(), data: ColumnData::Text(shape) },
-        Column { name: "color".into(), data: ColumnData::Text(label) },
+        Column { name: "a".into(), data: ColumnData::reals(a) },
+        Column { name: "b".into(), data: ColumnData::reals(b) },
+        Column { name: "shape".into(), data: ColumnData::texts(shape) },
+        Column { name: "color".into(), data: ColumnData::texts(label) },
     ])
 }
 
@@ -73,10 +73,10 @@ fn learns_separable_blobs_and_returns_labels_of_the_same_type() {
 #[test]
 fn integer_labels_come_back_as_integers() {
     let data = Dataset::new(vec![
-        Column { name: "x".into(), data: ColumnData::Integer((0..200).map(|i| Some(i % 2)).collect()) },
+        Column { name: "x".into(), data: ColumnData::integers((0..200).map(|i| Some(i % 2)).collect()) },
         Column {
             name: "color".into(),
-            data: ColumnData::Integer((0..200).map(|i| Some(10 + i % 2)).collect()),
+            data: ColumnData::integers((0..200).map(|i| Some(10 + i % 2)).collect()),
         },
     ]);
     let t = train(&data, r#"{"epochs": 30, "hidden_layers": [4], "learning_rate": 0.01}"#).unwrap();
@@ -177,7 +177,7 @@ fn prediction_and_evaluation_errors() {
     assert!(m.predict(&[Input::Text(r#"{"a": 1, "shape": "round", "b": 2, "color": "red"}"#)]).is_ok());
     let mut other = data.clone();
     other.columns[3] =
-        Column { name: "color".into(), data: ColumnData::Text(vec![Some("purple".into()); 60]) };
+        Column { name: "color".into(), data: ColumnData::texts(vec![Some("purple".into()); 60]) };
     assert_eq!(
         m.evaluate(&other).unwrap_err().to_string(),
         "row 1: label 'purple' of target column 'color' was not a class at training (classes: 'blue', 'green', 'red')"
@@ -222,8 +222,8 @@ fn one_hot_inputs_are_checked_against_the_budget() {
     let ids: Vec<Option<String>> = (0..n).map(|i| Some(format!("id{i}"))).collect();
     let y: Vec<Option<i64>> = (0..n).map(|i| Some((i % 2) as i64)).collect();
     let data = Dataset::new(vec![
-        Column { name: "id".into(), data: ColumnData::Text(ids) },
-        Column { name: "y".into(), data: ColumnData::Integer(y) },
+        Column { name: "id".into(), data: ColumnData::texts(ids) },
+        Column { name: "y".into(), data: ColumnData::integers(y) },
     ]);
     let mut opts =
         Options::parse(Some(r#"{"features": ["id"], "max_categories": 100000, "max_memory_mb": 16}"#))
@@ -260,8 +260,8 @@ fn too_many_classes_for_the_report_is_an_error() {
     let x: Vec<Option<f64>> = (0..n).map(|i| Some(i as f64)).collect();
     let y: Vec<Option<i64>> = (0..n).map(|i| Some(i as i64)).collect();
     let data = Dataset::new(vec![
-        Column { name: "x".into(), data: ColumnData::Real(x) },
-        Column { name: "id".into(), data: ColumnData::Integer(y) },
+        Column { name: "x".into(), data: ColumnData::reals(x) },
+        Column { name: "id".into(), data: ColumnData::integers(y) },
     ]);
     let mut opts = Options::parse(Some(r#"{"max_memory_mb": 64}"#)).unwrap();
     let common = Common::read(&mut opts).unwrap();

@@ -145,13 +145,34 @@ fn not_finite(loss: f64, params: &[f32]) -> Option<String> {
     None
 }
 
-/// Trains on the `y.len()` rows of the row-major matrix `x` (`d` columns) with `k` classes.
-/// `monitor` (encoded rows and labels; the first [`MONITOR_ROWS`]) is evaluated after each epoch
-/// for the log only when there is no validation split; it never influences training.
-///
-/// `control` is ticked after every batch (its error, an interruption, ends the training) and
-/// gets a progress line per epoch. A loss or weights that stop being finite end the training
-/// with an error naming the epoch and the option to lower.
+/// Encoded training rows, read a row at a time (a batch's rows, the validation rows).
+pub trait EncodedRows {
+    /// Number of network inputs a row.
+    fn width(&self) -> usize;
+    /// Writes row `i`'s inputs into `out` ([`EncodedRows::width`] long).
+    fn row_into(&self, i: usize, out: &mut [f32]);
+}
+
+/// Rows of a row-major matrix.
+pub struct Dense<'a> {
+    /// The matrix.
+    pub x: &'a [f32],
+    /// Its number of columns.
+    pub d: usize,
+}
+
+impl EncodedRows for Dense<'_> {
+    fn width(&self) -> usize {
+        self.d
+    }
+    #[inline]
+    fn row_into(&self, i: usize, out: &mut [f32]) {
+        out.copy_from_slice(&self.x[i * self.d..(i + 1) * self.d]);
+    }
+}
+
+/// Trains on the `y.len()` rows of the row-major matrix `x` (`d` columns) with `k` classes:
+/// [`fit_rows`] on [`Dense`] rows.
 pub fn fit(
     x: &[f32],
     d: usize,
@@ -161,15 +182,33 @@ pub fn fit(
     monitor: Option<(&[f32], &[u32])>,
     control: &Control<'_>,
 ) -> Result<Fitted> {
-    let n = y.len();
+    fit_rows(&Dense { x, d }, y, k, cfg, monitor, control)
+}
+
+/// Trains on the `y.len()` rows of `x` with `k` classes.
+/// `monitor` (encoded rows and labels; the first [`MONITOR_ROWS`]) is evaluated after each epoch
+/// for the log only when there is no validation split; it never influences training.
+///
+/// `control` is ticked after every batch (its error, an interruption, ends the training) and
+/// gets a progress line per epoch. A loss or weights that stop being finite end the training
+/// with an error naming the epoch and the option to lower.
+pub fn fit_rows(
+    x: &impl EncodedRows,
+    y: &[u32],
+    k: usize,
+    cfg: &Config,
+    monitor: Option<(&[f32], &[u32])>,
+    control: &Control<'_>,
+) -> Result<Fitted> {
+    let (n, d) = (y.len(), x.width());
     let (fit_idx, val_idx) = if cfg.validation_split > 0.0 {
         train_test_split(n, Some(y), cfg.validation_split, cfg.seed ^ VALIDATION_STREAM)
     } else {
         ((0..n).collect(), Vec::new())
     };
-    let mut val_x: Vec<f32> = memory::with_capacity(val_idx.len().saturating_mul(d), "the validation rows")?;
-    for &i in &val_idx {
-        val_x.extend_from_slice(&x[i * d..(i + 1) * d]);
+    let mut val_x: Vec<f32> = memory::zeroed(val_idx.len().saturating_mul(d), "the validation rows")?;
+    for (&i, out) in val_idx.iter().zip(val_x.chunks_exact_mut(d.max(1))) {
+        x.row_into(i, out);
     }
     let val_y: Vec<u32> = val_idx.iter().map(|&i| y[i]).collect();
     let monitor = monitor.filter(|(_, my)| !my.is_empty()).map(|(mx, my)| {
@@ -219,11 +258,7 @@ pub fn fit(
             let b = chunk.len();
             for (row, &i) in chunk.iter().enumerate() {
                 let i = i as usize;
-                batch_x
-                    .row_mut(row)
-                    .as_slice_mut()
-                    .expect("contiguous")
-                    .copy_from_slice(&x[i * d..(i + 1) * d]);
+                x.row_into(i, batch_x.row_mut(row).as_slice_mut().expect("contiguous"));
                 batch_y[row] = y[i];
             }
             let xb = batch_x.slice(ndarray::s![..b, ..]);

@@ -3,7 +3,6 @@
 use super::factors::Factors;
 use super::params::{Algorithm, Hyper};
 use super::prepare::{duplicate_pairs, prepare, resolve_columns};
-use super::ratings::Csr;
 use super::validation::{by_user_order, epoch_val_rmse};
 use super::{Params, Recommender, als, baseline, factors, init, report, svd, svdpp};
 use crate::Result;
@@ -27,24 +26,16 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
-    let by_user = Csr::build(n_users, &prep.train, false);
-    // Grouped by item only where needed (ALS, and the baseline of held-out metrics).
-    let by_item = || Csr::build(n_items, &prep.train, true);
-    let mean = if implicit {
-        0.0
-    } else {
-        prep.train.iter().map(|t| f64::from(t.value)).sum::<f64>() / prep.train.len() as f64
-    };
+    let by_user = prep.by_user;
+    let train_rows = prep.fitted.rows;
+    let mean = if implicit { 0.0 } else { prep.fitted.sum / train_rows as f64 };
     let rating_scale = if implicit {
         None
     } else {
-        params.rating_scale.or_else(|| {
-            let lo = prep.train.iter().map(|t| t.value).fold(f32::INFINITY, f32::min);
-            let hi = prep.train.iter().map(|t| t.value).fold(f32::NEG_INFINITY, f32::max);
-            Some((f64::from(lo), f64::from(hi)))
-        })
+        params.rating_scale.or(Some((f64::from(prep.fitted.lo), f64::from(prep.fitted.hi))))
     };
     let scale = rating_scale.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+    // Grouped by item from `by_user` where needed (ALS, the baseline of held-out metrics).
     let mut rng = split::rng(common.seed);
     let mut log = Vec::new();
     // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
@@ -75,15 +66,15 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
                 Ok(())
             };
             // Surprise's starting draws for the same seed (see `init`).
-            let (users, items) = init::first_appearance(&prep.train, n_users, n_items);
+            let (users, items) = &prep.fitted.first_seen;
             let mut normal = init::NumpyNormal::new(common.seed);
             let fitted = if params.algorithm == Algorithm::Svd {
-                let start = svd::Fitted::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
+                let start = svd::Fitted::init(users, items, mean as f32, sgd, &mut normal, control)?;
                 svd::fit(&by_user, start, sgd, &mut rng, control, |e, r, m| {
                     on_epoch(e, r, m, &m.user_factors)
                 })?
             } else {
-                let start = svdpp::State::init(&users, &items, mean as f32, sgd, &mut normal, control)?;
+                let start = svdpp::State::init(users, items, mean as f32, sgd, &mut normal, control)?;
                 svdpp::fit(&by_user, start, sgd, &mut rng, control, |e, r, s| {
                     if !r.is_finite() || prep.test.is_empty() {
                         return on_epoch(e, r, &s.fitted, &s.fitted.user_factors);
@@ -110,20 +101,27 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
                 show_f32(als_params.regularization),
                 show_f32(als_params.alpha)
             );
-            let (x, y) = als::fit(&by_user, &by_item(), als_params, &mut rng, control, |it, loss, _, _| {
-                finite::check(loss, "iteration", it + 1, "the loss", &hint)?;
-                log.push(EpochLog {
-                    epoch: it as u32 + 1,
-                    loss,
-                    val_loss: None,
-                    metric: None,
-                    seconds: seconds(started),
-                });
-                control.progress(it + 1, als_params.iterations, started, || {
-                    format!("iteration {}/{}: loss {loss:.6}", it + 1, als_params.iterations)
-                });
-                Ok(())
-            })?;
+            let (x, y) = als::fit(
+                &by_user,
+                &by_user.transpose(n_items),
+                als_params,
+                &mut rng,
+                control,
+                |it, loss, _, _| {
+                    finite::check(loss, "iteration", it + 1, "the loss", &hint)?;
+                    log.push(EpochLog {
+                        epoch: it as u32 + 1,
+                        loss,
+                        val_loss: None,
+                        metric: None,
+                        seconds: seconds(started),
+                    });
+                    control.progress(it + 1, als_params.iterations, started, || {
+                        format!("iteration {}/{}: loss {loss:.6}", it + 1, als_params.iterations)
+                    });
+                    Ok(())
+                },
+            )?;
             if !finite::all_finite(&x.data) || !finite::all_finite(&y.data) {
                 return Err(finite::diverged(
                     Some(("iteration", als_params.iterations)),
@@ -172,24 +170,17 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     if !prep.test.is_empty() {
         model.held_out_rated = Some(report::held_out_rated(&prep.test, n_users, implicit));
     }
-    let metrics = report::training_report(
-        &model,
-        &prep.test,
-        &prep.test_user_keys,
-        by_item,
-        scale,
-        &mut details,
-        control,
-    )?;
+    let metrics =
+        report::training_report(&model, &prep.test, &prep.test_user_keys, scale, &mut details, control)?;
     if !prep.test.is_empty() {
         report_seconds += seconds(scoring);
         details.insert("report_seconds".into(), json!(report_seconds));
     }
     Ok(Trained {
-        train_rows: prep.train.len(),
+        train_rows,
         test_rows: prep.test.len(),
         held_out: Vec::new(),
-        served_rows: prep.train.len(),
+        served_rows: train_rows,
         refit_epochs: None,
         model,
         metrics,

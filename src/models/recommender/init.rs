@@ -304,6 +304,15 @@ impl Sink<'_> {
 /// The dense users and items in the order they first appear in `ratings` (Surprise's inner
 /// ids). Users or items that never appear come last, in index order.
 pub fn first_appearance(ratings: &[Triple], n_users: usize, n_items: usize) -> (Vec<u32>, Vec<u32>) {
+    first_appearance_of(ratings.iter().map(|t| (t.user, t.item)), n_users, n_items)
+}
+
+/// [`first_appearance`] of the (user, item) pairs of `ratings`, in their order.
+pub fn first_appearance_of(
+    ratings: impl Iterator<Item = (u32, u32)> + Clone,
+    n_users: usize,
+    n_items: usize,
+) -> (Vec<u32>, Vec<u32>) {
     fn order(n: usize, ids: impl Iterator<Item = u32>) -> Vec<u32> {
         let mut seen = vec![false; n];
         let mut out = Vec::with_capacity(n);
@@ -315,7 +324,7 @@ pub fn first_appearance(ratings: &[Triple], n_users: usize, n_items: usize) -> (
         out.extend((0..n as u32).filter(|&i| !seen[i as usize]));
         out
     }
-    (order(n_users, ratings.iter().map(|t| t.user)), order(n_items, ratings.iter().map(|t| t.item)))
+    (order(n_users, ratings.clone().map(|p| p.0)), order(n_items, ratings.map(|p| p.1)))
 }
 
 #[cfg(test)]

@@ -3,22 +3,44 @@
 
 use super::Params;
 use super::ids::IdMap;
-use super::ratings::{Csr, Triple};
+use super::init::first_appearance_of;
+use super::ratings::Csr;
 use crate::models::data::{Column, ColumnData, Dataset};
+use crate::models::memory;
 use crate::{Error, Result};
+use std::borrow::Cow;
 
 /// A held-out row: the dense user and item ids (None when unknown in training) and the value.
 pub(super) type HeldOutRow = (Option<u32>, Option<u32>, f32);
+
+/// The fitted rows' count, value statistics and order of first appearance.
+pub(super) struct Fitted {
+    /// Number of fitted rows (the training rows, less implicit rows of weight 0).
+    pub(super) rows: usize,
+    /// The sum of their values, in row order.
+    pub(super) sum: f64,
+    /// Their smallest value.
+    pub(super) lo: f32,
+    /// Their largest value.
+    pub(super) hi: f32,
+    /// Users and items in order of first appearance in them, then the others
+    /// ([`super::init::first_appearance`]).
+    pub(super) first_seen: (Vec<u32>, Vec<u32>),
+}
 
 /// The training rows after id mapping and the split.
 pub(super) struct Prepared {
     pub(super) users: IdMap,
     pub(super) items: IdMap,
-    pub(super) train: Vec<Triple>,
+    /// The fitted rows, grouped by user.
+    pub(super) by_user: Csr,
+    /// Facts of the fitted rows.
+    pub(super) fitted: Fitted,
     /// Held-out rows: dense ids when known in training, and the value.
     pub(super) test: Vec<HeldOutRow>,
-    /// Held-out rows whose user is unknown: a key per distinct raw user (for ranking).
-    pub(super) test_user_keys: Vec<Option<String>>,
+    /// Held-out rows whose user is unknown (index into `test`, by index): a key per distinct
+    /// raw user (for ranking).
+    pub(super) test_user_keys: Vec<(usize, String)>,
 }
 /// The training column roles resolved against the data.
 pub(super) struct Columns<'a> {
@@ -68,22 +90,42 @@ pub(super) fn resolve_columns<'a>(
 /// The values of the target column as f32 (1 for every row when there is none). NULLs, text
 /// and (for implicit feedback) negative weights are errors naming the row.
 pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> Result<Vec<f32>> {
-    let Some(col) = col else { return Ok(vec![1.0; n]) };
+    let value = checked_target(col, n, implicit)?;
+    let mut out = memory::with_capacity(n, "the ratings")?;
+    out.extend((0..n).map(value));
+    Ok(out)
+}
+
+/// Row `r`'s value of the target column, as [`target_values`] gives it, read from the column
+/// where it is, once the whole column is checked (the same errors).
+pub(super) fn checked_target<'a>(
+    col: Option<&'a Column>,
+    n: usize,
+    implicit: bool,
+) -> Result<Box<dyn Fn(usize) -> f32 + 'a>> {
+    let Some(col) = col else { return Ok(Box::new(|_| 1.0)) };
     let null_at = |row: usize| col.null_at("target column", row);
-    let values: Vec<f64> = match &col.data {
-        ColumnData::Integer(v) => v
-            .iter()
-            .enumerate()
-            .map(|(r, x)| x.map(|x| x as f64).ok_or_else(|| null_at(r)))
-            .collect::<Result<_>>()?,
+    // A NULL anywhere is reported before a bad value anywhere.
+    let first_null = |nulls: usize, mut is_null: Box<dyn FnMut(usize) -> bool + '_>| -> Result<()> {
+        match (nulls > 0).then(|| (0..n).find(|&r| is_null(r))).flatten() {
+            Some(r) => Err(null_at(r)),
+            None => Ok(()),
+        }
+    };
+    let value: Box<dyn Fn(usize) -> f64 + 'a> = match &col.data {
+        ColumnData::Integer(v) => {
+            first_null(v.null_count(), Box::new(|r| v.get(r).is_none()))?;
+            Box::new(|r| v.get(r).map_or(0.0, |x| x as f64))
+        }
         ColumnData::Real(v) => {
-            v.iter().enumerate().map(|(r, x)| x.ok_or_else(|| null_at(r))).collect::<Result<_>>()?
+            first_null(v.null_count(), Box::new(|r| v.get(r).is_none()))?;
+            Box::new(|r| v.get(r).unwrap_or(0.0))
         }
         ColumnData::Null(n) => {
             return Err(if *n == 0 { Error::data("no training rows") } else { null_at(0) });
         }
         ColumnData::Text(v) => {
-            let row = v.iter().position(Option::is_some).unwrap_or(0);
+            let row = v.iter().position(|x| x.is_some()).unwrap_or(0);
             return Err(Error::data(format!(
                 "target column '{}' must hold numbers (ratings{}), got text in row {}",
                 col.name,
@@ -92,8 +134,8 @@ pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> R
             )));
         }
     };
-    let mut out = Vec::with_capacity(values.len());
-    for (row, &v) in values.iter().enumerate() {
+    for row in 0..n {
+        let v = value(row);
         if !v.is_finite() || (implicit && v < 0.0) {
             let what = if implicit {
                 "interaction weights must be finite and >= 0"
@@ -106,12 +148,13 @@ pub(super) fn target_values(col: Option<&Column>, n: usize, implicit: bool) -> R
                 row + 1
             )));
         }
-        out.push(v as f32);
     }
-    Ok(out)
+    Ok(Box::new(move |r| value(r) as f32))
 }
 
-/// Maps ids, splits, and keeps only training ids in the dense maps.
+/// Maps ids, splits, and keeps only training ids in the dense maps. Every row's ids and
+/// value are read from the columns where they are: the training rows go straight into the
+/// by-user rows, with no triple or index per row on the way.
 pub(super) fn prepare(
     cols: &Columns<'_>,
     implicit: bool,
@@ -119,41 +162,54 @@ pub(super) fn prepare(
     test_rows: &[usize],
 ) -> Result<Prepared> {
     let n = cols.user.len();
-    let (all_users, user_idx) = IdMap::build(cols.user, "user column")?;
-    let (all_items, item_idx) = IdMap::build(cols.item, "item column")?;
-    let values = target_values(cols.rating, n, implicit)?;
-    let (users, user_map) = restrict(&all_users, &user_idx, train_rows);
-    let (items, item_map) = restrict(&all_items, &item_idx, train_rows);
-    let mut train = Vec::with_capacity(train_rows.len());
-    for &r in train_rows {
-        if implicit && values[r] == 0.0 {
-            continue;
-        }
-        let (u, i) = (user_map[user_idx[r] as usize], item_map[item_idx[r] as usize]);
-        train.push(Triple { user: u.unwrap_or(0), item: i.unwrap_or(0), value: values[r] });
-    }
-    if train.is_empty() {
+    let (all_users, user_rank) = IdMap::ranks(cols.user, "user column")?;
+    let (all_items, item_rank) = IdMap::ranks(cols.item, "item column")?;
+    let value = checked_target(cols.rating, n, implicit)?;
+    let (users, user_map) = restrict(&all_users, |r| user_rank.get(r), train_rows);
+    let (items, item_map) = restrict(&all_items, |r| item_rank.get(r), train_rows);
+    let user = |r: usize| user_map[user_rank.get(r) as usize];
+    let item = |r: usize| item_map[item_rank.get(r) as usize];
+    // The fitted rows: the training rows, but for implicit feedback those of weight 0.
+    let fitted: Cow<'_, [usize]> = if implicit {
+        Cow::Owned(train_rows.iter().copied().filter(|&r| value(r) != 0.0).collect())
+    } else {
+        Cow::Borrowed(train_rows)
+    };
+    if fitted.is_empty() {
         return Err(Error::data("no training rows (every interaction weight is 0)"));
     }
-    let test = test_rows
-        .iter()
-        .map(|&r| (user_map[user_idx[r] as usize], item_map[item_idx[r] as usize], values[r]))
-        .collect();
+    let (user_of, item_of) =
+        (|k: usize| user(fitted[k]).unwrap_or(0), |k: usize| item(fitted[k]).unwrap_or(0));
+    let by_user =
+        Csr::build_with(users.len(), fitted.len(), |k| user_of(k) as usize, item_of, |k| value(fitted[k]));
+    let values = || fitted.iter().map(|&r| value(r));
+    let stats = Fitted {
+        rows: fitted.len(),
+        sum: values().map(f64::from).sum::<f64>(),
+        lo: values().fold(f32::INFINITY, f32::min),
+        hi: values().fold(f32::NEG_INFINITY, f32::max),
+        first_seen: first_appearance_of(
+            (0..fitted.len()).map(|k| (user_of(k), item_of(k))),
+            users.len(),
+            items.len(),
+        ),
+    };
+    let test = test_rows.iter().map(|&r| (user(r), item(r), value(r))).collect();
     let test_user_keys = test_rows
         .iter()
-        .map(|&r| match user_map[user_idx[r] as usize] {
-            Some(_) => None,
-            None => Some(all_users.value(user_idx[r]).to_key()),
-        })
+        .enumerate()
+        .filter(|&(_, &r)| user(r).is_none())
+        .map(|(k, &r)| (k, all_users.value(user_rank.get(r)).to_key()))
         .collect();
-    Ok(Prepared { users, items, train, test, test_user_keys })
+    Ok(Prepared { users, items, by_user, fitted: stats, test, test_user_keys })
 }
 
-/// The ids that occur in `rows`, and the old → new dense index map.
-fn restrict(all: &IdMap, dense: &[u32], rows: &[usize]) -> (IdMap, Vec<Option<u32>>) {
+/// The ids that occur in `rows` (`rank(r)`: row `r`'s index in `all`), and the old → new
+/// dense index map.
+fn restrict(all: &IdMap, rank: impl Fn(usize) -> u32, rows: &[usize]) -> (IdMap, Vec<Option<u32>>) {
     let mut used = vec![false; all.len()];
     for &r in rows {
-        used[dense[r] as usize] = true;
+        used[rank(r) as usize] = true;
     }
     let mut map = vec![None; all.len()];
     let mut next = 0u32;

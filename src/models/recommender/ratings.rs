@@ -32,41 +32,86 @@ impl Csr {
     /// Two stable counting passes (by column, then by row), so each row comes out sorted by
     /// column with duplicates in input order, in linear time.
     pub fn build(rows: usize, triples: &[Triple], by_item: bool) -> Csr {
-        assert!(u32::try_from(triples.len()).is_ok(), "more than 2³² ratings");
         let key = |t: &Triple| if by_item { (t.item as usize, t.user) } else { (t.user as usize, t.item) };
-        let n_cols = triples.iter().map(|t| key(t).1 as usize + 1).max().unwrap_or(0);
+        Csr::build_with(
+            rows,
+            triples.len(),
+            |k| key(&triples[k]).0,
+            |k| key(&triples[k]).1,
+            |k| triples[k].value,
+        )
+    }
+
+    /// As [`Csr::build`] for `n` entries given by their row, column and value (entry `k`'s:
+    /// `row(k)`, `col(k)`, `value(k)`), read when needed rather than held as triples.
+    pub fn build_with(
+        rows: usize,
+        n: usize,
+        row: impl Fn(usize) -> usize,
+        col: impl Fn(usize) -> u32,
+        value: impl Fn(usize) -> f32,
+    ) -> Csr {
+        assert!(u32::try_from(n).is_ok(), "more than 2³² ratings");
+        let n_cols = (0..n).map(|k| col(k) as usize + 1).max().unwrap_or(0);
         let mut next_in_col = vec![0usize; n_cols + 1];
-        for t in triples {
-            next_in_col[key(t).1 as usize + 1] += 1;
+        for k in 0..n {
+            next_in_col[col(k) as usize + 1] += 1;
         }
         for c in 0..n_cols {
             next_in_col[c + 1] += next_in_col[c];
         }
-        let mut by_col = vec![0u32; triples.len()];
-        for (k, t) in triples.iter().enumerate() {
-            let c = key(t).1 as usize;
+        let mut by_col = vec![0u32; n];
+        for k in 0..n {
+            let c = col(k) as usize;
             by_col[next_in_col[c]] = k as u32;
             next_in_col[c] += 1;
         }
+        drop(next_in_col);
         let mut offsets = vec![0u64; rows + 1];
-        for t in triples {
-            offsets[key(t).0 + 1] += 1;
+        for k in 0..n {
+            offsets[row(k) + 1] += 1;
         }
         for r in 0..rows {
             offsets[r + 1] += offsets[r];
         }
         let mut next: Vec<u64> = offsets[..rows].to_vec();
-        let mut cols = vec![0u32; triples.len()];
-        let mut values = vec![0f32; triples.len()];
+        let mut cols = vec![0u32; n];
+        let mut values = vec![0f32; n];
         for &k in &by_col {
-            let t = &triples[k as usize];
-            let (row, col) = key(t);
-            let at = next[row] as usize;
-            cols[at] = col;
-            values[at] = t.value;
-            next[row] += 1;
+            let k = k as usize;
+            let r = row(k);
+            let at = next[r] as usize;
+            cols[at] = col(k);
+            values[at] = value(k);
+            next[r] += 1;
         }
         Csr { offsets, cols, values }
+    }
+
+    /// The same entries grouped by column: `cols` rows (above every column index), each
+    /// sorted by row with duplicates in this CSR's order. For a CSR built by user, the same as
+    /// [`Csr::build`] by item from its triples.
+    pub fn transpose(&self, cols: usize) -> Csr {
+        let mut offsets = vec![0u64; cols + 1];
+        for &c in &self.cols {
+            offsets[c as usize + 1] += 1;
+        }
+        for c in 0..cols {
+            offsets[c + 1] += offsets[c];
+        }
+        let mut next: Vec<u64> = offsets[..cols].to_vec();
+        let mut out_cols = vec![0u32; self.cols.len()];
+        let mut values = vec![0f32; self.cols.len()];
+        for r in 0..self.rows() {
+            for k in self.range(r) {
+                let c = self.cols[k] as usize;
+                let at = next[c] as usize;
+                out_cols[at] = r as u32;
+                values[at] = self.values[k];
+                next[c] += 1;
+            }
+        }
+        Csr { offsets, cols: out_cols, values }
     }
 
     /// Number of rows.
@@ -108,5 +153,21 @@ mod tests {
         assert_eq!(by_user.row_len(2), 0);
         let by_item = Csr::build(6, &triples, true);
         assert_eq!(by_item.row(5), (&[1u32, 1][..], &[1.0f32, 4.0][..]));
+        assert_eq!(by_user.transpose(6), by_item);
+    }
+
+    /// Grouping the by-user rows by item gives what grouping the triples by item gives,
+    /// duplicates and their order included.
+    #[test]
+    fn transpose_is_the_build_by_item() {
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % m) as u32
+        };
+        let triples: Vec<Triple> =
+            (0..5000).map(|k| Triple { user: next(97), item: next(41), value: k as f32 }).collect();
+        let by_user = Csr::build(100, &triples, false);
+        assert_eq!(by_user.transpose(45), Csr::build(45, &triples, true));
     }
 }

@@ -39,13 +39,12 @@ pub fn report_ranking_users(items: usize) -> usize {
 /// The held-out part of the training report of `model`: its metrics over the held-out rows
 /// `test` (with the raw keys of unknown users, as [`super::prepare::Prepared`] holds them), `Json::Null` when
 /// nothing was held out. For explicit feedback, also adds the errors of the baseline (biases
-/// alone, clipped to `scale`) to `details` as `baseline_rmse` and `baseline_mae`; `by_item`
-/// groups the training rows by item for it.
+/// alone, clipped to `scale`) to `details` as `baseline_rmse` and `baseline_mae`, for which
+/// the model's history is grouped by item.
 pub(super) fn training_report(
     model: &Recommender,
     test: &[HeldOutRow],
-    test_user_keys: &[Option<String>],
-    by_item: impl Fn() -> Csr,
+    test_user_keys: &[(usize, String)],
     scale: (f64, f64),
     details: &mut Map<String, Json>,
     control: &Control<'_>,
@@ -55,7 +54,8 @@ pub(super) fn training_report(
     }
     if !model.implicit() {
         let mean = model.global_mean;
-        let (bu, bi) = baseline::baseline_als(&model.history, &by_item(), mean, control)?;
+        let (bu, bi) =
+            baseline::baseline_als(&model.history, &model.history.transpose(model.n_items()), mean, control)?;
         let pairs: Vec<(f64, f64)> = test
             .iter()
             .map(|&(u, i, r)| {
@@ -160,11 +160,12 @@ impl Recommender {
         Ok(out)
     }
 
-    /// Metrics of held-out rows given as (user, item, value, raw user key for unknown users).
+    /// Metrics of held-out rows given as (user, item, value), with the raw user keys of the
+    /// rows whose user is unknown (row index and key, by row).
     fn held_out_metrics(
         &self,
         rows: &[(Option<u32>, Option<u32>, f32)],
-        unknown_keys: &[Option<String>],
+        unknown_keys: &[(usize, String)],
         max_users: usize,
         control: &Control<'_>,
     ) -> Result<Json> {
@@ -185,7 +186,10 @@ impl Recommender {
             out.insert("mae".into(), json!(metrics::mae(&pairs)));
         }
         let mut groups: BTreeMap<UserKey, (Vec<u32>, usize)> = BTreeMap::new();
-        for (&(u, i, r), key) in rows.iter().zip(unknown_keys) {
+        let mut keys = unknown_keys.iter().peekable();
+        for (n, &(u, i, r)) in rows.iter().enumerate() {
+            while keys.next_if(|k| k.0 < n).is_some() {}
+            let key = keys.peek().filter(|k| k.0 == n).map(|k| &k.1);
             let is_relevant = if self.algorithm.implicit() { r > 0.0 } else { f64::from(r) >= self.relevant };
             if !is_relevant {
                 continue;
@@ -233,7 +237,7 @@ impl Recommender {
         }
         let values = target_values(rating, n, self.algorithm.implicit())?;
         let mut rows = Vec::with_capacity(n);
-        let mut keys = Vec::with_capacity(n);
+        let mut keys = Vec::new();
         for (r, &value) in values.iter().enumerate() {
             let (uv, iv) = (user.get(r), item.get(r));
             for (role, col, v) in [("user column", user, uv), ("item column", item, iv)] {
@@ -243,7 +247,9 @@ impl Recommender {
             }
             let u = self.users.index(uv);
             rows.push((u, self.items.index(iv), value));
-            keys.push(if u.is_none() { Some(uv.to_value().to_key()) } else { None });
+            if u.is_none() {
+                keys.push((r, uv.to_value().to_key()));
+            }
         }
         self.held_out_metrics(&rows, &keys, usize::MAX, &Control::new())
     }

@@ -7,11 +7,11 @@ use crate::models::data::{Column, ColumnData};
 use serde_json::json;
 
 fn int_col(name: &str, v: Vec<i64>) -> Column {
-    Column { name: name.into(), data: ColumnData::Integer(v.into_iter().map(Some).collect()) }
+    Column { name: name.into(), data: ColumnData::integers(v.into_iter().map(Some).collect()) }
 }
 
 fn real_col(name: &str, v: Vec<f64>) -> Column {
-    Column { name: name.into(), data: ColumnData::Real(v.into_iter().map(Some).collect()) }
+    Column { name: name.into(), data: ColumnData::reals(v.into_iter().map(Some).collect()) }
 }
 
 /// A low-rank rating matrix (rank 2 plus biases, ratings 1..5), every 4th cell missing.
@@ -146,9 +146,9 @@ fn text_ids_round_trip_with_their_sql_type() {
         }
     }
     let data = Dataset::new(vec![
-        Column { name: "customer".into(), data: ColumnData::Text(u) },
-        Column { name: "product".into(), data: ColumnData::Text(i) },
-        Column { name: "stars".into(), data: ColumnData::Real(r) },
+        Column { name: "customer".into(), data: ColumnData::texts(u) },
+        Column { name: "product".into(), data: ColumnData::texts(i) },
+        Column { name: "stars".into(), data: ColumnData::reals(r) },
     ]);
     let m = train(&data, Some("stars"), r#"{"n_factors": 3}"#, 0.0).unwrap().model;
     let rec = m.recommend(Input::Text("ann"), 10, false).unwrap();
@@ -199,8 +199,8 @@ fn held_out_ratings_still_count_as_rated() {
     let ColumnData::Integer(items) = &data.columns[1].data else { unreachable!() };
     let rated: Vec<Value> = users
         .iter()
-        .zip(items)
-        .filter(|(u, _)| **u == Some(101))
+        .zip(items.iter())
+        .filter(|(u, _)| *u == Some(101))
         .map(|(_, i)| Value::Integer(i.unwrap()))
         .collect();
     let rec = m.recommend(Input::Integer(101), 100, false).unwrap();
@@ -325,7 +325,7 @@ fn bad_inputs_have_exact_messages() {
         ]);
         train(&d, Some("r"), "{}", 0.0).unwrap_err().to_string()
     };
-    let ints = |v: Vec<Option<i64>>| ColumnData::Integer(v);
+    let ints = |v: Vec<Option<i64>>| ColumnData::integers(v);
     assert_eq!(
         with(ints(vec![Some(1), None]), ints(vec![Some(4), Some(5)])),
         "user column 'u' is NULL in row 2 (filter with WHERE u IS NOT NULL)"
@@ -335,7 +335,7 @@ fn bad_inputs_have_exact_messages() {
         "target column 'r' is NULL in row 1 (filter with WHERE r IS NOT NULL)"
     );
     assert_eq!(
-        with(ints(vec![Some(1), Some(2)]), ColumnData::Text(vec![None, Some("good".into())])),
+        with(ints(vec![Some(1), Some(2)]), ColumnData::texts(vec![None, Some("good".into())])),
         "target column 'r' must hold numbers (ratings), got text in row 2"
     );
     let empty = Dataset::new(vec![int_col("u", vec![]), int_col("i", vec![]), int_col("r", vec![])]);

@@ -230,7 +230,7 @@ mod tests {
                 )
             })
             .collect();
-        Column { name: "body".into(), data: ColumnData::Text(data) }
+        Column { name: "body".into(), data: ColumnData::texts(data) }
     }
 
     /// The vocabulary (as its terms) and the rows of a builder.
@@ -255,9 +255,10 @@ mod tests {
     #[test]
     fn halves_count_as_one_builder() {
         let mut col = texts(MIN_ROWS + 77);
-        if let ColumnData::Text(v) = &mut col.data {
-            v[MIN_ROWS / 2 + 5] = None;
-            v[3] = None;
+        if let ColumnData::Text(v) = &col.data {
+            let nulls = [MIN_ROWS / 2 + 5, 3];
+            let values = (0..v.len()).map(|r| v.get(r).filter(|_| !nulls.contains(&r)).map(str::to_string));
+            col.data = ColumnData::texts(values.collect());
         }
         let rows: Vec<usize> = (0..col.len()).rev().collect();
         for (lo, hi) in [(1, 1), (1, 2), (2, 3)] {

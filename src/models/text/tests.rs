@@ -20,11 +20,11 @@ fn dataset(docs: &[(&str, &str)]) -> Dataset {
     Dataset::new(vec![
         Column {
             name: "label".into(),
-            data: ColumnData::Text(docs.iter().map(|d| Some(d.0.to_string())).collect()),
+            data: ColumnData::texts(docs.iter().map(|d| Some(d.0.to_string())).collect()),
         },
         Column {
             name: "body".into(),
-            data: ColumnData::Text(docs.iter().map(|d| Some(d.1.to_string())).collect()),
+            data: ColumnData::texts(docs.iter().map(|d| Some(d.1.to_string())).collect()),
         },
     ])
 }
@@ -57,11 +57,11 @@ fn predicts_labels_with_their_sql_type() {
     let ints = Dataset::new(vec![
         Column {
             name: "y".into(),
-            data: ColumnData::Integer(DOCS.iter().map(|d| Some((d.0 == "spam") as i64)).collect()),
+            data: ColumnData::integers(DOCS.iter().map(|d| Some((d.0 == "spam") as i64)).collect()),
         },
         Column {
             name: "t".into(),
-            data: ColumnData::Text(DOCS.iter().map(|d| Some(d.1.to_string())).collect()),
+            data: ColumnData::texts(DOCS.iter().map(|d| Some(d.1.to_string())).collect()),
         },
     ]);
     let m = TextModel::train(&ints, Some("y"), &mut Options::default(), &all_rows()).unwrap().model;
@@ -127,8 +127,10 @@ fn evaluate_reports_metrics() {
     let metrics = m.evaluate(&dataset(DOCS)).unwrap();
     assert_eq!(metrics["rows"], json!(10));
     assert_eq!(metrics["accuracy"], json!(1.0));
-    let missing =
-        Dataset::new(vec![Column { name: "label".into(), data: ColumnData::Text(vec![Some("ham".into())]) }]);
+    let missing = Dataset::new(vec![Column {
+        name: "label".into(),
+        data: ColumnData::texts(vec![Some("ham".into())]),
+    }]);
     assert_eq!(
         m.evaluate(&missing).unwrap_err().to_string(),
         "text column 'body' is not a column of the source (columns: label)"
@@ -337,10 +339,10 @@ fn bad_options_and_data_have_clear_errors() {
     let n = with_id.n_rows;
     with_id
         .columns
-        .push(Column { name: "id".into(), data: ColumnData::Integer((0..n as i64).map(Some).collect()) });
+        .push(Column { name: "id".into(), data: ColumnData::integers((0..n as i64).map(Some).collect()) });
     assert!(TextModel::train(&with_id, Some("label"), &mut Options::default(), &all_rows()).is_ok());
     let mut three = dataset(DOCS);
-    three.columns.push(Column { name: "extra".into(), data: ColumnData::Text(vec![Some("x".into()); n]) });
+    three.columns.push(Column { name: "extra".into(), data: ColumnData::texts(vec![Some("x".into()); n]) });
     let r = TextModel::train(&three, Some("label"), &mut Options::default(), &all_rows());
     assert_eq!(
         r.unwrap_err().to_string(),
