@@ -113,7 +113,7 @@ impl std::fmt::Display for Value {
     }
 }
 
-/// The values of one column, stored compactly ([`super::columns`]): numbers dense in their
+/// The values of one column, stored compactly (`models::columns`): numbers dense in their
 /// narrowest exact type, text dictionary-encoded, NULLs in a bitmap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ColumnData {

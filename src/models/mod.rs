@@ -4,19 +4,19 @@
 //! then predict, predict probabilities, explain and evaluate. [`Model`] is the closed set of
 //! kinds that the store serialises (postcard) and the SQL layer dispatches on.
 
-pub mod columns;
+pub(crate) mod columns;
 pub mod control;
 pub mod data;
-pub mod finite;
+pub(crate) mod finite;
 pub mod memory;
 pub mod metrics;
 pub mod mlp;
 pub mod option_spec;
 pub mod options;
 pub mod recommender;
-pub mod setup;
+pub(crate) mod setup;
 pub mod split;
-pub mod stored;
+pub(crate) mod stored;
 pub mod text;
 
 use crate::{Error, Result};
@@ -91,13 +91,13 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// error that names the epoch and the option to change. An error means no model.
     fn fit(setup: &setup::Setup<'_>, params: &Self::Params) -> Result<Trained<Self>>;
 
-    /// The options of the refit on every row after a measured fit (see [`setup::train`]): by
+    /// The options of the refit on every row after a measured fit (see `setup::train`): by
     /// default the same.
     fn refit_params(params: &Self::Params, _measured: &Trained<Self>) -> Self::Params {
         params.clone()
     }
 
-    /// Reads the options, sets up ([`setup::train`]) and fits.
+    /// Reads the options, sets up (`setup::train`) and fits.
     fn train(
         data: &Dataset,
         target: Option<&str>,
@@ -231,7 +231,7 @@ pub fn train(
     }
 }
 
-/// Checks the options of `kind` (see [`setup::check_options`]), before any data is read.
+/// Checks the options of `kind` (see `setup::check_options`), before any data is read.
 pub fn check_options(kind: &str, opts: &Options, common: &Common) -> Result<()> {
     check_kind(kind)?;
     match kind {

@@ -5,7 +5,7 @@
 //! applies to and one line of documentation. From the specs come the reader's validation and
 //! defaults ([`super::Options`] reads through a spec, never through a bare key), the list of
 //! allowed keys in the unknown-option error, and the option tables of `sql/reference.md` and of
-//! the rustdoc ([`table`]; a test fails when the committed tables drift from the specs).
+//! the rustdoc (`table`; a test fails when the committed tables drift from the specs).
 //!
 //! The lists: [`super::options::COMMON`] (every kind), [`super::text::OPTIONS`],
 //! [`super::mlp::OPTIONS`], [`super::recommender::OPTIONS`].
@@ -158,6 +158,7 @@ pub(crate) fn describe_int(min: i64, max: i64) -> String {
     }
 }
 
+#[cfg(test)]
 fn show_default(d: Default) -> String {
     match d {
         Default::Bool(b) => format!("`{b}`"),
@@ -170,6 +171,7 @@ fn show_default(d: Default) -> String {
 
 /// The markdown table of `specs`: key (and aliases), algorithms (when `algorithms` is true),
 /// values, default, meaning. The reference and the rustdoc hold exactly this text.
+#[cfg(test)]
 pub fn table(specs: &[Spec], algorithms: bool) -> String {
     let mut out = String::new();
     if algorithms {
@@ -202,6 +204,7 @@ pub fn table(specs: &[Spec], algorithms: bool) -> String {
 
 /// Every kind's option table, by the name of its block in `sql/reference.md`
 /// (`<!-- options:NAME -->` ... `<!-- /options:NAME -->`).
+#[cfg(test)]
 pub fn tables() -> Vec<(&'static str, String)> {
     vec![
         ("common", table(super::options::COMMON, false)),

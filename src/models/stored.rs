@@ -120,6 +120,7 @@ pub fn decode(plain: &[u8]) -> Result<Model, DecodeError> {
 }
 
 /// Encodes `model` as this build stores it (before encryption).
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn encode(model: Model) -> Result<Vec<u8>, postcard::Error> {
     let stored = StoredModel { schema_version: SCHEMA_VERSION, model };
     postcard::to_stdvec(&Plaintext::new(&stored))

@@ -226,7 +226,7 @@ pub struct Encoder {
     pub dropped: Vec<Dropped>,
     /// The columns positional prediction takes, in training order: every candidate feature
     /// column (all but the target and the excluded ones, or `features`), dropped ones included.
-    /// Stored after the model (format 2's [`crate::models::stored::Extras`]), not in this
+    /// Stored after the model (format 2's `Extras`), not in this
     /// struct's postcard layout; empty for a format-1 model, whose positional arguments are
     /// the used features.
     #[serde(skip)]
