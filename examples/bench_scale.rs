@@ -121,6 +121,8 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
         }),
         "report_seconds": report["report_seconds"], "fit_seconds": report["fit_seconds"],
         "seconds_in_report": report["seconds"],
+        // The classifier's epochs (early stopping decides them), to read the time per row per epoch.
+        "epochs_run": report["epochs_run"], "best_epoch": report["best_epoch"], "served_fit": report["served_fit"],
     }))
 }
 
