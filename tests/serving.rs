@@ -516,3 +516,39 @@ fn options_are_checked_before_the_source_is_read() {
         "ml_train: option 'factors' must be an integer from 1 to 1024, got 0"
     );
 }
+
+/// Batch prediction looks categories up by their bytes: the same classes and probabilities as
+/// per-row prediction for many categories (more than the linear scan's 16), few, numbers in a
+/// text column (matched by their SQL text), unseen texts, NULLs, and text that is not UTF-8
+/// still refused.
+#[test]
+fn batch_category_lookup_is_per_row_lookup() {
+    let conn = unlocked(None, "pw");
+    conn.execute_batch(
+        "CREATE TABLE shop(city TEXT, size TEXT, spend REAL, bought TEXT);
+         WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 1999)
+         INSERT INTO shop SELECT 'city-' || (x % 40), CASE x % 4 WHEN 0 THEN 'S' WHEN 1 THEN 'M' WHEN 2 THEN '5' ELSE 'XL' END,
+                                 (x * 37) % 100, CASE WHEN (x % 40) < 15 OR x % 3 = 0 THEN 'yes' ELSE 'no' END FROM n;
+         SELECT ml_train('s', 'classifier', 'shop', 'bought', '{\"epochs\": 3, \"max_categories\": 60}');
+         UPDATE shop SET city = 'nowhere' WHERE rowid % 9 = 0;
+         UPDATE shop SET city = NULL WHERE rowid % 13 = 0;
+         UPDATE shop SET size = 5 WHERE rowid % 7 = 0;
+         UPDATE shop SET size = 5.0 WHERE rowid % 11 = 0;
+         UPDATE shop SET city = 'city-' || (rowid % 40) || '-long-enough-to-hash-all-bytes' WHERE rowid % 17 = 0;",
+    )
+    .unwrap();
+    let per_row = text(
+        &conn,
+        "SELECT group_concat(ml_predict_proba('s', city, size, spend), ';') FROM (SELECT * FROM shop ORDER BY rowid)",
+    );
+    let batch = text(
+        &conn,
+        "SELECT group_concat(probability, ';') FROM ml_predict_table('s', 'SELECT * FROM shop ORDER BY rowid')",
+    );
+    assert_eq!(batch, per_row);
+    conn.execute_batch("UPDATE shop SET city = CAST(x'ff' AS TEXT) WHERE rowid = 3").unwrap();
+    assert_eq!(
+        err(&conn, "SELECT count(*) FROM ml_predict_table('s', 'SELECT * FROM shop ORDER BY rowid')"),
+        "ml_predict_table: row 3: column 'city' holds text that is not valid UTF-8 in row 3"
+    );
+}

@@ -117,10 +117,28 @@ pub fn input(v: ValueRef<'_>, position: usize) -> crate::Result<Input<'_>> {
     })
 }
 
-/// Arguments `from..` as model inputs.
-pub fn inputs<'a>(ctx: &'a Context<'_>, from: usize) -> crate::Result<Vec<Input<'a>>> {
-    (from..ctx.len()).map(|i| input(ctx.get_raw(i), i + 1)).collect()
+/// Arguments `from..` as model inputs, given to `f`: on the stack up to [`STACK_INPUTS`]
+/// of them (a per-row call allocates nothing), else in a vector.
+pub fn with_inputs<T>(
+    ctx: &Context<'_>,
+    from: usize,
+    f: impl FnOnce(&[Input<'_>]) -> crate::Result<T>,
+) -> crate::Result<T> {
+    let n = ctx.len().saturating_sub(from);
+    if n > STACK_INPUTS {
+        let inputs =
+            (from..ctx.len()).map(|i| input(ctx.get_raw(i), i + 1)).collect::<crate::Result<Vec<_>>>()?;
+        return f(&inputs);
+    }
+    let mut inputs = [Input::Null; STACK_INPUTS];
+    for (slot, i) in inputs.iter_mut().zip(from..ctx.len()) {
+        *slot = input(ctx.get_raw(i), i + 1)?;
+    }
+    f(&inputs[..n])
 }
+
+/// Most arguments [`with_inputs`] holds on the stack.
+pub const STACK_INPUTS: usize = 32;
 
 /// A model value as an SQL value.
 pub fn sql_value(v: crate::models::Value) -> SqlValue {

@@ -3,7 +3,7 @@
 //! The model is looked up, decrypted and decoded once per statement (SQLite auxdata on the name
 //! argument) and kept per connection by row id, so per-row work is only the model's own.
 
-use super::args::{connection, fail, inputs, run, text, to_sql};
+use super::args::{connection, fail, run, text, to_sql, with_inputs};
 use crate::store::{LoadedModel, Session};
 use rusqlite::Connection;
 use rusqlite::functions::Context;
@@ -62,19 +62,19 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
     conn.create_scalar_function("ml_predict", -1, super::direct_only(), move |ctx| {
         need_input(ctx, "ml_predict")?;
         let m = model(&s, ctx, "ml_predict")?;
-        run("ml_predict", || Ok(to_sql(m.model.predict(&inputs(ctx, 1)?)?)))
+        run("ml_predict", || with_inputs(ctx, 1, |x| Ok(to_sql(m.model.predict(x)?))))
     })?;
     let s = session.clone();
     conn.create_scalar_function("ml_predict_proba", -1, super::direct_only(), move |ctx| {
         need_input(ctx, "ml_predict_proba")?;
         let m = model(&s, ctx, "ml_predict_proba")?;
-        run("ml_predict_proba", || Ok(proba_json(&m.model.predict_proba(&inputs(ctx, 1)?)?)))
+        run("ml_predict_proba", || with_inputs(ctx, 1, |x| Ok(proba_json(&m.model.predict_proba(x)?))))
     })?;
     let s = session.clone();
     conn.create_scalar_function("ml_explain", -1, super::direct_only(), move |ctx| {
         need_input(ctx, "ml_explain")?;
         let m = model(&s, ctx, "ml_explain")?;
-        run("ml_explain", || Ok(m.model.explain(&inputs(ctx, 1)?)?.to_string()))
+        run("ml_explain", || with_inputs(ctx, 1, |x| Ok(m.model.explain(x)?.to_string())))
     })?;
     Ok(())
 }

@@ -3,10 +3,12 @@
 //!
 //! The source is read a batch of rows at a time (at most [`BATCH_CELLS`] cells, so memory does
 //! not grow with the row count however wide the table). A classifier encodes each row straight
-//! from the statement's cells ([`Batches::next_rows`], nothing copied) and scores the batch
-//! with the one-row kernels ([`crate::models::mlp::Classifier::score_rows`]), so every row is
-//! bit-identical to `ml_predict` and `ml_predict_proba`; batch n is scored on a second thread
-//! while batch n + 1 is read. The other kinds read batches of typed columns and predict them at
+//! from the statement's cells ([`Batches::next_rows`], nothing copied; a category found by
+//! hashing the cell's bytes, [`crate::models::mlp::lookup`]) and scores the batch with the block
+//! kernel, which runs the one-row kernel's operations for every row
+//! ([`crate::models::mlp::Classifier::score_rows`]), so every row is bit-identical to
+//! `ml_predict` and `ml_predict_proba`; batch n is scored on a second thread while batch n + 1
+//! is read, and its buffer of encoded rows is reused by batch n + 2. The other kinds read batches of typed columns and predict them at
 //! once ([`crate::models::Model::predict_rows`]). Columns are found by their training names, so
 //! tables as wide as SQLite allows work. `key` is the value of the source column named by the
 //! option `key`, else the row's position in the source (from 1); `probability` is the JSON
@@ -96,6 +98,7 @@ impl TableFn for PredictTable {
             features,
             labels,
             pending: None,
+            spare: None,
         })))
     }
 }
@@ -136,6 +139,8 @@ struct Predicting {
     labels: Arc<Labels>,
     /// A classifier's batch being scored.
     pending: Option<Pending>,
+    /// The encoded rows of the last batch scored, for the next batch to reuse.
+    spare: Option<Vec<f32>>,
 }
 
 /// Class labels as results: SQL values, and JSON keys for the probability objects.
@@ -192,17 +197,21 @@ struct Pending {
 type Scores = Result<(Vec<u32>, Vec<f64>)>;
 
 enum Scoring {
-    Thread(std::thread::JoinHandle<Scores>),
+    /// The thread gives back the encoded rows with their scores.
+    Thread(std::thread::JoinHandle<(Scores, Arc<Vec<f32>>)>),
     Done(Scores),
 }
 
 impl Pending {
-    /// Waits for the scores.
-    fn finish(self, labels: &Arc<Labels>) -> Result<Box<dyn Chunk>> {
+    /// Waits for the scores; puts the encoded rows in `spare` when they are free again.
+    fn finish(self, labels: &Arc<Labels>, spare: &mut Option<Vec<f32>>) -> Result<Box<dyn Chunk>> {
         let (classes, proba) = match self.scores {
             Scoring::Done(s) => s?,
             Scoring::Thread(t) => {
-                t.join().map_err(|p| Error::panicked("the scoring thread of ml_predict_table", p))??
+                let (scores, x) =
+                    t.join().map_err(|p| Error::panicked("the scoring thread of ml_predict_table", p))?;
+                *spare = Arc::try_unwrap(x).ok();
+                scores?
             }
         };
         Ok(Box::new(Scored {
@@ -227,7 +236,7 @@ impl Predicting {
                 scores: self.score(x, rows),
             });
             match std::mem::replace(&mut self.pending, started) {
-                Some(done) => return done.finish(&self.labels).map(Some),
+                Some(done) => return done.finish(&self.labels, &mut self.spare).map(Some),
                 None if self.pending.is_none() => return Ok(None),
                 None => {}
             }
@@ -237,13 +246,19 @@ impl Predicting {
     /// Scores `rows` encoded rows on a new thread, or here when none can be started.
     fn score(&self, x: Vec<f32>, rows: usize) -> Scoring {
         let run = move |model: &LoadedModel, x: &[f32]| match &model.model {
-            Model::Classifier(c) => c.score_rows(x, rows, &Control::new()),
+            // The buffer may hold more rows than were read (it is reused whole).
+            Model::Classifier(c) => {
+                c.score_rows(x.get(..rows.saturating_mul(c.width())).unwrap_or(x), rows, &Control::new())
+            }
             _ => Err(Error::Internal("scoring rows of a model that is not a classifier".into())),
         };
         // Shared, so that the rows are still here to score when no thread can be started.
         let x = Arc::new(x);
         let (model, theirs) = (self.model.clone(), x.clone());
-        match std::thread::Builder::new().name("sqlml-predict".into()).spawn(move || run(&model, &theirs)) {
+        let spawned = std::thread::Builder::new()
+            .name("sqlml-predict".into())
+            .spawn(move || (run(&model, &theirs), theirs));
+        match spawned {
             Ok(handle) => Scoring::Thread(handle),
             Err(_) => Scoring::Done(run(&self.model, &x)),
         }
@@ -259,14 +274,20 @@ impl Predicting {
         let first = self.batches.rows_read() + 1;
         let w = c.width();
         let cells = self.batch_rows.saturating_mul(w);
-        let mut x: Vec<f32> =
-            memory::zeroed(cells, &format!("the encoded rows ({} rows × {w} inputs)", self.batch_rows))?;
+        // The last batch's buffer when it is free: each row is zeroed before it is encoded, and
+        // only the rows read are scored.
+        let mut x: Vec<f32> = match self.spare.take() {
+            Some(x) if x.len() == cells => x,
+            _ => memory::zeroed(cells, &format!("the encoded rows ({} rows × {w} inputs)", self.batch_rows))?,
+        };
+        let encoder = c.cell_encoder();
         let mut keys = Vec::new();
         let key_column = self.key_column;
         let key_name = key_column.and_then(|k| self.batches.names().get(k)).cloned().unwrap_or_default();
         let mut n = 0;
         let read = self.batches.next_rows(self.batch_rows, BATCH_TEXT_BYTES, |row| {
-            c.encode_with(&mut x[n * w..(n + 1) * w], |i| row.get(features[i]))
+            encoder
+                .encode(&mut x[n * w..(n + 1) * w], |i| row.cell(features[i]), |i| row.get(features[i]))
                 .map_err(|e| Error::data(format!("row {}: {e}", row.number())))?;
             n += 1;
             let Some(k) = key_column else { return Ok(0) };
@@ -288,7 +309,6 @@ impl Predicting {
         if read == 0 {
             return Ok(None);
         }
-        x.truncate(read * w);
         Ok(Some((first, key_column.map(|_| keys), x, read)))
     }
 }

@@ -36,6 +36,16 @@ pub enum Input<'a> {
     Blob(&'a [u8]),
 }
 
+/// A cell as a source holds it: text as bytes not yet checked to be UTF-8, anything else as
+/// an input (batch prediction looks categories up by their bytes).
+#[derive(Clone, Copy, Debug)]
+pub enum Cell<'a> {
+    /// Text, not yet checked to be UTF-8.
+    Text(&'a [u8]),
+    /// Any other value.
+    Other(Input<'a>),
+}
+
 impl Input<'_> {
     /// The value as an owned [`Value`]; blobs become NULL.
     pub fn to_value(&self) -> Value {

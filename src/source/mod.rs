@@ -5,6 +5,7 @@
 
 use crate::error::clip;
 use crate::models::columns::{Numbers, TextBuilder};
+use crate::models::data::Cell;
 use crate::models::{Column, ColumnData, Dataset, Input};
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
@@ -431,6 +432,23 @@ impl Row<'_> {
                 ))
             })?),
             ValueRef::Blob(b) => Input::Blob(b),
+        })
+    }
+}
+
+impl Row<'_> {
+    /// Cell `col` (below the column count), borrowed from the statement, its text not yet
+    /// checked to be UTF-8 ([`Row::get`] checks it).
+    pub fn cell(&self, col: usize) -> Result<Cell<'_>> {
+        if col >= self.width {
+            return Err(Error::Internal(format!("column {col} of a source of {} columns", self.width)));
+        }
+        Ok(match self.rows.value(col)? {
+            ValueRef::Null => Cell::Other(Input::Null),
+            ValueRef::Integer(i) => Cell::Other(Input::Integer(i)),
+            ValueRef::Real(r) => Cell::Other(Input::Real(r)),
+            ValueRef::Text(t) => Cell::Text(t),
+            ValueRef::Blob(b) => Cell::Other(Input::Blob(b)),
         })
     }
 }

@@ -171,7 +171,7 @@ impl Feature {
 }
 
 /// Up to this many categories, a value's slot is found by scanning in frequency order.
-const LINEAR_SCAN: usize = 16;
+pub(crate) const LINEAR_SCAN: usize = 16;
 
 /// A small stack buffer to format a number as SQL text without allocating.
 #[derive(Default)]

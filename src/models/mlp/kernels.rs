@@ -107,6 +107,125 @@ fn forward_impl<const FMA: bool>(
     }
 }
 
+/// Rows [`forward_rows`] scores together.
+pub const ROWS: usize = 4;
+
+/// [`forward`] on `a`'s rows [`ROWS`] at a time, each row's results bit-identical to
+/// [`forward`]'s: every output is its bias plus the products of the row's non-zero inputs
+/// accumulated in input order with the same multiply-adds, then the ReLU. Only the
+/// interleaving differs: the rows' non-zero inputs are gathered once for all the outputs,
+/// and outputs past the last full accumulator width (all of a narrow layer: the softmax
+/// layer) are accumulated for the rows together, so that their chains of multiply-adds
+/// overlap instead of waiting on each other. A last group of fewer rows goes through
+/// [`forward`].
+pub fn forward_rows(a: &[f32], b: &[f32], bias: &[f32], c: &mut [f32], k: usize, n: usize, relu: bool) {
+    dispatch!(forward_rows_impl, forward_rows_fma, (a, b, bias, c, k, n, relu))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn forward_rows_fma(a: &[f32], b: &[f32], bias: &[f32], c: &mut [f32], k: usize, n: usize, relu: bool) {
+    forward_rows_impl::<true>(a, b, bias, c, k, n, relu)
+}
+
+#[inline(always)]
+fn forward_rows_impl<const FMA: bool>(
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    k: usize,
+    n: usize,
+    relu: bool,
+) {
+    if k == 0 || n == 0 {
+        return forward_impl::<FMA>(a, b, bias, c, k, n, relu);
+    }
+    let m = (a.len() / k).min(c.len() / n);
+    let full = m / ROWS * ROWS;
+    // Each row's non-zero inputs (index, value), in input order, as `nonzeros` finds them.
+    let mut idx: Vec<u32> = vec![0; ROWS * k];
+    let mut val: Vec<f32> = vec![0.0; ROWS * k];
+    for (a_rows, c_rows) in a[..full * k].chunks_exact(ROWS * k).zip(c[..full * n].chunks_exact_mut(ROWS * n))
+    {
+        let mut count = [0usize; ROWS];
+        for (r, row) in a_rows.chunks_exact(k).enumerate() {
+            let (idx, val) = (&mut idx[r * k..(r + 1) * k], &mut val[r * k..(r + 1) * k]);
+            // Branchless, as `nonzeros`; `cnt <= t`, so every store is in bounds.
+            let mut cnt = 0;
+            for (t, &x) in row.iter().enumerate() {
+                idx[cnt] = t as u32;
+                val[cnt] = x;
+                cnt += usize::from(x != 0.0);
+            }
+            count[r] = cnt;
+        }
+        let common = count.iter().copied().min().unwrap_or(0);
+        let mut j0 = 0;
+        // Full accumulator widths: one row at a time, as `forward_impl` (eight vector
+        // accumulators already keep the multiply-adds busy).
+        while n - j0 >= LANES {
+            for (r, c_row) in c_rows.chunks_exact_mut(n).enumerate() {
+                let mut acc = [0f32; LANES];
+                acc.copy_from_slice(&bias[j0..j0 + LANES]);
+                for (&i, &x) in idx[r * k..r * k + count[r]].iter().zip(&val[r * k..r * k + count[r]]) {
+                    let start = i as usize * n + j0;
+                    let seg: &[f32; LANES] = b[start..start + LANES].try_into().expect("lanes");
+                    for t in 0..LANES {
+                        acc[t] = madd::<FMA>(acc[t], x, seg[t]);
+                    }
+                }
+                store(&acc, &mut c_row[j0..j0 + LANES], relu);
+            }
+            j0 += LANES;
+        }
+        // The rest (all of a narrow layer such as the softmax layer): the rows advance
+        // together while each has non-zero inputs left, then each alone, so the chains of
+        // multiply-adds of different rows overlap.
+        if j0 < n {
+            let w = n - j0;
+            let mut acc = [[0f32; LANES]; ROWS];
+            for row in &mut acc {
+                row[..w].copy_from_slice(&bias[j0..n]);
+            }
+            for t in 0..common {
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let (i, x) = (idx[r * k + t] as usize, val[r * k + t]);
+                    let start = i * n + j0;
+                    for (o, &bv) in row[..w].iter_mut().zip(&b[start..start + w]) {
+                        *o = madd::<FMA>(*o, x, bv);
+                    }
+                }
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                for t in common..count[r] {
+                    let (i, x) = (idx[r * k + t] as usize, val[r * k + t]);
+                    let start = i * n + j0;
+                    for (o, &bv) in row[..w].iter_mut().zip(&b[start..start + w]) {
+                        *o = madd::<FMA>(*o, x, bv);
+                    }
+                }
+            }
+            for (row, c_row) in acc.iter().zip(c_rows.chunks_exact_mut(n)) {
+                store(&row[..w], &mut c_row[j0..n], relu);
+            }
+        }
+    }
+    forward_impl::<FMA>(&a[full * k..m * k], b, bias, &mut c[full * n..m * n], k, n, relu)
+}
+
+/// Writes accumulators to `out`, with the ReLU when `relu`.
+#[inline(always)]
+fn store(acc: &[f32], out: &mut [f32], relu: bool) {
+    if relu {
+        for (o, &v) in out.iter_mut().zip(acc) {
+            *o = v.max(0.0);
+        }
+    } else {
+        out.copy_from_slice(&acc[..out.len()]);
+    }
+}
+
 /// Outputs at most this wide (the softmax layer) take the `*_narrow` kernels, which work on
 /// the transposed weights (`n × k`) with dot products and row updates instead of a GEMM.
 pub const NARROW: usize = 8;
@@ -359,6 +478,46 @@ mod tests {
         assert!(subnormal_seen, "the schedule must reach subnormal moments");
         let bits = |w: &[f32]| w.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&w1), bits(&w2), "fma {FMA}");
+    }
+
+    /// [`forward_rows`] gives each row exactly [`forward`]'s bits: random shapes (wider than a
+    /// gathering block and than the accumulators, groups of rows and a remainder), inputs with
+    /// zeros, negative zeros, ones, large and tiny values, and weights with the same.
+    #[test]
+    fn block_kernel_is_bit_identical_to_one_row_kernel() {
+        use rand::{Rng, SeedableRng};
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let special = [0.0, -0.0, 1.0, -1.0, 3e38, -3e38, 1e-40, f32::MIN_POSITIVE];
+        let pick = |r: &mut rand_chacha::ChaCha8Rng, zeros: u32| match r.random_range(0..10) {
+            z if z < zeros => [0.0, -0.0][r.random_range(0..2usize)],
+            4 => special[r.random_range(0..special.len())],
+            _ => r.random_range(-4.0f32..4.0),
+        };
+        for case in 0..300 {
+            let m = r.random_range(1..19usize);
+            let k = if case % 10 == 0 { r.random_range(250..600usize) } else { r.random_range(1..70usize) };
+            let n = [1, 2, 3, 15, 16, 17, 33, 64, 65, 130][r.random_range(0..10usize)];
+            let zeros = r.random_range(0..9u32);
+            let a: Vec<f32> = (0..m * k).map(|_| pick(&mut r, zeros)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| pick(&mut r, 1)).collect();
+            let bias: Vec<f32> = (0..n).map(|_| pick(&mut r, 1)).collect();
+            for relu in [false, true] {
+                let mut got = vec![7.0; m * n];
+                forward_rows(&a, &b, &bias, &mut got, k, n, relu);
+                let mut want = vec![9.0; n];
+                for (i, row) in got.chunks_exact(n).enumerate() {
+                    forward(&a[i * k..(i + 1) * k], &b, &bias, &mut want, k, n, relu);
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(row), bits(&want), "case {case}: {m}x{k}x{n}, relu {relu}, row {i}");
+                    // The plain build too (the dispatch above takes FMA where the CPU has it).
+                    let mut plain = vec![5.0; n];
+                    forward_impl::<false>(&a[i * k..(i + 1) * k], &b, &bias, &mut plain, k, n, relu);
+                    let mut plain_rows = vec![3.0; m * n];
+                    forward_rows_impl::<false>(&a, &b, &bias, &mut plain_rows, k, n, relu);
+                    assert_eq!(bits(&plain_rows[i * n..(i + 1) * n]), bits(&plain), "plain, case {case}");
+                }
+            }
+        }
     }
 
     #[test]

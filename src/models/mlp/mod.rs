@@ -52,6 +52,7 @@ pub mod features;
 pub mod importance;
 pub mod input;
 pub mod kernels;
+pub mod lookup;
 pub mod network;
 pub mod params;
 pub mod trainer;
@@ -196,7 +197,7 @@ impl Classifier {
     /// Predicted class and probabilities of encoded rows (`x`: `rows ×`
     /// [`Classifier::width`]), bit-identical to [`Estimator::predict`] and
     /// [`Estimator::predict_proba`] of each row: the network runs on `PASS` rows at a time with
-    /// the one-row kernels. Returns the class indices and the probabilities (row-major).
+    /// the block kernel ([`kernels::forward_rows`]), the one-row kernel's operations per row. Returns the class indices and the probabilities (row-major).
     pub fn score_rows(&self, x: &[f32], rows: usize, control: &Control<'_>) -> Result<(Vec<u32>, Vec<f64>)> {
         const PASS: usize = 256;
         let (w, k) = (self.encoder.width, self.classes.len());

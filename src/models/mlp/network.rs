@@ -128,8 +128,10 @@ impl Network {
 
 impl Network {
     /// Output scores (logits) of `rows` encoded rows of `x` (row-major, `rows × inputs`), into
-    /// `out` (`rows × outputs`). Each layer runs the kernel [`Network::forward_row`] runs, whose
-    /// rows are independent, so every row's scores are bit-identical to its one-row scores.
+    /// `out` (`rows × outputs`). Each layer runs [`kernels::forward_rows`], which scores
+    /// [`kernels::ROWS`] rows together with, for each row and output, the operations of the
+    /// one-row kernel [`Network::forward_row`] runs, so every row's scores are bit-identical to
+    /// its one-row scores.
     /// `scratch` must hold `rows × scratch_len / 2` values twice over (`rows ×`
     /// [`Network::scratch_len`]).
     pub fn forward_rows(&self, x: &[f32], rows: usize, scratch: &mut [f32], out: &mut [f32]) {
@@ -143,7 +145,7 @@ impl Network {
             let hidden = l + 1 < layers;
             let target: &mut [f32] =
                 if hidden { &mut next[..rows * n_out] } else { &mut out[..rows * n_out] };
-            kernels::forward(input, &self.params[w..b], self.bias(l), target, n_in, n_out, hidden);
+            kernels::forward_rows(input, &self.params[w..b], self.bias(l), target, n_in, n_out, hidden);
             std::mem::swap(&mut cur, &mut next);
         }
     }
@@ -454,6 +456,47 @@ mod tests {
         let p = ws.predict_proba(&net, x.view(), &Control::new()).unwrap();
         assert_eq!(p.len(), 12);
         assert!((p[..3].iter().sum::<f64>() - 1.0).abs() < 1e-6);
+    }
+
+    /// The batched pass runs the block kernel; each row's scores must equal its one-row
+    /// scores bit for bit, whatever the inputs (zeros, negative zeros, ones, large values).
+    #[test]
+    fn rows_pass_is_bit_identical_to_row_pass() {
+        use rand::Rng;
+        let mut r = rng(11);
+        for case in 0..60 {
+            let depth = r.random_range(0..3usize);
+            let mut sizes = vec![r.random_range(1..300usize)];
+            for _ in 0..depth {
+                sizes.push(r.random_range(1..80usize));
+            }
+            sizes.push(r.random_range(2..6usize));
+            let mut net = Network::new(&sizes, &mut r);
+            for p in net.params_mut() {
+                if r.random_range(0..10) == 0 {
+                    *p = [0.0, -0.0, 1.0, -1.0, 1e30, -3e-39][r.random_range(0..6usize)];
+                }
+            }
+            let rows = r.random_range(1..23usize);
+            let x: Vec<f32> = (0..rows * sizes[0])
+                .map(|_| match r.random_range(0..9) {
+                    0..=2 => 0.0,
+                    3 => -0.0,
+                    4 => 1.0,
+                    5 => r.random_range(-1e20f32..1e20),
+                    _ => r.random_range(-3.0f32..3.0),
+                })
+                .collect();
+            let mut scratch = vec![0.0; rows * net.scratch_len()];
+            let mut out = vec![0.0; rows * net.outputs()];
+            net.forward_rows(&x, rows, &mut scratch, &mut out);
+            let mut one = vec![0.0; net.scratch_len()];
+            for (i, got) in out.chunks_exact(net.outputs()).enumerate() {
+                let want = net.forward_row(&x[i * sizes[0]..(i + 1) * sizes[0]], &mut one);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(got), bits(want), "case {case}, sizes {sizes:?}, row {i}");
+            }
+        }
     }
 
     #[test]
