@@ -22,7 +22,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let implicit = params.algorithm.implicit();
     let cols = resolve_columns(setup.data, setup.target, params)?;
     let started = Instant::now();
-    let prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
+    let prep = prepare(&cols, implicit, setup.train_rows(), &setup.test)?;
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
