@@ -97,7 +97,7 @@ pub fn train(
     let key = session.write_key(conn)?;
     let data = source::read(conn, source)?;
     let started = Instant::now();
-    let trained = models::train(kind, &data, target, &mut opts, &common)?;
+    let mut trained = models::train(kind, &data, target, &mut opts, &common)?;
     let seconds = started.elapsed().as_secs_f64();
     let activation = match common.activate {
         Activate::Always => json!({"strategy": "always", "activated": true}),
@@ -105,6 +105,12 @@ pub fn train(
         Activate::IfBetter => if_better(session, conn, name, &data, &trained)?,
     };
     let activate = activation["activated"] == json!(true);
+    // The rows read and the held-out indices are not needed any more: freed before the model
+    // is encoded and sealed (a blob of the model's size, beside the model), which is where a
+    // training's memory peaks.
+    let n_rows = data.n_rows;
+    drop(data);
+    drop(std::mem::take(&mut trained.held_out));
     let algorithm = trained.model.algorithm();
     let params = json!({
         "source": source,
@@ -123,7 +129,7 @@ pub fn train(
             name,
             kind,
             algorithm: &algorithm,
-            rows: data.n_rows,
+            rows: n_rows,
             params: &params,
             metrics: &metrics_clear,
             model: trained.model,
@@ -137,7 +143,7 @@ pub fn train(
     report.insert("version".into(), json!(version));
     report.insert("kind".into(), json!(kind));
     report.insert("algorithm".into(), json!(algorithm));
-    report.insert("rows".into(), json!(data.n_rows));
+    report.insert("rows".into(), json!(n_rows));
     report.insert("train_rows".into(), json!(trained.train_rows));
     report.insert("test_rows".into(), json!(trained.test_rows));
     report.insert("served_rows".into(), json!(trained.served_rows));

@@ -83,7 +83,7 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// What the kind needs of the target column, given its options.
     fn target(params: &Self::Params) -> setup::Target;
 
-    /// Fits on `setup.train` and evaluates on `setup.test`.
+    /// Fits on `setup.train()` and evaluates on `setup.test`.
     ///
     /// Sizes that options choose are checked against `setup.common.budget` before memory is
     /// taken (see [`memory`]); long loops tick `setup.common.control`, whose error (an

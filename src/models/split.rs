@@ -22,35 +22,55 @@ pub fn train_test_split(
     if test_size <= 0.0 || n < 2 {
         return ((0..n).collect(), Vec::new());
     }
+    let mut test = match u32::try_from(n) {
+        // Shuffled as u32 (half the memory of usize): the shuffle draws its swaps from the
+        // length alone, so the permutation, and the split, are the same.
+        Ok(_) => test_rows::<u32>(n, strata, test_size, seed),
+        Err(_) => test_rows::<usize>(n, strata, test_size, seed),
+    };
+    test.sort_unstable();
+    // Every row not held out, in order: `test` is sorted, so one pass beside it (no flag per
+    // row), into a vector of the exact size (no doubling while it grows).
+    let mut train = Vec::with_capacity(n - test.len());
+    let mut next = 0;
+    for &t in &test {
+        train.extend(next..t);
+        next = t + 1;
+    }
+    train.extend(next..n);
+    (train, test)
+}
+
+/// The held-out rows of [`train_test_split`] (unsorted), the row indices shuffled as `I`.
+fn test_rows<I>(n: usize, strata: Option<&[u32]>, test_size: f64, seed: u64) -> Vec<usize>
+where
+    I: Copy + TryFrom<usize> + TryInto<usize>,
+{
+    let index = |i: usize| I::try_from(i).unwrap_or_else(|_| unreachable!("n fits in the index type"));
+    let row = |i: I| i.try_into().unwrap_or_else(|_| unreachable!("an index type into usize"));
     let mut rng = rng(seed ^ SPLIT_STREAM);
-    let mut test = Vec::new();
     match strata {
         Some(classes) => {
             let k = classes.iter().copied().max().map_or(0, |m| m as usize + 1);
-            let mut groups: Vec<Vec<usize>> = vec![Vec::new(); k];
+            let mut groups: Vec<Vec<I>> = vec![Vec::new(); k];
             for (i, &c) in classes.iter().enumerate() {
-                groups[c as usize].push(i);
+                groups[c as usize].push(index(i));
             }
+            let mut test = Vec::new();
             for g in &mut groups {
                 g.shuffle(&mut rng);
                 let take = ((g.len() as f64) * test_size).round() as usize;
-                test.extend_from_slice(&g[..take.min(g.len().saturating_sub(1))]);
+                test.extend(g[..take.min(g.len().saturating_sub(1))].iter().map(|&i| row(i)));
             }
+            test
         }
         None => {
-            let mut all: Vec<usize> = (0..n).collect();
+            let mut all: Vec<I> = (0..n).map(index).collect();
             all.shuffle(&mut rng);
             let take = ((n as f64) * test_size).round() as usize;
-            test.extend_from_slice(&all[..take.min(n - 1)]);
+            all[..take.min(n - 1)].iter().map(|&i| row(i)).collect()
         }
     }
-    test.sort_unstable();
-    let mut is_test = vec![false; n];
-    for &i in &test {
-        is_test[i] = true;
-    }
-    let train = (0..n).filter(|&i| !is_test[i]).collect();
-    (train, test)
 }
 
 /// Keeps the split's random stream apart from the model's own use of the same seed.
@@ -69,6 +89,59 @@ mod tests {
         assert_eq!(test.iter().filter(|&&i| y[i] == 1).count(), 2);
         assert_eq!(train_test_split(100, Some(&y), 0.2, 42), (train.clone(), test.clone()));
         assert_ne!(train_test_split(100, Some(&y), 0.2, 7).1, test);
+    }
+
+    /// The split as it was made before the u32 shuffle and the one-pass training rows (usize
+    /// indices, a flag per row): the same rows for every seed, size and stratification.
+    #[test]
+    fn same_split_as_the_usize_shuffle() {
+        fn reference(
+            n: usize,
+            strata: Option<&[u32]>,
+            test_size: f64,
+            seed: u64,
+        ) -> (Vec<usize>, Vec<usize>) {
+            let mut rng = rng(seed ^ SPLIT_STREAM);
+            let mut test = Vec::new();
+            match strata {
+                Some(classes) => {
+                    let k = classes.iter().copied().max().map_or(0, |m| m as usize + 1);
+                    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); k];
+                    for (i, &c) in classes.iter().enumerate() {
+                        groups[c as usize].push(i);
+                    }
+                    for g in &mut groups {
+                        g.shuffle(&mut rng);
+                        let take = ((g.len() as f64) * test_size).round() as usize;
+                        test.extend_from_slice(&g[..take.min(g.len().saturating_sub(1))]);
+                    }
+                }
+                None => {
+                    let mut all: Vec<usize> = (0..n).collect();
+                    all.shuffle(&mut rng);
+                    let take = ((n as f64) * test_size).round() as usize;
+                    test.extend_from_slice(&all[..take.min(n - 1)]);
+                }
+            }
+            test.sort_unstable();
+            let mut is_test = vec![false; n];
+            for &i in &test {
+                is_test[i] = true;
+            }
+            ((0..n).filter(|&i| !is_test[i]).collect(), test)
+        }
+        for n in [2, 3, 10, 101, 5_000] {
+            let y: Vec<u32> = (0..n as u32).map(|i| (i * 7 + i / 3) % 4).collect();
+            for seed in [0, 1, 42, u64::MAX] {
+                for size in [0.01, 0.2, 0.5, 0.99] {
+                    for strata in [None, Some(y.as_slice())] {
+                        let got = train_test_split(n, strata, size, seed);
+                        assert_eq!(got, reference(n, strata, size, seed), "n {n} seed {seed} size {size}");
+                        assert_eq!(got.0.len(), got.0.capacity(), "exact training rows");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,17 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let implicit = params.algorithm.implicit();
     let cols = resolve_columns(setup.data, setup.target, params)?;
     let started = Instant::now();
-    let prep = prepare(&cols, implicit, &setup.train, &setup.test)?;
+    // Surprise's starting draws (see `init`) depend on the seed alone: the first of them are
+    // made on the second core while this one prepares the rows (placed in rows once the ids'
+    // order is known).
+    let ahead = match &params.hyper {
+        Hyper::Sgd(sgd) => {
+            let most = setup.data.n_rows.saturating_mul(2).saturating_mul(sgd.n_factors);
+            Some(init::NumpyNormal::ahead(common.seed, most.min(DRAWS_AHEAD)))
+        }
+        Hyper::Als(_) => None,
+    };
+    let prep = prepare(&cols, implicit, setup.train_rows(), &setup.test)?;
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
@@ -67,7 +77,8 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
             };
             // Surprise's starting draws for the same seed (see `init`).
             let (users, items) = &prep.fitted.first_seen;
-            let mut normal = init::NumpyNormal::new(common.seed);
+            let mut normal =
+                ahead.map_or_else(|| init::NumpyNormal::new(common.seed), init::DrawsAhead::finish);
             let fitted = if params.algorithm == Algorithm::Svd {
                 let start = svd::Fitted::init(users, items, mean as f32, sgd, &mut normal, control)?;
                 svd::fit(&by_user, start, sgd, &mut rng, control, |e, r, m| {
@@ -188,6 +199,10 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
         log,
     })
 }
+
+/// At most this many starting draws (12 MB) are made while the rows are prepared: all of them
+/// for 15,000 users and items of 100 factors.
+const DRAWS_AHEAD: usize = 1_500_000;
 
 /// Checks the factor matrices a training of `params` over `users` and `items` takes against
 /// `budget` before they are allocated (SVD++ also keeps implicit factors and copies of the user

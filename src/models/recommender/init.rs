@@ -108,12 +108,56 @@ impl Mt19937 {
 pub struct NumpyNormal {
     mt: Mt19937,
     spare: Option<f64>,
+    /// Draws already made ([`DrawsAhead`]): the next ones of the stream, handed out from
+    /// `taken` on before `mt` is asked (and `spare` is then `None`).
+    ahead: Vec<f64>,
+    taken: usize,
 }
 
 impl NumpyNormal {
     /// The stream of `RandomState(seed & 0xffff_ffff)`.
     pub fn new(seed: u64) -> Self {
-        NumpyNormal { mt: Mt19937::new(seed as u32), spare: None }
+        NumpyNormal { mt: Mt19937::new(seed as u32), spare: None, ahead: Vec::new(), taken: 0 }
+    }
+
+    /// The stream of [`Self::new`]`(seed)`, its first draws (up to `max`) made on a second
+    /// thread while the caller does something else (the recommender reads its rows into ids
+    /// meanwhile); [`DrawsAhead::finish`] hands the stream over.
+    pub fn ahead(seed: u64, max: usize) -> DrawsAhead {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let worker = std::thread::Builder::new().name("sqlml-init".into()).spawn(move || {
+            let mut normal = NumpyNormal::new(seed);
+            let mut draws = Vec::new();
+            while draws.len() + 2 <= max && !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let pairs = AHEAD_PAIRS.min((max - draws.len()) / 2);
+                if draws.try_reserve_exact(2 * pairs).is_err() {
+                    break;
+                }
+                for _ in 0..pairs {
+                    // As `Sink::pair` puts them: `f·x2`, then `f·x1`.
+                    let (x1, x2, r2) = normal.accepted_pair();
+                    let f = polar_factor(r2);
+                    draws.push(f * x2);
+                    draws.push(f * x1);
+                }
+            }
+            normal.ahead = draws;
+            normal
+        });
+        DrawsAhead { seed, stop, worker: worker.ok() }
+    }
+
+    /// The next draw made ahead, if any is left (the buffer is freed with the last).
+    #[inline]
+    fn take_ahead(&mut self) -> Option<f64> {
+        let g = *self.ahead.get(self.taken)?;
+        self.taken += 1;
+        if self.taken == self.ahead.len() {
+            self.ahead = Vec::new();
+            self.taken = 0;
+        }
+        Some(g)
     }
 
     /// numpy's `legacy_double`: 53 random bits from two 32-bit draws, in [0, 1).
@@ -125,6 +169,9 @@ impl NumpyNormal {
 
     /// numpy's `legacy_gauss`: one N(0, 1) draw by the polar method.
     pub fn gauss(&mut self) -> f64 {
+        if let Some(g) = self.take_ahead() {
+            return g;
+        }
         if let Some(g) = self.spare.take() {
             return g;
         }
@@ -173,6 +220,17 @@ impl NumpyNormal {
         let mut m = Factors::try_zeros(order.len(), k)?;
         let mut sink = Sink { data: &mut m.data, order, k, stride: m.stride, row: 0, col: 0, mean, std_dev };
         let mut left = order.len() * k;
+        if left == 0 {
+            return Ok(m);
+        }
+        if !self.ahead.is_empty() {
+            control.tick(TICK_PER_CHUNK)?;
+        }
+        while left > 0 {
+            let Some(g) = self.take_ahead() else { break };
+            sink.put(g);
+            left -= 1;
+        }
         if left == 0 {
             return Ok(m);
         }
@@ -251,6 +309,37 @@ impl NumpyNormal {
         })
     }
 }
+
+/// The first draws of a [`NumpyNormal`] stream, being made on a second thread
+/// ([`NumpyNormal::ahead`]).
+pub struct DrawsAhead {
+    seed: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    worker: Option<std::thread::JoinHandle<NumpyNormal>>,
+}
+
+impl DrawsAhead {
+    /// Stops the drawing thread (within 1,024 pairs) and returns the stream with the
+    /// draws it made: the same stream as `NumpyNormal::new(seed)`. If the thread could not be
+    /// started or panicked, that fresh stream (its draws were its own: nothing is lost).
+    pub fn finish(mut self) -> NumpyNormal {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.worker.take().and_then(|w| w.join().ok()).unwrap_or_else(|| NumpyNormal::new(self.seed))
+    }
+}
+
+impl Drop for DrawsAhead {
+    /// Stops and joins the thread when the stream is not wanted (an error before the start).
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Pairs drawn ahead between two looks at the stop flag.
+const AHEAD_PAIRS: usize = 1024;
 
 /// Work units of [`Control::tick`] per chunk of pairs (about eight operations a pair).
 const TICK_PER_CHUNK: u64 = 8 * CHUNK_PAIRS as u64;
@@ -381,6 +470,31 @@ mod tests {
             }
             assert_eq!(fast.gauss(), slow.gauss());
         }
+    }
+
+    /// Draws made ahead on a second thread, however many it made before `finish` (none, some,
+    /// all, more than used), continue as the one stream: the same factors, spare included.
+    #[test]
+    fn draws_ahead_equal_one_by_one() {
+        for (max, wait_ms) in
+            [(0, 0), (1, 5), (2, 5), (7, 5), (5_000, 0), (5_000, 20), (PIPELINE_PAIRS * 3, 20)]
+        {
+            let ahead = NumpyNormal::ahead(5, max);
+            std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+            let mut fast = ahead.finish();
+            let mut slow = NumpyNormal::new(5);
+            for (rows, k) in [(3, 5), (301, 7), (PIPELINE_PAIRS / 40, 100)] {
+                let order: Vec<u32> = (0..rows as u32).collect();
+                let m = fast.factors(&order, k, 0.1, 0.2, &Control::new()).unwrap();
+                for row in 0..rows {
+                    let want: Vec<f32> = (0..k).map(|_| (0.1 + 0.2 * slow.gauss()) as f32).collect();
+                    assert_eq!(m.row(row)[..k], want[..], "max {max} rows {rows} k {k}");
+                }
+            }
+            assert_eq!(fast.gauss(), slow.gauss(), "max {max}");
+        }
+        // Dropped unused: the thread is stopped and joined.
+        drop(NumpyNormal::ahead(5, 1 << 20));
     }
 
     /// A failing check ends the draws, on the pipelined path and on the one-thread one

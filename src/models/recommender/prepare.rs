@@ -2,13 +2,13 @@
 //! mapped to dense indices (only ids of the training rows are kept), the ratings checked.
 
 use super::Params;
-use super::ids::IdMap;
+use super::ids::{IdMap, Ranks};
 use super::init::first_appearance_of;
 use super::ratings::Csr;
 use crate::models::data::{Column, ColumnData, Dataset};
 use crate::models::memory;
+use crate::models::setup::TrainRows;
 use crate::{Error, Result};
-use std::borrow::Cow;
 
 /// A held-out row: the dense user and item ids (None when unknown in training) and the value.
 pub(super) type HeldOutRow = (Option<u32>, Option<u32>, f32);
@@ -158,38 +158,81 @@ pub(super) fn checked_target<'a>(
 pub(super) fn prepare(
     cols: &Columns<'_>,
     implicit: bool,
-    train_rows: &[usize],
+    train_rows: TrainRows<'_>,
+    test_rows: &[usize],
+) -> Result<Prepared> {
+    // Two copies of the body: the refit's every row (row k is k, no index per row) and a split.
+    match train_rows {
+        TrainRows::All(n) => prepare_rows(cols, implicit, n, |k| k, test_rows),
+        TrainRows::Listed(rows) => prepare_rows(cols, implicit, rows.len(), |k| rows[k], test_rows),
+    }
+}
+
+/// [`prepare`] of the `n_train` training rows `train_row(0..n_train)` (increasing).
+fn prepare_rows(
+    cols: &Columns<'_>,
+    implicit: bool,
+    n_train: usize,
+    train_row: impl Fn(usize) -> usize + Copy,
     test_rows: &[usize],
 ) -> Result<Prepared> {
     let n = cols.user.len();
     let (all_users, user_rank) = IdMap::ranks(cols.user, "user column")?;
     let (all_items, item_rank) = IdMap::ranks(cols.item, "item column")?;
     let value = checked_target(cols.rating, n, implicit)?;
-    let (users, user_map) = restrict(&all_users, |r| user_rank.get(r), train_rows);
-    let (items, item_map) = restrict(&all_items, |r| item_rank.get(r), train_rows);
+    let train = (0..n_train).map(train_row);
+    let (users, user_map) = restrict(&all_users, |r| user_rank.get(r), train.clone());
+    let (items, item_map) = restrict(&all_items, |r| item_rank.get(r), train.clone());
     let user = |r: usize| user_map[user_rank.get(r) as usize];
     let item = |r: usize| item_map[item_rank.get(r) as usize];
     // The fitted rows: the training rows, but for implicit feedback those of weight 0.
-    let fitted: Cow<'_, [usize]> = if implicit {
-        Cow::Owned(train_rows.iter().copied().filter(|&r| value(r) != 0.0).collect())
-    } else {
-        Cow::Borrowed(train_rows)
-    };
-    if fitted.is_empty() {
+    let kept: Option<Vec<usize>> = implicit.then(|| train.filter(|&r| value(r) != 0.0).collect());
+    let ids = Ids { users, items, all_users: &all_users, user: &user, item: &item, user_rank: &user_rank };
+    match &kept {
+        Some(rows) => fitted_rows(ids, rows.len(), |k| rows[k], &value, test_rows),
+        None => fitted_rows(ids, n_train, train_row, &value, test_rows),
+    }
+}
+
+/// The dense ids of [`prepare_rows`]: the training users and items, every user's key, and
+/// the dense ids of a row.
+struct Ids<'a, U, I> {
+    users: IdMap,
+    items: IdMap,
+    all_users: &'a IdMap,
+    user: &'a U,
+    item: &'a I,
+    user_rank: &'a Ranks<'a>,
+}
+
+/// [`prepare_rows`] once its `n_fitted` fitted rows `fitted(0..n_fitted)` are known.
+fn fitted_rows<U, I>(
+    ids: Ids<'_, U, I>,
+    n_fitted: usize,
+    fitted: impl Fn(usize) -> usize + Copy,
+    value: &dyn Fn(usize) -> f32,
+    test_rows: &[usize],
+) -> Result<Prepared>
+where
+    U: Fn(usize) -> Option<u32>,
+    I: Fn(usize) -> Option<u32>,
+{
+    let Ids { users, items, all_users, user, item, user_rank } = ids;
+    if n_fitted == 0 {
         return Err(Error::data("no training rows (every interaction weight is 0)"));
     }
     let (user_of, item_of) =
-        (|k: usize| user(fitted[k]).unwrap_or(0), |k: usize| item(fitted[k]).unwrap_or(0));
+        (|k: usize| user(fitted(k)).unwrap_or(0), |k: usize| item(fitted(k)).unwrap_or(0));
     let by_user =
-        Csr::build_with(users.len(), fitted.len(), |k| user_of(k) as usize, item_of, |k| value(fitted[k]));
-    let values = || fitted.iter().map(|&r| value(r));
+        Csr::build_with(users.len(), n_fitted, |k| user_of(k) as usize, item_of, |k| value(fitted(k)));
+    let values = || (0..n_fitted).map(|k| value(fitted(k)));
     let stats = Fitted {
-        rows: fitted.len(),
+        rows: n_fitted,
         sum: values().map(f64::from).sum::<f64>(),
         lo: values().fold(f32::INFINITY, f32::min),
         hi: values().fold(f32::NEG_INFINITY, f32::max),
         first_seen: first_appearance_of(
-            (0..fitted.len()).map(|k| (user_of(k), item_of(k))),
+            (0..n_fitted).map(|k| (user_of(k), item_of(k))),
             users.len(),
             items.len(),
         ),
@@ -206,9 +249,13 @@ pub(super) fn prepare(
 
 /// The ids that occur in `rows` (`rank(r)`: row `r`'s index in `all`), and the old → new
 /// dense index map.
-fn restrict(all: &IdMap, rank: impl Fn(usize) -> u32, rows: &[usize]) -> (IdMap, Vec<Option<u32>>) {
+fn restrict(
+    all: &IdMap,
+    rank: impl Fn(usize) -> u32,
+    rows: impl Iterator<Item = usize>,
+) -> (IdMap, Vec<Option<u32>>) {
     let mut used = vec![false; all.len()];
-    for &r in rows {
+    for r in rows {
         used[rank(r) as usize] = true;
     }
     let mut map = vec![None; all.len()];
