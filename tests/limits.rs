@@ -312,7 +312,7 @@ fn interrupting_a_training_stops_the_fit_and_writes_nothing() {
     make_ratings(&conn, 300, 200);
     text(&conn, "SELECT ml_train('churn', 'classifier', 'customers', 'churn', json_object('epochs', 1))");
 
-    // How long the classifier takes per epoch here: the interrupted training below has 100 times
+    // How long the classifier takes per epoch here: the interrupted training below has 500 times
     // as many epochs (and monitors held-out rows after each).
     let started = Instant::now();
     text(
@@ -328,8 +328,8 @@ fn interrupting_a_training_stops_the_fit_and_writes_nothing() {
 
     for (what, sql) in [
         (
-            "classifier, 1,000 epochs",
-            "SELECT ml_train('churn', 'classifier', 'customers', 'churn', json_object('epochs', 1000))",
+            "classifier, 5,000 epochs",
+            "SELECT ml_train('churn', 'classifier', 'customers', 'churn', json_object('epochs', 5000))",
         ),
         (
             "svd, 2,000 epochs",
@@ -346,7 +346,7 @@ fn interrupting_a_training_stops_the_fit_and_writes_nothing() {
         assert!(took < Duration::from_millis(2500), "{what}: took {took:?}");
         assert_eq!(sqlml_state(&conn), before, "{what}");
     }
-    assert!(ten_epochs * 100 > Duration::from_secs(10), "10 epochs took {ten_epochs:?}: use more epochs");
+    assert!(ten_epochs * 500 > Duration::from_secs(10), "10 epochs took {ten_epochs:?}: use more epochs");
     // The connection works normally afterwards.
     let label = text(&conn, "SELECT ml_predict('churn', 5, 'basic', 90)");
     assert!(label == "yes" || label == "no", "{label}");

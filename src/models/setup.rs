@@ -9,11 +9,10 @@
 use super::data::{Column, Dataset, EncodedLabels, encode_labels};
 use super::metrics;
 use super::options::{Common, Options};
-use super::split::train_test_split;
+use super::split::{complement, held_out};
 use super::{Estimator, Trained};
 use crate::{Error, Result};
 use serde_json::json;
-use std::borrow::Cow;
 
 /// What a kind needs of the target column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,10 +35,9 @@ pub struct Setup<'a> {
     pub target: Option<&'a Column>,
     /// The target's class ids and sorted labels ([`Target::Labels`] only).
     pub labels: Option<EncodedLabels>,
-    /// Row indices that fit the model (sorted), or `None` when every row does (the refit: no
-    /// index stored, 80 MB at 10M rows); see [`Setup::train`] and [`Setup::train_rows`].
-    train: Option<Vec<usize>>,
-    /// Row indices held out for the report's metrics (sorted; empty with `test_size` 0).
+    /// Row indices held out for the report's metrics (sorted; empty with `test_size` 0). The
+    /// training rows are the others: no list of them is kept (80 MB at 10M rows); see
+    /// [`Setup::train`] and [`Setup::train_rows`].
     pub test: Vec<usize>,
     /// Seed, test size, memory budget, interrupt checks and progress.
     pub common: &'a Common<'a>,
@@ -73,26 +71,23 @@ impl<'a> Setup<'a> {
             _ => None,
         };
         let strata = labels.as_ref().map(|l| l.y.as_slice());
-        let (train, test) = train_test_split(data.n_rows, strata, common.test_size, common.seed);
-        // Every row in training (`test_size` 0): no index kept.
-        let train = (train.len() < data.n_rows).then_some(train);
-        Ok(Setup { data, target, labels, train, test, common })
+        let test = held_out(data.n_rows, strata, common.test_size, common.seed);
+        Ok(Setup { data, target, labels, test, common })
     }
 
-    /// The row indices that fit the model, sorted (made here for the refit, where every row
-    /// does: the recommender reads [`Setup::train_rows`] instead and makes none).
-    pub fn train(&self) -> Cow<'_, [usize]> {
-        match &self.train {
-            Some(rows) => Cow::Borrowed(rows),
-            None => Cow::Owned((0..self.data.n_rows).collect()),
-        }
+    /// The row indices that fit the model, sorted: every row not held out, listed when asked
+    /// (the recommender reads [`Setup::train_rows`] instead).
+    pub fn train(&self) -> Vec<usize> {
+        complement(self.data.n_rows, &self.test)
     }
 
-    /// The rows that fit the model, as they are held.
+    /// The rows that fit the model, as they are held: every row, or every row but the held-out
+    /// ones.
     pub fn train_rows(&self) -> TrainRows<'_> {
-        match &self.train {
-            Some(rows) => TrainRows::Listed(rows),
-            None => TrainRows::All(self.data.n_rows),
+        if self.test.is_empty() {
+            TrainRows::All(self.data.n_rows)
+        } else {
+            TrainRows::Except { n: self.data.n_rows, test: &self.test }
         }
     }
 
@@ -113,14 +108,12 @@ impl<'a> Setup<'a> {
     }
 
     /// The set-up of the refit: every row in training, none held out, the labels moved over;
-    /// the held-out rows are returned. The measured split's training rows are freed first.
+    /// the held-out rows are returned.
     fn every_row(mut self, common: &'a Common<'a>) -> (Setup<'a>, Vec<usize>) {
-        drop(self.train.take());
         let everything = Setup {
             data: self.data,
             target: self.target,
             labels: self.labels.take(),
-            train: None,
             test: Vec::new(),
             common,
         };
@@ -128,13 +121,18 @@ impl<'a> Setup<'a> {
     }
 }
 
-/// The rows that fit a model: every row `0..n`, or the listed ones (sorted).
+/// The rows that fit a model: every row `0..n`, or every row but the held-out ones.
 #[derive(Clone, Copy, Debug)]
 pub enum TrainRows<'a> {
     /// Rows `0..n`.
     All(usize),
-    /// These rows.
-    Listed(&'a [usize]),
+    /// Rows `0..n` except `test` (sorted).
+    Except {
+        /// The number of rows.
+        n: usize,
+        /// The held-out rows, sorted.
+        test: &'a [usize],
+    },
 }
 
 /// Reads and checks the options of kind `E` (unknown keys included) without training: run

@@ -19,8 +19,15 @@ pub fn train_test_split(
     test_size: f64,
     seed: u64,
 ) -> (Vec<usize>, Vec<usize>) {
+    let test = held_out(n, strata, test_size, seed);
+    (complement(n, &test), test)
+}
+
+/// The test rows of [`train_test_split`] alone (sorted), for callers that find the training
+/// rows as the rows not held out when they need them, instead of keeping a list of them.
+pub fn held_out(n: usize, strata: Option<&[u32]>, test_size: f64, seed: u64) -> Vec<usize> {
     if test_size <= 0.0 || n < 2 {
-        return ((0..n).collect(), Vec::new());
+        return Vec::new();
     }
     let mut test = match u32::try_from(n) {
         // Shuffled as u32 (half the memory of usize): the shuffle draws its swaps from the
@@ -29,16 +36,22 @@ pub fn train_test_split(
         Err(_) => test_rows::<usize>(n, strata, test_size, seed),
     };
     test.sort_unstable();
-    // Every row not held out, in order: `test` is sorted, so one pass beside it (no flag per
-    // row), into a vector of the exact size (no doubling while it grows).
+    test
+}
+
+/// Every row of `0..n` not in `test` (sorted), in order: one pass beside `test` (no flag per
+/// row), into a vector of the exact size (no doubling while it grows). `I` is the index type
+/// (`u32` halves the memory where `n` fits).
+pub fn complement<I: TryFrom<usize>>(n: usize, test: &[usize]) -> Vec<I> {
+    let index = |i: usize| I::try_from(i).unwrap_or_else(|_| unreachable!("the caller checks that n fits"));
     let mut train = Vec::with_capacity(n - test.len());
     let mut next = 0;
-    for &t in &test {
-        train.extend(next..t);
+    for &t in test {
+        train.extend((next..t).map(index));
         next = t + 1;
     }
-    train.extend(next..n);
-    (train, test)
+    train.extend((next..n).map(index));
+    train
 }
 
 /// The held-out rows of [`train_test_split`] (unsorted), the row indices shuffled as `I`.

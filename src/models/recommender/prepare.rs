@@ -8,6 +8,7 @@ use super::ratings::Csr;
 use crate::models::data::{Column, ColumnData, Dataset};
 use crate::models::memory;
 use crate::models::setup::TrainRows;
+use crate::models::split::complement;
 use crate::{Error, Result};
 
 /// A held-out row: the dense user and item ids (None when unknown in training) and the value.
@@ -161,10 +162,19 @@ pub(super) fn prepare(
     train_rows: TrainRows<'_>,
     test_rows: &[usize],
 ) -> Result<Prepared> {
-    // Two copies of the body: the refit's every row (row k is k, no index per row) and a split.
+    // Copies of the body: the refit's every row (row k is k, no index per row) and a split,
+    // whose training rows are listed only while the rows are prepared (as u32 where they fit:
+    // 40 MB at 10M rows, where the set-up's usize list held 80 MB through the whole fit).
     match train_rows {
         TrainRows::All(n) => prepare_rows(cols, implicit, n, |k| k, test_rows),
-        TrainRows::Listed(rows) => prepare_rows(cols, implicit, rows.len(), |k| rows[k], test_rows),
+        TrainRows::Except { n, test } if u32::try_from(n).is_ok() => {
+            let rows: Vec<u32> = complement(n, test);
+            prepare_rows(cols, implicit, rows.len(), |k| rows[k] as usize, test_rows)
+        }
+        TrainRows::Except { n, test } => {
+            let rows: Vec<usize> = complement(n, test);
+            prepare_rows(cols, implicit, rows.len(), |k| rows[k], test_rows)
+        }
     }
 }
 
