@@ -39,8 +39,8 @@ pub fn report_ranking_users(items: usize) -> usize {
 /// The held-out part of the training report of `model`: its metrics over the held-out rows
 /// `test` (with the raw keys of unknown users, as [`super::prepare::Prepared`] holds them), `Json::Null` when
 /// nothing was held out. For explicit feedback, also adds the errors of the baseline (biases
-/// alone, clipped to `scale`) to `details` as `baseline_rmse` and `baseline_mae`, for which
-/// the model's history is grouped by item.
+/// alone, clipped to `scale`) to `details` as `baseline_rmse` and `baseline_mae`, computed from
+/// the model's by-user history (no by-item copy).
 pub(super) fn training_report(
     model: &Recommender,
     test: &[HeldOutRow],
@@ -54,8 +54,7 @@ pub(super) fn training_report(
     }
     if !model.implicit() {
         let mean = model.global_mean;
-        let (bu, bi) =
-            baseline::baseline_als(&model.history, &model.history.transpose(model.n_items()), mean, control)?;
+        let (bu, bi) = baseline::baseline_als(&model.history, model.n_items(), mean, control)?;
         let pairs: Vec<(f64, f64)> = test
             .iter()
             .map(|&(u, i, r)| {
