@@ -18,6 +18,7 @@
 use super::args::sql_value as sql;
 use super::tables::{Chunk, Chunks, Output, TableFn};
 use crate::error::clip;
+use crate::models::mlp::lookup::CategoryTables;
 use crate::models::option_spec::{Default, Spec, Type};
 use crate::models::{Control, Input, Model, Options, Value, memory};
 use crate::source::Batches;
@@ -86,6 +87,10 @@ impl TableFn for PredictTable {
             _ => batches.names().len(),
         };
         let batch_rows = (BATCH_CELLS / width.max(1)).clamp(16, MAX_BATCH_ROWS);
+        let tables = match &model.model {
+            Model::Classifier(c) => Some(c.category_tables()),
+            _ => None,
+        };
         let labels = Arc::new(Labels::of(match &model.model {
             Model::Classifier(c) => c.classes(),
             _ => &[],
@@ -96,6 +101,7 @@ impl TableFn for PredictTable {
             key_column,
             batch_rows,
             features,
+            tables,
             labels,
             pending: None,
             spare: None,
@@ -135,6 +141,8 @@ struct Predicting {
     batch_rows: usize,
     /// A classifier's feature columns (their positions in the source, in training order).
     features: Option<Vec<usize>>,
+    /// A classifier's category tables (made once for the whole call).
+    tables: Option<CategoryTables>,
     /// A classifier's classes (the other kinds' come with their predictions).
     labels: Arc<Labels>,
     /// A classifier's batch being scored.
@@ -268,7 +276,9 @@ impl Predicting {
     /// and their number; None when the source is exhausted.
     #[allow(clippy::type_complexity)]
     fn read_encoded(&mut self) -> Result<Option<(usize, Option<Vec<SqlValue>>, Vec<f32>, usize)>> {
-        let (Some(features), Model::Classifier(c)) = (&self.features, &self.model.model) else {
+        let (Some(features), Some(tables), Model::Classifier(c)) =
+            (&self.features, &self.tables, &self.model.model)
+        else {
             return Ok(None);
         };
         let first = self.batches.rows_read() + 1;
@@ -280,14 +290,13 @@ impl Predicting {
             Some(x) if x.len() == cells => x,
             _ => memory::zeroed(cells, &format!("the encoded rows ({} rows × {w} inputs)", self.batch_rows))?,
         };
-        let encoder = c.cell_encoder();
         let mut keys = Vec::new();
         let key_column = self.key_column;
         let key_name = key_column.and_then(|k| self.batches.names().get(k)).cloned().unwrap_or_default();
         let mut n = 0;
         let read = self.batches.next_rows(self.batch_rows, BATCH_TEXT_BYTES, |row| {
-            encoder
-                .encode(&mut x[n * w..(n + 1) * w], |i| row.cell(features[i]), |i| row.get(features[i]))
+            tables
+                .encode(c, &mut x[n * w..(n + 1) * w], |i| row.cell(features[i]), |i| row.get(features[i]))
                 .map_err(|e| Error::data(format!("row {}: {e}", row.number())))?;
             n += 1;
             let Some(k) = key_column else { return Ok(0) };

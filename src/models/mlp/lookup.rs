@@ -7,12 +7,12 @@
 
 use super::Classifier;
 use super::features::Encoding;
-use crate::Result;
 use crate::models::data::{Cell, Input};
+use crate::{Error, Result};
 
-/// A classifier's row encoder for batch prediction ([`Classifier::cell_encoder`]).
-pub struct CellEncoder<'m> {
-    classifier: &'m Classifier,
+/// A classifier's category tables for batch prediction ([`Classifier::category_tables`]):
+/// built once per call, then [`CategoryTables::encode`] encodes each row.
+pub struct CategoryTables {
     /// Per feature: the hash table of its categories, when it has one.
     tables: Vec<Option<Table>>,
 }
@@ -105,8 +105,9 @@ impl Table {
 }
 
 impl Classifier {
-    /// A row encoder that reads cells as the source holds them ([`CellEncoder::encode`]).
-    pub fn cell_encoder(&self) -> CellEncoder<'_> {
+    /// The hash tables of its categorical features, for encoding rows from cells as the source
+    /// holds them ([`CategoryTables::encode`]).
+    pub fn category_tables(&self) -> CategoryTables {
         let tables = self
             .encoder
             .features
@@ -116,12 +117,13 @@ impl Classifier {
                 Encoding::Numeric { .. } => None,
             })
             .collect();
-        CellEncoder { classifier: self, tables }
+        CategoryTables { tables }
     }
 }
 
-impl CellEncoder<'_> {
-    /// Encodes one row into `out` ([`Classifier::width`] long) exactly as
+impl CategoryTables {
+    /// Encodes one row for `classifier` (the one these tables were made from) into `out`
+    /// ([`Classifier::width`] long) exactly as
     /// [`Classifier::encode_with`] encodes it from `input`: `cell(i)` gives feature `i`'s cell
     /// as the source holds it, and `input(i)` the same cell checked (a text cell that is not a
     /// category, or a feature without a table, goes through
@@ -130,27 +132,31 @@ impl CellEncoder<'_> {
     #[inline]
     pub fn encode<'v>(
         &self,
+        classifier: &Classifier,
         out: &mut [f32],
         mut cell: impl FnMut(usize) -> Result<Cell<'v>>,
         mut input: impl FnMut(usize) -> Result<Input<'v>>,
     ) -> Result<()> {
+        let features = &classifier.encoder.features;
+        if features.len() != self.tables.len() {
+            return Err(Error::Internal("category tables of another classifier".into()));
+        }
         out.fill(0.0);
-        for (i, (f, table)) in self.classifier.encoder.features.iter().zip(&self.tables).enumerate() {
+        for (i, (f, table)) in features.iter().zip(&self.tables).enumerate() {
             let out = &mut out[f.offset..f.offset + f.width()];
-            let Some(table) = table else {
-                f.encode(input(i)?, out)?;
-                continue;
+            let found = match (table, &f.encoding, cell(i)?) {
+                (Some(table), Encoding::Categorical { categories, .. }, Cell::Text(bytes)) => {
+                    table.find(categories, bytes)
+                }
+                (_, _, Cell::Other(value)) => {
+                    f.encode(value, out)?;
+                    continue;
+                }
+                _ => None,
             };
-            let Encoding::Categorical { categories, .. } = &f.encoding else {
-                f.encode(input(i)?, out)?;
-                continue;
-            };
-            match cell(i)? {
-                Cell::Text(bytes) => match table.find(categories, bytes) {
-                    Some(slot) => out[slot] = 1.0,
-                    None => f.encode(input(i)?, out)?,
-                },
-                Cell::Other(value) => f.encode(value, out)?,
+            match found {
+                Some(slot) => out[slot] = 1.0,
+                None => f.encode(input(i)?, out)?,
             }
         }
         Ok(())
