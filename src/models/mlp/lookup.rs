@@ -24,27 +24,11 @@ struct Table {
     mask: usize,
 }
 
-/// A text's hash: up to 16 bytes, every byte (the first and last 8, which overlap, or the
-/// bytes themselves below 8) mixed in a few multiplications; longer texts, FNV-1a over all
-/// their bytes, so that texts that differ only in the middle do not collide.
+/// A text's hash: XXH3, as the text model hashes its tokens (the table compares the bytes of
+/// the one text the hash finds, so a collision costs a probe, never a wrong slot).
 #[inline]
 fn hash(bytes: &[u8]) -> usize {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let n = bytes.len();
-    let key = if n > 16 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        h
-    } else if n >= 8 {
-        let first = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-        let last = u64::from_le_bytes(bytes[n - 8..].try_into().expect("8 bytes"));
-        first.wrapping_mul(K) ^ last.rotate_left(29)
-    } else {
-        bytes.iter().fold(0u64, |h, &b| h << 8 | u64::from(b))
-    };
-    ((key ^ n as u64).wrapping_mul(K) >> 32) as usize
+    xxhash_rust::xxh3::xxh3_64(bytes) as usize
 }
 
 impl Table {
