@@ -7,6 +7,7 @@ use super::source::is_quoted_path;
 use super::*;
 use crate::models::stored::Plaintext;
 use crate::models::{SCHEMA_VERSION, StoredModel};
+use rand::Rng;
 use serde_json::{Value as Json, json};
 use std::time::Instant;
 
@@ -47,13 +48,8 @@ fn every_target_takes_empty_and_small_inputs() {
 /// metadata length pointing anywhere, the metadata cut or grown, the model's bytes changed.
 #[test]
 fn mutated_bundles_are_errors() {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = crate::models::split::rng(0x9E37_79B9_7F4A_7C15u64);
+    let mut next = move || rng.random::<u64>();
     for seed in seeds().iter().step_by(2) {
         let plain = bundle_plaintext(seed);
         let sealed = seal_bundle(SCHEMA_VERSION, &plain).unwrap();
@@ -242,13 +238,8 @@ fn regressions_replay() {
 fn every_target_on_its_corpus_and_mutations() {
     const MUTATIONS: usize = 3000;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = crate::models::split::rng(0x9e37_79b9_7f4a_7c15u64);
+    let mut next = move || rng.random::<u64>();
     for &(name, target) in TARGETS {
         let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(root.join(name))
             .unwrap_or_else(|e| panic!("fuzz/corpus/{name}: {e}"))
