@@ -96,7 +96,7 @@ fn split(rows: &[(String, String)]) -> (Rows<'_>, Rows<'_>) {
         data: ColumnData::texts(rows.iter().map(|r| Some(r.0.clone())).collect()),
     };
     let labels = encode_labels(&col).unwrap();
-    let (train, test) = train_test_split(rows.len(), Some(&labels.y), 0.2, 42);
+    let (train, test) = train_test_split(rows.len(), Some(&labels.y), 0.2, 42).unwrap();
     (train.iter().map(|&i| &rows[i]).collect(), test.iter().map(|&i| &rows[i]).collect())
 }
 

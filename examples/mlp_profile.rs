@@ -88,7 +88,7 @@ fn main() {
     let (encode_s, (labels, train_rows, test_rows, enc, x_train, x_test)) = time(repeats, || {
         let labels = encode_labels(data.column(table.target, "target").unwrap()).unwrap();
         let (train_rows, test_rows) =
-            train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed);
+            train_test_split(data.n_rows, Some(&labels.y), common.test_size, common.seed).unwrap();
         let enc = features::Encoder::fit(&data, target_idx, &train_rows, &sel).unwrap();
         let x_train = enc.encode_dataset(&data, &train_rows).unwrap();
         let x_test = enc.encode_dataset(&data, &test_rows).unwrap();

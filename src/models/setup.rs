@@ -71,13 +71,13 @@ impl<'a> Setup<'a> {
             _ => None,
         };
         let strata = labels.as_ref().map(|l| l.y.as_slice());
-        let test = held_out(data.n_rows, strata, common.test_size, common.seed);
+        let test = held_out(data.n_rows, strata, common.test_size, common.seed)?;
         Ok(Setup { data, target, labels, test, common })
     }
 
     /// The row indices that fit the model, sorted: every row not held out, listed when asked
     /// (the recommender reads [`Setup::train_rows`] instead).
-    pub fn train(&self) -> Vec<usize> {
+    pub fn train(&self) -> Result<Vec<usize>> {
         complement(self.data.n_rows, &self.test)
     }
 

@@ -1,5 +1,7 @@
 //! Seeded train/test splits.
 
+use super::memory;
+use crate::Result;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -12,50 +14,51 @@ pub fn rng(seed: u64) -> ChaCha8Rng {
 /// Splits `0..n` into sorted (train, test) row indices. With `strata` (a class id per row) each
 /// class is split in the same proportion, as scikit-learn's stratified split does; the number
 /// of test rows of a class is `round(test_size * count)`, and a class keeps at least one
-/// training row. `test_size == 0` puts every row in train.
+/// training row. `test_size == 0` puts every row in train. Memory is taken fallibly (the sizes
+/// come from the data).
 pub fn train_test_split(
     n: usize,
     strata: Option<&[u32]>,
     test_size: f64,
     seed: u64,
-) -> (Vec<usize>, Vec<usize>) {
-    let test = held_out(n, strata, test_size, seed);
-    (complement(n, &test), test)
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    let test = held_out(n, strata, test_size, seed)?;
+    Ok((complement(n, &test)?, test))
 }
 
 /// The test rows of [`train_test_split`] alone (sorted), for callers that find the training
 /// rows as the rows not held out when they need them, instead of keeping a list of them.
-pub fn held_out(n: usize, strata: Option<&[u32]>, test_size: f64, seed: u64) -> Vec<usize> {
+pub fn held_out(n: usize, strata: Option<&[u32]>, test_size: f64, seed: u64) -> Result<Vec<usize>> {
     if test_size <= 0.0 || n < 2 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut test = match u32::try_from(n) {
         // Shuffled as u32 (half the memory of usize): the shuffle draws its swaps from the
         // length alone, so the permutation, and the split, are the same.
-        Ok(_) => test_rows::<u32>(n, strata, test_size, seed),
-        Err(_) => test_rows::<usize>(n, strata, test_size, seed),
+        Ok(_) => test_rows::<u32>(n, strata, test_size, seed)?,
+        Err(_) => test_rows::<usize>(n, strata, test_size, seed)?,
     };
     test.sort_unstable();
-    test
+    Ok(test)
 }
 
 /// Every row of `0..n` not in `test` (sorted), in order: one pass beside `test` (no flag per
 /// row), into a vector of the exact size (no doubling while it grows). `I` is the index type
 /// (`u32` halves the memory where `n` fits).
-pub fn complement<I: TryFrom<usize>>(n: usize, test: &[usize]) -> Vec<I> {
+pub fn complement<I: TryFrom<usize>>(n: usize, test: &[usize]) -> Result<Vec<I>> {
     let index = |i: usize| I::try_from(i).unwrap_or_else(|_| unreachable!("the caller checks that n fits"));
-    let mut train = Vec::with_capacity(n - test.len());
+    let mut train = memory::with_capacity(n.saturating_sub(test.len()), "the training rows' indices")?;
     let mut next = 0;
     for &t in test {
         train.extend((next..t).map(index));
         next = t + 1;
     }
     train.extend((next..n).map(index));
-    train
+    Ok(train)
 }
 
 /// The held-out rows of [`train_test_split`] (unsorted), the row indices shuffled as `I`.
-fn test_rows<I>(n: usize, strata: Option<&[u32]>, test_size: f64, seed: u64) -> Vec<usize>
+fn test_rows<I>(n: usize, strata: Option<&[u32]>, test_size: f64, seed: u64) -> Result<Vec<usize>>
 where
     I: Copy + TryFrom<usize> + TryInto<usize>,
 {
@@ -64,8 +67,16 @@ where
     let mut rng = rng(seed ^ SPLIT_STREAM);
     match strata {
         Some(classes) => {
+            // The classes' sizes first, so that each group takes its memory once (fallibly).
             let k = classes.iter().copied().max().map_or(0, |m| m as usize + 1);
-            let mut groups: Vec<Vec<I>> = vec![Vec::new(); k];
+            let mut sizes = vec![0usize; k];
+            for &c in classes {
+                sizes[c as usize] += 1;
+            }
+            let mut groups = Vec::with_capacity(k);
+            for &size in &sizes {
+                groups.push(memory::with_capacity::<I>(size, "the split's rows of a class")?);
+            }
             for (i, &c) in classes.iter().enumerate() {
                 groups[c as usize].push(index(i));
             }
@@ -75,13 +86,14 @@ where
                 let take = ((g.len() as f64) * test_size).round() as usize;
                 test.extend(g[..take.min(g.len().saturating_sub(1))].iter().map(|&i| row(i)));
             }
-            test
+            Ok(test)
         }
         None => {
-            let mut all: Vec<I> = (0..n).map(index).collect();
+            let mut all = memory::with_capacity::<I>(n, "the split's row order")?;
+            all.extend((0..n).map(index));
             all.shuffle(&mut rng);
             let take = ((n as f64) * test_size).round() as usize;
-            all[..take.min(n - 1)].iter().map(|&i| row(i)).collect()
+            Ok(all[..take.min(n - 1)].iter().map(|&i| row(i)).collect())
         }
     }
 }
@@ -96,12 +108,12 @@ mod tests {
     #[test]
     fn stratified_keeps_proportions_and_is_seeded() {
         let y: Vec<u32> = (0..100).map(|i| if i < 90 { 0 } else { 1 }).collect();
-        let (train, test) = train_test_split(100, Some(&y), 0.2, 42);
+        let (train, test) = train_test_split(100, Some(&y), 0.2, 42).unwrap();
         assert_eq!(test.len(), 20);
         assert_eq!(train.len(), 80);
         assert_eq!(test.iter().filter(|&&i| y[i] == 1).count(), 2);
-        assert_eq!(train_test_split(100, Some(&y), 0.2, 42), (train.clone(), test.clone()));
-        assert_ne!(train_test_split(100, Some(&y), 0.2, 7).1, test);
+        assert_eq!(train_test_split(100, Some(&y), 0.2, 42).unwrap(), (train.clone(), test.clone()));
+        assert_ne!(train_test_split(100, Some(&y), 0.2, 7).unwrap().1, test);
     }
 
     /// The split as it was made before the u32 shuffle and the one-pass training rows (usize
@@ -148,7 +160,7 @@ mod tests {
             for seed in [0, 1, 42, u64::MAX] {
                 for size in [0.01, 0.2, 0.5, 0.99] {
                     for strata in [None, Some(y.as_slice())] {
-                        let got = train_test_split(n, strata, size, seed);
+                        let got = train_test_split(n, strata, size, seed).unwrap();
                         assert_eq!(got, reference(n, strata, size, seed), "n {n} seed {seed} size {size}");
                         assert_eq!(got.0.len(), got.0.capacity(), "exact training rows");
                     }
@@ -159,7 +171,7 @@ mod tests {
 
     #[test]
     fn zero_test_size_keeps_all() {
-        let (train, test) = train_test_split(5, None, 0.0, 1);
+        let (train, test) = train_test_split(5, None, 0.0, 1).unwrap();
         assert_eq!(train, vec![0, 1, 2, 3, 4]);
         assert!(test.is_empty());
     }

@@ -280,7 +280,7 @@ impl Estimator for Classifier {
             .ok_or_else(|| Error::Internal("the target column is not in the data".into()))?;
         let labels = setup.labels()?;
         let k = labels.classes.len();
-        let (train_rows, test_rows) = (&setup.train(), &setup.test);
+        let (train_rows, test_rows) = (&setup.train()?, &setup.test);
         let encoder = Encoder::fit(data, target_idx, train_rows, &params.selection)?;
         let d = encoder.width;
         let slots = encoder.one_hot_slots();

@@ -202,7 +202,7 @@ pub fn fit_rows(
 ) -> Result<Fitted> {
     let (n, d) = (y.len(), x.width());
     let (fit_idx, val_idx) = if cfg.validation_split > 0.0 {
-        train_test_split(n, Some(y), cfg.validation_split, cfg.seed ^ VALIDATION_STREAM)
+        train_test_split(n, Some(y), cfg.validation_split, cfg.seed ^ VALIDATION_STREAM)?
     } else {
         ((0..n).collect(), Vec::new())
     };

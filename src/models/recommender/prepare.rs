@@ -168,11 +168,11 @@ pub(super) fn prepare(
     match train_rows {
         TrainRows::All(n) => prepare_rows(cols, implicit, n, |k| k, test_rows),
         TrainRows::Except { n, test } if u32::try_from(n).is_ok() => {
-            let rows: Vec<u32> = complement(n, test);
+            let rows: Vec<u32> = complement(n, test)?;
             prepare_rows(cols, implicit, rows.len(), |k| rows[k] as usize, test_rows)
         }
         TrainRows::Except { n, test } => {
-            let rows: Vec<usize> = complement(n, test);
+            let rows: Vec<usize> = complement(n, test)?;
             prepare_rows(cols, implicit, rows.len(), |k| rows[k], test_rows)
         }
     }

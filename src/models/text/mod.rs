@@ -430,7 +430,7 @@ impl Estimator for TextModel {
         let target_col = setup.target()?;
         let text_col = text_column(data, target_col, params.text.as_deref())?;
         let labels = setup.labels()?;
-        let (train, test) = (&setup.train(), &setup.test);
+        let (train, test) = (&setup.train()?, &setup.test);
         let y_train = setup.classes_of(train)?;
         let detected = if auto_language {
             let texts: Vec<&str> = train
