@@ -66,6 +66,7 @@ pub fn exercise(model: &Model) {
                 let _ = model.explain(&args);
             }
             let _ = model.evaluate(&classifier_rows(m));
+            batch_encoding(m);
         }
         Model::Recommender(r) => {
             let ids = probe_ids();
@@ -82,6 +83,48 @@ pub fn exercise(model: &Model) {
             let _ = (r.n_users(), r.n_items());
         }
     }
+}
+
+/// Batch prediction's encoding (`ml_predict_table`: categories found by hashing the cell's
+/// bytes) on a few rows: each feature's own categories, probe texts, invalid UTF-8 and
+/// numbers. It must give what the per-row encoding gives, bit for bit and error for error (a
+/// difference panics, which the fuzzer reports), and the encoded rows are scored.
+fn batch_encoding<'m>(m: &'m Classifier) {
+    use crate::models::Control;
+    use crate::models::data::Cell;
+    use crate::models::mlp::features::Encoding;
+    let features = &m.encoder().features;
+    let own = |i: usize, k: usize| match &features[i].encoding {
+        Encoding::Categorical { categories, .. } if !categories.is_empty() => {
+            categories[k % categories.len()].as_bytes()
+        }
+        _ => b"pro",
+    };
+    let tables = m.category_tables();
+    let w = m.width();
+    let (mut batch, mut row) = (vec![0f32; w], vec![0f32; w]);
+    let probes: [&dyn Fn(usize) -> &'m [u8]; 6] =
+        [&|i| own(i, 0), &|i| own(i, 1), &|i| own(i, 7), &|_| b"team", &|_| b"", &|_| b"\xff\xfe"];
+    for bytes in probes {
+        let input = |i: usize| match std::str::from_utf8(bytes(i)) {
+            Ok(t) => Ok(Input::Text(t)),
+            Err(_) => Err(crate::Error::data("not UTF-8")),
+        };
+        let got = tables.encode(m, &mut batch, |i| Ok(Cell::Text(bytes(i))), input);
+        let want = m.encode_with(&mut row, input);
+        match (got, want) {
+            (Ok(()), Ok(())) => {
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&batch), bits(&row), "batch encoding differs from per-row encoding");
+                let _ = m.score_rows(&batch, 1, &Control::new());
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "batch encoding error differs"),
+            (a, b) => panic!("batch encoding {a:?}, per-row encoding {b:?}"),
+        }
+    }
+    let numbers = |_: usize| Ok(Input::Real(2.5));
+    let got = tables.encode(m, &mut batch, |_| Ok(Cell::Other(Input::Real(2.5))), numbers);
+    assert_eq!(got.is_ok(), m.encode_with(&mut row, numbers).is_ok(), "batch encoding of numbers");
 }
 
 /// Three rows for [`Model::evaluate`] of a classifier: every feature 1.0 (or text `pro`, as
