@@ -281,6 +281,31 @@ mod tests {
         assert_eq!(finished(b), finished(serial(&col, &rows, 1, 2)));
     }
 
+    /// A builder appended to drops its hash table; counting more texts after that (with
+    /// `try_add` or `add`, or appending again) rebuilds it and gives what one builder gives.
+    #[test]
+    fn counting_goes_on_after_an_append() {
+        let col = texts(90);
+        let rows: Vec<usize> = (0..90).collect();
+        let tick = |_: u64| Ok(());
+        let (t, mut tokens) = (tokenizer(), Tokens::default());
+        for fallible in [true, false] {
+            let mut a = serial(&col, &rows[..30], 1, 2);
+            a.try_append(serial(&col, &rows[30..50], 1, 2), &tick).unwrap();
+            for &r in &rows[50..70] {
+                t.tokenize(&cell_text(col.get(r)).unwrap(), &mut tokens);
+                if fallible {
+                    a.try_add(&tokens, 1, 2).unwrap();
+                } else {
+                    a.add(&tokens, 1, 2);
+                }
+            }
+            a.try_append(serial(&col, &rows[70..80], 1, 2), &tick).unwrap();
+            a.try_append(serial(&col, &rows[80..], 1, 2), &tick).unwrap();
+            assert_eq!(finished(a), finished(serial(&col, &rows, 1, 2)), "fallible {fallible}");
+        }
+    }
+
     /// The halves depend on the count only, on either path.
     #[test]
     fn halves_split_at_the_middle() {

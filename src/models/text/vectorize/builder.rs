@@ -93,6 +93,9 @@ impl VocabularyBuilder {
         if self.doc_offsets.is_empty() {
             self.doc_offsets.push(0);
             self.index = Index::with_capacity(1 << 14);
+        } else if self.index.slots.is_empty() {
+            // Appended to: the table is rebuilt when it is needed again (see `try_append`).
+            self.rebuild_index();
         }
         let doc = (self.doc_offsets.len() - 1) as u32;
         #[cfg(test)]
@@ -184,6 +187,19 @@ impl VocabularyBuilder {
         )))
     }
 
+    /// A new hash table of every term, at most half full.
+    fn rebuild_index(&mut self) {
+        let mut index = Index::with_capacity(self.terms.len() * 2);
+        for (i, t) in self.terms.iter().enumerate() {
+            // The new slots are written at random: prefetch ahead.
+            if let Some(next) = self.terms.get(i + AHEAD) {
+                prefetch(index.home(untag(next.tag)));
+            }
+            index.insert(untag(t.tag), i as u32);
+        }
+        self.index = index;
+    }
+
     /// Grows the hash table now if `terms` terms would make `record` grow it (memory the
     /// system refuses is an error, not an abort), to the size `record` would give it.
     fn try_grow_index(&mut self, terms: usize) -> Result<()> {
@@ -221,6 +237,10 @@ impl VocabularyBuilder {
         if self.doc_offsets.is_empty() {
             *self = later;
             return Ok(());
+        }
+        if self.index.slots.is_empty() {
+            // Appended to before: its table was dropped.
+            self.try_grow_index(self.terms.len())?;
         }
         let VocabularyBuilder { text, terms, index, mut features, counts, doc_offsets, .. } = later;
         // Its table is not needed: its terms are looked up in this one.
@@ -279,7 +299,9 @@ impl VocabularyBuilder {
         self.terms.try_reserve_exact(new_terms).map_err(|_| {
             memory::refused(((self.terms.len() + new_terms) * size_of::<TermStats>()) as f64, WHAT)
         })?;
-        self.try_grow_index(self.terms.len() + new_terms)?;
+        // The table is not extended with the new terms: `finish` needs no table, so it is
+        // dropped here (a large one is tens of MB) and rebuilt only if more texts come.
+        self.index = Index::default();
         for (t, id) in terms.iter().zip(remap.iter_mut()) {
             if *id != EMPTY {
                 continue;
@@ -289,7 +311,6 @@ impl VocabularyBuilder {
             self.text.push_str(&text[t.start as usize..t.end as usize]);
             let end = self.text.len() as u32;
             self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
-            self.index.insert(untag(t.tag), *id);
         }
         drop((text, terms));
         for f in features.iter_mut() {
@@ -328,15 +349,7 @@ impl VocabularyBuilder {
                     pos: 0,
                 });
                 if self.terms.len() * 2 > self.index.slots.len() {
-                    let mut index = Index::with_capacity(self.terms.len() * 2);
-                    for (i, t) in self.terms.iter().enumerate() {
-                        // The new slots are written at random: prefetch ahead.
-                        if let Some(next) = self.terms.get(i + AHEAD) {
-                            prefetch(index.home(untag(next.tag)));
-                        }
-                        index.insert(untag(t.tag), i as u32);
-                    }
-                    self.index = index;
+                    self.rebuild_index();
                 } else {
                     self.index.insert(hash, id);
                 }
