@@ -189,7 +189,7 @@ impl VocabularyBuilder {
 
     /// A new hash table of every term, at most half full.
     fn rebuild_index(&mut self) {
-        let mut index = Index::with_capacity(self.terms.len() * 2);
+        let mut index = Index::with_capacity(self.terms.len());
         for (i, t) in self.terms.iter().enumerate() {
             // The new slots are written at random: prefetch ahead.
             if let Some(next) = self.terms.get(i + AHEAD) {
@@ -206,10 +206,10 @@ impl VocabularyBuilder {
         if terms.saturating_mul(2) <= self.index.slots.len() {
             return Ok(());
         }
-        let bits = (terms.max(4).saturating_mul(4)).next_power_of_two().trailing_zeros();
+        let bits = (terms.max(4).saturating_mul(2)).next_power_of_two().trailing_zeros();
         if bits > 32 {
             return Err(crate::Error::data(
-                "the training texts have more than 2^30 distinct terms (use fewer n-grams with the option 'ngrams')",
+                "the training texts have more than 2^31 distinct terms (use fewer n-grams with the option 'ngrams')",
             ));
         }
         let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
