@@ -29,6 +29,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// appending a builder costs a lookup per distinct term of the second half).
 pub(super) const MIN_ROWS: usize = 2048;
 
+/// Texts of at least this many bytes (a half's, with two threads) reserve their tables ahead.
+const RESERVE_AHEAD_FROM: usize = 1 << 22;
+
+/// The bytes of a text cell as [`cell_text`] reads it (0 for NULL; numbers are short).
+fn text_bytes(v: Input<'_>) -> usize {
+    match v {
+        Input::Text(t) => t.len(),
+        _ => 0,
+    }
+}
+
 /// Whether a second thread is worth it for `rows` texts.
 fn parallel(rows: usize) -> bool {
     rows >= MIN_ROWS && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
@@ -54,9 +65,20 @@ pub(super) fn count_terms(
     let count = |part: &[usize], tick: &dyn Fn(u64) -> Result<()>, first: bool| {
         let mut builder = VocabularyBuilder::default();
         let mut tokens = Tokens::default();
+        // The bytes of the part's texts, and of those counted so far: once a sixteenth of a
+        // large part is counted, the builder reserves what the rest will take at the same rate
+        // (see `VocabularyBuilder::reserve_ahead`).
+        let total: usize = part.iter().map(|&r| text_bytes(text.get(r))).sum();
+        let (mut seen, mut ahead) = (0usize, total < RESERVE_AHEAD_FROM);
         for &r in part {
-            tokenizer.tokenize(&cell_text(text.get(r))?, &mut tokens);
+            let cell = cell_text(text.get(r))?;
+            tokenizer.tokenize(&cell, &mut tokens);
             builder.try_add(&tokens, lo, hi)?;
+            seen += cell.len();
+            if !ahead && seen.saturating_mul(16) >= total {
+                builder.reserve_ahead(total as f64 / seen.max(1) as f64);
+                ahead = true;
+            }
             if first {
                 done.fetch_add(1, Ordering::Relaxed);
             }

@@ -322,3 +322,38 @@ fn finishing_is_interruptible() {
         assert_eq!(e.as_deref(), Some("interrupted"), "{w:?}");
     }
 }
+
+/// Reserving ahead makes room for the rest of the texts at the rate of those counted, and
+/// changes neither the vocabulary nor the rows; a scale of at most 1 (or not a number)
+/// reserves nothing.
+#[test]
+fn reserving_ahead_changes_nothing_but_the_room() {
+    let docs: Vec<String> =
+        (0..400).map(|i| format!("doc {i} has words w{} w{} and more words", i % 37, i % 11)).collect();
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let (mut plain, mut ahead) = (VocabularyBuilder::default(), VocabularyBuilder::default());
+    let mut toks = Tokens::default();
+    let mut room = [0; 3];
+    for (i, d) in docs.iter().enumerate() {
+        t.tokenize(d, &mut toks);
+        plain.try_add(&toks, 1, 2).unwrap();
+        ahead.try_add(&toks, 1, 2).unwrap();
+        if i == 24 {
+            let before = ahead.capacities();
+            for no in [1.0, 0.5, f64::NAN, f64::INFINITY] {
+                ahead.reserve_ahead(no);
+                assert_eq!(ahead.capacities(), before, "scale {no}");
+            }
+            ahead.reserve_ahead(16.0);
+            room = ahead.capacities();
+            assert!(room.iter().zip(&before).all(|(a, b)| a > b), "{before:?} -> {room:?}");
+        }
+    }
+    // 16 times what 25 texts took is enough for all 400: the pairs did not grow again.
+    assert_eq!(ahead.capacities()[0], room[0]);
+    let control = crate::models::control::Control::new();
+    let a = plain.finish(1, None, Weighting::Count, &control).unwrap();
+    let b = ahead.finish(1, None, Weighting::Count, &control).unwrap();
+    assert_eq!(terms(&a.0), terms(&b.0));
+    assert_eq!((&a.1, &a.2), (&b.1, &b.2));
+}
