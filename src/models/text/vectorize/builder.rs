@@ -2,7 +2,7 @@
 //! table, two builders appended), then prunes and sorts them into a [`Vocabulary`] and the
 //! documents' weighted rows.
 
-use super::super::tokenize::{Gram, Tokens, term_hash};
+use super::super::tokenize::{Gram, Tokens, combine, term_hash};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
 use super::vocabulary::Vocabulary;
 use super::weighting::{SparseRows, Weighting, idf, push_counts};
@@ -56,6 +56,10 @@ struct TermStats {
 /// ([`VocabularyBuilder::auto_min_df`]).
 pub const LARGE_VOCABULARY: usize = 1_000_000;
 
+/// The provisional ids of word pairs carry this bit (their records are in
+/// [`VocabularyBuilder::pairs`]); other terms' ids are below it.
+const PAIR: u32 = 1 << 31;
+
 /// What the builder's allocations are called in memory errors.
 const WHAT: &str = "the vocabulary of the training texts";
 
@@ -68,6 +72,13 @@ pub struct VocabularyBuilder {
     /// Provisional term id → its statistics.
     terms: Vec<TermStats>,
     index: Index,
+    /// With `ngrams` (1, 2): the bigrams, keyed by their two words' ids instead of their bytes
+    /// (a record's `start` and `end` are the ids of its first and second word, its tag the
+    /// bigram's hash's). A lookup reads a slot and a record, with no bytes to compare, and only
+    /// the bigrams that [`VocabularyBuilder::finish`] keeps are ever spelled out. Ids in the
+    /// rows carry [`PAIR`].
+    pairs: Vec<TermStats>,
+    pair_index: Index,
     /// Every document's distinct terms (provisional ids, in order of first occurrence) and
     /// their counts, concatenated: the rows, merged as the terms come (the record of a term
     /// knows its position in the current row).
@@ -77,9 +88,15 @@ pub struct VocabularyBuilder {
     /// Scratch: the n-grams of the current document and their first candidate ids.
     grams: Vec<Gram>,
     cands: Vec<u32>,
+    /// Scratch: the current document's word ids and bigram hashes (pairs mode).
+    ids: Vec<u32>,
+    pair_hashes: Vec<u64>,
     /// Probe in stages whatever the table's size (tests of that path).
     #[cfg(test)]
     pub(super) always_staged: bool,
+    /// Count bigrams by their bytes, as other n-grams (tests comparing the two).
+    #[cfg(test)]
+    pub(super) no_pairs: bool,
 }
 
 impl VocabularyBuilder {
@@ -93,29 +110,101 @@ impl VocabularyBuilder {
         if self.doc_offsets.is_empty() {
             self.doc_offsets.push(0);
             self.index = Index::with_capacity(1 << 14);
+            self.pair_index = Index::with_capacity(1 << 14);
         } else if self.index.slots.is_empty() {
-            // Appended to: the table is rebuilt when it is needed again (see `try_append`).
-            self.rebuild_index();
+            // Appended to: the tables are rebuilt when they are needed again (see `try_append`).
+            self.index = index_of(&self.terms);
+            self.pair_index = index_of(&self.pairs);
         }
         let doc = (self.doc_offsets.len() - 1) as u32;
         #[cfg(test)]
-        let small = self.index.slots.len() < STAGED_FROM && !self.always_staged;
+        let staged = |index: &Index| index.slots.len() >= STAGED_FROM || self.always_staged;
         #[cfg(not(test))]
-        let small = self.index.slots.len() < STAGED_FROM;
-        if small {
+        let staged = |index: &Index| index.slots.len() >= STAGED_FROM;
+        if self.pairs_mode(lo, hi) {
+            self.add_with_pairs(tokens, doc, staged(&self.index), staged(&self.pair_index));
+            self.doc_offsets.push(self.features.len());
+            return;
+        }
+        if !staged(&self.index) {
             // A small table stays in cache: the stages would only add passes.
-            tokens.for_each_ngram_hashed(lo, hi, |term, hash| self.record(term, hash, doc));
+            tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
+                self.record(term, hash, doc);
+            });
             self.doc_offsets.push(self.features.len());
             return;
         }
         let mut grams = std::mem::take(&mut self.grams);
         grams.clear();
         tokens.ngrams_into(lo, hi, &mut grams);
+        self.probe_ahead(&grams);
+        let text = tokens.text();
         for g in &grams {
+            self.record(&text[g.start as usize..g.end as usize], g.hash, doc);
+        }
+        self.grams = grams;
+        self.doc_offsets.push(self.features.len());
+    }
+
+    /// Whether the n-grams `lo..=hi` are counted as words and word pairs ([`Self::pairs`]):
+    /// for (1, 2), the default.
+    fn pairs_mode(&self, lo: usize, hi: usize) -> bool {
+        #[cfg(test)]
+        if self.no_pairs {
+            return false;
+        }
+        (lo, hi) == (1, 2)
+    }
+
+    /// [`VocabularyBuilder::add`] of the words and word pairs of one document, in the order the
+    /// n-grams come (the words, then the pairs in text order), with the tables probed in
+    /// stages when they are large.
+    fn add_with_pairs(&mut self, tokens: &Tokens, doc: u32, stage_words: bool, stage_pairs: bool) {
+        let hashes = tokens.hashes();
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        if stage_words {
+            let mut grams = std::mem::take(&mut self.grams);
+            grams.clear();
+            tokens.ngrams_into(1, 1, &mut grams);
+            self.probe_ahead(&grams);
+            let text = tokens.text();
+            ids.extend(
+                grams.iter().map(|g| self.record(&text[g.start as usize..g.end as usize], g.hash, doc)),
+            );
+            self.grams = grams;
+        } else {
+            ids.extend(hashes.iter().enumerate().map(|(i, &h)| self.record(tokens.get(i), h, doc)));
+        }
+        let mut pair_hashes = std::mem::take(&mut self.pair_hashes);
+        pair_hashes.clear();
+        pair_hashes.extend(hashes.windows(2).map(|w| combine(w[0], w[1])));
+        if stage_pairs {
+            for &h in &pair_hashes {
+                prefetch(self.pair_index.home(h));
+            }
+            for &h in &pair_hashes {
+                let id = self.pair_index.first(h);
+                if id != EMPTY {
+                    prefetch(&self.pairs[id as usize]);
+                }
+            }
+        }
+        for (w, &h) in ids.windows(2).zip(&pair_hashes) {
+            self.record_pair(w[0], w[1], h, doc);
+        }
+        self.ids = ids;
+        self.pair_hashes = pair_hashes;
+    }
+
+    /// Prefetches what recording `grams` reads: their slots, then the records of the first
+    /// candidates, then their bytes.
+    fn probe_ahead(&mut self, grams: &[Gram]) {
+        for g in grams {
             prefetch(self.index.home(g.hash));
         }
         self.cands.clear();
-        for g in &grams {
+        for g in grams {
             let id = self.index.first(g.hash);
             if id != EMPTY {
                 prefetch(&self.terms[id as usize]);
@@ -127,12 +216,6 @@ impl VocabularyBuilder {
                 prefetch_byte(self.text.as_bytes(), self.terms[id as usize].start as usize);
             }
         }
-        let text = tokens.text();
-        for g in &grams {
-            self.record(&text[g.start as usize..g.end as usize], g.hash, doc);
-        }
-        self.grams = grams;
-        self.doc_offsets.push(self.features.len());
     }
 
     /// [`VocabularyBuilder::add`], after reserving what the document can add to the tables
@@ -149,15 +232,22 @@ impl VocabularyBuilder {
         // n-grams of the document, and the bytes of all of them: an n-gram of k tokens is a
         // slice of the joined text, and the k-grams together cover it at most k times.
         let grams: usize = (lo..=hi).map(|k| n.saturating_sub(k - 1)).sum();
-        let bytes = (lo..=hi).map(|k| k.saturating_mul(tokens.text().len() + 1)).sum::<usize>();
-        self.check_u32(grams, bytes, grams, 1)?;
+        // In pairs mode the bigrams are pairs, and only the words' bytes are kept.
+        let (words, pairs, bytes) = if self.pairs_mode(lo, hi) {
+            (n, n - 1, tokens.text().len())
+        } else {
+            (grams, 0, (lo..=hi).map(|k| k.saturating_mul(tokens.text().len() + 1)).sum::<usize>())
+        };
+        self.check_u32(words, bytes, grams, 1)?;
+        self.check_pairs(pairs)?;
         memory::reserve(&mut self.features, grams, WHAT)?;
         memory::reserve(&mut self.counts, grams, WHAT)?;
-        memory::reserve(&mut self.terms, grams, WHAT)?;
+        memory::reserve(&mut self.terms, words, WHAT)?;
+        memory::reserve(&mut self.pairs, pairs, WHAT)?;
         self.text.try_reserve(bytes).map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
-        let terms = self.terms.len().saturating_add(grams);
         if !self.doc_offsets.is_empty() {
-            self.try_grow_index(terms)?;
+            try_grow(&mut self.index, &self.terms, self.terms.len().saturating_add(words))?;
+            try_grow(&mut self.pair_index, &self.pairs, self.pairs.len().saturating_add(pairs))?;
         }
         self.add(tokens, lo, hi);
         Ok(())
@@ -184,6 +274,7 @@ impl VocabularyBuilder {
         ahead(&mut self.features, scale);
         ahead(&mut self.counts, scale);
         ahead(&mut self.terms, scale);
+        ahead(&mut self.pairs, scale);
         let want = (self.text.len() as f64 * scale * 1.125) as usize;
         let _ = self.text.try_reserve_exact(want.saturating_sub(self.text.len()));
     }
@@ -218,41 +309,14 @@ impl VocabularyBuilder {
         )))
     }
 
-    /// A new hash table of every term, at most half full.
-    fn rebuild_index(&mut self) {
-        let mut index = Index::with_capacity(self.terms.len());
-        for (i, t) in self.terms.iter().enumerate() {
-            // The new slots are written at random: prefetch ahead.
-            if let Some(next) = self.terms.get(i + AHEAD) {
-                prefetch(index.home(untag(next.tag)));
-            }
-            index.insert(untag(t.tag), i as u32);
+    /// Refuses `more` word pairs when their ids would reach [`PAIR`] (they carry it).
+    fn check_pairs(&self, more: usize) -> Result<()> {
+        if self.pairs.len().saturating_add(more) >= (PAIR - 1) as usize {
+            return Err(crate::Error::data(format!(
+                "the training texts have more than {} distinct word pairs, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
+                PAIR - 2
+            )));
         }
-        self.index = index;
-    }
-
-    /// Grows the hash table now if `terms` terms would make `record` grow it (memory the
-    /// system refuses is an error, not an abort), to the size `record` would give it.
-    fn try_grow_index(&mut self, terms: usize) -> Result<()> {
-        if terms.saturating_mul(2) <= self.index.slots.len() {
-            return Ok(());
-        }
-        let bits = (terms.max(4).saturating_mul(2)).next_power_of_two().trailing_zeros();
-        if bits > 32 {
-            return Err(crate::Error::data(
-                "the training texts have more than 2^31 distinct terms (use fewer n-grams with the option 'ngrams')",
-            ));
-        }
-        let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
-        slots.resize(1 << bits, (0, EMPTY));
-        let mut index = Index { slots, shift: 64 - bits };
-        for (i, t) in self.terms.iter().enumerate() {
-            if let Some(next) = self.terms.get(i + AHEAD) {
-                prefetch(index.home(untag(next.tag)));
-            }
-            index.insert(untag(t.tag), i as u32);
-        }
-        self.index = index;
         Ok(())
     }
 
@@ -270,12 +334,23 @@ impl VocabularyBuilder {
             return Ok(());
         }
         if self.index.slots.is_empty() {
-            // Appended to before: its table was dropped.
-            self.try_grow_index(self.terms.len())?;
+            // Appended to before: its tables were dropped.
+            try_grow(&mut self.index, &self.terms, self.terms.len())?;
+            try_grow(&mut self.pair_index, &self.pairs, self.pairs.len())?;
         }
-        let VocabularyBuilder { text, terms, index, mut features, counts, doc_offsets, .. } = later;
-        // Its table is not needed: its terms are looked up in this one.
-        drop(index);
+        let VocabularyBuilder {
+            text,
+            terms,
+            index,
+            pairs,
+            pair_index,
+            mut features,
+            counts,
+            doc_offsets,
+            ..
+        } = later;
+        // Its tables are not needed: its terms are looked up in this one's.
+        drop((index, pair_index));
         // First the later terms this builder knows (counts added, ids noted), then room for
         // exactly the new ones, appended in their order: no growth by doubling at this size.
         let mut remap: Vec<u32> = memory::with_capacity(terms.len(), WHAT)?;
@@ -344,10 +419,11 @@ impl VocabularyBuilder {
             self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
         }
         drop((text, terms));
+        let pair_remap = self.append_pairs(pairs, &remap, tick)?;
         for f in features.iter_mut() {
-            *f = remap[*f as usize];
+            *f = if *f & PAIR != 0 { pair_remap[(*f & !PAIR) as usize] | PAIR } else { remap[*f as usize] };
         }
-        drop(remap);
+        drop((remap, pair_remap));
         append_exact(&mut self.features, features)?;
         append_exact(&mut self.counts, counts)?;
         let base = self.doc_offsets.last().copied().unwrap_or(0);
@@ -355,9 +431,68 @@ impl VocabularyBuilder {
         Ok(())
     }
 
-    /// Counts one occurrence of `term` in document `doc`.
+    /// The word pairs of [`VocabularyBuilder::try_append`]: `later`'s pairs, their words
+    /// renumbered by `words` (its word ids → this builder's), are added to this builder's counts
+    /// or appended; returns their ids here. The pairs' table is dropped, as the words' is.
+    fn append_pairs(
+        &mut self,
+        later: Vec<TermStats>,
+        words: &[u32],
+        tick: &dyn Fn(u64) -> Result<()>,
+    ) -> Result<Vec<u32>> {
+        let mut remap: Vec<u32> = memory::with_capacity(later.len(), WHAT)?;
+        let mut new_pairs = 0;
+        for (i, p) in later.iter().enumerate() {
+            // A slot, then the record it names, at random: prefetch each ahead.
+            if let Some(next) = later.get(i + AHEAD) {
+                prefetch(self.pair_index.home(untag(next.tag)));
+            }
+            if let Some(next) = later.get(i + AHEAD / 2) {
+                let id = self.pair_index.first(untag(next.tag));
+                if id != EMPTY {
+                    prefetch(&self.pairs[id as usize]);
+                }
+            }
+            let (a, b) = (words[p.start as usize], words[p.end as usize]);
+            let mine = &self.pairs;
+            let found = self.pair_index.find(untag(p.tag), |id| {
+                let m = &mine[id as usize];
+                m.start == a && m.end == b
+            });
+            match found {
+                Some(id) => {
+                    let m = &mut self.pairs[id as usize];
+                    m.count = m.count.saturating_add(p.count);
+                    m.df += p.df;
+                    remap.push(id);
+                }
+                None => {
+                    new_pairs += 1;
+                    remap.push(EMPTY);
+                }
+            }
+            if i % 4096 == 4095 {
+                tick(4096 * 8)?;
+            }
+        }
+        self.check_pairs(new_pairs)?;
+        self.pairs.try_reserve_exact(new_pairs).map_err(|_| {
+            memory::refused(((self.pairs.len() + new_pairs) * size_of::<TermStats>()) as f64, WHAT)
+        })?;
+        self.pair_index = Index::default();
+        for (p, id) in later.iter().zip(remap.iter_mut()) {
+            if *id == EMPTY {
+                *id = self.pairs.len() as u32;
+                let (start, end) = (words[p.start as usize], words[p.end as usize]);
+                self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*p });
+            }
+        }
+        Ok(remap)
+    }
+
+    /// Counts one occurrence of `term` in document `doc`; returns its provisional id.
     #[inline]
-    fn record(&mut self, term: &str, hash: u64, doc: u32) {
+    fn record(&mut self, term: &str, hash: u64, doc: u32) -> u32 {
         let (text, terms) = (&self.text, &self.terms);
         let found = self.index.find(hash, |id| {
             let t = &terms[id as usize];
@@ -370,39 +505,47 @@ impl VocabularyBuilder {
                 let start = self.text.len() as u32;
                 self.text.push_str(term);
                 let end = self.text.len() as u32;
-                self.terms.push(TermStats {
-                    start,
-                    end,
-                    tag: tag(hash),
-                    count: 0,
-                    df: 0,
-                    last_doc: u32::MAX,
-                    pos: 0,
-                });
+                self.terms.push(TermStats::new(start, end, hash));
                 if self.terms.len() * 2 > self.index.slots.len() {
-                    self.rebuild_index();
+                    self.index = index_of(&self.terms);
                 } else {
                     self.index.insert(hash, id);
                 }
                 id
             }
         };
-        let t = &mut self.terms[id as usize];
-        t.count = t.count.saturating_add(1);
-        if t.last_doc == doc {
-            self.counts[t.pos as usize] += 1.0;
-        } else {
-            t.last_doc = doc;
-            t.df += 1;
-            t.pos = self.features.len() as u32;
-            self.features.push(id);
-            self.counts.push(1.0);
-        }
+        occur(&mut self.terms[id as usize], id, doc, &mut self.features, &mut self.counts);
+        id
+    }
+
+    /// Counts one occurrence of the word pair (`a`, `b`) (provisional word ids; `hash` is the
+    /// bigram's) in document `doc`.
+    #[inline]
+    fn record_pair(&mut self, a: u32, b: u32, hash: u64, doc: u32) {
+        let pairs = &self.pairs;
+        let found = self.pair_index.find(hash, |id| {
+            let p = &pairs[id as usize];
+            p.start == a && p.end == b
+        });
+        let id = match found {
+            Some(id) => id,
+            None => {
+                let id = self.pairs.len() as u32;
+                self.pairs.push(TermStats::new(a, b, hash));
+                if self.pairs.len() * 2 > self.pair_index.slots.len() {
+                    self.pair_index = index_of(&self.pairs);
+                } else {
+                    self.pair_index.insert(hash, id);
+                }
+                id
+            }
+        };
+        occur(&mut self.pairs[id as usize], id | PAIR, doc, &mut self.features, &mut self.counts);
     }
 
     /// Number of distinct terms seen so far.
     pub fn distinct_terms(&self) -> usize {
-        self.terms.len()
+        self.terms.len() + self.pairs.len()
     }
 
     /// The `min_df` of a training without the option: 1, or 2 when the texts have more than
@@ -412,7 +555,8 @@ impl VocabularyBuilder {
     /// them gave IMDB 0.8557 accuracy against 0.8517, its star ratings 0.3659 against 0.3630.
     /// Smaller sets keep every term (`min_df: 2` cost SMS spam 0.5–0.8 points).
     pub fn auto_min_df(&self) -> u32 {
-        if self.terms.len() > LARGE_VOCABULARY && self.terms.iter().any(|t| t.df >= 2) { 2 } else { 1 }
+        let any_twice = self.terms.iter().chain(&self.pairs).any(|t| t.df >= 2);
+        if self.distinct_terms() > LARGE_VOCABULARY && any_twice { 2 } else { 1 }
     }
 
     fn term(&self, id: u32) -> &str {
@@ -435,12 +579,13 @@ impl VocabularyBuilder {
     /// sorted vocabulary with the documents as weighted sparse rows over it. Ticks `control`
     /// along the way (tens of millions of terms take a while to sort and renumber).
     pub fn finish(
-        self,
+        mut self,
         min_df: usize,
         max_features: Option<usize>,
         weighting: Weighting,
         control: &Control<'_>,
     ) -> Result<(Vocabulary, SparseRows, Vec<f32>)> {
+        self.spell_pairs(min_df, control)?;
         // Each kept term carries what the passes in sorted order need, so that they read no
         // term record at random (the records outgrow the caches on a large corpus).
         let mut entries: Vec<Entry> = (0..self.terms.len() as u32)
@@ -560,6 +705,127 @@ impl VocabularyBuilder {
         rows.values.shrink_to_fit();
         Ok((vocab, rows, idf))
     }
+}
+
+impl VocabularyBuilder {
+    /// Turns the word pairs into terms like the others, for [`VocabularyBuilder::finish`]: the
+    /// bytes of those found in at least `min_df` texts are written out ("first second"), the
+    /// others keep no bytes (`finish` drops them), and the pairs' records follow the words' in
+    /// `terms`, their ids in the rows renumbered to match.
+    fn spell_pairs(&mut self, min_df: usize, control: &Control<'_>) -> Result<()> {
+        if self.pairs.is_empty() {
+            return Ok(());
+        }
+        if self.terms.len().saturating_add(self.pairs.len()) >= u32::MAX as usize {
+            return Err(crate::Error::data(format!(
+                "the training texts have more than {} distinct terms, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
+                u32::MAX - 1
+            )));
+        }
+        let kept = |p: &TermStats| p.df as usize >= min_df;
+        let span = |t: &TermStats| (t.end - t.start) as usize;
+        let bytes: usize = self
+            .pairs
+            .iter()
+            .filter(|p| kept(p))
+            .map(|p| span(&self.terms[p.start as usize]) + 1 + span(&self.terms[p.end as usize]))
+            .sum();
+        self.check_u32(0, bytes, 0, 0)?;
+        self.text
+            .try_reserve_exact(bytes)
+            .map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
+        self.terms.try_reserve_exact(self.pairs.len()).map_err(|_| {
+            memory::refused(((self.terms.len() + self.pairs.len()) * size_of::<TermStats>()) as f64, WHAT)
+        })?;
+        let words = self.terms.len() as u32;
+        for (i, p) in self.pairs.iter_mut().enumerate() {
+            if i % 4096 == 4095 {
+                control.tick(4096)?;
+            }
+            let (a, b) = (p.start as usize, p.end as usize);
+            if !kept(p) {
+                (p.start, p.end) = (0, 0);
+                continue;
+            }
+            let start = self.text.len();
+            let (ta, tb) = (&self.terms[a], &self.terms[b]);
+            let (ra, rb) = (ta.start as usize..ta.end as usize, tb.start as usize..tb.end as usize);
+            self.text.extend_from_within(ra);
+            self.text.push(' ');
+            self.text.extend_from_within(rb);
+            (p.start, p.end) = (start as u32, self.text.len() as u32);
+        }
+        let pairs = std::mem::take(&mut self.pairs);
+        self.terms.extend_from_slice(&pairs);
+        drop(pairs);
+        control.look()?;
+        for f in self.features.iter_mut() {
+            if *f & PAIR != 0 {
+                *f = words + (*f & !PAIR);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TermStats {
+    /// A term not seen yet, at `start..end`, with `hash`'s tag.
+    fn new(start: u32, end: u32, hash: u64) -> TermStats {
+        TermStats { start, end, tag: tag(hash), count: 0, df: 0, last_doc: u32::MAX, pos: 0 }
+    }
+}
+
+/// Counts one occurrence of the term `t` (provisional id `id`, as the rows hold it) in document
+/// `doc`: its position in the document's row (`features`, `counts`) is kept in its record.
+#[inline]
+fn occur(t: &mut TermStats, id: u32, doc: u32, features: &mut Vec<u32>, counts: &mut Vec<f32>) {
+    t.count = t.count.saturating_add(1);
+    if t.last_doc == doc {
+        counts[t.pos as usize] += 1.0;
+    } else {
+        t.last_doc = doc;
+        t.df += 1;
+        t.pos = features.len() as u32;
+        features.push(id);
+        counts.push(1.0);
+    }
+}
+
+/// A table of every one of `records`, at most half full.
+fn index_of(records: &[TermStats]) -> Index {
+    let mut index = Index::with_capacity(records.len());
+    fill(&mut index, records);
+    index
+}
+
+fn fill(index: &mut Index, records: &[TermStats]) {
+    for (i, t) in records.iter().enumerate() {
+        // The new slots are written at random: prefetch ahead.
+        if let Some(next) = records.get(i + AHEAD) {
+            prefetch(index.home(untag(next.tag)));
+        }
+        index.insert(untag(t.tag), i as u32);
+    }
+}
+
+/// Grows `index` (of `records`) now if `n` records would make recording grow it (memory the
+/// system refuses is an error, not an abort), to the size recording would give it; builds it
+/// when it was dropped.
+fn try_grow(index: &mut Index, records: &[TermStats], n: usize) -> Result<()> {
+    if n.saturating_mul(2) <= index.slots.len() {
+        return Ok(());
+    }
+    let bits = (n.max(4).saturating_mul(2)).next_power_of_two().trailing_zeros();
+    if bits > 32 {
+        return Err(crate::Error::data(
+            "the training texts have more than 2^31 distinct terms (use fewer n-grams with the option 'ngrams')",
+        ));
+    }
+    let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
+    slots.resize(1 << bits, (0, EMPTY));
+    *index = Index { slots, shift: 64 - bits };
+    fill(index, records);
+    Ok(())
 }
 
 /// Appends `more` to `v`, growing `v` to the exact size (a large vector doubled would leave up

@@ -13,10 +13,33 @@ fn build(
 ) -> (Vocabulary, SparseRows, Vec<f32>) {
     let direct = build_with(docs, lo, hi, min_df, max, w, false);
     let staged = build_with(docs, lo, hi, min_df, max, w, true);
+    // Bigrams counted by their bytes, as before word pairs, give the same too.
+    let bytes = build_bytes(docs, lo, hi, min_df, max, w);
+    assert_eq!(terms(&direct.0), terms(&bytes.0));
+    assert_eq!((&direct.1, &direct.2), (&bytes.1, &bytes.2));
     // Both ways of counting give the same vocabulary and rows.
     assert_eq!(terms(&direct.0), terms(&staged.0));
     assert_eq!((&direct.1, &direct.2), (&staged.1, &staged.2));
     direct
+}
+
+fn build_bytes(
+    docs: &[&str],
+    lo: usize,
+    hi: usize,
+    min_df: usize,
+    max: Option<usize>,
+    w: Weighting,
+) -> (Vocabulary, SparseRows, Vec<f32>) {
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let mut b = VocabularyBuilder::default();
+    b.no_pairs = true;
+    let mut toks = Tokens::default();
+    for d in docs {
+        t.tokenize(d, &mut toks);
+        b.try_add(&toks, lo, hi).unwrap();
+    }
+    b.finish(min_df, max, w, &crate::models::control::Control::new()).unwrap()
 }
 
 fn build_with(
