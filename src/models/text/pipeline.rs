@@ -283,7 +283,7 @@ mod tests {
             col.data = ColumnData::texts(values.collect());
         }
         let rows: Vec<usize> = (0..col.len()).rev().collect();
-        for (lo, hi) in [(1, 1), (1, 2), (2, 3)] {
+        for (lo, hi) in [(1, 1), (1, 2), (2, 3), (1, 3)] {
             let got = count_terms(&tokenizer(), &col, &rows, (lo, hi), &Control::new()).unwrap();
             assert_eq!(finished(got), finished(serial(&col, &rows, lo, hi)), "{lo} {hi}");
         }
@@ -325,6 +325,11 @@ mod tests {
             a.try_append(serial(&col, &rows[70..80], 1, 2), &tick).unwrap();
             a.try_append(serial(&col, &rows[80..], 1, 2), &tick).unwrap();
             assert_eq!(finished(a), finished(serial(&col, &rows, 1, 2)), "fallible {fallible}");
+            // Trigrams too (pairs of pairs and words), appended twice.
+            let mut b = serial(&col, &rows[..40], 1, 3);
+            b.try_append(serial(&col, &rows[40..75], 1, 3), &tick).unwrap();
+            b.try_append(serial(&col, &rows[75..], 1, 3), &tick).unwrap();
+            assert_eq!(finished(b), finished(serial(&col, &rows, 1, 3)));
         }
     }
 

@@ -72,11 +72,12 @@ pub struct VocabularyBuilder {
     /// Provisional term id → its statistics.
     terms: Vec<TermStats>,
     index: Index,
-    /// With `ngrams` (1, 2): the bigrams, keyed by their two words' ids instead of their bytes
-    /// (a record's `start` and `end` are the ids of its first and second word, its tag the
-    /// bigram's hash's). A lookup reads a slot and a record, with no bytes to compare, and only
-    /// the bigrams that [`VocabularyBuilder::finish`] keeps are ever spelled out. Ids in the
-    /// rows carry [`PAIR`].
+    /// With `ngrams` (1, n), n ≥ 2 (the default is (1, 2)): the n-grams of two words or more,
+    /// keyed by ids instead of bytes: a record's `start` is the id of the n-gram without its
+    /// last word (a word's id, or a pair's with [`PAIR`]), its `end` the last word's id, its
+    /// tag the n-gram's hash's. A lookup reads a slot and a record, with no bytes to compare,
+    /// and only the n-grams that [`VocabularyBuilder::finish`] keeps are ever spelled out. Ids
+    /// in the rows carry [`PAIR`].
     pairs: Vec<TermStats>,
     pair_index: Index,
     /// Every document's distinct terms (provisional ids, in order of first occurrence) and
@@ -88,8 +89,11 @@ pub struct VocabularyBuilder {
     /// Scratch: the n-grams of the current document and their first candidate ids.
     grams: Vec<Gram>,
     cands: Vec<u32>,
-    /// Scratch: the current document's word ids and bigram hashes (pairs mode).
+    /// Scratch: the current document's word ids, the ids and hashes of its n-grams one word
+    /// shorter, and the hashes of the n-grams being counted (pairs mode).
     ids: Vec<u32>,
+    prefixes: Vec<u32>,
+    prefix_hashes: Vec<u64>,
     pair_hashes: Vec<u64>,
     /// Probe in stages whatever the table's size (tests of that path).
     #[cfg(test)]
@@ -122,7 +126,7 @@ impl VocabularyBuilder {
         #[cfg(not(test))]
         let staged = |index: &Index| index.slots.len() >= STAGED_FROM;
         if self.pairs_mode(lo, hi) {
-            self.add_with_pairs(tokens, doc, staged(&self.index), staged(&self.pair_index));
+            self.add_with_pairs(tokens, hi, doc, staged(&self.index), staged(&self.pair_index));
             self.doc_offsets.push(self.features.len());
             return;
         }
@@ -146,20 +150,21 @@ impl VocabularyBuilder {
         self.doc_offsets.push(self.features.len());
     }
 
-    /// Whether the n-grams `lo..=hi` are counted as words and word pairs ([`Self::pairs`]):
-    /// for (1, 2), the default.
+    /// Whether the n-grams `lo..=hi` are counted as words and pairs ([`Self::pairs`]): when
+    /// the words are counted (`lo` 1) and there are longer n-grams (the default (1, 2), and
+    /// (1, 3)).
     fn pairs_mode(&self, lo: usize, hi: usize) -> bool {
         #[cfg(test)]
         if self.no_pairs {
             return false;
         }
-        (lo, hi) == (1, 2)
+        lo == 1 && hi >= 2
     }
 
     /// [`VocabularyBuilder::add`] of the words and word pairs of one document, in the order the
     /// n-grams come (the words, then the pairs in text order), with the tables probed in
     /// stages when they are large.
-    fn add_with_pairs(&mut self, tokens: &Tokens, doc: u32, stage_words: bool, stage_pairs: bool) {
+    fn add_with_pairs(&mut self, tokens: &Tokens, hi: usize, doc: u32, stage_words: bool, stage_pairs: bool) {
         let hashes = tokens.hashes();
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
@@ -176,25 +181,40 @@ impl VocabularyBuilder {
         } else {
             ids.extend(hashes.iter().enumerate().map(|(i, &h)| self.record(tokens.get(i), h, doc)));
         }
+        // The n-grams of each length from 2 on, in text order: the one at `i` is the pair of
+        // the (n - 1)-gram at `i` (`prefixes[i]`, its hash `prefix_hashes[i]`) and the word at
+        // `i + n - 1`.
+        let (mut prefixes, mut prefix_hashes) =
+            (std::mem::take(&mut self.prefixes), std::mem::take(&mut self.prefix_hashes));
+        prefixes.clear();
+        prefixes.extend_from_slice(&ids);
+        prefix_hashes.clear();
+        prefix_hashes.extend_from_slice(hashes);
         let mut pair_hashes = std::mem::take(&mut self.pair_hashes);
-        pair_hashes.clear();
-        pair_hashes.extend(hashes.windows(2).map(|w| combine(w[0], w[1])));
-        if stage_pairs {
-            for &h in &pair_hashes {
-                prefetch(self.pair_index.home(h));
-            }
-            for &h in &pair_hashes {
-                let id = self.pair_index.first(h);
-                if id != EMPTY {
-                    prefetch(&self.pairs[id as usize]);
+        for n in 2..=hi.min(ids.len()) {
+            let count = ids.len() - n + 1;
+            pair_hashes.clear();
+            pair_hashes.extend((0..count).map(|i| combine(prefix_hashes[i], hashes[i + n - 1])));
+            if stage_pairs {
+                for &h in &pair_hashes {
+                    prefetch(self.pair_index.home(h));
+                }
+                for &h in &pair_hashes {
+                    let id = self.pair_index.first(h);
+                    if id != EMPTY {
+                        prefetch(&self.pairs[id as usize]);
+                    }
                 }
             }
-        }
-        for (w, &h) in ids.windows(2).zip(&pair_hashes) {
-            self.record_pair(w[0], w[1], h, doc);
+            for (i, &h) in pair_hashes.iter().enumerate() {
+                prefixes[i] = self.record_pair(prefixes[i], ids[i + n - 1], h, doc);
+            }
+            prefixes.truncate(count);
+            std::mem::swap(&mut prefix_hashes, &mut pair_hashes);
+            prefix_hashes.truncate(count);
         }
         self.ids = ids;
-        self.pair_hashes = pair_hashes;
+        (self.prefixes, self.prefix_hashes, self.pair_hashes) = (prefixes, prefix_hashes, pair_hashes);
     }
 
     /// Prefetches what recording `grams` reads: their slots, then the records of the first
@@ -234,7 +254,7 @@ impl VocabularyBuilder {
         let grams: usize = (lo..=hi).map(|k| n.saturating_sub(k - 1)).sum();
         // In pairs mode the bigrams are pairs, and only the words' bytes are kept.
         let (words, pairs, bytes) = if self.pairs_mode(lo, hi) {
-            (n, n - 1, tokens.text().len())
+            (n, grams - n, tokens.text().len())
         } else {
             (grams, 0, (lo..=hi).map(|k| k.saturating_mul(tokens.text().len() + 1)).sum::<usize>())
         };
@@ -431,9 +451,10 @@ impl VocabularyBuilder {
         Ok(())
     }
 
-    /// The word pairs of [`VocabularyBuilder::try_append`]: `later`'s pairs, their words
-    /// renumbered by `words` (its word ids → this builder's), are added to this builder's counts
-    /// or appended; returns their ids here. The pairs' table is dropped, as the words' is.
+    /// The pairs of [`VocabularyBuilder::try_append`]: `later`'s pairs, renumbered (its word ids
+    /// by `words`, its pair ids as they are merged, in order: a pair's first part has a lower
+    /// id), are added to this builder's counts or appended; returns their ids here. The pairs'
+    /// table is dropped, as the words' is.
     fn append_pairs(
         &mut self,
         later: Vec<TermStats>,
@@ -442,6 +463,17 @@ impl VocabularyBuilder {
     ) -> Result<Vec<u32>> {
         let mut remap: Vec<u32> = memory::with_capacity(later.len(), WHAT)?;
         let mut new_pairs = 0;
+        // The id here of a pair's first part: a word, or a pair of a lower id (renumbered before).
+        let prefix = |start: u32, pairs: &[u32]| {
+            if start & PAIR == 0 {
+                words[start as usize]
+            } else {
+                match pairs[(start & !PAIR) as usize] {
+                    EMPTY => EMPTY,
+                    id => id | PAIR,
+                }
+            }
+        };
         for (i, p) in later.iter().enumerate() {
             // A slot, then the record it names, at random: prefetch each ahead.
             if let Some(next) = later.get(i + AHEAD) {
@@ -453,7 +485,9 @@ impl VocabularyBuilder {
                     prefetch(&self.pairs[id as usize]);
                 }
             }
-            let (a, b) = (words[p.start as usize], words[p.end as usize]);
+            // A prefix new to this builder (EMPTY) makes a pair it cannot know.
+            let a = prefix(p.start, &remap);
+            let b = words[p.end as usize];
             let mine = &self.pairs;
             let found = self.pair_index.find(untag(p.tag), |id| {
                 let m = &mine[id as usize];
@@ -480,10 +514,10 @@ impl VocabularyBuilder {
             memory::refused(((self.pairs.len() + new_pairs) * size_of::<TermStats>()) as f64, WHAT)
         })?;
         self.pair_index = Index::default();
-        for (p, id) in later.iter().zip(remap.iter_mut()) {
-            if *id == EMPTY {
-                *id = self.pairs.len() as u32;
-                let (start, end) = (words[p.start as usize], words[p.end as usize]);
+        for (i, p) in later.iter().enumerate() {
+            if remap[i] == EMPTY {
+                let (start, end) = (prefix(p.start, &remap), words[p.end as usize]);
+                remap[i] = self.pairs.len() as u32;
                 self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*p });
             }
         }
@@ -518,10 +552,11 @@ impl VocabularyBuilder {
         id
     }
 
-    /// Counts one occurrence of the word pair (`a`, `b`) (provisional word ids; `hash` is the
-    /// bigram's) in document `doc`.
+    /// Counts one occurrence of the pair (`a`, `b`) (the provisional ids of an n-gram and of
+    /// the word after it; `hash` is the longer n-gram's) in document `doc`; returns its id, with
+    /// [`PAIR`].
     #[inline]
-    fn record_pair(&mut self, a: u32, b: u32, hash: u64, doc: u32) {
+    fn record_pair(&mut self, a: u32, b: u32, hash: u64, doc: u32) -> u32 {
         let pairs = &self.pairs;
         let found = self.pair_index.find(hash, |id| {
             let p = &pairs[id as usize];
@@ -541,6 +576,7 @@ impl VocabularyBuilder {
             }
         };
         occur(&mut self.pairs[id as usize], id | PAIR, doc, &mut self.features, &mut self.counts);
+        id | PAIR
     }
 
     /// Number of distinct terms seen so far.
@@ -723,13 +759,25 @@ impl VocabularyBuilder {
             )));
         }
         let kept = |p: &TermStats| p.df as usize >= min_df;
-        let span = |t: &TermStats| (t.end - t.start) as usize;
-        let bytes: usize = self
-            .pairs
-            .iter()
-            .filter(|p| kept(p))
-            .map(|p| span(&self.terms[p.start as usize]) + 1 + span(&self.terms[p.end as usize]))
-            .sum();
+        // The bytes of the kept pairs: each one's length goes into its `pos` (not needed any
+        // more), in id order, so that a pair's first part (a lower id) is measured before it.
+        // A kept pair's first part is kept too: it occurs in every text the pair occurs in.
+        let span = |t: &TermStats| t.end - t.start;
+        let mut bytes = 0usize;
+        for i in 0..self.pairs.len() {
+            let p = self.pairs[i];
+            if !kept(&p) {
+                continue;
+            }
+            let first = if p.start & PAIR == 0 {
+                span(&self.terms[p.start as usize])
+            } else {
+                self.pairs[(p.start & !PAIR) as usize].pos
+            };
+            let len = first.saturating_add(1).saturating_add(span(&self.terms[p.end as usize]));
+            self.pairs[i].pos = len;
+            bytes = bytes.saturating_add(len as usize);
+        }
         self.check_u32(0, bytes, 0, 0)?;
         self.text
             .try_reserve_exact(bytes)
@@ -738,22 +786,28 @@ impl VocabularyBuilder {
             memory::refused(((self.terms.len() + self.pairs.len()) * size_of::<TermStats>()) as f64, WHAT)
         })?;
         let words = self.terms.len() as u32;
-        for (i, p) in self.pairs.iter_mut().enumerate() {
+        for i in 0..self.pairs.len() {
             if i % 4096 == 4095 {
                 control.tick(4096)?;
             }
-            let (a, b) = (p.start as usize, p.end as usize);
-            if !kept(p) {
-                (p.start, p.end) = (0, 0);
+            let p = self.pairs[i];
+            if !kept(&p) {
+                (self.pairs[i].start, self.pairs[i].end) = (0, 0);
                 continue;
             }
+            // The first part's bytes: a word's, or a pair's spelled already (a lower id).
+            let first = if p.start & PAIR == 0 {
+                self.terms[p.start as usize]
+            } else {
+                self.pairs[(p.start & !PAIR) as usize]
+            };
+            debug_assert!(first.end > first.start, "a kept pair's first part is spelled");
+            let last = self.terms[p.end as usize];
             let start = self.text.len();
-            let (ta, tb) = (&self.terms[a], &self.terms[b]);
-            let (ra, rb) = (ta.start as usize..ta.end as usize, tb.start as usize..tb.end as usize);
-            self.text.extend_from_within(ra);
+            self.text.extend_from_within(first.start as usize..first.end as usize);
             self.text.push(' ');
-            self.text.extend_from_within(rb);
-            (p.start, p.end) = (start as u32, self.text.len() as u32);
+            self.text.extend_from_within(last.start as usize..last.end as usize);
+            (self.pairs[i].start, self.pairs[i].end) = (start as u32, self.text.len() as u32);
         }
         let pairs = std::mem::take(&mut self.pairs);
         self.terms.extend_from_slice(&pairs);

@@ -129,14 +129,20 @@ fn merged_rows_match_rows_from_occurrences() {
         .collect();
     let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
     let t = Tokenizer::new(TokenizerConfig::default());
-    for w in [Weighting::Count, Weighting::Binary, Weighting::TfIdf] {
+    for (w, hi) in [
+        (Weighting::Count, 2),
+        (Weighting::Binary, 2),
+        (Weighting::TfIdf, 2),
+        (Weighting::Count, 3),
+        (Weighting::TfIdf, 4),
+    ] {
         for (min_df, max) in [(1, None), (3, None), (1, Some(20))] {
-            let (v, rows, idf) = build(&docs, 1, 2, min_df, max, w);
+            let (v, rows, idf) = build(&docs, 1, hi, min_df, max, w);
             let mut toks = Tokens::default();
             for (d, text) in docs.iter().enumerate() {
                 t.tokenize(text, &mut toks);
                 let mut ids = Vec::new();
-                toks.for_each_ngram(1, 2, |g| ids.extend(v.id(g)));
+                toks.for_each_ngram(1, hi, |g| ids.extend(v.id(g)));
                 let (mut f, mut x) = (Vec::new(), Vec::new());
                 if w == Weighting::TfIdf {
                     push_row(&mut ids, w, &idf, &mut f, &mut x);
