@@ -1,6 +1,6 @@
-//! [`VocabularyBuilder`]: counts the training documents' terms (staged probes on a large
-//! table, two builders appended), then prunes and sorts them into a [`Vocabulary`] and the
-//! documents' weighted rows.
+//! [`VocabularyBuilder`]: counts the training documents' terms (words by their bytes, longer
+//! n-grams as pairs of ids; staged probes on a large table; two builders appended), then
+//! prunes, spells out and sorts them into a [`Vocabulary`] and the documents' weighted rows.
 
 use super::super::tokenize::{Gram, Tokens, combine, term_hash};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
@@ -64,7 +64,9 @@ const PAIR: u32 = 1 << 31;
 const WHAT: &str = "the vocabulary of the training texts";
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
-/// Terms are interned by hash into one string: no allocation per term or occurrence.
+/// Words (and, unless the words are counted, every n-gram) are interned by hash into one
+/// string; longer n-grams are pairs of ids ([`VocabularyBuilder::pairs`]): no allocation per
+/// term or occurrence.
 #[derive(Default)]
 pub struct VocabularyBuilder {
     /// The bytes of every term, in provisional id order.
