@@ -65,7 +65,7 @@ const WHAT: &str = "the vocabulary of the training texts";
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
 /// Words (and, unless the words are counted, every n-gram) are interned by hash into one
-/// string; longer n-grams are pairs of ids ([`VocabularyBuilder::pairs`]): no allocation per
+/// string; longer n-grams are pairs of ids (the n-gram one word shorter, the last word): no allocation per
 /// term or occurrence.
 #[derive(Default)]
 pub struct VocabularyBuilder {
