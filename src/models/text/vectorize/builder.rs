@@ -266,6 +266,17 @@ impl VocabularyBuilder {
         memory::reserve(&mut self.counts, grams, WHAT)?;
         memory::reserve(&mut self.terms, words, WHAT)?;
         memory::reserve(&mut self.pairs, pairs, WHAT)?;
+        if pairs > 0 {
+            // The scratch of `add_with_pairs`, a value per word (cleared, then filled).
+            for v in [&mut self.ids, &mut self.prefixes] {
+                v.clear();
+                memory::reserve(v, n, WHAT)?;
+            }
+            for v in [&mut self.prefix_hashes, &mut self.pair_hashes] {
+                v.clear();
+                memory::reserve(v, n, WHAT)?;
+            }
+        }
         self.text.try_reserve(bytes).map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
         if !self.doc_offsets.is_empty() {
             try_grow(&mut self.index, &self.terms, self.terms.len().saturating_add(words))?;
