@@ -22,16 +22,19 @@ const _: () = assert!(RANKING_K == 10, "Model::key_metric names ndcg_at_10");
 pub const REPORT_RANKING_USERS: usize = 2000;
 
 /// The training report ranks at most as many users as keep this many (user, item) scores...
-pub const REPORT_RANKING_SCORES: usize = 2_000_000;
+/// (With 2,000,000, ranking 223 users took 16–17 ms of the report's 29–34 ms on the generated
+/// 10k-item catalogue of `examples/bench_rec_large.rs`, on a shared 2-core machine; 1,000,000
+/// halves it.)
+pub const REPORT_RANKING_SCORES: usize = 1_000_000;
 
 /// ... but never fewer users than this (when there are as many).
 pub const REPORT_RANKING_MIN_USERS: usize = 100;
 
 /// How many held-out users the training report ranks over `items` items: all of them up to
 /// [`REPORT_RANKING_USERS`], fewer for large catalogues, where each ranked user costs a score
-/// for every item (a sample of 2,000,000 / `items` users, at least
-/// [`REPORT_RANKING_MIN_USERS`]: 2,000 up to 1,000 items, 1,189 for MovieLens 100K's 1,682
-/// items (which has 943 users: all ranked), 200 at 10,000 items, 100 from 20,000 items on).
+/// for every item (a sample of 1,000,000 / `items` users, at least
+/// [`REPORT_RANKING_MIN_USERS`]: 2,000 up to 500 items, 594 for MovieLens 100K's 1,682
+/// items (of its 943 users), 108 at 9,195 items, 100 from 10,000 items on).
 pub fn report_ranking_users(items: usize) -> usize {
     (REPORT_RANKING_SCORES / items.max(1)).clamp(REPORT_RANKING_MIN_USERS, REPORT_RANKING_USERS)
 }
