@@ -166,7 +166,7 @@ impl Fitted {
 /// Memory: from [`IN_PLACE_FROM`] ratings on, the ratings are shuffled where they are, in
 /// `history`'s own rows, and put back in their order when the epochs end (on an error too),
 /// instead of into a copy of every rating (80 MB at 10M ratings, alive through every epoch).
-/// `history` is the same afterwards either way, and so is the model ([`fit_visiting`]).
+/// `history` is the same afterwards either way, and so is the model (`fit_visiting`).
 pub fn fit(
     history: &mut Csr,
     m: Fitted,
@@ -197,7 +197,11 @@ pub(crate) fn fit_visiting(
 ) -> Result<Fitted> {
     let n_users = history.rows();
     debug_assert_eq!((m.user_factors.rows(), m.user_bias.len()), (n_users, n_users), "start shape");
-    let mut users: Vec<u32> = (0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
+    let mut users = memory::with_capacity::<u32>(n_users, "the users' visiting order")?;
+    users.extend((0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0));
+    // How far each user's ratings are rotated from their first shuffle (restored in place).
+    let mut turned: Vec<u32> =
+        if in_place { memory::zeroed(n_users, "the users' rotations")? } else { Vec::new() };
     let (mut cols, mut values) = if in_place {
         (std::mem::take(&mut history.cols), std::mem::take(&mut history.values))
     } else {
@@ -216,8 +220,6 @@ pub(crate) fn fit_visiting(
         shuffled_positions(&mut perm, range.len(), rng);
         gather(&mut cols[range.clone()], &mut values[range], &perm, &mut scratch);
     }
-    // How far each user's ratings are rotated from their first shuffle (restored in place).
-    let mut turned: Vec<u32> = if in_place { vec![0; n_users] } else { Vec::new() };
     let stride = m.user_factors.stride;
     let prefetch_items = std::mem::size_of_val(&m.item_factors.data[..]) > PREFETCH_ABOVE_BYTES;
     let mu = m.global_mean;
