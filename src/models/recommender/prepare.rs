@@ -233,14 +233,29 @@ where
     }
     let (user_of, item_of) =
         (|k: usize| user(fitted(k)).unwrap_or(0), |k: usize| item(fitted(k)).unwrap_or(0));
-    let by_user =
-        Csr::build_with(users.len(), n_fitted, |k| user_of(k) as usize, item_of, |k| value(fitted(k)));
-    let values = || (0..n_fitted).map(|k| value(fitted(k)));
+    let by_user = Csr::build_with_cols(
+        users.len(),
+        items.len(),
+        n_fitted,
+        |k| user_of(k) as usize,
+        item_of,
+        |k| value(fitted(k)),
+    );
+    // The sum, smallest and largest value in one pass, each folded in row order as
+    // `Iterator::sum` (from −0.0), `fold(INFINITY, f32::min)` and `fold(NEG_INFINITY, f32::max)`
+    // fold them: the same bits.
+    let (mut sum, mut lo, mut hi) = (-0.0f64, f32::INFINITY, f32::NEG_INFINITY);
+    for k in 0..n_fitted {
+        let v = value(fitted(k));
+        sum += f64::from(v);
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
     let stats = Fitted {
         rows: n_fitted,
-        sum: values().map(f64::from).sum::<f64>(),
-        lo: values().fold(f32::INFINITY, f32::min),
-        hi: values().fold(f32::NEG_INFINITY, f32::max),
+        sum,
+        lo,
+        hi,
         first_seen: first_appearance_of(
             (0..n_fitted).map(|k| (user_of(k), item_of(k))),
             users.len(),
