@@ -191,8 +191,18 @@ fn prepare_rows(
     let (all_items, item_rank) = IdMap::ranks(cols.item, "item column")?;
     let value = checked_target(cols.rating, n, implicit)?;
     let train = (0..n_train).map(train_row);
-    let (users, user_map) = restrict(&all_users, |r| user_rank.get(r), train.clone());
-    let (items, item_map) = restrict(&all_items, |r| item_rank.get(r), train.clone());
+    // Every row in training (`test_size` 0, the refit): every id is kept, in its place.
+    let every_row = n_train == n;
+    let (users, user_map) = if every_row {
+        everything(&all_users)
+    } else {
+        restrict(&all_users, |r| user_rank.get(r), train.clone())
+    };
+    let (items, item_map) = if every_row {
+        everything(&all_items)
+    } else {
+        restrict(&all_items, |r| item_rank.get(r), train.clone())
+    };
     let user = |r: usize| user_map[user_rank.get(r) as usize];
     let item = |r: usize| item_map[item_rank.get(r) as usize];
     // The fitted rows: the training rows, but for implicit feedback those of weight 0.
@@ -298,7 +308,29 @@ fn restrict(
     (kept, map)
 }
 
+/// What [`restrict`] returns when the rows are every row (each id of `all` occurs in them):
+/// the same ids and the identity map, without reading the rows.
+fn everything(all: &IdMap) -> (IdMap, Vec<Option<u32>>) {
+    (all.clone(), (0..all.len() as u32).map(Some).collect())
+}
+
 /// Number of (user, item) pairs that occur more than once in a by-user CSR.
 pub(super) fn duplicate_pairs(history: &Csr) -> usize {
     (0..history.rows()).map(|u| history.row(u).0.windows(2).filter(|w| w[0] == w[1]).count()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Over rows that use every id, restricting keeps every id in its place: what
+    /// `everything` returns without reading them.
+    #[test]
+    fn every_row_keeps_every_id() {
+        let rows_rank = [2u32, 0, 1, 2, 0];
+        for all in [IdMap::Integer(vec![-4, 7, 9]), IdMap::Text(vec!["a".into(), "b".into(), "c".into()])] {
+            let restricted = restrict(&all, |r| rows_rank[r], 0..rows_rank.len());
+            assert_eq!(everything(&all), restricted);
+        }
+    }
 }
