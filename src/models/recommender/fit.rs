@@ -51,6 +51,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
     let mut report_seconds = 0.0;
     let val_order = by_user_order(&prep.test)?;
+    let mut val_pairs = Vec::new();
     let seconds = |t: Instant| t.elapsed().as_secs_f64();
     let (user_bias, item_bias, user_factors, item_factors, biased) = match &params.hyper {
         Hyper::Sgd(sgd) => {
@@ -59,8 +60,17 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
             let mut on_epoch = |epoch: usize, rmse: f64, m: &svd::Fitted, users: &Factors| {
                 finite::check(rmse, "epoch", epoch + 1, "the training RMSE", &hint)?;
                 let scoring = Instant::now();
-                let val_loss =
-                    epoch_val_rmse(&prep.test, &val_order, m, users, biased, mean as f32, scale, control)?;
+                let val_loss = epoch_val_rmse(
+                    &prep.test,
+                    &val_order,
+                    &mut val_pairs,
+                    m,
+                    users,
+                    biased,
+                    mean as f32,
+                    scale,
+                    control,
+                )?;
                 report_seconds += seconds(scoring);
                 log.push(EpochLog {
                     epoch: epoch as u32 + 1,
