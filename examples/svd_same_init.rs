@@ -63,7 +63,7 @@ fn fold_rmse(dir: &Path, n: usize, p: &SgdParams) -> Result<f64, Box<dyn std::er
         })
         .collect();
     let mean = train.iter().map(|r| r.2).sum::<f64>() / train.len() as f64;
-    let history = Csr::build(users.len(), &triples, false);
+    let mut history = Csr::build(users.len(), &triples, false);
     let init = Fitted {
         global_mean: mean as f32,
         user_bias: vec![0.0; users.len()],
@@ -71,7 +71,7 @@ fn fold_rmse(dir: &Path, n: usize, p: &SgdParams) -> Result<f64, Box<dyn std::er
         user_factors: read_factors(&dir.join(format!("init_pu_{n}.f32")), users.len(), p.n_factors)?,
         item_factors: read_factors(&dir.join(format!("init_qi_{n}.f32")), items.len(), p.n_factors)?,
     };
-    let m = svd::fit(&history, init, p, &mut rng(42), &Control::new(), |_, _, _| Ok(()))?;
+    let m = svd::fit(&mut history, init, p, &mut rng(42), &Control::new(), |_, _, _| Ok(()))?;
     let se: f64 = test
         .iter()
         .map(|&(u, i, r)| {

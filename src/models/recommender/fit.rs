@@ -36,7 +36,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
-    let by_user = prep.by_user;
+    let mut by_user = prep.by_user;
     let train_rows = prep.fitted.rows;
     let mean = if implicit { 0.0 } else { prep.fitted.sum / train_rows as f64 };
     let rating_scale = if implicit {
@@ -51,6 +51,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
     let mut report_seconds = 0.0;
     let val_order = by_user_order(&prep.test)?;
+    let mut val_pairs = Vec::new();
     let seconds = |t: Instant| t.elapsed().as_secs_f64();
     let (user_bias, item_bias, user_factors, item_factors, biased) = match &params.hyper {
         Hyper::Sgd(sgd) => {
@@ -59,8 +60,17 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
             let mut on_epoch = |epoch: usize, rmse: f64, m: &svd::Fitted, users: &Factors| {
                 finite::check(rmse, "epoch", epoch + 1, "the training RMSE", &hint)?;
                 let scoring = Instant::now();
-                let val_loss =
-                    epoch_val_rmse(&prep.test, &val_order, m, users, biased, mean as f32, scale, control)?;
+                let val_loss = epoch_val_rmse(
+                    &prep.test,
+                    &val_order,
+                    &mut val_pairs,
+                    m,
+                    users,
+                    biased,
+                    mean as f32,
+                    scale,
+                    control,
+                )?;
                 report_seconds += seconds(scoring);
                 log.push(EpochLog {
                     epoch: epoch as u32 + 1,
@@ -81,7 +91,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
                 ahead.map_or_else(|| init::NumpyNormal::new(common.seed), init::DrawsAhead::finish);
             let fitted = if params.algorithm == Algorithm::Svd {
                 let start = svd::Fitted::init(users, items, mean as f32, sgd, &mut normal, control)?;
-                svd::fit(&by_user, start, sgd, &mut rng, control, |e, r, m| {
+                svd::fit(&mut by_user, start, sgd, &mut rng, control, |e, r, m| {
                     on_epoch(e, r, m, &m.user_factors)
                 })?
             } else {
@@ -143,6 +153,8 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
             (Vec::new(), Vec::new(), x, y, false)
         }
     };
+    // The per-epoch validation's buffer is not needed by the report (3.2 MB at 200,000 rows).
+    drop(val_pairs);
     let item_norms = item_factors.norms();
     let popularity = baseline::popularity(&by_user, n_items, mean, implicit);
     let mut model = Recommender {

@@ -396,24 +396,25 @@ pub fn first_appearance(ratings: &[Triple], n_users: usize, n_items: usize) -> (
     first_appearance_of(ratings.iter().map(|t| (t.user, t.item)), n_users, n_items)
 }
 
-/// [`first_appearance`] of the (user, item) pairs of `ratings`, in their order.
+/// [`first_appearance`] of the (user, item) pairs of `ratings`, in their order, read once.
 pub fn first_appearance_of(
-    ratings: impl Iterator<Item = (u32, u32)> + Clone,
+    ratings: impl Iterator<Item = (u32, u32)>,
     n_users: usize,
     n_items: usize,
 ) -> (Vec<u32>, Vec<u32>) {
-    fn order(n: usize, ids: impl Iterator<Item = u32>) -> Vec<u32> {
-        let mut seen = vec![false; n];
-        let mut out = Vec::with_capacity(n);
-        for id in ids {
-            if !std::mem::replace(&mut seen[id as usize], true) {
-                out.push(id);
-            }
+    let (mut seen_users, mut seen_items) = (vec![false; n_users], vec![false; n_items]);
+    let (mut users, mut items) = (Vec::with_capacity(n_users), Vec::with_capacity(n_items));
+    for (u, i) in ratings {
+        if !std::mem::replace(&mut seen_users[u as usize], true) {
+            users.push(u);
         }
-        out.extend((0..n as u32).filter(|&i| !seen[i as usize]));
-        out
+        if !std::mem::replace(&mut seen_items[i as usize], true) {
+            items.push(i);
+        }
     }
-    (order(n_users, ratings.clone().map(|p| p.0)), order(n_items, ratings.map(|p| p.1)))
+    users.extend((0..n_users as u32).filter(|&u| !seen_users[u as usize]));
+    items.extend((0..n_items as u32).filter(|&i| !seen_items[i as usize]));
+    (users, items)
 }
 
 #[cfg(test)]

@@ -191,8 +191,18 @@ fn prepare_rows(
     let (all_items, item_rank) = IdMap::ranks(cols.item, "item column")?;
     let value = checked_target(cols.rating, n, implicit)?;
     let train = (0..n_train).map(train_row);
-    let (users, user_map) = restrict(&all_users, |r| user_rank.get(r), train.clone());
-    let (items, item_map) = restrict(&all_items, |r| item_rank.get(r), train.clone());
+    // Every row in training (`test_size` 0, the refit): every id is kept, in its place.
+    let every_row = n_train == n;
+    let (users, user_map) = if every_row {
+        everything(&all_users)
+    } else {
+        restrict(&all_users, |r| user_rank.get(r), train.clone())
+    };
+    let (items, item_map) = if every_row {
+        everything(&all_items)
+    } else {
+        restrict(&all_items, |r| item_rank.get(r), train.clone())
+    };
     let user = |r: usize| user_map[user_rank.get(r) as usize];
     let item = |r: usize| item_map[item_rank.get(r) as usize];
     // The fitted rows: the training rows, but for implicit feedback those of weight 0.
@@ -233,14 +243,29 @@ where
     }
     let (user_of, item_of) =
         (|k: usize| user(fitted(k)).unwrap_or(0), |k: usize| item(fitted(k)).unwrap_or(0));
-    let by_user =
-        Csr::build_with(users.len(), n_fitted, |k| user_of(k) as usize, item_of, |k| value(fitted(k)));
-    let values = || (0..n_fitted).map(|k| value(fitted(k)));
+    let by_user = Csr::build_with_cols(
+        users.len(),
+        items.len(),
+        n_fitted,
+        |k| user_of(k) as usize,
+        item_of,
+        |k| value(fitted(k)),
+    );
+    // The sum, smallest and largest value in one pass, each folded in row order as
+    // `Iterator::sum` (from −0.0), `fold(INFINITY, f32::min)` and `fold(NEG_INFINITY, f32::max)`
+    // fold them: the same bits.
+    let (mut sum, mut lo, mut hi) = (-0.0f64, f32::INFINITY, f32::NEG_INFINITY);
+    for k in 0..n_fitted {
+        let v = value(fitted(k));
+        sum += f64::from(v);
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
     let stats = Fitted {
         rows: n_fitted,
-        sum: values().map(f64::from).sum::<f64>(),
-        lo: values().fold(f32::INFINITY, f32::min),
-        hi: values().fold(f32::NEG_INFINITY, f32::max),
+        sum,
+        lo,
+        hi,
         first_seen: first_appearance_of(
             (0..n_fitted).map(|k| (user_of(k), item_of(k))),
             users.len(),
@@ -283,7 +308,29 @@ fn restrict(
     (kept, map)
 }
 
+/// What [`restrict`] returns when the rows are every row (each id of `all` occurs in them):
+/// the same ids and the identity map, without reading the rows.
+fn everything(all: &IdMap) -> (IdMap, Vec<Option<u32>>) {
+    (all.clone(), (0..all.len() as u32).map(Some).collect())
+}
+
 /// Number of (user, item) pairs that occur more than once in a by-user CSR.
 pub(super) fn duplicate_pairs(history: &Csr) -> usize {
     (0..history.rows()).map(|u| history.row(u).0.windows(2).filter(|w| w[0] == w[1]).count()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Over rows that use every id, restricting keeps every id in its place: what
+    /// `everything` returns without reading them.
+    #[test]
+    fn every_row_keeps_every_id() {
+        let rows_rank = [2u32, 0, 1, 2, 0];
+        for all in [IdMap::Integer(vec![-4, 7, 9]), IdMap::Text(vec!["a".into(), "b".into(), "c".into()])] {
+            let restricted = restrict(&all, |r| rows_rank[r], 0..rows_rank.len());
+            assert_eq!(everything(&all), restricted);
+        }
+    }
 }

@@ -51,8 +51,21 @@ impl Csr {
         col: impl Fn(usize) -> u32,
         value: impl Fn(usize) -> f32,
     ) -> Csr {
-        assert!(u32::try_from(n).is_ok(), "more than 2³² ratings");
         let n_cols = (0..n).map(|k| col(k) as usize + 1).max().unwrap_or(0);
+        Csr::build_with_cols(rows, n_cols, n, row, col, value)
+    }
+
+    /// [`Csr::build_with`] when every column index is below `n_cols` (known to the caller: one
+    /// pass less over the entries). The same CSR whatever `n_cols` above the largest index.
+    pub fn build_with_cols(
+        rows: usize,
+        n_cols: usize,
+        n: usize,
+        row: impl Fn(usize) -> usize,
+        col: impl Fn(usize) -> u32,
+        value: impl Fn(usize) -> f32,
+    ) -> Csr {
+        assert!(u32::try_from(n).is_ok(), "more than 2³² ratings");
         let mut next_in_col = vec![0usize; n_cols + 1];
         for k in 0..n {
             next_in_col[col(k) as usize + 1] += 1;
@@ -142,6 +155,24 @@ impl Csr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn more_columns_than_used_give_the_same_rows() {
+        let t = |user, item, value| Triple { user, item, value };
+        let triples = [t(1, 5, 1.0), t(0, 2, 2.0), t(1, 3, 3.0), t(1, 5, 4.0), t(2, 0, 5.0)];
+        let built = Csr::build(3, &triples, false);
+        for n_cols in [6, 7, 100] {
+            let wide = Csr::build_with_cols(
+                3,
+                n_cols,
+                triples.len(),
+                |k| triples[k].user as usize,
+                |k| triples[k].item,
+                |k| triples[k].value,
+            );
+            assert_eq!(wide, built, "{n_cols} columns");
+        }
+    }
 
     #[test]
     fn rows_sorted_duplicates_kept() {

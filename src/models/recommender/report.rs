@@ -22,16 +22,19 @@ const _: () = assert!(RANKING_K == 10, "Model::key_metric names ndcg_at_10");
 pub const REPORT_RANKING_USERS: usize = 2000;
 
 /// The training report ranks at most as many users as keep this many (user, item) scores...
-pub const REPORT_RANKING_SCORES: usize = 2_000_000;
+/// (With 2,000,000, ranking 223 users took 16–17 ms of the report's 29–34 ms on the generated
+/// 10k-item catalogue of `examples/bench_rec_large.rs`, on a shared 2-core machine; 1,000,000
+/// halves it.)
+pub const REPORT_RANKING_SCORES: usize = 1_000_000;
 
 /// ... but never fewer users than this (when there are as many).
 pub const REPORT_RANKING_MIN_USERS: usize = 100;
 
 /// How many held-out users the training report ranks over `items` items: all of them up to
 /// [`REPORT_RANKING_USERS`], fewer for large catalogues, where each ranked user costs a score
-/// for every item (a sample of 2,000,000 / `items` users, at least
-/// [`REPORT_RANKING_MIN_USERS`]: 2,000 up to 1,000 items, 1,189 for MovieLens 100K's 1,682
-/// items (which has 943 users: all ranked), 200 at 10,000 items, 100 from 20,000 items on).
+/// for every item (a sample of 1,000,000 / `items` users, at least
+/// [`REPORT_RANKING_MIN_USERS`]: 2,000 up to 500 items, 594 for MovieLens 100K's 1,682
+/// items (of its 943 users), 108 at 9,195 items, 100 from 10,000 items on).
 pub fn report_ranking_users(items: usize) -> usize {
     (REPORT_RANKING_SCORES / items.max(1)).clamp(REPORT_RANKING_MIN_USERS, REPORT_RANKING_USERS)
 }
@@ -55,17 +58,45 @@ pub(super) fn training_report(
     if !model.implicit() {
         let mean = model.global_mean;
         let (bu, bi) = baseline::baseline_als(&model.history, model.n_items(), mean, control)?;
-        let pairs: Vec<(f64, f64)> = test
-            .iter()
-            .map(|&(u, i, r)| {
-                let e = mean + u.map_or(0.0, |u| bu[u as usize]) + i.map_or(0.0, |i| bi[i as usize]);
-                (e.clamp(scale.0, scale.1), f64::from(r))
-            })
-            .collect();
-        details.insert("baseline_rmse".into(), json!(metrics::rmse(&pairs)));
-        details.insert("baseline_mae".into(), json!(metrics::mae(&pairs)));
+        let (rmse, mae) = errors(test.len(), 1, control, |k| {
+            let (u, i, r) = test[k];
+            let e = mean + u.map_or(0.0, |u| bu[u as usize]) + i.map_or(0.0, |i| bi[i as usize]);
+            (e.clamp(scale.0, scale.1), f64::from(r))
+        })?;
+        details.insert("baseline_rmse".into(), json!(rmse));
+        details.insert("baseline_mae".into(), json!(mae));
     }
     model.held_out_metrics(test, test_user_keys, report_ranking_users(model.n_items()), control)
+}
+
+/// Pairs scored per block of [`errors`] (1 MB of pairs).
+const ERROR_BLOCK: usize = 1 << 16;
+
+/// [`metrics::rmse`] and [`metrics::mae`] of the `n` pairs (estimate, truth) `pair(0..n)`, bit
+/// for bit, without holding them all: scored [`ERROR_BLOCK`] at a time (on both cores when a
+/// block is `work_each` enough, [`parallel::map`]) and summed in order, as those functions sum.
+/// At 2,000,000 held-out rows the pairs took 32 MB, and as much again in the map's parts,
+/// at the top of the recommender's memory.
+fn errors(
+    n: usize,
+    work_each: u64,
+    control: &Control<'_>,
+    pair: impl Fn(usize) -> (f64, f64) + Sync,
+) -> Result<(f64, f64)> {
+    if n == 0 {
+        return Ok((0.0, 0.0));
+    }
+    // −0.0, the start of `Iterator::sum` for floats: the same additions from the same start.
+    let (mut squares, mut absolute) = (-0.0f64, -0.0f64);
+    for first in (0..n).step_by(ERROR_BLOCK) {
+        let len = ERROR_BLOCK.min(n - first);
+        let block = parallel::map(len, work_each, control, "the held-out scores", |k| pair(first + k))?;
+        for (p, t) in block {
+            squares += (p - t) * (p - t);
+            absolute += (p - t).abs();
+        }
+    }
+    Ok(((squares / n as f64).sqrt(), absolute / n as f64))
 }
 
 /// The held-out ratings as a by-user CSR (for implicit feedback only the non-zero ones): they
@@ -171,18 +202,12 @@ impl Recommender {
         let mut out = Map::new();
         out.insert("rows".into(), json!(rows.len()));
         if !self.algorithm.implicit() {
-            let pairs = parallel::map(
-                rows.len(),
-                self.item_factors.stride as u64,
-                control,
-                "the held-out scores",
-                |n| {
-                    let (u, i, r) = rows[n];
-                    (self.estimate(u, i), f64::from(r))
-                },
-            )?;
-            out.insert("rmse".into(), json!(metrics::rmse(&pairs)));
-            out.insert("mae".into(), json!(metrics::mae(&pairs)));
+            let (rmse, mae) = errors(rows.len(), self.item_factors.stride as u64, control, |n| {
+                let (u, i, r) = rows[n];
+                (self.estimate(u, i), f64::from(r))
+            })?;
+            out.insert("rmse".into(), json!(rmse));
+            out.insert("mae".into(), json!(mae));
         }
         let mut groups: BTreeMap<UserKey, (Vec<u32>, usize)> = BTreeMap::new();
         let mut keys = unknown_keys.iter().peekable();
@@ -259,4 +284,23 @@ impl Recommender {
 enum UserKey {
     Known(u32),
     Unknown(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blockwise errors are those of the collected pairs, bit for bit, across block boundaries.
+    #[test]
+    fn errors_by_block_equal_errors_of_every_pair() {
+        let pair = |k: usize| (((k * 7919) % 1013) as f64 * 0.0047 + 0.3, ((k * 31) % 5 + 1) as f64);
+        for n in [0, 1, 7, ERROR_BLOCK - 1, ERROR_BLOCK, 3 * ERROR_BLOCK + 5] {
+            let pairs: Vec<(f64, f64)> = (0..n).map(pair).collect();
+            for work in [1, 1_000] {
+                let (rmse, mae) = errors(n, work, &Control::new(), pair).unwrap();
+                assert_eq!(rmse.to_bits(), metrics::rmse(&pairs).to_bits(), "n {n}");
+                assert_eq!(mae.to_bits(), metrics::mae(&pairs).to_bits(), "n {n}");
+            }
+        }
+    }
 }

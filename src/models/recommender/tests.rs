@@ -475,3 +475,11 @@ fn per_epoch_validation_samples_every_step_th_row_of_large_sets() {
     assert!(order.iter().all(|&(_, _, n)| n % 3 == 0));
     assert!(order.windows(2).all(|w| w[0] < w[1]), "sorted by user, then item");
 }
+
+/// The training report's sample of ranked users: 1,000,000 scores' worth, 100 to 2,000 users.
+#[test]
+fn report_ranks_a_million_scores_worth_of_users() {
+    use super::report::report_ranking_users;
+    let got: Vec<usize> = [1, 500, 1_000, 1_682, 9_195, 10_000, 59_047].map(report_ranking_users).to_vec();
+    assert_eq!(got, [2_000, 2_000, 1_000, 594, 108, 100, 100]);
+}
