@@ -608,15 +608,11 @@ impl VocabularyBuilder {
         if self.distinct_terms() > LARGE_VOCABULARY && any_twice { 2 } else { 1 }
     }
 
-    fn term(&self, id: u32) -> &str {
-        let t = &self.terms[id as usize];
-        &self.text[t.start as usize..t.end as usize]
-    }
-
-    /// The first 8 bytes of a term, big-endian, zero-padded: ordering by it and then by the
-    /// bytes is the bytes' order, with most comparisons settled by one integer compare.
-    fn prefix(&self, id: u32) -> u64 {
-        let t = self.term(id).as_bytes();
+    /// The first 8 bytes of a term (its record `t`: a word's, or a spelled pair's), big-endian,
+    /// zero-padded: ordering by it and then by the bytes is the bytes' order, with most
+    /// comparisons settled by one integer compare.
+    fn prefix(&self, t: &TermStats) -> u64 {
+        let t = &self.text.as_bytes()[t.start as usize..t.end as usize];
         let mut buf = [0u8; 8];
         let n = t.len().min(8);
         buf[..n].copy_from_slice(&t[..n]);
@@ -635,20 +631,23 @@ impl VocabularyBuilder {
         control: &Control<'_>,
     ) -> Result<(Vocabulary, SparseRows, Vec<f32>)> {
         self.spell_pairs(min_df, control)?;
+        // Terms are numbered here words first, then pairs (`slot`).
+        let words = self.terms.len() as u32;
+        let slot = |t: u32| if t & PAIR != 0 { words + (t & !PAIR) } else { t };
         // Each kept term carries what the passes in sorted order need, so that they read no
         // term record at random (the records outgrow the caches on a large corpus).
-        let mut entries: Vec<Entry> = (0..self.terms.len() as u32)
-            .filter(|&id| self.terms[id as usize].df as usize >= min_df)
-            .map(|id| {
-                let t = &self.terms[id as usize];
-                Entry { prefix: self.prefix(id), id, start: t.start, end: t.end, df: t.df }
-            })
+        let mut entries: Vec<Entry> = (0..)
+            .zip(self.terms.iter().chain(&self.pairs))
+            .filter(|(_, t)| t.df as usize >= min_df)
+            .map(|(id, t)| Entry { prefix: self.prefix(t), id, start: t.start, end: t.end, df: t.df })
             .collect();
+        let stats =
+            |id: u32| if id < words { &self.terms[id as usize] } else { &self.pairs[(id - words) as usize] };
         let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
         let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
             let by_count = |a: &Entry, b: &Entry| {
-                let count = |e: &Entry| self.terms[e.id as usize].count;
+                let count = |e: &Entry| stats(e.id).count;
                 count(b).cmp(&count(a)).then_with(|| by_bytes(a, b))
             };
             entries.select_nth_unstable_by(cap - 1, by_count);
@@ -674,7 +673,7 @@ impl VocabularyBuilder {
                 prefetch_byte(self.text.as_bytes(), e.start as usize);
             }
         }
-        let mut remap = vec![u32::MAX; self.terms.len()];
+        let mut remap = vec![u32::MAX; self.terms.len() + self.pairs.len()];
         let mut df = Vec::with_capacity(entries.len());
         // (An upper bound: the kept terms' lengths would take a pass of their own.)
         let mut text = String::with_capacity(self.text.len());
@@ -720,7 +719,7 @@ impl VocabularyBuilder {
                     features[span.clone()]
                         .iter()
                         .zip(&counts[span])
-                        .map(|(&t, &n)| (remap[t as usize], n))
+                        .map(|(&t, &n)| (remap[slot(t) as usize], n))
                         .filter(|&(f, _)| f != u32::MAX),
                 );
                 push_counts(&mut row, &idf, &mut rows.features, &mut rows.values);
@@ -735,9 +734,9 @@ impl VocabularyBuilder {
                 for k in self.doc_offsets[d]..self.doc_offsets[d + 1] {
                     // `remap` is read at random: prefetch ahead.
                     if let Some(&t) = features.get(k + AHEAD) {
-                        prefetch(&remap[t as usize]);
+                        prefetch(&remap[slot(t) as usize]);
                     }
-                    let f = remap[features[k] as usize];
+                    let f = remap[slot(features[k]) as usize];
                     if f != u32::MAX {
                         features[w] = f;
                         counts[w] = if binary { 1.0 } else { counts[k] };
@@ -757,10 +756,9 @@ impl VocabularyBuilder {
 }
 
 impl VocabularyBuilder {
-    /// Turns the word pairs into terms like the others, for [`VocabularyBuilder::finish`]: the
-    /// bytes of those found in at least `min_df` texts are written out ("first second"), the
-    /// others keep no bytes (`finish` drops them), and the pairs' records follow the words' in
-    /// `terms`, their ids in the rows renumbered to match.
+    /// Spells out the pairs for [`VocabularyBuilder::finish`]: the bytes of those found in at
+    /// least `min_df` texts are written out ("first second") and their records' `start..end`
+    /// point at them, as a word's do; the others keep no bytes (`finish` drops them).
     fn spell_pairs(&mut self, min_df: usize, control: &Control<'_>) -> Result<()> {
         if self.pairs.is_empty() {
             return Ok(());
@@ -795,10 +793,6 @@ impl VocabularyBuilder {
         self.text
             .try_reserve_exact(bytes)
             .map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
-        self.terms.try_reserve_exact(self.pairs.len()).map_err(|_| {
-            memory::refused(((self.terms.len() + self.pairs.len()) * size_of::<TermStats>()) as f64, WHAT)
-        })?;
-        let words = self.terms.len() as u32;
         for i in 0..self.pairs.len() {
             if i % 4096 == 4095 {
                 control.tick(4096)?;
@@ -821,15 +815,6 @@ impl VocabularyBuilder {
             self.text.push(' ');
             self.text.extend_from_within(last.start as usize..last.end as usize);
             (self.pairs[i].start, self.pairs[i].end) = (start as u32, self.text.len() as u32);
-        }
-        let pairs = std::mem::take(&mut self.pairs);
-        self.terms.extend_from_slice(&pairs);
-        drop(pairs);
-        control.look()?;
-        for f in self.features.iter_mut() {
-            if *f & PAIR != 0 {
-                *f = words + (*f & !PAIR);
-            }
         }
         Ok(())
     }
