@@ -11,53 +11,45 @@ fn build(
     max: Option<usize>,
     w: Weighting,
 ) -> (Vocabulary, SparseRows, Vec<f32>) {
-    let direct = build_with(docs, lo, hi, min_df, max, w, false);
-    let staged = build_with(docs, lo, hi, min_df, max, w, true);
-    // Bigrams counted by their bytes, as before word pairs, give the same too.
-    let bytes = build_bytes(docs, lo, hi, min_df, max, w);
-    assert_eq!(terms(&direct.0), terms(&bytes.0));
-    assert_eq!((&direct.1, &direct.2), (&bytes.1, &bytes.2));
-    // Both ways of counting give the same vocabulary and rows.
-    assert_eq!(terms(&direct.0), terms(&staged.0));
-    assert_eq!((&direct.1, &direct.2), (&staged.1, &staged.2));
+    let direct = build_with(docs, (lo, hi), min_df, max, w, Way::Direct);
+    // Both ways of counting give the same vocabulary and rows, and so do n-grams counted by
+    // their bytes, as before pairs.
+    for way in [Way::Staged, Way::Bytes] {
+        let other = build_with(docs, (lo, hi), min_df, max, w, way);
+        assert_eq!(terms(&direct.0), terms(&other.0), "{way:?}");
+        assert_eq!((&direct.1, &direct.2), (&other.1, &other.2), "{way:?}");
+    }
     direct
 }
 
-fn build_bytes(
-    docs: &[&str],
-    lo: usize,
-    hi: usize,
-    min_df: usize,
-    max: Option<usize>,
-    w: Weighting,
-) -> (Vocabulary, SparseRows, Vec<f32>) {
-    let t = Tokenizer::new(TokenizerConfig::default());
-    let mut b = VocabularyBuilder::default();
-    b.no_pairs = true;
-    let mut toks = Tokens::default();
-    for d in docs {
-        t.tokenize(d, &mut toks);
-        b.try_add(&toks, lo, hi).unwrap();
-    }
-    b.finish(min_df, max, w, &crate::models::control::Control::new()).unwrap()
+/// How [`build_with`] counts: `add` with the tables probed directly (small tables) or in
+/// stages, or `try_add` with every n-gram counted by its bytes.
+#[derive(Clone, Copy, Debug)]
+enum Way {
+    Direct,
+    Staged,
+    Bytes,
 }
 
 fn build_with(
     docs: &[&str],
-    lo: usize,
-    hi: usize,
+    (lo, hi): (usize, usize),
     min_df: usize,
     max: Option<usize>,
     w: Weighting,
-    always_staged: bool,
+    way: Way,
 ) -> (Vocabulary, SparseRows, Vec<f32>) {
     let t = Tokenizer::new(TokenizerConfig::default());
     let mut b = VocabularyBuilder::default();
-    b.always_staged = always_staged;
+    b.always_staged = matches!(way, Way::Staged);
+    b.no_pairs = matches!(way, Way::Bytes);
     let mut toks = Tokens::default();
     for d in docs {
         t.tokenize(d, &mut toks);
-        b.add(&toks, lo, hi);
+        match way {
+            Way::Bytes => b.try_add(&toks, lo, hi).unwrap(),
+            _ => b.add(&toks, lo, hi),
+        }
     }
     b.finish(min_df, max, w, &crate::models::control::Control::new()).unwrap()
 }
