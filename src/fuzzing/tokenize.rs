@@ -1,7 +1,10 @@
-//! Target `tokenize`: the two tokenizer paths agree and n-gram hashes match their text.
+//! Target `tokenize`: the two tokenizer paths agree, n-gram hashes match their text, and the
+//! lines counted as words and pairs give what counting by bytes gives.
 
 use crate::models;
+use crate::models::control::Control;
 use crate::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens, term_hash};
+use crate::models::text::vectorize::{VocabularyBuilder, Weighting};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -53,7 +56,8 @@ fn with_tokenizer<T>(config: TokenizerConfig, f: impl FnOnce(&Tokenizer) -> T) -
 
 /// Target `tokenize`: two configuration bytes (see [`tokenizer_config`]), then the text
 /// (invalid UTF-8 replaced, as it could not reach the tokenizer from SQL). Checks that both
-/// tokenizer paths agree and that n-gram hashes match their text.
+/// tokenizer paths agree, that n-gram hashes match their text, and that counting the lines as
+/// words and pairs gives the vocabulary and rows of counting them by bytes.
 pub fn tokenize(data: &[u8]) {
     let [b0, b1, rest @ ..] = data else { return };
     let (config, lo, hi) = tokenizer_config(*b0, *b1);
@@ -80,5 +84,33 @@ pub fn tokenize(data: &[u8]) {
             let gram = &full.text()[g.start as usize..g.end as usize];
             assert_eq!(term_hash(gram), g.hash, "n-gram {gram:?} of {text:?} ({config:?})");
         }
+        counting_agrees(tok, &text, lo, hi);
     });
+}
+
+/// The lines of `text` as training texts: counted as words and pairs (the default) or by their
+/// bytes, in one builder or in two appended, they give the same vocabulary and rows.
+fn counting_agrees(tok: &Tokenizer, text: &str, lo: usize, hi: usize) {
+    let docs: Vec<&str> = text.split('\n').collect();
+    let min_df = 1 + text.len() % 2;
+    let count = |by_bytes: bool, split: usize| {
+        let mut toks = Tokens::default();
+        let (mut first, mut second) = (VocabularyBuilder::default(), VocabularyBuilder::default());
+        if by_bytes {
+            first.count_by_bytes();
+            second.count_by_bytes();
+        }
+        for (i, d) in docs.iter().enumerate() {
+            tok.tokenize(d, &mut toks);
+            let builder = if i < split { &mut first } else { &mut second };
+            builder.try_add(&toks, lo, hi).expect("a fuzz input's terms fit");
+        }
+        first.try_append(second, &|_| Ok(())).expect("appending in memory");
+        let (vocab, rows, _) =
+            first.finish(min_df, None, Weighting::Count, &Control::new()).expect("finishing in memory");
+        ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), rows)
+    };
+    let bytes = count(true, docs.len());
+    assert_eq!(count(false, docs.len()), bytes, "pairs against bytes, {lo}..={hi}, {text:?}");
+    assert_eq!(count(false, docs.len() / 2), bytes, "pairs in two halves, {lo}..={hi}, {text:?}");
 }

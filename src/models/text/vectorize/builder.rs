@@ -100,8 +100,8 @@ pub struct VocabularyBuilder {
     /// Probe in stages whatever the table's size (tests of that path).
     #[cfg(test)]
     pub(super) always_staged: bool,
-    /// Count bigrams by their bytes, as other n-grams (tests comparing the two).
-    #[cfg(test)]
+    /// Count every n-gram by its bytes, as before pairs (tests and fuzzing compare the two).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(super) no_pairs: bool,
 }
 
@@ -152,11 +152,18 @@ impl VocabularyBuilder {
         self.doc_offsets.push(self.features.len());
     }
 
+    /// Counts every n-gram by its bytes, as before pairs (fuzzing compares the two ways).
+    #[cfg(any(test, feature = "fuzzing"))]
+    #[doc(hidden)]
+    pub fn count_by_bytes(&mut self) {
+        self.no_pairs = true;
+    }
+
     /// Whether the n-grams `lo..=hi` are counted as words and pairs ([`Self::pairs`]): when
     /// the words are counted (`lo` 1) and there are longer n-grams (the default (1, 2), and
     /// (1, 3)).
     fn pairs_mode(&self, lo: usize, hi: usize) -> bool {
-        #[cfg(test)]
+        #[cfg(any(test, feature = "fuzzing"))]
         if self.no_pairs {
             return false;
         }
