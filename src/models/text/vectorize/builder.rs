@@ -65,8 +65,8 @@ const WHAT: &str = "the vocabulary of the training texts";
 
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
 /// Words (and, unless the words are counted, every n-gram) are interned by hash into one
-/// string; longer n-grams are pairs of ids (the n-gram one word shorter, the last word): no allocation per
-/// term or occurrence.
+/// string; longer n-grams are pairs of ids (the n-gram one word shorter, the last word): no
+/// allocation per term or occurrence.
 #[derive(Default)]
 pub struct VocabularyBuilder {
     /// The bytes of every term, in provisional id order.
@@ -115,10 +115,10 @@ impl VocabularyBuilder {
     pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
         if self.doc_offsets.is_empty() {
             self.doc_offsets.push(0);
-            self.index = Index::with_capacity(1 << 14);
-            self.pair_index = Index::with_capacity(1 << 14);
-        } else if self.index.slots.is_empty() {
-            // Appended to: the tables are rebuilt when they are needed again (see `try_append`).
+        }
+        if self.index.slots.is_empty() {
+            // The first text (unless `try_add` made them), or appended to (`try_append` drops
+            // them): the tables are made when they are needed.
             self.index = index_of(&self.terms);
             self.pair_index = index_of(&self.pairs);
         }
@@ -285,10 +285,8 @@ impl VocabularyBuilder {
             }
         }
         self.text.try_reserve(bytes).map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
-        if !self.doc_offsets.is_empty() {
-            try_grow(&mut self.index, &self.terms, self.terms.len().saturating_add(words))?;
-            try_grow(&mut self.pair_index, &self.pairs, self.pairs.len().saturating_add(pairs))?;
-        }
+        try_grow(&mut self.index, &self.terms, self.terms.len().saturating_add(words))?;
+        try_grow(&mut self.pair_index, &self.pairs, self.pairs.len().saturating_add(pairs))?;
         self.add(tokens, lo, hi);
         Ok(())
     }
@@ -296,10 +294,10 @@ impl VocabularyBuilder {
     /// Reserves, at once, room for `scale` times what the texts counted so far take (their
     /// (text, term) pairs, term records and term bytes) and an eighth more (the rate varies from
     /// text to text, and `try_add` makes room for a whole text before counting it), when that is
-    /// more than there is: called
-    /// early in a long run of texts with `scale` = all their bytes ÷ the bytes counted, it saves
-    /// the tables growing by doubling, whose copies the allocator keeps (measured on IMDB: a
-    /// process peak of 335 MB where the tables take 180). A hint: memory refused now is left to
+    /// more than there is. Called early in a long run of texts with `scale` = all their bytes ÷
+    /// the bytes counted, it saves the tables growing by doubling, whose copies the allocator
+    /// keeps (measured on IMDB: a process peak of 335 MB where the tables take 180). A hint:
+    /// memory refused now is left to
     /// [`VocabularyBuilder::try_add`], and an estimate too large costs address space, not
     /// resident memory (the pages are touched as they fill). Distinct terms grow more slowly than
     /// the text, so they are over-estimated; the pairs grow with it.
@@ -373,11 +371,9 @@ impl VocabularyBuilder {
             *self = later;
             return Ok(());
         }
-        if self.index.slots.is_empty() {
-            // Appended to before: its tables were dropped.
-            try_grow(&mut self.index, &self.terms, self.terms.len())?;
-            try_grow(&mut self.pair_index, &self.pairs, self.pairs.len())?;
-        }
+        // (Made again if an append before dropped them.)
+        try_grow(&mut self.index, &self.terms, self.terms.len())?;
+        try_grow(&mut self.pair_index, &self.pairs, self.pairs.len())?;
         let VocabularyBuilder {
             text,
             terms,
@@ -680,7 +676,8 @@ impl VocabularyBuilder {
                 prefetch_byte(self.text.as_bytes(), e.start as usize);
             }
         }
-        let mut remap = vec![u32::MAX; self.terms.len() + self.pairs.len()];
+        let mut remap = memory::with_capacity(self.terms.len() + self.pairs.len(), WHAT)?;
+        remap.resize(self.terms.len() + self.pairs.len(), u32::MAX);
         let mut df = Vec::with_capacity(entries.len());
         // (An upper bound: the kept terms' lengths would take a pass of their own.)
         let mut text = String::with_capacity(self.text.len());
@@ -776,40 +773,17 @@ impl VocabularyBuilder {
                 u32::MAX - 1
             )));
         }
-        let kept = |p: &TermStats| p.df as usize >= min_df;
-        // The bytes of the kept pairs: each one's length goes into its `pos` (not needed any
-        // more), in id order, so that a pair's first part (a lower id) is measured before it.
-        // A kept pair's first part is kept too: it occurs in every text the pair occurs in.
-        let span = |t: &TermStats| t.end - t.start;
-        let mut bytes = 0usize;
-        for i in 0..self.pairs.len() {
-            let p = self.pairs[i];
-            if !kept(&p) {
-                continue;
-            }
-            let first = if p.start & PAIR == 0 {
-                span(&self.terms[p.start as usize])
-            } else {
-                self.pairs[(p.start & !PAIR) as usize].pos
-            };
-            let len = first.saturating_add(1).saturating_add(span(&self.terms[p.end as usize]));
-            self.pairs[i].pos = len;
-            bytes = bytes.saturating_add(len as usize);
-        }
-        self.check_u32(0, bytes, 0, 0)?;
-        self.text
-            .try_reserve_exact(bytes)
-            .map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
+        // In id order: a pair's first part (a word, or a pair of a lower id) is spelled before
+        // it. A kept pair's first part is kept too: it occurs in every text the pair occurs in.
         for i in 0..self.pairs.len() {
             if i % 4096 == 4095 {
                 control.tick(4096)?;
             }
             let p = self.pairs[i];
-            if !kept(&p) {
+            if (p.df as usize) < min_df {
                 (self.pairs[i].start, self.pairs[i].end) = (0, 0);
                 continue;
             }
-            // The first part's bytes: a word's, or a pair's spelled already (a lower id).
             let first = if p.start & PAIR == 0 {
                 self.terms[p.start as usize]
             } else {
@@ -817,6 +791,9 @@ impl VocabularyBuilder {
             };
             debug_assert!(first.end > first.start, "a kept pair's first part is spelled");
             let last = self.terms[p.end as usize];
+            let len = (first.end - first.start) as usize + 1 + (last.end - last.start) as usize;
+            self.check_u32(0, len, 0, 0)?;
+            self.text.try_reserve(len).map_err(|_| memory::refused((self.text.len() + len) as f64, WHAT))?;
             let start = self.text.len();
             self.text.extend_from_within(first.start as usize..first.end as usize);
             self.text.push(' ');
@@ -850,9 +827,12 @@ fn occur(t: &mut TermStats, id: u32, doc: u32, features: &mut Vec<u32>, counts: 
     }
 }
 
+/// The fewest terms a counting table is made for (a text's terms fit without growing it).
+const FIRST_TABLE: usize = 1 << 14;
+
 /// A table of every one of `records`, at most half full.
 fn index_of(records: &[TermStats]) -> Index {
-    let mut index = Index::with_capacity(records.len());
+    let mut index = Index::with_capacity(records.len().max(FIRST_TABLE));
     fill(&mut index, records);
     index
 }
@@ -867,22 +847,13 @@ fn fill(index: &mut Index, records: &[TermStats]) {
     }
 }
 
-/// Grows `index` (of `records`) now if `n` records would make recording grow it (memory the
-/// system refuses is an error, not an abort), to the size recording would give it; builds it
-/// when it was dropped.
+/// Makes `index` (of `records`) now, or grows it, if `n` records would make recording grow it
+/// (memory the system refuses is an error, not an abort), to the size recording would give it.
 fn try_grow(index: &mut Index, records: &[TermStats], n: usize) -> Result<()> {
-    if n.saturating_mul(2) <= index.slots.len() {
+    if !index.slots.is_empty() && n.saturating_mul(2) <= index.slots.len() {
         return Ok(());
     }
-    let bits = (n.max(4).saturating_mul(2)).next_power_of_two().trailing_zeros();
-    if bits > 32 {
-        return Err(crate::Error::data(
-            "the training texts have more than 2^31 distinct terms (use fewer n-grams with the option 'ngrams')",
-        ));
-    }
-    let mut slots = memory::with_capacity(1usize << bits, WHAT)?;
-    slots.resize(1 << bits, (0, EMPTY));
-    *index = Index { slots, shift: 64 - bits };
+    *index = Index::try_with_capacity(n.max(FIRST_TABLE), WHAT)?;
     fill(index, records);
     Ok(())
 }

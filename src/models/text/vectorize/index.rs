@@ -31,9 +31,29 @@ pub(super) const EMPTY: u32 = u32::MAX;
 impl Index {
     /// A table for `n` terms at most half full.
     pub(super) fn with_capacity(n: usize) -> Index {
-        let bits = (n.max(4) * 2).next_power_of_two().trailing_zeros();
+        let bits = Self::bits(n);
         assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
         Index { slots: vec![(0, EMPTY); 1 << bits], shift: 64 - bits }
+    }
+
+    /// [`Index::with_capacity`] for a count that comes from the data: too many terms, or
+    /// memory the system refuses, is an error (`what` names the table in it), not a panic or
+    /// an abort.
+    pub(super) fn try_with_capacity(n: usize, what: &str) -> crate::Result<Index> {
+        let bits = Self::bits(n);
+        if bits > 32 {
+            return Err(crate::Error::data(
+                "the training texts have more than 2^31 distinct terms (use fewer n-grams with the option 'ngrams')",
+            ));
+        }
+        let mut slots = crate::models::memory::with_capacity(1usize << bits, what)?;
+        slots.resize(1 << bits, (0, EMPTY));
+        Ok(Index { slots, shift: 64 - bits })
+    }
+
+    /// log2 of the slots of a table for `n` terms.
+    fn bits(n: usize) -> u32 {
+        n.max(4).saturating_mul(2).next_power_of_two().trailing_zeros()
     }
 
     /// The home slot of `hash`.
