@@ -417,26 +417,18 @@ impl Row<'_> {
     /// Cell `col` (below the column count), borrowed from the statement. Text must be valid
     /// UTF-8; a blob's bytes are not fetched (its value is empty).
     pub fn get(&self, col: usize) -> Result<Input<'_>> {
-        if col >= self.width {
-            return Err(Error::Internal(format!("column {col} of a source of {} columns", self.width)));
-        }
-        Ok(match self.rows.value(col)? {
-            ValueRef::Null => Input::Null,
-            ValueRef::Integer(i) => Input::Integer(i),
-            ValueRef::Real(r) => Input::Real(r),
-            ValueRef::Text(t) => Input::Text(simdutf8::basic::from_utf8(t).map_err(|_| {
+        Ok(match self.cell(col)? {
+            Cell::Text(t) => Input::Text(simdutf8::basic::from_utf8(t).map_err(|_| {
                 Error::data(format!(
                     "column '{}' holds text that is not valid UTF-8 in row {}",
                     clip(&self.rows.column_name(col)),
                     self.number
                 ))
             })?),
-            ValueRef::Blob(b) => Input::Blob(b),
+            Cell::Other(v) => v,
         })
     }
-}
 
-impl Row<'_> {
     /// Cell `col` (below the column count), borrowed from the statement, its text not yet
     /// checked to be UTF-8 ([`Row::get`] checks it).
     pub fn cell(&self, col: usize) -> Result<Cell<'_>> {
