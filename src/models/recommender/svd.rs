@@ -164,7 +164,8 @@ impl Fitted {
 /// to stay in cache (`PREFETCH_ABOVE_BYTES`).
 ///
 /// Memory: from [`IN_PLACE_FROM`] ratings on, the ratings are shuffled where they are, in
-/// `history`'s own rows, and put back in their order when the epochs end (on an error too),
+/// `history`'s own rows, and put back in their order when the epochs end (on an error or a
+/// panic too),
 /// instead of into a copy of every rating (80 MB at 10M ratings, alive through every epoch).
 /// `history` is the same afterwards either way, and so is the model (`fit_visiting`).
 pub fn fit(
@@ -202,6 +203,13 @@ pub(crate) fn fit_visiting(
     // How far each user's ratings are rotated from their first shuffle (restored in place).
     let mut turned: Vec<u32> =
         if in_place { memory::zeroed(n_users, "the users' rotations")? } else { Vec::new() };
+    // What putting the rows back needs, taken before they are (its size comes from the data:
+    // the longest row), so that nothing can fail between taking and restoring them.
+    let longest =
+        if in_place { users.iter().map(|&u| history.row_len(u as usize)).max().unwrap_or(0) } else { 0 };
+    let what = "putting the ratings back in order";
+    let mut perm: Vec<u32> = memory::with_capacity(longest, what)?;
+    let mut scratch = (memory::with_capacity(longest, what)?, memory::with_capacity(longest, what)?);
     let (mut cols, mut values) = if in_place {
         (std::mem::take(&mut history.cols), std::mem::take(&mut history.values))
     } else {
@@ -213,12 +221,11 @@ pub(crate) fn fit_visiting(
     };
     // The generator as the first shuffles find it: replayed to put the rows back.
     let start = rng.clone();
-    let mut perm = Vec::new();
-    let mut scratch = (Vec::new(), Vec::new());
     for &u in &users {
         let range = history.range(u as usize);
-        shuffled_positions(&mut perm, range.len(), rng);
-        gather(&mut cols[range.clone()], &mut values[range], &perm, &mut scratch);
+        // A shuffle's swaps depend on the length alone: the twin makes the same ones.
+        cols[range.clone()].shuffle(&mut rng.clone());
+        values[range].shuffle(rng);
     }
     let stride = m.user_factors.stride;
     let prefetch_items = std::mem::size_of_val(&m.item_factors.data[..]) > PREFETCH_ABOVE_BYTES;
@@ -290,7 +297,8 @@ pub(crate) fn fit_visiting(
         }
         Ok(())
     };
-    let trained = epochs();
+    // A panic in the epochs (a bug) still puts the rows back before it goes on.
+    let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut epochs));
     if in_place {
         // Each row back as it was: the rotations undone, then the first shuffle, replayed
         // from the same generator state (a shuffle's swaps depend on the length alone).
@@ -306,7 +314,10 @@ pub(crate) fn fit_visiting(
         history.cols = cols;
         history.values = values;
     }
-    trained.map(|()| m)
+    match trained {
+        Ok(result) => result.map(|()| m),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// `0..len` shuffled by `rng` as `slice.shuffle(rng)` shuffles a slice of `len` values (the
@@ -318,20 +329,8 @@ fn shuffled_positions(perm: &mut Vec<u32>, len: usize, rng: &mut ChaCha8Rng) {
     perm.shuffle(rng);
 }
 
-/// Moves `items` and `values` as the shuffle `perm` moves a slice: position `j` gets what
-/// was at `perm[j]`.
-fn gather(items: &mut [u32], values: &mut [f32], perm: &[u32], scratch: &mut (Vec<u32>, Vec<f32>)) {
-    scratch.0.clear();
-    scratch.0.extend_from_slice(items);
-    scratch.1.clear();
-    scratch.1.extend_from_slice(values);
-    for (j, &from) in perm.iter().enumerate() {
-        items[j] = scratch.0[from as usize];
-        values[j] = scratch.1[from as usize];
-    }
-}
-
-/// Undoes [`gather`] with the same `perm`: what is at position `j` goes back to `perm[j]`.
+/// Undoes the shuffle `perm` of `items` and `values` (position `j` got what was at `perm[j]`,
+/// see [`shuffled_positions`]): what is at position `j` goes back to `perm[j]`.
 fn scatter(items: &mut [u32], values: &mut [f32], perm: &[u32], scratch: &mut (Vec<u32>, Vec<f32>)) {
     scratch.0.clear();
     scratch.0.extend_from_slice(items);
@@ -632,6 +631,16 @@ pub(crate) mod tests {
         assert!(stopped.is_none());
         assert_eq!(epochs, copy_epochs[..3]);
         assert_eq!(rows, history, "rows restored after an error");
+        // A panic in the epochs (here in `on_epoch`) goes on, after the rows are put back.
+        let mut rows = history.clone();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fit_visiting(&mut rows, true, start(), &p, &mut rng(8), &Control::new(), |e, _, _| {
+                assert!(e < 1, "a bug in epoch {e}");
+                Ok(())
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(rows, history, "rows restored after a panic");
         // The path by size: the copy below IN_PLACE_FROM ratings.
         assert!(history.cols.len() < IN_PLACE_FROM);
         let mut rows = history.clone();
