@@ -8,18 +8,55 @@
 
 /// Root mean squared error of paired predictions and truths (0 for no pairs).
 pub fn rmse(pairs: &[(f64, f64)]) -> f64 {
-    if pairs.is_empty() {
-        return 0.0;
-    }
-    (pairs.iter().map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / pairs.len() as f64).sqrt()
+    Errors::of(pairs).rmse()
 }
 
 /// Mean absolute error of paired predictions and truths (0 for no pairs).
 pub fn mae(pairs: &[(f64, f64)]) -> f64 {
-    if pairs.is_empty() {
-        return 0.0;
+    Errors::of(pairs).mae()
+}
+
+/// The running sums of [`rmse`] and [`mae`], fed one pair at a time in order (so a caller
+/// need not hold every pair): the same additions from the same start, so the same bits.
+#[derive(Clone, Copy, Debug)]
+pub struct Errors {
+    squares: f64,
+    absolute: f64,
+    n: usize,
+}
+
+impl Default for Errors {
+    fn default() -> Errors {
+        // −0.0, where `Iterator::sum` of floats starts.
+        Errors { squares: -0.0, absolute: -0.0, n: 0 }
     }
-    pairs.iter().map(|(p, t)| (p - t).abs()).sum::<f64>() / pairs.len() as f64
+}
+
+impl Errors {
+    /// The sums of `pairs`.
+    pub fn of(pairs: &[(f64, f64)]) -> Errors {
+        let mut e = Errors::default();
+        pairs.iter().for_each(|&(p, t)| e.add(p, t));
+        e
+    }
+
+    /// Adds the pair (prediction `p`, truth `t`).
+    #[inline]
+    pub fn add(&mut self, p: f64, t: f64) {
+        self.squares += (p - t) * (p - t);
+        self.absolute += (p - t).abs();
+        self.n += 1;
+    }
+
+    /// Root-mean-square error of the pairs added (0 for none).
+    pub fn rmse(&self) -> f64 {
+        if self.n == 0 { 0.0 } else { (self.squares / self.n as f64).sqrt() }
+    }
+
+    /// Mean absolute error of the pairs added (0 for none).
+    pub fn mae(&self) -> f64 {
+        if self.n == 0 { 0.0 } else { self.absolute / self.n as f64 }
+    }
 }
 
 /// Precision, recall and NDCG of one ranked list against the sorted set `relevant` of relevant

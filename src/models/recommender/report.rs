@@ -83,20 +83,13 @@ fn errors(
     control: &Control<'_>,
     pair: impl Fn(usize) -> (f64, f64) + Sync,
 ) -> Result<(f64, f64)> {
-    if n == 0 {
-        return Ok((0.0, 0.0));
-    }
-    // −0.0, the start of `Iterator::sum` for floats: the same additions from the same start.
-    let (mut squares, mut absolute) = (-0.0f64, -0.0f64);
+    let mut sums = metrics::Errors::default();
     for first in (0..n).step_by(ERROR_BLOCK) {
         let len = ERROR_BLOCK.min(n - first);
         let block = parallel::map(len, work_each, control, "the held-out scores", |k| pair(first + k))?;
-        for (p, t) in block {
-            squares += (p - t) * (p - t);
-            absolute += (p - t).abs();
-        }
+        block.into_iter().for_each(|(p, t)| sums.add(p, t));
     }
-    Ok(((squares / n as f64).sqrt(), absolute / n as f64))
+    Ok((sums.rmse(), sums.mae()))
 }
 
 /// The held-out ratings as a by-user CSR (for implicit feedback only the non-zero ones): they

@@ -346,7 +346,7 @@ fn scatter(items: &mut [u32], values: &mut [f32], perm: &[u32], scratch: &mut (V
 /// L2 cache, where the hint only costs instructions. 100 factors, 20 epochs, CPU ns per SGD
 /// step with / without the prefetch: 1,650 items (0.7 MB, MovieLens 100K) 25.3 / 24.0;
 /// 5,000 items (2 MB) about equal; 20,000 items (8.3 MB, 10M ratings) 49.9 / 56.0.
-const PREFETCH_ABOVE_BYTES: usize = 2 << 20;
+pub(super) const PREFETCH_ABOVE_BYTES: usize = 2 << 20;
 
 /// What the SGD trainers shuffle: every rating as (item, value) in the history's user-grouped
 /// order, and the users that have ratings.

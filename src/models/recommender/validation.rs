@@ -32,9 +32,8 @@ pub(super) fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<
     Ok((order, step))
 }
 
-/// Item factors larger than this are prefetched [`VAL_PREFETCH_GROUPS`] groups of four rows
-/// ahead by the per-epoch validation (smaller ones stay in the L2 cache).
-const VAL_PREFETCH_ABOVE_BYTES: usize = 2 << 20;
+/// Item factors larger than SGD's prefetch threshold ([`super::svd::PREFETCH_ABOVE_BYTES`])
+/// are prefetched this many groups of four rows ahead by the per-epoch validation.
 const VAL_PREFETCH_GROUPS: usize = 2;
 
 /// RMSE of clipped estimates on held-out rows during training (the per-epoch `val_loss`),
@@ -61,7 +60,7 @@ pub(super) fn epoch_val_rmse(
     let work = user_factors.stride as u64;
     let known = |x: u32| (x != u32::MAX).then_some(x as usize);
     let zero = vec![0f32; user_factors.stride];
-    let prefetch_items = std::mem::size_of_val(&m.item_factors.data[..]) > VAL_PREFETCH_ABOVE_BYTES;
+    let prefetch_items = std::mem::size_of_val(&m.item_factors.data[..]) > super::svd::PREFETCH_ABOVE_BYTES;
     // Four rows at a time: their dot products overlap ([`factors::dots4`], the bits of `dot`).
     let groups = parallel::map(
         order.len().div_ceil(4),
@@ -128,7 +127,7 @@ mod tests {
             user_factors: Factors::normal(n_users, k, 0.0, 0.3, &mut rng(1)),
             item_factors: Factors::normal(n_items, k, 0.0, 0.3, &mut rng(2)),
         };
-        assert!(std::mem::size_of_val(&m.item_factors.data[..]) > VAL_PREFETCH_ABOVE_BYTES);
+        assert!(std::mem::size_of_val(&m.item_factors.data[..]) > super::svd::PREFETCH_ABOVE_BYTES);
         let test: Vec<(Option<u32>, Option<u32>, f32)> = (0..20_003u32)
             .map(|n| {
                 let u = (n.wrapping_mul(2_654_435_761) % 311) as usize;
