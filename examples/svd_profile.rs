@@ -130,7 +130,7 @@ fn main() {
     let (csr_ms, mut by_user) = time(repeats, || Csr::build(n_users, &triples, false));
     let factors: usize = std::env::var("FACTORS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     let p = svd::SgdParams { n_factors: factors, ..Default::default() };
-    let (users_order, items_order) = init::first_appearance(&triples, n_users, n_items);
+    let (users_order, items_order) = init::first_appearance(&triples, n_users, n_items).unwrap();
     let mean = triples.iter().map(|t| f64::from(t.value)).sum::<f64>() / triples.len() as f64;
     let start = || {
         svd::Fitted::init(

@@ -16,6 +16,7 @@
 use super::factors::Factors;
 use super::ratings::Triple;
 use crate::models::control::Control;
+use crate::models::memory;
 use crate::{Error, Result};
 
 /// The Mersenne Twister MT19937 (Matsumoto and Nishimura's reference `genrand_int32`, seeded by
@@ -392,7 +393,7 @@ impl Sink<'_> {
 
 /// The dense users and items in the order they first appear in `ratings` (Surprise's inner
 /// ids). Users or items that never appear come last, in index order.
-pub fn first_appearance(ratings: &[Triple], n_users: usize, n_items: usize) -> (Vec<u32>, Vec<u32>) {
+pub fn first_appearance(ratings: &[Triple], n_users: usize, n_items: usize) -> Result<(Vec<u32>, Vec<u32>)> {
     first_appearance_of(ratings.iter().map(|t| (t.user, t.item)), n_users, n_items)
 }
 
@@ -401,9 +402,12 @@ pub fn first_appearance_of(
     ratings: impl Iterator<Item = (u32, u32)>,
     n_users: usize,
     n_items: usize,
-) -> (Vec<u32>, Vec<u32>) {
-    let (mut seen_users, mut seen_items) = (vec![false; n_users], vec![false; n_items]);
-    let (mut users, mut items) = (Vec::with_capacity(n_users), Vec::with_capacity(n_items));
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    let what = "the order users and items first appear in";
+    let (mut seen_users, mut seen_items) =
+        (memory::zeroed::<bool>(n_users, what)?, memory::zeroed::<bool>(n_items, what)?);
+    let (mut users, mut items) =
+        (memory::with_capacity(n_users, what)?, memory::with_capacity(n_items, what)?);
     for (u, i) in ratings {
         if !std::mem::replace(&mut seen_users[u as usize], true) {
             users.push(u);
@@ -414,7 +418,7 @@ pub fn first_appearance_of(
     }
     users.extend((0..n_users as u32).filter(|&u| !seen_users[u as usize]));
     items.extend((0..n_items as u32).filter(|&i| !seen_items[i as usize]));
-    (users, items)
+    Ok((users, items))
 }
 
 #[cfg(test)]
@@ -515,7 +519,7 @@ mod tests {
     #[test]
     fn rows_follow_first_appearance() {
         let t = |user, item| Triple { user, item, value: 1.0 };
-        let (users, items) = first_appearance(&[t(2, 0), t(0, 1), t(2, 1)], 4, 3);
+        let (users, items) = first_appearance(&[t(2, 0), t(0, 1), t(2, 1)], 4, 3).unwrap();
         assert_eq!(users, [2, 0, 1, 3]);
         assert_eq!(items, [0, 1, 2]);
         let m = NumpyNormal::new(42).factors(&users, 2, 0.0, 0.1, &Control::new()).unwrap();

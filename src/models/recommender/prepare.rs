@@ -270,7 +270,7 @@ where
             (0..n_fitted).map(|k| (user_of(k), item_of(k))),
             users.len(),
             items.len(),
-        ),
+        )?,
     };
     let test = test_rows.iter().map(|&r| (user(r), item(r), value(r))).collect();
     let test_user_keys = test_rows
