@@ -367,6 +367,51 @@ fn ml_models_that_is_not_sqlml_s_table_is_refused() {
     let e = err(&conn, "SELECT ml_train('other', 'text', 'messages', 'label')");
     assert!(e.contains("the new model row could not be verified after the insert"), "{e}");
     assert_eq!(sqlml_state(&conn), before);
+    // A model large enough to be sealed on a second thread while the row is written fails
+    // the same way, and changes nothing either.
+    // (The first recommender is stored: the table replaces rows of the same kind.)
+    conn.execute_batch(LARGE_RATINGS).unwrap();
+    text(&conn, LARGE_TRAIN);
+    let before = sqlml_state(&conn);
+    let e = err(&conn, LARGE_TRAIN);
+    assert!(e.contains("the new model row could not be verified after the insert"), "{e}");
+    assert_eq!(sqlml_state(&conn), before);
+    keep_predicts(&conn);
+}
+
+/// Ratings whose recommender is a blob of more than 1 MB (3,000 items of 100 factors): one
+/// the store seals on a second thread while it deactivates the previous version and inserts
+/// the new row.
+const LARGE_RATINGS: &str =
+    "CREATE TABLE ratings AS WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 5999)
+     SELECT i / 150 AS user, (i * 7) % 3000 AS item, 1 + (i * 13) % 5 AS rating FROM n;";
+const LARGE_TRAIN: &str =
+    "SELECT ml_train('big', 'recommender', 'ratings', 'rating', json_object('test_size', 0, 'epochs', 2))";
+
+#[test]
+fn a_large_model_is_stored_whole_and_replaces_the_active_one() {
+    let conn = with_model(None);
+    conn.execute_batch(LARGE_RATINGS).unwrap();
+    let first = text(&conn, LARGE_TRAIN);
+    let again = text(&conn, LARGE_TRAIN);
+    assert!(first.contains("\"version\":1") && again.contains("\"version\":2"), "{first}\n{again}");
+    let size: i64 = conn
+        .query_row("SELECT size FROM ml_models WHERE name = 'big' AND version = 2", [], |r| r.get(0))
+        .unwrap();
+    assert!(size > 1 << 20, "{size} bytes: not large enough to be sealed aside");
+    let active: Vec<(i64, i64)> = conn
+        .prepare("SELECT version, active FROM ml_models WHERE name = 'big' ORDER BY version")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(active, [(1, 0), (2, 1)]);
+    // Both versions decrypt and, trained alike, predict alike.
+    let predict = || -> f64 { conn.query_row("SELECT ml_predict('big', 3, 17)", [], |r| r.get(0)).unwrap() };
+    let second = predict();
+    let _: i64 = conn.query_row("SELECT ml_activate('big', 1)", [], |r| r.get(0)).unwrap();
+    assert_eq!(predict(), second);
     keep_predicts(&conn);
 }
 

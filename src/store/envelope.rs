@@ -74,6 +74,12 @@ pub fn seal(key: &MasterKey, binding: &Binding<'_>, plaintext: &[u8]) -> Result<
     })
 }
 
+/// The length of the blob [`seal_with`] makes of a plaintext of `plaintext` bytes (None if it
+/// does not fit in memory's sizes).
+pub fn sealed_len(plaintext: usize) -> Option<usize> {
+    HEADER_LEN.checked_add(plaintext)?.checked_add(16)
+}
+
 /// [`seal`] of the plaintext that `write` appends to the buffer it is given (for example a
 /// serializer), encrypted in place. `size_hint` is the plaintext length, for the initial
 /// capacity: give the exact length, or a buffer that grows leaves unwiped plaintext behind in
@@ -87,7 +93,7 @@ pub fn seal_with(
 ) -> Result<Vec<u8>> {
     let salt = random::<16>();
     let nonce = random::<24>();
-    let total = HEADER_LEN.checked_add(size_hint).and_then(|n| n.checked_add(16));
+    let total = sealed_len(size_hint);
     let mut blob = Vec::new();
     total
         .and_then(|n| blob.try_reserve_exact(n).ok())

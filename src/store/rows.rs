@@ -6,6 +6,7 @@ use super::key_record::{self, KeyRecord};
 use super::keys::WriteKey;
 use super::{Session, atomically, ensure_schema, lock, tables};
 use crate::error::clip;
+use crate::models::memory;
 use crate::models::stored::Plaintext;
 use crate::models::{EpochLog, Model, SCHEMA_VERSION, StoredModel};
 use crate::{Error, Result};
@@ -13,6 +14,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
 
 const CACHE_CAPACITY: usize = 16;
+
+/// Models of at least this many bytes (about 0.7 ms of sealing) are sealed on a second thread
+/// while the row is made ready for them ([`Session::insert_model`]); smaller ones are sealed
+/// first, as starting a thread would cost more than it saves.
+const SEAL_ASIDE_FROM: usize = 1 << 20;
 
 /// A decoded model with the row it came from.
 #[derive(Debug)]
@@ -100,18 +106,14 @@ impl Session {
                 [m.name],
                 |r| r.get(0),
             )?;
-            let blob = envelope::seal_with(&key.key, &key.binding(m.name, m.kind, version), size, |buf| {
-                postcard::to_io(&stored, buf).map(|_| ()).map_err(codec)
-            })?;
-            let rows_before = tables::model_rows(conn)?;
+            let binding = key.binding(m.name, m.kind, version);
+            let seal = || {
+                envelope::seal_with(&key.key, &binding, size, |buf| {
+                    postcard::to_io(&stored, buf).map(|_| ()).map_err(codec)
+                })
+            };
             // Written active at once (after deactivating the previous version) rather than by
             // `activate`: an UPDATE of the new row would copy its whole blob again.
-            if m.activate {
-                conn.execute(
-                    "UPDATE main.ml_models SET active = 0 WHERE name = ?1 COLLATE BINARY AND active = 1",
-                    [m.name],
-                )?;
-            }
             // The row is inserted with a zero blob of the right size, which the blob is then
             // written into (incremental blob I/O): binding the blob would copy it twice more
             // (SQLite's transient copy of the parameter, then the record), which took 1 ms for
@@ -119,35 +121,72 @@ impl Session {
             // opens; the row id comes from `last_insert_rowid` (`RETURNING` needs SQLite 3.35,
             // the extension supports 3.34.1), checked against the row found by name and
             // version.
-            let inserted = conn.execute(
-                "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
-                 VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, ?9, ?8, zeroblob(?8))",
-                params![
-                    m.name,
-                    version,
-                    m.kind,
-                    m.algorithm,
-                    m.rows as i64,
-                    m.params,
-                    m.metrics,
-                    blob.len() as i64,
-                    m.activate
-                ],
-            )?;
-            let rowid = conn.last_insert_rowid();
-            let found: Vec<(i64, Option<i64>)> = conn
-                .prepare(
-                    "SELECT rowid, id FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
-                )?
-                .query_map(params![m.name, version], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            if inserted != 1
-                || found != [(rowid, Some(rowid))]
-                || tables::model_rows(conn)? != rows_before + 1
-            {
-                return Err(Error::Damaged(
-                    "the new model row could not be verified after the insert (ml_models is not as sqlml created it); nothing was changed".into(),
-                ));
+            let make_room = |blob_len: usize| -> Result<i64> {
+                let rows_before = tables::model_rows(conn)?;
+                if m.activate {
+                    conn.execute(
+                        "UPDATE main.ml_models SET active = 0 WHERE name = ?1 COLLATE BINARY AND active = 1",
+                        [m.name],
+                    )?;
+                }
+                let inserted = conn.execute(
+                    "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
+                     VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?5, ?6, ?7, ?9, ?8, zeroblob(?8))",
+                    params![
+                        m.name,
+                        version,
+                        m.kind,
+                        m.algorithm,
+                        m.rows as i64,
+                        m.params,
+                        m.metrics,
+                        blob_len as i64,
+                        m.activate
+                    ],
+                )?;
+                let rowid = conn.last_insert_rowid();
+                let found: Vec<(i64, Option<i64>)> = conn
+                    .prepare(
+                        "SELECT rowid, id FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
+                    )?
+                    .query_map(params![m.name, version], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                if inserted != 1
+                    || found != [(rowid, Some(rowid))]
+                    || tables::model_rows(conn)? != rows_before + 1
+                {
+                    return Err(Error::Damaged(
+                        "the new model row could not be verified after the insert (ml_models is not as sqlml created it); nothing was changed".into(),
+                    ));
+                }
+                Ok(rowid)
+            };
+            let blob_len = envelope::sealed_len(size)
+                .ok_or_else(|| memory::refused(size as f64, "the encrypted model"))?;
+            // A large model is sealed on a second thread while this one makes room for it:
+            // deactivating the previous version copies that version's whole blob (SQLite
+            // rewrites a row to change a column), then the new row is inserted.
+            let (rowid, blob) = if size >= SEAL_ASIDE_FROM {
+                std::thread::scope(|scope| {
+                    let sealing =
+                        std::thread::Builder::new().name("sqlml-seal".into()).spawn_scoped(scope, seal);
+                    let room = make_room(blob_len);
+                    let blob = match sealing {
+                        Ok(handle) => {
+                            handle.join().map_err(|p| Error::panicked("the thread sealing the model", p))?
+                        }
+                        Err(_) => seal(),
+                    };
+                    room.and_then(|rowid| blob.map(|blob| (rowid, blob)))
+                })
+            } else {
+                seal().and_then(|blob| make_room(blob_len).map(|rowid| (rowid, blob)))
+            }?;
+            if blob.len() != blob_len {
+                return Err(Error::Damaged(format!(
+                    "the sealed model has {} bytes where {blob_len} were expected; nothing was changed",
+                    blob.len()
+                )));
             }
             let mut handle = conn.blob_open(rusqlite::MAIN_DB, "ml_models", "model", rowid, false)?;
             handle.write_at(&blob, 0)?;
