@@ -94,6 +94,7 @@ pub fn train(
         .with_label(format!("ml_train '{}': ", clip(name)));
     // Fail before the (possibly long) read and fit on a bad option or without a key.
     models::check_options(kind, &opts, &common)?;
+    models::start_ahead(kind, &opts, &common);
     let key = session.write_key(conn)?;
     let data = source::read(conn, source)?;
     let started = Instant::now();

@@ -97,6 +97,11 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
         params.clone()
     }
 
+    /// Starts, on another thread, what a training with `params` can do before its rows are
+    /// read, and keeps it in `common` ([`options::HeadStart`]) for the call's first fit
+    /// (default: nothing).
+    fn start_ahead(_params: &Self::Params, _common: &Common) {}
+
     /// Reads the options, sets up (`setup::train`) and fits.
     fn train(
         data: &Dataset,
@@ -239,6 +244,16 @@ pub fn check_options(kind: &str, opts: &Options, common: &Common) -> Result<()> 
         mlp::Classifier::KIND => setup::check_options::<mlp::Classifier>(opts, common),
         recommender::Recommender::KIND => setup::check_options::<recommender::Recommender>(opts, common),
         _ => Err(Error::Unsupported(format!("kind '{kind}' is listed but not built in"))),
+    }
+}
+
+/// Starts what a training of `kind` with `opts` can do before its rows are read
+/// ([`Estimator::start_ahead`]: the recommender's starting draws, on the second core while
+/// SQLite reads the rows). Call after [`check_options`]; whatever is started is stopped and
+/// dropped with `common` if no fit takes it (a failed read).
+pub fn start_ahead(kind: &str, opts: &Options, common: &Common) {
+    if kind == recommender::Recommender::KIND {
+        setup::start_ahead::<recommender::Recommender>(opts, common);
     }
 }
 

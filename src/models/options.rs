@@ -13,6 +13,7 @@
 use super::control::{self, Control};
 use super::memory::{self, Budget};
 use super::option_spec::{self, Default, Spec, Type};
+use super::recommender::init::DrawsAhead;
 use crate::{Error, Result};
 use serde_json::{Map, Value as Json};
 
@@ -385,6 +386,38 @@ pub struct Common<'a> {
     /// Versions to keep after storing (option `keep`: the newest n plus the active one; None
     /// keeps all).
     pub keep: Option<usize>,
+    /// Work started for this training before its rows were read ([`super::start_ahead`]).
+    pub head_start: HeadStart,
+}
+
+/// Work started for a training before its rows are read, taken by the call's first fit: the
+/// recommender's starting draws
+/// ([`super::recommender::init::NumpyNormal::ahead`]), made on a second thread while
+/// SQLite reads the rows. What no fit takes is stopped and dropped with it.
+#[derive(Default)]
+pub struct HeadStart {
+    draws: std::sync::Mutex<Option<DrawsAhead>>,
+}
+
+impl HeadStart {
+    /// Keeps `draws` for the fit.
+    pub fn put_draws(&self, draws: DrawsAhead) {
+        if let Ok(mut slot) = self.draws.lock() {
+            *slot = Some(draws);
+        }
+    }
+
+    /// The draws kept, if any (taken: a second call gets None).
+    pub fn take_draws(&self) -> Option<DrawsAhead> {
+        self.draws.lock().ok()?.take()
+    }
+}
+
+impl std::fmt::Debug for HeadStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let draws = self.draws.lock().is_ok_and(|d| d.is_some());
+        f.debug_struct("HeadStart").field("draws", &draws).finish()
+    }
 }
 
 /// When a newly trained version becomes the active one (option `activate`).
@@ -486,7 +519,16 @@ impl<'a> Common<'a> {
         if progress {
             control = control.with_progress_to_stderr();
         }
-        Ok(Common { seed, test_size, budget: Budget::training_mb(mb), control, refit, activate, keep })
+        Ok(Common {
+            seed,
+            test_size,
+            budget: Budget::training_mb(mb),
+            control,
+            refit,
+            activate,
+            keep,
+            head_start: HeadStart::default(),
+        })
     }
 }
 
@@ -501,6 +543,7 @@ impl<'a> Common<'a> {
             refit: false,
             activate: self.activate,
             keep: self.keep,
+            head_start: HeadStart::default(),
         }
     }
 }
@@ -517,6 +560,7 @@ impl std::default::Default for Common<'_> {
             refit: true,
             activate: Activate::Always,
             keep: None,
+            head_start: HeadStart::default(),
         }
     }
 }

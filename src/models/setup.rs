@@ -143,6 +143,13 @@ pub fn check_options<E: Estimator>(opts: &Options, common: &Common) -> Result<()
     opts.finish(E::KIND)
 }
 
+/// [`Estimator::start_ahead`] for `opts` (nothing if they do not read: the fit reports that).
+pub fn start_ahead<E: Estimator>(opts: &Options, common: &Common) {
+    if let Ok(params) = E::read_params(&mut opts.clone(), common) {
+        E::start_ahead(&params, common);
+    }
+}
+
 /// Trains a model of kind `E`: options, set-up, fit on the training rows and measure on the
 /// held-out ones; then, unless `refit` is off or nothing was held out, fit the served model
 /// again on every row with the same options ([`Estimator::refit_params`]). The result is the

@@ -7,7 +7,7 @@ use super::validation::{by_user_order, epoch_val_rmse};
 use super::{Params, Recommender, als, baseline, factors, init, report, svd, svdpp};
 use crate::Result;
 use crate::models::memory::Budget;
-use crate::models::options::show_f32;
+use crate::models::options::{Common, show_f32};
 use crate::models::setup::Setup;
 use crate::models::{EpochLog, Trained, finite, split};
 use serde_json::{Map, json};
@@ -24,12 +24,12 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let started = Instant::now();
     // Surprise's starting draws (see `init`) depend on the seed alone: the first of them are
     // made on the second core while this one prepares the rows (placed in rows once the ids'
-    // order is known).
+    // order is known); through SQL, from before the rows were read ([`start_ahead`]).
     let ahead = match &params.hyper {
-        Hyper::Sgd(sgd) => {
+        Hyper::Sgd(sgd) => Some(common.head_start.take_draws().unwrap_or_else(|| {
             let most = setup.data.n_rows.saturating_mul(2).saturating_mul(sgd.n_factors);
-            Some(init::NumpyNormal::ahead(common.seed, most.min(DRAWS_AHEAD)))
-        }
+            init::NumpyNormal::ahead(common.seed, most.min(DRAWS_AHEAD))
+        })),
         Hyper::Als(_) => None,
     };
     let prep = prepare(&cols, implicit, setup.train_rows(), &setup.test)?;
@@ -212,7 +212,18 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     })
 }
 
-/// At most this many starting draws (12 MB) are made while the rows are prepared: all of them
+/// Starts the starting draws of SVD and SVD++ for `common`'s seed on a second thread
+/// ([`init::NumpyNormal::ahead`], at most [`DRAWS_AHEAD`]: the number of rows is not known
+/// yet) and keeps them for the first fit ([`crate::models::options::HeadStart`]). Called
+/// before the rows are read, so that the draws are made while SQLite reads them. Nothing for
+/// ALS.
+pub(super) fn start_ahead(params: &Params, common: &Common) {
+    if let Hyper::Sgd(_) = params.hyper {
+        common.head_start.put_draws(init::NumpyNormal::ahead(common.seed, DRAWS_AHEAD));
+    }
+}
+
+/// At most this many starting draws (12 MB) are made while the rows are read and prepared: all of them
 /// for 15,000 users and items of 100 factors.
 const DRAWS_AHEAD: usize = 1_500_000;
 

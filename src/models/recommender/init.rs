@@ -227,10 +227,14 @@ impl NumpyNormal {
         if !self.ahead.is_empty() {
             control.tick(TICK_PER_CHUNK)?;
         }
-        while left > 0 {
-            let Some(g) = self.take_ahead() else { break };
-            sink.put(g);
-            left -= 1;
+        // The draws made ahead, a row's run at a time.
+        let n = left.min(self.ahead.len() - self.taken);
+        sink.put_all(&self.ahead[self.taken..self.taken + n]);
+        left -= n;
+        self.taken += n;
+        if self.taken == self.ahead.len() {
+            self.ahead = Vec::new();
+            self.taken = 0;
         }
         if left == 0 {
             return Ok(m);
@@ -379,6 +383,24 @@ impl Sink<'_> {
         self.put(f * x1);
     }
 
+    /// [`Sink::put`] of each of `draws` (at most what is left of the matrix), a row's run
+    /// at a time.
+    fn put_all(&mut self, mut draws: &[f64]) {
+        while !draws.is_empty() {
+            let at = self.order[self.row] as usize * self.stride + self.col;
+            let n = (self.k - self.col).min(draws.len());
+            for (x, &g) in self.data[at..at + n].iter_mut().zip(&draws[..n]) {
+                *x = (self.mean + self.std_dev * g) as f32;
+            }
+            draws = &draws[n..];
+            self.col += n;
+            if self.col == self.k {
+                self.col = 0;
+                self.row += 1;
+            }
+        }
+    }
+
     #[inline]
     fn put(&mut self, g: f64) {
         let at = self.order[self.row] as usize * self.stride + self.col;
@@ -489,11 +511,12 @@ mod tests {
             let mut fast = ahead.finish();
             let mut slow = NumpyNormal::new(5);
             for (rows, k) in [(3, 5), (301, 7), (PIPELINE_PAIRS / 40, 100)] {
-                let order: Vec<u32> = (0..rows as u32).collect();
+                // Row n of the draws becomes row order[n] (here: the rows backwards).
+                let order: Vec<u32> = (0..rows as u32).rev().collect();
                 let m = fast.factors(&order, k, 0.1, 0.2, &Control::new()).unwrap();
-                for row in 0..rows {
+                for &row in &order {
                     let want: Vec<f32> = (0..k).map(|_| (0.1 + 0.2 * slow.gauss()) as f32).collect();
-                    assert_eq!(m.row(row)[..k], want[..], "max {max} rows {rows} k {k}");
+                    assert_eq!(m.row(row as usize)[..k], want[..], "max {max} rows {rows} k {k}");
                 }
             }
             assert_eq!(fast.gauss(), slow.gauss(), "max {max}");

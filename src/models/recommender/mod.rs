@@ -178,6 +178,10 @@ impl Estimator for Recommender {
         }
     }
 
+    fn start_ahead(params: &Params, common: &Common) {
+        fit::start_ahead(params, common)
+    }
+
     fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Self>> {
         fit::fit(setup, params)
     }
