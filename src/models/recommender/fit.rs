@@ -153,7 +153,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
             (Vec::new(), Vec::new(), x, y, false)
         }
     };
-    // The per-epoch validation's buffer is not needed by the report (3.2 MB at 200,000 rows).
+    // The per-epoch validation's buffer is not needed by the report.
     drop(val_pairs);
     let item_norms = item_factors.norms();
     let popularity = baseline::popularity(&by_user, n_items, mean, implicit);
