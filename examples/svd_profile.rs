@@ -127,7 +127,7 @@ fn main() {
         })
         .collect();
     let (n_users, n_items) = (users.0.len(), items.0.len());
-    let (csr_ms, mut by_user) = time(repeats, || Csr::build(n_users, &triples, false));
+    let (csr_ms, by_user) = time(repeats, || Csr::build(n_users, &triples, false));
     let factors: usize = std::env::var("FACTORS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     let p = svd::SgdParams { n_factors: factors, ..Default::default() };
     let (users_order, items_order) = init::first_appearance(&triples, n_users, n_items).unwrap();
@@ -145,11 +145,8 @@ fn main() {
     };
     let (init_ms, _) = time(repeats, start);
     let one = svd::SgdParams { n_epochs: 1, ..p.clone() };
-    let (fit1_ms, _) = time(repeats, || {
-        svd::fit(&mut by_user, start(), &one, &mut rng(0), &Control::new(), |_, _, _| Ok(()))
-    });
-    let (fit20_ms, _) =
-        time(repeats, || svd::fit(&mut by_user, start(), &p, &mut rng(0), &Control::new(), |_, _, _| Ok(())));
+    let (fit1_ms, _) = time(repeats, || svd::fit(&by_user, start(), &one, &Control::new(), |_, _, _| Ok(())));
+    let (fit20_ms, _) = time(repeats, || svd::fit(&by_user, start(), &p, &Control::new(), |_, _, _| Ok(())));
 
     // Storing.
     let model = Model::Recommender(trained.model);

@@ -22,7 +22,6 @@ use sqlml::models::Control;
 use sqlml::models::recommender::factors::Factors;
 use sqlml::models::recommender::ratings::{Csr, Triple};
 use sqlml::models::recommender::svd::{self, Fitted, SgdParams};
-use sqlml::models::split::rng;
 use std::path::Path;
 
 /// `rows × k` little-endian f32 values from `path`, as a padded factor matrix.
@@ -63,7 +62,7 @@ fn fold_rmse(dir: &Path, n: usize, p: &SgdParams) -> Result<f64, Box<dyn std::er
         })
         .collect();
     let mean = train.iter().map(|r| r.2).sum::<f64>() / train.len() as f64;
-    let mut history = Csr::build(users.len(), &triples, false);
+    let history = Csr::build(users.len(), &triples, false);
     let init = Fitted {
         global_mean: mean as f32,
         user_bias: vec![0.0; users.len()],
@@ -71,7 +70,7 @@ fn fold_rmse(dir: &Path, n: usize, p: &SgdParams) -> Result<f64, Box<dyn std::er
         user_factors: read_factors(&dir.join(format!("init_pu_{n}.f32")), users.len(), p.n_factors)?,
         item_factors: read_factors(&dir.join(format!("init_qi_{n}.f32")), items.len(), p.n_factors)?,
     };
-    let m = svd::fit(&mut history, init, p, &mut rng(42), &Control::new(), |_, _, _| Ok(()))?;
+    let m = svd::fit(&history, init, p, &Control::new(), |_, _, _| Ok(()))?;
     let se: f64 = test
         .iter()
         .map(|&(u, i, r)| {

@@ -36,7 +36,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
-    let mut by_user = prep.by_user;
+    let by_user = prep.by_user;
     let train_rows = prep.fitted.rows;
     let mean = if implicit { 0.0 } else { prep.fitted.sum / train_rows as f64 };
     let rating_scale = if implicit {
@@ -91,9 +91,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
                 ahead.map_or_else(|| init::NumpyNormal::new(common.seed), init::DrawsAhead::finish);
             let fitted = if params.algorithm == Algorithm::Svd {
                 let start = svd::Fitted::init(users, items, mean as f32, sgd, &mut normal, control)?;
-                svd::fit(&mut by_user, start, sgd, &mut rng, control, |e, r, m| {
-                    on_epoch(e, r, m, &m.user_factors)
-                })?
+                svd::fit(&by_user, start, sgd, control, |e, r, m| on_epoch(e, r, m, &m.user_factors))?
             } else {
                 let start = svdpp::State::init(users, items, mean as f32, sgd, &mut normal, control)?;
                 svdpp::fit(&by_user, start, sgd, &mut rng, control, |e, r, s| {

@@ -10,16 +10,14 @@
 //! (both factor updates use the values from before the step), exactly Surprise's `SVD.sgd`.
 //! Biases start at 0, factors at N(init_mean, init_std_dev²), drawn as Surprise draws them for
 //! the same seed ([`super::init`]). Surprise visits the ratings
-//! user by user in the same order every epoch; we also go user by user, in a seeded order that
-//! changes every epoch (see [`fit`]).
+//! user by user in the same order every epoch; so do we, the most active users first (see
+//! [`fit`]).
 //!
-//! Float details do not matter at this learning rate: f64 accumulation of the dot product, or
-//! f64 for every parameter as in Surprise, gives the same cross-validated RMSE on
-//! MovieLens 100K within 1e-5 (the error `r − r̂` is rounded next to μ ≈ 3.5 anyway). Neither does the
-//! order: one global shuffle of all ratings per epoch, a fixed order, or Surprise's exact
-//! order (users by first appearance, their ratings in input order) are all within 1e-4 of
-//! each other over 20 (fold split, seed) pairs, while the seed alone moves a 5-fold RMSE by
-//! ±0.0015.
+//! Float details do not matter at this learning rate: Surprise's loop run here in f32 and in
+//! f64, from Surprise's starting factors and in Surprise's order, gives Surprise's test RMSE
+//! to five digits for each of four seeds on a MovieLens-1M-shaped split
+//! (`examples/svd_order_probe.rs`). The order does: from the same start, it moves the RMSE by
+//! up to 0.002 there (see [`fit`]).
 
 use super::factors::{Factors, LANES, dot, prefetch, sum_lanes, with_simd};
 use super::init::NumpyNormal;
@@ -27,9 +25,6 @@ use super::ratings::Csr;
 use crate::Result;
 use crate::models::control::Control;
 use crate::models::memory;
-use rand::Rng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
 /// Hyperparameters of the SGD trainers (SVD and SVD++), with Surprise's names.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,191 +150,101 @@ impl Fitted {
 /// `on_epoch` (a diverged RMSE) or from `control` (ticked after every user) ends the training.
 ///
 /// Order: like Surprise, the ratings of one user are visited together (the user's row stays in
-/// cache and the user's updates form one dependency chain that `step_and_dot` shortens).
-/// Each user's ratings are shuffled once with the seeded generator; every epoch the users are
-/// reshuffled and each user's ratings rotated by a random offset (one draw per user instead of
-/// one per rating: a full reshuffle per epoch cost about a tenth of the fit and, like
-/// Surprise's fixed order, made no difference to accuracy). The item row two ratings ahead is
-/// prefetched, as item rows are visited in random order, when the item factors are too large
-/// to stay in cache (`PREFETCH_ABOVE_BYTES`).
+/// cache and the user's updates form one dependency chain that `step_and_dot` shortens), in
+/// the same order every epoch: the most active users first ([`visiting_order`]), each user's
+/// ratings by item. Surprise visits the users in the order they first appear in the rows;
+/// on a shuffled source that puts active users early, which is why its fixed order beat the
+/// reshuffled one this used before (users reshuffled and each user's ratings rotated every
+/// epoch). Test RMSE from the same starting factors, seeds 42–45 on the MovieLens-1M-shaped
+/// split of `bench_rec_large`: Surprise 0.86010, 0.85815, 0.85893, 0.85829; reshuffled
+/// 0.86036, 0.85843, 0.85934, 0.85850; most active first 0.85930, 0.85735, 0.85807, 0.85733;
+/// least active first 0.86136, 0.85922, 0.86016, 0.85924. On MovieLens 100K (three 80/20
+/// splits × seeds 42, 43, and `ua`, `ub`: eight fits) most active first is 0.00016 below
+/// Surprise on average (from 0.00074 below to 0.00018 above). The order depends on the
+/// ratings, not on the rows' order nor on the seed (which draws the starting factors), and
+/// `history` is only read.
 ///
-/// Memory: from [`IN_PLACE_FROM`] ratings on, the ratings are shuffled where they are, in
-/// `history`'s own rows, and put back in their order when the epochs end (on an error or a
-/// panic too),
-/// instead of into a copy of every rating (80 MB at 10M ratings, alive through every epoch).
-/// `history` is the same afterwards either way, and so is the model (`fit_visiting`).
+/// The item row two ratings ahead is prefetched when the item factors are too large to stay
+/// in cache (`PREFETCH_ABOVE_BYTES`).
 pub fn fit(
-    history: &mut Csr,
-    m: Fitted,
-    p: &SgdParams,
-    rng: &mut ChaCha8Rng,
-    control: &Control<'_>,
-    on_epoch: impl FnMut(usize, f64, &Fitted) -> Result<()>,
-) -> Result<Fitted> {
-    let in_place = history.cols.len() >= IN_PLACE_FROM;
-    fit_visiting(history, in_place, m, p, rng, control, on_epoch)
-}
-
-/// From this many ratings on, [`fit`] shuffles the ratings in place (1,048,576 ratings: an
-/// 8 MB copy). Below, a copy costs less than putting the rows back (about 1 ms at 100,000
-/// ratings against 0.1 ms for the copy).
-pub const IN_PLACE_FROM: usize = 1 << 20;
-
-/// [`fit`], visiting the ratings in `history`'s own rows (`in_place`) or in a copy of them:
-/// the same updates in the same order, so the same model.
-pub(crate) fn fit_visiting(
-    history: &mut Csr,
-    in_place: bool,
+    history: &Csr,
     mut m: Fitted,
     p: &SgdParams,
-    rng: &mut ChaCha8Rng,
     control: &Control<'_>,
     mut on_epoch: impl FnMut(usize, f64, &Fitted) -> Result<()>,
 ) -> Result<Fitted> {
     let n_users = history.rows();
     debug_assert_eq!((m.user_factors.rows(), m.user_bias.len()), (n_users, n_users), "start shape");
-    let mut users = memory::with_capacity::<u32>(n_users, "the users' visiting order")?;
-    users.extend((0..n_users as u32).filter(|&u| history.row_len(u as usize) > 0));
-    // How far each user's ratings are rotated from their first shuffle (restored in place).
-    let mut turned: Vec<u32> =
-        if in_place { memory::zeroed(n_users, "the users' rotations")? } else { Vec::new() };
-    // What putting the rows back needs, taken before they are (its size comes from the data:
-    // the longest row), so that nothing can fail between taking and restoring them.
-    let longest =
-        if in_place { users.iter().map(|&u| history.row_len(u as usize)).max().unwrap_or(0) } else { 0 };
-    let what = "putting the ratings back in order";
-    let mut perm: Vec<u32> = memory::with_capacity(longest, what)?;
-    let mut scratch = (memory::with_capacity(longest, what)?, memory::with_capacity(longest, what)?);
-    let (mut cols, mut values) = if in_place {
-        (std::mem::take(&mut history.cols), std::mem::take(&mut history.values))
-    } else {
-        let mut cols = memory::with_capacity(history.cols.len(), "the ratings' visiting order")?;
-        cols.extend_from_slice(&history.cols);
-        let mut values = memory::with_capacity(history.values.len(), "the ratings' visiting order")?;
-        values.extend_from_slice(&history.values);
-        (cols, values)
-    };
-    // The generator as the first shuffles find it: replayed to put the rows back.
-    let start = rng.clone();
-    for &u in &users {
-        let range = history.range(u as usize);
-        // A shuffle's swaps depend on the length alone: the twin makes the same ones.
-        cols[range.clone()].shuffle(&mut rng.clone());
-        values[range].shuffle(rng);
-    }
+    let users = visiting_order(history)?;
+    let (cols, values) = (&history.cols, &history.values);
     let stride = m.user_factors.stride;
     let prefetch_items = std::mem::size_of_val(&m.item_factors.data[..]) > PREFETCH_ABOVE_BYTES;
     let mu = m.global_mean;
     let n_ratings = cols.len().max(1) as f64;
-    let mut epochs = || -> Result<()> {
-        for epoch in 0..p.n_epochs {
-            let sse = with_simd(
-                #[inline(always)]
-                || -> Result<f64> {
-                    users.shuffle(rng);
-                    let mut sse = 0.0f64;
-                    for &u in &users {
-                        let u = u as usize;
-                        let range = history.range(u);
-                        let len = range.len();
-                        control.tick(len as u64 * stride as u64)?;
-                        let turn = rng.random_range(0..len as u32);
-                        let (items, ratings) = (&mut cols[range.clone()], &mut values[range]);
-                        items.rotate_left(turn as usize);
-                        ratings.rotate_left(turn as usize);
-                        if let Some(t) = turned.get_mut(u) {
-                            *t = ((u64::from(*t) + u64::from(turn)) % len as u64) as u32;
+    for epoch in 0..p.n_epochs {
+        let sse = with_simd(
+            #[inline(always)]
+            || -> Result<f64> {
+                let mut sse = 0.0f64;
+                for &u in &users {
+                    let u = u as usize;
+                    let range = history.range(u);
+                    control.tick(range.len() as u64 * stride as u64)?;
+                    let (items, ratings) = (&cols[range.clone()], &values[range]);
+                    let pu = &mut m.user_factors.data[u * stride..(u + 1) * stride];
+                    let mut bu = m.user_bias[u];
+                    // The estimate's dot product for the rating at hand: computed here for
+                    // the user's first rating, then by the previous step as it writes the
+                    // new p_u.
+                    let mut dot_pq = dot_split(pu, m.item_factors.row(items[0] as usize));
+                    for (n, (&i, &r)) in items.iter().zip(ratings).enumerate() {
+                        if prefetch_items && let Some(&ahead) = items.get(n + 2) {
+                            prefetch(m.item_factors.row(ahead as usize));
                         }
-                        let (items, ratings) = (&*items, &*ratings);
-                        let pu = &mut m.user_factors.data[u * stride..(u + 1) * stride];
-                        let mut bu = m.user_bias[u];
-                        // The estimate's dot product for the rating at hand: computed here for
-                        // the user's first rating, then by the previous step as it writes the
-                        // new p_u.
-                        let mut dot_pq = dot_split(pu, m.item_factors.row(items[0] as usize));
-                        for (n, (&i, &r)) in items.iter().zip(ratings).enumerate() {
-                            if prefetch_items && let Some(&ahead) = items.get(n + 2) {
-                                prefetch(m.item_factors.row(ahead as usize));
+                        let i = i as usize;
+                        // `dot_pq` comes last: it ends the previous step's dependency
+                        // chain, and everything else is ready before it (one subtraction
+                        // after it instead of two additions and a subtraction).
+                        let err = ((r - mu) - bu - m.item_bias[i]) - dot_pq;
+                        sse += f64::from(err * err);
+                        if p.biased {
+                            bu += p.lr_bu * (err - p.reg_bu * bu);
+                            let bi = &mut m.item_bias[i];
+                            *bi += p.lr_bi * (err - p.reg_bi * *bi);
+                        }
+                        let factors = &mut m.item_factors.data;
+                        match items.get(n + 1).map(|&next| next as usize) {
+                            Some(next) if next != i => {
+                                let (qi, q_next) = two_rows(factors, stride, i, next);
+                                dot_pq = step_and_dot(pu, qi, q_next, err, p);
                             }
-                            let i = i as usize;
-                            // `dot_pq` comes last: it ends the previous step's dependency
-                            // chain, and everything else is ready before it (one subtraction
-                            // after it instead of two additions and a subtraction).
-                            let err = ((r - mu) - bu - m.item_bias[i]) - dot_pq;
-                            sse += f64::from(err * err);
-                            if p.biased {
-                                bu += p.lr_bu * (err - p.reg_bu * bu);
-                                let bi = &mut m.item_bias[i];
-                                *bi += p.lr_bi * (err - p.reg_bi * *bi);
-                            }
-                            let factors = &mut m.item_factors.data;
-                            match items.get(n + 1).map(|&next| next as usize) {
-                                Some(next) if next != i => {
-                                    let (qi, q_next) = two_rows(factors, stride, i, next);
-                                    dot_pq = step_and_dot(pu, qi, q_next, err, p);
-                                }
-                                next => {
-                                    // Last rating of the user, or the same item rated again.
-                                    let qi = &mut factors[i * stride..(i + 1) * stride];
-                                    sgd_step(pu, qi, err, p);
-                                    if next.is_some() {
-                                        dot_pq = dot_split(pu, qi);
-                                    }
+                            next => {
+                                // Last rating of the user, or the same item rated again.
+                                let qi = &mut factors[i * stride..(i + 1) * stride];
+                                sgd_step(pu, qi, err, p);
+                                if next.is_some() {
+                                    dot_pq = dot_split(pu, qi);
                                 }
                             }
                         }
-                        m.user_bias[u] = bu;
                     }
-                    Ok(sse)
-                },
-            )?;
-            on_epoch(epoch, (sse / n_ratings).sqrt(), &m)?;
-        }
-        Ok(())
-    };
-    // A panic in the epochs (a bug) still puts the rows back before it goes on.
-    let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut epochs));
-    if in_place {
-        // Each row back as it was: the rotations undone, then the first shuffle, replayed
-        // from the same generator state (a shuffle's swaps depend on the length alone).
-        let mut replay = start;
-        for u in (0..n_users).filter(|&u| history.row_len(u) > 0) {
-            let range = history.range(u);
-            let (items, ratings) = (&mut cols[range.clone()], &mut values[range.clone()]);
-            items.rotate_right(turned[u] as usize);
-            ratings.rotate_right(turned[u] as usize);
-            shuffled_positions(&mut perm, range.len(), &mut replay);
-            scatter(items, ratings, &perm, &mut scratch);
-        }
-        history.cols = cols;
-        history.values = values;
+                    m.user_bias[u] = bu;
+                }
+                Ok(sse)
+            },
+        )?;
+        on_epoch(epoch, (sse / n_ratings).sqrt(), &m)?;
     }
-    match trained {
-        Ok(result) => result.map(|()| m),
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    Ok(m)
 }
 
-/// `0..len` shuffled by `rng` as `slice.shuffle(rng)` shuffles a slice of `len` values (the
-/// same draws and swaps: they depend on the length alone): after that shuffle, position `j`
-/// holds what was at `perm[j]`.
-fn shuffled_positions(perm: &mut Vec<u32>, len: usize, rng: &mut ChaCha8Rng) {
-    perm.clear();
-    perm.extend(0..len as u32);
-    perm.shuffle(rng);
-}
-
-/// Undoes the shuffle `perm` of `items` and `values` (position `j` got what was at `perm[j]`,
-/// see [`shuffled_positions`]): what is at position `j` goes back to `perm[j]`.
-fn scatter(items: &mut [u32], values: &mut [f32], perm: &[u32], scratch: &mut (Vec<u32>, Vec<f32>)) {
-    scratch.0.clear();
-    scratch.0.extend_from_slice(items);
-    scratch.1.clear();
-    scratch.1.extend_from_slice(values);
-    for (j, &to) in perm.iter().enumerate() {
-        items[to as usize] = scratch.0[j];
-        values[to as usize] = scratch.1[j];
-    }
+/// The users SVD and SVD++ visit, in the order of every epoch: those with ratings, the most
+/// ratings first, ties by index (see [`fit`] for why).
+pub(crate) fn visiting_order(history: &Csr) -> Result<Vec<u32>> {
+    let mut users = memory::with_capacity::<u32>(history.rows(), "the users' visiting order")?;
+    users.extend((0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0));
+    users.sort_by_key(|&u| std::cmp::Reverse(history.row_len(u as usize)));
+    Ok(users)
 }
 
 /// Item factors larger than this are prefetched two ratings ahead; smaller ones stay in the
@@ -347,14 +252,6 @@ fn scatter(items: &mut [u32], values: &mut [f32], perm: &[u32], scratch: &mut (V
 /// step with / without the prefetch: 1,650 items (0.7 MB, MovieLens 100K) 25.3 / 24.0;
 /// 5,000 items (2 MB) about equal; 20,000 items (8.3 MB, 10M ratings) 49.9 / 56.0.
 pub(super) const PREFETCH_ABOVE_BYTES: usize = 2 << 20;
-
-/// What the SGD trainers shuffle: every rating as (item, value) in the history's user-grouped
-/// order, and the users that have ratings.
-pub(crate) fn visit_order(history: &Csr) -> (Vec<(u32, f32)>, Vec<u32>) {
-    let order = history.cols.iter().copied().zip(history.values.iter().copied()).collect();
-    let users = (0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
-    (order, users)
-}
 
 /// Row `i` mutable and row `j` shared (`i != j`) of a matrix with `stride` columns.
 #[inline(always)]
@@ -569,8 +466,8 @@ pub(crate) mod tests {
             &Control::new(),
         )
         .unwrap();
-        let mut history = Csr::build(60, &train, false);
-        let m = fit(&mut history, start, &p, &mut rng(3), &Control::new(), |_, rmse, _| {
+        let history = Csr::build(60, &train, false);
+        let m = fit(&history, start, &p, &Control::new(), |_, rmse, _| {
             log.push(rmse);
             Ok(())
         })
@@ -586,66 +483,16 @@ pub(crate) mod tests {
         assert!(log[199] < log[0] / 5.0);
     }
 
-    /// Visiting the ratings in the history's own rows gives the model of visiting a copy, epoch
-    /// by epoch, and leaves every row as it was, duplicates, single ratings, users without
-    /// ratings and an error ending the epochs included; [`fit`] picks the path by size.
+    /// Users are visited most ratings first, ties by index; users without ratings are not.
     #[test]
-    fn in_place_visiting_equals_a_copy_and_restores_the_rows() {
-        let (mut train, _) = low_rank(50, 37);
-        // A user rating the same item three times (values in input order), one rating once,
-        // one with no ratings (user 50 of 52).
-        for value in [1.0, 5.0, 2.0] {
-            train.push(Triple { user: 3, item: 7, value });
-        }
-        train.push(Triple { user: 51, item: 36, value: 4.0 });
-        let history = Csr::build(52, &train, false);
-        let p = SgdParams { n_factors: 6, n_epochs: 5, ..defaults() };
-        let start = || {
-            Fitted::init(
-                &index_order(52),
-                &index_order(37),
-                3.0,
-                &p,
-                &mut NumpyNormal::new(4),
-                &Control::new(),
-            )
-            .unwrap()
-        };
-        let run = |in_place: bool, stop_at: Option<usize>| {
-            let mut rows = history.clone();
-            let mut epochs = Vec::new();
-            let got =
-                fit_visiting(&mut rows, in_place, start(), &p, &mut rng(8), &Control::new(), |e, rmse, m| {
-                    epochs.push((rmse.to_bits(), m.clone()));
-                    if Some(e) == stop_at { Err(crate::Error::data("stop")) } else { Ok(()) }
-                });
-            (got.ok(), epochs, rows)
-        };
-        let (copy, copy_epochs, copy_rows) = run(false, None);
-        let (moved, moved_epochs, moved_rows) = run(true, None);
-        assert_eq!(moved, copy);
-        assert!(copy.is_some());
-        assert_eq!(moved_epochs, copy_epochs);
-        assert_eq!((&moved_rows, &copy_rows), (&history, &history));
-        let (stopped, epochs, rows) = run(true, Some(2));
-        assert!(stopped.is_none());
-        assert_eq!(epochs, copy_epochs[..3]);
-        assert_eq!(rows, history, "rows restored after an error");
-        // A panic in the epochs (here in `on_epoch`) goes on, after the rows are put back.
-        let mut rows = history.clone();
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            fit_visiting(&mut rows, true, start(), &p, &mut rng(8), &Control::new(), |e, _, _| {
-                assert!(e < 1, "a bug in epoch {e}");
-                Ok(())
-            })
-        }));
-        assert!(panicked.is_err());
-        assert_eq!(rows, history, "rows restored after a panic");
-        // The path by size: the copy below IN_PLACE_FROM ratings.
-        assert!(history.cols.len() < IN_PLACE_FROM);
-        let mut rows = history.clone();
-        let m = fit(&mut rows, start(), &p, &mut rng(8), &Control::new(), |_, _, _| Ok(())).unwrap();
-        assert_eq!(Some(m), copy);
-        assert_eq!(rows, history);
+    fn the_most_active_users_come_first() {
+        // Ratings per user 0..6: 2, 0, 3, 2, 1, 3.
+        let train: Vec<Triple> = [0, 0, 2, 2, 2, 3, 3, 4, 5, 5, 5]
+            .iter()
+            .enumerate()
+            .map(|(n, &user)| Triple { user, item: n as u32, value: 3.0 })
+            .collect();
+        let history = Csr::build(6, &train, false);
+        assert_eq!(visiting_order(&history).unwrap(), [2, 5, 0, 3, 4]);
     }
 }

@@ -12,7 +12,10 @@
 //! rating by rating, and the implicit sum follows `z ← c z + lr_yj e q_i`. The `y_j` are
 //! written once at the end of the user's block; nothing reads them in between except through
 //! `z`. This is Surprise's update order exactly (up to float rounding), not an approximation.
-//! As for SVD, users (and each user's ratings) are visited in a seeded random order per epoch.
+//! Users (and each user's ratings) are visited in a seeded random order per epoch. (SVD's
+//! fixed order, most active users first, is worse here: test RMSE on the MovieLens-1M-shaped
+//! split of `bench_rec_large`, seeds 42–49, 0.83585 against 0.83524 on average, higher for
+//! every seed.)
 //!
 //! Duplicate (user, item) ratings count twice in `|I_u|` and in the sum, as in Surprise; the
 //! closing `y_j` update is applied once per distinct item.
@@ -20,7 +23,7 @@
 use super::factors::{Factors, LANES, axpy, prefetch, sum_lanes, with_simd};
 use super::init::NumpyNormal;
 use super::ratings::Csr;
-use super::svd::{Fitted, SgdParams, visit_order};
+use super::svd::{Fitted, SgdParams};
 use crate::Result;
 use crate::models::control::Control;
 use rand::seq::SliceRandom;
@@ -147,6 +150,14 @@ pub fn fit(
     }
     let user_factors = s.effective_user_factors(history);
     Ok(Fitted { user_factors, ..s.fitted })
+}
+
+/// What the trainer shuffles: every rating as (item, value) in the history's user-grouped
+/// order, and the users that have ratings.
+fn visit_order(history: &Csr) -> (Vec<(u32, f32)>, Vec<u32>) {
+    let order = history.cols.iter().copied().zip(history.values.iter().copied()).collect();
+    let users = (0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
+    (order, users)
 }
 
 /// `qᵀ(p + z)` with the fixed eight-lane summation order of [`dot`].

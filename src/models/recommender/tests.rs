@@ -423,7 +423,10 @@ fn model_hash(model: &Recommender) -> String {
 
 /// The model bytes, the training log and the report for a seed are pinned: the values below
 /// were produced before the speed work of issue 14 (git 3621552), so every faster path
-/// (parallel starting draws, held-out scoring, ranking) must give the very same bytes.
+/// (parallel starting draws, held-out scoring, ranking) must give the very same bytes. The two
+/// SVD entries were pinned again when SVD's visiting order became most active users first
+/// (2026-12-04; on this small set the held-out RMSE went 0.50673 → 0.50721, on MovieLens 100K
+/// the 5-fold RMSE 0.93644 → 0.93629: see `svd::fit`).
 #[test]
 fn model_bytes_are_pinned_for_a_seed() {
     let data = long_tailed_dataset(6000);
@@ -456,8 +459,8 @@ fn model_bytes_are_pinned_for_a_seed() {
 }
 
 const PINNED: [&str; 5] = [
-    "565be3651b73325666fb6489373ab30ad859f55553dcf16d1cff759610a565c8 0.533793076/Some(\"0.525965405\"),0.516487161/Some(\"0.517293113\"),0.505462931/Some(\"0.512742572\"),0.497212330/Some(\"0.510175848\"),0.490677526/Some(\"0.507956989\"),0.485242990/Some(\"0.506732720\") {\"mae\":0.4489429826428685,\"ndcg_at_10\":0.07520792841460545,\"precision_at_10\":0.028110599078340986,\"ranking_users\":217,\"recall_at_10\":0.13971911345183233,\"relevant\":4.0,\"rmse\":0.5067327229356233,\"rows\":1200}",
-    "476c4dccec668d3b5fce0ab46fd5bac850bc6bcfabada3afce38e9b0342f44a5 0.532380086/None,0.514243496/None,0.503234936/None,0.495681365/None,0.489648891/None,0.484657503/None null",
+    "658e0c74b18eb4cf70bc1e09fc17f46fb0f78c3c2460a8411351ab3d48229f47 0.533764508/Some(\"0.525496996\"),0.516386795/Some(\"0.517855910\"),0.505417574/Some(\"0.513403742\"),0.497182854/Some(\"0.510526755\"),0.490643990/Some(\"0.508573797\"),0.485275384/Some(\"0.507214390\") {\"mae\":0.44963501552164076,\"ndcg_at_10\":0.07443490359386164,\"precision_at_10\":0.027188940092165877,\"ranking_users\":217,\"recall_at_10\":0.13434276936581083,\"relevant\":4.0,\"rmse\":0.507214392690178,\"rows\":1200}",
+    "4594977cfecd4e931949ef919c94464f9e77931341bec01c25e445cfbccef475 0.532360054/None,0.514243515/None,0.503480860/None,0.495689638/None,0.489659678/None,0.484808407/None null",
     "29197595aedf5690ebd2ea0d13e3be1b698f82efb1ed9db15ac4028e918e3da9 0.532669881/Some(\"0.513911758\"),0.510976959/Some(\"0.506753065\"),0.498200315/Some(\"0.502971826\"),0.489289287/Some(\"0.500707110\") {\"mae\":0.44924915319853825,\"ndcg_at_10\":0.08855287283210495,\"precision_at_10\":0.02981651376146786,\"ranking_users\":218,\"recall_at_10\":0.15636922964904615,\"relevant\":4.0,\"rmse\":0.5007071090948026,\"rows\":1200}",
     "23ee68b1087e1ea6bcc4602b41e326332ccfb6f34de82cf3b372d6e776095956 0.528687408/None,0.507888443/None,0.496229930/None,0.488030482/None null",
     "8800afdfb327d42eaf13062ca0790e177ab8429429a34d36167d6b940149b8e3 0.108371965/None,0.087609221/None,0.083211361/None,0.080722085/None {\"ndcg_at_10\":0.09829245617449894,\"precision_at_10\":0.05153583617747431,\"ranking_users\":293,\"recall_at_10\":0.11793344312115642,\"relevant\":\"any held-out interaction\",\"rows\":1500}",
