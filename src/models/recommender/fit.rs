@@ -3,7 +3,7 @@
 use super::factors::Factors;
 use super::params::{Algorithm, Hyper};
 use super::prepare::{duplicate_pairs, prepare, resolve_columns};
-use super::validation::{by_user_order, epoch_val_rmse};
+use super::validation::Validation;
 use super::{Params, Recommender, als, baseline, factors, init, report, svd, svdpp};
 use crate::Result;
 use crate::models::memory::Budget;
@@ -50,27 +50,17 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     let mut log = Vec::new();
     // Time spent on the held-out rows (per-epoch validation and the metrics at the end).
     let mut report_seconds = 0.0;
-    let val_order = by_user_order(&prep.test)?;
-    let mut val_pairs = Vec::new();
     let seconds = |t: Instant| t.elapsed().as_secs_f64();
     let (user_bias, item_bias, user_factors, item_factors, biased) = match &params.hyper {
         Hyper::Sgd(sgd) => {
             let biased = sgd.biased || params.algorithm == Algorithm::SvdPp;
             let hint = sgd_hint(sgd, params.algorithm);
+            // Dropped with this arm, before the report (its buffer is not needed there).
+            let mut validation = Validation::new(&prep.test, biased, mean as f32, scale)?;
             let mut on_epoch = |epoch: usize, rmse: f64, m: &svd::Fitted, users: &Factors| {
                 finite::check(rmse, "epoch", epoch + 1, "the training RMSE", &hint)?;
                 let scoring = Instant::now();
-                let val_loss = epoch_val_rmse(
-                    &prep.test,
-                    &val_order,
-                    &mut val_pairs,
-                    m,
-                    users,
-                    biased,
-                    mean as f32,
-                    scale,
-                    control,
-                )?;
+                let val_loss = validation.rmse(m, users, control)?;
                 report_seconds += seconds(scoring);
                 log.push(EpochLog {
                     epoch: epoch as u32 + 1,
@@ -151,8 +141,6 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
             (Vec::new(), Vec::new(), x, y, false)
         }
     };
-    // The per-epoch validation's buffer is not needed by the report.
-    drop(val_pairs);
     let item_norms = item_factors.norms();
     let popularity = baseline::popularity(&by_user, n_items, mean, implicit);
     let mut model = Recommender {

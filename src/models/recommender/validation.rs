@@ -2,6 +2,7 @@
 //! sample of the held-out rows, scored after every SGD epoch.
 
 use super::factors::{self, Factors};
+use super::prepare::HeldOutRow;
 use super::{metrics, parallel, svd};
 use crate::Result;
 use crate::models::control::Control;
@@ -25,7 +26,7 @@ pub const VAL_ROWS: usize = 10_000;
 /// `u32::MAX` for an unknown id, sorted by user, then item: the order in which
 /// [`epoch_val_rmse`] scores them, as SGD visits ratings (one user's factors stay in cache; a
 /// compact copy read front to back). Also returns `step`.
-pub(super) fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<ValRows> {
+pub(super) fn by_user_order(test: &[HeldOutRow]) -> Result<ValRows> {
     let step = test.len().div_ceil(VAL_ROWS).max(1);
     let rows = test.len().div_ceil(step);
     let mut order = memory::with_capacity::<(u32, u32, u32)>(rows, "the held-out rows' order")?;
@@ -43,77 +44,97 @@ pub(super) fn by_user_order(test: &[(Option<u32>, Option<u32>, f32)]) -> Result<
 /// are prefetched this many groups of four rows ahead by the per-epoch validation.
 const VAL_PREFETCH_GROUPS: usize = 2;
 
-/// RMSE of clipped estimates on held-out rows during training (the per-epoch `val_loss`),
-/// scored on both cores in `order` ([`by_user_order`]: every `step`-th row) and summed in the
-/// rows' order. `pairs` holds the scores in that order: the caller's, kept from epoch to epoch
-/// (a buffer made and freed every epoch costs its page faults every epoch: 320 KB at 20,000
-/// held-out rows).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn epoch_val_rmse(
-    test: &[(Option<u32>, Option<u32>, f32)],
-    (order, step): &ValRows,
-    pairs: &mut Vec<(f64, f64)>,
-    m: &svd::Fitted,
-    user_factors: &Factors,
+/// The per-epoch validation of the SGD trainers: the RMSE of clipped estimates on held-out
+/// rows after every epoch (the `val_loss`), scored on both cores in the order of
+/// [`by_user_order`] (every `step`-th row) and summed in the rows' order.
+pub(super) struct Validation<'a> {
+    test: &'a [HeldOutRow],
+    rows: ValRows,
+    /// The scores in the rows' order, kept from epoch to epoch (a buffer made and freed every
+    /// epoch costs its page faults every epoch: 320 KB at 20,000 held-out rows).
+    pairs: Vec<(f64, f64)>,
+    /// Whether the model has biases (without, a row with an unknown id scores `mean`).
     biased: bool,
     mean: f32,
+    /// Estimates are clipped to this.
     scale: (f64, f64),
-    control: &Control<'_>,
-) -> Result<Option<f64>> {
-    if test.is_empty() {
-        return Ok(None);
+}
+
+impl<'a> Validation<'a> {
+    /// The validation on `test` of a model `biased` or not, with mean rating `mean`, estimates
+    /// clipped to `scale`.
+    pub(super) fn new(test: &'a [HeldOutRow], biased: bool, mean: f32, scale: (f64, f64)) -> Result<Self> {
+        Ok(Validation { test, rows: by_user_order(test)?, pairs: Vec::new(), biased, mean, scale })
     }
-    let step = *step;
-    let work = user_factors.stride as u64;
-    let known = |x: u32| (x != u32::MAX).then_some(x as usize);
-    let zero = vec![0f32; user_factors.stride];
-    let prefetch_items = std::mem::size_of_val(&m.item_factors.data[..]) > super::svd::PREFETCH_ABOVE_BYTES;
-    // Four rows at a time: their dot products overlap ([`factors::dots4`], the bits of `dot`).
-    let groups = parallel::map(
-        order.len().div_ceil(4),
-        4 * work,
-        control,
-        "the held-out scores",
-        #[inline(always)]
-        |g| {
-            let rows: [(u32, u32, u32); 4] =
-                std::array::from_fn(|j| order.get(4 * g + j).copied().unwrap_or((u32::MAX, u32::MAX, 0)));
-            let pair = |j: usize| match (known(rows[j].0), known(rows[j].1)) {
-                (Some(u), Some(i)) => (user_factors.row(u), m.item_factors.row(i)),
-                _ => (&zero[..], &zero[..]),
-            };
-            // The item rows of the group after next, asked for now: rows are sorted by user,
-            // so the user's factors stay in cache but the items' come from memory once the
-            // item factors outgrow the cache (a hint: no effect on the values).
-            if prefetch_items {
-                for &(_, i, _) in order.iter().skip(4 * (g + VAL_PREFETCH_GROUPS)).take(4) {
-                    if let Some(i) = known(i) {
-                        factors::prefetch(m.item_factors.row(i));
+
+    /// The `val_loss` of `m` with user factors `user_factors` (SVD++ folds its implicit part
+    /// into them); None without held-out rows.
+    pub(super) fn rmse(
+        &mut self,
+        m: &svd::Fitted,
+        user_factors: &Factors,
+        control: &Control<'_>,
+    ) -> Result<Option<f64>> {
+        let Validation { test, rows: (order, step), pairs, biased, mean, scale } = self;
+        let (test, biased, mean, scale) = (*test, *biased, *mean, *scale);
+        if test.is_empty() {
+            return Ok(None);
+        }
+        let step = *step;
+        let work = user_factors.stride as u64;
+        let known = |x: u32| (x != u32::MAX).then_some(x as usize);
+        let zero = vec![0f32; user_factors.stride];
+        let prefetch_items =
+            std::mem::size_of_val(&m.item_factors.data[..]) > super::svd::PREFETCH_ABOVE_BYTES;
+        // Four rows at a time: their dot products overlap ([`factors::dots4`], the bits of `dot`).
+        let groups = parallel::map(
+            order.len().div_ceil(4),
+            4 * work,
+            control,
+            "the held-out scores",
+            #[inline(always)]
+            |g| {
+                let rows: [(u32, u32, u32); 4] =
+                    std::array::from_fn(|j| order.get(4 * g + j).copied().unwrap_or((u32::MAX, u32::MAX, 0)));
+                let pair = |j: usize| match (known(rows[j].0), known(rows[j].1)) {
+                    (Some(u), Some(i)) => (user_factors.row(u), m.item_factors.row(i)),
+                    _ => (&zero[..], &zero[..]),
+                };
+                // The item rows of the group after next, asked for now: rows are sorted by user,
+                // so the user's factors stay in cache but the items' come from memory once the
+                // item factors outgrow the cache (a hint: no effect on the values).
+                if prefetch_items {
+                    for &(_, i, _) in order.iter().skip(4 * (g + VAL_PREFETCH_GROUPS)).take(4) {
+                        if let Some(i) = known(i) {
+                            factors::prefetch(m.item_factors.row(i));
+                        }
                     }
                 }
-            }
-            let pairs: [(&[f32], &[f32]); 4] = std::array::from_fn(pair);
-            let dots = factors::dots4(pairs.map(|p| p.0), pairs.map(|p| p.1));
-            std::array::from_fn::<f64, 4, _>(|j| {
-                let e = match (known(rows[j].0), known(rows[j].1)) {
-                    (Some(u), Some(i)) => m.global_mean + m.user_bias[u] + m.item_bias[i] + dots[j],
-                    _ if !biased => mean,
-                    (u, i) => {
-                        m.global_mean + u.map_or(0.0, |u| m.user_bias[u]) + i.map_or(0.0, |i| m.item_bias[i])
-                    }
-                };
-                f64::from(e).clamp(scale.0, scale.1)
-            })
-        },
-    )?;
-    let scored = groups.into_iter().flatten();
-    pairs.clear();
-    memory::reserve(pairs, order.len(), "the held-out scores")?;
-    pairs.resize(order.len(), (0.0, 0.0));
-    for (&(_, _, n), e) in order.iter().zip(scored) {
-        pairs[n as usize / step] = (e, f64::from(test[n as usize].2));
+                let pairs: [(&[f32], &[f32]); 4] = std::array::from_fn(pair);
+                let dots = factors::dots4(pairs.map(|p| p.0), pairs.map(|p| p.1));
+                std::array::from_fn::<f64, 4, _>(|j| {
+                    let e = match (known(rows[j].0), known(rows[j].1)) {
+                        (Some(u), Some(i)) => m.global_mean + m.user_bias[u] + m.item_bias[i] + dots[j],
+                        _ if !biased => mean,
+                        (u, i) => {
+                            m.global_mean
+                                + u.map_or(0.0, |u| m.user_bias[u])
+                                + i.map_or(0.0, |i| m.item_bias[i])
+                        }
+                    };
+                    f64::from(e).clamp(scale.0, scale.1)
+                })
+            },
+        )?;
+        let scored = groups.into_iter().flatten();
+        pairs.clear();
+        memory::reserve(pairs, order.len(), "the held-out scores")?;
+        pairs.resize(order.len(), (0.0, 0.0));
+        for (&(_, _, n), e) in order.iter().zip(scored) {
+            pairs[n as usize / step] = (e, f64::from(test[n as usize].2));
+        }
+        Ok(Some(metrics::rmse(pairs)))
     }
-    Ok(Some(metrics::rmse(pairs)))
 }
 
 #[cfg(test)]
@@ -143,27 +164,17 @@ mod tests {
             })
             .collect();
         let scale = (1.0, 5.0);
-        let val = by_user_order(&test).unwrap();
-        assert_eq!(val.1, 3, "every third row of 20,003");
-        let mut kept = Vec::new();
+        let step = by_user_order(&test).unwrap().1;
+        assert_eq!(step, 3, "every third row of 20,003");
+        let mut validation = Validation::new(&test, true, 3.5, scale).unwrap();
         for biased in [true, false] {
-            // The same buffer for both: what the first call left does not matter.
-            let got = epoch_val_rmse(
-                &test,
-                &val,
-                &mut kept,
-                &m,
-                &m.user_factors,
-                biased,
-                3.5,
-                scale,
-                &Control::new(),
-            )
-            .unwrap()
-            .unwrap();
+            // The same validation for both: what the first call left in its buffer does not
+            // matter.
+            validation.biased = biased;
+            let got = validation.rmse(&m, &m.user_factors, &Control::new()).unwrap().unwrap();
             let pairs: Vec<(f64, f64)> = test
                 .iter()
-                .step_by(val.1)
+                .step_by(step)
                 .map(|&(u, i, r)| {
                     let e = match (u, i) {
                         (Some(u), Some(i)) => m.estimate(u as usize, i as usize),
