@@ -243,7 +243,8 @@ pub fn fit(
 pub(crate) fn visiting_order(history: &Csr) -> Result<Vec<u32>> {
     let mut users = memory::with_capacity::<u32>(history.rows(), "the users' visiting order")?;
     users.extend((0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0));
-    users.sort_by_key(|&u| std::cmp::Reverse(history.row_len(u as usize)));
+    // (Each key is distinct, so the unstable sort, which takes no memory, gives this order.)
+    users.sort_unstable_by_key(|&u| (std::cmp::Reverse(history.row_len(u as usize)), u));
     Ok(users)
 }
 
