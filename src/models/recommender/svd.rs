@@ -240,7 +240,7 @@ pub fn fit(
 
 /// The users SVD and SVD++ visit, in the order of every epoch: those with ratings, the most
 /// ratings first, ties by index (see [`fit`] for why).
-pub(crate) fn visiting_order(history: &Csr) -> Result<Vec<u32>> {
+pub fn visiting_order(history: &Csr) -> Result<Vec<u32>> {
     let mut users = memory::with_capacity::<u32>(history.rows(), "the users' visiting order")?;
     users.extend((0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0));
     // (Each key is distinct, so the unstable sort, which takes no memory, gives this order.)
