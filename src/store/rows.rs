@@ -183,7 +183,7 @@ impl Session {
                 seal().and_then(|blob| make_room(blob_len).map(|rowid| (rowid, blob)))
             }?;
             if blob.len() != blob_len {
-                return Err(Error::Damaged(format!(
+                return Err(Error::Internal(format!(
                     "the sealed model has {} bytes where {blob_len} were expected; nothing was changed",
                     blob.len()
                 )));

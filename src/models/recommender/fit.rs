@@ -26,10 +26,12 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     // made on the second core while this one prepares the rows (placed in rows once the ids'
     // order is known); through SQL, from before the rows were read ([`start_ahead`]).
     let ahead = match &params.hyper {
-        Hyper::Sgd(sgd) => Some(common.head_start.take_draws().unwrap_or_else(|| {
-            let most = setup.data.n_rows.saturating_mul(2).saturating_mul(sgd.n_factors);
-            init::NumpyNormal::ahead(common.seed, most.min(DRAWS_AHEAD))
-        })),
+        Hyper::Sgd(sgd) => {
+            Some(common.head_start.take_draws().filter(|d| d.seed() == common.seed).unwrap_or_else(|| {
+                let most = setup.data.n_rows.saturating_mul(2).saturating_mul(sgd.n_factors);
+                init::NumpyNormal::ahead(common.seed, most.min(DRAWS_AHEAD))
+            }))
+        }
         Hyper::Als(_) => None,
     };
     let prep = prepare(&cols, implicit, setup.train_rows(), &setup.test)?;

@@ -324,6 +324,11 @@ pub struct DrawsAhead {
 }
 
 impl DrawsAhead {
+    /// The seed of the stream being drawn.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// Stops the drawing thread (within 1,024 pairs) and returns the stream with the
     /// draws it made: the same stream as `NumpyNormal::new(seed)`. If the thread could not be
     /// started or panicked, that fresh stream (its draws were its own: nothing is lost).

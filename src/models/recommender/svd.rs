@@ -156,12 +156,15 @@ impl Fitted {
 /// on a shuffled source that puts active users early, which is why its fixed order beat the
 /// reshuffled one this used before (users reshuffled and each user's ratings rotated every
 /// epoch). Test RMSE from the same starting factors, seeds 42–45 on the MovieLens-1M-shaped
-/// split of `bench_rec_large`: Surprise 0.86010, 0.85815, 0.85893, 0.85829; reshuffled
+/// split of `bench_rec_large` (`examples/svd_order_probe.rs`, whose ids follow first
+/// appearance, so ties and each user's item order differ from `ml_train`'s; through `ml_train`
+/// most active first gives 0.85971, 0.85777, 0.85833, 0.85774): Surprise 0.86010, 0.85815, 0.85893, 0.85829; reshuffled
 /// 0.86036, 0.85843, 0.85934, 0.85850; most active first 0.85930, 0.85735, 0.85807, 0.85733;
 /// least active first 0.86136, 0.85922, 0.86016, 0.85924. On MovieLens 100K (three 80/20
 /// splits × seeds 42, 43, and `ua`, `ub`: eight fits) most active first is 0.00016 below
 /// Surprise on average (from 0.00074 below to 0.00018 above). The order depends on the
-/// ratings, not on the rows' order nor on the seed (which draws the starting factors), and
+/// ratings, not on the rows' order (but for repeated ratings of one item by one user, visited
+/// in input order) nor on the seed (which draws the starting factors), and
 /// `history` is only read.
 ///
 /// The item row two ratings ahead is prefetched when the item factors are too large to stay
@@ -238,7 +241,7 @@ pub fn fit(
     Ok(m)
 }
 
-/// The users SVD and SVD++ visit, in the order of every epoch: those with ratings, the most
+/// The users SVD visits, in the order of every epoch: those with ratings, the most
 /// ratings first, ties by index (see [`fit`] for why).
 pub fn visiting_order(history: &Csr) -> Result<Vec<u32>> {
     let mut users = memory::with_capacity::<u32>(history.rows(), "the users' visiting order")?;

@@ -26,6 +26,7 @@ use super::ratings::Csr;
 use super::svd::{Fitted, SgdParams};
 use crate::Result;
 use crate::models::control::Control;
+use crate::models::memory;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -88,7 +89,7 @@ pub fn fit(
     let n_users = history.rows();
     debug_assert_eq!(s.fitted.user_factors.rows(), n_users, "start shape");
     let stride = s.implicit.stride;
-    let (mut order, mut users) = visit_order(history);
+    let (mut order, mut users) = visit_order(history)?;
     let mut z = vec![0f32; stride];
     let mut acc = vec![0f32; stride];
     let keep_y = 1.0 - p.lr_yj * p.reg_yj;
@@ -152,12 +153,18 @@ pub fn fit(
     Ok(Fitted { user_factors, ..s.fitted })
 }
 
+/// Every rating as (item, value), and the users with ratings.
+type VisitOrder = (Vec<(u32, f32)>, Vec<u32>);
+
 /// What the trainer shuffles: every rating as (item, value) in the history's user-grouped
 /// order, and the users that have ratings.
-fn visit_order(history: &Csr) -> (Vec<(u32, f32)>, Vec<u32>) {
-    let order = history.cols.iter().copied().zip(history.values.iter().copied()).collect();
-    let users = (0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0).collect();
-    (order, users)
+/// Both take their memory fallibly (their sizes come from the data).
+fn visit_order(history: &Csr) -> Result<VisitOrder> {
+    let mut order = memory::with_capacity(history.cols.len(), "the ratings' visiting order")?;
+    order.extend(history.cols.iter().copied().zip(history.values.iter().copied()));
+    let mut users = memory::with_capacity(history.rows(), "the users' visiting order")?;
+    users.extend((0..history.rows() as u32).filter(|&u| history.row_len(u as usize) > 0));
+    Ok((order, users))
 }
 
 /// `qᵀ(p + z)` with the fixed eight-lane summation order of [`dot`].

@@ -512,4 +512,15 @@ fn a_head_start_changes_nothing_but_the_time() {
         };
         assert_eq!(trained(true), trained(false), "{algo} test_size {test_size}");
     }
+    // Draws started for another seed than the one the fit runs with are not used.
+    let json = r#"{"factors": 6, "epochs": 3, "seed": 9}"#;
+    let mut opts = Options::parse(Some(json)).unwrap();
+    let mut common = Common { test_size: 0.0, ..Common::read(&mut opts).unwrap() };
+    crate::models::start_ahead(Recommender::KIND, &opts, &common);
+    common.seed = 10;
+    let t = crate::models::train(Recommender::KIND, &data, Some("rating"), &mut opts, &common).unwrap();
+    let mut opts = Options::parse(Some(json)).unwrap();
+    let fresh = Common { test_size: 0.0, seed: 10, ..Common::read(&mut opts).unwrap() };
+    let want = crate::models::train(Recommender::KIND, &data, Some("rating"), &mut opts, &fresh).unwrap();
+    assert_eq!(postcard::to_stdvec(&t.model).unwrap(), postcard::to_stdvec(&want.model).unwrap());
 }
