@@ -167,7 +167,7 @@ mod tests {
         let by_user = Csr::build(613, &triples, false);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let (bu, bi) = baseline_als(&by_user, 331, 2.7, &Control::new()).unwrap();
-        let (want_u, want_i) = baseline_by_item(&by_user, &by_user.transpose(331), 2.7);
+        let (want_u, want_i) = baseline_by_item(&by_user, &by_user.transpose(331).unwrap(), 2.7);
         assert_eq!(bits(&bu), bits(&want_u));
         assert_eq!(bits(&bi), bits(&want_i));
     }

@@ -114,7 +114,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
             );
             let (x, y) = als::fit(
                 &by_user,
-                &by_user.transpose(n_items),
+                &by_user.transpose(n_items)?,
                 als_params,
                 &mut rng,
                 control,
@@ -179,7 +179,7 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
     }
     let scoring = Instant::now();
     if !prep.test.is_empty() {
-        model.held_out_rated = Some(report::held_out_rated(&prep.test, n_users, implicit));
+        model.held_out_rated = Some(report::held_out_rated(&prep.test, n_users, implicit)?);
     }
     let metrics =
         report::training_report(&model, &prep.test, &prep.test_user_keys, scale, &mut details, control)?;

@@ -246,7 +246,7 @@ where
     let first_seen =
         || first_appearance_of((0..n_fitted).map(|k| (user_of(k), item_of(k))), users.len(), items.len());
     let by_user = || {
-        Csr::build_with_cols(
+        Csr::try_build_with_cols(
             users.len(),
             items.len(),
             n_fitted,
@@ -270,6 +270,7 @@ where
     } else {
         (by_user(), first_seen()?)
     };
+    let by_user = by_user?;
     // The sum, smallest and largest value in one pass, each folded in row order as
     // `Iterator::sum` (from −0.0), `fold(INFINITY, f32::min)` and `fold(NEG_INFINITY, f32::max)`
     // fold them: the same bits.

@@ -1,6 +1,8 @@
 //! Ratings as dense (user, item, value) triples, and the per-user compressed rows (CSR) the
 //! model keeps for exclusion, explanation and SVD++'s implicit feedback.
 
+use crate::models::memory;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// One rating (or interaction weight) with dense ids.
@@ -30,11 +32,14 @@ impl Csr {
     /// Groups `triples` by user (`by_item == false`) or by item, with `rows` rows.
     ///
     /// Two stable counting passes (by column, then by row), so each row comes out sorted by
-    /// column with duplicates in input order, in linear time.
-    pub fn build(rows: usize, triples: &[Triple], by_item: bool) -> Csr {
+    /// column with duplicates in input order, in linear time. Memory refused is an error
+    /// ([`Csr::try_build_with_cols`]).
+    pub fn try_build(rows: usize, triples: &[Triple], by_item: bool) -> Result<Csr> {
         let key = |t: &Triple| if by_item { (t.item as usize, t.user) } else { (t.user as usize, t.item) };
-        Csr::build_with(
+        let n_cols = triples.iter().map(|t| key(t).1 as usize + 1).max().unwrap_or(0);
+        Csr::try_build_with_cols(
             rows,
+            n_cols,
             triples.len(),
             |k| key(&triples[k]).0,
             |k| key(&triples[k]).1,
@@ -42,54 +47,55 @@ impl Csr {
         )
     }
 
-    /// As [`Csr::build`] for `n` entries given by their row, column and value (entry `k`'s:
-    /// `row(k)`, `col(k)`, `value(k)`), read when needed rather than held as triples.
-    pub fn build_with(
-        rows: usize,
-        n: usize,
-        row: impl Fn(usize) -> usize,
-        col: impl Fn(usize) -> u32,
-        value: impl Fn(usize) -> f32,
-    ) -> Csr {
-        let n_cols = (0..n).map(|k| col(k) as usize + 1).max().unwrap_or(0);
-        Csr::build_with_cols(rows, n_cols, n, row, col, value)
+    /// [`Csr::try_build`] for tests and examples, whose triples are small.
+    ///
+    /// # Panics
+    /// If the memory is refused.
+    pub fn build(rows: usize, triples: &[Triple], by_item: bool) -> Csr {
+        Csr::try_build(rows, triples, by_item).expect("memory for a CSR")
     }
 
-    /// [`Csr::build_with`] when every column index is below `n_cols` (known to the caller: one
-    /// pass less over the entries). The same CSR whatever `n_cols` above the largest index.
-    pub fn build_with_cols(
+    /// The CSR of `n` entries given by their row, column and value (entry `k`'s: `row(k)`,
+    /// `col(k)`, `value(k)`), read when needed rather than held as triples, every column index
+    /// below `n_cols`: as [`Csr::try_build`] of those triples, whatever `n_cols` above the
+    /// largest index. Its sizes come from the data: the memory is taken fallibly.
+    pub fn try_build_with_cols(
         rows: usize,
         n_cols: usize,
         n: usize,
         row: impl Fn(usize) -> usize,
         col: impl Fn(usize) -> u32,
         value: impl Fn(usize) -> f32,
-    ) -> Csr {
-        assert!(u32::try_from(n).is_ok(), "more than 2³² ratings");
-        let mut next_in_col = vec![0usize; n_cols + 1];
+    ) -> Result<Csr> {
+        if u32::try_from(n).is_err() {
+            return Err(Error::data(format!("{n} ratings: at most 2³² − 1 are supported")));
+        }
+        let what = "the ratings grouped by row";
+        let mut next_in_col: Vec<usize> = memory::zeroed(n_cols + 1, what)?;
         for k in 0..n {
             next_in_col[col(k) as usize + 1] += 1;
         }
         for c in 0..n_cols {
             next_in_col[c + 1] += next_in_col[c];
         }
-        let mut by_col = vec![0u32; n];
+        let mut by_col: Vec<u32> = memory::zeroed(n, what)?;
         for k in 0..n {
             let c = col(k) as usize;
             by_col[next_in_col[c]] = k as u32;
             next_in_col[c] += 1;
         }
         drop(next_in_col);
-        let mut offsets = vec![0u64; rows + 1];
+        let mut offsets: Vec<u64> = memory::zeroed(rows + 1, what)?;
         for k in 0..n {
             offsets[row(k) + 1] += 1;
         }
         for r in 0..rows {
             offsets[r + 1] += offsets[r];
         }
-        let mut next: Vec<u64> = offsets[..rows].to_vec();
-        let mut cols = vec![0u32; n];
-        let mut values = vec![0f32; n];
+        let mut next: Vec<u64> = memory::with_capacity(rows, what)?;
+        next.extend_from_slice(&offsets[..rows]);
+        let mut cols: Vec<u32> = memory::zeroed(n, what)?;
+        let mut values: Vec<f32> = memory::zeroed(n, what)?;
         for &k in &by_col {
             let k = k as usize;
             let r = row(k);
@@ -98,23 +104,25 @@ impl Csr {
             values[at] = value(k);
             next[r] += 1;
         }
-        Csr { offsets, cols, values }
+        Ok(Csr { offsets, cols, values })
     }
 
     /// The same entries grouped by column: `cols` rows (above every column index), each
     /// sorted by row with duplicates in this CSR's order. For a CSR built by user, the same as
     /// [`Csr::build`] by item from its triples.
-    pub fn transpose(&self, cols: usize) -> Csr {
-        let mut offsets = vec![0u64; cols + 1];
+    pub fn transpose(&self, cols: usize) -> Result<Csr> {
+        let what = "the ratings grouped by column";
+        let mut offsets: Vec<u64> = memory::zeroed(cols + 1, what)?;
         for &c in &self.cols {
             offsets[c as usize + 1] += 1;
         }
         for c in 0..cols {
             offsets[c + 1] += offsets[c];
         }
-        let mut next: Vec<u64> = offsets[..cols].to_vec();
-        let mut out_cols = vec![0u32; self.cols.len()];
-        let mut values = vec![0f32; self.cols.len()];
+        let mut next: Vec<u64> = memory::with_capacity(cols, what)?;
+        next.extend_from_slice(&offsets[..cols]);
+        let mut out_cols: Vec<u32> = memory::zeroed(self.cols.len(), what)?;
+        let mut values: Vec<f32> = memory::zeroed(self.cols.len(), what)?;
         for r in 0..self.rows() {
             for k in self.range(r) {
                 let c = self.cols[k] as usize;
@@ -124,7 +132,7 @@ impl Csr {
                 next[c] += 1;
             }
         }
-        Csr { offsets, cols: out_cols, values }
+        Ok(Csr { offsets, cols: out_cols, values })
     }
 
     /// Number of rows.
@@ -162,16 +170,27 @@ mod tests {
         let triples = [t(1, 5, 1.0), t(0, 2, 2.0), t(1, 3, 3.0), t(1, 5, 4.0), t(2, 0, 5.0)];
         let built = Csr::build(3, &triples, false);
         for n_cols in [6, 7, 100] {
-            let wide = Csr::build_with_cols(
+            let wide = Csr::try_build_with_cols(
                 3,
                 n_cols,
                 triples.len(),
                 |k| triples[k].user as usize,
                 |k| triples[k].item,
                 |k| triples[k].value,
-            );
+            )
+            .unwrap();
             assert_eq!(wide, built, "{n_cols} columns");
         }
+    }
+
+    /// Sizes come from the data: memory refused is an error naming what it was for, not an
+    /// abort.
+    #[test]
+    fn refused_memory_is_an_error() {
+        let e = Csr::try_build_with_cols(2, usize::MAX / 16, 0, |_| 0, |_| 0, |_| 0.0).unwrap_err();
+        assert!(e.to_string().contains("the ratings grouped by row"), "{e}");
+        let e = Csr::build(3, &[], false).transpose(usize::MAX / 16).unwrap_err();
+        assert!(e.to_string().contains("the ratings grouped by column"), "{e}");
     }
 
     #[test]
@@ -184,7 +203,7 @@ mod tests {
         assert_eq!(by_user.row_len(2), 0);
         let by_item = Csr::build(6, &triples, true);
         assert_eq!(by_item.row(5), (&[1u32, 1][..], &[1.0f32, 4.0][..]));
-        assert_eq!(by_user.transpose(6), by_item);
+        assert_eq!(by_user.transpose(6).unwrap(), by_item);
     }
 
     /// Grouping the by-user rows by item gives what grouping the triples by item gives,
@@ -199,6 +218,6 @@ mod tests {
         let triples: Vec<Triple> =
             (0..5000).map(|k| Triple { user: next(97), item: next(41), value: k as f32 }).collect();
         let by_user = Csr::build(100, &triples, false);
-        assert_eq!(by_user.transpose(45), Csr::build(45, &triples, true));
+        assert_eq!(by_user.transpose(45).unwrap(), Csr::build(45, &triples, true));
     }
 }

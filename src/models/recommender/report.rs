@@ -9,6 +9,7 @@ use super::ratings::{Csr, Triple};
 use super::{Recommender, baseline, metrics, parallel, topn};
 use crate::models::control::Control;
 use crate::models::data::{Dataset, Input};
+use crate::models::memory;
 use crate::{Error, Result};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
@@ -99,13 +100,14 @@ pub(super) fn held_out_rated(
     test: &[(Option<u32>, Option<u32>, f32)],
     n_users: usize,
     implicit: bool,
-) -> Csr {
-    let held: Vec<Triple> = test
-        .iter()
-        .filter_map(|&(u, i, value)| Some(Triple { user: u?, item: i?, value }))
-        .filter(|t| !implicit || t.value != 0.0)
-        .collect();
-    Csr::build(n_users, &held, false)
+) -> Result<Csr> {
+    let mut held: Vec<Triple> = memory::with_capacity(test.len(), "the held-out ratings")?;
+    held.extend(
+        test.iter()
+            .filter_map(|&(u, i, value)| Some(Triple { user: u?, item: i?, value }))
+            .filter(|t| !implicit || t.value != 0.0),
+    );
+    Csr::try_build(n_users, &held, false)
 }
 
 impl Recommender {
