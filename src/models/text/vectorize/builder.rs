@@ -52,6 +52,43 @@ struct TermStats {
     pos: u32,
 }
 
+/// Adds `record` (of `hash`) to `records` and to their `index`, which is rebuilt twice as
+/// large once half full; returns its id.
+fn add_record(records: &mut Vec<TermStats>, index: &mut Index, record: TermStats, hash: u64) -> u32 {
+    let id = records.len() as u32;
+    records.push(record);
+    if records.len() * 2 > index.slots.len() {
+        *index = index_of(records);
+    } else {
+        index.insert(hash, id);
+    }
+    id
+}
+
+/// Where a term counted by another builder goes when it is appended: its counts added to
+/// the record `found` of `records` (whose id `remap` notes), or new to them (`EMPTY` noted,
+/// true returned).
+fn merge_into(
+    records: &mut [TermStats],
+    found: Option<u32>,
+    later: &TermStats,
+    remap: &mut Vec<u32>,
+) -> bool {
+    match found {
+        Some(id) => {
+            let m = &mut records[id as usize];
+            m.count = m.count.saturating_add(later.count);
+            m.df += later.df;
+            remap.push(id);
+            false
+        }
+        None => {
+            remap.push(EMPTY);
+            true
+        }
+    }
+}
+
 /// Distinct training terms above which the default `min_df` is 2
 /// ([`VocabularyBuilder::auto_min_df`]).
 pub const LARGE_VOCABULARY: usize = 1_000_000;
@@ -395,15 +432,7 @@ impl VocabularyBuilder {
             // The lookups read at random a slot, then the record it names, then that record's
             // bytes: prefetch each stage ahead of the next (the slot `AHEAD` terms on, the record
             // of a slot read by then, its bytes a few terms later).
-            if let Some(next) = terms.get(i + AHEAD) {
-                prefetch(self.index.home(untag(next.tag)));
-            }
-            if let Some(next) = terms.get(i + AHEAD / 2) {
-                let id = self.index.first(untag(next.tag));
-                if id != EMPTY {
-                    prefetch(&self.terms[id as usize]);
-                }
-            }
+            self.index.prefetch_ahead(&self.terms, i, |j| terms.get(j).map(|t| untag(t.tag)));
             if let Some(next) = terms.get(i + AHEAD / 4) {
                 let id = self.index.first(untag(next.tag));
                 if id != EMPTY {
@@ -417,18 +446,9 @@ impl VocabularyBuilder {
                 let m = &mine[id as usize];
                 same_bytes(&words.as_bytes()[m.start as usize..m.end as usize], term)
             });
-            match found {
-                Some(id) => {
-                    let m = &mut self.terms[id as usize];
-                    m.count = m.count.saturating_add(t.count);
-                    m.df += t.df;
-                    remap.push(id);
-                }
-                None => {
-                    new_terms += 1;
-                    new_bytes += term.len();
-                    remap.push(EMPTY);
-                }
+            if merge_into(&mut self.terms, found, t, &mut remap) {
+                new_terms += 1;
+                new_bytes += term.len();
             }
             if i % 4096 == 4095 {
                 tick(4096 * 8)?;
@@ -492,15 +512,7 @@ impl VocabularyBuilder {
         };
         for (i, p) in later.iter().enumerate() {
             // A slot, then the record it names, at random: prefetch each ahead.
-            if let Some(next) = later.get(i + AHEAD) {
-                prefetch(self.pair_index.home(untag(next.tag)));
-            }
-            if let Some(next) = later.get(i + AHEAD / 2) {
-                let id = self.pair_index.first(untag(next.tag));
-                if id != EMPTY {
-                    prefetch(&self.pairs[id as usize]);
-                }
-            }
+            self.pair_index.prefetch_ahead(&self.pairs, i, |j| later.get(j).map(|p| untag(p.tag)));
             // A prefix new to this builder (EMPTY) makes a pair it cannot know.
             let a = prefix(p.start, &remap);
             let b = words[p.end as usize];
@@ -509,17 +521,8 @@ impl VocabularyBuilder {
                 let m = &mine[id as usize];
                 m.start == a && m.end == b
             });
-            match found {
-                Some(id) => {
-                    let m = &mut self.pairs[id as usize];
-                    m.count = m.count.saturating_add(p.count);
-                    m.df += p.df;
-                    remap.push(id);
-                }
-                None => {
-                    new_pairs += 1;
-                    remap.push(EMPTY);
-                }
+            if merge_into(&mut self.pairs, found, p, &mut remap) {
+                new_pairs += 1;
             }
             if i % 4096 == 4095 {
                 tick(4096 * 8)?;
@@ -551,17 +554,10 @@ impl VocabularyBuilder {
         let id = match found {
             Some(id) => id,
             None => {
-                let id = self.terms.len() as u32;
                 let start = self.text.len() as u32;
                 self.text.push_str(term);
                 let end = self.text.len() as u32;
-                self.terms.push(TermStats::new(start, end, hash));
-                if self.terms.len() * 2 > self.index.slots.len() {
-                    self.index = index_of(&self.terms);
-                } else {
-                    self.index.insert(hash, id);
-                }
-                id
+                add_record(&mut self.terms, &mut self.index, TermStats::new(start, end, hash), hash)
             }
         };
         occur(&mut self.terms[id as usize], id, doc, &mut self.features, &mut self.counts);
@@ -580,16 +576,7 @@ impl VocabularyBuilder {
         });
         let id = match found {
             Some(id) => id,
-            None => {
-                let id = self.pairs.len() as u32;
-                self.pairs.push(TermStats::new(a, b, hash));
-                if self.pairs.len() * 2 > self.pair_index.slots.len() {
-                    self.pair_index = index_of(&self.pairs);
-                } else {
-                    self.pair_index.insert(hash, id);
-                }
-                id
-            }
+            None => add_record(&mut self.pairs, &mut self.pair_index, TermStats::new(a, b, hash), hash),
         };
         occur(&mut self.pairs[id as usize], id | PAIR, doc, &mut self.features, &mut self.counts);
         id | PAIR

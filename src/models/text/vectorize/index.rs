@@ -79,6 +79,22 @@ impl Index {
         }
     }
 
+    /// Prefetch hints for a run of lookups of `hashes(j)` in this index whose records are
+    /// `records`, made before lookup `i`: the home slot of the hash [`AHEAD`] lookups on, and
+    /// the record named by the slot of the one `AHEAD / 2` on (its slot asked for earlier).
+    #[inline(always)]
+    pub(super) fn prefetch_ahead<R>(&self, records: &[R], i: usize, hash: impl Fn(usize) -> Option<u64>) {
+        if let Some(h) = hash(i + AHEAD) {
+            prefetch(self.home(h));
+        }
+        if let Some(h) = hash(i + AHEAD / 2) {
+            let id = self.first(h);
+            if id != EMPTY {
+                prefetch(&records[id as usize]);
+            }
+        }
+    }
+
     /// The id in the first slot of `hash`'s chain with its tag, or [`EMPTY`].
     #[inline]
     pub(super) fn first(&self, hash: u64) -> u32 {
