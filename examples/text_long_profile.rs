@@ -7,7 +7,8 @@
 //! cargo run --release --example text_long_profile [-- PHASE [REPEATS [SET [OPTIONS]]]]
 //! ```
 //!
-//! PHASE (default `all`): `tokenize`, `tokenize-hashes`, `fit`, `train`, `predict`; SET `imdb`
+//! PHASE (default `all`): `tokenize`, `tokenize-hashes`, `tokenize-split` (hash-only tokenizing
+//! of the ASCII texts and of the others, MB/s), `fit`, `train`, `predict`; SET `imdb`
 //! (default) or `imdb-rating-1k`; OPTIONS extra `json_object` arguments for the SQL phases, e.g.
 //! `, 'ngrams', 1`. Run one phase alone under `perf record`.
 
@@ -92,6 +93,23 @@ fn main() {
             }
         });
         println!("{}", json!({"phase": name, "s": s, "docs_per_s": n / s, "tokens": count}));
+    }
+    if run("tokenize-split") {
+        // Throughput of hash-only tokenizing on the ASCII texts and on the others, per byte.
+        for ascii in [true, false] {
+            let docs: Vec<&str> =
+                train.iter().map(|(_, t)| t.as_str()).filter(|t| t.is_ascii() == ascii).collect();
+            let bytes: usize = docs.iter().map(|t| t.len()).sum();
+            let s = fastest(repeats, || {
+                for text in &docs {
+                    t.tokenize_hashes(text, &mut out);
+                }
+            });
+            println!(
+                "{}",
+                json!({"phase": "tokenize-split", "ascii": ascii, "docs": docs.len(), "mb_per_s": bytes as f64 / s / 1e6})
+            );
+        }
     }
     if run("fit") {
         let mut classes: Vec<&str> = train.iter().map(|(l, _)| l.as_str()).collect();

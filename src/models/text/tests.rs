@@ -288,6 +288,42 @@ fn lookups_by_hash_and_by_bytes_agree() {
 }
 
 #[test]
+fn weights_by_hash_score_as_by_id() {
+    // Random texts over a small vocabulary, for 2 to 14 classes (15: no table), multinomial
+    // and complement NB (complement has a per-term base), unigrams to trigrams.
+    let words: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
+    let mut next = xorshift(7);
+    let text = |n: u64, next: &mut dyn FnMut() -> u64| {
+        (0..n).map(|_| words[(next() % 60) as usize].as_str()).collect::<Vec<_>>().join(" ")
+    };
+    for k in [2usize, 3, 8, 14, 15] {
+        let docs: Vec<(String, String)> =
+            (0..40 * k).map(|i| (format!("c{}", i % k), text(3 + next() % 12, &mut next))).collect();
+        let docs: Vec<(&str, &str)> = docs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        for json in
+            [r#"{}"#, r#"{"algorithm": "complement", "ngrams": [1, 3]}"#, r#"{"ngrams": 1, "alpha": 0.1}"#]
+        {
+            let m = TextModel::train(&dataset(&docs), Some("label"), &mut options(json), &all_rows())
+                .unwrap()
+                .model;
+            assert_eq!(m.hashed_weights().is_some(), k <= 14, "{k} classes, {json}");
+            let Some(w) = m.hashed_weights() else { continue };
+            for _ in 0..50 {
+                let t = text(next() % 30, &mut next) + " unseen w1 w2";
+                let (mut a, mut b) = (Scratch::default(), Scratch::default());
+                for s in [&mut a, &mut b] {
+                    s.scores.resize(k, 0.0);
+                }
+                m.score_by_id(&t, &mut a);
+                m.score_hashed(w, &t, &mut b);
+                let bits = |s: &Scratch| s.scores.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "{k} classes, {json}: {t}");
+            }
+        }
+    }
+}
+
+#[test]
 fn bad_inputs_have_clear_errors() {
     let m = model("{}");
     let err = |r: Result<Value>| r.unwrap_err().to_string();

@@ -31,11 +31,13 @@
 //! stored), with the same sums bit for bit.
 
 mod fit;
+mod hashed;
 mod scoring;
 mod stored;
 #[cfg(test)]
 mod tests;
 
+pub use hashed::HashedWeights;
 pub use scoring::Acc;
 
 use crate::models::finite::all_finite;

@@ -83,6 +83,11 @@ impl Vocabulary {
         ids.truncate(n);
     }
 
+    /// The (hash, id) of every term, in table order.
+    pub fn hashed_ids(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.index.slots.iter().filter(|s| s.id != EMPTY).map(|s| (s.hash, s.id))
+    }
+
     /// Makes [`Vocabulary::hashes_are_unique`] false, as for a vocabulary whose hashes collide
     /// (tests of the lookup by bytes).
     #[cfg(test)]
