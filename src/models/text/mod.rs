@@ -18,6 +18,7 @@
 //! combined with "every term absent"). Numbers given as the text are read as their decimal
 //! text, as SQLite would convert them; a blob is an error.
 
+mod ascii_words;
 pub mod detect;
 mod hashing;
 mod language;

@@ -5,90 +5,7 @@
 use super::language::Cjk;
 use unicode_segmentation::UnicodeSegmentation;
 
-/// UAX #29 word-break classes of ASCII bytes, as far as the rules that join letters and digits
-/// need them.
-pub(super) const OTHER: u8 = 0;
-pub(super) const LETTER: u8 = 1;
-pub(super) const DIGIT: u8 = 2;
-pub(super) const EXTEND_NUM_LET: u8 = 3; // _
-pub(super) const MID_LETTER: u8 = 4; // :
-pub(super) const MID_NUM_LET: u8 = 5; // . and ' (MidNumLetQ)
-pub(super) const MID_NUM: u8 = 6; // , ;
-
-pub(super) const fn ascii_classes() -> [u8; 128] {
-    let mut t = [OTHER; 128];
-    let mut i = 0;
-    while i < 128 {
-        let c = i as u8;
-        t[i] = if c.is_ascii_alphabetic() {
-            LETTER
-        } else if c.is_ascii_digit() {
-            DIGIT
-        } else {
-            match c {
-                b'_' => EXTEND_NUM_LET,
-                b':' => MID_LETTER,
-                b'.' | b'\'' => MID_NUM_LET,
-                b',' | b';' => MID_NUM,
-                _ => OTHER,
-            }
-        };
-        i += 1;
-    }
-    t
-}
-
-pub(super) static ASCII_CLASS: [u8; 128] = ascii_classes();
-
-/// The words of ASCII text exactly as `unicode_words` (UAX #29, WB5–WB13b) gives them, without
-/// its general state machine: runs of letters, digits and `_` joined across one `:`, `.` or `'`
-/// between letters and one `,`, `;`, `.` or `'` between digits; runs without a letter or digit
-/// are dropped.
-pub(super) fn ascii_words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
-    let bytes = text.as_bytes();
-    let class =
-        |i: usize| -> u8 { if i < bytes.len() { ASCII_CLASS[(bytes[i] & 0x7f) as usize] } else { OTHER } };
-    let n = bytes.len();
-    let mut i = 0;
-    while i < n {
-        let c = class(i);
-        if !(LETTER..=EXTEND_NUM_LET).contains(&c) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut alnum = c != EXTEND_NUM_LET;
-        let mut prev = c;
-        i += 1;
-        while i < n {
-            let c = class(i);
-            match c {
-                LETTER | DIGIT | EXTEND_NUM_LET => {
-                    alnum |= c != EXTEND_NUM_LET;
-                    prev = c;
-                    i += 1;
-                }
-                MID_LETTER | MID_NUM_LET | MID_NUM => {
-                    let next = class(i + 1);
-                    let joins = match prev {
-                        LETTER => next == LETTER && c != MID_NUM,
-                        DIGIT => next == DIGIT && c != MID_LETTER,
-                        _ => false,
-                    };
-                    if !joins {
-                        break;
-                    }
-                    prev = next;
-                    i += 2;
-                }
-                _ => break,
-            }
-        }
-        if alnum {
-            emit(&text[start..i]);
-        }
-    }
-}
+pub(super) use super::ascii_words::ascii_words;
 
 /// Chinese and Japanese ideographs and kana (by code point): scripts written without spaces
 /// between words.
@@ -209,40 +126,54 @@ pub(super) fn end_run<'a>(
     }
 }
 
-/// The UAX #29 words of `text` (as `unicode_words`), with the ASCII stretches on the fast path:
-/// the text is cut after each ASCII space, tab, CR or LF that an ASCII character other than a
-/// space (or the end) follows. Every rule keeps a break there (WB3d joins spaces only to
-/// spaces, and an ASCII character is never Extend, Format or ZWJ, which WB4 would attach to
-/// the space), and no rule looks across it, so each piece's words are the text's words.
+/// The UAX #29 words of `text` (as `unicode_words`), with the ASCII stretches on the fast path.
+///
+/// The text may be cut after each ASCII space, tab, CR or LF that an ASCII character other
+/// than a space (or the end) follows: every rule keeps a break there (WB3d joins spaces only to
+/// spaces, and an ASCII character is never Extend, Format or ZWJ, which WB4 would attach to the
+/// space), and no rule looks across it, so the pieces' words are the text's words. Each piece
+/// with a non-ASCII byte (from the cut before the byte to the cut after it) goes to
+/// `unicode_words`; what lies between such pieces, all ASCII, goes to [`ascii_words`] whole.
 pub(super) fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
-    if text.is_ascii() {
-        return ascii_words(text, emit);
-    }
     let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut ascii = true;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x80 {
-            ascii = false;
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    let is_cut = |i: usize| {
+        matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r')
             && bytes.get(i + 1).is_none_or(|&n| n < 0x80 && n != b' ')
-        {
-            let piece = &text[start..i];
-            if ascii {
-                ascii_words(piece, &mut emit);
-            } else if !piece.chars().all(no_word) {
-                piece.unicode_words().for_each(&mut emit);
-            }
-            start = i + 1;
-            ascii = true;
+    };
+    // The start of the ASCII stretch not yet segmented.
+    let mut stretch = 0;
+    while let Some(p) = next_non_ascii(bytes, stretch) {
+        // The piece holding byte `p`: from just after the last cut before it (or the stretch's
+        // start) to the first cut after it (or the end).
+        let start = (stretch..p).rev().find(|&i| is_cut(i)).map_or(stretch, |i| i + 1);
+        let end = (p..bytes.len()).find(|&i| is_cut(i)).unwrap_or(bytes.len());
+        if start > stretch {
+            ascii_words(&text[stretch..start - 1], &mut emit);
         }
+        let piece = &text[start..end];
+        if !piece.chars().all(no_word) {
+            piece.unicode_words().for_each(&mut emit);
+        }
+        stretch = end + 1;
     }
-    let piece = &text[start..];
-    if ascii {
-        ascii_words(piece, &mut emit);
-    } else if !piece.chars().all(no_word) {
-        piece.unicode_words().for_each(&mut emit);
+    if stretch < bytes.len() {
+        ascii_words(&text[stretch..], &mut emit);
     }
+}
+
+/// The first byte at or after `from` that is not ASCII, 8 bytes at a time.
+fn next_non_ascii(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = from;
+    for c in &mut chunks {
+        let high = u64::from_le_bytes(c.try_into().unwrap()) & 0x8080_8080_8080_8080;
+        if high != 0 {
+            return Some(at + high.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&b| b >= 0x80).map(|i| at + i)
 }
 
 /// True for characters that are neither letters nor digits: ASCII other than letters and

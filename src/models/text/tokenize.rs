@@ -692,6 +692,23 @@ pub(super) mod tests {
         });
     }
 
+    /// Long texts, mostly ASCII with a non-ASCII character now and then (as reviews are): the
+    /// ASCII stretches between the pieces around them, segmented whole, give `unicode_words`'
+    /// words too.
+    #[test]
+    fn long_mixed_words_match_uax29() {
+        let mut alphabet: Vec<char> = "aZ1.':, \t\n_-".chars().collect();
+        alphabet.extend(std::iter::repeat_n(' ', 6));
+        alphabet.extend(std::iter::repeat_n('e', 20));
+        alphabet.extend("é\u{301}\u{2019}£\u{A0}“".chars());
+        random_strings(&alphabet, 0x1234_5678_9abc_def1, 20_000, 300, |s| {
+            let mut fast = Vec::new();
+            words(s, |w| fast.push(w));
+            let slow: Vec<&str> = s.unicode_words().collect();
+            assert_eq!(fast, slow, "text {s:?}");
+        });
+    }
+
     /// Calls `f` with `n` strings of fewer than `max_len` characters drawn from `alphabet` by a
     /// seeded xorshift generator.
     pub(in crate::models::text) fn random_strings(
