@@ -1,5 +1,6 @@
-//! Target `tokenize`: the two tokenizer paths agree, n-gram hashes match their text, and the
-//! lines counted as words and pairs give what counting by bytes gives.
+//! Target `tokenize`: the two tokenizer paths agree, n-gram hashes match their text, the
+//! lines counted as words and pairs give what counting by bytes gives, and the fast word
+//! segmentation gives UAX #29's words.
 
 use crate::models;
 use crate::models::control::Control;
@@ -86,6 +87,7 @@ pub fn tokenize(data: &[u8]) {
         }
         counting_agrees(tok, &text, lo, hi);
     });
+    models::text::check_words(&text);
 }
 
 /// The lines of `text` as training texts: counted as words and pairs (the default) or by their

@@ -179,7 +179,7 @@ fn low_bits(n: usize) -> u64 {
     if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 mod classes {
     /// UAX #29 word-break classes of ASCII bytes, as far as the rules that join letters and digits
     /// need them.
@@ -218,7 +218,7 @@ mod classes {
 }
 
 /// [`ascii_words`] one byte at a time: the reference the tests hold it to.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn words_scalar<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
     use classes::{ASCII_CLASS, DIGIT, EXTEND_NUM_LET, LETTER, MID_LETTER, MID_NUM, MID_NUM_LET, OTHER};
     let bytes = text.as_bytes();

@@ -628,6 +628,23 @@ impl TextModel {
     }
 }
 
+/// Fuzzing: the word segmentation of [`tokenize`] gives `unicode_words`' words for `text`, and
+/// on ASCII text the block scanner gives the byte-at-a-time scanner's.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn check_words(text: &str) {
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut fast = Vec::new();
+    segment::words(text, |w| fast.push(w));
+    assert_eq!(fast, text.unicode_words().collect::<Vec<_>>(), "words of {text:?}");
+    if text.is_ascii() {
+        let (mut blocks, mut bytes) = (Vec::new(), Vec::new());
+        ascii_words::ascii_words(text, |w| blocks.push(w));
+        ascii_words::words_scalar(text, |w| bytes.push(w));
+        assert_eq!(blocks, bytes, "ASCII words of {text:?}");
+    }
+}
+
 /// A seeded xorshift64 stream: the reproducible random inputs of the text module's tests.
 #[cfg(test)]
 pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
