@@ -630,7 +630,7 @@ impl TextModel {
 
 /// Fuzzing: the word segmentation of [`tokenize`] gives `unicode_words`' words for `text`, and
 /// on ASCII text the block scanner gives the byte-at-a-time scanner's.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub fn check_words(text: &str) {
     use unicode_segmentation::UnicodeSegmentation;

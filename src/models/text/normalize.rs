@@ -9,7 +9,7 @@
 //! [`Tokenizer::tokenize_hashes`](super::tokenize::Tokenizer::tokenize_hashes), which hashes
 //! Chinese text without normalising all of it first.
 
-use super::segment::no_word;
+use super::segment::{next_non_ascii, no_word};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// NFKC + lower case (+ `’` → `'`) of `text`: `text` itself when it is already normal (no copy
@@ -46,8 +46,30 @@ pub(super) fn normalize<'a>(text: &'a str, out: &'a mut String) -> &'a str {
     // The current chunk: its start and, while it is one character long, that character's entry.
     let mut start = 0;
     let mut single: Option<Norm> = None;
+    let bytes = text.as_bytes();
     let mut i = 0;
     while i < text.len() {
+        if bytes[i] < 0x80 {
+            // A run of ASCII characters: each is a chunk of its own and its own normal form but
+            // for its case, so all but the last (which a character without a boundary before
+            // it may join) are taken at once.
+            let end = next_non_ascii(bytes, i).unwrap_or(bytes.len());
+            let bulk = if end == bytes.len() { end } else { end - 1 };
+            if bulk > i {
+                if i > 0 && single != Some(Norm::Same) {
+                    copied = flush_chunk(text, copied, start..i, single, out);
+                }
+                if bytes[i..bulk].iter().any(u8::is_ascii_uppercase) {
+                    out.push_str(&text[copied..i]);
+                    let from = out.len();
+                    out.push_str(&text[i..bulk]);
+                    out[from..].make_ascii_lowercase();
+                    copied = bulk;
+                }
+                (start, single, i) = (bulk, Some(Norm::Same), bulk);
+                continue;
+            }
+        }
         let (norm, len) = table.classify(text, i);
         if norm.is_some() {
             if i > 0 && single != Some(Norm::Same) {
@@ -316,6 +338,10 @@ mod tests {
         .chars()
         .collect();
         random_strings(&alphabet, 0x5851_f42d_4c95_7f2d, 100_000, 10, check);
+        // Long runs of ASCII (taken at once) between the others.
+        let mut mixed = alphabet.clone();
+        mixed.extend("abcdefgh ABC.,".chars().cycle().take(200));
+        random_strings(&mixed, 0x2545_f491_4f6c_dd1d, 20_000, 200, check);
     }
 
     /// [`NormTable::classify`] of every character is sound: [`Norm::Same`] only for characters

@@ -90,6 +90,12 @@ pub(super) fn segment<'a>(text: &'a str, mode: Cjk, mut emit: impl FnMut(&'a str
     let (mut start, mut in_cjk, mut last) = (0, false, 0);
     let mut i = 0;
     while i < bytes.len() {
+        if !in_cjk && bytes[i] < 0x80 {
+            // ASCII is never CJK: on to the next character that may be.
+            let next = next_non_ascii(bytes, i).unwrap_or(bytes.len());
+            (last, i) = (next - 1, next);
+            continue;
+        }
         let (cjk, len) = cjk_at(bytes, i);
         if cjk != in_cjk {
             end_run(&text[start..i], in_cjk, mode, last == start, &mut emit);
@@ -162,7 +168,7 @@ pub(super) fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {
 }
 
 /// The first byte at or after `from` that is not ASCII, 8 bytes at a time.
-fn next_non_ascii(bytes: &[u8], from: usize) -> Option<usize> {
+pub(super) fn next_non_ascii(bytes: &[u8], from: usize) -> Option<usize> {
     let rest = bytes.get(from..)?;
     let mut chunks = rest.chunks_exact(8);
     let mut at = from;

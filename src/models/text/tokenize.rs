@@ -124,6 +124,16 @@ impl Tokenizer {
         }
         // On ASCII text this lower-cases the text once (or not at all) rather than word by word
         // as `tokenize` does: the same words, since `ascii_words` ignores case.
+        if text.is_ascii() && self.stop.is_empty() && self.stemmer.is_none() {
+            // Nothing to drop or change: each word's hash goes straight in (a word of
+            // `ascii_words` never starts with a space, nor is it empty).
+            let mut buf = std::mem::take(&mut out.norm);
+            let lower = normalize(text, &mut buf);
+            let hashes = &mut out.hashes;
+            ascii_words(lower, |w| hashes.push(token_hash(w.as_bytes())));
+            out.norm = buf;
+            return;
+        }
         self.normalize_and_segment(text, out);
     }
 
