@@ -96,17 +96,21 @@ impl Tokenizer {
         if text.is_ascii() {
             // NFKC is the identity on ASCII: segment the raw bytes, lower-case each word.
             let plain = self.stop.is_empty() && self.stemmer.is_none();
+            if plain {
+                // Lower-cased once, whole (`ascii_words` ignores case), each word then copied.
+                let mut buf = std::mem::take(&mut out.norm);
+                let lower = normalize(text, &mut buf);
+                ascii_words(lower, |w| out.push_word(w));
+                out.norm = buf;
+                return;
+            }
             ascii_words(text, |w| {
-                if plain {
-                    out.push_ascii_lower(w);
-                } else {
-                    let mut lower = std::mem::take(&mut out.norm);
-                    lower.clear();
-                    lower.push_str(w);
-                    lower.make_ascii_lowercase();
-                    self.push(&lower, false, out);
-                    out.norm = lower;
-                }
+                let mut lower = std::mem::take(&mut out.norm);
+                lower.clear();
+                lower.push_str(w);
+                lower.make_ascii_lowercase();
+                self.push(&lower, false, out);
+                out.norm = lower;
             });
             return;
         }
@@ -328,16 +332,16 @@ impl Tokens {
         self.spans.push((start, self.joined.len() as u32));
     }
 
-    /// Pushes an ASCII word, lower-cased.
-    fn push_ascii_lower(&mut self, word: &str) {
+    /// Pushes a word known to be non-empty, without spaces and in its final form.
+    #[inline]
+    fn push_word(&mut self, word: &str) {
         if !self.joined.is_empty() {
             self.joined.push(' ');
         }
         let start = self.joined.len();
         self.joined.push_str(word);
-        self.joined[start..].make_ascii_lowercase();
         self.spans.push((start as u32, self.joined.len() as u32));
-        self.hashes.push(token_hash(&self.joined.as_bytes()[start..]));
+        self.hashes.push(token_hash(word.as_bytes()));
     }
 
     /// Number of tokens.
