@@ -175,6 +175,8 @@ MEASURES = {
         ("train s (peer: fit on pre-stemmed tokens)", _o("train_s"), _p("train_s"), LOWER, "t"),
         ("predict docs/s (peer: raw text end to end)", _o("predict_docs_per_s", "predict_rows_per_s"),
          _p("predict_rows_per_s"), HIGHER, "r"),
+        ("predict docs/s, ours batch `ml_predict_table` (both cores)", _o("predict_table_docs_per_s"),
+         _p("predict_rows_per_s"), HIGHER, "r"),
         ("1-doc predict µs", _o("predict_1doc_us", "predict_1row_us"), _p("predict_1row_us"), LOWER, "t"),
         ("peak RSS MB (process)", _rss_o, lambda res, rec: get(rec, "peak_rss_mb"), LOWER, "m"),
     ],

@@ -14,7 +14,8 @@
 //! makes; Banking77: the official files). Then, each repeated (default 3, after one untimed
 //! training run: `first_train_s`) and reported as
 //! median/min/max: `SELECT ml_train('m', 'text', 'train_t', 'label', json_object(...))` (read,
-//! fit, encrypt, store) and `SELECT ml_predict('m', text) FROM test_t` (documents per second,
+//! fit, encrypt, store), `SELECT ml_predict('m', text) FROM test_t` and `SELECT prediction FROM
+//! ml_predict_table('m', 'test_t')` (documents per second,
 //! end to end from raw text; after one query that loads the model, the query runs again and
 //! again for at least 0.3 s per repeat, as the peers' `throughput` does). ChnSentiCorp also runs the bigram models of [`CHINESE_CONFIGS`].
 //! Quality is `ml_evaluate('m', 'test_t')`. A child process reports
@@ -193,6 +194,25 @@ fn bench_loaded(conn: &Connection, set: &Loaded, config: &str, extra: &str, repe
         }
         docs_per_s.push(n as f64 / t.elapsed().as_secs_f64());
     }
+    // The same for batch prediction over the table (each batch's texts scored on two threads).
+    let mut table = conn.prepare("SELECT prediction FROM ml_predict_table('m', 'test_t')").unwrap();
+    let mut predict_table = || {
+        let mut rows = table.query([]).unwrap();
+        let mut n = 0usize;
+        while let Some(row) = rows.next().unwrap() {
+            let _: String = row.get(0).unwrap();
+            n += 1;
+        }
+        n
+    };
+    let mut table_docs_per_s = Vec::new();
+    for _ in 0..repeats {
+        let (t, mut n) = (Instant::now(), 0);
+        while t.elapsed().as_secs_f64() < PREDICT_MIN_S {
+            n += predict_table();
+        }
+        table_docs_per_s.push(n as f64 / t.elapsed().as_secs_f64());
+    }
     let mut latencies = Vec::new();
     let mut one = conn.prepare("SELECT ml_predict('m', ?1)").unwrap();
     for text in &set.sample {
@@ -217,6 +237,7 @@ fn bench_loaded(conn: &Connection, set: &Loaded, config: &str, extra: &str, repe
         "train_s": stats(train_s),
         "first_train_s": first_train_s,
         "predict_docs_per_s": stats(docs_per_s),
+        "predict_table_docs_per_s": stats(table_docs_per_s),
         "predict_1doc_us": stats(latencies),
     })
 }

@@ -1,7 +1,8 @@
 //! Where the time of the long-document text path goes (IMDB reviews, see `bench/long_docs.py`):
 //! the tokenizer alone, tokenize + count, the vocabulary's `finish`, the NB fit, then the SQL
-//! calls (`ml_train` without a test split, `ml_predict` over the test table). Each figure is
-//! the fastest of `REPEATS` (default 3) runs, in wall seconds. One JSON object per line.
+//! calls (`ml_train` without a test split, `ml_predict` and `ml_predict_table` over the test
+//! table). Each figure is the fastest of `REPEATS` (default 3) runs, in wall seconds. One JSON
+//! object per line.
 //!
 //! ```text
 //! cargo run --release --example text_long_profile [-- PHASE [REPEATS [SET [OPTIONS]]]]
@@ -183,12 +184,24 @@ fn main() {
                 count += 1;
             }
         });
+        // Batch prediction over the table (each batch's texts scored on two threads).
+        let mut batch = conn.prepare("SELECT prediction FROM ml_predict_table('m', 'test_t')").unwrap();
+        let mut batch_count = 0;
+        let batch_s = fastest(repeats, || {
+            let mut rows = batch.query([]).unwrap();
+            batch_count = 0;
+            while let Some(row) = rows.next().unwrap() {
+                let _: String = row.get(0).unwrap();
+                batch_count += 1;
+            }
+        });
+        assert_eq!(batch_count, count, "ml_predict_table and ml_predict read the same rows");
         let m: String = conn.query_row("SELECT ml_evaluate('m', 'test_t')", [], |r| r.get(0)).unwrap();
         let m: serde_json::Value = serde_json::from_str(&m).unwrap();
         let hwm = hwm();
         println!(
             "{}",
-            json!({"phase": "predict", "s": s, "docs_per_s": count as f64 / s, "accuracy": m["accuracy"], "peak": hwm})
+            json!({"phase": "predict", "s": s, "docs_per_s": count as f64 / s, "table_docs_per_s": count as f64 / batch_s, "accuracy": m["accuracy"], "peak": hwm})
         );
     }
 }
