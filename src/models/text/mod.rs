@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokenize::Tokenizer;
 use vectorize::{Vocabulary, Weighting, push_row};
@@ -79,6 +80,10 @@ pub struct TextSettings {
     pub priors: Priors,
 }
 
+/// The memory [`TextModel::hashed_weights`] may always take (a small model's table is small
+/// however many bytes a term's slot takes beside the model's own).
+const HASHED_WEIGHTS_FLOOR: usize = 16 << 20;
+
 /// A trained Naive Bayes text classifier.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TextModel {
@@ -91,10 +96,13 @@ pub struct TextModel {
     /// Inverse document frequencies (TF-IDF weighting only, else empty).
     idf: Vec<f32>,
     nb: NaiveBayes,
-    /// The weights by term hash, made at the first prediction that can use them (see
+    /// The weights by term hash, made at the second prediction that can use them (see
     /// [`TextModel::hashed_weights`]); not stored.
     #[serde(skip)]
     hashed: OnceLock<Option<HashedWeights>>,
+    /// A text was scored: the next scoring may make [`TextModel::hashed`].
+    #[serde(skip)]
+    scored: AtomicBool,
 }
 
 fn text_arg<'a>(args: &[Input<'a>]) -> Result<Cow<'a, str>> {
@@ -177,7 +185,10 @@ impl TextModel {
         if self.settings.weighting == Weighting::Count && self.nb.algorithm() != Algorithm::Bernoulli {
             // Counts are additive: accumulate each occurrence in text order, with no sort or
             // merge.
-            match self.hashed_weights() {
+            // The table pays from the second text on: a model loaded for one prediction (the
+            // model cache off) scores by id.
+            let hashed = if self.scored.swap(true, Ordering::Relaxed) { self.hashed_weights() } else { None };
+            match hashed {
                 Some(weights) => self.score_hashed(weights, text, s),
                 None => self.score_by_id(text, s),
             }
@@ -209,15 +220,21 @@ impl TextModel {
 
     /// The weights by term hash ([`HashedWeights`]: one cache miss per n-gram instead of three
     /// to five), made once per loaded model, where they apply: count weighting, multinomial or
-    /// complement NB, at most 14 classes, terms known by their
-    /// hash alone. `None` (scoring by id, the same sums) otherwise, or when their memory is
-    /// refused.
+    /// complement NB, at most 14 classes (13 for complement), terms known by their hash alone,
+    /// and a table of at most twice the memory the vocabulary and the weights already take, or
+    /// 16 MiB (16 bytes a slot for two classes, 64 for eight, two to four slots a term; a
+    /// 353k-term 8-class model: 64 MB). `None` (scoring by id, the same sums) otherwise, or when its
+    /// memory is refused.
     fn hashed_weights(&self) -> Option<&HashedWeights> {
         self.hashed
             .get_or_init(|| {
                 let usable = self.settings.weighting == Weighting::Count && self.vocab.hashes_are_unique();
                 usable
-                    .then(|| HashedWeights::build(&self.nb, self.vocab.len(), self.vocab.hashed_ids()))
+                    .then(|| {
+                        let own = self.vocab.memory_bytes() + self.nb.memory_bytes();
+                        let max_bytes = (2 * own).max(HASHED_WEIGHTS_FLOOR);
+                        HashedWeights::build(&self.nb, self.vocab.len(), self.vocab.hashed_ids(), max_bytes)
+                    })
                     .flatten()
             })
             .as_ref()
@@ -365,6 +382,7 @@ impl TextModel {
             idf,
             nb,
             hashed: OnceLock::new(),
+            scored: AtomicBool::new(false),
         };
         Ok((model, sparse, distinct))
     }

@@ -137,7 +137,8 @@ pub(super) fn end_run<'a>(
 /// The text may be cut after each ASCII space, tab, CR or LF that an ASCII character other
 /// than a space (or the end) follows: every rule keeps a break there (WB3d joins spaces only to
 /// spaces, and an ASCII character is never Extend, Format or ZWJ, which WB4 would attach to the
-/// space), and no rule looks across it, so the pieces' words are the text's words. Each piece
+/// space) but WB3, which keeps CR LF together, and neither of those is in a word; no rule looks
+/// across such a cut, so the pieces' words are the text's words. Each piece
 /// with a non-ASCII byte (from the cut before the byte to the cut after it) goes to
 /// `unicode_words`; what lies between such pieces, all ASCII, goes to [`ascii_words`] whole.
 pub(super) fn words<'a>(text: &'a str, mut emit: impl FnMut(&'a str)) {

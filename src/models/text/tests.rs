@@ -289,14 +289,15 @@ fn lookups_by_hash_and_by_bytes_agree() {
 
 #[test]
 fn weights_by_hash_score_as_by_id() {
-    // Random texts over a small vocabulary, for 2 to 14 classes (15: no table), multinomial
-    // and complement NB (complement has a per-term base), unigrams to trigrams.
+    // Random texts over a small vocabulary, for 2 to 14 classes (15, and 14 for complement: no
+    // table), multinomial and complement NB (complement has a per-term base), unigrams to
+    // trigrams.
     let words: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
     let mut next = xorshift(7);
     let text = |n: u64, next: &mut dyn FnMut() -> u64| {
         (0..n).map(|_| words[(next() % 60) as usize].as_str()).collect::<Vec<_>>().join(" ")
     };
-    for k in [2usize, 3, 8, 14, 15] {
+    for k in [2usize, 3, 8, 13, 14, 15] {
         let docs: Vec<(String, String)> =
             (0..40 * k).map(|i| (format!("c{}", i % k), text(3 + next() % 12, &mut next))).collect();
         let docs: Vec<(&str, &str)> = docs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
@@ -306,7 +307,10 @@ fn weights_by_hash_score_as_by_id() {
             let m = TextModel::train(&dataset(&docs), Some("label"), &mut options(json), &all_rows())
                 .unwrap()
                 .model;
-            assert_eq!(m.hashed_weights().is_some(), k <= 14, "{k} classes, {json}");
+            // A slot holds the hash, complement NB's per-term base and a weight per class in at
+            // most 16 words.
+            let fits = k + 2 + usize::from(json.contains("complement")) <= 16;
+            assert_eq!(m.hashed_weights().is_some(), fits, "{k} classes, {json}");
             let Some(w) = m.hashed_weights() else { continue };
             for _ in 0..50 {
                 let t = text(next() % 30, &mut next) + " unseen w1 w2";
@@ -321,6 +325,21 @@ fn weights_by_hash_score_as_by_id() {
             }
         }
     }
+}
+
+#[test]
+fn weights_by_hash_from_the_second_text_and_within_their_memory_cap() {
+    let m = model("{}");
+    let proba = |m: &TextModel| m.proba("claim your free prize");
+    let first = proba(&m);
+    assert!(m.hashed.get().is_none(), "the first text is scored by id");
+    assert_eq!(proba(&m), first);
+    assert!(m.hashed.get().is_some_and(|w| w.is_some()), "the second makes the table");
+    // A table larger than allowed is not made.
+    let vocab = &m.vocab;
+    let made = |max| HashedWeights::build(&m.nb, vocab.len(), vocab.hashed_ids(), max).is_some();
+    let bytes = m.hashed_weights().unwrap().bytes();
+    assert!(made(bytes) && !made(bytes - 1));
 }
 
 #[test]

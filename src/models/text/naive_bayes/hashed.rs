@@ -1,18 +1,22 @@
 //! [`HashedWeights`]: a prediction-time copy of a multinomial or complement model's weights in
 //! one open-addressing table keyed by each term's 64-bit hash, a term's hash and all its
-//! weights in one slot of at most a cache line.
+//! weights in one slot of at most a cache line (16 words).
 //!
 //! Scoring by vocabulary id reads, per known n-gram, the vocabulary's slot, then the term's
 //! offsets, its dense-row index and its weights: three to five cache misses scattered over
 //! tables larger than the caches (an 8-class IMDB model: 380k terms). Here a known n-gram costs
 //! one (its slot), an unknown one the same one as before. The sums are those of
-//! [`NaiveBayes::add`] in the same order, so the scores are the same bit for bit (tests).
+//! [`NaiveBayes::add`] in the same order, so the scores are the same bit for bit (tests), up to
+//! the sign of a zero: a pair not seen in training adds `+0.0` here and nothing there, which
+//! differs only for a class score of `-0.0` (never a trained model's: its biases are logs of
+//! priors below 1).
 
 use super::{Algorithm, NaiveBayes};
 use crate::models::text::vectorize::prefetch;
 
-/// Most classes a slot holds (a 16-word slot: the hash, the per-term base, 14 weights).
-pub const MAX_CLASSES: usize = 14;
+/// Words in a slot at most (64 bytes, a cache line): the hash (2), complement NB's per-term
+/// base (1), a weight per class; so at most 14 classes (13 for complement NB).
+const MAX_SLOT_WORDS: usize = 16;
 
 /// The hash a free slot shows. No term has it (else no table is made), and an n-gram with it
 /// stops at the first free slot: a miss.
@@ -55,24 +59,30 @@ impl std::fmt::Debug for HashedWeights {
 
 impl HashedWeights {
     /// The table of `nb`'s weights for `terms` ((hash, id) of each of the `n_terms` terms, no two
-    /// hashes alike), or `None` where it does not apply (Bernoulli NB; more than [`MAX_CLASSES`]
-    /// classes; a term whose hash is the free marker; more than 2³¹ terms) or its memory is
-    /// refused (prediction then reads the weights by id, as before).
+    /// hashes alike), or `None` where it does not apply (Bernoulli NB; weights that do not fit a
+    /// slot: more than 14 classes, or 13 for complement NB; a term whose hash is the free marker; more than
+    /// 2³¹ terms), when it would take more than `max_bytes`, or when its memory is refused
+    /// (prediction then reads the weights by id, as before).
     pub fn build(
         nb: &NaiveBayes,
         n_terms: usize,
         terms: impl Iterator<Item = (u64, u32)>,
+        max_bytes: usize,
     ) -> Option<HashedWeights> {
         let k = nb.n_classes;
-        if nb.algorithm == Algorithm::Bernoulli || k > MAX_CLASSES || n_terms > 1 << 31 {
+        let has_base = !nb.base.is_empty();
+        let words = 2 + usize::from(has_base) + k;
+        if nb.algorithm == Algorithm::Bernoulli || words > MAX_SLOT_WORDS || n_terms > 1 << 31 {
             return None;
         }
-        let has_base = !nb.base.is_empty();
-        let stride = (2 + usize::from(has_base) + k).next_power_of_two().max(4);
+        let stride = words.next_power_of_two().max(4);
         let bits = (n_terms.max(2) * 2).next_power_of_two().trailing_zeros();
         let slots = 1usize << bits;
         // Room to start the slots on a cache line.
         let len = slots.checked_mul(stride)?.checked_add(16)?;
+        if len.saturating_mul(4) > max_bytes {
+            return None;
+        }
         let mut words = Vec::new();
         words.try_reserve_exact(len).ok()?;
         let start = (64 - words.as_ptr() as usize % 64) % 64 / 4;

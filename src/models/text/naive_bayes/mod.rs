@@ -142,6 +142,17 @@ impl NaiveBayes {
         self.offsets.len() - 1
     }
 
+    /// Bytes the weights take in memory (their arrays' capacities, dense rows included).
+    pub fn memory_bytes(&self) -> usize {
+        8 * (self.bias.capacity() + self.default.capacity())
+            + 4 * (self.base.capacity()
+                + self.offsets.capacity()
+                + self.classes.capacity()
+                + self.deltas.capacity()
+                + self.dense.capacity()
+                + self.dense_of.capacity())
+    }
+
     /// Number of stored (term, class) weights.
     pub fn stored_weights(&self) -> usize {
         self.deltas.len()

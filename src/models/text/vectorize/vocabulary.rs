@@ -83,6 +83,11 @@ impl Vocabulary {
         ids.truncate(n);
     }
 
+    /// Bytes the terms and their lookup table take in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.text.capacity() + 4 * self.ends.capacity() + std::mem::size_of_val(self.index.slots.as_slice())
+    }
+
     /// The (hash, id) of every term, in table order.
     pub fn hashed_ids(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.index.slots.iter().filter(|s| s.id != EMPTY).map(|s| (s.hash, s.id))
