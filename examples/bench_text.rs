@@ -172,47 +172,34 @@ fn bench_loaded(conn: &Connection, set: &Loaded, config: &str, extra: &str, repe
         }
         report = serde_json::from_str(&r).unwrap();
     }
-    let mut stmt = conn.prepare("SELECT ml_predict('m', text) FROM test_t").unwrap();
-    let mut predict_all = || {
-        let mut rows = stmt.query([]).unwrap();
-        let mut n = 0usize;
-        while let Some(row) = rows.next().unwrap() {
-            let _: String = row.get(0).unwrap();
-            n += 1;
-        }
-        n
+    // Per-row prediction, then batch prediction over the table (each batch's texts scored on two
+    // threads). The first query loads the model into the connection's cache (the peers predict
+    // from the model in memory). Then, as the peers' `throughput`, each repeat runs the whole
+    // query again and again for at least `PREDICT_MIN_S` and reports the mean rate.
+    let rates = |sql: &str| {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let mut all = || {
+            let mut rows = stmt.query([]).unwrap();
+            let mut n = 0usize;
+            while let Some(row) = rows.next().unwrap() {
+                let _: String = row.get(0).unwrap();
+                n += 1;
+            }
+            n
+        };
+        all();
+        (0..repeats)
+            .map(|_| {
+                let (t, mut n) = (Instant::now(), 0);
+                while t.elapsed().as_secs_f64() < PREDICT_MIN_S {
+                    n += all();
+                }
+                n as f64 / t.elapsed().as_secs_f64()
+            })
+            .collect::<Vec<f64>>()
     };
-    // The first query loads the model into the connection's cache (the peers predict from the
-    // model in memory). Then, as the peers' `throughput`, each repeat runs the whole query
-    // again and again for at least `PREDICT_MIN_S` and reports the mean rate.
-    predict_all();
-    let mut docs_per_s = Vec::new();
-    for _ in 0..repeats {
-        let (t, mut n) = (Instant::now(), 0);
-        while t.elapsed().as_secs_f64() < PREDICT_MIN_S {
-            n += predict_all();
-        }
-        docs_per_s.push(n as f64 / t.elapsed().as_secs_f64());
-    }
-    // The same for batch prediction over the table (each batch's texts scored on two threads).
-    let mut table = conn.prepare("SELECT prediction FROM ml_predict_table('m', 'test_t')").unwrap();
-    let mut predict_table = || {
-        let mut rows = table.query([]).unwrap();
-        let mut n = 0usize;
-        while let Some(row) = rows.next().unwrap() {
-            let _: String = row.get(0).unwrap();
-            n += 1;
-        }
-        n
-    };
-    let mut table_docs_per_s = Vec::new();
-    for _ in 0..repeats {
-        let (t, mut n) = (Instant::now(), 0);
-        while t.elapsed().as_secs_f64() < PREDICT_MIN_S {
-            n += predict_table();
-        }
-        table_docs_per_s.push(n as f64 / t.elapsed().as_secs_f64());
-    }
+    let docs_per_s = rates("SELECT ml_predict('m', text) FROM test_t");
+    let table_docs_per_s = rates("SELECT prediction FROM ml_predict_table('m', 'test_t')");
     let mut latencies = Vec::new();
     let mut one = conn.prepare("SELECT ml_predict('m', ?1)").unwrap();
     for text in &set.sample {

@@ -174,27 +174,22 @@ fn main() {
         println!("{}", json!({"phase": "train", "s": s, "report": timings, "memory": hwm()}));
     }
     if run("predict") {
-        let mut stmt = conn.prepare("SELECT ml_predict('m', text) FROM test_t").unwrap();
-        let mut count = 0;
-        let s = fastest(repeats, || {
-            let mut rows = stmt.query([]).unwrap();
-            count = 0;
-            while let Some(row) = rows.next().unwrap() {
-                let _: String = row.get(0).unwrap();
-                count += 1;
-            }
-        });
-        // Batch prediction over the table (each batch's texts scored on two threads).
-        let mut batch = conn.prepare("SELECT prediction FROM ml_predict_table('m', 'test_t')").unwrap();
-        let mut batch_count = 0;
-        let batch_s = fastest(repeats, || {
-            let mut rows = batch.query([]).unwrap();
-            batch_count = 0;
-            while let Some(row) = rows.next().unwrap() {
-                let _: String = row.get(0).unwrap();
-                batch_count += 1;
-            }
-        });
+        // Per-row, then batch prediction over the table (each batch's texts scored on two threads).
+        let timed = |sql: &str| {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let mut count = 0;
+            let s = fastest(repeats, || {
+                let mut rows = stmt.query([]).unwrap();
+                count = 0;
+                while let Some(row) = rows.next().unwrap() {
+                    let _: String = row.get(0).unwrap();
+                    count += 1;
+                }
+            });
+            (s, count)
+        };
+        let (s, count) = timed("SELECT ml_predict('m', text) FROM test_t");
+        let (batch_s, batch_count) = timed("SELECT prediction FROM ml_predict_table('m', 'test_t')");
         assert_eq!(batch_count, count, "ml_predict_table and ml_predict read the same rows");
         let m: String = conn.query_row("SELECT ml_evaluate('m', 'test_t')", [], |r| r.get(0)).unwrap();
         let m: serde_json::Value = serde_json::from_str(&m).unwrap();
