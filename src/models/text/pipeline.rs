@@ -45,6 +45,16 @@ fn parallel(rows: usize) -> bool {
     rows >= MIN_ROWS && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
+/// How [`count_terms`] counts: keeping the documents' rows, or each term's counts per class
+/// ([`VocabularyBuilder::by_class`]; `y` the class of each of the rows, in their order).
+#[derive(Clone, Copy)]
+pub(super) enum Counting<'a> {
+    /// The documents' rows.
+    Rows,
+    /// Counts per class: `k` classes, of occurrences or (`presence`) of texts.
+    ByClass { y: &'a [u32], k: usize, presence: bool },
+}
+
 /// Counts the n-grams (`lo..=hi`) of `rows` of `text` into a [`VocabularyBuilder`], as one
 /// builder would counting them in row order. From [`MIN_ROWS`] texts on, with a second CPU, the
 /// halves of the rows are tokenized and counted on two threads (each its own builder, the
@@ -56,24 +66,34 @@ pub(super) fn count_terms(
     text: &Column,
     rows: &[usize],
     (lo, hi): (usize, usize),
+    counting: Counting<'_>,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
     let (total, started) = (rows.len(), std::time::Instant::now());
     // Texts counted by the first half (the progress lines follow it: the halves go at about
     // the same pace).
     let done = AtomicUsize::new(0);
-    let count = |part: &[usize], tick: &dyn Fn(u64) -> Result<()>, first: bool| {
-        let mut builder = VocabularyBuilder::default();
+    let count = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
+        let (part, first) = (&rows[range.clone()], range.start == 0);
+        let (mut builder, y) = match counting {
+            Counting::Rows => (VocabularyBuilder::default(), None),
+            Counting::ByClass { y, k, presence } => {
+                (VocabularyBuilder::by_class(k, presence), Some(&y[range]))
+            }
+        };
         let mut tokens = Tokens::default();
         // The bytes of the part's texts, and of those counted so far: once a sixteenth of a
         // large part is counted, the builder reserves what the rest will take at the same rate
         // (see `VocabularyBuilder::reserve_ahead`).
         let total: usize = part.iter().map(|&r| text_bytes(text.get(r))).sum();
         let (mut seen, mut ahead) = (0usize, total < RESERVE_AHEAD_FROM);
-        for &r in part {
+        for (i, &r) in part.iter().enumerate() {
             let v = text.get(r);
             tokenizer.tokenize(&cell_text(v)?, &mut tokens);
-            builder.try_add(&tokens, lo, hi)?;
+            match y {
+                None => builder.try_add(&tokens, lo, hi)?,
+                Some(y) => builder.try_add_in_class(&tokens, lo, hi, y[i])?,
+            }
             seen += text_bytes(v);
             if !ahead && seen.saturating_mul(16) >= total {
                 builder.reserve_ahead(total as f64 / seen.max(1) as f64);
@@ -95,12 +115,15 @@ pub(super) fn count_terms(
         }
         control.tick(work)
     };
-    if scale == 1 {
-        return count(rows, &progress, true);
+    if let Counting::ByClass { y, .. } = counting
+        && y.len() != rows.len()
+    {
+        return Err(Error::Internal(format!("{} classes for {} texts", y.len(), rows.len())));
     }
-    let (first, second) = in_halves_with(rows.len(), control, &progress, |range, tick| {
-        count(&rows[range.clone()], tick, range.start == 0)
-    })?;
+    if scale == 1 {
+        return count(0..rows.len(), &progress);
+    }
+    let (first, second) = in_halves_with(rows.len(), control, &progress, count)?;
     let mut builder = first?;
     builder.try_append(second?, &|work| control.tick(work))?;
     Ok(builder)
@@ -284,9 +307,84 @@ mod tests {
         }
         let rows: Vec<usize> = (0..col.len()).rev().collect();
         for (lo, hi) in [(1, 1), (1, 2), (2, 3), (1, 3)] {
-            let got = count_terms(&tokenizer(), &col, &rows, (lo, hi), &Control::new()).unwrap();
+            let got =
+                count_terms(&tokenizer(), &col, &rows, (lo, hi), Counting::Rows, &Control::new()).unwrap();
             assert_eq!(finished(got), finished(serial(&col, &rows, lo, hi)), "{lo} {hi}");
         }
+    }
+
+    /// Counting by class (on one thread, or in halves on two and appended) fits the model the
+    /// rows fit, bit for bit, with the same vocabulary: every algorithm with count and binary
+    /// weighting, n-grams from words to trigrams, with `min_df` and `max_features`.
+    #[test]
+    fn counting_by_class_fits_what_the_rows_fit() {
+        use crate::models::text::naive_bayes::{Algorithm, NaiveBayes, Priors};
+        let col = texts(MIN_ROWS + 77);
+        let control = Control::new();
+        let terms = |v: &crate::models::text::vectorize::Vocabulary| {
+            (0..v.len() as u32).map(|i| v.term(i).to_string()).collect::<Vec<_>>()
+        };
+        for n in [300, col.len()] {
+            let rows: Vec<usize> = (0..n).rev().collect();
+            let k = 3;
+            // Unbalanced classes, with the rows' texts spread over them.
+            let y: Vec<u32> = rows.iter().map(|&r| (r % 7 % 4).min(2) as u32).collect();
+            for (lo, hi) in [(1, 1), (1, 2), (2, 3), (1, 3)] {
+                for weighting in [Weighting::Count, Weighting::Binary] {
+                    for algorithm in [Algorithm::Multinomial, Algorithm::Complement, Algorithm::Bernoulli] {
+                        for (min_df, max) in [(1, None), (2, Some(20))] {
+                            let case =
+                                format!("{n} texts, {lo}-{hi}, {weighting:?} {algorithm:?} {min_df} {max:?}");
+                            let b =
+                                count_terms(&tokenizer(), &col, &rows, (lo, hi), Counting::Rows, &control);
+                            let (vocab, sparse, _) =
+                                b.unwrap().finish(min_df, max, weighting, &control).unwrap();
+                            let (a, p) = (0.5, Priors::Learned);
+                            let want =
+                                NaiveBayes::fit(&sparse, &y, k, vocab.len(), algorithm, a, p, &control);
+                            let presence =
+                                weighting == Weighting::Binary || algorithm == Algorithm::Bernoulli;
+                            let counting = Counting::ByClass { y: &y, k, presence };
+                            let b = count_terms(&tokenizer(), &col, &rows, (lo, hi), counting, &control);
+                            let (by_class, sums) = b.unwrap().finish_by_class(min_df, max, &control).unwrap();
+                            let got = NaiveBayes::from_class_sums(sums, &y, k, algorithm, a, p).unwrap();
+                            assert_eq!(terms(&by_class), terms(&vocab), "{case}");
+                            assert_eq!(format!("{got:?}"), format!("{:?}", want.unwrap()), "{case}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A text of a class is refused by a builder of rows, and a class out of range by one that
+    /// counts by class; so are a builder of rows appended to one by class and its class sums.
+    #[test]
+    fn counting_by_class_refuses_what_does_not_fit() {
+        let (t, mut tokens) = (tokenizer(), Tokens::default());
+        t.tokenize("refund my card", &mut tokens);
+        let mut rows = VocabularyBuilder::default();
+        assert!(matches!(rows.try_add_in_class(&tokens, 1, 2, 0), Err(Error::Internal(_))));
+        let mut by_class = VocabularyBuilder::by_class(2, false);
+        assert!(matches!(by_class.try_add_in_class(&tokens, 1, 2, 2), Err(Error::Internal(_))));
+        by_class.try_add_in_class(&tokens, 1, 2, 1).unwrap();
+        rows.try_add(&tokens, 1, 2).unwrap();
+        let tick = |_: u64| Ok(());
+        let mut other = VocabularyBuilder::by_class(2, false);
+        other.try_add_in_class(&tokens, 1, 2, 0).unwrap();
+        assert!(matches!(other.try_append(rows, &tick), Err(Error::Internal(_))));
+        let rows = serial(&texts(10), &(0..10).collect::<Vec<_>>(), 1, 2);
+        assert!(matches!(rows.finish_by_class(1, None, &Control::new()), Err(Error::Internal(_))));
+        let col = texts(10);
+        let r = count_terms(
+            &t,
+            &col,
+            &[0, 1, 2],
+            (1, 2),
+            Counting::ByClass { y: &[0, 1], k: 2, presence: false },
+            &Control::new(),
+        );
+        assert!(matches!(r, Err(Error::Internal(_))));
     }
 
     /// Appending an empty builder, or to one, changes nothing.
@@ -397,7 +495,7 @@ mod tests {
         let check = || Err(Error::data("interrupted"));
         let control = Control::new().with_check(&check);
         std::thread::sleep(crate::models::control::CHECK_EVERY);
-        let r = count_terms(&tokenizer(), &col, &rows, (1, 3), &control);
+        let r = count_terms(&tokenizer(), &col, &rows, (1, 3), Counting::Rows, &control);
         assert_eq!(r.err().map(|e| e.to_string()).as_deref(), Some("interrupted"));
         let control = Control::new().with_check(&check);
         std::thread::sleep(crate::models::control::CHECK_EVERY);

@@ -4,7 +4,7 @@
 use super::{Algorithm, NO_ROW, NaiveBayes, Priors};
 use crate::models::control::Control;
 use crate::models::memory;
-use crate::models::text::vectorize::SparseRows;
+use crate::models::text::vectorize::{SparseRows, TermClassSums};
 use crate::{Error, Result};
 
 /// Stored values from which [`NaiveBayes::fit`] sums the classes on two threads.
@@ -177,7 +177,49 @@ impl NaiveBayes {
             *slot += 1;
         }
         drop((pairs, fill));
+        Self::weights(offsets, classes, sums, &totals, &docs, algorithm, alpha, priors)
+    }
 
+    /// Fits on the classes' term sums counted without rows
+    /// ([`VocabularyBuilder::finish_by_class`](crate::models::text::vectorize::VocabularyBuilder::finish_by_class)),
+    /// with class ids `y` (all `< n_classes`, one per training text): the model [`NaiveBayes::fit`]
+    /// makes of those texts' rows with count weighting (binary weighting, or Bernoulli NB: when
+    /// the texts were counted by presence), bit for bit.
+    pub fn from_class_sums(
+        sums: TermClassSums,
+        y: &[u32],
+        n_classes: usize,
+        algorithm: Algorithm,
+        alpha: f64,
+        priors: Priors,
+    ) -> Result<NaiveBayes> {
+        let bad = |c: &u32| *c as usize >= n_classes;
+        if sums.totals.len() != n_classes || sums.classes.iter().any(bad) || y.iter().any(bad) {
+            return Err(Error::Internal(format!(
+                "class sums of {} classes for {n_classes}",
+                sums.totals.len()
+            )));
+        }
+        let mut docs = vec![0f64; n_classes];
+        y.iter().for_each(|&c| docs[c as usize] += 1.0);
+        let TermClassSums { offsets, classes, sums, totals } = sums;
+        Self::weights(offsets, classes, sums, &totals, &docs, algorithm, alpha, priors)
+    }
+
+    /// The weights of `algorithm` from the term sums (CSR by term: `offsets`, `classes`,
+    /// `sums`), the classes' totals and their numbers of documents.
+    #[allow(clippy::too_many_arguments)]
+    fn weights(
+        offsets: Vec<u32>,
+        classes: Vec<u32>,
+        sums: Vec<f64>,
+        totals: &[f64],
+        docs: &[f64],
+        algorithm: Algorithm,
+        alpha: f64,
+        priors: Priors,
+    ) -> Result<NaiveBayes> {
+        let (k, n_features) = (docs.len(), offsets.len().saturating_sub(1));
         let n_docs: f64 = docs.iter().sum();
         let mut bias: Vec<f64> = match priors {
             Priors::Learned => docs.iter().map(|&d| (d / n_docs).ln()).collect(),

@@ -3,6 +3,7 @@
 //! prunes, spells out and sorts them into a [`Vocabulary`] and the documents' weighted rows.
 
 use super::super::tokenize::{Gram, Tokens, combine, term_hash};
+use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
 use super::vocabulary::Vocabulary;
 use super::weighting::{SparseRows, Weighting, idf, push_counts};
@@ -33,6 +34,18 @@ struct Entry {
     start: u32,
     end: u32,
     df: u32,
+}
+
+/// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order
+/// ([`VocabularyBuilder::sorted_terms`]).
+struct Sorted {
+    vocab: Vocabulary,
+    /// Their entries (`id`: the provisional id, words first then pairs).
+    entries: Vec<Entry>,
+    /// Provisional id → id in the vocabulary (`u32::MAX`: dropped), when asked for.
+    remap: Vec<u32>,
+    /// Their document frequencies.
+    df: Vec<u32>,
 }
 
 /// A term seen in training: where its bytes are, the [`tag`] of its hash, and its counts
@@ -134,6 +147,9 @@ pub struct VocabularyBuilder {
     prefixes: Vec<u32>,
     prefix_hashes: Vec<u64>,
     pair_hashes: Vec<u64>,
+    /// Counting by class ([`VocabularyBuilder::by_class`]): each term's counts per class,
+    /// instead of the rows (`features`, `counts` stay empty).
+    by_class: Option<ClassCounts>,
     /// Probe in stages whatever the table's size (tests of that path).
     #[cfg(test)]
     pub(super) always_staged: bool,
@@ -143,6 +159,28 @@ pub struct VocabularyBuilder {
 }
 
 impl VocabularyBuilder {
+    /// A builder that counts each term's occurrences per class (of `k`, at most
+    /// [`MAX_CLASSES`]; with `presence`, the texts it occurs in) instead of keeping the
+    /// documents' rows: texts are added with [`VocabularyBuilder::try_add_in_class`] and
+    /// [`VocabularyBuilder::finish_by_class`] gives the sums a Naive Bayes fit reads. The
+    /// vocabulary is the same as the rows' builder's.
+    pub fn by_class(k: usize, presence: bool) -> VocabularyBuilder {
+        debug_assert!((1..=MAX_CLASSES).contains(&k), "{k} classes counted by class");
+        VocabularyBuilder { by_class: Some(ClassCounts::new(k, presence)), ..VocabularyBuilder::default() }
+    }
+
+    /// [`VocabularyBuilder::try_add`] of a text of class `class` (`< k`) to a builder that
+    /// counts by class.
+    pub fn try_add_in_class(&mut self, tokens: &Tokens, lo: usize, hi: usize, class: u32) -> Result<()> {
+        match &mut self.by_class {
+            Some(counts) => counts.set_class(class)?,
+            None => {
+                return Err(crate::Error::Internal("a text of a class added to a builder of rows".into()));
+            }
+        }
+        self.try_add(tokens, lo, hi)
+    }
+
     /// Records the n-grams (`lo..=hi`) of one document.
     ///
     /// The table and the term records outgrow the CPU caches on a large corpus, so the n-grams
@@ -306,8 +344,13 @@ impl VocabularyBuilder {
         };
         self.check_u32(words, bytes, grams, 1)?;
         self.check_pairs(pairs)?;
-        memory::reserve(&mut self.features, grams, WHAT)?;
-        memory::reserve(&mut self.counts, grams, WHAT)?;
+        match &mut self.by_class {
+            Some(counts) => counts.reserve(words, pairs, false)?,
+            None => {
+                memory::reserve(&mut self.features, grams, WHAT)?;
+                memory::reserve(&mut self.counts, grams, WHAT)?;
+            }
+        }
         memory::reserve(&mut self.terms, words, WHAT)?;
         memory::reserve(&mut self.pairs, pairs, WHAT)?;
         if pairs > 0 {
@@ -350,6 +393,9 @@ impl VocabularyBuilder {
         ahead(&mut self.counts, scale);
         ahead(&mut self.terms, scale);
         ahead(&mut self.pairs, scale);
+        if let Some(counts) = &mut self.by_class {
+            counts.reserve_ahead(scale);
+        }
         let want = (self.text.len() as f64 * scale * 1.125) as usize;
         let _ = self.text.try_reserve_exact(want.saturating_sub(self.text.len()));
     }
@@ -420,8 +466,12 @@ impl VocabularyBuilder {
             mut features,
             counts,
             doc_offsets,
+            by_class: later_counts,
             ..
         } = later;
+        if self.by_class.as_ref().map(ClassCounts::k) != later_counts.as_ref().map(ClassCounts::k) {
+            return Err(crate::Error::Internal("builders of different counts appended".into()));
+        }
         // Its tables are not needed: its terms are looked up in this one's.
         drop((index, pair_index));
         // First the later terms this builder knows (counts added, ids noted), then room for
@@ -449,6 +499,8 @@ impl VocabularyBuilder {
             if merge_into(&mut self.terms, found, t, &mut remap) {
                 new_terms += 1;
                 new_bytes += term.len();
+            } else if let (Some(mine), Some(theirs), Some(id)) = (&mut self.by_class, &later_counts, found) {
+                mine.merge(false, id, theirs.row(false, i as u32));
             }
             if i % 4096 == 4095 {
                 tick(4096 * 8)?;
@@ -461,12 +513,18 @@ impl VocabularyBuilder {
         self.terms.try_reserve_exact(new_terms).map_err(|_| {
             memory::refused(((self.terms.len() + new_terms) * size_of::<TermStats>()) as f64, WHAT)
         })?;
+        if let Some(mine) = &mut self.by_class {
+            mine.reserve(new_terms, 0, true)?;
+        }
         // The table is not extended with the new terms: `finish` needs no table, so it is
         // dropped here (a large one is tens of MB) and rebuilt only if more texts come.
         self.index = Index::default();
-        for (t, id) in terms.iter().zip(remap.iter_mut()) {
+        for (i, (t, id)) in terms.iter().zip(remap.iter_mut()).enumerate() {
             if *id != EMPTY {
                 continue;
+            }
+            if let (Some(mine), Some(theirs)) = (&mut self.by_class, &later_counts) {
+                mine.append(false, theirs.row(false, i as u32));
             }
             *id = self.terms.len() as u32;
             let start = self.text.len() as u32;
@@ -475,7 +533,7 @@ impl VocabularyBuilder {
             self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
         }
         drop((text, terms));
-        let pair_remap = self.append_pairs(pairs, &remap, tick)?;
+        let pair_remap = self.append_pairs(pairs, later_counts.as_ref(), &remap, tick)?;
         for f in features.iter_mut() {
             *f = if *f & PAIR != 0 { pair_remap[(*f & !PAIR) as usize] | PAIR } else { remap[*f as usize] };
         }
@@ -494,6 +552,7 @@ impl VocabularyBuilder {
     fn append_pairs(
         &mut self,
         later: Vec<TermStats>,
+        later_counts: Option<&ClassCounts>,
         words: &[u32],
         tick: &dyn Fn(u64) -> Result<()>,
     ) -> Result<Vec<u32>> {
@@ -523,6 +582,8 @@ impl VocabularyBuilder {
             });
             if merge_into(&mut self.pairs, found, p, &mut remap) {
                 new_pairs += 1;
+            } else if let (Some(mine), Some(theirs), Some(id)) = (&mut self.by_class, later_counts, found) {
+                mine.merge(true, id, theirs.row(true, i as u32));
             }
             if i % 4096 == 4095 {
                 tick(4096 * 8)?;
@@ -532,9 +593,15 @@ impl VocabularyBuilder {
         self.pairs.try_reserve_exact(new_pairs).map_err(|_| {
             memory::refused(((self.pairs.len() + new_pairs) * size_of::<TermStats>()) as f64, WHAT)
         })?;
+        if let Some(mine) = &mut self.by_class {
+            mine.reserve(0, new_pairs, true)?;
+        }
         self.pair_index = Index::default();
         for (i, p) in later.iter().enumerate() {
             if remap[i] == EMPTY {
+                if let (Some(mine), Some(theirs)) = (&mut self.by_class, later_counts) {
+                    mine.append(true, theirs.row(true, i as u32));
+                }
                 let (start, end) = (prefix(p.start, &remap), words[p.end as usize]);
                 remap[i] = self.pairs.len() as u32;
                 self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*p });
@@ -557,10 +624,17 @@ impl VocabularyBuilder {
                 let start = self.text.len() as u32;
                 self.text.push_str(term);
                 let end = self.text.len() as u32;
+                if let Some(counts) = &mut self.by_class {
+                    counts.new_term(false);
+                }
                 add_record(&mut self.terms, &mut self.index, TermStats::new(start, end, hash), hash)
             }
         };
-        occur(&mut self.terms[id as usize], id, doc, &mut self.features, &mut self.counts);
+        let t = &mut self.terms[id as usize];
+        match &mut self.by_class {
+            None => occur(t, id, doc, &mut self.features, &mut self.counts),
+            Some(counts) => counts.occur(false, id, occur_in_class(t, doc)),
+        }
         id
     }
 
@@ -576,9 +650,18 @@ impl VocabularyBuilder {
         });
         let id = match found {
             Some(id) => id,
-            None => add_record(&mut self.pairs, &mut self.pair_index, TermStats::new(a, b, hash), hash),
+            None => {
+                if let Some(counts) = &mut self.by_class {
+                    counts.new_term(true);
+                }
+                add_record(&mut self.pairs, &mut self.pair_index, TermStats::new(a, b, hash), hash)
+            }
         };
-        occur(&mut self.pairs[id as usize], id | PAIR, doc, &mut self.features, &mut self.counts);
+        let t = &mut self.pairs[id as usize];
+        match &mut self.by_class {
+            None => occur(t, id | PAIR, doc, &mut self.features, &mut self.counts),
+            Some(counts) => counts.occur(true, id, occur_in_class(t, doc)),
+        }
         id | PAIR
     }
 
@@ -620,75 +703,10 @@ impl VocabularyBuilder {
         weighting: Weighting,
         control: &Control<'_>,
     ) -> Result<(Vocabulary, SparseRows, Vec<f32>)> {
-        self.spell_pairs(min_df, control)?;
-        // Terms are numbered here words first, then pairs (`slot`).
+        debug_assert!(self.by_class.is_none(), "the rows of a builder that counts by class");
         let words = self.terms.len() as u32;
         let slot = |t: u32| if t & PAIR != 0 { words + (t & !PAIR) } else { t };
-        // Each kept term carries what the passes in sorted order need, so that they read no
-        // term record at random (the records outgrow the caches on a large corpus).
-        let mut entries: Vec<Entry> = (0..)
-            .zip(self.terms.iter().chain(&self.pairs))
-            .filter(|(_, t)| t.df as usize >= min_df)
-            .map(|(id, t)| Entry { prefix: self.prefix(t), id, start: t.start, end: t.end, df: t.df })
-            .collect();
-        let stats =
-            |id: u32| if id < words { &self.terms[id as usize] } else { &self.pairs[(id - words) as usize] };
-        let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
-        let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
-        if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
-            let by_count = |a: &Entry, b: &Entry| {
-                let count = |e: &Entry| stats(e.id).count;
-                count(b).cmp(&count(a)).then_with(|| by_bytes(a, b))
-            };
-            entries.select_nth_unstable_by(cap - 1, by_count);
-            entries.truncate(cap);
-        }
-        // Integer order first; then only runs sharing their first 8 bytes compare bytes.
-        control.look()?;
-        radix_sort(&mut entries, |e| e.prefix);
-        control.look()?;
-        let mut i = 0;
-        while i < entries.len() {
-            let mut j = i + 1;
-            while j < entries.len() && entries[j].prefix == entries[i].prefix {
-                j += 1;
-            }
-            control.tick((j - i) as u64)?;
-            if j - i > 1 {
-                entries[i..j].sort_unstable_by(by_bytes);
-            }
-            i = j;
-            // The bytes the next groups compare are scattered: prefetch them.
-            if let Some(e) = entries.get(i + AHEAD) {
-                prefetch_byte(self.text.as_bytes(), e.start as usize);
-            }
-        }
-        let mut remap = memory::with_capacity(self.terms.len() + self.pairs.len(), WHAT)?;
-        remap.resize(self.terms.len() + self.pairs.len(), u32::MAX);
-        let mut df = Vec::with_capacity(entries.len());
-        // (An upper bound: the kept terms' lengths would take a pass of their own.)
-        let mut text = String::with_capacity(self.text.len());
-        let mut ends = Vec::with_capacity(entries.len());
-        let mut hashes = Vec::with_capacity(entries.len());
-        for (new, e) in entries.iter().enumerate() {
-            // Sorted order reads the bytes and writes `remap` at random: prefetch ahead.
-            if let Some(next) = entries.get(new + AHEAD) {
-                prefetch_byte(self.text.as_bytes(), next.start as usize);
-                prefetch(&remap[next.id as usize]);
-            }
-            control.tick(1)?;
-            remap[e.id as usize] = new as u32;
-            df.push(e.df);
-            let term = &self.text[e.start as usize..e.end as usize];
-            // The records keep 32 bits of the hash; the index wants all 64.
-            hashes.push(term_hash(term));
-            text.push_str(term);
-            ends.push(text.len() as u32);
-        }
-        if text.len() < text.capacity() / 2 {
-            text.shrink_to_fit();
-        }
-        let vocab = Vocabulary::new(text, ends, hashes);
+        let Sorted { vocab, remap, df, .. } = self.sorted_terms(min_df, max_features, true, control)?;
         let n_docs = self.doc_offsets.len().saturating_sub(1);
         let idf = match weighting {
             Weighting::TfIdf => df.iter().map(|&d| idf(n_docs, d as usize)).collect(),
@@ -743,6 +761,123 @@ impl VocabularyBuilder {
         rows.features.shrink_to_fit();
         rows.values.shrink_to_fit();
         Ok((vocab, rows, idf))
+    }
+
+    /// [`VocabularyBuilder::finish`] of a builder that counts by class: the same vocabulary,
+    /// with each kept term's counts per class ([`TermClassSums`]) instead of the rows.
+    pub fn finish_by_class(
+        mut self,
+        min_df: usize,
+        max_features: Option<usize>,
+        control: &Control<'_>,
+    ) -> Result<(Vocabulary, TermClassSums)> {
+        let Some(counts) = self.by_class.take() else {
+            return Err(crate::Error::Internal("the class counts of a builder of rows".into()));
+        };
+        let words = self.terms.len() as u32;
+        let Sorted { vocab, entries, .. } = self.sorted_terms(min_df, max_features, false, control)?;
+        let mut sums = TermClassSums::with_terms(counts.k(), entries.len())?;
+        let row = |id: u32| if id < words { counts.row(false, id) } else { counts.row(true, id - words) };
+        for (i, e) in entries.iter().enumerate() {
+            // In vocabulary order, the counts are read at random: prefetch ahead.
+            if let Some(next) = entries.get(i + AHEAD) {
+                prefetch(&row(next.id)[0]);
+            }
+            if i % 4096 == 4095 {
+                control.tick(4096)?;
+            }
+            sums.push(row(e.id))?;
+        }
+        Ok((vocab, sums))
+    }
+
+    /// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order, with the map from
+    /// provisional ids where `remap`.
+    fn sorted_terms(
+        &mut self,
+        min_df: usize,
+        max_features: Option<usize>,
+        remap: bool,
+        control: &Control<'_>,
+    ) -> Result<Sorted> {
+        self.spell_pairs(min_df, control)?;
+        // Terms are numbered here words first, then pairs.
+        let words = self.terms.len() as u32;
+        // Each kept term carries what the passes in sorted order need, so that they read no
+        // term record at random (the records outgrow the caches on a large corpus).
+        let mut entries: Vec<Entry> = (0..)
+            .zip(self.terms.iter().chain(&self.pairs))
+            .filter(|(_, t)| t.df as usize >= min_df)
+            .map(|(id, t)| Entry { prefix: self.prefix(t), id, start: t.start, end: t.end, df: t.df })
+            .collect();
+        let stats =
+            |id: u32| if id < words { &self.terms[id as usize] } else { &self.pairs[(id - words) as usize] };
+        let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
+        let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
+        if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
+            let by_count = |a: &Entry, b: &Entry| {
+                let count = |e: &Entry| stats(e.id).count;
+                count(b).cmp(&count(a)).then_with(|| by_bytes(a, b))
+            };
+            entries.select_nth_unstable_by(cap - 1, by_count);
+            entries.truncate(cap);
+        }
+        // Integer order first; then only runs sharing their first 8 bytes compare bytes.
+        control.look()?;
+        radix_sort(&mut entries, |e| e.prefix);
+        control.look()?;
+        let mut i = 0;
+        while i < entries.len() {
+            let mut j = i + 1;
+            while j < entries.len() && entries[j].prefix == entries[i].prefix {
+                j += 1;
+            }
+            control.tick((j - i) as u64)?;
+            if j - i > 1 {
+                entries[i..j].sort_unstable_by(by_bytes);
+            }
+            i = j;
+            // The bytes the next groups compare are scattered: prefetch them.
+            if let Some(e) = entries.get(i + AHEAD) {
+                prefetch_byte(self.text.as_bytes(), e.start as usize);
+            }
+        }
+        let mut remap = if remap {
+            let mut m = memory::with_capacity(self.terms.len() + self.pairs.len(), WHAT)?;
+            m.resize(self.terms.len() + self.pairs.len(), u32::MAX);
+            m
+        } else {
+            Vec::new()
+        };
+        let mut df = Vec::with_capacity(entries.len());
+        // (An upper bound: the kept terms' lengths would take a pass of their own.)
+        let mut text = String::with_capacity(self.text.len());
+        let mut ends = Vec::with_capacity(entries.len());
+        let mut hashes = Vec::with_capacity(entries.len());
+        for (new, e) in entries.iter().enumerate() {
+            // Sorted order reads the bytes and writes `remap` at random: prefetch ahead.
+            if let Some(next) = entries.get(new + AHEAD) {
+                prefetch_byte(self.text.as_bytes(), next.start as usize);
+                if let Some(r) = remap.get(next.id as usize) {
+                    prefetch(r);
+                }
+            }
+            control.tick(1)?;
+            if let Some(r) = remap.get_mut(e.id as usize) {
+                *r = new as u32;
+            }
+            df.push(e.df);
+            let term = &self.text[e.start as usize..e.end as usize];
+            // The records keep 32 bits of the hash; the index wants all 64.
+            hashes.push(term_hash(term));
+            text.push_str(term);
+            ends.push(text.len() as u32);
+        }
+        if text.len() < text.capacity() / 2 {
+            text.shrink_to_fit();
+        }
+        let vocab = Vocabulary::new(text, ends, hashes);
+        Ok(Sorted { vocab, entries, remap, df })
     }
 }
 
@@ -812,6 +947,19 @@ fn occur(t: &mut TermStats, id: u32, doc: u32, features: &mut Vec<u32>, counts: 
         features.push(id);
         counts.push(1.0);
     }
+}
+
+/// Counts one occurrence of the term `t` in document `doc` when counting by class (no rows);
+/// returns whether it is its first in the document.
+#[inline]
+fn occur_in_class(t: &mut TermStats, doc: u32) -> bool {
+    t.count = t.count.saturating_add(1);
+    let first = t.last_doc != doc;
+    if first {
+        t.last_doc = doc;
+        t.df += 1;
+    }
+    first
 }
 
 /// The fewest terms a counting table is made for (a text's terms fit without growing it).

@@ -10,11 +10,13 @@
 //! flooding does not apply.
 
 mod builder;
+mod by_class;
 mod index;
 mod vocabulary;
 mod weighting;
 
 pub use builder::{LARGE_VOCABULARY, VocabularyBuilder};
+pub use by_class::{MAX_CLASSES, TermClassSums};
 pub(crate) use index::prefetch;
 pub use vocabulary::Vocabulary;
 pub use weighting::{SparseRows, Weighting, push_row};
