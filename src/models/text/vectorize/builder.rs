@@ -3,7 +3,7 @@
 //! prunes, spells out and sorts them into a [`Vocabulary`] and the documents' weighted rows.
 
 use super::super::tokenize::{Gram, Tokens, combine, term_hash};
-use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums};
+use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums, UNSEEN};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
 use super::vocabulary::Vocabulary;
 use super::weighting::{SparseRows, Weighting, idf, push_counts};
@@ -61,7 +61,8 @@ struct TermStats {
     df: u32,
     /// The last document it occurred in.
     last_doc: u32,
-    /// Its position in `features` for `last_doc`.
+    /// Its position in `features` for `last_doc`; counting by class, its class state instead
+    /// ([`ClassCounts`]).
     pos: u32,
 }
 
@@ -345,7 +346,7 @@ impl VocabularyBuilder {
         self.check_u32(words, bytes, grams, 1)?;
         self.check_pairs(pairs)?;
         match &mut self.by_class {
-            Some(counts) => counts.reserve(words, pairs, false)?,
+            Some(counts) => counts.reserve(words + pairs, false)?,
             None => {
                 memory::reserve(&mut self.features, grams, WHAT)?;
                 memory::reserve(&mut self.counts, grams, WHAT)?;
@@ -472,6 +473,10 @@ impl VocabularyBuilder {
         if self.by_class.as_ref().map(ClassCounts::k) != later_counts.as_ref().map(ClassCounts::k) {
             return Err(crate::Error::Internal("builders of different counts appended".into()));
         }
+        if let Some(mine) = &mut self.by_class {
+            // A term of both may get its row (at most one each).
+            mine.reserve(terms.len() + pairs.len(), false)?;
+        }
         // Its tables are not needed: its terms are looked up in this one's.
         drop((index, pair_index));
         // First the later terms this builder knows (counts added, ids noted), then room for
@@ -496,11 +501,12 @@ impl VocabularyBuilder {
                 let m = &mine[id as usize];
                 same_bytes(&words.as_bytes()[m.start as usize..m.end as usize], term)
             });
+            if let (Some(mine), Some(theirs), Some(id)) = (&mut self.by_class, &later_counts, found) {
+                merge_classes(mine, &mut self.terms[id as usize], theirs, t);
+            }
             if merge_into(&mut self.terms, found, t, &mut remap) {
                 new_terms += 1;
                 new_bytes += term.len();
-            } else if let (Some(mine), Some(theirs), Some(id)) = (&mut self.by_class, &later_counts, found) {
-                mine.merge(false, id, theirs.row(false, i as u32));
             }
             if i % 4096 == 4095 {
                 tick(4096 * 8)?;
@@ -514,23 +520,24 @@ impl VocabularyBuilder {
             memory::refused(((self.terms.len() + new_terms) * size_of::<TermStats>()) as f64, WHAT)
         })?;
         if let Some(mine) = &mut self.by_class {
-            mine.reserve(new_terms, 0, true)?;
+            mine.reserve(new_terms, true)?;
         }
         // The table is not extended with the new terms: `finish` needs no table, so it is
         // dropped here (a large one is tens of MB) and rebuilt only if more texts come.
         self.index = Index::default();
-        for (i, (t, id)) in terms.iter().zip(remap.iter_mut()).enumerate() {
+        for (t, id) in terms.iter().zip(remap.iter_mut()) {
             if *id != EMPTY {
                 continue;
             }
-            if let (Some(mine), Some(theirs)) = (&mut self.by_class, &later_counts) {
-                mine.append(false, theirs.row(false, i as u32));
-            }
+            let pos = match (&mut self.by_class, &later_counts) {
+                (Some(mine), Some(theirs)) => mine.append(theirs, t.pos),
+                _ => 0,
+            };
             *id = self.terms.len() as u32;
             let start = self.text.len() as u32;
             self.text.push_str(&text[t.start as usize..t.end as usize]);
             let end = self.text.len() as u32;
-            self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*t });
+            self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos, ..*t });
         }
         drop((text, terms));
         let pair_remap = self.append_pairs(pairs, later_counts.as_ref(), &remap, tick)?;
@@ -580,10 +587,11 @@ impl VocabularyBuilder {
                 let m = &mine[id as usize];
                 m.start == a && m.end == b
             });
+            if let (Some(mine), Some(theirs), Some(id)) = (&mut self.by_class, later_counts, found) {
+                merge_classes(mine, &mut self.pairs[id as usize], theirs, p);
+            }
             if merge_into(&mut self.pairs, found, p, &mut remap) {
                 new_pairs += 1;
-            } else if let (Some(mine), Some(theirs), Some(id)) = (&mut self.by_class, later_counts, found) {
-                mine.merge(true, id, theirs.row(true, i as u32));
             }
             if i % 4096 == 4095 {
                 tick(4096 * 8)?;
@@ -594,17 +602,18 @@ impl VocabularyBuilder {
             memory::refused(((self.pairs.len() + new_pairs) * size_of::<TermStats>()) as f64, WHAT)
         })?;
         if let Some(mine) = &mut self.by_class {
-            mine.reserve(0, new_pairs, true)?;
+            mine.reserve(new_pairs, true)?;
         }
         self.pair_index = Index::default();
         for (i, p) in later.iter().enumerate() {
             if remap[i] == EMPTY {
-                if let (Some(mine), Some(theirs)) = (&mut self.by_class, later_counts) {
-                    mine.append(true, theirs.row(true, i as u32));
-                }
+                let pos = match (&mut self.by_class, later_counts) {
+                    (Some(mine), Some(theirs)) => mine.append(theirs, p.pos),
+                    _ => 0,
+                };
                 let (start, end) = (prefix(p.start, &remap), words[p.end as usize]);
                 remap[i] = self.pairs.len() as u32;
-                self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos: 0, ..*p });
+                self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos, ..*p });
             }
         }
         Ok(remap)
@@ -624,16 +633,17 @@ impl VocabularyBuilder {
                 let start = self.text.len() as u32;
                 self.text.push_str(term);
                 let end = self.text.len() as u32;
-                if let Some(counts) = &mut self.by_class {
-                    counts.new_term(false);
+                let mut t = TermStats::new(start, end, hash);
+                if self.by_class.is_some() {
+                    t.pos = UNSEEN;
                 }
-                add_record(&mut self.terms, &mut self.index, TermStats::new(start, end, hash), hash)
+                add_record(&mut self.terms, &mut self.index, t, hash)
             }
         };
         let t = &mut self.terms[id as usize];
         match &mut self.by_class {
             None => occur(t, id, doc, &mut self.features, &mut self.counts),
-            Some(counts) => counts.occur(false, id, occur_in_class(t, doc)),
+            Some(counts) => occur_in_class(t, doc, counts),
         }
         id
     }
@@ -651,16 +661,17 @@ impl VocabularyBuilder {
         let id = match found {
             Some(id) => id,
             None => {
-                if let Some(counts) = &mut self.by_class {
-                    counts.new_term(true);
+                let mut t = TermStats::new(a, b, hash);
+                if self.by_class.is_some() {
+                    t.pos = UNSEEN;
                 }
-                add_record(&mut self.pairs, &mut self.pair_index, TermStats::new(a, b, hash), hash)
+                add_record(&mut self.pairs, &mut self.pair_index, t, hash)
             }
         };
         let t = &mut self.pairs[id as usize];
         match &mut self.by_class {
             None => occur(t, id | PAIR, doc, &mut self.features, &mut self.counts),
-            Some(counts) => counts.occur(true, id, occur_in_class(t, doc)),
+            Some(counts) => occur_in_class(t, doc, counts),
         }
         id | PAIR
     }
@@ -776,17 +787,22 @@ impl VocabularyBuilder {
         };
         let words = self.terms.len() as u32;
         let Sorted { vocab, entries, .. } = self.sorted_terms(min_df, max_features, false, control)?;
-        let mut sums = TermClassSums::with_terms(counts.k(), entries.len())?;
-        let row = |id: u32| if id < words { counts.row(false, id) } else { counts.row(true, id - words) };
+        let k = counts.k();
+        let mut sums = TermClassSums::with_terms(k, entries.len())?;
+        let record =
+            |id: u32| if id < words { &self.terms[id as usize] } else { &self.pairs[(id - words) as usize] };
+        let mut row = [0u32; MAX_CLASSES];
         for (i, e) in entries.iter().enumerate() {
-            // In vocabulary order, the counts are read at random: prefetch ahead.
+            // In vocabulary order, the records are read at random: prefetch ahead.
             if let Some(next) = entries.get(i + AHEAD) {
-                prefetch(&row(next.id)[0]);
+                prefetch(record(next.id));
             }
             if i % 4096 == 4095 {
                 control.tick(4096)?;
             }
-            sums.push(row(e.id))?;
+            let t = record(e.id);
+            counts.counts(t.pos, counts.value(t.count, t.df), &mut row[..k]);
+            sums.push(&row[..k])?;
         }
         Ok((vocab, sums))
     }
@@ -949,17 +965,25 @@ fn occur(t: &mut TermStats, id: u32, doc: u32, features: &mut Vec<u32>, counts: 
     }
 }
 
-/// Counts one occurrence of the term `t` in document `doc` when counting by class (no rows);
-/// returns whether it is its first in the document.
+/// Counts one occurrence of the term `t` in document `doc` (of the current class of `counts`)
+/// when counting by class (no rows).
 #[inline]
-fn occur_in_class(t: &mut TermStats, doc: u32) -> bool {
-    t.count = t.count.saturating_add(1);
+fn occur_in_class(t: &mut TermStats, doc: u32, counts: &mut ClassCounts) {
+    let so_far = counts.value(t.count, t.df);
     let first = t.last_doc != doc;
+    counts.occur(&mut t.pos, so_far, first);
+    t.count = t.count.saturating_add(1);
     if first {
         t.last_doc = doc;
         t.df += 1;
     }
-    first
+}
+
+/// Merges the class state of `later` (of `theirs`) into the term `mine` (found in both
+/// builders' terms) before its counts are added ([`merge_into`]).
+fn merge_classes(counts: &mut ClassCounts, mine: &mut TermStats, theirs: &ClassCounts, later: &TermStats) {
+    let (my_value, their_value) = (counts.value(mine.count, mine.df), theirs.value(later.count, later.df));
+    counts.merge(&mut mine.pos, my_value, theirs, later.pos, their_value);
 }
 
 /// The fewest terms a counting table is made for (a text's terms fit without growing it).

@@ -1,8 +1,9 @@
 //! Counting by class: each term's occurrences (or documents) per class, kept while the texts are
 //! counted instead of the documents' rows, which is all a Naive Bayes fit with count or
 //! presence weighting reads ([`TermClassSums`]). The rows of a large corpus are its largest
-//! table (IMDB reviews: 12M (text, term) values, 96 MB, against 12 MB of class counts) and
-//! three passes (appending, renumbering, summing by class) that counting by class does not make.
+//! table (IMDB reviews: about 12M (text, term) values, 96 MB) and three passes (appending,
+//! renumbering, summing by class) that counting by class does not make; a term seen in one
+//! class only (most of them) keeps its counts in its own record.
 
 use crate::Result;
 use crate::models::memory;
@@ -14,18 +15,29 @@ pub const MAX_CLASSES: usize = 16;
 /// What the allocations are called in memory errors.
 const WHAT: &str = "the class counts of the training terms";
 
+/// A term's class state ([`ClassCounts`]) before its first occurrence.
+pub(super) const UNSEEN: u32 = u32::MAX;
+
+/// The bit of a class state that says every occurrence so far is of one class (the low bits).
+const SINGLE: u32 = 1 << 31;
+
+/// Row indices of the terms counted in two classes or more stay below this ([`SINGLE`]).
+pub(super) const MAX_ROWS: usize = SINGLE as usize;
+
 /// The per-class counts of a [`VocabularyBuilder`](super::VocabularyBuilder) that counts by
-/// class: `k` consecutive `u32` per term (saturating), words and pairs apart, indexed by their
-/// provisional ids.
+/// class. Each term record keeps a class state: [`UNSEEN`], one class (every occurrence so far
+/// is of that class, and its counts are the record's own: its occurrences, or with `presence`
+/// its texts), or the index of its row here, `k` counts (saturating) made when a second class
+/// occurs. Most distinct terms of a large corpus (71% of IMDB's: n-grams of one review) occur in
+/// one class only and take no row.
 #[derive(Clone, Debug, Default)]
 pub(super) struct ClassCounts {
     k: usize,
     /// Count each term once per text (binary weighting, Bernoulli NB), not each occurrence.
     presence: bool,
     /// The class of the text being counted.
-    class: usize,
-    words: Vec<u32>,
-    pairs: Vec<u32>,
+    class: u32,
+    rows: Vec<u32>,
 }
 
 impl ClassCounts {
@@ -44,72 +56,126 @@ impl ClassCounts {
         if class as usize >= self.k {
             return Err(crate::Error::Internal(format!("class {class} of {} counted", self.k)));
         }
-        self.class = class as usize;
+        self.class = class;
         Ok(())
     }
 
-    fn of(&mut self, pair: bool) -> &mut Vec<u32> {
-        if pair { &mut self.pairs } else { &mut self.words }
-    }
-
-    /// The counts of the word (or `pair`) `id`.
-    pub(super) fn row(&self, pair: bool, id: u32) -> &[u32] {
-        let v = if pair { &self.pairs } else { &self.words };
-        &v[id as usize * self.k..][..self.k]
-    }
-
-    /// Counts an occurrence of the word (or `pair`) `id`, `first` in its text.
+    /// A term's value in its class when it has one: its `count` of occurrences, or with
+    /// presence its `df`.
     #[inline]
-    pub(super) fn occur(&mut self, pair: bool, id: u32, first: bool) {
+    pub(super) fn value(&self, count: u32, df: u32) -> u32 {
+        if self.presence { df } else { count }
+    }
+
+    /// Counts an occurrence in the current class of a term in class `state`, whose
+    /// [`value`](Self::value) was `so_far` before it; `first` in its text.
+    #[inline]
+    pub(super) fn occur(&mut self, state: &mut u32, so_far: u32, first: bool) {
+        if *state == UNSEEN {
+            *state = SINGLE | self.class;
+            return;
+        }
+        if *state & SINGLE != 0 {
+            let c = (*state & !SINGLE) as usize;
+            if c == self.class as usize {
+                return;
+            }
+            // A second class (its first occurrence in this text): the term gets its row.
+            *state = self.new_row();
+            self.rows[*state as usize * self.k + c] = so_far;
+        }
         if first || !self.presence {
-            let at = id as usize * self.k + self.class;
-            let n = &mut self.of(pair)[at];
+            let n = &mut self.rows[*state as usize * self.k + self.class as usize];
             *n = n.saturating_add(1);
         }
     }
 
-    /// Makes the (zero) counts of a new word (or `pair`).
-    #[inline]
-    pub(super) fn new_term(&mut self, pair: bool) {
-        let k = self.k;
-        let v = self.of(pair);
-        v.resize(v.len() + k, 0);
+    /// A new row of zeros; its index.
+    fn new_row(&mut self) -> u32 {
+        let row = self.rows.len() / self.k;
+        self.rows.resize(self.rows.len() + self.k, 0);
+        row as u32
     }
 
-    /// Room for `words` more words and `pairs` more pairs (memory refused is an error); `exact`
-    /// takes no more.
-    pub(super) fn reserve(&mut self, words: usize, pairs: usize, exact: bool) -> Result<()> {
-        let k = self.k;
-        for (v, n) in [(&mut self.words, words), (&mut self.pairs, pairs)] {
-            let more = n.saturating_mul(k);
-            let done = if exact { v.try_reserve_exact(more) } else { v.try_reserve(more) };
-            done.map_err(|_| memory::refused((v.len().saturating_add(more) * 4) as f64, WHAT))?;
+    /// The counts of a term in class `state` of [`value`](Self::value) `value`, into `out`
+    /// (`k` long).
+    pub(super) fn counts(&self, state: u32, value: u32, out: &mut [u32]) {
+        out.fill(0);
+        if state == UNSEEN {
+        } else if state & SINGLE != 0 {
+            out[(state & !SINGLE) as usize] = value;
+        } else {
+            out.copy_from_slice(&self.rows[state as usize * self.k..][..self.k]);
         }
-        Ok(())
     }
 
-    /// Room for `scale` times the terms counted so far and an eighth more (a hint, as
+    /// Room for `terms` more terms to get their row (memory refused is an error); `exact` takes
+    /// no more. Refuses rows past [`MAX_ROWS`].
+    pub(super) fn reserve(&mut self, terms: usize, exact: bool) -> Result<()> {
+        let (k, v) = (self.k, &mut self.rows);
+        if (v.len() / k).saturating_add(terms) >= MAX_ROWS {
+            return Err(crate::Error::data(format!(
+                "the training texts have more than {} distinct terms in two classes or more, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
+                MAX_ROWS - 1
+            )));
+        }
+        let more = terms.saturating_mul(k);
+        let done = if exact { v.try_reserve_exact(more) } else { v.try_reserve(more) };
+        done.map_err(|_| memory::refused((v.len().saturating_add(more) * 4) as f64, WHAT))
+    }
+
+    /// Room for `scale` times the rows made so far and an eighth more (a hint, as
     /// [`VocabularyBuilder::reserve_ahead`](super::VocabularyBuilder::reserve_ahead)).
     pub(super) fn reserve_ahead(&mut self, scale: f64) {
-        for v in [&mut self.words, &mut self.pairs] {
-            let want = (v.len() as f64 * scale * 1.125) as usize;
-            let _ = v.try_reserve_exact(want.saturating_sub(v.len()));
-        }
+        let want = (self.rows.len() as f64 * scale * 1.125) as usize;
+        let _ = self.rows.try_reserve_exact(want.saturating_sub(self.rows.len()));
     }
 
-    /// Adds `counts` (another builder's, of the same classes) to those of the word (or `pair`)
-    /// `id`.
-    pub(super) fn merge(&mut self, pair: bool, id: u32, counts: &[u32]) {
+    /// Adds a term counted by `theirs` (another builder's counts, of the same classes: state
+    /// `their_state`, value `their_value`) to the same term here (`mine`, of value `my_value`
+    /// before the merge). Room for a row is reserved before ([`Self::reserve`]).
+    pub(super) fn merge(
+        &mut self,
+        mine: &mut u32,
+        my_value: u32,
+        theirs: &ClassCounts,
+        their_state: u32,
+        their_value: u32,
+    ) {
+        if their_state == UNSEEN || (*mine == their_state && *mine & SINGLE != 0) {
+            return;
+        }
+        if *mine == UNSEEN {
+            *mine = self.append(theirs, their_state);
+            return;
+        }
+        if *mine & SINGLE != 0 {
+            let c = (*mine & !SINGLE) as usize;
+            *mine = self.new_row();
+            self.rows[*mine as usize * self.k + c] = my_value;
+        }
         let k = self.k;
-        let mine = &mut self.of(pair)[id as usize * k..][..k];
-        for (m, &n) in mine.iter_mut().zip(counts) {
-            *m = m.saturating_add(n);
+        let row = &mut self.rows[*mine as usize * k..][..k];
+        if their_state & SINGLE != 0 {
+            let n = &mut row[(their_state & !SINGLE) as usize];
+            *n = n.saturating_add(their_value);
+        } else {
+            for (m, &n) in row.iter_mut().zip(&theirs.rows[their_state as usize * k..][..k]) {
+                *m = m.saturating_add(n);
+            }
         }
     }
 
-    /// Appends the counts of a new word (or `pair`) (room reserved before).
-    pub(super) fn append(&mut self, pair: bool, counts: &[u32]) {
-        self.of(pair).extend_from_slice(counts);
+    /// The state here of a term new to these counts, of state `their_state` in `theirs` (room
+    /// for a row reserved before).
+    pub(super) fn append(&mut self, theirs: &ClassCounts, their_state: u32) -> u32 {
+        if their_state == UNSEEN || their_state & SINGLE != 0 {
+            return their_state;
+        }
+        let k = self.k;
+        let row = self.rows.len() / k;
+        self.rows.extend_from_slice(&theirs.rows[their_state as usize * k..][..k]);
+        row as u32
     }
 }
 

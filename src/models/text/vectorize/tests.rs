@@ -378,3 +378,79 @@ fn reserving_ahead_changes_nothing_but_the_room() {
     assert_eq!(terms(&a.0), terms(&b.0));
     assert_eq!((&a.1, &a.2), (&b.1, &b.2));
 }
+
+/// Counted by class, a corpus of terms seen in one class and in several (frequent and rare
+/// words, their pairs and trigrams), of occurrences or of presence, counted in one builder or in
+/// two to four appended (a term may be in one class in each, in different ones, in several in
+/// one and one in the other...), gives the same vocabulary as its rows and their sums by class.
+#[test]
+fn class_counts_merge_as_the_rows_sum() {
+    const K: usize = 5;
+    let mut next = crate::models::text::xorshift(0x5eed);
+    let docs: Vec<String> = (0..400)
+        .map(|_| {
+            let n = 3 + next() % 28;
+            let word =
+                |r: u64| if r.is_multiple_of(3) { format!("r{}", r % 3000) } else { format!("c{}", r % 20) };
+            (0..n).map(|_| word(next())).collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    let y: Vec<u32> = (0..docs.len()).map(|_| (next() % K as u64) as u32).collect();
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let mut toks = Tokens::default();
+    let control = crate::models::control::Control::new();
+    for presence in [false, true] {
+        let weighting = if presence { Weighting::Binary } else { Weighting::Count };
+        for (lo, hi) in [(1, 1), (1, 2), (1, 3), (2, 2)] {
+            for min_df in [1, 2] {
+                let mut rows_builder = VocabularyBuilder::default();
+                for d in &docs {
+                    t.tokenize(d, &mut toks);
+                    rows_builder.try_add(&toks, lo, hi).unwrap();
+                }
+                let (vocab, rows, _) = rows_builder.finish(min_df, None, weighting, &control).unwrap();
+                let mut per_term = vec![[0u32; K]; vocab.len()];
+                for d in 0..rows.rows() {
+                    let (fs, vs) = rows.row(d);
+                    for (&f, &v) in fs.iter().zip(vs) {
+                        per_term[f as usize][y[d] as usize] += v as u32;
+                    }
+                }
+                let mut want =
+                    TermClassSums { offsets: vec![0], totals: vec![0.0; K], ..TermClassSums::default() };
+                for counts in &per_term {
+                    for (c, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                        want.classes.push(c as u32);
+                        want.sums.push(n as f64);
+                        want.totals[c] += n as f64;
+                    }
+                    want.offsets.push(want.classes.len() as u32);
+                }
+                for ends in
+                    [vec![400], vec![1, 400], vec![150, 151, 400], vec![0, 100, 399, 400], vec![200, 400]]
+                {
+                    let mut start = 0;
+                    let mut all: Option<VocabularyBuilder> = None;
+                    for (part, &end) in ends.iter().enumerate() {
+                        let mut b = VocabularyBuilder::by_class(K, presence);
+                        b.always_staged = part % 2 == 1;
+                        for (d, &c) in docs[start..end].iter().zip(&y[start..end]) {
+                            t.tokenize(d, &mut toks);
+                            b.try_add_in_class(&toks, lo, hi, c).unwrap();
+                        }
+                        start = end;
+                        match &mut all {
+                            None => all = Some(b),
+                            Some(a) => a.try_append(b, &|_| Ok(())).unwrap(),
+                        }
+                    }
+                    let (got_vocab, got) = all.unwrap().finish_by_class(min_df, None, &control).unwrap();
+                    let case =
+                        format!("presence {presence}, {lo}-{hi}, min_df {min_df}, parts ending {ends:?}");
+                    assert_eq!(terms(&got_vocab), terms(&vocab), "{case}");
+                    assert_eq!(got, want, "{case}");
+                }
+            }
+        }
+    }
+}
