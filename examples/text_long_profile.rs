@@ -123,7 +123,7 @@ fn main() {
         let mut terms = 0;
         for _ in 0..repeats {
             // As the defaults count: words and pairs, by class (no rows).
-            let mut b = VocabularyBuilder::by_class(classes.len(), false);
+            let mut b = VocabularyBuilder::by_class(classes.len(), false).unwrap();
             add = add.min(fastest(1, || {
                 for ((_, text), &c) in train.iter().zip(&labels) {
                     t.tokenize(text, &mut out);

@@ -148,7 +148,7 @@ fn class_counting_agrees(
     for split in [docs.len(), docs.len() / 2] {
         let mut toks = Tokens::default();
         let (mut first, mut second) =
-            (VocabularyBuilder::by_class(K, false), VocabularyBuilder::by_class(K, false));
+            (VocabularyBuilder::by_class(K, false).unwrap(), VocabularyBuilder::by_class(K, false).unwrap());
         for (i, d) in docs.iter().enumerate() {
             tok.tokenize(d, &mut toks);
             let builder = if i < split { &mut first } else { &mut second };

@@ -78,7 +78,7 @@ pub(super) fn count_terms(
         let (mut builder, y) = match counting {
             Counting::Rows => (VocabularyBuilder::default(), None),
             Counting::ByClass { y, k, presence } => {
-                (VocabularyBuilder::by_class(k, presence), Some(&y[range]))
+                (VocabularyBuilder::by_class(k, presence)?, Some(&y[range]))
             }
         };
         let mut tokens = Tokens::default();
@@ -365,12 +365,15 @@ mod tests {
         t.tokenize("refund my card", &mut tokens);
         let mut rows = VocabularyBuilder::default();
         assert!(matches!(rows.try_add_in_class(&tokens, 1, 2, 0), Err(Error::Internal(_))));
-        let mut by_class = VocabularyBuilder::by_class(2, false);
+        let mut by_class = VocabularyBuilder::by_class(2, false).unwrap();
         assert!(matches!(by_class.try_add_in_class(&tokens, 1, 2, 2), Err(Error::Internal(_))));
         by_class.try_add_in_class(&tokens, 1, 2, 1).unwrap();
+        for k in [0, crate::models::text::vectorize::MAX_CLASSES + 1] {
+            assert!(matches!(VocabularyBuilder::by_class(k, false), Err(Error::Internal(_))), "{k}");
+        }
         rows.try_add(&tokens, 1, 2).unwrap();
         let tick = |_: u64| Ok(());
-        let mut other = VocabularyBuilder::by_class(2, false);
+        let mut other = VocabularyBuilder::by_class(2, false).unwrap();
         other.try_add_in_class(&tokens, 1, 2, 0).unwrap();
         assert!(matches!(other.try_append(rows, &tick), Err(Error::Internal(_))));
         let rows = serial(&texts(10), &(0..10).collect::<Vec<_>>(), 1, 2);

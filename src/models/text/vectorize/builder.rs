@@ -165,9 +165,15 @@ impl VocabularyBuilder {
     /// documents' rows: texts are added with [`VocabularyBuilder::try_add_in_class`] and
     /// [`VocabularyBuilder::finish_by_class`] gives the sums a Naive Bayes fit reads. The
     /// vocabulary is the same as the rows' builder's.
-    pub fn by_class(k: usize, presence: bool) -> VocabularyBuilder {
-        debug_assert!((1..=MAX_CLASSES).contains(&k), "{k} classes counted by class");
-        VocabularyBuilder { by_class: Some(ClassCounts::new(k, presence)), ..VocabularyBuilder::default() }
+    /// Refuses `k` out of `1..=MAX_CLASSES`.
+    pub fn by_class(k: usize, presence: bool) -> Result<VocabularyBuilder> {
+        if !(1..=MAX_CLASSES).contains(&k) {
+            return Err(crate::Error::Internal(format!("{k} classes counted by class (1 to {MAX_CLASSES})")));
+        }
+        Ok(VocabularyBuilder {
+            by_class: Some(ClassCounts::new(k, presence)),
+            ..VocabularyBuilder::default()
+        })
     }
 
     /// [`VocabularyBuilder::try_add`] of a text of class `class` (`< k`) to a builder that

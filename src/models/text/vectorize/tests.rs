@@ -432,7 +432,7 @@ fn class_counts_merge_as_the_rows_sum() {
                     let mut start = 0;
                     let mut all: Option<VocabularyBuilder> = None;
                     for (part, &end) in ends.iter().enumerate() {
-                        let mut b = VocabularyBuilder::by_class(K, presence);
+                        let mut b = VocabularyBuilder::by_class(K, presence).unwrap();
                         b.always_staged = part % 2 == 1;
                         for (d, &c) in docs[start..end].iter().zip(&y[start..end]) {
                             t.tokenize(d, &mut toks);
