@@ -639,19 +639,23 @@ impl VocabularyBuilder {
                 let start = self.text.len() as u32;
                 self.text.push_str(term);
                 let end = self.text.len() as u32;
-                let mut t = TermStats::new(start, end, hash);
-                if self.by_class.is_some() {
-                    t.pos = UNSEEN;
-                }
+                let t = TermStats::new(start, end, hash, self.by_class.is_some());
                 add_record(&mut self.terms, &mut self.index, t, hash)
             }
         };
-        let t = &mut self.terms[id as usize];
+        self.occur(false, id, doc);
+        id
+    }
+
+    /// Counts one occurrence of the word (or `pair`) `id` in document `doc`: in its record and
+    /// the document's row, or by class.
+    #[inline]
+    fn occur(&mut self, pair: bool, id: u32, doc: u32) {
+        let t = if pair { &mut self.pairs[id as usize] } else { &mut self.terms[id as usize] };
         match &mut self.by_class {
-            None => occur(t, id, doc, &mut self.features, &mut self.counts),
+            None => occur(t, if pair { id | PAIR } else { id }, doc, &mut self.features, &mut self.counts),
             Some(counts) => occur_in_class(t, doc, counts),
         }
-        id
     }
 
     /// Counts one occurrence of the pair (`a`, `b`) (the provisional ids of an n-gram and of
@@ -667,18 +671,11 @@ impl VocabularyBuilder {
         let id = match found {
             Some(id) => id,
             None => {
-                let mut t = TermStats::new(a, b, hash);
-                if self.by_class.is_some() {
-                    t.pos = UNSEEN;
-                }
+                let t = TermStats::new(a, b, hash, self.by_class.is_some());
                 add_record(&mut self.pairs, &mut self.pair_index, t, hash)
             }
         };
-        let t = &mut self.pairs[id as usize];
-        match &mut self.by_class {
-            None => occur(t, id | PAIR, doc, &mut self.features, &mut self.counts),
-            Some(counts) => occur_in_class(t, doc, counts),
-        }
+        self.occur(true, id, doc);
         id | PAIR
     }
 
@@ -949,9 +946,11 @@ impl VocabularyBuilder {
 }
 
 impl TermStats {
-    /// A term not seen yet, at `start..end`, with `hash`'s tag.
-    fn new(start: u32, end: u32, hash: u64) -> TermStats {
-        TermStats { start, end, tag: tag(hash), count: 0, df: 0, last_doc: u32::MAX, pos: 0 }
+    /// A term not seen yet, at `start..end`, with `hash`'s tag, for a builder that counts
+    /// `by_class` or not.
+    fn new(start: u32, end: u32, hash: u64, by_class: bool) -> TermStats {
+        let pos = if by_class { UNSEEN } else { 0 };
+        TermStats { start, end, tag: tag(hash), count: 0, df: 0, last_doc: u32::MAX, pos }
     }
 }
 
