@@ -118,8 +118,9 @@ fn counting_agrees(tok: &Tokenizer, text: &str, lo: usize, hi: usize) {
     class_counting_agrees(tok, &docs, (lo, hi), min_df, &bytes);
 }
 
-/// Counted by class (a line's class is its number mod 3), in one builder or in two appended,
-/// the lines give the same vocabulary as their rows (`want`) and those rows' sums by class.
+/// Counted by class (a line's class is its number mod 3), of occurrences or of texts, in one
+/// builder or in two appended, the lines give the same vocabulary as their rows (`want`) and
+/// those rows' sums by class.
 fn class_counting_agrees(
     tok: &Tokenizer,
     docs: &[&str],
@@ -129,35 +130,39 @@ fn class_counting_agrees(
 ) {
     const K: usize = 3;
     let (terms, rows) = want;
-    let mut per_term = vec![[0f64; K]; terms.len()];
-    for d in 0..rows.rows() {
-        let (fs, vs) = rows.row(d);
-        for (&f, &v) in fs.iter().zip(vs) {
-            per_term[f as usize][d % K] += v as f64;
+    for presence in [false, true] {
+        let mut per_term = vec![[0f64; K]; terms.len()];
+        for d in 0..rows.rows() {
+            let (fs, vs) = rows.row(d);
+            for (&f, &v) in fs.iter().zip(vs) {
+                per_term[f as usize][d % K] += if presence { 1.0 } else { v as f64 };
+            }
         }
-    }
-    let mut sums = TermClassSums { offsets: vec![0], totals: vec![0.0; K], ..TermClassSums::default() };
-    for counts in &per_term {
-        for (c, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0.0) {
-            sums.classes.push(c as u32);
-            sums.sums.push(n);
-            sums.totals[c] += n;
+        let mut sums = TermClassSums { offsets: vec![0], totals: vec![0.0; K], ..TermClassSums::default() };
+        for counts in &per_term {
+            for (c, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0.0) {
+                sums.classes.push(c as u32);
+                sums.sums.push(n);
+                sums.totals[c] += n;
+            }
+            sums.offsets.push(sums.classes.len() as u32);
         }
-        sums.offsets.push(sums.classes.len() as u32);
-    }
-    for split in [docs.len(), docs.len() / 2] {
-        let mut toks = Tokens::default();
-        let (mut first, mut second) =
-            (VocabularyBuilder::by_class(K, false).unwrap(), VocabularyBuilder::by_class(K, false).unwrap());
-        for (i, d) in docs.iter().enumerate() {
-            tok.tokenize(d, &mut toks);
-            let builder = if i < split { &mut first } else { &mut second };
-            builder.try_add_in_class(&toks, lo, hi, (i % K) as u32).expect("a fuzz input's terms fit");
+        for split in [docs.len(), docs.len() / 2] {
+            let mut toks = Tokens::default();
+            let builder = || VocabularyBuilder::by_class(K, presence).unwrap();
+            let (mut first, mut second) = (builder(), builder());
+            for (i, d) in docs.iter().enumerate() {
+                tok.tokenize(d, &mut toks);
+                let builder = if i < split { &mut first } else { &mut second };
+                builder.try_add_in_class(&toks, lo, hi, (i % K) as u32).expect("a fuzz input's terms fit");
+            }
+            first.try_append(second, &|_| Ok(())).expect("appending in memory");
+            let (vocab, got) =
+                first.finish_by_class(min_df, None, &Control::new()).expect("finishing in memory");
+            let got_terms: Vec<String> = (0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect();
+            let case = format!("presence {presence}, split {split}, {lo}..={hi}, {docs:?}");
+            assert_eq!(&got_terms, terms, "terms by class, {case}");
+            assert_eq!(got, sums, "class sums, {case}");
         }
-        first.try_append(second, &|_| Ok(())).expect("appending in memory");
-        let (vocab, got) = first.finish_by_class(min_df, None, &Control::new()).expect("finishing in memory");
-        let got_terms: Vec<String> = (0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect();
-        assert_eq!(&got_terms, terms, "terms by class, split {split}, {lo}..={hi}, {docs:?}");
-        assert_eq!(got, sums, "class sums, split {split}, {lo}..={hi}, {docs:?}");
     }
 }

@@ -371,8 +371,25 @@ mod tests {
         for k in [0, crate::models::text::vectorize::MAX_CLASSES + 1] {
             assert!(matches!(VocabularyBuilder::by_class(k, false), Err(Error::Internal(_))), "{k}");
         }
+        assert!(
+            matches!(by_class.try_add(&tokens, 1, 2), Err(Error::Internal(_))),
+            "a text without its class"
+        );
         rows.try_add(&tokens, 1, 2).unwrap();
         let tick = |_: u64| Ok(());
+        let mut presence = VocabularyBuilder::by_class(2, true).unwrap();
+        presence.try_add_in_class(&tokens, 1, 2, 0).unwrap();
+        let mut occurrences = VocabularyBuilder::by_class(2, false).unwrap();
+        occurrences.try_add_in_class(&tokens, 1, 2, 1).unwrap();
+        assert!(
+            matches!(presence.try_append(occurrences, &tick), Err(Error::Internal(_))),
+            "presence and counts"
+        );
+        let mut empty_rows = VocabularyBuilder::by_class(2, true).unwrap();
+        assert!(matches!(
+            empty_rows.try_append(VocabularyBuilder::default(), &tick),
+            Err(Error::Internal(_))
+        ));
         let mut other = VocabularyBuilder::by_class(2, false).unwrap();
         other.try_add_in_class(&tokens, 1, 2, 0).unwrap();
         assert!(matches!(other.try_append(rows, &tick), Err(Error::Internal(_))));

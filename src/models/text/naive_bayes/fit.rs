@@ -184,7 +184,9 @@ impl NaiveBayes {
     /// ([`VocabularyBuilder::finish_by_class`](crate::models::text::vectorize::VocabularyBuilder::finish_by_class)),
     /// with class ids `y` (all `< n_classes`, one per training text): the model [`NaiveBayes::fit`]
     /// makes of those texts' rows with count weighting (binary weighting, or Bernoulli NB: when
-    /// the texts were counted by presence), bit for bit.
+    /// the texts were counted by presence), bit for bit (but see [`TermClassSums`] for a text
+    /// with more than 2²⁴ occurrences of one term). Sums that are not a CSR over `n_classes`
+    /// classes are an internal error.
     pub fn from_class_sums(
         sums: TermClassSums,
         y: &[u32],
@@ -194,7 +196,12 @@ impl NaiveBayes {
         priors: Priors,
     ) -> Result<NaiveBayes> {
         let bad = |c: &u32| *c as usize >= n_classes;
-        if sums.totals.len() != n_classes || sums.classes.iter().any(bad) || y.iter().any(bad) {
+        let o = &sums.offsets;
+        let csr = o.first() == Some(&0)
+            && o.windows(2).all(|w| w[0] <= w[1])
+            && o.last().is_some_and(|&end| end as usize == sums.classes.len())
+            && sums.sums.len() == sums.classes.len();
+        if !csr || sums.totals.len() != n_classes || sums.classes.iter().any(bad) || y.iter().any(bad) {
             return Err(Error::Internal(format!(
                 "class sums of {} classes for {n_classes}",
                 sums.totals.len()

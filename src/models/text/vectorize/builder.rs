@@ -1,6 +1,7 @@
 //! [`VocabularyBuilder`]: counts the training documents' terms (words by their bytes, longer
 //! n-grams as pairs of ids; staged probes on a large table; two builders appended), then
-//! prunes, spells out and sorts them into a [`Vocabulary`] and the documents' weighted rows.
+//! prunes, spells out and sorts them into a [`Vocabulary`] and the documents' weighted rows, or
+//! (counting by class, [`VocabularyBuilder::by_class`]) each term's sums by class.
 
 use super::super::tokenize::{Gram, Tokens, combine, term_hash};
 use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums, UNSEEN};
@@ -36,8 +37,8 @@ struct Entry {
     df: u32,
 }
 
-/// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order
-/// ([`VocabularyBuilder::sorted_terms`]).
+/// The kept terms of [`VocabularyBuilder::finish`] and [`VocabularyBuilder::finish_by_class`]
+/// in vocabulary order ([`VocabularyBuilder::sorted_terms`]).
 struct Sorted {
     vocab: Vocabulary,
     /// Their entries (`id`: the provisional id, words first then pairs).
@@ -185,10 +186,11 @@ impl VocabularyBuilder {
                 return Err(crate::Error::Internal("a text of a class added to a builder of rows".into()));
             }
         }
-        self.try_add(tokens, lo, hi)
+        self.try_add_counted(tokens, lo, hi)
     }
 
-    /// Records the n-grams (`lo..=hi`) of one document.
+    /// Records the n-grams (`lo..=hi`) of one document (in a builder that counts by class: of
+    /// the class of the last [`VocabularyBuilder::try_add_in_class`]; use that).
     ///
     /// The table and the term records outgrow the CPU caches on a large corpus, so the n-grams
     /// are first probed read-only in stages (prefetch the hash slots, then the records of the
@@ -332,8 +334,19 @@ impl VocabularyBuilder {
     /// [`VocabularyBuilder::add`], after reserving what the document can add to the tables
     /// (every n-gram a new term): memory the system refuses is an error, not an abort. The
     /// reservation grows the tables as `add` would, only a document earlier, so the vocabulary
-    /// and the rows are the same.
+    /// and the rows are the same. A builder that counts by class takes
+    /// [`VocabularyBuilder::try_add_in_class`] instead.
     pub fn try_add(&mut self, tokens: &Tokens, lo: usize, hi: usize) -> Result<()> {
+        if self.by_class.is_some() {
+            return Err(crate::Error::Internal(
+                "a text without its class added to a builder by class".into(),
+            ));
+        }
+        self.try_add_counted(tokens, lo, hi)
+    }
+
+    /// [`VocabularyBuilder::try_add`] in either mode.
+    fn try_add_counted(&mut self, tokens: &Tokens, lo: usize, hi: usize) -> Result<()> {
         let n = tokens.len();
         if n == 0 {
             self.check_u32(0, 0, 0, 1)?;
@@ -352,7 +365,8 @@ impl VocabularyBuilder {
         self.check_u32(words, bytes, grams, 1)?;
         self.check_pairs(pairs)?;
         match &mut self.by_class {
-            Some(counts) => counts.reserve(words + pairs, false)?,
+            // A row is made only for a term counted before, in another class.
+            Some(counts) => counts.reserve((words + pairs).min(self.terms.len() + self.pairs.len()))?,
             None => {
                 memory::reserve(&mut self.features, grams, WHAT)?;
                 memory::reserve(&mut self.counts, grams, WHAT)?;
@@ -454,6 +468,9 @@ impl VocabularyBuilder {
     /// ids differ, and [`VocabularyBuilder::finish`] does not depend on those). `tick` is called
     /// with the work done now and then; its error ends the merge.
     pub fn try_append(&mut self, later: VocabularyBuilder, tick: &dyn Fn(u64) -> Result<()>) -> Result<()> {
+        if self.by_class.as_ref().map(ClassCounts::shape) != later.by_class.as_ref().map(ClassCounts::shape) {
+            return Err(crate::Error::Internal("builders of different counts appended".into()));
+        }
         if later.doc_offsets.is_empty() {
             return Ok(());
         }
@@ -476,12 +493,10 @@ impl VocabularyBuilder {
             by_class: later_counts,
             ..
         } = later;
-        if self.by_class.as_ref().map(ClassCounts::k) != later_counts.as_ref().map(ClassCounts::k) {
-            return Err(crate::Error::Internal("builders of different counts appended".into()));
-        }
-        if let Some(mine) = &mut self.by_class {
-            // A term of both may get its row (at most one each).
-            mine.reserve(terms.len() + pairs.len(), false)?;
+        if let (Some(mine), Some(theirs)) = (&mut self.by_class, &later_counts) {
+            // A term of both may get its row (at most one each), and the later rows come along.
+            let both = (terms.len() + pairs.len()).min(self.terms.len() + self.pairs.len());
+            mine.reserve(both + theirs.rows())?;
         }
         // Its tables are not needed: its terms are looked up in this one's.
         drop((index, pair_index));
@@ -525,9 +540,6 @@ impl VocabularyBuilder {
         self.terms.try_reserve_exact(new_terms).map_err(|_| {
             memory::refused(((self.terms.len() + new_terms) * size_of::<TermStats>()) as f64, WHAT)
         })?;
-        if let Some(mine) = &mut self.by_class {
-            mine.reserve(new_terms, true)?;
-        }
         // The table is not extended with the new terms: `finish` needs no table, so it is
         // dropped here (a large one is tens of MB) and rebuilt only if more texts come.
         self.index = Index::default();
@@ -607,9 +619,6 @@ impl VocabularyBuilder {
         self.pairs.try_reserve_exact(new_pairs).map_err(|_| {
             memory::refused(((self.pairs.len() + new_pairs) * size_of::<TermStats>()) as f64, WHAT)
         })?;
-        if let Some(mine) = &mut self.by_class {
-            mine.reserve(new_pairs, true)?;
-        }
         self.pair_index = Index::default();
         for (i, p) in later.iter().enumerate() {
             if remap[i] == EMPTY {

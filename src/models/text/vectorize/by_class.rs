@@ -22,7 +22,7 @@ pub(super) const UNSEEN: u32 = u32::MAX;
 const SINGLE: u32 = 1 << 31;
 
 /// Row indices of the terms counted in two classes or more stay below this ([`SINGLE`]).
-pub(super) const MAX_ROWS: usize = SINGLE as usize;
+const MAX_ROWS: usize = SINGLE as usize;
 
 /// The per-class counts of a [`VocabularyBuilder`](super::VocabularyBuilder) that counts by
 /// class. Each term record keeps a class state: [`UNSEEN`], one class (every occurrence so far
@@ -41,14 +41,27 @@ pub(super) struct ClassCounts {
 }
 
 impl ClassCounts {
-    /// Counts for `k` classes (`1..=MAX_CLASSES`), of occurrences or (`presence`) of texts.
+    /// Counts for `k` classes (`1..=MAX_CLASSES`, which
+    /// [`VocabularyBuilder::by_class`](super::VocabularyBuilder::by_class) checks), of
+    /// occurrences or (`presence`) of texts.
     pub(super) fn new(k: usize, presence: bool) -> ClassCounts {
         ClassCounts { k, presence, ..ClassCounts::default() }
+    }
+
+    /// Number of classes and whether texts are counted (presence) rather than occurrences:
+    /// builders append only if these agree.
+    pub(super) fn shape(&self) -> (usize, bool) {
+        (self.k, self.presence)
     }
 
     /// Number of classes.
     pub(super) fn k(&self) -> usize {
         self.k
+    }
+
+    /// Rows made so far (terms seen in two classes or more).
+    pub(super) fn rows(&self) -> usize {
+        self.rows.len() / self.k.max(1)
     }
 
     /// Sets the class of the texts counted next; refuses one out of range.
@@ -109,9 +122,9 @@ impl ClassCounts {
         }
     }
 
-    /// Room for `terms` more terms to get their row (memory refused is an error); `exact` takes
-    /// no more. Refuses rows past [`MAX_ROWS`].
-    pub(super) fn reserve(&mut self, terms: usize, exact: bool) -> Result<()> {
+    /// Room for `terms` more terms to get their row (memory refused is an error). Refuses rows
+    /// past [`MAX_ROWS`].
+    pub(super) fn reserve(&mut self, terms: usize) -> Result<()> {
         let (k, v) = (self.k, &mut self.rows);
         if (v.len() / k).saturating_add(terms) >= MAX_ROWS {
             return Err(crate::Error::data(format!(
@@ -120,8 +133,7 @@ impl ClassCounts {
             )));
         }
         let more = terms.saturating_mul(k);
-        let done = if exact { v.try_reserve_exact(more) } else { v.try_reserve(more) };
-        done.map_err(|_| memory::refused((v.len().saturating_add(more) * 4) as f64, WHAT))
+        v.try_reserve(more).map_err(|_| memory::refused((v.len().saturating_add(more) * 4) as f64, WHAT))
     }
 
     /// Room for `scale` times the rows made so far and an eighth more (a hint, as
@@ -183,7 +195,8 @@ impl ClassCounts {
 /// only those it occurs in), and each class's total over the kept terms: what
 /// [`NaiveBayes::from_class_sums`](crate::models::text::naive_bayes::NaiveBayes::from_class_sums)
 /// fits. The same sums, bit for bit, as summing the documents' rows by class (the counts are
-/// integers, exact in `f64`).
+/// integers, exact in `f64`), except where a row's `f32` count stops at 2²⁴ (a text with more
+/// than 16,777,216 occurrences of one term: here it is counted in full, as prediction counts it).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TermClassSums {
     /// Term `f`'s entries are `offsets[f]..offsets[f + 1]`; `offsets.len()` is the terms + 1.
@@ -224,10 +237,5 @@ impl TermClassSums {
         })?;
         self.offsets.push(end);
         Ok(())
-    }
-
-    /// Number of terms.
-    pub fn terms(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
     }
 }
