@@ -18,6 +18,12 @@ pub fn check_classes(budget: &Budget, target: &str, k: usize) -> crate::Result<(
     )
 }
 
+/// The log-loss of one row whose true class got probability `p`: `−ln p`, with `p` clamped
+/// to `[1e-15, 1]` (as scikit-learn's `log_loss`).
+pub fn log_loss_of(p: f64) -> f64 {
+    -p.clamp(1e-15, 1.0).ln()
+}
+
 /// Metrics of a classifier on labelled rows.
 ///
 /// `y` holds the true class ids, `proba` the predicted probabilities row-major
@@ -91,7 +97,7 @@ impl Classification {
             let row = &proba[i * k..(i + 1) * k];
             let pred = argmax(row);
             self.confusion[t as usize][pred] += 1;
-            self.log_loss -= row[t as usize].clamp(1e-15, 1.0).ln();
+            self.log_loss += log_loss_of(row[t as usize]);
             if k == 2 {
                 // A probability is not negative: its sign bit carries the label.
                 self.scores.push(row[1].abs().to_bits() | (u64::from(t == 1) << 63));

@@ -487,8 +487,11 @@ impl TextModel {
             self.score_as(t, s, false);
             softmax(&mut s.scores);
         })?;
-        let total: f64 =
-            picks.iter().zip(proba.chunks_exact(k)).map(|(&i, p)| -p[y[i] as usize].max(1e-15).ln()).sum();
+        let total: f64 = picks
+            .iter()
+            .zip(proba.chunks_exact(k))
+            .map(|(&i, p)| metrics::log_loss_of(p[y[i] as usize]))
+            .sum();
         Ok((total / take.max(1) as f64, take))
     }
 

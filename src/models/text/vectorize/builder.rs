@@ -45,8 +45,6 @@ struct Sorted {
     entries: Vec<Entry>,
     /// Provisional id → id in the vocabulary (`u32::MAX`: dropped), when asked for.
     remap: Vec<u32>,
-    /// Their document frequencies.
-    df: Vec<u32>,
 }
 
 /// A term seen in training: where its bytes are, the [`tag`] of its hash, and its counts
@@ -139,7 +137,10 @@ pub struct VocabularyBuilder {
     /// knows its position in the current row).
     features: Vec<u32>,
     counts: Vec<f32>,
+    /// Where each document's row starts, and the end (empty when counting by class: no rows).
     doc_offsets: Vec<usize>,
+    /// Documents counted.
+    docs: usize,
     /// Scratch: the n-grams of the current document and their first candidate ids.
     grams: Vec<Gram>,
     cands: Vec<u32>,
@@ -197,7 +198,7 @@ impl VocabularyBuilder {
     /// candidates, then their bytes) and then recorded one by one as usual, which now finds its
     /// data in cache.
     pub fn add(&mut self, tokens: &Tokens, lo: usize, hi: usize) {
-        if self.doc_offsets.is_empty() {
+        if self.doc_offsets.is_empty() && self.by_class.is_none() {
             self.doc_offsets.push(0);
         }
         if self.index.slots.is_empty() {
@@ -206,14 +207,14 @@ impl VocabularyBuilder {
             self.index = index_of(&self.terms);
             self.pair_index = index_of(&self.pairs);
         }
-        let doc = (self.doc_offsets.len() - 1) as u32;
+        let doc = self.docs as u32;
         #[cfg(test)]
         let staged = |index: &Index| index.slots.len() >= STAGED_FROM || self.always_staged;
         #[cfg(not(test))]
         let staged = |index: &Index| index.slots.len() >= STAGED_FROM;
         if self.pairs_mode(lo, hi) {
             self.add_with_pairs(tokens, hi, doc, staged(&self.index), staged(&self.pair_index));
-            self.doc_offsets.push(self.features.len());
+            self.end_doc();
             return;
         }
         if !staged(&self.index) {
@@ -221,7 +222,7 @@ impl VocabularyBuilder {
             tokens.for_each_ngram_hashed(lo, hi, |term, hash| {
                 self.record(term, hash, doc);
             });
-            self.doc_offsets.push(self.features.len());
+            self.end_doc();
             return;
         }
         let mut grams = std::mem::take(&mut self.grams);
@@ -233,7 +234,15 @@ impl VocabularyBuilder {
             self.record(&text[g.start as usize..g.end as usize], g.hash, doc);
         }
         self.grams = grams;
-        self.doc_offsets.push(self.features.len());
+        self.end_doc();
+    }
+
+    /// Ends the document being counted (and its row, when there are rows).
+    fn end_doc(&mut self) {
+        self.docs += 1;
+        if self.by_class.is_none() {
+            self.doc_offsets.push(self.features.len());
+        }
     }
 
     /// Counts every n-gram by its bytes, as before pairs (fuzzing compares the two ways).
@@ -440,7 +449,7 @@ impl VocabularyBuilder {
             "bytes of distinct terms"
         } else if over(self.features.len(), values) {
             "(text, term) pairs"
-        } else if over(self.doc_offsets.len(), docs) {
+        } else if over(self.docs + 1, docs) {
             "texts"
         } else {
             return Ok(());
@@ -471,10 +480,10 @@ impl VocabularyBuilder {
         if self.by_class.as_ref().map(ClassCounts::shape) != later.by_class.as_ref().map(ClassCounts::shape) {
             return Err(crate::Error::Internal("builders of different counts appended".into()));
         }
-        if later.doc_offsets.is_empty() {
+        if later.docs == 0 {
             return Ok(());
         }
-        if self.doc_offsets.is_empty() {
+        if self.docs == 0 {
             *self = later;
             return Ok(());
         }
@@ -490,6 +499,7 @@ impl VocabularyBuilder {
             mut features,
             counts,
             doc_offsets,
+            docs: later_docs,
             by_class: later_counts,
             ..
         } = later;
@@ -533,7 +543,7 @@ impl VocabularyBuilder {
                 tick(4096 * 8)?;
             }
         }
-        self.check_u32(new_terms, new_bytes, 0, doc_offsets.len())?;
+        self.check_u32(new_terms, new_bytes, 0, later_docs)?;
         self.text
             .try_reserve_exact(new_bytes)
             .map_err(|_| memory::refused((self.text.len() + new_bytes) as f64, WHAT))?;
@@ -566,7 +576,8 @@ impl VocabularyBuilder {
         append_exact(&mut self.features, features)?;
         append_exact(&mut self.counts, counts)?;
         let base = self.doc_offsets.last().copied().unwrap_or(0);
-        self.doc_offsets.extend(doc_offsets[1..].iter().map(|&o| base + o));
+        self.doc_offsets.extend(doc_offsets.iter().skip(1).map(|&o| base + o));
+        self.docs += later_docs;
         Ok(())
     }
 
@@ -729,12 +740,13 @@ impl VocabularyBuilder {
         debug_assert!(self.by_class.is_none(), "the rows of a builder that counts by class");
         let words = self.terms.len() as u32;
         let slot = |t: u32| if t & PAIR != 0 { words + (t & !PAIR) } else { t };
-        let Sorted { vocab, remap, df, .. } = self.sorted_terms(min_df, max_features, true, control)?;
-        let n_docs = self.doc_offsets.len().saturating_sub(1);
+        let Sorted { vocab, entries, remap } = self.sorted_terms(min_df, max_features, true, control)?;
+        let n_docs = self.docs;
         let idf = match weighting {
-            Weighting::TfIdf => df.iter().map(|&d| idf(n_docs, d as usize)).collect(),
+            Weighting::TfIdf => entries.iter().map(|e| idf(n_docs, e.df as usize)).collect(),
             _ => Vec::new(),
         };
+        drop(entries);
         let mut rows = SparseRows { offsets: Vec::with_capacity(n_docs + 1), ..Default::default() };
         rows.offsets.push(0);
         let (mut features, mut counts) = (self.features, self.counts);
@@ -877,7 +889,6 @@ impl VocabularyBuilder {
         } else {
             Vec::new()
         };
-        let mut df = Vec::with_capacity(entries.len());
         // (An upper bound: the kept terms' lengths would take a pass of their own.)
         let mut text = String::with_capacity(self.text.len());
         let mut ends = Vec::with_capacity(entries.len());
@@ -894,7 +905,6 @@ impl VocabularyBuilder {
             if let Some(r) = remap.get_mut(e.id as usize) {
                 *r = new as u32;
             }
-            df.push(e.df);
             let term = &self.text[e.start as usize..e.end as usize];
             // The records keep 32 bits of the hash; the index wants all 64.
             hashes.push(term_hash(term));
@@ -905,7 +915,7 @@ impl VocabularyBuilder {
             text.shrink_to_fit();
         }
         let vocab = Vocabulary::new(text, ends, hashes);
-        Ok(Sorted { vocab, entries, remap, df })
+        Ok(Sorted { vocab, entries, remap })
     }
 }
 
