@@ -26,7 +26,7 @@ fn prefetch_byte(bytes: &[u8], i: usize) {
 }
 
 /// A term kept by [`VocabularyBuilder::finish`]: its sort key (first 8 bytes, big-endian) and
-/// what the passes in sorted order need of its record.
+/// what the passes in sorted order need of its record (so that they read none at random).
 #[derive(Clone, Copy)]
 struct Entry {
     prefix: u64,
@@ -35,6 +35,9 @@ struct Entry {
     start: u32,
     end: u32,
     df: u32,
+    count: u32,
+    /// Its class state, when counting by class ([`TermStats::pos`]).
+    pos: u32,
 }
 
 /// The kept terms of [`VocabularyBuilder::finish`] and [`VocabularyBuilder::finish_by_class`]
@@ -809,25 +812,18 @@ impl VocabularyBuilder {
         let Some(counts) = self.by_class.take() else {
             return Err(crate::Error::Internal("the class counts of a builder of rows".into()));
         };
-        let words = self.terms.len() as u32;
         let Sorted { vocab, entries, .. } = self.sorted_terms(min_df, max_features, false, control)?;
         let k = counts.k();
-        let mut sums = TermClassSums::with_terms(k, entries.len())?;
-        let record =
-            |id: u32| if id < words { &self.terms[id as usize] } else { &self.pairs[(id - words) as usize] };
+        let mut sums = TermClassSums::with_terms(k, entries.len(), counts.rows())?;
         let mut row = [0u32; MAX_CLASSES];
         for (i, e) in entries.iter().enumerate() {
-            // In vocabulary order, the records are read at random: prefetch ahead.
-            if let Some(next) = entries.get(i + AHEAD) {
-                prefetch(record(next.id));
-            }
             if i % 4096 == 4095 {
                 control.tick(4096)?;
             }
-            let t = record(e.id);
-            counts.counts(t.pos, counts.value(t.count, t.df), &mut row[..k]);
+            counts.counts(e.pos, counts.value(e.count, e.df), &mut row[..k]);
             sums.push(&row[..k])?;
         }
+        sums.shrink_to_fit();
         Ok((vocab, sums))
     }
 
@@ -842,23 +838,25 @@ impl VocabularyBuilder {
     ) -> Result<Sorted> {
         self.spell_pairs(min_df, control)?;
         // Terms are numbered here words first, then pairs.
-        let words = self.terms.len() as u32;
         // Each kept term carries what the passes in sorted order need, so that they read no
         // term record at random (the records outgrow the caches on a large corpus).
         let mut entries: Vec<Entry> = (0..)
             .zip(self.terms.iter().chain(&self.pairs))
             .filter(|(_, t)| t.df as usize >= min_df)
-            .map(|(id, t)| Entry { prefix: self.prefix(t), id, start: t.start, end: t.end, df: t.df })
+            .map(|(id, t)| Entry {
+                prefix: self.prefix(t),
+                id,
+                start: t.start,
+                end: t.end,
+                df: t.df,
+                count: t.count,
+                pos: t.pos,
+            })
             .collect();
-        let stats =
-            |id: u32| if id < words { &self.terms[id as usize] } else { &self.pairs[(id - words) as usize] };
         let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
         let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
-            let by_count = |a: &Entry, b: &Entry| {
-                let count = |e: &Entry| stats(e.id).count;
-                count(b).cmp(&count(a)).then_with(|| by_bytes(a, b))
-            };
+            let by_count = |a: &Entry, b: &Entry| b.count.cmp(&a.count).then_with(|| by_bytes(a, b));
             entries.select_nth_unstable_by(cap - 1, by_count);
             entries.truncate(cap);
         }

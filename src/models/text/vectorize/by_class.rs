@@ -210,11 +210,22 @@ pub struct TermClassSums {
 }
 
 impl TermClassSums {
-    /// Sums for `k` classes, room for `terms` terms (memory refused is an error).
-    pub(super) fn with_terms(k: usize, terms: usize) -> Result<TermClassSums> {
+    /// Sums for `k` classes, room for `terms` terms of which at most `rows` occur in more
+    /// than one class (memory refused is an error).
+    pub(super) fn with_terms(k: usize, terms: usize, rows: usize) -> Result<TermClassSums> {
         let mut offsets = memory::with_capacity(terms + 1, WHAT)?;
         offsets.push(0);
-        Ok(TermClassSums { offsets, classes: Vec::new(), sums: Vec::new(), totals: vec![0.0; k] })
+        // A term of one class has one entry, one with a row up to `k`.
+        let entries = terms.saturating_add(rows.min(terms).saturating_mul(k.saturating_sub(1)));
+        let classes = memory::with_capacity(entries, WHAT)?;
+        let sums = memory::with_capacity(entries, WHAT)?;
+        Ok(TermClassSums { offsets, classes, sums, totals: vec![0.0; k] })
+    }
+
+    /// Gives back the room reserved for entries that did not come.
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.classes.shrink_to_fit();
+        self.sums.shrink_to_fit();
     }
 
     /// Appends the next term's `counts` (one per class).
