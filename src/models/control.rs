@@ -155,8 +155,8 @@ impl<'a> Control<'a> {
         &self.stop
     }
 
-    /// Waits until `done()` is true (a helper thread finishing), running the check meanwhile;
-    /// on its error, sets [`Control::stop_flag`] (the helper sees it) and keeps waiting, then
+    /// Waits until `done()` is true (a helper thread finishing), running the check meanwhile
+    /// (every millisecond, or when the thread is unparked); on its error, sets [`Control::stop_flag`] (the helper sees it) and keeps waiting, then
     /// returns the error.
     pub fn wait(&self, done: impl Fn() -> bool) -> Result<()> {
         let mut outcome = Ok(());
@@ -164,7 +164,8 @@ impl<'a> Control<'a> {
             if outcome.is_ok() {
                 outcome = self.look();
             }
-            std::thread::sleep(Duration::from_millis(1));
+            // A helper may unpark this thread when it is done (see the text pipeline).
+            std::thread::park_timeout(Duration::from_millis(1));
         }
         outcome
     }

@@ -23,7 +23,7 @@ use crate::{Error, Result};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Below this many texts, one thread does everything (a thread costs tens of microseconds, and
 /// appending a builder costs a lookup per distinct term of the second half).
@@ -209,11 +209,17 @@ fn halves<T: Send>(
         return Ok((f(first, &tick), f(second, &tick)));
     }
     let helper_tick = |_: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { Ok(()) };
+    // Set, and this thread unparked, when the helper is done (or panicked): the wait below
+    // ends then, not at its next poll.
+    let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let helper_tick = &helper_tick;
         let helper = std::thread::Builder::new().spawn_scoped(scope, {
-            let second = second.clone();
-            move || f(second, helper_tick)
+            let (second, done) = (second.clone(), Finished(&finished, std::thread::current()));
+            move || {
+                let _done = done;
+                f(second, helper_tick)
+            }
         });
         let a = match std::panic::catch_unwind(AssertUnwindSafe(|| f(first, &tick))) {
             Ok(a) => a,
@@ -227,8 +233,11 @@ fn halves<T: Send>(
             Ok(helper) => {
                 // A failed check in the first half set the stop flag: the helper stops at its
                 // next tick. Else the check keeps running while the helper finishes.
-                let waited =
-                    if stop.load(Ordering::Relaxed) { Ok(()) } else { control.wait(|| helper.is_finished()) };
+                let waited = if stop.load(Ordering::Relaxed) {
+                    Ok(())
+                } else {
+                    control.wait(|| finished.load(Ordering::Acquire))
+                };
                 let b = helper
                     .join()
                     .map_err(|p| Error::panicked("the helper thread of the text pipeline", p))?;
@@ -239,6 +248,17 @@ fn halves<T: Send>(
         };
         Ok((a, b))
     })
+}
+
+/// Marks the helper of [`halves`] done, and wakes the calling thread, when dropped (at the end
+/// of the helper's work, or as its panic unwinds).
+struct Finished<'a>(&'a AtomicBool, std::thread::Thread);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+        self.1.unpark();
+    }
 }
 
 /// The text of one cell or argument: NULL is empty, numbers become their decimal text.
