@@ -73,7 +73,7 @@ struct TermStats {
 fn add_record(records: &mut Vec<TermStats>, index: &mut Index, record: TermStats, hash: u64) -> u32 {
     let id = records.len() as u32;
     records.push(record);
-    if records.len() * 2 > index.slots.len() {
+    if !index.holds(records.len()) {
         *index = index_of(records);
     } else {
         index.insert(hash, id);
@@ -702,6 +702,12 @@ impl VocabularyBuilder {
         id | PAIR
     }
 
+    /// Slots of the words' counting table (tests of its size).
+    #[cfg(test)]
+    pub(super) fn index_slots(&self) -> usize {
+        self.index.slots.len()
+    }
+
     /// Number of distinct terms seen so far.
     pub fn distinct_terms(&self) -> usize {
         self.terms.len() + self.pairs.len()
@@ -840,19 +846,22 @@ impl VocabularyBuilder {
         // Terms are numbered here words first, then pairs.
         // Each kept term carries what the passes in sorted order need, so that they read no
         // term record at random (the records outgrow the caches on a large corpus).
-        let mut entries: Vec<Entry> = (0..)
-            .zip(self.terms.iter().chain(&self.pairs))
-            .filter(|(_, t)| t.df as usize >= min_df)
-            .map(|(id, t)| Entry {
-                prefix: self.prefix(t),
-                id,
-                start: t.start,
-                end: t.end,
-                df: t.df,
-                count: t.count,
-                pos: t.pos,
-            })
-            .collect();
+        let records = || self.terms.iter().chain(&self.pairs);
+        let kept = records().filter(|t| t.df as usize >= min_df).count();
+        let mut entries: Vec<Entry> = memory::with_capacity(kept, WHAT)?;
+        entries.extend((0..).zip(records()).filter(|(_, t)| t.df as usize >= min_df).map(|(id, t)| Entry {
+            prefix: self.prefix(t),
+            id,
+            start: t.start,
+            end: t.end,
+            df: t.df,
+            count: t.count,
+            pos: t.pos,
+        }));
+        // The records are not read again: their memory (28 bytes a distinct term, most of
+        // them dropped by `min_df`) is given back before the sort takes its own.
+        let provisional = self.terms.len() + self.pairs.len();
+        (self.terms, self.pairs) = (Vec::new(), Vec::new());
         let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
         let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
@@ -862,7 +871,7 @@ impl VocabularyBuilder {
         }
         // Integer order first; then only runs sharing their first 8 bytes compare bytes.
         control.look()?;
-        radix_sort(&mut entries, |e| e.prefix);
+        radix_sort(&mut entries, |e| e.prefix)?;
         control.look()?;
         let mut i = 0;
         while i < entries.len() {
@@ -881,8 +890,8 @@ impl VocabularyBuilder {
             }
         }
         let mut remap = if remap {
-            let mut m = memory::with_capacity(self.terms.len() + self.pairs.len(), WHAT)?;
-            m.resize(self.terms.len() + self.pairs.len(), u32::MAX);
+            let mut m = memory::with_capacity(provisional, WHAT)?;
+            m.resize(provisional, u32::MAX);
             m
         } else {
             Vec::new()
@@ -1031,7 +1040,7 @@ fn fill(index: &mut Index, records: &[TermStats]) {
 /// Makes `index` (of `records`) now, or grows it, if `n` records would make recording grow it
 /// (memory the system refuses is an error, not an abort), to the size recording would give it.
 fn try_grow(index: &mut Index, records: &[TermStats], n: usize) -> Result<()> {
-    if !index.slots.is_empty() && n.saturating_mul(2) <= index.slots.len() {
+    if !index.slots.is_empty() && index.holds(n) {
         return Ok(());
     }
     *index = Index::try_with_capacity(n.max(FIRST_TABLE), WHAT)?;
@@ -1053,10 +1062,11 @@ fn append_exact<T: Copy>(v: &mut Vec<T>, more: Vec<T>) -> Result<()> {
 }
 
 /// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs
-/// one counting pass and no move).
-pub(super) fn radix_sort<T: Copy>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) {
+/// one counting pass and no move). Its buffer, as large as `v`, is taken fallibly.
+pub(super) fn radix_sort<T: Copy>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) -> Result<()> {
     const BITS: u32 = 11;
-    let mut buf = v.clone();
+    let mut buf = memory::with_capacity(v.len(), WHAT)?;
+    buf.extend_from_slice(v);
     let mut shift = 0;
     while shift < 64 {
         let digit = |e: &T| ((key(e) >> shift) & ((1 << BITS) - 1)) as usize;
@@ -1078,4 +1088,5 @@ pub(super) fn radix_sort<T: Copy>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) {
         std::mem::swap(v, &mut buf);
         shift += BITS;
     }
+    Ok(())
 }

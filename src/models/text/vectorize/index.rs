@@ -29,7 +29,7 @@ pub(super) fn untag(tag: u32) -> u64 {
 pub(super) const EMPTY: u32 = u32::MAX;
 
 impl Index {
-    /// A table for `n` terms at most half full.
+    /// A table for `n` terms, at most [three quarters](Index::holds) full.
     pub(super) fn with_capacity(n: usize) -> Index {
         let bits = Self::bits(n);
         assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
@@ -51,9 +51,18 @@ impl Index {
         Ok(Index { slots, shift: 64 - bits })
     }
 
-    /// log2 of the slots of a table for `n` terms.
+    /// log2 of the slots of the smallest table that [holds](Index::holds) `n` terms.
     fn bits(n: usize) -> u32 {
-        n.max(4).saturating_mul(2).next_power_of_two().trailing_zeros()
+        n.max(4).saturating_mul(4).div_ceil(3).next_power_of_two().trailing_zeros()
+    }
+
+    /// Whether the table holds `n` terms: at most three quarters of its slots taken. Linear
+    /// probing stays short at that load (a lookup reads a few neighbouring slots, 8 to a cache
+    /// line), and the table of a large corpus takes a third less memory than at half (the
+    /// slots of 10M distinct word pairs: 128 MB against 256 after growing, 67 against 134 MB
+    /// before; a table is made twice as large when it would pass the line).
+    pub(super) fn holds(&self, n: usize) -> bool {
+        n.saturating_mul(4) <= self.slots.len().saturating_mul(3)
     }
 
     /// The home slot of `hash`.

@@ -1,6 +1,6 @@
 use super::super::tokenize::{Tokenizer, TokenizerConfig, Tokens, term_hash};
 use super::builder::radix_sort;
-use super::index::same_bytes;
+use super::index::{EMPTY, Index, same_bytes};
 use super::*;
 
 fn build(
@@ -263,7 +263,7 @@ fn radix_sort_sorts() {
     let mut v: Vec<(u64, u32)> = (0..5000u32).map(|i| (next() >> (i % 4 * 16), i)).collect();
     let mut want = v.clone();
     want.sort();
-    radix_sort(&mut v, |e| e.0);
+    radix_sort(&mut v, |e| e.0).unwrap();
     assert_eq!(v, want);
 }
 
@@ -453,4 +453,26 @@ fn class_counts_merge_as_the_rows_sum() {
             }
         }
     }
+}
+
+#[test]
+fn a_counting_table_is_the_smallest_that_holds_its_terms_at_three_quarters() {
+    for n in [0, 1, 3, 4, 5, 6, 7, 12, 13, 96, 97, 1000, (1 << 20) - 1, 3 << 20, (3 << 20) + 1] {
+        let table = Index::with_capacity(n);
+        let slots = table.slots.len();
+        assert!(slots.is_power_of_two() && table.holds(n), "{n} terms in {slots} slots");
+        assert!(4 * n <= 3 * slots, "{n} terms in {slots} slots");
+        // Half as many slots would be more than three quarters full (tables start at 8).
+        let half = Index { slots: vec![(0, EMPTY); slots / 2], shift: 0 };
+        assert!(!half.holds(n.max(4)), "{n} terms: {slots} slots where {} hold them", slots / 2);
+    }
+    // Counting grows the table when the next term would pass three quarters.
+    let mut b = VocabularyBuilder::default();
+    let mut tokens = Tokens::default();
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let text: String = (0..20_000).map(|i| format!("w{i} ")).collect();
+    t.tokenize(&text, &mut tokens);
+    b.try_add(&tokens, 1, 1).unwrap();
+    assert_eq!(b.distinct_terms(), 20_000);
+    assert_eq!(b.index_slots(), 32_768, "20,000 terms: 61% of 32,768 slots");
 }
