@@ -215,8 +215,9 @@ impl TermClassSums {
     pub(super) fn with_terms(k: usize, terms: usize, rows: usize) -> Result<TermClassSums> {
         let mut offsets = memory::with_capacity(terms + 1, WHAT)?;
         offsets.push(0);
-        // A term of one class has one entry, one with a row up to `k`.
-        let entries = terms.saturating_add(rows.min(terms).saturating_mul(k.saturating_sub(1)));
+        // A term of one class has one entry, one with a row at least two (up to `k`: more are
+        // made room for as they come, rather than `k` for each, most of them unused).
+        let entries = terms.saturating_add(rows.min(terms));
         let classes = memory::with_capacity(entries, WHAT)?;
         let sums = memory::with_capacity(entries, WHAT)?;
         Ok(TermClassSums { offsets, classes, sums, totals: vec![0.0; k] })
