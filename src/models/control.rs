@@ -156,8 +156,8 @@ impl<'a> Control<'a> {
     }
 
     /// Waits until `done()` is true (a helper thread finishing), running the check meanwhile
-    /// (every millisecond, or when the thread is unparked); on its error, sets [`Control::stop_flag`] (the helper sees it) and keeps waiting, then
-    /// returns the error.
+    /// (every millisecond, or as soon as the thread is unparked); on its error, sets
+    /// [`Control::stop_flag`] (the helper sees it) and keeps waiting, then returns the error.
     pub fn wait(&self, done: impl Fn() -> bool) -> Result<()> {
         let mut outcome = Ok(());
         while !done() {
