@@ -22,6 +22,29 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Held by a helper thread for [`Control::wait`]: when dropped (at the end of the helper's
+/// work, or as its panic unwinds), sets the flag the waiting thread reads and unparks that
+/// thread, so that the wait ends then instead of at its next poll. Made on the waiting thread
+/// ([`Finished::new`]) and moved into the helper.
+pub(crate) struct Finished<'a> {
+    flag: &'a AtomicBool,
+    waiting: std::thread::Thread,
+}
+
+impl<'a> Finished<'a> {
+    /// A signal that sets `flag` and wakes the calling thread.
+    pub(crate) fn new(flag: &'a AtomicBool) -> Finished<'a> {
+        Finished { flag, waiting: std::thread::current() }
+    }
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.flag.store(true, Ordering::Release);
+        self.waiting.unpark();
+    }
+}
+
 /// Work units between two looks at the clock (a few hundred microseconds of training).
 pub const WORK_PER_LOOK: u64 = 1 << 18;
 /// The caller's check runs at most this often.
@@ -156,15 +179,16 @@ impl<'a> Control<'a> {
     }
 
     /// Waits until `done()` is true (a helper thread finishing), running the check meanwhile
-    /// (every millisecond, or as soon as the thread is unparked); on its error, sets
-    /// [`Control::stop_flag`] (the helper sees it) and keeps waiting, then returns the error.
+    /// (every millisecond, or as soon as the thread is unparked: see [`Finished`]); on its
+    /// error, sets [`Control::stop_flag`] (the helper sees it) and keeps waiting, then returns
+    /// the error.
     pub fn wait(&self, done: impl Fn() -> bool) -> Result<()> {
         let mut outcome = Ok(());
         while !done() {
             if outcome.is_ok() {
                 outcome = self.look();
             }
-            // A helper may unpark this thread when it is done (see the text pipeline).
+            // A helper unparks this thread when it is done (`Finished`).
             std::thread::park_timeout(Duration::from_millis(1));
         }
         outcome

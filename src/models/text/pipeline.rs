@@ -16,7 +16,7 @@
 use super::scratch::{Scratch, with_scratch};
 use super::tokenize::{Tokenizer, Tokens};
 use super::vectorize::VocabularyBuilder;
-use crate::models::control::Control;
+use crate::models::control::{Control, Finished};
 use crate::models::data::Column;
 use crate::models::data::Input;
 use crate::{Error, Result};
@@ -215,7 +215,7 @@ fn halves<T: Send>(
     std::thread::scope(|scope| {
         let helper_tick = &helper_tick;
         let helper = std::thread::Builder::new().spawn_scoped(scope, {
-            let (second, done) = (second.clone(), Finished(&finished, std::thread::current()));
+            let (second, done) = (second.clone(), Finished::new(&finished));
             move || {
                 let _done = done;
                 f(second, helper_tick)
@@ -248,17 +248,6 @@ fn halves<T: Send>(
         };
         Ok((a, b))
     })
-}
-
-/// Marks the helper of [`halves`] done, and wakes the calling thread, when dropped (at the end
-/// of the helper's work, or as its panic unwinds).
-struct Finished<'a>(&'a AtomicBool, std::thread::Thread);
-
-impl Drop for Finished<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-        self.1.unpark();
-    }
 }
 
 /// The text of one cell or argument: NULL is empty, numbers become their decimal text.

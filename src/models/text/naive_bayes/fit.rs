@@ -2,7 +2,7 @@
 //! algorithm in linear form, and the dense rows built from them.
 
 use super::{Algorithm, NO_ROW, NaiveBayes, Priors};
-use crate::models::control::Control;
+use crate::models::control::{Control, Finished};
 use crate::models::memory;
 use crate::models::text::vectorize::{SparseRows, TermClassSums};
 use crate::{Error, Result};
@@ -125,15 +125,24 @@ impl NaiveBayes {
             && split < k
             && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
         {
+            // Set (and this thread woken) when the helper is done.
+            let finished = std::sync::atomic::AtomicBool::new(false);
             std::thread::scope(|scope| {
-                let helper =
-                    std::thread::Builder::new().spawn_scoped(scope, || sums_of(split..k, &helper_tick));
+                let done = Finished::new(&finished);
+                let helper = std::thread::Builder::new().spawn_scoped(scope, || {
+                    let _done = done;
+                    sums_of(split..k, &helper_tick)
+                });
                 // A panic here goes on once the scope joined the helper (the caller's catch).
                 let first = sums_of(0..split, &tick);
                 let second = match helper {
                     Ok(h) => {
                         // The check keeps running while the helper finishes (unless it failed).
-                        let waited = if first.is_err() { Ok(()) } else { control.wait(|| h.is_finished()) };
+                        let waited = if first.is_err() {
+                            Ok(())
+                        } else {
+                            control.wait(|| finished.load(std::sync::atomic::Ordering::Acquire))
+                        };
                         let second = h
                             .join()
                             .map_err(|p| Error::panicked("the helper thread of the naive Bayes fit", p))?;
