@@ -179,7 +179,7 @@ impl<'a> Control<'a> {
     }
 
     /// Waits until `done()` is true (a helper thread finishing), running the check meanwhile
-    /// (every millisecond, or as soon as the thread is unparked: see [`Finished`]); on its
+    /// (every millisecond, or as soon as the thread is unparked: see `Finished`); on its
     /// error, sets [`Control::stop_flag`] (the helper sees it) and keeps waiting, then returns
     /// the error.
     pub fn wait(&self, done: impl Fn() -> bool) -> Result<()> {
