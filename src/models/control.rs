@@ -255,6 +255,33 @@ mod tests {
     use crate::Error;
     use std::cell::RefCell;
 
+    /// A helper's `Finished` ends the wait when the helper returns and when it panics, and the
+    /// wait still runs the check meanwhile.
+    #[test]
+    fn a_finished_helper_ends_the_wait_even_when_it_panics() {
+        for panics in [false, true] {
+            let finished = AtomicBool::new(false);
+            let looks = Cell::new(0);
+            let check = || {
+                looks.set(looks.get() + 1);
+                Ok(())
+            };
+            let control = Control::new().with_check(&check);
+            std::thread::scope(|scope| {
+                let done = Finished::new(&finished);
+                let helper = scope.spawn(move || {
+                    let _done = done;
+                    std::thread::sleep(CHECK_EVERY * 3);
+                    assert!(!panics, "the helper's panic");
+                });
+                control.wait(|| finished.load(Ordering::Acquire)).unwrap();
+                assert!(finished.load(Ordering::Acquire));
+                assert_eq!(helper.join().is_err(), panics);
+            });
+            assert!(looks.get() >= 1, "the check ran while waiting");
+        }
+    }
+
     #[test]
     fn ticks_call_the_check_only_after_enough_work_and_time() {
         let calls = Cell::new(0);
