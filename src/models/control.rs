@@ -22,18 +22,18 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Held by a helper thread for [`Control::wait`]: when dropped (at the end of the helper's
+/// Held by the helper thread of [`Control::beside`]: when dropped (at the end of the helper's
 /// work, or as its panic unwinds), sets the flag the waiting thread reads and unparks that
-/// thread, so that the wait ends then instead of at its next poll. Made on the waiting thread
-/// ([`Finished::new`]) and moved into the helper.
-pub(crate) struct Finished<'a> {
+/// thread, so that its [`Control::wait`] ends then instead of at its next poll. Made on the
+/// waiting thread ([`Finished::new`]) and moved into the helper.
+struct Finished<'a> {
     flag: &'a AtomicBool,
     waiting: std::thread::Thread,
 }
 
 impl<'a> Finished<'a> {
     /// A signal that sets `flag` and wakes the calling thread.
-    pub(crate) fn new(flag: &'a AtomicBool) -> Finished<'a> {
+    fn new(flag: &'a AtomicBool) -> Finished<'a> {
         Finished { flag, waiting: std::thread::current() }
     }
 }
@@ -178,6 +178,55 @@ impl<'a> Control<'a> {
         &self.stop
     }
 
+    /// Runs `part(0, tick)` on this thread and `part(1, tick)` on a helper thread at the same
+    /// time, and returns both results (when no thread can be spawned, part 1 runs here after
+    /// part 0). This thread's tick is `caller_tick`; once the check has failed (the stop flag),
+    /// both threads' ticks fail, so the helper stops at its next one. While the helper
+    /// finishes, this thread keeps running the check ([`Control::wait`], woken as soon as the
+    /// helper is done), unless it already failed. A panic of part 0 sets the stop flag and goes
+    /// on once the helper is joined; a panic of the helper is an internal error naming `what`.
+    pub(crate) fn beside<T: Send>(
+        &self,
+        what: &str,
+        caller_tick: &dyn Fn(u64) -> Result<()>,
+        part: impl Fn(usize, &dyn Fn(u64) -> Result<()>) -> T + Sync,
+    ) -> Result<(T, T)> {
+        let stop = &self.stop;
+        let stopped = || crate::Error::data("stopped with the calling thread");
+        let tick = |work: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { caller_tick(work) };
+        let helper_tick = |_: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { Ok(()) };
+        let finished = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (part, helper_tick, done) = (&part, &helper_tick, Finished::new(&finished));
+            let helper = std::thread::Builder::new().spawn_scoped(scope, move || {
+                let _done = done;
+                part(1, helper_tick)
+            });
+            let a = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part(0, &tick))) {
+                Ok(a) => a,
+                Err(p) => {
+                    // The helper stops at its next tick; the scope joins it.
+                    stop.store(true, Ordering::Relaxed);
+                    std::panic::resume_unwind(p)
+                }
+            };
+            let b = match helper {
+                Ok(helper) => {
+                    let waited = if stop.load(Ordering::Relaxed) {
+                        Ok(())
+                    } else {
+                        self.wait(|| finished.load(Ordering::Acquire))
+                    };
+                    let b = helper.join().map_err(|p| crate::Error::panicked(what, p))?;
+                    waited?;
+                    b
+                }
+                Err(_) => part(1, &tick),
+            };
+            Ok((a, b))
+        })
+    }
+
     /// Waits until `done()` is true (a helper thread finishing), running the check meanwhile
     /// (every millisecond, or as soon as the thread is unparked: see `Finished`); on its
     /// error, sets [`Control::stop_flag`] (the helper sees it) and keeps waiting, then returns
@@ -255,29 +304,32 @@ mod tests {
     use crate::Error;
     use std::cell::RefCell;
 
-    /// A helper's `Finished` ends the wait when the helper returns and when it panics, and the
-    /// wait still runs the check meanwhile.
+    /// `beside` runs both parts, the second on another thread, and keeps running the check
+    /// while it finishes; the helper's `Finished` ends that wait when the helper returns and
+    /// when it panics (without it the wait would never end), and the panic is an error naming
+    /// the helper.
     #[test]
-    fn a_finished_helper_ends_the_wait_even_when_it_panics() {
+    fn beside_waits_for_the_helper_even_when_it_panics() {
         for panics in [false, true] {
-            let finished = AtomicBool::new(false);
             let looks = Cell::new(0);
             let check = || {
                 looks.set(looks.get() + 1);
                 Ok(())
             };
             let control = Control::new().with_check(&check);
-            std::thread::scope(|scope| {
-                let done = Finished::new(&finished);
-                let helper = scope.spawn(move || {
-                    let _done = done;
+            let here = std::thread::current().id();
+            let got = control.beside("the test helper", &|_| Ok(()), |part, _| {
+                if part == 1 {
                     std::thread::sleep(CHECK_EVERY * 3);
                     assert!(!panics, "the helper's panic");
-                });
-                control.wait(|| finished.load(Ordering::Acquire)).unwrap();
-                assert!(finished.load(Ordering::Acquire));
-                assert_eq!(helper.join().is_err(), panics);
+                    assert_ne!(std::thread::current().id(), here, "part 1 on a helper");
+                }
+                part
             });
+            match got {
+                Ok(parts) => assert!(!panics && parts == (0, 1), "{parts:?}"),
+                Err(e) => assert!(panics && e.to_string().contains("the test helper"), "{e}"),
+            }
             assert!(looks.get() >= 1, "the check ran while waiting");
         }
     }

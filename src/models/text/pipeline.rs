@@ -16,14 +16,14 @@
 use super::scratch::{Scratch, with_scratch};
 use super::tokenize::{Tokenizer, Tokens};
 use super::vectorize::VocabularyBuilder;
-use crate::models::control::{Control, Finished};
+use crate::models::control::Control;
 use crate::models::data::Column;
 use crate::models::data::Input;
 use crate::{Error, Result};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Below this many texts, one thread does everything (a thread costs tens of microseconds, and
 /// appending a builder costs a lookup per distinct term of the second half).
@@ -201,53 +201,21 @@ fn halves<T: Send>(
     f: &(impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync),
 ) -> Result<(T, T)> {
     let (first, second) = (0..n / 2, n / 2..n);
-    let stop = control.stop_flag();
-    let stopped = || Error::data("stopped with the calling thread");
-    // Once the check failed, the rest stops at once (the first error is the one reported).
-    let tick = |work: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { caller_tick(work) };
-    if !parallel(n) {
-        return Ok((f(first, &tick), f(second, &tick)));
+    if parallel(n) {
+        let half = |p: usize| if p == 0 { first.clone() } else { second.clone() };
+        return control
+            .beside("the helper thread of the text pipeline", caller_tick, |p, tick| f(half(p), tick));
     }
-    let helper_tick = |_: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { Ok(()) };
-    // Set, and this thread unparked, when the helper is done (or panicked): the wait below
-    // ends then, not at its next poll.
-    let finished = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let helper_tick = &helper_tick;
-        let helper = std::thread::Builder::new().spawn_scoped(scope, {
-            let (second, done) = (second.clone(), Finished::new(&finished));
-            move || {
-                let _done = done;
-                f(second, helper_tick)
-            }
-        });
-        let a = match std::panic::catch_unwind(AssertUnwindSafe(|| f(first, &tick))) {
-            Ok(a) => a,
-            Err(p) => {
-                // The helper stops at its next tick; the scope joins it, `in_halves_with` reports.
-                stop.store(true, Ordering::Relaxed);
-                std::panic::resume_unwind(p)
-            }
-        };
-        let b = match helper {
-            Ok(helper) => {
-                // A failed check in the first half set the stop flag: the helper stops at its
-                // next tick. Else the check keeps running while the helper finishes.
-                let waited = if stop.load(Ordering::Relaxed) {
-                    Ok(())
-                } else {
-                    control.wait(|| finished.load(Ordering::Acquire))
-                };
-                let b = helper
-                    .join()
-                    .map_err(|p| Error::panicked("the helper thread of the text pipeline", p))?;
-                waited?;
-                b
-            }
-            Err(_) => f(second, &tick),
-        };
-        Ok((a, b))
-    })
+    // Once the check failed, the rest stops at once (the first error is the one reported).
+    let stop = control.stop_flag();
+    let tick = |work: u64| {
+        if stop.load(Ordering::Relaxed) {
+            Err(Error::data("stopped with the calling thread"))
+        } else {
+            caller_tick(work)
+        }
+    };
+    Ok((f(first, &tick), f(second, &tick)))
 }
 
 /// The text of one cell or argument: NULL is empty, numbers become their decimal text.

@@ -2,7 +2,7 @@
 //! algorithm in linear form, and the dense rows built from them.
 
 use super::{Algorithm, NO_ROW, NaiveBayes, Priors};
-use crate::models::control::{Control, Finished};
+use crate::models::control::Control;
 use crate::models::memory;
 use crate::models::text::vectorize::{SparseRows, TermClassSums};
 use crate::{Error, Result};
@@ -108,51 +108,20 @@ impl NaiveBayes {
         let sums_of = |classes: std::ops::Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
             class_sums(rows, &by_class, classes, n_features, bernoulli, tick)
         };
-        // This thread ticks the control; the helper stops at its next text once the control's
-        // check failed (its stop flag).
+        // This thread ticks the control; a helper stops at its next text once the control's
+        // check failed (`Control::beside`).
         let tick = |work: u64| control.tick(work);
-        let stop = control.stop_flag();
-        let helper_tick = |_: u64| {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                Err(Error::data("stopped with the calling thread"))
-            } else {
-                Ok(())
-            }
-        };
         let split = split_classes(rows, &by_class);
         let ((mut pairs, mut totals), (more_pairs, more_totals)) = if rows.features.len() >= PARALLEL_FIT_FROM
             && split > 0
             && split < k
             && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
         {
-            // Set (and this thread woken) when the helper is done.
-            let finished = std::sync::atomic::AtomicBool::new(false);
-            std::thread::scope(|scope| {
-                let done = Finished::new(&finished);
-                let helper = std::thread::Builder::new().spawn_scoped(scope, || {
-                    let _done = done;
-                    sums_of(split..k, &helper_tick)
-                });
-                // A panic here goes on once the scope joined the helper (the caller's catch).
-                let first = sums_of(0..split, &tick);
-                let second = match helper {
-                    Ok(h) => {
-                        // The check keeps running while the helper finishes (unless it failed).
-                        let waited = if first.is_err() {
-                            Ok(())
-                        } else {
-                            control.wait(|| finished.load(std::sync::atomic::Ordering::Acquire))
-                        };
-                        let second = h
-                            .join()
-                            .map_err(|p| Error::panicked("the helper thread of the naive Bayes fit", p))?;
-                        waited?;
-                        second
-                    }
-                    Err(_) => sums_of(split..k, &tick),
-                };
-                Ok::<_, Error>((first?, second?))
-            })?
+            let (first, second) =
+                control.beside("the helper thread of the naive Bayes fit", &tick, |p, tick| {
+                    sums_of(if p == 0 { 0..split } else { split..k }, tick)
+                })?;
+            (first?, second?)
         } else {
             (sums_of(0..k, &tick)?, (Vec::new(), Vec::new()))
         };
