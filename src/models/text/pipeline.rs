@@ -335,7 +335,8 @@ mod tests {
     }
 
     /// A text of a class is refused by a builder of rows, and a class out of range by one that
-    /// counts by class; so are a builder of rows appended to one by class and its class sums.
+    /// counts by class; so are a builder of rows appended to one by class, its class sums, and
+    /// the rows of a builder by class.
     #[test]
     fn counting_by_class_refuses_what_does_not_fit() {
         let (t, mut tokens) = (tokenizer(), Tokens::default());
@@ -372,6 +373,11 @@ mod tests {
         assert!(matches!(other.try_append(rows, &tick), Err(Error::Internal(_))));
         let rows = serial(&texts(10), &(0..10).collect::<Vec<_>>(), 1, 2);
         assert!(matches!(rows.finish_by_class(1, None, &Control::new()), Err(Error::Internal(_))));
+        // The rows of a builder by class (it keeps none) are refused too, not an index panic.
+        assert!(matches!(
+            by_class.finish(1, None, crate::models::text::vectorize::Weighting::Count, &Control::new()),
+            Err(Error::Internal(_))
+        ));
         let col = texts(10);
         let r = count_terms(
             &t,

@@ -746,7 +746,9 @@ impl VocabularyBuilder {
         weighting: Weighting,
         control: &Control<'_>,
     ) -> Result<(Vocabulary, SparseRows, Vec<f32>)> {
-        debug_assert!(self.by_class.is_none(), "the rows of a builder that counts by class");
+        if self.by_class.is_some() {
+            return Err(crate::Error::Internal("the rows of a builder that counts by class".into()));
+        }
         let words = self.terms.len() as u32;
         let slot = |t: u32| if t & PAIR != 0 { words + (t & !PAIR) } else { t };
         let Sorted { vocab, entries, remap } = self.sorted_terms(min_df, max_features, true, control)?;
