@@ -94,8 +94,7 @@ impl ClassCounts {
                 return;
             }
             // A second class (its first occurrence in this text): the term gets its row.
-            *state = self.new_row();
-            self.rows[*state as usize * self.k + c] = so_far;
+            self.give_row(state, so_far);
         }
         if first || !self.presence {
             let n = &mut self.rows[*state as usize * self.k + self.class as usize];
@@ -103,22 +102,23 @@ impl ClassCounts {
         }
     }
 
-    /// A new row of zeros; its index.
-    fn new_row(&mut self) -> u32 {
-        let row = self.rows.len() / self.k;
+    /// Gives a term of one class (`state`, of value `value` in it) its row: zeros but that
+    /// class's `value` (room reserved before).
+    fn give_row(&mut self, state: &mut u32, value: u32) {
+        let (class, row) = ((*state & !SINGLE) as usize, self.rows.len() / self.k);
         self.rows.resize(self.rows.len() + self.k, 0);
-        row as u32
+        self.rows[row * self.k + class] = value;
+        *state = row as u32;
     }
 
     /// The counts of a term in class `state` of [`value`](Self::value) `value`, into `out`
     /// (`k` long).
     pub(super) fn counts(&self, state: u32, value: u32, out: &mut [u32]) {
         out.fill(0);
-        if state == UNSEEN {
-        } else if state & SINGLE != 0 {
-            out[(state & !SINGLE) as usize] = value;
-        } else {
-            out.copy_from_slice(&self.rows[state as usize * self.k..][..self.k]);
+        match state {
+            UNSEEN => {}
+            _ if state & SINGLE != 0 => out[(state & !SINGLE) as usize] = value,
+            row => out.copy_from_slice(&self.rows[row as usize * self.k..][..self.k]),
         }
     }
 
@@ -162,9 +162,7 @@ impl ClassCounts {
             return;
         }
         if *mine & SINGLE != 0 {
-            let c = (*mine & !SINGLE) as usize;
-            *mine = self.new_row();
-            self.rows[*mine as usize * self.k + c] = my_value;
+            self.give_row(mine, my_value);
         }
         let k = self.k;
         let row = &mut self.rows[*mine as usize * k..][..k];
