@@ -753,18 +753,20 @@ impl VocabularyBuilder {
         let slot = |t: u32| if t & PAIR != 0 { words + (t & !PAIR) } else { t };
         let Sorted { vocab, entries, remap } = self.sorted_terms(min_df, max_features, true, control)?;
         let n_docs = self.docs;
-        let idf = match weighting {
-            Weighting::TfIdf => entries.iter().map(|e| idf(n_docs, e.df as usize)).collect(),
-            _ => Vec::new(),
-        };
+        // Sizes from the data: taken fallibly.
+        let mut idfs = Vec::new();
+        if weighting == Weighting::TfIdf {
+            idfs = memory::with_capacity(entries.len(), WHAT)?;
+            idfs.extend(entries.iter().map(|e| idf(n_docs, e.df as usize)));
+        }
         drop(entries);
-        let mut rows = SparseRows { offsets: Vec::with_capacity(n_docs + 1), ..Default::default() };
+        let mut rows = SparseRows { offsets: memory::with_capacity(n_docs + 1, WHAT)?, ..Default::default() };
         rows.offsets.push(0);
         let (mut features, mut counts) = (self.features, self.counts);
         if weighting == Weighting::TfIdf {
             // The L2 norm sums in feature order: keep the rows sorted.
-            rows.features.reserve(features.len());
-            rows.values.reserve(features.len());
+            memory::reserve(&mut rows.features, features.len(), WHAT)?;
+            memory::reserve(&mut rows.values, features.len(), WHAT)?;
             let mut row: Vec<(u32, f32)> = Vec::new();
             for d in 0..n_docs {
                 row.clear();
@@ -777,7 +779,7 @@ impl VocabularyBuilder {
                         .map(|(&t, &n)| (remap[slot(t) as usize], n))
                         .filter(|&(f, _)| f != u32::MAX),
                 );
-                push_counts(&mut row, &idf, &mut rows.features, &mut rows.values);
+                push_counts(&mut row, &idfs, &mut rows.features, &mut rows.values);
                 rows.offsets.push(rows.features.len());
             }
         } else {
@@ -806,7 +808,7 @@ impl VocabularyBuilder {
         }
         rows.features.shrink_to_fit();
         rows.values.shrink_to_fit();
-        Ok((vocab, rows, idf))
+        Ok((vocab, rows, idfs))
     }
 
     /// [`VocabularyBuilder::finish`] of a builder that counts by class: the same vocabulary,
@@ -899,9 +901,10 @@ impl VocabularyBuilder {
             Vec::new()
         };
         // (An upper bound: the kept terms' lengths would take a pass of their own.)
-        let mut text = String::with_capacity(self.text.len());
-        let mut ends = Vec::with_capacity(entries.len());
-        let mut hashes = Vec::with_capacity(entries.len());
+        let mut text = String::new();
+        text.try_reserve_exact(self.text.len()).map_err(|_| memory::refused(self.text.len() as f64, WHAT))?;
+        let mut ends = memory::with_capacity(entries.len(), WHAT)?;
+        let mut hashes = memory::with_capacity(entries.len(), WHAT)?;
         for (new, e) in entries.iter().enumerate() {
             // Sorted order reads the bytes and writes `remap` at random: prefetch ahead.
             if let Some(next) = entries.get(new + AHEAD) {
