@@ -84,9 +84,11 @@ pub(super) fn count_terms(
         let mut tokens = Tokens::default();
         // The bytes of the part's texts, and of those counted so far: once a sixteenth of a
         // large part is counted, the builder reserves what the rest will take at the same rate
-        // (see `VocabularyBuilder::reserve_ahead`).
+        // (see `VocabularyBuilder::reserve_ahead`), and sizes its lookup tables for the terms
+        // to come, from how the vocabulary grew since a thirty-second (`size_tables_ahead`).
         let total: usize = part.iter().map(|&r| text_bytes(text.get(r))).sum();
         let (mut seen, mut ahead) = (0usize, total < RESERVE_AHEAD_FROM);
+        let mut earlier = None;
         for (i, &r) in part.iter().enumerate() {
             let v = text.get(r);
             tokenizer.tokenize(&cell_text(v)?, &mut tokens);
@@ -95,8 +97,14 @@ pub(super) fn count_terms(
                 Some(y) => builder.try_add_in_class(&tokens, lo, hi, y[i])?,
             }
             seen += text_bytes(v);
+            if !ahead && earlier.is_none() && seen.saturating_mul(32) >= total {
+                earlier = Some(builder.growth(seen));
+            }
             if !ahead && seen.saturating_mul(16) >= total {
                 builder.reserve_ahead(total as f64 / seen.max(1) as f64);
+                if let Some(earlier) = earlier {
+                    builder.size_tables_ahead(earlier, builder.growth(seen), total);
+                }
                 ahead = true;
             }
             if first {

@@ -15,7 +15,7 @@ mod index;
 mod vocabulary;
 mod weighting;
 
-pub use builder::{LARGE_VOCABULARY, VocabularyBuilder};
+pub use builder::{Growth, LARGE_VOCABULARY, VocabularyBuilder};
 pub use by_class::{MAX_CLASSES, TermClassSums};
 pub(crate) use index::prefetch;
 pub use vocabulary::Vocabulary;

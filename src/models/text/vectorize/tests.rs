@@ -1,5 +1,5 @@
 use super::super::tokenize::{Tokenizer, TokenizerConfig, Tokens, term_hash};
-use super::builder::radix_sort;
+use super::builder::{heaps, radix_sort};
 use super::index::{EMPTY, Index, same_bytes};
 use super::*;
 
@@ -372,6 +372,69 @@ fn reserving_ahead_changes_nothing_but_the_room() {
     }
     // 16 times what 25 texts took is enough for all 400: the pairs did not grow again.
     assert_eq!(ahead.capacities()[0], room[0]);
+    let control = crate::models::control::Control::new();
+    let a = plain.finish(1, None, Weighting::Count, &control).unwrap();
+    let b = ahead.finish(1, None, Weighting::Count, &control).unwrap();
+    assert_eq!(terms(&a.0), terms(&b.0));
+    assert_eq!((&a.1, &a.2), (&b.1, &b.2));
+}
+
+/// Heaps' law through two points: their growth's exponent, kept within 0 and 1; what there is
+/// now when the points cannot tell.
+#[test]
+fn heaps_law_extends_the_growth_of_two_points() {
+    let near = |got: usize, want: usize| got.abs_diff(want) <= 1;
+    // β ½ (words), 1 (pairs), faster than the text (1), no growth (0).
+    assert!(near(heaps((1000, 100), (4000, 200), 64000), 800));
+    assert!(near(heaps((1000, 100), (2000, 200), 8000), 800));
+    assert!(near(heaps((1000, 100), (2000, 400), 8000), 1600));
+    assert_eq!(heaps((1000, 100), (2000, 100), 8000), 100);
+    for (then, now, total) in [
+        ((0, 0), (2000, 100), 8000),
+        ((1000, 0), (2000, 100), 8000),
+        ((2000, 100), (2000, 150), 8000),
+        ((3000, 100), (2000, 150), 8000),
+        ((1000, 100), (2000, 150), 2000),
+        ((1000, 100), (2000, 150), 100),
+    ] {
+        assert_eq!(heaps(then, now, total), now.1, "{then:?} {now:?} {total}");
+    }
+}
+
+/// Sized ahead from the growth of the first sixteenth of the texts, the tables hold the rest
+/// without growing, are no larger than the ones that grew as the terms came, and the
+/// vocabulary and rows are the same.
+#[test]
+fn tables_sized_ahead_hold_the_rest_without_growing() {
+    let mut next = crate::models::text::xorshift(0x7ab1e);
+    let docs: Vec<String> = (0..2048)
+        .map(|_| {
+            let n = 8 + next() % 16;
+            (0..n).map(|_| format!("w{}", next() % 4000)).collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let (mut plain, mut ahead) = (VocabularyBuilder::default(), VocabularyBuilder::default());
+    let mut toks = Tokens::default();
+    let total: usize = docs.iter().map(|d| d.len()).sum();
+    let (mut seen, mut earlier, mut sized) = (0, None, None);
+    for d in &docs {
+        t.tokenize(d, &mut toks);
+        plain.try_add(&toks, 1, 2).unwrap();
+        ahead.try_add(&toks, 1, 2).unwrap();
+        seen += d.len();
+        if earlier.is_none() && seen * 32 >= total {
+            earlier = Some(ahead.growth(seen));
+        }
+        if sized.is_none() && seen * 16 >= total {
+            let before = ahead.table_slots();
+            ahead.size_tables_ahead(earlier.unwrap(), ahead.growth(seen), total);
+            assert!(ahead.table_slots()[1] > before[1], "{before:?} -> {:?}", ahead.table_slots());
+            sized = Some(ahead.table_slots());
+        }
+    }
+    assert_eq!(Some(ahead.table_slots()), sized);
+    assert_eq!(ahead.table_slots(), plain.table_slots());
     let control = crate::models::control::Control::new();
     let a = plain.finish(1, None, Weighting::Count, &control).unwrap();
     let b = ahead.finish(1, None, Weighting::Count, &control).unwrap();
