@@ -379,9 +379,9 @@ impl<S: AsRef<str>> FromIterator<Option<S>> for Texts {
 #[derive(Debug, Default)]
 pub(crate) struct TextBuilder {
     texts: Texts,
-    /// Open addressing, linear probing: code + 1 of a distinct text, 0 for an empty slot. Its
+    /// Open addressing, linear probing: a distinct text's [`Slot`], 0 for an empty one. Its
     /// length is a power of two, at least twice the distinct texts.
-    table: Vec<u32>,
+    table: Vec<u64>,
 }
 
 impl TextBuilder {
@@ -417,12 +417,13 @@ impl TextBuilder {
         if self.table.len() < 2 * (distinct + 1) {
             self.grow(what)?;
         }
-        let mask = self.table.len() - 1;
-        let mut slot = hash(t) as usize & mask;
+        let (mask, tag) = (self.table.len() - 1, hash(t) >> 32);
+        let mut slot = home(tag, mask);
         loop {
             match self.table[slot] {
                 0 => break,
-                c if self.texts.distinct(c - 1) == t => return Ok(c - 1),
+                // Only a text of the same tag is read and compared.
+                s if s >> 32 == tag && self.texts.distinct(code(s)) == t => return Ok(code(s)),
                 _ => slot = (slot + 1) & mask,
             }
         }
@@ -437,21 +438,22 @@ impl TextBuilder {
         self.texts.text.push_str(t);
         room(&mut self.texts.ends, what)?;
         self.texts.ends.push(self.texts.text.len());
-        self.table[slot] = code + 1;
+        self.table[slot] = tag << 32 | (code as u64 + 1);
         Ok(code)
     }
 
-    /// Doubles the table (at least 1024 slots) and places every distinct text again.
+    /// Doubles the table (at least 1024 slots) and places every distinct text again, by the
+    /// tag its slot keeps (no text is read or hashed again).
     fn grow(&mut self, what: &str) -> Result<()> {
         let size = (self.table.len() * 2).max(1024);
-        let mut table: Vec<u32> = memory::zeroed(size, what)?;
+        let mut table: Vec<u64> = memory::zeroed(size, what)?;
         let mask = size - 1;
-        for c in 0..self.texts.ends.len() as u32 {
-            let mut slot = hash(self.texts.distinct(c)) as usize & mask;
+        for &s in self.table.iter().filter(|&&s| s != 0) {
+            let mut slot = home(s >> 32, mask);
             while table[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
-            table[slot] = c + 1;
+            table[slot] = s;
         }
         self.table = table;
         Ok(())
@@ -470,6 +472,19 @@ impl TextBuilder {
 #[inline]
 fn hash(t: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(t.as_bytes())
+}
+
+/// A [`TextBuilder`] slot: the high 32 bits of its text's hash (its tag), then its code + 1.
+#[inline]
+fn code(slot: u64) -> u32 {
+    (slot as u32) - 1
+}
+
+/// The home slot of a text of `tag` in a table of `mask + 1` slots (a power of two, at least
+/// 2): the tag's high bits, so that a table grows from the tags alone.
+#[inline]
+fn home(tag: u64, mask: usize) -> usize {
+    (tag << 32 >> (64 - mask.count_ones())) as usize
 }
 
 #[cfg(test)]
