@@ -178,6 +178,43 @@ impl<'a> Control<'a> {
         &self.stop
     }
 
+    /// [`Control::beside`] of two different tasks: `here` on this thread, `there` on the
+    /// helper, at the same time; or both here, one after the other, without `two_cores`.
+    pub(crate) fn both<A: Send, B: Send>(
+        &self,
+        what: &str,
+        two_cores: bool,
+        caller_tick: &dyn Fn(u64) -> Result<()>,
+        here: impl FnOnce(&dyn Fn(u64) -> Result<()>) -> A + Send,
+        there: impl FnOnce(&dyn Fn(u64) -> Result<()>) -> B + Send,
+    ) -> Result<(A, B)> {
+        if !two_cores {
+            return Ok((here(caller_tick), there(caller_tick)));
+        }
+        enum Done<A, B> {
+            Here(A),
+            There(B),
+        }
+        // `beside` calls each part once: each takes its task out.
+        let (here, there) = (std::sync::Mutex::new(Some(here)), std::sync::Mutex::new(Some(there)));
+        fn take<F>(m: &std::sync::Mutex<Option<F>>) -> Option<F> {
+            m.lock().unwrap_or_else(|p| p.into_inner()).take()
+        }
+        let done = self.beside(what, caller_tick, |part, tick| match part {
+            0 => take(&here).map(|f| Done::Here(f(tick))),
+            _ => take(&there).map(|f| Done::There(f(tick))),
+        })?;
+        match done {
+            (Some(Done::Here(a)), Some(Done::There(b))) => Ok((a, b)),
+            _ => Err(crate::Error::Internal(format!("{what}: a part ran twice"))),
+        }
+    }
+
+    /// Whether the machine has a second CPU for [`Control::beside`] and [`Control::both`].
+    pub(crate) fn second_cpu() -> bool {
+        std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+    }
+
     /// Runs `part(0, tick)` on this thread and `part(1, tick)` on a helper thread at the same
     /// time, and returns both results (when no thread can be spawned, part 1 runs here after
     /// part 0). This thread's tick is `caller_tick`; once the check has failed (the stop flag),
@@ -332,6 +369,31 @@ mod tests {
             }
             assert!(looks.get() >= 1, "the check ran while waiting");
         }
+    }
+
+    /// `both` runs its two tasks (of different types) once each: the first here, the second on
+    /// a helper with two cores, both here one after the other without; a helper's panic is an
+    /// error naming it.
+    #[test]
+    fn both_runs_each_task_once_where_asked() {
+        let here = std::thread::current().id();
+        for two in [true, false] {
+            let control = Control::new();
+            let (a, b) = control
+                .both(
+                    "the test helper",
+                    two,
+                    &|_| Ok(()),
+                    |_| std::thread::current().id(),
+                    |_| (std::thread::current().id(), "there"),
+                )
+                .unwrap();
+            assert_eq!(a, here);
+            assert_eq!((b.0 == here, b.1), (!two, "there"));
+        }
+        let control = Control::new();
+        let e = control.both("the test helper", true, &|_| Ok(()), |_| 1, |_| -> u8 { panic!("boom") });
+        assert!(e.is_err_and(|e| e.to_string().contains("the test helper")));
     }
 
     #[test]

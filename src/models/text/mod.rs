@@ -375,13 +375,16 @@ impl TextModel {
             })
         };
         let (vocab, nb, idf, sparse) = if by_class {
-            let (vocab, sums) = builder.finish_by_class(min_df, max_features, control)?;
+            let (algorithm, alpha, priors) = (settings.algorithm, settings.alpha, settings.priors);
+            // Fitted on a second core while the vocabulary is spelled out (an empty vocabulary
+            // is the error, whatever its fit gave).
+            let (vocab, nb) = builder.finish_by_class_then(min_df, max_features, control, |sums| {
+                Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors))
+            })?;
             if vocab.is_empty() {
                 return Err(no_terms());
             }
-            let nb =
-                NaiveBayes::from_class_sums(sums, y, k, settings.algorithm, settings.alpha, settings.priors)?;
-            (vocab, nb, Vec::new(), None)
+            (vocab, nb?, Vec::new(), None)
         } else {
             let (vocab, sparse, idf) = builder.finish(min_df, max_features, settings.weighting, control)?;
             if vocab.is_empty() {

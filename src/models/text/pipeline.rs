@@ -42,7 +42,7 @@ fn text_bytes(v: Input<'_>) -> usize {
 
 /// Whether a second thread is worth it for `rows` texts.
 fn parallel(rows: usize) -> bool {
-    rows >= MIN_ROWS && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+    rows >= MIN_ROWS && Control::second_cpu()
 }
 
 /// How [`count_terms`] counts: keeping the documents' rows, or each term's counts per class
@@ -339,6 +339,39 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// With a vocabulary large enough for the class sums and the Naive Bayes fit to run on a
+    /// second core while the vocabulary is spelled out, the model is still the rows' one.
+    #[test]
+    fn a_large_vocabulary_fits_on_two_cores_what_the_rows_fit() {
+        use crate::models::text::naive_bayes::{Algorithm, NaiveBayes, Priors};
+        let mut next = crate::models::text::xorshift(0xb1e55);
+        let data = (0..3000)
+            .map(|_| Some((0..10).map(|_| format!("w{}", next() % 5000)).collect::<Vec<_>>().join(" ")))
+            .collect();
+        let col = Column { name: "body".into(), data: ColumnData::texts(data) };
+        let rows: Vec<usize> = (0..col.len()).collect();
+        let (k, control) = (3, Control::new());
+        let y: Vec<u32> = rows.iter().map(|&r| (r % 5 % k) as u32).collect();
+        let (a, p) = (0.5, Priors::Learned);
+        for algorithm in [Algorithm::Multinomial, Algorithm::Complement] {
+            let b = count_terms(&tokenizer(), &col, &rows, (1, 2), Counting::Rows, &control).unwrap();
+            let (vocab, sparse, _) = b.finish(1, None, Weighting::Count, &control).unwrap();
+            let want = NaiveBayes::fit(&sparse, &y, k, vocab.len(), algorithm, a, p, &control).unwrap();
+            let counting = Counting::ByClass { y: &y, k, presence: false };
+            let b = count_terms(&tokenizer(), &col, &rows, (1, 2), counting, &control).unwrap();
+            let (by_class, got) = b
+                .finish_by_class_then(1, None, &control, |sums| {
+                    NaiveBayes::from_class_sums(sums, &y, k, algorithm, a, p)
+                })
+                .unwrap();
+            // More than the 16,384 terms from which the second core is used.
+            assert!(vocab.len() > 20_000, "{}", vocab.len());
+            assert!((0..vocab.len() as u32).all(|i| vocab.term(i) == by_class.term(i)));
+            assert_eq!(by_class.len(), vocab.len());
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{algorithm:?}");
         }
     }
 

@@ -112,19 +112,16 @@ impl NaiveBayes {
         // check failed (`Control::beside`).
         let tick = |work: u64| control.tick(work);
         let split = split_classes(rows, &by_class);
-        let ((mut pairs, mut totals), (more_pairs, more_totals)) = if rows.features.len() >= PARALLEL_FIT_FROM
-            && split > 0
-            && split < k
-            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
-        {
-            let (first, second) =
-                control.beside("the helper thread of the naive Bayes fit", &tick, |p, tick| {
-                    sums_of(if p == 0 { 0..split } else { split..k }, tick)
-                })?;
-            (first?, second?)
-        } else {
-            (sums_of(0..k, &tick)?, (Vec::new(), Vec::new()))
-        };
+        let ((mut pairs, mut totals), (more_pairs, more_totals)) =
+            if rows.features.len() >= PARALLEL_FIT_FROM && split > 0 && split < k && Control::second_cpu() {
+                let (first, second) =
+                    control.beside("the helper thread of the naive Bayes fit", &tick, |p, tick| {
+                        sums_of(if p == 0 { 0..split } else { split..k }, tick)
+                    })?;
+                (first?, second?)
+            } else {
+                (sums_of(0..k, &tick)?, (Vec::new(), Vec::new()))
+            };
         pairs.extend(more_pairs);
         totals.extend(more_totals);
         // The offsets are u32 (stored so): more (term, class) pairs than that cannot be indexed.

@@ -129,6 +129,10 @@ pub(super) fn heaps(then: (usize, usize), now: (usize, usize), total: usize) -> 
     (now.1 as f64 * (total as f64 / now.0 as f64).powf(beta)) as usize
 }
 
+/// Kept terms from which [`VocabularyBuilder::finish_by_class_then`] sums the classes on a
+/// second core (below, a thread would cost more than it saves).
+const BESIDE_FROM: usize = 1 << 14;
+
 /// Distinct training terms above which the default `min_df` is 2
 /// ([`VocabularyBuilder::auto_min_df`]).
 pub const LARGE_VOCABULARY: usize = 1_000_000;
@@ -870,27 +874,53 @@ impl VocabularyBuilder {
     /// [`VocabularyBuilder::finish`] of a builder that counts by class: the same vocabulary,
     /// with each kept term's counts per class ([`TermClassSums`]) instead of the rows.
     pub fn finish_by_class(
-        mut self,
+        self,
         min_df: usize,
         max_features: Option<usize>,
         control: &Control<'_>,
     ) -> Result<(Vocabulary, TermClassSums)> {
+        self.finish_by_class_then(min_df, max_features, control, Ok)
+    }
+
+    /// [`VocabularyBuilder::finish_by_class`], with `then` (a Naive Bayes fit) applied to the
+    /// class sums. With a large vocabulary and a second CPU, the class sums and `then` run on a
+    /// helper thread while this one spells out the vocabulary and builds its lookup table (the
+    /// same results: the two read the sorted terms and write nothing they share).
+    pub fn finish_by_class_then<R: Send>(
+        mut self,
+        min_df: usize,
+        max_features: Option<usize>,
+        control: &Control<'_>,
+        then: impl FnOnce(TermClassSums) -> Result<R> + Send,
+    ) -> Result<(Vocabulary, R)> {
         let Some(counts) = self.by_class.take() else {
             return Err(crate::Error::Internal("the class counts of a builder of rows".into()));
         };
-        let Sorted { vocab, entries, .. } = self.sorted_terms(min_df, max_features, false, control)?;
-        let k = counts.k();
-        let mut sums = TermClassSums::with_terms(k, entries.len(), counts.rows())?;
-        let mut row = [0u32; MAX_CLASSES];
-        for (i, e) in entries.iter().enumerate() {
-            if i % 4096 == 4095 {
-                control.tick(4096)?;
+        let (entries, _) = self.sort_kept(min_df, max_features, control)?;
+        let sums = |tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
+            let k = counts.k();
+            let mut sums = TermClassSums::with_terms(k, entries.len(), counts.rows())?;
+            let mut row = [0u32; MAX_CLASSES];
+            for (i, e) in entries.iter().enumerate() {
+                if i % 4096 == 4095 {
+                    tick(4096)?;
+                }
+                counts.counts(e.pos, counts.value(e.count, e.df), &mut row[..k]);
+                sums.push(&row[..k])?;
             }
-            counts.counts(e.pos, counts.value(e.count, e.df), &mut row[..k]);
-            sums.push(&row[..k])?;
-        }
-        sums.shrink_to_fit();
-        Ok((vocab, sums))
+            sums.shrink_to_fit();
+            Ok(sums)
+        };
+        let two = entries.len() >= BESIDE_FROM && Control::second_cpu();
+        let this = &self;
+        let (vocab, fitted) = control.both(
+            "the thread summing the classes",
+            two,
+            &|work| control.tick(work),
+            |tick| this.spell_vocabulary(&entries, None, tick),
+            |tick| sums(tick).and_then(then),
+        )?;
+        Ok((vocab?.0, fitted?))
     }
 
     /// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order, with the map from
@@ -902,6 +932,20 @@ impl VocabularyBuilder {
         remap: bool,
         control: &Control<'_>,
     ) -> Result<Sorted> {
+        let (entries, provisional) = self.sort_kept(min_df, max_features, control)?;
+        let (vocab, remap) =
+            self.spell_vocabulary(&entries, remap.then_some(provisional), &|work| control.tick(work))?;
+        Ok(Sorted { vocab, entries, remap })
+    }
+
+    /// The entries of the kept terms, in vocabulary order, and the count of provisional ids.
+    /// The term records are given back.
+    fn sort_kept(
+        &mut self,
+        min_df: usize,
+        max_features: Option<usize>,
+        control: &Control<'_>,
+    ) -> Result<(Vec<Entry>, usize)> {
         self.spell_pairs(min_df, control)?;
         // Terms are numbered here words first, then pairs.
         // Each kept term carries what the passes in sorted order need, so that they read no
@@ -949,7 +993,19 @@ impl VocabularyBuilder {
                 prefetch_byte(self.text.as_bytes(), e.start as usize);
             }
         }
-        let mut remap = if remap {
+        Ok((entries, provisional))
+    }
+
+    /// The vocabulary of `entries` (sorted, from [`VocabularyBuilder::sort_kept`]): their
+    /// bytes, ends and hashes, and its lookup table; with `remap` (the count of provisional
+    /// ids), the map from provisional ids to the vocabulary's (`u32::MAX`: dropped).
+    fn spell_vocabulary(
+        &self,
+        entries: &[Entry],
+        remap: Option<usize>,
+        tick: &dyn Fn(u64) -> Result<()>,
+    ) -> Result<(Vocabulary, Vec<u32>)> {
+        let mut remap = if let Some(provisional) = remap {
             let mut m = memory::with_capacity(provisional, WHAT)?;
             m.resize(provisional, u32::MAX);
             m
@@ -969,7 +1025,9 @@ impl VocabularyBuilder {
                     prefetch(r);
                 }
             }
-            control.tick(1)?;
+            if new % 4096 == 4095 {
+                tick(4096)?;
+            }
             if let Some(r) = remap.get_mut(e.id as usize) {
                 *r = new as u32;
             }
@@ -982,8 +1040,7 @@ impl VocabularyBuilder {
         if text.len() < text.capacity() / 2 {
             text.shrink_to_fit();
         }
-        let vocab = Vocabulary::new(text, ends, hashes);
-        Ok(Sorted { vocab, entries, remap })
+        Ok((Vocabulary::new(text, ends, hashes), remap))
     }
 }
 
