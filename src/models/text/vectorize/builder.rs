@@ -181,6 +181,9 @@ pub struct VocabularyBuilder {
     prefixes: Vec<u32>,
     prefix_hashes: Vec<u64>,
     pair_hashes: Vec<u64>,
+    /// Some pair's first part is a pair (n-grams of three words or more): the pairs are then
+    /// spelled out in id order on one thread ([`VocabularyBuilder::kept_entries`]).
+    longer: bool,
     /// Counting by class ([`VocabularyBuilder::by_class`]): each term's counts per class,
     /// instead of the rows (`features`, `counts` stay empty).
     by_class: Option<ClassCounts>,
@@ -299,6 +302,7 @@ impl VocabularyBuilder {
     /// stages when they are large.
     fn add_with_pairs(&mut self, tokens: &Tokens, hi: usize, doc: u32, stage_words: bool, stage_pairs: bool) {
         let hashes = tokens.hashes();
+        self.longer |= hi > 2 && hashes.len() > 2;
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
         if stage_words {
@@ -564,8 +568,10 @@ impl VocabularyBuilder {
             doc_offsets,
             docs: later_docs,
             by_class: later_counts,
+            longer,
             ..
         } = later;
+        self.longer |= longer;
         if let (Some(mine), Some(theirs)) = (&mut self.by_class, &later_counts) {
             // A term of both may get its row (at most one each), and the later rows come along.
             let both = (terms.len() + pairs.len()).min(self.terms.len() + self.pairs.len());
@@ -788,11 +794,7 @@ impl VocabularyBuilder {
     /// zero-padded: ordering by it and then by the bytes is the bytes' order, with most
     /// comparisons settled by one integer compare.
     fn prefix(&self, t: &TermStats) -> u64 {
-        let t = &self.text.as_bytes()[t.start as usize..t.end as usize];
-        let mut buf = [0u8; 8];
-        let n = t.len().min(8);
-        buf[..n].copy_from_slice(&t[..n]);
-        u64::from_be_bytes(buf)
+        prefix_of(&self.text.as_bytes()[t.start as usize..t.end as usize])
     }
 
     /// Keeps the terms found in at least `min_df` documents, then (if `max_features` is set) the
@@ -946,22 +948,7 @@ impl VocabularyBuilder {
         max_features: Option<usize>,
         control: &Control<'_>,
     ) -> Result<(Vec<Entry>, usize)> {
-        self.spell_pairs(min_df, control)?;
-        // Terms are numbered here words first, then pairs.
-        // Each kept term carries what the passes in sorted order need, so that they read no
-        // term record at random (the records outgrow the caches on a large corpus).
-        let records = || self.terms.iter().chain(&self.pairs);
-        let kept = records().filter(|t| t.df as usize >= min_df).count();
-        let mut entries: Vec<Entry> = memory::with_capacity(kept, WHAT)?;
-        entries.extend((0..).zip(records()).filter(|(_, t)| t.df as usize >= min_df).map(|(id, t)| Entry {
-            prefix: self.prefix(t),
-            id,
-            start: t.start,
-            end: t.end,
-            df: t.df,
-            count: t.count,
-            pos: t.pos,
-        }));
+        let mut entries = self.kept_entries(min_df, control)?;
         // The records are not read again: their memory (28 bytes a distinct term, most of
         // them dropped by `min_df`) is given back before the sort takes its own.
         let provisional = self.terms.len() + self.pairs.len();
@@ -1045,48 +1032,138 @@ impl VocabularyBuilder {
 }
 
 impl VocabularyBuilder {
-    /// Spells out the pairs for [`VocabularyBuilder::finish`]: the bytes of those found in at
-    /// least `min_df` texts are written out ("first second") and their records' `start..end`
-    /// point at them, as a word's do; the others keep no bytes (`finish` drops them).
-    fn spell_pairs(&mut self, min_df: usize, control: &Control<'_>) -> Result<()> {
-        if self.pairs.is_empty() {
-            return Ok(());
-        }
+    /// The entries of the terms found in at least `min_df` texts, words then pairs, each in id
+    /// order (ids: words first, then pairs), carrying what the passes in sorted order need so
+    /// that they read no term record at random (the records outgrow the caches on a large
+    /// corpus). The kept pairs are spelled out ("first second") at the end of the terms' text
+    /// as they are met, the others never. With many pairs, all of two words, and a second CPU,
+    /// each half of the pairs is spelled on its own core (into its own string, appended after).
+    fn kept_entries(&mut self, min_df: usize, control: &Control<'_>) -> Result<Vec<Entry>> {
         if self.terms.len().saturating_add(self.pairs.len()) >= u32::MAX as usize {
             return Err(crate::Error::data(format!(
                 "the training texts have more than {} distinct terms, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
                 u32::MAX - 1
             )));
         }
-        // In id order: a pair's first part (a word, or a pair of a lower id) is spelled before
-        // it. A kept pair's first part is kept too: it occurs in every text the pair occurs in.
-        for i in 0..self.pairs.len() {
-            if i % 4096 == 4095 {
-                control.tick(4096)?;
-            }
-            let p = self.pairs[i];
-            if (p.df as usize) < min_df {
-                (self.pairs[i].start, self.pairs[i].end) = (0, 0);
-                continue;
-            }
-            let first = if p.start & PAIR == 0 {
-                self.terms[p.start as usize]
-            } else {
-                self.pairs[(p.start & !PAIR) as usize]
-            };
-            debug_assert!(first.end > first.start, "a kept pair's first part is spelled");
-            let last = self.terms[p.end as usize];
-            let len = (first.end - first.start) as usize + 1 + (last.end - last.start) as usize;
-            self.check_u32(0, len, 0, 0)?;
-            self.text.try_reserve(len).map_err(|_| memory::refused((self.text.len() + len) as f64, WHAT))?;
-            let start = self.text.len();
-            self.text.extend_from_within(first.start as usize..first.end as usize);
-            self.text.push(' ');
-            self.text.extend_from_within(last.start as usize..last.end as usize);
-            (self.pairs[i].start, self.pairs[i].end) = (start as u32, self.text.len() as u32);
+        let kept_words = self.terms.iter().filter(|t| t.df as usize >= min_df).count();
+        let mut entries: Vec<Entry> = memory::with_capacity(kept_words, WHAT)?;
+        entries.extend(
+            (0..)
+                .zip(&self.terms)
+                .filter(|(_, t)| t.df as usize >= min_df)
+                .map(|(id, t)| entry(id, t, self.prefix(t))),
+        );
+        let words = self.terms.len() as u32;
+        let n = self.pairs.len();
+        let (terms, text) = (&self.terms, &self.text);
+        let mut pairs = std::mem::take(&mut self.pairs);
+        let spelled = if !self.longer && n >= SPELL_BESIDE_FROM && Control::second_cpu() {
+            let (first, second) = pairs.split_at_mut(n / 2);
+            let (a, b) = control.both(
+                "the thread spelling out word pairs",
+                true,
+                &|work| control.tick(work),
+                |tick| spell_kept(terms, text, first, words, min_df, tick),
+                |tick| spell_kept(terms, text, second, words + (n / 2) as u32, min_df, tick),
+            )?;
+            vec![a?, b?]
+        } else {
+            vec![spell_kept(terms, text, &mut pairs, words, min_df, &|work| control.tick(work))?]
+        };
+        self.pairs = pairs;
+        // Each part's text goes after the terms' (and the parts before it): its entries are
+        // moved there.
+        let more: usize = spelled.iter().map(|(_, e)| e.len()).sum();
+        memory::reserve(&mut entries, more, WHAT)?;
+        for (bytes, part) in spelled {
+            let base = self.text.len();
+            self.check_u32(0, bytes.len(), 0, 0)?;
+            self.text
+                .try_reserve(bytes.len())
+                .map_err(|_| memory::refused((base + bytes.len()) as f64, WHAT))?;
+            self.text.push_str(&bytes);
+            let base = base as u32;
+            entries.extend(part.into_iter().map(|e| Entry { start: e.start + base, end: e.end + base, ..e }));
         }
-        Ok(())
+        Ok(entries)
     }
+}
+
+/// Pairs from which [`VocabularyBuilder::kept_entries`] spells them out on two cores.
+const SPELL_BESIDE_FROM: usize = 1 << 16;
+
+/// The [`Entry`] of the term `t` of provisional id `id`, whose first 8 bytes are `prefix`.
+fn entry(id: u32, t: &TermStats, prefix: u64) -> Entry {
+    Entry { prefix, id, start: t.start, end: t.end, df: t.df, count: t.count, pos: t.pos }
+}
+
+/// The first 8 bytes of `bytes` as a big-endian integer (zeros after a shorter term): the sort
+/// key of an [`Entry`].
+fn prefix_of(bytes: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = bytes.len().min(8);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(buf)
+}
+
+/// Spells out the pairs of `pairs` found in at least `min_df` texts (provisional ids from
+/// `first_id`) into a new string, and makes their entries, whose bounds are in that string.
+/// A pair's first part is a word (of `words`, spelled in `text`) or a pair of a lower id of
+/// this same slice, spelled before it (the records of the pairs spelled get their bounds in
+/// the new string; the others get an empty span); its last part is a word.
+fn spell_kept(
+    words: &[TermStats],
+    text: &str,
+    pairs: &mut [TermStats],
+    first_id: u32,
+    min_df: usize,
+    tick: &dyn Fn(u64) -> Result<()>,
+) -> Result<(String, Vec<Entry>)> {
+    let (mut out, mut entries) = (String::new(), Vec::new());
+    let pair_base = first_id as usize - words.len();
+    for i in 0..pairs.len() {
+        if i % 4096 == 4095 {
+            tick(4096)?;
+        }
+        let p = pairs[i];
+        if (p.df as usize) < min_df {
+            (pairs[i].start, pairs[i].end) = (0, 0);
+            continue;
+        }
+        let last = &words[p.end as usize];
+        let last = &text[last.start as usize..last.end as usize];
+        // A kept pair's first part is kept too: it occurs in every text the pair occurs in.
+        let (first, in_out) = if p.start & PAIR == 0 {
+            (words[p.start as usize], false)
+        } else {
+            let j = ((p.start & !PAIR) as usize).checked_sub(pair_base).filter(|&j| j < i);
+            let j =
+                j.ok_or_else(|| crate::Error::Internal("a pair's first part spelled elsewhere".into()))?;
+            (pairs[j], true)
+        };
+        let len = (first.end - first.start) as usize + 1 + last.len();
+        if out.len().saturating_add(len) >= u32::MAX as usize {
+            return Err(crate::Error::data(format!(
+                "the training texts have more than {} bytes of distinct terms, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
+                u32::MAX - 1
+            )));
+        }
+        out.try_reserve(len).map_err(|_| memory::refused((out.len() + len) as f64, WHAT))?;
+        memory::reserve(&mut entries, 1, WHAT)?;
+        let start = out.len();
+        if in_out {
+            out.extend_from_within(first.start as usize..first.end as usize);
+        } else {
+            out.push_str(&text[first.start as usize..first.end as usize]);
+        }
+        out.push(' ');
+        out.push_str(last);
+        let (start, end) = (start as u32, out.len() as u32);
+        (pairs[i].start, pairs[i].end) = (start, end);
+        let spelled = TermStats { start, end, ..p };
+        entries.push(entry(first_id + i as u32, &spelled, prefix_of(&out.as_bytes()[start as usize..])));
+    }
+    Ok((out, entries))
 }
 
 impl TermStats {

@@ -442,6 +442,28 @@ fn tables_sized_ahead_hold_the_rest_without_growing() {
     assert_eq!((&a.1, &a.2), (&b.1, &b.2));
 }
 
+/// With enough word pairs for them to be spelled out on two cores, the vocabulary and the
+/// rows are those of every n-gram counted by its bytes (no pairs, nothing spelled out); and
+/// so they are with trigrams (pairs of pairs: spelled on one core).
+#[test]
+fn pairs_spelled_on_two_cores_are_the_bytes_counted() {
+    let mut next = crate::models::text::xorshift(0x5be11);
+    let docs: Vec<String> = (0..8000)
+        .map(|_| (0..10).map(|_| format!("w{}", next() % 20000)).collect::<Vec<_>>().join(" "))
+        .collect();
+    let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    for (hi, min_df) in [(2, 1), (2, 2), (3, 1)] {
+        let pairs = build_with(&docs, (1, hi), min_df, None, Weighting::Count, Way::Direct);
+        let bytes = build_with(&docs, (1, hi), min_df, None, Weighting::Count, Way::Bytes);
+        if min_df == 1 {
+            // More pairs than the 65,536 from which two cores spell them.
+            assert!(pairs.0.len() > 20_000 + 65_536, "{}", pairs.0.len());
+        }
+        assert_eq!(terms(&pairs.0), terms(&bytes.0), "1-{hi}, min_df {min_df}");
+        assert_eq!((&pairs.1, &pairs.2), (&bytes.1, &bytes.2), "1-{hi}, min_df {min_df}");
+    }
+}
+
 /// Counted by class, a corpus of terms seen in one class and in several (frequent and rare
 /// words, their pairs and trigrams), of occurrences or of presence, counted in one builder or in
 /// two to four appended (a term may be in one class in each, in different ones, in several in
