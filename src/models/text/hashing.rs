@@ -22,10 +22,15 @@ pub fn combine(prefix: u64, token: u64) -> u64 {
 /// The hash of a term (tokens joined by single spaces), equal to what
 /// [`Tokens::for_each_ngram_hashed`](super::tokenize::Tokens::for_each_ngram_hashed) gives for it.
 pub fn term_hash(term: &str) -> u64 {
-    let mut parts = term.split(' ');
-    let mut h = token_hash(parts.next().unwrap_or("").as_bytes());
-    for p in parts {
-        h = combine(h, token_hash(p.as_bytes()));
+    // The spaces found byte by byte: terms are short, and `split` costs a searcher per term.
+    let bytes = term.as_bytes();
+    let first = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
+    let mut h = token_hash(&bytes[..first]);
+    let mut start = first + 1;
+    while start <= bytes.len() {
+        let end = bytes[start..].iter().position(|&b| b == b' ').map_or(bytes.len(), |i| start + i);
+        h = combine(h, token_hash(&bytes[start..end]));
+        start = end + 1;
     }
     h
 }

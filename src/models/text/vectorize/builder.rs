@@ -1100,10 +1100,11 @@ fn entry(id: u32, t: &TermStats, prefix: u64) -> Entry {
 /// The first 8 bytes of `bytes` as a big-endian integer (zeros after a shorter term): the sort
 /// key of an [`Entry`].
 fn prefix_of(bytes: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = bytes.len().min(8);
-    buf[..n].copy_from_slice(&bytes[..n]);
-    u64::from_be_bytes(buf)
+    match bytes.first_chunk::<8>() {
+        Some(first) => u64::from_be_bytes(*first),
+        // (Byte by byte: a copy of a variable length would call `memcpy`.)
+        None => bytes.iter().enumerate().fold(0, |key, (i, &b)| key | (b as u64) << (56 - 8 * i)),
+    }
 }
 
 /// Spells out the pairs of `pairs` found in at least `min_df` texts (provisional ids from
