@@ -948,11 +948,8 @@ impl VocabularyBuilder {
         max_features: Option<usize>,
         control: &Control<'_>,
     ) -> Result<(Vec<Entry>, usize)> {
-        let mut entries = self.kept_entries(min_df, control)?;
-        // The records are not read again: their memory (28 bytes a distinct term, most of
-        // them dropped by `min_df`) is given back before the sort takes its own.
         let provisional = self.terms.len() + self.pairs.len();
-        (self.terms, self.pairs) = (Vec::new(), Vec::new());
+        let mut entries = self.kept_entries(min_df, control)?;
         let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
         let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
@@ -1035,7 +1032,7 @@ impl VocabularyBuilder {
     /// The entries of the terms found in at least `min_df` texts, words then pairs, each in id
     /// order (ids: words first, then pairs), carrying what the passes in sorted order need so
     /// that they read no term record at random (the records outgrow the caches on a large
-    /// corpus). The kept pairs are spelled out ("first second") at the end of the terms' text
+    /// corpus); the records are given back. The kept pairs are spelled out ("first second") at the end of the terms' text
     /// as they are met, the others never. With many pairs, all of two words, and a second CPU,
     /// each half of the pairs is spelled on its own core (into its own string, appended after).
     fn kept_entries(&mut self, min_df: usize, control: &Control<'_>) -> Result<Vec<Entry>> {
@@ -1070,7 +1067,11 @@ impl VocabularyBuilder {
         } else {
             vec![spell_kept(terms, text, &mut pairs, words, min_df, &|work| control.tick(work))?]
         };
-        self.pairs = pairs;
+        // The records are not read again: their memory (28 bytes a distinct term, most of
+        // them dropped by `min_df`) is given back before the entries are put together and
+        // sorted.
+        drop(pairs);
+        self.terms = Vec::new();
         // Each part's text goes after the terms' (and the parts before it): its entries are
         // moved there.
         let more: usize = spelled.iter().map(|(_, e)| e.len()).sum();
