@@ -481,7 +481,8 @@ fn code(slot: u64) -> u32 {
 }
 
 /// The home slot of a text of `tag` in a table of `mask + 1` slots (a power of two, at least
-/// 2): the tag's high bits, so that a table grows from the tags alone.
+/// 1,024 as [`TextBuilder::grow`] makes them): the tag's high bits, so that a table grows from
+/// the tags alone.
 #[inline]
 fn home(tag: u64, mask: usize) -> usize {
     (tag << 32 >> (64 - mask.count_ones())) as usize

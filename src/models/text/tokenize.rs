@@ -100,7 +100,8 @@ impl Tokenizer {
                 // Lower-cased once, whole (`ascii_words` ignores case), each word then copied.
                 let mut buf = std::mem::take(&mut out.norm);
                 let lower = normalize(text, &mut buf);
-                out.joined.reserve(lower.len());
+                // (A hint: the joined words take at most the text's bytes.)
+                let _ = out.joined.try_reserve(lower.len());
                 ascii_words(lower, |w| out.push_word_in(lower, w));
                 out.norm = buf;
                 return;
@@ -349,12 +350,14 @@ impl Tokens {
             self.joined.push(' ');
         }
         let start = self.joined.len();
-        // SAFETY: `word` lies in `src` at `off`, so the first `word.len()` bytes of `chunk`
-        // are `word`'s own: cut back to them, the string is `word` appended, valid UTF-8 when
-        // the vector is given back.
+        // SAFETY: `chunk` exists, so `word` starts in `src` at `off` with 16 bytes of `src`
+        // from there, and (at most 16 bytes) lies wholly in it: the first `word.len()` bytes
+        // of `chunk` are `word`'s own memory. Cut back to them, the string is `word` appended,
+        // valid UTF-8 when the vector is given back (nothing between can panic).
         let bytes = unsafe { self.joined.as_mut_vec() };
         bytes.extend_from_slice(chunk);
         bytes.truncate(start + word.len());
+        debug_assert_eq!(&bytes[start..], word.as_bytes());
         self.spans.push((start as u32, self.joined.len() as u32));
         self.hashes.push(token_hash(word.as_bytes()));
     }

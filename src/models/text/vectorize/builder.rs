@@ -129,6 +129,14 @@ pub(super) fn heaps(then: (usize, usize), now: (usize, usize), total: usize) -> 
     (now.1 as f64 * (total as f64 / now.0 as f64).powf(beta)) as usize
 }
 
+/// The error of training texts with more than `limit` of `what` (distinct terms, their bytes,
+/// texts...): more than a text model holds.
+pub(super) fn too_many(limit: u64, what: &str) -> crate::Error {
+    crate::Error::data(format!(
+        "the training texts have more than {limit} {what}, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])"
+    ))
+}
+
 /// Kept terms from which [`VocabularyBuilder::finish_by_class_then`] sums the classes on a
 /// second core (below, a thread would cost more than it saves).
 const BESIDE_FROM: usize = 1 << 14;
@@ -521,19 +529,13 @@ impl VocabularyBuilder {
         } else {
             return Ok(());
         };
-        Err(crate::Error::data(format!(
-            "the training texts have more than {} {what}, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
-            u32::MAX - 1
-        )))
+        Err(too_many(u64::from(u32::MAX - 1), what))
     }
 
     /// Refuses `more` word pairs when their ids would reach [`PAIR`] (they carry it).
     fn check_pairs(&self, more: usize) -> Result<()> {
         if self.pairs.len().saturating_add(more) >= (PAIR - 1) as usize {
-            return Err(crate::Error::data(format!(
-                "the training texts have more than {} distinct word pairs, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
-                PAIR - 2
-            )));
+            return Err(too_many(u64::from(PAIR - 2), "distinct word pairs"));
         }
         Ok(())
     }
@@ -899,7 +901,7 @@ impl VocabularyBuilder {
             return Err(crate::Error::Internal("the class counts of a builder of rows".into()));
         };
         let (entries, _) = self.sort_kept(min_df, max_features, control)?;
-        let sums = |tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
+        let sums = |counts: ClassCounts, tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
             let k = counts.k();
             let mut sums = TermClassSums::with_terms(k, entries.len(), counts.rows())?;
             let mut row = [0u32; MAX_CLASSES];
@@ -920,7 +922,8 @@ impl VocabularyBuilder {
             two,
             &|work| control.tick(work),
             |tick| this.spell_vocabulary(&entries, None, tick),
-            |tick| sums(tick).and_then(then),
+            // (The class rows of every distinct term are given back before the fit.)
+            move |tick| sums(counts, tick).and_then(then),
         )?;
         Ok((vocab?.0, fitted?))
     }
@@ -1037,10 +1040,7 @@ impl VocabularyBuilder {
     /// each half of the pairs is spelled on its own core (into its own string, appended after).
     fn kept_entries(&mut self, min_df: usize, control: &Control<'_>) -> Result<Vec<Entry>> {
         if self.terms.len().saturating_add(self.pairs.len()) >= u32::MAX as usize {
-            return Err(crate::Error::data(format!(
-                "the training texts have more than {} distinct terms, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
-                u32::MAX - 1
-            )));
+            return Err(too_many(u64::from(u32::MAX - 1), "distinct terms"));
         }
         let kept_words = self.terms.iter().filter(|t| t.df as usize >= min_df).count();
         let mut entries: Vec<Entry> = memory::with_capacity(kept_words, WHAT)?;
@@ -1143,12 +1143,10 @@ fn spell_kept(
                 j.ok_or_else(|| crate::Error::Internal("a pair's first part spelled elsewhere".into()))?;
             (pairs[j], true)
         };
+        debug_assert!(first.end > first.start, "a kept pair's first part is spelled");
         let len = (first.end - first.start) as usize + 1 + last.len();
         if out.len().saturating_add(len) >= u32::MAX as usize {
-            return Err(crate::Error::data(format!(
-                "the training texts have more than {} bytes of distinct terms, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
-                u32::MAX - 1
-            )));
+            return Err(too_many(u64::from(u32::MAX - 1), "bytes of distinct terms"));
         }
         out.try_reserve(len).map_err(|_| memory::refused((out.len() + len) as f64, WHAT))?;
         memory::reserve(&mut entries, 1, WHAT)?;

@@ -127,10 +127,10 @@ impl ClassCounts {
     pub(super) fn reserve(&mut self, terms: usize) -> Result<()> {
         let (k, v) = (self.k, &mut self.rows);
         if (v.len() / k).saturating_add(terms) >= MAX_ROWS {
-            return Err(crate::Error::data(format!(
-                "the training texts have more than {} distinct terms in two classes or more, more than a text model holds (train on fewer texts, or with 'ngrams' [1,1])",
-                MAX_ROWS - 1
-            )));
+            return Err(super::builder::too_many(
+                MAX_ROWS as u64 - 1,
+                "distinct terms in two classes or more",
+            ));
         }
         let more = terms.saturating_mul(k);
         v.try_reserve(more).map_err(|_| memory::refused((v.len().saturating_add(more) * 4) as f64, WHAT))
