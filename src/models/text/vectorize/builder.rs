@@ -482,7 +482,7 @@ impl VocabularyBuilder {
     /// Makes the lookup tables as large as the terms of `total` bytes of text will need, from
     /// the vocabulary's growth between `earlier` and `now` (of the same builder), so that they
     /// are not rebuilt each time they double (a rebuild inserts every term again, at random:
-    /// about 4% of IMDB's training). The estimate is [Heaps' law](heaps) fitted to the two
+    /// about 4% of IMDB's training). The estimate is Heaps' law (`heaps`) fitted to the two
     /// points, taken a tenth short: a table too small grows as before, and one a power of two
     /// too large would cost memory the counting never uses. A hint: memory refused now is left
     /// to [`VocabularyBuilder::try_add`]. The vocabulary is the same whatever the tables' size.
