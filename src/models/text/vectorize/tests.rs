@@ -54,6 +54,15 @@ fn build_with(
     b.finish(min_df, max, w, &crate::models::control::Control::new()).unwrap()
 }
 
+/// Two builders' vocabularies and rows (`min_df` 1, counts) are the same.
+fn assert_same_finish(a: VocabularyBuilder, b: VocabularyBuilder) {
+    let control = crate::models::control::Control::new();
+    let a = a.finish(1, None, Weighting::Count, &control).unwrap();
+    let b = b.finish(1, None, Weighting::Count, &control).unwrap();
+    assert_eq!(terms(&a.0), terms(&b.0));
+    assert_eq!((&a.1, &a.2), (&b.1, &b.2));
+}
+
 fn terms(v: &Vocabulary) -> Vec<&str> {
     (0..v.len() as u32).map(|i| v.term(i)).collect()
 }
@@ -372,11 +381,7 @@ fn reserving_ahead_changes_nothing_but_the_room() {
     }
     // 16 times what 25 texts took is enough for all 400: the pairs did not grow again.
     assert_eq!(ahead.capacities()[0], room[0]);
-    let control = crate::models::control::Control::new();
-    let a = plain.finish(1, None, Weighting::Count, &control).unwrap();
-    let b = ahead.finish(1, None, Weighting::Count, &control).unwrap();
-    assert_eq!(terms(&a.0), terms(&b.0));
-    assert_eq!((&a.1, &a.2), (&b.1, &b.2));
+    assert_same_finish(plain, ahead);
 }
 
 /// Heaps' law through two points: their growth's exponent, kept within 0 and 1; what there is
@@ -435,11 +440,7 @@ fn tables_sized_ahead_hold_the_rest_without_growing() {
     }
     assert_eq!(Some(ahead.table_slots()), sized);
     assert_eq!(ahead.table_slots(), plain.table_slots());
-    let control = crate::models::control::Control::new();
-    let a = plain.finish(1, None, Weighting::Count, &control).unwrap();
-    let b = ahead.finish(1, None, Weighting::Count, &control).unwrap();
-    assert_eq!(terms(&a.0), terms(&b.0));
-    assert_eq!((&a.1, &a.2), (&b.1, &b.2));
+    assert_same_finish(plain, ahead);
 }
 
 /// With enough word pairs for them to be spelled out on two cores, the vocabulary and the
