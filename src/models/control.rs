@@ -178,19 +178,15 @@ impl<'a> Control<'a> {
         &self.stop
     }
 
-    /// [`Control::beside`] of two different tasks: `here` on this thread, `there` on the
-    /// helper, at the same time; or both here, one after the other, without `two_cores`.
+    /// [`Control::beside`] of two different tasks, this thread ticking this control: `here`
+    /// on this thread, `there` on the helper (with `two_cores`; else both here, in turn).
     pub(crate) fn both<A: Send, B: Send>(
         &self,
         what: &str,
         two_cores: bool,
-        caller_tick: &dyn Fn(u64) -> Result<()>,
         here: impl FnOnce(&dyn Fn(u64) -> Result<()>) -> A + Send,
         there: impl FnOnce(&dyn Fn(u64) -> Result<()>) -> B + Send,
     ) -> Result<(A, B)> {
-        if !two_cores {
-            return Ok((here(caller_tick), there(caller_tick)));
-        }
         enum Done<A, B> {
             Here(A),
             There(B),
@@ -200,7 +196,7 @@ impl<'a> Control<'a> {
         fn take<F>(m: &std::sync::Mutex<Option<F>>) -> Option<F> {
             m.lock().unwrap_or_else(|p| p.into_inner()).take()
         }
-        let done = self.beside(what, caller_tick, |part, tick| match part {
+        let done = self.beside(what, two_cores, &|work| self.tick(work), |part, tick| match part {
             0 => take(&here).map(|f| Done::Here(f(tick))),
             _ => take(&there).map(|f| Done::There(f(tick))),
         })?;
@@ -216,21 +212,26 @@ impl<'a> Control<'a> {
     }
 
     /// Runs `part(0, tick)` on this thread and `part(1, tick)` on a helper thread at the same
-    /// time, and returns both results (when no thread can be spawned, part 1 runs here after
-    /// part 0). This thread's tick is `caller_tick`; once the check has failed (the stop flag),
-    /// both threads' ticks fail, so the helper stops at its next one. While the helper
-    /// finishes, this thread keeps running the check ([`Control::wait`], woken as soon as the
-    /// helper is done), unless it already failed. A panic of part 0 sets the stop flag and goes
-    /// on once the helper is joined; a panic of the helper is an internal error naming `what`.
+    /// time, and returns both results (without `two_cores`, or when no thread can be spawned,
+    /// part 1 runs here after part 0). This thread's tick is `caller_tick`; once the check has
+    /// failed (the stop flag), every tick fails, so the helper, or part 1 here, stops at its
+    /// next one. While the helper finishes, this thread keeps running the check
+    /// ([`Control::wait`], woken as soon as the helper is done), unless it already failed. A
+    /// panic of part 0 sets the stop flag and goes on once the helper is joined; a panic of the
+    /// helper is an internal error naming `what`.
     pub(crate) fn beside<T: Send>(
         &self,
         what: &str,
+        two_cores: bool,
         caller_tick: &dyn Fn(u64) -> Result<()>,
         part: impl Fn(usize, &dyn Fn(u64) -> Result<()>) -> T + Sync,
     ) -> Result<(T, T)> {
         let stop = &self.stop;
         let stopped = || crate::Error::data("stopped with the calling thread");
         let tick = |work: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { caller_tick(work) };
+        if !two_cores {
+            return Ok((part(0, &tick), part(1, &tick)));
+        }
         let helper_tick = |_: u64| if stop.load(Ordering::Relaxed) { Err(stopped()) } else { Ok(()) };
         let finished = AtomicBool::new(false);
         std::thread::scope(|scope| {
@@ -355,7 +356,7 @@ mod tests {
             };
             let control = Control::new().with_check(&check);
             let here = std::thread::current().id();
-            let got = control.beside("the test helper", &|_| Ok(()), |part, _| {
+            let got = control.beside("the test helper", true, &|_| Ok(()), |part, _| {
                 if part == 1 {
                     std::thread::sleep(CHECK_EVERY * 3);
                     assert!(!panics, "the helper's panic");
@@ -383,7 +384,6 @@ mod tests {
                 .both(
                     "the test helper",
                     two,
-                    &|_| Ok(()),
                     |_| std::thread::current().id(),
                     |_| (std::thread::current().id(), "there"),
                 )
@@ -392,7 +392,7 @@ mod tests {
             assert_eq!((b.0 == here, b.1), (!two, "there"));
         }
         let control = Control::new();
-        let e = control.both("the test helper", true, &|_| Ok(()), |_| 1, |_| -> u8 { panic!("boom") });
+        let e = control.both("the test helper", true, |_| 1, |_| -> u8 { panic!("boom") });
         assert!(e.is_err_and(|e| e.to_string().contains("the test helper")));
     }
 

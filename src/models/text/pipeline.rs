@@ -194,36 +194,16 @@ pub(super) fn in_halves_with<T: Send>(
     caller_tick: &dyn Fn(u64) -> Result<()>,
     f: impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync,
 ) -> Result<(T, T)> {
+    let (first, second) = (0..n / 2, n / 2..n);
+    let half = |p: usize| if p == 0 { first.clone() } else { second.clone() };
+    let what = "the helper thread of the text pipeline";
+    let halves = || control.beside(what, parallel(n), caller_tick, |p, tick| f(half(p), tick));
     // A panic of `f` on this thread (the helper's is caught at its join) becomes an error,
     // after the scope joined the helper (which the stop flag ends at its next tick).
-    std::panic::catch_unwind(AssertUnwindSafe(|| halves(n, control, caller_tick, &f))).unwrap_or_else(|p| {
+    std::panic::catch_unwind(AssertUnwindSafe(halves)).unwrap_or_else(|p| {
         control.stop_flag().store(true, Ordering::Relaxed);
         Err(Error::panicked("the text pipeline", p))
     })
-}
-
-fn halves<T: Send>(
-    n: usize,
-    control: &Control<'_>,
-    caller_tick: &dyn Fn(u64) -> Result<()>,
-    f: &(impl Fn(Range<usize>, &dyn Fn(u64) -> Result<()>) -> T + Sync),
-) -> Result<(T, T)> {
-    let (first, second) = (0..n / 2, n / 2..n);
-    if parallel(n) {
-        let half = |p: usize| if p == 0 { first.clone() } else { second.clone() };
-        return control
-            .beside("the helper thread of the text pipeline", caller_tick, |p, tick| f(half(p), tick));
-    }
-    // Once the check failed, the rest stops at once (the first error is the one reported).
-    let stop = control.stop_flag();
-    let tick = |work: u64| {
-        if stop.load(Ordering::Relaxed) {
-            Err(Error::data("stopped with the calling thread"))
-        } else {
-            caller_tick(work)
-        }
-    };
-    Ok((f(first, &tick), f(second, &tick)))
 }
 
 /// The text of one cell or argument: NULL is empty, numbers become their decimal text.

@@ -115,7 +115,7 @@ impl NaiveBayes {
         let ((mut pairs, mut totals), (more_pairs, more_totals)) =
             if rows.features.len() >= PARALLEL_FIT_FROM && split > 0 && split < k && Control::second_cpu() {
                 let (first, second) =
-                    control.beside("the helper thread of the naive Bayes fit", &tick, |p, tick| {
+                    control.beside("the helper thread of the naive Bayes fit", true, &tick, |p, tick| {
                         sums_of(if p == 0 { 0..split } else { split..k }, tick)
                     })?;
                 (first?, second?)

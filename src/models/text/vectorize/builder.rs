@@ -920,7 +920,6 @@ impl VocabularyBuilder {
         let (vocab, fitted) = control.both(
             "the thread summing the classes",
             two,
-            &|work| control.tick(work),
             |tick| this.spell_vocabulary(&entries, None, tick),
             // (The class rows of every distinct term are given back before the fit.)
             move |tick| sums(counts, tick).and_then(then),
@@ -1059,7 +1058,6 @@ impl VocabularyBuilder {
             let (a, b) = control.both(
                 "the thread spelling out word pairs",
                 true,
-                &|work| control.tick(work),
                 |tick| spell_kept(terms, text, first, words, min_df, tick),
                 |tick| spell_kept(terms, text, second, words + (n / 2) as u32, min_df, tick),
             )?;
