@@ -22,17 +22,10 @@ pub fn combine(prefix: u64, token: u64) -> u64 {
 /// The hash of a term (tokens joined by single spaces), equal to what
 /// [`Tokens::for_each_ngram_hashed`](super::tokenize::Tokens::for_each_ngram_hashed) gives for it.
 pub fn term_hash(term: &str) -> u64 {
-    // The spaces found byte by byte: terms are short, and `split` costs a searcher per term.
-    let bytes = term.as_bytes();
-    let first = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
-    let mut h = token_hash(&bytes[..first]);
-    let mut start = first + 1;
-    while start <= bytes.len() {
-        let end = bytes[start..].iter().position(|&b| b == b' ').map_or(bytes.len(), |i| start + i);
-        h = combine(h, token_hash(&bytes[start..end]));
-        start = end + 1;
-    }
-    h
+    // Split byte by byte: terms are short, and `str::split` makes a searcher per term.
+    let mut parts = term.as_bytes().split(|&b| b == b' ');
+    let first = token_hash(parts.next().unwrap_or_default());
+    parts.fold(first, |h, p| combine(h, token_hash(p)))
 }
 
 /// The XXH3 of a 6-byte token (a bigram of 3-byte characters): [`token_hash`], with the length

@@ -103,7 +103,7 @@ pub(super) fn count_terms(
             if !ahead && seen.saturating_mul(16) >= total {
                 builder.reserve_ahead(total as f64 / seen.max(1) as f64);
                 if let Some(earlier) = earlier {
-                    builder.size_tables_ahead(earlier, builder.growth(seen), total);
+                    builder.size_tables_ahead(earlier, seen, total);
                 }
                 ahead = true;
             }

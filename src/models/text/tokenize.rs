@@ -334,42 +334,33 @@ impl Tokens {
         self.spans.push((start, self.joined.len() as u32));
     }
 
-    /// [`Tokens::push_word`] of `word`, a slice of `src`: a word of at most 16 bytes followed
-    /// by enough of `src` is copied as the 16 bytes from it (a move of known size, where
-    /// copying the word's length calls `memcpy`: 8% of IMDB's counting), then cut to its
-    /// length. Any other word is pushed as usual.
+    /// Pushes `word`, a slice of `src`, non-empty, without spaces and in its final form. A
+    /// word of at most 16 bytes followed by enough of `src` is copied as the 16 bytes from it
+    /// (a move of known size, where copying the word's length calls `memcpy`: 8% of IMDB's
+    /// counting), then cut to its length.
     #[inline]
     fn push_word_in(&mut self, src: &str, word: &str) {
+        if !self.joined.is_empty() {
+            self.joined.push(' ');
+        }
+        let start = self.joined.len();
         // Where `word` starts in `src` (past its end, or wrapped, when it is not in it).
         let off = (word.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
         let chunk = src.as_bytes().get(off..).and_then(|rest| rest.first_chunk::<16>());
-        let Some(chunk) = chunk.filter(|_| word.len() <= 16) else {
-            return self.push_word(word);
-        };
-        if !self.joined.is_empty() {
-            self.joined.push(' ');
+        match chunk.filter(|_| word.len() <= 16) {
+            Some(chunk) => {
+                // SAFETY: `chunk` exists, so `word` starts in `src` at `off` with 16 bytes of
+                // `src` from there, and (at most 16 bytes) lies wholly in it: the first
+                // `word.len()` bytes of `chunk` are `word`'s own memory. Cut back to them, the
+                // string is `word` appended, valid UTF-8 when the vector is given back
+                // (nothing between can panic).
+                let bytes = unsafe { self.joined.as_mut_vec() };
+                bytes.extend_from_slice(chunk);
+                bytes.truncate(start + word.len());
+                debug_assert_eq!(&bytes[start..], word.as_bytes());
+            }
+            None => self.joined.push_str(word),
         }
-        let start = self.joined.len();
-        // SAFETY: `chunk` exists, so `word` starts in `src` at `off` with 16 bytes of `src`
-        // from there, and (at most 16 bytes) lies wholly in it: the first `word.len()` bytes
-        // of `chunk` are `word`'s own memory. Cut back to them, the string is `word` appended,
-        // valid UTF-8 when the vector is given back (nothing between can panic).
-        let bytes = unsafe { self.joined.as_mut_vec() };
-        bytes.extend_from_slice(chunk);
-        bytes.truncate(start + word.len());
-        debug_assert_eq!(&bytes[start..], word.as_bytes());
-        self.spans.push((start as u32, self.joined.len() as u32));
-        self.hashes.push(token_hash(word.as_bytes()));
-    }
-
-    /// Pushes a word known to be non-empty, without spaces and in its final form.
-    #[inline]
-    fn push_word(&mut self, word: &str) {
-        if !self.joined.is_empty() {
-            self.joined.push(' ');
-        }
-        let start = self.joined.len();
-        self.joined.push_str(word);
         self.spans.push((start as u32, self.joined.len() as u32));
         self.hashes.push(token_hash(word.as_bytes()));
     }

@@ -480,13 +480,14 @@ impl VocabularyBuilder {
     }
 
     /// Makes the lookup tables as large as the terms of `total` bytes of text will need, from
-    /// the vocabulary's growth between `earlier` and `now` (of the same builder), so that they
+    /// the vocabulary's growth between `earlier` and now, after `seen` bytes, so that they
     /// are not rebuilt each time they double (a rebuild inserts every term again, at random:
     /// about 4% of IMDB's training). The estimate is Heaps' law (`heaps`) fitted to the two
     /// points, taken a tenth short: a table too small grows as before, and one a power of two
     /// too large would cost memory the counting never uses. A hint: memory refused now is left
     /// to [`VocabularyBuilder::try_add`]. The vocabulary is the same whatever the tables' size.
-    pub fn size_tables_ahead(&mut self, earlier: Growth, now: Growth, total: usize) {
+    pub fn size_tables_ahead(&mut self, earlier: Growth, seen: usize, total: usize) {
+        let now = self.growth(seen);
         let want = |then: usize, n: usize| {
             (heaps((earlier.bytes, then), (now.bytes, n), total) as f64 * 0.9) as usize
         };
@@ -768,12 +769,6 @@ impl VocabularyBuilder {
         };
         self.occur(true, id, doc);
         id | PAIR
-    }
-
-    /// Slots of the words' counting table (tests of its size).
-    #[cfg(test)]
-    pub(super) fn index_slots(&self) -> usize {
-        self.index.slots.len()
     }
 
     /// Number of distinct terms seen so far.
