@@ -379,8 +379,9 @@ impl<S: AsRef<str>> FromIterator<Option<S>> for Texts {
 #[derive(Debug, Default)]
 pub(crate) struct TextBuilder {
     texts: Texts,
-    /// Open addressing, linear probing: a distinct text's [`Slot`], 0 for an empty one. Its
-    /// length is a power of two, at least twice the distinct texts.
+    /// Open addressing, linear probing from each text's [`home`] slot: a distinct text's tag
+    /// and code + 1 (see [`code`]), 0 for an empty slot. Its length is a power of two, at
+    /// least twice the distinct texts.
     table: Vec<u64>,
 }
 
