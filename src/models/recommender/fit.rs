@@ -34,7 +34,13 @@ pub(super) fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Recommen
         }
         Hyper::Als(_) => None,
     };
-    let prep = prepare(&cols, implicit, setup.train_rows(), &setup.test)?;
+    // Once the users and items are counted, the draws ahead stop at what the fit takes.
+    let counted = |users: usize, items: usize| {
+        if let (Some(ahead), Hyper::Sgd(sgd)) = (&ahead, &params.hyper) {
+            ahead.enough(init::draws_taken(params.algorithm, users, items, sgd.n_factors));
+        }
+    };
+    let prep = prepare(&cols, implicit, setup.train_rows(), &setup.test, counted)?;
     let (n_users, n_items) = (prep.users.len(), prep.items.len());
     check_memory(params, n_users, n_items, &common.budget)?;
     let control = &common.control;
@@ -212,7 +218,9 @@ pub(super) fn start_ahead(params: &Params, common: &Common) {
 }
 
 /// At most this many starting draws (12 MB) are made while the rows are read and prepared: all of them
-/// for 15,000 users and items of 100 factors.
+/// for 15,000 users and items of 100 factors. Fewer once the users and items are counted
+/// ([`init::DrawsAhead::enough`]): the thread then stops at what the fit takes and leaves the
+/// second core to the rows' preparation.
 const DRAWS_AHEAD: usize = 1_500_000;
 
 /// Checks the factor matrices a training of `params` over `users` and `items` takes against

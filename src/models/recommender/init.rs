@@ -14,10 +14,13 @@
 //! seed's low 32 bits are used, as `RandomState` accepts only 32-bit seeds.
 
 use super::factors::Factors;
+use super::params::Algorithm;
 use super::ratings::Triple;
 use crate::models::control::Control;
 use crate::models::memory;
 use crate::{Error, Result};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The Mersenne Twister MT19937 (Matsumoto and Nishimura's reference `genrand_int32`, seeded by
 /// `init_genrand` as numpy's `RandomState(seed)` seeds it): the same words as the `rand_mt`
@@ -125,12 +128,16 @@ impl NumpyNormal {
     /// thread while the caller does something else (the recommender reads its rows into ids
     /// meanwhile); [`DrawsAhead::finish`] hands the stream over.
     pub fn ahead(seed: u64, max: usize) -> DrawsAhead {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = std::sync::Arc::clone(&stop);
+        let limit = Arc::new(AtomicUsize::new(max));
+        let wanted = Arc::clone(&limit);
         let worker = std::thread::Builder::new().name("sqlml-init".into()).spawn(move || {
             let mut normal = NumpyNormal::new(seed);
             let mut draws = Vec::new();
-            while draws.len() + 2 <= max && !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            loop {
+                let max = wanted.load(Ordering::Relaxed);
+                if draws.len() + 2 > max {
+                    break;
+                }
                 let pairs = AHEAD_PAIRS.min((max - draws.len()) / 2);
                 if draws.try_reserve_exact(2 * pairs).is_err() {
                     break;
@@ -146,7 +153,7 @@ impl NumpyNormal {
             normal.ahead = draws;
             normal
         });
-        DrawsAhead { seed, stop, worker: worker.ok() }
+        DrawsAhead { seed, limit, worker: worker.ok() }
     }
 
     /// The next draw made ahead, if any is left (the buffer is freed with the last).
@@ -315,11 +322,24 @@ impl NumpyNormal {
     }
 }
 
+/// The number of draws the starting factors of `algorithm` take for `users` users and `items`
+/// items of `n_factors` factors: the user and item factors (SVD++ also the implicit item
+/// factors), in that order; none for ALS, which draws otherwise.
+pub fn draws_taken(algorithm: Algorithm, users: usize, items: usize, n_factors: usize) -> usize {
+    let rows = match algorithm {
+        Algorithm::Svd => users.saturating_add(items),
+        Algorithm::SvdPp => users.saturating_add(items.saturating_mul(2)),
+        Algorithm::Als => 0,
+    };
+    rows.saturating_mul(n_factors)
+}
+
 /// The first draws of a [`NumpyNormal`] stream, being made on a second thread
 /// ([`NumpyNormal::ahead`]).
 pub struct DrawsAhead {
     seed: u64,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The most draws the thread makes: lowered by [`DrawsAhead::enough`], 0 to stop.
+    limit: Arc<AtomicUsize>,
     worker: Option<std::thread::JoinHandle<NumpyNormal>>,
 }
 
@@ -329,11 +349,19 @@ impl DrawsAhead {
         self.seed
     }
 
+    /// Tells the drawing thread that `draws` draws are all the fit takes (once the users and
+    /// items are counted): it stops there (within 1,024 pairs) instead of at the most it was
+    /// given, and leaves the second core to the preparation of the rows. Draws it already
+    /// made beyond them are kept and unused.
+    pub fn enough(&self, draws: usize) {
+        self.limit.fetch_min(draws, Ordering::Relaxed);
+    }
+
     /// Stops the drawing thread (within 1,024 pairs) and returns the stream with the
     /// draws it made: the same stream as `NumpyNormal::new(seed)`. If the thread could not be
     /// started or panicked, that fresh stream (its draws were its own: nothing is lost).
     pub fn finish(mut self) -> NumpyNormal {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.limit.store(0, Ordering::Relaxed);
         self.worker.take().and_then(|w| w.join().ok()).unwrap_or_else(|| NumpyNormal::new(self.seed))
     }
 }
@@ -341,7 +369,7 @@ impl DrawsAhead {
 impl Drop for DrawsAhead {
     /// Stops and joins the thread when the stream is not wanted (an error before the start).
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.limit.store(0, Ordering::Relaxed);
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }
@@ -508,10 +536,23 @@ mod tests {
     /// all, more than used), continue as the one stream: the same factors, spare included.
     #[test]
     fn draws_ahead_equal_one_by_one() {
-        for (max, wait_ms) in
-            [(0, 0), (1, 5), (2, 5), (7, 5), (5_000, 0), (5_000, 20), (PIPELINE_PAIRS * 3, 20)]
-        {
+        // `enough`: the draws the fit takes, told while drawing (fewer than made, or more).
+        for (max, wait_ms, enough) in [
+            (0, 0, None),
+            (1, 5, None),
+            (2, 5, None),
+            (7, 5, Some(3)),
+            (5_000, 0, None),
+            (5_000, 20, None),
+            (5_000, 5, Some(1_001)),
+            (PIPELINE_PAIRS * 3, 20, None),
+            (PIPELINE_PAIRS * 3, 0, Some(2 * AHEAD_PAIRS + 1)),
+            (PIPELINE_PAIRS * 3, 10, Some(PIPELINE_PAIRS * 4)),
+        ] {
             let ahead = NumpyNormal::ahead(5, max);
+            if let Some(n) = enough {
+                ahead.enough(n);
+            }
             std::thread::sleep(std::time::Duration::from_millis(wait_ms));
             let mut fast = ahead.finish();
             let mut slow = NumpyNormal::new(5);
@@ -521,7 +562,7 @@ mod tests {
                 let m = fast.factors(&order, k, 0.1, 0.2, &Control::new()).unwrap();
                 for &row in &order {
                     let want: Vec<f32> = (0..k).map(|_| (0.1 + 0.2 * slow.gauss()) as f32).collect();
-                    assert_eq!(m.row(row as usize)[..k], want[..], "max {max} rows {rows} k {k}");
+                    assert_eq!(m.row(row as usize)[..k], want[..], "max {max} {enough:?} rows {rows} k {k}");
                 }
             }
             assert_eq!(fast.gauss(), slow.gauss(), "max {max}");

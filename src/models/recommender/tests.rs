@@ -524,3 +524,34 @@ fn a_head_start_changes_nothing_but_the_time() {
     let want = crate::models::train(Recommender::KIND, &data, Some("rating"), &mut opts, &fresh).unwrap();
     assert_eq!(postcard::to_stdvec(&t.model).unwrap(), postcard::to_stdvec(&want.model).unwrap());
 }
+
+/// `init::draws_taken` counts the draws the starting factors take (the draws ahead stop
+/// there): the stream's next draw after them is the one after that many (SVD and SVD++, odd
+/// and even counts).
+#[test]
+fn draws_taken_is_what_the_starting_factors_take() {
+    use super::init::{NumpyNormal, draws_taken};
+    use crate::models::control::Control;
+    let control = Control::new();
+    for (algorithm, users, items, k) in [
+        (Algorithm::Svd, 3u32, 5u32, 7),
+        (Algorithm::Svd, 10, 4, 100),
+        (Algorithm::SvdPp, 3, 5, 7),
+        (Algorithm::SvdPp, 6, 2, 20),
+    ] {
+        let (u, i): (Vec<u32>, Vec<u32>) = ((0..users).collect(), (0..items).collect());
+        let p = svd::SgdParams { n_factors: k, ..svd::SgdParams::default() };
+        let mut normal = NumpyNormal::new(9);
+        if algorithm == Algorithm::Svd {
+            svd::Fitted::init(&u, &i, 3.0, &p, &mut normal, &control).unwrap();
+        } else {
+            svdpp::State::init(&u, &i, 3.0, &p, &mut normal, &control).unwrap();
+        }
+        let mut fresh = NumpyNormal::new(9);
+        for _ in 0..draws_taken(algorithm, users as usize, items as usize, k) {
+            fresh.gauss();
+        }
+        assert_eq!(normal.gauss(), fresh.gauss(), "{algorithm:?} {users} users {items} items {k} factors");
+    }
+    assert_eq!(draws_taken(Algorithm::Als, 10, 10, 10), 0);
+}
