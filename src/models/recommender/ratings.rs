@@ -84,7 +84,8 @@ impl Csr {
             by_col[next_in_col[c]] = k as u32;
             next_in_col[c] += 1;
         }
-        drop(next_in_col);
+        // Now `next_in_col[c]` is where column c's entries end in `by_col` (and c + 1's
+        // begin): the last pass knows each entry's column without asking `col` again.
         let mut offsets: Vec<u64> = memory::zeroed(rows + 1, what)?;
         for k in 0..n {
             offsets[row(k) + 1] += 1;
@@ -96,13 +97,17 @@ impl Csr {
         next.extend_from_slice(&offsets[..rows]);
         let mut cols: Vec<u32> = memory::zeroed(n, what)?;
         let mut values: Vec<f32> = memory::zeroed(n, what)?;
-        for &k in &by_col {
-            let k = k as usize;
-            let r = row(k);
-            let at = next[r] as usize;
-            cols[at] = col(k);
-            values[at] = value(k);
-            next[r] += 1;
+        let mut start = 0;
+        for (c, &end) in next_in_col[..n_cols].iter().enumerate() {
+            for &k in &by_col[start..end] {
+                let k = k as usize;
+                let r = row(k);
+                let at = next[r] as usize;
+                cols[at] = c as u32;
+                values[at] = value(k);
+                next[r] += 1;
+            }
+            start = end;
         }
         Ok(Csr { offsets, cols, values })
     }
@@ -180,6 +185,39 @@ mod tests {
             )
             .unwrap();
             assert_eq!(wide, built, "{n_cols} columns");
+        }
+    }
+
+    /// Against a plain grouping: each row's entries in input order, stably sorted by
+    /// column (duplicates stay in input order), over rows and columns with no entries too.
+    #[test]
+    fn rows_are_sorted_by_column_with_duplicates_in_input_order() {
+        let (rows, n_cols) = (7, 13);
+        let mut x = 12345u64;
+        let triples: Vec<Triple> = (0..500)
+            .map(|k| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let (user, item) = ((x >> 33) as u32 % (rows as u32 - 1), (x >> 45) as u32 % (n_cols - 2));
+                Triple { user, item, value: k as f32 }
+            })
+            .collect();
+        let built = Csr::try_build_with_cols(
+            rows,
+            n_cols as usize,
+            triples.len(),
+            |k| triples[k].user as usize,
+            |k| triples[k].item,
+            |k| triples[k].value,
+        )
+        .unwrap();
+        assert_eq!(built.offsets.len(), rows + 1);
+        for r in 0..rows {
+            let mut want: Vec<(u32, f32)> =
+                triples.iter().filter(|t| t.user as usize == r).map(|t| (t.item, t.value)).collect();
+            want.sort_by_key(|&(c, _)| c);
+            let (cols, values) = built.row(r);
+            let got: Vec<(u32, f32)> = cols.iter().copied().zip(values.iter().copied()).collect();
+            assert_eq!(got, want, "row {r}");
         }
     }
 
