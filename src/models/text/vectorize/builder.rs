@@ -954,25 +954,25 @@ impl VocabularyBuilder {
             entries.select_nth_unstable_by(cap - 1, by_count);
             entries.truncate(cap);
         }
-        // Integer order first; then only runs sharing their first 8 bytes compare bytes.
+        // From `BESIDE_FROM` entries on, each half is sorted on its own core and the two are
+        // merged: terms are distinct, so (prefix, then bytes) is a total order, the same
+        // whichever way it is reached.
         control.look()?;
-        radix_sort(&mut entries, |e| e.prefix)?;
-        control.look()?;
-        let mut i = 0;
-        while i < entries.len() {
-            let mut j = i + 1;
-            while j < entries.len() && entries[j].prefix == entries[i].prefix {
-                j += 1;
-            }
-            control.tick((j - i) as u64)?;
-            if j - i > 1 {
-                entries[i..j].sort_unstable_by(by_bytes);
-            }
-            i = j;
-            // The bytes the next groups compare are scattered: prefetch them.
-            if let Some(e) = entries.get(i + AHEAD) {
-                prefetch_byte(self.text.as_bytes(), e.start as usize);
-            }
+        let text = self.text.as_bytes();
+        if entries.len() >= BESIDE_FROM && Control::second_cpu() {
+            let mid = entries.len() / 2;
+            let (a, b) = entries.split_at_mut(mid);
+            let (a, b) = control.both(
+                "the thread sorting the terms",
+                true,
+                |tick| sort_entries(a, text, tick),
+                |tick| sort_entries(b, text, tick),
+            )?;
+            a?;
+            b?;
+            entries = merge_sorted(&entries, mid, |x, y| by_bytes(x, y))?;
+        } else {
+            sort_entries(&mut entries, text, &|work| control.tick(work))?;
         }
         Ok((entries, provisional))
     }
@@ -1249,18 +1249,68 @@ fn append_exact<T: Copy>(v: &mut Vec<T>, more: Vec<T>) -> Result<()> {
     Ok(())
 }
 
+/// Sorts `entries` into vocabulary order, by their terms' bytes in `text`: by their first 8
+/// bytes (radix), then only the runs sharing those by the rest.
+fn sort_entries(entries: &mut [Entry], text: &[u8], tick: &dyn Fn(u64) -> Result<()>) -> Result<()> {
+    let bytes = |e: &Entry| &text[e.start as usize..e.end as usize];
+    radix_sort(entries, |e| e.prefix)?;
+    let mut i = 0;
+    while i < entries.len() {
+        let mut j = i + 1;
+        while j < entries.len() && entries[j].prefix == entries[i].prefix {
+            j += 1;
+        }
+        tick((j - i) as u64)?;
+        if j - i > 1 {
+            entries[i..j].sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)));
+        }
+        i = j;
+        // The bytes the next groups compare are scattered: prefetch them.
+        if let Some(e) = entries.get(i + AHEAD) {
+            prefetch_byte(text, e.start as usize);
+        }
+    }
+    Ok(())
+}
+
+/// The runs `v[..mid]` and `v[mid..]`, each sorted by `cmp`, merged into one (taken fallibly),
+/// the first run's first where they compare equal.
+pub(super) fn merge_sorted<T: Copy>(
+    v: &[T],
+    mid: usize,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Result<Vec<T>> {
+    let mut out = memory::with_capacity(v.len(), WHAT)?;
+    let (mut a, mut b) = v.split_at(mid);
+    while let (Some(x), Some(y)) = (a.first(), b.first()) {
+        if cmp(y, x).is_lt() {
+            out.push(*y);
+            b = &b[1..];
+        } else {
+            out.push(*x);
+            a = &a[1..];
+        }
+    }
+    out.extend_from_slice(a);
+    out.extend_from_slice(b);
+    Ok(out)
+}
+
 /// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs
 /// one counting pass and no move). Its buffer, as large as `v`, is taken fallibly.
-pub(super) fn radix_sort<T: Copy>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) -> Result<()> {
+pub(super) fn radix_sort<T: Copy>(v: &mut [T], key: impl Fn(&T) -> u64) -> Result<()> {
     const BITS: u32 = 11;
     let mut buf = memory::with_capacity(v.len(), WHAT)?;
     buf.extend_from_slice(v);
+    // Each pass moves the items from one buffer to the other.
+    let mut in_buf = false;
     let mut shift = 0;
     while shift < 64 {
         let digit = |e: &T| ((key(e) >> shift) & ((1 << BITS) - 1)) as usize;
+        let (src, dst): (&[T], &mut [T]) = if in_buf { (&buf, &mut *v) } else { (&*v, &mut buf) };
         let mut counts = [0usize; 1 << BITS];
-        v.iter().for_each(|e| counts[digit(e)] += 1);
-        if counts.contains(&v.len()) {
+        src.iter().for_each(|e| counts[digit(e)] += 1);
+        if counts.contains(&src.len()) {
             shift += BITS;
             continue;
         }
@@ -1268,13 +1318,16 @@ pub(super) fn radix_sort<T: Copy>(v: &mut Vec<T>, key: impl Fn(&T) -> u64) -> Re
         for c in counts.iter_mut() {
             (*c, sum) = (sum, sum + *c);
         }
-        for e in v.iter() {
+        for e in src {
             let d = digit(e);
-            buf[counts[d]] = *e;
+            dst[counts[d]] = *e;
             counts[d] += 1;
         }
-        std::mem::swap(v, &mut buf);
+        in_buf = !in_buf;
         shift += BITS;
+    }
+    if in_buf {
+        v.copy_from_slice(&buf);
     }
     Ok(())
 }

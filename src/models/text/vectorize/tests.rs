@@ -1,5 +1,5 @@
 use super::super::tokenize::{Tokenizer, TokenizerConfig, Tokens, term_hash};
-use super::builder::{heaps, radix_sort};
+use super::builder::{heaps, merge_sorted, radix_sort};
 use super::index::{EMPTY, Index, same_bytes};
 use super::*;
 
@@ -274,6 +274,30 @@ fn radix_sort_sorts() {
     want.sort();
     radix_sort(&mut v, |e| e.0).unwrap();
     assert_eq!(v, want);
+    // Sorted stably (equal keys keep their order), whichever buffer the last pass wrote: keys
+    // of 11 to 64 bits take 1 to 6 passes, and a slice of a larger vector sorts alone.
+    for bits in [11, 22, 33, 40, 64] {
+        let mut v: Vec<(u64, u32)> = (0..3000u32).map(|i| (next() >> (64 - bits), i)).collect();
+        v.extend((0..50u32).map(|i| (7, 10_000 + i)));
+        let mut want = v.clone();
+        want[100..].sort_by_key(|e| e.0);
+        radix_sort(&mut v[100..], |e| e.0).unwrap();
+        assert_eq!(v, want, "{bits}-bit keys");
+    }
+}
+
+/// Two sorted runs merge into one sorted run, the first run's item first among equals.
+#[test]
+fn sorted_runs_merge() {
+    let mut next = crate::models::text::xorshift(0x3e46e);
+    for (n, mid) in [(0, 0), (5, 0), (5, 5), (1000, 300), (1001, 500)] {
+        let mut v: Vec<(u64, u32)> = (0..n as u32).map(|i| (next() % 50, i)).collect();
+        v[..mid].sort_by_key(|e| e.0);
+        v[mid..].sort_by_key(|e| e.0);
+        let mut want = v.clone();
+        want.sort_by_key(|e| e.0);
+        assert_eq!(merge_sorted(&v, mid, |a, b| a.0.cmp(&b.0)).unwrap(), want, "{n} items, {mid}");
+    }
 }
 
 #[test]
@@ -461,6 +485,8 @@ fn pairs_spelled_on_two_cores_are_the_bytes_counted() {
             assert!(pairs.0.len() > 20_000 + 65_536, "{}", pairs.0.len());
         }
         assert_eq!(terms(&pairs.0), terms(&bytes.0), "1-{hi}, min_df {min_df}");
+        // In byte order (sorted on two cores and merged from 16,384 terms on).
+        assert!(terms(&pairs.0).windows(2).all(|w| w[0] < w[1]), "1-{hi}, min_df {min_df}");
         assert_eq!((&pairs.1, &pairs.2), (&bytes.1, &bytes.2), "1-{hi}, min_df {min_df}");
     }
 }
