@@ -207,8 +207,12 @@ impl<'a> Control<'a> {
     }
 
     /// Whether the machine has a second CPU for [`Control::beside`] and [`Control::both`].
+    /// Asked once per process: `available_parallelism` reads the scheduler affinity and the
+    /// cgroup's CPU quota each time (about 20 system calls, 8 µs here), and the text pipeline
+    /// asks for every batch of texts it splits.
     pub(crate) fn second_cpu() -> bool {
-        std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+        static SECOND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *SECOND.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
     }
 
     /// Runs `part(0, tick)` on this thread and `part(1, tick)` on a helper thread at the same
@@ -394,6 +398,13 @@ mod tests {
         let control = Control::new();
         let e = control.both("the test helper", true, |_| 1, |_| -> u8 { panic!("boom") });
         assert!(e.is_err_and(|e| e.to_string().contains("the test helper")));
+    }
+
+    /// The answer kept for the process is the standard library's.
+    #[test]
+    fn second_cpu_is_what_the_system_says() {
+        let system = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        assert_eq!((Control::second_cpu(), Control::second_cpu()), (system, system));
     }
 
     #[test]
