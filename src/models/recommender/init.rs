@@ -134,11 +134,11 @@ impl NumpyNormal {
             let mut normal = NumpyNormal::new(seed);
             let mut draws = Vec::new();
             loop {
-                let max = wanted.load(Ordering::Relaxed);
-                if draws.len() + 2 > max {
+                let most = wanted.load(Ordering::Relaxed);
+                if draws.len() + 2 > most {
                     break;
                 }
-                let pairs = AHEAD_PAIRS.min((max - draws.len()) / 2);
+                let pairs = AHEAD_PAIRS.min((most - draws.len()) / 2);
                 if draws.try_reserve_exact(2 * pairs).is_err() {
                     break;
                 }

@@ -137,8 +137,9 @@ pub(super) fn too_many(limit: u64, what: &str) -> crate::Error {
     ))
 }
 
-/// Kept terms from which [`VocabularyBuilder::finish_by_class_then`] sums the classes on a
-/// second core (below, a thread would cost more than it saves).
+/// Kept terms from which they are sorted on two cores ([`VocabularyBuilder::sort_kept`]) and
+/// [`VocabularyBuilder::finish_by_class_then`] sums the classes on a second core (below, a
+/// thread would cost more than it saves).
 const BESIDE_FROM: usize = 1 << 14;
 
 /// Distinct training terms above which the default `min_df` is 2
@@ -947,8 +948,8 @@ impl VocabularyBuilder {
     ) -> Result<(Vec<Entry>, usize)> {
         let provisional = self.terms.len() + self.pairs.len();
         let mut entries = self.kept_entries(min_df, control)?;
-        let bytes = |e: &Entry| &self.text.as_bytes()[e.start as usize..e.end as usize];
-        let by_bytes = |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)));
+        let text = self.text.as_bytes();
+        let by_bytes = vocabulary_order(text);
         if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
             let by_count = |a: &Entry, b: &Entry| b.count.cmp(&a.count).then_with(|| by_bytes(a, b));
             entries.select_nth_unstable_by(cap - 1, by_count);
@@ -958,7 +959,6 @@ impl VocabularyBuilder {
         // merged: terms are distinct, so (prefix, then bytes) is a total order, the same
         // whichever way it is reached.
         control.look()?;
-        let text = self.text.as_bytes();
         if entries.len() >= BESIDE_FROM && Control::second_cpu() {
             let mid = entries.len() / 2;
             let (a, b) = entries.split_at_mut(mid);
@@ -970,7 +970,7 @@ impl VocabularyBuilder {
             )?;
             a?;
             b?;
-            entries = merge_sorted(&entries, mid, |x, y| by_bytes(x, y))?;
+            entries = merge_sorted(&entries, mid, by_bytes)?;
         } else {
             sort_entries(&mut entries, text, &|work| control.tick(work))?;
         }
@@ -1249,10 +1249,16 @@ fn append_exact<T: Copy>(v: &mut Vec<T>, more: Vec<T>) -> Result<()> {
     Ok(())
 }
 
-/// Sorts `entries` into vocabulary order, by their terms' bytes in `text`: by their first 8
-/// bytes (radix), then only the runs sharing those by the rest.
+/// Vocabulary order: of two entries whose terms' bytes are in `text`, the one whose bytes
+/// come first (by their first 8 bytes, then the rest). Terms are distinct: a total order.
+fn vocabulary_order(text: &[u8]) -> impl Fn(&Entry, &Entry) -> std::cmp::Ordering + Copy + '_ {
+    let bytes = move |e: &Entry| &text[e.start as usize..e.end as usize];
+    move |a: &Entry, b: &Entry| a.prefix.cmp(&b.prefix).then_with(|| bytes(a).cmp(bytes(b)))
+}
+
+/// Sorts `entries` into [`vocabulary_order`]: by their first 8 bytes (radix), then only the
+/// runs sharing those by the rest.
 fn sort_entries(entries: &mut [Entry], text: &[u8], tick: &dyn Fn(u64) -> Result<()>) -> Result<()> {
-    let bytes = |e: &Entry| &text[e.start as usize..e.end as usize];
     radix_sort(entries, |e| e.prefix)?;
     let mut i = 0;
     while i < entries.len() {
@@ -1262,7 +1268,7 @@ fn sort_entries(entries: &mut [Entry], text: &[u8], tick: &dyn Fn(u64) -> Result
         }
         tick((j - i) as u64)?;
         if j - i > 1 {
-            entries[i..j].sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)));
+            entries[i..j].sort_unstable_by(vocabulary_order(text));
         }
         i = j;
         // The bytes the next groups compare are scattered: prefetch them.
