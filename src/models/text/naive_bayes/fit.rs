@@ -76,6 +76,10 @@ pub(super) fn split_classes(rows: &SparseRows, by_class: &[Vec<u32>]) -> usize {
     work.len()
 }
 
+/// Counts below which a multinomial weight's logarithm is looked up rather than computed (most
+/// sums of a large vocabulary are counts of a few occurrences; the same values either way).
+const SMALL_COUNTS: usize = 1024;
+
 impl NaiveBayes {
     /// Fits on `rows` (over `n_features` terms) with class ids `y` (all `< n_classes`). The
     /// sizes come from the data: a refused allocation is an error, and so is a panic of the
@@ -215,8 +219,13 @@ impl NaiveBayes {
             Algorithm::Multinomial => {
                 // W = ln(N_cf + α) − ln(N_c + αV) = [ln α − ln(N_c + αV)] + ln(1 + N_cf/α)
                 default = totals.iter().map(|t| alpha.ln() - (t + alpha * v).ln()).collect();
+                // Most sums are small counts: their logarithms are looked up (the same values).
+                let small: Vec<f32> = (0..SMALL_COUNTS).map(|n| (n as f64 / alpha).ln_1p() as f32).collect();
                 for (d, &n) in deltas.iter_mut().zip(&sums) {
-                    *d = (n / alpha).ln_1p() as f32;
+                    *d = match small.get(n as usize) {
+                        Some(&w) if n == n.trunc() && n >= 0.0 => w,
+                        _ => (n / alpha).ln_1p() as f32,
+                    };
                 }
             }
             Algorithm::Complement => {

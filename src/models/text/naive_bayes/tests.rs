@@ -200,3 +200,26 @@ fn empty_document_gets_the_prior() {
     softmax(&mut s);
     close(s[0], 2.0 / 3.0);
 }
+
+/// The multinomial weights of small whole counts are looked up, not computed: the same bits
+/// as computing them, for whole counts on either side of the table's end, fractional sums
+/// (TF-IDF rows) and several smoothings.
+#[test]
+fn multinomial_weights_of_small_counts_are_the_logarithms() {
+    let values = [1.0f32, 2.0, 0.5, 3.25, 1023.0, 1024.0, 1025.0, 70000.0, 1e-3];
+    let n = values.len();
+    let rows =
+        SparseRows { offsets: (0..=n).collect(), features: (0..n as u32).collect(), values: values.to_vec() };
+    let y: Vec<u32> = (0..n as u32).map(|d| d % 2).collect();
+    for alpha in [0.1, 1.0, 0.37, 2.5] {
+        let nb =
+            NaiveBayes::fit(&rows, &y, 2, n, Algorithm::Multinomial, alpha, Priors::Learned, &Control::new())
+                .unwrap();
+        // One entry a term, in term order: the term's one value.
+        assert_eq!(nb.deltas.len(), n);
+        for (d, &v) in nb.deltas.iter().zip(&values) {
+            let want = (v as f64 / alpha).ln_1p() as f32;
+            assert_eq!(d.to_bits(), want.to_bits(), "count {v}, alpha {alpha}");
+        }
+    }
+}

@@ -905,6 +905,10 @@ impl VocabularyBuilder {
                 if i % 4096 == 4095 {
                     tick(4096)?;
                 }
+                // The class rows are read at random: prefetch ahead.
+                if let Some(next) = entries.get(i + AHEAD) {
+                    counts.prefetch_row(next.pos);
+                }
                 counts.counts(e.pos, counts.value(e.count, e.df), &mut row[..k]);
                 sums.push(&row[..k])?;
             }

@@ -122,6 +122,16 @@ impl ClassCounts {
         }
     }
 
+    /// Prefetches the row of a term in class `state`, if it has one (a hint).
+    #[inline(always)]
+    pub(super) fn prefetch_row(&self, state: u32) {
+        if state & SINGLE == 0
+            && let Some(n) = self.rows.get(state as usize * self.k)
+        {
+            super::index::prefetch(n);
+        }
+    }
+
     /// Room for `terms` more terms to get their row (memory refused is an error). Refuses rows
     /// past [`MAX_ROWS`].
     pub(super) fn reserve(&mut self, terms: usize) -> Result<()> {
@@ -229,16 +239,22 @@ impl TermClassSums {
 
     /// Appends the next term's `counts` (one per class).
     pub(super) fn push(&mut self, counts: &[u32]) -> Result<()> {
-        let seen = counts.iter().filter(|&&n| n > 0).count();
-        memory::reserve(&mut self.classes, seen, WHAT)?;
-        memory::reserve(&mut self.sums, seen, WHAT)?;
-        for (c, &n) in counts.iter().enumerate() {
-            if n > 0 {
-                self.classes.push(c as u32);
-                self.sums.push(n as f64);
-                self.totals[c] += n as f64;
-            }
+        // Every class is written at the end, and the end moves past those counted: no branch
+        // on the counts, which follow no pattern.
+        let mut end = self.classes.len();
+        memory::reserve(&mut self.classes, counts.len(), WHAT)?;
+        memory::reserve(&mut self.sums, counts.len(), WHAT)?;
+        self.classes.resize(end + counts.len(), 0);
+        self.sums.resize(end + counts.len(), 0.0);
+        for ((c, &n), total) in counts.iter().enumerate().zip(&mut self.totals) {
+            self.classes[end] = c as u32;
+            self.sums[end] = n as f64;
+            // (Adding a zero count leaves a total's bits as they are.)
+            *total += n as f64;
+            end += usize::from(n > 0);
         }
+        self.classes.truncate(end);
+        self.sums.truncate(end);
         let end = u32::try_from(self.classes.len()).map_err(|_| {
             crate::Error::data(format!(
                 "the corpus has more than {} (term, class) pairs, more than a naive Bayes model holds (use fewer texts, raise 'min_df' or lower 'max_features')",
