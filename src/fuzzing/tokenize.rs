@@ -107,7 +107,7 @@ fn counting_agrees(tok: &Tokenizer, text: &str, lo: usize, hi: usize) {
             let builder = if i < split { &mut first } else { &mut second };
             builder.try_add(&toks, lo, hi).expect("a fuzz input's terms fit");
         }
-        first.try_append(second, &|_| Ok(())).expect("appending in memory");
+        first.try_append(second, &crate::models::control::Control::new()).expect("appending in memory");
         let (vocab, rows, _) =
             first.finish(min_df, None, Weighting::Count, &Control::new()).expect("finishing in memory");
         ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), rows)
@@ -156,7 +156,7 @@ fn class_counting_agrees(
                 let builder = if i < split { &mut first } else { &mut second };
                 builder.try_add_in_class(&toks, lo, hi, (i % K) as u32).expect("a fuzz input's terms fit");
             }
-            first.try_append(second, &|_| Ok(())).expect("appending in memory");
+            first.try_append(second, &crate::models::control::Control::new()).expect("appending in memory");
             let (vocab, got) =
                 first.finish_by_class(min_df, None, &Control::new()).expect("finishing in memory");
             let got_terms: Vec<String> = (0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect();

@@ -133,7 +133,7 @@ pub(super) fn count_terms(
     }
     let (first, second) = in_halves_with(rows.len(), control, &progress, count)?;
     let mut builder = first?;
-    builder.try_append(second?, &|work| control.tick(work))?;
+    builder.try_append(second?, control)?;
     Ok(builder)
 }
 
@@ -375,23 +375,23 @@ mod tests {
             "a text without its class"
         );
         rows.try_add(&tokens, 1, 2).unwrap();
-        let tick = |_: u64| Ok(());
+        let control = Control::new();
         let mut presence = VocabularyBuilder::by_class(2, true).unwrap();
         presence.try_add_in_class(&tokens, 1, 2, 0).unwrap();
         let mut occurrences = VocabularyBuilder::by_class(2, false).unwrap();
         occurrences.try_add_in_class(&tokens, 1, 2, 1).unwrap();
         assert!(
-            matches!(presence.try_append(occurrences, &tick), Err(Error::Internal(_))),
+            matches!(presence.try_append(occurrences, &control), Err(Error::Internal(_))),
             "presence and counts"
         );
         let mut empty_rows = VocabularyBuilder::by_class(2, true).unwrap();
         assert!(matches!(
-            empty_rows.try_append(VocabularyBuilder::default(), &tick),
+            empty_rows.try_append(VocabularyBuilder::default(), &control),
             Err(Error::Internal(_))
         ));
         let mut other = VocabularyBuilder::by_class(2, false).unwrap();
         other.try_add_in_class(&tokens, 1, 2, 0).unwrap();
-        assert!(matches!(other.try_append(rows, &tick), Err(Error::Internal(_))));
+        assert!(matches!(other.try_append(rows, &control), Err(Error::Internal(_))));
         let rows = serial(&texts(10), &(0..10).collect::<Vec<_>>(), 1, 2);
         assert!(matches!(rows.finish_by_class(1, None, &Control::new()), Err(Error::Internal(_))));
         // The rows of a builder by class (it keeps none) are refused too, not an index panic.
@@ -416,11 +416,11 @@ mod tests {
     fn appending_empty_builders() {
         let col = texts(40);
         let rows: Vec<usize> = (0..40).collect();
-        let tick = |_: u64| Ok(());
+        let control = Control::new();
         let mut a = serial(&col, &rows, 1, 2);
-        a.try_append(VocabularyBuilder::default(), &tick).unwrap();
+        a.try_append(VocabularyBuilder::default(), &control).unwrap();
         let mut b = VocabularyBuilder::default();
-        b.try_append(serial(&col, &rows, 1, 2), &tick).unwrap();
+        b.try_append(serial(&col, &rows, 1, 2), &control).unwrap();
         assert_eq!(finished(a), finished(serial(&col, &rows, 1, 2)));
         assert_eq!(finished(b), finished(serial(&col, &rows, 1, 2)));
     }
@@ -431,11 +431,13 @@ mod tests {
     fn counting_goes_on_after_an_append() {
         let col = texts(90);
         let rows: Vec<usize> = (0..90).collect();
-        let tick = |_: u64| Ok(());
+        let control = Control::new();
         let (t, mut tokens) = (tokenizer(), Tokens::default());
-        for fallible in [true, false] {
+        for (fallible, beside) in [(true, false), (false, false), (true, true)] {
             let mut a = serial(&col, &rows[..30], 1, 2);
-            a.try_append(serial(&col, &rows[30..50], 1, 2), &tick).unwrap();
+            // (The pairs looked up on two cores, with a second CPU, however few.)
+            a.always_beside = beside;
+            a.try_append(serial(&col, &rows[30..50], 1, 2), &control).unwrap();
             for &r in &rows[50..70] {
                 t.tokenize(&cell_text(col.get(r)).unwrap(), &mut tokens);
                 if fallible {
@@ -444,14 +446,18 @@ mod tests {
                     a.add(&tokens, 1, 2);
                 }
             }
-            a.try_append(serial(&col, &rows[70..80], 1, 2), &tick).unwrap();
-            a.try_append(serial(&col, &rows[80..], 1, 2), &tick).unwrap();
-            assert_eq!(finished(a), finished(serial(&col, &rows, 1, 2)), "fallible {fallible}");
+            a.try_append(serial(&col, &rows[70..80], 1, 2), &control).unwrap();
+            a.try_append(serial(&col, &rows[80..], 1, 2), &control).unwrap();
+            assert_eq!(
+                finished(a),
+                finished(serial(&col, &rows, 1, 2)),
+                "fallible {fallible}, beside {beside}"
+            );
         }
         // Trigrams too (pairs of pairs and words), appended twice.
         let mut b = serial(&col, &rows[..40], 1, 3);
-        b.try_append(serial(&col, &rows[40..75], 1, 3), &tick).unwrap();
-        b.try_append(serial(&col, &rows[75..], 1, 3), &tick).unwrap();
+        b.try_append(serial(&col, &rows[40..75], 1, 3), &control).unwrap();
+        b.try_append(serial(&col, &rows[75..], 1, 3), &control).unwrap();
         assert_eq!(finished(b), finished(serial(&col, &rows, 1, 3)));
     }
 

@@ -199,6 +199,9 @@ pub struct VocabularyBuilder {
     /// Probe in stages whatever the table's size (tests of that path).
     #[cfg(test)]
     pub(super) always_staged: bool,
+    /// Look the pairs of an appended builder up on two cores whatever their number (tests).
+    #[cfg(test)]
+    pub(in crate::models::text) always_beside: bool,
     /// Count every n-gram by its bytes, as before pairs (tests and fuzzing compare the two).
     #[cfg(any(test, feature = "fuzzing"))]
     pub(super) no_pairs: bool,
@@ -545,9 +548,11 @@ impl VocabularyBuilder {
     /// Appends the documents `later` counted (the texts after this builder's, in order): the
     /// result is the builder that would have counted all of them one after the other (the same
     /// terms with the same counts and document frequencies, the same rows; only the provisional
-    /// ids differ, and [`VocabularyBuilder::finish`] does not depend on those). `tick` is called
-    /// with the work done now and then; its error ends the merge.
-    pub fn try_append(&mut self, later: VocabularyBuilder, tick: &dyn Fn(u64) -> Result<()>) -> Result<()> {
+    /// ids differ, and [`VocabularyBuilder::finish`] does not depend on those). `control` is
+    /// ticked with the work done now and then; its error ends the merge. Many word pairs are
+    /// looked up on two cores ([`VocabularyBuilder::append_pairs`]).
+    pub fn try_append(&mut self, later: VocabularyBuilder, control: &Control<'_>) -> Result<()> {
+        let tick = &|work| control.tick(work);
         if self.by_class.as_ref().map(ClassCounts::shape) != later.by_class.as_ref().map(ClassCounts::shape) {
             return Err(crate::Error::Internal("builders of different counts appended".into()));
         }
@@ -641,7 +646,7 @@ impl VocabularyBuilder {
             self.terms.push(TermStats { start, end, last_doc: u32::MAX, pos, ..*t });
         }
         drop((text, terms));
-        let pair_remap = self.append_pairs(pairs, later_counts.as_ref(), &remap, tick)?;
+        let pair_remap = self.append_pairs(pairs, later_counts.as_ref(), &remap, control)?;
         for f in features.iter_mut() {
             *f = if *f & PAIR != 0 { pair_remap[(*f & !PAIR) as usize] | PAIR } else { remap[*f as usize] };
         }
@@ -658,13 +663,39 @@ impl VocabularyBuilder {
     /// by `words`, its pair ids as they are merged, in order: a pair's first part has a lower
     /// id), are added to this builder's counts or appended; returns their ids here. The pairs'
     /// table is dropped, as the words' is.
+    ///
+    /// When every pair is of two words (a pair's id here then depends on its words alone), from
+    /// [`APPEND_BESIDE_FROM`] pairs and with a second CPU, the pairs are first looked up on two
+    /// cores, each half of them on its own (reading this builder only), and then merged in
+    /// order here: the same ids and counts as looking each up as it is merged.
     fn append_pairs(
         &mut self,
         later: Vec<TermStats>,
         later_counts: Option<&ClassCounts>,
         words: &[u32],
-        tick: &dyn Fn(u64) -> Result<()>,
+        control: &Control<'_>,
     ) -> Result<Vec<u32>> {
+        let tick = &|work| control.tick(work);
+        #[cfg(test)]
+        let many = later.len() >= APPEND_BESIDE_FROM || self.always_beside;
+        #[cfg(not(test))]
+        let many = later.len() >= APPEND_BESIDE_FROM;
+        if !self.longer && many && Control::second_cpu() {
+            let mut found: Vec<u32> = memory::with_capacity(later.len(), WHAT)?;
+            found.resize(later.len(), EMPTY);
+            let mid = later.len() / 2;
+            let (first, second) = found.split_at_mut(mid);
+            let this = &*self;
+            let (a, b) = control.both(
+                "the thread looking up word pairs",
+                true,
+                |tick| this.find_pairs(&later[..mid], words, first, tick),
+                |tick| this.find_pairs(&later[mid..], words, second, tick),
+            )?;
+            a?;
+            b?;
+            return self.merge_pairs(later, later_counts, words, found, tick);
+        }
         let mut remap: Vec<u32> = memory::with_capacity(later.len(), WHAT)?;
         let mut new_pairs = 0;
         // The id here of a pair's first part: a word, or a pair of a lower id (renumbered before).
@@ -699,11 +730,7 @@ impl VocabularyBuilder {
                 tick(4096 * 8)?;
             }
         }
-        self.check_pairs(new_pairs)?;
-        self.pairs.try_reserve_exact(new_pairs).map_err(|_| {
-            memory::refused(((self.pairs.len() + new_pairs) * size_of::<TermStats>()) as f64, WHAT)
-        })?;
-        self.pair_index = Index::default();
+        self.reserve_new_pairs(new_pairs)?;
         for (i, p) in later.iter().enumerate() {
             if remap[i] == EMPTY {
                 let pos = match (&mut self.by_class, later_counts) {
@@ -716,6 +743,89 @@ impl VocabularyBuilder {
             }
         }
         Ok(remap)
+    }
+
+    /// The ids here of `later`'s pairs of two words (`words` renumbers their words), looked up
+    /// in this builder's pairs ([`EMPTY`]: new to it), into `out`.
+    fn find_pairs(
+        &self,
+        later: &[TermStats],
+        words: &[u32],
+        out: &mut [u32],
+        tick: &dyn Fn(u64) -> Result<()>,
+    ) -> Result<()> {
+        for (i, (p, id)) in later.iter().zip(out).enumerate() {
+            // A slot, then the record it names, at random: prefetch each ahead.
+            self.pair_index.prefetch_ahead(&self.pairs, i, |j| later.get(j).map(|p| untag(p.tag)));
+            let (a, b) = (words[p.start as usize], words[p.end as usize]);
+            *id = self
+                .pair_index
+                .find(untag(p.tag), |m| {
+                    let m = &self.pairs[m as usize];
+                    m.start == a && m.end == b
+                })
+                .unwrap_or(EMPTY);
+            if i % 4096 == 4095 {
+                tick(4096 * 4)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rest of [`VocabularyBuilder::append_pairs`] once `later`'s pairs are looked up
+    /// (`found`: their ids here, [`EMPTY`] where new): the counts added in order, the new pairs
+    /// appended; returns their ids here.
+    fn merge_pairs(
+        &mut self,
+        later: Vec<TermStats>,
+        later_counts: Option<&ClassCounts>,
+        words: &[u32],
+        mut found: Vec<u32>,
+        tick: &dyn Fn(u64) -> Result<()>,
+    ) -> Result<Vec<u32>> {
+        let new_pairs = found.iter().filter(|&&id| id == EMPTY).count();
+        self.reserve_new_pairs(new_pairs)?;
+        for (i, p) in later.iter().enumerate() {
+            // The records are known: prefetch ahead.
+            if let Some(&next) = found.get(i + AHEAD)
+                && let Some(r) = self.pairs.get(next as usize)
+            {
+                prefetch(r);
+            }
+            let id = &mut found[i];
+            if *id == EMPTY {
+                // New here: appended in order, its first part a word.
+                let pos = match (&mut self.by_class, later_counts) {
+                    (Some(mine), Some(theirs)) => mine.append(theirs, p.pos),
+                    _ => 0,
+                };
+                let (start, end) = (words[p.start as usize], words[p.end as usize]);
+                *id = self.pairs.len() as u32;
+                self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos, ..*p });
+            } else {
+                let mine = &mut self.pairs[*id as usize];
+                if let (Some(counts), Some(theirs)) = (&mut self.by_class, later_counts) {
+                    merge_classes(counts, mine, theirs, p);
+                }
+                mine.count = mine.count.saturating_add(p.count);
+                mine.df += p.df;
+            }
+            if i % 4096 == 4095 {
+                tick(4096 * 4)?;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Room for `new_pairs` more pairs, exactly (refused past [`PAIR`]); the pairs' table is
+    /// dropped: it is not extended with them, as `finish` needs none.
+    fn reserve_new_pairs(&mut self, new_pairs: usize) -> Result<()> {
+        self.check_pairs(new_pairs)?;
+        self.pairs.try_reserve_exact(new_pairs).map_err(|_| {
+            memory::refused(((self.pairs.len() + new_pairs) * size_of::<TermStats>()) as f64, WHAT)
+        })?;
+        self.pair_index = Index::default();
+        Ok(())
     }
 
     /// Counts one occurrence of `term` in document `doc`; returns its provisional id.
@@ -1086,6 +1196,10 @@ impl VocabularyBuilder {
         Ok(entries)
     }
 }
+
+/// Word pairs of an appended builder from which [`VocabularyBuilder::append_pairs`] looks them
+/// up on two cores.
+const APPEND_BESIDE_FROM: usize = 1 << 16;
 
 /// Pairs from which [`VocabularyBuilder::kept_entries`] spells them out on two cores.
 const SPELL_BESIDE_FROM: usize = 1 << 16;
