@@ -1061,33 +1061,41 @@ impl VocabularyBuilder {
         control: &Control<'_>,
     ) -> Result<(Vec<Entry>, usize)> {
         let provisional = self.terms.len() + self.pairs.len();
-        let mut entries = self.kept_entries(min_df, control)?;
+        let mut runs = self.kept_entries(min_df, control)?;
         let text = self.text.as_bytes();
         let by_bytes = vocabulary_order(text);
-        if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
-            let by_count = |a: &Entry, b: &Entry| b.count.cmp(&a.count).then_with(|| by_bytes(a, b));
-            entries.select_nth_unstable_by(cap - 1, by_count);
-            entries.truncate(cap);
+        let total: usize = runs.iter().map(Vec::len).sum();
+        if runs.len() > 1 && (max_features.is_some_and(|cap| cap < total) || total < BESIDE_FROM) {
+            runs = vec![concatenate(runs)?];
         }
-        // From `BESIDE_FROM` entries on, each half is sorted on its own core and the two are
-        // merged: terms are distinct, so (prefix, then bytes) is a total order, the same
-        // whichever way it is reached.
+        // Terms are distinct, so (prefix, then bytes) is a total order, the same whichever way
+        // it is reached: two runs are each sorted on its own core and merged, and so are the
+        // halves of one run from `BESIDE_FROM` entries on.
         control.look()?;
-        if entries.len() >= BESIDE_FROM && Control::second_cpu() {
-            let mid = entries.len() / 2;
-            let (a, b) = entries.split_at_mut(mid);
-            let (a, b) = control.both(
-                "the thread sorting the terms",
-                true,
-                |tick| sort_entries(a, text, tick),
-                |tick| sort_entries(b, text, tick),
-            )?;
-            a?;
-            b?;
-            entries = merge_sorted(&entries, mid, by_bytes)?;
-        } else {
-            sort_entries(&mut entries, text, &|work| control.tick(work))?;
-        }
+        let entries = match <[Vec<Entry>; 2]>::try_from(runs) {
+            Ok([mut a, mut b]) => {
+                sort_both(&mut a, &mut b, text, control)?;
+                merge_sorted(&a, &b, by_bytes, control, true)?
+            }
+            Err(runs) => {
+                let mut entries = concatenate(runs)?;
+                if let Some(cap) = max_features.filter(|&cap| cap < entries.len()) {
+                    let by_count = |a: &Entry, b: &Entry| b.count.cmp(&a.count).then_with(|| by_bytes(a, b));
+                    entries.select_nth_unstable_by(cap - 1, by_count);
+                    entries.truncate(cap);
+                }
+                if entries.len() >= BESIDE_FROM && Control::second_cpu() {
+                    let mid = entries.len() / 2;
+                    let (a, b) = entries.split_at_mut(mid);
+                    sort_both(a, b, text, control)?;
+                    let (a, b) = entries.split_at(mid);
+                    merge_sorted(a, b, by_bytes, control, true)?
+                } else {
+                    sort_entries(&mut entries, text, &|work| control.tick(work))?;
+                    entries
+                }
+            }
+        };
         Ok((entries, provisional))
     }
 
@@ -1143,10 +1151,12 @@ impl VocabularyBuilder {
     /// The entries of the terms found in at least `min_df` texts, words then pairs, each in id
     /// order (ids: words first, then pairs), carrying what the passes in sorted order need so
     /// that they read no term record at random (the records outgrow the caches on a large
-    /// corpus); the records are given back. The kept pairs are spelled out ("first second") at the end of the terms' text
-    /// as they are met, the others never. With many pairs, all of two words, and a second CPU,
-    /// each half of the pairs is spelled on its own core (into its own string, appended after).
-    fn kept_entries(&mut self, min_df: usize, control: &Control<'_>) -> Result<Vec<Entry>> {
+    /// corpus); the records are given back. The kept pairs are spelled out ("first second") at
+    /// the end of the terms' text as they are met, the others never. With many pairs, all of two
+    /// words, and a second CPU, each half of the pairs is spelled on its own core (into its own
+    /// string, appended after): the entries then come in two runs (the words and the first
+    /// half's pairs, then the second half's), which are sorted where they are; else in one.
+    fn kept_entries(&mut self, min_df: usize, control: &Control<'_>) -> Result<Vec<Vec<Entry>>> {
         if self.terms.len().saturating_add(self.pairs.len()) >= u32::MAX as usize {
             return Err(too_many(u64::from(u32::MAX - 1), "distinct terms"));
         }
@@ -1163,27 +1173,26 @@ impl VocabularyBuilder {
         let (terms, text) = (&self.terms, &self.text);
         let mut pairs = std::mem::take(&mut self.pairs);
         let spelled = if !self.longer && n >= SPELL_BESIDE_FROM && Control::second_cpu() {
-            let (first, second) = pairs.split_at_mut(n / 2);
+            let mid = even_split(&pairs, min_df, entries.len());
+            let (first, second) = pairs.split_at_mut(mid);
             let (a, b) = control.both(
                 "the thread spelling out word pairs",
                 true,
-                |tick| spell_kept(terms, text, first, words, min_df, tick),
-                |tick| spell_kept(terms, text, second, words + (n / 2) as u32, min_df, tick),
+                |tick| spell_kept(terms, text, first, words, min_df, entries, tick),
+                |tick| spell_kept(terms, text, second, words + mid as u32, min_df, Vec::new(), tick),
             )?;
             vec![a?, b?]
         } else {
-            vec![spell_kept(terms, text, &mut pairs, words, min_df, &|work| control.tick(work))?]
+            vec![spell_kept(terms, text, &mut pairs, words, min_df, entries, &|work| control.tick(work))?]
         };
         // The records are not read again: their memory (28 bytes a distinct term, most of
-        // them dropped by `min_df`) is given back before the entries are put together and
-        // sorted.
+        // them dropped by `min_df`) is given back before the entries are sorted.
         drop(pairs);
         self.terms = Vec::new();
-        // Each part's text goes after the terms' (and the parts before it): its entries are
-        // moved there.
-        let more: usize = spelled.iter().map(|(_, e)| e.len()).sum();
-        memory::reserve(&mut entries, more, WHAT)?;
-        for (bytes, part) in spelled {
+        // Each part's text goes after the terms' (and the parts before it): the bounds of its
+        // pairs' entries are moved there.
+        let mut runs = Vec::with_capacity(spelled.len());
+        for Spelled { text: bytes, mut entries, from } in spelled {
             let base = self.text.len();
             self.check_u32(0, bytes.len(), 0, 0)?;
             self.text
@@ -1191,10 +1200,49 @@ impl VocabularyBuilder {
                 .map_err(|_| memory::refused((base + bytes.len()) as f64, WHAT))?;
             self.text.push_str(&bytes);
             let base = base as u32;
-            entries.extend(part.into_iter().map(|e| Entry { start: e.start + base, end: e.end + base, ..e }));
+            for e in &mut entries[from..] {
+                (e.start, e.end) = (e.start + base, e.end + base);
+            }
+            runs.push(entries);
         }
-        Ok(entries)
+        Ok(runs)
     }
+}
+
+/// Where to split `pairs` so that the kept ones (in at least `min_df` texts) of the first part
+/// and `words` kept words are about as many as those of the second part: the two runs of
+/// [`VocabularyBuilder::kept_entries`] are then spelled and sorted in about the same time (the
+/// second builder's pairs, appended last, are mostly of one text). Estimated from every
+/// [`SPLIT_SAMPLE`]th pair. Any split gives the same vocabulary.
+fn even_split(pairs: &[TermStats], min_df: usize, words: usize) -> usize {
+    let kept = |p: &TermStats| p.df as usize >= min_df;
+    let sampled = sampled_kept(pairs, min_df);
+    // Kept pairs for the first part (sampled), past the words.
+    let want = (words / SPLIT_SAMPLE + sampled).div_ceil(2).saturating_sub(words / SPLIT_SAMPLE);
+    let mut seen = 0;
+    for (i, p) in pairs.iter().step_by(SPLIT_SAMPLE).enumerate() {
+        if seen >= want {
+            return i * SPLIT_SAMPLE;
+        }
+        seen += usize::from(kept(p));
+    }
+    pairs.len()
+}
+
+/// The pairs kept (in at least `min_df` texts) of every [`SPLIT_SAMPLE`]th of `pairs`.
+fn sampled_kept(pairs: &[TermStats], min_df: usize) -> usize {
+    pairs.iter().step_by(SPLIT_SAMPLE).filter(|p| p.df as usize >= min_df).count()
+}
+
+/// The sampling stride of [`even_split`] and of the entries' room in [`spell_kept`].
+const SPLIT_SAMPLE: usize = 32;
+
+/// The pairs [`spell_kept`] spelled: their bytes, and the entries it was given followed by
+/// theirs (from `from` on: bounds in `text`).
+struct Spelled {
+    text: String,
+    entries: Vec<Entry>,
+    from: usize,
 }
 
 /// Word pairs of an appended builder from which [`VocabularyBuilder::append_pairs`] looks them
@@ -1223,16 +1271,22 @@ fn prefix_of(bytes: &[u8]) -> u64 {
 /// `first_id`) into a new string, and makes their entries, whose bounds are in that string.
 /// A pair's first part is a word (of `words`, spelled in `text`) or a pair of a lower id of
 /// this same slice, spelled before it (the records of the pairs spelled get their bounds in
-/// the new string; the others get an empty span); its last part is a word.
+/// the new string), and kept (it occurs in every text the pair occurs in); its last part is a
+/// word.
 fn spell_kept(
     words: &[TermStats],
     text: &str,
     pairs: &mut [TermStats],
     first_id: u32,
     min_df: usize,
+    mut entries: Vec<Entry>,
     tick: &dyn Fn(u64) -> Result<()>,
-) -> Result<(String, Vec<Entry>)> {
-    let (mut out, mut entries) = (String::new(), Vec::new());
+) -> Result<Spelled> {
+    let (mut out, from) = (String::new(), entries.len());
+    // Room for the kept pairs as sampled, and an eighth more (a hint: the entries grow past
+    // it, by doubling and a copy; room refused is left to the pushes).
+    let expected = sampled_kept(pairs, min_df).saturating_mul(SPLIT_SAMPLE);
+    let _ = entries.try_reserve_exact(expected + expected / 8);
     let pair_base = first_id as usize - words.len();
     for i in 0..pairs.len() {
         if i % 4096 == 4095 {
@@ -1240,7 +1294,8 @@ fn spell_kept(
         }
         let p = pairs[i];
         if (p.df as usize) < min_df {
-            (pairs[i].start, pairs[i].end) = (0, 0);
+            // (Its record is left as it is: no kept pair is of it. Only read, the records of
+            // the pairs dropped, most of them, are not written back.)
             continue;
         }
         let last = &words[p.end as usize];
@@ -1250,8 +1305,9 @@ fn spell_kept(
             (words[p.start as usize], false)
         } else {
             let j = ((p.start & !PAIR) as usize).checked_sub(pair_base).filter(|&j| j < i);
-            let j =
-                j.ok_or_else(|| crate::Error::Internal("a pair's first part spelled elsewhere".into()))?;
+            let j = j
+                .filter(|&j| pairs[j].df as usize >= min_df)
+                .ok_or_else(|| crate::Error::Internal("a pair's first part not spelled here".into()))?;
             (pairs[j], true)
         };
         debug_assert!(first.end > first.start, "a kept pair's first part is spelled");
@@ -1274,7 +1330,7 @@ fn spell_kept(
         let spelled = TermStats { start, end, ..p };
         entries.push(entry(first_id + i as u32, &spelled, prefix_of(&out.as_bytes()[start as usize..])));
     }
-    Ok((out, entries))
+    Ok(Spelled { text: out, entries, from })
 }
 
 impl TermStats {
@@ -1397,27 +1453,126 @@ fn sort_entries(entries: &mut [Entry], text: &[u8], tick: &dyn Fn(u64) -> Result
     Ok(())
 }
 
-/// The runs `v[..mid]` and `v[mid..]`, each sorted by `cmp`, merged into one (taken fallibly),
-/// the first run's first where they compare equal.
-pub(super) fn merge_sorted<T: Copy>(
-    v: &[T],
-    mid: usize,
-    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+/// The runs `a` and `b`, each sorted by `cmp`, merged into one (taken fallibly), `a`'s first
+/// where they compare equal. The first half of the merged order is taken from the runs' fronts
+/// on this thread, the second from their backs on a helper with `two_cores` (else here after).
+pub(super) fn merge_sorted<T: Copy + Send + Sync>(
+    a: &[T],
+    b: &[T],
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
+    control: &Control<'_>,
+    two_cores: bool,
 ) -> Result<Vec<T>> {
-    let mut out = memory::with_capacity(v.len(), WHAT)?;
-    let (mut a, mut b) = v.split_at(mid);
-    while let (Some(x), Some(y)) = (a.first(), b.first()) {
-        if cmp(y, x).is_lt() {
-            out.push(*y);
-            b = &b[1..];
-        } else {
-            out.push(*x);
-            a = &a[1..];
-        }
+    let n = a.len() + b.len();
+    let mut out: Vec<T> = memory::with_capacity(n, WHAT)?;
+    let (front, back) = out.spare_capacity_mut()[..n].split_at_mut(n / 2);
+    let (first, second) = control.both(
+        "the thread merging the sorted terms",
+        two_cores,
+        |_| merge_front(a, b, &cmp, front),
+        |_| merge_back(a, b, &cmp, back),
+    )?;
+    if (first, second) != (n / 2, n - n / 2) {
+        return Err(crate::Error::Internal(format!("{first} + {second} of {n} items merged")));
     }
-    out.extend_from_slice(a);
-    out.extend_from_slice(b);
+    // SAFETY: `out` has room for `n` items, and the two merges wrote each of its first `n`
+    // slots: `front` (the first n / 2) and `back` (the rest) whole, as the counts say.
+    unsafe { out.set_len(n) };
     Ok(out)
+}
+
+/// Fills `out` with the first items of the merged order of `a` and `b` (`a`'s first among
+/// equals), taken from their fronts; returns how many were written.
+fn merge_front<T: Copy>(
+    mut a: &[T],
+    mut b: &[T],
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    out: &mut [std::mem::MaybeUninit<T>],
+) -> usize {
+    let mut written = 0;
+    for slot in out {
+        let item = match (a.split_first(), b.split_first()) {
+            (Some((x, rest_a)), Some((y, rest_b))) => {
+                if cmp(y, x).is_lt() {
+                    b = rest_b;
+                    y
+                } else {
+                    a = rest_a;
+                    x
+                }
+            }
+            (Some((x, rest)), None) => {
+                a = rest;
+                x
+            }
+            (None, Some((y, rest))) => {
+                b = rest;
+                y
+            }
+            (None, None) => break,
+        };
+        slot.write(*item);
+        written += 1;
+    }
+    written
+}
+
+/// Fills `out` with the last items of the merged order of `a` and `b`, taken from their backs
+/// (the last of equals is `b`'s); returns how many were written.
+fn merge_back<T: Copy>(
+    mut a: &[T],
+    mut b: &[T],
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    out: &mut [std::mem::MaybeUninit<T>],
+) -> usize {
+    let mut written = 0;
+    for slot in out.iter_mut().rev() {
+        let item = match (a.split_last(), b.split_last()) {
+            (Some((x, rest_a)), Some((y, rest_b))) => {
+                if cmp(y, x).is_lt() {
+                    a = rest_a;
+                    x
+                } else {
+                    b = rest_b;
+                    y
+                }
+            }
+            (Some((x, rest)), None) => {
+                a = rest;
+                x
+            }
+            (None, Some((y, rest))) => {
+                b = rest;
+                y
+            }
+            (None, None) => break,
+        };
+        slot.write(*item);
+        written += 1;
+    }
+    written
+}
+
+/// `a` and `b` each sorted ([`sort_entries`]) on its own core.
+fn sort_both(a: &mut [Entry], b: &mut [Entry], text: &[u8], control: &Control<'_>) -> Result<()> {
+    let (a, b) = control.both(
+        "the thread sorting the terms",
+        true,
+        |tick| sort_entries(a, text, tick),
+        |tick| sort_entries(b, text, tick),
+    )?;
+    a.and(b)
+}
+
+/// The runs one after the other (the first one's memory grown, taken fallibly).
+fn concatenate(runs: Vec<Vec<Entry>>) -> Result<Vec<Entry>> {
+    let mut runs = runs.into_iter();
+    let mut all = runs.next().unwrap_or_default();
+    for run in runs {
+        memory::reserve(&mut all, run.len(), WHAT)?;
+        all.extend_from_slice(&run);
+    }
+    Ok(all)
 }
 
 /// Sorts by the `u64` key (stable, LSD radix, 11-bit digits; a digit shared by every key costs

@@ -286,17 +286,34 @@ fn radix_sort_sorts() {
     }
 }
 
-/// Two sorted runs merge into one sorted run, the first run's item first among equals.
+/// Two sorted runs merge into one sorted run, the first run's item first among equals
+/// (stable), whether the halves of the merged order are taken on two cores or on one, with
+/// runs of any lengths (either empty, one item, odd totals) and many equal keys.
 #[test]
 fn sorted_runs_merge() {
     let mut next = crate::models::text::xorshift(0x3e46e);
-    for (n, mid) in [(0, 0), (5, 0), (5, 5), (1000, 300), (1001, 500)] {
-        let mut v: Vec<(u64, u32)> = (0..n as u32).map(|i| (next() % 50, i)).collect();
+    let control = crate::models::control::Control::new();
+    for (n, mid, keys) in [
+        (0, 0, 50),
+        (1, 0, 50),
+        (1, 1, 50),
+        (5, 0, 50),
+        (5, 5, 50),
+        (1000, 300, 50),
+        (1001, 500, 50),
+        (1001, 3, 2),
+        (1001, 998, 1),
+        (4000, 2000, 1 << 40),
+    ] {
+        let mut v: Vec<(u64, u32)> = (0..n as u32).map(|i| (next() % keys, i)).collect();
         v[..mid].sort_by_key(|e| e.0);
         v[mid..].sort_by_key(|e| e.0);
         let mut want = v.clone();
         want.sort_by_key(|e| e.0);
-        assert_eq!(merge_sorted(&v, mid, |a, b| a.0.cmp(&b.0)).unwrap(), want, "{n} items, {mid}");
+        for two in [true, false] {
+            let got = merge_sorted(&v[..mid], &v[mid..], |a, b| a.0.cmp(&b.0), &control, two).unwrap();
+            assert_eq!(got, want, "{n} items, {mid}, two cores {two}");
+        }
     }
 }
 
@@ -477,10 +494,13 @@ fn pairs_spelled_on_two_cores_are_the_bytes_counted() {
         .map(|_| (0..10).map(|_| format!("w{}", next() % 20000)).collect::<Vec<_>>().join(" "))
         .collect();
     let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
-    for (hi, min_df) in [(2, 1), (2, 2), (3, 1)] {
-        let pairs = build_with(&docs, (1, hi), min_df, None, Weighting::Count, Way::Direct);
-        let bytes = build_with(&docs, (1, hi), min_df, None, Weighting::Count, Way::Bytes);
-        if min_df == 1 {
+    // (`max_features` too: the two runs spelled are put together before the selection.)
+    for (hi, min_df, cap) in [(2, 1, None), (2, 2, None), (3, 1, None), (2, 1, Some(50_000))] {
+        let pairs = build_with(&docs, (1, hi), min_df, cap, Weighting::Count, Way::Direct);
+        let bytes = build_with(&docs, (1, hi), min_df, cap, Weighting::Count, Way::Bytes);
+        if let Some(cap) = cap {
+            assert_eq!(pairs.0.len(), cap);
+        } else if min_df == 1 {
             // More pairs than the 65,536 from which two cores spell them.
             assert!(pairs.0.len() > 20_000 + 65_536, "{}", pairs.0.len());
         }
