@@ -86,6 +86,8 @@ impl HashedWeights {
         let mut words = Vec::new();
         words.try_reserve_exact(len).ok()?;
         let start = (64 - words.as_ptr() as usize % 64) % 64 / 4;
+        // One n-gram, one slot read at random.
+        crate::models::memory::huge_pages(&words);
         words.resize(len, 0);
         let mut table = HashedWeights {
             words,

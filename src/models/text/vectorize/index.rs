@@ -33,7 +33,10 @@ impl Index {
     pub(super) fn with_capacity(n: usize) -> Index {
         let bits = Self::bits(n);
         assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
-        Index { slots: vec![(0, EMPTY); 1 << bits], shift: 64 - bits }
+        let mut slots = Vec::with_capacity(1 << bits);
+        crate::models::memory::huge_pages(&slots);
+        slots.resize(1 << bits, (0, EMPTY));
+        Index { slots, shift: 64 - bits }
     }
 
     /// [`Index::with_capacity`] for a count that comes from the data: too many terms, or
@@ -47,6 +50,7 @@ impl Index {
             ));
         }
         let mut slots = crate::models::memory::with_capacity(1usize << bits, what)?;
+        crate::models::memory::huge_pages(&slots);
         slots.resize(1 << bits, (0, EMPTY));
         Ok(Index { slots, shift: 64 - bits })
     }
@@ -156,8 +160,10 @@ impl TermIndex {
     pub(super) fn new(hashes: &[u64]) -> TermIndex {
         let bits = (hashes.len().max(4) * 2).next_power_of_two().trailing_zeros();
         assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
-        let mut index =
-            TermIndex { slots: vec![Slot { hash: 0, id: EMPTY }; 1 << bits], shift: 64 - bits, unique: true };
+        let mut slots = Vec::with_capacity(1 << bits);
+        crate::models::memory::huge_pages(&slots);
+        slots.resize(1 << bits, Slot { hash: 0, id: EMPTY });
+        let mut index = TermIndex { slots, shift: 64 - bits, unique: true };
         let mask = index.slots.len() - 1;
         for (id, &hash) in hashes.iter().enumerate() {
             // The slots are written at random: prefetch those `AHEAD` terms on.
