@@ -46,7 +46,10 @@ impl Factors {
         let len = rows
             .checked_mul(stride)
             .ok_or_else(|| crate::models::memory::refused(f64::INFINITY, "the factors"))?;
-        Ok(Factors { k, stride, data: crate::models::memory::zeroed(len, "the factors")? })
+        let data = crate::models::memory::zeroed(len, "the factors")?;
+        // Rows read and written at random (an item's per rating), and written whole next.
+        crate::models::memory::huge_pages(&data);
+        Ok(Factors { k, stride, data })
     }
 
     /// `rows` vectors drawn from a normal distribution, row by row, factor by factor.
