@@ -1469,8 +1469,8 @@ pub(super) fn merge_sorted<T: Copy + Send + Sync>(
     let (first, second) = control.both(
         "the thread merging the sorted terms",
         two_cores,
-        |_| merge_front(a, b, &cmp, front),
-        |_| merge_back(a, b, &cmp, back),
+        |_| merge_part(a, b, &cmp, front, false),
+        |_| merge_part(a, b, &cmp, back, true),
     )?;
     if (first, second) != (n / 2, n - n / 2) {
         return Err(crate::Error::Internal(format!("{first} + {second} of {n} items merged")));
@@ -1482,18 +1482,25 @@ pub(super) fn merge_sorted<T: Copy + Send + Sync>(
 }
 
 /// Fills `out` with the first items of the merged order of `a` and `b` (`a`'s first among
-/// equals), taken from their fronts; returns how many were written.
-fn merge_front<T: Copy>(
+/// equals) taken from their fronts, or with `back` its last items taken from their backs (the
+/// last of equals is `b`'s); returns how many were written.
+fn merge_part<T: Copy>(
     mut a: &[T],
     mut b: &[T],
     cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
     out: &mut [std::mem::MaybeUninit<T>],
+    back: bool,
 ) -> usize {
-    let mut written = 0;
-    for slot in out {
-        let item = match (a.split_first(), b.split_first()) {
+    fn end<T>(s: &[T], back: bool) -> Option<(&T, &[T])> {
+        if back { s.split_last() } else { s.split_first() }
+    }
+    let n = out.len();
+    for written in 0..n {
+        let item = match (end(a, back), end(b, back)) {
             (Some((x, rest_a)), Some((y, rest_b))) => {
-                if cmp(y, x).is_lt() {
+                // From the fronts `b`'s goes first only if smaller; from the backs `a`'s goes
+                // first (last in the order) only if larger.
+                if cmp(y, x).is_lt() != back {
                     b = rest_b;
                     y
                 } else {
@@ -1509,48 +1516,11 @@ fn merge_front<T: Copy>(
                 b = rest;
                 y
             }
-            (None, None) => break,
+            (None, None) => return written,
         };
-        slot.write(*item);
-        written += 1;
+        out[if back { n - 1 - written } else { written }].write(*item);
     }
-    written
-}
-
-/// Fills `out` with the last items of the merged order of `a` and `b`, taken from their backs
-/// (the last of equals is `b`'s); returns how many were written.
-fn merge_back<T: Copy>(
-    mut a: &[T],
-    mut b: &[T],
-    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
-    out: &mut [std::mem::MaybeUninit<T>],
-) -> usize {
-    let mut written = 0;
-    for slot in out.iter_mut().rev() {
-        let item = match (a.split_last(), b.split_last()) {
-            (Some((x, rest_a)), Some((y, rest_b))) => {
-                if cmp(y, x).is_lt() {
-                    a = rest_a;
-                    x
-                } else {
-                    b = rest_b;
-                    y
-                }
-            }
-            (Some((x, rest)), None) => {
-                a = rest;
-                x
-            }
-            (None, Some((y, rest))) => {
-                b = rest;
-                y
-            }
-            (None, None) => break,
-        };
-        slot.write(*item);
-        written += 1;
-    }
-    written
+    n
 }
 
 /// `a` and `b` each sorted ([`sort_entries`]) on its own core.
