@@ -208,8 +208,8 @@ const HUGE: usize = 2 << 20;
 /// and a TLB miss (costly under a hypervisor's nested paging) becomes rare. Call it before the
 /// room is first written, on a table that is then written whole: the kernel may make a whole
 /// huge page resident as soon as one byte of it is touched, so room left unused would count.
-/// A hint: only whole huge pages inside the allocation are advised ([`huge_range`]), nothing is
-/// moved or read, and a refusal is ignored. Below [`HUGE_FROM`] bytes, or off Linux, nothing
+/// A hint: only whole huge pages inside the allocation are advised, nothing is
+/// moved or read, and a refusal is ignored. Below 4 MiB, or off Linux, nothing
 /// is done.
 pub fn huge_pages<T>(v: &Vec<T>) {
     #[cfg(target_os = "linux")]

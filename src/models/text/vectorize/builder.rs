@@ -550,7 +550,7 @@ impl VocabularyBuilder {
     /// terms with the same counts and document frequencies, the same rows; only the provisional
     /// ids differ, and [`VocabularyBuilder::finish`] does not depend on those). `control` is
     /// ticked with the work done now and then; its error ends the merge. Many word pairs are
-    /// looked up on two cores ([`VocabularyBuilder::append_pairs`]).
+    /// looked up on two cores.
     pub fn try_append(&mut self, later: VocabularyBuilder, control: &Control<'_>) -> Result<()> {
         let tick = &|work| control.tick(work);
         if self.by_class.as_ref().map(ClassCounts::shape) != later.by_class.as_ref().map(ClassCounts::shape) {
