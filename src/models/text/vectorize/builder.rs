@@ -81,6 +81,12 @@ fn add_record(records: &mut Vec<TermStats>, index: &mut Index, record: TermStats
     id
 }
 
+/// Adds the counts of `later`, the same term counted by another builder, to `mine`.
+fn add_counts(mine: &mut TermStats, later: &TermStats) {
+    mine.count = mine.count.saturating_add(later.count);
+    mine.df += later.df;
+}
+
 /// Where a term counted by another builder goes when it is appended: its counts added to
 /// the record `found` of `records` (whose id `remap` notes), or new to them (`EMPTY` noted,
 /// true returned).
@@ -92,9 +98,7 @@ fn merge_into(
 ) -> bool {
     match found {
         Some(id) => {
-            let m = &mut records[id as usize];
-            m.count = m.count.saturating_add(later.count);
-            m.df += later.df;
+            add_counts(&mut records[id as usize], later);
             remap.push(id);
             false
         }
@@ -733,13 +737,8 @@ impl VocabularyBuilder {
         self.reserve_new_pairs(new_pairs)?;
         for (i, p) in later.iter().enumerate() {
             if remap[i] == EMPTY {
-                let pos = match (&mut self.by_class, later_counts) {
-                    (Some(mine), Some(theirs)) => mine.append(theirs, p.pos),
-                    _ => 0,
-                };
-                let (start, end) = (prefix(p.start, &remap), words[p.end as usize]);
-                remap[i] = self.pairs.len() as u32;
-                self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos, ..*p });
+                remap[i] =
+                    self.push_new_pair(p, later_counts, prefix(p.start, &remap), words[p.end as usize]);
             }
         }
         Ok(remap)
@@ -795,26 +794,36 @@ impl VocabularyBuilder {
             let id = &mut found[i];
             if *id == EMPTY {
                 // New here: appended in order, its first part a word.
-                let pos = match (&mut self.by_class, later_counts) {
-                    (Some(mine), Some(theirs)) => mine.append(theirs, p.pos),
-                    _ => 0,
-                };
-                let (start, end) = (words[p.start as usize], words[p.end as usize]);
-                *id = self.pairs.len() as u32;
-                self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos, ..*p });
+                *id = self.push_new_pair(p, later_counts, words[p.start as usize], words[p.end as usize]);
             } else {
                 let mine = &mut self.pairs[*id as usize];
                 if let (Some(counts), Some(theirs)) = (&mut self.by_class, later_counts) {
                     merge_classes(counts, mine, theirs, p);
                 }
-                mine.count = mine.count.saturating_add(p.count);
-                mine.df += p.df;
+                add_counts(mine, p);
             }
             if i % 4096 == 4095 {
                 tick(4096 * 4)?;
             }
         }
         Ok(found)
+    }
+
+    /// Appends the pair `later` of another builder (its class counts `later_counts`), new to
+    /// this one, as (`start`, `end`) here (room reserved before); returns its id.
+    fn push_new_pair(
+        &mut self,
+        later: &TermStats,
+        later_counts: Option<&ClassCounts>,
+        start: u32,
+        end: u32,
+    ) -> u32 {
+        let pos = match (&mut self.by_class, later_counts) {
+            (Some(mine), Some(theirs)) => mine.append(theirs, later.pos),
+            _ => 0,
+        };
+        self.pairs.push(TermStats { start, end, last_doc: u32::MAX, pos, ..*later });
+        self.pairs.len() as u32 - 1
     }
 
     /// Room for `new_pairs` more pairs, exactly (refused past [`PAIR`]); the pairs' table is
@@ -1160,12 +1169,12 @@ impl VocabularyBuilder {
         if self.terms.len().saturating_add(self.pairs.len()) >= u32::MAX as usize {
             return Err(too_many(u64::from(u32::MAX - 1), "distinct terms"));
         }
-        let kept_words = self.terms.iter().filter(|t| t.df as usize >= min_df).count();
+        let kept_words = self.terms.iter().filter(|t| t.kept(min_df)).count();
         let mut entries: Vec<Entry> = memory::with_capacity(kept_words, WHAT)?;
         entries.extend(
             (0..)
                 .zip(&self.terms)
-                .filter(|(_, t)| t.df as usize >= min_df)
+                .filter(|(_, t)| t.kept(min_df))
                 .map(|(id, t)| entry(id, t, self.prefix(t))),
         );
         let words = self.terms.len() as u32;
@@ -1215,7 +1224,6 @@ impl VocabularyBuilder {
 /// second builder's pairs, appended last, are mostly of one text). Estimated from every
 /// [`SPLIT_SAMPLE`]th pair. Any split gives the same vocabulary.
 fn even_split(pairs: &[TermStats], min_df: usize, words: usize) -> usize {
-    let kept = |p: &TermStats| p.df as usize >= min_df;
     let sampled = sampled_kept(pairs, min_df);
     // Kept pairs for the first part (sampled), past the words.
     let want = (words / SPLIT_SAMPLE + sampled).div_ceil(2).saturating_sub(words / SPLIT_SAMPLE);
@@ -1224,14 +1232,14 @@ fn even_split(pairs: &[TermStats], min_df: usize, words: usize) -> usize {
         if seen >= want {
             return i * SPLIT_SAMPLE;
         }
-        seen += usize::from(kept(p));
+        seen += usize::from(p.kept(min_df));
     }
     pairs.len()
 }
 
 /// The pairs kept (in at least `min_df` texts) of every [`SPLIT_SAMPLE`]th of `pairs`.
 fn sampled_kept(pairs: &[TermStats], min_df: usize) -> usize {
-    pairs.iter().step_by(SPLIT_SAMPLE).filter(|p| p.df as usize >= min_df).count()
+    pairs.iter().step_by(SPLIT_SAMPLE).filter(|p| p.kept(min_df)).count()
 }
 
 /// The sampling stride of [`even_split`] and of the entries' room in [`spell_kept`].
@@ -1293,7 +1301,7 @@ fn spell_kept(
             tick(4096)?;
         }
         let p = pairs[i];
-        if (p.df as usize) < min_df {
+        if !p.kept(min_df) {
             // (Its record is left as it is: no kept pair is of it. Only read, the records of
             // the pairs dropped, most of them, are not written back.)
             continue;
@@ -1306,7 +1314,7 @@ fn spell_kept(
         } else {
             let j = ((p.start & !PAIR) as usize).checked_sub(pair_base).filter(|&j| j < i);
             let j = j
-                .filter(|&j| pairs[j].df as usize >= min_df)
+                .filter(|&j| pairs[j].kept(min_df))
                 .ok_or_else(|| crate::Error::Internal("a pair's first part not spelled here".into()))?;
             (pairs[j], true)
         };
@@ -1339,6 +1347,12 @@ impl TermStats {
     fn new(start: u32, end: u32, hash: u64, by_class: bool) -> TermStats {
         let pos = if by_class { UNSEEN } else { 0 };
         TermStats { start, end, tag: tag(hash), count: 0, df: 0, last_doc: u32::MAX, pos }
+    }
+
+    /// Whether the term is kept with `min_df`: found in at least that many texts.
+    #[inline]
+    fn kept(&self, min_df: usize) -> bool {
+        self.df as usize >= min_df
     }
 }
 
