@@ -189,6 +189,24 @@ pub fn with_capacity<T>(n: usize, what: &str) -> Result<Vec<T>> {
     Ok(v)
 }
 
+/// `n` copies of `value` for a table read at random: [`huge_pages`] is asked for before the
+/// table is written. The memory is taken as [`with_capacity`] takes it (`what` names it).
+pub fn try_table<T: Clone>(n: usize, value: T, what: &str) -> Result<Vec<T>> {
+    let mut v = with_capacity(n, what)?;
+    huge_pages(&v);
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// [`try_table`] of a size that does not come from input (an allocation failure aborts, as
+/// `vec!` does).
+pub fn table<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    huge_pages(&v);
+    v.resize(n, value);
+    v
+}
+
 /// Makes room for `additional` more values in `v` (amortised growth), or an error naming
 /// `what` when the memory is refused.
 pub fn reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<()> {
@@ -252,12 +270,14 @@ mod tests {
         // Near the top of the address space: no overflow.
         assert_eq!(huge_range(usize::MAX - HUGE_FROM + 10, HUGE_FROM), None);
         assert_eq!(huge_range(usize::MAX - 10, HUGE_FROM), None);
-        // A real table: advised, then written and read as before.
-        let mut v: Vec<u64> = Vec::with_capacity(HUGE_FROM);
-        huge_pages(&v);
-        v.resize(HUGE_FROM, 7);
-        assert!(v.iter().all(|&x| x == 7));
+        // Real tables: advised, then written whole, and read as `vec!` makes them.
+        assert_eq!(try_table(HUGE_FROM, 7u64, "the test table").unwrap(), vec![7u64; HUGE_FROM]);
+        assert_eq!(table(HUGE_FROM + 3, (1u32, 2u32)), vec![(1, 2); HUGE_FROM + 3]);
+        assert_eq!(table(0, 5u8), Vec::<u8>::new());
         huge_pages(&Vec::<u8>::new());
+        // A size the system refuses is an error naming the table, not an abort.
+        let e = try_table(usize::MAX / 16, 0u64, "the test table").unwrap_err().to_string();
+        assert!(e.contains("the test table"), "{e}");
     }
 
     #[test]

@@ -33,10 +33,7 @@ impl Index {
     pub(super) fn with_capacity(n: usize) -> Index {
         let bits = Self::bits(n);
         assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
-        let mut slots = Vec::with_capacity(1 << bits);
-        crate::models::memory::huge_pages(&slots);
-        slots.resize(1 << bits, (0, EMPTY));
-        Index { slots, shift: 64 - bits }
+        Index { slots: crate::models::memory::table(1 << bits, (0, EMPTY)), shift: 64 - bits }
     }
 
     /// [`Index::with_capacity`] for a count that comes from the data: too many terms, or
@@ -49,10 +46,7 @@ impl Index {
                 "the training texts have more than 2^31 distinct terms (use fewer n-grams with the option 'ngrams')",
             ));
         }
-        let mut slots = crate::models::memory::with_capacity(1usize << bits, what)?;
-        crate::models::memory::huge_pages(&slots);
-        slots.resize(1 << bits, (0, EMPTY));
-        Ok(Index { slots, shift: 64 - bits })
+        Ok(Index { slots: crate::models::memory::try_table(1 << bits, (0, EMPTY), what)?, shift: 64 - bits })
     }
 
     /// log2 of the slots of the smallest table that [holds](Index::holds) `n` terms.
@@ -160,9 +154,7 @@ impl TermIndex {
     pub(super) fn new(hashes: &[u64]) -> TermIndex {
         let bits = (hashes.len().max(4) * 2).next_power_of_two().trailing_zeros();
         assert!(bits <= 32, "a vocabulary of more than 2^31 terms");
-        let mut slots = Vec::with_capacity(1 << bits);
-        crate::models::memory::huge_pages(&slots);
-        slots.resize(1 << bits, Slot { hash: 0, id: EMPTY });
+        let slots = crate::models::memory::table(1 << bits, Slot { hash: 0, id: EMPTY });
         let mut index = TermIndex { slots, shift: 64 - bits, unique: true };
         let mask = index.slots.len() - 1;
         for (id, &hash) in hashes.iter().enumerate() {
