@@ -81,6 +81,19 @@ pub(super) fn count_terms(
                 (VocabularyBuilder::by_class(k, presence)?, Some(&y[range]))
             }
         };
+        // Counting by class, the part's texts go class by class (a stable order: the texts of
+        // a class in row order): a term's counts by class then change class at most once a
+        // class ([`VocabularyBuilder::by_class`]), whatever the order of the rows. The counts
+        // do not depend on the order.
+        let order = match y {
+            Some(y) => {
+                let mut order = crate::models::memory::with_capacity(part.len(), "the order of the training texts")?;
+                order.extend(0..part.len());
+                order.sort_by_key(|&i| y[i]);
+                Some(order)
+            }
+            None => None,
+        };
         let mut tokens = Tokens::default();
         // The bytes of the part's texts, and of those counted so far: once a sixteenth of a
         // large part is counted, the builder reserves what the rest will take at the same rate
@@ -89,8 +102,9 @@ pub(super) fn count_terms(
         let total: usize = part.iter().map(|&r| text_bytes(text.get(r))).sum();
         let (mut seen, mut ahead) = (0usize, total < RESERVE_AHEAD_FROM);
         let mut earlier = None;
-        for (i, &r) in part.iter().enumerate() {
-            let v = text.get(r);
+        for j in 0..part.len() {
+            let i = order.as_ref().map_or(j, |o| o[j]);
+            let v = text.get(part[i]);
             tokenizer.tokenize(&cell_text(v)?, &mut tokens);
             match y {
                 None => builder.try_add(&tokens, lo, hi)?,

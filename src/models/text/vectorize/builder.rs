@@ -1378,7 +1378,7 @@ fn occur(t: &mut TermStats, id: u32, doc: u32, features: &mut Vec<u32>, counts: 
 fn occur_in_class(t: &mut TermStats, doc: u32, counts: &mut ClassCounts) {
     let so_far = counts.value(t.count, t.df);
     let first = t.last_doc != doc;
-    counts.occur(&mut t.pos, so_far, first);
+    counts.occur(&mut t.pos, so_far);
     t.count = t.count.saturating_add(1);
     if first {
         t.last_doc = doc;

@@ -21,15 +21,45 @@ pub(super) const UNSEEN: u32 = u32::MAX;
 /// The bit of a class state that says every occurrence so far is of one class (the low bits).
 const SINGLE: u32 = 1 << 31;
 
-/// Row indices of the terms counted in two classes or more stay below this ([`SINGLE`]).
-const MAX_ROWS: usize = SINGLE as usize;
+/// A class state with a row keeps the class of its pending run from this bit up (4 bits:
+/// [`MAX_CLASSES`] is 16) and the row's index below it.
+const RUN_SHIFT: u32 = 27;
+
+/// Row indices of the terms counted in two classes or more stay below this.
+const MAX_ROWS: usize = 1 << RUN_SHIFT;
+
+/// The row index of a class state with a row.
+#[inline(always)]
+fn row_of(state: u32) -> usize {
+    (state as usize) & (MAX_ROWS - 1)
+}
+
+/// The class of the pending run of a class state with a row.
+#[inline(always)]
+fn run_of(state: u32) -> usize {
+    (state >> RUN_SHIFT) as usize
+}
+
+/// The class state of row `row` with a pending run in `class`.
+#[inline(always)]
+fn with_run(row: usize, class: usize) -> u32 {
+    (row | class << RUN_SHIFT) as u32
+}
 
 /// The per-class counts of a [`VocabularyBuilder`](super::VocabularyBuilder) that counts by
 /// class. Each term record keeps a class state: [`UNSEEN`], one class (every occurrence so far
 /// is of that class, and its counts are the record's own: its occurrences, or with `presence`
-/// its texts), or the index of its row here, `k` counts (saturating) made when a second class
-/// occurs. Most distinct terms of a large corpus (71% of IMDB's: n-grams of one review) occur in
-/// one class only and take no row.
+/// its texts), or the index of its row here (`k` counts, saturating, made when a second class
+/// occurs) and the class of its pending run. Most distinct terms of a large corpus (71% of
+/// IMDB's: n-grams of one review) occur in one class only and take no row.
+///
+/// A row holds the term's counts but those of its pending run: its occurrences since the last
+/// one of another class, all of the run's class, whose value is the record's value less the
+/// row's sum. An occurrence in the run's class reads no row (a row is a cache miss on a large
+/// corpus: on the 8-class IMDB star ratings, adding 1 to it was 13% of counting); one of
+/// another class adds the run to the row and starts a new one. The pipeline counts each half
+/// of the texts class by class, so a term's row is written at most once a class; any order
+/// gives the same counts.
 #[derive(Clone, Debug, Default)]
 pub(super) struct ClassCounts {
     k: usize,
@@ -81,9 +111,9 @@ impl ClassCounts {
     }
 
     /// Counts an occurrence in the current class of a term in class `state`, whose
-    /// [`value`](Self::value) was `so_far` before it; `first` in its text.
+    /// [`value`](Self::value) was `so_far` before it (the record counts the occurrence).
     #[inline]
-    pub(super) fn occur(&mut self, state: &mut u32, so_far: u32, first: bool) {
+    pub(super) fn occur(&mut self, state: &mut u32, so_far: u32) {
         if *state == UNSEEN {
             *state = SINGLE | self.class;
             return;
@@ -93,22 +123,26 @@ impl ClassCounts {
             if c == self.class as usize {
                 return;
             }
-            // A second class (its first occurrence in this text): the term gets its row.
+            // A second class: the term gets its row, whose pending run starts here.
             self.give_row(state, so_far);
+            return;
         }
-        if first || !self.presence {
-            let n = &mut self.rows[*state as usize * self.k + self.class as usize];
-            *n = n.saturating_add(1);
+        if run_of(*state) != self.class as usize {
+            // Another class than the pending run's: the run goes into the row.
+            let (row, run) = (row_of(*state), run_of(*state));
+            let row = &mut self.rows[row * self.k..][..self.k];
+            add_run(row, run, so_far);
+            *state = with_run(row_of(*state), self.class as usize);
         }
     }
 
     /// Gives a term of one class (`state`, of value `value` in it) its row: zeros but that
-    /// class's `value` (room reserved before).
+    /// class's `value` (room reserved before), with a pending run in the current class.
     fn give_row(&mut self, state: &mut u32, value: u32) {
         let (class, row) = ((*state & !SINGLE) as usize, self.rows.len() / self.k);
         self.rows.resize(self.rows.len() + self.k, 0);
         self.rows[row * self.k + class] = value;
-        *state = row as u32;
+        *state = with_run(row, self.class as usize);
     }
 
     /// The counts of a term in class `state` of [`value`](Self::value) `value`, into `out`
@@ -118,7 +152,10 @@ impl ClassCounts {
         match state {
             UNSEEN => {}
             _ if state & SINGLE != 0 => out[(state & !SINGLE) as usize] = value,
-            row => out.copy_from_slice(&self.rows[row as usize * self.k..][..self.k]),
+            _ => {
+                out.copy_from_slice(&self.rows[row_of(state) * self.k..][..self.k]);
+                add_run(out, run_of(state), value);
+            }
         }
     }
 
@@ -126,7 +163,7 @@ impl ClassCounts {
     #[inline(always)]
     pub(super) fn prefetch_row(&self, state: u32) {
         if state & SINGLE == 0
-            && let Some(n) = self.rows.get(state as usize * self.k)
+            && let Some(n) = self.rows.get(row_of(state) * self.k)
         {
             super::index::prefetch(n);
         }
@@ -155,7 +192,8 @@ impl ClassCounts {
 
     /// Adds a term counted by `theirs` (another builder's counts, of the same classes: state
     /// `their_state`, value `their_value`) to the same term here (`mine`, of value `my_value`
-    /// before the merge). Room for a row is reserved before ([`Self::reserve`]).
+    /// before the merge, which the caller then adds `their_value` to). Room for a row is
+    /// reserved before ([`Self::reserve`]). A merged row holds every count (no pending run).
     pub(super) fn merge(
         &mut self,
         mine: &mut u32,
@@ -175,28 +213,39 @@ impl ClassCounts {
             self.give_row(mine, my_value);
         }
         let k = self.k;
-        let row = &mut self.rows[*mine as usize * k..][..k];
-        if their_state & SINGLE != 0 {
-            let n = &mut row[(their_state & !SINGLE) as usize];
-            *n = n.saturating_add(their_value);
-        } else {
-            for (m, &n) in row.iter_mut().zip(&theirs.rows[their_state as usize * k..][..k]) {
-                *m = m.saturating_add(n);
-            }
+        let row = &mut self.rows[row_of(*mine) * k..][..k];
+        // Settle this side's pending run, then add the other side's counts, run and all: the
+        // row then sums to the merged value.
+        add_run(row, run_of(*mine), my_value);
+        let mut their_counts = [0u32; MAX_CLASSES];
+        theirs.counts(their_state, their_value, &mut their_counts[..k]);
+        for (m, &n) in row.iter_mut().zip(&their_counts[..k]) {
+            *m = m.saturating_add(n);
         }
     }
 
     /// The state here of a term new to these counts, of state `their_state` in `theirs` (room
-    /// for a row reserved before).
+    /// for a row reserved before): its row copied, its pending run kept (the record keeps its
+    /// value).
     pub(super) fn append(&mut self, theirs: &ClassCounts, their_state: u32) -> u32 {
         if their_state == UNSEEN || their_state & SINGLE != 0 {
             return their_state;
         }
         let k = self.k;
         let row = self.rows.len() / k;
-        self.rows.extend_from_slice(&theirs.rows[their_state as usize * k..][..k]);
-        row as u32
+        self.rows.extend_from_slice(&theirs.rows[row_of(their_state) * k..][..k]);
+        with_run(row, run_of(their_state))
     }
+}
+
+/// Adds the pending run of a term of value `value` (all of class `run`) to its `row`: the value
+/// less what the row holds. With a value saturated at `u32::MAX` (more than 4·10⁹
+/// occurrences), the run is what the value leaves.
+#[inline]
+fn add_run(row: &mut [u32], run: usize, value: u32) {
+    let held: u64 = row.iter().map(|&n| u64::from(n)).sum();
+    let pending = u64::from(value).saturating_sub(held) as u32;
+    row[run] = row[run].saturating_add(pending);
 }
 
 /// Each kept term's summed value per class, by term in vocabulary order (the classes ascending,

@@ -514,7 +514,8 @@ fn pairs_spelled_on_two_cores_are_the_bytes_counted() {
 /// Counted by class, a corpus of terms seen in one class and in several (frequent and rare
 /// words, their pairs and trigrams), of occurrences or of presence, counted in one builder or in
 /// two to four appended (a term may be in one class in each, in different ones, in several in
-/// one and one in the other...), gives the same vocabulary as its rows and their sums by class.
+/// one and one in the other...), in row order or class by class, gives the same vocabulary as
+/// its rows and their sums by class.
 #[test]
 fn class_counts_merge_as_the_rows_sum() {
     const K: usize = 5;
@@ -558,9 +559,15 @@ fn class_counts_merge_as_the_rows_sum() {
                     }
                     want.offsets.push(want.classes.len() as u32);
                 }
-                for ends in
-                    [vec![400], vec![1, 400], vec![150, 151, 400], vec![0, 100, 399, 400], vec![200, 400]]
-                {
+                for (ends, class_order) in [
+                    (vec![400], false),
+                    (vec![400], true),
+                    (vec![1, 400], false),
+                    (vec![150, 151, 400], false),
+                    (vec![0, 100, 399, 400], false),
+                    (vec![200, 400], false),
+                    (vec![200, 400], true),
+                ] {
                     let mut start = 0;
                     let mut all: Option<VocabularyBuilder> = None;
                     for (part, &end) in ends.iter().enumerate() {
@@ -569,9 +576,15 @@ fn class_counts_merge_as_the_rows_sum() {
                         // The pairs of the parts appended looked up on two cores (with a
                         // second CPU), but in the case of three parts.
                         b.always_beside = ends.len() != 3;
-                        for (d, &c) in docs[start..end].iter().zip(&y[start..end]) {
-                            t.tokenize(d, &mut toks);
-                            b.try_add_in_class(&toks, lo, hi, c).unwrap();
+                        // In row order (a term's class changes from text to text), or class
+                        // by class as the pipeline counts a part.
+                        let mut order: Vec<usize> = (start..end).collect();
+                        if class_order {
+                            order.sort_by_key(|&d| y[d]);
+                        }
+                        for d in order {
+                            t.tokenize(&docs[d], &mut toks);
+                            b.try_add_in_class(&toks, lo, hi, y[d]).unwrap();
                         }
                         start = end;
                         match &mut all {
@@ -580,8 +593,9 @@ fn class_counts_merge_as_the_rows_sum() {
                         }
                     }
                     let (got_vocab, got) = all.unwrap().finish_by_class(min_df, None, &control).unwrap();
-                    let case =
-                        format!("presence {presence}, {lo}-{hi}, min_df {min_df}, parts ending {ends:?}");
+                    let case = format!(
+                        "presence {presence}, {lo}-{hi}, min_df {min_df}, parts ending {ends:?}, class order {class_order}"
+                    );
                     assert_eq!(terms(&got_vocab), terms(&vocab), "{case}");
                     assert_eq!(got, want, "{case}");
                 }
@@ -610,4 +624,14 @@ fn a_counting_table_is_the_smallest_that_holds_its_terms_at_three_quarters() {
     b.try_add(&tokens, 1, 1).unwrap();
     assert_eq!(b.distinct_terms(), 20_000);
     assert_eq!(b.table_slots()[0], 32_768, "20,000 terms: 61% of 32,768 slots");
+}
+
+/// A row's index shares its class state with the class of its pending run, so rows stop at
+/// 2²⁷ terms in two classes or more: more is a clear error before any memory is taken.
+#[test]
+fn class_rows_stop_at_their_limit() {
+    let mut counts = super::by_class::ClassCounts::new(2, false);
+    counts.reserve(1000).unwrap();
+    let err = counts.reserve(1 << 27).unwrap_err().to_string();
+    assert!(err.contains("more than 134217727 distinct terms in two classes or more"), "{err}");
 }
