@@ -180,7 +180,10 @@ fn main() {
         return;
     }
     // The training table's rows in the order `ORDER` asks for (see `text_order`).
-    let labels: Vec<u32> = train.iter().map(|(l, _)| l.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))).collect();
+    let labels: Vec<u32> = train
+        .iter()
+        .map(|(l, _)| l.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32)))
+        .collect();
     let train: Vec<(String, String)> = text_order(&labels).into_iter().map(|i| train[i].clone()).collect();
     let conn = connect(&train, &test);
     drop((train, test));

@@ -85,14 +85,9 @@ pub(super) fn count_terms(
         // a class in row order): a term's counts by class then change class at most once a
         // class ([`VocabularyBuilder::by_class`]), whatever the order of the rows. The counts
         // do not depend on the order.
-        let order = match y {
-            Some(y) => {
-                let mut order = crate::models::memory::with_capacity(part.len(), "the order of the training texts")?;
-                order.extend(0..part.len());
-                order.sort_by_key(|&i| y[i]);
-                Some(order)
-            }
-            None => None,
+        let order = match (y, counting) {
+            (Some(y), Counting::ByClass { k, .. }) => Some(class_order(y, k)?),
+            _ => None,
         };
         let mut tokens = Tokens::default();
         // The bytes of the part's texts, and of those counted so far: once a sixteenth of a
@@ -149,6 +144,28 @@ pub(super) fn count_terms(
     let mut builder = first?;
     builder.try_append(second?, control)?;
     Ok(builder)
+}
+
+/// The positions of `y` (classes below `k`) class by class, each class's in their order: a
+/// counting sort (one pass to count, one to place). A class out of range goes last (counting it
+/// is an error).
+fn class_order(y: &[u32], k: usize) -> Result<Vec<usize>> {
+    let bucket = |c: u32| (c as usize).min(k);
+    let mut starts = vec![0usize; k + 2];
+    for &c in y {
+        starts[bucket(c) + 1] += 1;
+    }
+    for c in 1..starts.len() {
+        starts[c] += starts[c - 1];
+    }
+    let mut order = crate::models::memory::with_capacity(y.len(), "the order of the training texts")?;
+    order.resize(y.len(), 0);
+    for (i, &c) in y.iter().enumerate() {
+        let at = &mut starts[bucket(c)];
+        order[*at] = i;
+        *at += 1;
+    }
+    Ok(order)
 }
 
 /// `score(text, scratch)` for each of `rows`, in row order, each call's output (`width` values
@@ -255,6 +272,19 @@ mod tests {
             })
             .collect();
         Column { name: "body".into(), data: ColumnData::texts(data) }
+    }
+
+    /// The texts of a part are counted class by class, each class's in row order, and a class
+    /// out of range comes last.
+    #[test]
+    fn class_order_is_stable_and_by_class() {
+        assert_eq!(class_order(&[2, 0, 1, 0, 2, 1, 0], 3).unwrap(), [1, 3, 6, 2, 5, 0, 4]);
+        assert_eq!(class_order(&[1, 7, 0, 1], 2).unwrap(), [2, 0, 3, 1]);
+        assert_eq!(class_order(&[], 4).unwrap(), Vec::<usize>::new());
+        let y: Vec<u32> = (0..10_000u32).map(|i| i.wrapping_mul(2_654_435_761) % 5).collect();
+        let mut want: Vec<usize> = (0..y.len()).collect();
+        want.sort_by_key(|&i| y[i]);
+        assert_eq!(class_order(&y, 5).unwrap(), want);
     }
 
     /// The vocabulary (as its terms) and the rows of a builder.
