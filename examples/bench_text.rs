@@ -68,15 +68,21 @@ const CHINESE_CONFIGS: [(&str, &str); 3] = [
 
 /// The long-document sets ([`text_data::LONG`]) run these, each in a child process of its own
 /// so that its peak resident memory (`peak_rss_mb`, VmHWM: loading, training and predicting)
-/// is its own: the defaults, unigrams only, and the most accurate option set we measured on the
-/// set ([`best_long`]).
-const LONG_CONFIGS: [&str; 3] = ["default", "ngrams 1", "best"];
+/// is its own: the defaults, the defaults on the training rows in another order (the shared
+/// sets are written sorted by label, a user's table rarely is: the same model, by the same
+/// work), unigrams only, and the most accurate option set we measured on the set
+/// ([`best_long`]).
+const LONG_CONFIGS: [&str; 4] = ["default", "default, rows shuffled", "ngrams 1", "best"];
+
+/// The configuration of [`LONG_CONFIGS`] that trains on `train_shuffled`: `train_t`'s rows in
+/// a fixed pseudo-random order ([`long_load`]).
+const SHUFFLED: &str = "default, rows shuffled";
 
 /// The `json_object` arguments of a long-document configuration. "best": the most accurate of
 /// the option sets tried on the set (`examples/text_long_profile`, see bench/README.md).
 fn long_options(set: &str, config: &str) -> &'static str {
     match (set, config) {
-        (_, "default") => "",
+        (_, "default") | (_, SHUFFLED) => "",
         (_, "ngrams 1") => ", 'ngrams', 1",
         ("imdb", "best") => ", 'weighting', 'tfidf', 'algorithm', 'complement', 'ngrams', 3",
         (_, "best") => ", 'ngrams', 3, 'alpha', 0.3",
@@ -153,6 +159,7 @@ fn load_set(conn: &Connection, set: &TextSet) -> Loaded {
 
 fn bench_loaded(conn: &Connection, set: &Loaded, config: &str, extra: &str, repeats: usize) -> Json {
     let options = format!("json_object('test_size', 0, 'language', '{}'{extra})", set.language);
+    let table = if config == SHUFFLED { "train_shuffled" } else { "train_t" };
     let mut train_s = Vec::new();
     let mut report = Json::Null;
     // One untimed run first: the first training in a process also builds the lazy tables
@@ -161,7 +168,7 @@ fn bench_loaded(conn: &Connection, set: &Loaded, config: &str, extra: &str, repe
     for i in 0..=repeats {
         let t = Instant::now();
         let r: String = conn
-            .query_row(&format!("SELECT ml_train('m', 'text', 'train_t', 'label', {options})"), [], |r| {
+            .query_row(&format!("SELECT ml_train('m', 'text', '{table}', 'label', {options})"), [], |r| {
                 r.get(0)
             })
             .unwrap();
@@ -263,6 +270,12 @@ fn long_load(name: &str, db: &str) {
     let set = text_data::long(name).expect("a long-document set");
     let conn = Connection::open(db).unwrap();
     load_set(&conn, &set);
+    // The same rows in an order that does not follow the labels (a fixed permutation of the
+    // row ids: the multiplier is odd, so no two rows get the same key).
+    conn.execute_batch(
+        "CREATE TABLE train_shuffled AS SELECT label, text FROM train_t ORDER BY (rowid * 2654435761) % 4294967296",
+    )
+    .unwrap();
 }
 
 /// Child process: one long-document set and configuration, with the process's peak memory.
