@@ -12,7 +12,9 @@
 //! PHASE (default `all`): `tokenize`, `tokenize-hashes`, `tokenize-split` (hash-only tokenizing
 //! of the ASCII texts and of the others, MB/s), `fit`, `train`, `predict`; SET `imdb`
 //! (default) or `imdb-rating-1k`; OPTIONS extra `json_object` arguments for the SQL phases, e.g.
-//! `, 'ngrams', 1`. Run one phase alone under `perf record`.
+//! `, 'ngrams', 1`. Run one phase alone under `perf record`. `ORDER=class` or `ORDER=shuffled`
+//! counts (`fit`) or writes the training table (`train`, `predict`) in that order instead of the
+//! file's, which is sorted by label (see `text_order`).
 
 mod text_data;
 
