@@ -635,3 +635,26 @@ fn class_rows_stop_at_their_limit() {
     let err = counts.reserve(1 << 27).unwrap_err().to_string();
     assert!(err.contains("more than 134217727 distinct terms in two classes or more"), "{err}");
 }
+
+/// Texts of more word pairs than `WINDOW_FROM` (their slots and records prefetched in a window
+/// when the tables are probed ahead) and fewer (all at once) count as the tables probed
+/// directly and as every n-gram counted by its bytes (`build` compares the three), with pairs
+/// and trigrams.
+#[test]
+fn long_and_short_texts_count_alike_however_probed() {
+    let mut next = crate::models::text::xorshift(0x10_96);
+    let docs: Vec<String> = (0..300)
+        .map(|_| {
+            let n = 1 + next() % 300;
+            (0..n).map(|_| format!("w{}", next() % 500)).collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    assert!(docs.iter().any(|d| d.split(' ').count() > 2 * 64), "some long texts");
+    let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    for hi in [2, 3] {
+        for min_df in [1, 2] {
+            let (v, _, _) = build(&docs, 1, hi, min_df, None, Weighting::Count);
+            assert!(v.len() > 1000, "{hi} {min_df}: {}", v.len());
+        }
+    }
+}
