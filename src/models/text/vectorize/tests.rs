@@ -63,6 +63,18 @@ fn assert_same_finish(a: VocabularyBuilder, b: VocabularyBuilder) {
     assert_eq!((&a.1, &a.2), (&b.1, &b.2));
 }
 
+/// `n` texts of random words `w0`, `w1`... (below `vocab`), each of a random length in
+/// `words`, from `seed`.
+fn word_docs(seed: u64, n: usize, words: std::ops::Range<u64>, vocab: u64) -> Vec<String> {
+    let mut next = crate::models::text::xorshift(seed);
+    (0..n)
+        .map(|_| {
+            let len = words.start + next() % (words.end - words.start);
+            (0..len).map(|_| format!("w{}", next() % vocab)).collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
 fn terms(v: &Vocabulary) -> Vec<&str> {
     (0..v.len() as u32).map(|i| v.term(i)).collect()
 }
@@ -452,13 +464,7 @@ fn heaps_law_extends_the_growth_of_two_points() {
 /// vocabulary and rows are the same.
 #[test]
 fn tables_sized_ahead_hold_the_rest_without_growing() {
-    let mut next = crate::models::text::xorshift(0x7ab1e);
-    let docs: Vec<String> = (0..2048)
-        .map(|_| {
-            let n = 8 + next() % 16;
-            (0..n).map(|_| format!("w{}", next() % 4000)).collect::<Vec<_>>().join(" ")
-        })
-        .collect();
+    let docs = word_docs(0x7ab1e, 2048, 8..24, 4000);
     let t = Tokenizer::new(TokenizerConfig::default());
     let (mut plain, mut ahead) = (VocabularyBuilder::default(), VocabularyBuilder::default());
     let mut toks = Tokens::default();
@@ -642,13 +648,7 @@ fn class_rows_stop_at_their_limit() {
 /// and trigrams.
 #[test]
 fn long_and_short_texts_count_alike_however_probed() {
-    let mut next = crate::models::text::xorshift(0x10_96);
-    let docs: Vec<String> = (0..300)
-        .map(|_| {
-            let n = 1 + next() % 300;
-            (0..n).map(|_| format!("w{}", next() % 500)).collect::<Vec<_>>().join(" ")
-        })
-        .collect();
+    let docs = word_docs(0x10_96, 300, 1..301, 500);
     assert!(docs.iter().any(|d| d.split(' ').count() > 2 * 64), "some long texts");
     let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
     for hi in [2, 3] {
