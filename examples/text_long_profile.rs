@@ -54,7 +54,8 @@ fn connect(train: &[(String, String)], test: &[(String, String)]) -> Connection 
     conn
 }
 
-/// The order the `fit` phase counts the texts in, from `ORDER`: `rows` (the file's, default),
+/// The order of the training texts of classes `labels` that the `fit` phase counts and the
+/// `train` phase's table holds, from `ORDER`: `rows` (the file's, sorted by label: the default),
 /// `class` (class by class, as training counts each half) or `shuffled` (a fixed shuffle).
 fn text_order(labels: &[u32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..labels.len()).collect();
@@ -135,18 +136,20 @@ fn main() {
             );
         }
     }
+    // The class of each training text (the labels in sorted order, as `ml_train` numbers
+    // them), and the order `ORDER` asks for.
+    let mut classes: Vec<&str> = train.iter().map(|(l, _)| l.as_str()).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let labels: Vec<u32> =
+        train.iter().map(|(l, _)| classes.binary_search(&l.as_str()).unwrap() as u32).collect();
+    let order = text_order(&labels);
     if run("fit") {
-        let mut classes: Vec<&str> = train.iter().map(|(l, _)| l.as_str()).collect();
-        classes.sort_unstable();
-        classes.dedup();
-        let labels: Vec<u32> =
-            train.iter().map(|(l, _)| classes.binary_search(&l.as_str()).unwrap() as u32).collect();
         let (mut add, mut finish, mut nb) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
         let mut terms = 0;
         for _ in 0..repeats {
             // As the defaults count: words and pairs, by class (no rows).
             let mut b = VocabularyBuilder::by_class(classes.len(), false).unwrap();
-            let order = text_order(&labels);
             add = add.min(fastest(1, || {
                 for &i in &order {
                     t.tokenize(&train[i].1, &mut out);
@@ -181,12 +184,12 @@ fn main() {
     if !(run("train") || run("predict")) {
         return;
     }
-    // The training table's rows in the order `ORDER` asks for (see `text_order`).
-    let labels: Vec<u32> = train
-        .iter()
-        .map(|(l, _)| l.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32)))
-        .collect();
-    let train: Vec<(String, String)> = text_order(&labels).into_iter().map(|i| train[i].clone()).collect();
+    // The training table's rows in the order `ORDER` asks for (moved, not copied: the
+    // memory printed next is the rows' once).
+    drop(classes);
+    let mut rows: Vec<Option<(String, String)>> = train.into_iter().map(Some).collect();
+    let train: Vec<(String, String)> = order.iter().map(|&i| rows[i].take().unwrap()).collect();
+    drop(rows);
     let conn = connect(&train, &test);
     drop((train, test));
     println!("{}", json!({"phase": "loaded", "memory": hwm()}));
