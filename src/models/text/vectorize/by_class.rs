@@ -127,12 +127,11 @@ impl ClassCounts {
             self.give_row(state, so_far);
             return;
         }
-        if run_of(*state) != self.class as usize {
+        let (row, run) = (row_of(*state), run_of(*state));
+        if run != self.class as usize {
             // Another class than the pending run's: the run goes into the row.
-            let (row, run) = (row_of(*state), run_of(*state));
-            let row = &mut self.rows[row * self.k..][..self.k];
-            add_run(row, run, so_far);
-            *state = with_run(row_of(*state), self.class as usize);
+            add_run(&mut self.rows[row * self.k..][..self.k], run, so_far);
+            *state = with_run(row, self.class as usize);
         }
     }
 
