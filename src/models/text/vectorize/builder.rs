@@ -143,7 +143,7 @@ pub(super) fn too_many(limit: u64, what: &str) -> crate::Error {
 
 /// Word pairs of a text (of one length) from which [`VocabularyBuilder::add`] prefetches their
 /// slots and records in a window ahead rather than all at once.
-const WINDOW_FROM: usize = 64;
+pub(super) const WINDOW_FROM: usize = 64;
 
 /// Kept terms from which they are sorted on two cores ([`VocabularyBuilder::sort_kept`]) and
 /// [`VocabularyBuilder::finish_by_class_then`] sums the classes on a second core (below, a

@@ -1,5 +1,5 @@
 use super::super::tokenize::{Tokenizer, TokenizerConfig, Tokens, term_hash};
-use super::builder::{heaps, merge_sorted, radix_sort};
+use super::builder::{WINDOW_FROM, heaps, merge_sorted, radix_sort};
 use super::index::{EMPTY, Index, same_bytes};
 use super::*;
 
@@ -649,7 +649,8 @@ fn class_rows_stop_at_their_limit() {
 #[test]
 fn long_and_short_texts_count_alike_however_probed() {
     let docs = word_docs(0x10_96, 300, 1..301, 500);
-    assert!(docs.iter().any(|d| d.split(' ').count() > 2 * 64), "some long texts");
+    assert!(docs.iter().any(|d| d.split(' ').count() > 2 * WINDOW_FROM), "some long texts");
+    assert!(docs.iter().any(|d| d.split(' ').count() < WINDOW_FROM), "some short texts");
     let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
     for hi in [2, 3] {
         for min_df in [1, 2] {
