@@ -158,8 +158,7 @@ fn class_order(y: &[u32], k: usize) -> Result<Vec<usize>> {
     for c in 1..starts.len() {
         starts[c] += starts[c - 1];
     }
-    let mut order = crate::models::memory::with_capacity(y.len(), "the order of the training texts")?;
-    order.resize(y.len(), 0);
+    let mut order: Vec<usize> = crate::models::memory::zeroed(y.len(), "the order of the training texts")?;
     for (i, &c) in y.iter().enumerate() {
         let at = &mut starts[bucket(c)];
         order[*at] = i;
