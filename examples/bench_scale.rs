@@ -123,6 +123,8 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
         "seconds_in_report": report["seconds"],
         // The classifier's epochs (early stopping decides them), to read the time per row per epoch.
         "epochs_run": report["epochs_run"], "best_epoch": report["best_epoch"], "served_fit": report["served_fit"],
+        // A text model's terms: kept, and distinct before `min_df` (what counting holds).
+        "vocabulary_size": report["vocabulary_size"], "distinct_terms": report["distinct_terms"],
     }))
 }
 
