@@ -5,9 +5,11 @@
 use crate::models;
 use crate::models::control::Control;
 use crate::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens, term_hash};
-use crate::models::text::vectorize::{SparseRows, TermClassSums, VocabularyBuilder, Weighting};
+use crate::models::text::vectorize::{
+    Marks, SeenTwice, SparseRows, TermClassSums, VocabularyBuilder, Weighting,
+};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const LANGUAGES: [Language; 19] = [
     Language::Arabic,
@@ -147,10 +149,21 @@ fn class_counting_agrees(
             }
             sums.offsets.push(sums.classes.len() as u32);
         }
-        for split in [docs.len(), docs.len() / 2] {
+        // With min_df 2 and word pairs, also counted without the n-grams seen once, marked
+        // in filters of 4 words (most n-grams then pass by chance and are counted exactly) or
+        // of 4,096.
+        let filters: &[usize] = if min_df >= 2 && lo == 1 && hi >= 2 { &[0, 4, 4096] } else { &[0] };
+        for (split, &filter) in
+            [docs.len(), docs.len() / 2].into_iter().flat_map(|s| filters.iter().map(move |f| (s, f)))
+        {
             let mut toks = Tokens::default();
             let builder = || VocabularyBuilder::by_class(K, presence).unwrap();
             let (mut first, mut second) = (builder(), builder());
+            if filter > 0 {
+                let seen = Arc::new(seen_twice(tok, docs, split, hi, filter));
+                first.only_seen_twice(Arc::clone(&seen));
+                second.only_seen_twice(seen);
+            }
             for (i, d) in docs.iter().enumerate() {
                 tok.tokenize(d, &mut toks);
                 let builder = if i < split { &mut first } else { &mut second };
@@ -160,9 +173,24 @@ fn class_counting_agrees(
             let (vocab, got) =
                 first.finish_by_class(min_df, None, &Control::new()).expect("finishing in memory");
             let got_terms: Vec<String> = (0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect();
-            let case = format!("presence {presence}, split {split}, {lo}..={hi}, {docs:?}");
+            let case = format!("presence {presence}, split {split}, filter {filter}, {lo}..={hi}, {docs:?}");
             assert_eq!(&got_terms, terms, "terms by class, {case}");
             assert_eq!(got, sums, "class sums, {case}");
         }
     }
+}
+
+/// The n-grams of two to `hi` words of `docs` marked in filters of `words` words: the lines
+/// before `split` in one part, the others in another, joined.
+fn seen_twice(tok: &Tokenizer, docs: &[&str], split: usize, hi: usize, words: usize) -> SeenTwice {
+    let (mut toks, mut hashes) = (Tokens::default(), Vec::new());
+    let mut parts = [Marks::new(words).unwrap(), Marks::new(words).unwrap()];
+    for (i, d) in docs.iter().enumerate() {
+        tok.tokenize_hashes(d, &mut toks);
+        hashes.clear();
+        toks.ngram_hashes_into(2, hi, &mut hashes);
+        parts[usize::from(i >= split)].insert_all(&hashes);
+    }
+    let [a, b] = parts;
+    SeenTwice::join(a, b)
 }

@@ -49,8 +49,8 @@ use scratch::{Scratch, with_scratch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tokenize::Tokenizer;
 use vectorize::{Vocabulary, Weighting, push_row};
@@ -342,15 +342,18 @@ impl TextModel {
         out
     }
 
+    /// Fits a model of `rows` of `text`, of classes `y` (indexes into `classes`). From
+    /// `seen_twice_from` bytes of training text on, counting may leave out the n-grams of a
+    /// single text ([`pipeline::SEEN_TWICE_FROM`] in training).
     fn fit(
         text: &Column,
-        rows: &[usize],
-        y: &[u32],
+        (rows, y): (&[usize], &[u32]),
         classes: Vec<Value>,
         tokenizer: Tokenizer,
         mut settings: TextSettings,
+        seen_twice_from: usize,
         control: &Control<'_>,
-    ) -> Result<(TextModel, Option<vectorize::SparseRows>, usize)> {
+    ) -> Result<(TextModel, Option<vectorize::SparseRows>, (usize, bool))> {
         let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
         let k = classes.len();
         // Without TF-IDF (whose weights need every term's document frequency first), and with
@@ -358,11 +361,34 @@ impl TextModel {
         let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };
-        let builder = pipeline::count_terms(&tokenizer, text, rows, (lo, hi), counting, control)?;
-        if settings.min_df == AUTO_MIN_DF {
+        // A large corpus, counted by class with word pairs, whose `min_df` is or may be 2 or
+        // more: the n-grams of a single text are not counted (see `SEEN_TWICE_FROM`). The chosen
+        // `min_df` is 2 only above `LARGE_VOCABULARY` distinct terms: the first pass's lower bound
+        // of the distinct n-grams says so before counting, or every n-gram is counted.
+        let auto = settings.min_df == AUTO_MIN_DF;
+        let seen_twice = if by_class
+            && lo == 1
+            && hi >= 2
+            && (auto || settings.min_df >= 2)
+            && pipeline::text_bytes_of(text, rows) >= seen_twice_from
+        {
+            let seen = pipeline::mark_seen_twice(&tokenizer, text, rows, hi, control)?;
+            (!auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY).then(|| Arc::new(seen))
+        } else {
+            None
+        };
+        let mut builder =
+            pipeline::count_terms(&tokenizer, text, rows, (lo, hi), counting, seen_twice.as_ref(), control)?;
+        if auto && seen_twice.is_some() && builder.auto_min_df() < 2 {
+            // No term in two texts (so no word either): `min_df` 1 keeps every term, which
+            // were not all counted.
+            drop(builder);
+            builder = pipeline::count_terms(&tokenizer, text, rows, (lo, hi), counting, None, control)?;
+        }
+        if auto {
             settings.min_df = builder.auto_min_df();
         }
-        let distinct = builder.distinct_terms();
+        let (distinct, estimated) = (builder.distinct_terms(), builder.distinct_estimated());
         let (min_df, max_features) = (settings.min_df as usize, settings.max_features.map(|m| m as usize));
         let no_terms = || {
             Error::data(if distinct == 0 {
@@ -420,7 +446,7 @@ impl TextModel {
             hashed: OnceLock::new(),
             scored: AtomicBool::new(false),
         };
-        Ok((model, sparse, distinct))
+        Ok((model, sparse, (distinct, estimated)))
     }
 
     /// See [`crate::models::Model::unsupported`].
@@ -569,13 +595,13 @@ impl Estimator for TextModel {
         };
 
         let control = &common.control;
-        let (mut model, sparse, distinct) = TextModel::fit(
+        let (mut model, sparse, (distinct, estimated)) = TextModel::fit(
             text_col,
-            train,
-            &y_train,
+            (train, &y_train),
             labels.classes.clone(),
             Tokenizer::new(tok_config),
             settings,
+            pipeline::SEEN_TWICE_FROM,
             control,
         )?;
         model.target_column = target_col.name.clone();
@@ -598,6 +624,10 @@ impl Estimator for TextModel {
         let mut details = Map::new();
         details.insert("vocabulary_size".into(), json!(model.vocab.len()));
         details.insert("distinct_terms".into(), json!(distinct));
+        if estimated {
+            // Counted without the n-grams of a single text: their number is estimated.
+            details.insert("distinct_terms_estimated".into(), json!(true));
+        }
         // The training loss is the mean over these training texts (all, or evenly spaced).
         details.insert("train_loss_texts".into(), json!(loss_texts));
         details.insert("classes".into(), json!(model.classes.iter().map(Value::to_json).collect::<Vec<_>>()));

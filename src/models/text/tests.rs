@@ -1,6 +1,9 @@
 //! Behaviour of the whole text model: training, prediction, explanation, options and errors.
 
 use super::*;
+use crate::models::control::Control;
+use crate::models::text::tokenize::TokenizerConfig;
+use crate::models::text::vectorize::LARGE_VOCABULARY;
 use crate::models::{ColumnData, Model};
 
 const DOCS: &[(&str, &str)] = &[
@@ -414,4 +417,114 @@ fn bad_options_and_data_have_clear_errors() {
     let empty = dataset(&[("a", ""), ("b", "...")]);
     let r = TextModel::train(&empty, Some("label"), &mut Options::default(), &all_rows());
     assert_eq!(r.unwrap_err().to_string(), "the text column 'body' has no words in the training rows");
+}
+
+/// A model of `texts` (class `i % 3` for text `i`) fitted by [`TextModel::fit`], with the first
+/// pass that marks the n-grams seen twice from `seen_twice_from` bytes of text on; its bytes,
+/// and the distinct terms reported (and whether estimated).
+fn fitted_bytes(
+    texts: &[String],
+    settings: TextSettings,
+    seen_twice_from: usize,
+) -> (Vec<u8>, (usize, bool)) {
+    let col =
+        Column { name: "body".into(), data: ColumnData::texts(texts.iter().cloned().map(Some).collect()) };
+    let rows: Vec<usize> = (0..texts.len()).collect();
+    let y: Vec<u32> = (0..texts.len() as u32).map(|i| i % 3).collect();
+    let classes = vec![Value::Text("a".into()), Value::Text("b".into()), Value::Text("c".into())];
+    let tokenizer = Tokenizer::new(TokenizerConfig::default());
+    let (m, _, distinct) =
+        TextModel::fit(&col, (&rows, &y), classes, tokenizer, settings, seen_twice_from, &Control::new())
+            .unwrap();
+    (bytes(&m), distinct)
+}
+
+/// Texts of `words` words each from a Zipf-like vocabulary of `vocabulary` words: many word
+/// pairs repeat, many occur in one text only.
+fn zipf_texts(n: usize, words: usize, vocabulary: u64, seed: u64) -> Vec<String> {
+    let mut next = xorshift(seed);
+    (0..n)
+        .map(|_| {
+            (0..words)
+                .map(|_| {
+                    let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
+                    format!("w{:x}", (u * u * u * vocabulary as f64) as u64)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// Counting only the n-grams seen twice (a large corpus's first pass) gives the very model
+/// that counting every n-gram gives: with an explicit `min_df` of 2 or 3, bigrams and trigrams,
+/// counts and presence, on one thread (few texts) or two.
+#[test]
+fn counting_only_what_is_seen_twice_gives_the_same_model() {
+    for (n, seed) in [(300, 1), (5000, 2)] {
+        let texts = zipf_texts(n, 30, 3000, seed);
+        for (ngrams, min_df, weighting) in
+            [((1, 2), 2, Weighting::Count), ((1, 3), 2, Weighting::Count), ((1, 2), 3, Weighting::Binary)]
+        {
+            let settings = TextSettings {
+                ngrams,
+                min_df,
+                max_features: None,
+                weighting,
+                algorithm: Algorithm::Multinomial,
+                alpha: 1.0,
+                priors: Priors::Learned,
+            };
+            let (all, (_, estimated)) = fitted_bytes(&texts, settings.clone(), usize::MAX);
+            assert!(!estimated);
+            let (twice, (distinct, estimated)) = fitted_bytes(&texts, settings, 0);
+            assert!(estimated && distinct > 0);
+            assert!(all == twice, "{n} texts, n-grams {ngrams:?}, min_df {min_df}");
+        }
+    }
+}
+
+/// With the `min_df` chosen, the first pass is kept only above `LARGE_VOCABULARY` distinct
+/// n-grams (where the choice is 2): the model is the same, and so is the choice; below it,
+/// every term is counted (the choice may be 1) and the distinct terms are exact.
+#[test]
+fn the_chosen_min_df_is_the_same_with_the_first_pass() {
+    let auto = auto_settings();
+    // Few distinct n-grams: no filter, exact counts, min_df 1.
+    let small = zipf_texts(400, 30, 3000, 3);
+    let (a, exact) = fitted_bytes(&small, auto.clone(), usize::MAX);
+    let (b, same) = fitted_bytes(&small, auto.clone(), 0);
+    assert!(a == b && exact == same && !same.1);
+    // More than a million distinct word pairs, most in one text: the filter, min_df 2.
+    // (Each half must have more than a million: the lower bound is the larger half's.)
+    let large = zipf_texts(2400, 1000, 1 << 40, 4);
+    let (a, exact) = fitted_bytes(&large, auto.clone(), usize::MAX);
+    let (b, estimated) = fitted_bytes(&large, auto, 0);
+    assert!(a == b, "the same model");
+    assert!(exact.0 > LARGE_VOCABULARY && !exact.1, "{exact:?}");
+    assert!(estimated.1, "{estimated:?}");
+    // As many, but no word in two texts: the chosen min_df is 1, and every term is counted
+    // again (the model holds all of them).
+    let unique: Vec<String> = (0..2400)
+        .map(|t| (0..1000).map(|w| format!("u{}", t * 1000 + w)).collect::<Vec<_>>().join(" "))
+        .collect();
+    let (c, exact_unique) = fitted_bytes(&unique, auto_settings(), usize::MAX);
+    let (d, again) = fitted_bytes(&unique, auto_settings(), 0);
+    assert!(c == d && exact_unique == again && !again.1, "{exact_unique:?} {again:?}");
+    assert!(exact_unique.0 > 2 * LARGE_VOCABULARY);
+    // The estimate is within a few percent of the exact count.
+    assert!(estimated.0.abs_diff(exact.0) < exact.0 / 20, "{} against {}", estimated.0, exact.0);
+}
+
+/// The default settings: n-grams 1–2, `min_df` chosen.
+fn auto_settings() -> TextSettings {
+    TextSettings {
+        ngrams: (1, 2),
+        min_df: AUTO_MIN_DF,
+        max_features: None,
+        weighting: Weighting::Count,
+        algorithm: Algorithm::Multinomial,
+        alpha: 1.0,
+        priors: Priors::Learned,
+    }
 }

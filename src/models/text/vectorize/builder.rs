@@ -6,11 +6,13 @@
 use super::super::tokenize::{Gram, Tokens, combine, term_hash};
 use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums, UNSEEN};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
+use super::seen_twice::SeenTwice;
 use super::vocabulary::Vocabulary;
 use super::weighting::{SparseRows, Weighting, idf, push_counts};
 use crate::Result;
 use crate::models::control::Control;
 use crate::models::memory;
+use std::sync::Arc;
 
 /// Index size (slots) from which [`VocabularyBuilder::add`] probes in stages: below it (1 MiB of
 /// slots, up to 64k terms: Banking77, not ChnSentiCorp) the counts' tables mostly stay in the
@@ -154,6 +156,10 @@ const BESIDE_FROM: usize = 1 << 14;
 /// ([`VocabularyBuilder::auto_min_df`]).
 pub const LARGE_VOCABULARY: usize = 1_000_000;
 
+/// A word pair left uncounted ([`VocabularyBuilder::only_seen_twice`]) in place of its id: the
+/// longer n-grams that start with it are left out too. Pair ids stay below `PAIR - 1`.
+const LEFT_OUT: u32 = u32::MAX;
+
 /// The provisional ids of word pairs carry this bit (their records are in
 /// [`VocabularyBuilder::pairs`]); other terms' ids are below it.
 const PAIR: u32 = 1 << 31;
@@ -204,6 +210,9 @@ pub struct VocabularyBuilder {
     /// Counting by class ([`VocabularyBuilder::by_class`]): each term's counts per class,
     /// instead of the rows (`features`, `counts` stay empty).
     by_class: Option<ClassCounts>,
+    /// The n-grams that may occur twice ([`VocabularyBuilder::only_seen_twice`]): the word
+    /// pairs outside it are not counted.
+    seen_twice: Option<Arc<SeenTwice>>,
     /// Probe in stages whatever the table's size (tests of that path).
     #[cfg(test)]
     pub(super) always_staged: bool,
@@ -230,6 +239,15 @@ impl VocabularyBuilder {
             by_class: Some(ClassCounts::new(k, presence)),
             ..VocabularyBuilder::default()
         })
+    }
+
+    /// Counts only the n-grams of two words or more that `seen` says may occur twice (it marked
+    /// every n-gram of the texts to come, see [`SeenTwice`]), and those they start: the others
+    /// occur in one text at most, so with a `min_df` of 2 or more the vocabulary, the counts and
+    /// the model are the same, with no record kept for them. [`VocabularyBuilder::distinct_terms`]
+    /// is then a lower bound. Words are all counted.
+    pub fn only_seen_twice(&mut self, seen: Arc<SeenTwice>) {
+        self.seen_twice = Some(seen);
     }
 
     /// [`VocabularyBuilder::try_add`] of a text of class `class` (`< k`) to a builder that
@@ -348,6 +366,7 @@ impl VocabularyBuilder {
         prefix_hashes.clear();
         prefix_hashes.extend_from_slice(hashes);
         let mut pair_hashes = std::mem::take(&mut self.pair_hashes);
+        let seen = self.seen_twice.take();
         for n in 2..=hi.min(ids.len()) {
             let count = ids.len() - n + 1;
             pair_hashes.clear();
@@ -360,16 +379,33 @@ impl VocabularyBuilder {
             // leaves the first records of a short text unfetched (a million generated
             // 250-byte texts: 5% slower).
             let window = stage_pairs && pair_hashes.len() > WINDOW_FROM;
+            // Only the n-grams seen twice (when asked): the others, and those that start with
+            // one left out, are marked left out before anything is looked up for them.
+            if let Some(seen) = &seen {
+                for &h in pair_hashes.iter() {
+                    seen.prefetch(h);
+                }
+                for (prefix, &h) in prefixes.iter_mut().zip(pair_hashes.iter()) {
+                    if *prefix == LEFT_OUT || !seen.maybe_twice(h) {
+                        *prefix = LEFT_OUT;
+                    }
+                }
+            }
+            let counted = |i: usize| prefixes[i] != LEFT_OUT;
             if stage_pairs {
                 // All of them, or the window's first slots and records.
                 let (slots, records) = if window { (AHEAD, AHEAD / 2) } else { (count, count) };
-                for &h in pair_hashes.iter().take(slots) {
-                    prefetch(self.pair_index.home(h));
+                for (i, &h) in pair_hashes.iter().enumerate().take(slots) {
+                    if counted(i) {
+                        prefetch(self.pair_index.home(h));
+                    }
                 }
-                for &h in pair_hashes.iter().take(records) {
-                    let id = self.pair_index.first(h);
-                    if id != EMPTY {
-                        prefetch(&self.pairs[id as usize]);
+                for (i, &h) in pair_hashes.iter().enumerate().take(records) {
+                    if counted(i) {
+                        let id = self.pair_index.first(h);
+                        if id != EMPTY {
+                            prefetch(&self.pairs[id as usize]);
+                        }
                     }
                 }
             }
@@ -377,13 +413,16 @@ impl VocabularyBuilder {
                 if window {
                     self.pair_index.prefetch_ahead(&self.pairs, i, |j| pair_hashes.get(j).copied());
                 }
-                prefixes[i] = self.record_pair(prefixes[i], ids[i + n - 1], h, doc);
+                if prefixes[i] != LEFT_OUT {
+                    prefixes[i] = self.record_pair(prefixes[i], ids[i + n - 1], h, doc);
+                }
             }
             prefixes.truncate(count);
             std::mem::swap(&mut prefix_hashes, &mut pair_hashes);
             prefix_hashes.truncate(count);
         }
         self.ids = ids;
+        self.seen_twice = seen;
         (self.prefixes, self.prefix_hashes, self.pair_hashes) = (prefixes, prefix_hashes, pair_hashes);
     }
 
@@ -908,9 +947,18 @@ impl VocabularyBuilder {
         id | PAIR
     }
 
-    /// Number of distinct terms seen so far.
+    /// Number of distinct terms seen so far. When only the n-grams seen twice are counted
+    /// ([`VocabularyBuilder::only_seen_twice`]), an estimate: the words, and the word pairs
+    /// counted or the filter's estimate of the distinct n-grams, whichever is more (at least
+    /// the filter's lower bound, which the caller checked was above [`LARGE_VOCABULARY`]).
     pub fn distinct_terms(&self) -> usize {
-        self.terms.len() + self.pairs.len()
+        let pairs = self.seen_twice.as_ref().map_or(0, |s| s.distinct_estimate());
+        self.terms.len() + self.pairs.len().max(pairs)
+    }
+
+    /// Whether [`VocabularyBuilder::distinct_terms`] is an estimate.
+    pub fn distinct_estimated(&self) -> bool {
+        self.seen_twice.is_some()
     }
 
     /// The `min_df` of a training without the option: 1, or 2 when the texts have more than

@@ -12,12 +12,14 @@
 mod builder;
 mod by_class;
 mod index;
+mod seen_twice;
 mod vocabulary;
 mod weighting;
 
 pub use builder::{Growth, LARGE_VOCABULARY, VocabularyBuilder};
 pub use by_class::{MAX_CLASSES, TermClassSums};
 pub(crate) use index::prefetch;
+pub use seen_twice::{Marks, SeenTwice};
 pub use vocabulary::Vocabulary;
 pub use weighting::{SparseRows, Weighting, push_row};
 
