@@ -69,7 +69,20 @@ pub(super) fn mark_seen_twice(
     control: &Control<'_>,
 ) -> Result<SeenTwice> {
     let words = text_bytes_of(text, rows) / 64;
-    let (a, b) = in_halves(rows.len(), control, |range, tick| -> Result<Marks> {
+    let (total, started, done) = (rows.len(), std::time::Instant::now(), AtomicUsize::new(0));
+    // Progress lines follow the first half, as counting's do.
+    let scale = if parallel(total) { 2 } else { 1 };
+    let progress = |work: u64| {
+        let done = (done.load(Ordering::Relaxed) * scale).min(total);
+        // (With two halves, the last line waits for the second: the caller's next lines.)
+        if done < total || scale == 1 {
+            control
+                .progress(done, total, started, || format!("marking the word pairs of text {done}/{total}"));
+        }
+        control.tick(work)
+    };
+    let (a, b) = in_halves_with(total, control, &progress, |range, tick| -> Result<Marks> {
+        let first = range.start == 0;
         let mut marks = Marks::new(words)?;
         let (mut tokens, mut hashes) = (Tokens::default(), Vec::new());
         for &r in &rows[range] {
@@ -77,6 +90,9 @@ pub(super) fn mark_seen_twice(
             hashes.clear();
             tokens.ngram_hashes_into(2, hi, &mut hashes);
             marks.insert_all(&hashes);
+            if first {
+                done.fetch_add(1, Ordering::Relaxed);
+            }
             tick(16 + 4 * hashes.len() as u64)?;
         }
         Ok(marks)
