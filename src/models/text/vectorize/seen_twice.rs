@@ -73,6 +73,7 @@ pub struct SeenTwice {
 impl SeenTwice {
     /// Joins the marks of two parts (of one size).
     pub fn join(mut a: Marks, b: Marks) -> SeenTwice {
+        debug_assert_eq!(a.once.len(), b.once.len(), "marks of two sizes");
         let mut set = 0u64;
         for (i, (twice, &once)) in a.twice.iter_mut().zip(&b.once).enumerate() {
             *twice |= b.twice[i] | (a.once[i] & once);
@@ -116,7 +117,8 @@ impl SeenTwice {
 /// high bits (multiply-shift), the bits from four 6-bit fields of its low bits.
 #[inline]
 fn place(hash: u64, words: usize) -> (usize, u64) {
-    let w = ((hash >> 32) * words as u64) >> 32;
+    // (In u128: no overflow whatever the filter's length; the word is below it.)
+    let w = (u128::from(hash >> 32) * words as u128) >> 32;
     let mut mask = 0u64;
     for i in 0..BITS {
         mask |= 1 << ((hash >> (6 * i)) & 63);
