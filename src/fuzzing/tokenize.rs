@@ -183,13 +183,10 @@ fn class_counting_agrees(
 /// The n-grams of two to `hi` words of `docs` marked in filters of `words` words: the lines
 /// before `split` in one part, the others in another, joined.
 fn seen_twice(tok: &Tokenizer, docs: &[&str], split: usize, hi: usize, words: usize) -> SeenTwice {
-    let (mut toks, mut hashes) = (Tokens::default(), Vec::new());
+    let mut scratch = (Tokens::default(), Vec::new());
     let mut parts = [Marks::new(words).unwrap(), Marks::new(words).unwrap()];
     for (i, d) in docs.iter().enumerate() {
-        tok.tokenize_hashes(d, &mut toks);
-        hashes.clear();
-        toks.ngram_hashes_into(2, hi, &mut hashes);
-        parts[usize::from(i >= split)].insert_all(&hashes);
+        parts[usize::from(i >= split)].mark(tok, d, hi, &mut scratch);
     }
     let [a, b] = parts;
     SeenTwice::join(a, b)

@@ -366,13 +366,11 @@ impl TextModel {
         // `min_df` is 2 only above `LARGE_VOCABULARY` distinct terms: the first pass's lower bound
         // of the distinct n-grams says so before counting, or every n-gram is counted.
         let auto = settings.min_df == AUTO_MIN_DF;
-        let seen_twice = if by_class
-            && lo == 1
-            && hi >= 2
-            && (auto || settings.min_df >= 2)
-            && pipeline::text_bytes_of(text, rows) >= seen_twice_from
-        {
-            let seen = pipeline::mark_seen_twice(&tokenizer, text, rows, hi, control)?;
+        let eligible =
+            by_class && vectorize::VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
+        let bytes = if eligible { pipeline::text_bytes_of(text, rows) } else { 0 };
+        let seen_twice = if eligible && bytes >= seen_twice_from {
+            let seen = pipeline::mark_seen_twice(&tokenizer, text, (rows, bytes), hi, control)?;
             (!auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY).then(|| Arc::new(seen))
         } else {
             None
@@ -769,6 +767,24 @@ pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
         state ^= state << 17;
         state
     }
+}
+
+/// Tests' texts: `n` texts of words `w0`, `w1`..., each of a random length in `words`, word
+/// `word(r)` for a random `r` (`r % vocabulary`: uniform), from `seed`.
+#[cfg(test)]
+pub(crate) fn random_texts(
+    seed: u64,
+    n: usize,
+    words: std::ops::Range<u64>,
+    word: impl Fn(u64) -> u64,
+) -> Vec<String> {
+    let mut next = xorshift(seed);
+    (0..n)
+        .map(|_| {
+            let len = words.start + next() % (words.end - words.start);
+            (0..len).map(|_| format!("w{}", word(next()))).collect::<Vec<_>>().join(" ")
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -53,50 +53,73 @@ fn parallel(rows: usize) -> bool {
     rows >= MIN_ROWS && Control::second_cpu()
 }
 
+/// Progress lines of a job over `total` texts cut in halves ([`in_halves_with`]): they follow
+/// the texts done by the first half (the halves go at about the same pace); with two halves the
+/// last line is left to the caller's next step (the second half may not be done).
+/// (It holds no [`Control`], which stays on the calling thread, so that the halves can share it.)
+struct HalvesProgress {
+    /// What is being done, as in "counting the terms" (of text i/n).
+    what: &'static str,
+    total: usize,
+    started: std::time::Instant,
+    /// Texts the first half has done.
+    done: AtomicUsize,
+    /// 2 when the halves run on two threads.
+    scale: usize,
+}
+
+impl HalvesProgress {
+    fn new(what: &'static str, total: usize) -> Self {
+        let scale = if parallel(total) { 2 } else { 1 };
+        HalvesProgress { what, total, started: std::time::Instant::now(), done: AtomicUsize::new(0), scale }
+    }
+
+    /// One more text done by the half that starts the rows (`first`) or by the other.
+    fn text_done(&self, first: bool) {
+        if first {
+            self.done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The calling thread's tick: a progress line now and then, then `control`'s tick.
+    fn tick(&self, control: &Control<'_>, work: u64) -> Result<()> {
+        let (total, what) = (self.total, self.what);
+        let done = (self.done.load(Ordering::Relaxed) * self.scale).min(total);
+        if done < total || self.scale == 1 {
+            control.progress(done, total, self.started, || format!("{what} of text {done}/{total}"));
+        }
+        control.tick(work)
+    }
+}
+
 /// The bytes of text of `rows` of `text`.
 pub(super) fn text_bytes_of(text: &Column, rows: &[usize]) -> usize {
     rows.iter().map(|&r| text_bytes(text.get(r))).sum()
 }
 
-/// Marks every n-gram of two to `hi` words of `rows` of `text` in a [`SeenTwice`]: each half
-/// of the rows into its own [`Marks`] on its own core (when [`count_terms`] would use two), then
-/// joined. One bit per byte of text in each filter.
+/// Marks every n-gram of two to `hi` words of `rows` of `text` (`bytes` of text in all) in a
+/// [`SeenTwice`]: each half of the rows into its own [`Marks`] on its own core (when
+/// [`count_terms`] would use two), then joined. One bit per byte of text in each filter.
 pub(super) fn mark_seen_twice(
     tokenizer: &Tokenizer,
     text: &Column,
-    rows: &[usize],
+    (rows, bytes): (&[usize], usize),
     hi: usize,
     control: &Control<'_>,
 ) -> Result<SeenTwice> {
-    let words = text_bytes_of(text, rows) / 64;
-    let (total, started, done) = (rows.len(), std::time::Instant::now(), AtomicUsize::new(0));
-    // Progress lines follow the first half, as counting's do.
-    let scale = if parallel(total) { 2 } else { 1 };
-    let progress = |work: u64| {
-        let done = (done.load(Ordering::Relaxed) * scale).min(total);
-        // (With two halves, the last line waits for the second: the caller's next lines.)
-        if done < total || scale == 1 {
-            control
-                .progress(done, total, started, || format!("marking the word pairs of text {done}/{total}"));
-        }
-        control.tick(work)
-    };
-    let (a, b) = in_halves_with(total, control, &progress, |range, tick| -> Result<Marks> {
+    let progress = HalvesProgress::new("marking the word pairs", rows.len());
+    let mark = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| -> Result<Marks> {
         let first = range.start == 0;
-        let mut marks = Marks::new(words)?;
-        let (mut tokens, mut hashes) = (Tokens::default(), Vec::new());
+        let mut marks = Marks::new(bytes / 64)?;
+        let mut scratch = (Tokens::default(), Vec::new());
         for &r in &rows[range] {
-            tokenizer.tokenize_hashes(&cell_text(text.get(r))?, &mut tokens);
-            hashes.clear();
-            tokens.ngram_hashes_into(2, hi, &mut hashes);
-            marks.insert_all(&hashes);
-            if first {
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-            tick(16 + 4 * hashes.len() as u64)?;
+            let marked = marks.mark(tokenizer, &cell_text(text.get(r))?, hi, &mut scratch);
+            progress.text_done(first);
+            tick(16 + 4 * marked as u64)?;
         }
         Ok(marks)
-    })?;
+    };
+    let (a, b) = in_halves_with(rows.len(), control, &|work| progress.tick(control, work), mark)?;
     Ok(SeenTwice::join(a?, b?))
 }
 
@@ -125,10 +148,7 @@ pub(super) fn count_terms(
     seen_twice: Option<&Arc<SeenTwice>>,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
-    let (total, started) = (rows.len(), std::time::Instant::now());
-    // Texts counted by the first half (the progress lines follow it: the halves go at about
-    // the same pace).
-    let done = AtomicUsize::new(0);
+    let progress = HalvesProgress::new("counting the terms", rows.len());
     let count = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
         let (part, first) = (&rows[range.clone()], range.start == 0);
         let (mut builder, y) = match counting {
@@ -175,28 +195,19 @@ pub(super) fn count_terms(
                 }
                 ahead = true;
             }
-            if first {
-                done.fetch_add(1, Ordering::Relaxed);
-            }
+            progress.text_done(first);
             // About the cost of tokenizing and counting, in the units of the other trainers.
             tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)?;
         }
         Ok(builder)
     };
-    let (scale, half) = if parallel(rows.len()) { (2, rows.len() / 2) } else { (1, rows.len()) };
-    let progress = |work: u64| {
-        let done = (done.load(Ordering::Relaxed) * scale).min(total);
-        if done < total || half == total {
-            control.progress(done, total, started, || format!("counting the terms of text {done}/{total}"));
-        }
-        control.tick(work)
-    };
+    let progress = |work: u64| progress.tick(control, work);
     if let Counting::ByClass { y, .. } = counting
         && y.len() != rows.len()
     {
         return Err(Error::Internal(format!("{} classes for {} texts", y.len(), rows.len())));
     }
-    if scale == 1 {
+    if !parallel(rows.len()) {
         return count(0..rows.len(), &progress);
     }
     let (first, second) = in_halves_with(rows.len(), control, &progress, count)?;

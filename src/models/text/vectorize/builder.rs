@@ -245,7 +245,7 @@ impl VocabularyBuilder {
     /// every n-gram of the texts to come, see [`SeenTwice`]), and those they start: the others
     /// occur in one text at most, so with a `min_df` of 2 or more the vocabulary, the counts and
     /// the model are the same, with no record kept for them. [`VocabularyBuilder::distinct_terms`]
-    /// is then a lower bound. Words are all counted.
+    /// is then an estimate. Words are all counted.
     pub fn only_seen_twice(&mut self, seen: Arc<SeenTwice>) {
         self.seen_twice = Some(seen);
     }
@@ -324,14 +324,20 @@ impl VocabularyBuilder {
         self.no_pairs = true;
     }
 
-    /// Whether the n-grams `lo..=hi` are counted as words and pairs ([`Self::pairs`]): when
-    /// the words are counted (`lo` 1) and there are longer n-grams (the default (1, 2), and
-    /// (1, 3)).
+    /// Whether the n-grams `lo..=hi` are counted as words and pairs ([`Self::pairs`]):
+    /// [`VocabularyBuilder::counts_pairs`], unless every n-gram is counted by its bytes (tests).
     fn pairs_mode(&self, lo: usize, hi: usize) -> bool {
         #[cfg(any(test, feature = "fuzzing"))]
         if self.no_pairs {
             return false;
         }
+        Self::counts_pairs(lo, hi)
+    }
+
+    /// Whether the n-grams `lo..=hi` are counted as words and pairs: when the words are
+    /// counted (`lo` 1) and there are longer n-grams (the default (1, 2), and (1, 3)). Only
+    /// then does [`VocabularyBuilder::only_seen_twice`] leave anything out.
+    pub fn counts_pairs(lo: usize, hi: usize) -> bool {
         lo == 1 && hi >= 2
     }
 
@@ -411,7 +417,8 @@ impl VocabularyBuilder {
             }
             for (i, &h) in pair_hashes.iter().enumerate() {
                 if window {
-                    self.pair_index.prefetch_ahead(&self.pairs, i, |j| pair_hashes.get(j).copied());
+                    let ahead = |j: usize| pair_hashes.get(j).copied().filter(|_| prefixes[j] != LEFT_OUT);
+                    self.pair_index.prefetch_ahead(&self.pairs, i, ahead);
                 }
                 if prefixes[i] != LEFT_OUT {
                     prefixes[i] = self.record_pair(prefixes[i], ids[i + n - 1], h, doc);

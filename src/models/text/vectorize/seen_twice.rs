@@ -13,6 +13,7 @@
 //! the n-grams counted are counted in full. The marks depend on the parts only, not on the
 //! threads' timing.
 
+use super::super::tokenize::{Tokenizer, Tokens};
 use crate::Result;
 use crate::models::memory;
 
@@ -37,6 +38,23 @@ impl Marks {
     pub fn new(words: usize) -> Result<Marks> {
         let words = words.max(1);
         Ok(Marks { once: memory::zeroed(words, WHAT)?, twice: memory::zeroed(words, WHAT)?, new: 0 })
+    }
+
+    /// Notes the n-grams of two to `hi` words of `text` (`scratch`: its tokens and their
+    /// hashes, reused from text to text); returns how many.
+    pub fn mark(
+        &mut self,
+        tokenizer: &Tokenizer,
+        text: &str,
+        hi: usize,
+        scratch: &mut (Tokens, Vec<u64>),
+    ) -> usize {
+        let (tokens, hashes) = scratch;
+        tokenizer.tokenize_hashes(text, tokens);
+        hashes.clear();
+        tokens.ngram_hashes_into(2, hi, hashes);
+        self.insert_all(hashes);
+        hashes.len()
     }
 
     /// Notes one occurrence of each n-gram of `hashes` (prefetched first: the filters outgrow

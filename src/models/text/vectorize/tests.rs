@@ -2,6 +2,7 @@ use super::super::tokenize::{Tokenizer, TokenizerConfig, Tokens, term_hash};
 use super::builder::{WINDOW_FROM, heaps, merge_sorted, radix_sort};
 use super::index::{EMPTY, Index, same_bytes};
 use super::*;
+use crate::models::text::random_texts;
 
 fn build(
     docs: &[&str],
@@ -61,18 +62,6 @@ fn assert_same_finish(a: VocabularyBuilder, b: VocabularyBuilder) {
     let b = b.finish(1, None, Weighting::Count, &control).unwrap();
     assert_eq!(terms(&a.0), terms(&b.0));
     assert_eq!((&a.1, &a.2), (&b.1, &b.2));
-}
-
-/// `n` texts of random words `w0`, `w1`... (below `vocab`), each of a random length in
-/// `words`, from `seed`.
-fn word_docs(seed: u64, n: usize, words: std::ops::Range<u64>, vocab: u64) -> Vec<String> {
-    let mut next = crate::models::text::xorshift(seed);
-    (0..n)
-        .map(|_| {
-            let len = words.start + next() % (words.end - words.start);
-            (0..len).map(|_| format!("w{}", next() % vocab)).collect::<Vec<_>>().join(" ")
-        })
-        .collect()
 }
 
 fn terms(v: &Vocabulary) -> Vec<&str> {
@@ -464,7 +453,7 @@ fn heaps_law_extends_the_growth_of_two_points() {
 /// vocabulary and rows are the same.
 #[test]
 fn tables_sized_ahead_hold_the_rest_without_growing() {
-    let docs = word_docs(0x7ab1e, 2048, 8..24, 4000);
+    let docs = random_texts(0x7ab1e, 2048, 8..24, |r| r % 4000);
     let t = Tokenizer::new(TokenizerConfig::default());
     let (mut plain, mut ahead) = (VocabularyBuilder::default(), VocabularyBuilder::default());
     let mut toks = Tokens::default();
@@ -648,7 +637,7 @@ fn class_rows_stop_at_their_limit() {
 /// and trigrams.
 #[test]
 fn long_and_short_texts_count_alike_however_probed() {
-    let docs = word_docs(0x10_96, 300, 1..301, 500);
+    let docs = random_texts(0x10_96, 300, 1..301, |r| r % 500);
     assert!(docs.iter().any(|d| d.split(' ').count() > 2 * WINDOW_FROM), "some long texts");
     assert!(docs.iter().any(|d| d.split(' ').count() < WINDOW_FROM), "some short texts");
     let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
