@@ -152,7 +152,8 @@ fn class_counting_agrees(
         // With min_df 2 and word pairs, also counted without the n-grams seen once, marked
         // in filters of 4 words (most n-grams then pass by chance and are counted exactly) or
         // of 4,096.
-        let filters: &[usize] = if min_df >= 2 && lo == 1 && hi >= 2 { &[0, 4, 4096] } else { &[0] };
+        let pairs = VocabularyBuilder::counts_pairs(lo, hi);
+        let filters: &[usize] = if min_df >= 2 && pairs { &[0, 4, 4096] } else { &[0] };
         for (split, &filter) in
             [docs.len(), docs.len() / 2].into_iter().flat_map(|s| filters.iter().map(move |f| (s, f)))
         {
