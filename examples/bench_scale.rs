@@ -11,6 +11,7 @@
 //! | kind | sizes | data |
 //! |---|---|---|
 //! | text | 10k, 100k, 1M documents | 5 classes, 20–60 words (about 250 bytes) from a Zipf vocabulary of 50,000 words, each class favouring its own words |
+//! | text-77 | the same | 77 classes (as many intents as Banking77's), the same texts otherwise: more classes than are counted by class, so training keeps the texts' rows |
 //! | classifier | 100k, 1M, 10M rows | 8 numeric columns, 2 text columns (5 and 20 categories), a yes/no label from a noisy linear rule |
 //! | recommender | 1M, 10M, 25M ratings | the MovieLens 25M shape (`support/ratings_gen.rs`): 162,541 users and 59,047 items at 25M, scaled down in proportion |
 //!
@@ -32,8 +33,9 @@ use serde_json::{Value as Json, json};
 use sqlml::rusqlite::{Connection, params};
 use std::time::Instant;
 
-const KINDS: [(&str, [usize; 3]); 3] = [
+const KINDS: [(&str, [usize; 3]); 4] = [
     ("text", [10_000, 100_000, 1_000_000]),
+    ("text-77", [10_000, 100_000, 1_000_000]),
     ("classifier", [100_000, 1_000_000, 10_000_000]),
     ("recommender", [1_000_000, 10_000_000, 25_000_095]),
 ];
@@ -77,7 +79,8 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
     conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
     let generated = Instant::now();
     let (table, target, shape) = match kind {
-        "text" => (write_text(&conn, rows)?, "label", Json::Null),
+        "text" => (write_text(&conn, rows, 5)?, "label", Json::Null),
+        "text-77" => (write_text(&conn, rows, 77)?, "label", Json::Null),
         "classifier" => (write_tabular(&conn, rows)?, "label", Json::Null),
         "recommender" => {
             let shape = if rows == ratings_gen::ML_25M.ratings {
@@ -100,8 +103,11 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
     let before_mb = current_rss_mb();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
+    let model_kind = if kind.starts_with("text") { "text" } else { kind };
     let report: String =
-        conn.query_row(&format!("SELECT ml_train('m', '{kind}', '{table}', '{target}')"), [], |r| r.get(0))?;
+        conn.query_row(&format!("SELECT ml_train('m', '{model_kind}', '{table}', '{target}')"), [], |r| {
+            r.get(0)
+        })?;
     let train_s = started.elapsed().as_secs_f64();
     let peak = peak_rss_mb();
     let report: Json = serde_json::from_str(&report)?;
@@ -153,9 +159,14 @@ fn write_ratings(conn: &Connection, shape: ratings_gen::Shape) -> Result<(), Box
     Ok(())
 }
 
-/// 5 classes; words `w<rank>` spelled out in letters, drawn from a Zipf(1.1) vocabulary of
-/// 50,000 words, a third of each document's words from its class's own slice of the vocabulary.
-fn write_text(conn: &Connection, rows: usize) -> Result<&'static str, Box<dyn std::error::Error>> {
+/// `classes` classes; words `w<rank>` spelled out in letters, drawn from a Zipf(1.1) vocabulary
+/// of 50,000 words, a third of each document's words from its class's own slice of the
+/// vocabulary.
+fn write_text(
+    conn: &Connection,
+    rows: usize,
+    classes: usize,
+) -> Result<&'static str, Box<dyn std::error::Error>> {
     let vocab = 50_000usize;
     let word = |mut n: usize| {
         let mut w = String::new();
@@ -182,11 +193,11 @@ fn write_text(conn: &Connection, rows: usize) -> Result<&'static str, Box<dyn st
         let mut insert = tx.prepare("INSERT INTO docs VALUES (?1, ?2)")?;
         let mut body = String::new();
         for _ in 0..rows {
-            let class = rng.below(5);
+            let class = rng.below(classes);
             body.clear();
             for n in 0..20 + rng.below(41) {
                 let w = zipf(&mut rng);
-                let w = if n % 3 == 0 { (w / 5) * 5 + class } else { w };
+                let w = if n % 3 == 0 { (w / classes) * classes + class } else { w };
                 body.push_str(&words[w.min(vocab - 1)]);
                 body.push(' ');
             }

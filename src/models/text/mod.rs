@@ -91,6 +91,17 @@ const HASHED_WEIGHTS_FLOOR: usize = 16 << 20;
 /// spaced): on IMDB reviews a twelfth of the training set, scored in ~15 ms on two cores.
 const LOSS_SAMPLE: usize = 2048;
 
+/// Training rows over which the training loss of a fit with rows is measured (evenly spaced):
+/// every row of a smaller set. Scoring a row costs a term's weights per class: over a million
+/// texts of 77 classes, every row took 2 s, as long as counting them.
+const LOSS_SAMPLE_ROWS: usize = 1 << 16;
+
+/// `take` positions evenly spaced over `0..n`, or all of them when there are no more.
+fn evenly_spaced(n: usize, take: usize) -> Vec<usize> {
+    let take = n.min(take);
+    (0..take).map(|i| i * n / take).collect()
+}
+
 /// A trained Naive Bayes text classifier.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TextModel {
@@ -361,13 +372,13 @@ impl TextModel {
         let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };
-        // A large corpus, counted by class with word pairs, whose `min_df` is or may be 2 or
-        // more: the n-grams of a single text are not counted (see `SEEN_TWICE_FROM`). The chosen
-        // `min_df` is 2 only above `LARGE_VOCABULARY` distinct terms: the first pass's lower bound
-        // of the distinct n-grams says so before counting, or every n-gram is counted.
+        // A large corpus, counted with word pairs (by class or in rows), whose `min_df` is or
+        // may be 2 or more: the n-grams of a single text are not counted (see
+        // `SEEN_TWICE_FROM`). The chosen `min_df` is 2 only above `LARGE_VOCABULARY` distinct
+        // terms: the first pass's lower bound of the distinct n-grams says so before counting,
+        // or every n-gram is counted.
         let auto = settings.min_df == AUTO_MIN_DF;
-        let eligible =
-            by_class && vectorize::VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
+        let eligible = vectorize::VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
         let bytes = if eligible { pipeline::text_bytes_of(text, rows) } else { 0 };
         let seen_twice = if eligible && bytes >= seen_twice_from {
             let seen = pipeline::mark_seen_twice(&tokenizer, text, (rows, bytes), hi, control)?;
@@ -505,9 +516,8 @@ impl TextModel {
         y: &[u32],
         control: &Control<'_>,
     ) -> Result<(f64, usize)> {
-        let n = rows.len();
-        let take = n.min(LOSS_SAMPLE);
-        let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
+        let picks = evenly_spaced(rows.len(), LOSS_SAMPLE);
+        let take = picks.len();
         let sample: Vec<usize> = picks.iter().map(|&i| rows[i]).collect();
         let k = self.classes.len();
         let proba = pipeline::map_scores(text, &sample, k, control, |t, s| {
@@ -531,17 +541,23 @@ impl TextModel {
     }
 }
 
-/// Mean negative log-likelihood of already vectorized training rows (the halves on two
-/// threads: with many classes this is as long as the fit).
-fn log_loss(nb: &NaiveBayes, rows: &vectorize::SparseRows, y: &[u32], control: &Control<'_>) -> Result<f64> {
+/// Mean negative log-likelihood of the already vectorized training rows at `picks` (the
+/// halves on two threads); returns it and the rows scored.
+fn log_loss(
+    nb: &NaiveBayes,
+    rows: &vectorize::SparseRows,
+    y: &[u32],
+    picks: &[usize],
+    control: &Control<'_>,
+) -> Result<(f64, usize)> {
     // −ln p_c = ln Σ exp(s − max) − (s_c − max), with p_c clamped to [1e-15, 1] as the
     // metrics do: one exp per class and one ln per row, no normalised probabilities.
     let cap = -(1e-15f64).ln();
     let k = nb.n_classes();
-    let (a, b) = pipeline::in_halves(y.len(), control, |range, tick| -> Result<f64> {
+    let (a, b) = pipeline::in_halves(picks.len(), control, |range, tick| -> Result<f64> {
         let mut scores = vec![0.0; k];
         let mut total = 0.0;
-        for i in range {
+        for i in picks[range].iter().copied() {
             let (f, v) = rows.row(i);
             nb.scores(f, v, &mut scores);
             let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -551,7 +567,7 @@ fn log_loss(nb: &NaiveBayes, rows: &vectorize::SparseRows, y: &[u32], control: &
         }
         Ok(total)
     })?;
-    Ok((a? + b?) / y.len().max(1) as f64)
+    Ok(((a? + b?) / picks.len().max(1) as f64, picks.len()))
 }
 
 impl Estimator for TextModel {
@@ -605,7 +621,9 @@ impl Estimator for TextModel {
         model.target_column = target_col.name.clone();
         let fit_s = start.elapsed().as_secs_f64();
         let (train_loss, loss_texts) = match sparse {
-            Some(rows) => (log_loss(&model.nb, &rows, &y_train, control)?, train.len()),
+            Some(rows) => {
+                log_loss(&model.nb, &rows, &y_train, &evenly_spaced(train.len(), LOSS_SAMPLE_ROWS), control)?
+            }
             None => model.sampled_log_loss(text_col, train, &y_train, control)?,
         };
 

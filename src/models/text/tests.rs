@@ -427,11 +427,22 @@ fn fitted_bytes(
     settings: TextSettings,
     seen_twice_from: usize,
 ) -> (Vec<u8>, (usize, bool)) {
+    fitted_bytes_of(texts, 3, settings, seen_twice_from)
+}
+
+/// [`fitted_bytes`] with `k` classes (text `i` of class `i % k`): above
+/// [`vectorize::MAX_CLASSES`], training keeps the texts' rows.
+fn fitted_bytes_of(
+    texts: &[String],
+    k: u32,
+    settings: TextSettings,
+    seen_twice_from: usize,
+) -> (Vec<u8>, (usize, bool)) {
     let col =
         Column { name: "body".into(), data: ColumnData::texts(texts.iter().cloned().map(Some).collect()) };
     let rows: Vec<usize> = (0..texts.len()).collect();
-    let y: Vec<u32> = (0..texts.len() as u32).map(|i| i % 3).collect();
-    let classes = vec![Value::Text("a".into()), Value::Text("b".into()), Value::Text("c".into())];
+    let y: Vec<u32> = (0..texts.len() as u32).map(|i| i % k).collect();
+    let classes = (0..k).map(|c| Value::Text(format!("class {c}"))).collect();
     let tokenizer = Tokenizer::new(TokenizerConfig::default());
     let (m, _, distinct) =
         TextModel::fit(&col, (&rows, &y), classes, tokenizer, settings, seen_twice_from, &Control::new())
@@ -450,14 +461,21 @@ fn zipf_texts(n: usize, words: u64, vocabulary: u64, seed: u64) -> Vec<String> {
 
 /// Counting only the n-grams seen twice (a large corpus's first pass) gives the very model
 /// that counting every n-gram gives: with an explicit `min_df` of 2 or 3, bigrams and trigrams,
-/// counts and presence, on one thread (few texts) or two.
+/// counts, presence and TF-IDF, by class or in rows (TF-IDF, or more classes than are counted
+/// by class), on one thread (few texts) or two.
 #[test]
 fn counting_only_what_is_seen_twice_gives_the_same_model() {
+    let rows_k = vectorize::MAX_CLASSES as u32 + 4;
     for (n, seed) in [(300, 1), (5000, 2)] {
         let texts = zipf_texts(n, 30, 3000, seed);
-        for (ngrams, min_df, weighting) in
-            [((1, 2), 2, Weighting::Count), ((1, 3), 2, Weighting::Count), ((1, 2), 3, Weighting::Binary)]
-        {
+        for (ngrams, min_df, weighting, k) in [
+            ((1, 2), 2, Weighting::Count, 3),
+            ((1, 3), 2, Weighting::Count, 3),
+            ((1, 2), 3, Weighting::Binary, 3),
+            ((1, 2), 2, Weighting::TfIdf, 3),
+            ((1, 3), 2, Weighting::Count, rows_k),
+            ((1, 2), 3, Weighting::TfIdf, rows_k),
+        ] {
             let settings = TextSettings {
                 ngrams,
                 min_df,
@@ -467,11 +485,14 @@ fn counting_only_what_is_seen_twice_gives_the_same_model() {
                 alpha: 1.0,
                 priors: Priors::Learned,
             };
-            let (all, (_, estimated)) = fitted_bytes(&texts, settings.clone(), usize::MAX);
+            let (all, (_, estimated)) = fitted_bytes_of(&texts, k, settings.clone(), usize::MAX);
             assert!(!estimated);
-            let (twice, (distinct, estimated)) = fitted_bytes(&texts, settings, 0);
+            let (twice, (distinct, estimated)) = fitted_bytes_of(&texts, k, settings, 0);
             assert!(estimated && distinct > 0);
-            assert!(all == twice, "{n} texts, n-grams {ngrams:?}, min_df {min_df}");
+            assert!(
+                all == twice,
+                "{n} texts, n-grams {ngrams:?}, min_df {min_df}, {weighting:?}, {k} classes"
+            );
         }
     }
 }
@@ -528,4 +549,32 @@ fn auto_settings() -> TextSettings {
         alpha: 1.0,
         priors: Priors::Learned,
     }
+}
+
+/// The training loss is the mean log-loss of the training texts it says it scored: every one
+/// of a small set, whether training counts by class (scoring the texts again) or keeps rows
+/// (TF-IDF); a larger set is sampled at evenly spaced positions.
+#[test]
+fn the_training_loss_is_the_mean_over_the_texts_it_names() {
+    for json in ["{}", r#"{"weighting": "tfidf"}"#, r#"{"weighting": "tfidf", "ngrams": 1}"#] {
+        let t = train_with(json, all_rows()).unwrap();
+        assert_eq!(t.details["train_loss_texts"], json!(DOCS.len()), "{json}");
+        let mean = DOCS
+            .iter()
+            .map(|(label, body)| {
+                let proba = t.model.predict_proba(&text(body)).unwrap();
+                let p = proba.iter().find(|(c, _)| *c == Value::Text(label.to_string())).unwrap().1;
+                metrics::log_loss_of(p)
+            })
+            .sum::<f64>()
+            / DOCS.len() as f64;
+        let loss = t.log[0].loss;
+        assert!((loss - mean).abs() <= 1e-9 * mean.max(1.0), "{json}: {loss} against {mean}");
+        assert!(loss > 0.0);
+    }
+    assert_eq!(evenly_spaced(10, 2048), (0..10).collect::<Vec<_>>());
+    let picks = evenly_spaced(1_000_003, LOSS_SAMPLE_ROWS);
+    assert_eq!((picks.len(), picks[0]), (LOSS_SAMPLE_ROWS, 0));
+    assert!(picks.windows(2).all(|w| (15..=16).contains(&(w[1] - w[0]))));
+    assert!(*picks.last().unwrap() >= 1_000_003 - 16);
 }

@@ -8,7 +8,7 @@ use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums, UNSEEN};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
 use super::seen_twice::SeenTwice;
 use super::vocabulary::Vocabulary;
-use super::weighting::{SparseRows, Weighting, idf, push_counts};
+use super::weighting::{SparseRows, Weighting, idf, write_counts};
 use crate::Result;
 use crate::models::control::Control;
 use crate::models::memory;
@@ -1015,14 +1015,16 @@ impl VocabularyBuilder {
         rows.offsets.push(0);
         let (mut features, mut counts) = (self.features, self.counts);
         if weighting == Weighting::TfIdf {
-            // The L2 norm sums in feature order: keep the rows sorted.
-            memory::reserve(&mut rows.features, features.len(), WHAT)?;
-            memory::reserve(&mut rows.values, features.len(), WHAT)?;
+            // The L2 norm sums in feature order: keep the rows sorted. Each row is renumbered
+            // into `row`, then weighted over the rows' start (never past its own: the pruned
+            // terms are dropped), so the rows are not copied.
             let mut row: Vec<(u32, f32)> = Vec::new();
+            let mut w = 0;
             for d in 0..n_docs {
                 row.clear();
                 let span = self.doc_offsets[d]..self.doc_offsets[d + 1];
                 control.tick(span.len() as u64 + 1)?;
+                memory::reserve(&mut row, span.len(), WHAT)?;
                 row.extend(
                     features[span.clone()]
                         .iter()
@@ -1030,9 +1032,13 @@ impl VocabularyBuilder {
                         .map(|(&t, &n)| (remap[slot(t) as usize], n))
                         .filter(|&(f, _)| f != u32::MAX),
                 );
-                push_counts(&mut row, &idfs, &mut rows.features, &mut rows.values);
-                rows.offsets.push(rows.features.len());
+                write_counts(&mut row, &idfs, &mut features[w..], &mut counts[w..]);
+                w += row.len();
+                rows.offsets.push(w);
             }
+            features.truncate(w);
+            counts.truncate(w);
+            (rows.features, rows.values) = (features, counts);
         } else {
             // The rows are merged already: renumber and drop the pruned terms in place.
             let binary = weighting == Weighting::Binary;

@@ -58,20 +58,16 @@ pub(super) fn idf(n_docs: usize, df: usize) -> f32 {
 }
 
 /// As [`push_row`] with TF-IDF weighting, from distinct `(feature, count)` pairs (any order;
-/// sorted in place): the same values, in the same order.
-pub(super) fn push_counts(
-    row: &mut [(u32, f32)],
-    idf: &[f32],
-    features: &mut Vec<u32>,
-    values: &mut Vec<f32>,
-) {
+/// sorted in place): the same values, in the same order, written over the first `row.len()`
+/// of `features` and `values` (so that the rows can be weighted where they are).
+pub(super) fn write_counts(row: &mut [(u32, f32)], idf: &[f32], features: &mut [u32], values: &mut [f32]) {
     row.sort_unstable_by_key(|&(f, _)| f);
-    let start = values.len();
-    for &(f, tf) in row.iter() {
-        features.push(f);
-        values.push(tf_idf(tf, idf[f as usize]));
+    let (features, values) = (&mut features[..row.len()], &mut values[..row.len()]);
+    for ((&(f, tf), feature), value) in row.iter().zip(features.iter_mut()).zip(values.iter_mut()) {
+        *feature = f;
+        *value = tf_idf(tf, idf[f as usize]);
     }
-    l2_normalize(&mut values[start..]);
+    l2_normalize(values);
 }
 
 /// The sublinear TF-IDF weight of a term found `tf` times.
