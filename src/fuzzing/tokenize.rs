@@ -93,16 +93,22 @@ pub fn tokenize(data: &[u8]) {
 }
 
 /// The lines of `text` as training texts: counted as words and pairs (the default) or by their
-/// bytes, in one builder or in two appended, they give the same vocabulary and rows.
+/// bytes, in one builder or in two appended, with `min_df` 2 also without the n-grams seen
+/// once (filters of 4 and 4,096 words), they give the same vocabulary and rows.
 fn counting_agrees(tok: &Tokenizer, text: &str, lo: usize, hi: usize) {
     let docs: Vec<&str> = text.split('\n').collect();
     let min_df = 1 + text.len() % 2;
-    let count = |by_bytes: bool, split: usize| {
+    let count = |by_bytes: bool, split: usize, filter: usize| {
         let mut toks = Tokens::default();
         let (mut first, mut second) = (VocabularyBuilder::default(), VocabularyBuilder::default());
         if by_bytes {
             first.count_by_bytes();
             second.count_by_bytes();
+        }
+        if filter > 0 {
+            let seen = Arc::new(seen_twice(tok, &docs, split, hi, filter));
+            first.only_seen_twice(Arc::clone(&seen));
+            second.only_seen_twice(seen);
         }
         for (i, d) in docs.iter().enumerate() {
             tok.tokenize(d, &mut toks);
@@ -114,9 +120,17 @@ fn counting_agrees(tok: &Tokenizer, text: &str, lo: usize, hi: usize) {
             first.finish(min_df, None, Weighting::Count, &Control::new()).expect("finishing in memory");
         ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), rows)
     };
-    let bytes = count(true, docs.len());
-    assert_eq!(count(false, docs.len()), bytes, "pairs against bytes, {lo}..={hi}, {text:?}");
-    assert_eq!(count(false, docs.len() / 2), bytes, "pairs in two halves, {lo}..={hi}, {text:?}");
+    let bytes = count(true, docs.len(), 0);
+    assert_eq!(count(false, docs.len(), 0), bytes, "pairs against bytes, {lo}..={hi}, {text:?}");
+    assert_eq!(count(false, docs.len() / 2, 0), bytes, "pairs in two halves, {lo}..={hi}, {text:?}");
+    if min_df >= 2 && VocabularyBuilder::counts_pairs(lo, hi) {
+        for filter in [4, 4096] {
+            for split in [docs.len(), docs.len() / 2] {
+                let case = format!("filter {filter}, split {split}, {lo}..={hi}, {text:?}");
+                assert_eq!(count(false, split, filter), bytes, "rows of the n-grams seen twice, {case}");
+            }
+        }
+    }
     class_counting_agrees(tok, &docs, (lo, hi), min_df, &bytes);
 }
 

@@ -33,11 +33,12 @@ pub(super) const MIN_ROWS: usize = 2048;
 /// Texts of at least this many bytes (a half's, with two threads) reserve their tables ahead.
 const RESERVE_AHEAD_FROM: usize = 1 << 22;
 
-/// From this many bytes of training text on, counting by class with word pairs and a `min_df`
-/// of 2 or more first marks the n-grams that occur twice ([`mark_seen_twice`]), and counts only
-/// those: on a large corpus most distinct n-grams occur once, and their records were most of
-/// the memory of training (a million generated texts: 9.6M distinct terms, 2.4M kept). Below
-/// it the first pass would cost more time than the memory it saves is worth.
+/// From this many bytes of training text on, counting with word pairs (by class or in rows)
+/// and a `min_df` of 2 or more first marks the n-grams that occur twice ([`mark_seen_twice`]),
+/// and counts only those: on a large corpus most distinct n-grams occur once, and their
+/// records (and, in rows, their entries) were most of the memory of training (a million
+/// generated texts: 9.6M distinct terms, 2.4M kept). Below it the first pass would cost more
+/// time than the memory it saves is worth.
 pub(super) const SEEN_TWICE_FROM: usize = 64 << 20;
 
 /// The bytes of a text cell as [`cell_text`] reads it (0 for NULL; numbers are short).
