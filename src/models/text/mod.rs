@@ -399,6 +399,8 @@ impl TextModel {
             settings.min_df = builder.auto_min_df();
         }
         let (distinct, estimated) = (builder.distinct_terms(), builder.distinct_estimated());
+        // The filter is not read again (the builder lets it go when it finishes).
+        drop(seen_twice);
         let (min_df, max_features) = (settings.min_df as usize, settings.max_features.map(|m| m as usize));
         let no_terms = || {
             Error::data(if distinct == 0 {

@@ -1000,6 +1000,8 @@ impl VocabularyBuilder {
         if self.by_class.is_some() {
             return Err(crate::Error::Internal("the rows of a builder that counts by class".into()));
         }
+        // Counting is done: the filter's memory goes back now (its last holder may be this).
+        self.seen_twice = None;
         let words = self.terms.len() as u32;
         let slot = |t: u32| if t & PAIR != 0 { words + (t & !PAIR) } else { t };
         let Sorted { vocab, entries, remap } = self.sorted_terms(min_df, max_features, true, control)?;
@@ -1093,6 +1095,8 @@ impl VocabularyBuilder {
         let Some(counts) = self.by_class.take() else {
             return Err(crate::Error::Internal("the class counts of a builder of rows".into()));
         };
+        // Counting is done: the filter's memory goes back now (its last holder may be this).
+        self.seen_twice = None;
         let (entries, _) = self.sort_kept(min_df, max_features, control)?;
         let sums = |counts: ClassCounts, tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
             let k = counts.k();

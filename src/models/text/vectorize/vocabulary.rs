@@ -55,19 +55,18 @@ impl Vocabulary {
     /// n-grams overlap instead of queueing one after another.
     pub fn find_hashed(&self, hashes: &[u64], ids: &mut Vec<u32>) {
         debug_assert!(self.hashes_are_unique());
-        let slots = &self.index.slots;
+        let (index, slots) = (&self.index, &self.index.slots);
         if slots.is_empty() {
             return;
         }
-        let (mask, shift) = (slots.len() - 1, self.index.shift);
         let start = ids.len();
         ids.resize(start + hashes.len(), EMPTY);
         let mut n = start;
         for (k, &h) in hashes.iter().enumerate() {
             if let Some(&next) = hashes.get(k + LOOKUP_AHEAD) {
-                prefetch(self.index.home(next));
+                prefetch(index.home(next));
             }
-            let mut i = (h >> shift) as usize;
+            let mut i = index.home_of(h);
             // The chain ends at this hash (a hit) or at a free slot (a miss: `EMPTY`; a free slot
             // may show hash 0, so its id decides).
             let id = loop {
@@ -75,7 +74,7 @@ impl Vocabulary {
                 if slot.hash == h || slot.id == EMPTY {
                     break slot.id;
                 }
-                i = (i + 1) & mask;
+                i = index.next(i);
             };
             ids[n] = id;
             n += (id != EMPTY) as usize;
