@@ -537,8 +537,20 @@ impl TextModel {
 
     /// Probabilities of the given rows, row-major, for the metrics.
     fn proba_rows(&self, text: &Column, rows: &[usize], control: &Control<'_>) -> Result<Vec<f64>> {
+        self.proba_rows_as(text, rows, true, control)
+    }
+
+    /// [`TextModel::proba_rows`], by the weights by hash only where `hashed` (as
+    /// [`TextModel::score_as`]).
+    fn proba_rows_as(
+        &self,
+        text: &Column,
+        rows: &[usize],
+        hashed: bool,
+        control: &Control<'_>,
+    ) -> Result<Vec<f64>> {
         pipeline::map_scores(text, rows, self.classes.len(), control, |t, s| {
-            self.score(t, s);
+            self.score_as(t, s, hashed);
             softmax(&mut s.scores);
         })
     }
@@ -634,7 +646,10 @@ impl Estimator for TextModel {
             (Json::Null, None, None)
         } else {
             let y_test = setup.classes_of(test)?;
-            let proba = model.proba_rows(text_col, test, control)?;
+            // A large model scores its held-out rows by id: its table by hash would be the peak
+            // of training (134 MB at 800k generated texts), for this one pass.
+            let hashed = model.vocab.len() <= vectorize::LARGE_VOCABULARY;
+            let proba = model.proba_rows_as(text_col, test, hashed, control)?;
             let m = metrics::classification(&y_test, &proba, &model.classes);
             let (ll, acc) = (m["log_loss"].as_f64(), m["accuracy"].as_f64());
             (m, ll, acc)

@@ -147,6 +147,21 @@ pub(super) fn too_many(limit: u64, what: &str) -> crate::Error {
 /// slots and records in a window ahead rather than all at once.
 pub(super) const WINDOW_FROM: usize = 64;
 
+/// A vocabulary spelled out in sorted order, before its lookup table is made
+/// ([`Spelt::vocabulary`]).
+struct Spelt {
+    text: String,
+    ends: Vec<u32>,
+    hashes: Vec<u64>,
+}
+
+impl Spelt {
+    /// The vocabulary, with its lookup table.
+    fn vocabulary(self) -> Vocabulary {
+        Vocabulary::new(self.text, self.ends, self.hashes)
+    }
+}
+
 /// Kept terms from which they are sorted on two cores ([`VocabularyBuilder::sort_kept`]) and
 /// [`VocabularyBuilder::finish_by_class_then`] sums the classes on a second core (below, a
 /// thread would cost more than it saves).
@@ -1117,15 +1132,24 @@ impl VocabularyBuilder {
             Ok(sums)
         };
         let two = entries.len() >= BESIDE_FROM && Control::second_cpu();
+        // A large vocabulary's lookup table is made once the entries are given back (at a
+        // million texts they are 76 MB, at the peak of training); a smaller one's beside the
+        // fit, on the spelling thread.
+        let later = entries.len() > LARGE_VOCABULARY;
         let this = &self;
         let (vocab, fitted) = control.both(
             "the thread summing the classes",
             two,
-            |tick| this.spell_vocabulary(&entries, None, tick),
+            |tick| -> Result<std::result::Result<Vocabulary, Spelt>> {
+                // (`Err`: the spelt vocabulary whose lookup table is made later.)
+                let (spelt, _) = this.spell_vocabulary(&entries, None, tick)?;
+                Ok(if later { Err(spelt) } else { Ok(spelt.vocabulary()) })
+            },
             // (The class rows of every distinct term are given back before the fit.)
             move |tick| sums(counts, tick).and_then(then),
         )?;
-        Ok((vocab?.0, fitted?))
+        drop(entries);
+        Ok((vocab?.unwrap_or_else(Spelt::vocabulary), fitted?))
     }
 
     /// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order, with the map from
@@ -1140,7 +1164,7 @@ impl VocabularyBuilder {
         let (entries, provisional) = self.sort_kept(min_df, max_features, control)?;
         let (vocab, remap) =
             self.spell_vocabulary(&entries, remap.then_some(provisional), &|work| control.tick(work))?;
-        Ok(Sorted { vocab, entries, remap })
+        Ok(Sorted { vocab: vocab.vocabulary(), entries, remap })
     }
 
     /// The entries of the kept terms, in vocabulary order, and the count of provisional ids.
@@ -1198,7 +1222,7 @@ impl VocabularyBuilder {
         entries: &[Entry],
         remap: Option<usize>,
         tick: &dyn Fn(u64) -> Result<()>,
-    ) -> Result<(Vocabulary, Vec<u32>)> {
+    ) -> Result<(Spelt, Vec<u32>)> {
         let mut remap = if let Some(provisional) = remap {
             let mut m = memory::with_capacity(provisional, WHAT)?;
             m.resize(provisional, u32::MAX);
@@ -1234,7 +1258,7 @@ impl VocabularyBuilder {
         if text.len() < text.capacity() / 2 {
             text.shrink_to_fit();
         }
-        Ok((Vocabulary::new(text, ends, hashes), remap))
+        Ok((Spelt { text, ends, hashes }, remap))
     }
 }
 
