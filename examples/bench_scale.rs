@@ -104,7 +104,8 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
     let before_mb = current_rss_mb();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
-    let model_kind = if kind.starts_with("text") { "text" } else { kind };
+    let text = kind.starts_with("text");
+    let model_kind = if text { "text" } else { kind };
     let report: String =
         conn.query_row(&format!("SELECT ml_train('m', '{model_kind}', '{table}', '{target}')"), [], |r| {
             r.get(0)
@@ -116,7 +117,7 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
         conn.query_row("SELECT size FROM ml_models WHERE name = 'm' AND active", [], |r| r.get(0))?;
     // A text model's prediction through SQL, row by row, over the first 100,000 training texts
     // (after the peak is read: it does not count).
-    let predict_rows_per_s = if kind.starts_with("text") {
+    let predict_rows_per_s = if text {
         let n = rows.min(100_000);
         let sql = format!("SELECT count(ml_predict('m', body)) FROM (SELECT body FROM docs LIMIT {n})");
         let _: i64 = conn.query_row(&sql, [], |r| r.get(0))?;

@@ -147,18 +147,25 @@ pub(super) fn too_many(limit: u64, what: &str) -> crate::Error {
 /// slots and records in a window ahead rather than all at once.
 pub(super) const WINDOW_FROM: usize = 64;
 
-/// A vocabulary spelled out in sorted order, before its lookup table is made
-/// ([`Spelt::vocabulary`]).
-struct Spelt {
-    text: String,
-    ends: Vec<u32>,
-    hashes: Vec<u64>,
+/// A vocabulary spelled out in sorted order ([`VocabularyBuilder::spell_vocabulary`]), its
+/// lookup table made or still to be made.
+enum Spelt {
+    Indexed(Vocabulary),
+    Unindexed { text: String, ends: Vec<u32>, hashes: Vec<u64> },
 }
 
 impl Spelt {
+    /// The same vocabulary, its lookup table made now if it was still to be made.
+    fn indexed(self) -> Spelt {
+        Spelt::Indexed(self.vocabulary())
+    }
+
     /// The vocabulary, with its lookup table.
     fn vocabulary(self) -> Vocabulary {
-        Vocabulary::new(self.text, self.ends, self.hashes)
+        match self {
+            Spelt::Indexed(vocab) => vocab,
+            Spelt::Unindexed { text, ends, hashes } => Vocabulary::new(text, ends, hashes),
+        }
     }
 }
 
@@ -168,7 +175,9 @@ impl Spelt {
 const BESIDE_FROM: usize = 1 << 14;
 
 /// Distinct training terms above which the default `min_df` is 2
-/// ([`VocabularyBuilder::auto_min_df`]).
+/// ([`VocabularyBuilder::auto_min_df`]). "Large" means the same for the kept terms: above it,
+/// [`VocabularyBuilder::finish_by_class_then`] makes the vocabulary's lookup table once the
+/// kept terms' entries are given back, and training scores its held-out rows by id.
 pub const LARGE_VOCABULARY: usize = 1_000_000;
 
 /// A word pair left uncounted ([`VocabularyBuilder::only_seen_twice`]) in place of its id: the
@@ -1140,16 +1149,15 @@ impl VocabularyBuilder {
         let (vocab, fitted) = control.both(
             "the thread summing the classes",
             two,
-            |tick| -> Result<std::result::Result<Vocabulary, Spelt>> {
-                // (`Err`: the spelt vocabulary whose lookup table is made later.)
+            |tick| -> Result<Spelt> {
                 let (spelt, _) = this.spell_vocabulary(&entries, None, tick)?;
-                Ok(if later { Err(spelt) } else { Ok(spelt.vocabulary()) })
+                Ok(if later { spelt } else { spelt.indexed() })
             },
             // (The class rows of every distinct term are given back before the fit.)
             move |tick| sums(counts, tick).and_then(then),
         )?;
         drop(entries);
-        Ok((vocab?.unwrap_or_else(Spelt::vocabulary), fitted?))
+        Ok((vocab?.vocabulary(), fitted?))
     }
 
     /// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order, with the map from
@@ -1215,8 +1223,8 @@ impl VocabularyBuilder {
     }
 
     /// The vocabulary of `entries` (sorted, from [`VocabularyBuilder::sort_kept`]): their
-    /// bytes, ends and hashes, and its lookup table; with `remap` (the count of provisional
-    /// ids), the map from provisional ids to the vocabulary's (`u32::MAX`: dropped).
+    /// bytes, ends and hashes, its lookup table not made yet; with `remap` (the count of
+    /// provisional ids), the map from provisional ids to the vocabulary's (`u32::MAX`: dropped).
     fn spell_vocabulary(
         &self,
         entries: &[Entry],
@@ -1258,7 +1266,7 @@ impl VocabularyBuilder {
         if text.len() < text.capacity() / 2 {
             text.shrink_to_fit();
         }
-        Ok((Spelt { text, ends, hashes }, remap))
+        Ok((Spelt::Unindexed { text, ends, hashes }, remap))
     }
 }
 
