@@ -1,12 +1,12 @@
 //! Target `tokenize`: the two tokenizer paths agree, n-gram hashes match their text, the
-//! lines counted as words and pairs give what counting by bytes gives, and the fast word
-//! segmentation gives UAX #29's words.
+//! lines counted as words and pairs give what counting by bytes gives (and TF-IDF rows what
+//! prediction makes of each line), and the fast word segmentation gives UAX #29's words.
 
 use crate::models;
 use crate::models::control::Control;
 use crate::models::text::tokenize::{Cjk, Language, Tokenizer, TokenizerConfig, Tokens, term_hash};
 use crate::models::text::vectorize::{
-    Marks, SeenTwice, SparseRows, TermClassSums, VocabularyBuilder, Weighting,
+    Marks, SeenTwice, SparseRows, TermClassSums, VocabularyBuilder, Weighting, push_row,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -94,11 +94,13 @@ pub fn tokenize(data: &[u8]) {
 
 /// The lines of `text` as training texts: counted as words and pairs (the default) or by their
 /// bytes, in one builder or in two appended, with `min_df` 2 also without the n-grams seen
-/// once (filters of 4 and 4,096 words), they give the same vocabulary and rows.
+/// once (filters of 4 and 4,096 words), they give the same vocabulary and rows; their TF-IDF
+/// rows (weighted where the counts were) are what prediction makes of each line.
 fn counting_agrees(tok: &Tokenizer, text: &str, lo: usize, hi: usize) {
     let docs: Vec<&str> = text.split('\n').collect();
     let min_df = 1 + text.len() % 2;
-    let count = |by_bytes: bool, split: usize, filter: usize| {
+    let filtered = min_df >= 2 && VocabularyBuilder::counts_pairs(lo, hi);
+    let build = |by_bytes: bool, split: usize, filter: usize, weighting: Weighting| {
         let mut toks = Tokens::default();
         let (mut first, mut second) = (VocabularyBuilder::default(), VocabularyBuilder::default());
         if by_bytes {
@@ -116,19 +118,36 @@ fn counting_agrees(tok: &Tokenizer, text: &str, lo: usize, hi: usize) {
             builder.try_add(&toks, lo, hi).expect("a fuzz input's terms fit");
         }
         first.try_append(second, &crate::models::control::Control::new()).expect("appending in memory");
-        let (vocab, rows, _) =
-            first.finish(min_df, None, Weighting::Count, &Control::new()).expect("finishing in memory");
+        first.finish(min_df, None, weighting, &Control::new()).expect("finishing in memory")
+    };
+    let count = |by_bytes: bool, split: usize, filter: usize| {
+        let (vocab, rows, _) = build(by_bytes, split, filter, Weighting::Count);
         ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), rows)
     };
     let bytes = count(true, docs.len(), 0);
     assert_eq!(count(false, docs.len(), 0), bytes, "pairs against bytes, {lo}..={hi}, {text:?}");
     assert_eq!(count(false, docs.len() / 2, 0), bytes, "pairs in two halves, {lo}..={hi}, {text:?}");
-    if min_df >= 2 && VocabularyBuilder::counts_pairs(lo, hi) {
+    if filtered {
         for filter in [4, 4096] {
             for split in [docs.len(), docs.len() / 2] {
                 let case = format!("filter {filter}, split {split}, {lo}..={hi}, {text:?}");
                 assert_eq!(count(false, split, filter), bytes, "rows of the n-grams seen twice, {case}");
             }
+        }
+    }
+    for filter in if filtered { &[0, 4][..] } else { &[0][..] } {
+        let (vocab, rows, idf) = build(false, docs.len() / 2, *filter, Weighting::TfIdf);
+        let mut toks = Tokens::default();
+        for (d, line) in docs.iter().enumerate() {
+            tok.tokenize(line, &mut toks);
+            let (mut ids, mut f, mut x) = (Vec::new(), Vec::new(), Vec::new());
+            toks.for_each_ngram(lo, hi, |g| ids.extend(vocab.id(g)));
+            push_row(&mut ids, Weighting::TfIdf, &idf, &mut f, &mut x);
+            assert_eq!(
+                rows.row(d),
+                (&f[..], &x[..]),
+                "TF-IDF row {d}, filter {filter}, {lo}..={hi}, {text:?}"
+            );
         }
     }
     class_counting_agrees(tok, &docs, (lo, hi), min_df, &bytes);
