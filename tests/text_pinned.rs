@@ -168,6 +168,11 @@ fn long_english_models_are_pinned() {
                 (0x294f9c1576758dc8, 0xa1d4d3866c6e3d5e, 0xf2227a23fd384e58),
             ),
             (
+                "tfidf",
+                r#"{"weighting": "tfidf"}"#,
+                (0x937d00ecdb3d521b, 0xb09333a76069f55a, 0x7e08169f2a8b619e),
+            ),
+            (
                 "bernoulli",
                 r#"{"weighting": "binary", "algorithm": "bernoulli"}"#,
                 (0x2878886cbef7f7fa, 0xe7f33d12f244700f, 0xfd1997bb2d2af1c9),
@@ -186,6 +191,31 @@ fn long_english_models_are_pinned() {
                 "bigrams only",
                 r#"{"ngrams": [2, 2], "priors": "uniform", "alpha": 1}"#,
                 (0x24f192236da0de72, 0x528a9fef41ce0799, 0x85ca25148d8a3837),
+            ),
+        ],
+    );
+}
+
+/// More than 16 classes: training keeps each text's row, and the naive Bayes sums are made
+/// from the rows (as with TF-IDF), for every algorithm.
+#[test]
+fn many_classes_models_are_pinned() {
+    let train = english(3000, 220, 20, 0x6a09_e667_f3bc_c908);
+    let probes = english(1000, 220, 20, 0xbb67_ae85_84ca_a73b);
+    check(
+        &train,
+        &probes,
+        &[
+            ("20 classes", r#"{}"#, (0x7798fbffbeaaf5a1, 0x955bf22986720f58, 0xb9463934cf63b20e)),
+            (
+                "20 classes complement",
+                r#"{"algorithm": "complement"}"#,
+                (0x84efc247a5e3c35a, 0xe8a7757e82c76f28, 0x5c3872ade2094113),
+            ),
+            (
+                "20 classes bernoulli",
+                r#"{"weighting": "binary", "algorithm": "bernoulli"}"#,
+                (0xbd8a635c9f6a169a, 0x454cdb48bd908ff2, 0x7cf363738abd9243),
             ),
         ],
     );
