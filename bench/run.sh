@@ -59,6 +59,8 @@ LOGS=$(cd "$BENCH_OUT/logs" && pwd)
 FOLDS=$(cd "$BENCH_OUT" && pwd)/folds  # Surprise's ml-100k folds, written by bench/surprise_folds.py
 PY=$PEERS_VENV/bin/python
 export TF_CPP_MIN_LOG_LEVEL=3
+# The scaling table is of the default options (bench_scale reads other options from it).
+unset BENCH_SCALE_OPTIONS
 
 TIMEFORMAT='%R %U %S'
 PROC=$BENCH_OUT/processes.tsv  # task side wall_s cpu_s what: CPU share = cpu/wall shows contention

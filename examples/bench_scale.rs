@@ -6,6 +6,7 @@
 //! cargo run --release --example bench_scale                  # every kind and size
 //! cargo run --release --example bench_scale -- text classifier   # some kinds
 //! BENCH_QUICK=1 ...                                          # the two smaller sizes only
+//! BENCH_SCALE_OPTIONS='{"weighting": "tfidf"}' ... -- --one text 1000000   # other options
 //! ```
 //!
 //! | kind | sizes | data |
@@ -18,7 +19,8 @@
 //! Each child writes its rows into a fresh database file (journal off), measures the table's
 //! size in SQLite (`page_count × page_size` of the file, which holds only that table), drops
 //! the generated rows, resets the peak RSS (Linux `clear_refs`), then runs `ml_train` with the
-//! kind's default options (`test_size` 0.2, so the held-out report is included) and reports
+//! kind's default options (`test_size` 0.2, so the held-out report is included; or the JSON
+//! options of `BENCH_SCALE_OPTIONS`, for measuring by hand: the table uses the defaults) and reports
 //! the wall time and the peak RSS of the process during the call (`VmHWM`: the extension's
 //! memory plus SQLite's page cache and the process's few MB). The database file is deleted at
 //! the end. `memory_ratio` = peak RSS / data size in SQLite. A text model then predicts the first
@@ -103,11 +105,12 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
     let _: String = conn.query_row("SELECT ml_unlock('bench passphrase')", [], |r| r.get(0))?;
     let before_mb = current_rss_mb();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let options = std::env::var("BENCH_SCALE_OPTIONS").ok();
     let started = Instant::now();
     let text = kind.starts_with("text");
     let model_kind = if text { "text" } else { kind };
     let report: String =
-        conn.query_row(&format!("SELECT ml_train('m', '{model_kind}', '{table}', '{target}')"), [], |r| {
+        conn.query_row("SELECT ml_train('m', ?1, ?2, ?3, ?4)", (model_kind, table, target, &options), |r| {
             r.get(0)
         })?;
     let train_s = started.elapsed().as_secs_f64();
@@ -131,7 +134,7 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
     let _ = std::fs::remove_dir_all(&dir);
     let sqlite_mb = sqlite_bytes as f64 / (1 << 20) as f64;
     Ok(json!({
-        "task": "scale", "kind": kind, "rows": rows, "shape": shape,
+        "task": "scale", "kind": kind, "rows": rows, "shape": shape, "options": options,
         "train_s": train_s, "us_per_row": train_s * 1e6 / rows as f64,
         "peak_rss_mb": peak, "rss_before_mb": before_mb, "sqlite_mb": sqlite_mb,
         "memory_ratio": peak / sqlite_mb, "model_mb": blob as f64 / (1 << 20) as f64,
