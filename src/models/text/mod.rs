@@ -97,6 +97,11 @@ const LOSS_SAMPLE: usize = 2048;
 /// texts of 77 classes, every row took 2 s, as long as counting them.
 const LOSS_SAMPLE_ROWS: usize = 1 << 16;
 
+/// The rows of a fit with rows that its training loss scores (at most [`LOSS_SAMPLE_ROWS`]),
+/// and their positions among the training rows: the fit keeps only these once its class sums
+/// are made.
+type LossRows = (vectorize::SparseRows, Vec<usize>);
+
 /// `take` positions evenly spaced over `0..n`, or all of them when there are no more.
 fn evenly_spaced(n: usize, take: usize) -> Vec<usize> {
     let take = n.min(take);
@@ -356,7 +361,8 @@ impl TextModel {
 
     /// Fits a model of `rows` of `text`, of classes `y` (indexes into `classes`). From
     /// `seen_twice_from` bytes of training text on, counting may leave out the n-grams of a
-    /// single text ([`pipeline::SEEN_TWICE_FROM`] in training).
+    /// single text ([`pipeline::SEEN_TWICE_FROM`] in training). Returns the model, the rows its
+    /// training loss scores when it kept rows, and the distinct terms counted (estimated or not).
     fn fit(
         text: &Column,
         (rows, y): (&[usize], &[u32]),
@@ -365,7 +371,7 @@ impl TextModel {
         mut settings: TextSettings,
         seen_twice_from: usize,
         control: &Control<'_>,
-    ) -> Result<(TextModel, Option<vectorize::SparseRows>, (usize, bool))> {
+    ) -> Result<(TextModel, Option<LossRows>, (usize, bool))> {
         let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
         let k = classes.len();
         // Without TF-IDF (whose weights need every term's document frequency first), and with
@@ -428,17 +434,14 @@ impl TextModel {
             if vocab.is_empty() {
                 return Err(no_terms());
             }
-            let nb = NaiveBayes::fit(
-                &sparse,
-                y,
-                k,
-                vocab.len(),
-                settings.algorithm,
-                settings.alpha,
-                settings.priors,
-                control,
-            )?;
-            (vocab, nb, idf, Some(sparse))
+            // The rows are let go once the class sums are made, but for those the training loss
+            // scores (at most `LOSS_SAMPLE_ROWS`).
+            let picks = evenly_spaced(rows.len(), LOSS_SAMPLE_ROWS);
+            let fitting = (settings.algorithm, settings.alpha, settings.priors);
+            let (nb, scored) = NaiveBayes::fit_then(sparse, (y, k), vocab.len(), fitting, control, |all| {
+                all.into_picked(&picks)
+            })?;
+            (vocab, nb, idf, Some((scored, picks)))
         };
         if !nb.all_finite() {
             let hint = format!("raise the option 'alpha', now {}", show_number(settings.alpha));
@@ -636,8 +639,9 @@ impl Estimator for TextModel {
         model.target_column = target_col.name.clone();
         let fit_s = start.elapsed().as_secs_f64();
         let (train_loss, loss_texts) = match sparse {
-            Some(rows) => {
-                log_loss(&model.nb, &rows, &y_train, &evenly_spaced(train.len(), LOSS_SAMPLE_ROWS), control)?
+            Some((rows, picks)) => {
+                let y: Vec<u32> = picks.iter().map(|&i| y_train[i]).collect();
+                log_loss(&model.nb, &rows, &y, &(0..picks.len()).collect::<Vec<_>>(), control)?
             }
             None => model.sampled_log_loss(text_col, train, &y_train, control)?,
         };

@@ -578,3 +578,44 @@ fn the_training_loss_is_the_mean_over_the_texts_it_names() {
     assert!(picks.windows(2).all(|w| (15..=16).contains(&(w[1] - w[0]))));
     assert!(*picks.last().unwrap() >= 1_000_003 - 16);
 }
+
+/// A fit with rows keeps only the rows its training loss scores ([`SparseRows::into_picked`]):
+/// those rows, in the order asked (the same rows when all are asked for in order), and the
+/// loss over them is, bit for bit, the loss over those positions of all the rows.
+#[test]
+fn the_loss_rows_kept_score_as_all_the_rows() {
+    use crate::models::text::naive_bayes::{Algorithm, NaiveBayes, Priors};
+    let mut random = xorshift(0x1f83_d9ab_fb41_bd6b);
+    let mut rows = vectorize::SparseRows { offsets: vec![0], ..Default::default() };
+    let mut y = Vec::new();
+    for d in 0..5000u32 {
+        // Rows of 0 to 11 distinct features (some empty), from 300.
+        let len = random() % 12;
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..len {
+            seen.insert((random() % 300) as u32);
+        }
+        for f in seen {
+            rows.features.push(f);
+            rows.values.push(1.0 + (random() % 3) as f32);
+        }
+        rows.offsets.push(rows.features.len());
+        y.push(d % 7);
+    }
+    let nb =
+        NaiveBayes::fit(&rows, &y, 7, 300, Algorithm::Multinomial, 0.5, Priors::Learned, &Control::new()).unwrap();
+    for picks in [evenly_spaced(5000, 640), vec![4999, 3, 3, 0], Vec::new()] {
+        let picked = rows.clone().into_picked(&picks).unwrap();
+        assert_eq!(picked.rows(), picks.len());
+        for (i, &p) in picks.iter().enumerate() {
+            assert_eq!(picked.row(i), rows.row(p));
+        }
+        let y_picked: Vec<u32> = picks.iter().map(|&p| y[p]).collect();
+        let all: Vec<usize> = (0..picks.len()).collect();
+        let (a, n) = log_loss(&nb, &rows, &y, &picks, &Control::new()).unwrap();
+        let (b, m) = log_loss(&nb, &picked, &y_picked, &all, &Control::new()).unwrap();
+        assert_eq!((a.to_bits(), n), (b.to_bits(), m), "{} picks", picks.len());
+    }
+    let every: Vec<usize> = (0..5000).collect();
+    assert_eq!(rows.clone().into_picked(&every).unwrap(), rows);
+}

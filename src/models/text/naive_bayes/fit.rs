@@ -6,6 +6,7 @@ use crate::models::control::Control;
 use crate::models::memory;
 use crate::models::text::vectorize::{SparseRows, TermClassSums};
 use crate::{Error, Result};
+use std::borrow::Borrow;
 
 /// Stored values from which [`NaiveBayes::fit`] sums the classes on two threads.
 pub(super) const PARALLEL_FIT_FROM: usize = 1 << 18;
@@ -229,6 +230,23 @@ impl NaiveBayes {
         priors: Priors,
         control: &Control<'_>,
     ) -> Result<NaiveBayes> {
+        let settings = (algorithm, alpha, priors);
+        let (nb, ()) = Self::fit_then(rows, (y, n_classes), n_features, settings, control, |_| Ok(()))?;
+        Ok(nb)
+    }
+
+    /// [`NaiveBayes::fit`] that hands `rows` to `then` as soon as the class sums are made,
+    /// before they are turned by term and weighted: given owned rows, `then` can keep what it
+    /// needs of them and let the rest go (a million TF-IDF texts: 360 MB of rows). Returns the
+    /// model and what `then` gave.
+    pub fn fit_then<R: Borrow<SparseRows>, T>(
+        rows: R,
+        (y, n_classes): (&[u32], usize),
+        n_features: usize,
+        (algorithm, alpha, priors): (Algorithm, f64, Priors),
+        control: &Control<'_>,
+        then: impl FnOnce(R) -> Result<T>,
+    ) -> Result<(NaiveBayes, T)> {
         let k = n_classes;
         let bernoulli = algorithm == Algorithm::Bernoulli;
         let mut docs = vec![0f64; k];
@@ -243,15 +261,17 @@ impl NaiveBayes {
         // about equal work, the second on a helper thread for a large corpus. Each class's sums
         // are made the same way on either thread, and the groups are concatenated in class
         // order, so the model does not depend on the threads.
-        let split = split_classes(rows, &by_class);
-        let two = rows.features.len() >= PARALLEL_FIT_FROM && split > 0 && split < k && Control::second_cpu();
+        let summed = rows.borrow();
+        let split = split_classes(summed, &by_class);
+        let two =
+            summed.features.len() >= PARALLEL_FIT_FROM && split > 0 && split < k && Control::second_cpu();
         if algorithm == Algorithm::Multinomial {
             // Its weight of a pair is a function of the pair's sum alone: kept as the sums are
             // made (4 bytes a pair where the sum took 8), then turned into the CSR by term (a
             // million texts of 77 classes: 11.5M pairs).
             let delta = MultinomialDelta::new(alpha);
             let ClassSums { terms, values, ends, totals } = grouped_sums(
-                rows,
+                summed,
                 &by_class,
                 (split, two),
                 bernoulli,
@@ -260,15 +280,18 @@ impl NaiveBayes {
                 control,
             )?;
             drop(by_class);
+            let kept = then(rows)?;
             let (offsets, classes, deltas) = by_term(&terms, &values, &ends, n_features)?;
-            return Ok(Self::multinomial(offsets, classes, deltas, &totals, &docs, alpha, priors));
+            drop((terms, values));
+            return Ok((Self::multinomial(offsets, classes, deltas, &totals, &docs, alpha, priors), kept));
         }
         let ClassSums { terms, values, ends, totals } =
-            grouped_sums(rows, &by_class, (split, two), bernoulli, n_features, &|n| n, control)?;
+            grouped_sums(summed, &by_class, (split, two), bernoulli, n_features, &|n| n, control)?;
         drop(by_class);
+        let kept = then(rows)?;
         let (offsets, classes, sums) = by_term(&terms, &values, &ends, n_features)?;
         drop((terms, values));
-        Self::weights(offsets, classes, sums, &totals, &docs, algorithm, alpha, priors)
+        Ok((Self::weights(offsets, classes, sums, &totals, &docs, algorithm, alpha, priors)?, kept))
     }
 
     /// Fits on the classes' term sums counted without rows

@@ -1,6 +1,7 @@
 //! Term weighting: how a document's term ids become a sparse row of feature values (counts,
 //! presence or sublinear TF-IDF, L2-normalised), and the rows themselves ([`SparseRows`]).
 
+use crate::models::memory;
 use serde::{Deserialize, Serialize};
 
 /// How a term's occurrences in one document become its feature value.
@@ -49,6 +50,29 @@ impl SparseRows {
     pub fn row(&self, i: usize) -> (&[u32], &[f32]) {
         let (a, b) = (self.offsets[i], self.offsets[i + 1]);
         (&self.features[a..b], &self.values[a..b])
+    }
+
+    /// The rows `picks` (each below [`SparseRows::rows`]), in that order: `self` itself when
+    /// they are all of them in order, else a copy (sized from the data: fallible).
+    pub fn into_picked(self, picks: &[usize]) -> crate::Result<SparseRows> {
+        if picks.len() == self.rows() && picks.iter().enumerate().all(|(i, &p)| i == p) {
+            return Ok(self);
+        }
+        let values: usize = picks.iter().map(|&p| self.offsets[p + 1] - self.offsets[p]).sum();
+        let what = "the training rows scored for the training loss";
+        let mut out = SparseRows {
+            offsets: memory::with_capacity(picks.len() + 1, what)?,
+            features: memory::with_capacity(values, what)?,
+            values: memory::with_capacity(values, what)?,
+        };
+        out.offsets.push(0);
+        for &p in picks {
+            let (f, v) = self.row(p);
+            out.features.extend_from_slice(f);
+            out.values.extend_from_slice(v);
+            out.offsets.push(out.features.len());
+        }
+        Ok(out)
     }
 }
 
