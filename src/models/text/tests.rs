@@ -603,7 +603,8 @@ fn the_loss_rows_kept_score_as_all_the_rows() {
         y.push(d % 7);
     }
     let nb =
-        NaiveBayes::fit(&rows, &y, 7, 300, Algorithm::Multinomial, 0.5, Priors::Learned, &Control::new()).unwrap();
+        NaiveBayes::fit(&rows, &y, 7, 300, Algorithm::Multinomial, 0.5, Priors::Learned, &Control::new())
+            .unwrap();
     for picks in [evenly_spaced(5000, 640), vec![4999, 3, 3, 0], Vec::new()] {
         let picked = rows.clone().into_picked(&picks).unwrap();
         assert_eq!(picked.rows(), picks.len());
