@@ -559,23 +559,22 @@ impl TextModel {
     }
 }
 
-/// Mean negative log-likelihood of the already vectorized training rows at `picks` (the
+/// Mean negative log-likelihood of already vectorized training rows, of classes `y` (the
 /// halves on two threads); returns it and the rows scored.
 fn log_loss(
     nb: &NaiveBayes,
     rows: &vectorize::SparseRows,
     y: &[u32],
-    picks: &[usize],
     control: &Control<'_>,
 ) -> Result<(f64, usize)> {
     // −ln p_c = ln Σ exp(s − max) − (s_c − max), with p_c clamped to [1e-15, 1] as the
     // metrics do: one exp per class and one ln per row, no normalised probabilities.
     let cap = -(1e-15f64).ln();
     let k = nb.n_classes();
-    let (a, b) = pipeline::in_halves(picks.len(), control, |range, tick| -> Result<f64> {
+    let (a, b) = pipeline::in_halves(y.len(), control, |range, tick| -> Result<f64> {
         let mut scores = vec![0.0; k];
         let mut total = 0.0;
-        for i in picks[range].iter().copied() {
+        for i in range {
             let (f, v) = rows.row(i);
             nb.scores(f, v, &mut scores);
             let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -585,7 +584,7 @@ fn log_loss(
         }
         Ok(total)
     })?;
-    Ok(((a? + b?) / picks.len().max(1) as f64, picks.len()))
+    Ok(((a? + b?) / y.len().max(1) as f64, y.len()))
 }
 
 impl Estimator for TextModel {
@@ -641,7 +640,7 @@ impl Estimator for TextModel {
         let (train_loss, loss_texts) = match sparse {
             Some((rows, picks)) => {
                 let y: Vec<u32> = picks.iter().map(|&i| y_train[i]).collect();
-                log_loss(&model.nb, &rows, &y, &(0..picks.len()).collect::<Vec<_>>(), control)?
+                log_loss(&model.nb, &rows, &y, control)?
             }
             None => model.sampled_log_loss(text_col, train, &y_train, control)?,
         };

@@ -39,20 +39,31 @@ impl<T> ClassSums<T> {
     }
 }
 
-/// The [`ClassSums`] of every class of `by_class`: the classes before `split` on this thread
-/// and the others on a helper where `two`, else all on this thread; the same either way.
-fn grouped_sums<T: Send>(
-    rows: &SparseRows,
-    by_class: &[Vec<u32>],
-    (split, two): (usize, bool),
-    bernoulli: bool,
-    n_features: usize,
-    value: &(dyn Fn(f64) -> T + Sync),
+/// The CSR by term of the classes' sums of `rows` ([`class_sums`] of every class of `y`'s,
+/// each pair's `N_cf` kept as `value` of it), with the classes' `N_c`. The classes come in two
+/// groups of about equal work, the second on a helper thread for a large corpus; each class's
+/// sums are made the same way on either thread and the groups are concatenated in class order,
+/// so the result does not depend on the threads. `rows` is handed to `then` as soon as the sums
+/// are made, before they are turned by term; returns what `then` gave too.
+fn sums_by_term<R: Borrow<SparseRows>, V: memory::Zeroable + Send, T>(
+    rows: R,
+    (y, k): (&[u32], usize),
+    (n_features, bernoulli): (usize, bool),
+    value: &(dyn Fn(f64) -> V + Sync),
     control: &Control<'_>,
-) -> Result<ClassSums<T>> {
-    let k = by_class.len();
+    then: impl FnOnce(R) -> Result<T>,
+) -> Result<(ByTerm<V>, Vec<f64>, T)> {
+    // The documents grouped by class (stable), so one dense accumulator over terms serves
+    // every class in turn and each class's sums come out in one pass.
+    let mut by_class: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for (i, &c) in y.iter().enumerate() {
+        by_class[c as usize].push(i as u32);
+    }
+    let summed = rows.borrow();
+    let split = split_classes(summed, &by_class);
+    let two = summed.features.len() >= PARALLEL_FIT_FROM && split > 0 && split < k && Control::second_cpu();
     let sums_of = |classes: std::ops::Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
-        class_sums(rows, by_class, classes, n_features, bernoulli, value, tick)
+        class_sums(summed, &by_class, classes, n_features, bernoulli, value, tick)
     };
     // This thread ticks the control; a helper stops at its next text once the control's check
     // failed (`Control::beside`).
@@ -76,7 +87,10 @@ fn grouped_sums<T: Send>(
             u32::MAX
         )));
     }
-    Ok(sums)
+    drop(by_class);
+    let kept = then(rows)?;
+    let ClassSums { terms, values, ends, totals } = sums;
+    Ok((by_term(&terms, &values, &ends, n_features)?, totals, kept))
 }
 
 /// The sums of the classes `classes` ([`ClassSums`]), each pair's `N_cf` kept as `value` of it.
@@ -128,15 +142,17 @@ pub(super) fn class_sums<T>(
     Ok(out)
 }
 
+/// A CSR by term: its offsets, each pair's class (ascending within a term) and value.
+type ByTerm<V> = (Vec<u32>, Vec<u32>, Vec<V>);
+
 /// The CSR by term of `values`, one per (term, class) pair of `terms` (class by class, each
-/// class's pairs ending at `ends`): its offsets, its classes (ascending within a term, as the
-/// pairs come class by class) and its values.
-fn by_term<T: memory::Zeroable>(
+/// class's pairs ending at `ends`; so the classes come ascending within a term).
+fn by_term<V: memory::Zeroable>(
     terms: &[u32],
-    values: &[T],
+    values: &[V],
     ends: &[usize],
     n_features: usize,
-) -> Result<(Vec<u32>, Vec<u32>, Vec<T>)> {
+) -> Result<ByTerm<V>> {
     let mut offsets: Vec<u32> = memory::zeroed(n_features + 1, WHAT)?;
     for &f in terms {
         offsets[f as usize + 1] += 1;
@@ -147,7 +163,7 @@ fn by_term<T: memory::Zeroable>(
     let mut fill: Vec<u32> = memory::with_capacity(n_features, WHAT)?;
     fill.extend_from_slice(&offsets[..n_features]);
     let mut classes: Vec<u32> = memory::zeroed(terms.len(), WHAT)?;
-    let mut out: Vec<T> = memory::zeroed(terms.len(), WHAT)?;
+    let mut out: Vec<V> = memory::zeroed(terms.len(), WHAT)?;
     let mut start = 0;
     for (c, &end) in ends.iter().enumerate() {
         for (&f, &v) in terms[start..end].iter().zip(&values[start..end]) {
@@ -216,9 +232,9 @@ fn prior_bias(docs: &[f64], priors: Priors) -> Vec<f64> {
 const SMALL_COUNTS: usize = 1024;
 
 impl NaiveBayes {
-    /// Fits on `rows` (over `n_features` terms) with class ids `y` (all `< n_classes`). The
-    /// sizes come from the data: a refused allocation is an error, and so is a panic of the
-    /// helper thread ([`Error::Internal`]).
+    /// Fits on `rows` (over `n_features` terms) with class ids `y` (one a row, all
+    /// `< n_classes`). The sizes come from the data: a refused allocation is an error; so are a
+    /// panic of the helper thread and class ids that do not fit the rows ([`Error::Internal`]).
     #[allow(clippy::too_many_arguments)]
     pub fn fit(
         rows: &SparseRows,
@@ -247,50 +263,27 @@ impl NaiveBayes {
         control: &Control<'_>,
         then: impl FnOnce(R) -> Result<T>,
     ) -> Result<(NaiveBayes, T)> {
-        let k = n_classes;
-        let bernoulli = algorithm == Algorithm::Bernoulli;
-        let mut docs = vec![0f64; k];
-        y.iter().for_each(|&c| docs[c as usize] += 1.0);
-        // The documents grouped by class (stable), so one dense accumulator over terms serves
-        // every class in turn and each class's sums come out in one pass.
-        let mut by_class: Vec<Vec<u32>> = vec![Vec::new(); k];
-        for (i, &c) in y.iter().enumerate() {
-            by_class[c as usize].push(i as u32);
+        let n_rows = rows.borrow().rows();
+        if y.len() != n_rows || y.iter().any(|&c| c as usize >= n_classes) {
+            return Err(Error::Internal(format!(
+                "{} class ids of {n_classes} classes for {n_rows} rows",
+                y.len()
+            )));
         }
-        // (term, N_cf) for every pair seen, in class order, and N_c: the classes in two groups of
-        // about equal work, the second on a helper thread for a large corpus. Each class's sums
-        // are made the same way on either thread, and the groups are concatenated in class
-        // order, so the model does not depend on the threads.
-        let summed = rows.borrow();
-        let split = split_classes(summed, &by_class);
-        let two =
-            summed.features.len() >= PARALLEL_FIT_FROM && split > 0 && split < k && Control::second_cpu();
+        let mut docs = vec![0f64; n_classes];
+        y.iter().for_each(|&c| docs[c as usize] += 1.0);
+        let shape = (n_features, algorithm == Algorithm::Bernoulli);
         if algorithm == Algorithm::Multinomial {
             // Its weight of a pair is a function of the pair's sum alone: kept as the sums are
-            // made (4 bytes a pair where the sum took 8), then turned into the CSR by term (a
-            // million texts of 77 classes: 11.5M pairs).
+            // made (4 bytes a pair where the sum took 8), then turned by term (a million texts
+            // of 77 classes: 11.5M pairs).
             let delta = MultinomialDelta::new(alpha);
-            let ClassSums { terms, values, ends, totals } = grouped_sums(
-                summed,
-                &by_class,
-                (split, two),
-                bernoulli,
-                n_features,
-                &|n| delta.of(n),
-                control,
-            )?;
-            drop(by_class);
-            let kept = then(rows)?;
-            let (offsets, classes, deltas) = by_term(&terms, &values, &ends, n_features)?;
-            drop((terms, values));
+            let ((offsets, classes, deltas), totals, kept) =
+                sums_by_term(rows, (y, n_classes), shape, &|n| delta.of(n), control, then)?;
             return Ok((Self::multinomial(offsets, classes, deltas, &totals, &docs, alpha, priors), kept));
         }
-        let ClassSums { terms, values, ends, totals } =
-            grouped_sums(summed, &by_class, (split, two), bernoulli, n_features, &|n| n, control)?;
-        drop(by_class);
-        let kept = then(rows)?;
-        let (offsets, classes, sums) = by_term(&terms, &values, &ends, n_features)?;
-        drop((terms, values));
+        let ((offsets, classes, sums), totals, kept) =
+            sums_by_term(rows, (y, n_classes), shape, &|n| n, control, then)?;
         Ok((Self::weights(offsets, classes, sums, &totals, &docs, algorithm, alpha, priors)?, kept))
     }
 

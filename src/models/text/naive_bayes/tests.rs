@@ -223,3 +223,19 @@ fn multinomial_weights_of_small_counts_are_the_logarithms() {
         }
     }
 }
+
+/// Class ids that do not fit the rows (too few, too many, a class past `n_classes`) are an
+/// internal error, not a panic.
+#[test]
+fn class_ids_that_do_not_fit_the_rows_are_an_internal_error() {
+    let rows = SparseRows { offsets: vec![0, 1, 2], features: vec![0, 1], values: vec![1.0, 1.0] };
+    for y in [vec![0u32], vec![0, 1, 0], vec![0, 2]] {
+        let fit =
+            NaiveBayes::fit(&rows, &y, 2, 2, Algorithm::Multinomial, 1.0, Priors::Learned, &Control::new());
+        assert!(matches!(fit, Err(Error::Internal(_))), "{y:?}");
+    }
+    assert!(
+        NaiveBayes::fit(&rows, &[0, 1], 2, 2, Algorithm::Multinomial, 1.0, Priors::Learned, &Control::new())
+            .is_ok()
+    );
+}
