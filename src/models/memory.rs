@@ -207,6 +207,13 @@ pub fn table<T: Clone>(n: usize, value: T) -> Vec<T> {
     v
 }
 
+/// A copy of `v` of exactly its length, or an error naming `what` when the memory is refused.
+pub fn copy<T: Copy>(v: &[T], what: &str) -> Result<Vec<T>> {
+    let mut out = with_capacity(v.len(), what)?;
+    out.extend_from_slice(v);
+    Ok(out)
+}
+
 /// Makes room for `additional` more values in `v` (amortised growth), or an error naming
 /// `what` when the memory is refused.
 pub fn reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<()> {

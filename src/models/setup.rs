@@ -13,6 +13,8 @@ use super::split::{complement, held_out};
 use super::{Estimator, Trained};
 use crate::{Error, Result};
 use serde_json::json;
+use std::any::Any;
+use std::sync::Mutex;
 
 /// What a kind needs of the target column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +43,25 @@ pub struct Setup<'a> {
     pub test: Vec<usize>,
     /// Seed, test size, memory budget, interrupt checks and progress.
     pub common: &'a Common<'a>,
+    /// What a measured fit left for the refit on every row ([`Setup::leave_for_refit`]).
+    left: Left,
+}
+
+/// A kind's own value, left by a measured fit for the refit that follows it.
+#[derive(Default)]
+struct Left(Mutex<Option<Box<dyn Any + Send>>>);
+
+impl Left {
+    fn take(&self) -> Option<Box<dyn Any + Send>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+}
+
+impl std::fmt::Debug for Left {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let some = self.0.lock().map(|v| v.is_some()).unwrap_or(false);
+        f.write_str(if some { "Left(Some(..))" } else { "Left(None)" })
+    }
 }
 
 impl<'a> Setup<'a> {
@@ -72,7 +93,7 @@ impl<'a> Setup<'a> {
         };
         let strata = labels.as_ref().map(|l| l.y.as_slice());
         let test = held_out(data.n_rows, strata, common.test_size, common.seed)?;
-        Ok(Setup { data, target, labels, test, common })
+        Ok(Setup { data, target, labels, test, common, left: Left::default() })
     }
 
     /// The row indices that fit the model, sorted: every row not held out, listed when asked
@@ -107,8 +128,27 @@ impl<'a> Setup<'a> {
         Ok(rows.iter().map(|&r| y[r]).collect())
     }
 
-    /// The set-up of the refit: every row in training, none held out, the labels moved over;
-    /// the held-out rows are returned.
+    /// Whether [`train`] fits again on every row after this fit: rows are held out and the
+    /// option `refit` is on.
+    pub fn refit_follows(&self) -> bool {
+        self.common.refit && !self.test.is_empty()
+    }
+
+    /// Leaves `value` for the refit on every row that follows this fit (see
+    /// [`Setup::refit_follows`]), which takes it with [`Setup::take_left`]: what the measured
+    /// fit made that the refit can build on instead of making it again (a text model's counts
+    /// of the training rows). The refit must make the same model with it as without.
+    pub fn leave_for_refit<T: Any + Send>(&self, value: T) {
+        *self.left.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Box::new(value));
+    }
+
+    /// What the measured fit left for this refit ([`Setup::leave_for_refit`]), if it left a `T`.
+    pub fn take_left<T: Any + Send>(&self) -> Option<T> {
+        self.left.take().and_then(|v| v.downcast::<T>().ok()).map(|v| *v)
+    }
+
+    /// The set-up of the refit: every row in training, none held out, the labels and what the
+    /// measured fit left moved over; the held-out rows are returned.
     fn every_row(mut self, common: &'a Common<'a>) -> (Setup<'a>, Vec<usize>) {
         let everything = Setup {
             data: self.data,
@@ -116,6 +156,7 @@ impl<'a> Setup<'a> {
             labels: self.labels.take(),
             test: Vec::new(),
             common,
+            left: Left(Mutex::new(self.left.take())),
         };
         (everything, self.test)
     }
@@ -167,8 +208,7 @@ pub fn train<E: Estimator>(
     let setup = Setup::new(data, target, E::target(&params), common)?;
     let mut measured = E::fit(&setup, &params)?;
     measured.served_rows = measured.train_rows;
-    let refit = common.refit && !setup.test.is_empty();
-    if !refit {
+    if !setup.refit_follows() {
         let served = if setup.test.is_empty() { "every row" } else { "the training split (refit: false)" };
         measured.held_out = setup.test;
         let metrics_fit = json!({"rows": measured.train_rows, "held_out_rows": measured.test_rows});

@@ -23,6 +23,7 @@
 //! text, as SQLite would convert them; a blob is an error.
 
 mod ascii_words;
+mod counts;
 pub mod detect;
 mod hashing;
 mod language;
@@ -50,8 +51,8 @@ use scratch::{Scratch, with_scratch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tokenize::Tokenizer;
 use vectorize::{Vocabulary, Weighting, push_row};
@@ -106,6 +107,17 @@ type LossRows = (vectorize::SparseRows, Vec<usize>);
 fn evenly_spaced(n: usize, take: usize) -> Vec<usize> {
     let take = n.min(take);
     (0..take).map(|i| i * n / take).collect()
+}
+
+/// A fit's model ([`TextModel::fit`]) and what it made beside it.
+struct Fitted {
+    model: TextModel,
+    /// The rows its training loss scores, when it kept rows.
+    loss_rows: Option<LossRows>,
+    /// The distinct terms counted, and whether that number is estimated.
+    distinct: (usize, bool),
+    /// The counts left for the refit on every row ([`counts::Reuse::Leave`]).
+    left: Option<counts::Counted>,
 }
 
 /// A trained Naive Bayes text classifier.
@@ -361,8 +373,10 @@ impl TextModel {
 
     /// Fits a model of `rows` of `text`, of classes `y` (indexes into `classes`). From
     /// `seen_twice_from` bytes of training text on, counting may leave out the n-grams of a
-    /// single text ([`pipeline::SEEN_TWICE_FROM`] in training). Returns the model, the rows its
-    /// training loss scores when it kept rows, and the distinct terms counted (estimated or not).
+    /// single text ([`pipeline::SEEN_TWICE_FROM`] in training); `reuse` says whether the counts
+    /// come from a measured fit's, or are left for the refit that follows ([`counts::count`]).
+    /// Returns the model and what the fit made beside it ([`Fitted`]).
+    #[allow(clippy::too_many_arguments)]
     fn fit(
         text: &Column,
         (rows, y): (&[usize], &[u32]),
@@ -370,43 +384,18 @@ impl TextModel {
         tokenizer: Tokenizer,
         mut settings: TextSettings,
         seen_twice_from: usize,
+        reuse: counts::Reuse<'_>,
         control: &Control<'_>,
-    ) -> Result<(TextModel, Option<LossRows>, (usize, bool))> {
-        let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
+    ) -> Result<Fitted> {
         let k = classes.len();
         // Without TF-IDF (whose weights need every term's document frequency first), and with
         // few classes, each term is counted per class as the texts are read: no rows.
         let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };
-        // A large corpus, counted with word pairs (by class or in rows), whose `min_df` is or
-        // may be 2 or more: the n-grams of a single text are not counted (see
-        // `SEEN_TWICE_FROM`). The chosen `min_df` is 2 only above `LARGE_VOCABULARY` distinct
-        // terms: the first pass's lower bound of the distinct n-grams says so before counting,
-        // or every n-gram is counted.
-        let auto = settings.min_df == AUTO_MIN_DF;
-        let eligible = vectorize::VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
-        let bytes = if eligible { pipeline::text_bytes_of(text, rows) } else { 0 };
-        let seen_twice = if eligible && bytes >= seen_twice_from {
-            let seen = pipeline::mark_seen_twice(&tokenizer, text, (rows, bytes), hi, control)?;
-            (!auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY).then(|| Arc::new(seen))
-        } else {
-            None
-        };
-        let mut builder =
-            pipeline::count_terms(&tokenizer, text, rows, (lo, hi), counting, seen_twice.as_ref(), control)?;
-        if auto && seen_twice.is_some() && builder.auto_min_df() < 2 {
-            // No term in two texts (so no word either): `min_df` 1 keeps every term, which
-            // were not all counted.
-            drop(builder);
-            builder = pipeline::count_terms(&tokenizer, text, rows, (lo, hi), counting, None, control)?;
-        }
-        if auto {
-            settings.min_df = builder.auto_min_df();
-        }
+        let (builder, left) =
+            counts::count(&tokenizer, text, rows, counting, &mut settings, seen_twice_from, reuse, control)?;
         let (distinct, estimated) = (builder.distinct_terms(), builder.distinct_estimated());
-        // The filter is not read again (the builder lets it go when it finishes).
-        drop(seen_twice);
         let (min_df, max_features) = (settings.min_df as usize, settings.max_features.map(|m| m as usize));
         let no_terms = || {
             Error::data(if distinct == 0 {
@@ -461,7 +450,7 @@ impl TextModel {
             hashed: OnceLock::new(),
             scored: AtomicBool::new(false),
         };
-        Ok((model, sparse, (distinct, estimated)))
+        Ok(Fitted { model, loss_rows: sparse, distinct: (distinct, estimated), left })
     }
 
     /// See [`crate::models::Model::unsupported`].
@@ -626,15 +615,28 @@ impl Estimator for TextModel {
         };
 
         let control = &common.control;
-        let (mut model, sparse, (distinct, estimated)) = TextModel::fit(
+        // A measured fit leaves its counts for the refit on every row, which counts only the
+        // held-out texts on top (see `counts`).
+        let reuse = match setup.take_left::<counts::Counted>() {
+            Some(counted) => counts::Reuse::From(Box::new(counted)),
+            None if setup.refit_follows() => {
+                counts::Reuse::Leave { held_out: test, y: setup.classes_of(test)? }
+            }
+            None => counts::Reuse::No,
+        };
+        let Fitted { mut model, loss_rows: sparse, distinct: (distinct, estimated), left } = TextModel::fit(
             text_col,
             (train, &y_train),
             labels.classes.clone(),
             Tokenizer::new(tok_config),
             settings,
             pipeline::SEEN_TWICE_FROM,
+            reuse,
             control,
         )?;
+        if let Some(left) = left {
+            setup.leave_for_refit(left);
+        }
         model.target_column = target_col.name.clone();
         let fit_s = start.elapsed().as_secs_f64();
         let (train_loss, loss_texts) = match sparse {

@@ -444,9 +444,17 @@ fn fitted_bytes_of(
     let y: Vec<u32> = (0..texts.len() as u32).map(|i| i % k).collect();
     let classes = (0..k).map(|c| Value::Text(format!("class {c}"))).collect();
     let tokenizer = Tokenizer::new(TokenizerConfig::default());
-    let (m, _, distinct) =
-        TextModel::fit(&col, (&rows, &y), classes, tokenizer, settings, seen_twice_from, &Control::new())
-            .unwrap();
+    let Fitted { model: m, distinct, .. } = TextModel::fit(
+        &col,
+        (&rows, &y),
+        classes,
+        tokenizer,
+        settings,
+        seen_twice_from,
+        counts::Reuse::No,
+        &Control::new(),
+    )
+    .unwrap();
     (bytes(&m), distinct)
 }
 
@@ -457,6 +465,113 @@ fn zipf_texts(n: usize, words: u64, vocabulary: u64, seed: u64) -> Vec<String> {
         let u = (r >> 11) as f64 / (1u64 << 53) as f64;
         (u * u * u * vocabulary as f64) as u64
     })
+}
+
+/// The refit on every row after a measured fit counts the held-out texts on top of the measured
+/// fit's counts (`counts`): the very model, vocabulary and report that counting every text
+/// gives, for every option set counted by class (counts, presence, Bernoulli, trigrams,
+/// unigrams, `min_df`, `max_features`); a fit with rows (TF-IDF) counts every text again.
+/// Enough texts that both the training and the held-out ones are counted in halves.
+#[test]
+fn the_refit_from_the_measured_counts_is_the_model_of_every_row() {
+    let texts = zipf_texts(12_000, 30, 3000, 7);
+    let labels: Vec<String> = (0..texts.len()).map(|i| format!("c{}", (i * 7 + i / 3) % 5)).collect();
+    let docs: Vec<(&str, &str)> = labels.iter().zip(&texts).map(|(l, t)| (l.as_str(), t.as_str())).collect();
+    let data = dataset(&docs);
+    let train = |json: &str, test_size, refit| {
+        let common = Common { seed: 3, test_size, refit, ..Common::default() };
+        TextModel::train(&data, Some("label"), &mut options(json), &common).unwrap()
+    };
+    for (json, reused) in [
+        ("{}", true),
+        (r#"{"weighting": "binary"}"#, true),
+        (r#"{"algorithm": "bernoulli", "min_df": 2}"#, true),
+        (r#"{"algorithm": "complement", "ngrams": [1, 3]}"#, true),
+        (r#"{"ngrams": 1, "max_features": 500}"#, true),
+        (r#"{"ngrams": [2, 2], "min_df": 3}"#, true),
+        (r#"{"weighting": "tfidf"}"#, false),
+    ] {
+        let before = counts::REUSED.with(std::cell::Cell::get);
+        let served = train(json, 0.25, true);
+        assert_eq!(counts::REUSED.with(std::cell::Cell::get) - before, usize::from(reused), "{json}");
+        assert_eq!((served.train_rows, served.test_rows, served.served_rows), (9000, 3000, 12_000), "{json}");
+        let every = train(json, 0.0, false);
+        assert!(bytes(&served.model) == bytes(&every.model), "{json}");
+        for key in ["vocabulary_size", "distinct_terms", "options"] {
+            assert_eq!(served.details[key], every.details[key], "{json} {key}");
+        }
+        assert!(served.details.get("distinct_terms_estimated").is_none(), "{json}");
+    }
+}
+
+/// A fit leaves its counts only when the refit can count on them: counted by class, with no
+/// first pass over the n-grams seen twice in either fit; and a refit whose counting differs
+/// (another tokenizer here) counts every text, to the same model.
+#[test]
+fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
+    let texts = zipf_texts(3000, 30, 3000, 11);
+    let col =
+        Column { name: "body".into(), data: ColumnData::texts(texts.iter().cloned().map(Some).collect()) };
+    let held_out: Vec<usize> = (0..texts.len()).filter(|i| i % 4 == 1).collect();
+    let train: Vec<usize> = (0..texts.len()).filter(|i| i % 4 != 1).collect();
+    let all: Vec<usize> = (0..texts.len()).collect();
+    let class = |r: &usize| (*r % 3) as u32;
+    let (y_train, y_held, y_all): (Vec<u32>, Vec<u32>, Vec<u32>) = (
+        train.iter().map(class).collect(),
+        held_out.iter().map(class).collect(),
+        all.iter().map(class).collect(),
+    );
+    let classes: Vec<Value> = (0..3).map(|c| Value::Text(format!("class {c}"))).collect();
+    let settings = |weighting| TextSettings {
+        ngrams: (1, 2),
+        min_df: AUTO_MIN_DF,
+        max_features: None,
+        weighting,
+        algorithm: Algorithm::Multinomial,
+        alpha: 1.0,
+        priors: Priors::Learned,
+    };
+    let fit = |rows: &[usize], y: &[u32], config: TokenizerConfig, weighting, from, reuse| {
+        TextModel::fit(
+            &col,
+            (rows, y),
+            classes.clone(),
+            Tokenizer::new(config),
+            settings(weighting),
+            from,
+            reuse,
+            &Control::new(),
+        )
+        .unwrap()
+    };
+    let leave = || counts::Reuse::Leave { held_out: &held_out, y: y_held.clone() };
+    let plain = TokenizerConfig::default();
+    // Left: by class, far from the first pass.
+    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, usize::MAX, leave());
+    assert!(left.is_some());
+    // Not left: with rows, or where the refit (of every text) would make the first pass.
+    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::TfIdf, usize::MAX, leave());
+    assert!(left.is_none());
+    let all_bytes: usize = texts.iter().map(String::len).sum();
+    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes, leave());
+    assert!(left.is_none());
+    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes + 1, leave());
+    assert!(left.is_some());
+    // Taken by a refit that counts the same, not by one with another tokenizer: the same model.
+    let every =
+        bytes(&fit(&all, &y_all, plain.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
+    let stemmed = TokenizerConfig { stem: true, ..plain.clone() };
+    let every_stemmed =
+        bytes(&fit(&all, &y_all, stemmed.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
+    assert!(every != every_stemmed);
+    for (config, expected, reused) in [(plain.clone(), &every, 1), (stemmed, &every_stemmed, 0)] {
+        let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, usize::MAX, leave());
+        let before = counts::REUSED.with(std::cell::Cell::get);
+        let reuse = counts::Reuse::From(Box::new(left.unwrap()));
+        let Fitted { model: m, .. } = fit(&all, &y_all, config, Weighting::Count, usize::MAX, reuse);
+        assert_eq!(counts::REUSED.with(std::cell::Cell::get) - before, reused);
+        assert!(bytes(&m) == *expected);
+    }
 }
 
 /// Counting only the n-grams seen twice (a large corpus's first pass) gives the very model

@@ -750,6 +750,40 @@ impl VocabularyBuilder {
         Ok(())
     }
 
+    /// A copy of what this builder counted, to count more texts into, or append to, while
+    /// this one is finished (memory refused is an error, not an abort; the scratch is not
+    /// copied).
+    pub fn try_clone(&self) -> Result<VocabularyBuilder> {
+        let mut text = String::new();
+        text.try_reserve_exact(self.text.len()).map_err(|_| memory::refused(self.text.len() as f64, WHAT))?;
+        text.push_str(&self.text);
+        let by_class = match &self.by_class {
+            Some(counts) => Some(counts.try_clone()?),
+            None => None,
+        };
+        Ok(VocabularyBuilder {
+            text,
+            terms: memory::copy(&self.terms, WHAT)?,
+            index: self.index.try_clone(WHAT)?,
+            pairs: memory::copy(&self.pairs, WHAT)?,
+            pair_index: self.pair_index.try_clone(WHAT)?,
+            features: memory::copy(&self.features, WHAT)?,
+            counts: memory::copy(&self.counts, WHAT)?,
+            doc_offsets: memory::copy(&self.doc_offsets, WHAT)?,
+            docs: self.docs,
+            longer: self.longer,
+            by_class,
+            seen_twice: self.seen_twice.clone(),
+            #[cfg(test)]
+            always_staged: self.always_staged,
+            #[cfg(test)]
+            always_beside: self.always_beside,
+            #[cfg(any(test, feature = "fuzzing"))]
+            no_pairs: self.no_pairs,
+            ..VocabularyBuilder::default()
+        })
+    }
+
     /// The pairs of [`VocabularyBuilder::try_append`]: `later`'s pairs, renumbered (its word ids
     /// by `words`, its pair ids as they are merged, in order: a pair's first part has a lower
     /// id), are added to this builder's counts or appended; returns their ids here. The pairs'

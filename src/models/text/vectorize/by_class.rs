@@ -168,6 +168,11 @@ impl ClassCounts {
         }
     }
 
+    /// A copy (memory refused is an error, not an abort).
+    pub(super) fn try_clone(&self) -> Result<ClassCounts> {
+        Ok(ClassCounts { rows: memory::copy(&self.rows, WHAT)?, ..*self })
+    }
+
     /// Room for `terms` more terms to get their row (memory refused is an error). Refuses rows
     /// past [`MAX_ROWS`].
     pub(super) fn reserve(&mut self, terms: usize) -> Result<()> {

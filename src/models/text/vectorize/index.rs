@@ -49,6 +49,14 @@ impl Index {
         Ok(Index { slots: crate::models::memory::try_table(1 << bits, (0, EMPTY), what)?, shift: 64 - bits })
     }
 
+    /// A copy (memory refused is an error naming `what`, not an abort).
+    pub(super) fn try_clone(&self, what: &str) -> crate::Result<Index> {
+        let mut slots = crate::models::memory::with_capacity(self.slots.len(), what)?;
+        crate::models::memory::huge_pages(&slots);
+        slots.extend_from_slice(&self.slots);
+        Ok(Index { slots, shift: self.shift })
+    }
+
     /// log2 of the slots of the smallest table that [holds](Index::holds) `n` terms.
     fn bits(n: usize) -> u32 {
         n.max(4).saturating_mul(4).div_ceil(3).next_power_of_two().trailing_zeros()
