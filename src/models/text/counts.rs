@@ -2,7 +2,8 @@
 //! that follows a measured fit (`setup::train`), the measured fit's counts of its training texts
 //! with the held-out texts counted and appended. Counting by class has no order (the counts
 //! are integers), so that is what counting every text gives, and the same model, in the time of
-//! counting a fifth of the texts (`test_size` 0.2) instead of all of them again.
+//! counting a fifth of the texts (`test_size` 0.2) instead of all of them again. The copy is
+//! made while the measured fit finishes, so only below [`COPIED_BELOW`] bytes of text.
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
@@ -46,15 +47,16 @@ pub(super) enum Reuse<'a> {
     From(Box<Counted>),
 }
 
-/// Whether a fit of `rows` (`bytes` of text) may leave or take counts: counting by class and
-/// without the first pass over the n-grams seen twice (from `seen_twice_from` bytes on with
-/// word pairs and a `min_df` of 2 or more), which depends on every text counted.
-fn reusable(counting: Counting<'_>, settings: &TextSettings, bytes: usize, seen_twice_from: usize) -> bool {
-    let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
-    let filtered = VocabularyBuilder::counts_pairs(lo, hi)
-        && (settings.min_df == AUTO_MIN_DF || settings.min_df >= 2)
-        && bytes >= seen_twice_from;
-    matches!(counting, Counting::ByClass { .. }) && !filtered
+/// Bytes of text (of every row) from which the counts are not copied, so that the copy is of a
+/// builder that counted less (at IMDB's 33 MB of reviews it takes 52 MB). It is also where the first pass over the n-grams seen
+/// twice starts ([`pipeline::SEEN_TWICE_FROM`]), whose filters depend on every text counted.
+const COPIED_BELOW: usize = pipeline::SEEN_TWICE_FROM;
+
+/// Whether a fit whose refit counts `bytes` of text may leave or take counts: counted by class
+/// (rows hold float sums, whose bits depend on the order), of less than [`COPIED_BELOW`] bytes and
+/// less than `seen_twice_from` (where the first pass may start).
+fn reusable(counting: Counting<'_>, bytes: usize, seen_twice_from: usize) -> bool {
+    matches!(counting, Counting::ByClass { .. }) && bytes < seen_twice_from.min(COPIED_BELOW)
 }
 
 /// Counts `rows` of `text` (of classes `counting` says) into a builder, as `reuse` says, and
@@ -82,18 +84,18 @@ pub(super) fn count(
         Reuse::From(c) => (Some(c), None),
     };
     // The refit's counting is the measured fit's (same tokenizer, n-grams and classes, every
-    // text counted but the held-out ones) and has no first pass.
+    // text counted but the held-out ones), with no first pass.
     let carried = carried.filter(|c| {
         c.tokenizer == *tokenizer.config()
             && c.ngrams == (lo, hi)
             && c.shape == shape
             && c.texts + c.held_out.len() == rows.len()
-            && reusable(counting, settings, pipeline::text_bytes_of(text, rows), seen_twice_from)
+            && reusable(counting, pipeline::text_bytes_of(text, rows), seen_twice_from)
     });
     // Counts are left only if the refit (of the held-out texts too) will take them.
     let leave = leave.filter(|(held_out, _)| {
         let bytes = pipeline::text_bytes_of(text, rows) + pipeline::text_bytes_of(text, held_out);
-        reusable(counting, settings, bytes, seen_twice_from)
+        reusable(counting, bytes, seen_twice_from)
     });
     let builder = match carried {
         Some(counted) => {
