@@ -7,7 +7,8 @@
 //! hang or a failed property check is a bug. The properties checked beyond "no crash":
 //!
 //! * [`train_options`]: a model trained with any options encodes and decodes again (so the
-//!   validation after decoding never rejects a real model) and can then be used;
+//!   validation after decoding never rejects a real model) and can then be used, and a text
+//!   model's refit on every row is the model of one fit on every row;
 //! * [`tokenize`](fn@tokenize): `tokenize` and `tokenize_hashes` give the same token hashes,
 //!   every n-gram's text hashes to the hash the n-gram carries, and no token is empty or holds
 //!   a space;

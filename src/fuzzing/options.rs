@@ -57,7 +57,8 @@ pub fn clamp_work(map: &mut Map<String, Json>) {
 /// Target `options`: `text` as the options of `ml_train`, parsed, lowered by [`clamp_work`],
 /// then given to the training of every kind on its fixed data (the recommender also without
 /// a target), each with a deadline and a memory budget (see [`WORK_CAPS`]). A model that
-/// trains must encode, decode and work.
+/// trains must encode, decode and work; a text model refitted on every row (which builds on the
+/// measured fit's counts) must be the very model of one fit on every row.
 pub fn train_options(text: &[u8]) {
     let Ok(text) = std::str::from_utf8(text) else { return };
     let Ok(opts) = Options::parse(Some(text)) else { return };
@@ -84,7 +85,25 @@ pub fn train_options(text: &[u8]) {
         common.budget = Budget::training_mb(common.budget.mb().min(TRAIN_MB));
         common.control = std::mem::take(&mut common.control).with_check(&deadline);
         if let Ok(trained) = models::train(kind, data, target, &mut opts, &common) {
+            let refit = trained.served_rows > trained.train_rows;
             let plain = encode(trained.model).expect("a trained model encodes");
+            // A text model's refit on every row (which builds on the measured fit's counts) is
+            // the model of one fit on every row: Naive Bayes draws nothing at random.
+            if kind == "text" && refit {
+                let mut opts = Options::from_map(map.clone());
+                let once = Common::read(&mut opts).map(|c| Common { test_size: 0.0, refit: false, ..c });
+                if let Ok(mut once) = once {
+                    once.budget = common.budget;
+                    once.control = std::mem::take(&mut once.control).with_check(&deadline);
+                    if let Ok(every) = models::train(kind, data, target, &mut opts, &once) {
+                        let every = encode(every.model).expect("a trained model encodes");
+                        assert!(
+                            plain == every,
+                            "the refit of a text model trained with {text} is not the fit on every row"
+                        );
+                    }
+                }
+            }
             match decode_model(&plain) {
                 Ok(model) => exercise(&model),
                 Err(e) => panic!("a {kind} model trained with {text} does not decode: {e}"),
