@@ -134,12 +134,64 @@ pub(super) enum Counting<'a> {
     ByClass { y: &'a [u32], k: usize, presence: bool },
 }
 
+/// Texts a thread takes at a time when the two threads counting by class share the texts as
+/// they go ([`Claims`]): about a millisecond of work on long texts.
+const CLAIM: usize = 64;
+
+/// The texts (positions in an order) not yet taken by the two threads counting by class: the
+/// first takes them from the front, the second from the back, [`CLAIM`] at a time, until they
+/// meet. A core that runs slower (a busy neighbour on a shared machine: measured up to a third
+/// slower than the other for seconds at a time) then counts fewer texts instead of holding the
+/// other up. Counting by class has no order, so where they meet does not change the counts.
+struct Claims(std::sync::Mutex<Range<usize>>);
+
+/// Microseconds the thread taking texts from the front waits before each take (tests: a slow
+/// core).
+#[cfg(test)]
+static FRONT_PAUSE_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Claims {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Range<usize>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Leaves no texts to take.
+    fn close(&self) {
+        let mut left = self.lock();
+        left.end = left.start;
+    }
+
+    /// The next texts of the front (`first`) or of the back, in their order; None once all
+    /// are taken.
+    fn take(&self, first: bool) -> Option<Range<usize>> {
+        #[cfg(test)]
+        if first {
+            let pause = FRONT_PAUSE_US.load(Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_micros(pause));
+        }
+        let mut left = self.lock();
+        if left.is_empty() {
+            return None;
+        }
+        let n = CLAIM.min(left.len());
+        Some(if first {
+            left.start += n;
+            left.start - n..left.start
+        } else {
+            left.end -= n;
+            left.end..left.end + n
+        })
+    }
+}
+
 /// Counts the n-grams (`lo..=hi`) of `rows` of `text` into a [`VocabularyBuilder`], as one
 /// builder would counting them in row order. From [`MIN_ROWS`] texts on, with a second CPU, the
-/// halves of the rows are tokenized and counted on two threads (each its own builder, the
-/// second on a helper thread), then the second half's counts are appended to the first's
+/// texts are tokenized and counted on two threads (each its own builder, the second on a helper
+/// thread), then the second's counts are appended to the first's
 /// ([`VocabularyBuilder::try_append`]): the same terms, counts and rows, so the model's bytes do
-/// not depend on the thread count. Progress lines follow the first half.
+/// not depend on the thread count. In rows, each thread counts a half of the rows (the rows
+/// stay in order); by class, the threads share the texts as they go ([`Claims`]). Progress lines
+/// follow the first thread.
 pub(super) fn count_terms(
     tokenizer: &Tokenizer,
     text: &Column,
@@ -149,41 +201,51 @@ pub(super) fn count_terms(
     seen_twice: Option<&Arc<SeenTwice>>,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
+    if let Counting::ByClass { y, .. } = counting
+        && y.len() != rows.len()
+    {
+        return Err(Error::Internal(format!("{} classes for {} texts", y.len(), rows.len())));
+    }
+    let two = parallel(rows.len());
+    // Counting by class, the texts go class by class (a stable order: the texts of a class in
+    // row order), each thread's a class at a time: a term's counts by class then change class
+    // at most once a class in each ([`VocabularyBuilder::by_class`]), whatever the order of
+    // the rows. The counts do not depend on the order.
+    let order = match counting {
+        Counting::ByClass { y, k, .. } => Some(class_order(y, k)?),
+        Counting::Rows => None,
+    };
+    let claims = Claims(std::sync::Mutex::new(0..rows.len()));
     let progress = HalvesProgress::new("counting the terms", rows.len());
+    // The bytes of the texts a thread will count (about half of them each, with two), and of
+    // those counted so far: once a sixteenth is counted, the builder reserves what the rest
+    // will take at the same rate (see `VocabularyBuilder::reserve_ahead`), and sizes its lookup
+    // tables for the terms to come, from how the vocabulary grew since a thirty-second
+    // (`size_tables_ahead`).
+    let all_bytes = || rows.iter().map(|&r| text_bytes(text.get(r))).sum::<usize>();
     let count = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
-        let (part, first) = (&rows[range.clone()], range.start == 0);
-        let (mut builder, y) = match counting {
-            Counting::Rows => (VocabularyBuilder::default(), None),
-            Counting::ByClass { y, k, presence } => {
-                (VocabularyBuilder::by_class(k, presence)?, Some(&y[range]))
-            }
+        let first = range.start == 0;
+        let mut builder = match counting {
+            Counting::Rows => VocabularyBuilder::default(),
+            Counting::ByClass { k, presence, .. } => VocabularyBuilder::by_class(k, presence)?,
         };
         if let Some(seen) = seen_twice {
             builder.only_seen_twice(Arc::clone(seen));
         }
-        // Counting by class, the part's texts go class by class (a stable order: the texts of
-        // a class in row order): a term's counts by class then change class at most once a
-        // class ([`VocabularyBuilder::by_class`]), whatever the order of the rows. The counts
-        // do not depend on the order.
-        let order = match (y, counting) {
-            (Some(y), Counting::ByClass { k, .. }) => Some(class_order(y, k)?),
-            _ => None,
+        let total = match (&order, two) {
+            (Some(_), true) => all_bytes().div_ceil(2),
+            _ => rows[range.clone()].iter().map(|&r| text_bytes(text.get(r))).sum(),
         };
         let mut tokens = Tokens::default();
-        // The bytes of the part's texts, and of those counted so far: once a sixteenth of a
-        // large part is counted, the builder reserves what the rest will take at the same rate
-        // (see `VocabularyBuilder::reserve_ahead`), and sizes its lookup tables for the terms
-        // to come, from how the vocabulary grew since a thirty-second (`size_tables_ahead`).
-        let total: usize = part.iter().map(|&r| text_bytes(text.get(r))).sum();
         let (mut seen, mut ahead) = (0usize, total < RESERVE_AHEAD_FROM);
         let mut earlier = None;
-        for j in 0..part.len() {
+        let mut one = |j: usize, builder: &mut VocabularyBuilder| -> Result<()> {
             let i = order.as_ref().map_or(j, |o| o[j]);
-            let v = text.get(part[i]);
+            let v = text.get(rows[i]);
             tokenizer.tokenize(&cell_text(v)?, &mut tokens);
-            match y {
-                None => builder.try_add(&tokens, lo, hi)?,
-                Some(y) => builder.try_add_in_class(&tokens, lo, hi, y[i])?,
+            match counting {
+                Counting::Rows => builder.try_add(&tokens, lo, hi)?,
+                Counting::ByClass { y, .. } => builder.try_add_in_class(&tokens, lo, hi, y[i])?,
             }
             seen += text_bytes(v);
             if !ahead && earlier.is_none() && seen.saturating_mul(32) >= total {
@@ -198,17 +260,24 @@ pub(super) fn count_terms(
             }
             progress.text_done(first);
             // About the cost of tokenizing and counting, in the units of the other trainers.
-            tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)?;
+            tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)
+        };
+        if order.is_some() && two {
+            while let Some(taken) = claims.take(first) {
+                for j in taken {
+                    // The other thread takes no more texts after an error here.
+                    one(j, &mut builder).inspect_err(|_| claims.close())?;
+                }
+            }
+        } else {
+            for j in range {
+                one(j, &mut builder)?;
+            }
         }
         Ok(builder)
     };
     let progress = |work: u64| progress.tick(control, work);
-    if let Counting::ByClass { y, .. } = counting
-        && y.len() != rows.len()
-    {
-        return Err(Error::Internal(format!("{} classes for {} texts", y.len(), rows.len())));
-    }
-    if !parallel(rows.len()) {
+    if !two {
         return count(0..rows.len(), &progress);
     }
     let (first, second) = in_halves_with(rows.len(), control, &progress, count)?;
@@ -390,6 +459,51 @@ mod tests {
                 .unwrap();
             assert_eq!(finished(got), finished(serial(&col, &rows, lo, hi)), "{lo} {hi}");
         }
+    }
+
+    /// The two ends take every text once, each end's in order, whoever takes more.
+    #[test]
+    fn claims_take_every_text_once_from_both_ends() {
+        for n in [0, 1, CLAIM - 1, CLAIM, 5 * CLAIM + 3] {
+            let claims = Claims(std::sync::Mutex::new(0..n));
+            let (mut front, mut back) = (Vec::new(), Vec::new());
+            for step in 0.. {
+                let (first, got) = if step % 3 == 0 { (true, &mut front) } else { (false, &mut back) };
+                match claims.take(first) {
+                    Some(taken) => {
+                        assert!(!taken.is_empty() && taken.len() <= CLAIM);
+                        got.push(taken);
+                    }
+                    None if claims.take(!first).is_none() => break,
+                    None => panic!("one end ran out before the other"),
+                }
+            }
+            // The front's in order from 0, the back's from n down, meeting in between.
+            let fronts: Vec<usize> = front.iter().flat_map(Clone::clone).collect();
+            let backs: Vec<usize> = back.iter().rev().flat_map(Clone::clone).collect();
+            assert_eq!([fronts, backs].concat(), (0..n).collect::<Vec<_>>(), "{n}");
+        }
+    }
+
+    /// With one core much slower than the other, the fast one counts most texts by class, to
+    /// the very counts of an even split (the vocabulary and the class sums).
+    #[test]
+    fn a_slow_core_counts_fewer_texts_to_the_same_counts() {
+        let col = texts(MIN_ROWS + 777);
+        let rows: Vec<usize> = (0..col.len()).collect();
+        let y: Vec<u32> = rows.iter().map(|&r| (r % 5 % 3) as u32).collect();
+        let control = Control::new();
+        let counted = |pause: u64| {
+            FRONT_PAUSE_US.store(pause, Ordering::Relaxed);
+            let counting = Counting::ByClass { y: &y, k: 3, presence: false };
+            let b = count_terms(&tokenizer(), &col, &rows, (1, 2), counting, None, &control);
+            FRONT_PAUSE_US.store(0, Ordering::Relaxed);
+            let (vocab, sums) = b.unwrap().finish_by_class(1, None, &control).unwrap();
+            ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), sums)
+        };
+        let even = counted(0);
+        assert!(!even.0.is_empty());
+        assert_eq!(counted(2_000), even);
     }
 
     /// Counting by class (on one thread, or in halves on two and appended) fits the model the
