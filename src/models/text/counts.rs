@@ -48,8 +48,9 @@ pub(super) enum Reuse<'a> {
 }
 
 /// Bytes of text (of every row) from which the counts are not copied, so that the copy is of a
-/// builder that counted less (at IMDB's 33 MB of reviews it takes 52 MB). It is also where the first pass over the n-grams seen
-/// twice starts ([`pipeline::SEEN_TWICE_FROM`]), whose filters depend on every text counted.
+/// builder that counted less (at IMDB's 33 MB of reviews it takes 52 MB). It is also where the
+/// first pass over the n-grams seen twice starts ([`pipeline::SEEN_TWICE_FROM`]), whose filters
+/// depend on every text counted.
 const COPIED_BELOW: usize = pipeline::SEEN_TWICE_FROM;
 
 /// Whether a fit whose refit counts `bytes` of text may leave or take counts: counted by class
