@@ -222,7 +222,9 @@ pub(super) fn count_terms(
     // will take at the same rate (see `VocabularyBuilder::reserve_ahead`), and sizes its lookup
     // tables for the terms to come, from how the vocabulary grew since a thirty-second
     // (`size_tables_ahead`).
-    let all_bytes = || rows.iter().map(|&r| text_bytes(text.get(r))).sum::<usize>();
+    let shared = order.is_some() && two;
+    let half_bytes =
+        if shared { rows.iter().map(|&r| text_bytes(text.get(r))).sum::<usize>().div_ceil(2) } else { 0 };
     let count = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
         let first = range.start == 0;
         let mut builder = match counting {
@@ -232,9 +234,10 @@ pub(super) fn count_terms(
         if let Some(seen) = seen_twice {
             builder.only_seen_twice(Arc::clone(seen));
         }
-        let total = match (&order, two) {
-            (Some(_), true) => all_bytes().div_ceil(2),
-            _ => rows[range.clone()].iter().map(|&r| text_bytes(text.get(r))).sum(),
+        let total = if shared {
+            half_bytes
+        } else {
+            rows[range.clone()].iter().map(|&r| text_bytes(text.get(r))).sum()
         };
         let mut tokens = Tokens::default();
         let (mut seen, mut ahead) = (0usize, total < RESERVE_AHEAD_FROM);
@@ -262,7 +265,7 @@ pub(super) fn count_terms(
             // About the cost of tokenizing and counting, in the units of the other trainers.
             tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)
         };
-        if order.is_some() && two {
+        if shared {
             while let Some(taken) = claims.take(first) {
                 for j in taken {
                     // The other thread takes no more texts after an error here.
