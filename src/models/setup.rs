@@ -143,8 +143,8 @@ impl<'a> Setup<'a> {
     }
 
     /// What the measured fit left for this refit ([`Setup::leave_for_refit`]), if it left a `T`.
-    pub fn take_left<T: Any + Send>(&self) -> Option<T> {
-        self.left.take().and_then(|v| v.downcast::<T>().ok()).map(|v| *v)
+    pub fn take_left<T: Any + Send>(&self) -> Option<Box<T>> {
+        self.left.take().and_then(|v| v.downcast::<T>().ok())
     }
 
     /// The set-up of the refit: every row in training, none held out, the labels and what the

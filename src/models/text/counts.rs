@@ -22,15 +22,13 @@ thread_local! {
 
 /// A measured fit's counts of its training texts, left for the refit on every row
 /// ([`Setup::leave_for_refit`](crate::models::setup::Setup::leave_for_refit)), with what they
-/// depend on: the refit builds on them only if its own counting would be the same.
+/// depend on beyond what the builder knows (its texts, its classes): the refit builds on them
+/// only if its own counting would be the same.
 pub(super) struct Counted {
     builder: VocabularyBuilder,
     tokenizer: TokenizerConfig,
     ngrams: (usize, usize),
-    /// Classes and whether texts are counted rather than occurrences.
-    shape: (usize, bool),
-    /// The texts counted, and the rows held out (not counted) with their classes.
-    texts: usize,
+    /// The rows held out (not counted), with their classes.
     held_out: Vec<usize>,
     held_out_y: Vec<u32>,
 }
@@ -76,9 +74,11 @@ pub(super) fn count(
 ) -> Result<(VocabularyBuilder, Option<Counted>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
     let shape = match counting {
-        Counting::ByClass { k, presence, .. } => (k, presence),
-        Counting::Rows => (0, false),
+        Counting::ByClass { k, presence, .. } => Some((k, presence)),
+        Counting::Rows => None,
     };
+    // The bytes of the texts, read once for all that asks (the reuse's checks, the first pass).
+    let bytes = pipeline::text_bytes_of(text, rows);
     let (carried, leave) = match reuse {
         Reuse::No => (None, None),
         Reuse::Leave { held_out, y } => (None, Some((held_out, y))),
@@ -89,27 +89,25 @@ pub(super) fn count(
     let carried = carried.filter(|c| {
         c.tokenizer == *tokenizer.config()
             && c.ngrams == (lo, hi)
-            && c.shape == shape
-            && c.texts + c.held_out.len() == rows.len()
-            && reusable(counting, pipeline::text_bytes_of(text, rows), seen_twice_from)
+            && c.builder.by_class_shape() == shape
+            && c.builder.texts() + c.held_out.len() == rows.len()
+            && reusable(counting, bytes, seen_twice_from)
     });
     // Counts are left only if the refit (of the held-out texts too) will take them.
     let leave = leave.filter(|(held_out, _)| {
-        let bytes = pipeline::text_bytes_of(text, rows) + pipeline::text_bytes_of(text, held_out);
-        reusable(counting, bytes, seen_twice_from)
+        reusable(counting, bytes + pipeline::text_bytes_of(text, held_out), seen_twice_from)
     });
-    let builder = match carried {
-        Some(counted) => {
+    let builder = match (carried, shape) {
+        (Some(counted), Some((k, presence))) => {
             let Counted { mut builder, held_out, held_out_y, .. } = *counted;
             #[cfg(test)]
             REUSED.with(|n| n.set(n.get() + 1));
-            let (k, presence) = shape;
             let added = Counting::ByClass { y: &held_out_y, k, presence };
             let more = pipeline::count_terms(tokenizer, text, &held_out, (lo, hi), added, None, control)?;
             builder.try_append(more, control)?;
             builder
         }
-        None => every_text(tokenizer, text, rows, counting, settings, seen_twice_from, control)?,
+        _ => every_text(tokenizer, text, (rows, bytes), counting, settings, seen_twice_from, control)?,
     };
     if settings.min_df == AUTO_MIN_DF {
         settings.min_df = builder.auto_min_df();
@@ -121,8 +119,6 @@ pub(super) fn count(
             builder: copy,
             tokenizer: tokenizer.config().clone(),
             ngrams: (lo, hi),
-            shape,
-            texts: rows.len(),
             held_out: held_out.to_vec(),
             held_out_y,
         })
@@ -130,7 +126,7 @@ pub(super) fn count(
     Ok((builder, left))
 }
 
-/// Counts every text of `rows`: with a first pass that marks the n-grams seen twice, on a large
+/// Counts every text of `rows` (`bytes` of text): with a first pass that marks the n-grams seen twice, on a large
 /// corpus counted with word pairs whose `min_df` is or may be 2 or more (the n-grams of a single
 /// text are then not counted, see [`pipeline::SEEN_TWICE_FROM`]). The chosen `min_df` is 2 only
 /// above [`vectorize::LARGE_VOCABULARY`] distinct terms: the first pass's lower bound of the
@@ -138,7 +134,7 @@ pub(super) fn count(
 fn every_text(
     tokenizer: &Tokenizer,
     text: &Column,
-    rows: &[usize],
+    (rows, bytes): (&[usize], usize),
     counting: Counting<'_>,
     settings: &TextSettings,
     seen_twice_from: usize,
@@ -147,7 +143,6 @@ fn every_text(
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
     let auto = settings.min_df == AUTO_MIN_DF;
     let eligible = VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
-    let bytes = if eligible { pipeline::text_bytes_of(text, rows) } else { 0 };
     let seen_twice = if eligible && bytes >= seen_twice_from {
         let seen = pipeline::mark_seen_twice(tokenizer, text, (rows, bytes), hi, control)?;
         (!auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY).then(|| Arc::new(seen))

@@ -618,7 +618,7 @@ impl Estimator for TextModel {
         // A measured fit leaves its counts for the refit on every row, which counts only the
         // held-out texts on top (see `counts`).
         let reuse = match setup.take_left::<counts::Counted>() {
-            Some(counted) => counts::Reuse::From(Box::new(counted)),
+            Some(counted) => counts::Reuse::From(counted),
             None if setup.refit_follows() => {
                 counts::Reuse::Leave { held_out: test, y: setup.classes_of(test)? }
             }

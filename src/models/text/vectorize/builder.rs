@@ -644,7 +644,7 @@ impl VocabularyBuilder {
     /// looked up on two cores.
     pub fn try_append(&mut self, later: VocabularyBuilder, control: &Control<'_>) -> Result<()> {
         let tick = &|work| control.tick(work);
-        if self.by_class.as_ref().map(ClassCounts::shape) != later.by_class.as_ref().map(ClassCounts::shape) {
+        if self.by_class_shape() != later.by_class_shape() {
             return Err(crate::Error::Internal("builders of different counts appended".into()));
         }
         if later.docs == 0 {
@@ -1019,6 +1019,17 @@ impl VocabularyBuilder {
     pub fn distinct_terms(&self) -> usize {
         let pairs = self.seen_twice.as_ref().map_or(0, |s| s.distinct_estimate());
         self.terms.len() + self.pairs.len().max(pairs)
+    }
+
+    /// Number of texts counted.
+    pub fn texts(&self) -> usize {
+        self.docs
+    }
+
+    /// The classes and whether texts are counted rather than occurrences, of a builder that
+    /// counts by class ([`VocabularyBuilder::by_class`]); None for one of rows.
+    pub fn by_class_shape(&self) -> Option<(usize, bool)> {
+        self.by_class.as_ref().map(ClassCounts::shape)
     }
 
     /// Whether [`VocabularyBuilder::distinct_terms`] is an estimate.
