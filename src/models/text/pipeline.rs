@@ -54,39 +54,41 @@ fn parallel(rows: usize) -> bool {
     rows >= MIN_ROWS && Control::second_cpu()
 }
 
-/// Progress lines of a job over `total` texts cut in halves ([`in_halves_with`]): they follow
-/// the texts done by the first half (the halves go at about the same pace); with two halves the
-/// last line is left to the caller's next step (the second half may not be done).
-/// (It holds no [`Control`], which stays on the calling thread, so that the halves can share it.)
+/// Progress lines of a job over `total` texts done on two threads ([`in_halves_with`], or the
+/// shared [`Claims`]): they count the texts both threads have done; with two threads the last
+/// line is left to the caller's next step (the other thread may not be done).
+/// (It holds no [`Control`], which stays on the calling thread, so that the threads can share it.)
 struct HalvesProgress {
     /// What is being done, as in "counting the terms" (of text i/n).
     what: &'static str,
     total: usize,
     started: std::time::Instant,
-    /// Texts the first half has done.
+    /// Texts done by either thread.
     done: AtomicUsize,
-    /// 2 when the halves run on two threads.
-    scale: usize,
+    /// The job runs on two threads.
+    two: bool,
 }
 
 impl HalvesProgress {
     fn new(what: &'static str, total: usize) -> Self {
-        let scale = if parallel(total) { 2 } else { 1 };
-        HalvesProgress { what, total, started: std::time::Instant::now(), done: AtomicUsize::new(0), scale }
+        let two = parallel(total);
+        HalvesProgress { what, total, started: std::time::Instant::now(), done: AtomicUsize::new(0), two }
     }
 
-    /// One more text done by the half that starts the rows (`first`) or by the other.
-    fn text_done(&self, first: bool) {
-        if first {
-            self.done.fetch_add(1, Ordering::Relaxed);
-        }
+    /// One more text done, by either thread.
+    fn text_done(&self) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The texts done so far (at most `total`).
+    fn done(&self) -> usize {
+        self.done.load(Ordering::Relaxed).min(self.total)
     }
 
     /// The calling thread's tick: a progress line now and then, then `control`'s tick.
     fn tick(&self, control: &Control<'_>, work: u64) -> Result<()> {
-        let (total, what) = (self.total, self.what);
-        let done = (self.done.load(Ordering::Relaxed) * self.scale).min(total);
-        if done < total || self.scale == 1 {
+        let (total, what, done) = (self.total, self.what, self.done());
+        if done < total || !self.two {
             control.progress(done, total, self.started, || format!("{what} of text {done}/{total}"));
         }
         control.tick(work)
@@ -110,12 +112,11 @@ pub(super) fn mark_seen_twice(
 ) -> Result<SeenTwice> {
     let progress = HalvesProgress::new("marking the word pairs", rows.len());
     let mark = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| -> Result<Marks> {
-        let first = range.start == 0;
         let mut marks = Marks::new(bytes / 64)?;
         let mut scratch = (Tokens::default(), Vec::new());
         for &r in &rows[range] {
             let marked = marks.mark(tokenizer, &cell_text(text.get(r))?, hi, &mut scratch);
-            progress.text_done(first);
+            progress.text_done();
             tick(16 + 4 * marked as u64)?;
         }
         Ok(marks)
@@ -191,7 +192,7 @@ impl Claims {
 /// ([`VocabularyBuilder::try_append`]): the same terms, counts and rows, so the model's bytes do
 /// not depend on the thread count. In rows, each thread counts a half of the rows (the rows
 /// stay in order); by class, the threads share the texts as they go ([`Claims`]). Progress lines
-/// follow the first thread.
+/// count the texts of both.
 pub(super) fn count_terms(
     tokenizer: &Tokenizer,
     text: &Column,
@@ -261,7 +262,7 @@ pub(super) fn count_terms(
                 }
                 ahead = true;
             }
-            progress.text_done(first);
+            progress.text_done();
             // About the cost of tokenizing and counting, in the units of the other trainers.
             tick(64 + 16 * (tokens.len() * (hi - lo + 1)) as u64)
         };
@@ -462,6 +463,20 @@ mod tests {
                 .unwrap();
             assert_eq!(finished(got), finished(serial(&col, &rows, lo, hi)), "{lo} {hi}");
         }
+    }
+
+    /// Progress counts the texts of both threads, however unevenly they share them (the
+    /// shared claims: a slow core does fewer).
+    #[test]
+    fn progress_counts_the_texts_of_both_threads() {
+        let progress = HalvesProgress::new("counting the terms", 4000);
+        std::thread::scope(|s| {
+            s.spawn(|| (0..1000).for_each(|_| progress.text_done()));
+            s.spawn(|| (0..3000).for_each(|_| progress.text_done()));
+        });
+        assert_eq!(progress.done(), 4000);
+        progress.text_done();
+        assert_eq!(progress.done(), 4000);
     }
 
     /// The two ends take every text once, each end's in order, whoever takes more.
