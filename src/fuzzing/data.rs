@@ -38,6 +38,27 @@ pub fn text_data() -> Dataset {
     ])
 }
 
+/// The text kind's data with many classes (counted by class in lists of runs): the tickets
+/// twice, their words shuffled the second time, in 20 queues of two tickets each.
+pub fn many_classes_text_data() -> &'static Dataset {
+    static DATA: OnceLock<Dataset> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let n = TICKETS.len();
+        let body = |i: usize| {
+            let words: Vec<&str> = TICKETS[i % n].0.split(' ').collect();
+            let turn = if i < n { 0 } else { words.len() / 2 };
+            (0..words.len()).map(|w| words[(w + turn) % words.len()]).collect::<Vec<_>>().join(" ")
+        };
+        Dataset::new(vec![
+            Column { name: "body".into(), data: ColumnData::texts((0..40).map(|i| Some(body(i))).collect()) },
+            Column {
+                name: "queue".into(),
+                data: ColumnData::texts((0..40).map(|i| Some(format!("q{}", i % 20))).collect()),
+            },
+        ])
+    })
+}
+
 /// The classifier's training data: a real with a NULL, a text with a NULL, an integer, a
 /// 0/1 flag, and the label `churned`.
 pub fn classifier_data() -> Dataset {

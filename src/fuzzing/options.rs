@@ -1,6 +1,6 @@
 //! Target `options`: training every kind with any options, the work they ask for capped.
 
-use super::data::dataset;
+use super::data::{dataset, many_classes_text_data};
 use super::decode::decode_model;
 use super::exercise::exercise;
 use super::seeds::encode;
@@ -55,8 +55,8 @@ pub fn clamp_work(map: &mut Map<String, Json>) {
 }
 
 /// Target `options`: `text` as the options of `ml_train`, parsed, lowered by [`clamp_work`],
-/// then given to the training of every kind on its fixed data (the recommender also without
-/// a target), each with a deadline and a memory budget (see [`WORK_CAPS`]). A model that
+/// then given to the training of every kind on its fixed data (the text kind also with 20
+/// classes, the recommender also without a target), each with a deadline and a memory budget (see [`WORK_CAPS`]). A model that
 /// trains must encode, decode and work; a text model refitted on every row (which builds on the
 /// measured fit's counts) must be the very model of one fit on every row.
 pub fn train_options(text: &[u8]) {
@@ -65,13 +65,14 @@ pub fn train_options(text: &[u8]) {
     let Json::Object(mut map) = opts.to_json() else { return };
     clamp_work(&mut map);
     let runs = [
-        ("text", Some("queue")),
-        ("classifier", Some("churned")),
-        ("recommender", Some("rating")),
-        ("recommender", None),
+        ("text", dataset("text").0, Some("queue")),
+        // More classes than counted in dense rows: lists of runs.
+        ("text", many_classes_text_data(), Some("queue")),
+        ("classifier", dataset("classifier").0, Some("churned")),
+        ("recommender", dataset("recommender").0, Some("rating")),
+        ("recommender", dataset("recommender").0, None),
     ];
-    for (kind, target) in runs {
-        let (data, _) = dataset(kind);
+    for (kind, data, target) in runs {
         let mut opts = Options::from_map(map.clone());
         let started = Instant::now();
         let deadline = move || {

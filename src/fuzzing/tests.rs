@@ -376,3 +376,18 @@ fn write_seed_corpus() {
         write("predict_inputs", &i.to_string(), &data);
     }
 }
+
+/// The `options` target's text data with many classes trains (so the target reaches the lists
+/// of runs), with the default refit and without.
+#[test]
+fn the_many_classes_text_data_trains() {
+    use crate::models::{Common, Options, train};
+    let data = super::data::many_classes_text_data();
+    for test_size in [0.2, 0.0] {
+        let common = Common { test_size, ..Common::default() };
+        let trained = train("text", data, Some("queue"), &mut Options::parse(None).unwrap(), &common)
+            .unwrap_or_else(|e| panic!("test_size {test_size}: {e}"));
+        assert_eq!(trained.model.classes().len(), 20, "test_size {test_size}");
+        assert_eq!(trained.served_rows, 40, "test_size {test_size}");
+    }
+}

@@ -10,11 +10,11 @@
 //! See [`tokenize`] for segmentation (and the private `normalize` module for Unicode
 //! normalisation), [`vectorize`] for the vocabulary and weighting, [`naive_bayes`] for the
 //! models. Bernoulli NB always uses term presence, so `weighting` does not change a Bernoulli
-//! model. With count or binary weighting and at most [`vectorize::MAX_CLASSES`] classes the
-//! training counts each term by class and keeps no rows ([`vectorize::TermClassSums`]): the
-//! same model, but the training loss is then measured on at most 2,048 training texts
-//! scored again (all of them when fewer: the same mean up to rounding). With rows, it is
-//! measured on at most 65,536 of them.
+//! model. With count or binary weighting (whatever the number of classes) the training counts
+//! each term by class and keeps no rows ([`vectorize::TermClassSums`]): the same model, but the
+//! training loss is then measured on at most 2,048 training texts scored again (all of them when
+//! fewer: the same mean up to rounding). With rows (TF-IDF), it is measured on at most 65,536 of
+//! them.
 //!
 //! **Fallbacks.** Tokens not in the vocabulary are ignored (known terms are found by their 64-bit
 //! hash, see [`vectorize::Vocabulary::find_hashed`]). A NULL or empty text, or one with
@@ -388,8 +388,9 @@ impl TextModel {
         control: &Control<'_>,
     ) -> Result<Fitted> {
         let k = classes.len();
-        // Without TF-IDF (whose weights need every term's document frequency first), and with
-        // few classes, each term is counted per class as the texts are read: no rows.
+        // Without TF-IDF (whose weights need every term's document frequency first), each term
+        // is counted per class as the texts are read: no rows (a row of counts for a term of
+        // two classes or more with few classes, a list of runs with many).
         let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };

@@ -535,17 +535,21 @@ mod tests {
         let terms = |v: &crate::models::text::vectorize::Vocabulary| {
             (0..v.len() as u32).map(|i| v.term(i).to_string()).collect::<Vec<_>>()
         };
-        for n in [300, col.len()] {
+        // Few classes (rows of counts) and many (lists of runs).
+        for (n, k) in [(300, 3), (col.len(), 3), (300, 20), (col.len(), 20), (col.len(), 77)] {
             let rows: Vec<usize> = (0..n).rev().collect();
-            let k = 3;
             // Unbalanced classes, with the rows' texts spread over them.
-            let y: Vec<u32> = rows.iter().map(|&r| (r % 7 % 4).min(2) as u32).collect();
+            let y: Vec<u32> = rows
+                .iter()
+                .map(|&r| if k == 3 { (r % 7 % 4).min(2) as u32 } else { ((r * 7 + r / 3) % k) as u32 })
+                .collect();
             for (lo, hi) in [(1, 1), (1, 2), (2, 3), (1, 3)] {
                 for weighting in [Weighting::Count, Weighting::Binary] {
                     for algorithm in [Algorithm::Multinomial, Algorithm::Complement, Algorithm::Bernoulli] {
                         for (min_df, max) in [(1, None), (2, Some(20))] {
-                            let case =
-                                format!("{n} texts, {lo}-{hi}, {weighting:?} {algorithm:?} {min_df} {max:?}");
+                            let case = format!(
+                                "{n} texts, {k} classes, {lo}-{hi}, {weighting:?} {algorithm:?} {min_df} {max:?}"
+                            );
                             let b = count_terms(
                                 &tokenizer(),
                                 &col,
@@ -664,6 +668,59 @@ mod tests {
             &Control::new(),
         );
         assert!(matches!(r, Err(Error::Internal(_))));
+    }
+
+    /// With many classes (lists of runs), counting in parts appended in any order, with more
+    /// texts counted after an append, and classes in any order (a term's runs of one class
+    /// then come from both sides), gives the class sums of one builder counting every text.
+    #[test]
+    fn many_classes_counted_in_parts_sum_as_one() {
+        let col = texts(600);
+        let (t, mut tokens) = (tokenizer(), Tokens::default());
+        let control = Control::new();
+        let k = 40u32;
+        // Classes that change from text to text (row order), and class by class (sorted).
+        let y: Vec<u32> = (0..600u32).map(|r| (r * 13 + r / 7) % k).collect();
+        let mut sorted: Vec<usize> = (0..600).collect();
+        sorted.sort_by_key(|&r| y[r]);
+        let mut count = |b: &mut VocabularyBuilder, rows: &[usize]| {
+            for &r in rows {
+                t.tokenize(&cell_text(col.get(r)).unwrap(), &mut tokens);
+                b.try_add_in_class(&tokens, 1, 3, y[r]).unwrap();
+            }
+        };
+        let sums = |b: VocabularyBuilder| {
+            let (vocab, sums) = b.finish_by_class(1, None, &control).unwrap();
+            ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), sums)
+        };
+        for presence in [false, true] {
+            let fresh = || VocabularyBuilder::by_class(k as usize, presence).unwrap();
+            for order in [(0..600).collect::<Vec<_>>(), sorted.clone()] {
+                let mut whole = fresh();
+                count(&mut whole, &order);
+                let want = sums(whole);
+                assert!(want.1.classes.len() > want.1.offsets.len() * 2, "terms of many classes");
+                let mut a = fresh();
+                count(&mut a, &order[..150]);
+                let mut b = fresh();
+                count(&mut b, &order[150..330]);
+                a.try_append(b, &control).unwrap();
+                count(&mut a, &order[330..420]);
+                let (mut c, mut d) = (fresh(), fresh());
+                count(&mut c, &order[420..500]);
+                count(&mut d, &order[500..]);
+                c.try_append(d, &control).unwrap();
+                a.try_append(c, &control).unwrap();
+                assert!(sums(a) == want, "presence {presence}");
+                // A copy counts on as the original.
+                let mut e = fresh();
+                count(&mut e, &order[..300]);
+                let mut copy = e.try_clone().unwrap();
+                drop(e);
+                count(&mut copy, &order[300..]);
+                assert!(sums(copy) == want, "presence {presence}, a copy");
+            }
+        }
     }
 
     /// Appending an empty builder, or to one, changes nothing.

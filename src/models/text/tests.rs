@@ -431,7 +431,7 @@ fn fitted_bytes(
 }
 
 /// [`fitted_bytes`] with `k` classes (text `i` of class `i % k`): above
-/// [`vectorize::MAX_CLASSES`], training keeps the texts' rows.
+/// [`vectorize::DENSE_CLASSES`], counting by class keeps lists of runs.
 fn fitted_bytes_of(
     texts: &[String],
     k: u32,
@@ -475,8 +475,16 @@ fn zipf_texts(n: usize, words: u64, vocabulary: u64, seed: u64) -> Vec<String> {
 #[test]
 fn the_refit_from_the_measured_counts_is_the_model_of_every_row() {
     let texts = zipf_texts(12_000, 30, 3000, 7);
-    let labels: Vec<String> = (0..texts.len()).map(|i| format!("c{}", (i * 7 + i / 3) % 5)).collect();
-    let docs: Vec<(&str, &str)> = labels.iter().zip(&texts).map(|(l, t)| (l.as_str(), t.as_str())).collect();
+    // Few classes (rows of counts) and many (lists of runs).
+    for k in [5, 23] {
+        refit_from_the_measured_counts(&texts, k);
+    }
+}
+
+/// [`the_refit_from_the_measured_counts_is_the_model_of_every_row`] with `k` classes.
+fn refit_from_the_measured_counts(texts: &[String], k: usize) {
+    let labels: Vec<String> = (0..texts.len()).map(|i| format!("c{}", (i * 7 + i / 3) % k)).collect();
+    let docs: Vec<(&str, &str)> = labels.iter().zip(texts).map(|(l, t)| (l.as_str(), t.as_str())).collect();
     let data = dataset(&docs);
     let train = |json: &str, test_size, refit| {
         let common = Common { seed: 3, test_size, refit, ..Common::default() };
@@ -493,14 +501,21 @@ fn the_refit_from_the_measured_counts_is_the_model_of_every_row() {
     ] {
         let before = counts::REUSED.with(std::cell::Cell::get);
         let served = train(json, 0.25, true);
-        assert_eq!(counts::REUSED.with(std::cell::Cell::get) - before, usize::from(reused), "{json}");
-        assert_eq!((served.train_rows, served.test_rows, served.served_rows), (9000, 3000, 12_000), "{json}");
+        assert_eq!(
+            counts::REUSED.with(std::cell::Cell::get) - before,
+            usize::from(reused),
+            "{k} classes {json}"
+        );
+        // (The split is stratified by class: a quarter of each class.)
+        let (train_rows, test_rows) = (served.train_rows, served.test_rows);
+        assert!(train_rows + test_rows == 12_000 && test_rows.abs_diff(3000) <= k, "{k} classes {json}");
+        assert_eq!(served.served_rows, 12_000, "{k} classes {json}");
         let every = train(json, 0.0, false);
-        assert!(bytes(&served.model) == bytes(&every.model), "{json}");
+        assert!(bytes(&served.model) == bytes(&every.model), "{k} classes {json}");
         for key in ["vocabulary_size", "distinct_terms", "options"] {
-            assert_eq!(served.details[key], every.details[key], "{json} {key}");
+            assert_eq!(served.details[key], every.details[key], "{k} classes {json} {key}");
         }
-        assert!(served.details.get("distinct_terms_estimated").is_none(), "{json}");
+        assert!(served.details.get("distinct_terms_estimated").is_none(), "{k} classes {json}");
     }
 }
 
@@ -580,7 +595,7 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
 /// by class), on one thread (few texts) or two.
 #[test]
 fn counting_only_what_is_seen_twice_gives_the_same_model() {
-    let rows_k = vectorize::MAX_CLASSES as u32 + 4;
+    let rows_k = vectorize::DENSE_CLASSES as u32 + 4;
     for (n, seed) in [(300, 1), (5000, 2)] {
         let texts = zipf_texts(n, 30, 3000, seed);
         for (ngrams, min_df, weighting, k) in [

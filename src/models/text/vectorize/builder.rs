@@ -4,7 +4,7 @@
 //! (counting by class, [`VocabularyBuilder::by_class`]) each term's sums by class.
 
 use super::super::tokenize::{Gram, Tokens, combine, term_hash};
-use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums, UNSEEN};
+use super::by_class::{ClassCounts, DENSE_CLASSES, MAX_CLASSES, TermClassSums, UNSEEN};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
 use super::seen_twice::SeenTwice;
 use super::vocabulary::Vocabulary;
@@ -675,7 +675,7 @@ impl VocabularyBuilder {
         if let (Some(mine), Some(theirs)) = (&mut self.by_class, &later_counts) {
             // A term of both may get its row (at most one each), and the later rows come along.
             let both = (terms.len() + pairs.len()).min(self.terms.len() + self.pairs.len());
-            mine.reserve(both + theirs.rows())?;
+            mine.start_append(theirs, both)?;
         }
         // Its tables are not needed: its terms are looked up in this one's.
         drop((index, pair_index));
@@ -738,6 +738,10 @@ impl VocabularyBuilder {
         }
         drop((text, terms));
         let pair_remap = self.append_pairs(pairs, later_counts.as_ref(), &remap, control)?;
+        if let (Some(mine), Some(theirs)) = (&mut self.by_class, &later_counts) {
+            mine.absorb(theirs)?;
+        }
+        drop(later_counts);
         for f in features.iter_mut() {
             *f = if *f & PAIR != 0 { pair_remap[(*f & !PAIR) as usize] | PAIR } else { remap[*f as usize] };
         }
@@ -1170,7 +1174,24 @@ impl VocabularyBuilder {
         let sums = |counts: ClassCounts, tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
             let k = counts.k();
             let mut sums = TermClassSums::with_terms(k, entries.len(), counts.rows())?;
-            let mut row = [0u32; MAX_CLASSES];
+            if k > DENSE_CLASSES {
+                // Many classes: each term's classes from its list (ascending, summed).
+                let lists = counts.into_lists(tick)?;
+                let mut listed = Vec::new();
+                for (i, e) in entries.iter().enumerate() {
+                    if i % 4096 == 4095 {
+                        tick(4096)?;
+                    }
+                    if let Some(next) = entries.get(i + AHEAD) {
+                        lists.prefetch(next.pos);
+                    }
+                    lists.counts(e.pos, lists.value(e.count, e.df), &mut listed)?;
+                    sums.push_listed(&listed)?;
+                }
+                sums.shrink_to_fit();
+                return Ok(sums);
+            }
+            let mut row = [0u32; DENSE_CLASSES];
             for (i, e) in entries.iter().enumerate() {
                 if i % 4096 == 4095 {
                     tick(4096)?;

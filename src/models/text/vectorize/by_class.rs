@@ -3,14 +3,19 @@
 //! presence weighting reads ([`TermClassSums`]). The rows of a large corpus are its largest
 //! table (IMDB reviews: about 12M (text, term) values, 96 MB) and three passes (appending,
 //! renumbering, summing by class) that counting by class does not make; a term seen in one
-//! class only (most of them) keeps its counts in its own record.
+//! class only (most of them) keeps its counts in its own record. A term of two classes or more
+//! gets a dense row of counts with few classes, and a list of runs with more (most terms occur
+//! in few of many classes: see [`ClassCounts`]).
 
 use crate::Result;
 use crate::models::memory;
 
-/// Classes up to which a text model is counted by class (a term's counts then take at most a
-/// 64-byte cache line); with more, the rows are smaller (most terms occur in few classes).
-pub const MAX_CLASSES: usize = 16;
+/// Classes up to which a term of two classes or more gets a dense row of counts (at most a
+/// 64-byte cache line); with more, a list of its runs of each class (`ClassCounts`).
+pub const DENSE_CLASSES: usize = 16;
+
+/// Classes counted by class at most: a term of one class keeps its class in 31 bits of its state.
+pub const MAX_CLASSES: usize = 1 << 31;
 
 /// What the allocations are called in memory errors.
 const WHAT: &str = "the class counts of the training terms";
@@ -22,11 +27,18 @@ pub(super) const UNSEEN: u32 = u32::MAX;
 const SINGLE: u32 = 1 << 31;
 
 /// A class state with a row keeps the class of its pending run from this bit up (4 bits:
-/// [`MAX_CLASSES`] is 16) and the row's index below it.
+/// [`DENSE_CLASSES`] is 16) and the row's index below it.
 const RUN_SHIFT: u32 = 27;
 
 /// Row indices of the terms counted in two classes or more stay below this.
 const MAX_ROWS: usize = 1 << RUN_SHIFT;
+
+/// With many classes, a class state with a list is the list's index, below this (the
+/// [`SINGLE`] bit clear).
+const MAX_LISTS: usize = (1 << 31) - 1;
+
+/// A list of another builder's counts not yet met while appending them ([`ClassCounts::absorb`]).
+const NOT_MET: u32 = u32::MAX;
 
 /// The row index of a class state with a row.
 #[inline(always)]
@@ -60,6 +72,13 @@ fn with_run(row: usize, class: usize) -> u32 {
 /// another class adds the run to the row and starts a new one. The pipeline counts each half
 /// of the texts class by class, so a term's row is written at most once a class; any order
 /// gives the same counts.
+///
+/// With more than [`DENSE_CLASSES`] classes a row of `k` counts would be mostly zeros (77
+/// classes: 308 bytes a term), so a term of two classes or more gets a list instead: its
+/// pending run's class and the value its settled runs sum to (8 bytes), and each settled run is
+/// logged (list, class, count: 12 bytes) as the run ends. Counted class by class, a term has a
+/// run a class it occurs in (two for the class where the threads meet); the runs are grouped by
+/// list once, when the counts are summed ([`ClassCounts::into_lists`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct ClassCounts {
     k: usize,
@@ -67,7 +86,15 @@ pub(super) struct ClassCounts {
     presence: bool,
     /// The class of the text being counted.
     class: u32,
+    /// With few classes: the rows, `k` counts each.
     rows: Vec<u32>,
+    /// With many classes: each list's pending run's class and settled value.
+    lists: Vec<[u32; 2]>,
+    /// With many classes: the settled runs (list, class, count), in the order they ended.
+    runs: Vec<[u32; 3]>,
+    /// While another builder's counts are appended: its lists' lists here ([`NOT_MET`] before
+    /// its term is met), for its runs ([`ClassCounts::absorb`]).
+    their_lists: Vec<u32>,
 }
 
 impl ClassCounts {
@@ -76,6 +103,12 @@ impl ClassCounts {
     /// occurrences or (`presence`) of texts.
     pub(super) fn new(k: usize, presence: bool) -> ClassCounts {
         ClassCounts { k, presence, ..ClassCounts::default() }
+    }
+
+    /// Whether the terms of two classes or more get lists (many classes) rather than rows.
+    #[inline(always)]
+    fn listed(&self) -> bool {
+        self.k > DENSE_CLASSES
     }
 
     /// Number of classes and whether texts are counted (presence) rather than occurrences:
@@ -89,9 +122,9 @@ impl ClassCounts {
         self.k
     }
 
-    /// Rows made so far (terms seen in two classes or more).
+    /// Rows (or lists) made so far: terms seen in two classes or more.
     pub(super) fn rows(&self) -> usize {
-        self.rows.len() / self.k.max(1)
+        if self.listed() { self.lists.len() } else { self.rows.len() / self.k.max(1) }
     }
 
     /// Sets the class of the texts counted next; refuses one out of range.
@@ -123,8 +156,25 @@ impl ClassCounts {
             if c == self.class as usize {
                 return;
             }
-            // A second class: the term gets its row, whose pending run starts here.
-            self.give_row(state, so_far);
+            // A second class: the term gets its row (or list), whose pending run starts here.
+            if self.listed() {
+                self.give_list(state, so_far);
+            } else {
+                self.give_row(state, so_far);
+            }
+            return;
+        }
+        if self.listed() {
+            let list = &mut self.lists[*state as usize];
+            let [run, settled] = *list;
+            if run != self.class {
+                // Another class than the pending run's: the run is settled (logged).
+                let pending = so_far.saturating_sub(settled);
+                *list = [self.class, settled.saturating_add(pending)];
+                if pending > 0 {
+                    self.runs.push([*state, run, pending]);
+                }
+            }
             return;
         }
         let (row, run) = (row_of(*state), run_of(*state));
@@ -144,8 +194,17 @@ impl ClassCounts {
         *state = with_run(row, self.class as usize);
     }
 
+    /// Gives a term of one class (`state`, of value `value` in it) its list, with that class's
+    /// run settled and a pending run in the current class (room reserved before).
+    fn give_list(&mut self, state: &mut u32, value: u32) {
+        let (class, list) = (*state & !SINGLE, self.lists.len() as u32);
+        self.lists.push([self.class, value]);
+        self.runs.push([list, class, value]);
+        *state = list;
+    }
+
     /// The counts of a term in class `state` of [`value`](Self::value) `value`, into `out`
-    /// (`k` long).
+    /// (`k` long), with few classes ([`ClassCounts::into_lists`] with many).
     pub(super) fn counts(&self, state: u32, value: u32, out: &mut [u32]) {
         out.fill(0);
         match state {
@@ -170,12 +229,36 @@ impl ClassCounts {
 
     /// A copy (memory refused is an error, not an abort).
     pub(super) fn try_clone(&self) -> Result<ClassCounts> {
-        Ok(ClassCounts { rows: memory::copy(&self.rows, WHAT)?, ..*self })
+        Ok(ClassCounts {
+            rows: memory::copy(&self.rows, WHAT)?,
+            lists: memory::copy(&self.lists, WHAT)?,
+            runs: memory::copy(&self.runs, WHAT)?,
+            their_lists: Vec::new(),
+            ..*self
+        })
     }
 
-    /// Room for `terms` more terms to get their row (memory refused is an error). Refuses rows
-    /// past [`MAX_ROWS`].
+    /// Room for `terms` more terms to get their row or list, and with many classes for two
+    /// settled runs each (memory refused is an error). Refuses rows past [`MAX_ROWS`] (lists
+    /// past [`MAX_LISTS`]).
     pub(super) fn reserve(&mut self, terms: usize) -> Result<()> {
+        let refused = |bytes: usize| memory::refused(bytes as f64, WHAT);
+        if self.listed() {
+            if self.lists.len().saturating_add(terms) >= MAX_LISTS {
+                return Err(super::builder::too_many(
+                    MAX_LISTS as u64 - 1,
+                    "distinct terms in two classes or more",
+                ));
+            }
+            let (lists, runs) = (&mut self.lists, &mut self.runs);
+            lists
+                .try_reserve(terms)
+                .map_err(|_| refused(lists.len().saturating_add(terms).saturating_mul(8)))?;
+            let more = terms.saturating_mul(2);
+            return runs
+                .try_reserve(more)
+                .map_err(|_| refused(runs.len().saturating_add(more).saturating_mul(12)));
+        }
         let (k, v) = (self.k, &mut self.rows);
         if (v.len() / k).saturating_add(terms) >= MAX_ROWS {
             return Err(super::builder::too_many(
@@ -184,14 +267,52 @@ impl ClassCounts {
             ));
         }
         let more = terms.saturating_mul(k);
-        v.try_reserve(more).map_err(|_| memory::refused((v.len().saturating_add(more) * 4) as f64, WHAT))
+        v.try_reserve(more).map_err(|_| refused(v.len().saturating_add(more).saturating_mul(4)))
     }
 
-    /// Room for `scale` times the rows made so far and an eighth more (a hint, as
-    /// [`VocabularyBuilder::reserve_ahead`](super::VocabularyBuilder::reserve_ahead)).
+    /// Room for `scale` times the rows (lists and runs) made so far and an eighth more (a hint,
+    /// as [`VocabularyBuilder::reserve_ahead`](super::VocabularyBuilder::reserve_ahead)).
     pub(super) fn reserve_ahead(&mut self, scale: f64) {
-        let want = (self.rows.len() as f64 * scale * 1.125) as usize;
-        let _ = self.rows.try_reserve_exact(want.saturating_sub(self.rows.len()));
+        fn ahead<T>(v: &mut Vec<T>, scale: f64) {
+            let want = (v.len() as f64 * scale * 1.125) as usize;
+            let _ = v.try_reserve_exact(want.saturating_sub(v.len()));
+        }
+        ahead(&mut self.rows, scale);
+        ahead(&mut self.lists, scale);
+        ahead(&mut self.runs, scale);
+    }
+
+    /// Readies the append of `theirs` (another builder's counts, of the same classes), of
+    /// which `both` terms may be known here too: room for their rows (or lists), and with many
+    /// classes the map of their lists to be filled by [`ClassCounts::merge`] and
+    /// [`ClassCounts::append`], then used by [`ClassCounts::absorb`].
+    pub(super) fn start_append(&mut self, theirs: &ClassCounts, both: usize) -> Result<()> {
+        self.reserve(both.saturating_add(theirs.rows()))?;
+        if self.listed() {
+            self.their_lists = memory::with_capacity(theirs.lists.len(), WHAT)?;
+            self.their_lists.resize(theirs.lists.len(), NOT_MET);
+        }
+        Ok(())
+    }
+
+    /// Ends the append of `theirs` (after every term of theirs is merged or appended): with
+    /// many classes, their settled runs are logged here, under the lists their terms have here.
+    /// A list not met is an internal error.
+    pub(super) fn absorb(&mut self, theirs: &ClassCounts) -> Result<()> {
+        if !self.listed() {
+            return Ok(());
+        }
+        let map = std::mem::take(&mut self.their_lists);
+        memory::reserve(&mut self.runs, theirs.runs.len(), WHAT)?;
+        for &[list, class, count] in &theirs.runs {
+            match map.get(list as usize) {
+                Some(&mine) if mine != NOT_MET => self.runs.push([mine, class, count]),
+                _ => {
+                    return Err(crate::Error::Internal("a list of class counts not met in an append".into()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Adds a term counted by `theirs` (another builder's counts, of the same classes: state
@@ -213,6 +334,10 @@ impl ClassCounts {
             *mine = self.append(theirs, their_state);
             return;
         }
+        if self.listed() {
+            self.merge_listed(mine, my_value, theirs, their_state, their_value);
+            return;
+        }
         if *mine & SINGLE != 0 {
             self.give_row(mine, my_value);
         }
@@ -221,7 +346,7 @@ impl ClassCounts {
         // Settle this side's pending run, then add the other side's counts, run and all: the
         // row then sums to the merged value.
         add_run(row, run_of(*mine), my_value);
-        let mut their_counts = [0u32; MAX_CLASSES];
+        let mut their_counts = [0u32; DENSE_CLASSES];
         theirs.counts(their_state, their_value, &mut their_counts[..k]);
         for (m, &n) in row.iter_mut().zip(&their_counts[..k]) {
             *m = m.saturating_add(n);
@@ -235,10 +360,148 @@ impl ClassCounts {
         if their_state == UNSEEN || their_state & SINGLE != 0 {
             return their_state;
         }
+        if self.listed() {
+            // Its list copied (its runs come with `absorb`), its pending run kept.
+            let list = self.lists.len() as u32;
+            self.lists.push(theirs.lists[their_state as usize]);
+            self.their_lists[their_state as usize] = list;
+            return list;
+        }
         let k = self.k;
         let row = self.rows.len() / k;
         self.rows.extend_from_slice(&theirs.rows[row_of(their_state) * k..][..k]);
         with_run(row, run_of(their_state))
+    }
+
+    /// [`ClassCounts::merge`] with many classes, of a term known on both sides (neither
+    /// [`UNSEEN`]): this side's pending run is settled (a term of one class gets its list), the
+    /// other side's class, or pending run, is logged here, and their settled runs are noted to
+    /// come with [`ClassCounts::absorb`]. The list is settled up to the merged value: no
+    /// pending run.
+    fn merge_listed(
+        &mut self,
+        mine: &mut u32,
+        my_value: u32,
+        theirs: &ClassCounts,
+        their_state: u32,
+        their_value: u32,
+    ) {
+        if *mine & SINGLE != 0 {
+            let (class, list) = (*mine & !SINGLE, self.lists.len() as u32);
+            self.lists.push([class, my_value]);
+            self.runs.push([list, class, my_value]);
+            *mine = list;
+        } else {
+            let [run, settled] = self.lists[*mine as usize];
+            let pending = my_value.saturating_sub(settled);
+            if pending > 0 {
+                self.runs.push([*mine, run, pending]);
+            }
+        }
+        if their_state & SINGLE != 0 {
+            self.runs.push([*mine, their_state & !SINGLE, their_value]);
+        } else {
+            let [run, settled] = theirs.lists[their_state as usize];
+            let pending = their_value.saturating_sub(settled);
+            if pending > 0 {
+                self.runs.push([*mine, run, pending]);
+            }
+            self.their_lists[their_state as usize] = *mine;
+        }
+        self.lists[*mine as usize] = [self.class, my_value.saturating_add(their_value)];
+    }
+
+    /// With many classes, the settled runs grouped by list, for the class sums
+    /// ([`Lists::counts`]); `tick` is ticked now and then. More runs than a u32 counts is an
+    /// error.
+    pub(super) fn into_lists(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
+        let ClassCounts { presence, lists, runs, .. } = self;
+        if u32::try_from(runs.len()).is_err() {
+            return Err(super::builder::too_many(u64::from(u32::MAX), "(term, class) runs"));
+        }
+        let mut offsets: Vec<u32> = memory::zeroed(lists.len() + 1, WHAT)?;
+        for r in &runs {
+            offsets[r[0] as usize + 1] += 1;
+        }
+        for l in 0..lists.len() {
+            offsets[l + 1] += offsets[l];
+        }
+        let mut fill: Vec<u32> = memory::copy(&offsets[..lists.len()], WHAT)?;
+        let mut entries: Vec<[u32; 2]> = memory::with_capacity(runs.len(), WHAT)?;
+        entries.resize(runs.len(), [0, 0]);
+        for (i, &[list, class, count]) in runs.iter().enumerate() {
+            if i % 65536 == 65535 {
+                tick(65536)?;
+            }
+            let at = &mut fill[list as usize];
+            entries[*at as usize] = [class, count];
+            *at += 1;
+        }
+        Ok(Lists { presence, lists, offsets, entries })
+    }
+}
+
+/// With many classes, each list's settled runs grouped ([`ClassCounts::into_lists`]).
+pub(super) struct Lists {
+    presence: bool,
+    lists: Vec<[u32; 2]>,
+    /// List `l`'s runs are `entries[offsets[l]..offsets[l + 1]]`.
+    offsets: Vec<u32>,
+    /// (class, count) of each settled run.
+    entries: Vec<[u32; 2]>,
+}
+
+impl Lists {
+    /// As [`ClassCounts::value`].
+    #[inline]
+    pub(super) fn value(&self, count: u32, df: u32) -> u32 {
+        if self.presence { df } else { count }
+    }
+
+    /// Prefetches the list of a term in class `state`, if it has one (a hint).
+    #[inline(always)]
+    pub(super) fn prefetch(&self, state: u32) {
+        if state & SINGLE == 0
+            && let (Some(l), Some(o)) = (self.lists.get(state as usize), self.offsets.get(state as usize))
+        {
+            super::index::prefetch(l);
+            super::index::prefetch(o);
+        }
+    }
+
+    /// The counts of a term in class `state` of [`value`](Self::value) `value`, into `out`:
+    /// (class, count) of each class it occurs in, ascending (the runs of a class summed,
+    /// saturating, as a row sums them).
+    /// The scratch `out` grows fallibly (a term's classes are as many as the data has).
+    pub(super) fn counts(&self, state: u32, value: u32, out: &mut Vec<(u32, u32)>) -> Result<()> {
+        out.clear();
+        match state {
+            UNSEEN => {}
+            _ if state & SINGLE != 0 => out.push((state & !SINGLE, value)),
+            _ => {
+                let l = state as usize;
+                let [run, settled] = self.lists[l];
+                let runs = &self.entries[self.offsets[l] as usize..self.offsets[l + 1] as usize];
+                memory::reserve(out, runs.len() + 1, WHAT)?;
+                out.extend(runs.iter().map(|&[c, n]| (c, n)));
+                let pending = value.saturating_sub(settled);
+                if pending > 0 {
+                    out.push((run, pending));
+                }
+                out.sort_unstable_by_key(|&(c, _)| c);
+                let mut kept = 0;
+                for i in 0..out.len() {
+                    if kept > 0 && out[kept - 1].0 == out[i].0 {
+                        out[kept - 1].1 = out[kept - 1].1.saturating_add(out[i].1);
+                    } else {
+                        out[kept] = out[i];
+                        kept += 1;
+                    }
+                }
+                out.truncate(kept);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -290,6 +553,22 @@ impl TermClassSums {
         self.sums.shrink_to_fit();
     }
 
+    /// Appends the next term's counts given as (class, count) of the classes it occurs in,
+    /// ascending (each count above 0): what [`TermClassSums::push`] makes of the dense counts.
+    pub(super) fn push_listed(&mut self, counts: &[(u32, u32)]) -> Result<()> {
+        memory::reserve(&mut self.classes, counts.len(), WHAT)?;
+        memory::reserve(&mut self.sums, counts.len(), WHAT)?;
+        for &(c, n) in counts {
+            let Some(total) = self.totals.get_mut(c as usize) else {
+                return Err(crate::Error::Internal(format!("class {c} of {} summed", self.totals.len())));
+            };
+            self.classes.push(c);
+            self.sums.push(n as f64);
+            *total += n as f64;
+        }
+        self.end_term()
+    }
+
     /// Appends the next term's `counts` (one per class).
     pub(super) fn push(&mut self, counts: &[u32]) -> Result<()> {
         // Every class is written at the end, and the end moves past those counted: no branch
@@ -308,6 +587,11 @@ impl TermClassSums {
         }
         self.classes.truncate(end);
         self.sums.truncate(end);
+        self.end_term()
+    }
+
+    /// Ends the entries of the term just pushed.
+    fn end_term(&mut self) -> Result<()> {
         let end = u32::try_from(self.classes.len()).map_err(|_| {
             crate::Error::data(format!(
                 "the corpus has more than {} (term, class) pairs, more than a naive Bayes model holds (use fewer texts, raise 'min_df' or lower 'max_features')",

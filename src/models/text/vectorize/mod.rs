@@ -17,7 +17,7 @@ mod vocabulary;
 mod weighting;
 
 pub use builder::{Growth, LARGE_VOCABULARY, VocabularyBuilder};
-pub use by_class::{MAX_CLASSES, TermClassSums};
+pub use by_class::{DENSE_CLASSES, MAX_CLASSES, TermClassSums};
 pub(crate) use index::prefetch;
 pub use seen_twice::{Marks, SeenTwice};
 pub use vocabulary::Vocabulary;
