@@ -471,10 +471,11 @@ impl Lists {
 
     /// The counts of a term in class `state` of [`value`](Self::value) `value`, into `out`:
     /// (class, count) of each class it occurs in, ascending (the runs of a class summed,
-    /// saturating, as a row sums them).
-    /// The scratch `out` grows fallibly (a term's classes are as many as the data has).
+    /// saturating, as a row sums them). `out` grows fallibly (a term's classes are as many as
+    /// the data has).
     pub(super) fn counts(&self, state: u32, value: u32, out: &mut Vec<(u32, u32)>) -> Result<()> {
         out.clear();
+        memory::reserve(out, 1, WHAT)?;
         match state {
             UNSEEN => {}
             _ if state & SINGLE != 0 => out.push((state & !SINGLE, value)),
@@ -489,16 +490,13 @@ impl Lists {
                     out.push((run, pending));
                 }
                 out.sort_unstable_by_key(|&(c, _)| c);
-                let mut kept = 0;
-                for i in 0..out.len() {
-                    if kept > 0 && out[kept - 1].0 == out[i].0 {
-                        out[kept - 1].1 = out[kept - 1].1.saturating_add(out[i].1);
-                    } else {
-                        out[kept] = out[i];
-                        kept += 1;
+                out.dedup_by(|later, kept| {
+                    let same = later.0 == kept.0;
+                    if same {
+                        kept.1 = kept.1.saturating_add(later.1);
                     }
-                }
-                out.truncate(kept);
+                    same
+                });
             }
         }
         Ok(())
