@@ -335,7 +335,7 @@ impl ClassCounts {
             return;
         }
         if self.listed() {
-            self.merge_listed(mine, my_value, theirs, their_state, their_value);
+            self.merge_listed((mine, my_value), (theirs, their_state, their_value));
             return;
         }
         if *mine & SINGLE != 0 {
@@ -380,11 +380,8 @@ impl ClassCounts {
     /// pending run.
     fn merge_listed(
         &mut self,
-        mine: &mut u32,
-        my_value: u32,
-        theirs: &ClassCounts,
-        their_state: u32,
-        their_value: u32,
+        (mine, my_value): (&mut u32, u32),
+        (theirs, their_state, their_value): (&ClassCounts, u32, u32),
     ) {
         if *mine & SINGLE != 0 {
             let (class, list) = (*mine & !SINGLE, self.lists.len() as u32);
