@@ -295,14 +295,15 @@ pub(super) fn count_terms(
 /// is an error).
 fn class_order(y: &[u32], k: usize) -> Result<Vec<usize>> {
     let bucket = |c: u32| (c as usize).min(k);
-    let mut starts = vec![0usize; k + 2];
+    let what = "the order of the training texts";
+    let mut starts: Vec<usize> = crate::models::memory::zeroed(k.saturating_add(2), what)?;
     for &c in y {
         starts[bucket(c) + 1] += 1;
     }
     for c in 1..starts.len() {
         starts[c] += starts[c - 1];
     }
-    let mut order: Vec<usize> = crate::models::memory::zeroed(y.len(), "the order of the training texts")?;
+    let mut order: Vec<usize> = crate::models::memory::zeroed(y.len(), what)?;
     for (i, &c) in y.iter().enumerate() {
         let at = &mut starts[bucket(c)];
         order[*at] = i;

@@ -640,8 +640,8 @@ impl VocabularyBuilder {
     /// result is the builder that would have counted all of them one after the other (the same
     /// terms with the same counts and document frequencies, the same rows; only the provisional
     /// ids differ, and [`VocabularyBuilder::finish`] does not depend on those). `control` is
-    /// ticked with the work done now and then; its error ends the merge. Many word pairs are
-    /// looked up on two cores.
+    /// ticked with the work done now and then; its error ends the merge, and a builder whose
+    /// append failed is half merged: drop it. Many word pairs are looked up on two cores.
     pub fn try_append(&mut self, later: VocabularyBuilder, control: &Control<'_>) -> Result<()> {
         let tick = &|work| control.tick(work);
         if self.by_class_shape() != later.by_class_shape() {

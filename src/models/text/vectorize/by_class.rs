@@ -14,8 +14,9 @@ use crate::models::memory;
 /// 64-byte cache line); with more, a list of its runs of each class (`ClassCounts`).
 pub const DENSE_CLASSES: usize = 16;
 
-/// Classes counted by class at most: a term of one class keeps its class in 31 bits of its state.
-pub const MAX_CLASSES: usize = 1 << 31;
+/// Classes counted by class at most: a term of one class keeps its class in 31 bits of its state,
+/// whose last value (all 32 bits set) means unseen.
+pub const MAX_CLASSES: usize = (1 << 31) - 1;
 
 /// What the allocations are called in memory errors.
 const WHAT: &str = "the class counts of the training terms";
@@ -539,7 +540,7 @@ impl TermClassSums {
         let entries = terms.saturating_add(rows.min(terms));
         let classes = memory::with_capacity(entries, WHAT)?;
         let sums = memory::with_capacity(entries, WHAT)?;
-        Ok(TermClassSums { offsets, classes, sums, totals: vec![0.0; k] })
+        Ok(TermClassSums { offsets, classes, sums, totals: memory::zeroed(k, WHAT)? })
     }
 
     /// Gives back the room reserved for entries that did not come.
