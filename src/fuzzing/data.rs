@@ -39,7 +39,7 @@ pub fn text_data() -> Dataset {
 }
 
 /// The text kind's data with many classes (counted by class in lists of runs): the tickets
-/// twice, their words shuffled the second time, in 20 queues of two tickets each.
+/// twice (the second time each text's words rotated by half), in 20 queues of two tickets each.
 pub fn many_classes_text_data() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
     DATA.get_or_init(|| {

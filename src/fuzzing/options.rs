@@ -56,9 +56,10 @@ pub fn clamp_work(map: &mut Map<String, Json>) {
 
 /// Target `options`: `text` as the options of `ml_train`, parsed, lowered by [`clamp_work`],
 /// then given to the training of every kind on its fixed data (the text kind also with 20
-/// classes, the recommender also without a target), each with a deadline and a memory budget (see [`WORK_CAPS`]). A model that
-/// trains must encode, decode and work; a text model refitted on every row (which builds on the
-/// measured fit's counts) must be the very model of one fit on every row.
+/// classes, the recommender also without a target), each with a deadline and a memory budget
+/// (see [`WORK_CAPS`]). A model that trains must encode, decode and work; a text model refitted
+/// on every row (which builds on the measured fit's counts) must be the very model of one fit on
+/// every row.
 pub fn train_options(text: &[u8]) {
     let Ok(text) = std::str::from_utf8(text) else { return };
     let Ok(opts) = Options::parse(Some(text)) else { return };

@@ -126,9 +126,9 @@ pub(super) fn count(
     Ok((builder, left))
 }
 
-/// Counts every text of `rows` (`bytes` of text): with a first pass that marks the n-grams seen twice, on a large
-/// corpus counted with word pairs whose `min_df` is or may be 2 or more (the n-grams of a single
-/// text are then not counted, see [`pipeline::SEEN_TWICE_FROM`]). The chosen `min_df` is 2 only
+/// Counts every text of `rows` (`bytes` of text): with a first pass that marks the n-grams seen
+/// twice, on a large corpus counted with word pairs whose `min_df` is or may be 2 or more (the
+/// n-grams of a single text are then not counted, see [`pipeline::SEEN_TWICE_FROM`]). The chosen `min_df` is 2 only
 /// above [`vectorize::LARGE_VOCABULARY`] distinct terms: the first pass's lower bound of the
 /// distinct n-grams says so before counting, or every n-gram is counted.
 fn every_text(

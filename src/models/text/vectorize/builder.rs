@@ -4,7 +4,7 @@
 //! (counting by class, [`VocabularyBuilder::by_class`]) each term's sums by class.
 
 use super::super::tokenize::{Gram, Tokens, combine, term_hash};
-use super::by_class::{ClassCounts, DENSE_CLASSES, MAX_CLASSES, TermClassSums, UNSEEN};
+use super::by_class::{ClassCounts, MAX_CLASSES, TermClassSums, UNSEEN};
 use super::index::{AHEAD, EMPTY, Index, prefetch, same_bytes, tag, untag};
 use super::seen_twice::SeenTwice;
 use super::vocabulary::Vocabulary;
@@ -1172,36 +1172,17 @@ impl VocabularyBuilder {
         self.seen_twice = None;
         let (entries, _) = self.sort_kept(min_df, max_features, control)?;
         let sums = |counts: ClassCounts, tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
-            let k = counts.k();
-            let mut sums = TermClassSums::with_terms(k, entries.len(), counts.rows())?;
-            if k > DENSE_CLASSES {
-                // Many classes: each term's classes from its list (ascending, summed).
-                let lists = counts.into_lists(tick)?;
-                let mut listed = Vec::new();
-                for (i, e) in entries.iter().enumerate() {
-                    if i % 4096 == 4095 {
-                        tick(4096)?;
-                    }
-                    if let Some(next) = entries.get(i + AHEAD) {
-                        lists.prefetch(next.pos);
-                    }
-                    lists.counts(e.pos, lists.value(e.count, e.df), &mut listed)?;
-                    sums.push_listed(&listed)?;
-                }
-                sums.shrink_to_fit();
-                return Ok(sums);
-            }
-            let mut row = [0u32; DENSE_CLASSES];
+            let mut sums = TermClassSums::with_terms(counts.k(), entries.len(), counts.rows())?;
+            let mut summing = counts.into_summing(tick)?;
             for (i, e) in entries.iter().enumerate() {
                 if i % 4096 == 4095 {
                     tick(4096)?;
                 }
-                // The class rows are read at random: prefetch ahead.
+                // The class rows (or lists) are read at random: prefetch ahead.
                 if let Some(next) = entries.get(i + AHEAD) {
-                    counts.prefetch_row(next.pos);
+                    summing.prefetch(next.pos);
                 }
-                counts.counts(e.pos, counts.value(e.count, e.df), &mut row[..k]);
-                sums.push(&row[..k])?;
+                summing.push((e.pos, e.count, e.df), &mut sums)?;
             }
             sums.shrink_to_fit();
             Ok(sums)

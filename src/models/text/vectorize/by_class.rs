@@ -206,7 +206,7 @@ impl ClassCounts {
 
     /// The counts of a term in class `state` of [`value`](Self::value) `value`, into `out`
     /// (`k` long), with few classes ([`ClassCounts::into_lists`] with many).
-    pub(super) fn counts(&self, state: u32, value: u32, out: &mut [u32]) {
+    fn counts(&self, state: u32, value: u32, out: &mut [u32]) {
         out.fill(0);
         match state {
             UNSEEN => {}
@@ -220,7 +220,7 @@ impl ClassCounts {
 
     /// Prefetches the row of a term in class `state`, if it has one (a hint).
     #[inline(always)]
-    pub(super) fn prefetch_row(&self, state: u32) {
+    fn prefetch_row(&self, state: u32) {
         if state & SINGLE == 0
             && let Some(n) = self.rows.get(row_of(state) * self.k)
         {
@@ -409,10 +409,21 @@ impl ClassCounts {
         self.lists[*mine as usize] = [self.class, my_value.saturating_add(their_value)];
     }
 
+    /// These counts made ready to be read term by term for the class sums ([`Summing`]): the
+    /// rows as they are, or the lists' settled runs grouped by list (`tick` ticked now and
+    /// then).
+    pub(super) fn into_summing(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Summing> {
+        Ok(if self.listed() {
+            Summing::Lists { lists: self.into_lists(tick)?, listed: Vec::new() }
+        } else {
+            Summing::Rows { counts: self, row: [0; DENSE_CLASSES] }
+        })
+    }
+
     /// With many classes, the settled runs grouped by list, for the class sums
     /// ([`Lists::counts`]); `tick` is ticked now and then. More runs than a u32 counts is an
     /// error.
-    pub(super) fn into_lists(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
+    fn into_lists(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
         let ClassCounts { presence, lists, runs, .. } = self;
         if u32::try_from(runs.len()).is_err() {
             return Err(super::builder::too_many(u64::from(u32::MAX), "(term, class) runs"));
@@ -439,6 +450,46 @@ impl ClassCounts {
     }
 }
 
+/// Class counts read term by term, in any order, into the class sums
+/// ([`ClassCounts::into_summing`]), each kind with its scratch.
+pub(super) enum Summing {
+    /// Few classes: the rows, and a term's counts of every class.
+    Rows { counts: ClassCounts, row: [u32; DENSE_CLASSES] },
+    /// Many classes: the lists, and a term's (class, count) of the classes it occurs in.
+    Lists { lists: Lists, listed: Vec<(u32, u32)> },
+}
+
+impl Summing {
+    /// Prefetches what [`Summing::push`] reads of a term in class `state` (a hint).
+    #[inline(always)]
+    pub(super) fn prefetch(&self, state: u32) {
+        match self {
+            Summing::Rows { counts, .. } => counts.prefetch_row(state),
+            Summing::Lists { lists, .. } => lists.prefetch(state),
+        }
+    }
+
+    /// Appends to `sums` the counts of the next term: class state `state`, `count`
+    /// occurrences in `df` texts.
+    pub(super) fn push(
+        &mut self,
+        (state, count, df): (u32, u32, u32),
+        sums: &mut TermClassSums,
+    ) -> Result<()> {
+        match self {
+            Summing::Rows { counts, row } => {
+                let row = &mut row[..counts.k];
+                counts.counts(state, counts.value(count, df), row);
+                sums.push(row)
+            }
+            Summing::Lists { lists, listed } => {
+                lists.counts(state, lists.value(count, df), listed)?;
+                sums.push_listed(listed)
+            }
+        }
+    }
+}
+
 /// With many classes, each list's settled runs grouped ([`ClassCounts::into_lists`]).
 pub(super) struct Lists {
     presence: bool,
@@ -452,13 +503,13 @@ pub(super) struct Lists {
 impl Lists {
     /// As [`ClassCounts::value`].
     #[inline]
-    pub(super) fn value(&self, count: u32, df: u32) -> u32 {
+    fn value(&self, count: u32, df: u32) -> u32 {
         if self.presence { df } else { count }
     }
 
     /// Prefetches the list of a term in class `state`, if it has one (a hint).
     #[inline(always)]
-    pub(super) fn prefetch(&self, state: u32) {
+    fn prefetch(&self, state: u32) {
         if state & SINGLE == 0
             && let (Some(l), Some(o)) = (self.lists.get(state as usize), self.offsets.get(state as usize))
         {
@@ -471,7 +522,7 @@ impl Lists {
     /// (class, count) of each class it occurs in, ascending (the runs of a class summed,
     /// saturating, as a row sums them). `out` grows fallibly (a term's classes are as many as
     /// the data has).
-    pub(super) fn counts(&self, state: u32, value: u32, out: &mut Vec<(u32, u32)>) -> Result<()> {
+    fn counts(&self, state: u32, value: u32, out: &mut Vec<(u32, u32)>) -> Result<()> {
         out.clear();
         memory::reserve(out, 1, WHAT)?;
         match state {
@@ -551,7 +602,7 @@ impl TermClassSums {
 
     /// Appends the next term's counts given as (class, count) of the classes it occurs in,
     /// ascending (each count above 0): what [`TermClassSums::push`] makes of the dense counts.
-    pub(super) fn push_listed(&mut self, counts: &[(u32, u32)]) -> Result<()> {
+    fn push_listed(&mut self, counts: &[(u32, u32)]) -> Result<()> {
         memory::reserve(&mut self.classes, counts.len(), WHAT)?;
         memory::reserve(&mut self.sums, counts.len(), WHAT)?;
         for &(c, n) in counts {
@@ -566,7 +617,7 @@ impl TermClassSums {
     }
 
     /// Appends the next term's `counts` (one per class).
-    pub(super) fn push(&mut self, counts: &[u32]) -> Result<()> {
+    fn push(&mut self, counts: &[u32]) -> Result<()> {
         // Every class is written at the end, and the end moves past those counted: no branch
         // on the counts, which follow no pattern.
         let mut end = self.classes.len();
