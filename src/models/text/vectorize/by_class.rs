@@ -426,7 +426,7 @@ impl ClassCounts {
     fn into_lists(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
         let ClassCounts { presence, lists, runs, .. } = self;
         if u32::try_from(runs.len()).is_err() {
-            return Err(super::builder::too_many(u64::from(u32::MAX), "(term, class) runs"));
+            return Err(super::builder::too_many(u64::from(u32::MAX), "(term, class) counts"));
         }
         let mut offsets: Vec<u32> = memory::zeroed(lists.len() + 1, WHAT)?;
         for r in &runs {
