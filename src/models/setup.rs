@@ -45,6 +45,8 @@ pub struct Setup<'a> {
     pub common: &'a Common<'a>,
     /// What a measured fit left for the refit on every row ([`Setup::leave_for_refit`]).
     left: Left,
+    /// This is the refit on every row that follows a measured fit ([`Setup::is_refit`]).
+    refit: bool,
 }
 
 /// A kind's own value, left by a measured fit for the refit that follows it.
@@ -93,7 +95,7 @@ impl<'a> Setup<'a> {
         };
         let strata = labels.as_ref().map(|l| l.y.as_slice());
         let test = held_out(data.n_rows, strata, common.test_size, common.seed)?;
-        Ok(Setup { data, target, labels, test, common, left: Left::default() })
+        Ok(Setup { data, target, labels, test, common, left: Left::default(), refit: false })
     }
 
     /// The row indices that fit the model, sorted: every row not held out, listed when asked
@@ -134,6 +136,13 @@ impl<'a> Setup<'a> {
         self.common.refit && !self.test.is_empty()
     }
 
+    /// Whether this is the refit on every row that follows a measured fit. Its training log is
+    /// not reported ([`train`] keeps the measured fit's), so a kind need not measure what only
+    /// the log holds.
+    pub fn is_refit(&self) -> bool {
+        self.refit
+    }
+
     /// Leaves `value` for the refit on every row that follows this fit (see
     /// [`Setup::refit_follows`]), which takes it with [`Setup::take_left`]: what the measured
     /// fit made that the refit can build on instead of making it again (a text model's counts
@@ -157,6 +166,7 @@ impl<'a> Setup<'a> {
             test: Vec::new(),
             common,
             left: Left(Mutex::new(self.left.take())),
+            refit: true,
         };
         (everything, self.test)
     }

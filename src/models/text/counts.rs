@@ -99,13 +99,11 @@ pub(super) fn count(
     });
     let builder = match (carried, shape) {
         (Some(counted), Some((k, presence))) => {
-            let Counted { mut builder, held_out, held_out_y, .. } = *counted;
+            let Counted { builder, held_out, held_out_y, .. } = *counted;
             #[cfg(test)]
             REUSED.with(|n| n.set(n.get() + 1));
             let added = Counting::ByClass { y: &held_out_y, k, presence };
-            let more = pipeline::count_terms(tokenizer, text, &held_out, (lo, hi), added, None, control)?;
-            builder.try_append(more, control)?;
-            builder
+            pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, control)?
         }
         _ => every_text(tokenizer, text, (rows, bytes), counting, settings, seen_twice_from, control)?,
     };

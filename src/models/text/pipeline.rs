@@ -197,6 +197,46 @@ pub(super) fn count_terms(
     tokenizer: &Tokenizer,
     text: &Column,
     rows: &[usize],
+    ngrams: (usize, usize),
+    counting: Counting<'_>,
+    seen_twice: Option<&Arc<SeenTwice>>,
+    control: &Control<'_>,
+) -> Result<VocabularyBuilder> {
+    count_from(None, tokenizer, text, rows, ngrams, counting, seen_twice, control)
+}
+
+/// Counts the n-grams (`lo..=hi`) of `rows` of `text` (of classes `counting` says: by class
+/// only) on top of what `onto` counted, as [`count_terms`] does (the counts of `onto` and of
+/// `rows` appended): the thread that takes texts from the front counts on in `onto` itself, so
+/// that only the other's counts are appended to it (the refit's held-out texts on the measured
+/// fit's counts: one append of what the helper counted, instead of the two halves appended to
+/// each other and the result to `onto`).
+pub(super) fn count_onto(
+    onto: VocabularyBuilder,
+    tokenizer: &Tokenizer,
+    text: &Column,
+    rows: &[usize],
+    ngrams: (usize, usize),
+    counting: Counting<'_>,
+    control: &Control<'_>,
+) -> Result<VocabularyBuilder> {
+    let shape = match counting {
+        Counting::ByClass { k, presence, .. } => Some((k, presence)),
+        Counting::Rows => None,
+    };
+    if shape.is_none() || onto.by_class_shape() != shape {
+        return Err(Error::Internal("counts of another shape counted on".into()));
+    }
+    count_from(Some(onto), tokenizer, text, rows, ngrams, counting, None, control)
+}
+
+/// [`count_terms`], the first thread counting on from `start` when there is one.
+#[allow(clippy::too_many_arguments)]
+fn count_from(
+    start: Option<VocabularyBuilder>,
+    tokenizer: &Tokenizer,
+    text: &Column,
+    rows: &[usize],
     (lo, hi): (usize, usize),
     counting: Counting<'_>,
     seen_twice: Option<&Arc<SeenTwice>>,
@@ -207,6 +247,8 @@ pub(super) fn count_terms(
     {
         return Err(Error::Internal(format!("{} classes for {} texts", y.len(), rows.len())));
     }
+    // Taken by the thread that counts from the front (the only one, with one thread).
+    let start = std::sync::Mutex::new(start);
     let two = parallel(rows.len());
     // Counting by class, the texts go class by class (a stable order: the texts of a class in
     // row order), each thread's a class at a time: a term's counts by class then change class
@@ -228,9 +270,15 @@ pub(super) fn count_terms(
         if shared { rows.iter().map(|&r| text_bytes(text.get(r))).sum::<usize>().div_ceil(2) } else { 0 };
     let count = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
         let first = range.start == 0;
-        let mut builder = match counting {
-            Counting::Rows => VocabularyBuilder::default(),
-            Counting::ByClass { k, presence, .. } => VocabularyBuilder::by_class(k, presence)?,
+        let carried =
+            if first { start.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() } else { None };
+        // A builder counted on from has its tables sized for what it holds: nothing to reserve
+        // from the growth of the texts added.
+        let sized = carried.is_some();
+        let mut builder = match (carried, counting) {
+            (Some(builder), _) => builder,
+            (None, Counting::Rows) => VocabularyBuilder::default(),
+            (None, Counting::ByClass { k, presence, .. }) => VocabularyBuilder::by_class(k, presence)?,
         };
         if let Some(seen) = seen_twice {
             builder.only_seen_twice(Arc::clone(seen));
@@ -241,7 +289,7 @@ pub(super) fn count_terms(
             rows[range.clone()].iter().map(|&r| text_bytes(text.get(r))).sum()
         };
         let mut tokens = Tokens::default();
-        let (mut seen, mut ahead) = (0usize, total < RESERVE_AHEAD_FROM);
+        let (mut seen, mut ahead) = (0usize, sized || total < RESERVE_AHEAD_FROM);
         let mut earlier = None;
         let mut one = |j: usize, builder: &mut VocabularyBuilder| -> Result<()> {
             let i = order.as_ref().map_or(j, |o| o[j]);

@@ -516,6 +516,16 @@ fn refit_from_the_measured_counts(texts: &[String], k: usize) {
             assert_eq!(served.details[key], every.details[key], "{k} classes {json} {key}");
         }
         assert!(served.details.get("distinct_terms_estimated").is_none(), "{k} classes {json}");
+        // The report's training loss and held-out metrics are the measured fit's (the refit
+        // measures no loss of its own).
+        let measured = train(json, 0.25, false);
+        assert_eq!(served.log.len(), 1, "{k} classes {json}");
+        assert_eq!(served.log[0].loss.to_bits(), measured.log[0].loss.to_bits(), "{k} classes {json}");
+        assert_eq!(served.log[0].val_loss, measured.log[0].val_loss, "{k} classes {json}");
+        let texts = measured.details["train_loss_texts"].as_u64().unwrap() as usize;
+        assert!(texts == LOSS_SAMPLE.min(train_rows) || texts == train_rows, "{k} classes {json}");
+        assert_eq!(served.details["train_loss_texts"], json!(texts), "{k} classes {json}");
+        assert_eq!(served.metrics, measured.metrics, "{k} classes {json}");
     }
 }
 
