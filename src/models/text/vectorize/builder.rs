@@ -495,8 +495,15 @@ impl VocabularyBuilder {
     /// [`VocabularyBuilder::try_add`] in either mode.
     fn try_add_counted(&mut self, tokens: &Tokens, lo: usize, hi: usize) -> Result<()> {
         let n = tokens.len();
+        if self.by_class.is_none() {
+            // `add` pushes the text's end to the rows' offsets (and the first text's start).
+            memory::reserve(&mut self.doc_offsets, 2, WHAT)?;
+        }
         if n == 0 {
             self.check_u32(0, 0, 0, 1)?;
+            // An append dropped the tables: made again here, fallibly, not by `add`.
+            try_grow(&mut self.index, &self.terms, self.terms.len())?;
+            try_grow(&mut self.pair_index, &self.pairs, self.pairs.len())?;
             self.add(tokens, lo, hi);
             return Ok(());
         }
@@ -749,6 +756,7 @@ impl VocabularyBuilder {
         append_exact(&mut self.features, features)?;
         append_exact(&mut self.counts, counts)?;
         let base = self.doc_offsets.last().copied().unwrap_or(0);
+        memory::reserve(&mut self.doc_offsets, doc_offsets.len().saturating_sub(1), WHAT)?;
         self.doc_offsets.extend(doc_offsets.iter().skip(1).map(|&o| base + o));
         self.docs += later_docs;
         Ok(())

@@ -648,3 +648,28 @@ fn long_and_short_texts_count_alike_however_probed() {
         }
     }
 }
+
+/// Texts counted after an append (which drops the lookup tables), an empty one first, count
+/// as one builder that counted every text in order does.
+#[test]
+fn texts_counted_after_an_append_count_as_one_builder() {
+    let docs = ["a b c", "b c d", "", "c d e a", "", "e f a b"];
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let control = crate::models::control::Control::new();
+    let count = |b: &mut VocabularyBuilder, texts: &[&str]| {
+        let mut toks = Tokens::default();
+        for d in texts {
+            t.tokenize(d, &mut toks);
+            b.try_add(&toks, 1, 2).unwrap();
+        }
+    };
+    let mut one = VocabularyBuilder::default();
+    count(&mut one, &docs);
+    let (mut first, mut second) = (VocabularyBuilder::default(), VocabularyBuilder::default());
+    count(&mut first, &docs[..1]);
+    count(&mut second, &docs[1..2]);
+    first.try_append(second, &control).unwrap();
+    count(&mut first, &docs[2..]);
+    assert_eq!(first.texts(), docs.len());
+    assert_same_finish(one, first);
+}
