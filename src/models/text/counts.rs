@@ -1,6 +1,6 @@
 //! The counts a text fit starts from: its training texts counted, or, in the refit on every row
 //! that follows a measured fit (`setup::train`), the measured fit's counts of its training texts
-//! with the held-out texts counted and appended. Counting by class has no order (the counts
+//! with the held-out texts counted on in them ([`pipeline::count_onto`]). Counting by class has no order (the counts
 //! are integers), so that is what counting every text gives, and the same model, in the time of
 //! counting a fifth of the texts (`test_size` 0.2) instead of all of them again. The copy is
 //! made while the measured fit finishes, so only below [`COPIED_BELOW`] bytes of text.

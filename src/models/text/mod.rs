@@ -375,7 +375,9 @@ impl TextModel {
     /// `seen_twice_from` bytes of training text on, counting may leave out the n-grams of a
     /// single text ([`pipeline::SEEN_TWICE_FROM`] in training); `reuse` says whether the counts
     /// come from a measured fit's, or are left for the refit that follows ([`counts::count`]).
-    /// Returns the model and what the fit made beside it ([`Fitted`]).
+    /// Where `loss` (not in the refit, whose training log is not reported), a fit in rows keeps
+    /// the rows its training loss scores. Returns the model and what the fit made beside it
+    /// ([`Fitted`]).
     #[allow(clippy::too_many_arguments)]
     fn fit(
         text: &Column,
@@ -385,6 +387,7 @@ impl TextModel {
         mut settings: TextSettings,
         seen_twice_from: usize,
         reuse: counts::Reuse<'_>,
+        loss: bool,
         control: &Control<'_>,
     ) -> Result<Fitted> {
         let k = classes.len();
@@ -425,8 +428,8 @@ impl TextModel {
                 return Err(no_terms());
             }
             // The rows are let go once the class sums are made, but for those the training loss
-            // scores (at most `LOSS_SAMPLE_ROWS`).
-            let picks = evenly_spaced(rows.len(), LOSS_SAMPLE_ROWS);
+            // scores (at most `LOSS_SAMPLE_ROWS`; none without a loss).
+            let picks = if loss { evenly_spaced(rows.len(), LOSS_SAMPLE_ROWS) } else { Vec::new() };
             let fitting = (settings.algorithm, settings.alpha, settings.priors);
             let (nb, scored) = NaiveBayes::fit_then(sparse, (y, k), vocab.len(), fitting, control, |all| {
                 all.into_picked(&picks)
@@ -633,6 +636,7 @@ impl Estimator for TextModel {
             settings,
             pipeline::SEEN_TWICE_FROM,
             reuse,
+            !setup.is_refit(),
             control,
         )?;
         if let Some(left) = left {
@@ -641,7 +645,8 @@ impl Estimator for TextModel {
         model.target_column = target_col.name.clone();
         let fit_s = start.elapsed().as_secs_f64();
         // The refit's training log is not reported (the measured fit's is): its loss, a second
-        // scoring of up to `LOSS_SAMPLE_ROWS` texts, is not measured.
+        // scoring of up to `LOSS_SAMPLE` texts (or `LOSS_SAMPLE_ROWS` rows kept), is not
+        // measured.
         let train_loss = match sparse {
             _ if setup.is_refit() => None,
             Some((rows, picks)) => {

@@ -224,8 +224,11 @@ pub(super) fn count_onto(
         Counting::ByClass { k, presence, .. } => Some((k, presence)),
         Counting::Rows => None,
     };
-    if shape.is_none() || onto.by_class_shape() != shape {
-        return Err(Error::Internal("counts of another shape counted on".into()));
+    // (Counts of the n-grams seen twice depend on every text the filter marked.)
+    if shape.is_none() || onto.by_class_shape() != shape || onto.distinct_estimated() {
+        return Err(Error::Internal(
+            "counts of another shape, or of the n-grams seen twice, counted on".into(),
+        ));
     }
     count_from(Some(onto), tokenizer, text, rows, ngrams, counting, None, control)
 }
@@ -272,8 +275,9 @@ fn count_from(
         let first = range.start == 0;
         let carried =
             if first { start.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() } else { None };
-        // A builder counted on from has its tables sized for what it holds: nothing to reserve
-        // from the growth of the texts added.
+        // A builder counted on (a measured fit's counts: its tables, which an append dropped,
+        // are made again at the first text for what it holds) reserves nothing ahead: the
+        // growth of its first texts would be measured against all it counted before.
         let sized = carried.is_some();
         let mut builder = match (carried, counting) {
             (Some(builder), _) => builder,
@@ -770,6 +774,96 @@ mod tests {
                 assert!(sums(copy) == want, "presence {presence}, a copy");
             }
         }
+    }
+
+    /// The refit's counting: a measured fit's counts (appended from two threads, which drops
+    /// their tables), copied, with the held-out texts counted on in them (an empty text first,
+    /// the classes coming round again), are the counts of every text, at few classes (rows of
+    /// counts) and many (lists of runs), of occurrences and of texts. Counts of another shape,
+    /// or of the n-grams seen twice, are refused.
+    #[test]
+    fn counting_on_in_a_measured_fits_counts_is_counting_every_text() {
+        let n = 12_000;
+        let words = texts(n);
+        // Every eleventh text empty, and the first held-out one (row 1, of class 0): the first
+        // text the measured fit's counts count on, whose tables the append dropped.
+        let data = (0..n)
+            .map(|r| {
+                Some(if r % 11 == 0 || r == 1 {
+                    String::new()
+                } else {
+                    cell_text(words.get(r)).unwrap().into()
+                })
+            })
+            .collect();
+        let col = Column { name: "body".into(), data: ColumnData::texts(data) };
+        let (t, control) = (tokenizer(), Control::new());
+        let held: Vec<usize> = (0..n).filter(|r| r % 4 == 1).collect();
+        let train: Vec<usize> = (0..n).filter(|r| r % 4 != 1).collect();
+        let all: Vec<usize> = (0..n).collect();
+        for k in [5u32, 23] {
+            let class = |r: &usize| (*r as u32 * 7 + *r as u32 / 3 + 8 * k - 7) % k;
+            let (y_train, y_held, y_all): (Vec<u32>, Vec<u32>, Vec<u32>) = (
+                train.iter().map(class).collect(),
+                held.iter().map(class).collect(),
+                all.iter().map(class).collect(),
+            );
+            for presence in [false, true] {
+                let by = |y| Counting::ByClass { y, k: k as usize, presence };
+                let sums = |b: VocabularyBuilder, min_df| {
+                    let (vocab, sums) = b.finish_by_class(min_df, None, &control).unwrap();
+                    ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), sums)
+                };
+                let measured = count_terms(&t, &col, &train, (1, 2), by(&y_train), None, &control).unwrap();
+                let copy = measured.try_clone().unwrap();
+                drop(measured);
+                let on = count_onto(copy, &t, &col, &held, (1, 2), by(&y_held), &control).unwrap();
+                assert_eq!(on.texts(), n, "k {k} presence {presence}");
+                let whole = count_terms(&t, &col, &all, (1, 2), by(&y_all), None, &control).unwrap();
+                for min_df in [1, 2] {
+                    let (a, b) =
+                        (sums(on.try_clone().unwrap(), min_df), sums(whole.try_clone().unwrap(), min_df));
+                    assert!(a == b, "k {k} presence {presence} min_df {min_df}");
+                }
+            }
+        }
+        // Refused: counts of occurrences counted on as presence, of other classes, in rows, or
+        // of the n-grams seen twice.
+        let y: Vec<u32> = (0..held.len() as u32).map(|i| i % 5).collect();
+        let counts = || {
+            count_terms(
+                &t,
+                &col,
+                &train[..100],
+                (1, 2),
+                Counting::ByClass { y: &[0; 100], k: 5, presence: false },
+                None,
+                &control,
+            )
+            .unwrap()
+        };
+        for counting in [
+            Counting::ByClass { y: &y, k: 5, presence: true },
+            Counting::ByClass { y: &y, k: 6, presence: false },
+            Counting::Rows,
+        ] {
+            let r = count_onto(counts(), &t, &col, &held, (1, 2), counting, &control);
+            assert!(matches!(r, Err(Error::Internal(_))));
+        }
+        let bytes = text_bytes_of(&col, &train);
+        let seen = Arc::new(mark_seen_twice(&t, &col, (&train, bytes), 2, &control).unwrap());
+        let mut filtered = counts();
+        filtered.only_seen_twice(seen);
+        let r = count_onto(
+            filtered,
+            &t,
+            &col,
+            &held,
+            (1, 2),
+            Counting::ByClass { y: &y, k: 5, presence: false },
+            &control,
+        );
+        assert!(matches!(r, Err(Error::Internal(_))));
     }
 
     /// Appending an empty builder, or to one, changes nothing.

@@ -452,6 +452,7 @@ fn fitted_bytes_of(
         settings,
         seen_twice_from,
         counts::Reuse::No,
+        true,
         &Control::new(),
     )
     .unwrap();
@@ -565,6 +566,7 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
             settings(weighting),
             from,
             reuse,
+            true,
             &Control::new(),
         )
         .unwrap()

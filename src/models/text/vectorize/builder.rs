@@ -177,7 +177,7 @@ const BESIDE_FROM: usize = 1 << 14;
 /// Distinct training terms above which the default `min_df` is 2
 /// ([`VocabularyBuilder::auto_min_df`]). "Large" means the same for the kept terms: above it,
 /// [`VocabularyBuilder::finish_by_class_then`] makes the vocabulary's lookup table once the
-/// kept terms' entries are given back, and training scores its held-out rows by id.
+/// kept terms' entries are given back.
 pub const LARGE_VOCABULARY: usize = 1_000_000;
 
 /// A word pair left uncounted ([`VocabularyBuilder::only_seen_twice`]) in place of its id: the
