@@ -1,9 +1,10 @@
 //! The counts a text fit starts from: its training texts counted, or, in the refit on every row
 //! that follows a measured fit (`setup::train`), the measured fit's counts of its training texts
-//! with the held-out texts counted on in them ([`pipeline::count_onto`]). Counting by class has no order (the counts
-//! are integers), so that is what counting every text gives, and the same model, in the time of
-//! counting a fifth of the texts (`test_size` 0.2) instead of all of them again. The copy is
-//! made while the measured fit finishes, so only below [`COPIED_BELOW`] bytes of text.
+//! with the held-out texts counted on in them ([`pipeline::count_onto`]). Counting by class has
+//! no order (the counts are integers), so that is what counting every text gives, and the same
+//! model, in the time of counting a fifth of the texts (`test_size` 0.2) instead of all of them
+//! again. The copy is made while the measured fit finishes, so only below [`COPIED_BELOW`]
+//! bytes of text.
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
@@ -126,9 +127,10 @@ pub(super) fn count(
 
 /// Counts every text of `rows` (`bytes` of text): with a first pass that marks the n-grams seen
 /// twice, on a large corpus counted with word pairs whose `min_df` is or may be 2 or more (the
-/// n-grams of a single text are then not counted, see [`pipeline::SEEN_TWICE_FROM`]). The chosen `min_df` is 2 only
-/// above [`vectorize::LARGE_VOCABULARY`] distinct terms: the first pass's lower bound of the
-/// distinct n-grams says so before counting, or every n-gram is counted.
+/// n-grams of a single text are then not counted, see [`pipeline::SEEN_TWICE_FROM`]). The
+/// chosen `min_df` is 2 only above [`vectorize::LARGE_VOCABULARY`] distinct terms: the first
+/// pass's lower bound of the distinct n-grams says so before counting, or every n-gram is
+/// counted.
 fn every_text(
     tokenizer: &Tokenizer,
     text: &Column,

@@ -628,6 +628,10 @@ impl Estimator for TextModel {
             }
             None => counts::Reuse::No,
         };
+        // The refit's training log is not reported (the measured fit's is): its loss, a second
+        // scoring of up to `LOSS_SAMPLE` texts (or `LOSS_SAMPLE_ROWS` rows kept), is not
+        // measured.
+        let measure_loss = !setup.is_refit();
         let Fitted { mut model, loss_rows: sparse, distinct: (distinct, estimated), left } = TextModel::fit(
             text_col,
             (train, &y_train),
@@ -636,7 +640,7 @@ impl Estimator for TextModel {
             settings,
             pipeline::SEEN_TWICE_FROM,
             reuse,
-            !setup.is_refit(),
+            measure_loss,
             control,
         )?;
         if let Some(left) = left {
@@ -644,11 +648,8 @@ impl Estimator for TextModel {
         }
         model.target_column = target_col.name.clone();
         let fit_s = start.elapsed().as_secs_f64();
-        // The refit's training log is not reported (the measured fit's is): its loss, a second
-        // scoring of up to `LOSS_SAMPLE` texts (or `LOSS_SAMPLE_ROWS` rows kept), is not
-        // measured.
         let train_loss = match sparse {
-            _ if setup.is_refit() => None,
+            _ if !measure_loss => None,
             Some((rows, picks)) => {
                 let y: Vec<u32> = picks.iter().map(|&i| y_train[i]).collect();
                 Some(log_loss(&model.nb, &rows, &y, control)?)

@@ -449,7 +449,7 @@ mod tests {
     use super::*;
     use crate::models::data::ColumnData;
     use crate::models::text::tokenize::TokenizerConfig;
-    use crate::models::text::vectorize::{SparseRows, Weighting};
+    use crate::models::text::vectorize::{SparseRows, TermClassSums, Weighting};
 
     fn tokenizer() -> Tokenizer {
         Tokenizer::new(TokenizerConfig { stopwords: true, stem: true, ..TokenizerConfig::default() })
@@ -487,6 +487,12 @@ mod tests {
     fn finished(b: VocabularyBuilder) -> (Vec<String>, SparseRows, Vec<f32>) {
         let (v, rows, idf) = b.finish(1, None, Weighting::TfIdf, &Control::new()).unwrap();
         ((0..v.len() as u32).map(|i| v.term(i).to_string()).collect(), rows, idf)
+    }
+
+    /// The vocabulary (as its terms) and the class sums of a builder by class, at `min_df`.
+    fn class_sums(b: VocabularyBuilder, min_df: usize) -> (Vec<String>, TermClassSums) {
+        let (v, sums) = b.finish_by_class(min_df, None, &Control::new()).unwrap();
+        ((0..v.len() as u32).map(|i| v.term(i).to_string()).collect(), sums)
     }
 
     /// One builder over every row, in order, on this thread.
@@ -569,8 +575,7 @@ mod tests {
             let counting = Counting::ByClass { y: &y, k: 3, presence: false };
             let b = count_terms(&tokenizer(), &col, &rows, (1, 2), counting, None, &control);
             FRONT_PAUSE_US.store(0, Ordering::Relaxed);
-            let (vocab, sums) = b.unwrap().finish_by_class(1, None, &control).unwrap();
-            ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), sums)
+            class_sums(b.unwrap(), 1)
         };
         let even = counted(0);
         assert!(!even.0.is_empty());
@@ -742,10 +747,7 @@ mod tests {
                 b.try_add_in_class(&tokens, 1, 3, y[r]).unwrap();
             }
         };
-        let sums = |b: VocabularyBuilder| {
-            let (vocab, sums) = b.finish_by_class(1, None, &control).unwrap();
-            ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), sums)
-        };
+        let sums = |b| class_sums(b, 1);
         for presence in [false, true] {
             let fresh = || VocabularyBuilder::by_class(k as usize, presence).unwrap();
             for order in [(0..600).collect::<Vec<_>>(), sorted.clone()] {
@@ -810,10 +812,6 @@ mod tests {
             );
             for presence in [false, true] {
                 let by = |y| Counting::ByClass { y, k: k as usize, presence };
-                let sums = |b: VocabularyBuilder, min_df| {
-                    let (vocab, sums) = b.finish_by_class(min_df, None, &control).unwrap();
-                    ((0..vocab.len() as u32).map(|i| vocab.term(i).to_string()).collect::<Vec<_>>(), sums)
-                };
                 let measured = count_terms(&t, &col, &train, (1, 2), by(&y_train), None, &control).unwrap();
                 let copy = measured.try_clone().unwrap();
                 drop(measured);
@@ -821,8 +819,10 @@ mod tests {
                 assert_eq!(on.texts(), n, "k {k} presence {presence}");
                 let whole = count_terms(&t, &col, &all, (1, 2), by(&y_all), None, &control).unwrap();
                 for min_df in [1, 2] {
-                    let (a, b) =
-                        (sums(on.try_clone().unwrap(), min_df), sums(whole.try_clone().unwrap(), min_df));
+                    let (a, b) = (
+                        class_sums(on.try_clone().unwrap(), min_df),
+                        class_sums(whole.try_clone().unwrap(), min_df),
+                    );
                     assert!(a == b, "k {k} presence {presence} min_df {min_df}");
                 }
             }

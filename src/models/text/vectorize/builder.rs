@@ -499,14 +499,6 @@ impl VocabularyBuilder {
             // `add` pushes the text's end to the rows' offsets (and the first text's start).
             memory::reserve(&mut self.doc_offsets, 2, WHAT)?;
         }
-        if n == 0 {
-            self.check_u32(0, 0, 0, 1)?;
-            // An append dropped the tables: made again here, fallibly, not by `add`.
-            try_grow(&mut self.index, &self.terms, self.terms.len())?;
-            try_grow(&mut self.pair_index, &self.pairs, self.pairs.len())?;
-            self.add(tokens, lo, hi);
-            return Ok(());
-        }
         // n-grams of the document, and the bytes of all of them: an n-gram of k tokens is a
         // slice of the joined text, and the k-grams together cover it at most k times.
         let grams: usize = (lo..=hi).map(|k| n.saturating_sub(k - 1)).sum();
@@ -540,6 +532,7 @@ impl VocabularyBuilder {
             }
         }
         self.text.try_reserve(bytes).map_err(|_| memory::refused((self.text.len() + bytes) as f64, WHAT))?;
+        // (Made here, fallibly, when an append dropped them: even for an empty text.)
         try_grow(&mut self.index, &self.terms, self.terms.len().saturating_add(words))?;
         try_grow(&mut self.pair_index, &self.pairs, self.pairs.len().saturating_add(pairs))?;
         self.add(tokens, lo, hi);

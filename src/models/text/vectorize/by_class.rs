@@ -41,6 +41,14 @@ const MAX_LISTS: usize = (1 << 31) - 1;
 /// A list of another builder's counts not yet met while appending them ([`ClassCounts::absorb`]).
 const NOT_MET: u32 = u32::MAX;
 
+/// The pending run of a list `[run, settled]` of a term of value `value`: (class, count), if
+/// it holds any (the value past what the settled runs sum to).
+#[inline(always)]
+fn pending_run([run, settled]: [u32; 2], value: u32) -> Option<[u32; 2]> {
+    let pending = value.saturating_sub(settled);
+    (pending > 0).then_some([run, pending])
+}
+
 /// The row index of a class state with a row.
 #[inline(always)]
 fn row_of(state: u32) -> usize {
@@ -167,13 +175,12 @@ impl ClassCounts {
         }
         if self.listed() {
             let list = &mut self.lists[*state as usize];
-            let [run, settled] = *list;
-            if run != self.class {
+            if list[0] != self.class {
                 // Another class than the pending run's: the run is settled (logged).
-                let pending = so_far.saturating_sub(settled);
-                *list = [self.class, settled.saturating_add(pending)];
-                if pending > 0 {
-                    self.runs.push([*state, run, pending]);
+                let pending = pending_run(*list, so_far);
+                *list = [self.class, list[1].max(so_far)];
+                if let Some([run, count]) = pending {
+                    self.runs.push([*state, run, count]);
                 }
             }
             return;
@@ -385,24 +392,16 @@ impl ClassCounts {
         (theirs, their_state, their_value): (&ClassCounts, u32, u32),
     ) {
         if *mine & SINGLE != 0 {
-            let (class, list) = (*mine & !SINGLE, self.lists.len() as u32);
-            self.lists.push([class, my_value]);
-            self.runs.push([list, class, my_value]);
-            *mine = list;
-        } else {
-            let [run, settled] = self.lists[*mine as usize];
-            let pending = my_value.saturating_sub(settled);
-            if pending > 0 {
-                self.runs.push([*mine, run, pending]);
-            }
+            // (Its pending run, set here, is overwritten below.)
+            self.give_list(mine, my_value);
+        } else if let Some([run, count]) = pending_run(self.lists[*mine as usize], my_value) {
+            self.runs.push([*mine, run, count]);
         }
         if their_state & SINGLE != 0 {
             self.runs.push([*mine, their_state & !SINGLE, their_value]);
         } else {
-            let [run, settled] = theirs.lists[their_state as usize];
-            let pending = their_value.saturating_sub(settled);
-            if pending > 0 {
-                self.runs.push([*mine, run, pending]);
+            if let Some([run, count]) = pending_run(theirs.lists[their_state as usize], their_value) {
+                self.runs.push([*mine, run, count]);
             }
             self.their_lists[their_state as usize] = *mine;
         }
@@ -436,8 +435,8 @@ impl ClassCounts {
             offsets[l + 1] += offsets[l];
         }
         let mut fill: Vec<u32> = memory::copy(&offsets[..lists.len()], WHAT)?;
-        let mut entries: Vec<[u32; 2]> = memory::with_capacity(runs.len(), WHAT)?;
-        entries.resize(runs.len(), [0, 0]);
+        // (Every entry is written below: the zeros are the kernel's, not written first.)
+        let mut entries: Vec<[u32; 2]> = memory::zeroed(runs.len(), WHAT)?;
         for (i, &[list, class, count]) in runs.iter().enumerate() {
             if i % 65536 == 65535 {
                 tick(65536)?;
@@ -530,13 +529,11 @@ impl Lists {
             _ if state & SINGLE != 0 => out.push((state & !SINGLE, value)),
             _ => {
                 let l = state as usize;
-                let [run, settled] = self.lists[l];
                 let runs = &self.entries[self.offsets[l] as usize..self.offsets[l + 1] as usize];
                 memory::reserve(out, runs.len() + 1, WHAT)?;
                 out.extend(runs.iter().map(|&[c, n]| (c, n)));
-                let pending = value.saturating_sub(settled);
-                if pending > 0 {
-                    out.push((run, pending));
+                if let Some([run, count]) = pending_run(self.lists[l], value) {
+                    out.push((run, count));
                 }
                 out.sort_unstable_by_key(|&(c, _)| c);
                 out.dedup_by(|later, kept| {
