@@ -513,7 +513,13 @@ fn pairs_spelled_on_two_cores_are_the_bytes_counted() {
 /// its rows and their sums by class.
 #[test]
 fn class_counts_merge_as_the_rows_sum() {
-    const K: usize = 5;
+    // Rows (5 classes) and lists (23: their runs packed, see `by_class::Packing`).
+    for k in [5, 23] {
+        class_counts_of_k_merge_as_the_rows_sum(k);
+    }
+}
+
+fn class_counts_of_k_merge_as_the_rows_sum(k: usize) {
     let mut next = crate::models::text::xorshift(0x5eed);
     let docs: Vec<String> = (0..400)
         .map(|_| {
@@ -523,7 +529,7 @@ fn class_counts_merge_as_the_rows_sum() {
             (0..n).map(|_| word(next())).collect::<Vec<_>>().join(" ")
         })
         .collect();
-    let y: Vec<u32> = (0..docs.len()).map(|_| (next() % K as u64) as u32).collect();
+    let y: Vec<u32> = (0..docs.len()).map(|_| (next() % k as u64) as u32).collect();
     let t = Tokenizer::new(TokenizerConfig::default());
     let mut toks = Tokens::default();
     let control = crate::models::control::Control::new();
@@ -537,7 +543,7 @@ fn class_counts_merge_as_the_rows_sum() {
                     rows_builder.try_add(&toks, lo, hi).unwrap();
                 }
                 let (vocab, rows, _) = rows_builder.finish(min_df, None, weighting, &control).unwrap();
-                let mut per_term = vec![[0u32; K]; vocab.len()];
+                let mut per_term = vec![vec![0u32; k]; vocab.len()];
                 for d in 0..rows.rows() {
                     let (fs, vs) = rows.row(d);
                     for (&f, &v) in fs.iter().zip(vs) {
@@ -545,7 +551,7 @@ fn class_counts_merge_as_the_rows_sum() {
                     }
                 }
                 let mut want =
-                    TermClassSums { offsets: vec![0], totals: vec![0.0; K], ..TermClassSums::default() };
+                    TermClassSums { offsets: vec![0], totals: vec![0.0; k], ..TermClassSums::default() };
                 for counts in &per_term {
                     for (c, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
                         want.classes.push(c as u32);
@@ -566,7 +572,7 @@ fn class_counts_merge_as_the_rows_sum() {
                     let mut start = 0;
                     let mut all: Option<VocabularyBuilder> = None;
                     for (part, &end) in ends.iter().enumerate() {
-                        let mut b = VocabularyBuilder::by_class(K, presence).unwrap();
+                        let mut b = VocabularyBuilder::by_class(k, presence).unwrap();
                         b.always_staged = part % 2 == 1;
                         // The pairs of the parts appended looked up on two cores (with a
                         // second CPU), but in the case of three parts.
@@ -589,7 +595,7 @@ fn class_counts_merge_as_the_rows_sum() {
                     }
                     let (got_vocab, got) = all.unwrap().finish_by_class(min_df, None, &control).unwrap();
                     let case = format!(
-                        "presence {presence}, {lo}-{hi}, min_df {min_df}, parts ending {ends:?}, class order {class_order}"
+                        "{k} classes, presence {presence}, {lo}-{hi}, min_df {min_df}, parts ending {ends:?}, class order {class_order}"
                     );
                     assert_eq!(terms(&got_vocab), terms(&vocab), "{case}");
                     assert_eq!(got, want, "{case}");
@@ -672,4 +678,79 @@ fn texts_counted_after_an_append_count_as_one_builder() {
     count(&mut first, &docs[2..]);
     assert_eq!(first.texts(), docs.len());
     assert_same_finish(one, first);
+}
+
+/// With many classes, a settled run whose count does not fit its packed bits (at 2^20
+/// classes: 2,048 or more, of occurrences or of texts) is kept aside and summed with the
+/// others: the class sums are those counted by hand, for one builder and for two appended
+/// (runs kept aside on both sides, met in the merge or carried by the append), with the top
+/// class packed beside them.
+#[test]
+fn runs_of_large_counts_are_kept_aside_and_summed() {
+    const K: usize = 1 << 20;
+    let top = K as u32 - 1;
+    let many = |word: &str, n: usize| vec![word; n].join(" ");
+    // Parts of (class, text), each counted class by class as the pipeline counts.
+    let parts: Vec<Vec<(u32, String)>> = vec![
+        vec![
+            (0, format!("{} b", many("a", 3000))),
+            (0, "a b c".into()),
+            (9, many("a", 2100)),
+            (9, "b".into()),
+            (top, "a".into()),
+            (top, many("b", 2500)),
+        ],
+        vec![(0, many("a", 2049)), (0, "c d".into()), (9, "b a".into()), (top, many("d", 2048))],
+    ];
+    // For presence (texts, not occurrences): 2,100 texts of "a" in class 0 make a run of 2,100.
+    let texts: Vec<Vec<(u32, String)>> = vec![
+        (0..2100).map(|_| (0, "a e".to_string())).chain([(5, "a".into()), (top, "e".into())]).collect(),
+        (0..2050).map(|_| (5, "e".to_string())).chain([(top, "a e".into())]).collect(),
+    ];
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let mut toks = Tokens::default();
+    let control = crate::models::control::Control::new();
+    for (presence, parts) in [(false, &parts), (true, &texts)] {
+        for appended in [false, true] {
+            let mut want: std::collections::BTreeMap<String, std::collections::BTreeMap<u32, f64>> =
+                Default::default();
+            let mut all: Option<VocabularyBuilder> = None;
+            let mut one = VocabularyBuilder::by_class(K, presence).unwrap();
+            for part in parts {
+                let mut b = VocabularyBuilder::by_class(K, presence).unwrap();
+                for (class, text) in part {
+                    let words: Vec<&str> = text.split(' ').collect();
+                    for (i, w) in words.iter().enumerate() {
+                        if !presence || !words[..i].contains(w) {
+                            *want.entry(w.to_string()).or_default().entry(*class).or_default() += 1.0;
+                        }
+                    }
+                    t.tokenize(text, &mut toks);
+                    let into = if appended { &mut b } else { &mut one };
+                    into.try_add_in_class(&toks, 1, 1, *class).unwrap();
+                }
+                if appended {
+                    match &mut all {
+                        None => all = Some(b),
+                        Some(a) => a.try_append(b, &control).unwrap(),
+                    }
+                }
+            }
+            let builder = if appended { all.unwrap() } else { one };
+            let (vocab, got) = builder.finish_by_class(1, None, &control).unwrap();
+            let case = format!("presence {presence}, appended {appended}");
+            assert_eq!(terms(&vocab), want.keys().map(String::as_str).collect::<Vec<_>>(), "{case}");
+            let mut sums =
+                TermClassSums { offsets: vec![0], totals: vec![0.0; K], ..TermClassSums::default() };
+            for by_class in want.values() {
+                for (&c, &n) in by_class {
+                    sums.classes.push(c);
+                    sums.sums.push(n);
+                    sums.totals[c as usize] += n;
+                }
+                sums.offsets.push(sums.classes.len() as u32);
+            }
+            assert!(got == sums, "{case}: {:?} {:?} {:?}", got.offsets, got.classes, got.sums);
+        }
+    }
 }
