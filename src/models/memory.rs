@@ -153,7 +153,7 @@ macro_rules! zeroable {
         $(impl private::Sealed for $t {} impl Zeroable for $t {})*
     };
 }
-zeroable!(bool, u8, u16, u32, u64, usize, i32, i64, f32, f64, [u32; 2]);
+zeroable!(bool, u8, u16, u32, u64, usize, i32, i64, f32, f64);
 
 /// The error of a refused allocation of `bytes` for `what`.
 pub fn refused(bytes: f64, what: &str) -> Error {

@@ -84,6 +84,14 @@ impl Classification {
                 "the scores of the ROC AUC",
                 rows as f64 * AUC_BYTES_PER_ROW,
             )?;
+        }
+        self.add_in_memory(y, proba)
+    }
+
+    /// [`Classification::add`] of rows already held in memory (a fit's held-out rows, which
+    /// the training's own checks cover): no budget, the scores grown fallibly.
+    pub fn add_in_memory(&mut self, y: &[u32], proba: &[f64]) -> crate::Result<()> {
+        if self.classes.len() == 2 {
             super::memory::reserve(&mut self.scores, y.len(), "the scores of the ROC AUC")?;
         }
         self.add_unchecked(y, proba);

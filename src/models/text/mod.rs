@@ -535,6 +535,31 @@ impl TextModel {
         Ok((total / take.max(1) as f64, take))
     }
 
+    /// The metrics of the held-out `rows` of `text` (of classes `y`), scored in batches of
+    /// about `bytes` of probabilities (at least [`pipeline::MIN_ROWS`] texts, which two
+    /// threads share), each added to the metrics in row order: the same sums, so the same
+    /// metrics, as every row at once. At 200k held-out texts of 77 classes, every row at once
+    /// took 123 MB, and twice that while the threads' halves were joined: the peak of training.
+    /// Scored by id (see [`TextModel::score_as`]).
+    fn held_out_metrics(
+        &self,
+        text: &Column,
+        rows: &[usize],
+        y: &[u32],
+        bytes: usize,
+        control: &Control<'_>,
+    ) -> Result<Json> {
+        if rows.len() != y.len() {
+            return Err(Error::Internal(format!("{} classes for {} held-out texts", y.len(), rows.len())));
+        }
+        let batch = (bytes / (8 * self.classes.len().max(1))).max(pipeline::MIN_ROWS);
+        let mut m = metrics::Classification::new(&self.classes);
+        for (rows, y) in rows.chunks(batch).zip(y.chunks(batch)) {
+            m.add_in_memory(y, &self.proba_rows_as(text, rows, false, control)?)?;
+        }
+        Ok(m.finish())
+    }
+
     /// Probabilities of the given rows, row-major, for the metrics.
     fn proba_rows(&self, text: &Column, rows: &[usize], control: &Control<'_>) -> Result<Vec<f64>> {
         self.proba_rows_as(text, rows, true, control)
@@ -670,16 +695,7 @@ impl Estimator for TextModel {
             // than it saves here (by turns, IMDB's 5,000 held-out reviews: 47-62 ms with it,
             // 34-53 ms without; the star ratings': 58-63 ms and 28-36 ms). At a large
             // vocabulary it would also be the peak of training (134 MB at 800k generated texts).
-            // In batches of about `EVALUATED_BYTES` of probabilities, each added to the metrics
-            // in row order (the same sums, so the same metrics, as all rows at once): at 200k
-            // held-out texts of 77 classes, all at once took 123 MB, and twice that while the
-            // halves were joined, the peak of training.
-            let batch = (EVALUATED_BYTES / (8 * model.classes.len().max(1))).max(pipeline::MIN_ROWS);
-            let mut m = metrics::Classification::new(&model.classes);
-            for (rows, y) in test.chunks(batch).zip(y_test.chunks(batch)) {
-                m.add(y, &model.proba_rows_as(text_col, rows, false, control)?, &common.budget)?;
-            }
-            let m = m.finish();
+            let m = model.held_out_metrics(text_col, test, &y_test, EVALUATED_BYTES, control)?;
             let (ll, acc) = (m["log_loss"].as_f64(), m["accuracy"].as_f64());
             (m, ll, acc)
         };

@@ -774,3 +774,33 @@ fn the_loss_rows_kept_score_as_all_the_rows() {
     let every: Vec<usize> = (0..5000).collect();
     assert_eq!(rows.clone().into_picked(&every).unwrap(), rows);
 }
+
+/// A fit's held-out texts scored in batches give the metrics of every text scored at once, to
+/// the bit (the same sums in the same order): two classes (with the ROC AUC) and 23, in one
+/// batch or several (the smallest is `pipeline::MIN_ROWS` texts).
+#[test]
+fn held_out_metrics_in_batches_are_the_metrics_of_every_text() {
+    let texts = zipf_texts(5_000, 20, 2000, 11);
+    let control = Control::new();
+    for k in [2, 23] {
+        let labels: Vec<String> = (0..texts.len()).map(|i| format!("c{}", (i * 7 + i / 3) % k)).collect();
+        let docs: Vec<(&str, &str)> =
+            labels.iter().zip(&texts).map(|(l, t)| (l.as_str(), t.as_str())).collect();
+        let data = dataset(&docs);
+        let m = TextModel::train(&data, Some("label"), &mut options("{}"), &all_rows()).unwrap().model;
+        let text = data.column("body", "text column").unwrap();
+        let y: Vec<u32> =
+            labels.iter().map(|l| m.classes.iter().position(|c| c.to_key() == *l).unwrap() as u32).collect();
+        // Every other row, as a split would hold them out (not in a run from 0).
+        let (rows, y): (Vec<usize>, Vec<u32>) = (0..texts.len()).step_by(2).map(|r| (r, y[r])).unzip();
+        let whole =
+            metrics::classification(&y, &m.proba_rows_as(text, &rows, false, &control).unwrap(), &m.classes);
+        assert_eq!(whole["rows"], 2_500);
+        assert_eq!(whole.get("roc_auc").is_some(), k == 2);
+        for bytes in [1, 8 * k * 2048 + 8, EVALUATED_BYTES] {
+            let batched = m.held_out_metrics(text, &rows, &y, bytes, &control).unwrap();
+            assert_eq!(batched, whole, "{k} classes, batches of {bytes} bytes");
+        }
+        assert!(m.held_out_metrics(text, &rows, &y[1..], 1, &control).is_err());
+    }
+}

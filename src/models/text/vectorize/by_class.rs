@@ -67,6 +67,12 @@ fn with_run(row: usize, class: usize) -> u32 {
     (row | class << RUN_SHIFT) as u32
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Runs kept aside on this thread are refused, as memory would be (tests).
+    pub(super) static REFUSE_ASIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// How a settled run's class and count share 32 bits, with `k` classes: the class in the high
 /// bits (as many as `k` itself takes, so that the class `k` marks a run kept aside), the count
 /// in the rest (25 bits at 77 classes). Grouped by list, a run then takes 4 bytes where (class,
@@ -84,6 +90,7 @@ impl Packing {
     /// The packing of `k` classes (`1..=MAX_CLASSES`: at most 31 bits of class, at least one
     /// of count).
     fn of(k: usize) -> Packing {
+        debug_assert!((1..=MAX_CLASSES).contains(&k), "{k} classes packed");
         let aside = k as u32;
         Packing { count_bits: aside.leading_zeros(), aside }
     }
@@ -91,6 +98,7 @@ impl Packing {
     /// Class `class` (below `k`) and `count` in 32 bits, or None when the count does not fit.
     #[inline(always)]
     fn pack(self, class: u32, count: u32) -> Option<u32> {
+        debug_assert!(class < self.aside, "class {class} of {}", self.aside);
         (u64::from(count) < 1u64 << self.count_bits).then(|| class << self.count_bits | count)
     }
 
@@ -145,11 +153,12 @@ pub(super) struct ClassCounts {
     /// order they ended.
     runs: Vec<[u32; 2]>,
     /// With many classes: the settled runs (list, class, count) whose count does not fit the
-    /// packing (their entry in `runs` is [`Packing::ASIDE`]). Rare: a run of 33M occurrences at
+    /// packing (their entry in `runs` is [`Packing::aside`]). Rare: a run of 33M occurrences at
     /// 77 classes. Grown as needed (fallibly: memory refused sets `aside_refused`).
     aside: Vec<[u32; 3]>,
     /// Memory for a run kept aside was refused: the counts are incomplete, and the next
-    /// [`ClassCounts::reserve`] or [`ClassCounts::into_summing`] says so.
+    /// [`ClassCounts::reserve`], [`ClassCounts::into_summing`] or (of the counts appended)
+    /// [`ClassCounts::absorb`] says so.
     aside_refused: bool,
     /// While another builder's counts are appended: its lists' lists here ([`NOT_MET`] before
     /// its term is met), for its runs ([`ClassCounts::absorb`]).
@@ -281,6 +290,11 @@ impl ClassCounts {
             self.aside_refused = true;
             return;
         }
+        #[cfg(test)]
+        if REFUSE_ASIDE.with(std::cell::Cell::get) {
+            self.aside_refused = true;
+            return;
+        }
         self.runs.push([list, packing.aside()]);
         self.aside.push([list, class, count]);
     }
@@ -289,7 +303,7 @@ impl ClassCounts {
     fn check_aside(&self) -> Result<()> {
         if self.aside_refused {
             return Err(memory::refused(
-                (self.aside.len() as f64 + 64.0) * 12.0,
+                (self.aside.len() + self.aside.len().max(64)) as f64 * 12.0,
                 "the class counts of the training terms (runs of large counts)",
             ));
         }

@@ -695,17 +695,29 @@ fn runs_of_large_counts_are_kept_aside_and_summed() {
         vec![
             (0, format!("{} b", many("a", 3000))),
             (0, "a b c".into()),
+            // Settled at 2,047 (packed, the most 11 bits hold) and at 2,048 (kept aside).
+            (0, many("g", 2047)),
+            (0, many("h", 2048)),
             (9, many("a", 2100)),
+            (9, "g h".into()),
             (9, "b".into()),
             (top, "a".into()),
             (top, many("b", 2500)),
         ],
-        vec![(0, many("a", 2049)), (0, "c d".into()), (9, "b a".into()), (top, many("d", 2048))],
+        // "x" is new to the first builder: its run kept aside comes with the append.
+        vec![
+            (0, many("a", 2049)),
+            (0, "c d".into()),
+            (0, many("x", 2100)),
+            (9, "b a".into()),
+            (9, "x".into()),
+            (top, many("d", 2048)),
+        ],
     ];
     // For presence (texts, not occurrences): 2,100 texts of "a" in class 0 make a run of 2,100.
     let texts: Vec<Vec<(u32, String)>> = vec![
         (0..2100).map(|_| (0, "a e".to_string())).chain([(5, "a".into()), (top, "e".into())]).collect(),
-        (0..2050).map(|_| (5, "e".to_string())).chain([(top, "a e".into())]).collect(),
+        (0..2050).map(|_| (5, "e f".to_string())).chain([(top, "a e f".into())]).collect(),
     ];
     let t = Tokenizer::new(TokenizerConfig::default());
     let mut toks = Tokens::default();
@@ -753,4 +765,35 @@ fn runs_of_large_counts_are_kept_aside_and_summed() {
             assert!(got == sums, "{case}: {:?} {:?} {:?}", got.offsets, got.classes, got.sums);
         }
     }
+}
+
+/// A run kept aside whose memory is refused is an error when the counts are summed (one
+/// builder) or appended (the other builder's), never counts without it.
+#[test]
+fn a_run_refused_its_place_aside_is_an_error() {
+    use super::by_class::REFUSE_ASIDE;
+    let t = Tokenizer::new(TokenizerConfig::default());
+    let control = crate::models::control::Control::new();
+    let counted = |refused: bool| {
+        let mut b = VocabularyBuilder::by_class(1 << 20, false).unwrap();
+        let mut toks = Tokens::default();
+        REFUSE_ASIDE.with(|r| r.set(refused));
+        for (class, text) in [(0, vec!["a"; 3000].join(" ")), (9, "a".to_string())] {
+            t.tokenize(&text, &mut toks);
+            b.try_add_in_class(&toks, 1, 1, class).unwrap();
+        }
+        REFUSE_ASIDE.with(|r| r.set(false));
+        b
+    };
+    assert!(counted(false).finish_by_class(1, None, &control).is_ok());
+    let e = counted(true).finish_by_class(1, None, &control).unwrap_err().to_string();
+    assert!(e.contains("runs of large counts"), "{e}");
+    let mut first = counted(false);
+    let e = first.try_append(counted(true), &control).unwrap_err().to_string();
+    assert!(e.contains("runs of large counts"), "{e}");
+    // The next text's room is refused too.
+    let mut b = counted(true);
+    let mut toks = Tokens::default();
+    t.tokenize("a b", &mut toks);
+    assert!(b.try_add_in_class(&toks, 1, 1, 9).is_err());
 }
