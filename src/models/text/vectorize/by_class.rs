@@ -69,12 +69,12 @@ fn with_run(row: usize, class: usize) -> u32 {
 
 #[cfg(test)]
 thread_local! {
-    /// Runs kept aside on this thread are refused, as memory would be (tests).
-    pub(super) static REFUSE_ASIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The entries of large runs are refused on this thread, as memory would be (tests).
+    pub(super) static REFUSE_LARGE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// How a settled run's class and count share 32 bits, with `k` classes: the class in the high
-/// bits (as many as `k` itself takes, so that the class `k` marks a run kept aside), the count
+/// bits (as many as `k` itself takes, so that the class `k` marks a run too large for them), the count
 /// in the rest (25 bits at 77 classes). Grouped by list, a run then takes 4 bytes where (class,
 /// count) took 8: at a million texts of 77 classes, 10.5M runs, 42 MB instead of 84 at the
 /// peak of training.
@@ -82,8 +82,8 @@ thread_local! {
 struct Packing {
     /// Bits of the count.
     count_bits: u32,
-    /// The class `k`: a run kept aside.
-    aside: u32,
+    /// The class `k`: the mark of a run whose count does not fit (see [`Packing::large`]).
+    large: u32,
 }
 
 impl Packing {
@@ -91,28 +91,29 @@ impl Packing {
     /// of count).
     fn of(k: usize) -> Packing {
         debug_assert!((1..=MAX_CLASSES).contains(&k), "{k} classes packed");
-        let aside = k as u32;
-        Packing { count_bits: aside.leading_zeros(), aside }
+        let large = k as u32;
+        Packing { count_bits: large.leading_zeros(), large }
     }
 
     /// Class `class` (below `k`) and `count` in 32 bits, or None when the count does not fit.
     #[inline(always)]
     fn pack(self, class: u32, count: u32) -> Option<u32> {
-        debug_assert!(class < self.aside, "class {class} of {}", self.aside);
+        debug_assert!(class < self.large, "class {class} of {}", self.large);
         (u64::from(count) < 1u64 << self.count_bits).then(|| class << self.count_bits | count)
     }
 
-    /// The entry of a run kept aside.
+    /// The entry that marks a run whose count does not fit: the two entries after it are its
+    /// class and its count, whole (runs are grouped by a stable sort, so they stay together).
     #[inline(always)]
-    fn aside(self) -> u32 {
-        self.aside << self.count_bits
+    fn large(self) -> u32 {
+        self.large << self.count_bits
     }
 
-    /// (class, count) of a packed run, or None for one kept aside.
+    /// (class, count) of a packed run, or None for the mark of a large one.
     #[inline(always)]
     fn unpack(self, packed: u32) -> Option<(u32, u32)> {
         let class = packed >> self.count_bits;
-        (class != self.aside).then(|| (class, packed & ((1u32 << self.count_bits) - 1)))
+        (class != self.large).then(|| (class, packed & ((1u32 << self.count_bits) - 1)))
     }
 }
 
@@ -135,7 +136,7 @@ impl Packing {
 /// classes: 308 bytes a term), so a term of two classes or more gets a list instead: its
 /// pending run's class and the value its settled runs sum to (8 bytes), and each settled run is
 /// logged as the run ends: its list and its class and count packed in 32 bits ([`Packing`]; 8
-/// bytes a run, a count too large for its bits kept aside). Counted class by class, a term has a
+/// bytes a run; a count too large for its bits takes three entries). Counted class by class, a term has a
 /// run a class it occurs in (two for the class where the threads meet); the runs are grouped by
 /// list once, when the counts are summed ([`ClassCounts::into_lists`]).
 #[derive(Clone, Debug, Default)]
@@ -150,16 +151,13 @@ pub(super) struct ClassCounts {
     /// With many classes: each list's pending run's class and settled value.
     lists: Vec<[u32; 2]>,
     /// With many classes: the settled runs (list, class and count [`Packing::pack`]ed), in the
-    /// order they ended.
+    /// order they ended; a run whose count does not fit, three entries of its list: the mark
+    /// ([`Packing::large`]), its class, its count. Rare: 33M occurrences at 77 classes.
     runs: Vec<[u32; 2]>,
-    /// With many classes: the settled runs (list, class, count) whose count does not fit the
-    /// packing (their entry in `runs` is [`Packing::aside`]). Rare: a run of 33M occurrences at
-    /// 77 classes. Grown as needed (fallibly: memory refused sets `aside_refused`).
-    aside: Vec<[u32; 3]>,
-    /// Memory for a run kept aside was refused: the counts are incomplete, and the next
-    /// [`ClassCounts::reserve`], [`ClassCounts::into_summing`] or (of the counts appended)
-    /// [`ClassCounts::absorb`] says so.
-    aside_refused: bool,
+    /// Memory for the two more entries of a large run was refused: the counts are incomplete,
+    /// and the next [`ClassCounts::reserve`], [`ClassCounts::into_summing`] or (of the counts
+    /// appended) [`ClassCounts::absorb`] says so.
+    large_refused: bool,
     /// While another builder's counts are appended: its lists' lists here ([`NOT_MET`] before
     /// its term is met), for its runs ([`ClassCounts::absorb`]).
     their_lists: Vec<u32>,
@@ -270,40 +268,36 @@ impl ClassCounts {
         *state = list;
     }
 
-    /// Logs a settled run of list `list`: `count` in class `class` (room in `runs` reserved
-    /// before; `aside` grows fallibly, see `aside_refused`).
+    /// Logs a settled run of list `list`: `count` in class `class` (room for one entry reserved
+    /// before; the two more of a large run taken fallibly, see `large_refused`).
     #[inline]
     fn settle(&mut self, list: u32, class: u32, count: u32) {
         let packing = Packing::of(self.k);
         match packing.pack(class, count) {
             Some(packed) => self.runs.push([list, packed]),
-            None => self.set_aside(list, class, count, packing),
+            None => self.settle_large(list, class, count, packing),
         }
     }
 
     /// [`ClassCounts::settle`] of a run whose count does not fit its packing.
     #[cold]
-    fn set_aside(&mut self, list: u32, class: u32, count: u32, packing: Packing) {
-        if self.aside.len() == self.aside.capacity()
-            && self.aside.try_reserve(self.aside.len().max(64)).is_err()
-        {
-            self.aside_refused = true;
-            return;
-        }
+    fn settle_large(&mut self, list: u32, class: u32, count: u32, packing: Packing) {
         #[cfg(test)]
-        if REFUSE_ASIDE.with(std::cell::Cell::get) {
-            self.aside_refused = true;
+        let refused = REFUSE_LARGE.with(std::cell::Cell::get);
+        #[cfg(not(test))]
+        let refused = false;
+        if refused || self.runs.try_reserve(3).is_err() {
+            self.large_refused = true;
             return;
         }
-        self.runs.push([list, packing.aside()]);
-        self.aside.push([list, class, count]);
+        self.runs.extend([[list, packing.large()], [list, class], [list, count]]);
     }
 
-    /// The error of a run that could not be kept aside.
-    fn check_aside(&self) -> Result<()> {
-        if self.aside_refused {
+    /// The error of a large run refused its entries.
+    fn check_large(&self) -> Result<()> {
+        if self.large_refused {
             return Err(memory::refused(
-                (self.aside.len() + self.aside.len().max(64)) as f64 * 12.0,
+                (self.runs.len() + 3) as f64 * 8.0,
                 "the class counts of the training terms (runs of large counts)",
             ));
         }
@@ -340,7 +334,6 @@ impl ClassCounts {
             rows: memory::copy(&self.rows, WHAT)?,
             lists: memory::copy(&self.lists, WHAT)?,
             runs: memory::copy(&self.runs, WHAT)?,
-            aside: memory::copy(&self.aside, WHAT)?,
             their_lists: Vec::new(),
             ..*self
         })
@@ -358,7 +351,7 @@ impl ClassCounts {
                     "distinct terms in two classes or more",
                 ));
             }
-            self.check_aside()?;
+            self.check_large()?;
             let (lists, runs) = (&mut self.lists, &mut self.runs);
             lists
                 .try_reserve(terms)
@@ -411,20 +404,16 @@ impl ClassCounts {
         if !self.listed() {
             return Ok(());
         }
-        theirs.check_aside()?;
+        theirs.check_large()?;
         let map = std::mem::take(&mut self.their_lists);
         let mine = |list: u32| match map.get(list as usize) {
             Some(&mine) if mine != NOT_MET => Ok(mine),
             _ => Err(crate::Error::Internal("a list of class counts not met in an append".into())),
         };
-        // (Of the same classes: packed the same way.)
+        // (Of the same classes: packed the same way; the entries of a large run stay together.)
         memory::reserve(&mut self.runs, theirs.runs.len(), WHAT)?;
         for &[list, packed] in &theirs.runs {
             self.runs.push([mine(list)?, packed]);
-        }
-        memory::reserve(&mut self.aside, theirs.aside.len(), WHAT)?;
-        for &[list, class, count] in &theirs.aside {
-            self.aside.push([mine(list)?, class, count]);
         }
         Ok(())
     }
@@ -529,9 +518,9 @@ impl ClassCounts {
     /// ([`Lists::counts`]); `tick` is ticked now and then. More runs than a u32 counts is an
     /// error.
     fn into_lists(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
-        self.check_aside()?;
+        self.check_large()?;
         let packing = Packing::of(self.k);
-        let ClassCounts { presence, lists, runs, mut aside, .. } = self;
+        let ClassCounts { presence, lists, runs, .. } = self;
         if u32::try_from(runs.len()).is_err() {
             return Err(super::builder::too_many(u64::from(u32::MAX), "(term, class) counts"));
         }
@@ -553,9 +542,8 @@ impl ClassCounts {
             entries[*at as usize] = packed;
             *at += 1;
         }
-        // Found by list (binary search) from a list's entry that marks them.
-        aside.sort_unstable();
-        Ok(Lists { presence, lists, offsets, entries, aside, packing })
+        // (A counting sort: stable, so a large run's three entries stay together.)
+        Ok(Lists { presence, lists, offsets, entries, packing })
     }
 }
 
@@ -605,10 +593,8 @@ pub(super) struct Lists {
     lists: Vec<[u32; 2]>,
     /// List `l`'s runs are `entries[offsets[l]..offsets[l + 1]]`.
     offsets: Vec<u32>,
-    /// The class and count of each settled run, packed.
+    /// The class and count of each settled run, packed (a large run: its mark, class, count).
     entries: Vec<u32>,
-    /// The runs kept aside (list, class, count), sorted.
-    aside: Vec<[u32; 3]>,
     packing: Packing,
 }
 
@@ -644,19 +630,20 @@ impl Lists {
                 let l = state as usize;
                 let runs = &self.entries[self.offsets[l] as usize..self.offsets[l + 1] as usize];
                 memory::reserve(out, runs.len() + 1, WHAT)?;
-                let mut set_aside = false;
-                for &packed in runs {
+                let mut runs = runs.iter();
+                while let Some(&packed) = runs.next() {
                     match self.packing.unpack(packed) {
                         Some(run) => out.push(run),
-                        None => set_aside = true,
+                        // A large run: its class and count follow.
+                        None => match (runs.next(), runs.next()) {
+                            (Some(&class), Some(&count)) => out.push((class, count)),
+                            _ => {
+                                return Err(crate::Error::Internal(
+                                    "a large run of class counts cut short".into(),
+                                ));
+                            }
+                        },
                     }
-                }
-                if set_aside {
-                    let list = l as u32;
-                    let from = self.aside.partition_point(|r| r[0] < list);
-                    let mine = self.aside[from..].iter().take_while(|r| r[0] == list);
-                    // (As many as the entries that marked them: within the room reserved.)
-                    out.extend(mine.map(|&[_, c, n]| (c, n)));
                 }
                 if let Some([run, count]) = pending_run(self.lists[l], value) {
                     out.push((run, count));
@@ -778,7 +765,7 @@ mod tests {
     use super::{MAX_CLASSES, Packing};
 
     /// Every class below `k` packs with every count that fits, and unpacks to itself; the
-    /// first count that does not fit is refused; a run kept aside unpacks to nothing.
+    /// first count that does not fit is refused; the mark of a large run unpacks to nothing.
     #[test]
     fn runs_pack_in_32_bits_by_the_classes() {
         for (k, count_bits) in
@@ -791,12 +778,12 @@ mod tests {
                 for count in [0, 1, most] {
                     let packed = p.pack(class, count).unwrap();
                     assert_eq!(p.unpack(packed), Some((class, count)), "{k} classes");
-                    assert_ne!(packed, p.aside());
+                    assert_ne!(packed, p.large());
                 }
                 assert_eq!(p.pack(class, most + 1), None, "{k} classes");
                 assert_eq!(p.pack(class, u32::MAX), None, "{k} classes");
             }
-            assert_eq!(p.unpack(p.aside()), None);
+            assert_eq!(p.unpack(p.large()), None);
         }
     }
 }

@@ -681,12 +681,12 @@ fn texts_counted_after_an_append_count_as_one_builder() {
 }
 
 /// With many classes, a settled run whose count does not fit its packed bits (at 2^20
-/// classes: 2,048 or more, of occurrences or of texts) is kept aside and summed with the
-/// others: the class sums are those counted by hand, for one builder and for two appended
-/// (runs kept aside on both sides, met in the merge or carried by the append), with the top
+/// classes: 2,048 or more, of occurrences or of texts) takes three entries and is summed with
+/// the others: the class sums are those counted by hand, for one builder and for two appended
+/// (large runs on both sides, met in the merge or carried by the append), with the top
 /// class packed beside them.
 #[test]
-fn runs_of_large_counts_are_kept_aside_and_summed() {
+fn runs_of_large_counts_are_logged_whole_and_summed() {
     const K: usize = 1 << 20;
     let top = K as u32 - 1;
     let many = |word: &str, n: usize| vec![word; n].join(" ");
@@ -695,7 +695,7 @@ fn runs_of_large_counts_are_kept_aside_and_summed() {
         vec![
             (0, format!("{} b", many("a", 3000))),
             (0, "a b c".into()),
-            // Settled at 2,047 (packed, the most 11 bits hold) and at 2,048 (kept aside).
+            // Settled at 2,047 (packed, the most 11 bits hold) and at 2,048 (three entries).
             (0, many("g", 2047)),
             (0, many("h", 2048)),
             (9, many("a", 2100)),
@@ -704,7 +704,7 @@ fn runs_of_large_counts_are_kept_aside_and_summed() {
             (top, "a".into()),
             (top, many("b", 2500)),
         ],
-        // "x" is new to the first builder: its run kept aside comes with the append.
+        // "x" is new to the first builder: its large run comes with the append.
         vec![
             (0, many("a", 2049)),
             (0, "c d".into()),
@@ -767,22 +767,22 @@ fn runs_of_large_counts_are_kept_aside_and_summed() {
     }
 }
 
-/// A run kept aside whose memory is refused is an error when the counts are summed (one
+/// A large run whose entries' memory is refused is an error when the counts are summed (one
 /// builder) or appended (the other builder's), never counts without it.
 #[test]
-fn a_run_refused_its_place_aside_is_an_error() {
-    use super::by_class::REFUSE_ASIDE;
+fn a_large_run_refused_its_entries_is_an_error() {
+    use super::by_class::REFUSE_LARGE;
     let t = Tokenizer::new(TokenizerConfig::default());
     let control = crate::models::control::Control::new();
     let counted = |refused: bool| {
         let mut b = VocabularyBuilder::by_class(1 << 20, false).unwrap();
         let mut toks = Tokens::default();
-        REFUSE_ASIDE.with(|r| r.set(refused));
+        REFUSE_LARGE.with(|r| r.set(refused));
         for (class, text) in [(0, vec!["a"; 3000].join(" ")), (9, "a".to_string())] {
             t.tokenize(&text, &mut toks);
             b.try_add_in_class(&toks, 1, 1, class).unwrap();
         }
-        REFUSE_ASIDE.with(|r| r.set(false));
+        REFUSE_LARGE.with(|r| r.set(false));
         b
     };
     assert!(counted(false).finish_by_class(1, None, &control).is_ok());
