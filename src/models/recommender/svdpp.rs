@@ -167,7 +167,7 @@ fn visit_order(history: &Csr) -> Result<VisitOrder> {
     Ok((order, users))
 }
 
-/// `qᵀ(p + z)` with the fixed eight-lane summation order of [`dot`].
+/// `qᵀ(p + z)` with the fixed eight-lane summation order of [`dot`](super::factors::dot).
 #[inline]
 fn dot_sum(q: &[f32], p: &[f32], z: &[f32]) -> f32 {
     let mut lanes = [0.0f32; LANES];

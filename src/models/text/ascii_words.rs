@@ -4,7 +4,7 @@
 //! those branches are as unpredictable as the text: on English reviews it ran at about
 //! 230 MB/s, most of the tokenizer's time.
 //!
-//! The rules ([`words_scalar`] is the byte-at-a-time reference, kept for tests): a word is a run of
+//! The rules (`words_scalar` is the byte-at-a-time reference, kept for tests): a word is a run of
 //! letters, digits and `_` that holds a letter or a digit, joined across one `:`, `.` or `'`
 //! between two letters and across one `,`, `;`, `.` or `'` between two digits (WB5–WB13b).
 //! Whether such a character joins depends only on its two neighbours, so the joining

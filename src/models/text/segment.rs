@@ -77,7 +77,7 @@ pub(super) fn ideograph_pairs(bytes: &[u8], mut i: usize, mut f: impl FnMut(&[u8
 /// Splits normalised text into raw tokens; `emit(token, is_cjk)`.
 ///
 /// One pass over the bytes finds the runs of CJK and other characters; in [`Cjk::Bigrams`]
-/// mode the bigrams of a CJK run are emitted as its characters are met (as [`char_bigrams`]
+/// mode the bigrams of a CJK run are emitted as its characters are met (as `char_bigrams`
 /// would, in the same order), so the run is not scanned again.
 pub(super) fn segment<'a>(text: &'a str, mode: Cjk, mut emit: impl FnMut(&'a str, bool)) {
     if text.is_ascii() {
