@@ -535,18 +535,18 @@ impl TextModel {
         Ok((total / take.max(1) as f64, take))
     }
 
-    /// The metrics of the held-out `rows` of `text` (of classes `y`), scored in batches of
-    /// about `bytes` of probabilities (at least [`pipeline::MIN_ROWS`] texts, which two
-    /// threads share), each added to the metrics in row order: the same sums, so the same
-    /// metrics, as every row at once. At 200k held-out texts of 77 classes, every row at once
-    /// took 123 MB, and twice that while the threads' halves were joined: the peak of training.
-    /// Scored by id (see [`TextModel::score_as`]).
-    fn held_out_metrics(
+    /// The metrics of `rows` of `text` (of classes `y`), scored in batches of about `bytes` of
+    /// probabilities (at least [`pipeline::MIN_ROWS`] texts, which two threads share), each
+    /// added to the metrics in row order: the same sums, so the same metrics, as every row at
+    /// once. At 200k held-out texts of 77 classes, every row at once took 123 MB, and twice that
+    /// while the threads' halves were joined: the peak of training. By the weights by hash
+    /// where `hashed` (as [`TextModel::score_as`]).
+    fn metrics_in_batches(
         &self,
         text: &Column,
-        rows: &[usize],
-        y: &[u32],
+        (rows, y): (&[usize], &[u32]),
         bytes: usize,
+        hashed: bool,
         control: &Control<'_>,
     ) -> Result<Json> {
         if rows.len() != y.len() {
@@ -555,7 +555,7 @@ impl TextModel {
         let batch = (bytes / (8 * self.classes.len().max(1))).max(pipeline::MIN_ROWS);
         let mut m = metrics::Classification::new(&self.classes);
         for (rows, y) in rows.chunks(batch).zip(y.chunks(batch)) {
-            m.add_in_memory(y, &self.proba_rows_as(text, rows, false, control)?)?;
+            m.add_in_memory(y, &self.proba_rows_as(text, rows, hashed, control)?)?;
         }
         Ok(m.finish())
     }
@@ -695,7 +695,7 @@ impl Estimator for TextModel {
             // than it saves here (by turns, IMDB's 5,000 held-out reviews: 47-62 ms with it,
             // 34-53 ms without; the star ratings': 58-63 ms and 28-36 ms). At a large
             // vocabulary it would also be the peak of training (134 MB at 800k generated texts).
-            let m = model.held_out_metrics(text_col, test, &y_test, EVALUATED_BYTES, control)?;
+            let m = model.metrics_in_batches(text_col, (test, &y_test), EVALUATED_BYTES, false, control)?;
             let (ll, acc) = (m["log_loss"].as_f64(), m["accuracy"].as_f64());
             (m, ll, acc)
         };
@@ -790,8 +790,11 @@ impl Estimator for TextModel {
     }
 
     fn evaluate(&self, data: &Dataset) -> Result<Json> {
-        let (y, proba) = self.labelled(data, 0)?;
-        Ok(metrics::classification(&y, &proba, &self.classes))
+        // (`activate: 'if_better'` scores the active version on a training's held-out rows.)
+        let text = data.column(&self.text_column, "text column")?;
+        let rows: Vec<usize> = (0..data.n_rows).collect();
+        let y = self.classes_of(data, 0)?;
+        self.metrics_in_batches(text, (&rows, &y), EVALUATED_BYTES, true, &Control::new())
     }
 
     fn labelled_proba(&self, data: &Dataset, first: usize) -> Result<Option<(Vec<u32>, Vec<f64>)>> {
@@ -804,6 +807,16 @@ impl TextModel {
     /// the first of which is row `first` + 1 of the source.
     fn labelled(&self, data: &Dataset, first: usize) -> Result<(Vec<u32>, Vec<f64>)> {
         let text = data.column(&self.text_column, "text column")?;
+        let y = self.classes_of(data, first)?;
+        let rows: Vec<usize> = (0..data.n_rows).collect();
+        let proba = self.proba_rows(text, &rows, &Control::new())?;
+        Ok((y, proba))
+    }
+
+    /// The class ids of the target column of `data`'s rows, the first of which is row
+    /// `first` + 1 of the source: a NULL or a value that is not a class of this model is an
+    /// error naming the column and the row.
+    fn classes_of(&self, data: &Dataset, first: usize) -> Result<Vec<u32>> {
         let target = data.column(&self.target_column, "target column")?;
         let mut y = Vec::with_capacity(data.n_rows);
         for row in 0..data.n_rows {
@@ -821,9 +834,7 @@ impl TextModel {
             })?;
             y.push(c as u32);
         }
-        let rows: Vec<usize> = (0..data.n_rows).collect();
-        let proba = self.proba_rows(text, &rows, &Control::new())?;
-        Ok((y, proba))
+        Ok(y)
     }
 }
 

@@ -775,9 +775,10 @@ fn the_loss_rows_kept_score_as_all_the_rows() {
     assert_eq!(rows.clone().into_picked(&every).unwrap(), rows);
 }
 
-/// A fit's held-out texts scored in batches give the metrics of every text scored at once, to
-/// the bit (the same sums in the same order): two classes (with the ROC AUC) and 23, in one
-/// batch or several (the smallest is `pipeline::MIN_ROWS` texts).
+/// Texts scored in batches (a fit's held-out texts, by id; `evaluate`'s, as `activate:
+/// 'if_better'` scores the active version, by hash) give the metrics of every text scored at
+/// once, to the bit (the same sums in the same order): two classes (with the ROC AUC) and 23,
+/// in one batch or several (the smallest is `pipeline::MIN_ROWS` texts).
 #[test]
 fn held_out_metrics_in_batches_are_the_metrics_of_every_text() {
     let texts = zipf_texts(5_000, 20, 2000, 11);
@@ -793,14 +794,18 @@ fn held_out_metrics_in_batches_are_the_metrics_of_every_text() {
             labels.iter().map(|l| m.classes.iter().position(|c| c.to_key() == *l).unwrap() as u32).collect();
         // Every other row, as a split would hold them out (not in a run from 0).
         let (rows, y): (Vec<usize>, Vec<u32>) = (0..texts.len()).step_by(2).map(|r| (r, y[r])).unzip();
-        let whole =
-            metrics::classification(&y, &m.proba_rows_as(text, &rows, false, &control).unwrap(), &m.classes);
-        assert_eq!(whole["rows"], 2_500);
-        assert_eq!(whole.get("roc_auc").is_some(), k == 2);
-        for bytes in [1, 8 * k * 2048 + 8, EVALUATED_BYTES] {
-            let batched = m.held_out_metrics(text, &rows, &y, bytes, &control).unwrap();
-            assert_eq!(batched, whole, "{k} classes, batches of {bytes} bytes");
+        for hashed in [false, true] {
+            let proba = m.proba_rows_as(text, &rows, hashed, &control).unwrap();
+            let whole = metrics::classification(&y, &proba, &m.classes);
+            assert_eq!(whole["rows"], 2_500);
+            assert_eq!(whole.get("roc_auc").is_some(), k == 2);
+            for bytes in [1, 8 * k * 2048 + 8, EVALUATED_BYTES] {
+                let batched = m.metrics_in_batches(text, (&rows, &y), bytes, hashed, &control).unwrap();
+                assert_eq!(batched, whole, "{k} classes, batches of {bytes} bytes, by hash {hashed}");
+            }
         }
-        assert!(m.held_out_metrics(text, &rows, &y[1..], 1, &control).is_err());
+        let (y_all, proba) = m.labelled(&data, 0).unwrap();
+        assert_eq!(m.evaluate(&data).unwrap(), metrics::classification(&y_all, &proba, &m.classes));
+        assert!(m.metrics_in_batches(text, (&rows, &y[1..]), 1, false, &control).is_err());
     }
 }
