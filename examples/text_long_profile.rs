@@ -196,9 +196,9 @@ fn main() {
     let conn = connect(&train, &test);
     drop((train, test));
     println!("{}", json!({"phase": "loaded", "memory": hwm()}));
+    let test_size: f64 = std::env::var("TEST_SIZE").map_or(0.0, |t| t.parse().expect("TEST_SIZE: a number"));
     let sql = format!(
-        "SELECT ml_train('m', 'text', 'train_t', 'label', json_object('test_size', {}{extra}))",
-        std::env::var("TEST_SIZE").unwrap_or("0".into())
+        "SELECT ml_train('m', 'text', 'train_t', 'label', json_object('test_size', {test_size}{extra}))"
     );
     let mut timings = serde_json::Value::Null;
     let s = fastest(if run("train") { repeats } else { 1 }, || {
