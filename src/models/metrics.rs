@@ -39,6 +39,38 @@ pub fn classification(y: &[u32], proba: &[f64], classes: &[Value]) -> Json {
     m.finish()
 }
 
+/// [`classification`] of rows held in memory whose probabilities are made a batch at a time:
+/// `proba(range)` gives those of the rows `range` (row-major, `range.len() × classes.len()`),
+/// for batches of about `bytes` of probabilities (at least `min_rows` rows), each added in row
+/// order. The same sums, so the same metrics, as every row at once, without holding every
+/// row's probabilities (at many classes, more than the rows themselves). The rows are the
+/// caller's already: no memory budget is checked ([`Classification::add_in_memory`]).
+pub fn classification_in_batches(
+    classes: &[Value],
+    y: &[u32],
+    (bytes, min_rows): (usize, usize),
+    mut proba: impl FnMut(std::ops::Range<usize>) -> crate::Result<Vec<f64>>,
+) -> crate::Result<Json> {
+    let k = classes.len();
+    let batch = (bytes / (8 * k.max(1))).max(min_rows).max(1);
+    let mut m = Classification::new(classes);
+    let mut start = 0;
+    while start < y.len() {
+        let end = y.len().min(start + batch);
+        let p = proba(start..end)?;
+        if p.len() != (end - start) * k {
+            return Err(crate::Error::Internal(format!(
+                "{} probabilities for {} rows of {k} classes",
+                p.len(),
+                end - start
+            )));
+        }
+        m.add_in_memory(&y[start..end], &p)?;
+        start = end;
+    }
+    Ok(m.finish())
+}
+
 /// Classification metrics accumulated a batch of rows at a time (`ml_evaluate` reads its
 /// source in batches): the confusion matrix and the log loss are sums, and for two classes
 /// each row keeps 8 bytes (its score and label, for the exact ROC AUC at the end). Rows added
@@ -209,6 +241,34 @@ pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows added in batches of any size give the metrics of every row at once, with the
+    /// ROC AUC of two classes; probabilities of the wrong shape are an error.
+    #[test]
+    fn metrics_in_batches_are_the_metrics_of_every_row() {
+        for k in [2usize, 3] {
+            let classes: Vec<Value> = (0..k as i64).map(Value::Integer).collect();
+            let n = 101;
+            let y: Vec<u32> = (0..n).map(|i| ((i * 7 + i / 5) % k) as u32).collect();
+            let proba: Vec<f64> = (0..n)
+                .flat_map(|i| {
+                    let raw: Vec<f64> = (0..k).map(|c| 1.0 + ((i * 31 + c * 17) % 13) as f64).collect();
+                    let sum: f64 = raw.iter().sum();
+                    raw.into_iter().map(move |p| p / sum)
+                })
+                .collect();
+            let every = classification(&y, &proba, &classes);
+            for (bytes, min_rows) in [(0, 1), (8 * k * 10, 1), (0, 33), (1 << 20, 1)] {
+                let batched = classification_in_batches(&classes, &y, (bytes, min_rows), |r| {
+                    Ok(proba[r.start * k..r.end * k].to_vec())
+                })
+                .unwrap();
+                assert_eq!(batched, every, "{k} classes, batches of {bytes} bytes, {min_rows} rows");
+            }
+            let short = classification_in_batches(&classes, &y, (0, 10), |r| Ok(vec![0.5; r.len()]));
+            assert!(matches!(short, Err(crate::Error::Internal(_))));
+        }
+    }
 
     #[test]
     fn hand_computed_binary_metrics() {

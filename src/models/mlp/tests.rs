@@ -273,3 +273,21 @@ fn too_many_classes_for_the_report_is_an_error() {
          SQLML_MAX_MEMORY_MB)"
     );
 }
+
+/// The held-out metrics of a fit and `evaluate` score a batch of rows at a time: the metrics
+/// of every row at once, whatever the batches (one row, seven, all).
+#[test]
+fn metrics_in_batches_are_the_metrics_of_every_row() {
+    let data = blobs(300);
+    let m = train(&data, r#"{"epochs": 3}"#).unwrap().model;
+    let (y, proba) = m.labelled(&data, 0).unwrap();
+    let every = metrics::classification(&y, &proba, &m.classes);
+    let rows: Vec<usize> = (0..300).collect();
+    let x = m.encoder.encode_batch(&data, &rows, 0).unwrap();
+    for evaluated in [(1, 1), (8 * 3 * 7, 1), EVALUATED] {
+        assert_eq!(m.metrics_of_encoded(&x, &y, evaluated, &Control::new()).unwrap(), every, "{evaluated:?}");
+        assert_eq!(m.metrics_of(&data, evaluated).unwrap(), every, "{evaluated:?}");
+    }
+    assert_eq!(m.evaluate(&data).unwrap(), every);
+    assert!(matches!(m.metrics_of_encoded(&x[1..], &y, EVALUATED, &Control::new()), Err(Error::Internal(_))));
+}

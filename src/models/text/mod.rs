@@ -552,12 +552,9 @@ impl TextModel {
         if rows.len() != y.len() {
             return Err(Error::Internal(format!("{} classes for {} held-out texts", y.len(), rows.len())));
         }
-        let batch = (bytes / (8 * self.classes.len().max(1))).max(pipeline::MIN_ROWS);
-        let mut m = metrics::Classification::new(&self.classes);
-        for (rows, y) in rows.chunks(batch).zip(y.chunks(batch)) {
-            m.add_in_memory(y, &self.proba_rows_as(text, rows, hashed, control)?)?;
-        }
-        Ok(m.finish())
+        metrics::classification_in_batches(&self.classes, y, (bytes, pipeline::MIN_ROWS), |batch| {
+            self.proba_rows_as(text, &rows[batch], hashed, control)
+        })
     }
 
     /// Probabilities of the given rows, row-major, for the metrics.
