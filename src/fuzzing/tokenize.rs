@@ -177,7 +177,7 @@ fn class_counting_agrees(
         for counts in &per_term {
             for (c, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0.0) {
                 sums.classes.push(c as u32);
-                sums.sums.push(n);
+                sums.sums.push(n as u32);
                 sums.totals[c] += n;
             }
             sums.offsets.push(sums.classes.len() as u32);

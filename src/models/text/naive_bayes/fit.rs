@@ -321,12 +321,13 @@ impl NaiveBayes {
     }
 
     /// The weights of `algorithm` from the term sums (CSR by term: `offsets`, `classes`,
-    /// `sums`), the classes' totals and their numbers of documents.
+    /// `sums`: counts, or the sums of a fit's rows), the classes' totals and their numbers of
+    /// documents.
     #[allow(clippy::too_many_arguments)]
-    fn weights(
+    fn weights<S: Copy + Into<f64>>(
         offsets: Vec<u32>,
         classes: Vec<u32>,
-        sums: Vec<f64>,
+        sums: Vec<S>,
         totals: &[f64],
         docs: &[f64],
         algorithm: Algorithm,
@@ -343,7 +344,7 @@ impl NaiveBayes {
             Algorithm::Multinomial => {
                 let delta = MultinomialDelta::new(alpha);
                 let mut deltas: Vec<f32> = memory::with_capacity(sums.len(), WHAT)?;
-                deltas.extend(sums.iter().map(|&n| delta.of(n)));
+                deltas.extend(sums.iter().map(|&n| delta.of(n.into())));
                 drop(sums);
                 return Ok(Self::multinomial(offsets, classes, deltas, totals, docs, alpha, priors));
             }
@@ -356,10 +357,10 @@ impl NaiveBayes {
                 base = vec![0f32; n_features];
                 for f in 0..n_features {
                     let (a, b) = (offsets[f] as usize, offsets[f + 1] as usize);
-                    let r: f64 = sums[a..b].iter().sum();
+                    let r: f64 = sums[a..b].iter().map(|&n| n.into()).sum();
                     base[f] = -(r + alpha).ln() as f32;
                     for e in a..b {
-                        deltas[e] = ((r + alpha).ln() - (r - sums[e] + alpha).ln()) as f32;
+                        deltas[e] = ((r + alpha).ln() - (r - sums[e].into() + alpha).ln()) as f32;
                     }
                 }
             }
@@ -371,7 +372,7 @@ impl NaiveBayes {
                 let mut absent: Vec<f64> = p0.iter().map(|&p| v * (-p).ln_1p()).collect();
                 for (e, (&c, &n)) in classes.iter().zip(&sums).enumerate() {
                     let c = c as usize;
-                    let p = (n + alpha) / (docs[c] + 2.0 * alpha);
+                    let p = (n.into() + alpha) / (docs[c] + 2.0 * alpha);
                     absent[c] += (-p).ln_1p() - (-p0[c]).ln_1p();
                     deltas[e] = (p.ln() - (-p).ln_1p() - default[c]) as f32;
                 }

@@ -684,8 +684,10 @@ pub struct TermClassSums {
     pub offsets: Vec<u32>,
     /// The class of each entry.
     pub classes: Vec<u32>,
-    /// The summed value of each entry (never 0).
-    pub sums: Vec<f64>,
+    /// The summed value of each entry (never 0): a count, exact in 4 bytes where an `f64`
+    /// took 8 (at a million texts of 77 classes, 10M entries: the peak of training was where
+    /// they are made).
+    pub sums: Vec<u32>,
     /// Each class's sum over every kept term.
     pub totals: Vec<f64>,
 }
@@ -720,7 +722,7 @@ impl TermClassSums {
                 return Err(crate::Error::Internal(format!("class {c} of {} summed", self.totals.len())));
             };
             self.classes.push(c);
-            self.sums.push(n as f64);
+            self.sums.push(n);
             *total += n as f64;
         }
         self.end_term()
@@ -734,10 +736,10 @@ impl TermClassSums {
         memory::reserve(&mut self.classes, counts.len(), WHAT)?;
         memory::reserve(&mut self.sums, counts.len(), WHAT)?;
         self.classes.resize(end + counts.len(), 0);
-        self.sums.resize(end + counts.len(), 0.0);
+        self.sums.resize(end + counts.len(), 0);
         for ((c, &n), total) in counts.iter().enumerate().zip(&mut self.totals) {
             self.classes[end] = c as u32;
-            self.sums[end] = n as f64;
+            self.sums[end] = n;
             // (Adding a zero count leaves a total's bits as they are.)
             *total += n as f64;
             end += usize::from(n > 0);

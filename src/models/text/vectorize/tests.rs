@@ -555,7 +555,7 @@ fn class_counts_of_k_merge_as_the_rows_sum(k: usize) {
                 for counts in &per_term {
                     for (c, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
                         want.classes.push(c as u32);
-                        want.sums.push(n as f64);
+                        want.sums.push(n);
                         want.totals[c] += n as f64;
                     }
                     want.offsets.push(want.classes.len() as u32);
@@ -757,7 +757,7 @@ fn runs_of_large_counts_are_logged_whole_and_summed() {
             for by_class in want.values() {
                 for (&c, &n) in by_class {
                     sums.classes.push(c);
-                    sums.sums.push(n);
+                    sums.sums.push(n as u32);
                     sums.totals[c as usize] += n;
                 }
                 sums.offsets.push(sums.classes.len() as u32);
