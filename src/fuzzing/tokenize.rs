@@ -177,6 +177,7 @@ fn class_counting_agrees(
         for counts in &per_term {
             for (c, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0.0) {
                 sums.classes.push(c as u32);
+                assert_eq!(f64::from(n as u32), n, "a count");
                 sums.sums.push(n as u32);
                 sums.totals[c] += n;
             }

@@ -39,20 +39,40 @@ pub fn classification(y: &[u32], proba: &[f64], classes: &[Value]) -> Json {
     m.finish()
 }
 
-/// [`classification`] of rows held in memory whose probabilities are made a batch at a time:
-/// `proba(range)` gives those of the rows `range` (row-major, `range.len() × classes.len()`),
-/// for batches of about `bytes` of probabilities (at least `min_rows` rows), each added in row
-/// order. The same sums, so the same metrics, as every row at once, without holding every
-/// row's probabilities (at many classes, more than the rows themselves). The rows are the
-/// caller's already: no memory budget is checked ([`Classification::add_in_memory`]).
+/// The size of the batches of [`classification_in_batches`]: about `bytes` of what a row takes
+/// (`row_bytes`: its probabilities, and what else the caller makes of it a batch at a time),
+/// and at least `min_rows` rows.
+#[derive(Clone, Copy, Debug)]
+pub struct Batches {
+    /// Bytes a batch takes, about.
+    pub bytes: usize,
+    /// Bytes a row takes (at least its `8 × classes` bytes of probabilities).
+    pub row_bytes: usize,
+    /// The fewest rows a batch takes.
+    pub min_rows: usize,
+}
+
+impl Batches {
+    /// Rows a batch takes (at least one).
+    pub fn rows(&self) -> usize {
+        (self.bytes / self.row_bytes.max(1)).max(self.min_rows).max(1)
+    }
+}
+
+/// [`classification`] of rows held in memory whose probabilities are made a batch at a time
+/// (`batches`): `proba(range)` gives those of the rows `range` (row-major,
+/// `range.len() × classes.len()`), each batch added in row order. The same sums, so the same
+/// metrics, as every row at once, without holding every row's probabilities (at many classes,
+/// more than the rows themselves). The rows are the caller's already: no memory budget is
+/// checked ([`Classification::add_in_memory`]).
 pub fn classification_in_batches(
     classes: &[Value],
     y: &[u32],
-    (bytes, min_rows): (usize, usize),
+    batches: Batches,
     mut proba: impl FnMut(std::ops::Range<usize>) -> crate::Result<Vec<f64>>,
 ) -> crate::Result<Json> {
     let k = classes.len();
-    let batch = (bytes / (8 * k.max(1))).max(min_rows).max(1);
+    let batch = batches.rows();
     let mut m = Classification::new(classes);
     let mut start = 0;
     while start < y.len() {
@@ -259,13 +279,15 @@ mod tests {
                 .collect();
             let every = classification(&y, &proba, &classes);
             for (bytes, min_rows) in [(0, 1), (8 * k * 10, 1), (0, 33), (1 << 20, 1)] {
-                let batched = classification_in_batches(&classes, &y, (bytes, min_rows), |r| {
+                let batches = Batches { bytes, row_bytes: 8 * k, min_rows };
+                let batched = classification_in_batches(&classes, &y, batches, |r| {
                     Ok(proba[r.start * k..r.end * k].to_vec())
                 })
                 .unwrap();
                 assert_eq!(batched, every, "{k} classes, batches of {bytes} bytes, {min_rows} rows");
             }
-            let short = classification_in_batches(&classes, &y, (0, 10), |r| Ok(vec![0.5; r.len()]));
+            let batches = Batches { bytes: 0, row_bytes: 8 * k, min_rows: 10 };
+            let short = classification_in_batches(&classes, &y, batches, |r| Ok(vec![0.5; r.len()]));
             assert!(matches!(short, Err(crate::Error::Internal(_))));
         }
     }

@@ -79,9 +79,12 @@ use trainer::EncodedRows;
 pub const MAX_HIDDEN_LAYERS: usize = 100;
 
 /// Held-out rows are scored for their metrics in batches of about this many bytes of
-/// probabilities, at least this many rows: at 2M held-out rows of 50 classes, every row at
-/// once took 800 MB (and `evaluate` also encoded every row at once).
-const EVALUATED: (usize, usize) = (16 << 20, 1024);
+/// probabilities (and, in `evaluate`, of encoded inputs): at 2M held-out rows of 50 classes,
+/// every row at once took 800 MB, and `evaluate` also encoded every row at once.
+const EVALUATED_BYTES: usize = 16 << 20;
+
+/// The fewest rows a batch of [`EVALUATED_BYTES`] takes.
+const EVALUATED_MIN_ROWS: usize = 1024;
 
 /// A trained multilayer-perceptron classifier with its input encoding.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -325,7 +328,7 @@ impl Estimator for Classifier {
         let metrics = if test_rows.is_empty() {
             Json::Null
         } else {
-            model.metrics_of_encoded(&x_test, &y_test, EVALUATED, control)?
+            model.metrics_of_encoded(&x_test, &y_test, (EVALUATED_BYTES, EVALUATED_MIN_ROWS), control)?
         };
         let mut details = Map::new();
         details.insert("features".into(), model.encoder.features.iter().map(|f| f.describe()).collect());
@@ -460,9 +463,9 @@ impl Estimator for Classifier {
         Ok(Predictions::of_classes(&self.classes, self.proba_rows(&x, rows.len(), control)?))
     }
 
-    /// Encoded and scored a batch of rows at a time ([`EVALUATED`]).
+    /// Encoded and scored a batch of rows at a time ([`EVALUATED_BYTES`]).
     fn evaluate(&self, data: &Dataset) -> Result<Json> {
-        self.metrics_of(data, EVALUATED)
+        self.metrics_of(data, (EVALUATED_BYTES, EVALUATED_MIN_ROWS))
     }
 
     fn labelled_proba(&self, data: &Dataset, first: usize) -> Result<Option<(Vec<u32>, Vec<f64>)>> {
@@ -480,32 +483,37 @@ impl Classifier {
         Ok((y, self.proba_rows(&x, rows.len(), &Control::new())?))
     }
 
-    /// The metrics of the encoded rows `x` (of classes `y`), scored a batch at a time
-    /// (`evaluated`: bytes of probabilities a batch, fewest rows, as [`EVALUATED`]).
+    /// The metrics of the encoded rows `x` (of classes `y`), scored in batches of about
+    /// `bytes` of probabilities, at least `min_rows` rows (as [`EVALUATED_BYTES`]).
     fn metrics_of_encoded(
         &self,
         x: &[f32],
         y: &[u32],
-        evaluated: (usize, usize),
+        (bytes, min_rows): (usize, usize),
         control: &Control<'_>,
     ) -> Result<Json> {
         let d = self.encoder.width;
-        if x.len() != y.len() * d {
+        if y.len().checked_mul(d) != Some(x.len()) {
             return Err(Error::Internal(format!("{} encoded values for {} rows of {d}", x.len(), y.len())));
         }
-        metrics::classification_in_batches(&self.classes, y, evaluated, |batch| {
+        let batches = metrics::Batches { bytes, row_bytes: 8 * self.classes.len(), min_rows };
+        metrics::classification_in_batches(&self.classes, y, batches, |batch| {
             self.proba_rows(&x[batch.start * d..batch.end * d], batch.len(), control)
         })
     }
 
-    /// The metrics of `data`'s rows, encoded and scored a batch at a time (`evaluated`, as
-    /// [`EVALUATED`]).
-    fn metrics_of(&self, data: &Dataset, evaluated: (usize, usize)) -> Result<Json> {
+    /// The metrics of `data`'s rows, encoded and scored in batches of about `bytes` of
+    /// probabilities and encoded inputs, at least `min_rows` rows (as [`EVALUATED_BYTES`]).
+    /// Its feature columns are checked first, even with no rows.
+    fn metrics_of(&self, data: &Dataset, (bytes, min_rows): (usize, usize)) -> Result<Json> {
         let y = self.classes_of(data, 0)?;
-        let rows: Vec<usize> = (0..data.n_rows).collect();
+        self.encoder.encode_batch(data, &[], 0)?;
+        let row_bytes = 8 * self.classes.len() + 4 * self.encoder.width;
+        let batches = metrics::Batches { bytes, row_bytes, min_rows };
         let control = Control::new();
-        metrics::classification_in_batches(&self.classes, &y, evaluated, |batch| {
-            let x = self.encoder.encode_batch(data, &rows[batch.clone()], 0)?;
+        metrics::classification_in_batches(&self.classes, &y, batches, |batch| {
+            let rows: Vec<usize> = batch.clone().collect();
+            let x = self.encoder.encode_batch(data, &rows, 0)?;
             self.proba_rows(&x, batch.len(), &control)
         })
     }

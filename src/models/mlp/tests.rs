@@ -284,10 +284,22 @@ fn metrics_in_batches_are_the_metrics_of_every_row() {
     let every = metrics::classification(&y, &proba, &m.classes);
     let rows: Vec<usize> = (0..300).collect();
     let x = m.encoder.encode_batch(&data, &rows, 0).unwrap();
-    for evaluated in [(1, 1), (8 * 3 * 7, 1), EVALUATED] {
+    for evaluated in [(1, 1), (8 * 3 * 7, 1), (EVALUATED_BYTES, EVALUATED_MIN_ROWS)] {
         assert_eq!(m.metrics_of_encoded(&x, &y, evaluated, &Control::new()).unwrap(), every, "{evaluated:?}");
         assert_eq!(m.metrics_of(&data, evaluated).unwrap(), every, "{evaluated:?}");
     }
     assert_eq!(m.evaluate(&data).unwrap(), every);
-    assert!(matches!(m.metrics_of_encoded(&x[1..], &y, EVALUATED, &Control::new()), Err(Error::Internal(_))));
+    let short = m.metrics_of_encoded(&x[1..], &y, (1, 1), &Control::new());
+    assert!(matches!(short, Err(Error::Internal(_))));
+    // A value that cannot be encoded, in a batch after the first, is named by its row.
+    let mut a: Vec<Option<String>> = (0..300).map(|i| Some(format!("{}", i % 5))).collect();
+    a[10] = Some("ten".into());
+    let mut columns: Vec<Column> = data.columns.clone();
+    columns[0] = Column { name: "a".into(), data: ColumnData::texts(a) };
+    let bad = Dataset::new(columns);
+    let e = m.metrics_of(&bad, (1, 1)).unwrap_err().to_string();
+    assert!(e.contains("row 11"), "{e}");
+    // With no rows, a missing feature column is still an error.
+    let none = Dataset::new(vec![Column { name: "color".into(), data: ColumnData::texts(vec![]) }]);
+    assert!(m.evaluate(&none).is_err());
 }

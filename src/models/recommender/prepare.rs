@@ -406,6 +406,7 @@ mod tests {
                 let train: Vec<usize> = (0..n).filter(|r| held_out.binary_search(r).is_err()).collect();
                 let prep = prepare(&cols, false, rows, held_out, |_, _| {}).unwrap();
                 LOOKUP_IDS.with(|l| l.set(true));
+                assert!(!dense_ids(1));
                 let looked_up = prepare(&cols, false, rows, held_out, |_, _| {});
                 LOOKUP_IDS.with(|l| l.set(false));
                 let looked_up = looked_up.unwrap();

@@ -552,7 +552,9 @@ impl TextModel {
         if rows.len() != y.len() {
             return Err(Error::Internal(format!("{} classes for {} held-out texts", y.len(), rows.len())));
         }
-        metrics::classification_in_batches(&self.classes, y, (bytes, pipeline::MIN_ROWS), |batch| {
+        let row_bytes = 8 * self.classes.len();
+        let batches = metrics::Batches { bytes, row_bytes, min_rows: pipeline::MIN_ROWS };
+        metrics::classification_in_batches(&self.classes, y, batches, |batch| {
             self.proba_rows_as(text, &rows[batch], hashed, control)
         })
     }

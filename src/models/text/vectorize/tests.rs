@@ -757,6 +757,7 @@ fn runs_of_large_counts_are_logged_whole_and_summed() {
             for by_class in want.values() {
                 for (&c, &n) in by_class {
                     sums.classes.push(c);
+                    assert_eq!(f64::from(n as u32), n, "a count");
                     sums.sums.push(n as u32);
                     sums.totals[c as usize] += n;
                 }
