@@ -463,7 +463,7 @@ impl Estimator for Classifier {
         Ok(Predictions::of_classes(&self.classes, self.proba_rows(&x, rows.len(), control)?))
     }
 
-    /// Encoded and scored a batch of rows at a time ([`EVALUATED_BYTES`]).
+    /// Encoded and scored a batch of rows at a time (16 MiB of probabilities and encoded inputs).
     fn evaluate(&self, data: &Dataset) -> Result<Json> {
         self.metrics_of(data, (EVALUATED_BYTES, EVALUATED_MIN_ROWS))
     }
