@@ -522,7 +522,7 @@ impl Classifier {
     /// `first` + 1 of the source (an unknown label is an error naming its row).
     fn classes_of(&self, data: &Dataset, first: usize) -> Result<Vec<u32>> {
         let target = data.column(&self.target, "target column")?;
-        let mut y = Vec::with_capacity(data.n_rows);
+        let mut y = memory::with_capacity(data.n_rows, "the classes of the rows")?;
         for r in 0..data.n_rows {
             let v = target.get(r).to_value();
             let c = class_index(&self.classes, &v).ok_or_else(|| {
