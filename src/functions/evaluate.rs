@@ -182,7 +182,7 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("row 70: label 'maybe'"), "{e}");
+        assert!(e.contains("'y' has the value 'maybe' in row 70,"), "{e}");
         let e =
             evaluate_in(&conn, &model, "SELECT a, b, c, y FROM t WHERE 0", Some(16)).unwrap_err().to_string();
         assert!(e.ends_with("has no rows"), "{e}");

@@ -348,6 +348,30 @@ pub fn class_index(classes: &[Value], v: &Value) -> Option<usize> {
     classes.binary_search_by(|c| c.sql_cmp(v)).ok()
 }
 
+/// The class ids (into a model's `classes`) of the `target` column's rows, the first of which
+/// is row `first` + 1 of the source (`ml_evaluate` and `evaluate` score labelled rows with
+/// them). A NULL, or a value that is not one of `classes`, is an error naming the column and
+/// the row; the memory is taken fallibly (its size comes from the source).
+pub fn class_ids(target: &Column, classes: &[Value], first: usize) -> crate::Result<Vec<u32>> {
+    let mut y = super::memory::with_capacity(target.len(), "the classes of the rows")?;
+    for row in 0..target.len() {
+        let v = target.get(row).to_value();
+        if v == Value::Null {
+            return Err(target.null_at("target column", first + row));
+        }
+        let c = class_index(classes, &v).ok_or_else(|| {
+            let known = classes.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
+            crate::Error::data(format!(
+                "target column '{}' has the value {v} in row {}, which is not a class of this model (classes: {known})",
+                crate::error::clip(&target.name),
+                first + row + 1
+            ))
+        })?;
+        y.push(c as u32);
+    }
+    Ok(y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ pub fn classification(y: &[u32], proba: &[f64], classes: &[Value]) -> Json {
 /// (`row_bytes`: its probabilities, and what else the caller makes of it a batch at a time),
 /// and at least `min_rows` rows.
 #[derive(Clone, Copy, Debug)]
-pub struct Batches {
+pub struct BatchSize {
     /// Bytes a batch takes, about.
     pub bytes: usize,
     /// Bytes a row takes (at least its `8 × classes` bytes of probabilities).
@@ -52,7 +52,7 @@ pub struct Batches {
     pub min_rows: usize,
 }
 
-impl Batches {
+impl BatchSize {
     /// Rows a batch takes (at least one).
     pub fn rows(&self) -> usize {
         (self.bytes / self.row_bytes.max(1)).max(self.min_rows).max(1)
@@ -68,7 +68,7 @@ impl Batches {
 pub fn classification_in_batches(
     classes: &[Value],
     y: &[u32],
-    batches: Batches,
+    batches: BatchSize,
     mut proba: impl FnMut(std::ops::Range<usize>) -> crate::Result<Vec<f64>>,
 ) -> crate::Result<Json> {
     let k = classes.len();
@@ -279,14 +279,14 @@ mod tests {
                 .collect();
             let every = classification(&y, &proba, &classes);
             for (bytes, min_rows) in [(0, 1), (8 * k * 10, 1), (0, 33), (1 << 20, 1)] {
-                let batches = Batches { bytes, row_bytes: 8 * k, min_rows };
+                let batches = BatchSize { bytes, row_bytes: 8 * k, min_rows };
                 let batched = classification_in_batches(&classes, &y, batches, |r| {
                     Ok(proba[r.start * k..r.end * k].to_vec())
                 })
                 .unwrap();
                 assert_eq!(batched, every, "{k} classes, batches of {bytes} bytes, {min_rows} rows");
             }
-            let batches = Batches { bytes: 0, row_bytes: 8 * k, min_rows: 10 };
+            let batches = BatchSize { bytes: 0, row_bytes: 8 * k, min_rows: 10 };
             let short = classification_in_batches(&classes, &y, batches, |r| Ok(vec![0.5; r.len()]));
             assert!(matches!(short, Err(crate::Error::Internal(_))));
         }

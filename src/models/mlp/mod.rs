@@ -58,7 +58,7 @@ pub mod params;
 pub mod trainer;
 
 use crate::models::control::Control;
-use crate::models::data::{Dataset, Input, Value, class_index};
+use crate::models::data::{Dataset, Input, Value, class_ids};
 use crate::models::memory;
 use crate::models::metrics::{self, argmax};
 use crate::models::options::{Common, Options};
@@ -496,7 +496,7 @@ impl Classifier {
         if y.len().checked_mul(d) != Some(x.len()) {
             return Err(Error::Internal(format!("{} encoded values for {} rows of {d}", x.len(), y.len())));
         }
-        let batches = metrics::Batches { bytes, row_bytes: 8 * self.classes.len(), min_rows };
+        let batches = metrics::BatchSize { bytes, row_bytes: 8 * self.classes.len(), min_rows };
         metrics::classification_in_batches(&self.classes, y, batches, |batch| {
             self.proba_rows(&x[batch.start * d..batch.end * d], batch.len(), control)
         })
@@ -509,7 +509,7 @@ impl Classifier {
         let y = self.classes_of(data, 0)?;
         self.encoder.encode_batch(data, &[], 0)?;
         let row_bytes = 8 * self.classes.len() + 4 * self.encoder.width;
-        let batches = metrics::Batches { bytes, row_bytes, min_rows };
+        let batches = metrics::BatchSize { bytes, row_bytes, min_rows };
         let control = Control::new();
         metrics::classification_in_batches(&self.classes, &y, batches, |batch| {
             let rows: Vec<usize> = batch.clone().collect();
@@ -519,24 +519,9 @@ impl Classifier {
     }
 
     /// The class ids of the target column of `data`'s rows, the first of which is row
-    /// `first` + 1 of the source (an unknown label is an error naming its row).
+    /// `first` + 1 of the source ([`class_ids`]).
     fn classes_of(&self, data: &Dataset, first: usize) -> Result<Vec<u32>> {
-        let target = data.column(&self.target, "target column")?;
-        let mut y = memory::with_capacity(data.n_rows, "the classes of the rows")?;
-        for r in 0..data.n_rows {
-            let v = target.get(r).to_value();
-            let c = class_index(&self.classes, &v).ok_or_else(|| {
-                let known: Vec<String> = self.classes.iter().map(Value::to_string).collect();
-                Error::data(format!(
-                    "row {}: label {v} of target column '{}' was not a class at training (classes: {})",
-                    first + r + 1,
-                    self.target,
-                    known.join(", ")
-                ))
-            })?;
-            y.push(c as u32);
-        }
-        Ok(y)
+        class_ids(data.column(&self.target, "target column")?, &self.classes, first)
     }
 }
 

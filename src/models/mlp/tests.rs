@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::models::Model;
-use crate::models::data::{Column, ColumnData};
+use crate::models::data::{Column, ColumnData, class_index};
 
 /// Two Gaussian-ish blobs per class in 2-D plus a categorical column that also separates
 /// them; labels are text.
@@ -180,7 +180,14 @@ fn prediction_and_evaluation_errors() {
         Column { name: "color".into(), data: ColumnData::texts(vec![Some("purple".into()); 60]) };
     assert_eq!(
         m.evaluate(&other).unwrap_err().to_string(),
-        "row 1: label 'purple' of target column 'color' was not a class at training (classes: 'blue', 'green', 'red')"
+        "target column 'color' has the value 'purple' in row 1, which is not a class of this model (classes: 'blue', 'green', 'red')"
+    );
+    let mut labels: Vec<Option<String>> = vec![Some("red".into()); 60];
+    labels[4] = None;
+    other.columns[3] = Column { name: "color".into(), data: ColumnData::texts(labels) };
+    assert_eq!(
+        m.evaluate(&other).unwrap_err().to_string(),
+        "target column 'color' is NULL in row 5 (filter with WHERE color IS NOT NULL)"
     );
     let mut missing = data.clone();
     missing.columns.remove(2);

@@ -37,7 +37,7 @@ pub mod tokenize;
 pub mod vectorize;
 
 use super::control::Control;
-use super::data::{Column, Dataset, Input, Value, class_index};
+use super::data::{Column, Dataset, Input, Value, class_ids};
 use super::finite;
 use super::metrics;
 use super::options::{Common, Options, show_number};
@@ -553,7 +553,7 @@ impl TextModel {
             return Err(Error::Internal(format!("{} classes for {} held-out texts", y.len(), rows.len())));
         }
         let row_bytes = 8 * self.classes.len();
-        let batches = metrics::Batches { bytes, row_bytes, min_rows: pipeline::MIN_ROWS };
+        let batches = metrics::BatchSize { bytes, row_bytes, min_rows: pipeline::MIN_ROWS };
         metrics::classification_in_batches(&self.classes, y, batches, |batch| {
             self.proba_rows_as(text, &rows[batch], hashed, control)
         })
@@ -813,27 +813,9 @@ impl TextModel {
     }
 
     /// The class ids of the target column of `data`'s rows, the first of which is row
-    /// `first` + 1 of the source: a NULL or a value that is not a class of this model is an
-    /// error naming the column and the row.
+    /// `first` + 1 of the source ([`class_ids`]).
     fn classes_of(&self, data: &Dataset, first: usize) -> Result<Vec<u32>> {
-        let target = data.column(&self.target_column, "target column")?;
-        let mut y = Vec::with_capacity(data.n_rows);
-        for row in 0..data.n_rows {
-            let v = target.get(row).to_value();
-            if v == Value::Null {
-                return Err(target.null_at("target column", first + row));
-            }
-            let c = class_index(&self.classes, &v).ok_or_else(|| {
-                let known = self.classes.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
-                Error::data(format!(
-                    "target column '{}' has the value {v} in row {}, which is not a class of this model (classes: {known})",
-                    target.name,
-                    first + row + 1
-                ))
-            })?;
-            y.push(c as u32);
-        }
-        Ok(y)
+        class_ids(data.column(&self.target_column, "target column")?, &self.classes, first)
     }
 }
 
