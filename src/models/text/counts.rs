@@ -4,21 +4,33 @@
 //! no order (the counts are integers), so that is what counting every text gives, and the same
 //! model, in the time of counting a fifth of the texts (`test_size` 0.2) instead of all of them
 //! again. The copy is made while the measured fit finishes, so only below [`COPIED_BELOW`]
-//! bytes of text.
+//! bytes of text. Above it, where both fits make the first pass over the n-grams seen twice,
+//! the measured fit makes the refit's ([`Marked`]) and counts with it, so the pass is made once.
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
-use super::vectorize::{self, VocabularyBuilder};
+use super::vectorize::{self, SeenTwice, VocabularyBuilder};
 use super::{AUTO_MIN_DF, TextSettings};
 use crate::Result;
 use crate::models::control::Control;
 use crate::models::data::Column;
+use crate::models::memory;
 use std::sync::Arc;
 
 #[cfg(test)]
 thread_local! {
     /// Fits on this thread that counted from a measured fit's counts (tests).
     pub(super) static REUSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Fits on this thread that counted with a measured fit's first pass (tests).
+    pub(super) static MARKS_REUSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// What a measured fit leaves for the refit on every row ([`Reuse::Leave`]).
+pub(super) enum Left {
+    /// Its counts, below [`COPIED_BELOW`] bytes of text.
+    Counts(Box<Counted>),
+    /// From there on, its first pass, made over every row.
+    Marks(Marked),
 }
 
 /// A measured fit's counts of its training texts, left for the refit on every row
@@ -34,6 +46,19 @@ pub(super) struct Counted {
     held_out_y: Vec<u32>,
 }
 
+/// The first pass over the n-grams seen twice ([`pipeline::mark_seen_twice`]) that a measured
+/// fit made over every row, `0..rows` in order, as the refit on every row would make it (its
+/// halves the same, so the same bits), with what it depends on beyond the rows: the refit takes
+/// it only if its own pass would be the same. The measured fit counts with it too: it lets
+/// through the n-grams seen twice in any texts, a superset of those seen twice in the
+/// training texts, and `min_df` (2 or more wherever the filter is used) keeps the same terms.
+pub(super) struct Marked {
+    seen_twice: Arc<SeenTwice>,
+    tokenizer: TokenizerConfig,
+    hi: usize,
+    rows: usize,
+}
+
 /// How a fit counts its training texts.
 pub(super) enum Reuse<'a> {
     /// Counts them.
@@ -42,8 +67,9 @@ pub(super) enum Reuse<'a> {
     /// rows `held_out` of classes `y` (when that refit's counting will be the same: see
     /// [`reusable`]).
     Leave { held_out: &'a [usize], y: Vec<u32> },
-    /// The refit on every row: from the measured fit's counts when they fit, else counts them.
-    From(Box<Counted>),
+    /// The refit on every row: from the measured fit's counts, or with its first pass, when
+    /// they fit; else counts them.
+    From(Left),
 }
 
 /// Bytes of text (of every row) from which the counts are not copied, so that the copy is of a
@@ -60,8 +86,9 @@ fn reusable(counting: Counting<'_>, bytes: usize, seen_twice_from: usize) -> boo
 }
 
 /// Counts `rows` of `text` (of classes `counting` says) into a builder, as `reuse` says, and
-/// sets `settings.min_df` when it is automatic. Returns the builder and the counts to leave for
-/// the refit ([`Reuse::Leave`], when a copy could be made).
+/// sets `settings.min_df` when it is automatic. Returns the builder and what to leave for the
+/// refit ([`Reuse::Leave`]): the counts when a copy could be made, else the first pass over
+/// every row where one was made.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count(
     tokenizer: &Tokenizer,
@@ -72,7 +99,7 @@ pub(super) fn count(
     seen_twice_from: usize,
     reuse: Reuse<'_>,
     control: &Control<'_>,
-) -> Result<(VocabularyBuilder, Option<Counted>)> {
+) -> Result<(VocabularyBuilder, Option<Left>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
     let shape = match counting {
         Counting::ByClass { k, presence, .. } => Some((k, presence)),
@@ -83,7 +110,12 @@ pub(super) fn count(
     let (carried, leave) = match reuse {
         Reuse::No => (None, None),
         Reuse::Leave { held_out, y } => (None, Some((held_out, y))),
-        Reuse::From(c) => (Some(c), None),
+        Reuse::From(left) => (Some(left), None),
+    };
+    let (carried, marked) = match carried {
+        Some(Left::Counts(c)) => (Some(c), None),
+        Some(Left::Marks(m)) => (None, Some(m)),
+        None => (None, None),
     };
     // The refit's counting is the measured fit's (same tokenizer, n-grams and classes, every
     // text counted but the held-out ones), with no first pass.
@@ -94,35 +126,87 @@ pub(super) fn count(
             && c.builder.texts() + c.held_out.len() == rows.len()
             && reusable(counting, bytes, seen_twice_from)
     });
-    // Counts are left only if the refit (of the held-out texts too) will take them.
-    let leave = leave.filter(|(held_out, _)| {
-        reusable(counting, bytes + pipeline::text_bytes_of(text, held_out), seen_twice_from)
-    });
-    let builder = match (carried, shape) {
+    // The measured fit's first pass is the refit's own if it was made as this one would be.
+    let marked = marked
+        .filter(|m| m.tokenizer == *tokenizer.config() && m.hi == hi && every_row(rows, m.rows))
+        .map(|m| m.seen_twice);
+    // Counts are left only if the refit (of the held-out texts too) will take them; else, from
+    // the first pass on, the first pass over every row.
+    let (leave, mark_every_row) = match leave {
+        Some((held_out, y)) => {
+            let every = bytes + pipeline::text_bytes_of(text, held_out);
+            if reusable(counting, every, seen_twice_from) {
+                (Some((held_out, y)), None)
+            } else {
+                (None, Some((rows.len() + held_out.len(), every)))
+            }
+        }
+        None => (None, None),
+    };
+    let (builder, marks) = match (carried, shape) {
         (Some(counted), Some((k, presence))) => {
             let Counted { builder, held_out, held_out_y, .. } = *counted;
             #[cfg(test)]
             REUSED.with(|n| n.set(n.get() + 1));
             let added = Counting::ByClass { y: &held_out_y, k, presence };
-            pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, control)?
+            (pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, control)?, None)
         }
-        _ => every_text(tokenizer, text, (rows, bytes), counting, settings, seen_twice_from, control)?,
+        _ => {
+            let first_pass = match (marked, mark_every_row) {
+                (Some(seen), _) => FirstPass::Made(seen),
+                (None, Some(every)) => FirstPass::OverEveryRow(every),
+                (None, None) => FirstPass::OfTheseRows,
+            };
+            every_text(
+                tokenizer,
+                text,
+                (rows, bytes),
+                counting,
+                settings,
+                (seen_twice_from, first_pass),
+                control,
+            )?
+        }
     };
     if settings.min_df == AUTO_MIN_DF {
         settings.min_df = builder.auto_min_df();
     }
     // A copy the memory refuses is no error: the refit then counts every text.
-    let left = leave.and_then(|(held_out, held_out_y)| {
-        let copy = builder.try_clone().ok()?;
-        Some(Counted {
-            builder: copy,
-            tokenizer: tokenizer.config().clone(),
-            ngrams: (lo, hi),
-            held_out: held_out.to_vec(),
-            held_out_y,
-        })
-    });
+    let left = match (leave, marks) {
+        (Some((held_out, held_out_y)), _) => builder.try_clone().ok().map(|copy| {
+            Left::Counts(Box::new(Counted {
+                builder: copy,
+                tokenizer: tokenizer.config().clone(),
+                ngrams: (lo, hi),
+                held_out: held_out.to_vec(),
+                held_out_y,
+            }))
+        }),
+        (None, Some((seen_twice, rows))) => {
+            Some(Left::Marks(Marked { seen_twice, tokenizer: tokenizer.config().clone(), hi, rows }))
+        }
+        (None, None) => None,
+    };
     Ok((builder, left))
+}
+
+/// Whether `rows` are every row, `0..n` in order (the refit's).
+fn every_row(rows: &[usize], n: usize) -> bool {
+    rows.len() == n && rows.iter().enumerate().all(|(i, &r)| i == r)
+}
+
+/// A first pass made over every row, `0..n`: the filter and `n`.
+type EveryRowPass = (Arc<SeenTwice>, usize);
+
+/// Where [`every_text`]'s first pass comes from, when it makes one.
+enum FirstPass {
+    /// Made over the rows counted.
+    OfTheseRows,
+    /// Made over every row (`0..n`, of `bytes` of text, the rows counted among them), and left
+    /// for the refit on every row: `(n, bytes)`.
+    OverEveryRow((usize, usize)),
+    /// Made already (by the measured fit, over every row: these rows).
+    Made(Arc<SeenTwice>),
 }
 
 /// Counts every text of `rows` (`bytes` of text): with a first pass that marks the n-grams seen
@@ -137,25 +221,50 @@ fn every_text(
     (rows, bytes): (&[usize], usize),
     counting: Counting<'_>,
     settings: &TextSettings,
-    seen_twice_from: usize,
+    (seen_twice_from, first_pass): (usize, FirstPass),
     control: &Control<'_>,
-) -> Result<VocabularyBuilder> {
+) -> Result<(VocabularyBuilder, Option<EveryRowPass>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
     let auto = settings.min_df == AUTO_MIN_DF;
     let eligible = VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
-    let seen_twice = if eligible && bytes >= seen_twice_from {
-        let seen = pipeline::mark_seen_twice(tokenizer, text, (rows, bytes), hi, control)?;
-        (!auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY).then(|| Arc::new(seen))
-    } else {
-        None
+    // The first pass, and the rows it was made over when they are every row (to leave it).
+    let marked = match first_pass {
+        _ if !eligible => None,
+        FirstPass::Made(seen) => {
+            #[cfg(test)]
+            MARKS_REUSED.with(|n| n.set(n.get() + 1));
+            Some((seen, None))
+        }
+        FirstPass::OverEveryRow((n, every)) if every >= seen_twice_from => {
+            let mut all: Vec<usize> = memory::with_capacity(n, "the rows of the first pass")?;
+            all.extend(0..n);
+            let seen = pipeline::mark_seen_twice(tokenizer, text, (&all, every), hi, control)?;
+            Some((Arc::new(seen), Some(n)))
+        }
+        FirstPass::OfTheseRows | FirstPass::OverEveryRow(_) if bytes >= seen_twice_from => {
+            let seen = pipeline::mark_seen_twice(tokenizer, text, (rows, bytes), hi, control)?;
+            Some((Arc::new(seen), None))
+        }
+        _ => None,
     };
-    let mut builder =
-        pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, seen_twice.as_ref(), control)?;
+    // Counted with it when `min_df` is 2 or more, or will be (see above).
+    let seen_twice =
+        marked.as_ref().filter(|(seen, _)| !auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY);
+    let mut builder = pipeline::count_terms(
+        tokenizer,
+        text,
+        rows,
+        (lo, hi),
+        counting,
+        seen_twice.map(|(seen, _)| seen),
+        control,
+    )?;
     if auto && seen_twice.is_some() && builder.auto_min_df() < 2 {
         // No term in two texts (so no word either): `min_df` 1 keeps every term, which
         // were not all counted.
         drop(builder);
         builder = pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, control)?;
     }
-    Ok(builder)
+    let left = marked.and_then(|(seen, every)| Some((seen, every?)));
+    Ok((builder, left))
 }

@@ -120,8 +120,8 @@ struct Fitted {
     loss_rows: Option<LossRows>,
     /// The distinct terms counted, and whether that number is estimated.
     distinct: (usize, bool),
-    /// The counts left for the refit on every row ([`counts::Reuse::Leave`]).
-    left: Option<counts::Counted>,
+    /// What is left for the refit on every row ([`counts::Reuse::Leave`]).
+    left: Option<counts::Left>,
 }
 
 /// A trained Naive Bayes text classifier.
@@ -648,9 +648,9 @@ impl Estimator for TextModel {
 
         let control = &common.control;
         // A measured fit leaves its counts for the refit on every row, which counts only the
-        // held-out texts on top (see `counts`).
-        let reuse = match setup.take_left::<counts::Counted>() {
-            Some(counted) => counts::Reuse::From(counted),
+        // held-out texts on top, or on a large corpus its first pass (see `counts`).
+        let reuse = match setup.take_left::<counts::Left>() {
+            Some(left) => counts::Reuse::From(*left),
             None if setup.refit_follows() => {
                 counts::Reuse::Leave { held_out: test, y: setup.classes_of(test)? }
             }

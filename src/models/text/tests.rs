@@ -576,14 +576,16 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
     // Left: by class, far from the first pass.
     let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, usize::MAX, leave());
     assert!(left.is_some());
-    // Not left: with rows, or where the refit (of every text) would make the first pass.
+    assert!(matches!(left, Some(counts::Left::Counts(_))));
+    // Not left: with rows, or where the refit (of every text) would make the first pass (whose
+    // filter is left instead).
     let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::TfIdf, usize::MAX, leave());
     assert!(left.is_none());
     let all_bytes: usize = texts.iter().map(String::len).sum();
     let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes, leave());
-    assert!(left.is_none());
+    assert!(matches!(left, Some(counts::Left::Marks(_))));
     let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes + 1, leave());
-    assert!(left.is_some());
+    assert!(matches!(left, Some(counts::Left::Counts(_))));
     // Taken by a refit that counts the same, not by one with another tokenizer: the same model.
     let every =
         bytes(&fit(&all, &y_all, plain.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
@@ -594,10 +596,95 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
     for (config, expected, reused) in [(plain.clone(), &every, 1), (stemmed, &every_stemmed, 0)] {
         let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, usize::MAX, leave());
         let before = counts::REUSED.with(std::cell::Cell::get);
-        let reuse = counts::Reuse::From(Box::new(left.unwrap()));
+        let reuse = counts::Reuse::From(left.unwrap());
         let Fitted { model: m, .. } = fit(&all, &y_all, config, Weighting::Count, usize::MAX, reuse);
         assert_eq!(counts::REUSED.with(std::cell::Cell::get) - before, reused);
         assert!(bytes(&m) == *expected);
+    }
+}
+
+/// Where both fits make the first pass over the n-grams seen twice, the measured fit makes it
+/// over every row and leaves it; the refit on every row takes it when its own would be the
+/// same (the same tokenizer and n-grams, every row in order), and both fits make the models
+/// they make without it: by class and in rows (TF-IDF), with `min_df` 2 (the filter used) and
+/// automatic (the filter made, left, and not used at this size).
+#[test]
+fn the_first_pass_is_made_once_for_both_fits() {
+    let texts = zipf_texts(4000, 30, 3000, 12);
+    let col =
+        Column { name: "body".into(), data: ColumnData::texts(texts.iter().cloned().map(Some).collect()) };
+    let held_out: Vec<usize> = (0..texts.len()).filter(|i| i % 5 == 2).collect();
+    let train: Vec<usize> = (0..texts.len()).filter(|i| i % 5 != 2).collect();
+    let all: Vec<usize> = (0..texts.len()).collect();
+    let class = |r: &usize| (*r % 3) as u32;
+    let y_of = |rows: &[usize]| -> Vec<u32> { rows.iter().map(class).collect() };
+    let classes: Vec<Value> = (0..3).map(|c| Value::Text(format!("class {c}"))).collect();
+    let fit = |rows: &[usize], config: &TokenizerConfig, settings: &TextSettings, from, reuse| {
+        TextModel::fit(
+            &col,
+            (rows, &y_of(rows)),
+            classes.clone(),
+            Tokenizer::new(config.clone()),
+            settings.clone(),
+            from,
+            reuse,
+            true,
+            &Control::new(),
+        )
+        .unwrap()
+    };
+    let leave = || counts::Reuse::Leave { held_out: &held_out, y: y_of(&held_out) };
+    let marks_reused = || counts::MARKS_REUSED.with(std::cell::Cell::get);
+    let plain = TokenizerConfig::default();
+    let stemmed = TokenizerConfig { stem: true, ..plain.clone() };
+    for (weighting, min_df, used) in
+        [(Weighting::Count, 2, true), (Weighting::TfIdf, 2, true), (Weighting::Count, AUTO_MIN_DF, false)]
+    {
+        let settings = |ngrams| TextSettings {
+            ngrams,
+            min_df,
+            max_features: None,
+            weighting,
+            algorithm: Algorithm::Multinomial,
+            alpha: 1.0,
+            priors: Priors::Learned,
+        };
+        let pairs = settings((1, 2));
+        let what = format!("{weighting:?}, min_df {min_df}");
+        // Without a first pass, and with each fit's own.
+        let measured = bytes(&fit(&train, &plain, &pairs, usize::MAX, counts::Reuse::No).model);
+        let own = fit(&train, &plain, &pairs, 0, counts::Reuse::No);
+        assert_eq!(own.distinct.1, used, "{what}");
+        assert!(bytes(&own.model) == measured, "{what}");
+        let every = bytes(&fit(&all, &plain, &pairs, usize::MAX, counts::Reuse::No).model);
+        assert!(bytes(&fit(&all, &plain, &pairs, 0, counts::Reuse::No).model) == every, "{what}");
+
+        // The measured fit's pass, over every row: the same measured model; left, and taken.
+        let Fitted { model, left, distinct, .. } = fit(&train, &plain, &pairs, 0, leave());
+        assert!(bytes(&model) == measured, "{what}");
+        assert_eq!(distinct.1, used, "{what}");
+        assert!(matches!(left, Some(counts::Left::Marks(_))), "{what}");
+        let before = marks_reused();
+        let reuse = counts::Reuse::From(left.unwrap());
+        let refit = fit(&all, &plain, &pairs, 0, reuse);
+        assert_eq!(marks_reused() - before, 1, "{what}");
+        assert!(bytes(&refit.model) == every, "{what}");
+        assert_eq!(refit.distinct.1, used, "{what}");
+
+        // Not taken by a refit of another tokenizer, other n-grams or other rows: each makes
+        // its own, to its own model.
+        let trigrams = settings((1, 3));
+        let other_rows: Vec<usize> = all.iter().rev().copied().collect();
+        for (rows, config, settings) in
+            [(&all, &stemmed, &pairs), (&all, &plain, &trigrams), (&other_rows, &plain, &pairs)]
+        {
+            let Fitted { left, .. } = fit(&train, &plain, &pairs, 0, leave());
+            let before = marks_reused();
+            let reuse = counts::Reuse::From(left.unwrap());
+            let m = bytes(&fit(rows, config, settings, 0, reuse).model);
+            assert_eq!(marks_reused(), before, "{what}");
+            assert!(m == bytes(&fit(rows, config, settings, usize::MAX, counts::Reuse::No).model), "{what}");
+        }
     }
 }
 
