@@ -32,11 +32,39 @@ impl Adam {
     /// `α = lr·sqrt(1−β2^t)/(1−β1^t)`, `m += (g−m)(1−β1)`, `v += (g²−v)(1−β2)`,
     /// `w −= α·m/(sqrt(v)+ε)`.
     pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
+        let rule = self.advance();
+        rule.update(params, grads, &mut self.m, &mut self.v);
+    }
+
+    /// Advances the step count and returns this step's update, which [`Rule::update`] applies
+    /// to any part of the parameters (with their parts of the moments, [`Adam::moments_mut`]):
+    /// each parameter's update reads only its own gradient and moments.
+    pub(crate) fn advance(&mut self) -> Rule {
         self.beta1_power *= self.beta1;
         self.beta2_power *= self.beta2;
         let alpha = self.lr * (1.0 - self.beta2_power).sqrt() / (1.0 - self.beta1_power);
-        let (b1, b2, eps) = (1.0 - self.beta1, 1.0 - self.beta2, self.epsilon);
-        super::kernels::adam(params, grads, &mut self.m, &mut self.v, alpha, b1, b2, eps);
+        Rule { alpha, b1: 1.0 - self.beta1, b2: 1.0 - self.beta2, eps: self.epsilon }
+    }
+
+    /// The first and second moments, one per parameter.
+    pub(crate) fn moments_mut(&mut self) -> (&mut [f32], &mut [f32]) {
+        (&mut self.m, &mut self.v)
+    }
+}
+
+/// One step's Adam update ([`Adam::advance`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rule {
+    alpha: f32,
+    b1: f32,
+    b2: f32,
+    eps: f32,
+}
+
+impl Rule {
+    /// Updates `params` from `grads` and their moments `m` and `v` (all of one length).
+    pub(crate) fn update(&self, params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32]) {
+        super::kernels::adam(params, grads, m, v, self.alpha, self.b1, self.b2, self.eps);
     }
 }
 

@@ -75,7 +75,7 @@ impl Network {
     }
 
     /// Start of layer `l`'s weights and of its biases in the flat parameter vector.
-    fn offsets(&self, l: usize) -> (usize, usize) {
+    pub(crate) fn offsets(&self, l: usize) -> (usize, usize) {
         let start: usize = (0..l).map(|i| (self.sizes[i] + 1) * self.sizes[i + 1]).sum();
         (start, start + self.sizes[l] * self.sizes[l + 1])
     }

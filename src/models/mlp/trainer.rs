@@ -4,6 +4,7 @@
 use super::adam::Adam;
 use super::importance;
 use super::network::{Network, Workspace};
+use super::two_cores;
 use crate::models::EpochLog;
 use crate::models::control::Control;
 use crate::models::finite;
@@ -248,91 +249,102 @@ pub fn fit_rows(
     let mut since_best = 0;
     let mut log = Vec::with_capacity(cfg.epochs.min(1024));
     let start = Instant::now();
-
-    for epoch in 1..=cfg.epochs {
-        if cfg.shuffle {
-            order.shuffle(&mut r);
-        }
-        let mut loss_sum = 0.0;
-        for chunk in order.chunks(bs) {
-            let b = chunk.len();
-            for (row, &i) in chunk.iter().enumerate() {
-                let i = i as usize;
-                x.row_into(i, batch_x.row_mut(row).as_slice_mut().expect("contiguous"));
-                batch_y[row] = y[i];
+    // Without dropout, a batch large enough trains on two cores, to the same bits.
+    let (sizes, n_params) = (net.sizes().to_vec(), net.params().len());
+    let two = two_cores::worth_it(&net, bs, cfg.dropout);
+    let epochs = move |mut pair: Option<&mut two_cores::TwoCores<'_>>| -> Result<Fitted> {
+        for epoch in 1..=cfg.epochs {
+            if cfg.shuffle {
+                order.shuffle(&mut r);
             }
-            let xb = batch_x.slice(ndarray::s![..b, ..]);
-            let dropout = (cfg.dropout > 0.0).then_some((&mut r, cfg.dropout));
-            ws.forward(&net, xb, dropout);
-            loss_sum += ws.softmax_cross_entropy(&net, &batch_y[..b], &class_weight);
-            ws.backward(&net, xb, cfg.l2);
-            adam.step(net.params_mut(), &ws.grads);
-            control.tick(b as u64 * step_work)?;
-        }
-        let loss = loss_sum / fit_idx.len().max(1) as f64;
-        if let Some(what) = not_finite(loss, net.params()) {
-            return Err(diverged(epoch, &what, cfg));
-        }
-        let (val_loss, metric) = match (check, eval_ws.as_mut()) {
-            (Some((vx, vy)), Some(ews)) => {
-                let (l, a) = loss_and_accuracy(ews, &net, vx, vy, d, control)?;
-                (Some(l), Some(a))
-            }
-            _ => (None, None),
-        };
-        control.look()?;
-        log.push(EpochLog {
-            epoch: epoch as u32,
-            loss,
-            val_loss,
-            metric,
-            seconds: start.elapsed().as_secs_f64(),
-        });
-        control.progress(epoch, cfg.epochs, start, || {
-            let mut line = format!("epoch {epoch}/{}: loss {loss:.6}", cfg.epochs);
-            if let (Some(vl), Some(acc)) = (val_loss, metric) {
-                line.push_str(&format!(", val_loss {vl:.6}, val_accuracy {acc:.4}"));
-            }
-            line
-        });
-        if let (Some(patience), Some(vl), false) = (cfg.patience, val_loss, val_idx.is_empty()) {
-            match &mut best {
-                Some((best_loss, params, best_epoch)) if vl >= *best_loss => {
-                    since_best += 1;
-                    if since_best >= patience {
-                        net.params_mut().copy_from_slice(params);
-                        let best_epoch = *best_epoch;
-                        control.progress(1, 1, start, || {
-                            format!("stopped early after epoch {epoch}, keeping epoch {best_epoch}")
-                        });
-                        return Ok(Fitted {
-                            net,
-                            log,
-                            fit_rows: fit_idx.len(),
-                            validation_rows: val_idx.len(),
-                            best_epoch,
-                        });
+            let mut loss_sum = 0.0;
+            for chunk in order.chunks(bs) {
+                let b = chunk.len();
+                loss_sum += match pair.as_deref_mut() {
+                    Some(two) => two.step(&mut net, &mut adam, (x, y), chunk, &class_weight, cfg.l2)?,
+                    None => {
+                        for (row, &i) in chunk.iter().enumerate() {
+                            let i = i as usize;
+                            x.row_into(i, batch_x.row_mut(row).as_slice_mut().expect("contiguous"));
+                            batch_y[row] = y[i];
+                        }
+                        let xb = batch_x.slice(ndarray::s![..b, ..]);
+                        let dropout = (cfg.dropout > 0.0).then_some((&mut r, cfg.dropout));
+                        ws.forward(&net, xb, dropout);
+                        let loss = ws.softmax_cross_entropy(&net, &batch_y[..b], &class_weight);
+                        ws.backward(&net, xb, cfg.l2);
+                        adam.step(net.params_mut(), &ws.grads);
+                        loss
                     }
+                };
+                control.tick(b as u64 * step_work)?;
+            }
+            let loss = loss_sum / fit_idx.len().max(1) as f64;
+            if let Some(what) = not_finite(loss, net.params()) {
+                return Err(diverged(epoch, &what, cfg));
+            }
+            let (val_loss, metric) = match (check, eval_ws.as_mut()) {
+                (Some((vx, vy)), Some(ews)) => {
+                    let (l, a) = loss_and_accuracy(ews, &net, vx, vy, d, control)?;
+                    (Some(l), Some(a))
                 }
-                Some((best_loss, params, best_epoch)) => {
-                    *best_loss = vl;
-                    params.copy_from_slice(net.params());
-                    *best_epoch = epoch;
-                    since_best = 0;
+                _ => (None, None),
+            };
+            control.look()?;
+            log.push(EpochLog {
+                epoch: epoch as u32,
+                loss,
+                val_loss,
+                metric,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+            control.progress(epoch, cfg.epochs, start, || {
+                let mut line = format!("epoch {epoch}/{}: loss {loss:.6}", cfg.epochs);
+                if let (Some(vl), Some(acc)) = (val_loss, metric) {
+                    line.push_str(&format!(", val_loss {vl:.6}, val_accuracy {acc:.4}"));
                 }
-                None => best = Some((vl, net.params().to_vec(), epoch)),
+                line
+            });
+            if let (Some(patience), Some(vl), false) = (cfg.patience, val_loss, val_idx.is_empty()) {
+                match &mut best {
+                    Some((best_loss, params, best_epoch)) if vl >= *best_loss => {
+                        since_best += 1;
+                        if since_best >= patience {
+                            net.params_mut().copy_from_slice(params);
+                            let best_epoch = *best_epoch;
+                            control.progress(1, 1, start, || {
+                                format!("stopped early after epoch {epoch}, keeping epoch {best_epoch}")
+                            });
+                            return Ok(Fitted {
+                                net,
+                                log,
+                                fit_rows: fit_idx.len(),
+                                validation_rows: val_idx.len(),
+                                best_epoch,
+                            });
+                        }
+                    }
+                    Some((best_loss, params, best_epoch)) => {
+                        *best_loss = vl;
+                        params.copy_from_slice(net.params());
+                        *best_epoch = epoch;
+                        since_best = 0;
+                    }
+                    None => best = Some((vl, net.params().to_vec(), epoch)),
+                }
             }
         }
-    }
-    let epochs_run = log.len();
-    let best_epoch = match best {
-        Some((_, params, e)) => {
-            net.params_mut().copy_from_slice(&params);
-            e
-        }
-        None => epochs_run,
+        let epochs_run = log.len();
+        let best_epoch = match best {
+            Some((_, params, e)) => {
+                net.params_mut().copy_from_slice(&params);
+                e
+            }
+            None => epochs_run,
+        };
+        Ok(Fitted { net, log, fit_rows: fit_idx.len(), validation_rows: val_idx.len(), best_epoch })
     };
-    Ok(Fitted { net, log, fit_rows: fit_idx.len(), validation_rows: val_idx.len(), best_epoch })
+    if two { two_cores::with_two_cores(&sizes, n_params, bs, epochs) } else { epochs(None) }
 }
 
 /// Mean cross-entropy and accuracy of `net` on encoded rows.
