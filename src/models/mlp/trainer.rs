@@ -239,11 +239,11 @@ pub fn fit_rows(
     };
 
     let bs = cfg.batch_size.min(fit_idx.len()).max(1);
-    let mut ws = Workspace::new(&net, bs);
     let mut eval_ws = check.map(|_| Workspace::new(&net, EVAL_ROWS));
     let step_work = net.params().len() as u64;
-    let mut batch_x = Array2::<f32>::zeros((bs, d));
-    let mut batch_y = vec![0u32; bs];
+    // A batch's buffers on one core, made at its first batch (on two, `TwoCores` holds its
+    // own, of the same size: `check_memory` counts one set).
+    let mut one_core: Option<(Workspace, Array2<f32>, Vec<u32>)> = None;
     let mut order: Vec<u32> = fit_idx.iter().map(|&i| i as u32).collect();
     let mut best: Option<(f64, Vec<f32>, usize)> = None;
     let mut since_best = 0;
@@ -263,6 +263,9 @@ pub fn fit_rows(
                 loss_sum += match pair.as_deref_mut() {
                     Some(two) => two.step(&mut net, &mut adam, (x, y), chunk, &class_weight, cfg.l2)?,
                     None => {
+                        let (ws, batch_x, batch_y) = one_core.get_or_insert_with(|| {
+                            (Workspace::new(&net, bs), Array2::zeros((bs, d)), vec![0; bs])
+                        });
                         for (row, &i) in chunk.iter().enumerate() {
                             let i = i as usize;
                             x.row_into(i, batch_x.row_mut(row).as_slice_mut().expect("contiguous"));
