@@ -146,8 +146,9 @@ fn not_finite(loss: f64, params: &[f32]) -> Option<String> {
     None
 }
 
-/// Encoded training rows, read a row at a time (a batch's rows, the validation rows).
-pub trait EncodedRows {
+/// Encoded training rows, read a row at a time (a batch's rows, the validation rows); read
+/// by two threads at once when a batch trains on two cores.
+pub trait EncodedRows: Sync {
     /// Number of network inputs a row.
     fn width(&self) -> usize;
     /// Writes row `i`'s inputs into `out` ([`EncodedRows::width`] long).

@@ -139,20 +139,24 @@ unsafe impl Send for Batch<'_> {}
 unsafe impl Sync for Batch<'_> {}
 
 /// A thread's own scratch: the transposed weights and weight gradient of a narrow layer.
-#[derive(Default)]
 struct Scratch {
     wt: Vec<f32>,
     gwt: Vec<f32>,
 }
 
 impl Scratch {
-    fn for_sizes(sizes: &[usize]) -> Scratch {
+    /// The scratch of `part` for a network of layer sizes `sizes`: the transposed weights of
+    /// its largest narrow layer (phase 1), and on the part that takes the narrow layers in
+    /// phase 2 their transposed gradient. Taken fallibly: a width comes from the options.
+    fn for_part(sizes: &[usize], part: usize) -> Result<Scratch> {
         let narrow = (0..sizes.len() - 1)
             .filter(|&l| sizes[l + 1] <= kernels::NARROW)
             .map(|l| sizes[l] * sizes[l + 1])
             .max()
             .unwrap_or(0);
-        Scratch { wt: vec![0.0; narrow], gwt: vec![0.0; narrow] }
+        let what = "a training batch's buffers";
+        let gwt = if part == NARROW_PART { narrow } else { 0 };
+        Ok(Scratch { wt: memory::zeroed(narrow, what)?, gwt: memory::zeroed(gwt, what)? })
     }
 }
 
@@ -500,24 +504,22 @@ impl TwoCores<'_> {
 
 /// Runs `train` with a [`TwoCores`] for batches of at most `bs` rows of a network of layer
 /// sizes `sizes` and `n_params` parameters (the helper thread started beside it and stopped
-/// after it, however it ends), or with `None` when the helper cannot start or the buffers
-/// cannot be had.
+/// after it, however it ends), or with `None` when the helper cannot start. The buffers, as
+/// large as those of a batch on one core (which `trainer::check_memory` counts), are taken
+/// fallibly: memory refused is the error.
 pub(super) fn with_two_cores<T>(
     sizes: &[usize],
     n_params: usize,
     bs: usize,
-    train: impl FnOnce(Option<&mut TwoCores<'_>>) -> T,
-) -> T {
-    let buffers = || -> Result<_> {
-        let what = "a training batch's buffers";
-        let layer = |n: usize| memory::zeroed::<f32>(bs * n, what);
-        let acts = sizes[1..].iter().map(|&n| layer(n)).collect::<Result<Vec<_>>>()?;
-        let deltas = sizes[1..].iter().map(|&n| layer(n)).collect::<Result<Vec<_>>>()?;
-        Ok((acts, deltas, memory::zeroed(n_params, what)?, layer(sizes[0])?))
-    };
-    let Ok((acts, deltas, grads, batch_x)) = buffers() else {
-        return train(None);
-    };
+    train: impl FnOnce(Option<&mut TwoCores<'_>>) -> Result<T>,
+) -> Result<T> {
+    let what = "a training batch's buffers";
+    let layer = |n: usize| memory::zeroed::<f32>(bs.saturating_mul(n), what);
+    let acts = sizes[1..].iter().map(|&n| layer(n)).collect::<Result<Vec<_>>>()?;
+    let deltas = sizes[1..].iter().map(|&n| layer(n)).collect::<Result<Vec<_>>>()?;
+    let (grads, batch_x) = (memory::zeroed(n_params, what)?, layer(sizes[0])?);
+    let (batch_y, row_loss) = (memory::zeroed(bs, what)?, memory::zeroed(bs, what)?);
+    let (here, there) = (Scratch::for_part(sizes, 0)?, Scratch::for_part(sizes, 1)?);
     let meet = Meetings {
         handed: AtomicU64::new(0),
         done: AtomicU64::new(0),
@@ -527,11 +529,12 @@ pub(super) fn with_two_cores<T>(
     };
     let waker = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
-        let helper_scratch = Scratch::for_sizes(sizes);
         let spawned = std::thread::Builder::new()
             .name("sqlml-train".into())
-            .spawn_scoped(scope, || helper(&meet, &waker, helper_scratch));
+            .spawn_scoped(scope, || helper(&meet, &waker, there));
         if spawned.is_err() {
+            // On one core, with its own buffers: these are given back first.
+            drop((acts, deltas, grads, batch_x, batch_y, row_loss, here));
             return train(None);
         }
         /// Stops the helper when training ends, by returning or by unwinding.
@@ -549,13 +552,13 @@ pub(super) fn with_two_cores<T>(
             meet: &meet,
             waker: &waker,
             count: 0,
-            scratch: Scratch::for_sizes(sizes),
+            scratch: here,
             acts,
             deltas,
             grads,
             batch_x,
-            batch_y: vec![0; bs],
-            row_loss: vec![0.0; bs],
+            batch_y,
+            row_loss,
         };
         train(Some(&mut two))
     })

@@ -4,8 +4,9 @@
 //! no order (the counts are integers), so that is what counting every text gives, and the same
 //! model, in the time of counting a fifth of the texts (`test_size` 0.2) instead of all of them
 //! again. The copy is made while the measured fit finishes, so only below [`COPIED_BELOW`]
-//! bytes of text. Above it, where both fits make the first pass over the n-grams seen twice,
-//! the measured fit makes the refit's ([`Marked`]) and counts with it, so the pass is made once.
+//! bytes of text. Above it, where both fits make the first pass over the n-grams seen twice
+//! with an explicit `min_df`, the measured fit makes the refit's ([`Marked`]) and counts with
+//! it, so the pass is made once.
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
@@ -29,7 +30,7 @@ thread_local! {
 pub(super) enum Left {
     /// Its counts, below [`COPIED_BELOW`] bytes of text.
     Counts(Box<Counted>),
-    /// From there on, its first pass, made over every row.
+    /// From there on, with an explicit `min_df`, its first pass, made over every row.
     Marks(Marked),
 }
 
@@ -51,7 +52,8 @@ pub(super) struct Counted {
 /// halves the same, so the same bits), with what it depends on beyond the rows: the refit takes
 /// it only if its own pass would be the same. The measured fit counts with it too: it lets
 /// through the n-grams seen twice in any texts, a superset of those seen twice in the
-/// training texts, and `min_df` (2 or more wherever the filter is used) keeps the same terms.
+/// training texts, and `min_df` (explicit, 2 or more: the only case this is made) keeps the
+/// same terms.
 pub(super) struct Marked {
     seen_twice: Arc<SeenTwice>,
     tokenizer: TokenizerConfig,
@@ -131,14 +133,18 @@ pub(super) fn count(
         .filter(|m| m.tokenizer == *tokenizer.config() && m.hi == hi && every_row(rows, m.rows))
         .map(|m| m.seen_twice);
     // Counts are left only if the refit (of the held-out texts too) will take them; else, from
-    // the first pass on, the first pass over every row.
+    // the first pass on, the first pass over every row, with an explicit `min_df` only: an
+    // automatic one is chosen from the first pass's count of distinct n-grams, which over every
+    // row would let the held-out texts choose the measured fit's.
     let (leave, mark_every_row) = match leave {
         Some((held_out, y)) => {
             let every = bytes + pipeline::text_bytes_of(text, held_out);
             if reusable(counting, every, seen_twice_from) {
                 (Some((held_out, y)), None)
-            } else {
+            } else if settings.min_df != AUTO_MIN_DF {
                 (None, Some((rows.len() + held_out.len(), every)))
+            } else {
+                (None, None)
             }
         }
         None => (None, None),

@@ -578,12 +578,12 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
     assert!(left.is_some());
     assert!(matches!(left, Some(counts::Left::Counts(_))));
     // Not left: with rows, or where the refit (of every text) would make the first pass (whose
-    // filter is left instead).
+    // filter is left instead with an explicit `min_df`, not with this automatic one).
     let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::TfIdf, usize::MAX, leave());
     assert!(left.is_none());
     let all_bytes: usize = texts.iter().map(String::len).sum();
     let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes, leave());
-    assert!(matches!(left, Some(counts::Left::Marks(_))));
+    assert!(left.is_none());
     let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes + 1, leave());
     assert!(matches!(left, Some(counts::Left::Counts(_))));
     // Taken by a refit that counts the same, not by one with another tokenizer: the same model.
@@ -603,11 +603,12 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
     }
 }
 
-/// Where both fits make the first pass over the n-grams seen twice, the measured fit makes it
-/// over every row and leaves it; the refit on every row takes it when its own would be the
-/// same (the same tokenizer and n-grams, every row in order), and both fits make the models
-/// they make without it: by class and in rows (TF-IDF), with `min_df` 2 (the filter used) and
-/// automatic (the filter made, left, and not used at this size).
+/// Where both fits make the first pass over the n-grams seen twice with an explicit `min_df`,
+/// the measured fit makes it over every row and leaves it; the refit on every row takes it when
+/// its own would be the same (the same tokenizer and n-grams, every row in order), and both
+/// fits make the models they make without it, by class and in rows (TF-IDF). With an automatic
+/// `min_df`, chosen from the first pass's count of distinct n-grams, nothing is left (the
+/// held-out texts would choose the measured fit's), and each fit makes its own.
 #[test]
 fn the_first_pass_is_made_once_for_both_fits() {
     let texts = zipf_texts(4000, 30, 3000, 12);
@@ -637,9 +638,10 @@ fn the_first_pass_is_made_once_for_both_fits() {
     let marks_reused = || counts::MARKS_REUSED.with(std::cell::Cell::get);
     let plain = TokenizerConfig::default();
     let stemmed = TokenizerConfig { stem: true, ..plain.clone() };
-    for (weighting, min_df, used) in
-        [(Weighting::Count, 2, true), (Weighting::TfIdf, 2, true), (Weighting::Count, AUTO_MIN_DF, false)]
+    for (weighting, min_df) in [(Weighting::Count, 2), (Weighting::TfIdf, 2), (Weighting::Count, AUTO_MIN_DF)]
     {
+        // (At this size an automatic `min_df` is 1: the filter is made and not used.)
+        let used = min_df != AUTO_MIN_DF;
         let settings = |ngrams| TextSettings {
             ngrams,
             min_df,
@@ -663,6 +665,10 @@ fn the_first_pass_is_made_once_for_both_fits() {
         let Fitted { model, left, distinct, .. } = fit(&train, &plain, &pairs, 0, leave());
         assert!(bytes(&model) == measured, "{what}");
         assert_eq!(distinct.1, used, "{what}");
+        if !used {
+            assert!(left.is_none(), "{what}");
+            continue;
+        }
         assert!(matches!(left, Some(counts::Left::Marks(_))), "{what}");
         let before = marks_reused();
         let reuse = counts::Reuse::From(left.unwrap());
