@@ -56,7 +56,7 @@ pub mod lookup;
 pub mod network;
 pub mod params;
 pub mod trainer;
-mod two_cores;
+pub(crate) mod two_cores;
 
 use crate::models::control::Control;
 use crate::models::data::{Dataset, Input, Value, class_ids};

@@ -50,11 +50,11 @@ const WORTH_FROM_ROWS: usize = 64;
 /// See [`WORTH_FROM`].
 const WORTH_AT_ANY_BATCH: usize = 6 << 20;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 thread_local! {
-    /// Tests: train on two cores whatever the size (`Some(true)`; never with dropout) or on one
-    /// (`Some(false)`).
-    pub(super) static FORCE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    /// Tests and the fuzzer: train on two cores whatever the size (`Some(true)`; never with
+    /// dropout) or on one (`Some(false)`), on this thread.
+    pub(crate) static FORCE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
 }
 
 /// Whether batches of `bs` rows of `net` train on two cores: a second CPU, no dropout, and
@@ -63,7 +63,7 @@ pub(super) fn worth_it(net: &Network, bs: usize, dropout: f32) -> bool {
     if dropout > 0.0 || bs < 2 || !Control::second_cpu() {
         return false;
     }
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     if let Some(force) = FORCE.with(std::cell::Cell::get) {
         return force;
     }
