@@ -164,6 +164,107 @@ pub fn softmax(row: &mut [f32]) {
     }
 }
 
+/// One layer's outputs `out` from its inputs `input` (rows of `n_in`), weights `w` and biases
+/// `bias` (`n_out` outputs); a hidden layer's through the ReLU. A narrow layer (at most
+/// [`kernels::NARROW`] outputs) goes through its weights transposed into `wt`. Each row's
+/// outputs depend on that row only.
+pub(super) fn layer_forward(
+    (input, out): (&[f32], &mut [f32]),
+    (w, bias): (&[f32], &[f32]),
+    (n_in, n_out): (usize, usize),
+    hidden: bool,
+    wt: &mut [f32],
+) {
+    if n_out <= kernels::NARROW {
+        let wt = &mut wt[..n_in * n_out];
+        kernels::transpose(w, wt, n_in, n_out);
+        kernels::forward_narrow(input, wt, bias, out, n_in, n_out);
+        if hidden {
+            out.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    } else {
+        // One-hot inputs and inactive ReLU units are zeros, which the kernel skips.
+        kernels::forward(input, w, bias, out, n_in, n_out, hidden);
+    }
+}
+
+/// The rows `units` of a layer's weight gradient (`n_in × n_out`) into `grads_w`: each entry
+/// the sum over the batch's rows, in row order, of an input times an output's gradient
+/// (`input`, `delta`: every row of the batch). A narrow layer's is made whole (`units` all of
+/// `0..n_in`), transposed in `gwt` first.
+pub(super) fn weight_gradient(
+    (input, delta): (&[f32], &[f32]),
+    (n_in, n_out): (usize, usize),
+    units: std::ops::Range<usize>,
+    grads_w: &mut [f32],
+    gwt: &mut [f32],
+) {
+    let b = delta.len() / n_out.max(1);
+    if n_out <= kernels::NARROW {
+        debug_assert_eq!(units, 0..n_in, "a narrow layer's gradient is made whole");
+        let gwt = &mut gwt[..n_in * n_out];
+        kernels::weight_gradient_narrow(input, delta, gwt, n_in, n_out);
+        for (kk, row) in grads_w.chunks_exact_mut(n_out).enumerate() {
+            for (j, g) in row.iter_mut().enumerate() {
+                *g = gwt[j * n_in + kk];
+            }
+        }
+    } else {
+        let a = ArrayView2::from_shape((b, n_in), input).expect("shape");
+        let a = a.slice(s![.., units.clone()]);
+        let d = ArrayView2::from_shape((b, n_out), delta).expect("shape");
+        let mut gw = ArrayViewMut2::from_shape((units.len(), n_out), grads_w).expect("shape");
+        general_mat_mul(1.0, &a.t(), &d, 0.0, &mut gw);
+    }
+}
+
+/// Adds the L2 term `2 · l2 · w` to the weight gradients `grads_w` of weights `w`.
+pub(super) fn add_l2(grads_w: &mut [f32], w: &[f32], l2: f32) {
+    if l2 > 0.0 {
+        for (g, &wv) in grads_w.iter_mut().zip(w) {
+            *g += 2.0 * l2 * wv;
+        }
+    }
+}
+
+/// A layer's bias gradient `gb`: the sum of its output gradients `delta` over the rows, in
+/// row order.
+pub(super) fn bias_gradient(delta: &[f32], gb: &mut [f32]) {
+    gb.fill(0.0);
+    for row in delta.chunks_exact(gb.len().max(1)) {
+        for (g, &dv) in gb.iter_mut().zip(row) {
+            *g += dv;
+        }
+    }
+}
+
+/// The gradient `prev` with respect to the previous layer's pre-activations, from this layer's
+/// output gradients `delta`, weights `w` and the previous layer's activations `act` (the same
+/// rows; each row's from that row only): `delta · wᵀ`, zero where the ReLU was off, times
+/// `scale` (dropout's). A narrow layer goes through its weights transposed into `wt`.
+pub(super) fn backprop(
+    (delta, w, act): (&[f32], &[f32], &[f32]),
+    prev: &mut [f32],
+    (n_in, n_out): (usize, usize),
+    scale: f32,
+    wt: &mut [f32],
+) {
+    if n_out <= kernels::NARROW {
+        let wt = &mut wt[..n_in * n_out];
+        kernels::transpose(w, wt, n_in, n_out);
+        kernels::backprop_narrow(delta, wt, act, prev, scale, n_in, n_out);
+    } else {
+        let rows = delta.len() / n_out.max(1);
+        let d = ArrayView2::from_shape((rows, n_out), delta).expect("shape");
+        let wv = ArrayView2::from_shape((n_in, n_out), w).expect("shape");
+        let mut p = ArrayViewMut2::from_shape((rows, n_in), &mut *prev).expect("shape");
+        general_mat_mul(1.0, &d, &wv.t(), 0.0, &mut p);
+        for (pv, &a) in prev.iter_mut().zip(act) {
+            *pv = if a > 0.0 { *pv * scale } else { 0.0 };
+        }
+    }
+}
+
 /// Buffers for batched forward and backward passes of up to `capacity` rows.
 #[derive(Debug)]
 pub struct Workspace {
@@ -248,17 +349,7 @@ impl Workspace {
             let (w_off, b_off) = net.offsets(l);
             let hidden = l + 1 < layers;
             let w = &net.params[w_off..b_off];
-            if n_out <= kernels::NARROW {
-                let wt = &mut self.transposed[..n_in * n_out];
-                kernels::transpose(w, wt, n_in, n_out);
-                kernels::forward_narrow(input, wt, net.bias(l), out, n_in, n_out);
-                if hidden {
-                    out.iter_mut().for_each(|v| *v = v.max(0.0));
-                }
-            } else {
-                // One-hot inputs and inactive ReLU units are zeros, which the kernel skips.
-                kernels::forward(input, w, net.bias(l), out, n_in, n_out, hidden);
-            }
+            layer_forward((input, out), (w, net.bias(l)), (n_in, n_out), hidden, &mut self.transposed);
             if let (true, Some((rng, p))) = (hidden, &mut dropout)
                 && *p > 0.0
             {
@@ -310,52 +401,13 @@ impl Workspace {
             let input =
                 if l == 0 { x } else { &self.acts[l - 1].as_slice().expect("contiguous")[..b * n_in] };
             let w = &net.params[w_off..b_off];
-            let narrow = n_out <= kernels::NARROW;
-            if narrow {
-                let gwt = &mut self.transposed_grad[..n_in * n_out];
-                kernels::weight_gradient_narrow(input, delta, gwt, n_in, n_out);
-                for (kk, row) in grads_w.chunks_exact_mut(n_out).enumerate() {
-                    for (j, g) in row.iter_mut().enumerate() {
-                        *g = gwt[j * n_in + kk];
-                    }
-                }
-            } else {
-                let a = ArrayView2::from_shape((b, n_in), input).expect("shape");
-                let d = ArrayView2::from_shape((b, n_out), delta).expect("shape");
-                let mut gw = ArrayViewMut2::from_shape((n_in, n_out), &mut *grads_w).expect("shape");
-                general_mat_mul(1.0, &a.t(), &d, 0.0, &mut gw);
-            }
-            if l2 > 0.0 {
-                for (g, &wv) in grads_w.iter_mut().zip(w) {
-                    *g += 2.0 * l2 * wv;
-                }
-            }
-            {
-                let gb = &mut grads_rest[..n_out];
-                gb.fill(0.0);
-                for row in delta.chunks_exact(n_out) {
-                    for (g, &dv) in gb.iter_mut().zip(row) {
-                        *g += dv;
-                    }
-                }
-            }
+            weight_gradient((input, delta), (n_in, n_out), 0..n_in, grads_w, &mut self.transposed_grad);
+            add_l2(grads_w, w, l2);
+            bias_gradient(delta, &mut grads_rest[..n_out]);
             if l > 0 {
                 let prev = &mut deltas_before[l - 1].as_slice_mut().expect("contiguous")[..b * n_in];
                 let act = &self.acts[l - 1].as_slice().expect("contiguous")[..b * n_in];
-                if narrow {
-                    let wt = &mut self.transposed[..n_in * n_out];
-                    kernels::transpose(w, wt, n_in, n_out);
-                    kernels::backprop_narrow(delta, wt, act, prev, self.scale, n_in, n_out);
-                } else {
-                    let d = ArrayView2::from_shape((b, n_out), delta).expect("shape");
-                    let wv = ArrayView2::from_shape((n_in, n_out), w).expect("shape");
-                    let mut p = ArrayViewMut2::from_shape((b, n_in), &mut *prev).expect("shape");
-                    general_mat_mul(1.0, &d, &wv.t(), 0.0, &mut p);
-                    let scale = self.scale;
-                    for (pv, &a) in prev.iter_mut().zip(act) {
-                        *pv = if a > 0.0 { *pv * scale } else { 0.0 };
-                    }
-                }
+                backprop((delta, w, act), prev, (n_in, n_out), self.scale, &mut self.transposed);
             }
         }
     }

@@ -24,13 +24,11 @@
 
 use super::adam::{Adam, Rule};
 use super::kernels;
-use super::network::{Network, softmax};
+use super::network::{Network, add_l2, backprop, bias_gradient, layer_forward, softmax, weight_gradient};
 use super::trainer::EncodedRows;
 use crate::models::control::Control;
 use crate::models::memory;
 use crate::{Error, Result};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2, s};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
@@ -204,17 +202,7 @@ impl Batch<'_> {
                 let out = self.acts[l].part(span(n_out));
                 let (w_off, b_off) = net.offsets(l);
                 let (w, bias) = (&params[w_off..b_off], &params[b_off..b_off + n_out]);
-                let hidden = l + 1 < layers;
-                if n_out <= kernels::NARROW {
-                    let wt = &mut scratch.wt[..n_in * n_out];
-                    kernels::transpose(w, wt, n_in, n_out);
-                    kernels::forward_narrow(input, wt, bias, out, n_in, n_out);
-                    if hidden {
-                        out.iter_mut().for_each(|v| *v = v.max(0.0));
-                    }
-                } else {
-                    kernels::forward(input, w, bias, out, n_in, n_out, hidden);
-                }
+                layer_forward((input, out), (w, bias), (n_in, n_out), l + 1 < layers, &mut scratch.wt);
             }
             // The softmax, each row's loss term and the output gradient, as
             // `Workspace::softmax_cross_entropy` makes them.
@@ -242,20 +230,8 @@ impl Batch<'_> {
                 let delta = self.deltas[l].read(span(n_out));
                 let prev = self.deltas[l - 1].part(span(n_in));
                 let act = self.acts[l - 1].read(span(n_in));
-                if n_out <= kernels::NARROW {
-                    let wt = &mut scratch.wt[..n_in * n_out];
-                    kernels::transpose(w, wt, n_in, n_out);
-                    kernels::backprop_narrow(delta, wt, act, prev, 1.0, n_in, n_out);
-                } else {
-                    let n = rows.len();
-                    let dv = ArrayView2::from_shape((n, n_out), delta).expect("shape");
-                    let wv = ArrayView2::from_shape((n_in, n_out), w).expect("shape");
-                    let mut pv = ArrayViewMut2::from_shape((n, n_in), &mut *prev).expect("shape");
-                    general_mat_mul(1.0, &dv, &wv.t(), 0.0, &mut pv);
-                    for (pv, &a) in prev.iter_mut().zip(act) {
-                        *pv = if a > 0.0 { *pv } else { 0.0 };
-                    }
-                }
+                // (Without dropout the scale is 1.)
+                backprop((delta, w, act), prev, (n_in, n_out), 1.0, &mut scratch.wt);
             }
         }
     }
@@ -291,39 +267,13 @@ impl Batch<'_> {
                 if !units.is_empty() {
                     let weights = w_off + units.start * n_out..w_off + units.end * n_out;
                     let grads_w = self.grads.part(weights.clone());
-                    if narrow {
-                        let gwt = &mut scratch.gwt[..n_in * n_out];
-                        kernels::weight_gradient_narrow(input, delta, gwt, n_in, n_out);
-                        for (kk, row) in grads_w.chunks_exact_mut(n_out).enumerate() {
-                            for (j, g) in row.iter_mut().enumerate() {
-                                *g = gwt[j * n_in + kk];
-                            }
-                        }
-                    } else {
-                        let a = ArrayView2::from_shape((b, n_in), input).expect("shape");
-                        let a = a.slice(s![.., units.clone()]);
-                        let dv = ArrayView2::from_shape((b, n_out), delta).expect("shape");
-                        let mut gw =
-                            ArrayViewMut2::from_shape((units.len(), n_out), &mut *grads_w).expect("shape");
-                        general_mat_mul(1.0, &a.t(), &dv, 0.0, &mut gw);
-                    }
-                    if self.l2 > 0.0 {
-                        let w = self.params.read(weights.clone());
-                        for (g, &wv) in grads_w.iter_mut().zip(w) {
-                            *g += 2.0 * self.l2 * wv;
-                        }
-                    }
+                    weight_gradient((input, delta), (n_in, n_out), units, grads_w, &mut scratch.gwt);
+                    add_l2(grads_w, self.params.read(weights.clone()), self.l2);
                     update(weights);
                 }
                 if part == if narrow { NARROW_PART } else { 1 - NARROW_PART } {
                     let biases = b_off..b_off + n_out;
-                    let gb = self.grads.part(biases.clone());
-                    gb.fill(0.0);
-                    for row in delta.chunks_exact(n_out) {
-                        for (g, &dv) in gb.iter_mut().zip(row) {
-                            *g += dv;
-                        }
-                    }
+                    bias_gradient(delta, self.grads.part(biases.clone()));
                     update(biases);
                 }
             }
