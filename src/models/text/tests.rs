@@ -530,74 +530,110 @@ fn refit_from_the_measured_counts(texts: &[String], k: usize) {
     }
 }
 
-/// A fit leaves its counts only when the refit can count on them: counted by class, with no
-/// first pass over the n-grams seen twice in either fit; and a refit whose counting differs
-/// (another tokenizer here) counts every text, to the same model.
-#[test]
-fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
-    let texts = zipf_texts(3000, 30, 3000, 11);
-    let col =
-        Column { name: "body".into(), data: ColumnData::texts(texts.iter().cloned().map(Some).collect()) };
-    let held_out: Vec<usize> = (0..texts.len()).filter(|i| i % 4 == 1).collect();
-    let train: Vec<usize> = (0..texts.len()).filter(|i| i % 4 != 1).collect();
-    let all: Vec<usize> = (0..texts.len()).collect();
-    let class = |r: &usize| (*r % 3) as u32;
-    let (y_train, y_held, y_all): (Vec<u32>, Vec<u32>, Vec<u32>) = (
-        train.iter().map(class).collect(),
-        held_out.iter().map(class).collect(),
-        all.iter().map(class).collect(),
-    );
-    let classes: Vec<Value> = (0..3).map(|c| Value::Text(format!("class {c}"))).collect();
-    let settings = |weighting| TextSettings {
-        ngrams: (1, 2),
-        min_df: AUTO_MIN_DF,
+/// Multinomial NB settings of `ngrams`, `min_df` and `weighting` (α 1, learned priors).
+fn multinomial(ngrams: (u8, u8), min_df: u32, weighting: Weighting) -> TextSettings {
+    TextSettings {
+        ngrams,
+        min_df,
         max_features: None,
         weighting,
         algorithm: Algorithm::Multinomial,
         alpha: 1.0,
         priors: Priors::Learned,
-    };
-    let fit = |rows: &[usize], y: &[u32], config: TokenizerConfig, weighting, from, reuse| {
+    }
+}
+
+/// Zipf texts of three classes (text `i` of class `i % 3`), with the rows held out (every
+/// `every`-th from `offset`), those that train and all of them: for the tests of what a
+/// measured fit leaves for the refit on every row.
+struct Split {
+    texts: Vec<String>,
+    col: Column,
+    train: Vec<usize>,
+    held_out: Vec<usize>,
+    all: Vec<usize>,
+}
+
+impl Split {
+    fn new(n: usize, seed: u64, (every, offset): (usize, usize)) -> Split {
+        let texts = zipf_texts(n, 30, 3000, seed);
+        let col = Column {
+            name: "body".into(),
+            data: ColumnData::texts(texts.iter().cloned().map(Some).collect()),
+        };
+        let (held_out, train) = (0..n).partition(|i| i % every == offset);
+        Split { texts, col, train, held_out, all: (0..n).collect() }
+    }
+
+    fn y_of(rows: &[usize]) -> Vec<u32> {
+        rows.iter().map(|r| (r % 3) as u32).collect()
+    }
+
+    /// The measured fit's counting, which leaves for the refit what it can.
+    fn leave(&self) -> counts::Reuse<'_> {
+        counts::Reuse::Leave { held_out: &self.held_out, y: Self::y_of(&self.held_out) }
+    }
+
+    fn fit(
+        &self,
+        rows: &[usize],
+        config: &TokenizerConfig,
+        settings: &TextSettings,
+        seen_twice_from: usize,
+        reuse: counts::Reuse<'_>,
+    ) -> Fitted {
         TextModel::fit(
-            &col,
-            (rows, y),
-            classes.clone(),
-            Tokenizer::new(config),
-            settings(weighting),
-            from,
+            &self.col,
+            (rows, &Self::y_of(rows)),
+            (0..3).map(|c| Value::Text(format!("class {c}"))).collect(),
+            Tokenizer::new(config.clone()),
+            settings.clone(),
+            seen_twice_from,
             reuse,
             true,
             &Control::new(),
         )
         .unwrap()
+    }
+}
+
+/// A fit leaves its counts only when the refit can count on them: counted by class, with no
+/// first pass over the n-grams seen twice in either fit; and a refit whose counting differs
+/// (another tokenizer here) counts every text, to the same model.
+#[test]
+fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
+    let split = Split::new(3000, 11, (4, 1));
+    let (train, all) = (&split.train, &split.all);
+    let settings = |weighting| multinomial((1, 2), AUTO_MIN_DF, weighting);
+    let fit = |rows: &[usize], config: TokenizerConfig, weighting, from, reuse| {
+        split.fit(rows, &config, &settings(weighting), from, reuse)
     };
-    let leave = || counts::Reuse::Leave { held_out: &held_out, y: y_held.clone() };
+    let leave = || split.leave();
     let plain = TokenizerConfig::default();
     // Left: by class, far from the first pass.
-    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, usize::MAX, leave());
+    let Fitted { left, .. } = fit(train, plain.clone(), Weighting::Count, usize::MAX, leave());
     assert!(left.is_some());
     assert!(matches!(left, Some(counts::Left::Counts(_))));
     // Not left: with rows, or where the refit (of every text) would make the first pass (whose
     // filter is left instead with an explicit `min_df`, not with this automatic one).
-    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::TfIdf, usize::MAX, leave());
+    let Fitted { left, .. } = fit(train, plain.clone(), Weighting::TfIdf, usize::MAX, leave());
     assert!(left.is_none());
-    let all_bytes: usize = texts.iter().map(String::len).sum();
-    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes, leave());
+    let all_bytes: usize = split.texts.iter().map(String::len).sum();
+    let Fitted { left, .. } = fit(train, plain.clone(), Weighting::Count, all_bytes, leave());
     assert!(left.is_none());
-    let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, all_bytes + 1, leave());
+    let Fitted { left, .. } = fit(train, plain.clone(), Weighting::Count, all_bytes + 1, leave());
     assert!(matches!(left, Some(counts::Left::Counts(_))));
     // Taken by a refit that counts the same, not by one with another tokenizer: the same model.
-    let every =
-        bytes(&fit(&all, &y_all, plain.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
+    let every = bytes(&fit(all, plain.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
     let stemmed = TokenizerConfig { stem: true, ..plain.clone() };
     let every_stemmed =
-        bytes(&fit(&all, &y_all, stemmed.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
+        bytes(&fit(all, stemmed.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
     assert!(every != every_stemmed);
     for (config, expected, reused) in [(plain.clone(), &every, 1), (stemmed, &every_stemmed, 0)] {
-        let Fitted { left, .. } = fit(&train, &y_train, plain.clone(), Weighting::Count, usize::MAX, leave());
+        let Fitted { left, .. } = fit(train, plain.clone(), Weighting::Count, usize::MAX, leave());
         let before = counts::REUSED.with(std::cell::Cell::get);
         let reuse = counts::Reuse::From(left.unwrap());
-        let Fitted { model: m, .. } = fit(&all, &y_all, config, Weighting::Count, usize::MAX, reuse);
+        let Fitted { model: m, .. } = fit(all, config, Weighting::Count, usize::MAX, reuse);
         assert_eq!(counts::REUSED.with(std::cell::Cell::get) - before, reused);
         assert!(bytes(&m) == *expected);
     }
@@ -611,30 +647,12 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
 /// held-out texts would choose the measured fit's), and each fit makes its own.
 #[test]
 fn the_first_pass_is_made_once_for_both_fits() {
-    let texts = zipf_texts(4000, 30, 3000, 12);
-    let col =
-        Column { name: "body".into(), data: ColumnData::texts(texts.iter().cloned().map(Some).collect()) };
-    let held_out: Vec<usize> = (0..texts.len()).filter(|i| i % 5 == 2).collect();
-    let train: Vec<usize> = (0..texts.len()).filter(|i| i % 5 != 2).collect();
-    let all: Vec<usize> = (0..texts.len()).collect();
-    let class = |r: &usize| (*r % 3) as u32;
-    let y_of = |rows: &[usize]| -> Vec<u32> { rows.iter().map(class).collect() };
-    let classes: Vec<Value> = (0..3).map(|c| Value::Text(format!("class {c}"))).collect();
+    let split = Split::new(4000, 12, (5, 2));
+    let (train, all) = (&split.train, &split.all);
     let fit = |rows: &[usize], config: &TokenizerConfig, settings: &TextSettings, from, reuse| {
-        TextModel::fit(
-            &col,
-            (rows, &y_of(rows)),
-            classes.clone(),
-            Tokenizer::new(config.clone()),
-            settings.clone(),
-            from,
-            reuse,
-            true,
-            &Control::new(),
-        )
-        .unwrap()
+        split.fit(rows, config, settings, from, reuse)
     };
-    let leave = || counts::Reuse::Leave { held_out: &held_out, y: y_of(&held_out) };
+    let leave = || split.leave();
     let marks_reused = || counts::MARKS_REUSED.with(std::cell::Cell::get);
     let plain = TokenizerConfig::default();
     let stemmed = TokenizerConfig { stem: true, ..plain.clone() };
@@ -642,27 +660,19 @@ fn the_first_pass_is_made_once_for_both_fits() {
     {
         // (At this size an automatic `min_df` is 1: the filter is made and not used.)
         let used = min_df != AUTO_MIN_DF;
-        let settings = |ngrams| TextSettings {
-            ngrams,
-            min_df,
-            max_features: None,
-            weighting,
-            algorithm: Algorithm::Multinomial,
-            alpha: 1.0,
-            priors: Priors::Learned,
-        };
+        let settings = |ngrams| multinomial(ngrams, min_df, weighting);
         let pairs = settings((1, 2));
         let what = format!("{weighting:?}, min_df {min_df}");
         // Without a first pass, and with each fit's own.
-        let measured = bytes(&fit(&train, &plain, &pairs, usize::MAX, counts::Reuse::No).model);
-        let own = fit(&train, &plain, &pairs, 0, counts::Reuse::No);
+        let measured = bytes(&fit(train, &plain, &pairs, usize::MAX, counts::Reuse::No).model);
+        let own = fit(train, &plain, &pairs, 0, counts::Reuse::No);
         assert_eq!(own.distinct.1, used, "{what}");
         assert!(bytes(&own.model) == measured, "{what}");
-        let every = bytes(&fit(&all, &plain, &pairs, usize::MAX, counts::Reuse::No).model);
-        assert!(bytes(&fit(&all, &plain, &pairs, 0, counts::Reuse::No).model) == every, "{what}");
+        let every = bytes(&fit(all, &plain, &pairs, usize::MAX, counts::Reuse::No).model);
+        assert!(bytes(&fit(all, &plain, &pairs, 0, counts::Reuse::No).model) == every, "{what}");
 
         // The measured fit's pass, over every row: the same measured model; left, and taken.
-        let Fitted { model, left, distinct, .. } = fit(&train, &plain, &pairs, 0, leave());
+        let Fitted { model, left, distinct, .. } = fit(train, &plain, &pairs, 0, leave());
         assert!(bytes(&model) == measured, "{what}");
         assert_eq!(distinct.1, used, "{what}");
         if !used {
@@ -672,7 +682,7 @@ fn the_first_pass_is_made_once_for_both_fits() {
         assert!(matches!(left, Some(counts::Left::Marks(_))), "{what}");
         let before = marks_reused();
         let reuse = counts::Reuse::From(left.unwrap());
-        let refit = fit(&all, &plain, &pairs, 0, reuse);
+        let refit = fit(all, &plain, &pairs, 0, reuse);
         assert_eq!(marks_reused() - before, 1, "{what}");
         assert!(bytes(&refit.model) == every, "{what}");
         assert_eq!(refit.distinct.1, used, "{what}");
@@ -682,9 +692,9 @@ fn the_first_pass_is_made_once_for_both_fits() {
         let trigrams = settings((1, 3));
         let other_rows: Vec<usize> = all.iter().rev().copied().collect();
         for (rows, config, settings) in
-            [(&all, &stemmed, &pairs), (&all, &plain, &trigrams), (&other_rows, &plain, &pairs)]
+            [(all, &stemmed, &pairs), (all, &plain, &trigrams), (&other_rows, &plain, &pairs)]
         {
-            let Fitted { left, .. } = fit(&train, &plain, &pairs, 0, leave());
+            let Fitted { left, .. } = fit(train, &plain, &pairs, 0, leave());
             let before = marks_reused();
             let reuse = counts::Reuse::From(left.unwrap());
             let m = bytes(&fit(rows, config, settings, 0, reuse).model);
@@ -711,15 +721,7 @@ fn counting_only_what_is_seen_twice_gives_the_same_model() {
             ((1, 3), 2, Weighting::Count, rows_k),
             ((1, 2), 3, Weighting::TfIdf, rows_k),
         ] {
-            let settings = TextSettings {
-                ngrams,
-                min_df,
-                max_features: None,
-                weighting,
-                algorithm: Algorithm::Multinomial,
-                alpha: 1.0,
-                priors: Priors::Learned,
-            };
+            let settings = multinomial(ngrams, min_df, weighting);
             let (all, (_, estimated)) = fitted_bytes_of(&texts, k, settings.clone(), usize::MAX);
             assert!(!estimated);
             let (twice, (distinct, estimated)) = fitted_bytes_of(&texts, k, settings, 0);
