@@ -164,6 +164,24 @@ pub fn softmax(row: &mut [f32]) {
     }
 }
 
+/// One row of [`Workspace::softmax_cross_entropy`]: its scores `p` turned into probabilities,
+/// its output gradient `d` (`weight · (p − onehot(t)) · inv_b`), and its loss term
+/// `weight · −ln p[t]` returned.
+pub(super) fn softmax_cross_entropy_row(
+    p: &mut [f32],
+    d: &mut [f32],
+    t: u32,
+    weight: f32,
+    inv_b: f32,
+) -> f64 {
+    softmax(p);
+    for (k, (dv, &pv)) in d.iter_mut().zip(p.iter()).enumerate() {
+        let target = if k == t as usize { 1.0 } else { 0.0 };
+        *dv = weight * (pv - target) * inv_b;
+    }
+    f64::from(weight) * -f64::from(p[t as usize].max(1e-30)).ln()
+}
+
 /// One layer's outputs `out` from its inputs `input` (rows of `n_in`), weights `w` and biases
 /// `bias` (`n_out` outputs); a hidden layer's through the ReLU. A narrow layer (at most
 /// [`kernels::NARROW`] outputs) goes through its weights transposed into `wt`. Each row's
@@ -375,13 +393,7 @@ impl Workspace {
         for ((mut p, mut d), &t) in probs.rows_mut().into_iter().zip(delta.rows_mut()).zip(y) {
             let p = p.as_slice_mut().expect("contiguous");
             let d = d.as_slice_mut().expect("contiguous");
-            softmax(p);
-            let w = class_weight[t as usize];
-            loss += f64::from(w) * -f64::from(p[t as usize].max(1e-30)).ln();
-            for (k, (dv, &pv)) in d.iter_mut().zip(p.iter()).enumerate() {
-                let target = if k == t as usize { 1.0 } else { 0.0 };
-                *dv = w * (pv - target) * inv_b;
-            }
+            loss += softmax_cross_entropy_row(p, d, t, class_weight[t as usize], inv_b);
         }
         loss
     }

@@ -24,7 +24,9 @@
 
 use super::adam::{Adam, Rule};
 use super::kernels;
-use super::network::{Network, add_l2, backprop, bias_gradient, layer_forward, softmax, weight_gradient};
+use super::network::{
+    Network, add_l2, backprop, bias_gradient, layer_forward, softmax_cross_entropy_row, weight_gradient,
+};
 use super::trainer::EncodedRows;
 use crate::models::control::Control;
 use crate::models::memory;
@@ -204,8 +206,8 @@ impl Batch<'_> {
                 let (w, bias) = (&params[w_off..b_off], &params[b_off..b_off + n_out]);
                 layer_forward((input, out), (w, bias), (n_in, n_out), l + 1 < layers, &mut scratch.wt);
             }
-            // The softmax, each row's loss term and the output gradient, as
-            // `Workspace::softmax_cross_entropy` makes them.
+            // The softmax, each row's loss term and the output gradient (the loss terms are
+            // summed in row order by the calling thread, as the one-core step sums them).
             let k = sizes[layers];
             let inv_b = 1.0 / b as f32;
             let probs = self.acts[layers - 1].part(span(k));
@@ -214,13 +216,7 @@ impl Batch<'_> {
             for (((p, dl), &t), loss) in
                 probs.chunks_exact_mut(k).zip(delta.chunks_exact_mut(k)).zip(&*batch_y).zip(row_loss)
             {
-                softmax(p);
-                let w = self.class_weight[t as usize];
-                *loss = f64::from(w) * -f64::from(p[t as usize].max(1e-30)).ln();
-                for (c, (dv, &pv)) in dl.iter_mut().zip(p.iter()).enumerate() {
-                    let target = if c == t as usize { 1.0 } else { 0.0 };
-                    *dv = w * (pv - target) * inv_b;
-                }
+                *loss = softmax_cross_entropy_row(p, dl, t, self.class_weight[t as usize], inv_b);
             }
             // Each layer's gradient from the next one's, as `Workspace::backward` makes it.
             for l in (1..layers).rev() {
@@ -358,19 +354,28 @@ fn helper(meet: &Meetings, waker: &std::sync::Mutex<Option<std::thread::Thread>>
 
 /// The calling thread's side of training on two cores: [`TwoCores::step`] a batch at a time.
 pub(super) struct TwoCores<'m> {
-    meet: &'m Meetings,
-    waker: &'m std::sync::Mutex<Option<std::thread::Thread>>,
-    count: u64,
-    scratch: Scratch,
+    here: Here<'m>,
     acts: Vec<Vec<f32>>,
     deltas: Vec<Vec<f32>>,
     grads: Vec<f32>,
     batch_x: Vec<f32>,
     batch_y: Vec<u32>,
     row_loss: Vec<f64>,
+    /// `acts` and `deltas` as each step hands them over (kept to be refilled, not made again
+    /// a batch).
+    shared: (Vec<Shared<f32>>, Vec<Shared<f32>>),
 }
 
-impl TwoCores<'_> {
+/// The calling thread's part in the meetings: the meetings, how to wake the helper, the
+/// phases handed over so far, and its own scratch.
+struct Here<'m> {
+    meet: &'m Meetings,
+    waker: &'m std::sync::Mutex<Option<std::thread::Thread>>,
+    count: u64,
+    scratch: Scratch,
+}
+
+impl Here<'_> {
     /// Hands `phase` over and runs part 0 of it here, then waits for the helper's part.
     fn meet(&mut self, phase: Phase, batch: &Batch<'_>) -> Result<()> {
         self.count += 1;
@@ -408,7 +413,9 @@ impl TwoCores<'_> {
         }
         Ok(())
     }
+}
 
+impl TwoCores<'_> {
     /// One gradient step on the rows `rows` of `x` (at most the batch size), as
     /// `Workspace::forward`, `softmax_cross_entropy`, `backward` and [`Adam::step`] make it;
     /// returns the sum of the rows' loss terms.
@@ -424,8 +431,11 @@ impl TwoCores<'_> {
     ) -> Result<f64> {
         let rule = adam.advance();
         let (m, v) = adam.moments_mut();
-        let acts: Vec<Shared<f32>> = self.acts.iter_mut().map(|a| Shared::of(a)).collect();
-        let deltas: Vec<Shared<f32>> = self.deltas.iter_mut().map(|a| Shared::of(a)).collect();
+        let (acts, deltas) = &mut self.shared;
+        acts.clear();
+        acts.extend(self.acts.iter_mut().map(|a| Shared::of(a)));
+        deltas.clear();
+        deltas.extend(self.deltas.iter_mut().map(|a| Shared::of(a)));
         let params = Shared::of(net.params_mut());
         let batch = Batch {
             net,
@@ -433,8 +443,8 @@ impl TwoCores<'_> {
             grads: Shared::of(&mut self.grads),
             m: Shared::of(m),
             v: Shared::of(v),
-            acts: &acts,
-            deltas: &deltas,
+            acts,
+            deltas,
             batch_x: Shared::of(&mut self.batch_x),
             batch_y: Shared::of(&mut self.batch_y),
             row_loss: Shared::of(&mut self.row_loss),
@@ -445,9 +455,10 @@ impl TwoCores<'_> {
             l2,
             rule,
         };
-        self.meet(Phase::Rows, &batch)?;
-        let loss = self.row_loss[..rows.len()].iter().fold(0.0, |sum, &l| sum + l);
-        self.meet(Phase::Parameters, &batch)?;
+        self.here.meet(Phase::Rows, &batch)?;
+        // SAFETY: between the phases the helper touches nothing.
+        let loss = unsafe { batch.row_loss.read(0..rows.len()) }.iter().fold(0.0, |sum, &l| sum + l);
+        self.here.meet(Phase::Parameters, &batch)?;
         Ok(loss)
     }
 }
@@ -499,16 +510,14 @@ pub(super) fn with_two_cores<T>(
         }
         let _quit = Quit(&meet, &waker);
         let mut two = TwoCores {
-            meet: &meet,
-            waker: &waker,
-            count: 0,
-            scratch: here,
+            here: Here { meet: &meet, waker: &waker, count: 0, scratch: here },
             acts,
             deltas,
             grads,
             batch_x,
             batch_y,
             row_loss,
+            shared: (Vec::with_capacity(sizes.len()), Vec::with_capacity(sizes.len())),
         };
         train(Some(&mut two))
     })
