@@ -112,6 +112,16 @@ mod tests {
     }
 
     fn insert(s: &Session, conn: &Connection, keep: Option<usize>) -> Result<(i64, usize)> {
+        insert_logged(s, conn, keep, None)
+    }
+
+    /// [`insert`], with `log` for the training log when given.
+    fn insert_logged(
+        s: &Session,
+        conn: &Connection,
+        keep: Option<usize>,
+        log: Option<&[crate::models::EpochLog]>,
+    ) -> Result<(i64, usize)> {
         let key = s.key(conn)?.into();
         let trained = model(conn);
         let new = NewModel {
@@ -122,7 +132,7 @@ mod tests {
             params: "{}",
             metrics: "{}",
             model: trained.model,
-            log: &trained.log,
+            log: log.unwrap_or(&trained.log),
             activate: true,
         };
         s.insert_and_prune(conn, &key, new, keep)
@@ -135,6 +145,48 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap())
             .collect()
+    }
+
+    /// The previous version is deactivated before the new one is stored (a small blob, beside
+    /// sealing) or after it (a large one, once the new model is given back), to the same rows:
+    /// only the newest version active, every version loading. A failure after the late
+    /// deactivation (here the training log's insert: a repeated epoch) changes nothing.
+    #[test]
+    fn the_previous_version_is_deactivated_before_or_after_the_new_one_alike() {
+        use crate::store::rows::DEACTIVATE_BESIDE;
+        let mut states = Vec::new();
+        for beside_below in [i64::MAX, 0] {
+            DEACTIVATE_BESIDE.with(|c| c.set(Some(beside_below)));
+            let conn = Connection::open_in_memory().unwrap();
+            conn.execute_batch(
+                "CREATE TABLE t(body TEXT, label TEXT);
+                 INSERT INTO t VALUES ('free cash', 'spam'), ('lunch today', 'ham'), ('win cash', 'spam'), ('see you', 'ham');",
+            )
+            .unwrap();
+            let s = Session::new(Config {
+                kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 },
+                ..Config::default()
+            });
+            s.unlock(&conn, b"pw").unwrap();
+            for v in 1..=3 {
+                assert_eq!(insert(&s, &conn, None).unwrap(), (v, 0));
+                assert_eq!(s.load_active(&conn, "m").unwrap().version, v);
+            }
+            let rows = versions(&conn);
+            assert_eq!(rows, [(1, false), (2, false), (3, true)]);
+            for v in 1..=3 {
+                assert_eq!(s.load(&conn, "m", Some(v)).unwrap().version, v);
+            }
+            let log = model(&conn).log;
+            let repeated = [log.clone(), log].concat();
+            let e = insert_logged(&s, &conn, None, Some(&repeated)).unwrap_err().to_string();
+            assert!(e.contains("UNIQUE") || e.contains("PRIMARY"), "{e}");
+            assert_eq!(versions(&conn), rows, "beside below {beside_below}");
+            assert_eq!(s.load_active(&conn, "m").unwrap().version, 3);
+            states.push(rows);
+        }
+        DEACTIVATE_BESIDE.with(|c| c.set(None));
+        assert_eq!(states[0], states[1]);
     }
 
     /// `ml_train`'s `keep`: the insert and the pruning commit together or not at all.
