@@ -25,6 +25,9 @@
 //! memory plus SQLite's page cache and the process's few MB). The database file is deleted at
 //! the end. `memory_ratio` = peak RSS / data size in SQLite. A text model then predicts the first
 //! 100,000 texts through SQL, one `ml_predict` a row, twice: `predict_rows_per_s` is the second.
+//! At each kind's largest size (or with `BENCH_SCALE_RETRAIN=1` and `--one`), the same name is
+//! then trained again on the same rows, as a user retrains: `retrain` holds that call's wall
+//! time and peak RSS (reset before it), which include deactivating the first version.
 
 #[path = "support/movielens.rs"]
 mod movielens;
@@ -57,9 +60,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if !args.is_empty() && !args.iter().any(|a| a == kind) {
             continue;
         }
-        for &rows in &sizes[..if quick { 2 } else { 3 }] {
+        let sizes = &sizes[..if quick { 2 } else { 3 }];
+        for &rows in sizes {
             eprintln!("bench_scale: {kind} {rows}");
-            let out = std::process::Command::new(&exe).args(["--one", kind, &rows.to_string()]).output()?;
+            // At the largest size the same name is trained again: retraining's peak too.
+            let retrain = if Some(&rows) == sizes.last() { "1" } else { "" };
+            let out = std::process::Command::new(&exe)
+                .args(["--one", kind, &rows.to_string()])
+                .env("BENCH_SCALE_RETRAIN", retrain)
+                .output()?;
             let line = String::from_utf8_lossy(&out.stdout);
             match line.lines().find(|l| l.starts_with('{')) {
                 Some(l) if out.status.success() => println!("{l}"),
@@ -130,6 +139,20 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
     } else {
         Json::Null
     };
+    // Retraining the same name (`BENCH_SCALE_RETRAIN=1`): the previous version is deactivated
+    // in the same change as the new one is stored.
+    let retrain = if std::env::var("BENCH_SCALE_RETRAIN").is_ok_and(|r| r == "1") {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let started = Instant::now();
+        let _: String = conn.query_row(
+            "SELECT ml_train('m', ?1, ?2, ?3, ?4)",
+            (model_kind, table, target, &options),
+            |r| r.get(0),
+        )?;
+        json!({"train_s": started.elapsed().as_secs_f64(), "peak_rss_mb": peak_rss_mb()})
+    } else {
+        Json::Null
+    };
     drop(conn);
     let _ = std::fs::remove_dir_all(&dir);
     let sqlite_mb = sqlite_bytes as f64 / (1 << 20) as f64;
@@ -148,7 +171,7 @@ fn one(kind: &str, rows: usize) -> Result<Json, Box<dyn std::error::Error>> {
         "epochs_run": report["epochs_run"], "best_epoch": report["best_epoch"], "served_fit": report["served_fit"],
         // A text model's terms: kept, and distinct before `min_df` (what counting holds).
         "vocabulary_size": report["vocabulary_size"], "distinct_terms": report["distinct_terms"],
-        "predict_rows_per_s": predict_rows_per_s,
+        "predict_rows_per_s": predict_rows_per_s, "retrain": retrain,
     }))
 }
 
