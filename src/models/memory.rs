@@ -234,17 +234,17 @@ const HUGE: usize = 2 << 20;
 /// room is first written, on a table that is then written whole: the kernel may make a whole
 /// huge page resident as soon as one byte of it is touched, so room left unused would count.
 /// A hint: only whole huge pages inside the allocation are advised, nothing is
-/// moved or read, and a refusal is ignored. Below 4 MiB, or off Linux, nothing
-/// is done.
+/// moved or read, and a refusal is ignored. Below 4 MiB, or off Linux (or under Miri, which
+/// cannot make the call), nothing is done.
 pub fn huge_pages<T>(v: &Vec<T>) {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     if let Some((first, end)) = huge_range(v.as_ptr() as usize, v.capacity().saturating_mul(size_of::<T>())) {
         // SAFETY: `first..end` lies inside the allocation of `v` (its capacity), which stays
         // allocated for the call; MADV_HUGEPAGE changes how pages are backed, never their
         // contents, and an error leaves the memory as it was.
         unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), miri))]
     let _ = v;
 }
 
