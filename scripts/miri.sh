@@ -11,4 +11,4 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
   exit 0
 fi
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-num-cpus=2 -Zmiri-deterministic-floats}"
-CARGO_TARGET_DIR="${MIRI_TARGET_DIR:-target/miri}" cargo +nightly miri test --lib -- "${1:-two_cores}"
+CARGO_TARGET_DIR="${MIRI_TARGET_DIR:-target/miri}" cargo +nightly miri test --lib -- "${1:-models::mlp::two_cores::}"
