@@ -138,6 +138,20 @@ mod tests {
         s.insert_and_prune(conn, &key, new, keep)
     }
 
+    /// A database of four texts to train on, unlocked by a session of cheap key derivation.
+    fn unlocked() -> (Connection, Session) {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t(body TEXT, label TEXT);
+             INSERT INTO t VALUES ('free cash', 'spam'), ('lunch today', 'ham'), ('win cash', 'spam'), ('see you', 'ham');",
+        )
+        .unwrap();
+        let s =
+            Session::new(Config { kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }, ..Config::default() });
+        s.unlock(&conn, b"pw").unwrap();
+        (conn, s)
+    }
+
     fn versions(conn: &Connection) -> Vec<(i64, bool)> {
         conn.prepare("SELECT version, active FROM ml_models ORDER BY version")
             .unwrap()
@@ -157,17 +171,7 @@ mod tests {
         let mut states = Vec::new();
         for beside_below in [i64::MAX, 0] {
             DEACTIVATE_BESIDE.with(|c| c.set(Some(beside_below)));
-            let conn = Connection::open_in_memory().unwrap();
-            conn.execute_batch(
-                "CREATE TABLE t(body TEXT, label TEXT);
-                 INSERT INTO t VALUES ('free cash', 'spam'), ('lunch today', 'ham'), ('win cash', 'spam'), ('see you', 'ham');",
-            )
-            .unwrap();
-            let s = Session::new(Config {
-                kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 },
-                ..Config::default()
-            });
-            s.unlock(&conn, b"pw").unwrap();
+            let (conn, s) = unlocked();
             for v in 1..=3 {
                 assert_eq!(insert(&s, &conn, None).unwrap(), (v, 0));
                 assert_eq!(s.load_active(&conn, "m").unwrap().version, v);
@@ -192,15 +196,7 @@ mod tests {
     /// `ml_train`'s `keep`: the insert and the pruning commit together or not at all.
     #[test]
     fn insert_and_prune_is_one_change() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE t(body TEXT, label TEXT);
-             INSERT INTO t VALUES ('free cash', 'spam'), ('lunch today', 'ham'), ('win cash', 'spam'), ('see you', 'ham');",
-        )
-        .unwrap();
-        let s =
-            Session::new(Config { kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }, ..Config::default() });
-        s.unlock(&conn, b"pw").unwrap();
+        let (conn, s) = unlocked();
         assert_eq!(insert(&s, &conn, None).unwrap(), (1, 0));
         assert_eq!(insert(&s, &conn, Some(2)).unwrap(), (2, 0));
         assert_eq!(insert(&s, &conn, Some(2)).unwrap(), (3, 1));

@@ -147,10 +147,11 @@ impl Session {
                 0
             };
             let deactivate_first = m.activate && previous < deactivate_beside_below();
-            let deactivate = |but: Option<i64>| -> Result<()> {
+            // (The new version, once inserted, stays active.)
+            let deactivate = || -> Result<()> {
                 conn.execute(
-                    "UPDATE main.ml_models SET active = 0 WHERE name = ?1 COLLATE BINARY AND active = 1 AND version IS NOT ?2",
-                    params![m.name, but],
+                    "UPDATE main.ml_models SET active = 0 WHERE name = ?1 COLLATE BINARY AND active = 1 AND version != ?2",
+                    params![m.name, version],
                 )?;
                 Ok(())
             };
@@ -167,7 +168,7 @@ impl Session {
             let make_room = |blob_len: usize| -> Result<i64> {
                 let rows_before = tables::model_rows(conn)?;
                 if deactivate_first {
-                    deactivate(None)?;
+                    deactivate()?;
                 }
                 let inserted = conn.execute(
                     "INSERT INTO main.ml_models(name, version, kind, algorithm, created_at, rows, params, metrics, active, size, model)
@@ -235,7 +236,7 @@ impl Session {
                 drop(blob);
                 drop(stored);
                 drop(model);
-                deactivate(Some(version))?;
+                deactivate()?;
             }
             let mut log = conn.prepare(
                 "INSERT INTO main.ml_training_log(name, version, epoch, loss, val_loss, metric, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
