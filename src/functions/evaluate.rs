@@ -65,14 +65,16 @@ fn evaluate_in<M: Holds>(
     source: &str,
     batch_rows: Option<usize>,
 ) -> Result<(Json, usize)> {
+    // Only the columns the model scores are read (a column left unread may hold anything).
+    let pick = |names: &[String]| model.model().columns_read(names);
     if matches!(model.model(), Model::Recommender(_)) {
-        let data = source::read(conn, source)?;
+        let data = source::read_columns(conn, source, pick)?;
         return Ok((model.model().evaluate(&data)?, 1));
     }
     let budget = Budget::for_queries()?;
     let mut batches = Batches::open(conn, source)?;
-    let rows =
-        batch_rows.unwrap_or_else(|| (BATCH_CELLS / batches.names().len().max(1)).clamp(16, MAX_BATCH_ROWS));
+    batches.pick_columns(pick);
+    let rows = batch_rows.unwrap_or_else(|| (BATCH_CELLS / batches.width().max(1)).clamp(16, MAX_BATCH_ROWS));
     let mut metrics = Classification::new(model.model().classes());
     let mut pending: Option<Scoring> = None;
     let mut count = 0;

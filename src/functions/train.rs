@@ -96,7 +96,14 @@ pub fn train(
     models::check_options(kind, &opts, &common)?;
     models::start_ahead(kind, &opts, &common);
     let key = session.write_key(conn)?;
-    let data = source::read(conn, source)?;
+    // Only the columns the options name, where they name them, are read (a column left
+    // unread may hold anything); `activate: 'if_better'` reads them all, for the active
+    // version, which may take others.
+    let data = if common.activate == Activate::IfBetter {
+        source::read(conn, source)?
+    } else {
+        source::read_columns(conn, source, |names| models::columns_read(kind, &opts, &common, target, names))?
+    };
     let started = Instant::now();
     let mut trained = models::train(kind, &data, target, &mut opts, &common)?;
     let seconds = started.elapsed().as_secs_f64();

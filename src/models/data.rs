@@ -221,6 +221,10 @@ pub struct Dataset {
     pub columns: Vec<Column>,
     /// Number of rows.
     pub n_rows: usize,
+    /// Every column name of the source, in order, when only some of its columns were read
+    /// (a training reads only the columns its options name); empty when [`Dataset::columns`]
+    /// are all of them.
+    pub source_columns: Vec<String>,
 }
 
 impl Dataset {
@@ -228,7 +232,17 @@ impl Dataset {
     pub fn new(columns: Vec<Column>) -> Self {
         let n_rows = columns.first().map_or(0, Column::len);
         debug_assert!(columns.iter().all(|c| c.len() == n_rows));
-        Dataset { columns, n_rows }
+        Dataset { columns, n_rows, source_columns: Vec::new() }
+    }
+
+    /// The names of every column of the source, in order: those read, and those left unread
+    /// ([`Dataset::source_columns`]).
+    pub fn source_column_names(&self) -> Vec<&str> {
+        if self.source_columns.is_empty() {
+            self.column_names()
+        } else {
+            self.source_columns.iter().map(String::as_str).collect()
+        }
     }
     /// Index of the column named `name` (ASCII case-insensitive, as SQL identifiers).
     pub fn index_of(&self, name: &str) -> Option<usize> {
@@ -264,7 +278,7 @@ impl Dataset {
                 },
             })
             .collect();
-        Dataset { columns, n_rows: rows.len() }
+        Dataset { columns, n_rows: rows.len(), source_columns: self.source_columns.clone() }
     }
 }
 

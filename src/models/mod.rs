@@ -102,6 +102,15 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
     /// (default: nothing).
     fn start_ahead(_params: &Self::Params, _common: &Common) {}
 
+    /// The columns a training with `params` and `target` reads, by their positions in the
+    /// source's column `names` (sorted, each once), when the options name them before the rows
+    /// are read; `None` reads every column (default). The fit then finds the same columns as
+    /// it would among all of them: a name that does not resolve gives `None`, so that the fit
+    /// reports it as before.
+    fn columns_read(_params: &Self::Params, _target: Option<&str>, _names: &[String]) -> Option<Vec<usize>> {
+        None
+    }
+
     /// Reads the options, sets up (`setup::train`) and fits.
     fn train(
         data: &Dataset,
@@ -257,6 +266,45 @@ pub fn start_ahead(kind: &str, opts: &Options, common: &Common) {
     }
 }
 
+/// The columns a training of `kind` with `opts` and `target` reads among the source's column
+/// `names` ([`Estimator::columns_read`]); `None` (every column) if the options do not read.
+pub fn columns_read(
+    kind: &str,
+    opts: &Options,
+    common: &Common,
+    target: Option<&str>,
+    names: &[String],
+) -> Option<Vec<usize>> {
+    fn read<E: Estimator>(
+        opts: &Options,
+        common: &Common,
+        target: Option<&str>,
+        names: &[String],
+    ) -> Option<Vec<usize>> {
+        let params = E::read_params(&mut opts.clone(), common).ok()?;
+        E::columns_read(&params, target, names)
+    }
+    match kind {
+        text::TextModel::KIND => read::<text::TextModel>(opts, common, target, names),
+        mlp::Classifier::KIND => read::<mlp::Classifier>(opts, common, target, names),
+        recommender::Recommender::KIND => read::<recommender::Recommender>(opts, common, target, names),
+        _ => None,
+    }
+}
+
+/// The position of the column named `name` among `names` (ASCII case-insensitive, the first,
+/// as [`Dataset::index_of`] finds it).
+pub(crate) fn position_of(names: &[String], name: &str) -> Option<usize> {
+    names.iter().position(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// `positions` sorted, each once.
+pub(crate) fn sorted_once(mut positions: Vec<usize>) -> Vec<usize> {
+    positions.sort_unstable();
+    positions.dedup();
+    positions
+}
+
 /// Checks that `kind` is one of [`KINDS`], before any data is read.
 pub fn check_kind(kind: &str) -> Result<()> {
     if KINDS.contains(&kind) {
@@ -296,6 +344,29 @@ impl Model {
             Model::Recommender(r) if r.implicit() => ("ndcg_at_10", true),
             Model::Recommender(_) => ("rmse", false),
         }
+    }
+
+    /// The columns of a source that scoring it ([`Model::evaluate`], [`Model::labelled_proba`])
+    /// reads: the text and target columns; the features and the target; the user, item and
+    /// rating columns.
+    pub fn columns_used(&self) -> Vec<&str> {
+        match self {
+            Model::Text(m) => vec![m.text_column(), m.target_column()],
+            Model::Classifier(m) => {
+                let mut used = m.feature_names();
+                used.push(m.target_column());
+                used
+            }
+            Model::Recommender(m) => m.columns_used(),
+        }
+    }
+
+    /// The positions among a source's column `names` of [`Model::columns_used`] (sorted, each
+    /// once); `None` when one of them is not there (every column is read, and scoring reports
+    /// it as before).
+    pub fn columns_read(&self, names: &[String]) -> Option<Vec<usize>> {
+        let used: Option<Vec<usize>> = self.columns_used().iter().map(|n| position_of(names, n)).collect();
+        used.map(sorted_once)
     }
 
     /// The kind name (`text`, `classifier`, `recommender`).
@@ -345,6 +416,42 @@ impl Model {
 mod tests {
     use super::*;
     use crate::models::data::{Column, ColumnData};
+
+    /// The columns a training reads, from the options and the source's column names.
+    #[test]
+    fn the_columns_read_are_those_the_options_name() {
+        let names: Vec<String> =
+            ["Id", "body", "Label", "attachment", "user", "item"].iter().map(|s| s.to_string()).collect();
+        let read = |kind: &str, json: &str, target: Option<&str>| {
+            let opts = Options::parse(Some(json)).unwrap();
+            columns_read(kind, &opts, &Common::default(), target, &names)
+        };
+        let label = Some("label");
+        assert_eq!(read("text", r#"{"text": "BODY"}"#, label), Some(vec![1, 2]));
+        assert_eq!(read("text", "{}", label), None, "found by type");
+        assert_eq!(read("text", r#"{"text": "nope"}"#, label), None);
+        assert_eq!(read("text", r#"{"text": "label"}"#, label), None);
+        assert_eq!(read("text", r#"{"text": "body"}"#, None), None);
+        // The recommender's first two columns besides the target, or those named.
+        assert_eq!(read("recommender", "{}", label), Some(vec![0, 1, 2]));
+        assert_eq!(read("recommender", r#"{"user": "user", "item": "item"}"#, label), Some(vec![2, 4, 5]));
+        assert_eq!(read("recommender", r#"{"algorithm": "als"}"#, None), Some(vec![0, 1]));
+        assert_eq!(read("recommender", r#"{"user": "item", "item": "ITEM"}"#, label), None);
+        assert_eq!(read("recommender", r#"{"user": "label"}"#, label), None);
+        assert_eq!(read("recommender", "{}", Some("nope")), None);
+        // The classifier's `features`, or every column but the excluded (the target always).
+        assert_eq!(read("classifier", r#"{"features": ["body", "id"]}"#, label), Some(vec![0, 1, 2]));
+        assert_eq!(
+            read("classifier", r#"{"exclude": ["attachment", "label"]}"#, label),
+            Some(vec![0, 1, 2, 4, 5])
+        );
+        assert_eq!(read("classifier", r#"{"exclude": ["nope"]}"#, label), None);
+        assert_eq!(read("classifier", r#"{"features": ["nope"]}"#, label), None);
+        assert_eq!(read("classifier", "{}", label), None);
+        // Options that do not read: every column (the fit reports them).
+        assert_eq!(read("text", r#"{"text": 3}"#, label), None);
+        assert_eq!(read("nope", "{}", label), None);
+    }
 
     /// A decoded model whose parts disagree is a decoding error, not a model.
     #[test]

@@ -139,7 +139,10 @@ impl Builder {
 }
 
 fn blob(col: &str, row: usize) -> Error {
-    Error::data(format!("column '{col}' holds a blob in row {row}; sqlml reads numbers and text only"))
+    Error::data(format!(
+        "column '{col}' holds a blob in row {row}; sqlml reads numbers and text only (leave such a column out: \
+         name the columns to use in a SELECT)"
+    ))
 }
 
 fn text<'a>(bytes: &'a [u8], col: &str, row: usize) -> Result<&'a str> {
@@ -318,18 +321,21 @@ fn checked(conn: &Connection, source: &str) -> Result<(String, Vec<String>)> {
     Ok((sql.clone(), names))
 }
 
-/// Reads up to `limit` more rows of `rows` into columns, stopping early after the row that
-/// brings the text read to `max_text_bytes`; `done` counts the rows read before. Returns the
-/// columns, the rows read, and whether the statement is exhausted.
+/// Reads up to `limit` more rows of `rows` into columns (those at the positions `picked`, in
+/// that order), stopping early after the row that brings the text read to `max_text_bytes`;
+/// `done` counts the rows read before. Returns the columns, the rows read, and whether the
+/// statement is exhausted. Only the picked columns are read: another column's values (a blob,
+/// mixed types) are neither kept nor checked.
 fn read_rows(
     rows: &mut Rows<'_>,
     names: &[String],
-    limit: usize,
-    max_text_bytes: usize,
+    picked: &[usize],
+    (limit, max_text_bytes): (usize, usize),
     done: usize,
 ) -> Result<(Vec<Column>, usize, bool)> {
-    let mut builders: Vec<Builder> = names.iter().map(|_| Builder::Unknown(0)).collect();
-    let whats: Vec<String> = names.iter().map(|n| format!("column '{}' of the source", clip(n))).collect();
+    let mut builders: Vec<Builder> = picked.iter().map(|_| Builder::Unknown(0)).collect();
+    let whats: Vec<String> =
+        picked.iter().map(|&i| format!("column '{}' of the source", clip(&names[i]))).collect();
     let (mut n, mut text_bytes, mut exhausted) = (0usize, 0usize, false);
     while n < limit && text_bytes < max_text_bytes {
         if !rows.step().map_err(|e| stepping_failed(e, done + n + 1))? {
@@ -337,31 +343,59 @@ fn read_rows(
             break;
         }
         n += 1;
-        for (i, b) in builders.iter_mut().enumerate() {
+        for ((b, &i), what) in builders.iter_mut().zip(picked).zip(&whats) {
             if !rows.push_number(b, i) {
                 let v = rows.value(i)?;
-                b.push(v, &names[i], &whats[i], done + n)?;
+                b.push(v, &names[i], what, done + n)?;
                 if let ValueRef::Text(t) = v {
                     text_bytes += t.len();
                 }
             }
         }
     }
-    let columns =
-        names.iter().cloned().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    let columns = picked
+        .iter()
+        .zip(builders)
+        .map(|(&i, b)| Column { name: names[i].clone(), data: b.finish() })
+        .collect();
     Ok((columns, n, exhausted))
 }
 
 /// Reads the whole source into a [`Dataset`]. Errors: a statement that writes, several
 /// statements, a missing table, blobs, mixed text and numbers in one column, no rows.
 pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
+    read_columns(conn, source, |_| None)
+}
+
+/// [`read`], of the columns `pick` chooses from the source's column names (their positions; in
+/// source order, each once, at least one), or of every column where it gives `None`. The dataset then has
+/// only those columns, and the names of all of them in [`Dataset::source_columns`]. The other
+/// columns are not read: their values (a blob, mixed types) are neither kept nor checked.
+pub fn read_columns(
+    conn: &Connection,
+    source: &str,
+    pick: impl FnOnce(&[String]) -> Option<Vec<usize>>,
+) -> Result<Dataset> {
     let (sql, names) = checked(conn, source)?;
+    let picked = checked_pick(pick(&names), names.len());
+    let all: Vec<usize> = (0..names.len()).collect();
     let mut rows = Rows::prepare(conn, &sql)?;
-    let (columns, n, _) = read_rows(&mut rows, &names, usize::MAX, usize::MAX, 0)?;
+    let (columns, n, _) =
+        read_rows(&mut rows, &names, picked.as_deref().unwrap_or(&all), (usize::MAX, usize::MAX), 0)?;
     if n == 0 {
         return Err(Error::data(format!("source '{}' has no rows", clip(source.trim()))));
     }
-    Ok(Dataset::new(columns))
+    let mut data = Dataset::new(columns);
+    if picked.is_some() {
+        data.source_columns = names;
+    }
+    Ok(data)
+}
+
+/// `picked`, if it picks some of `n` columns: at least one, in order, each once, in range (a
+/// pick of no column, or out of order, repeated or out of range, reads every column).
+fn checked_pick(picked: Option<Vec<usize>>, n: usize) -> Option<Vec<usize>> {
+    picked.filter(|p| !p.is_empty() && p.windows(2).all(|w| w[0] < w[1]) && p.last().is_some_and(|&i| i < n))
 }
 
 /// A source read a batch of rows at a time (memory bounded by the batch, not the source).
@@ -373,6 +407,9 @@ pub struct Batches {
     db: *mut ffi::sqlite3,
     stmt: *mut ffi::sqlite3_stmt,
     names: Vec<String>,
+    /// The positions of the columns [`Batches::next_batch`] reads (every one unless
+    /// [`Batches::pick_columns`] chose some).
+    picked: Vec<usize>,
     done: usize,
     finished: bool,
 }
@@ -383,12 +420,26 @@ impl Batches {
         let (sql, names) = checked(conn, source)?;
         let rows = std::mem::ManuallyDrop::new(Rows::prepare(conn, &sql)?);
         // SAFETY: the handle is this live connection's; the statement now belongs to `Batches`.
-        Ok(Batches { db: unsafe { conn.handle() }, stmt: rows.stmt, names, done: 0, finished: false })
+        let picked = (0..names.len()).collect();
+        Ok(Batches { db: unsafe { conn.handle() }, stmt: rows.stmt, names, picked, done: 0, finished: false })
     }
 
     /// The source's column names.
     pub fn names(&self) -> &[String] {
         &self.names
+    }
+
+    /// Makes [`Batches::next_batch`] read only the columns `pick` chooses from the source's
+    /// column names, as [`read_columns`] does (every column where it gives `None`).
+    pub fn pick_columns(&mut self, pick: impl FnOnce(&[String]) -> Option<Vec<usize>>) {
+        if let Some(picked) = checked_pick(pick(&self.names), self.names.len()) {
+            self.picked = picked;
+        }
+    }
+
+    /// The number of columns [`Batches::next_batch`] reads.
+    pub fn width(&self) -> usize {
+        self.picked.len()
     }
 
     /// Rows read so far.
@@ -407,13 +458,17 @@ impl Batches {
         let conn = unsafe { Connection::from_handle(self.db) }?;
         let mut rows = std::mem::ManuallyDrop::new(Rows { conn: &conn, stmt: self.stmt });
         let (columns, n, exhausted) =
-            read_rows(&mut rows, &self.names, limit.max(1), max_text_bytes, self.done)?;
+            read_rows(&mut rows, &self.names, &self.picked, (limit.max(1), max_text_bytes), self.done)?;
         self.done += n;
         self.finished = exhausted;
         if n == 0 {
             return Ok(None);
         }
-        Ok(Some(Dataset::new(columns)))
+        let mut data = Dataset::new(columns);
+        if self.picked.len() < self.names.len() {
+            data.source_columns = self.names.clone();
+        }
+        Ok(Some(data))
     }
 }
 
@@ -536,6 +591,45 @@ mod tests {
         c
     }
 
+    /// Only the picked columns are read: the others' values (a blob, mixed types) are neither
+    /// kept nor checked, and the dataset keeps every name of the source.
+    #[test]
+    fn only_the_picked_columns_are_read() {
+        let c = db();
+        c.execute_batch("CREATE TABLE w(id, body, bin, mixed); INSERT INTO w VALUES (1, 'a', x'00', 1), (2, 'b', x'01', 't');")
+            .unwrap();
+        assert!(read(&c, "w").unwrap_err().to_string().contains("holds a blob"));
+        let d = read_columns(&c, "w", |names| {
+            assert_eq!(names, ["id", "body", "bin", "mixed"]);
+            Some(vec![0, 1])
+        })
+        .unwrap();
+        assert_eq!(d.column_names(), ["id", "body"]);
+        assert_eq!(d.columns, read(&c, "SELECT id, body FROM w").unwrap().columns);
+        assert_eq!(d.source_column_names(), ["id", "body", "bin", "mixed"]);
+        assert_eq!(d.subset(&[1]).source_column_names(), ["id", "body", "bin", "mixed"]);
+        // Every column (no pick, or one out of order, repeated or out of range): the blob's
+        // error; every column read keeps no separate list of names.
+        for pick in [None, Some(vec![]), Some(vec![1, 0]), Some(vec![0, 0]), Some(vec![0, 4])] {
+            let e = read_columns(&c, "w", |_| pick.clone()).unwrap_err().to_string();
+            assert!(e.contains("holds a blob"), "{pick:?}: {e}");
+        }
+        // In batches too.
+        let mut batches = Batches::open(&c, "w").unwrap();
+        batches.pick_columns(|_| Some(vec![1]));
+        assert_eq!(batches.width(), 1);
+        let batch = batches.next_batch(1, usize::MAX).unwrap().unwrap();
+        assert_eq!((batch.column_names(), batch.n_rows), (vec!["body"], 1));
+        assert_eq!(batch.source_column_names(), ["id", "body", "bin", "mixed"]);
+        let mut every = Batches::open(&c, "w").unwrap();
+        every.pick_columns(|_| Some(vec![2, 1]));
+        assert_eq!(every.width(), 4);
+        assert!(every.next_batch(1, usize::MAX).unwrap_err().to_string().contains("holds a blob"));
+        let all = read_columns(&c, "SELECT id, body FROM w", |_| None).unwrap();
+        assert!(all.source_columns.is_empty());
+        assert_eq!(all.source_column_names(), ["id", "body"]);
+    }
+
     #[test]
     fn types_promote_and_nulls_kept() {
         let d = read(&db(), "t").unwrap();
@@ -603,7 +697,8 @@ mod tests {
         assert!(e("replace").contains("'replace' is neither"));
         assert_eq!(
             e("SELECT x'00' AS b"),
-            "column 'b' holds a blob in row 1; sqlml reads numbers and text only"
+            "column 'b' holds a blob in row 1; sqlml reads numbers and text only (leave such a column out: \
+             name the columns to use in a SELECT)"
         );
         assert_eq!(
             e("SELECT 1 AS m UNION ALL SELECT 'a'"),

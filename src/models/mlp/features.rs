@@ -278,13 +278,15 @@ impl Encoder {
                 out
             }
             None => {
+                // (Columns left unread are among the source's: an excluded one is not read.)
+                let source_names = data.source_column_names();
                 for name in &sel.exclude {
-                    if data.index_of(name).is_none() {
+                    if !source_names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
                         return Err(Error::option(
                             "exclude",
                             format!(
                                 "names '{name}', which is not a column of the source (columns: {})",
-                                data.column_names().join(", ")
+                                source_names.join(", ")
                             ),
                         ));
                     }
@@ -320,11 +322,12 @@ impl Encoder {
             };
             return Err(Error::data(format!("no usable feature columns{why}")));
         }
+        // Every column of the source, those left unread too (`Dataset::source_columns`).
         let ignored = data
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .filter(|n| !features.iter().any(|f| &f.name == n))
+            .source_column_names()
+            .into_iter()
+            .filter(|n| !features.iter().any(|f| f.name == *n))
+            .map(str::to_string)
             .collect();
         let inputs = chosen.iter().map(|&(i, _)| data.columns[i].name.clone()).collect();
         let mut encoder = Encoder {

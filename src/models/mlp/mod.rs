@@ -184,6 +184,11 @@ impl Classifier {
         self.encoder.names()
     }
 
+    /// The label column it was trained on.
+    pub fn target_column(&self) -> &str {
+        &self.target
+    }
+
     /// Width of an encoded row.
     pub fn width(&self) -> usize {
         self.encoder.width
@@ -279,6 +284,31 @@ impl Estimator for Classifier {
 
     fn target(_: &Params) -> Target {
         Target::Labels("a classifier needs a target column")
+    }
+
+    /// With the option `features`: those columns and the target; with `exclude`: every column
+    /// but the excluded ones (the target always).
+    fn columns_read(params: &Params, target: Option<&str>, names: &[String]) -> Option<Vec<usize>> {
+        let target = super::position_of(names, target?)?;
+        let sel = &params.selection;
+        let read = match &sel.features {
+            Some(features) => {
+                let mut read = vec![target];
+                for name in features {
+                    read.push(super::position_of(names, name)?);
+                }
+                read
+            }
+            None if sel.exclude.is_empty() => return None,
+            None => {
+                if sel.exclude.iter().any(|e| super::position_of(names, e).is_none()) {
+                    return None;
+                }
+                let excluded = |i: usize| sel.exclude.iter().any(|e| names[i].eq_ignore_ascii_case(e));
+                (0..names.len()).filter(|&i| i == target || !excluded(i)).collect()
+            }
+        };
+        Some(super::sorted_once(read))
     }
 
     fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Self>> {

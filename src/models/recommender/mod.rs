@@ -158,6 +158,15 @@ impl Recommender {
     }
 }
 
+impl Recommender {
+    /// The user, item and (explicit ratings) rating columns it was trained on.
+    pub fn columns_used(&self) -> Vec<&str> {
+        let mut used = vec![self.user_column.as_str(), self.item_column.as_str()];
+        used.extend(self.rating_column.as_deref());
+        used
+    }
+}
+
 impl Estimator for Recommender {
     const KIND: &'static str = "recommender";
 
@@ -165,6 +174,26 @@ impl Estimator for Recommender {
 
     fn read_params(opts: &mut Options, _: &Common) -> Result<Params> {
         Params::read(opts)
+    }
+
+    /// The user and item columns (named, or the first two besides the target, as
+    /// `prepare::resolve_columns` finds them) and the target.
+    fn columns_read(params: &Params, target: Option<&str>, names: &[String]) -> Option<Vec<usize>> {
+        let rating = match target {
+            Some(t) => Some(super::position_of(names, t)?),
+            None => None,
+        };
+        let same = |a: usize, b: usize| names[a].eq_ignore_ascii_case(&names[b]);
+        let others: Vec<usize> = (0..names.len()).filter(|&i| rating.is_none_or(|r| !same(r, i))).collect();
+        let pick = |option: &Option<String>, nth: usize| match option {
+            Some(name) => super::position_of(names, name),
+            None => others.get(nth).copied(),
+        };
+        let (user, item) = (pick(&params.user, 0)?, pick(&params.item, 1)?);
+        if same(user, item) || rating.is_some_and(|r| same(r, user) || same(r, item)) {
+            return None;
+        }
+        Some(super::sorted_once([Some(user), Some(item), rating].into_iter().flatten().collect()))
     }
 
     fn target(params: &Params) -> Target {

@@ -327,6 +327,11 @@ impl TextModel {
         &self.text_column
     }
 
+    /// The label column it was trained on.
+    pub fn target_column(&self) -> &str {
+        &self.target_column
+    }
+
     /// Per class (in class order), the `k` most informative terms: those whose weight for the
     /// class most exceeds their best weight for any other class, as
     /// `(label, term, log-ratio)`, largest first (ties: alphabetical). For multinomial NB the
@@ -619,6 +624,14 @@ impl Estimator for TextModel {
 
     fn target(_: &Params) -> Target {
         Target::Labels("a text model needs a target column (the labels)")
+    }
+
+    /// With the option `text`: that column and the target (without it, the text column is
+    /// found by the columns' types, known once read).
+    fn columns_read(params: &Params, target: Option<&str>, names: &[String]) -> Option<Vec<usize>> {
+        let text = super::position_of(names, params.text.as_deref()?)?;
+        let target = super::position_of(names, target?)?;
+        (text != target).then(|| super::sorted_once(vec![text, target]))
     }
 
     fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Self>> {

@@ -1,0 +1,137 @@
+//! Real tables have columns a training does not use: an attachment held as a blob, a notes
+//! column of numbers and text. `ml_train` reads only the columns its options name (`text`;
+//! `user`, `item` or the first two besides the target; `features` or `exclude`) and the
+//! target, and `ml_evaluate` only those the model scores, so such a column neither fails the
+//! call nor takes memory, and the result is the one a SELECT of the used columns gives.
+
+mod common;
+use common::*;
+use sqlml::rusqlite::Connection;
+
+/// `tickets(id, body, label, attachment, notes, user_id, item)`: `messages` with a blob
+/// column, a column of numbers and text, and ids for a recommender.
+fn tickets() -> Connection {
+    let conn = unlocked(None, "pw");
+    make_messages(&conn, 240);
+    conn.execute_batch(
+        "CREATE TABLE tickets AS
+           SELECT id, body, label, randomblob(8) AS attachment,
+                  CASE WHEN id % 3 THEN 'n/a' ELSE id END AS notes,
+                  id % 17 AS user_id, id % 11 AS item, (id % 5) + 1 AS stars
+           FROM messages;",
+    )
+    .unwrap();
+    conn
+}
+
+/// The predictions of model `name` for every ticket (`ml_predict_proba`'s JSON of a classifier,
+/// `ml_predict`'s rating of a recommender, as text), `args` the prediction's arguments after
+/// the name.
+fn predictions(conn: &Connection, name: &str, args: &str) -> Vec<String> {
+    let f = if name.starts_with('r') { "ml_predict" } else { "ml_predict_proba" };
+    let sql = format!("SELECT CAST({f}('{name}', {args}) AS TEXT) FROM tickets ORDER BY id");
+    let mut stmt = conn.prepare(&sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn columns_the_options_do_not_name_are_not_read() {
+    let conn = tickets();
+    // Every column read: the blob fails the training, and says how to leave it out.
+    let e = err(&conn, "SELECT ml_train('t0', 'text', 'tickets', 'label')");
+    assert_eq!(
+        e,
+        "ml_train: column 'attachment' holds a blob in row 1; sqlml reads numbers and text only \
+         (leave such a column out: name the columns to use in a SELECT)"
+    );
+    // Text, with the option `text`: the same model as from a SELECT of its two columns.
+    let opts = "json_object('text', 'body', 'seed', 3)";
+    text(&conn, &format!("SELECT ml_train('t', 'text', 'tickets', 'label', {opts})"));
+    text(
+        &conn,
+        &format!("SELECT ml_train('t_sel', 'text', 'SELECT body, label FROM tickets', 'label', {opts})"),
+    );
+    assert!(predictions(&conn, "t", "body") == predictions(&conn, "t_sel", "body"));
+    // A recommender: the first two columns besides the target, or the named ones.
+    for (name, source, opts) in [
+        ("r", "SELECT user_id, item, stars, attachment FROM tickets", "json_object('seed', 3)"),
+        ("r_named", "tickets", "json_object('user', 'user_id', 'item', 'item', 'seed', 3)"),
+        ("r_sel", "SELECT user_id, item, stars FROM tickets", "json_object('seed', 3)"),
+    ] {
+        text(&conn, &format!("SELECT ml_train('{name}', 'recommender', '{source}', 'stars', {opts})"));
+    }
+    let r = predictions(&conn, "r_sel", "user_id, item");
+    assert!(predictions(&conn, "r", "user_id, item") == r);
+    assert!(predictions(&conn, "r_named", "user_id, item") == r);
+    // A classifier with `features`, or with `exclude` (the excluded columns stay names that a
+    // JSON argument may carry, as before: they are ignored).
+    let small = "'hidden_layers', json_array(4), 'epochs', 2, 'seed', 3";
+    text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c', 'classifier', 'tickets', 'label', json_object('features', json_array('id', 'body'), {small}))"
+        ),
+    );
+    text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c_ex', 'classifier', 'SELECT id, body, label, attachment, notes FROM tickets', 'label', \
+             json_object('exclude', json_array('attachment', 'NOTES'), {small}))"
+        ),
+    );
+    // (The same selection each: columns named by `features` are kept where the others may be
+    // dropped.)
+    text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c_sel', 'classifier', 'SELECT id, body, label FROM tickets', 'label', json_object('features', json_array('id', 'body'), {small}))"
+        ),
+    );
+    text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c_all', 'classifier', 'SELECT id, body, label FROM tickets', 'label', json_object({small}))"
+        ),
+    );
+    assert!(predictions(&conn, "c", "id, body") == predictions(&conn, "c_sel", "id, body"));
+    let c = predictions(&conn, "c_all", "id, body");
+    assert!(predictions(&conn, "c_ex", "id, body") == c);
+    let with_unread = "json_object('id', id, 'body', body, 'attachment', 'x', 'notes', 1)";
+    assert!(predictions(&conn, "c_ex", with_unread) == c);
+    // `ml_evaluate` reads only the columns the model scores, and measures what it measures on
+    // a SELECT of them.
+    for (name, columns) in
+        [("t", "body, label"), ("r_named", "user_id, item, stars"), ("c_ex", "id, body, label")]
+    {
+        let metrics = text(&conn, &format!("SELECT ml_evaluate('{name}', 'tickets')"));
+        let selected = text(&conn, &format!("SELECT ml_evaluate('{name}', 'SELECT {columns} FROM tickets')"));
+        assert_eq!(metrics, selected, "{name}");
+    }
+    // (A column the model scores that the source lacks: every column is read, and the error
+    // is the blob's, met first.)
+    let e = err(&conn, "SELECT ml_evaluate('t', 'SELECT body AS text, label, attachment FROM tickets')");
+    assert!(e.contains("holds a blob"), "{e}");
+    // A name the options give that is not a column: every column is read, and the error is
+    // the fit's, as before (here the blob's, met first).
+    let e = err(&conn, "SELECT ml_train('x', 'text', 'tickets', 'label', json_object('text', 'nope'))");
+    assert!(e.contains("holds a blob"), "{e}");
+    let e = err(
+        &conn,
+        "SELECT ml_train('x', 'text', 'SELECT body, label FROM tickets', 'label', json_object('text', 'nope'))",
+    );
+    assert_eq!(e, "ml_train: option 'text' 'nope' is not a column of the source (columns: body, label)");
+}
+
+/// `activate: 'if_better'` scores the active version on the new training's held-out rows,
+/// whose columns it may need: every column is read then.
+#[test]
+fn if_better_reads_every_column() {
+    let conn = tickets();
+    let opts = "json_object('text', 'body', 'activate', 'if_better')";
+    let e = err(&conn, &format!("SELECT ml_train('t', 'text', 'tickets', 'label', {opts})"));
+    assert!(e.contains("holds a blob"), "{e}");
+    let source = "SELECT id, body, upper(body) AS shout, label FROM tickets";
+    text(&conn, &format!("SELECT ml_train('t', 'text', '{source}', 'label', json_object('text', 'shout'))"));
+    let report = text(&conn, &format!("SELECT ml_train('t', 'text', '{source}', 'label', {opts})"));
+    assert!(report.contains("\"active_version\":1"), "the active version was scored: {report}");
+}
