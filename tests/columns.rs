@@ -60,6 +60,19 @@ fn columns_the_options_do_not_name_are_not_read() {
     ] {
         text(&conn, &format!("SELECT ml_train('{name}', 'recommender', '{source}', 'stars', {opts})"));
     }
+    // Only the user named: the item is the second column besides the target, as when every
+    // column is read (here `body`), not the second of those read.
+    text(
+        &conn,
+        "SELECT ml_train('r_user', 'recommender', 'tickets', 'stars', json_object('user', 'user_id', 'seed', 3))",
+    );
+    text(
+        &conn,
+        "SELECT ml_train('r_user_sel', 'recommender', 'SELECT user_id, body, stars FROM tickets', 'stars', json_object('seed', 3))",
+    );
+    assert!(
+        predictions(&conn, "r_user", "user_id, body") == predictions(&conn, "r_user_sel", "user_id, body")
+    );
     let r = predictions(&conn, "r_sel", "user_id, item");
     assert!(predictions(&conn, "r", "user_id, item") == r);
     assert!(predictions(&conn, "r_named", "user_id, item") == r);

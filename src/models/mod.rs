@@ -435,6 +435,10 @@ mod tests {
         // The recommender's first two columns besides the target, or those named.
         assert_eq!(read("recommender", "{}", label), Some(vec![0, 1, 2]));
         assert_eq!(read("recommender", r#"{"user": "user", "item": "item"}"#, label), Some(vec![2, 4, 5]));
+        // One named: the first two besides the target are read too, so that the other role,
+        // taken by position, finds the same column among those read.
+        assert_eq!(read("recommender", r#"{"user": "item"}"#, label), Some(vec![0, 1, 2, 5]));
+        assert_eq!(read("recommender", r#"{"item": "user"}"#, label), Some(vec![0, 1, 2, 4]));
         assert_eq!(read("recommender", r#"{"algorithm": "als"}"#, None), Some(vec![0, 1]));
         assert_eq!(read("recommender", r#"{"user": "item", "item": "ITEM"}"#, label), None);
         assert_eq!(read("recommender", r#"{"user": "label"}"#, label), None);

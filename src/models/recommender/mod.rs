@@ -193,7 +193,13 @@ impl Estimator for Recommender {
         if same(user, item) || rating.is_some_and(|r| same(r, user) || same(r, item)) {
             return None;
         }
-        Some(super::sorted_once([Some(user), Some(item), rating].into_iter().flatten().collect()))
+        // A role taken by position is found among the columns read: the first two besides the
+        // target are read too, so that they stay the first two there.
+        let positional = params.user.is_none() || params.item.is_none();
+        let first_two = others.iter().take(2).copied().filter(|_| positional);
+        Some(super::sorted_once(
+            [Some(user), Some(item), rating].into_iter().flatten().chain(first_two).collect(),
+        ))
     }
 
     fn target(params: &Params) -> Target {
