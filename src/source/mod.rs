@@ -368,9 +368,10 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
 }
 
 /// [`read`], of the columns `pick` chooses from the source's column names (their positions; in
-/// source order, each once, at least one), or of every column where it gives `None`. The dataset then has
-/// only those columns, and the names of all of them in [`Dataset::source_columns`]. The other
-/// columns are not read: their values (a blob, mixed types) are neither kept nor checked.
+/// source order, each once, at least one), or of every column where it gives `None`. The
+/// dataset then has only those columns, and the names of all of them in
+/// [`Dataset::source_columns`]. The other columns are not read: their values (a blob, mixed
+/// types) are neither kept nor checked.
 pub fn read_columns(
     conn: &Connection,
     source: &str,

@@ -156,9 +156,7 @@ impl Recommender {
     pub fn implicit(&self) -> bool {
         self.algorithm.implicit()
     }
-}
 
-impl Recommender {
     /// The user, item and (explicit ratings) rating columns it was trained on.
     pub fn columns_used(&self) -> Vec<&str> {
         let mut used = vec![self.user_column.as_str(), self.item_column.as_str()];
