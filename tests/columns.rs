@@ -135,16 +135,38 @@ fn columns_the_options_do_not_name_are_not_read() {
     assert_eq!(e, "ml_train: option 'text' 'nope' is not a column of the source (columns: body, label)");
 }
 
-/// `activate: 'if_better'` scores the active version on the new training's held-out rows,
-/// whose columns it may need: every column is read then.
+/// `activate: 'if_better'` scores the active version on the new training's held-out rows: the
+/// columns it scores are read too, and only those.
 #[test]
-fn if_better_reads_every_column() {
+fn if_better_reads_the_active_versions_columns_too() {
     let conn = tickets();
-    let opts = "json_object('text', 'body', 'activate', 'if_better')";
-    let e = err(&conn, &format!("SELECT ml_train('t', 'text', 'tickets', 'label', {opts})"));
+    let if_better = "json_object('text', 'body', 'activate', 'if_better', 'seed', 3)";
+    // No active version: the new training's columns (the blob is not read).
+    let report = text(&conn, &format!("SELECT ml_train('t', 'text', 'tickets', 'label', {if_better})"));
+    assert!(report.contains("\"reason\":\"no version was active\""), "{report}");
+    // An active version of another text column: read too, and scored.
+    conn.execute_batch("CREATE TABLE shouting AS SELECT *, upper(body) AS shout FROM tickets").unwrap();
+    text(&conn, "SELECT ml_train('s', 'text', 'shouting', 'label', json_object('text', 'shout'))");
+    let report = text(&conn, &format!("SELECT ml_train('s', 'text', 'shouting', 'label', {if_better})"));
+    assert!(report.contains("\"active_version\":1") && report.contains("\"active\":"), "{report}");
+    // The same decision and metrics as from a SELECT of the columns both use.
+    text(
+        &conn,
+        "SELECT ml_train('s2', 'text', 'SELECT body, label, shout FROM shouting', 'label', json_object('text', 'shout'))",
+    );
+    let selected = text(
+        &conn,
+        &format!(
+            "SELECT ml_train('s2', 'text', 'SELECT body, label, shout FROM shouting', 'label', {if_better})"
+        ),
+    );
+    let activation = |r: &str| {
+        let j: serde_json::Value = serde_json::from_str(r).unwrap();
+        (j["activation"].clone(), j["metrics"].clone())
+    };
+    assert_eq!(activation(&report), activation(&selected));
+    // An active version whose column this source lacks: every column is read (here the
+    // blob's error, as before).
+    let e = err(&conn, &format!("SELECT ml_train('s', 'text', 'tickets', 'label', {if_better})"));
     assert!(e.contains("holds a blob"), "{e}");
-    let source = "SELECT id, body, upper(body) AS shout, label FROM tickets";
-    text(&conn, &format!("SELECT ml_train('t', 'text', '{source}', 'label', json_object('text', 'shout'))"));
-    let report = text(&conn, &format!("SELECT ml_train('t', 'text', '{source}', 'label', {opts})"));
-    assert!(report.contains("\"active_version\":1"), "the active version was scored: {report}");
 }

@@ -97,13 +97,18 @@ pub fn train(
     models::start_ahead(kind, &opts, &common);
     let key = session.write_key(conn)?;
     // Only the columns the options name, where they name them, are read (a column left
-    // unread may hold anything); `activate: 'if_better'` reads them all, for the active
-    // version, which may take others.
-    let data = if common.activate == Activate::IfBetter {
-        source::read(conn, source)?
-    } else {
-        source::read_columns(conn, source, |names| models::columns_read(kind, &opts, &common, target, names))?
-    };
+    // unread may hold anything); with `activate: 'if_better'`, those the active version scores
+    // too (it is scored on the held-out rows).
+    let active = (common.activate == Activate::IfBetter).then(|| active_columns(session, conn, name));
+    let data = source::read_columns(conn, source, |names| {
+        let mut read = models::columns_read(kind, &opts, &common, target, names)?;
+        if let Some(active) = &active {
+            for column in active.as_ref()? {
+                read.push(models::position_of(names, column)?);
+            }
+        }
+        Some(models::sorted_once(read))
+    })?;
     let started = Instant::now();
     let mut trained = models::train(kind, &data, target, &mut opts, &common)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -165,6 +170,20 @@ pub fn train(
         report.entry(k).or_insert(v);
     }
     Ok(Json::Object(report).to_string())
+}
+
+/// The columns the active version of `name` scores ([`Model::columns_used`]): none without an
+/// active version; `None` when it cannot be looked at (every column is then read, and
+/// [`if_better`] meets the same error as before, after the training).
+fn active_columns(session: &Session, conn: &Connection, name: &str) -> Option<Vec<String>> {
+    match store::active_version(conn, name) {
+        Ok(None) => Some(Vec::new()),
+        Ok(Some(_)) => {
+            let active = session.peek_active(conn, name).ok()?;
+            Some(active.model.columns_used().into_iter().map(str::to_string).collect())
+        }
+        Err(_) => None,
+    }
 }
 
 /// `activate: 'if_better'`: scores the active version of `name` on the rows the new model's

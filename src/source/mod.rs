@@ -361,17 +361,19 @@ fn read_rows(
     Ok((columns, n, exhausted))
 }
 
-/// Reads the whole source into a [`Dataset`]. Errors: a statement that writes, several
-/// statements, a missing table, blobs, mixed text and numbers in one column, no rows.
+/// Reads every column of the source ([`read_columns`] picking none; the calls read the columns
+/// they use, tests and fuzzing read every one).
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
     read_columns(conn, source, |_| None)
 }
 
-/// [`read`], of the columns `pick` chooses from the source's column names (their positions; in
-/// source order, each once, at least one), or of every column where it gives `None`. The
-/// dataset then has only those columns, and the names of all of them in
-/// [`Dataset::source_columns`]. The other columns are not read: their values (a blob, mixed
-/// types) are neither kept nor checked.
+/// Reads the whole source into a [`Dataset`], of the columns `pick` chooses from the source's
+/// column names (their positions; in source order, each once, at least one), or of every column
+/// where it gives `None`. The dataset then has only those columns, and the names of all of them
+/// in [`Dataset::source_columns`]. The other columns are not read: their values (a blob, mixed
+/// types) are neither kept nor checked. Errors: a statement that writes, several statements, a
+/// missing table, blobs, mixed text and numbers in a column read, no rows.
 pub fn read_columns(
     conn: &Connection,
     source: &str,

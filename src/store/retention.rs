@@ -161,6 +161,23 @@ mod tests {
             .collect()
     }
 
+    /// A look at the active version keeps nothing in the cache; a load does, and a look then
+    /// takes the cached model.
+    #[test]
+    fn a_look_at_the_active_version_is_not_cached() {
+        let (conn, s) = unlocked();
+        insert(&s, &conn, None).unwrap();
+        let fresh =
+            Session::new(Config { kdf: KdfParams { m_cost: 64, t_cost: 1, p_cost: 1 }, ..Config::default() });
+        fresh.unlock(&conn, b"pw").unwrap();
+        let cached = || crate::store::lock(&fresh.cache).len();
+        let looked = fresh.peek_active(&conn, "m").unwrap();
+        assert_eq!((looked.version, cached()), (1, 0));
+        let loaded = fresh.load_active(&conn, "m").unwrap();
+        assert_eq!(cached(), 1);
+        assert!(std::sync::Arc::ptr_eq(&fresh.peek_active(&conn, "m").unwrap(), &loaded));
+    }
+
     /// The previous version is deactivated before the new one is stored (a small blob, beside
     /// sealing) or after it (a large one, once the new model is given back), to the same rows:
     /// only the newest version active, every version loading. A failure after the late

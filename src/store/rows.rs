@@ -257,8 +257,25 @@ impl Session {
         self.load(conn, name, None)
     }
 
+    /// The active version of `name`, from the cache when it is there, else decrypted and
+    /// decoded without being kept in the cache (a look at it: its memory goes with the `Arc`).
+    pub fn peek_active(&self, conn: &Connection, name: &str) -> Result<Arc<LoadedModel>> {
+        self.load_with(conn, name, None, false)
+    }
+
     /// Loads `name` at `version` (or the active version).
     pub fn load(&self, conn: &Connection, name: &str, version: Option<i64>) -> Result<Arc<LoadedModel>> {
+        self.load_with(conn, name, version, true)
+    }
+
+    /// [`Session::load`]; a model decoded is kept in the cache only where `keep`.
+    fn load_with(
+        &self,
+        conn: &Connection,
+        name: &str,
+        version: Option<i64>,
+        keep: bool,
+    ) -> Result<Arc<LoadedModel>> {
         if !tables::exists(conn, "ml_models")? {
             return Err(Error::NoModel(clip(name).into_owned()));
         }
@@ -306,7 +323,7 @@ impl Session {
             model,
             nonce: envelope::nonce(&blob).unwrap_or_default(),
         });
-        if self.config.cache_models {
+        if self.config.cache_models && keep {
             let mut cache = lock(&self.cache);
             if cache.len() >= CACHE_CAPACITY
                 && let Some(&oldest) = cache.keys().min()
