@@ -6,6 +6,7 @@
 
 mod common;
 use common::*;
+use serde_json::json;
 use sqlml::rusqlite::Connection;
 
 /// `tickets(id, body, label, attachment, notes, user_id, item)`: `messages` with a blob
@@ -169,4 +170,57 @@ fn if_better_reads_the_active_versions_columns_too() {
     // blob's error, as before).
     let e = err(&conn, &format!("SELECT ml_train('s', 'text', 'tickets', 'label', {if_better})"));
     assert!(e.contains("holds a blob"), "{e}");
+}
+
+/// Another connection activates another version while `if_better`'s training reads its source
+/// (the columns of the version active before were read): the version now active is not scored
+/// on columns that were not read, and the report says why; the new version is kept inactive.
+#[test]
+fn if_better_does_not_score_a_version_activated_meanwhile_on_columns_not_read() {
+    use sqlml::rusqlite::functions::FunctionFlags;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("race.db");
+    let conn = unlocked(Some(&path), "pw");
+    conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+    make_messages(&conn, 120);
+    conn.execute_batch("CREATE TABLE t AS SELECT id, body, label, upper(body) AS shout FROM messages")
+        .unwrap();
+    text(&conn, "SELECT ml_train('s', 'text', 't', 'label', json_object('text', 'body'))");
+    text(
+        &conn,
+        "SELECT ml_train('s', 'text', 't', 'label', json_object('text', 'shout', 'activate', 'never'))",
+    );
+    // The first row read activates version 2, from another connection (on another thread:
+    // this one's sqlml calls are refused while ml_train runs).
+    let fired = AtomicBool::new(false);
+    let other = path.clone();
+    conn.create_scalar_function("hook", 1, FunctionFlags::SQLITE_UTF8, move |ctx| {
+        if !fired.swap(true, Ordering::SeqCst) {
+            let other = other.clone();
+            std::thread::spawn(move || {
+                let b = unlocked(Some(&other), "pw");
+                let _: i64 = b.query_row("SELECT ml_activate('s', 2)", [], |r| r.get(0)).unwrap();
+            })
+            .join()
+            .unwrap();
+        }
+        ctx.get::<i64>(0)
+    })
+    .unwrap();
+    let report = text(
+        &conn,
+        "SELECT ml_train('s', 'text', 'SELECT body, label, shout, hook(id) AS h FROM t', 'label', \
+         json_object('text', 'body', 'activate', 'if_better'))",
+    );
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let activation = &report["activation"];
+    assert_eq!(
+        (activation["activated"].clone(), activation["active_version"].clone()),
+        (json!(false), json!(2))
+    );
+    let reason = activation["reason"].as_str().unwrap();
+    assert!(reason.starts_with("the active version changed while training (to version 2)"), "{reason}");
+    assert!(reason.contains("'shout'"), "{reason}");
+    assert_eq!(int(&conn, "SELECT version FROM ml_models WHERE name = 's' AND active"), 2);
 }

@@ -99,12 +99,13 @@ pub fn train(
     // Only the columns the options name, where they name them, are read (a column left
     // unread may hold anything); with `activate: 'if_better'`, those the active version scores
     // too (it is scored on the held-out rows).
-    let active = (common.activate == Activate::IfBetter).then(|| active_columns(session, conn, name));
+    // (The active version is looked at only once the source is checked and the new training
+    // reads some of its columns.)
     let data = source::read_columns(conn, source, |names| {
         let mut read = models::columns_read(kind, &opts, &common, target, names)?;
-        if let Some(active) = &active {
-            for column in active.as_ref()? {
-                read.push(models::position_of(names, column)?);
+        if common.activate == Activate::IfBetter {
+            for column in active_columns(session, conn, name)? {
+                read.push(models::position_of(names, &column)?);
             }
         }
         Some(models::sorted_once(read))
@@ -208,6 +209,25 @@ fn if_better(
     }
     let active = session.load_active(conn, name)?;
     out["active_version"] = json!(active.version);
+    // Another connection may have activated another version since the source was read with
+    // the columns of the one active then: one of its columns the source has was not read.
+    let source_names = data.source_column_names();
+    let unread: Vec<&str> = active
+        .model
+        .columns_used()
+        .into_iter()
+        .filter(|c| data.index_of(c).is_none() && source_names.iter().any(|n| n.eq_ignore_ascii_case(c)))
+        .collect();
+    if !unread.is_empty() {
+        out["activated"] = json!(false);
+        out["reason"] = json!(format!(
+            "the active version changed while training (to version {}), and the columns it scores were not all read ({}): \
+             it was not scored (compare with ml_evaluate, activate with ml_activate)",
+            active.version,
+            unread.iter().map(|c| format!("'{}'", clip(c))).collect::<Vec<_>>().join(", ")
+        ));
+        return Ok(out);
+    }
     let held_out = data.subset(&trained.held_out);
     let theirs = match active.model.evaluate(&held_out) {
         Ok(m) => m.get(metric).and_then(Json::as_f64),
