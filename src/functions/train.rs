@@ -211,12 +211,11 @@ fn if_better(
     out["active_version"] = json!(active.version);
     // Another connection may have activated another version since the source was read with
     // the columns of the one active then: one of its columns the source has was not read.
-    let source_names = data.source_column_names();
     let unread: Vec<&str> = active
         .model
         .columns_used()
         .into_iter()
-        .filter(|c| data.index_of(c).is_none() && source_names.iter().any(|n| n.eq_ignore_ascii_case(c)))
+        .filter(|c| data.index_of(c).is_none() && data.in_source(c))
         .collect();
     if !unread.is_empty() {
         out["activated"] = json!(false);

@@ -214,6 +214,14 @@ impl Column {
     }
 }
 
+/// The error of `role` naming `name`, which is none of the source's columns `names`.
+pub(crate) fn not_a_column(role: &str, name: &str, names: &[&str]) -> crate::Error {
+    crate::Error::data(format!(
+        "{role} '{name}' is not a column of the source (columns: {})",
+        names.join(", ")
+    ))
+}
+
 /// Columns read from a source, all of the same length.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dataset {
@@ -251,12 +259,15 @@ impl Dataset {
     /// The column named `name`, or an error listing the columns there are.
     /// `role` says what the column is for, e.g. "target column" or "option 'text'".
     pub fn column(&self, name: &str, role: &str) -> crate::Result<&Column> {
-        self.index_of(name).map(|i| &self.columns[i]).ok_or_else(|| {
-            crate::Error::data(format!(
-                "{role} '{name}' is not a column of the source (columns: {})",
-                self.column_names().join(", ")
-            ))
-        })
+        self.index_of(name)
+            .map(|i| &self.columns[i])
+            .ok_or_else(|| not_a_column(role, name, &self.column_names()))
+    }
+
+    /// Whether the source has a column named `name` (ASCII case-insensitive), read or not
+    /// ([`Dataset::source_columns`]).
+    pub fn in_source(&self, name: &str) -> bool {
+        self.source_column_names().iter().any(|n| n.eq_ignore_ascii_case(name))
     }
     /// The names of all columns.
     pub fn column_names(&self) -> Vec<&str> {

@@ -275,19 +275,12 @@ pub fn columns_read(
     target: Option<&str>,
     names: &[String],
 ) -> Option<Vec<usize>> {
-    fn read<E: Estimator>(
-        opts: &Options,
-        common: &Common,
-        target: Option<&str>,
-        names: &[String],
-    ) -> Option<Vec<usize>> {
-        let params = E::read_params(&mut opts.clone(), common).ok()?;
-        E::columns_read(&params, target, names)
-    }
     match kind {
-        text::TextModel::KIND => read::<text::TextModel>(opts, common, target, names),
-        mlp::Classifier::KIND => read::<mlp::Classifier>(opts, common, target, names),
-        recommender::Recommender::KIND => read::<recommender::Recommender>(opts, common, target, names),
+        text::TextModel::KIND => setup::columns_read::<text::TextModel>(opts, common, target, names),
+        mlp::Classifier::KIND => setup::columns_read::<mlp::Classifier>(opts, common, target, names),
+        recommender::Recommender::KIND => {
+            setup::columns_read::<recommender::Recommender>(opts, common, target, names)
+        }
         _ => None,
     }
 }

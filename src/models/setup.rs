@@ -194,6 +194,18 @@ pub fn check_options<E: Estimator>(opts: &Options, common: &Common) -> Result<()
     opts.finish(E::KIND)
 }
 
+/// [`Estimator::columns_read`] for `opts` (every column, `None`, if they do not read: the fit
+/// reports that).
+pub fn columns_read<E: Estimator>(
+    opts: &Options,
+    common: &Common,
+    target: Option<&str>,
+    names: &[String],
+) -> Option<Vec<usize>> {
+    let params = E::read_params(&mut opts.clone(), common).ok()?;
+    E::columns_read(&params, target, names)
+}
+
 /// [`Estimator::start_ahead`] for `opts` (nothing if they do not read: the fit reports that).
 pub fn start_ahead<E: Estimator>(opts: &Options, common: &Common) {
     if let Ok(params) = E::read_params(&mut opts.clone(), common) {

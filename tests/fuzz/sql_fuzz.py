@@ -249,7 +249,8 @@ SOURCES_BY_KIND = {
              "(SELECT body, label FROM msgs)", "WITH t AS (SELECT body, label FROM msgs) SELECT * FROM t",
              "VALUES ('a b', 'x'), ('c d', 'y')", "big", "SELECT body, label FROM zh UNION ALL SELECT body, label FROM msgs",
              "SELECT id, body, label FROM msgs", "SELECT body, body AS label FROM msgs",
-             "SELECT body, label, label AS l2 FROM msgs", "SELECT 1.5 AS body, label FROM msgs"],
+             "SELECT body, label, label AS l2 FROM msgs", "SELECT 1.5 AS body, label FROM msgs",
+             "SELECT body, label, randomblob(8) AS att FROM msgs"],
     "classifier": ["SELECT tenure, plan, spend, churned FROM cust", "cust", "SELECT tenure, churned FROM cust",
                    "SELECT plan, churned FROM cust", "SELECT tenure, plan, spend, NULL AS churned FROM cust",
                    "SELECT tenure, plan, spend, churned FROM cust WHERE id < 3",
@@ -258,14 +259,16 @@ SOURCES_BY_KIND = {
                    "SELECT tenure, plan || id AS plan, spend, churned FROM cust",
                    "SELECT tenure, plan, spend, id % 7 AS churned FROM cust",
                    "SELECT tenure, plan, spend, churned FROM cust WHERE 0",
-                   "SELECT churned FROM cust", "SELECT NULL AS a, churned FROM cust"],
+                   "SELECT churned FROM cust", "SELECT NULL AS a, churned FROM cust",
+                   "SELECT tenure, plan, spend, churned, randomblob(4) AS att FROM cust"],
     "recommender": ["ratings", "SELECT user, item, rating FROM ratings", "ratings_t", "SELECT user, item FROM ratings",
                     "SELECT user, item, rating * 1e300 AS rating FROM ratings",
                     "SELECT user, item, NULL AS rating FROM ratings", "SELECT 1 AS user, 1 AS item, 5 AS rating",
                     "SELECT user, item, rating FROM ratings WHERE 0", "SELECT item, user, rating FROM ratings",
                     "SELECT user, user AS item, rating FROM ratings", "SELECT user, item, w FROM ratings_t",
                     "SELECT 'u' || user AS user, item, -rating AS rating FROM ratings",
-                    "SELECT user, item, rating, rating AS r2 FROM ratings"],
+                    "SELECT user, item, rating, rating AS r2 FROM ratings",
+                    "SELECT user, item, rating, randomblob(4) AS att FROM ratings"],
 }
 GENERATED_SOURCES = [
     "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5000) "
@@ -361,7 +364,7 @@ CLF_KEYS = ["features", "exclude", "hidden_layers", "learning_rate", "batch_size
 REC_KEYS = ["user", "item", "algorithm", "feedback", "rating_scale", "relevant", "n_factors", "n_epochs", "biased",
             "init_mean", "init_std_dev", "lr_all", "reg_all", "lr_bu", "lr_bi", "lr_pu", "lr_qi", "lr_yj",
             "reg_bu", "reg_bi", "reg_pu", "reg_qi", "reg_yj", "factors", "iterations", "regularization", "alpha"]
-COMMON_KEYS = ["seed", "test_size", "max_memory_mb", "progress"]
+COMMON_KEYS = ["seed", "test_size", "max_memory_mb", "progress", "activate"]
 KEYS_BY_KIND = {"text": TEXT_KEYS, "classifier": CLF_KEYS, "recommender": REC_KEYS}
 ODD_KEYS = ["bogus", "", "EPOCHS", "epochs ", "keep", "memory", "max_memory_mb", "progress", "\u0000", "k" * 500]
 
@@ -372,6 +375,7 @@ OPTION_VALUES = {
     "test_size": ([0, 0.2, 0.5, 0.99, 1, -0.1, 1.5, 1e-300, "0.2", 0.0001], []),
     "max_memory_mb": ([1, 16, 64, 512, 0, -1, 1.5, "512"], [4096, 65536, 2**31, 2**53]),
     "progress": ([True, False, 1, 0, "loud"], []),
+    "activate": (["always", "if_better", "never", "x", 1], []),
     "text": (["body", "label", "id", "nope", "", 1, "t"], []),
     "language": (["en", "auto", "zh", "de", "german", "xx", "", "EN", "chinese", "ja", "ru", "english"], []),
     "cjk": (["words", "bigrams", "x", ""], []),
@@ -387,7 +391,7 @@ OPTION_VALUES = {
     "priors": (["learned", "uniform", "x"], []),
     "features": ([["tenure", "plan", "spend"], ["plan"], [], ["nope"], ["churned"], ["tenure", "tenure"], "tenure",
                   "[\"plan\",\"spend\"]", ["cat", "x"], [1]], []),
-    "exclude": ([["id"], ["plan"], ["tenure", "plan", "spend"], ["nope"], "id", []], []),
+    "exclude": ([["id"], ["plan"], ["tenure", "plan", "spend"], ["nope"], "id", [], ["att"]], []),
     "hidden_layers": ([[], [4], [8, 8], [1], [0], [-1], [4, 4, 4, 4], 4, "[4]", [2.5], [3, 0]],
                       [[65536, 65536], [1 << 20], [100000] * 3, [2**31 - 1], [1024, 1024, 1024], [2**62]]),
     "learning_rate": (RATES, []),

@@ -279,14 +279,13 @@ impl Encoder {
             }
             None => {
                 // (Columns left unread are among the source's: an excluded one is not read.)
-                let source_names = data.source_column_names();
                 for name in &sel.exclude {
-                    if !source_names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                    if !data.in_source(name) {
                         return Err(Error::option(
                             "exclude",
                             format!(
                                 "names '{name}', which is not a column of the source (columns: {})",
-                                source_names.join(", ")
+                                data.source_column_names().join(", ")
                             ),
                         ));
                     }

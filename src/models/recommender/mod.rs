@@ -174,27 +174,19 @@ impl Estimator for Recommender {
         Params::read(opts)
     }
 
-    /// The user and item columns (named, or the first two besides the target, as
-    /// `prepare::resolve_columns` finds them) and the target.
+    /// The user and item columns (named, or the first two besides the target, as the training
+    /// finds them: `prepare::role_positions`) and the target.
     fn columns_read(params: &Params, target: Option<&str>, names: &[String]) -> Option<Vec<usize>> {
         let rating = match target {
             Some(t) => Some(super::position_of(names, t)?),
             None => None,
         };
-        let same = |a: usize, b: usize| names[a].eq_ignore_ascii_case(&names[b]);
-        let others: Vec<usize> = (0..names.len()).filter(|&i| rating.is_none_or(|r| !same(r, i))).collect();
-        let pick = |option: &Option<String>, nth: usize| match option {
-            Some(name) => super::position_of(names, name),
-            None => others.get(nth).copied(),
-        };
-        let (user, item) = (pick(&params.user, 0)?, pick(&params.item, 1)?);
-        if same(user, item) || rating.is_some_and(|r| same(r, user) || same(r, item)) {
-            return None;
-        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (user, item) = prepare::role_positions(&names, rating, params).ok()?;
         // A role taken by position is found among the columns read: the first two besides the
         // target are read too, so that they stay the first two there.
         let positional = params.user.is_none() || params.item.is_none();
-        let first_two = others.iter().take(2).copied().filter(|_| positional);
+        let first_two = prepare::others(&names, rating).into_iter().take(2).filter(|_| positional);
         Some(super::sorted_once(
             [Some(user), Some(item), rating].into_iter().flatten().chain(first_two).collect(),
         ))

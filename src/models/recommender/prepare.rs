@@ -5,7 +5,7 @@ use super::Params;
 use super::ids::{IdMap, Ranks};
 use super::init::first_appearance_of;
 use super::ratings::Csr;
-use crate::models::data::{Column, ColumnData, Dataset};
+use crate::models::data::{Column, ColumnData, Dataset, not_a_column};
 use crate::models::memory;
 use crate::models::setup::TrainRows;
 use crate::models::split::complement;
@@ -50,42 +50,60 @@ pub(super) struct Columns<'a> {
     pub(super) rating: Option<&'a Column>,
 }
 
+/// The user, item and rating columns of `data` ([`role_positions`]).
 pub(super) fn resolve_columns<'a>(
     data: &'a Dataset,
     rating: Option<&'a Column>,
     p: &Params,
 ) -> Result<Columns<'a>> {
-    let others: Vec<&Column> = data
-        .columns
-        .iter()
-        .filter(|c| rating.is_none_or(|r| !r.name.eq_ignore_ascii_case(&c.name)))
-        .collect();
-    let pick = |opt: &Option<String>, key: &str, nth: usize| -> Result<&'a Column> {
+    let names = data.column_names();
+    let at = rating.and_then(|r| data.index_of(&r.name));
+    let (user, item) = role_positions(&names, at, p)?;
+    Ok(Columns { user: &data.columns[user], item: &data.columns[item], rating })
+}
+
+/// The positions among the source's column `names` of the columns besides the target (at
+/// `rating`), in order: the user and item are the first two unless the options name them.
+pub(super) fn others(names: &[&str], rating: Option<usize>) -> Vec<usize> {
+    (0..names.len()).filter(|&i| rating.is_none_or(|r| !names[r].eq_ignore_ascii_case(names[i]))).collect()
+}
+
+/// The positions among the source's column `names` of the user and item columns: the options
+/// `user` and `item`, else the first and the second column besides the target (at `rating`).
+/// The training finds them so ([`resolve_columns`]), and so do the columns it reads
+/// (`Recommender::columns_read`).
+pub(super) fn role_positions(names: &[&str], rating: Option<usize>, p: &Params) -> Result<(usize, usize)> {
+    let same = |a: usize, b: usize| names[a].eq_ignore_ascii_case(names[b]);
+    let others = others(names, rating);
+    let pick = |opt: &Option<String>, key: &str, nth: usize| -> Result<usize> {
         match opt {
-            Some(name) => data.column(name, &format!("option '{key}'")),
+            Some(name) => names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(name))
+                .ok_or_else(|| not_a_column(&format!("option '{key}'"), name, names)),
             None => others.get(nth).copied().ok_or_else(|| {
                 Error::data(format!(
                     "a recommender needs a user and an item column besides the target (columns: {}; \
                      name them with the options 'user' and 'item')",
-                    data.column_names().join(", ")
+                    names.join(", ")
                 ))
             }),
         }
     };
     let user = pick(&p.user, "user", 0)?;
     let item = pick(&p.item, "item", 1)?;
-    if user.name.eq_ignore_ascii_case(&item.name) {
+    if same(user, item) {
         return Err(Error::option(
             "item",
-            format!("must name another column than option 'user', got '{}'", item.name),
+            format!("must name another column than option 'user', got '{}'", names[item]),
         ));
     }
     for (role, c) in [("user", user), ("item", item)] {
-        if rating.is_some_and(|r| r.name.eq_ignore_ascii_case(&c.name)) {
-            return Err(Error::option(role, format!("must not be the target column '{}'", c.name)));
+        if rating.is_some_and(|r| same(r, c)) {
+            return Err(Error::option(role, format!("must not be the target column '{}'", names[c])));
         }
     }
-    Ok(Columns { user, item, rating })
+    Ok((user, item))
 }
 
 /// The values of the target column as f32 (1 for every row when there is none). NULLs, text
