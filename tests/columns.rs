@@ -38,13 +38,6 @@ fn predictions(conn: &Connection, name: &str, args: &str) -> Vec<String> {
 #[test]
 fn columns_the_options_do_not_name_are_not_read() {
     let conn = tickets();
-    // Every column read: the blob fails the training, and says how to leave it out.
-    let e = err(&conn, "SELECT ml_train('t0', 'text', 'tickets', 'label')");
-    assert_eq!(
-        e,
-        "ml_train: column 'attachment' holds a blob in row 1; sqlml reads numbers and text only \
-         (leave such a column out: name the columns to use in a SELECT)"
-    );
     // Text, with the option `text`: the same model as from a SELECT of its two columns.
     let opts = "json_object('text', 'body', 'seed', 3)";
     text(&conn, &format!("SELECT ml_train('t', 'text', 'tickets', 'label', {opts})"));
@@ -125,15 +118,98 @@ fn columns_the_options_do_not_name_are_not_read() {
     // is the blob's, met first.)
     let e = err(&conn, "SELECT ml_evaluate('t', 'SELECT body AS text, label, attachment FROM tickets')");
     assert!(e.contains("holds a blob"), "{e}");
-    // A name the options give that is not a column: every column is read, and the error is
-    // the fit's, as before (here the blob's, met first).
+    // A name the options give that is not a column: every column is read (those that cannot
+    // be read set aside), and the error is the fit's, listing every column of the source.
     let e = err(&conn, "SELECT ml_train('x', 'text', 'tickets', 'label', json_object('text', 'nope'))");
-    assert!(e.contains("holds a blob"), "{e}");
+    assert_eq!(
+        e,
+        "ml_train: option 'text' 'nope' is not a column of the source (columns: id, body, label, attachment, \
+         notes, user_id, item, stars)"
+    );
     let e = err(
         &conn,
         "SELECT ml_train('x', 'text', 'SELECT body, label FROM tickets', 'label', json_object('text', 'nope'))",
     );
     assert_eq!(e, "ml_train: option 'text' 'nope' is not a column of the source (columns: body, label)");
+}
+
+/// A training that reads every column sets aside a column it cannot read (a blob, numbers mixed
+/// with text): the call fails on it only if it uses it, with its error, and otherwise trains
+/// what a SELECT without it trains.
+#[test]
+fn columns_that_cannot_be_read_are_set_aside_until_used() {
+    let conn = tickets();
+    let blob = "column 'attachment' holds a blob in row 1; sqlml reads numbers and text only";
+    // A text model finds its one text column among the others (`notes` mixes numbers and
+    // text, `attachment` is a blob).
+    text(&conn, "SELECT ml_train('t', 'text', 'tickets', 'label', json_object('seed', 3))");
+    text(
+        &conn,
+        "SELECT ml_train('t_sel', 'text', 'SELECT body, label FROM tickets', 'label', json_object('seed', 3))",
+    );
+    assert!(predictions(&conn, "t", "body") == predictions(&conn, "t_sel", "body"));
+    // Used, a column set aside is its error.
+    for sql in [
+        "SELECT ml_train('x', 'text', 'tickets', 'label', json_object('text', 'attachment'))",
+        "SELECT ml_train('x', 'text', 'SELECT attachment, label FROM tickets', 'label')",
+        "SELECT ml_train('x', 'recommender', 'SELECT attachment, user_id, item, stars FROM tickets', 'stars')",
+        "SELECT ml_train('x', 'recommender', 'SELECT user_id, attachment, item, stars FROM tickets', 'stars', \
+         json_object('user', 'user_id'))",
+        "SELECT ml_train('x', 'classifier', 'tickets', 'label', json_object('features', json_array('id', 'attachment')))",
+        "SELECT ml_train('x', 'classifier', 'SELECT id, attachment AS label FROM tickets', 'label')",
+    ] {
+        let e = err(&conn, sql);
+        assert!(
+            e.starts_with("ml_train: ") && e.ends_with(blob.split_once("'attachment'").unwrap().1),
+            "{sql}: {e}"
+        );
+    }
+    // A classifier of every column: a blob column is dropped (in the report, with why), one of
+    // mixed values is an error that says how to leave it out.
+    let small = "'hidden_layers', json_array(4), 'epochs', 2, 'seed', 3";
+    let e =
+        err(&conn, &format!("SELECT ml_train('x', 'classifier', 'tickets', 'label', json_object({small}))"));
+    assert!(
+        e.contains("column 'notes' mixes") && e.ends_with("(or leave it out with the option 'exclude')"),
+        "{e}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c', 'classifier', 'tickets', 'label', json_object('exclude', json_array('notes'), {small}))"
+        ),
+    ))
+    .unwrap();
+    // (`body`, all distinct, is dropped as an identifier, as from a SELECT.)
+    assert_eq!(report["dropped_columns"][0]["column"], "body", "{report}");
+    assert_eq!(
+        report["dropped_columns"][1],
+        json!({"column": "attachment", "reason": "holds a blob in row 1; sqlml reads numbers and text only"}),
+        "{report}"
+    );
+    // Its positional inputs are the table's columns, the blob among them (ignored).
+    assert_eq!(
+        report["columns"],
+        json!(["id", "body", "attachment", "user_id", "item", "stars"]),
+        "{report}"
+    );
+    text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c_sel', 'classifier', 'SELECT id, body, label, user_id, item, stars FROM tickets', \
+             'label', json_object({small}))"
+        ),
+    );
+    let by_name = "json_object('id', id, 'body', body, 'user_id', user_id, 'item', item, 'stars', stars)";
+    let c = predictions(&conn, "c_sel", by_name);
+    assert!(predictions(&conn, "c", by_name) == c);
+    assert!(predictions(&conn, "c", "id, body, attachment, user_id, item, stars") == c);
+    // Reading every column to score still fails on a blob, and says how to leave it out.
+    let e = err(&conn, "SELECT ml_evaluate('t', 'SELECT body AS text, label, attachment FROM tickets')");
+    assert_eq!(
+        e,
+        format!("ml_evaluate: {blob} (leave such a column out: name the columns to use in a SELECT)")
+    );
 }
 
 /// `activate: 'if_better'` scores the active version on the new training's held-out rows: the
@@ -166,10 +242,15 @@ fn if_better_reads_the_active_versions_columns_too() {
         (j["activation"].clone(), j["metrics"].clone())
     };
     assert_eq!(activation(&report), activation(&selected));
-    // An active version whose column this source lacks: every column is read (here the
-    // blob's error, as before).
-    let e = err(&conn, &format!("SELECT ml_train('s', 'text', 'tickets', 'label', {if_better})"));
-    assert!(e.contains("holds a blob"), "{e}");
+    // An active version whose column this source lacks: every column is read (the blob set
+    // aside), the training made, and the active version, which cannot be scored, kept.
+    let report = text(&conn, &format!("SELECT ml_train('s', 'text', 'tickets', 'label', {if_better})"));
+    assert!(
+        report.contains("\"activated\":false")
+            && report
+                .contains("could not be scored on the held-out rows: text column 'shout' is not a column"),
+        "{report}"
+    );
 }
 
 /// Another connection activates another version while `if_better`'s training reads its source

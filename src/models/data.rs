@@ -233,6 +233,21 @@ pub struct Dataset {
     /// (a training reads only the columns its options name); empty when [`Dataset::columns`]
     /// are all of them.
     pub source_columns: Vec<String>,
+    /// The columns of the source that a training's read set aside: a value there could not be
+    /// read (a blob, numbers mixed with text, text that is not UTF-8). They are not among
+    /// [`Dataset::columns`]; asking for one by name ([`Dataset::column`]) is its error.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A column of the source set aside by a training's read ([`Dataset::unreadable`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unreadable {
+    /// Its name as the source reports it.
+    pub name: String,
+    /// Set aside for a blob (which no model can use), not for its mixed values or encoding.
+    pub blob: bool,
+    /// What its first value that could not be read was, and where.
+    pub message: String,
 }
 
 impl Dataset {
@@ -240,7 +255,7 @@ impl Dataset {
     pub fn new(columns: Vec<Column>) -> Self {
         let n_rows = columns.first().map_or(0, Column::len);
         debug_assert!(columns.iter().all(|c| c.len() == n_rows));
-        Dataset { columns, n_rows, source_columns: Vec::new() }
+        Dataset { columns, n_rows, source_columns: Vec::new(), unreadable: Vec::new() }
     }
 
     /// The names of every column of the source, in order: those read, and those left unread
@@ -258,10 +273,20 @@ impl Dataset {
     }
     /// The column named `name`, or an error listing the columns there are.
     /// `role` says what the column is for, e.g. "target column" or "option 'text'".
+    /// A column set aside ([`Dataset::unreadable`]) is its own error.
     pub fn column(&self, name: &str, role: &str) -> crate::Result<&Column> {
-        self.index_of(name)
-            .map(|i| &self.columns[i])
-            .ok_or_else(|| not_a_column(role, name, &self.column_names()))
+        if let Some(i) = self.index_of(name) {
+            return Ok(&self.columns[i]);
+        }
+        Err(match self.set_aside(name) {
+            Some(u) => crate::Error::data(u.message.clone()),
+            None => not_a_column(role, name, &self.source_column_names()),
+        })
+    }
+
+    /// The column named `name` (ASCII case-insensitive) if the read set it aside.
+    pub fn set_aside(&self, name: &str) -> Option<&Unreadable> {
+        self.unreadable.iter().find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
     /// Whether the source has a column named `name` (ASCII case-insensitive), read or not
@@ -289,7 +314,12 @@ impl Dataset {
                 },
             })
             .collect();
-        Dataset { columns, n_rows: rows.len(), source_columns: self.source_columns.clone() }
+        Dataset {
+            columns,
+            n_rows: rows.len(),
+            source_columns: self.source_columns.clone(),
+            unreadable: self.unreadable.clone(),
+        }
     }
 }
 

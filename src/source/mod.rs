@@ -5,7 +5,7 @@
 
 use crate::error::clip;
 use crate::models::columns::{Numbers, TextBuilder};
-use crate::models::data::Cell;
+use crate::models::data::{Cell, Unreadable};
 use crate::models::{Column, ColumnData, Dataset, Input};
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
@@ -139,11 +139,15 @@ impl Builder {
 }
 
 fn blob(col: &str, row: usize) -> Error {
-    Error::data(format!(
-        "column '{col}' holds a blob in row {row}; sqlml reads numbers and text only (leave such a column out: \
-         name the columns to use in a SELECT)"
-    ))
+    Error::data(format!("column '{col}' holds a blob in row {row}; {BLOB_HINT}"))
 }
+
+/// What a blob cell's error says after where it is ([`blob`]). A read of every column for a
+/// scoring adds [`LEAVE_OUT`]; a training sets such a column aside ([`Unreadable`]).
+const BLOB_HINT: &str = "sqlml reads numbers and text only";
+
+/// How to leave a column out of a read of every column.
+const LEAVE_OUT: &str = " (leave such a column out: name the columns to use in a SELECT)";
 
 fn text<'a>(bytes: &'a [u8], col: &str, row: usize) -> Result<&'a str> {
     simdutf8::basic::from_utf8(bytes)
@@ -326,16 +330,20 @@ fn checked(conn: &Connection, source: &str) -> Result<(String, Vec<String>)> {
 /// `done` counts the rows read before. Returns the columns, the rows read, and whether the
 /// statement is exhausted. Only the picked columns are read: another column's values (a blob,
 /// mixed types) are neither kept nor checked.
+#[allow(clippy::type_complexity)]
 fn read_rows(
     rows: &mut Rows<'_>,
     names: &[String],
     picked: &[usize],
     (limit, max_text_bytes): (usize, usize),
     done: usize,
-) -> Result<(Vec<Column>, usize, bool)> {
+    aside: bool,
+) -> Result<(Vec<Column>, Vec<Unreadable>, usize, bool)> {
     let mut builders: Vec<Builder> = picked.iter().map(|_| Builder::Unknown(0)).collect();
     let whats: Vec<String> =
         picked.iter().map(|&i| format!("column '{}' of the source", clip(&names[i]))).collect();
+    // Set aside: the first error of each column that cannot be read (with `aside` only).
+    let mut failed: Vec<Option<Unreadable>> = picked.iter().map(|_| None).collect();
     let (mut n, mut text_bytes, mut exhausted) = (0usize, 0usize, false);
     while n < limit && text_bytes < max_text_bytes {
         if !rows.step().map_err(|e| stepping_failed(e, done + n + 1))? {
@@ -343,22 +351,41 @@ fn read_rows(
             break;
         }
         n += 1;
-        for ((b, &i), what) in builders.iter_mut().zip(picked).zip(&whats) {
-            if !rows.push_number(b, i) {
-                let v = rows.value(i)?;
-                b.push(v, &names[i], what, done + n)?;
-                if let ValueRef::Text(t) = v {
-                    text_bytes += t.len();
+        for (((b, &i), what), failed) in builders.iter_mut().zip(picked).zip(&whats).zip(&mut failed) {
+            if failed.is_some() || rows.push_number(b, i) {
+                continue;
+            }
+            let v = rows.value(i)?;
+            match b.push(v, &names[i], what, done + n) {
+                Ok(()) => {}
+                // A value of a type or encoding the column cannot hold (never a refusal of
+                // memory): the column is set aside, its values given back.
+                Err(Error::InvalidData(message)) if aside => {
+                    *failed = Some(Unreadable {
+                        name: names[i].clone(),
+                        blob: matches!(v, ValueRef::Blob(_)),
+                        message,
+                    });
+                    *b = Builder::Unknown(0);
                 }
+                Err(Error::InvalidData(message)) if matches!(v, ValueRef::Blob(_)) => {
+                    return Err(Error::InvalidData(message + LEAVE_OUT));
+                }
+                Err(e) => return Err(e),
+            }
+            if let ValueRef::Text(t) = v {
+                text_bytes += t.len();
             }
         }
     }
-    let columns = picked
-        .iter()
-        .zip(builders)
-        .map(|(&i, b)| Column { name: names[i].clone(), data: b.finish() })
-        .collect();
-    Ok((columns, n, exhausted))
+    let (mut columns, mut unreadable) = (Vec::new(), Vec::new());
+    for ((&i, b), failed) in picked.iter().zip(builders).zip(failed) {
+        match failed {
+            Some(u) => unreadable.push(u),
+            None => columns.push(Column { name: names[i].clone(), data: b.finish() }),
+        }
+    }
+    Ok((columns, unreadable, n, exhausted))
 }
 
 /// Reads every column of the source ([`read_columns`] picking none; the calls read the columns
@@ -383,15 +410,18 @@ pub fn read_columns(
     let picked = checked_pick(pick(&names), names.len());
     let all: Vec<usize> = (0..names.len()).collect();
     let mut rows = Rows::prepare(conn, &sql)?;
-    let (columns, n, _) =
-        read_rows(&mut rows, &names, picked.as_deref().unwrap_or(&all), (usize::MAX, usize::MAX), 0)?;
+    let (columns, unreadable, n, _) =
+        read_rows(&mut rows, &names, picked.as_deref().unwrap_or(&all), (usize::MAX, usize::MAX), 0, true)?;
     if n == 0 {
         return Err(Error::data(format!("source '{}' has no rows", clip(source.trim()))));
     }
     let mut data = Dataset::new(columns);
-    if picked.is_some() {
+    // (Every column may have been set aside.)
+    data.n_rows = n;
+    if picked.is_some() || !unreadable.is_empty() {
         data.source_columns = names;
     }
+    data.unreadable = unreadable;
     Ok(data)
 }
 
@@ -460,8 +490,14 @@ impl Batches {
         // non-owning `Connection` does not close it.
         let conn = unsafe { Connection::from_handle(self.db) }?;
         let mut rows = std::mem::ManuallyDrop::new(Rows { conn: &conn, stmt: self.stmt });
-        let (columns, n, exhausted) =
-            read_rows(&mut rows, &self.names, &self.picked, (limit.max(1), max_text_bytes), self.done)?;
+        let (columns, _, n, exhausted) = read_rows(
+            &mut rows,
+            &self.names,
+            &self.picked,
+            (limit.max(1), max_text_bytes),
+            self.done,
+            false,
+        )?;
         self.done += n;
         self.finished = exhausted;
         if n == 0 {
@@ -601,7 +637,18 @@ mod tests {
         let c = db();
         c.execute_batch("CREATE TABLE w(id, body, bin, mixed); INSERT INTO w VALUES (1, 'a', x'00', 1), (2, 'b', x'01', 't');")
             .unwrap();
-        assert!(read(&c, "w").unwrap_err().to_string().contains("holds a blob"));
+        // Read whole, the columns that cannot be read are set aside, with their first error.
+        let whole = read(&c, "w").unwrap();
+        assert_eq!(whole.column_names(), ["id", "body"]);
+        assert_eq!(whole.source_column_names(), ["id", "body", "bin", "mixed"]);
+        let aside: Vec<_> = whole.unreadable.iter().map(|u| (u.name.as_str(), u.blob)).collect();
+        assert_eq!(aside, [("bin", true), ("mixed", false)]);
+        assert_eq!(
+            whole.column("BIN", "test").unwrap_err().to_string(),
+            "column 'bin' holds a blob in row 1; sqlml reads numbers and text only"
+        );
+        assert!(whole.column("mixed", "test").unwrap_err().to_string().contains("mixes numeric and text"));
+        assert_eq!(whole.subset(&[0]).unreadable, whole.unreadable);
         let d = read_columns(&c, "w", |names| {
             assert_eq!(names, ["id", "body", "bin", "mixed"]);
             Some(vec![0, 1])
@@ -611,11 +658,12 @@ mod tests {
         assert_eq!(d.columns, read(&c, "SELECT id, body FROM w").unwrap().columns);
         assert_eq!(d.source_column_names(), ["id", "body", "bin", "mixed"]);
         assert_eq!(d.subset(&[1]).source_column_names(), ["id", "body", "bin", "mixed"]);
-        // Every column (no pick, or one out of order, repeated or out of range): the blob's
-        // error; every column read keeps no separate list of names.
+        assert!(d.unreadable.is_empty());
+        // Every column (no pick, or one out of order, repeated or out of range): as read
+        // whole; every column read keeps no separate list of names.
         for pick in [None, Some(vec![]), Some(vec![1, 0]), Some(vec![0, 0]), Some(vec![0, 4])] {
-            let e = read_columns(&c, "w", |_| pick.clone()).unwrap_err().to_string();
-            assert!(e.contains("holds a blob"), "{pick:?}: {e}");
+            let d = read_columns(&c, "w", |_| pick.clone()).unwrap();
+            assert_eq!((&d.columns, &d.unreadable), (&whole.columns, &whole.unreadable), "{pick:?}");
         }
         // In batches too.
         let mut batches = Batches::open(&c, "w").unwrap();
@@ -698,15 +746,23 @@ mod tests {
         }
         // A one-word source is a table name, keyword or not.
         assert!(e("replace").contains("'replace' is neither"));
+        // A value a column cannot hold: read whole, the column is set aside with the error (see
+        // `only_the_picked_columns_are_read`); read to score, it is the error.
+        let aside = |s: &str| {
+            let d = read(&c, s).unwrap();
+            let batch = Batches::open(&c, s).unwrap().next_batch(10, usize::MAX).unwrap_err().to_string();
+            (d.unreadable[0].message.clone(), batch)
+        };
+        let blob = "column 'b' holds a blob in row 1; sqlml reads numbers and text only";
         assert_eq!(
-            e("SELECT x'00' AS b"),
-            "column 'b' holds a blob in row 1; sqlml reads numbers and text only (leave such a column out: \
-             name the columns to use in a SELECT)"
+            aside("SELECT 1 AS a, x'00' AS b"),
+            (
+                blob.to_string(),
+                format!("{blob} (leave such a column out: name the columns to use in a SELECT)")
+            )
         );
-        assert_eq!(
-            e("SELECT 1 AS m UNION ALL SELECT 'a'"),
-            "column 'm' mixes numeric and text values (row 2 is text); make it one type, e.g. with CAST in a SELECT"
-        );
+        let mixed = "column 'm' mixes numeric and text values (row 2 is text); make it one type, e.g. with CAST in a SELECT";
+        assert_eq!(aside("SELECT 1 AS m UNION ALL SELECT 'a'"), (mixed.to_string(), mixed.to_string()));
         // An error while stepping (not while preparing) names the argument and the row, with
         // SQLite's message.
         assert_eq!(
@@ -714,7 +770,8 @@ mod tests {
             "argument 'source' failed at row 2: integer overflow"
         );
         c.execute_batch("CREATE TABLE u(x); INSERT INTO u VALUES (CAST(x'ff' AS TEXT));").unwrap();
-        assert_eq!(e("u"), "column 'x' holds text that is not valid UTF-8 in row 1");
+        let bad = "column 'x' holds text that is not valid UTF-8 in row 1";
+        assert_eq!(aside("u"), (bad.to_string(), bad.to_string()));
     }
 
     /// Batches stop at the row count or at the text size, whichever comes first, and end

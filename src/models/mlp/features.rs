@@ -255,6 +255,9 @@ impl Encoder {
             Some(list) => {
                 let mut out = Vec::new();
                 for name in list {
+                    if let (None, Some(u)) = (data.index_of(name), data.set_aside(name)) {
+                        return Err(Error::data(u.message.clone()));
+                    }
                     let idx = data.index_of(name).ok_or_else(|| {
                         Error::option(
                             "features",
@@ -290,15 +293,36 @@ impl Encoder {
                         ));
                     }
                 }
+                let excluded = |name: &str| sel.exclude.iter().any(|e| name.eq_ignore_ascii_case(e));
+                // A blob column set aside is dropped as a column no model can use, in its place
+                // among the inputs; one of mixed values or bad text is an error (see below).
+                for u in &data.unreadable {
+                    if !u.blob && !excluded(&u.name) && !u.name.eq_ignore_ascii_case(target_name) {
+                        return Err(Error::data(format!(
+                            "{} (or leave it out with the option 'exclude')",
+                            u.message
+                        )));
+                    }
+                }
                 (0..data.columns.len())
                     .filter(|&i| i != target)
-                    .filter(|&i| !sel.exclude.iter().any(|e| data.columns[i].name.eq_ignore_ascii_case(e)))
+                    .filter(|&i| !excluded(&data.columns[i].name))
                     .map(|i| (i, false))
                     .collect()
             }
         };
         let mut features = Vec::new();
         let mut dropped = Vec::new();
+        // Blob columns set aside, dropped where they stand among the source's columns.
+        let aside: Vec<&str> = match &sel.features {
+            Some(_) => Vec::new(),
+            None => data
+                .unreadable
+                .iter()
+                .filter(|u| u.blob && !sel.exclude.iter().any(|e| u.name.eq_ignore_ascii_case(e)))
+                .map(|u| u.name.as_str())
+                .collect(),
+        };
         let mut offset = 0;
         for &(idx, explicit) in &chosen {
             let col = &data.columns[idx];
@@ -310,6 +334,16 @@ impl Encoder {
                 }
                 Err(reason) => dropped.push(Dropped { column: col.name.clone(), reason }),
             }
+        }
+        // In the source's order, as the columns read are.
+        let names = data.source_column_names();
+        let place = |n: &str| names.iter().position(|s| *s == n).unwrap_or(usize::MAX);
+        if !aside.is_empty() {
+            for name in &aside {
+                let reason = data.set_aside(name).map_or(String::new(), |u| blob_reason(&u.message));
+                dropped.push(Dropped { column: name.to_string(), reason });
+            }
+            dropped.sort_by_key(|d| place(&d.column));
         }
         if features.is_empty() {
             let why = if dropped.is_empty() {
@@ -328,7 +362,11 @@ impl Encoder {
             .filter(|n| !features.iter().any(|f| f.name == *n))
             .map(str::to_string)
             .collect();
-        let inputs = chosen.iter().map(|&(i, _)| data.columns[i].name.clone()).collect();
+        let mut inputs: Vec<String> = chosen.iter().map(|&(i, _)| data.columns[i].name.clone()).collect();
+        if !aside.is_empty() {
+            inputs.extend(aside.iter().map(|n| n.to_string()));
+            inputs.sort_by_key(|n| place(n));
+        }
         let mut encoder = Encoder {
             features,
             width: offset,
@@ -631,6 +669,14 @@ impl super::trainer::EncodedRows for CompactRows {
 }
 
 /// Learns one column's encoding, or says why the column is dropped.
+/// The reason a blob column set aside is dropped: its read error without the column's name.
+fn blob_reason(message: &str) -> String {
+    match message.split_once("' holds") {
+        Some((_, rest)) => format!("holds{rest}"),
+        None => message.to_string(),
+    }
+}
+
 fn fit_column(
     col: &Column,
     rows: &[usize],

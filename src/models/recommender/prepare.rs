@@ -56,10 +56,23 @@ pub(super) fn resolve_columns<'a>(
     rating: Option<&'a Column>,
     p: &Params,
 ) -> Result<Columns<'a>> {
-    let names = data.column_names();
-    let at = rating.and_then(|r| data.index_of(&r.name));
+    if data.unreadable.is_empty() {
+        let names = data.column_names();
+        let at = rating.and_then(|r| data.index_of(&r.name));
+        let (user, item) = role_positions(&names, at, p)?;
+        return Ok(Columns { user: &data.columns[user], item: &data.columns[item], rating });
+    }
+    // Some columns were set aside: the roles are placed among the columns read and those (a
+    // column set aside in a role is its error), as if every one had been read.
+    let names: Vec<&str> = data
+        .source_column_names()
+        .into_iter()
+        .filter(|n| data.index_of(n).is_some() || data.set_aside(n).is_some())
+        .collect();
+    let at = rating.and_then(|r| names.iter().position(|n| n.eq_ignore_ascii_case(&r.name)));
     let (user, item) = role_positions(&names, at, p)?;
-    Ok(Columns { user: &data.columns[user], item: &data.columns[item], rating })
+    let (user, item) = (data.column(names[user], "user column")?, data.column(names[item], "item column")?);
+    Ok(Columns { user, item, rating })
 }
 
 /// The positions among the source's column `names` of the columns besides the target (at

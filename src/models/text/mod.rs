@@ -166,14 +166,23 @@ fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> 
         return Ok(col);
     }
     let others: Vec<&Column> = data.columns.iter().filter(|c| c.name != target.name).collect();
-    // With several other columns (an id, a date...), the one text column is the text.
+    // With several other columns (an id, a date, an attachment set aside...), the one text
+    // column is the text.
     let texts: Vec<&Column> =
         others.iter().copied().filter(|c| matches!(c.data, crate::models::ColumnData::Text(_))).collect();
-    if others.len() > 1 && texts.len() == 1 {
+    let aside: Vec<&str> =
+        data.unreadable.iter().map(|u| u.name.as_str()).filter(|n| *n != target.name).collect();
+    if others.len() + aside.len() > 1 && texts.len() == 1 {
         return Ok(texts[0]);
     }
+    // In source order, those set aside too (the one other column: its error).
+    let others: Vec<&str> = data
+        .source_column_names()
+        .into_iter()
+        .filter(|n| *n != target.name && (data.index_of(n).is_some() || data.set_aside(n).is_some()))
+        .collect();
     match others.as_slice() {
-        [one] => Ok(one),
+        [one] => data.column(one, "text column"),
         [] => Err(Error::data(format!(
             "the source has no column besides the target '{}' (a text model needs a text column)",
             target.name
@@ -181,7 +190,7 @@ fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> 
         many => Err(Error::data(format!(
             "the source has several columns besides the target '{}' ({}); choose the text column with the option 'text'",
             target.name,
-            many.iter().map(|c| format!("'{}'", c.name)).collect::<Vec<_>>().join(", ")
+            many.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ")
         ))),
     }
 }
