@@ -204,6 +204,14 @@ fn columns_that_cannot_be_read_are_set_aside_until_used() {
     let c = predictions(&conn, "c_sel", by_name);
     assert!(predictions(&conn, "c", by_name) == c);
     assert!(predictions(&conn, "c", "id, body, attachment, user_id, item, stars") == c);
+    // A recommender's scoring reads whole (as its training does): a column it uses that cannot
+    // be read is its error.
+    text(
+        &conn,
+        "SELECT ml_train('r', 'recommender', 'tickets', 'stars', json_object('user', 'user_id', 'item', 'item'))",
+    );
+    let e = err(&conn, "SELECT ml_evaluate('r', 'SELECT attachment AS user_id, item, stars FROM tickets')");
+    assert_eq!(e, format!("ml_evaluate: {}", blob.replace("'attachment'", "'user_id'")));
     // Reading every column to score still fails on a blob, and says how to leave it out.
     let e = err(&conn, "SELECT ml_evaluate('t', 'SELECT body AS text, label, attachment FROM tickets')");
     assert_eq!(
