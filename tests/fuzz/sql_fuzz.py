@@ -250,7 +250,9 @@ SOURCES_BY_KIND = {
              "VALUES ('a b', 'x'), ('c d', 'y')", "big", "SELECT body, label FROM zh UNION ALL SELECT body, label FROM msgs",
              "SELECT id, body, label FROM msgs", "SELECT body, body AS label FROM msgs",
              "SELECT body, label, label AS l2 FROM msgs", "SELECT 1.5 AS body, label FROM msgs",
-             "SELECT body, label, randomblob(8) AS att FROM msgs"],
+             "SELECT body, label, randomblob(8) AS att FROM msgs",
+             "SELECT id, body, label, randomblob(8) AS att, CASE WHEN id % 3 THEN 'x' ELSE id END AS notes FROM msgs",
+             "SELECT randomblob(8) AS att, label FROM msgs"],
     "classifier": ["SELECT tenure, plan, spend, churned FROM cust", "cust", "SELECT tenure, churned FROM cust",
                    "SELECT plan, churned FROM cust", "SELECT tenure, plan, spend, NULL AS churned FROM cust",
                    "SELECT tenure, plan, spend, churned FROM cust WHERE id < 3",
@@ -260,7 +262,8 @@ SOURCES_BY_KIND = {
                    "SELECT tenure, plan, spend, id % 7 AS churned FROM cust",
                    "SELECT tenure, plan, spend, churned FROM cust WHERE 0",
                    "SELECT churned FROM cust", "SELECT NULL AS a, churned FROM cust",
-                   "SELECT tenure, plan, spend, churned, randomblob(4) AS att FROM cust"],
+                   "SELECT tenure, plan, spend, churned, randomblob(4) AS att FROM cust",
+                   "SELECT tenure, plan, spend, churned, CASE WHEN id % 2 THEN 'n/a' ELSE id END AS notes FROM cust"],
     "recommender": ["ratings", "SELECT user, item, rating FROM ratings", "ratings_t", "SELECT user, item FROM ratings",
                     "SELECT user, item, rating * 1e300 AS rating FROM ratings",
                     "SELECT user, item, NULL AS rating FROM ratings", "SELECT 1 AS user, 1 AS item, 5 AS rating",
@@ -268,7 +271,8 @@ SOURCES_BY_KIND = {
                     "SELECT user, user AS item, rating FROM ratings", "SELECT user, item, w FROM ratings_t",
                     "SELECT 'u' || user AS user, item, -rating AS rating FROM ratings",
                     "SELECT user, item, rating, rating AS r2 FROM ratings",
-                    "SELECT user, item, rating, randomblob(4) AS att FROM ratings"],
+                    "SELECT user, item, rating, randomblob(4) AS att FROM ratings",
+                    "SELECT randomblob(4) AS att, user, item, rating FROM ratings"],
 }
 GENERATED_SOURCES = [
     "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5000) "
