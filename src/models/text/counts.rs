@@ -4,9 +4,9 @@
 //! no order (the counts are integers), so that is what counting every text gives, and the same
 //! model, in the time of counting a fifth of the texts (`test_size` 0.2) instead of all of them
 //! again. The copy is made while the measured fit finishes, so only below [`COPIED_BELOW`]
-//! bytes of text. Above it, where both fits make the first pass over the n-grams seen twice
-//! with an explicit `min_df`, the measured fit makes the refit's ([`Marked`]) and counts with
-//! it, so the pass is made once.
+//! bytes of text. Above it, where both fits make the first pass over the n-grams seen twice,
+//! the measured fit leaves its own ([`Marked`]), which the refit extends with a pass over the
+//! held-out texts alone, so every text is marked once.
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
@@ -15,7 +15,6 @@ use super::{AUTO_MIN_DF, TextSettings};
 use crate::Result;
 use crate::models::control::Control;
 use crate::models::data::Column;
-use crate::models::memory;
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -30,7 +29,7 @@ thread_local! {
 pub(super) enum Left {
     /// Its counts, below [`COPIED_BELOW`] bytes of text.
     Counts(Box<Counted>),
-    /// From there on, with an explicit `min_df`, its first pass, made over every row.
+    /// From there on, its first pass over its training texts, where it made one.
     Marks(Marked),
 }
 
@@ -48,16 +47,22 @@ pub(super) struct Counted {
 }
 
 /// The first pass over the n-grams seen twice ([`pipeline::mark_seen_twice`]) that a measured
-/// fit made over every row, `0..rows` in order, as the refit on every row would make it (its
-/// halves the same, so the same bits), with what it depends on beyond the rows: the refit takes
-/// it only if its own pass would be the same. The measured fit counts with it too: it lets
-/// through the n-grams seen twice in any texts, a superset of those seen twice in the
-/// training texts, and `min_df` (explicit, 2 or more: the only case this is made) keeps the
-/// same terms.
+/// fit made over its training texts, with its marks' `once` (of every part, joined), left for
+/// the refit on every row, which marks the texts held out on in them ([`SeenTwice::resume`]).
+/// That is a filter of every text: an n-gram seen twice is always in it, one seen once only by
+/// chance (counted exactly, and dropped by `min_df`), so the model is the one counting every
+/// n-gram makes. Its filters have one bit per byte of the training texts, not of every text
+/// (at `test_size` 0.2 a fifth fewer bits than the refit's own pass would take, and its
+/// estimate of the distinct n-grams is made from those bits). With what it depends on beyond
+/// the texts: the refit takes it only if its own pass would mark the same n-grams.
 pub(super) struct Marked {
     seen_twice: Arc<SeenTwice>,
+    once: Vec<u64>,
     tokenizer: TokenizerConfig,
     hi: usize,
+    /// The rows held out (not marked), in order.
+    held_out: Vec<usize>,
+    /// The rows of the refit, `0..rows` in order: those marked and those held out.
     rows: usize,
 }
 
@@ -128,23 +133,19 @@ pub(super) fn count(
             && c.builder.texts() + c.held_out.len() == rows.len()
             && reusable(counting, bytes, seen_twice_from)
     });
-    // The measured fit's first pass is the refit's own if it was made as this one would be.
-    let marked = marked
-        .filter(|m| m.tokenizer == *tokenizer.config() && m.hi == hi && every_row(rows, m.rows))
-        .map(|m| m.seen_twice);
+    // The measured fit's first pass is the refit's start if it was made as this one's would be.
+    let marked =
+        marked.filter(|m| m.tokenizer == *tokenizer.config() && m.hi == hi && every_row(rows, m.rows));
     // Counts are left only if the refit (of the held-out texts too) will take them; else, from
-    // the first pass on, the first pass over every row, with an explicit `min_df` only: an
-    // automatic one is chosen from the first pass's count of distinct n-grams, which over every
-    // row would let the held-out texts choose the measured fit's.
-    let (leave, mark_every_row) = match leave {
+    // the first pass on, this fit's first pass (of its own texts: the measured fit's model and
+    // its chosen `min_df` are its own).
+    let (leave, keep_marks) = match leave {
         Some((held_out, y)) => {
             let every = bytes + pipeline::text_bytes_of(text, held_out);
             if reusable(counting, every, seen_twice_from) {
                 (Some((held_out, y)), None)
-            } else if settings.min_df != AUTO_MIN_DF {
-                (None, Some((rows.len() + held_out.len(), every)))
             } else {
-                (None, None)
+                (None, Some(held_out))
             }
         }
         None => (None, None),
@@ -158,10 +159,9 @@ pub(super) fn count(
             (pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, control)?, None)
         }
         _ => {
-            let first_pass = match (marked, mark_every_row) {
-                (Some(seen), _) => FirstPass::Made(seen),
-                (None, Some(every)) => FirstPass::OverEveryRow(every),
-                (None, None) => FirstPass::OfTheseRows,
+            let first_pass = match marked {
+                Some(m) => FirstPass::Extended(m),
+                None => FirstPass::OfTheseRows { keep: keep_marks.is_some() },
             };
             every_text(
                 tokenizer,
@@ -188,9 +188,16 @@ pub(super) fn count(
                 held_out_y,
             }))
         }),
-        (None, Some((seen_twice, rows))) => {
-            Some(Left::Marks(Marked { seen_twice, tokenizer: tokenizer.config().clone(), hi, rows }))
-        }
+        (None, Some((seen_twice, once))) => keep_marks.map(|held_out| {
+            Left::Marks(Marked {
+                seen_twice,
+                once,
+                tokenizer: tokenizer.config().clone(),
+                hi,
+                held_out: held_out.to_vec(),
+                rows: rows.len() + held_out.len(),
+            })
+        }),
         (None, None) => None,
     };
     Ok((builder, left))
@@ -201,18 +208,16 @@ fn every_row(rows: &[usize], n: usize) -> bool {
     rows.len() == n && rows.iter().enumerate().all(|(i, &r)| i == r)
 }
 
-/// A first pass made over every row, `0..n`: the filter and `n`.
-type EveryRowPass = (Arc<SeenTwice>, usize);
+/// A first pass kept to be extended: the filter and its marks' `once`.
+type KeptPass = (Arc<SeenTwice>, Vec<u64>);
 
 /// Where [`every_text`]'s first pass comes from, when it makes one.
 enum FirstPass {
-    /// Made over the rows counted.
-    OfTheseRows,
-    /// Made over every row (`0..n`, of `bytes` of text, the rows counted among them), and left
-    /// for the refit on every row: `(n, bytes)`.
-    OverEveryRow((usize, usize)),
-    /// Made already (by the measured fit, over every row: these rows).
-    Made(Arc<SeenTwice>),
+    /// Made over the rows counted, its `once` kept for the refit where `keep`.
+    OfTheseRows { keep: bool },
+    /// A measured fit's over its training texts, extended with the texts it held out (these
+    /// rows are every row).
+    Extended(Marked),
 }
 
 /// Counts every text of `rows` (`bytes` of text): with a first pass that marks the n-grams seen
@@ -229,27 +234,28 @@ fn every_text(
     settings: &TextSettings,
     (seen_twice_from, first_pass): (usize, FirstPass),
     control: &Control<'_>,
-) -> Result<(VocabularyBuilder, Option<EveryRowPass>)> {
+) -> Result<(VocabularyBuilder, Option<KeptPass>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
     let auto = settings.min_df == AUTO_MIN_DF;
     let eligible = VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
-    // The first pass, and the rows it was made over when they are every row (to leave it).
+    // The first pass, and its marks' `once` where it is to be left.
     let marked = match first_pass {
         _ if !eligible => None,
-        FirstPass::Made(seen) => {
+        FirstPass::Extended(Marked { seen_twice, once, held_out, .. }) => {
             #[cfg(test)]
             MARKS_REUSED.with(|n| n.set(n.get() + 1));
-            Some((seen, None))
+            // (The measured fit's builders, which held the filter too, are gone.)
+            let seen = match Arc::try_unwrap(seen_twice) {
+                Ok(seen) => seen,
+                Err(shared) => SeenTwice::clone_of(&shared)?,
+            };
+            let marks = pipeline::mark_on(seen.resume(once), tokenizer, text, &held_out, hi, control)?;
+            Some((Arc::new(marks.split().0), None))
         }
-        FirstPass::OverEveryRow((n, every)) if every >= seen_twice_from => {
-            let mut all: Vec<usize> = memory::with_capacity(n, "the rows of the first pass")?;
-            all.extend(0..n);
-            let seen = pipeline::mark_seen_twice(tokenizer, text, (&all, every), hi, control)?;
-            Some((Arc::new(seen), Some(n)))
-        }
-        FirstPass::OfTheseRows | FirstPass::OverEveryRow(_) if bytes >= seen_twice_from => {
-            let seen = pipeline::mark_seen_twice(tokenizer, text, (rows, bytes), hi, control)?;
-            Some((Arc::new(seen), None))
+        FirstPass::OfTheseRows { keep } if bytes >= seen_twice_from => {
+            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, bytes / 64, hi, control)?;
+            let (seen, once) = marks.split();
+            Some((Arc::new(seen), keep.then_some(once)))
         }
         _ => None,
     };
@@ -271,6 +277,6 @@ fn every_text(
         drop(builder);
         builder = pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, control)?;
     }
-    let left = marked.and_then(|(seen, every)| Some((seen, every?)));
+    let left = marked.and_then(|(seen, once)| Some((seen, once?)));
     Ok((builder, left))
 }

@@ -100,19 +100,21 @@ pub(super) fn text_bytes_of(text: &Column, rows: &[usize]) -> usize {
     rows.iter().map(|&r| text_bytes(text.get(r))).sum()
 }
 
-/// Marks every n-gram of two to `hi` words of `rows` of `text` (`bytes` of text in all) in a
-/// [`SeenTwice`]: each half of the rows into its own [`Marks`] on its own core (when
-/// [`count_terms`] would use two), then joined. One bit per byte of text in each filter.
+/// Marks every n-gram of two to `hi` words of `rows` of `text` in filters of `words` 64-bit
+/// words (a fit's first pass: one bit per byte of its texts): each half of the rows into its
+/// own [`Marks`] on its own core (when [`count_terms`] would use two), then joined
+/// ([`Marks::split`] gives the [`SeenTwice`]).
 pub(super) fn mark_seen_twice(
     tokenizer: &Tokenizer,
     text: &Column,
-    (rows, bytes): (&[usize], usize),
+    rows: &[usize],
+    words: usize,
     hi: usize,
     control: &Control<'_>,
-) -> Result<SeenTwice> {
+) -> Result<Marks> {
     let progress = HalvesProgress::new("marking the word pairs", rows.len());
     let mark = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| -> Result<Marks> {
-        let mut marks = Marks::new(bytes / 64)?;
+        let mut marks = Marks::new(words)?;
         let mut scratch = (Tokens::default(), Vec::new());
         for &r in &rows[range] {
             let marked = marks.mark(tokenizer, &cell_text(text.get(r))?, hi, &mut scratch);
@@ -122,7 +124,28 @@ pub(super) fn mark_seen_twice(
         Ok(marks)
     };
     let (a, b) = in_halves_with(rows.len(), control, &|work| progress.tick(control, work), mark)?;
-    Ok(SeenTwice::join(a?, b?))
+    Ok(Marks::join(a?, b?))
+}
+
+/// Marks on in `marks` (a fit's first pass, resumed: [`SeenTwice::resume`]) the n-grams of two to
+/// `hi` words of `rows` of `text`, on this thread (no other marks of the filter's size are
+/// taken).
+pub(super) fn mark_on(
+    mut marks: Marks,
+    tokenizer: &Tokenizer,
+    text: &Column,
+    rows: &[usize],
+    hi: usize,
+    control: &Control<'_>,
+) -> Result<Marks> {
+    let progress = HalvesProgress::new("marking the word pairs", rows.len());
+    let mut scratch = (Tokens::default(), Vec::new());
+    for &r in rows {
+        let marked = marks.mark(tokenizer, &cell_text(text.get(r))?, hi, &mut scratch);
+        progress.text_done();
+        progress.tick(control, 16 + 4 * marked as u64)?;
+    }
+    Ok(marks)
 }
 
 /// How [`count_terms`] counts: keeping the documents' rows, or each term's counts per class
@@ -851,7 +874,7 @@ mod tests {
             assert!(matches!(r, Err(Error::Internal(_))));
         }
         let bytes = text_bytes_of(&col, &train);
-        let seen = Arc::new(mark_seen_twice(&t, &col, (&train, bytes), 2, &control).unwrap());
+        let seen = Arc::new(mark_seen_twice(&t, &col, &train, bytes / 64, 2, &control).unwrap().split().0);
         let mut filtered = counts();
         filtered.only_seen_twice(seen);
         let r = count_onto(

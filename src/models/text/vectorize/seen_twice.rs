@@ -40,6 +40,33 @@ impl Marks {
         Ok(Marks { once: memory::zeroed(words, WHAT)?, twice: memory::zeroed(words, WHAT)?, new: 0 })
     }
 
+    /// The 64-bit words of each of its filters.
+    pub fn words(&self) -> usize {
+        self.once.len()
+    }
+
+    /// The marks of two parts (of one size) as those of one: an n-gram is in `twice` when it is
+    /// in a part's `twice`, or in the `once` of both. (`new` is the larger part's: still a
+    /// lower bound of the distinct n-grams marked.)
+    pub fn join(mut a: Marks, b: Marks) -> Marks {
+        debug_assert_eq!(a.once.len(), b.once.len(), "marks of two sizes");
+        for (i, (twice, once)) in a.twice.iter_mut().zip(a.once.iter_mut()).enumerate() {
+            *twice |= b.twice[i] | (*once & b.once[i]);
+            *once |= b.once[i];
+        }
+        a.new = a.new.max(b.new);
+        a
+    }
+
+    /// The filter of these marks, and their `once`, with which more marks may be joined to it
+    /// later ([`SeenTwice::extend`]).
+    pub fn split(self) -> (SeenTwice, Vec<u64>) {
+        let set = self.once.iter().map(|w| u64::from(w.count_ones())).sum();
+        let seen =
+            SeenTwice { estimate: estimate(set, self.once.len()), at_least: self.new, twice: self.twice };
+        (seen, self.once)
+    }
+
     /// Notes the n-grams of two to `hi` words of `text` (`scratch`: its tokens and their
     /// hashes, reused from text to text); returns how many.
     pub fn mark(
@@ -90,19 +117,22 @@ pub struct SeenTwice {
 
 impl SeenTwice {
     /// Joins the marks of two parts (of one size).
-    pub fn join(mut a: Marks, b: Marks) -> SeenTwice {
-        debug_assert_eq!(a.once.len(), b.once.len(), "marks of two sizes");
-        let mut set = 0u64;
-        for (i, (twice, &once)) in a.twice.iter_mut().zip(&b.once).enumerate() {
-            *twice |= b.twice[i] | (a.once[i] & once);
-            set += u64::from((a.once[i] | once).count_ones());
-        }
-        // With m bits and k bits an n-gram, n n-grams leave a share 1 - e^(-kn/m) of the
-        // bits set: n = -(m / k) ln(1 - share).
-        let m = (a.once.len() * 64) as f64;
-        let share = (set as f64 / m).min(1.0 - 1.0 / m);
-        let estimate = (-(m / f64::from(BITS)) * (1.0 - share).ln()).round() as usize;
-        SeenTwice { twice: a.twice, at_least: a.new.max(b.new), estimate }
+    pub fn join(a: Marks, b: Marks) -> SeenTwice {
+        Marks::join(a, b).split().0
+    }
+
+    /// These marks as one part again (`once`: their parts' joined, [`Marks::split`]), to be
+    /// marked on with more texts ([`Marks::mark`]): an n-gram seen twice in all of them is then
+    /// in `twice`, and the lower bound counts on from the most any part found (an insertion that
+    /// sets a bit is of an n-gram not marked before).
+    pub fn resume(self, once: Vec<u64>) -> Marks {
+        debug_assert_eq!(self.twice.len(), once.len(), "marks of two sizes");
+        Marks { once, twice: self.twice, new: self.at_least }
+    }
+
+    /// A copy, or an error when the memory is refused.
+    pub fn clone_of(seen: &SeenTwice) -> Result<SeenTwice> {
+        Ok(SeenTwice { twice: memory::copy(&seen.twice, WHAT)?, ..*seen })
     }
 
     /// Whether the n-gram of hash `hash` may have occurred twice or more: always true when it
@@ -129,6 +159,15 @@ impl SeenTwice {
     pub fn distinct_estimate(&self) -> usize {
         self.estimate.max(self.at_least)
     }
+}
+
+/// The distinct n-grams estimated from `set` bits of `words` 64-bit words set in the joined
+/// `once`: with m bits and k bits an n-gram, n n-grams leave a share 1 - e^(-kn/m) of the bits
+/// set, so n = -(m / k) ln(1 - share).
+fn estimate(set: u64, words: usize) -> usize {
+    let m = (words * 64) as f64;
+    let share = (set as f64 / m).min(1.0 - 1.0 / m);
+    (-(m / f64::from(BITS)) * (1.0 - share).ln()).round() as usize
 }
 
 /// The word (of `words`) and the bits of the n-gram of hash `hash`: the word from the hash's
@@ -177,6 +216,28 @@ mod tests {
         tiny.insert_all(&hashes);
         let seen = SeenTwice::join(tiny, empty);
         assert!(hashes.iter().all(|&h| seen.maybe_twice(h)));
+        // Joined marks marked on with more texts (the refit resumes a measured fit's marks with
+        // the held-out texts): every n-gram seen twice in all of them, few seen once, the
+        // estimate of one join of them all, a lower bound that counts on.
+        let parts: Vec<&[u64]> = vec![twice_in_a, across, across, twice_in_a, first, second];
+        let marks = |range: std::ops::Range<usize>| {
+            let mut m = Marks::new(1 << 13).unwrap();
+            parts[range].iter().for_each(|p| m.insert_all(p));
+            m
+        };
+        let all = Marks::join(marks(0..2), marks(2..6)).split().0;
+        let (measured, measured_once) = Marks::join(marks(0..1), marks(1..4)).split();
+        let mut resumed = SeenTwice::clone_of(&measured).unwrap().resume(measured_once);
+        let before = resumed.new;
+        resumed.insert_all(first);
+        resumed.insert_all(second);
+        assert!(resumed.new > before);
+        let resumed = resumed.split().0;
+        assert_eq!(resumed.estimate, all.estimate);
+        assert!(resumed.at_least <= hashes.len() && resumed.at_least >= measured.at_least);
+        assert!(twice_in_a.iter().chain(across).all(|&h| resumed.maybe_twice(h) && all.maybe_twice(h)));
+        let false_positives = once.iter().filter(|&&h| resumed.maybe_twice(h)).count();
+        assert!(false_positives < once.len() / 10, "{false_positives} of {}", once.len());
         // A size the system refuses is an error naming the filter.
         assert!(Marks::new(usize::MAX / 16).unwrap_err().to_string().contains(WHAT));
     }
