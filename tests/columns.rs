@@ -140,14 +140,32 @@ fn columns_the_options_do_not_name_are_not_read() {
 fn columns_that_cannot_be_read_are_set_aside_until_used() {
     let conn = tickets();
     let blob = "column 'attachment' holds a blob in row 1; sqlml reads numbers and text only";
-    // A text model finds its one text column among the others (`notes` mixes numbers and
-    // text, `attachment` is a blob).
-    text(&conn, "SELECT ml_train('t', 'text', 'tickets', 'label', json_object('seed', 3))");
+    // A text model finds its one text column beside a blob and numbers.
+    text(
+        &conn,
+        "SELECT ml_train('t', 'text', 'SELECT id, body, label, attachment, user_id FROM tickets', 'label', \
+         json_object('seed', 3))",
+    );
     text(
         &conn,
         "SELECT ml_train('t_sel', 'text', 'SELECT body, label FROM tickets', 'label', json_object('seed', 3))",
     );
     assert!(predictions(&conn, "t", "body") == predictions(&conn, "t_sel", "body"));
+    // A column set aside that may be of text (text until a number came, or text that is not
+    // UTF-8) is not passed over: which column is the text is then for the option to say.
+    let several = "the source has several columns besides the target 'label'";
+    let e = err(&conn, "SELECT ml_train('x', 'text', 'tickets', 'label')");
+    assert!(e.contains(several) && e.contains("'notes'"), "{e}");
+    conn.execute_batch(
+        "CREATE TABLE titled AS SELECT id, CASE WHEN id % 2 THEN 'short title' ELSE 'other title' END AS title, \
+           body, label FROM messages;
+         UPDATE titled SET body = CAST(x'ff' AS TEXT) WHERE id = 200;",
+    )
+    .unwrap();
+    let e = err(&conn, "SELECT ml_train('x', 'text', 'titled', 'label')");
+    assert!(e.contains(several) && e.contains("'body'"), "{e}");
+    let e = err(&conn, "SELECT ml_train('x', 'text', 'titled', 'label', json_object('text', 'body'))");
+    assert_eq!(e, "ml_train: column 'body' holds text that is not valid UTF-8 in row 200");
     // Used, a column set aside is its error.
     for sql in [
         "SELECT ml_train('x', 'text', 'tickets', 'label', json_object('text', 'attachment'))",
@@ -212,6 +230,24 @@ fn columns_that_cannot_be_read_are_set_aside_until_used() {
     );
     let e = err(&conn, "SELECT ml_evaluate('r', 'SELECT attachment AS user_id, item, stars FROM tickets')");
     assert_eq!(e, format!("ml_evaluate: {}", blob.replace("'attachment'", "'user_id'")));
+    // A blob column of the target's name is no input; two columns of one name are an error
+    // that says so.
+    let report: serde_json::Value = serde_json::from_str(&text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c2', 'classifier', 'SELECT randomblob(4) AS label, id, stars, label FROM tickets', \
+             'label', json_object({small}))"
+        ),
+    ))
+    .unwrap();
+    assert_eq!(report["columns"], json!(["id", "stars"]), "{report}");
+    let e = err(
+        &conn,
+        &format!(
+            "SELECT ml_train('x', 'classifier', 'SELECT id, stars, 1 AS ID, label FROM tickets', 'label', json_object({small}))"
+        ),
+    );
+    assert_eq!(e, "ml_train: the source has two columns named 'ID'; name each column once (AS in a SELECT)");
     // Reading every column to score still fails on a blob, and says how to leave it out.
     let e = err(&conn, "SELECT ml_evaluate('t', 'SELECT body AS text, label, attachment FROM tickets')");
     assert_eq!(
@@ -250,6 +286,17 @@ fn if_better_reads_the_active_versions_columns_too() {
         (j["activation"].clone(), j["metrics"].clone())
     };
     assert_eq!(activation(&report), activation(&selected));
+    // An active version whose column this source holds as a blob: its scoring meets the blob.
+    let report = text(
+        &conn,
+        &format!(
+            "SELECT ml_train('s', 'text', 'SELECT body, label, randomblob(4) AS shout FROM tickets', 'label', {if_better})"
+        ),
+    );
+    assert!(
+        report.contains("could not be scored on the held-out rows: column 'shout' holds a blob in row 1"),
+        "{report}"
+    );
     // An active version whose column this source lacks: every column is read (the blob set
     // aside), the training made, and the active version, which cannot be scored, kept.
     let report = text(&conn, &format!("SELECT ml_train('s', 'text', 'tickets', 'label', {if_better})"));

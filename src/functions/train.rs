@@ -215,7 +215,7 @@ fn if_better(
         .model
         .columns_used()
         .into_iter()
-        .filter(|c| data.index_of(c).is_none() && data.in_source(c))
+        .filter(|c| data.index_of(c).is_none() && data.set_aside(c).is_none() && data.in_source(c))
         .collect();
     if !unread.is_empty() {
         out["activated"] = json!(false);

@@ -246,6 +246,9 @@ pub struct Unreadable {
     pub name: String,
     /// Set aside for a blob (which no model can use), not for its mixed values or encoding.
     pub blob: bool,
+    /// It may be a column of text: text that is not UTF-8, or text until a number came (not a
+    /// blob, nor numbers until text came).
+    pub maybe_text: bool,
     /// What its first value that could not be read was, and where.
     pub message: String,
 }

@@ -76,15 +76,17 @@ enum Builder {
 
 impl Builder {
     /// Appends row `row`'s value `v` of column `col`; `what` names the column's memory in the
-    /// error of a refused allocation.
-    fn push(&mut self, v: ValueRef<'_>, col: &str, what: &str, row: usize) -> Result<()> {
+    /// error of a refused allocation (the outer error). The inner error is of a value the
+    /// column cannot hold (a blob, a type other than the column's, text that is not UTF-8),
+    /// which leaves the column as it was.
+    fn push(&mut self, v: ValueRef<'_>, col: &str, what: &str, row: usize) -> Result<Result<()>> {
         let mixed = |what: &str, have: &str| {
             Error::data(format!(
                 "column '{col}' mixes {have} and {what} values (row {row} is {what}); make it one type, e.g. with CAST in a SELECT"
             ))
         };
         match v {
-            ValueRef::Blob(_) => return Err(blob(col, row)),
+            ValueRef::Blob(_) => return Ok(Err(blob(col, row))),
             ValueRef::Null => match self {
                 Builder::Unknown(n) => *n += 1,
                 Builder::Integer(xs) => xs.push(None, what)?,
@@ -99,7 +101,7 @@ impl Builder {
                 }
                 Builder::Integer(xs) => xs.push(Some(i), what)?,
                 Builder::Real(xs) => xs.push(Some(i as f64), what)?,
-                Builder::Text(_) => return Err(mixed("numeric", "text")),
+                Builder::Text(_) => return Ok(Err(mixed("numeric", "text"))),
             },
             ValueRef::Real(r) => match self {
                 Builder::Unknown(n) => {
@@ -113,19 +115,26 @@ impl Builder {
                     *self = Builder::Real(reals);
                 }
                 Builder::Real(xs) => xs.push(Some(r), what)?,
-                Builder::Text(_) => return Err(mixed("numeric", "text")),
+                Builder::Text(_) => return Ok(Err(mixed("numeric", "text"))),
             },
             ValueRef::Text(t) => match self {
+                Builder::Integer(_) | Builder::Real(_) => return Ok(Err(mixed("text", "numeric"))),
                 Builder::Unknown(n) => {
+                    let t = match text(t, col, row) {
+                        Ok(t) => t,
+                        Err(e) => return Ok(Err(e)),
+                    };
                     let mut xs = TextBuilder::nulls(*n, what)?;
-                    xs.push(Some(text(t, col, row)?), what)?;
+                    xs.push(Some(t), what)?;
                     *self = Builder::Text(xs);
                 }
-                Builder::Text(xs) => xs.push(Some(text(t, col, row)?), what)?,
-                Builder::Integer(_) | Builder::Real(_) => return Err(mixed("text", "numeric")),
+                Builder::Text(xs) => match text(t, col, row) {
+                    Ok(t) => xs.push(Some(t), what)?,
+                    Err(e) => return Ok(Err(e)),
+                },
             },
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     fn finish(self) -> ColumnData {
@@ -356,20 +365,25 @@ fn read_rows(
                 continue;
             }
             let v = rows.value(i)?;
-            match b.push(v, &names[i], what, done + n) {
+            // (A refused allocation is the outer error, never a column set aside.)
+            match b.push(v, &names[i], what, done + n)? {
                 Ok(()) => {}
-                // A value of a type or encoding the column cannot hold (never a refusal of
-                // memory): the column is set aside, its values given back.
-                Err(Error::InvalidData(message)) if aside => {
+                // A value of a type or encoding the column cannot hold: the column is set
+                // aside, its values given back. Might it be text? Text that is not UTF-8, or a
+                // column of text until a number came; not a blob, nor numbers until text came.
+                Err(e) if aside => {
+                    let blob = matches!(v, ValueRef::Blob(_));
+                    let numbers = matches!(b, Builder::Integer(_) | Builder::Real(_));
                     *failed = Some(Unreadable {
                         name: names[i].clone(),
-                        blob: matches!(v, ValueRef::Blob(_)),
-                        message,
+                        blob,
+                        maybe_text: !blob && !numbers,
+                        message: e.to_string(),
                     });
                     *b = Builder::Unknown(0);
                 }
-                Err(Error::InvalidData(message)) if matches!(v, ValueRef::Blob(_)) => {
-                    return Err(Error::InvalidData(message + LEAVE_OUT));
+                Err(e) if matches!(v, ValueRef::Blob(_)) => {
+                    return Err(Error::data(format!("{e}{LEAVE_OUT}")));
                 }
                 Err(e) => return Err(e),
             }
@@ -399,8 +413,10 @@ pub fn read(conn: &Connection, source: &str) -> Result<Dataset> {
 /// column names (their positions; in source order, each once, at least one), or of every column
 /// where it gives `None`. The dataset then has only those columns, and the names of all of them
 /// in [`Dataset::source_columns`]. The other columns are not read: their values (a blob, mixed
-/// types) are neither kept nor checked. Errors: a statement that writes, several statements, a
-/// missing table, blobs, mixed text and numbers in a column read, no rows.
+/// types) are neither kept nor checked. A column read that holds a value it cannot (a blob,
+/// text and numbers mixed, text that is not UTF-8) is set aside with its first such error
+/// ([`Dataset::unreadable`]): the kind that asks for it meets the error. Errors: a statement
+/// that writes, several statements, a missing table, a refused allocation, no rows.
 pub fn read_columns(
     conn: &Connection,
     source: &str,

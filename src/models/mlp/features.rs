@@ -319,7 +319,8 @@ impl Encoder {
             None => data
                 .unreadable
                 .iter()
-                .filter(|u| u.blob && !sel.exclude.iter().any(|e| u.name.eq_ignore_ascii_case(e)))
+                .filter(|u| u.blob && !u.name.eq_ignore_ascii_case(target_name))
+                .filter(|u| !sel.exclude.iter().any(|e| u.name.eq_ignore_ascii_case(e)))
                 .map(|u| u.name.as_str())
                 .collect(),
         };
@@ -340,7 +341,7 @@ impl Encoder {
         let place = |n: &str| names.iter().position(|s| *s == n).unwrap_or(usize::MAX);
         if !aside.is_empty() {
             for name in &aside {
-                let reason = data.set_aside(name).map_or(String::new(), |u| blob_reason(&u.message));
+                let reason = data.set_aside(name).map_or(String::new(), |u| blob_reason(name, &u.message));
                 dropped.push(Dropped { column: name.to_string(), reason });
             }
             dropped.sort_by_key(|d| place(&d.column));
@@ -366,6 +367,14 @@ impl Encoder {
         if !aside.is_empty() {
             inputs.extend(aside.iter().map(|n| n.to_string()));
             inputs.sort_by_key(|n| place(n));
+        }
+        // Inputs are named (a JSON argument's keys), so each name once.
+        for (i, name) in inputs.iter().enumerate() {
+            if inputs[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                return Err(Error::data(format!(
+                    "the source has two columns named '{name}'; name each column once (AS in a SELECT)"
+                )));
+            }
         }
         let mut encoder = Encoder {
             features,
@@ -669,12 +678,9 @@ impl super::trainer::EncodedRows for CompactRows {
 }
 
 /// Learns one column's encoding, or says why the column is dropped.
-/// The reason a blob column set aside is dropped: its read error without the column's name.
-fn blob_reason(message: &str) -> String {
-    match message.split_once("' holds") {
-        Some((_, rest)) => format!("holds{rest}"),
-        None => message.to_string(),
-    }
+/// The reason the blob column `name` set aside is dropped: its read error without the name.
+fn blob_reason(name: &str, message: &str) -> String {
+    message.strip_prefix(&format!("column '{name}' ")).unwrap_or(message).to_string()
 }
 
 fn fit_column(

@@ -51,10 +51,11 @@ pub(super) struct Counted {
 /// the refit on every row, which marks the texts held out on in them ([`SeenTwice::resume`]).
 /// That is a filter of every text: an n-gram seen twice is always in it, one seen once only by
 /// chance (counted exactly, and dropped by `min_df`), so the model is the one counting every
-/// n-gram makes. Its filters have one bit per byte of the training texts, not of every text
-/// (at `test_size` 0.2 a fifth fewer bits than the refit's own pass would take, and its
-/// estimate of the distinct n-grams is made from those bits). With what it depends on beyond
-/// the texts: the refit takes it only if its own pass would mark the same n-grams.
+/// n-gram makes. Its filters have one bit per byte of every text, as the refit's own would
+/// (the measured fit's filter has that much room for fewer texts: fewer n-grams of a single
+/// text let through, and its estimate of the distinct n-grams made from those bits). With
+/// what it depends on beyond the texts: the refit takes it only if its own pass would mark the
+/// same n-grams.
 pub(super) struct Marked {
     seen_twice: Arc<SeenTwice>,
     once: Vec<u64>,
@@ -145,7 +146,7 @@ pub(super) fn count(
             if reusable(counting, every, seen_twice_from) {
                 (Some((held_out, y)), None)
             } else {
-                (None, Some(held_out))
+                (None, Some((held_out, every)))
             }
         }
         None => (None, None),
@@ -161,7 +162,7 @@ pub(super) fn count(
         _ => {
             let first_pass = match marked {
                 Some(m) => FirstPass::Extended(m),
-                None => FirstPass::OfTheseRows { keep: keep_marks.is_some() },
+                None => FirstPass::OfTheseRows { keep: keep_marks.map(|(_, every)| every) },
             };
             every_text(
                 tokenizer,
@@ -188,7 +189,7 @@ pub(super) fn count(
                 held_out_y,
             }))
         }),
-        (None, Some((seen_twice, once))) => keep_marks.map(|held_out| {
+        (None, Some((seen_twice, once))) => keep_marks.map(|(held_out, _)| {
             Left::Marks(Marked {
                 seen_twice,
                 once,
@@ -213,8 +214,9 @@ type KeptPass = (Arc<SeenTwice>, Vec<u64>);
 
 /// Where [`every_text`]'s first pass comes from, when it makes one.
 enum FirstPass {
-    /// Made over the rows counted, its `once` kept for the refit where `keep`.
-    OfTheseRows { keep: bool },
+    /// Made over the rows counted, its `once` kept for the refit where `keep` says how many
+    /// bytes of text the refit will have (its filters sized for those).
+    OfTheseRows { keep: Option<usize> },
     /// A measured fit's over its training texts, extended with the texts it held out (these
     /// rows are every row).
     Extended(Marked),
@@ -253,9 +255,12 @@ fn every_text(
             Some((Arc::new(marks.split().0), None))
         }
         FirstPass::OfTheseRows { keep } if bytes >= seen_twice_from => {
-            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, bytes / 64, hi, control)?;
+            // One bit per byte of text: of the refit's texts where it resumes them, so that its
+            // filter is as full as its own would be (the measured fit's then has more room).
+            let words = keep.unwrap_or(bytes) / 64;
+            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, words, hi, control)?;
             let (seen, once) = marks.split();
-            Some((Arc::new(seen), keep.then_some(once)))
+            Some((Arc::new(seen), keep.map(|_| once)))
         }
         _ => None,
     };

@@ -170,9 +170,11 @@ fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> 
     // column is the text.
     let texts: Vec<&Column> =
         others.iter().copied().filter(|c| matches!(c.data, crate::models::ColumnData::Text(_))).collect();
-    let aside: Vec<&str> =
-        data.unreadable.iter().map(|u| u.name.as_str()).filter(|n| *n != target.name).collect();
-    if others.len() + aside.len() > 1 && texts.len() == 1 {
+    let aside: Vec<&crate::models::data::Unreadable> =
+        data.unreadable.iter().filter(|u| u.name != target.name).collect();
+    // (A column set aside that may be of text, say with one value not UTF-8, is a candidate
+    // too: another is not chosen over it.)
+    if others.len() + aside.len() > 1 && texts.len() == 1 && !aside.iter().any(|u| u.maybe_text) {
         return Ok(texts[0]);
     }
     // In source order, those set aside too (the one other column: its error).

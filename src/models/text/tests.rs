@@ -670,10 +670,16 @@ fn the_first_pass_is_made_once_for_both_fits() {
         let every = bytes(&fit(all, &plain, &pairs, usize::MAX, counts::Reuse::No).model);
         assert!(bytes(&fit(all, &plain, &pairs, 0, counts::Reuse::No).model) == every, "{what}");
 
-        // The measured fit's own pass: the same measured model; left, and extended.
+        // The measured fit's own pass: the same measured model; left, and resumed.
         let Fitted { model, left, distinct, .. } = fit(train, &plain, &pairs, 0, leave());
         assert!(bytes(&model) == measured, "{what}");
-        assert_eq!((distinct.0, distinct.1), (own.distinct.0, used), "{what}");
+        // (Its filters are sized for every row, the refit's: where the distinct terms are
+        // estimated, from more bits.)
+        assert_eq!(distinct.1, used, "{what}");
+        assert!(
+            distinct.0 == own.distinct.0 || used && distinct.0.abs_diff(own.distinct.0) < distinct.0 / 20,
+            "{what}"
+        );
         assert!(matches!(left, Some(counts::Left::Marks(_))), "{what}");
         let before = marks_reused();
         let reuse = counts::Reuse::From(left.unwrap());

@@ -59,7 +59,7 @@ impl Marks {
     }
 
     /// The filter of these marks, and their `once`, with which more marks may be joined to it
-    /// later ([`SeenTwice::extend`]).
+    /// later ([`SeenTwice::resume`]).
     pub fn split(self) -> (SeenTwice, Vec<u64>) {
         let set = self.once.iter().map(|w| u64::from(w.count_ones())).sum();
         let seen =
