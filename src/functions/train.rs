@@ -96,6 +96,13 @@ pub fn train(
     models::check_options(kind, &opts, &common)?;
     models::start_ahead(kind, &opts, &common);
     let key = session.write_key(conn)?;
+    // The name's cached versions are given back before the rows are read: a new version will
+    // be served (the cache keeps only the one loaded last of a name), and a large one held
+    // through the training would add its memory to the training's (`if_better` looks at the
+    // active version anyway, from the row).
+    if common.activate != Activate::IfBetter {
+        session.forget(name);
+    }
     // Only the columns the options name, where they name them, are read (a column left
     // unread may hold anything); with `activate: 'if_better'`, those the active version scores
     // too (it is scored on the held-out rows).
