@@ -96,10 +96,10 @@ pub fn train(
     models::check_options(kind, &opts, &common)?;
     models::start_ahead(kind, &opts, &common);
     let key = session.write_key(conn)?;
-    // The name's cached versions are given back before the rows are read: a new version will
-    // be served (the cache keeps only the one loaded last of a name), and a large one held
-    // through the training would add its memory to the training's (`if_better` looks at the
-    // active version anyway, from the row).
+    // The name's cached versions are given back before the rows are read: the new version will
+    // be served, and a large cached one held through the training adds its memory to the
+    // training's (with `activate: 'if_better'` the active one is kept: it is scored on the
+    // held-out rows).
     if common.activate != Activate::IfBetter {
         session.forget(name);
     }

@@ -178,6 +178,28 @@ mod tests {
         assert!(std::sync::Arc::ptr_eq(&fresh.peek_active(&conn, "m").unwrap(), &loaded));
     }
 
+    /// The cache keeps one version of a name, the last loaded: the versions before a retraining
+    /// do not pile up.
+    #[test]
+    fn the_cache_keeps_one_version_of_a_name() {
+        let (conn, s) = unlocked();
+        let cached = || {
+            let mut v: Vec<(String, i64)> =
+                crate::store::lock(&s.cache).values().map(|m| (m.name.clone(), m.version)).collect();
+            v.sort();
+            v
+        };
+        insert(&s, &conn, None).unwrap();
+        assert_eq!(s.load_active(&conn, "m").unwrap().version, 1);
+        insert(&s, &conn, None).unwrap();
+        assert_eq!(s.load_active(&conn, "m").unwrap().version, 2);
+        assert_eq!(cached(), [("m".to_string(), 2)]);
+        assert_eq!(s.load(&conn, "m", Some(1)).unwrap().version, 1);
+        assert_eq!(cached(), [("m".to_string(), 1)]);
+        s.forget("m");
+        assert!(cached().is_empty());
+    }
+
     /// The previous version is deactivated before the new one is stored (a small blob, beside
     /// sealing) or after it (a large one, once the new model is given back), to the same rows:
     /// only the newest version active, every version loading. A failure after the late

@@ -325,6 +325,9 @@ impl Session {
         });
         if self.config.cache_models && keep {
             let mut cache = lock(&self.cache);
+            // One version of a name: the one served by name is the last loaded (a retrained
+            // model's earlier versions, each as large, would stay otherwise).
+            cache.retain(|_, m| m.name != name);
             if cache.len() >= CACHE_CAPACITY
                 && let Some(&oldest) = cache.keys().min()
             {
