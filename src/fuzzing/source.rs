@@ -109,14 +109,19 @@ pub fn source(text: &[u8]) {
             let names = all.source_column_names();
             assert_eq!(some.source_column_names(), names, "source {text:?}");
             assert_eq!(all.columns.len() + all.unreadable.len(), names.len(), "source {text:?}");
-            // (No column picked reads every one.)
-            let read: Vec<&str> = picked(names.len()).into_iter().map(|i| names[i]).collect();
-            let read = if read.is_empty() { names.clone() } else { read };
-            // Those read but set aside (each in order) are not among the columns.
-            let mut aside = some.unreadable.iter().map(|u| u.name.as_str()).peekable();
-            let kept: Vec<&str> = read.into_iter().filter(|n| aside.next_if_eq(n).is_none()).collect();
-            assert_eq!(aside.next(), None, "source {text:?}");
+            // (No column picked reads every one.) Each column read is among the columns, in
+            // order, or among those set aside (at its position).
+            let picked = picked(names.len());
+            let read: Vec<usize> = if picked.is_empty() { (0..names.len()).collect() } else { picked };
+            let kept: Vec<&str> = read
+                .iter()
+                .filter(|&&i| !some.unreadable.iter().any(|u| u.position == i))
+                .map(|&i| names[i])
+                .collect();
             assert_eq!(some.column_names(), kept, "source {text:?}");
+            for u in &some.unreadable {
+                assert!(read.contains(&u.position) && names[u.position] == u.name, "source {text:?}: {u:?}");
+            }
         }
         STEPS.with(|s| s.set(0));
         assert_eq!(fingerprint(conn), before, "reading source {text:?} changed the database");

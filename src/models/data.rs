@@ -244,6 +244,8 @@ pub struct Dataset {
 pub struct Unreadable {
     /// Its name as the source reports it.
     pub name: String,
+    /// Its position among the source's columns.
+    pub position: usize,
     /// Set aside for a blob (which no model can use), not for its mixed values or encoding.
     pub blob: bool,
     /// It may be a column of text: text that is not UTF-8, or text until a number came (not a

@@ -376,6 +376,7 @@ fn read_rows(
                     let numbers = matches!(b, Builder::Integer(_) | Builder::Real(_));
                     *failed = Some(Unreadable {
                         name: names[i].clone(),
+                        position: i,
                         blob,
                         maybe_text: !blob && !numbers,
                         message: e.to_string(),
