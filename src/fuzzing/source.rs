@@ -109,19 +109,14 @@ pub fn source(text: &[u8]) {
             let names = all.source_column_names();
             assert_eq!(some.source_column_names(), names, "source {text:?}");
             assert_eq!(all.columns.len() + all.unreadable.len(), names.len(), "source {text:?}");
-            // (No column picked reads every one.) Each column read is among the columns, in
-            // order, or among those set aside (at its position).
+            // (No column picked reads every one.) The columns met, read or set aside, are
+            // those picked, in order.
             let picked = picked(names.len());
             let read: Vec<usize> = if picked.is_empty() { (0..names.len()).collect() } else { picked };
-            let kept: Vec<&str> = read
-                .iter()
-                .filter(|&&i| !some.unreadable.iter().any(|u| u.position == i))
-                .map(|&i| names[i])
-                .collect();
-            assert_eq!(some.column_names(), kept, "source {text:?}");
-            for u in &some.unreadable {
-                assert!(read.contains(&u.position) && names[u.position] == u.name, "source {text:?}: {u:?}");
-            }
+            let met: Vec<&str> = some.met().into_iter().map(|m| some.met_name(m)).collect();
+            let expected: Vec<&str> = read.iter().map(|&i| names[i]).collect();
+            assert_eq!(met, expected, "source {text:?}");
+            assert_eq!(some.columns.len() + some.unreadable.len(), read.len(), "source {text:?}");
         }
         STEPS.with(|s| s.set(0));
         assert_eq!(fingerprint(conn), before, "reading source {text:?} changed the database");

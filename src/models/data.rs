@@ -239,13 +239,23 @@ pub struct Dataset {
     pub unreadable: Vec<Unreadable>,
 }
 
+/// A column a read met ([`Dataset::met`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Met<'a> {
+    /// Read: [`Dataset::columns`]`[i]`.
+    Read(usize),
+    /// Set aside.
+    Aside(&'a Unreadable),
+}
+
 /// A column of the source set aside by a training's read ([`Dataset::unreadable`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unreadable {
     /// Its name as the source reports it.
     pub name: String,
-    /// Its position among the source's columns.
-    pub position: usize,
+    /// Its place among the columns the read met, those read and those set aside, in source
+    /// order ([`Dataset::met`]).
+    pub at: usize,
     /// Set aside for a blob (which no model can use), not for its mixed values or encoding.
     pub blob: bool,
     /// It may be a column of text: text that is not UTF-8, or text until a number came (not a
@@ -287,6 +297,35 @@ impl Dataset {
             Some(u) => crate::Error::data(u.message.clone()),
             None => not_a_column(role, name, &self.source_column_names()),
         })
+    }
+
+    /// The columns the read met, in source order: those read and those set aside (not those
+    /// left unread). With none set aside, every column read.
+    pub fn met(&self) -> Vec<Met<'_>> {
+        let mut aside = self.unreadable.iter().peekable();
+        let mut read = 0..self.columns.len();
+        (0..self.columns.len() + self.unreadable.len())
+            .filter_map(|k| match aside.next_if(|u| u.at == k) {
+                Some(u) => Some(Met::Aside(u)),
+                None => read.next().map(Met::Read),
+            })
+            .collect()
+    }
+
+    /// The name of a column the read met.
+    pub fn met_name<'a>(&'a self, m: Met<'a>) -> &'a str {
+        match m {
+            Met::Read(i) => &self.columns[i].name,
+            Met::Aside(u) => &u.name,
+        }
+    }
+
+    /// A column the read met, or, set aside, its error.
+    pub fn met_column<'a>(&'a self, m: Met<'a>) -> crate::Result<&'a Column> {
+        match m {
+            Met::Read(i) => Ok(&self.columns[i]),
+            Met::Aside(u) => Err(crate::Error::data(u.message.clone())),
+        }
     }
 
     /// The column named `name` (ASCII case-insensitive) if the read set it aside.

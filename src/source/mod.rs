@@ -376,7 +376,7 @@ fn read_rows(
                     let numbers = matches!(b, Builder::Integer(_) | Builder::Real(_));
                     *failed = Some(Unreadable {
                         name: names[i].clone(),
-                        position: i,
+                        at: 0,
                         blob,
                         maybe_text: !blob && !numbers,
                         message: e.to_string(),
@@ -394,9 +394,9 @@ fn read_rows(
         }
     }
     let (mut columns, mut unreadable) = (Vec::new(), Vec::new());
-    for ((&i, b), failed) in picked.iter().zip(builders).zip(failed) {
+    for (at, ((&i, b), failed)) in picked.iter().zip(builders).zip(failed).enumerate() {
         match failed {
-            Some(u) => unreadable.push(u),
+            Some(u) => unreadable.push(Unreadable { at, ..u }),
             None => columns.push(Column { name: names[i].clone(), data: b.finish() }),
         }
     }
@@ -636,6 +636,7 @@ fn stepping_failed(e: Error, row: usize) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::data::Met;
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().unwrap();
@@ -660,6 +661,13 @@ mod tests {
         assert_eq!(whole.source_column_names(), ["id", "body", "bin", "mixed"]);
         let aside: Vec<_> = whole.unreadable.iter().map(|u| (u.name.as_str(), u.blob)).collect();
         assert_eq!(aside, [("bin", true), ("mixed", false)]);
+        // Met in source order, read or set aside.
+        let met: Vec<(&str, bool)> =
+            whole.met().into_iter().map(|m| (whole.met_name(m), matches!(m, Met::Aside(_)))).collect();
+        assert_eq!(met, [("id", false), ("body", false), ("bin", true), ("mixed", true)]);
+        let picked = read_columns(&c, "w", |_| Some(vec![1, 2])).unwrap();
+        let met: Vec<&str> = picked.met().into_iter().map(|m| picked.met_name(m)).collect();
+        assert_eq!((met, picked.unreadable[0].at), (vec!["body", "bin"], 1));
         assert_eq!(
             whole.column("BIN", "test").unwrap_err().to_string(),
             "column 'bin' holds a blob in row 1; sqlml reads numbers and text only"

@@ -17,7 +17,7 @@
 //!   half the training rows) unless the `features` option names them.
 
 use crate::models::control::Control;
-use crate::models::data::{Column, ColumnData, Dataset, Input};
+use crate::models::data::{Column, ColumnData, Dataset, Input, Met};
 use crate::models::memory;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -251,7 +251,7 @@ impl Encoder {
     /// Learns the encoding from the `rows` of `data`, skipping the `target` column.
     pub fn fit(data: &Dataset, target: usize, rows: &[usize], sel: &Selection) -> Result<Encoder> {
         let target_name = &data.columns[target].name;
-        let chosen: Vec<(usize, bool)> = match &sel.features {
+        let chosen: Vec<(Met, bool)> = match &sel.features {
             Some(list) => {
                 let mut out = Vec::new();
                 for name in list {
@@ -273,10 +273,10 @@ impl Encoder {
                             format!("names the target column '{target_name}'"),
                         ));
                     }
-                    if out.iter().any(|&(i, _)| i == idx) {
+                    if out.iter().any(|&(m, _)| matches!(m, Met::Read(i) if i == idx)) {
                         return Err(Error::option("features", format!("names '{name}' twice")));
                     }
-                    out.push((idx, true));
+                    out.push((Met::Read(idx), true));
                 }
                 out
             }
@@ -294,39 +294,38 @@ impl Encoder {
                     }
                 }
                 let excluded = |name: &str| sel.exclude.iter().any(|e| name.eq_ignore_ascii_case(e));
-                // A blob column set aside is dropped as a column no model can use, in its place
-                // among the inputs; one of mixed values or bad text is an error (see below).
-                for u in &data.unreadable {
-                    if !u.blob && !excluded(&u.name) && !u.name.eq_ignore_ascii_case(target_name) {
-                        return Err(Error::data(format!(
-                            "{} (or leave it out with the option 'exclude')",
-                            u.message
-                        )));
+                let mut out = Vec::new();
+                for m in data.met() {
+                    match m {
+                        Met::Read(i) if i == target || excluded(&data.columns[i].name) => {}
+                        Met::Aside(u) if u.name.eq_ignore_ascii_case(target_name) || excluded(&u.name) => {}
+                        // A blob column set aside is dropped in its place among the inputs, as
+                        // a column no model can use; one of mixed values or bad text is an
+                        // error.
+                        Met::Aside(u) if !u.blob => {
+                            return Err(Error::data(format!(
+                                "{} (or leave it out with the option 'exclude')",
+                                u.message
+                            )));
+                        }
+                        m => out.push((m, false)),
                     }
                 }
-                (0..data.columns.len())
-                    .filter(|&i| i != target)
-                    .filter(|&i| !excluded(&data.columns[i].name))
-                    .map(|i| (i, false))
-                    .collect()
+                out
             }
         };
         let mut features = Vec::new();
         let mut dropped = Vec::new();
-        // Blob columns set aside, dropped where they stand among the source's columns.
-        let aside: Vec<&str> = match &sel.features {
-            Some(_) => Vec::new(),
-            None => data
-                .unreadable
-                .iter()
-                .filter(|u| u.blob && !u.name.eq_ignore_ascii_case(target_name))
-                .filter(|u| !sel.exclude.iter().any(|e| u.name.eq_ignore_ascii_case(e)))
-                .map(|u| u.name.as_str())
-                .collect(),
-        };
         let mut offset = 0;
-        for &(idx, explicit) in &chosen {
-            let col = &data.columns[idx];
+        for &(m, explicit) in &chosen {
+            let col = match m {
+                Met::Read(i) => &data.columns[i],
+                Met::Aside(u) => {
+                    let reason = blob_reason(&u.name, &u.message);
+                    dropped.push(Dropped { column: u.name.clone(), reason });
+                    continue;
+                }
+            };
             match fit_column(col, rows, sel.max_categories, explicit) {
                 Ok(encoding) => {
                     let f = Feature { name: col.name.clone(), offset, encoding };
@@ -335,16 +334,6 @@ impl Encoder {
                 }
                 Err(reason) => dropped.push(Dropped { column: col.name.clone(), reason }),
             }
-        }
-        // In the source's order, as the columns read are.
-        let names = data.source_column_names();
-        let place = |n: &str| names.iter().position(|s| *s == n).unwrap_or(usize::MAX);
-        if !aside.is_empty() {
-            for name in &aside {
-                let reason = data.set_aside(name).map_or(String::new(), |u| blob_reason(name, &u.message));
-                dropped.push(Dropped { column: name.to_string(), reason });
-            }
-            dropped.sort_by_key(|d| place(&d.column));
         }
         if features.is_empty() {
             let why = if dropped.is_empty() {
@@ -363,11 +352,7 @@ impl Encoder {
             .filter(|n| !features.iter().any(|f| f.name == *n))
             .map(str::to_string)
             .collect();
-        let mut inputs: Vec<String> = chosen.iter().map(|&(i, _)| data.columns[i].name.clone()).collect();
-        if !aside.is_empty() {
-            inputs.extend(aside.iter().map(|n| n.to_string()));
-            inputs.sort_by_key(|n| place(n));
-        }
+        let inputs: Vec<String> = chosen.iter().map(|&(m, _)| data.met_name(m).to_string()).collect();
         // Inputs are named (a JSON argument's keys), so each name once.
         for (i, name) in inputs.iter().enumerate() {
             if inputs[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {

@@ -5,7 +5,7 @@ use super::Params;
 use super::ids::{IdMap, Ranks};
 use super::init::first_appearance_of;
 use super::ratings::Csr;
-use crate::models::data::{Column, ColumnData, Dataset, not_a_column};
+use crate::models::data::{Column, ColumnData, Dataset, Met, not_a_column};
 use crate::models::memory;
 use crate::models::setup::TrainRows;
 use crate::models::split::complement;
@@ -56,23 +56,14 @@ pub(super) fn resolve_columns<'a>(
     rating: Option<&'a Column>,
     p: &Params,
 ) -> Result<Columns<'a>> {
-    if data.unreadable.is_empty() {
-        let names = data.column_names();
-        let at = rating.and_then(|r| data.index_of(&r.name));
-        let (user, item) = role_positions(&names, at, p)?;
-        return Ok(Columns { user: &data.columns[user], item: &data.columns[item], rating });
-    }
-    // Some columns were set aside: the roles are placed among the columns read and those (a
-    // column set aside in a role is its error), as if every one had been read.
-    let names: Vec<&str> = data
-        .source_column_names()
-        .into_iter()
-        .filter(|n| data.index_of(n).is_some() || data.set_aside(n).is_some())
-        .collect();
-    let at = rating.and_then(|r| names.iter().position(|n| n.eq_ignore_ascii_case(&r.name)));
+    // The roles are placed among the columns read and those set aside, as if every one had
+    // been read (a column set aside in a role is its error).
+    let met = data.met();
+    let names: Vec<&str> = met.iter().map(|&m| data.met_name(m)).collect();
+    let read = rating.and_then(|r| data.index_of(&r.name));
+    let at = read.and_then(|r| met.iter().position(|m| matches!(m, Met::Read(i) if *i == r)));
     let (user, item) = role_positions(&names, at, p)?;
-    let (user, item) = (data.column(names[user], "user column")?, data.column(names[item], "item column")?);
-    Ok(Columns { user, item, rating })
+    Ok(Columns { user: data.met_column(met[user])?, item: data.met_column(met[item])?, rating })
 }
 
 /// The positions among the source's column `names` of the columns besides the target (at

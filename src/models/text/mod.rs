@@ -37,7 +37,7 @@ pub mod tokenize;
 pub mod vectorize;
 
 use super::control::Control;
-use super::data::{Column, Dataset, Input, Value, class_ids};
+use super::data::{Column, Dataset, Input, Met, Value, class_ids};
 use super::finite;
 use super::metrics;
 use super::options::{Common, Options, show_number};
@@ -165,26 +165,22 @@ fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> 
         }
         return Ok(col);
     }
-    let others: Vec<&Column> = data.columns.iter().filter(|c| c.name != target.name).collect();
+    let others: Vec<Met> = data.met().into_iter().filter(|&m| data.met_name(m) != target.name).collect();
     // With several other columns (an id, a date, an attachment set aside...), the one text
-    // column is the text.
-    let texts: Vec<&Column> =
-        others.iter().copied().filter(|c| matches!(c.data, crate::models::ColumnData::Text(_))).collect();
-    let aside: Vec<&crate::models::data::Unreadable> =
-        data.unreadable.iter().filter(|u| u.name != target.name).collect();
-    // (A column set aside that may be of text, say with one value not UTF-8, is a candidate
-    // too: another is not chosen over it.)
-    if others.len() + aside.len() > 1 && texts.len() == 1 && !aside.iter().any(|u| u.maybe_text) {
+    // column is the text. (A column set aside that may be of text, say with one value not
+    // UTF-8, is a candidate too: another is not chosen over it.)
+    let texts: Vec<&Column> = others
+        .iter()
+        .filter_map(|&m| data.met_column(m).ok())
+        .filter(|c| matches!(c.data, crate::models::ColumnData::Text(_)))
+        .collect();
+    let maybe_text = others.iter().any(|m| matches!(m, Met::Aside(u) if u.maybe_text));
+    if others.len() > 1 && texts.len() == 1 && !maybe_text {
         return Ok(texts[0]);
     }
-    // In source order, those set aside too (the one other column: its error).
-    let others: Vec<&str> = data
-        .source_column_names()
-        .into_iter()
-        .filter(|n| *n != target.name && (data.index_of(n).is_some() || data.set_aside(n).is_some()))
-        .collect();
     match others.as_slice() {
-        [one] => data.column(one, "text column"),
+        // (Set aside: its error.)
+        [one] => data.met_column(*one),
         [] => Err(Error::data(format!(
             "the source has no column besides the target '{}' (a text model needs a text column)",
             target.name
@@ -192,7 +188,7 @@ fn text_column<'d>(data: &'d Dataset, target: &Column, option: Option<&str>) -> 
         many => Err(Error::data(format!(
             "the source has several columns besides the target '{}' ({}); choose the text column with the option 'text'",
             target.name,
-            many.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", ")
+            many.iter().map(|&m| format!("'{}'", data.met_name(m))).collect::<Vec<_>>().join(", ")
         ))),
     }
 }
