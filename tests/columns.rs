@@ -133,6 +133,89 @@ fn columns_the_options_do_not_name_are_not_read() {
     assert_eq!(e, "ml_train: option 'text' 'nope' is not a column of the source (columns: body, label)");
 }
 
+/// The rows of `ml_predict_table(name, source, options)` as text (key, prediction, probability).
+fn predicted_table(conn: &Connection, name: &str, source: &str, options: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT CAST(key AS TEXT) || '|' || CAST(prediction AS TEXT) || '|' || coalesce(probability, '')          FROM ml_predict_table('{name}', '{source}'{options})"
+    );
+    let mut stmt = conn.prepare(&sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+}
+
+/// `ml_predict_table` reads only the columns a model predicts from, and the key: a text model
+/// or a recommender predicts a table with a blob and a mixed column as it predicts a SELECT of
+/// its inputs (a classifier already read its features only).
+#[test]
+fn predicting_a_table_reads_only_the_models_inputs() {
+    let conn = tickets();
+    text(&conn, "SELECT ml_train('t', 'text', 'tickets', 'label', json_object('text', 'body', 'seed', 3))");
+    text(
+        &conn,
+        "SELECT ml_train('r', 'recommender', 'tickets', 'stars', json_object('user', 'user_id', 'item', 'item', 'seed', 3))",
+    );
+    for (name, inputs) in [("t", "body"), ("r", "user_id, item")] {
+        let whole = predicted_table(&conn, name, "tickets", "");
+        assert_eq!(whole.len(), 240, "{name}");
+        assert_eq!(
+            whole,
+            predicted_table(&conn, name, &format!("SELECT {inputs} FROM tickets"), ""),
+            "{name}"
+        );
+        // The key, read beside them, whatever its place among the columns.
+        let keyed = predicted_table(&conn, name, "tickets", ", json_object('key', 'id')");
+        let selected = predicted_table(
+            &conn,
+            name,
+            &format!("SELECT {inputs}, id FROM tickets"),
+            ", json_object('key', 'ID')",
+        );
+        assert_eq!(keyed, selected, "{name}");
+        assert!(keyed[0].starts_with("1|"), "{}", keyed[0]);
+        // A blob chosen as the key is still an error.
+        let e = err(
+            &conn,
+            &format!("SELECT * FROM ml_predict_table('{name}', 'tickets', json_object('key', 'attachment'))"),
+        );
+        assert!(e.contains("column 'attachment' holds a blob in row 1"), "{e}");
+    }
+}
+
+/// A source with two columns of a name the model uses is refused by `ml_predict_table` and
+/// `ml_evaluate`, as by `ml_train` (which of the two is meant is unknown).
+#[test]
+fn a_column_named_twice_is_refused_where_it_is_used() {
+    let conn = tickets();
+    text(&conn, "SELECT ml_train('t', 'text', 'tickets', 'label', json_object('text', 'body', 'seed', 3))");
+    let small = "'hidden_layers', json_array(4), 'epochs', 2, 'seed', 3";
+    text(
+        &conn,
+        &format!(
+            "SELECT ml_train('c', 'classifier', 'SELECT id, body, label FROM tickets', 'label', json_object({small}))"
+        ),
+    );
+    let twice = |column: &str| {
+        format!("the source has two columns named '{column}'; name each column once (AS in a SELECT)")
+    };
+    for (sql, column) in [
+        ("SELECT * FROM ml_predict_table('t', 'SELECT body, label AS BODY FROM tickets')", "body"),
+        ("SELECT * FROM ml_predict_table('c', 'SELECT id, body, 7 AS Id FROM tickets')", "id"),
+        (
+            "SELECT * FROM ml_predict_table('t', 'SELECT body, id, id FROM tickets', json_object('key', 'id'))",
+            "id",
+        ),
+    ] {
+        assert_eq!(err(&conn, sql), format!("ml_predict_table: {}", twice(column)), "{sql}");
+    }
+    for (sql, column) in [
+        ("SELECT ml_evaluate('t', 'SELECT body, label, body FROM tickets')", "body"),
+        ("SELECT ml_evaluate('c', 'SELECT id, body, label, label FROM tickets')", "label"),
+    ] {
+        assert_eq!(err(&conn, sql), format!("ml_evaluate: {}", twice(column)), "{sql}");
+    }
+    // A repeated name the model does not use is no matter.
+    assert_eq!(predicted_table(&conn, "t", "SELECT body, id, id FROM tickets", "").len(), 240);
+}
+
 /// A training that reads every column sets aside a column it cannot read (a blob, numbers mixed
 /// with text): the call fails on it only if it uses it, with its error, and otherwise trains
 /// what a SELECT without it trains.

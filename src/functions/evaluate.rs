@@ -5,7 +5,7 @@
 //! memory budget). The result equals the metrics of the whole source at once. A recommender's
 //! ranking metrics group every user's rows, so its source is still read whole.
 
-use super::predict_table::{BATCH_CELLS, BATCH_TEXT_BYTES, MAX_BATCH_ROWS};
+use super::predict_table::{BATCH_CELLS, BATCH_TEXT_BYTES, MAX_BATCH_ROWS, named_once};
 use crate::error::clip;
 use crate::models::metrics::Classification;
 use crate::models::{Budget, Dataset, Model};
@@ -65,14 +65,19 @@ fn evaluate_in<M: Holds>(
     source: &str,
     batch_rows: Option<usize>,
 ) -> Result<(Json, usize)> {
-    // Only the columns the model scores are read (a column left unread may hold anything).
+    // Only the columns the model scores are read (a column left unread may hold anything),
+    // each of which the source must name once.
     let pick = |names: &[String]| model.model().columns_read(names);
+    let named_once =
+        |names: &[String]| model.model().columns_used().iter().try_for_each(|n| named_once(names, n));
     if matches!(model.model(), Model::Recommender(_)) {
+        named_once(&source::column_names(conn, source)?)?;
         let data = source::read_columns(conn, source, pick)?;
         return Ok((model.model().evaluate(&data)?, 1));
     }
     let budget = Budget::for_queries()?;
     let mut batches = Batches::open(conn, source)?;
+    named_once(batches.names())?;
     batches.pick_columns(pick);
     let rows = batch_rows.unwrap_or_else(|| (BATCH_CELLS / batches.width().max(1)).clamp(16, MAX_BATCH_ROWS));
     let mut metrics = Classification::new(model.model().classes());

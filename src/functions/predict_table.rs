@@ -20,7 +20,7 @@ use super::tables::{Chunk, Chunks, Output, TableFn};
 use crate::error::clip;
 use crate::models::mlp::lookup::CategoryTables;
 use crate::models::option_spec::{Default, Spec, Type};
-use crate::models::{Control, Input, Model, Options, Value, memory};
+use crate::models::{Control, Input, Model, Options, Value, memory, position_of, sorted_once};
 use crate::source::Batches;
 use crate::store::{LoadedModel, Session};
 use crate::{Error, Result};
@@ -65,22 +65,37 @@ impl TableFn for PredictTable {
             Some(_) => return Err(Error::argument("argument 'options' must be a JSON object (text)")),
         };
         let model = session.load_active(conn, &name)?;
-        let batches = Batches::open(conn, &source)?;
+        let mut batches = Batches::open(conn, &source)?;
         let names = batches.names();
         let key_column = match key {
             None => None,
-            Some(k) => Some(column_of(names, &k).map_err(|e| Error::option("key", e))?),
+            Some(k) => Some(column_of(names, &k, |e| Error::option("key", e))?),
         };
         // A classifier encodes its features straight from the statement's cells, in the
-        // training order; the other kinds read batches of typed columns.
+        // training order; the other kinds read batches of typed columns: only those they
+        // predict from (and the key), so that another column may hold anything (a blob).
         let features = match &model.model {
             Model::Classifier(c) => Some(
                 c.feature_names()
                     .iter()
-                    .map(|f| column_of(names, f).map_err(|e| Error::data(format!("feature column {e}"))))
+                    .map(|f| column_of(names, f, |e| Error::data(format!("feature column {e}"))))
                     .collect::<Result<Vec<usize>>>()?,
             ),
-            _ => None,
+            other => {
+                let inputs = other.inputs_used();
+                for input in &inputs {
+                    named_once(names, input)?;
+                }
+                // One missing: every column is read, and the model's own error names it when
+                // its batch is predicted.
+                let used: Option<Vec<usize>> = inputs.iter().map(|n| position_of(names, n)).collect();
+                let picked = used.map(|mut used| {
+                    used.extend(key_column);
+                    sorted_once(used)
+                });
+                batches.pick_columns(|_| picked);
+                None
+            }
         };
         let width = match &model.model {
             Model::Classifier(c) => c.width().max(batches.names().len()),
@@ -109,13 +124,30 @@ impl TableFn for PredictTable {
     }
 }
 
-/// The position of column `name` (in any case) among the source's `names`, or the end of the
-/// error that says it is missing (`'name' is not a column of the source (columns: ...)`,
-/// both clipped).
-fn column_of(names: &[String], name: &str) -> std::result::Result<usize, String> {
-    names.iter().position(|n| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
-        format!("'{}' is not a column of the source (columns: {})", clip(name), clip(&names.join(", ")))
+/// The position of column `name` (in any case) among the source's `names`; missing, the error
+/// `missing` makes of the end of its message (`'name' is not a column of the source (columns:
+/// ...)`, both clipped); found twice, [`named_once`]'s error.
+fn column_of(names: &[String], name: &str, missing: impl FnOnce(String) -> Error) -> Result<usize> {
+    named_once(names, name)?;
+    position_of(names, name).ok_or_else(|| {
+        missing(format!(
+            "'{}' is not a column of the source (columns: {})",
+            clip(name),
+            clip(&names.join(", "))
+        ))
     })
+}
+
+/// The error of a source with two columns named `name` (in any case): which one is meant is
+/// unknown, and `ml_train` refuses such a source too.
+pub(super) fn named_once(names: &[String], name: &str) -> Result<()> {
+    if names.iter().filter(|n| n.eq_ignore_ascii_case(name)).nth(1).is_some() {
+        return Err(Error::data(format!(
+            "the source has two columns named '{}'; name each column once (AS in a SELECT)",
+            clip(name)
+        )));
+    }
+    Ok(())
 }
 
 /// The one option: `key`.
@@ -182,7 +214,14 @@ impl Chunks for Predicting {
         let p = self.model.model.predict_rows(&batch, &Control::new())?;
         let keys = match self.key_column {
             None => None,
-            Some(c) => Some((0..batch.n_rows).map(|r| sql(batch.columns[c].get(r).to_value())).collect()),
+            Some(c) => {
+                // The batch holds only the columns read, the key among them (named once).
+                let name = &self.batches.names()[c];
+                let key = batch.index_of(name).ok_or_else(|| {
+                    Error::Internal(format!("the key column '{}' was not read", clip(name)))
+                })?;
+                Some((0..batch.n_rows).map(|r| sql(batch.columns[key].get(r).to_value())).collect())
+            }
         };
         Ok(Some(Box::new(Scored {
             labels: Arc::new(Labels::of(&p.classes)),

@@ -178,7 +178,10 @@ impl Classification {
         let confusion = self.confusion;
         let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
         let mut per_class = Map::new();
-        let mut f1_sum = 0.0;
+        // Macro F1 averages over the classes present among the true or the predicted labels
+        // (as scikit-learn's `f1_score(average='macro')`): a class absent from both, as a rare
+        // class can be from a small held-out set, would count as an F1 of 0.
+        let (mut f1_sum, mut present) = (0.0, 0usize);
         for (c, row) in confusion.iter().enumerate() {
             let tp = row[c] as f64;
             let predicted: u64 = (0..k).map(|t| confusion[t][c]).sum();
@@ -187,7 +190,10 @@ impl Classification {
             let recall = if support > 0 { tp / support as f64 } else { 0.0 };
             let f1 =
                 if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-            f1_sum += f1;
+            if support + predicted > 0 {
+                f1_sum += f1;
+                present += 1;
+            }
             per_class.insert(
                 self.classes[c].to_key(),
                 json!({"precision": precision, "recall": recall, "f1": f1, "support": support}),
@@ -196,7 +202,7 @@ impl Classification {
         let mut out = Map::new();
         out.insert("rows".into(), json!(n));
         out.insert("accuracy".into(), json!(if n > 0 { correct as f64 / n as f64 } else { 0.0 }));
-        out.insert("macro_f1".into(), json!(if k > 0 { f1_sum / k as f64 } else { 0.0 }));
+        out.insert("macro_f1".into(), json!(if present > 0 { f1_sum / present as f64 } else { 0.0 }));
         out.insert("log_loss".into(), json!(if n > 0 { self.log_loss / n as f64 } else { 0.0 }));
         if k == 2 {
             const SIGN: u64 = 1 << 63;
@@ -306,6 +312,23 @@ mod tests {
         let ll = -(0.9f64.ln() + 0.4f64.ln() + 0.4f64.ln() + 0.9f64.ln()) / 4.0;
         assert!((m["log_loss"].as_f64().unwrap() - ll).abs() < 1e-12);
         assert_eq!(m["per_class"]["1"]["precision"], json!(0.5));
+    }
+
+    /// Macro F1 averages over the classes among the true or predicted labels (scikit-learn's
+    /// convention): one held-out row of three classes, predicted right, scores 1; a class
+    /// predicted but never true counts (as an F1 of 0), one neither true nor predicted does not.
+    #[test]
+    fn macro_f1_counts_the_classes_present() {
+        let classes = [Value::Integer(0), Value::Integer(1), Value::Integer(2)];
+        let m = classification(&[1], &[0.1, 0.8, 0.1], &classes);
+        assert_eq!((m["accuracy"].clone(), m["macro_f1"].clone()), (json!(1.0), json!(1.0)));
+        // True 0, 0, 1; predicted 0, 1, 1: class 0 F1 2/3, class 1 F1 2/3, class 2 absent.
+        let m = classification(&[0, 0, 1], &[0.8, 0.1, 0.1, 0.2, 0.7, 0.1, 0.1, 0.8, 0.1], &classes);
+        assert!((m["macro_f1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12, "{m}");
+        // True 0, 0; predicted 0, 2: class 0 F1 2/3, class 2 (predicted, never true) 0.
+        let m = classification(&[0, 0], &[0.8, 0.1, 0.1, 0.1, 0.1, 0.8], &classes);
+        assert!((m["macro_f1"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12, "{m}");
+        assert_eq!(m["per_class"]["1"]["f1"], json!(0.0));
     }
 
     /// Rows added in batches give the metrics of all of them at once, bit for bit (AUC,

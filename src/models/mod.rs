@@ -354,6 +354,16 @@ impl Model {
         }
     }
 
+    /// The columns of a source that predicting its rows ([`Model::predict_rows`]) reads: the
+    /// text column; the features; the user and item columns.
+    pub fn inputs_used(&self) -> Vec<&str> {
+        match self {
+            Model::Text(m) => vec![m.text_column()],
+            Model::Classifier(m) => m.feature_names(),
+            Model::Recommender(m) => m.columns_used().into_iter().take(2).collect(),
+        }
+    }
+
     /// The positions among a source's column `names` of [`Model::columns_used`] (sorted, each
     /// once); `None` when one of them is not there (every column is read, and scoring reports
     /// it as before).

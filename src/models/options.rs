@@ -76,6 +76,10 @@ impl Options {
                 show(&value)
             )));
         };
+        // A JSON object keeps the last of two equal keys: which one the user meant is unknown.
+        if let Some(key) = repeated_key(text) {
+            return Err(Error::option(&clip(&key), "is given twice; give it once"));
+        }
         Ok(Options::from_map(map))
     }
 
@@ -296,6 +300,30 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// The first key that the JSON object `text` (valid JSON) gives twice, if any.
+fn repeated_key(text: &str) -> Option<String> {
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Option<String>, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    return Ok(Some(key));
+                }
+            }
+            Ok(None)
+        }
+    }
+    let mut parser = serde_json::Deserializer::from_str(text);
+    serde::Deserializer::deserialize_map(&mut parser, Keys).ok().flatten()
 }
 
 /// `json_object('ngrams', json_array(1,2))` nests properly, but `'[1,2]'` written as text
@@ -649,6 +677,19 @@ mod tests {
     fn not_an_object() {
         let e = Options::parse(Some("[1]")).unwrap_err().to_string();
         assert_eq!(e, "argument 'options' must be a JSON object, got [1]");
+    }
+
+    /// A key given twice is refused (JSON would keep the last one silently); the same key
+    /// within a nested value, or in two nested objects, is not a repeated option.
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let e = |t: &str| Options::parse(Some(t)).err().map(|e| e.to_string());
+        assert_eq!(
+            e(r#"{"alpha": 5, "seed": 1, "alpha": 0.01}"#),
+            Some("option 'alpha' is given twice; give it once".into())
+        );
+        assert_eq!(e(r#"{"a\u0062": 1, "ab": 2}"#), Some("option 'ab' is given twice; give it once".into()));
+        assert_eq!(e(r#"{"a": {"x": 1}, "b": {"x": 2}, "c": [{"y": 1}, {"y": 2}]}"#), None);
     }
 
     #[test]

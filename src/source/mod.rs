@@ -329,6 +329,14 @@ fn checked(conn: &Connection, source: &str) -> Result<(String, Vec<String>)> {
     if !stmt.readonly() {
         return Err(Error::argument("argument 'source' must be a read-only SELECT; this statement writes"));
     }
+    if stmt.parameter_count() > 0 {
+        // Unbound, SQLite would run it with NULLs: no rows, or the wrong ones, without a word.
+        let name = stmt.parameter_name(1).unwrap_or("?");
+        return Err(Error::argument(format!(
+            "argument 'source' has a parameter ({}), which sqlml cannot bind; write the value into the query, or read from a table or view",
+            clip(name)
+        )));
+    }
     let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
     drop(stmt);
     Ok((sql.clone(), names))
@@ -401,6 +409,11 @@ fn read_rows(
         }
     }
     Ok((columns, unreadable, n, exhausted))
+}
+
+/// The column names of `source`, after the checks every reader makes.
+pub fn column_names(conn: &Connection, source: &str) -> Result<Vec<String>> {
+    Ok(checked(conn, source)?.1)
 }
 
 /// Reads every column of the source ([`read_columns`] picking none; the calls read the columns
@@ -768,6 +781,16 @@ mod tests {
                 "argument 'source' must be a read-only SELECT; this statement writes",
                 "{writes}"
             );
+        }
+        // A parameter would be run unbound, as NULL: refused, by each reader.
+        for (sql, name) in
+            [("SELECT * FROM t WHERE a > ?", "?"), ("SELECT * FROM t WHERE a > :min OR :min IS NULL", ":min")]
+        {
+            let want = format!(
+                "argument 'source' has a parameter ({name}), which sqlml cannot bind; write the value into the query, or read from a table or view"
+            );
+            assert_eq!(e(sql), want);
+            assert_eq!(Batches::open(&c, sql).err().map(|e| e.to_string()), Some(want));
         }
         // A one-word source is a table name, keyword or not.
         assert!(e("replace").contains("'replace' is neither"));
