@@ -173,6 +173,16 @@ pub fn train(
         report.insert("pruned_versions".into(), json!(pruned));
     }
     report.insert("seconds".into(), json!(seconds));
+    if trained.test_rows == 0 && common.test_size > 0.0 {
+        // Asked for, none could be held out: say why there are no metrics.
+        report.insert(
+            "metrics_note".into(),
+            json!(format!(
+                "no row was held out for metrics: test_size {} holds out that share of the rows (of each class, leaving it one row), rounded, which was none here; use more rows or a larger test_size",
+                common.test_size
+            )),
+        );
+    }
     report.insert("metrics".into(), trained.metrics);
     for (k, v) in trained.details {
         report.entry(k).or_insert(v);

@@ -400,7 +400,7 @@ pub fn encode_labels(col: &Column) -> crate::Result<EncodedLabels> {
     }
     if classes.len() < 2 {
         return Err(crate::Error::data(format!(
-            "target column '{}' has {} distinct value(s); a classifier needs at least 2",
+            "target column '{}' has {} distinct value(s); a model of classes needs at least 2 to tell apart",
             col.name,
             classes.len()
         )));

@@ -66,6 +66,33 @@ impl std::fmt::Debug for Left {
     }
 }
 
+/// Rows from which a target with a different value in every row is refused (a small example,
+/// such as a worked one of two texts, may well have one).
+const ONE_PER_ROW_FROM: usize = 10;
+
+/// Rows from which a target whose classes are mostly of one row is refused.
+const MOSTLY_SINGLE_FROM: usize = 100;
+
+/// The error of a target column `col` of `k` classes over `n` rows that a classifier cannot
+/// learn: from [`ONE_PER_ROW_FROM`] rows, a value in every row (an id), and from
+/// [`MOSTLY_SINGLE_FROM`] rows, more classes than half the rows (amounts, such as a price: a
+/// class of one row is never seen again, and no row of it can be held out for the metrics).
+fn check_recurring(col: &Column, k: usize, n: usize) -> Result<()> {
+    let one_per_row = k == n && n >= ONE_PER_ROW_FROM;
+    if !one_per_row && (n < MOSTLY_SINGLE_FROM || k * 2 <= n) {
+        return Ok(());
+    }
+    let name = crate::error::clip(&col.name);
+    let what = if k == n {
+        format!("has a different value in every row ({k} values in {n} rows)")
+    } else {
+        format!("has {k} distinct values in {n} rows, most of them in one row")
+    };
+    Err(Error::data(format!(
+        "target column '{name}' {what}: a classifier learns classes that recur (an id or an amount is not one; sqlml does no regression: bucket amounts into classes, e.g. with CASE in a SELECT)"
+    )))
+}
+
 impl<'a> Setup<'a> {
     /// The set-up of `data`: target found (`target` names it), rows checked, labels encoded and
     /// checked against the memory budget, rows split.
@@ -88,6 +115,7 @@ impl<'a> Setup<'a> {
         let labels = match (need, target) {
             (Target::Labels(_), Some(col)) => {
                 let labels = encode_labels(col)?;
+                check_recurring(col, labels.classes.len(), data.n_rows)?;
                 metrics::check_classes(&common.budget, &col.name, labels.classes.len())?;
                 Some(labels)
             }

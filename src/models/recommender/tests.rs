@@ -81,8 +81,11 @@ fn every_sgd_hyperparameter_is_used() {
     let data = low_rank_dataset(20, 15);
     let base = r#""n_factors": 4, "n_epochs": 3"#;
     let model = |extra: &str| {
-        let json = if extra.is_empty() { format!("{{{base}}}") } else { format!("{{{base}, {extra}}}") };
-        train(&data, Some("rating"), &json, 0.0).unwrap().model
+        // `extra` in place of the base's value of its key (an option is given once).
+        let object = |s: &str| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s).unwrap();
+        let mut json = object(&format!("{{{base}}}"));
+        json.extend(object(&format!("{{{extra}}}")));
+        train(&data, Some("rating"), &serde_json::Value::Object(json).to_string(), 0.0).unwrap().model
     };
     let reference = model("");
     for extra in [
