@@ -91,3 +91,51 @@ def test_check_constraint_of_the_file_cannot_call_sqlml(tmp_path):
         db.execute("INSERT INTO t VALUES (1)")
     assert db.execute("SELECT count(*) FROM ml_models WHERE name = 'keep'").fetchone()[0] == 1
     assert db.execute("SELECT ml_predict('keep', 'free cash prize')").fetchone()[0] == "spam"
+
+
+LONG_TEXT = r"""
+import resource, sqlite3, sys
+ext, mb, script, cap = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+db = sqlite3.connect(":memory:", isolation_level=None)
+db.enable_load_extension(True)
+db.load_extension(ext)
+db.execute("SELECT ml_unlock('pw')")
+db.execute("CREATE TABLE t(body TEXT, label TEXT)")
+db.executemany("INSERT INTO t VALUES (?, ?)",
+               [("charged twice refund" if i % 2 else "password reset login", "billing" if i % 2 else "account")
+                for i in range(40)])
+db.execute("SELECT ml_train('m', 'text', 't', 'label', '{\"language\": \"%s\"}')" % ("zh" if script == "zh" else "en"))
+unit = "我们的账单被重复收费了请退款" if script == "zh" else "charged twice please refund "
+text = unit * (mb * 1024 * 1024 // len(unit.encode()))
+db.execute("CREATE TABLE big(body TEXT)")
+db.execute("INSERT INTO big VALUES (?)", (text,))
+resource.setrlimit(resource.RLIMIT_AS, (cap << 20, cap << 20))
+for sql, args in [("SELECT ml_predict('m', ?)", (text,)),
+                  ("SELECT count(*) FROM ml_predict_table('m', 'big')", ())]:
+    try:
+        print("ok", db.execute(sql, args).fetchone()[0], flush=True)
+    except sqlite3.Error as e:
+        print("error", e, flush=True)
+"""
+
+
+@pytest.mark.parametrize("script,mb,cap,expect", [
+    # Chinese takes ~27 bytes a byte to segment: 60 MB would need ~1.9 GB, above the cap.
+    ("zh", 60, 1500, "error"),
+    # English, 200 MB: above the default budget (4 GiB at 32 bytes a byte).
+    ("en", 200, 1200, "error"),
+    # Long but within both: predicted.
+    ("en", 8, 1200, "ok"),
+])
+def test_a_long_text_is_an_error_not_an_abort(script, mb, cap, expect):
+    """Tokenizing a long text allocates as it goes; before that its memory is checked against
+    the budget and the system (an allocation given back at once), so a text too long for the
+    process's memory is an error, never an abort of the host (it was: exit 134)."""
+    p = subprocess.run([sys.executable, "-c", LONG_TEXT, EXT, str(mb), script, str(cap)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+    lines = p.stdout.split("\n")[:2]
+    assert [l.split(" ")[0] for l in lines] == [expect, expect], p.stdout
+    if expect == "error":
+        # (ml_predict_table may meet the memory limit reading the row already.)
+        assert "a text of" in lines[0] and "tokenizing" in lines[0], lines[0]

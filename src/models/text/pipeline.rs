@@ -19,6 +19,7 @@ use super::vectorize::{Marks, SeenTwice, VocabularyBuilder};
 use crate::models::control::Control;
 use crate::models::data::Column;
 use crate::models::data::Input;
+use crate::models::memory::{self, Budget};
 use crate::{Error, Result};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -456,10 +457,42 @@ pub(super) fn in_halves_with<T: Send>(
     })
 }
 
-/// The text of one cell or argument: NULL is empty, numbers become their decimal text.
+/// Texts from which [`cell_text`] checks the memory tokenizing one would take.
+const CHECKED_FROM: usize = 1 << 20;
+
+/// Bytes tokenizing a text may take per byte of it, at most (measured: Chinese, segmented by
+/// words, 27; English about 10): the working memory of the tokens, their hashes and n-grams.
+const TOKENIZING_BYTES_PER_BYTE: f64 = 32.0;
+
+/// Checks, before a text of at least [`CHECKED_FROM`] bytes is tokenized, that the memory
+/// tokenizing it may take ([`TOKENIZING_BYTES_PER_BYTE`] a byte) fits `budget` and that the
+/// system grants it (an allocation of that size, given back at once): tokenizing allocates as
+/// it goes, where a refusal would abort the host process.
+pub(super) fn check_text_memory(text: &str, budget: &Budget) -> Result<()> {
+    if text.len() < CHECKED_FROM {
+        return Ok(());
+    }
+    let bytes = text.len() as f64 * TOKENIZING_BYTES_PER_BYTE;
+    let subject = format!("a text of {}", memory::show_bytes(text.len() as f64));
+    budget.check_data(&subject, "tokenizing it", bytes)?;
+    let mut probe: Vec<u8> = Vec::new();
+    probe
+        .try_reserve_exact(bytes as usize)
+        .map_err(|_| memory::refused(bytes, &format!("tokenizing {subject}")))?;
+    Ok(())
+}
+
+/// The text of one cell or argument: NULL is empty, numbers become their decimal text. A long
+/// text is checked for the memory tokenizing it takes ([`check_text_memory`], against the
+/// process's budget).
 pub(super) fn cell_text<'a>(v: Input<'a>) -> Result<Cow<'a, str>> {
     match v {
-        Input::Text(s) => Ok(Cow::Borrowed(s)),
+        Input::Text(s) => {
+            if s.len() >= CHECKED_FROM {
+                check_text_memory(s, &Budget::for_queries()?)?;
+            }
+            Ok(Cow::Borrowed(s))
+        }
         Input::Null => Ok(Cow::Borrowed("")),
         Input::Integer(i) => Ok(Cow::Owned(i.to_string())),
         Input::Real(r) => Ok(Cow::Owned(r.to_string())),
@@ -491,6 +524,22 @@ mod tests {
             })
             .collect();
         Column { name: "body".into(), data: ColumnData::texts(data) }
+    }
+
+    /// A long text is checked for the memory tokenizing it takes before it is tokenized: above
+    /// the budget, an error that says so; a short one is not checked.
+    #[test]
+    fn a_long_text_is_checked_for_memory() {
+        let long = "word ".repeat(CHECKED_FROM / 5 + 1);
+        let e = check_text_memory(&long, &Budget::training_mb(16)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "a text of 1.0 MiB would need 32.0 MiB for tokenizing it, above the memory budget of 16.0 MiB \
+             (raise it with the option 'max_memory_mb' or the environment variable SQLML_MAX_MEMORY_MB)"
+        );
+        assert!(check_text_memory(&long, &Budget::training_mb(64)).is_ok());
+        assert!(check_text_memory(&long[..CHECKED_FROM - 1], &Budget::training_mb(1)).is_ok());
+        assert!(cell_text(Input::Text(&long)).is_ok());
     }
 
     /// The texts of a part are counted class by class, each class's in row order, and a class
