@@ -74,6 +74,26 @@ def test_interrupt_stops_a_long_training_and_changes_nothing(tmp_path):
     assert db.execute("SELECT count(*) FROM ml_training_log WHERE version = 2").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("n", [1000, 10000])
+def test_a_progress_handler_time_limit_stops_a_training(tmp_path, n):
+    """A host's time limit by progress handler (Datasette's: every 1,000 steps) stops a
+    training within about a check's interval (it took 12.5 s at N = 1,000, 128 s at 10,000)."""
+    db = connect(str(tmp_path / "p.db"))
+    db.execute("SELECT ml_unlock('pw')")
+    db.execute("CREATE TABLE c(a REAL, b REAL, y TEXT)")
+    db.executemany("INSERT INTO c VALUES (?, ?, ?)",
+                   [(i % 97 / 97, i % 89 / 89, "yes" if (i % 97) + (i % 89) > 90 else "no") for i in range(5000)])
+    deadline = time.monotonic() + 0.5
+    db.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, n)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        db.execute("SELECT ml_train('c', 'classifier', 'c', 'y', json_object('epochs', 100000))").fetchone()
+    elapsed = time.monotonic() - started
+    db.set_progress_handler(None, 0)
+    assert elapsed < 0.5 + 1.0, elapsed
+    assert db.execute("SELECT count(*) FROM ml_models").fetchone()[0] == 0
+
+
 def test_check_constraint_of_the_file_cannot_call_sqlml(tmp_path):
     path = str(tmp_path / "h.db")
     db = connect(path)
