@@ -461,6 +461,44 @@ fn log_versions(conn: &Connection, name: &str) -> Vec<i64> {
     stmt.query_map([name], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
+/// A version's row deleted by hand leaves its log rows behind: the next training of the name
+/// takes that version number and its log replaces them (the insert failed on them after every
+/// fit). A last version that is not a whole number below 2⁶³ − 1 is a clear error.
+#[test]
+fn a_version_deleted_by_hand_does_not_block_its_name() {
+    let conn = unlocked(None, "pw");
+    make_messages(&conn, 120);
+    train_versions(&conn, "spam", 2);
+    conn.execute("DELETE FROM ml_models WHERE name = 'spam' AND version = 2", []).unwrap();
+    conn.execute("UPDATE ml_training_log SET loss = -1 WHERE name = 'spam' AND version = 2", []).unwrap();
+    train_versions(&conn, "spam", 1);
+    assert_eq!(versions(&conn, "spam"), [1, 2]);
+    assert_eq!(log_versions(&conn, "spam"), [1, 2]);
+    assert_eq!(int(&conn, "SELECT count(*) FROM ml_training_log WHERE loss < 0"), 0);
+    let before = column(&conn, "SELECT name || version || active FROM ml_models ORDER BY rowid");
+    for (set, shown) in [("9223372036854775807", "Integer(9223372036854775807)"), ("'2b'", "Text(\"2b\")")] {
+        conn.execute(
+            &format!("UPDATE ml_models SET version = {set} WHERE name = 'spam' AND version = 2"),
+            [],
+        )
+        .unwrap();
+        let e = err(&conn, "SELECT ml_train('spam', 'text', 'messages', 'label')");
+        assert_eq!(
+            e,
+            format!(
+                "ml_train: ml_models holds a version of 'spam' that is not a whole number from 0 to 2^63 - 2 \
+                 ({shown}): the table was changed outside sqlml; delete or mend that row"
+            )
+        );
+        conn.execute(
+            &format!("UPDATE ml_models SET version = 2 WHERE name = 'spam' AND version = {set}"),
+            [],
+        )
+        .unwrap();
+        assert_eq!(column(&conn, "SELECT name || version || active FROM ml_models ORDER BY rowid"), before);
+    }
+}
+
 #[test]
 fn prune_keeps_the_newest_and_the_active_version() {
     let conn = unlocked(None, "pw");

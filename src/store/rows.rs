@@ -120,10 +120,12 @@ impl Session {
                 KeyRecord::Present(r) if r.salt == key.salt && r.db_id == key.db_id => {}
                 _ => return Err(Error::Locked),
             }
-            let version: i64 = conn.query_row(
-                "SELECT coalesce(max(version), 0) + 1 FROM main.ml_models WHERE name = ?1 COLLATE BINARY",
-                [m.name],
-                |r| r.get(0),
+            let version = next_version(conn, m.name)?;
+            // Log rows of this version are of none stored (its row deleted by hand, or a
+            // hostile file's): they would make the log's insert fail after every training.
+            conn.execute(
+                "DELETE FROM main.ml_training_log WHERE name = ?1 COLLATE BINARY AND version = ?2",
+                params![m.name, version],
             )?;
             let binding = key.binding(m.name, m.kind, version);
             let seal = || {
@@ -458,6 +460,25 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
         params![name, version],
     )?;
     Ok(())
+}
+
+/// The version after the last of `name` in `ml_models` (1 for the first). The last one must be a
+/// whole number, from 0 to below 2⁶³ − 1: the file may have been changed outside sqlml.
+fn next_version(conn: &Connection, name: &str) -> Result<i64> {
+    let last: rusqlite::types::Value = conn.query_row(
+        "SELECT max(version) FROM main.ml_models WHERE name = ?1 COLLATE BINARY",
+        [name],
+        |r| r.get(0),
+    )?;
+    match last {
+        rusqlite::types::Value::Null => Ok(1),
+        rusqlite::types::Value::Integer(v) if (0..i64::MAX).contains(&v) => Ok(v + 1),
+        other => Err(Error::data(format!(
+            "ml_models holds a version of '{}' that is not a whole number from 0 to 2^63 - 2 ({}): the table was changed outside sqlml; delete or mend that row",
+            crate::error::clip(name),
+            crate::error::clip(&format!("{other:?}"))
+        ))),
+    }
 }
 
 /// Deletes one version (or all versions) of `name` and its training log; returns how many
