@@ -42,26 +42,57 @@ pub fn parse(source: &str) -> Result<Source> {
     if matches!(first, "select" | "with" | "values") || writes {
         return Ok(Source::Query(trimmed.to_string()));
     }
-    // A plain (possibly schema-qualified, possibly quoted) name.
-    let parts: Vec<&str> = if trimmed.starts_with('"') || trimmed.starts_with('[') || trimmed.starts_with('`')
-    {
-        vec![trimmed]
-    } else {
-        trimmed.splitn(2, '.').collect()
-    };
-    let quoted: Vec<String> = parts
-        .iter()
-        .map(|p| {
-            let p = p.trim();
-            let unquoted = p
-                .strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .or_else(|| p.strip_prefix('[').and_then(|s| s.strip_suffix(']')))
-                .or_else(|| p.strip_prefix('`').and_then(|s| s.strip_suffix('`')));
-            quote_ident(unquoted.unwrap_or(p))
-        })
-        .collect();
+    // A plain (possibly schema-qualified, possibly quoted) name; read as one name when it is
+    // not one of those (SQLite then says there is no such table).
+    let parts = name_parts(trimmed).unwrap_or_else(|| vec![trimmed.to_string()]);
+    let quoted: Vec<String> = parts.iter().map(|p| quote_ident(p)).collect();
     Ok(Source::Table(format!("SELECT * FROM {}", quoted.join("."))))
+}
+
+/// The parts of a table or view name, `table` or `schema.table`, each bare or quoted as SQLite
+/// quotes names (`"..."` and `` `...` `` with the quote doubled inside, `[...]`), unquoted; None
+/// when `name` is not such a name.
+fn name_parts(name: &str) -> Option<Vec<String>> {
+    /// The name quoted by `q` at the start of `s` (after the opening quote), and what follows.
+    fn quoted(s: &str, q: char) -> Option<(String, &str)> {
+        let mut out = String::new();
+        let mut chars = s.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c != q {
+                out.push(c);
+            } else if s[i + 1..].starts_with(q) {
+                out.push(q);
+                chars.next();
+            } else {
+                return Some((out, &s[i + 1..]));
+            }
+        }
+        None
+    }
+    let mut parts = Vec::new();
+    let mut rest = name.trim();
+    loop {
+        let (part, after) = match rest.chars().next()? {
+            q @ ('"' | '`') => quoted(&rest[1..], q)?,
+            '[' => {
+                let end = rest.find(']')?;
+                (rest[1..end].to_string(), &rest[end + 1..])
+            }
+            _ => {
+                let end = rest.find('.').unwrap_or(rest.len());
+                (rest[..end].trim_end().to_string(), &rest[end..])
+            }
+        };
+        parts.push(part);
+        let after = after.trim_start();
+        if after.is_empty() {
+            return Some(parts);
+        }
+        if parts.len() == 2 {
+            return None;
+        }
+        rest = after.strip_prefix('.')?.trim_start();
+    }
 }
 
 /// A column being read: its type is the first non-NULL value's (integers meeting a real
@@ -755,6 +786,31 @@ mod tests {
         assert_eq!(read(&c, "  main.t ").unwrap().n_rows, 3);
         assert_eq!(read(&c, "\"t\"").unwrap().n_rows, 3);
         assert_eq!(read(&c, "WITH x AS (SELECT 1 AS k) SELECT * FROM x").unwrap().n_rows, 1);
+        // Names quoted as SQLite quotes them, the quote doubled inside; a quoted schema.
+        c.execute_batch(
+            "CREATE TABLE \"My \"\"Quoted\"\" Table\"(a); INSERT INTO \"My \"\"Quoted\"\" Table\" VALUES (1), (2);
+             CREATE TABLE \"a.b\"(a); INSERT INTO \"a.b\" VALUES (1); CREATE TABLE \"w`x\"(a); INSERT INTO \"w`x\" VALUES (1);
+             CREATE TABLE \"two words\"(a); INSERT INTO \"two words\" VALUES (1);",
+        )
+        .unwrap();
+        for (name, rows) in [
+            ("\"My \"\"Quoted\"\" Table\"", 2),
+            ("main.\"My \"\"Quoted\"\" Table\"", 2),
+            ("\"main\" . [My \"Quoted\" Table]", 2),
+            ("\"main\".\"t\"", 3),
+            ("\"main\".t", 3),
+            ("`main`.`t`", 3),
+            ("\"a.b\"", 1),
+            ("main.\"a.b\"", 1),
+            ("`w``x`", 1),
+            ("two words", 1),
+            ("main.two words", 1),
+        ] {
+            assert_eq!(read(&c, name).map(|d| d.n_rows).map_err(|e| e.to_string()), Ok(rows), "{name}");
+        }
+        for bad in ["\"t", "main.t.u", "\"t\" x", "[t"] {
+            assert!(read(&c, bad).unwrap_err().to_string().contains("is neither"), "{bad}");
+        }
     }
 
     #[test]
