@@ -204,3 +204,40 @@ fn svdpp_and_implicit_als_through_sql() {
          counting each row as one interaction)"
     );
 }
+
+/// Implicit ALS under `activate: 'if_better'`: the active version, fitted on every row, is
+/// scored on the new training's held-out rows. Their items are ranked though it rated them in
+/// training (left out, the active version scored 0 and any new version won, however bad); and
+/// `ml_evaluate` of its own training rows ranks them too.
+#[test]
+fn if_better_with_implicit_als_compares_rankings() {
+    let conn = unlocked(None, "pw");
+    conn.execute_batch(
+        "CREATE TABLE clicks(user_id INTEGER, film TEXT);
+         WITH RECURSIVE u(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM u WHERE i < 60),
+         m(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM m WHERE j < 40)
+         INSERT INTO clicks SELECT i, 'film-' || j FROM u, m
+         WHERE i % 2 = j % 2 AND ((i * 1000 + j) * 2654435761) % 4294967296 / 65536 % 4 <> 0;",
+    )
+    .unwrap();
+    let train = |opts: &str| -> Json {
+        serde_json::from_str(&text(
+            &conn,
+            &format!(
+                "SELECT ml_train('c', 'recommender', 'clicks', NULL, json_object('algorithm', 'als', {opts}))"
+            ),
+        ))
+        .unwrap()
+    };
+    train("'factors', 8, 'alpha', 10");
+    let own = text(&conn, "SELECT ml_evaluate('c', 'clicks')");
+    let own: Json = serde_json::from_str(&own).unwrap();
+    assert!(own["ndcg_at_10"].as_f64().unwrap() > 0.5, "{own}");
+    // A degenerate new version: one factor, one iteration, a huge regularization.
+    let worse = train("'factors', 1, 'iterations', 1, 'regularization', 1000, 'activate', 'if_better'");
+    let a = &worse["activation"];
+    assert_eq!(a["metric"], "ndcg_at_10", "{a}");
+    assert!(a["active"].as_f64().unwrap() > a["new"].as_f64().unwrap(), "{a}");
+    assert_eq!(a["activated"], false, "{a}");
+    assert_eq!(int(&conn, "SELECT version FROM ml_models WHERE name = 'c' AND active"), 1);
+}

@@ -67,7 +67,7 @@ pub(super) fn training_report(
         details.insert("baseline_rmse".into(), json!(rmse));
         details.insert("baseline_mae".into(), json!(mae));
     }
-    model.held_out_metrics(test, test_user_keys, report_ranking_users(model.n_items()), control)
+    model.held_out_metrics(test, test_user_keys, (report_ranking_users(model.n_items()), false), control)
 }
 
 /// Pairs scored per block of [`errors`] (1 MB of pairs).
@@ -113,11 +113,13 @@ pub(super) fn held_out_rated(
 impl Recommender {
     /// Precision, recall and NDCG at [`RANKING_K`], averaged over users with relevant items.
     /// `groups` maps a user (dense id, or a raw key when unknown) to its relevant items (known
-    /// dense ids, sorted and distinct) and the total number of relevant items.
+    /// dense ids, sorted and distinct) and the total number of relevant items. At most
+    /// `max_users` users are ranked; with `judged_rankable`, the relevant items are ranked
+    /// even where the user rated them in the fitted rows.
     fn ranking(
         &self,
         groups: &BTreeMap<UserKey, (Vec<u32>, usize)>,
-        max_users: usize,
+        (max_users, judged_rankable): (usize, bool),
         control: &Control<'_>,
     ) -> Result<Map<String, Json>> {
         let user_work = (self.items.len() * self.item_factors.stride) as u64;
@@ -144,8 +146,24 @@ impl Recommender {
                 })
                 .collect();
             let rows: Vec<&[f32]> = known.iter().map(|&u| self.user_factors.row(u)).collect();
-            // Only the fitted rows are left out: held-out ones are what is being judged.
-            let excludes: Vec<&[u32]> = known.iter().map(|&u| self.history.row(u).0).collect();
+            // Only the fitted rows are left out: held-out ones are what is being judged. With
+            // `judged_rankable`, not the relevant items being judged either, even where the
+            // model was fitted on them (`ml_evaluate` of rows it trained on, `if_better`
+            // scoring an active version fitted on every row): left out, they could never be
+            // hit, a score of 0 whatever the model. (The training's report keeps them out: a
+            // held-out rating of an item the user also rated in training is one
+            // `ml_recommend` would not recommend.)
+            let excludes: Vec<std::borrow::Cow<'_, [u32]>> = block
+                .iter()
+                .filter_map(|(key, (relevant, _))| match key {
+                    UserKey::Known(u) if judged_rankable => {
+                        Some(without(self.history.row(*u as usize).0, relevant))
+                    }
+                    UserKey::Known(u) => Some(std::borrow::Cow::Borrowed(self.history.row(*u as usize).0)),
+                    UserKey::Unknown(_) => None,
+                })
+                .collect();
+            let excludes: Vec<&[u32]> = excludes.iter().map(|e| e.as_ref()).collect();
             let base: Vec<f32> = if biased {
                 known.iter().map(|&u| self.global_mean as f32 + self.user_bias[u]).collect()
             } else {
@@ -186,12 +204,13 @@ impl Recommender {
     }
 
     /// Metrics of held-out rows given as (user, item, value), with the raw user keys of the
-    /// rows whose user is unknown (row index and key, by row).
+    /// rows whose user is unknown (row index and key, by row); `ranked`: see
+    /// [`Recommender::ranking`].
     fn held_out_metrics(
         &self,
         rows: &[(Option<u32>, Option<u32>, f32)],
         unknown_keys: &[(usize, String)],
-        max_users: usize,
+        ranked: (usize, bool),
         control: &Control<'_>,
     ) -> Result<Json> {
         let mut out = Map::new();
@@ -230,7 +249,7 @@ impl Recommender {
             relevant.dedup();
             *total -= before - relevant.len();
         }
-        out.extend(self.ranking(&groups, max_users, control)?);
+        out.extend(self.ranking(&groups, ranked, control)?);
         out.insert(
             "relevant".into(),
             if self.algorithm.implicit() { json!("any held-out interaction") } else { json!(self.relevant) },
@@ -270,8 +289,17 @@ impl Recommender {
                 keys.push((r, uv.to_value().to_key()));
             }
         }
-        self.held_out_metrics(&rows, &keys, usize::MAX, &Control::new())
+        // (Rows the model may have been fitted on: their items stay rankable.)
+        self.held_out_metrics(&rows, &keys, (usize::MAX, true), &Control::new())
     }
+}
+
+/// The sorted `items` without the sorted `judged` ones (borrowed when it has none of them).
+fn without<'a>(items: &'a [u32], judged: &[u32]) -> std::borrow::Cow<'a, [u32]> {
+    if !judged.iter().any(|j| items.binary_search(j).is_ok()) {
+        return std::borrow::Cow::Borrowed(items);
+    }
+    std::borrow::Cow::Owned(items.iter().copied().filter(|i| judged.binary_search(i).is_err()).collect())
 }
 
 /// A user in a ranking evaluation: known (dense id) or unknown (raw id as text).

@@ -284,8 +284,9 @@ fn evaluate_reports_errors_and_ranking() {
         assert!(e[key].is_number(), "{key} in {e}");
     }
     assert_eq!(e["rows"], json!(data.n_rows));
-    // All rows were rated in training, so they are excluded from top-N: no hits.
-    assert_eq!(num(&e, "precision_at_10"), 0.0);
+    // All rows were rated in training: the relevant ones being judged are ranked all the same
+    // (left out as the training's history, they could never be hit: 0 whatever the model).
+    assert!(num(&e, "precision_at_10") > 0.1, "{e}");
 }
 
 #[test]
