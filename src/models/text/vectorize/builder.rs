@@ -438,11 +438,25 @@ impl VocabularyBuilder {
                         }
                     }
                 }
+                // Then, counting by class, the class rows of the records found.
+                if self.by_class.is_some() {
+                    for (i, &h) in pair_hashes.iter().enumerate().take(if window { AHEAD / 4 } else { count })
+                    {
+                        if counted(i) {
+                            self.prefetch_class_row(h);
+                        }
+                    }
+                }
             }
             for (i, &h) in pair_hashes.iter().enumerate() {
                 if window {
                     let ahead = |j: usize| pair_hashes.get(j).copied().filter(|_| prefixes[j] != LEFT_OUT);
                     self.pair_index.prefetch_ahead(&self.pairs, i, ahead);
+                    if self.by_class.is_some()
+                        && let Some(h) = ahead(i + AHEAD / 4)
+                    {
+                        self.prefetch_class_row(h);
+                    }
                 }
                 if prefixes[i] != LEFT_OUT {
                     prefixes[i] = self.record_pair(prefixes[i], ids[i + n - 1], h, doc);
@@ -455,6 +469,16 @@ impl VocabularyBuilder {
         self.ids = ids;
         self.seen_twice = seen;
         (self.prefixes, self.prefix_hashes, self.pair_hashes) = (prefixes, prefix_hashes, pair_hashes);
+    }
+
+    /// Counting by class, prefetches the class row (or list) of the pair of `hash`'s first
+    /// candidate record, whose slot and record were prefetched before.
+    #[inline]
+    fn prefetch_class_row(&self, hash: u64) {
+        let id = self.pair_index.first(hash);
+        if let (Some(counts), Some(t)) = (&self.by_class, self.pairs.get(id as usize)) {
+            counts.prefetch(t.pos);
+        }
     }
 
     /// Prefetches what recording `grams` reads: their slots, then the records of the first
@@ -473,7 +497,11 @@ impl VocabularyBuilder {
         }
         for &id in &self.cands {
             if id != EMPTY {
-                prefetch_byte(self.text.as_bytes(), self.terms[id as usize].start as usize);
+                let t = &self.terms[id as usize];
+                prefetch_byte(self.text.as_bytes(), t.start as usize);
+                if let Some(counts) = &self.by_class {
+                    counts.prefetch(t.pos);
+                }
             }
         }
     }
@@ -918,6 +946,17 @@ impl VocabularyBuilder {
                 && let Some(r) = self.pairs.get(next as usize)
             {
                 prefetch(r);
+            }
+            // Then the class rows (or lists) of both sides, at random too.
+            if let (Some(counts), Some(theirs)) = (&self.by_class, later_counts) {
+                if let Some(&next) = found.get(i + AHEAD / 2)
+                    && let Some(r) = self.pairs.get(next as usize)
+                {
+                    counts.prefetch_held(r.pos);
+                }
+                if let Some(p) = later.get(i + AHEAD / 2) {
+                    theirs.prefetch_held(p.pos);
+                }
             }
             let id = &mut found[i];
             if *id == EMPTY {

@@ -209,6 +209,38 @@ impl ClassCounts {
         if self.presence { df } else { count }
     }
 
+    /// Prefetches what [`ClassCounts::occur`] will read for a term in class `state`: its row
+    /// (or list) when it has one whose pending run is of another class than the current (a
+    /// row is read at random, a cache miss on a large corpus: on the IMDB star ratings, about
+    /// half of the time of counting an occurrence by class).
+    #[inline]
+    pub(super) fn prefetch(&self, state: u32) {
+        if self.listed() || state & SINGLE != 0 || run_of(state) != self.class as usize {
+            self.prefetch_held(state);
+        }
+    }
+
+    /// Prefetches the row (or list) of a term in class `state`, if it has one (appending
+    /// another builder's counts reads both sides' at random).
+    #[inline]
+    pub(super) fn prefetch_held(&self, state: u32) {
+        if state & SINGLE != 0 {
+            // UNSEEN has it set too: neither has a row.
+            return;
+        }
+        if self.listed() {
+            if let Some(list) = self.lists.get(state as usize) {
+                super::index::prefetch(list);
+            }
+        } else {
+            // (A row of 8 classes or more may cross a cache line: both ends.)
+            let start = row_of(state) * self.k;
+            for n in [self.rows.get(start), self.rows.get(start + self.k - 1)].into_iter().flatten() {
+                super::index::prefetch(n);
+            }
+        }
+    }
+
     /// Counts an occurrence in the current class of a term in class `state`, whose
     /// [`value`](Self::value) was `so_far` before it (the record counts the occurrence).
     #[inline]
