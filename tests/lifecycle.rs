@@ -461,6 +461,36 @@ fn log_versions(conn: &Connection, name: &str) -> Vec<i64> {
     stmt.query_map([name], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
+/// A name keeps its kind: a training or an import of another kind under it is refused (every
+/// caller of the name would get another kind's answers), before the fit for a training; with
+/// the name dropped, it may be reused.
+#[test]
+fn a_name_keeps_its_kind() {
+    let conn = unlocked(None, "pw");
+    make_data(&conn);
+    text(&conn, "SELECT ml_train('router', 'text', 'messages', 'label')");
+    text(&conn, "SELECT ml_train('churn', 'classifier', 'customers', 'churn', json_object('epochs', 2))");
+    let before = column(&conn, "SELECT name || version || kind || active FROM ml_models ORDER BY rowid");
+    let e = err(&conn, "SELECT ml_train('router', 'recommender', 'ratings', 'stars')");
+    let refused = |verb: &str, kind: &str| {
+        format!(
+            "{verb}: model 'router' is a text model, not a {kind} one: a version of another kind would change what \
+             every caller of 'router' gets; use another name, or drop 'router' first (ml_drop)"
+        )
+    };
+    assert_eq!(e, refused("ml_train", "recommender"));
+    let churn = blob(&conn, "SELECT ml_export('churn', 'p')");
+    assert_eq!(import(&conn, "router", &churn, "p"), Err(refused("ml_import", "classifier")));
+    assert_eq!(
+        column(&conn, "SELECT name || version || kind || active FROM ml_models ORDER BY rowid"),
+        before
+    );
+    // The same kind goes on; dropped, the name takes another kind.
+    assert_eq!(import(&conn, "churn", &churn, "p"), Ok(2));
+    assert_eq!(int(&conn, "SELECT ml_drop('router')"), 1);
+    text(&conn, "SELECT ml_train('router', 'recommender', 'ratings', 'stars')");
+}
+
 /// A version's row deleted by hand leaves its log rows behind: the next training of the name
 /// takes that version number and its log replaces them (the insert failed on them after every
 /// fit). A last version that is not a whole number below 2⁶³ − 1 is a clear error.

@@ -80,6 +80,8 @@ pub fn train(
 ) -> Result<String> {
     store::check_name(name)?;
     models::check_kind(kind)?;
+    // (Checked again when the version is stored: before the fit, it saves the fit.)
+    store::check_same_kind(conn, name, kind)?;
     // Prepared once; stepped by the interrupt check from this thread only.
     let nested = RefCell::new(conn.prepare(INTERRUPT_CHECK)?);
     let check = || -> Result<()> {

@@ -28,7 +28,9 @@ pub mod tables;
 use crate::Result;
 use crypto::KdfParams;
 pub use keys::{KEY_ENV, Unlocked, WriteKey};
-pub use rows::{LoadedModel, MAX_NAME_LEN, NewModel, activate, active_version, check_name, drop_model};
+pub use rows::{
+    LoadedModel, MAX_NAME_LEN, NewModel, activate, active_version, check_name, check_same_kind, drop_model,
+};
 pub(crate) use rows::{decode, missing};
 use rusqlite::Connection;
 use std::collections::HashMap;

@@ -120,6 +120,7 @@ impl Session {
                 KeyRecord::Present(r) if r.salt == key.salt && r.db_id == key.db_id => {}
                 _ => return Err(Error::Locked),
             }
+            check_same_kind(conn, m.name, m.kind)?;
             let version = next_version(conn, m.name)?;
             // Log rows of this version are of none stored (its row deleted by hand, or a
             // hostile file's): they would make the log's insert fail after every training.
@@ -460,6 +461,32 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
         params![name, version],
     )?;
     Ok(())
+}
+
+/// The error of a version of `kind` for `name` when its stored versions are of another kind:
+/// every caller of the name would get another kind's answers (or errors), and activating or
+/// rolling back would move between kinds.
+pub fn check_same_kind(conn: &Connection, name: &str, kind: &str) -> Result<()> {
+    if !tables::exists(conn, "ml_models")? {
+        return Ok(());
+    }
+    let other: Option<rusqlite::types::Value> = conn
+        .query_row(
+            "SELECT kind FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND kind IS NOT ?2 LIMIT 1",
+            params![name, kind],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(other) = other else { return Ok(()) };
+    let other = match other {
+        rusqlite::types::Value::Text(k) => k,
+        v => format!("{v:?}"),
+    };
+    let name = crate::error::clip(name);
+    Err(Error::argument(format!(
+        "model '{name}' is a {} model, not a {kind} one: a version of another kind would change what every caller of '{name}' gets; use another name, or drop '{name}' first (ml_drop)",
+        crate::error::clip(&other)
+    )))
 }
 
 /// The version after the last of `name` in `ml_models` (1 for the first). The last one must be a
