@@ -160,7 +160,11 @@ impl Options {
             return Err(misdeclared(spec, "a type that is not an integer"));
         };
         let Some((name, v)) = self.take(spec)? else { return Ok(default) };
-        match v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)) {
+        // A whole number written as a float (`3.0`, `1e3`) counts where it is exact: up to 2⁵³
+        // (`1e30` or 2⁶³ would otherwise saturate to 2⁶³ − 1, silently another value).
+        const EXACT: f64 = (1u64 << 53) as f64;
+        let whole = |f: f64| (f.fract() == 0.0 && f.abs() <= EXACT).then_some(f as i64);
+        match v.as_i64().or_else(|| v.as_f64().and_then(whole)) {
             Some(i) if (min..=max).contains(&i) => Ok(i),
             _ => Err(Error::option(
                 name,
@@ -677,6 +681,21 @@ mod tests {
     fn not_an_object() {
         let e = Options::parse(Some("[1]")).unwrap_err().to_string();
         assert_eq!(e, "argument 'options' must be a JSON object, got [1]");
+    }
+
+    /// An integer option takes whole numbers exactly: a float one up to 2⁵³, and nothing beyond
+    /// an `i64` (it saturated: seeds 2⁶³ and 1e30 both became 2⁶³ − 1).
+    #[test]
+    fn integers_are_taken_exactly_or_refused() {
+        static SEED: Spec = Spec::new("seed", Type::Int { min: 0, max: i64::MAX }, Default::Int(42), "s");
+        let int = |t: &str| Options::parse(Some(t)).unwrap().int(&SEED).map_err(|e| e.to_string());
+        assert_eq!(int(r#"{"seed": 9223372036854775807}"#), Ok(i64::MAX));
+        assert_eq!(int(r#"{"seed": 3.0}"#), Ok(3));
+        assert_eq!(int(r#"{"seed": 1e15}"#), Ok(1_000_000_000_000_000));
+        for big in ["9223372036854775808", "18446744073709551615", "1e30", "1e17"] {
+            let e = int(&format!(r#"{{"seed": {big}}}"#)).unwrap_err();
+            assert!(e.starts_with("option 'seed' must be "), "{big}: {e}");
+        }
     }
 
     /// A key given twice is refused (JSON would keep the last one silently); the same key
