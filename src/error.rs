@@ -59,6 +59,12 @@ pub enum Error {
         "no key for this database (call SELECT ml_unlock('passphrase') first, or set the environment variable SQLML_KEY)"
     )]
     Locked,
+    /// This connection unlocked the database, but its key has changed since (another connection
+    /// ran `ml_rekey`, or the file was replaced).
+    #[error(
+        "this database's key changed since this connection unlocked it (ml_rekey on another connection, or another file): call SELECT ml_unlock('passphrase') with its passphrase now"
+    )]
+    KeyChanged,
     /// `ml_unlock` was given a passphrase that does not match this database's key check.
     #[error("wrong passphrase for this database")]
     WrongPassphrase,

@@ -308,6 +308,23 @@ fn rekey_reencrypts_everything() {
     assert_eq!(text(&conn, "SELECT ml_unlock('new')"), "unlocked");
     assert_eq!(predictions(&conn), before);
     assert_eq!(text(&conn, "SELECT ml_predict('spam2', 'free prize claim')"), "spam");
+    // Another connection, unlocked before a re-key there, is told the key changed (not that it
+    // has no key), and predicts again once it unlocks with the new passphrase.
+    let other = unlocked(Some(&path), "new");
+    assert_eq!(text(&other, "SELECT ml_predict('spam2', 'free prize claim')"), "spam");
+    assert_eq!(int(&conn, "SELECT ml_rekey('newer')"), 2);
+    let changed = "this database's key changed since this connection unlocked it (ml_rekey on another \
+                   connection, or another file): call SELECT ml_unlock('passphrase') with its passphrase now";
+    assert_eq!(
+        err(&other, "SELECT ml_predict('spam2', 'free prize claim')"),
+        format!("ml_predict: {changed}")
+    );
+    assert_eq!(
+        err(&other, "SELECT ml_train('x', 'text', 'messages', 'label')"),
+        format!("ml_train: {changed}")
+    );
+    assert_eq!(text(&other, "SELECT ml_unlock('newer')"), "unlocked");
+    assert_eq!(text(&other, "SELECT ml_predict('spam2', 'free prize claim')"), "spam");
 }
 
 #[test]

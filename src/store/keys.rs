@@ -172,10 +172,15 @@ impl Session {
         {
             return Ok(k.clone());
         }
-        let Ok(pass) = std::env::var(KEY_ENV) else { return Err(Error::Locked) };
+        // Unlocked here before, under a key the database no longer has: say so.
+        let stale = || match &record {
+            KeyRecord::Present(_) if !lock(&self.keys).is_empty() => Error::KeyChanged,
+            _ => Error::Locked,
+        };
+        let Ok(pass) = std::env::var(KEY_ENV) else { return Err(stale()) };
         let pass = zeroize::Zeroizing::new(pass);
         if pass.is_empty() {
-            return Err(Error::Locked);
+            return Err(stale());
         }
         match record {
             KeyRecord::Present(_) => {
@@ -202,7 +207,8 @@ impl Session {
             // The key read above must still be this database's, inside the transaction.
             match key_record::read(conn)? {
                 KeyRecord::Present(m) if m.salt == old.salt && m.db_id == old.db_id => {}
-                _ => return Err(Error::Locked),
+                KeyRecord::Present(_) => return Err(Error::KeyChanged),
+                KeyRecord::Absent => return Err(Error::Locked),
             }
             let mut rows = Vec::new();
             {

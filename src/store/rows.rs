@@ -118,7 +118,8 @@ impl Session {
             // The key must still be this database's (another connection may have re-keyed).
             match key_record::read(conn)? {
                 KeyRecord::Present(r) if r.salt == key.salt && r.db_id == key.db_id => {}
-                _ => return Err(Error::Locked),
+                KeyRecord::Present(_) => return Err(Error::KeyChanged),
+                KeyRecord::Absent => return Err(Error::Locked),
             }
             check_same_kind(conn, m.name, m.kind)?;
             let version = next_version(conn, m.name)?;

@@ -1064,7 +1064,7 @@ def worker(args):
         kind = "ok" if succeeded else "error"
         if not succeeded:
             name, msg = detail
-            if "no key for this database" in msg and not use_env:
+            if ("no key for this database" in msg or "key changed since" in msg) and not use_env:
                 # e.g. BEGIN; ml_rekey(...); ROLLBACK leaves the connection without a key
                 try:
                     db.execute("SELECT ml_unlock(?)", (current_pass,))
