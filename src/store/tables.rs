@@ -173,6 +173,30 @@ impl<'c> Undo<'c> {
     }
 }
 
+/// Whether this connection holds a read transaction on the main database (a statement running
+/// on it reads a table, as `SELECT ml_train(name, ...) FROM jobs` does).
+fn reading(conn: &Connection) -> bool {
+    // SAFETY: the handle is this live connection's; the schema name is a NUL-terminated string.
+    // (`sqlite3_txn_state` is SQLite 3.34's; the extension refuses older hosts.)
+    unsafe { ffi::sqlite3_txn_state(conn.handle(), c"main".as_ptr()) == ffi::SQLITE_TXN_READ }
+}
+
+/// SQLite's error for a write that cannot begin (`e`), explained where it is busy while the
+/// calling statement reads the database (`reading`): in WAL mode its read cannot become a
+/// write once another connection committed or while one writes, and the busy handler is not
+/// called (waiting cannot help); outside WAL mode the write lock waits for readers, and this
+/// error does not come.
+fn busy_reading(e: rusqlite::Error, reading: bool) -> Error {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if reading && f.code == rusqlite::ErrorCode::DatabaseBusy => {
+            Error::Refused(
+                "the statement calling this one reads the database (as SELECT ml_train(name, ...) FROM jobs does), and another connection wrote to it since, or is writing: that read cannot become a write (in WAL mode, waiting cannot help); call it from a statement that reads no table, one call per statement".into(),
+            )
+        }
+        _ => Error::from(e),
+    }
+}
+
 /// Runs `f` as one atomic change: committed on success, rolled back on error, so a failure
 /// leaves every table exactly as before.
 ///
@@ -198,8 +222,12 @@ pub fn atomically<T>(conn: &Connection, name: &str, f: impl FnOnce() -> Result<T
         // Prepared before any work: a pending interrupt makes SQLite refuse to *prepare* any
         // statement (its parser checks the flag).
         let mut undo = Undo::prepare(conn)?;
-        let done =
-            conn.execute_batch("BEGIN IMMEDIATE").map_err(Error::from).and_then(|_| f()).and_then(|v| {
+        let reading = reading(conn);
+        let done = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| busy_reading(e, reading))
+            .and_then(|_| f())
+            .and_then(|v| {
                 conn.execute_batch("COMMIT")?;
                 Ok(v)
             });

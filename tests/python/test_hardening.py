@@ -159,3 +159,36 @@ def test_a_long_text_is_an_error_not_an_abort(script, mb, cap, expect):
     if expect == "error":
         # (ml_predict_table may meet the memory limit reading the row already.)
         assert "a text of" in lines[0] and "tokenizing" in lines[0], lines[0]
+
+
+def test_a_write_after_another_commit_in_a_reading_statement_is_explained(tmp_path):
+    """In WAL mode, `SELECT ml_train(name, ...) FROM jobs` holds the statement's read snapshot:
+    once another connection commits, no write can follow in it and waiting cannot help
+    (SQLITE_BUSY_SNAPSHOT). The error says so and what to do (it said `database is locked`),
+    and changes nothing."""
+    path = str(tmp_path / "w.db")
+    db = connect(path)
+    db.execute("PRAGMA journal_mode=wal")
+    db.execute("PRAGMA busy_timeout=5000")
+    db.execute("SELECT ml_unlock('pw')")
+    make_messages(db)
+    db.execute("CREATE TABLE jobs(name TEXT)")
+    db.execute("INSERT INTO jobs VALUES ('spam')")
+    db.execute("CREATE TABLE other(x)")
+    other = sqlite3.connect(path, isolation_level=None, timeout=5)
+
+    def bump():
+        other.execute("INSERT INTO other VALUES (1)")
+        return 1
+
+    db.create_function("bump", 0, bump)
+    with pytest.raises(sqlite3.OperationalError) as e:
+        db.execute("SELECT bump(), ml_train(name, 'text', 'messages', 'label') FROM jobs").fetchone()
+    assert "the statement calling this one reads the database" in str(e.value)
+    assert "call it from a statement that reads no table" in str(e.value)
+    # Nothing stored (the store's tables may not even exist yet).
+    tables = db.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'ml_models'").fetchone()[0]
+    assert tables == 0 or db.execute("SELECT count(*) FROM ml_models").fetchone()[0] == 0
+    # From a statement that reads no table, it trains.
+    name = db.execute("SELECT name FROM jobs").fetchone()[0]
+    assert '"version":1' in db.execute("SELECT ml_train(?, 'text', 'messages', 'label')", (name,)).fetchone()[0]
