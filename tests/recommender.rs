@@ -20,6 +20,19 @@ fn make_ratings(conn: &Connection) {
     .unwrap();
 }
 
+/// Clicks: no target column; each row counts once. Users click films of their own parity,
+/// three in four of them (chosen by a hash, so that no film is systematically skipped).
+fn make_clicks(conn: &Connection) {
+    conn.execute_batch(
+        "CREATE TABLE clicks(user_id INTEGER, film TEXT);
+         WITH RECURSIVE u(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM u WHERE i < 60),
+         m(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM m WHERE j < 40)
+         INSERT INTO clicks SELECT i, 'film-' || j FROM u, m
+         WHERE i % 2 = j % 2 AND ((i * 1000 + j) * 2654435761) % 4294967296 / 65536 % 4 <> 0;",
+    )
+    .unwrap();
+}
+
 fn train(conn: &Connection, options: &str) -> Json {
     let sql = format!("SELECT ml_train('films', 'recommender', 'ratings', 'stars', json_object({options}))");
     serde_json::from_str(&text(conn, &sql)).unwrap()
@@ -159,16 +172,7 @@ fn svdpp_and_implicit_als_through_sql() {
         report["metrics"]["rmse"].as_f64().unwrap() < report["baseline_rmse"].as_f64().unwrap(),
         "{report}"
     );
-    // Clicks: no target column; each row counts once. Users click films of their own parity,
-    // three in four of them (chosen by a hash, so that no film is systematically skipped).
-    conn.execute_batch(
-        "CREATE TABLE clicks(user_id INTEGER, film TEXT);
-         WITH RECURSIVE u(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM u WHERE i < 60),
-         m(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM m WHERE j < 40)
-         INSERT INTO clicks SELECT i, 'film-' || j FROM u, m
-         WHERE i % 2 = j % 2 AND ((i * 1000 + j) * 2654435761) % 4294967296 / 65536 % 4 <> 0;",
-    )
-    .unwrap();
+    make_clicks(&conn);
     let report: Json = serde_json::from_str(&text(
         &conn,
         "SELECT ml_train('clicks', 'recommender', 'clicks', NULL, json_object('algorithm', 'als', 'factors', 8, 'alpha', 10))",
@@ -212,14 +216,7 @@ fn svdpp_and_implicit_als_through_sql() {
 #[test]
 fn if_better_with_implicit_als_compares_rankings() {
     let conn = unlocked(None, "pw");
-    conn.execute_batch(
-        "CREATE TABLE clicks(user_id INTEGER, film TEXT);
-         WITH RECURSIVE u(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM u WHERE i < 60),
-         m(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM m WHERE j < 40)
-         INSERT INTO clicks SELECT i, 'film-' || j FROM u, m
-         WHERE i % 2 = j % 2 AND ((i * 1000 + j) * 2654435761) % 4294967296 / 65536 % 4 <> 0;",
-    )
-    .unwrap();
+    make_clicks(&conn);
     let train = |opts: &str| -> Json {
         serde_json::from_str(&text(
             &conn,

@@ -718,7 +718,10 @@ def gen_call(seed, idx, functions, modules):
     if fn == "ml_train" and n in (4, 5) and rng.random() < 0.5:
         # coherent: a real kind with one of its good sources, its target, and a few options
         kind = choose(rng, list(KEYS_BY_KIND))
-        args = [choose(rng, SCRATCH + ["x", "y"]), kind, choose(rng, SOURCES_BY_KIND[kind][:6]),
+        # (A name keeps its kind: mostly a name of this kind, so that the training goes on.)
+        same_kind = [n for n in SCRATCH if KINDS[n] == kind] + ["x_" + kind]
+        name = choose(rng, same_kind if rng.random() < 0.8 else SCRATCH + ["x", "y"])
+        args = [name, kind, choose(rng, SOURCES_BY_KIND[kind][:6]),
                 choose(rng, TARGETS[kind])]
         if n == 5:
             args.append(gen_options(rng, kind))
