@@ -237,4 +237,12 @@ fn if_better_with_implicit_als_compares_rankings() {
     assert!(a["active"].as_f64().unwrap() > a["new"].as_f64().unwrap(), "{a}");
     assert_eq!(a["activated"], false, "{a}");
     assert_eq!(int(&conn, "SELECT version FROM ml_models WHERE name = 'c' AND active"), 1);
+    // The active version was fitted on every row of this source: the report says its score is
+    // optimistic. Fitted on its training rows alone (refit: false), it says nothing.
+    assert_eq!(a["active_fitted_on_these_rows"], true, "{a}");
+    assert!(a["note"].as_str().unwrap().starts_with("the active version was fitted on every row"), "{a}");
+    train("'factors', 8, 'alpha', 10, 'refit', false");
+    let next = train("'factors', 8, 'alpha', 10, 'seed', 7, 'activate', 'if_better'");
+    assert!(next["activation"].get("active_fitted_on_these_rows").is_none(), "{next}");
+    assert!(next["activation"]["active"].is_number(), "{next}");
 }

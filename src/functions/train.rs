@@ -134,7 +134,7 @@ pub fn train(
     let activation = match common.activate {
         Activate::Always => json!({"strategy": "always", "activated": true}),
         Activate::Never => json!({"strategy": "never", "activated": false}),
-        Activate::IfBetter => if_better(session, conn, name, &data, &trained)?,
+        Activate::IfBetter => if_better(session, conn, (name, source), &data, &trained)?,
     };
     let activate = activation["activated"] == json!(true);
     // The rows read and the held-out indices are not needed any more: freed before the model
@@ -215,6 +215,24 @@ fn active_columns(session: &Session, conn: &Connection, name: &str) -> Option<Ve
     }
 }
 
+/// Whether version `version` of `name` was trained on `source` (the same text) and its served
+/// model fitted on every row (the option `refit` not false): then the rows held out now were
+/// among its training rows, if the source's rows did not change. Unknown (unreadable params):
+/// false.
+fn fitted_on(conn: &Connection, name: &str, version: i64, source: &str) -> bool {
+    let params: Option<String> = conn
+        .query_row(
+            "SELECT params FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
+            rusqlite::params![name, version],
+            |r| r.get(0),
+        )
+        .ok();
+    let Some(params) = params.and_then(|p| serde_json::from_str::<Json>(&p).ok()) else { return false };
+    // (`refit` false, or 0 as SQLite's `false` gives it in json_object.)
+    let refit = &params["options"]["refit"];
+    params["source"].as_str() == Some(source) && *refit != json!(false) && refit.as_f64() != Some(0.0)
+}
+
 /// `activate: 'if_better'`: scores the active version of `name` on the rows the new model's
 /// metrics were measured on, and activates the new one only if its key metric
 /// ([`Model::key_metric`]) is strictly better. No active version: the new one is activated. An
@@ -222,7 +240,7 @@ fn active_columns(session: &Session, conn: &Connection, name: &str) -> Option<Ve
 fn if_better(
     session: &Session,
     conn: &Connection,
-    name: &str,
+    (name, source): (&str, &str),
     data: &Dataset,
     trained: &Trained<Model>,
 ) -> Result<Json> {
@@ -266,6 +284,14 @@ fn if_better(
         }
     };
     out["active"] = json!(theirs);
+    if fitted_on(conn, name, active.version, source) {
+        // Its served model saw these rows: said, so that the comparison is read as it is.
+        out["active_fitted_on_these_rows"] = json!(true);
+        out["note"] = json!(
+            "the active version was fitted on every row of this same source, these held-out rows among them: its score \
+             on them is optimistic (train versions with refit: false, or compare with ml_evaluate on rows neither saw)"
+        );
+    }
     let better = match (new, theirs) {
         (Some(n), Some(t)) => {
             if higher {
