@@ -527,6 +527,17 @@ fn a_version_deleted_by_hand_does_not_block_its_name() {
         .unwrap();
         assert_eq!(column(&conn, "SELECT name || version || active FROM ml_models ORDER BY rowid"), before);
     }
+    // A version of text where a model is read or pruned: said as what it is.
+    conn.execute("UPDATE ml_models SET version = 'v2' WHERE name = 'spam' AND active", []).unwrap();
+    let text_version = "ml_models holds a 'version' of type Text that sqlml does not store there: the table was \
+                        changed outside sqlml; delete or mend that row";
+    for (f, sql) in [
+        ("ml_predict", "SELECT ml_predict('spam', 'free prize')"),
+        ("ml_prune", "SELECT ml_prune('spam', 1)"),
+        ("ml_export", "SELECT ml_export('spam', 'p')"),
+    ] {
+        assert_eq!(err(&conn, sql), format!("{f}: {text_version}"), "{sql}");
+    }
 }
 
 #[test]

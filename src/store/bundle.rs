@@ -432,6 +432,7 @@ impl Session {
             return Err(Error::NoModel(clip(name).into_owned()));
         }
         let select = "SELECT version, kind, rows, created_at, params, metrics, model FROM main.ml_models WHERE name = ?1 COLLATE BINARY";
+        let stored = super::rows::stored;
         let read = |r: &rusqlite::Row<'_>| {
             Ok(Row {
                 version: r.get(0)?,
@@ -444,10 +445,14 @@ impl Session {
             })
         };
         let row = match version {
-            None => conn.query_row(&format!("{select} AND active = 1"), [name], read).optional()?,
-            Some(v) => {
-                conn.query_row(&format!("{select} AND version = ?2"), params![name, v], read).optional()?
-            }
+            None => conn
+                .query_row(&format!("{select} AND active = 1"), [name], read)
+                .optional()
+                .map_err(stored)?,
+            Some(v) => conn
+                .query_row(&format!("{select} AND version = ?2"), params![name, v], read)
+                .optional()
+                .map_err(stored)?,
         };
         let Some(row) = row else { return Err(super::missing(conn, name, version)?) };
         let key = self.key(conn)?;

@@ -57,7 +57,8 @@ fn prune(conn: &Connection, name: &str, keep: usize) -> Result<Vec<i64>> {
             "SELECT id, version, active = 1 FROM main.ml_models WHERE name = ?1 COLLATE BINARY ORDER BY version DESC",
         )?
         .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<rusqlite::Result<_>>()
+        .map_err(super::rows::stored)?;
     if versions.is_empty() {
         return Err(missing(conn, name, None)?);
     }

@@ -290,14 +290,16 @@ impl Session {
                     [name],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
-                .optional()?,
+                .optional()
+                .map_err(stored)?,
             Some(v) => conn
                 .query_row(
                     "SELECT id, version, kind FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND version = ?2",
                     params![name, v],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
-                .optional()?,
+                .optional()
+                .map_err(stored)?,
         };
         let (id, version, kind) = match row {
             Some(row) => row,
@@ -389,7 +391,8 @@ fn find_or_diagnose(conn: &Connection, name: &str, version: Option<i64>) -> Resu
             params![name, version],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
-        .optional()?;
+        .optional()
+        .map_err(stored)?;
     match row {
         Some((id, version, kind, true)) => Ok((id, version, kind)),
         Some(_) => Err(not_found(name, version, true)),
@@ -436,7 +439,8 @@ pub fn active_version(conn: &Connection, name: &str) -> Result<Option<i64>> {
             [name],
             |r| r.get(0),
         )
-        .optional()?)
+        .optional()
+        .map_err(stored)?)
 }
 
 /// Makes `version` the active version of `name`.
@@ -462,6 +466,18 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
         params![name, version],
     )?;
     Ok(())
+}
+
+/// A value of sqlml's tables of another type than sqlml stores there (`Invalid column type Text
+/// at index: 1, name: version`), said as what it is: the file was changed outside sqlml.
+pub(crate) fn stored(e: rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::InvalidColumnType(_, column, ty) => Error::data(format!(
+            "ml_models holds a '{}' of type {ty} that sqlml does not store there: the table was changed outside sqlml; delete or mend that row",
+            crate::error::clip(&column)
+        )),
+        other => Error::from(other),
+    }
 }
 
 /// The error of a version of `kind` for `name` when its stored versions are of another kind:
