@@ -433,14 +433,13 @@ pub fn active_version(conn: &Connection, name: &str) -> Result<Option<i64>> {
     if !tables::exists(conn, "ml_models")? {
         return Ok(None);
     }
-    Ok(conn
-        .query_row(
-            "SELECT version FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND active = 1",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(stored)?)
+    conn.query_row(
+        "SELECT version FROM main.ml_models WHERE name = ?1 COLLATE BINARY AND active = 1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(stored)
 }
 
 /// Makes `version` the active version of `name`.
