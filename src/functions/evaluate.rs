@@ -5,10 +5,10 @@
 //! memory budget). The result equals the metrics of the whole source at once. A recommender's
 //! ranking metrics group every user's rows, so its source is still read whole.
 
-use super::predict_table::{BATCH_CELLS, BATCH_TEXT_BYTES, MAX_BATCH_ROWS, named_once};
+use super::predict_table::{BATCH_CELLS, BATCH_TEXT_BYTES, MAX_BATCH_ROWS};
 use crate::error::clip;
 use crate::models::metrics::Classification;
-use crate::models::{Budget, Dataset, Model};
+use crate::models::{Budget, Dataset, Model, named_once};
 use crate::source::{self, Batches};
 use crate::store::LoadedModel;
 use crate::{Error, Result};

@@ -20,7 +20,7 @@ use super::tables::{Chunk, Chunks, Output, TableFn};
 use crate::error::clip;
 use crate::models::mlp::lookup::CategoryTables;
 use crate::models::option_spec::{Default, Spec, Type};
-use crate::models::{Control, Input, Model, Options, Value, memory, position_of, sorted_once};
+use crate::models::{Control, Input, Model, Options, Value, memory, named_once, position_of, sorted_once};
 use crate::source::Batches;
 use crate::store::{LoadedModel, Session};
 use crate::{Error, Result};
@@ -136,18 +136,6 @@ fn column_of(names: &[String], name: &str, missing: impl FnOnce(String) -> Error
             clip(&names.join(", "))
         ))
     })
-}
-
-/// The error of a source with two columns named `name` (in any case): which one is meant is
-/// unknown, and `ml_train` refuses such a source too.
-pub(super) fn named_once(names: &[String], name: &str) -> Result<()> {
-    if names.iter().filter(|n| n.eq_ignore_ascii_case(name)).nth(1).is_some() {
-        return Err(Error::data(format!(
-            "the source has two columns named '{}'; name each column once (AS in a SELECT)",
-            clip(name)
-        )));
-    }
-    Ok(())
 }
 
 /// The one option: `key`.

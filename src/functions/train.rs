@@ -2,7 +2,7 @@
 
 use super::args::{opt_text, run, text};
 use crate::error::clip;
-use crate::models::options::Activate;
+use crate::models::options::{self, Activate};
 use crate::models::{self, Common, Dataset, Model, Options, Trained};
 use crate::store::{self, NewModel, Session};
 use crate::{Error, Result, source};
@@ -228,9 +228,12 @@ fn fitted_on(conn: &Connection, name: &str, version: i64, source: &str) -> bool 
         )
         .ok();
     let Some(params) = params.and_then(|p| serde_json::from_str::<Json>(&p).ok()) else { return false };
-    // (`refit` false, or 0 as SQLite's `false` gives it in json_object.)
-    let refit = &params["options"]["refit"];
-    params["source"].as_str() == Some(source) && *refit != json!(false) && refit.as_f64() != Some(0.0)
+    // `refit` read as the training read it (`false`, or 0 as SQLite's `false` gives it).
+    let refit = match &params["options"] {
+        Json::Object(given) => Options::from_map(given.clone()).bool(&options::REFIT).unwrap_or(true),
+        _ => true,
+    };
+    params["source"].as_str() == Some(source) && refit
 }
 
 /// `activate: 'if_better'`: scores the active version of `name` on the rows the new model's

@@ -291,6 +291,19 @@ pub(crate) fn position_of(names: &[String], name: &str) -> Option<usize> {
     names.iter().position(|n| n.eq_ignore_ascii_case(name))
 }
 
+/// The error of a source with two columns named `name` among `names` (in any case): which one
+/// is meant is unknown (a training's inputs, a prediction's or a scoring's columns are found by
+/// name).
+pub(crate) fn named_once(names: &[impl AsRef<str>], name: &str) -> Result<()> {
+    if names.iter().filter(|n| n.as_ref().eq_ignore_ascii_case(name)).nth(1).is_some() {
+        return Err(Error::data(format!(
+            "the source has two columns named '{}'; name each column once (AS in a SELECT)",
+            crate::error::clip(name)
+        )));
+    }
+    Ok(())
+}
+
 /// `positions` sorted, each once.
 pub(crate) fn sorted_once(mut positions: Vec<usize>) -> Vec<usize> {
     positions.sort_unstable();

@@ -354,12 +354,9 @@ impl Encoder {
             .collect();
         let inputs: Vec<String> = chosen.iter().map(|&(m, _)| data.met_name(m).to_string()).collect();
         // Inputs are named (a JSON argument's keys), so each name once.
+        // (Each name against those before it: the error names the second, as written.)
         for (i, name) in inputs.iter().enumerate() {
-            if inputs[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {
-                return Err(Error::data(format!(
-                    "the source has two columns named '{name}'; name each column once (AS in a SELECT)"
-                )));
-            }
+            crate::models::named_once(&inputs[..=i], name)?;
         }
         let mut encoder = Encoder {
             features,
