@@ -677,21 +677,31 @@ fn row_numbers(col: &Column, rows: &[usize]) -> Option<(i64, i64)> {
     if rows.len() < ROW_NUMBERS_FROM {
         return None;
     }
-    let mut values = Vec::new();
-    values.try_reserve_exact(rows.len()).ok()?;
+    let value = |r: usize| match col.get(r) {
+        crate::models::Input::Integer(i) => Some(i),
+        _ => None,
+    };
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for &r in rows {
-        match col.get(r) {
-            crate::models::Input::Integer(i) => values.push(i),
-            _ => return None,
-        }
+        let i = value(r)?;
+        (lo, hi) = (lo.min(i), hi.max(i));
     }
-    let (lo, hi) = (*values.iter().min()?, *values.iter().max()?);
-    let span = (hi as i128 - lo as i128 + 1) as u128;
+    let span = (i128::from(hi) - i128::from(lo) + 1) as u128;
     if span > 2 * rows.len() as u128 {
         return None;
     }
-    values.sort_unstable();
-    values.windows(2).all(|w| w[0] != w[1]).then_some((lo, hi))
+    // Each value once: a bit per number of the run (a quarter of a byte a row); the first
+    // repeat ends the pass (a measured column repeats within its first values).
+    let mut seen: Vec<u64> = memory::zeroed((span as usize).div_ceil(64), "the values of a column").ok()?;
+    for &r in rows {
+        let at = (i128::from(value(r)?) - i128::from(lo)) as usize;
+        let (word, bit) = (at / 64, 1u64 << (at % 64));
+        if seen[word] & bit != 0 {
+            return None;
+        }
+        seen[word] |= bit;
+    }
+    Some((lo, hi))
 }
 
 fn fit_column(
@@ -700,15 +710,17 @@ fn fit_column(
     max_categories: usize,
     explicit: bool,
 ) -> std::result::Result<Encoding, String> {
+    if !explicit
+        && matches!(col.data, ColumnData::Integer(_))
+        && let Some((lo, hi)) = row_numbers(col, rows)
+    {
+        return Err(format!(
+            "looks like an identifier (a different whole number in each of the {} training rows, from {lo} to {hi}: a row number or key, which new rows would carry beyond; name it in option 'features' to keep it)",
+            rows.len()
+        ));
+    }
     match &col.data {
         ColumnData::Null(_) => Err("is NULL in every row".into()),
-        ColumnData::Integer(_) if !explicit && row_numbers(col, rows).is_some() => {
-            let (lo, hi) = row_numbers(col, rows).unwrap_or_default();
-            Err(format!(
-                "looks like an identifier (a different whole number in each of the {} training rows, from {lo} to {hi}: a row number or key, which new rows would carry beyond; name it in option 'features' to keep it)",
-                rows.len()
-            ))
-        }
         ColumnData::Integer(_) | ColumnData::Real(_) => {
             let (mut n, mut sum, mut nulls) = (0usize, 0f64, 0usize);
             for &r in rows {
