@@ -207,6 +207,14 @@ pub fn table<T: Clone>(n: usize, value: T) -> Vec<T> {
     v
 }
 
+/// [`copy`] of a table read at random, backed by huge pages ([`huge_pages`]).
+pub fn copy_huge<T: Copy>(v: &[T], what: &str) -> Result<Vec<T>> {
+    let mut out = with_capacity(v.len(), what)?;
+    huge_pages(&out);
+    out.extend_from_slice(v);
+    Ok(out)
+}
+
 /// A copy of `v` of exactly its length, or an error naming `what` when the memory is refused.
 pub fn copy<T: Copy>(v: &[T], what: &str) -> Result<Vec<T>> {
     let mut out = with_capacity(v.len(), what)?;
@@ -219,6 +227,18 @@ pub fn copy<T: Copy>(v: &[T], what: &str) -> Result<Vec<T>> {
 pub fn reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<()> {
     v.try_reserve(additional)
         .map_err(|_| refused((v.len() as f64 + additional as f64) * std::mem::size_of::<T>() as f64, what))
+}
+
+/// [`reserve`] for a table read at random that grows as it is filled (a training's term records,
+/// class rows): when the room moves or grows, it is asked to be backed by huge pages
+/// ([`huge_pages`]; filled in order, at most the huge page being filled is resident ahead of it).
+pub fn reserve_huge<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<()> {
+    let (at, capacity) = (v.as_ptr(), v.capacity());
+    reserve(v, additional, what)?;
+    if v.as_ptr() != at || v.capacity() != capacity {
+        huge_pages(v);
+    }
+    Ok(())
 }
 
 /// Bytes from which [`huge_pages`] asks for them.
@@ -285,6 +305,25 @@ mod tests {
         // A size the system refuses is an error naming the table, not an abort.
         let e = try_table(usize::MAX / 16, 0u64, "the test table").unwrap_err().to_string();
         assert!(e.contains("the test table"), "{e}");
+    }
+
+    /// Growing and copying tables read at random: the same values as `reserve` and `copy`,
+    /// the room advised as it moves, and a size the system refuses an error, not an abort.
+    #[test]
+    fn huge_tables_grow_and_copy_like_vectors() {
+        let mut v: Vec<u32> = Vec::new();
+        for i in 0..(HUGE_FROM as u32) {
+            reserve_huge(&mut v, 1, "the test rows").unwrap();
+            v.push(i);
+        }
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+        let copied = copy_huge(&v, "the test rows").unwrap();
+        assert_eq!(copied, v);
+        assert_eq!(copied.capacity(), v.len());
+        assert_eq!(copy_huge::<u64>(&[], "the test rows").unwrap(), Vec::<u64>::new());
+        let e = reserve_huge(&mut v, usize::MAX / 8, "the test rows").unwrap_err().to_string();
+        assert!(e.contains("the test rows") && e.contains("cannot allocate"), "{e}");
+        assert_eq!(v.len(), HUGE_FROM, "a refused reservation leaves the values");
     }
 
     #[test]

@@ -434,9 +434,10 @@ impl NaiveBayes {
             return self;
         }
         if !every {
-            self.dense_of = vec![NO_ROW; n];
+            self.dense_of = memory::table(n, NO_ROW);
         }
-        self.dense = vec![0.0; rows.len() * k];
+        // (Read at random when texts are scored: see `memory::table`.)
+        self.dense = memory::table(rows.len() * k, 0.0);
         for (r, &f) in rows.iter().enumerate() {
             if !every {
                 self.dense_of[f] = r as u32;

@@ -546,8 +546,9 @@ impl VocabularyBuilder {
                 memory::reserve(&mut self.counts, grams, WHAT)?;
             }
         }
-        memory::reserve(&mut self.terms, words, WHAT)?;
-        memory::reserve(&mut self.pairs, pairs, WHAT)?;
+        // (Read at random, as the tables are.)
+        memory::reserve_huge(&mut self.terms, words, WHAT)?;
+        memory::reserve_huge(&mut self.pairs, pairs, WHAT)?;
         if pairs > 0 {
             // The scratch of `add_with_pairs`, a value per word (cleared, then filled).
             for v in [&mut self.ids, &mut self.prefixes] {
@@ -589,6 +590,8 @@ impl VocabularyBuilder {
         ahead(&mut self.counts, scale);
         ahead(&mut self.terms, scale);
         ahead(&mut self.pairs, scale);
+        memory::huge_pages(&self.terms);
+        memory::huge_pages(&self.pairs);
         if let Some(counts) = &mut self.by_class {
             counts.reserve_ahead(scale);
         }
@@ -798,9 +801,9 @@ impl VocabularyBuilder {
         };
         Ok(VocabularyBuilder {
             text,
-            terms: memory::copy(&self.terms, WHAT)?,
+            terms: memory::copy_huge(&self.terms, WHAT)?,
             index: self.index.try_clone(WHAT)?,
-            pairs: memory::copy(&self.pairs, WHAT)?,
+            pairs: memory::copy_huge(&self.pairs, WHAT)?,
             pair_index: self.pair_index.try_clone(WHAT)?,
             features: memory::copy(&self.features, WHAT)?,
             counts: memory::copy(&self.counts, WHAT)?,

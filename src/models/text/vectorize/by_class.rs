@@ -363,8 +363,8 @@ impl ClassCounts {
     /// A copy (memory refused is an error, not an abort).
     pub(super) fn try_clone(&self) -> Result<ClassCounts> {
         Ok(ClassCounts {
-            rows: memory::copy(&self.rows, WHAT)?,
-            lists: memory::copy(&self.lists, WHAT)?,
+            rows: memory::copy_huge(&self.rows, WHAT)?,
+            lists: memory::copy_huge(&self.lists, WHAT)?,
             runs: memory::copy(&self.runs, WHAT)?,
             their_lists: Vec::new(),
             ..*self
@@ -384,10 +384,9 @@ impl ClassCounts {
                 ));
             }
             self.check_large()?;
-            let (lists, runs) = (&mut self.lists, &mut self.runs);
-            lists
-                .try_reserve(terms)
-                .map_err(|_| refused(lists.len().saturating_add(terms).saturating_mul(8)))?;
+            // (Rows and lists are read at random.)
+            memory::reserve_huge(&mut self.lists, terms, WHAT)?;
+            let runs = &mut self.runs;
             let more = terms.saturating_mul(2);
             return runs
                 .try_reserve(more)
@@ -401,7 +400,7 @@ impl ClassCounts {
             ));
         }
         let more = terms.saturating_mul(k);
-        v.try_reserve(more).map_err(|_| refused(v.len().saturating_add(more).saturating_mul(4)))
+        memory::reserve_huge(v, more, WHAT)
     }
 
     /// Room for `scale` times the rows (lists and runs) made so far and an eighth more (a hint,
@@ -412,7 +411,9 @@ impl ClassCounts {
             let _ = v.try_reserve_exact(want.saturating_sub(v.len()));
         }
         ahead(&mut self.rows, scale);
+        memory::huge_pages(&self.rows);
         ahead(&mut self.lists, scale);
+        memory::huge_pages(&self.lists);
         ahead(&mut self.runs, scale);
     }
 
