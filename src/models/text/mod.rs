@@ -13,7 +13,7 @@
 //! model. With count or binary weighting (whatever the number of classes) the training counts
 //! each term by class and keeps no rows ([`vectorize::TermClassSums`]): the same model, but the
 //! training loss is then measured on at most 2,048 training texts scored again (all of them when
-//! fewer: the same mean up to rounding). With rows (TF-IDF), it is measured on at most 65,536 of
+//! fewer: the same mean up to rounding; of long texts about 1 MiB of them, at least 256). With rows (TF-IDF), it is measured on at most 65,536 of
 //! them.
 //!
 //! **Fallbacks.** Tokens not in the vocabulary are ignored (known terms are found by their 64-bit
@@ -90,8 +90,29 @@ pub struct TextSettings {
 const HASHED_WEIGHTS_FLOOR: usize = 16 << 20;
 
 /// Training texts over which the training loss of a fit without rows is measured (evenly
-/// spaced): on IMDB reviews a twelfth of the training set, scored in ~15 ms on two cores.
+/// spaced), at most; of long texts fewer ([`LOSS_SAMPLE_BYTES`]).
 const LOSS_SAMPLE: usize = 2048;
+
+/// Bytes of text the training loss of a fit without rows scores, about (the sample is then
+/// [`LOSS_SAMPLE`] texts or fewer, at least [`LOSS_SAMPLE_LONG`]): scoring texts again costs
+/// their tokenizing and lookups, and 2,048 long reviews (4 MB of the IMDB star ratings) took
+/// 20–30 ms of a 0.35 s training.
+const LOSS_SAMPLE_BYTES: usize = 1 << 20;
+
+/// The fewest texts the training loss scores when there are that many (however long they are).
+const LOSS_SAMPLE_LONG: usize = 256;
+
+/// The number of texts the training loss scores, of `n` training texts whose
+/// [`evenly_spaced`] [`LOSS_SAMPLE`] take `bytes` of text: that sample, or as many as take about
+/// [`LOSS_SAMPLE_BYTES`] at the same length (at least [`LOSS_SAMPLE_LONG`]).
+fn loss_sample_size(n: usize, bytes: usize) -> usize {
+    let take = n.min(LOSS_SAMPLE);
+    if bytes <= LOSS_SAMPLE_BYTES {
+        return take;
+    }
+    let fit = (take as u128 * LOSS_SAMPLE_BYTES as u128 / bytes as u128) as usize;
+    fit.max(LOSS_SAMPLE_LONG).min(take)
+}
 
 /// Training rows over which the training loss of a fit with rows is measured (evenly spaced):
 /// every row of a smaller set. Scoring a row costs a term's weights per class: over a million
@@ -522,8 +543,8 @@ impl TextModel {
     }
 
     /// Mean log-loss of the training texts for a fit that kept no rows: over all of them up to
-    /// [`LOSS_SAMPLE`], else over that many evenly spaced (an estimate, reported as such);
-    /// returns it and the texts scored.
+    /// [`LOSS_SAMPLE`] (and about [`LOSS_SAMPLE_BYTES`] of text), else over that many evenly
+    /// spaced (an estimate, reported as such); returns it and the texts scored.
     fn sampled_log_loss(
         &self,
         text: &Column,
@@ -531,8 +552,12 @@ impl TextModel {
         y: &[u32],
         control: &Control<'_>,
     ) -> Result<(f64, usize)> {
-        let picks = evenly_spaced(rows.len(), LOSS_SAMPLE);
-        let take = picks.len();
+        let mut picks = evenly_spaced(rows.len(), LOSS_SAMPLE);
+        let bytes: usize = picks.iter().map(|&i| pipeline::text_bytes_of(text, &[rows[i]])).sum();
+        let take = loss_sample_size(rows.len(), bytes);
+        if take < picks.len() {
+            picks = evenly_spaced(rows.len(), take);
+        }
         let sample: Vec<usize> = picks.iter().map(|&i| rows[i]).collect();
         let k = self.classes.len();
         let proba = pipeline::map_scores(text, &sample, k, control, |t, s| {

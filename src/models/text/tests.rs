@@ -812,10 +812,43 @@ fn the_training_loss_is_the_mean_over_the_texts_it_names() {
         assert!(loss > 0.0);
     }
     assert_eq!(evenly_spaced(10, 2048), (0..10).collect::<Vec<_>>());
+    // Long texts: about a MiB of them, at least 256 (all when fewer).
+    assert_eq!(loss_sample_size(10, 10 << 20), 10);
+    assert_eq!(loss_sample_size(100_000, 1 << 20), LOSS_SAMPLE);
+    assert_eq!(loss_sample_size(100_000, 4 << 20), LOSS_SAMPLE / 4);
+    assert_eq!(loss_sample_size(100_000, 3_500_000), 613);
+    assert_eq!(loss_sample_size(100_000, 1 << 40), LOSS_SAMPLE_LONG);
+    assert_eq!(loss_sample_size(200, 1 << 40), 200);
     let picks = evenly_spaced(1_000_003, LOSS_SAMPLE_ROWS);
     assert_eq!((picks.len(), picks[0]), (LOSS_SAMPLE_ROWS, 0));
     assert!(picks.windows(2).all(|w| (15..=16).contains(&(w[1] - w[0]))));
     assert!(*picks.last().unwrap() >= 1_000_003 - 16);
+}
+
+/// Of long texts the training loss scores about a MiB, evenly spaced: the mean log-loss of
+/// those texts, as predicted.
+#[test]
+fn the_training_loss_of_long_texts_scores_about_a_mib() {
+    let texts = zipf_texts(3000, 300, 3000, 11);
+    let labels: Vec<String> = (0..texts.len()).map(|i| format!("c{}", i % 3)).collect();
+    let docs: Vec<(&str, &str)> = labels.iter().zip(&texts).map(|(l, t)| (l.as_str(), t.as_str())).collect();
+    let t = TextModel::train(&dataset(&docs), Some("label"), &mut options("{}"), &all_rows()).unwrap();
+    let sampled: usize = evenly_spaced(docs.len(), LOSS_SAMPLE).iter().map(|&i| docs[i].1.len()).sum();
+    assert!(sampled > 2 * LOSS_SAMPLE_BYTES, "{sampled} bytes: texts long enough");
+    let take = loss_sample_size(docs.len(), sampled);
+    assert!((LOSS_SAMPLE_LONG..LOSS_SAMPLE / 2).contains(&take), "{take}");
+    assert_eq!(t.details["train_loss_texts"], json!(take));
+    let mean = evenly_spaced(docs.len(), take)
+        .iter()
+        .map(|&i| {
+            let proba = t.model.predict_proba(&text(docs[i].1)).unwrap();
+            let p = proba.iter().find(|(c, _)| *c == Value::Text(docs[i].0.to_string())).unwrap().1;
+            metrics::log_loss_of(p)
+        })
+        .sum::<f64>()
+        / take as f64;
+    let loss = t.log[0].loss;
+    assert!((loss - mean).abs() <= 1e-9 * mean.max(1.0), "{loss} against {mean}");
 }
 
 /// A fit with rows keeps only the rows its training loss scores ([`SparseRows::into_picked`]):
