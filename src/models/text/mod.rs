@@ -13,8 +13,8 @@
 //! model. With count or binary weighting (whatever the number of classes) the training counts
 //! each term by class and keeps no rows ([`vectorize::TermClassSums`]): the same model, but the
 //! training loss is then measured on at most 2,048 training texts scored again (all of them when
-//! fewer: the same mean up to rounding; of long texts about 1 MiB of them, at least 256). With rows (TF-IDF), it is measured on at most 65,536 of
-//! them.
+//! fewer: the same mean up to rounding; of long texts about 1 MiB of them, at least 256). With
+//! rows (TF-IDF), it is measured on at most 65,536 of them.
 //!
 //! **Fallbacks.** Tokens not in the vocabulary are ignored (known terms are found by their 64-bit
 //! hash, see [`vectorize::Vocabulary::find_hashed`]). A NULL or empty text, or one with
