@@ -527,7 +527,7 @@ fn a_version_deleted_by_hand_does_not_block_its_name() {
         .unwrap();
         assert_eq!(column(&conn, "SELECT name || version || active FROM ml_models ORDER BY rowid"), before);
     }
-    // A version of text where a model is read or pruned: said as what it is.
+    // A version of text where a model is read, pruned, exported or re-keyed: said as what it is.
     conn.execute("UPDATE ml_models SET version = 'v2' WHERE name = 'spam' AND active", []).unwrap();
     let text_version = "ml_models holds a 'version' of type Text that sqlml does not store there: the table was \
                         changed outside sqlml; delete or mend that row";
@@ -535,9 +535,14 @@ fn a_version_deleted_by_hand_does_not_block_its_name() {
         ("ml_predict", "SELECT ml_predict('spam', 'free prize')"),
         ("ml_prune", "SELECT ml_prune('spam', 1)"),
         ("ml_export", "SELECT ml_export('spam', 'p')"),
+        ("ml_rekey", "SELECT ml_rekey('pw2')"),
     ] {
         assert_eq!(err(&conn, sql), format!("{f}: {text_version}"), "{sql}");
     }
+    // The failed rekey changed nothing: the old key still reads the other versions.
+    assert_eq!(int(&conn, "SELECT count(*) FROM ml_models WHERE name = 'spam'"), 2);
+    conn.execute("UPDATE ml_models SET version = 2 WHERE name = 'spam' AND version = 'v2'", []).unwrap();
+    assert_eq!(int(&conn, "SELECT ml_rekey('pw2')"), 2);
 }
 
 #[test]

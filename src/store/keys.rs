@@ -4,7 +4,7 @@
 use super::crypto::{MasterKey, random};
 use super::envelope::{self, Binding};
 use super::key_record::{self, KeyRecord, Meta};
-use super::rows::blob_of;
+use super::rows::{blob_of, stored};
 use super::{Session, atomically, ensure_schema, lock};
 use crate::{Error, Result};
 use rusqlite::Connection;
@@ -216,13 +216,12 @@ impl Session {
                     conn.prepare("SELECT id, name, kind, version, model FROM main.ml_models ORDER BY id")?;
                 let mut q = stmt.query([])?;
                 while let Some(r) = q.next()? {
-                    rows.push((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get(3)?,
-                        blob_of(r, 4)?,
-                    ));
+                    // (A value of another type than sqlml stores is said as what it is.)
+                    let typed = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, String, String, i64)> {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    };
+                    let (id, name, kind, version) = typed(r).map_err(stored)?;
+                    rows.push((id, name, kind, version, blob_of(r, 4)?));
                 }
             }
             let plain: Vec<_> = rows

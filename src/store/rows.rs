@@ -468,7 +468,9 @@ pub fn activate(conn: &Connection, name: &str, version: i64) -> Result<()> {
 }
 
 /// A value of sqlml's tables of another type than sqlml stores there (`Invalid column type Text
-/// at index: 1, name: version`), said as what it is: the file was changed outside sqlml.
+/// at index: 1, name: version`), said as what it is: the file was changed outside sqlml. Every
+/// typed read of `ml_models` maps its error through this (an id, the `INTEGER PRIMARY KEY`, and
+/// SQL aggregates need not).
 pub(crate) fn stored(e: rusqlite::Error) -> Error {
     match e {
         rusqlite::Error::InvalidColumnType(_, column, ty) => Error::data(format!(
