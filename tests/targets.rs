@@ -1,5 +1,5 @@
 //! Targets a classifier cannot learn are refused with the reason, before a fit: an id (a value
-//! in every row) or an amount (most values in one row each). A split that can hold out no row
+//! in every row) or an amount (more values than half the rows, many in one row each). A split that can hold out no row
 //! says so in the report instead of leaving `metrics` null without a word.
 
 mod common;
@@ -45,7 +45,18 @@ fn a_target_that_does_not_recur_is_refused() {
     assert_eq!(
         e,
         format!(
-            "ml_train: target column 'spend' has 271 distinct values in 300 rows, most of them in one row: {regression}"
+            "ml_train: target column 'spend' has 271 distinct values in 300 rows, at least 242 of them in one row only: {regression}"
+        )
+    );
+    // Just past half as many classes as rows: 140 classes of two rows, 20 of one (not most).
+    let e = err(
+        &conn,
+        "SELECT ml_train('m', 'classifier', 'SELECT age, CASE WHEN id <= 280 THEN id % 140 ELSE 1000 + id END AS k FROM customers', 'k')",
+    );
+    assert_eq!(
+        e,
+        format!(
+            "ml_train: target column 'k' has 160 distinct values in 300 rows, at least 20 of them in one row only: {regression}"
         )
     );
     // Nothing was stored.

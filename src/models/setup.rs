@@ -76,7 +76,8 @@ const MOSTLY_SINGLE_FROM: usize = 100;
 /// The error of a target column `col` of `k` classes over `n` rows that a classifier cannot
 /// learn: from [`ONE_PER_ROW_FROM`] rows, a value in every row (an id), and from
 /// [`MOSTLY_SINGLE_FROM`] rows, more classes than half the rows (amounts, such as a price: a
-/// class of one row is never seen again, and no row of it can be held out for the metrics).
+/// class of one row is never seen again, and no row of it can be held out for the metrics). The
+/// error says how many classes have one row at least (`2k − n`).
 fn check_recurring(col: &Column, k: usize, n: usize) -> Result<()> {
     let one_per_row = k == n && n >= ONE_PER_ROW_FROM;
     if !one_per_row && (n < MOSTLY_SINGLE_FROM || k * 2 <= n) {
@@ -86,7 +87,8 @@ fn check_recurring(col: &Column, k: usize, n: usize) -> Result<()> {
     let what = if k == n {
         format!("has a different value in every row ({k} values in {n} rows)")
     } else {
-        format!("has {k} distinct values in {n} rows, most of them in one row")
+        // (More classes than half the rows: at least 2k − n of them have one row only.)
+        format!("has {k} distinct values in {n} rows, at least {} of them in one row only", 2 * k - n)
     };
     Err(Error::data(format!(
         "target column '{name}' {what}: a classifier learns classes that recur (an id or an amount is not one; sqlml does no regression: bucket amounts into classes, e.g. with CASE in a SELECT)"
