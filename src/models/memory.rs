@@ -241,6 +241,22 @@ pub fn reserve_huge<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<
     Ok(())
 }
 
+/// Room, exactly, for `scale` times `v`'s values and an eighth more, when that is more than it
+/// has: a hint where a long run is expected to go on growing at the rate seen so far (memory
+/// refused now is left to the reservations that must succeed; untouched room costs address
+/// space, not resident memory).
+pub fn reserve_scaled<T>(v: &mut Vec<T>, scale: f64) {
+    let want = (v.len() as f64 * scale * 1.125) as usize;
+    let _ = v.try_reserve_exact(want.saturating_sub(v.len()));
+}
+
+/// [`reserve_scaled`] of a table read at random, its room asked to be backed by huge pages
+/// ([`huge_pages`]).
+pub fn reserve_scaled_huge<T>(v: &mut Vec<T>, scale: f64) {
+    reserve_scaled(v, scale);
+    huge_pages(v);
+}
+
 /// Bytes from which [`huge_pages`] asks for them.
 const HUGE_FROM: usize = 4 << 20;
 
@@ -324,6 +340,17 @@ mod tests {
         let e = reserve_huge(&mut v, usize::MAX / 8, "the test rows").unwrap_err().to_string();
         assert!(e.contains("the test rows") && e.contains("cannot allocate"), "{e}");
         assert_eq!(v.len(), HUGE_FROM, "a refused reservation leaves the values");
+        // Scaled room: the values kept, room for the scale and an eighth more; none for a scale
+        // that asks for less (or is not a number).
+        let mut w: Vec<u32> = (0..1000).collect();
+        reserve_scaled_huge(&mut w, 3.0);
+        assert!(w.capacity() >= 3375 && w == (0..1000).collect::<Vec<_>>(), "{}", w.capacity());
+        let mut x: Vec<u32> = Vec::with_capacity(1000);
+        x.extend(0..1000);
+        for scale in [0.5, f64::NAN, -2.0] {
+            reserve_scaled(&mut x, scale);
+            assert_eq!(x.capacity(), 1000, "{scale}");
+        }
     }
 
     #[test]

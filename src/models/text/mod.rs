@@ -552,13 +552,14 @@ impl TextModel {
         y: &[u32],
         control: &Control<'_>,
     ) -> Result<(f64, usize)> {
+        let sampled = |picks: &[usize]| -> Vec<usize> { picks.iter().map(|&i| rows[i]).collect() };
         let mut picks = evenly_spaced(rows.len(), LOSS_SAMPLE);
-        let bytes: usize = picks.iter().map(|&i| pipeline::text_bytes_of(text, &[rows[i]])).sum();
-        let take = loss_sample_size(rows.len(), bytes);
+        let mut sample = sampled(&picks);
+        let take = loss_sample_size(rows.len(), pipeline::text_bytes_of(text, &sample));
         if take < picks.len() {
             picks = evenly_spaced(rows.len(), take);
+            sample = sampled(&picks);
         }
-        let sample: Vec<usize> = picks.iter().map(|&i| rows[i]).collect();
         let k = self.classes.len();
         let proba = pipeline::map_scores(text, &sample, k, control, |t, s| {
             self.score_as(t, s, false);

@@ -579,19 +579,14 @@ impl VocabularyBuilder {
     /// resident memory (the pages are touched as they fill). Distinct terms grow more slowly than
     /// the text, so they are over-estimated; the pairs grow with it.
     pub fn reserve_ahead(&mut self, scale: f64) {
-        fn ahead<T>(v: &mut Vec<T>, scale: f64) {
-            let want = (v.len() as f64 * scale * 1.125) as usize;
-            let _ = v.try_reserve_exact(want.saturating_sub(v.len()));
-        }
         if !(scale.is_finite() && scale > 1.0) {
             return;
         }
-        ahead(&mut self.features, scale);
-        ahead(&mut self.counts, scale);
-        ahead(&mut self.terms, scale);
-        ahead(&mut self.pairs, scale);
-        memory::huge_pages(&self.terms);
-        memory::huge_pages(&self.pairs);
+        memory::reserve_scaled(&mut self.features, scale);
+        memory::reserve_scaled(&mut self.counts, scale);
+        // (The records are read at random, as the tables are.)
+        memory::reserve_scaled_huge(&mut self.terms, scale);
+        memory::reserve_scaled_huge(&mut self.pairs, scale);
         if let Some(counts) = &mut self.by_class {
             counts.reserve_ahead(scale);
         }

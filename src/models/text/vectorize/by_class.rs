@@ -406,15 +406,10 @@ impl ClassCounts {
     /// Room for `scale` times the rows (lists and runs) made so far and an eighth more (a hint,
     /// as [`VocabularyBuilder::reserve_ahead`](super::VocabularyBuilder::reserve_ahead)).
     pub(super) fn reserve_ahead(&mut self, scale: f64) {
-        fn ahead<T>(v: &mut Vec<T>, scale: f64) {
-            let want = (v.len() as f64 * scale * 1.125) as usize;
-            let _ = v.try_reserve_exact(want.saturating_sub(v.len()));
-        }
-        ahead(&mut self.rows, scale);
-        memory::huge_pages(&self.rows);
-        ahead(&mut self.lists, scale);
-        memory::huge_pages(&self.lists);
-        ahead(&mut self.runs, scale);
+        // (Rows and lists are read at random; the runs are appended in order.)
+        memory::reserve_scaled_huge(&mut self.rows, scale);
+        memory::reserve_scaled_huge(&mut self.lists, scale);
+        memory::reserve_scaled(&mut self.runs, scale);
     }
 
     /// Readies the append of `theirs` (another builder's counts, of the same classes), of
