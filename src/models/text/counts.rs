@@ -10,7 +10,7 @@
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
-use super::vectorize::{self, SeenTwice, VocabularyBuilder};
+use super::vectorize::{self, After, SeenTwice, VocabularyBuilder};
 use super::{AUTO_MIN_DF, TextSettings};
 use crate::Result;
 use crate::models::control::Control;
@@ -151,13 +151,22 @@ pub(super) fn count(
         }
         None => (None, None),
     };
+    // Unless a copy is left for the refit to count on, these counts are finished at this
+    // fit's `min_df`.
+    let after = match leave {
+        Some(_) => After::MoreTexts,
+        None => After::Finish { min_df: (settings.min_df != AUTO_MIN_DF).then_some(settings.min_df) },
+    };
     let (builder, marks) = match (carried, shape) {
         (Some(counted), Some((k, presence))) => {
             let Counted { builder, held_out, held_out_y, .. } = *counted;
             #[cfg(test)]
             REUSED.with(|n| n.set(n.get() + 1));
             let added = Counting::ByClass { y: &held_out_y, k, presence };
-            (pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, control)?, None)
+            (
+                pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, after, control)?,
+                None,
+            )
         }
         _ => {
             let first_pass = match marked {
@@ -171,6 +180,7 @@ pub(super) fn count(
                 counting,
                 settings,
                 (seen_twice_from, first_pass),
+                after,
                 control,
             )?
         }
@@ -235,6 +245,7 @@ fn every_text(
     counting: Counting<'_>,
     settings: &TextSettings,
     (seen_twice_from, first_pass): (usize, FirstPass),
+    after: After,
     control: &Control<'_>,
 ) -> Result<(VocabularyBuilder, Option<KeptPass>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
@@ -267,20 +278,22 @@ fn every_text(
     // Counted with it when `min_df` is 2 or more, or will be (see above).
     let seen_twice =
         marked.as_ref().filter(|(seen, _)| !auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY);
-    let mut builder = pipeline::count_terms(
+    let mut builder = pipeline::count_terms_then(
         tokenizer,
         text,
         rows,
         (lo, hi),
         counting,
         seen_twice.map(|(seen, _)| seen),
+        after,
         control,
     )?;
     if auto && seen_twice.is_some() && builder.auto_min_df() < 2 {
         // No term in two texts (so no word either): `min_df` 1 keeps every term, which
         // were not all counted.
         drop(builder);
-        builder = pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, control)?;
+        builder =
+            pipeline::count_terms_then(tokenizer, text, rows, (lo, hi), counting, None, after, control)?;
     }
     let left = marked.and_then(|(seen, once)| Some((seen, once?)));
     Ok((builder, left))

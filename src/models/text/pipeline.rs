@@ -3,7 +3,7 @@
 //! Training is tokenize-then-count. When the machine has a second CPU and there are at least
 //! [`MIN_ROWS`] texts, each half of the texts is tokenized and counted on its own thread into
 //! its own vocabulary builder, and the second builder is then appended to the first
-//! ([`count_terms`]); scoring the held-out texts runs each half on its own thread
+//! ([`count_terms_then`]); scoring the held-out texts runs each half on its own thread
 //! ([`map_scores`]). Either way the result is what one thread would give (the same terms,
 //! counts, rows and scores, in row order), so the model's bytes do not depend on the thread
 //! count. The helper lives only for the duration of the call (a scoped thread, joined before
@@ -15,7 +15,7 @@
 
 use super::scratch::{Scratch, with_scratch};
 use super::tokenize::{Tokenizer, Tokens};
-use super::vectorize::{Marks, SeenTwice, VocabularyBuilder};
+use super::vectorize::{After, Marks, SeenTwice, VocabularyBuilder};
 use crate::models::control::Control;
 use crate::models::data::Column;
 use crate::models::data::Input;
@@ -103,7 +103,7 @@ pub(super) fn text_bytes_of(text: &Column, rows: &[usize]) -> usize {
 
 /// Marks every n-gram of two to `hi` words of `rows` of `text` in filters of `words` 64-bit
 /// words (a fit's first pass: one bit per byte of its texts): each half of the rows into its
-/// own [`Marks`] on its own core (when [`count_terms`] would use two), then joined
+/// own [`Marks`] on its own core (when [`count_terms_then`] would use two), then joined
 /// ([`Marks::split`] gives the [`SeenTwice`]).
 pub(super) fn mark_seen_twice(
     tokenizer: &Tokenizer,
@@ -149,7 +149,7 @@ pub(super) fn mark_on(
     Ok(marks)
 }
 
-/// How [`count_terms`] counts: keeping the documents' rows, or each term's counts per class
+/// How [`count_terms_then`] counts: keeping the documents' rows, or each term's counts per class
 /// ([`VocabularyBuilder::by_class`]; `y` the class of each of the rows, in their order).
 #[derive(Clone, Copy)]
 pub(super) enum Counting<'a> {
@@ -209,14 +209,8 @@ impl Claims {
     }
 }
 
-/// Counts the n-grams (`lo..=hi`) of `rows` of `text` into a [`VocabularyBuilder`], as one
-/// builder would counting them in row order. From [`MIN_ROWS`] texts on, with a second CPU, the
-/// texts are tokenized and counted on two threads (each its own builder, the second on a helper
-/// thread), then the second's counts are appended to the first's
-/// ([`VocabularyBuilder::try_append`]): the same terms, counts and rows, so the model's bytes do
-/// not depend on the thread count. In rows, each thread counts a half of the rows (the rows
-/// stay in order); by class, the threads share the texts as they go ([`Claims`]). Progress lines
-/// count the texts of both.
+/// [`count_terms_then`] of counts that more texts may follow (tests).
+#[cfg(test)]
 pub(super) fn count_terms(
     tokenizer: &Tokenizer,
     text: &Column,
@@ -226,11 +220,36 @@ pub(super) fn count_terms(
     seen_twice: Option<&Arc<SeenTwice>>,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
-    count_from(None, tokenizer, text, rows, ngrams, counting, seen_twice, control)
+    count_terms_then(tokenizer, text, rows, ngrams, counting, seen_twice, After::MoreTexts, control)
+}
+
+/// Counts the n-grams (`lo..=hi`) of `rows` of `text` into a [`VocabularyBuilder`], as one
+/// builder would counting them in row order. From [`MIN_ROWS`] texts on, with a second CPU, the
+/// texts are tokenized and counted on two threads (each its own builder, the second on a helper
+/// thread), then the second's counts are appended to the first's
+/// ([`VocabularyBuilder::try_append_then`]): the same terms, counts and rows, so the model's bytes do
+/// not depend on the thread count. In rows, each thread counts a half of the rows (the rows
+/// stay in order); by class, the threads share the texts as they go ([`Claims`]). Progress lines
+/// count the texts of both.
+///
+/// `after` says what follows the counting ([`After`]: when it is finished at a `min_df` of 2
+/// or more, the append of the two threads' counts leaves out what can never be kept).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn count_terms_then(
+    tokenizer: &Tokenizer,
+    text: &Column,
+    rows: &[usize],
+    ngrams: (usize, usize),
+    counting: Counting<'_>,
+    seen_twice: Option<&Arc<SeenTwice>>,
+    after: After,
+    control: &Control<'_>,
+) -> Result<VocabularyBuilder> {
+    count_from(None, tokenizer, text, rows, ngrams, counting, seen_twice, after, control)
 }
 
 /// Counts the n-grams (`lo..=hi`) of `rows` of `text` (of classes `counting` says: by class
-/// only) on top of what `onto` counted, as [`count_terms`] does (the counts of `onto` and of
+/// only) on top of what `onto` counted, as [`count_terms_then`] does (the counts of `onto` and of
 /// `rows` appended): the thread that takes texts from the front counts on in `onto` itself, so
 /// that only the other's counts are appended to it (the refit's held-out texts on the measured
 /// fit's counts: one append of what the helper counted, instead of the two halves appended to
@@ -242,6 +261,7 @@ pub(super) fn count_onto(
     rows: &[usize],
     ngrams: (usize, usize),
     counting: Counting<'_>,
+    after: After,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
     let shape = match counting {
@@ -254,10 +274,10 @@ pub(super) fn count_onto(
             "counts of another shape, or of the n-grams seen twice, counted on".into(),
         ));
     }
-    count_from(Some(onto), tokenizer, text, rows, ngrams, counting, None, control)
+    count_from(Some(onto), tokenizer, text, rows, ngrams, counting, None, after, control)
 }
 
-/// [`count_terms`], the first thread counting on from `start` when there is one.
+/// [`count_terms_then`], the first thread counting on from `start` when there is one.
 #[allow(clippy::too_many_arguments)]
 fn count_from(
     start: Option<VocabularyBuilder>,
@@ -267,6 +287,7 @@ fn count_from(
     (lo, hi): (usize, usize),
     counting: Counting<'_>,
     seen_twice: Option<&Arc<SeenTwice>>,
+    after: After,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
     if let Counting::ByClass { y, .. } = counting
@@ -362,7 +383,7 @@ fn count_from(
     }
     let (first, second) = in_halves_with(rows.len(), control, &progress, count)?;
     let mut builder = first?;
-    builder.try_append(second?, control)?;
+    builder.try_append_then(second?, after, control)?;
     Ok(builder)
 }
 
@@ -390,7 +411,7 @@ fn class_order(y: &[u32], k: usize) -> Result<Vec<usize>> {
 
 /// `score(text, scratch)` for each of `rows`, in row order, each call's output (`width` values
 /// left in `scratch.scores`) appended to the result (allocated fallibly: its size comes from
-/// the data); the second half of the rows is scored on a helper thread when [`count_terms`]
+/// the data); the second half of the rows is scored on a helper thread when [`count_terms_then`]
 /// would use one.
 pub(super) fn map_scores(
     text: &Column,
@@ -887,7 +908,8 @@ mod tests {
                 let measured = count_terms(&t, &col, &train, (1, 2), by(&y_train), None, &control).unwrap();
                 let copy = measured.try_clone().unwrap();
                 drop(measured);
-                let on = count_onto(copy, &t, &col, &held, (1, 2), by(&y_held), &control).unwrap();
+                let on = count_onto(copy, &t, &col, &held, (1, 2), by(&y_held), After::MoreTexts, &control)
+                    .unwrap();
                 assert_eq!(on.texts(), n, "k {k} presence {presence}");
                 let whole = count_terms(&t, &col, &all, (1, 2), by(&y_all), None, &control).unwrap();
                 for min_df in [1, 2] {
@@ -919,7 +941,7 @@ mod tests {
             Counting::ByClass { y: &y, k: 6, presence: false },
             Counting::Rows,
         ] {
-            let r = count_onto(counts(), &t, &col, &held, (1, 2), counting, &control);
+            let r = count_onto(counts(), &t, &col, &held, (1, 2), counting, After::MoreTexts, &control);
             assert!(matches!(r, Err(Error::Internal(_))));
         }
         let bytes = text_bytes_of(&col, &train);
@@ -933,6 +955,7 @@ mod tests {
             &held,
             (1, 2),
             Counting::ByClass { y: &y, k: 5, presence: false },
+            After::MoreTexts,
             &control,
         );
         assert!(matches!(r, Err(Error::Internal(_))));
