@@ -179,8 +179,7 @@ pub(super) fn count(
                 (rows, bytes),
                 counting,
                 settings,
-                (seen_twice_from, first_pass),
-                after,
+                (seen_twice_from, first_pass, after),
                 control,
             )?
         }
@@ -237,15 +236,14 @@ enum FirstPass {
 /// n-grams of a single text are then not counted, see [`pipeline::SEEN_TWICE_FROM`]). The
 /// chosen `min_df` is 2 only above [`vectorize::LARGE_VOCABULARY`] distinct terms: the first
 /// pass's lower bound of the distinct n-grams says so before counting, or every n-gram is
-/// counted.
+/// counted. `after` says what follows the counting (see [`After`]).
 fn every_text(
     tokenizer: &Tokenizer,
     text: &Column,
     (rows, bytes): (&[usize], usize),
     counting: Counting<'_>,
     settings: &TextSettings,
-    (seen_twice_from, first_pass): (usize, FirstPass),
-    after: After,
+    (seen_twice_from, first_pass, after): (usize, FirstPass, After),
     control: &Control<'_>,
 ) -> Result<(VocabularyBuilder, Option<KeptPass>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);

@@ -254,6 +254,7 @@ pub(super) fn count_terms_then(
 /// that only the other's counts are appended to it (the refit's held-out texts on the measured
 /// fit's counts: one append of what the helper counted, instead of the two halves appended to
 /// each other and the result to `onto`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn count_onto(
     onto: VocabularyBuilder,
     tokenizer: &Tokenizer,
