@@ -1124,7 +1124,8 @@ impl VocabularyBuilder {
         id | PAIR
     }
 
-    /// Number of distinct terms seen so far. When only the n-grams seen twice are counted
+    /// Number of distinct terms seen so far, the word pairs an append left out
+    /// ([`After::Finish`]) among them. When only the n-grams seen twice are counted
     /// ([`VocabularyBuilder::only_seen_twice`]), an estimate: the words, and the word pairs
     /// counted or the filter's estimate of the distinct n-grams, whichever is more (at least
     /// the filter's lower bound, which the caller checked was above [`LARGE_VOCABULARY`]).
