@@ -276,7 +276,7 @@ fn every_text(
     // Counted with it when `min_df` is 2 or more, or will be (see above).
     let seen_twice =
         marked.as_ref().filter(|(seen, _)| !auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY);
-    let mut builder = pipeline::count_terms_then(
+    let mut builder = pipeline::count_terms(
         tokenizer,
         text,
         rows,
@@ -290,8 +290,7 @@ fn every_text(
         // No term in two texts (so no word either): `min_df` 1 keeps every term, which
         // were not all counted.
         drop(builder);
-        builder =
-            pipeline::count_terms_then(tokenizer, text, rows, (lo, hi), counting, None, after, control)?;
+        builder = pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, after, control)?;
     }
     let left = marked.and_then(|(seen, once)| Some((seen, once?)));
     Ok((builder, left))

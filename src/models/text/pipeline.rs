@@ -3,7 +3,7 @@
 //! Training is tokenize-then-count. When the machine has a second CPU and there are at least
 //! [`MIN_ROWS`] texts, each half of the texts is tokenized and counted on its own thread into
 //! its own vocabulary builder, and the second builder is then appended to the first
-//! ([`count_terms_then`]); scoring the held-out texts runs each half on its own thread
+//! ([`count_terms`]); scoring the held-out texts runs each half on its own thread
 //! ([`map_scores`]). Either way the result is what one thread would give (the same terms,
 //! counts, rows and scores, in row order), so the model's bytes do not depend on the thread
 //! count. The helper lives only for the duration of the call (a scoped thread, joined before
@@ -103,7 +103,7 @@ pub(super) fn text_bytes_of(text: &Column, rows: &[usize]) -> usize {
 
 /// Marks every n-gram of two to `hi` words of `rows` of `text` in filters of `words` 64-bit
 /// words (a fit's first pass: one bit per byte of its texts): each half of the rows into its
-/// own [`Marks`] on its own core (when [`count_terms_then`] would use two), then joined
+/// own [`Marks`] on its own core (when [`count_terms`] would use two), then joined
 /// ([`Marks::split`] gives the [`SeenTwice`]).
 pub(super) fn mark_seen_twice(
     tokenizer: &Tokenizer,
@@ -149,7 +149,7 @@ pub(super) fn mark_on(
     Ok(marks)
 }
 
-/// How [`count_terms_then`] counts: keeping the documents' rows, or each term's counts per class
+/// How [`count_terms`] counts: keeping the documents' rows, or each term's counts per class
 /// ([`VocabularyBuilder::by_class`]; `y` the class of each of the rows, in their order).
 #[derive(Clone, Copy)]
 pub(super) enum Counting<'a> {
@@ -209,20 +209,6 @@ impl Claims {
     }
 }
 
-/// [`count_terms_then`] of counts that more texts may follow (tests).
-#[cfg(test)]
-pub(super) fn count_terms(
-    tokenizer: &Tokenizer,
-    text: &Column,
-    rows: &[usize],
-    ngrams: (usize, usize),
-    counting: Counting<'_>,
-    seen_twice: Option<&Arc<SeenTwice>>,
-    control: &Control<'_>,
-) -> Result<VocabularyBuilder> {
-    count_terms_then(tokenizer, text, rows, ngrams, counting, seen_twice, After::MoreTexts, control)
-}
-
 /// Counts the n-grams (`lo..=hi`) of `rows` of `text` into a [`VocabularyBuilder`], as one
 /// builder would counting them in row order. From [`MIN_ROWS`] texts on, with a second CPU, the
 /// texts are tokenized and counted on two threads (each its own builder, the second on a helper
@@ -235,7 +221,7 @@ pub(super) fn count_terms(
 /// `after` says what follows the counting ([`After`]: when it is finished at a `min_df` of 2
 /// or more, the append of the two threads' counts leaves out what can never be kept).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn count_terms_then(
+pub(super) fn count_terms(
     tokenizer: &Tokenizer,
     text: &Column,
     rows: &[usize],
@@ -249,7 +235,7 @@ pub(super) fn count_terms_then(
 }
 
 /// Counts the n-grams (`lo..=hi`) of `rows` of `text` (of classes `counting` says: by class
-/// only) on top of what `onto` counted, as [`count_terms_then`] does (the counts of `onto` and of
+/// only) on top of what `onto` counted, as [`count_terms`] does (the counts of `onto` and of
 /// `rows` appended): the thread that takes texts from the front counts on in `onto` itself, so
 /// that only the other's counts are appended to it (the refit's held-out texts on the measured
 /// fit's counts: one append of what the helper counted, instead of the two halves appended to
@@ -278,7 +264,7 @@ pub(super) fn count_onto(
     count_from(Some(onto), tokenizer, text, rows, ngrams, counting, None, after, control)
 }
 
-/// [`count_terms_then`], the first thread counting on from `start` when there is one.
+/// [`count_terms`], the first thread counting on from `start` when there is one.
 #[allow(clippy::too_many_arguments)]
 fn count_from(
     start: Option<VocabularyBuilder>,
@@ -412,7 +398,7 @@ fn class_order(y: &[u32], k: usize) -> Result<Vec<usize>> {
 
 /// `score(text, scratch)` for each of `rows`, in row order, each call's output (`width` values
 /// left in `scratch.scores`) appended to the result (allocated fallibly: its size comes from
-/// the data); the second half of the rows is scored on a helper thread when [`count_terms_then`]
+/// the data); the second half of the rows is scored on a helper thread when [`count_terms`]
 /// would use one.
 pub(super) fn map_scores(
     text: &Column,
@@ -529,6 +515,16 @@ mod tests {
     use crate::models::text::tokenize::TokenizerConfig;
     use crate::models::text::vectorize::{SparseRows, TermClassSums, Weighting};
 
+    /// [`count_terms`] of `rows` in rows, with the default tokenizer and more texts to follow.
+    fn in_rows(
+        col: &Column,
+        rows: &[usize],
+        ngrams: (usize, usize),
+        control: &Control<'_>,
+    ) -> Result<VocabularyBuilder> {
+        count_terms(&tokenizer(), col, rows, ngrams, Counting::Rows, None, After::MoreTexts, control)
+    }
+
     fn tokenizer() -> Tokenizer {
         Tokenizer::new(TokenizerConfig { stopwords: true, stem: true, ..TokenizerConfig::default() })
     }
@@ -612,8 +608,7 @@ mod tests {
         }
         let rows: Vec<usize> = (0..col.len()).rev().collect();
         for (lo, hi) in [(1, 1), (1, 2), (2, 3), (1, 3)] {
-            let got = count_terms(&tokenizer(), &col, &rows, (lo, hi), Counting::Rows, None, &Control::new())
-                .unwrap();
+            let got = in_rows(&col, &rows, (lo, hi), &Control::new()).unwrap();
             assert_eq!(finished(got), finished(serial(&col, &rows, lo, hi)), "{lo} {hi}");
         }
     }
@@ -667,7 +662,8 @@ mod tests {
         let counted = |pause: u64| {
             FRONT_PAUSE_US.store(pause, Ordering::Relaxed);
             let counting = Counting::ByClass { y: &y, k: 3, presence: false };
-            let b = count_terms(&tokenizer(), &col, &rows, (1, 2), counting, None, &control);
+            let b =
+                count_terms(&tokenizer(), &col, &rows, (1, 2), counting, None, After::MoreTexts, &control);
             FRONT_PAUSE_US.store(0, Ordering::Relaxed);
             class_sums(b.unwrap(), 1)
         };
@@ -702,15 +698,7 @@ mod tests {
                             let case = format!(
                                 "{n} texts, {k} classes, {lo}-{hi}, {weighting:?} {algorithm:?} {min_df} {max:?}"
                             );
-                            let b = count_terms(
-                                &tokenizer(),
-                                &col,
-                                &rows,
-                                (lo, hi),
-                                Counting::Rows,
-                                None,
-                                &control,
-                            );
+                            let b = in_rows(&col, &rows, (lo, hi), &control);
                             let (vocab, sparse, _) =
                                 b.unwrap().finish(min_df, max, weighting, &control).unwrap();
                             let (a, p) = (0.5, Priors::Learned);
@@ -719,8 +707,16 @@ mod tests {
                             let presence =
                                 weighting == Weighting::Binary || algorithm == Algorithm::Bernoulli;
                             let counting = Counting::ByClass { y: &y, k, presence };
-                            let b =
-                                count_terms(&tokenizer(), &col, &rows, (lo, hi), counting, None, &control);
+                            let b = count_terms(
+                                &tokenizer(),
+                                &col,
+                                &rows,
+                                (lo, hi),
+                                counting,
+                                None,
+                                After::MoreTexts,
+                                &control,
+                            );
                             let (by_class, sums) = b.unwrap().finish_by_class(min_df, max, &control).unwrap();
                             let got = NaiveBayes::from_class_sums(sums, &y, k, algorithm, a, p).unwrap();
                             assert_eq!(terms(&by_class), terms(&vocab), "{case}");
@@ -747,11 +743,23 @@ mod tests {
         let y: Vec<u32> = rows.iter().map(|&r| (r % 5 % k) as u32).collect();
         let (a, p) = (0.5, Priors::Learned);
         for algorithm in [Algorithm::Multinomial, Algorithm::Complement] {
-            let b = count_terms(&tokenizer(), &col, &rows, (1, 2), Counting::Rows, None, &control).unwrap();
+            let b = count_terms(
+                &tokenizer(),
+                &col,
+                &rows,
+                (1, 2),
+                Counting::Rows,
+                None,
+                After::MoreTexts,
+                &control,
+            )
+            .unwrap();
             let (vocab, sparse, _) = b.finish(1, None, Weighting::Count, &control).unwrap();
             let want = NaiveBayes::fit(&sparse, &y, k, vocab.len(), algorithm, a, p, &control).unwrap();
             let counting = Counting::ByClass { y: &y, k, presence: false };
-            let b = count_terms(&tokenizer(), &col, &rows, (1, 2), counting, None, &control).unwrap();
+            let b =
+                count_terms(&tokenizer(), &col, &rows, (1, 2), counting, None, After::MoreTexts, &control)
+                    .unwrap();
             let (by_class, got) = b
                 .finish_by_class_then(1, None, &control, |sums| {
                     NaiveBayes::from_class_sums(sums, &y, k, algorithm, a, p)
@@ -817,6 +825,7 @@ mod tests {
             (1, 2),
             Counting::ByClass { y: &[0, 1], k: 2, presence: false },
             None,
+            After::MoreTexts,
             &Control::new(),
         );
         assert!(matches!(r, Err(Error::Internal(_))));
@@ -906,13 +915,16 @@ mod tests {
             );
             for presence in [false, true] {
                 let by = |y| Counting::ByClass { y, k: k as usize, presence };
-                let measured = count_terms(&t, &col, &train, (1, 2), by(&y_train), None, &control).unwrap();
+                let measured =
+                    count_terms(&t, &col, &train, (1, 2), by(&y_train), None, After::MoreTexts, &control)
+                        .unwrap();
                 let copy = measured.try_clone().unwrap();
                 drop(measured);
                 let on = count_onto(copy, &t, &col, &held, (1, 2), by(&y_held), After::MoreTexts, &control)
                     .unwrap();
                 assert_eq!(on.texts(), n, "k {k} presence {presence}");
-                let whole = count_terms(&t, &col, &all, (1, 2), by(&y_all), None, &control).unwrap();
+                let whole = count_terms(&t, &col, &all, (1, 2), by(&y_all), None, After::MoreTexts, &control)
+                    .unwrap();
                 for min_df in [1, 2] {
                     let (a, b) = (
                         class_sums(on.try_clone().unwrap(), min_df),
@@ -933,6 +945,7 @@ mod tests {
                 (1, 2),
                 Counting::ByClass { y: &[0; 100], k: 5, presence: false },
                 None,
+                After::MoreTexts,
                 &control,
             )
             .unwrap()
@@ -1076,7 +1089,7 @@ mod tests {
         let check = || Err(Error::data("interrupted"));
         let control = Control::new().with_check(&check);
         std::thread::sleep(crate::models::control::CHECK_EVERY);
-        let r = count_terms(&tokenizer(), &col, &rows, (1, 3), Counting::Rows, None, &control);
+        let r = in_rows(&col, &rows, (1, 3), &control);
         assert_eq!(r.err().map(|e| e.to_string()).as_deref(), Some("interrupted"));
         let control = Control::new().with_check(&check);
         std::thread::sleep(crate::models::control::CHECK_EVERY);
