@@ -743,17 +743,7 @@ mod tests {
         let y: Vec<u32> = rows.iter().map(|&r| (r % 5 % k) as u32).collect();
         let (a, p) = (0.5, Priors::Learned);
         for algorithm in [Algorithm::Multinomial, Algorithm::Complement] {
-            let b = count_terms(
-                &tokenizer(),
-                &col,
-                &rows,
-                (1, 2),
-                Counting::Rows,
-                None,
-                After::MoreTexts,
-                &control,
-            )
-            .unwrap();
+            let b = in_rows(&col, &rows, (1, 2), &control).unwrap();
             let (vocab, sparse, _) = b.finish(1, None, Weighting::Count, &control).unwrap();
             let want = NaiveBayes::fit(&sparse, &y, k, vocab.len(), algorithm, a, p, &control).unwrap();
             let counting = Counting::ByClass { y: &y, k, presence: false };
@@ -1110,5 +1100,36 @@ mod tests {
             assert!(second.is_err(), "the helper saw the stop flag");
             assert!(second_rows.load(Ordering::Relaxed) < rows.len() / 2);
         }
+    }
+
+    /// Counted on two threads by class and told that the counting ends at a `min_df` of 2, the
+    /// append leaves out the second thread's new pairs of one text: the same vocabulary, class
+    /// sums and distinct terms as counts that more texts may follow.
+    #[test]
+    fn counts_told_they_end_finish_to_the_same_model() {
+        let mut next = crate::models::text::xorshift(0xe4d);
+        let data: Vec<Option<String>> = (0..4000)
+            .map(|_| Some((0..40).map(|_| format!("w{}", next() % 20_000)).collect::<Vec<_>>().join(" ")))
+            .collect();
+        let col = Column { name: "body".into(), data: ColumnData::texts(data) };
+        let rows: Vec<usize> = (0..col.len()).collect();
+        let y: Vec<u32> = rows.iter().map(|&r| (r % 3) as u32).collect();
+        let control = Control::new();
+        let counting = Counting::ByClass { y: &y, k: 3, presence: false };
+        let count =
+            |after| count_terms(&tokenizer(), &col, &rows, (1, 2), counting, None, after, &control).unwrap();
+        let every = count(After::MoreTexts);
+        let last = count(After::Finish { min_df: Some(2) });
+        assert_eq!(every.left_out_pairs(), 0);
+        if Control::second_cpu() {
+            assert!(last.left_out_pairs() > 10_000, "{} pairs left out", last.left_out_pairs());
+        }
+        assert_eq!(last.distinct_terms(), every.distinct_terms());
+        let (want_vocab, want) = every.finish_by_class(2, None, &control).unwrap();
+        let (got_vocab, got) = last.finish_by_class(2, None, &control).unwrap();
+        assert!(want_vocab.len() > 1000, "{}", want_vocab.len());
+        assert!((0..want_vocab.len() as u32).all(|i| want_vocab.term(i) == got_vocab.term(i)));
+        assert_eq!(got_vocab.len(), want_vocab.len());
+        assert_eq!(got, want);
     }
 }

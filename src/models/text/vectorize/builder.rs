@@ -135,6 +135,14 @@ pub(super) fn heaps(then: (usize, usize), now: (usize, usize), total: usize) -> 
     (now.1 as f64 * (total as f64 / now.0 as f64).powf(beta)) as usize
 }
 
+/// The `min_df` of a training without the option ([`VocabularyBuilder::auto_min_df`]) for texts
+/// of `distinct` terms, `twice` when some term occurs in two texts: 2 above
+/// [`LARGE_VOCABULARY`] terms, else 1. (An append that ends the counting decides with it what
+/// it may leave out, before the builder it makes exists.)
+fn chosen_min_df(distinct: usize, twice: bool) -> u32 {
+    if distinct > LARGE_VOCABULARY && twice { 2 } else { 1 }
+}
+
 /// The error of training texts with more than `limit` of `what` (distinct terms, their bytes,
 /// texts...): more than a text model holds.
 pub(super) fn too_many(limit: u64, what: &str) -> crate::Error {
@@ -889,9 +897,9 @@ impl VocabularyBuilder {
             )?;
             a?;
             b?;
-            let leave_out = later_counts.is_some()
-                && self.features.is_empty()
-                && self.never_kept_once(&found, &later, after);
+            // (Counting by class only: rows, which read the ids of the left out, are never
+            // counted by class.)
+            let leave_out = later_counts.is_some() && self.never_kept_once(&found, &later, after);
             return self.merge_pairs(later, later_counts, words, found, leave_out, tick);
         }
         let mut remap: Vec<u32> = memory::with_capacity(later.len(), WHAT)?;
@@ -949,13 +957,9 @@ impl VocabularyBuilder {
             After::Finish { min_df: Some(min_df) } => min_df >= 2,
             After::Finish { min_df: None } => {
                 let new = found.iter().filter(|&&id| id == EMPTY).count();
-                let estimate = self.seen_twice.as_ref().map_or(0, |s| s.distinct_estimate());
-                let distinct = self.terms.len() + (self.pairs.len() + self.left_out + new).max(estimate);
-                let twice = |t: &TermStats| t.df >= 2;
-                distinct > LARGE_VOCABULARY
-                    && (new < found.len()
-                        || self.terms.iter().chain(&self.pairs).any(twice)
-                        || later.iter().any(twice))
+                // (A pair found here occurs in two texts: the records are scanned only if none is.)
+                let twice = new < found.len() || self.any_twice() || later.iter().any(TermStats::twice);
+                chosen_min_df(self.distinct_with(new), twice) >= 2
             }
         }
     }
@@ -1000,7 +1004,7 @@ impl VocabularyBuilder {
         tick: &dyn Fn(u64) -> Result<()>,
     ) -> Result<Vec<u32>> {
         // With `leave_out`, the new pairs of one text are not added (their id stays EMPTY).
-        let added = |p: &TermStats| !leave_out || p.df >= 2;
+        let added = |p: &TermStats| !leave_out || p.twice();
         let new_pairs = found.iter().zip(&later).filter(|&(&id, p)| id == EMPTY && added(p)).count();
         self.left_out += found.iter().filter(|&&id| id == EMPTY).count() - new_pairs;
         self.reserve_new_pairs(new_pairs)?;
@@ -1130,13 +1134,23 @@ impl VocabularyBuilder {
     /// counted or the filter's estimate of the distinct n-grams, whichever is more (at least
     /// the filter's lower bound, which the caller checked was above [`LARGE_VOCABULARY`]).
     pub fn distinct_terms(&self) -> usize {
+        self.distinct_with(0)
+    }
+
+    /// [`VocabularyBuilder::distinct_terms`] once `more` new word pairs are added.
+    fn distinct_with(&self, more: usize) -> usize {
         let pairs = self.seen_twice.as_ref().map_or(0, |s| s.distinct_estimate());
-        self.terms.len() + (self.pairs.len() + self.left_out).max(pairs)
+        self.terms.len() + (self.pairs.len() + self.left_out + more).max(pairs)
+    }
+
+    /// Whether a term counted here occurs in two texts or more.
+    fn any_twice(&self) -> bool {
+        self.terms.iter().chain(&self.pairs).any(TermStats::twice)
     }
 
     /// Word pairs of one text left out by an append ([`After::Finish`]; tests).
     #[cfg(test)]
-    pub(super) fn left_out_pairs(&self) -> usize {
+    pub(in crate::models::text) fn left_out_pairs(&self) -> usize {
         self.left_out
     }
 
@@ -1163,8 +1177,7 @@ impl VocabularyBuilder {
     /// them gave IMDB 0.8557 accuracy against 0.8517, its star ratings 0.3659 against 0.3630.
     /// Smaller sets keep every term (`min_df: 2` cost SMS spam 0.5–0.8 points).
     pub fn auto_min_df(&self) -> u32 {
-        let any_twice = self.terms.iter().chain(&self.pairs).any(|t| t.df >= 2);
-        if self.distinct_terms() > LARGE_VOCABULARY && any_twice { 2 } else { 1 }
+        chosen_min_df(self.distinct_terms(), self.any_twice())
     }
 
     /// The first 8 bytes of a term (its record `t`: a word's, or a spelled pair's), big-endian,
@@ -1618,6 +1631,11 @@ fn spell_kept(
 }
 
 impl TermStats {
+    /// Whether the term occurs in two texts or more.
+    fn twice(&self) -> bool {
+        self.df >= 2
+    }
+
     /// A term not seen yet, at `start..end`, with `hash`'s tag, for a builder that counts
     /// `by_class` or not.
     fn new(start: u32, end: u32, hash: u64, by_class: bool) -> TermStats {
