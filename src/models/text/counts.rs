@@ -144,7 +144,7 @@ pub(super) fn count(
         Some((held_out, y)) => {
             let every = bytes + pipeline::text_bytes_of(text, held_out);
             if reusable(counting, every, seen_twice_from) {
-                (Some((held_out, y)), None)
+                (Some((held_out, y, every)), None)
             } else {
                 (None, Some((held_out, every)))
             }
@@ -189,15 +189,19 @@ pub(super) fn count(
     }
     // A copy the memory refuses is no error: the refit then counts every text.
     let left = match (leave, marks) {
-        (Some((held_out, held_out_y)), _) => builder.try_clone().ok().map(|copy| {
-            Left::Counts(Box::new(Counted {
-                builder: copy,
-                tokenizer: tokenizer.config().clone(),
-                ngrams: (lo, hi),
-                held_out: held_out.to_vec(),
-                held_out_y,
-            }))
-        }),
+        // With room for what the held-out texts will add (at most their share of the text).
+        (Some((held_out, held_out_y, every)), _) => {
+            let more = every.saturating_sub(bytes) as f64 / bytes.max(1) as f64;
+            builder.try_clone_with_room(more).ok().map(|copy| {
+                Left::Counts(Box::new(Counted {
+                    builder: copy,
+                    tokenizer: tokenizer.config().clone(),
+                    ngrams: (lo, hi),
+                    held_out: held_out.to_vec(),
+                    held_out_y,
+                }))
+            })
+        }
         (None, Some((seen_twice, once))) => keep_marks.map(|(held_out, _)| {
             Left::Marks(Marked {
                 seen_twice,

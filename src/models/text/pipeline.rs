@@ -872,7 +872,7 @@ mod tests {
     }
 
     /// The refit's counting: a measured fit's counts (appended from two threads, which drops
-    /// their tables), copied, with the held-out texts counted on in them (an empty text first,
+    /// their tables), copied with room to grow, with the held-out texts counted on in them (an empty text first,
     /// the classes coming round again), are the counts of every text, at few classes (rows of
     /// counts) and many (lists of runs), of occurrences and of texts. Counts of another shape,
     /// or of the n-grams seen twice, are refused.
@@ -908,7 +908,8 @@ mod tests {
                 let measured =
                     count_terms(&t, &col, &train, (1, 2), by(&y_train), None, After::MoreTexts, &control)
                         .unwrap();
-                let copy = measured.try_clone().unwrap();
+                // (Copied with the room the held-out texts' share asks for, as a fit copies it.)
+                let copy = measured.try_clone_with_room(1.0 / 3.0).unwrap();
                 drop(measured);
                 let on = count_onto(copy, &t, &col, &held, (1, 2), by(&y_held), After::MoreTexts, &control)
                     .unwrap();

@@ -360,11 +360,12 @@ impl ClassCounts {
         }
     }
 
-    /// A copy (memory refused is an error, not an abort).
-    pub(super) fn try_clone(&self) -> Result<ClassCounts> {
+    /// A copy (memory refused is an error, not an abort), with room for `more` times its rows
+    /// and lists to come ([`memory::copy_huge_with_room`]).
+    pub(super) fn try_clone_with_room(&self, more: f64) -> Result<ClassCounts> {
         Ok(ClassCounts {
-            rows: memory::copy_huge(&self.rows, WHAT)?,
-            lists: memory::copy_huge(&self.lists, WHAT)?,
+            rows: memory::copy_huge_with_room(&self.rows, more, WHAT)?,
+            lists: memory::copy_huge_with_room(&self.lists, more, WHAT)?,
             runs: memory::copy(&self.runs, WHAT)?,
             their_lists: Vec::new(),
             ..*self
