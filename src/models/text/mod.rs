@@ -55,7 +55,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokenize::Tokenizer;
-use vectorize::{Vocabulary, Weighting, push_row};
+use vectorize::{TermOrder, Vocabulary, Weighting, push_row};
 
 /// Longest n-gram the `ngrams` option accepts.
 pub const MAX_NGRAM: usize = 5;
@@ -413,8 +413,10 @@ impl TextModel {
     /// single text ([`pipeline::SEEN_TWICE_FROM`] in training); `reuse` says whether the counts
     /// come from a measured fit's, or are left for the refit that follows ([`counts::count`]).
     /// Where `loss` (not in the refit, whose training log is not reported), a fit in rows keeps
-    /// the rows its training loss scores. Returns the model and what the fit made beside it
-    /// ([`Fitted`]).
+    /// the rows its training loss scores. Unless `served` (a measured fit whose refit is the
+    /// served model: its model is scored and dropped), counts by class of multinomial or
+    /// complement NB are finished into an unsorted vocabulary ([`TermOrder::Any`]: the same
+    /// scores). Returns the model and what the fit made beside it ([`Fitted`]).
     #[allow(clippy::too_many_arguments)]
     fn fit(
         text: &Column,
@@ -424,7 +426,7 @@ impl TextModel {
         mut settings: TextSettings,
         seen_twice_from: usize,
         reuse: counts::Reuse<'_>,
-        loss: bool,
+        (loss, served): (bool, bool),
         control: &Control<'_>,
     ) -> Result<Fitted> {
         let k = classes.len();
@@ -452,7 +454,9 @@ impl TextModel {
             let (algorithm, alpha, priors) = (settings.algorithm, settings.alpha, settings.priors);
             // Fitted on a second core while the vocabulary is spelled out (an empty vocabulary
             // is the error, whatever its fit gave).
-            let (vocab, nb) = builder.finish_by_class_then(min_df, max_features, control, |sums| {
+            let order =
+                if served || algorithm == Algorithm::Bernoulli { TermOrder::Sorted } else { TermOrder::Any };
+            let (vocab, nb) = builder.finish_by_class_in(min_df, max_features, order, control, |sums| {
                 Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors))
             })?;
             if vocab.is_empty() {
@@ -714,7 +718,7 @@ impl Estimator for TextModel {
             settings,
             pipeline::SEEN_TWICE_FROM,
             reuse,
-            measure_loss,
+            (measure_loss, !setup.refit_follows()),
             control,
         )?;
         if let Some(left) = left {

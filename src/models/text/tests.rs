@@ -452,11 +452,64 @@ fn fitted_bytes_of(
         settings,
         seen_twice_from,
         counts::Reuse::No,
-        true,
+        (true, true),
         &Control::new(),
     )
     .unwrap();
     (bytes(&m), distinct)
+}
+
+/// A measured fit whose refit is the served model (`served` false) finishes its counts by
+/// class into an unsorted vocabulary for multinomial and complement NB, and scores every text
+/// as the sorted one does, to the bit (with `max_features`, and counting presence too);
+/// Bernoulli's vocabulary stays sorted.
+#[test]
+fn a_measured_fits_unsorted_vocabulary_scores_as_the_sorted_one() {
+    let texts = zipf_texts(4000, 30, 3000, 7);
+    let probes = zipf_texts(300, 30, 3500, 8);
+    let col =
+        Column { name: "body".into(), data: ColumnData::texts(texts.iter().cloned().map(Some).collect()) };
+    let rows: Vec<usize> = (0..texts.len()).collect();
+    let y: Vec<u32> = (0..texts.len() as u32).map(|i| i % 3).collect();
+    let fit = |settings: &TextSettings, served: bool| {
+        let classes = (0..3).map(|c| Value::Text(format!("class {c}"))).collect();
+        let tokenizer = Tokenizer::new(TokenizerConfig::default());
+        let reuse = counts::Reuse::No;
+        TextModel::fit(
+            &col,
+            (&rows, &y),
+            classes,
+            tokenizer,
+            settings.clone(),
+            usize::MAX,
+            reuse,
+            (true, served),
+            &Control::new(),
+        )
+        .unwrap()
+        .model
+    };
+    let terms =
+        |m: &TextModel| (0..m.vocab.len() as u32).map(|i| m.vocab.term(i).to_string()).collect::<Vec<_>>();
+    for algorithm in [Algorithm::Multinomial, Algorithm::Complement, Algorithm::Bernoulli] {
+        for (weighting, max_features) in
+            [(Weighting::Count, None), (Weighting::Binary, None), (Weighting::Count, Some(900))]
+        {
+            let settings =
+                TextSettings { algorithm, weighting, max_features, ..multinomial((1, 2), 2, weighting) };
+            let case = format!("{algorithm:?} {weighting:?} {max_features:?}");
+            let (sorted, any) = (fit(&settings, true), fit(&settings, false));
+            let (mut a, b) = (terms(&any), terms(&sorted));
+            assert!(b.is_sorted(), "{case}");
+            assert_eq!(a.is_sorted(), algorithm == Algorithm::Bernoulli, "{case}: the sort is left out");
+            a.sort();
+            assert_eq!(a, b, "{case}: the same terms");
+            for t in texts.iter().take(200).chain(&probes) {
+                let (p, q) = (any.proba(t), sorted.proba(t));
+                assert!(p.iter().zip(&q).all(|(p, q)| p.to_bits() == q.to_bits()), "{case}: {p:?} {q:?}");
+            }
+        }
+    }
 }
 
 /// Texts of `words` words each from a Zipf-like vocabulary of `vocabulary` words (the cube of
@@ -590,7 +643,7 @@ impl Split {
             settings.clone(),
             seen_twice_from,
             reuse,
-            true,
+            (true, true),
             &Control::new(),
         )
         .unwrap()

@@ -214,6 +214,22 @@ pub enum After {
     },
 }
 
+/// The order of the terms a builder is finished into ([`VocabularyBuilder::finish_by_class_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TermOrder {
+    /// Sorted by their bytes: the model does not depend on how the texts were counted (on one
+    /// thread or two, and who took which), and the same data gives the same bytes.
+    Sorted,
+    /// In the order the builder holds them (words, then word pairs, as counted: it depends on
+    /// the threads' timing). For a model that is scored and dropped, never stored (the measured
+    /// fit of the default call, whose refit is the served model): the sort is left out. A
+    /// term's weights do not depend on its id, nor the class totals (integer sums) on the
+    /// order, so the scores are the same to the bit for multinomial and complement naive Bayes,
+    /// whose weights are made term by term. Not for Bernoulli, whose bias sums a float term by
+    /// term in id order.
+    Any,
+}
+
 /// Collects the terms of the training documents, then prunes them into a [`Vocabulary`].
 /// Words (and, unless the words are counted, every n-gram) are interned by hash into one
 /// string; longer n-grams are pairs of ids (the n-gram one word shorter, the last word): no
@@ -1294,14 +1310,27 @@ impl VocabularyBuilder {
         self.finish_by_class_then(min_df, max_features, control, Ok)
     }
 
-    /// [`VocabularyBuilder::finish_by_class`], with `then` (a Naive Bayes fit) applied to the
-    /// class sums. With a large vocabulary and a second CPU, the class sums and `then` run on a
-    /// helper thread while this one spells out the vocabulary and builds its lookup table (the
-    /// same results: the two read the sorted terms and write nothing they share).
+    /// [`VocabularyBuilder::finish_by_class_in`] with the terms sorted.
     pub fn finish_by_class_then<R: Send>(
+        self,
+        min_df: usize,
+        max_features: Option<usize>,
+        control: &Control<'_>,
+        then: impl FnOnce(TermClassSums) -> Result<R> + Send,
+    ) -> Result<(Vocabulary, R)> {
+        self.finish_by_class_in(min_df, max_features, TermOrder::Sorted, control, then)
+    }
+
+    /// [`VocabularyBuilder::finish_by_class`], with `then` (a Naive Bayes fit) applied to the
+    /// class sums, the terms in `order`. With a large vocabulary and a second CPU, the class
+    /// sums and `then` run on a helper thread while this one spells out the vocabulary and
+    /// builds its lookup table (the same results: the two read the kept terms in their order and
+    /// write nothing they share).
+    pub fn finish_by_class_in<R: Send>(
         mut self,
         min_df: usize,
         max_features: Option<usize>,
+        order: TermOrder,
         control: &Control<'_>,
         then: impl FnOnce(TermClassSums) -> Result<R> + Send,
     ) -> Result<(Vocabulary, R)> {
@@ -1310,7 +1339,7 @@ impl VocabularyBuilder {
         };
         // Counting is done: the filter's memory goes back now (its last holder may be this).
         self.seen_twice = None;
-        let (entries, _) = self.sort_kept(min_df, max_features, control)?;
+        let (entries, _) = self.sort_kept(min_df, max_features, order, control)?;
         let sums = |counts: ClassCounts, tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
             let mut sums = TermClassSums::with_terms(counts.k(), entries.len(), counts.rows())?;
             let mut summing = counts.into_summing(tick)?;
@@ -1356,18 +1385,19 @@ impl VocabularyBuilder {
         remap: bool,
         control: &Control<'_>,
     ) -> Result<Sorted> {
-        let (entries, provisional) = self.sort_kept(min_df, max_features, control)?;
+        let (entries, provisional) = self.sort_kept(min_df, max_features, TermOrder::Sorted, control)?;
         let (vocab, remap) =
             self.spell_vocabulary(&entries, remap.then_some(provisional), &|work| control.tick(work))?;
         Ok(Sorted { vocab: vocab.vocabulary(), entries, remap })
     }
 
-    /// The entries of the kept terms, in vocabulary order, and the count of provisional ids.
-    /// The term records are given back.
+    /// The entries of the kept terms, in vocabulary order (or as the builder holds them, with
+    /// [`TermOrder::Any`]), and the count of provisional ids. The term records are given back.
     fn sort_kept(
         &mut self,
         min_df: usize,
         max_features: Option<usize>,
+        order: TermOrder,
         control: &Control<'_>,
     ) -> Result<(Vec<Entry>, usize)> {
         let provisional = self.terms.len() + self.pairs.len();
@@ -1375,7 +1405,9 @@ impl VocabularyBuilder {
         let text = self.text.as_bytes();
         let by_bytes = vocabulary_order(text);
         let total: usize = runs.iter().map(Vec::len).sum();
-        if runs.len() > 1 && (max_features.is_some_and(|cap| cap < total) || total < BESIDE_FROM) {
+        if order == TermOrder::Any
+            || (runs.len() > 1 && (max_features.is_some_and(|cap| cap < total) || total < BESIDE_FROM))
+        {
             runs = vec![concatenate(runs)?];
         }
         // Terms are distinct, so (prefix, then bytes) is a total order, the same whichever way
@@ -1394,7 +1426,10 @@ impl VocabularyBuilder {
                     entries.select_nth_unstable_by(cap - 1, by_count);
                     entries.truncate(cap);
                 }
-                if entries.len() >= BESIDE_FROM && Control::second_cpu() {
+                if order == TermOrder::Any {
+                    // (The kept terms are the same: only their order is left as it is.)
+                    entries
+                } else if entries.len() >= BESIDE_FROM && Control::second_cpu() {
                     let mid = entries.len() / 2;
                     let (a, b) = entries.split_at_mut(mid);
                     sort_both(a, b, text, control)?;

@@ -16,7 +16,7 @@ mod seen_twice;
 mod vocabulary;
 mod weighting;
 
-pub use builder::{After, Growth, LARGE_VOCABULARY, VocabularyBuilder};
+pub use builder::{After, Growth, LARGE_VOCABULARY, TermOrder, VocabularyBuilder};
 pub use by_class::{DENSE_CLASSES, MAX_CLASSES, TermClassSums};
 pub(crate) use index::prefetch;
 pub use seen_twice::{Marks, SeenTwice};
