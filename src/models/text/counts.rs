@@ -189,9 +189,10 @@ pub(super) fn count(
     }
     // A copy the memory refuses is no error: the refit then counts every text.
     let left = match (leave, marks) {
-        // With room for what the held-out texts will add (at most their share of the text).
+        // With room for what the held-out texts will add (at most their share of the text, and
+        // never more than doubling: past that the copy grows as it is counted on).
         (Some((held_out, held_out_y, every)), _) => {
-            let more = every.saturating_sub(bytes) as f64 / bytes.max(1) as f64;
+            let more = (every.saturating_sub(bytes) as f64 / bytes.max(1) as f64).min(1.0);
             builder.try_clone_with_room(more).ok().map(|copy| {
                 Left::Counts(Box::new(Counted {
                     builder: copy,

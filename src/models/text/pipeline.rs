@@ -872,10 +872,10 @@ mod tests {
     }
 
     /// The refit's counting: a measured fit's counts (appended from two threads, which drops
-    /// their tables), copied with room to grow, with the held-out texts counted on in them (an empty text first,
-    /// the classes coming round again), are the counts of every text, at few classes (rows of
-    /// counts) and many (lists of runs), of occurrences and of texts. Counts of another shape,
-    /// or of the n-grams seen twice, are refused.
+    /// their tables), copied with room to grow, with the held-out texts counted on in them (an
+    /// empty text first, the classes coming round again), are the counts of every text, at few
+    /// classes (rows of counts) and many (lists of runs), of occurrences and of texts. Counts of
+    /// another shape, or of the n-grams seen twice, are refused.
     #[test]
     fn counting_on_in_a_measured_fits_counts_is_counting_every_text() {
         let n = 12_000;
