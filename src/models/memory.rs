@@ -212,12 +212,16 @@ pub fn copy_huge<T: Copy>(v: &[T], what: &str) -> Result<Vec<T>> {
     copy_huge_with_room(v, 0.0, what)
 }
 
-/// [`copy_huge`] with room for `more` times its length of values to come (a table that will
-/// grow by about that much, which then moves nowhere: growing a full copy would copy it again
-/// into fresh pages). The room is reserved, not touched.
+/// The room for `more` times `n` values to come: none where `more` is not a positive number.
+pub fn room_for(n: usize, more: f64) -> usize {
+    if more.is_finite() && more > 0.0 { (n as f64 * more) as usize } else { 0 }
+}
+
+/// [`copy_huge`] with room for `more` times its length of values to come ([`room_for`]: a
+/// table that will grow by about that much, which then moves nowhere: growing a full copy would
+/// copy it again into fresh pages). The room is reserved, not touched.
 pub fn copy_huge_with_room<T: Copy>(v: &[T], more: f64, what: &str) -> Result<Vec<T>> {
-    let room = if more.is_finite() && more > 0.0 { (v.len() as f64 * more) as usize } else { 0 };
-    let mut out = with_capacity(v.len().saturating_add(room), what)?;
+    let mut out = with_capacity(v.len().saturating_add(room_for(v.len(), more)), what)?;
     huge_pages(&out);
     out.extend_from_slice(v);
     Ok(out)

@@ -856,9 +856,8 @@ impl VocabularyBuilder {
     /// the measured fit's counts: 28 MB of word pairs moved into fresh pages on the star
     /// ratings). The room is reserved, not touched; the counts are the same either way.
     pub fn try_clone_with_room(&self, more: f64) -> Result<VocabularyBuilder> {
-        let room = |n: usize| if more.is_finite() && more > 0.0 { (n as f64 * more) as usize } else { 0 };
         let mut text = String::new();
-        let bytes = self.text.len().saturating_add(room(self.text.len()));
+        let bytes = self.text.len().saturating_add(memory::room_for(self.text.len(), more));
         text.try_reserve_exact(bytes).map_err(|_| memory::refused(bytes as f64, WHAT))?;
         text.push_str(&self.text);
         let by_class = match &self.by_class {
