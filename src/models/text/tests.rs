@@ -504,6 +504,10 @@ fn a_measured_fits_unsorted_vocabulary_scores_as_the_sorted_one() {
             assert_eq!(a.is_sorted(), algorithm == Algorithm::Bernoulli, "{case}: the sort is left out");
             a.sort();
             assert_eq!(a, b, "{case}: the same terms");
+            // The unsorted model is never stored: it refuses to be encoded (its vocabulary would
+            // not decode); the sorted one encodes.
+            assert!(postcard::to_stdvec(&sorted).is_ok(), "{case}");
+            assert_eq!(postcard::to_stdvec(&any).is_ok(), algorithm == Algorithm::Bernoulli, "{case}");
             for t in texts.iter().take(200).chain(&probes) {
                 let (p, q) = (any.proba(t), sorted.proba(t));
                 assert!(p.iter().zip(&q).all(|(p, q)| p.to_bits() == q.to_bits()), "{case}: {p:?} {q:?}");

@@ -1372,7 +1372,8 @@ impl VocabularyBuilder {
             move |tick| sums(counts, tick).and_then(then),
         )?;
         drop(entries);
-        Ok((vocab?.vocabulary(), fitted?))
+        let vocab = vocab?.vocabulary();
+        Ok((if order == TermOrder::Any { vocab.unsorted() } else { vocab }, fitted?))
     }
 
     /// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order, with the map from

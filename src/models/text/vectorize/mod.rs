@@ -2,7 +2,8 @@
 //! the term weighting.
 //!
 //! Feature ids are positions in the **sorted** vocabulary, so the fitted model never depends on
-//! hash order and the same data gives the same bytes. The tables are our own open-addressing
+//! hash order and the same data gives the same bytes. (Only a measured fit's model, scored and
+//! dropped, may keep its terms as counted: [`TermOrder::Any`], never serialised.) The tables are our own open-addressing
 //! tables over [`term_hash`](super::tokenize::term_hash) (XXH3 of each token, combined per n-gram): the hashes are computed
 //! once per token and reused for every n-gram and table, and a trained vocabulary looks terms
 //! up by their full 64-bit hash alone ([`Vocabulary::find_hashed`]). The hash is fixed (no

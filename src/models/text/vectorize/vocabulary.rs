@@ -1,5 +1,5 @@
 //! [`Vocabulary`]: the sorted terms of a trained model, their lookup (by bytes, or by 64-bit
-//! hash alone) and their (de)serialisation as a sequence of terms.
+//! hash alone) and their (de)serialisation as a sequence of terms (only sorted, both ways).
 
 use super::super::tokenize::term_hash;
 use super::index::{EMPTY, TermIndex, prefetch, same_bytes};
@@ -12,7 +12,10 @@ use std::borrow::Cow;
 const LOOKUP_AHEAD: usize = 16;
 
 /// The terms (n-grams) a model knows, sorted; a term's id is its position. The terms live in one
-/// string (no allocation per term) with a hash index over them.
+/// string (no allocation per term) with a hash index over them. A measured fit's model, scored
+/// and dropped, may hold them unsorted ([`TermOrder::Any`](super::TermOrder::Any)): such a
+/// vocabulary refuses to be serialised, so it can never be stored as a model that would not
+/// load.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
     /// Every term, concatenated in id order.
@@ -20,12 +23,20 @@ pub struct Vocabulary {
     /// End of each term in `text`.
     ends: Vec<u32>,
     index: TermIndex,
+    /// The terms are in the order they were counted, not sorted.
+    unsorted: bool,
 }
 
 impl Vocabulary {
     /// Builds from the concatenated sorted, distinct terms, their ends and their [`term_hash`]es.
     pub(super) fn new(text: String, ends: Vec<u32>, hashes: Vec<u64>) -> Self {
-        Vocabulary { text, ends, index: TermIndex::new(&hashes) }
+        Vocabulary { text, ends, index: TermIndex::new(&hashes), unsorted: false }
+    }
+
+    /// The same vocabulary, whose terms (distinct) were given in any order: it scores as a
+    /// sorted one would, and is never serialised.
+    pub(super) fn unsorted(self) -> Self {
+        Vocabulary { unsorted: true, ..self }
     }
 
     /// The id of `term`, whose [`term_hash`] is `hash`, if known (comparing the bytes).
@@ -129,9 +140,13 @@ impl Vocabulary {
     }
 }
 
-/// Serialised as the sequence of terms (as a `Vec<String>` would be).
+/// Serialised as the sequence of terms (as a `Vec<String>` would be); an unsorted vocabulary
+/// is an error (its model would not decode).
 impl Serialize for Vocabulary {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.unsorted {
+            return Err(serde::ser::Error::custom("an unsorted vocabulary (a measured fit's) is not stored"));
+        }
         s.collect_seq((0..self.len() as u32).map(|i| self.term(i)))
     }
 }
