@@ -209,19 +209,7 @@ pub fn table<T: Clone>(n: usize, value: T) -> Vec<T> {
 
 /// [`copy`] of a table read at random, backed by huge pages ([`huge_pages`]).
 pub fn copy_huge<T: Copy>(v: &[T], what: &str) -> Result<Vec<T>> {
-    copy_huge_with_room(v, 0.0, what)
-}
-
-/// The room for `more` times `n` values to come: none where `more` is not a positive number.
-pub fn room_for(n: usize, more: f64) -> usize {
-    if more.is_finite() && more > 0.0 { (n as f64 * more) as usize } else { 0 }
-}
-
-/// [`copy_huge`] with room for `more` times its length of values to come ([`room_for`]: a
-/// table that will grow by about that much, which then moves nowhere: growing a full copy would
-/// copy it again into fresh pages). The room is reserved, not touched.
-pub fn copy_huge_with_room<T: Copy>(v: &[T], more: f64, what: &str) -> Result<Vec<T>> {
-    let mut out = with_capacity(v.len().saturating_add(room_for(v.len(), more)), what)?;
+    let mut out = with_capacity(v.len(), what)?;
     huge_pages(&out);
     out.extend_from_slice(v);
     Ok(out)
@@ -349,14 +337,6 @@ mod tests {
         assert_eq!(copied, v);
         assert_eq!(copied.capacity(), v.len());
         assert_eq!(copy_huge::<u64>(&[], "the test rows").unwrap(), Vec::<u64>::new());
-        // With room: the same values, room for a quarter more (none for less than nothing, or
-        // not a number).
-        let roomy = copy_huge_with_room(&v, 0.25, "the test rows").unwrap();
-        assert_eq!(roomy, v);
-        assert!(roomy.capacity() >= v.len() + v.len() / 4, "{}", roomy.capacity());
-        for more in [-1.0, f64::NAN, f64::INFINITY] {
-            assert_eq!(copy_huge_with_room(&v, more, "the test rows").unwrap().capacity(), v.len());
-        }
         let e = reserve_huge(&mut v, usize::MAX / 8, "the test rows").unwrap_err().to_string();
         assert!(e.contains("the test rows") && e.contains("cannot allocate"), "{e}");
         assert_eq!(v.len(), HUGE_FROM, "a refused reservation leaves the values");

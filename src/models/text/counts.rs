@@ -3,10 +3,12 @@
 //! with the held-out texts counted on in them ([`pipeline::count_onto`]). Counting by class has
 //! no order (the counts are integers), so that is what counting every text gives, and the same
 //! model, in the time of counting a fifth of the texts (`test_size` 0.2) instead of all of them
-//! again. The copy is made while the measured fit finishes, so only below [`COPIED_BELOW`]
-//! bytes of text. Above it, where both fits make the first pass over the n-grams seen twice,
-//! the measured fit leaves its own ([`Marked`]), which the refit extends with a pass over the
-//! held-out texts alone, so every text is marked once.
+//! again. The measured fit's finish leaves its counts as they are
+//! ([`VocabularyBuilder::finish_by_class_keeping`]: no copy), and they are held beside the
+//! measured model until the refit, so only below [`KEPT_BELOW`] bytes of text. Above it, where
+//! both fits make the first pass over the n-grams seen twice, the measured fit leaves its own
+//! ([`Marked`]), which the refit extends with a pass over the held-out texts alone, so every
+//! text is marked once.
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
@@ -27,10 +29,49 @@ thread_local! {
 
 /// What a measured fit leaves for the refit on every row ([`Reuse::Leave`]).
 pub(super) enum Left {
-    /// Its counts, below [`COPIED_BELOW`] bytes of text.
+    /// Its counts, below [`KEPT_BELOW`] bytes of text.
     Counts(Box<Counted>),
     /// From there on, its first pass over its training texts, where it made one.
     Marks(Marked),
+}
+
+/// What [`count`] says a measured fit is to leave for the refit: its counts once finished
+/// ([`ToLeave::with`]), or its first pass.
+pub(super) enum ToLeave {
+    /// The counts, finished with [`VocabularyBuilder::finish_by_class_keeping`].
+    Counts(Box<CountsOf>),
+    /// The first pass.
+    Marks(Marked),
+}
+
+/// What the counts left for the refit depend on beyond the builder ([`Counted`]).
+pub(super) struct CountsOf {
+    tokenizer: TokenizerConfig,
+    ngrams: (usize, usize),
+    /// The rows held out (not counted), with their classes.
+    held_out: Vec<usize>,
+    held_out_y: Vec<u32>,
+}
+
+impl ToLeave {
+    /// Whether these are counts, to be finished with
+    /// [`VocabularyBuilder::finish_by_class_keeping`] and given to [`ToLeave::with`].
+    pub(super) fn counts(&self) -> bool {
+        matches!(self, ToLeave::Counts(_))
+    }
+
+    /// What is left: the first pass, or `kept`, the counts finished and kept. No counts,
+    /// nothing: the refit then counts every text.
+    pub(super) fn with(self, kept: Option<VocabularyBuilder>) -> Option<Left> {
+        match (self, kept) {
+            (ToLeave::Marks(marked), _) => Some(Left::Marks(marked)),
+            (ToLeave::Counts(of), Some(builder)) => {
+                let CountsOf { tokenizer, ngrams, held_out, held_out_y } = *of;
+                Some(Left::Counts(Box::new(Counted { builder, tokenizer, ngrams, held_out, held_out_y })))
+            }
+            (ToLeave::Counts(_), None) => None,
+        }
+    }
 }
 
 /// A measured fit's counts of its training texts, left for the refit on every row
@@ -71,7 +112,7 @@ pub(super) struct Marked {
 pub(super) enum Reuse<'a> {
     /// Counts them.
     No,
-    /// Counts them and leaves a copy of the counts for the refit on every row, which adds the
+    /// Counts them and leaves the counts for the refit on every row, which adds the
     /// rows `held_out` of classes `y` (when that refit's counting will be the same: see
     /// [`reusable`]).
     Leave { held_out: &'a [usize], y: Vec<u32> },
@@ -80,23 +121,23 @@ pub(super) enum Reuse<'a> {
     From(Left),
 }
 
-/// Bytes of text (of every row) from which the counts are not copied, so that the copy is of a
-/// builder that counted less (at IMDB's 33 MB of reviews it takes 52 MB). It is also where the
-/// first pass over the n-grams seen twice starts ([`pipeline::SEEN_TWICE_FROM`]), whose filters
-/// depend on every text counted.
-const COPIED_BELOW: usize = pipeline::SEEN_TWICE_FROM;
+/// Bytes of text (of every row) from which the counts are not left for the refit, so that the
+/// counts held beside the measured model are of a builder that counted less (at IMDB's 33 MB of
+/// reviews they take 52 MB). It is also where the first pass over the n-grams seen twice starts
+/// ([`pipeline::SEEN_TWICE_FROM`]), whose filters depend on every text counted.
+const KEPT_BELOW: usize = pipeline::SEEN_TWICE_FROM;
 
 /// Whether a fit whose refit counts `bytes` of text may leave or take counts: counted by class
-/// (rows hold float sums, whose bits depend on the order), of less than [`COPIED_BELOW`] bytes and
+/// (rows hold float sums, whose bits depend on the order), of less than [`KEPT_BELOW`] bytes and
 /// less than `seen_twice_from` (where the first pass may start).
 fn reusable(counting: Counting<'_>, bytes: usize, seen_twice_from: usize) -> bool {
-    matches!(counting, Counting::ByClass { .. }) && bytes < seen_twice_from.min(COPIED_BELOW)
+    matches!(counting, Counting::ByClass { .. }) && bytes < seen_twice_from.min(KEPT_BELOW)
 }
 
 /// Counts `rows` of `text` (of classes `counting` says) into a builder, as `reuse` says, and
 /// sets `settings.min_df` when it is automatic. Returns the builder and what to leave for the
-/// refit ([`Reuse::Leave`]): the counts when a copy could be made, else the first pass over
-/// every row where one was made.
+/// refit ([`Reuse::Leave`]): the counts where the refit can count on in them, else the first
+/// pass over every row where one was made.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count(
     tokenizer: &Tokenizer,
@@ -107,7 +148,7 @@ pub(super) fn count(
     seen_twice_from: usize,
     reuse: Reuse<'_>,
     control: &Control<'_>,
-) -> Result<(VocabularyBuilder, Option<Left>)> {
+) -> Result<(VocabularyBuilder, Option<ToLeave>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
     let shape = match counting {
         Counting::ByClass { k, presence, .. } => Some((k, presence)),
@@ -144,15 +185,15 @@ pub(super) fn count(
         Some((held_out, y)) => {
             let every = bytes + pipeline::text_bytes_of(text, held_out);
             if reusable(counting, every, seen_twice_from) {
-                (Some((held_out, y, every)), None)
+                (Some((held_out, y)), None)
             } else {
                 (None, Some((held_out, every)))
             }
         }
         None => (None, None),
     };
-    // Unless a copy is left for the refit to count on, these counts are finished at this
-    // fit's `min_df`.
+    // Unless they are left for the refit to count on, these counts are finished at this fit's
+    // `min_df`.
     let after = match leave {
         Some(_) => After::MoreTexts,
         None => After::Finish { min_df: (settings.min_df != AUTO_MIN_DF).then_some(settings.min_df) },
@@ -187,24 +228,15 @@ pub(super) fn count(
     if settings.min_df == AUTO_MIN_DF {
         settings.min_df = builder.auto_min_df();
     }
-    // A copy the memory refuses is no error: the refit then counts every text.
     let left = match (leave, marks) {
-        // With room for what the held-out texts will add (at most their share of the text, and
-        // never more than doubling: past that the copy grows as it is counted on).
-        (Some((held_out, held_out_y, every)), _) => {
-            let more = (every.saturating_sub(bytes) as f64 / bytes.max(1) as f64).min(1.0);
-            builder.try_clone_with_room(more).ok().map(|copy| {
-                Left::Counts(Box::new(Counted {
-                    builder: copy,
-                    tokenizer: tokenizer.config().clone(),
-                    ngrams: (lo, hi),
-                    held_out: held_out.to_vec(),
-                    held_out_y,
-                }))
-            })
-        }
+        (Some((held_out, held_out_y)), _) => Some(ToLeave::Counts(Box::new(CountsOf {
+            tokenizer: tokenizer.config().clone(),
+            ngrams: (lo, hi),
+            held_out: held_out.to_vec(),
+            held_out_y,
+        }))),
         (None, Some((seen_twice, once))) => keep_marks.map(|(held_out, _)| {
-            Left::Marks(Marked {
+            ToLeave::Marks(Marked {
                 seen_twice,
                 once,
                 tokenizer: tokenizer.config().clone(),

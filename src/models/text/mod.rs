@@ -436,7 +436,7 @@ impl TextModel {
         let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };
-        let (builder, left) =
+        let (builder, to_leave) =
             counts::count(&tokenizer, text, rows, counting, &mut settings, seen_twice_from, reuse, control)?;
         let (distinct, estimated) = (builder.distinct_terms(), builder.distinct_estimated());
         let (min_df, max_features) = (settings.min_df as usize, settings.max_features.map(|m| m as usize));
@@ -450,19 +450,31 @@ impl TextModel {
                 )
             })
         };
-        let (vocab, nb, idf, sparse) = if by_class {
+        let (vocab, nb, idf, sparse, left) = if by_class {
             let (algorithm, alpha, priors) = (settings.algorithm, settings.alpha, settings.priors);
             // Fitted on a second core while the vocabulary is spelled out (an empty vocabulary
             // is the error, whatever its fit gave).
             let order =
                 if served || algorithm == Algorithm::Bernoulli { TermOrder::Sorted } else { TermOrder::Any };
-            let (vocab, nb) = builder.finish_by_class_in(min_df, max_features, order, control, |sums| {
-                Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors))
-            })?;
+            let fit = |sums| Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors));
+            // Counts left for the refit are finished as they are, to count on (no copy).
+            let (vocab, nb, left) = match to_leave {
+                Some(leave) if leave.counts() => {
+                    let mut builder = builder;
+                    let (vocab, nb) =
+                        builder.finish_by_class_keeping(min_df, max_features, order, control, fit)?;
+                    (vocab, nb, leave.with(Some(builder)))
+                }
+                leave => {
+                    let (vocab, nb) =
+                        builder.finish_by_class_in(min_df, max_features, order, control, fit)?;
+                    (vocab, nb, leave.and_then(|leave| leave.with(None)))
+                }
+            };
             if vocab.is_empty() {
                 return Err(no_terms());
             }
-            (vocab, nb?, Vec::new(), None)
+            (vocab, nb?, Vec::new(), None, left)
         } else {
             let (vocab, sparse, idf) = builder.finish(min_df, max_features, settings.weighting, control)?;
             if vocab.is_empty() {
@@ -475,7 +487,9 @@ impl TextModel {
             let (nb, scored) = NaiveBayes::fit_then(sparse, (y, k), vocab.len(), fitting, control, |all| {
                 all.into_picked(&picks)
             })?;
-            (vocab, nb, idf, Some((scored, picks)))
+            // (Counts are left only where they are counted by class.)
+            let left = to_leave.and_then(|leave| leave.with(None));
+            (vocab, nb, idf, Some((scored, picks)), left)
         };
         if !nb.all_finite() {
             let hint = format!("raise the option 'alpha', now {}", show_number(settings.alpha));

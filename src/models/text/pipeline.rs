@@ -513,7 +513,7 @@ mod tests {
     use super::*;
     use crate::models::data::ColumnData;
     use crate::models::text::tokenize::TokenizerConfig;
-    use crate::models::text::vectorize::{SparseRows, TermClassSums, Weighting};
+    use crate::models::text::vectorize::{SparseRows, TermClassSums, TermOrder, Weighting};
 
     /// [`count_terms`] of `rows` in rows, with the default tokenizer and more texts to follow.
     fn in_rows(
@@ -872,12 +872,14 @@ mod tests {
     }
 
     /// The refit's counting: a measured fit's counts (appended from two threads, which drops
-    /// their tables), copied with room to grow, with the held-out texts counted on in them (an
-    /// empty text first, the classes coming round again), are the counts of every text, at few
-    /// classes (rows of counts) and many (lists of runs), of occurrences and of texts. Counts of
-    /// another shape, or of the n-grams seen twice, are refused.
+    /// their tables), finished as they are kept (the same model as a finish that gives them
+    /// back), given room to grow, with the held-out texts counted on in them (an empty text
+    /// first, the classes coming round again), are the counts of every text, at few classes
+    /// (rows of counts) and many (lists of runs), of occurrences and of texts, of word pairs and
+    /// of longer n-grams (whose finish writes in the pairs' records). Counts of another shape, or
+    /// of the n-grams seen twice, are refused.
     #[test]
-    fn counting_on_in_a_measured_fits_counts_is_counting_every_text() {
+    fn counting_on_in_a_measured_fits_finished_counts_is_counting_every_text() {
         let n = 12_000;
         let words = texts(n);
         // Every eleventh text empty, and the first held-out one (row 1, of class 0): the first
@@ -903,25 +905,33 @@ mod tests {
                 held.iter().map(class).collect(),
                 all.iter().map(class).collect(),
             );
-            for presence in [false, true] {
+            for (presence, ngrams) in [(false, (1, 2)), (true, (1, 2)), (false, (1, 3))] {
                 let by = |y| Counting::ByClass { y, k: k as usize, presence };
-                let measured =
-                    count_terms(&t, &col, &train, (1, 2), by(&y_train), None, After::MoreTexts, &control)
+                let case = format!("k {k} presence {presence} n-grams {ngrams:?}");
+                let mut measured =
+                    count_terms(&t, &col, &train, ngrams, by(&y_train), None, After::MoreTexts, &control)
                         .unwrap();
-                // (Copied with the room the held-out texts' share asks for, as a fit copies it.)
-                let copy = measured.try_clone_with_room(1.0 / 3.0).unwrap();
-                drop(measured);
-                let on = count_onto(copy, &t, &col, &held, (1, 2), by(&y_held), After::MoreTexts, &control)
-                    .unwrap();
-                assert_eq!(on.texts(), n, "k {k} presence {presence}");
-                let whole = count_terms(&t, &col, &all, (1, 2), by(&y_all), None, After::MoreTexts, &control)
+                // The measured fit's finish leaves its counts as they were (its model the one a
+                // finish that gives them back makes), then they get room for the held-out
+                // texts' share, as a fit leaves them.
+                let given_back = class_sums(measured.try_clone().unwrap(), 2);
+                let (v, sums) =
+                    measured.finish_by_class_keeping(2, None, TermOrder::Sorted, &control, Ok).unwrap();
+                let kept_model = ((0..v.len() as u32).map(|i| v.term(i).to_string()).collect(), sums);
+                assert!(kept_model == given_back, "{case}");
+                measured.reserve_ahead(1.0 + 1.0 / 3.0);
+                let on =
+                    count_onto(measured, &t, &col, &held, ngrams, by(&y_held), After::MoreTexts, &control)
+                        .unwrap();
+                assert_eq!(on.texts(), n, "{case}");
+                let whole = count_terms(&t, &col, &all, ngrams, by(&y_all), None, After::MoreTexts, &control)
                     .unwrap();
                 for min_df in [1, 2] {
                     let (a, b) = (
                         class_sums(on.try_clone().unwrap(), min_df),
                         class_sums(whole.try_clone().unwrap(), min_df),
                     );
-                    assert!(a == b, "k {k} presence {presence} min_df {min_df}");
+                    assert!(a == b, "{case} min_df {min_df}");
                 }
             }
         }

@@ -12,6 +12,7 @@ use super::weighting::{SparseRows, Weighting, idf, write_counts};
 use crate::Result;
 use crate::models::control::Control;
 use crate::models::memory;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Index size (slots) from which [`VocabularyBuilder::add`] probes in stages: below it (1 MiB of
@@ -846,29 +847,18 @@ impl VocabularyBuilder {
     /// this one is finished (memory refused is an error, not an abort; the scratch is not
     /// copied).
     pub fn try_clone(&self) -> Result<VocabularyBuilder> {
-        self.try_clone_with_room(0.0)
-    }
-
-    /// [`VocabularyBuilder::try_clone`] with room reserved for `more` times the terms, their
-    /// bytes and their class rows to come (about the share of text still to be counted into
-    /// it: its terms grow less than linearly with the text), so that counting on in the copy
-    /// does not copy its records again as they grow (the refit's held-out texts counted on in
-    /// the measured fit's counts: 28 MB of word pairs moved into fresh pages on the star
-    /// ratings). The room is reserved, not touched; the counts are the same either way.
-    pub fn try_clone_with_room(&self, more: f64) -> Result<VocabularyBuilder> {
         let mut text = String::new();
-        let bytes = self.text.len().saturating_add(memory::room_for(self.text.len(), more));
-        text.try_reserve_exact(bytes).map_err(|_| memory::refused(bytes as f64, WHAT))?;
+        text.try_reserve_exact(self.text.len()).map_err(|_| memory::refused(self.text.len() as f64, WHAT))?;
         text.push_str(&self.text);
         let by_class = match &self.by_class {
-            Some(counts) => Some(counts.try_clone_with_room(more)?),
+            Some(counts) => Some(counts.try_clone()?),
             None => None,
         };
         Ok(VocabularyBuilder {
             text,
-            terms: memory::copy_huge_with_room(&self.terms, more, WHAT)?,
+            terms: memory::copy_huge(&self.terms, WHAT)?,
             index: self.index.try_clone(WHAT)?,
-            pairs: memory::copy_huge_with_room(&self.pairs, more, WHAT)?,
+            pairs: memory::copy_huge(&self.pairs, WHAT)?,
             pair_index: self.pair_index.try_clone(WHAT)?,
             features: memory::copy(&self.features, WHAT)?,
             counts: memory::copy(&self.counts, WHAT)?,
@@ -1333,34 +1323,79 @@ impl VocabularyBuilder {
         control: &Control<'_>,
         then: impl FnOnce(TermClassSums) -> Result<R> + Send,
     ) -> Result<(Vocabulary, R)> {
-        let Some(counts) = self.by_class.take() else {
+        self.finish_classes(false, min_df, max_features, order, control, then)
+    }
+
+    /// [`VocabularyBuilder::finish_by_class_in`] that leaves the counts as they are, to count
+    /// more texts on (a measured fit's, for the refit on every row: no copy of them is made).
+    /// The records, the class counts and the terms' text are read, not given back, and what
+    /// the finish wrote in them is put back, so that counting on gives what counting every
+    /// text gives. On an error the builder may be left part finished: drop it.
+    pub fn finish_by_class_keeping<R: Send>(
+        &mut self,
+        min_df: usize,
+        max_features: Option<usize>,
+        order: TermOrder,
+        control: &Control<'_>,
+        then: impl FnOnce(TermClassSums) -> Result<R> + Send,
+    ) -> Result<(Vocabulary, R)> {
+        let words = self.text.len();
+        let finished = self.finish_classes(true, min_df, max_features, order, control, then)?;
+        // (The kept pairs were spelled after the words' bytes, which the records point into.)
+        self.text.truncate(words);
+        Ok(finished)
+    }
+
+    /// [`VocabularyBuilder::finish_by_class_in`], the counts given back as they are read, or
+    /// kept (`keep`: see [`VocabularyBuilder::finish_by_class_keeping`]).
+    fn finish_classes<R: Send>(
+        &mut self,
+        keep: bool,
+        min_df: usize,
+        max_features: Option<usize>,
+        order: TermOrder,
+        control: &Control<'_>,
+        then: impl FnOnce(TermClassSums) -> Result<R> + Send,
+    ) -> Result<(Vocabulary, R)> {
+        if self.by_class.is_none() {
             return Err(crate::Error::Internal("the class counts of a builder of rows".into()));
+        }
+        let taken = if keep {
+            None
+        } else {
+            // Counting is done: the filter's memory goes back now (its last holder may be this).
+            self.seen_twice = None;
+            self.by_class.take()
         };
-        // Counting is done: the filter's memory goes back now (its last holder may be this).
-        self.seen_twice = None;
-        let (entries, _) = self.sort_kept(min_df, max_features, order, control)?;
-        let sums = |counts: ClassCounts, tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
-            let mut sums = TermClassSums::with_terms(counts.k(), entries.len(), counts.rows())?;
-            let mut summing = counts.into_summing(tick)?;
-            for (i, e) in entries.iter().enumerate() {
-                if i % 4096 == 4095 {
-                    tick(4096)?;
-                }
-                // The class rows (or lists) are read at random: prefetch ahead.
-                if let Some(next) = entries.get(i + AHEAD) {
-                    summing.prefetch(next.pos);
-                }
-                summing.push((e.pos, e.count, e.df), &mut sums)?;
-            }
-            sums.shrink_to_fit();
-            Ok(sums)
+        let (entries, _) = self.sort_kept(min_df, max_features, order, keep, control)?;
+        let this = &*self;
+        let counts = match (taken, &this.by_class) {
+            (Some(counts), _) => Cow::Owned(counts),
+            (None, Some(counts)) => Cow::Borrowed(counts),
+            (None, None) => return Err(crate::Error::Internal("the class counts taken twice".into())),
         };
+        let sums =
+            |counts: Cow<'_, ClassCounts>, tick: &dyn Fn(u64) -> Result<()>| -> Result<TermClassSums> {
+                let mut sums = TermClassSums::with_terms(counts.k(), entries.len(), counts.rows())?;
+                let mut summing = ClassCounts::summing(counts, tick)?;
+                for (i, e) in entries.iter().enumerate() {
+                    if i % 4096 == 4095 {
+                        tick(4096)?;
+                    }
+                    // The class rows (or lists) are read at random: prefetch ahead.
+                    if let Some(next) = entries.get(i + AHEAD) {
+                        summing.prefetch(next.pos);
+                    }
+                    summing.push((e.pos, e.count, e.df), &mut sums)?;
+                }
+                sums.shrink_to_fit();
+                Ok(sums)
+            };
         let two = entries.len() >= BESIDE_FROM && Control::second_cpu();
         // A large vocabulary's lookup table is made once the entries are given back (at a
         // million texts they are 76 MB, at the peak of training); a smaller one's beside the
         // fit, on the spelling thread.
         let later = entries.len() > LARGE_VOCABULARY;
-        let this = &self;
         let (vocab, fitted) = control.both(
             "the thread summing the classes",
             two,
@@ -1368,7 +1403,7 @@ impl VocabularyBuilder {
                 let (spelt, _) = this.spell_vocabulary(&entries, None, tick)?;
                 Ok(if later { spelt } else { spelt.indexed() })
             },
-            // (The class rows of every distinct term are given back before the fit.)
+            // (Unless kept, the class rows of every distinct term are given back before the fit.)
             move |tick| sums(counts, tick).and_then(then),
         )?;
         drop(entries);
@@ -1385,23 +1420,26 @@ impl VocabularyBuilder {
         remap: bool,
         control: &Control<'_>,
     ) -> Result<Sorted> {
-        let (entries, provisional) = self.sort_kept(min_df, max_features, TermOrder::Sorted, control)?;
+        let (entries, provisional) =
+            self.sort_kept(min_df, max_features, TermOrder::Sorted, false, control)?;
         let (vocab, remap) =
             self.spell_vocabulary(&entries, remap.then_some(provisional), &|work| control.tick(work))?;
         Ok(Sorted { vocab: vocab.vocabulary(), entries, remap })
     }
 
     /// The entries of the kept terms, in vocabulary order (or as the builder holds them, with
-    /// [`TermOrder::Any`]), and the count of provisional ids. The term records are given back.
+    /// [`TermOrder::Any`]), and the count of provisional ids. The term records are given back,
+    /// or kept as they were (`keep`).
     fn sort_kept(
         &mut self,
         min_df: usize,
         max_features: Option<usize>,
         order: TermOrder,
+        keep: bool,
         control: &Control<'_>,
     ) -> Result<(Vec<Entry>, usize)> {
         let provisional = self.terms.len() + self.pairs.len();
-        let mut runs = self.kept_entries(min_df, control)?;
+        let mut runs = self.kept_entries(min_df, keep, control)?;
         let text = self.text.as_bytes();
         let by_bytes = vocabulary_order(text);
         let total: usize = runs.iter().map(Vec::len).sum();
@@ -1501,7 +1539,7 @@ impl VocabularyBuilder {
     /// words, and a second CPU, each half of the pairs is spelled on its own core (into its own
     /// string, appended after): the entries then come in two runs (the words and the first
     /// half's pairs, then the second half's), which are sorted where they are; else in one.
-    fn kept_entries(&mut self, min_df: usize, control: &Control<'_>) -> Result<Vec<Vec<Entry>>> {
+    fn kept_entries(&mut self, min_df: usize, keep: bool, control: &Control<'_>) -> Result<Vec<Vec<Entry>>> {
         if self.terms.len().saturating_add(self.pairs.len()) >= u32::MAX as usize {
             return Err(too_many(u64::from(u32::MAX - 1), "distinct terms"));
         }
@@ -1517,23 +1555,46 @@ impl VocabularyBuilder {
         let n = self.pairs.len();
         let (terms, text) = (&self.terms, &self.text);
         let mut pairs = std::mem::take(&mut self.pairs);
+        // With longer n-grams, a kept pair's record gets its bounds in the spelled string (a
+        // longer one reads them): kept, the bounds it had are put back after.
+        let mut undo = Vec::new();
         let spelled = if !self.longer && n >= SPELL_BESIDE_FROM && Control::second_cpu() {
             let mid = even_split(&pairs, min_df, entries.len());
             let (first, second) = pairs.split_at_mut(mid);
             let (a, b) = control.both(
                 "the thread spelling out word pairs",
                 true,
-                |tick| spell_kept(terms, text, first, words, min_df, entries, tick),
-                |tick| spell_kept(terms, text, second, words + mid as u32, min_df, Vec::new(), tick),
+                |tick| spell_kept(terms, text, (first, false), words, min_df, entries, None, tick),
+                |tick| {
+                    spell_kept(
+                        terms,
+                        text,
+                        (second, false),
+                        words + mid as u32,
+                        min_df,
+                        Vec::new(),
+                        None,
+                        tick,
+                    )
+                },
             )?;
             vec![a?, b?]
         } else {
-            vec![spell_kept(terms, text, &mut pairs, words, min_df, entries, &|work| control.tick(work))?]
+            let undo = keep.then_some(&mut undo);
+            let tick = &|work| control.tick(work);
+            vec![spell_kept(terms, text, (&mut pairs, self.longer), words, min_df, entries, undo, tick)?]
         };
-        // The records are not read again: their memory (28 bytes a distinct term, most of
-        // them dropped by `min_df`) is given back before the entries are sorted.
-        drop(pairs);
-        self.terms = Vec::new();
+        if keep {
+            for (i, [start, end]) in undo {
+                (pairs[i].start, pairs[i].end) = (start, end);
+            }
+            self.pairs = pairs;
+        } else {
+            // The records are not read again: their memory (28 bytes a distinct term, most of
+            // them dropped by `min_df`) is given back before the entries are sorted.
+            drop(pairs);
+            self.terms = Vec::new();
+        }
         // Each part's text goes after the terms' (and the parts before it): the bounds of its
         // pairs' entries are moved there.
         let mut runs = Vec::with_capacity(spelled.len());
@@ -1613,17 +1674,20 @@ fn prefix_of(bytes: &[u8]) -> u64 {
 
 /// Spells out the pairs of `pairs` found in at least `min_df` texts (provisional ids from
 /// `first_id`) into a new string, and makes their entries, whose bounds are in that string.
-/// A pair's first part is a word (of `words`, spelled in `text`) or a pair of a lower id of
-/// this same slice, spelled before it (the records of the pairs spelled get their bounds in
-/// the new string), and kept (it occurs in every text the pair occurs in); its last part is a
-/// word.
+/// A pair's first part is a word (of `words`, spelled in `text`) or, with longer n-grams
+/// (`longer`), a pair of a lower id of this same slice, spelled before it (the records of the
+/// pairs spelled then get their bounds in the new string, the bounds they had noted in `undo`
+/// where it is given), and kept (it occurs in every text the pair occurs in); its last part is
+/// a word.
+#[allow(clippy::too_many_arguments)]
 fn spell_kept(
     words: &[TermStats],
     text: &str,
-    pairs: &mut [TermStats],
+    (pairs, longer): (&mut [TermStats], bool),
     first_id: u32,
     min_df: usize,
     mut entries: Vec<Entry>,
+    mut undo: Option<&mut Vec<(usize, [u32; 2])>>,
     tick: &dyn Fn(u64) -> Result<()>,
 ) -> Result<Spelled> {
     let (mut out, from) = (String::new(), entries.len());
@@ -1638,8 +1702,7 @@ fn spell_kept(
         }
         let p = pairs[i];
         if !p.kept(min_df) {
-            // (Its record is left as it is: no kept pair is of it. Only read, the records of
-            // the pairs dropped, most of them, are not written back.)
+            // (Only read, the records of the pairs dropped, most of them, are not written.)
             continue;
         }
         let last = &words[p.end as usize];
@@ -1650,7 +1713,7 @@ fn spell_kept(
         } else {
             let j = ((p.start & !PAIR) as usize).checked_sub(pair_base).filter(|&j| j < i);
             let j = j
-                .filter(|&j| pairs[j].kept(min_df))
+                .filter(|&j| longer && pairs[j].kept(min_df))
                 .ok_or_else(|| crate::Error::Internal("a pair's first part not spelled here".into()))?;
             (pairs[j], true)
         };
@@ -1670,7 +1733,13 @@ fn spell_kept(
         out.push(' ');
         out.push_str(last);
         let (start, end) = (start as u32, out.len() as u32);
-        (pairs[i].start, pairs[i].end) = (start, end);
+        if longer {
+            if let Some(undo) = undo.as_deref_mut() {
+                memory::reserve(undo, 1, WHAT)?;
+                undo.push((i, [p.start, p.end]));
+            }
+            (pairs[i].start, pairs[i].end) = (start, end);
+        }
         let spelled = TermStats { start, end, ..p };
         entries.push(entry(first_id + i as u32, &spelled, prefix_of(&out.as_bytes()[start as usize..])));
     }

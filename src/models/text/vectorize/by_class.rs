@@ -9,6 +9,7 @@
 
 use crate::Result;
 use crate::models::memory;
+use std::borrow::Cow;
 
 /// Classes up to which a term of two classes or more gets a dense row of counts (at most a
 /// 64-byte cache line); with more, a list of its runs of each class (`ClassCounts`).
@@ -155,7 +156,7 @@ pub(super) struct ClassCounts {
     /// ([`Packing::large`]), its class, its count. Rare: 33M occurrences at 77 classes.
     runs: Vec<[u32; 2]>,
     /// Memory for the two more entries of a large run was refused: the counts are incomplete,
-    /// and the next [`ClassCounts::reserve`], [`ClassCounts::into_summing`] or (of the counts
+    /// and the next [`ClassCounts::reserve`], [`ClassCounts::summing`] or (of the counts
     /// appended) [`ClassCounts::absorb`] says so.
     large_refused: bool,
     /// While another builder's counts are appended: its lists' lists here ([`NOT_MET`] before
@@ -360,12 +361,11 @@ impl ClassCounts {
         }
     }
 
-    /// A copy (memory refused is an error, not an abort), with room for `more` times its rows
-    /// and lists to come ([`memory::copy_huge_with_room`]).
-    pub(super) fn try_clone_with_room(&self, more: f64) -> Result<ClassCounts> {
+    /// A copy (memory refused is an error, not an abort).
+    pub(super) fn try_clone(&self) -> Result<ClassCounts> {
         Ok(ClassCounts {
-            rows: memory::copy_huge_with_room(&self.rows, more, WHAT)?,
-            lists: memory::copy_huge_with_room(&self.lists, more, WHAT)?,
+            rows: memory::copy_huge(&self.rows, WHAT)?,
+            lists: memory::copy_huge(&self.lists, WHAT)?,
             runs: memory::copy(&self.runs, WHAT)?,
             their_lists: Vec::new(),
             ..*self
@@ -534,27 +534,40 @@ impl ClassCounts {
 
     /// These counts made ready to be read term by term for the class sums ([`Summing`]): the
     /// rows as they are, or the lists' settled runs grouped by list (`tick` ticked now and
-    /// then).
-    pub(super) fn into_summing(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Summing> {
-        Ok(if self.listed() {
-            Summing::Lists { lists: self.into_lists(tick)?, listed: Vec::new() }
-        } else {
-            Summing::Rows { counts: self, row: [0; DENSE_CLASSES] }
+    /// then). Counts borrowed are left as they are, to count on (a measured fit's, for the
+    /// refit on every row): their lists are copied where they would be moved.
+    pub(super) fn summing<'a>(
+        counts: Cow<'a, ClassCounts>,
+        tick: &dyn Fn(u64) -> Result<()>,
+    ) -> Result<Summing<'a>> {
+        Ok(match counts {
+            counts if !counts.listed() => Summing::Rows { counts, row: [0; DENSE_CLASSES] },
+            Cow::Owned(counts) => Summing::Lists { lists: counts.into_lists(tick)?, listed: Vec::new() },
+            Cow::Borrowed(counts) => {
+                let lists = memory::copy(&counts.lists, WHAT)?;
+                Summing::Lists { lists: counts.grouped(lists, tick)?, listed: Vec::new() }
+            }
         })
     }
 
     /// With many classes, the settled runs grouped by list, for the class sums
     /// ([`Lists::counts`]); `tick` is ticked now and then. More runs than a u32 counts is an
-    /// error.
-    fn into_lists(self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
+    /// error. The runs are given back once grouped.
+    fn into_lists(mut self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
+        let lists = std::mem::take(&mut self.lists);
+        self.grouped(lists, tick)
+    }
+
+    /// [`ClassCounts::into_lists`] of these runs, with `lists` (these counts' lists).
+    fn grouped(&self, lists: Vec<[u32; 2]>, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
         self.check_large()?;
         let packing = Packing::of(self.k);
-        let ClassCounts { presence, lists, runs, .. } = self;
+        let (presence, runs) = (self.presence, &self.runs);
         if u32::try_from(runs.len()).is_err() {
             return Err(super::builder::too_many(u64::from(u32::MAX), "(term, class) counts"));
         }
         let mut offsets: Vec<u32> = memory::zeroed(lists.len() + 1, WHAT)?;
-        for r in &runs {
+        for r in runs {
             offsets[r[0] as usize + 1] += 1;
         }
         for l in 0..lists.len() {
@@ -577,15 +590,16 @@ impl ClassCounts {
 }
 
 /// Class counts read term by term, in any order, into the class sums
-/// ([`ClassCounts::into_summing`]), each kind with its scratch.
-pub(super) enum Summing {
-    /// Few classes: the rows, and a term's counts of every class.
-    Rows { counts: ClassCounts, row: [u32; DENSE_CLASSES] },
+/// ([`ClassCounts::summing`]), each kind with its scratch.
+pub(super) enum Summing<'a> {
+    /// Few classes: the rows (owned, or borrowed from counts left to count on), and a term's
+    /// counts of every class.
+    Rows { counts: Cow<'a, ClassCounts>, row: [u32; DENSE_CLASSES] },
     /// Many classes: the lists, and a term's (class, count) of the classes it occurs in.
     Lists { lists: Lists, listed: Vec<(u32, u32)> },
 }
 
-impl Summing {
+impl Summing<'_> {
     /// Prefetches what [`Summing::push`] reads of a term in class `state` (a hint).
     #[inline(always)]
     pub(super) fn prefetch(&self, state: u32) {

@@ -592,8 +592,7 @@ fn class_counts_of_k_merge_as_the_rows_sum(k: usize) {
                         }
                         start = end;
                         for (l, given) in last.iter_mut().zip([Some(min_df as u32), None]) {
-                            // (One copied with room to grow, which counts the same.)
-                            let b = b.try_clone_with_room(if given.is_some() { 0.5 } else { 0.0 }).unwrap();
+                            let b = b.try_clone().unwrap();
                             let after = if part + 1 == ends.len() {
                                 After::Finish { min_df: given }
                             } else {
