@@ -66,8 +66,7 @@ impl ToLeave {
         match (self, kept) {
             (ToLeave::Marks(marked), _) => Some(Left::Marks(marked)),
             (ToLeave::Counts(of), Some(builder)) => {
-                let CountsOf { tokenizer, ngrams, held_out, held_out_y } = *of;
-                Some(Left::Counts(Box::new(Counted { builder, tokenizer, ngrams, held_out, held_out_y })))
+                Some(Left::Counts(Box::new(Counted { builder, of: *of })))
             }
             (ToLeave::Counts(_), None) => None,
         }
@@ -80,11 +79,7 @@ impl ToLeave {
 /// only if its own counting would be the same.
 pub(super) struct Counted {
     builder: VocabularyBuilder,
-    tokenizer: TokenizerConfig,
-    ngrams: (usize, usize),
-    /// The rows held out (not counted), with their classes.
-    held_out: Vec<usize>,
-    held_out_y: Vec<u32>,
+    of: CountsOf,
 }
 
 /// The first pass over the n-grams seen twice ([`pipeline::mark_seen_twice`]) that a measured
@@ -169,10 +164,10 @@ pub(super) fn count(
     // The refit's counting is the measured fit's (same tokenizer, n-grams and classes, every
     // text counted but the held-out ones), with no first pass.
     let carried = carried.filter(|c| {
-        c.tokenizer == *tokenizer.config()
-            && c.ngrams == (lo, hi)
+        c.of.tokenizer == *tokenizer.config()
+            && c.of.ngrams == (lo, hi)
             && c.builder.by_class_shape() == shape
-            && c.builder.texts() + c.held_out.len() == rows.len()
+            && c.builder.texts() + c.of.held_out.len() == rows.len()
             && reusable(counting, bytes, seen_twice_from)
     });
     // The measured fit's first pass is the refit's start if it was made as this one's would be.
@@ -200,7 +195,7 @@ pub(super) fn count(
     };
     let (builder, marks) = match (carried, shape) {
         (Some(counted), Some((k, presence))) => {
-            let Counted { builder, held_out, held_out_y, .. } = *counted;
+            let Counted { builder, of: CountsOf { held_out, held_out_y, .. } } = *counted;
             #[cfg(test)]
             REUSED.with(|n| n.set(n.get() + 1));
             let added = Counting::ByClass { y: &held_out_y, k, presence };

@@ -535,7 +535,7 @@ impl ClassCounts {
     /// These counts made ready to be read term by term for the class sums ([`Summing`]): the
     /// rows as they are, or the lists' settled runs grouped by list (`tick` ticked now and
     /// then). Counts borrowed are left as they are, to count on (a measured fit's, for the
-    /// refit on every row): their lists are copied where they would be moved.
+    /// refit on every row).
     pub(super) fn summing<'a>(
         counts: Cow<'a, ClassCounts>,
         tick: &dyn Fn(u64) -> Result<()>,
@@ -543,23 +543,24 @@ impl ClassCounts {
         Ok(match counts {
             counts if !counts.listed() => Summing::Rows { counts, row: [0; DENSE_CLASSES] },
             Cow::Owned(counts) => Summing::Lists { lists: counts.into_lists(tick)?, listed: Vec::new() },
-            Cow::Borrowed(counts) => {
-                let lists = memory::copy(&counts.lists, WHAT)?;
-                Summing::Lists { lists: counts.grouped(lists, tick)?, listed: Vec::new() }
-            }
+            Cow::Borrowed(counts) => Summing::Lists {
+                lists: counts.grouped(Cow::Borrowed(&counts.lists), tick)?,
+                listed: Vec::new(),
+            },
         })
     }
 
     /// With many classes, the settled runs grouped by list, for the class sums
     /// ([`Lists::counts`]); `tick` is ticked now and then. More runs than a u32 counts is an
     /// error. The runs are given back once grouped.
-    fn into_lists(mut self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
+    fn into_lists(mut self, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists<'static>> {
         let lists = std::mem::take(&mut self.lists);
-        self.grouped(lists, tick)
+        self.grouped(Cow::Owned(lists), tick)
     }
 
-    /// [`ClassCounts::into_lists`] of these runs, with `lists` (these counts' lists).
-    fn grouped(&self, lists: Vec<[u32; 2]>, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists> {
+    /// [`ClassCounts::into_lists`] of these runs, with `lists` (these counts' lists, moved or
+    /// borrowed).
+    fn grouped<'a>(&self, lists: Cow<'a, [[u32; 2]]>, tick: &dyn Fn(u64) -> Result<()>) -> Result<Lists<'a>> {
         self.check_large()?;
         let packing = Packing::of(self.k);
         let (presence, runs) = (self.presence, &self.runs);
@@ -596,7 +597,7 @@ pub(super) enum Summing<'a> {
     /// counts of every class.
     Rows { counts: Cow<'a, ClassCounts>, row: [u32; DENSE_CLASSES] },
     /// Many classes: the lists, and a term's (class, count) of the classes it occurs in.
-    Lists { lists: Lists, listed: Vec<(u32, u32)> },
+    Lists { lists: Lists<'a>, listed: Vec<(u32, u32)> },
 }
 
 impl Summing<'_> {
@@ -631,9 +632,10 @@ impl Summing<'_> {
 }
 
 /// With many classes, each list's settled runs grouped ([`ClassCounts::into_lists`]).
-pub(super) struct Lists {
+pub(super) struct Lists<'a> {
     presence: bool,
-    lists: Vec<[u32; 2]>,
+    /// The lists (owned, or borrowed from counts left to count on).
+    lists: Cow<'a, [[u32; 2]]>,
     /// List `l`'s runs are `entries[offsets[l]..offsets[l + 1]]`.
     offsets: Vec<u32>,
     /// The class and count of each settled run, packed (a large run: its mark, class, count).
@@ -641,7 +643,7 @@ pub(super) struct Lists {
     packing: Packing,
 }
 
-impl Lists {
+impl Lists<'_> {
     /// As [`ClassCounts::value`].
     #[inline]
     fn value(&self, count: u32, df: u32) -> u32 {
