@@ -4,7 +4,7 @@
 //! no order (the counts are integers), so that is what counting every text gives, and the same
 //! model, in the time of counting a fifth of the texts (`test_size` 0.2) instead of all of them
 //! again. The measured fit's finish leaves its counts as they are
-//! ([`VocabularyBuilder::finish_by_class_keeping`]: no copy), and they are held beside the
+//! ([`VocabularyBuilder::finish_by_class_in`] keeping them: no copy), and they are held beside the
 //! measured model until the refit, so only below [`KEPT_BELOW`] bytes of text. Above it, where
 //! both fits make the first pass over the n-grams seen twice, the measured fit leaves its own
 //! ([`Marked`]), which the refit extends with a pass over the held-out texts alone, so every
@@ -38,7 +38,7 @@ pub(super) enum Left {
 /// What [`count`] says a measured fit is to leave for the refit: its counts once finished
 /// ([`ToLeave::with`]), or its first pass.
 pub(super) enum ToLeave {
-    /// The counts, finished with [`VocabularyBuilder::finish_by_class_keeping`].
+    /// The counts, finished as they are kept ([`VocabularyBuilder::finish_by_class_in`]).
     Counts(Box<CountsOf>),
     /// The first pass.
     Marks(Marked),
@@ -54,8 +54,8 @@ pub(super) struct CountsOf {
 }
 
 impl ToLeave {
-    /// Whether these are counts, to be finished with
-    /// [`VocabularyBuilder::finish_by_class_keeping`] and given to [`ToLeave::with`].
+    /// Whether these are counts, to be finished as they are kept
+    /// ([`VocabularyBuilder::finish_by_class_in`]) and given to [`ToLeave::with`].
     pub(super) fn counts(&self) -> bool {
         matches!(self, ToLeave::Counts(_))
     }

@@ -456,21 +456,14 @@ impl TextModel {
             // is the error, whatever its fit gave).
             let order =
                 if served || algorithm == Algorithm::Bernoulli { TermOrder::Sorted } else { TermOrder::Any };
-            let fit = |sums| Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors));
             // Counts left for the refit are finished as they are, to count on (no copy).
-            let (vocab, nb, left) = match to_leave {
-                Some(leave) if leave.counts() => {
-                    let mut builder = builder;
-                    let (vocab, nb) =
-                        builder.finish_by_class_keeping(min_df, max_features, order, control, fit)?;
-                    (vocab, nb, leave.with(Some(builder)))
-                }
-                leave => {
-                    let (vocab, nb) =
-                        builder.finish_by_class_in(min_df, max_features, order, control, fit)?;
-                    (vocab, nb, leave.and_then(|leave| leave.with(None)))
-                }
-            };
+            let keep = to_leave.as_ref().is_some_and(counts::ToLeave::counts);
+            let mut builder = builder;
+            let (vocab, nb) =
+                builder.finish_by_class_in(keep, min_df, max_features, order, control, |sums| {
+                    Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors))
+                })?;
+            let left = to_leave.and_then(|leave| leave.with(keep.then_some(builder)));
             if vocab.is_empty() {
                 return Err(no_terms());
             }

@@ -916,7 +916,7 @@ mod tests {
                 // texts' share, as a fit leaves them.
                 let given_back = class_sums(measured.try_clone().unwrap(), 2);
                 let (v, sums) =
-                    measured.finish_by_class_keeping(2, None, TermOrder::Sorted, &control, Ok).unwrap();
+                    measured.finish_by_class_in(true, 2, None, TermOrder::Sorted, &control, Ok).unwrap();
                 let kept_model = ((0..v.len() as u32).map(|i| v.term(i).to_string()).collect(), sums);
                 assert!(kept_model == given_back, "{case}");
                 measured.reserve_ahead(1.0 + 1.0 / 3.0);

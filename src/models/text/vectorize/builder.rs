@@ -1307,7 +1307,8 @@ impl VocabularyBuilder {
         control: &Control<'_>,
         then: impl FnOnce(TermClassSums) -> Result<R> + Send,
     ) -> Result<(Vocabulary, R)> {
-        self.finish_by_class_in(min_df, max_features, TermOrder::Sorted, control, then)
+        let mut builder = self;
+        builder.finish_by_class_in(false, min_df, max_features, TermOrder::Sorted, control, then)
     }
 
     /// [`VocabularyBuilder::finish_by_class`], with `then` (a Naive Bayes fit) applied to the
@@ -1315,40 +1316,14 @@ impl VocabularyBuilder {
     /// sums and `then` run on a helper thread while this one spells out the vocabulary and
     /// builds its lookup table (the same results: the two read the kept terms in their order and
     /// write nothing they share).
+    ///
+    /// Unless `keep`, the counts are given back as they are read, and the builder is left with
+    /// none: drop it. With `keep`, they are left as they were, to count more texts on (a
+    /// measured fit's, for the refit on every row: no copy of them is made): the records, the
+    /// class counts and the terms' text are read, not given back, and what the finish writes in
+    /// them is put back, so that counting on gives what counting every text gives. On an error
+    /// the builder may be left part finished: drop it.
     pub fn finish_by_class_in<R: Send>(
-        mut self,
-        min_df: usize,
-        max_features: Option<usize>,
-        order: TermOrder,
-        control: &Control<'_>,
-        then: impl FnOnce(TermClassSums) -> Result<R> + Send,
-    ) -> Result<(Vocabulary, R)> {
-        self.finish_classes(false, min_df, max_features, order, control, then)
-    }
-
-    /// [`VocabularyBuilder::finish_by_class_in`] that leaves the counts as they are, to count
-    /// more texts on (a measured fit's, for the refit on every row: no copy of them is made).
-    /// The records, the class counts and the terms' text are read, not given back, and what
-    /// the finish wrote in them is put back, so that counting on gives what counting every
-    /// text gives. On an error the builder may be left part finished: drop it.
-    pub fn finish_by_class_keeping<R: Send>(
-        &mut self,
-        min_df: usize,
-        max_features: Option<usize>,
-        order: TermOrder,
-        control: &Control<'_>,
-        then: impl FnOnce(TermClassSums) -> Result<R> + Send,
-    ) -> Result<(Vocabulary, R)> {
-        let words = self.text.len();
-        let finished = self.finish_classes(true, min_df, max_features, order, control, then)?;
-        // (The kept pairs were spelled after the words' bytes, which the records point into.)
-        self.text.truncate(words);
-        Ok(finished)
-    }
-
-    /// [`VocabularyBuilder::finish_by_class_in`], the counts given back as they are read, or
-    /// kept (`keep`: see [`VocabularyBuilder::finish_by_class_keeping`]).
-    fn finish_classes<R: Send>(
         &mut self,
         keep: bool,
         min_df: usize,
@@ -1357,6 +1332,9 @@ impl VocabularyBuilder {
         control: &Control<'_>,
         then: impl FnOnce(TermClassSums) -> Result<R> + Send,
     ) -> Result<(Vocabulary, R)> {
+        // (The kept pairs are spelled after the words' bytes, which the records point into:
+        // kept, the text is cut back to those once the finish is done.)
+        let words = self.text.len();
         if self.by_class.is_none() {
             return Err(crate::Error::Internal("the class counts of a builder of rows".into()));
         }
@@ -1408,7 +1386,11 @@ impl VocabularyBuilder {
         )?;
         drop(entries);
         let vocab = vocab?.vocabulary();
-        Ok((if order == TermOrder::Any { vocab.unsorted() } else { vocab }, fitted?))
+        let finished = (if order == TermOrder::Any { vocab.unsorted() } else { vocab }, fitted?);
+        if keep {
+            self.text.truncate(words);
+        }
+        Ok(finished)
     }
 
     /// The kept terms of [`VocabularyBuilder::finish`] in vocabulary order, with the map from
