@@ -436,7 +436,7 @@ impl TextModel {
         let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };
-        let (builder, to_leave) =
+        let (mut builder, to_leave) =
             counts::count(&tokenizer, text, rows, counting, &mut settings, seen_twice_from, reuse, control)?;
         let (distinct, estimated) = (builder.distinct_terms(), builder.distinct_estimated());
         let (min_df, max_features) = (settings.min_df as usize, settings.max_features.map(|m| m as usize));
@@ -458,7 +458,6 @@ impl TextModel {
                 if served || algorithm == Algorithm::Bernoulli { TermOrder::Sorted } else { TermOrder::Any };
             // Counts left for the refit are finished as they are, to count on (no copy).
             let keep = to_leave.as_ref().is_some_and(counts::ToLeave::counts);
-            let mut builder = builder;
             let (vocab, nb) =
                 builder.finish_by_class_in(keep, min_df, max_features, order, control, |sums| {
                     Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors))

@@ -873,8 +873,8 @@ mod tests {
 
     /// The refit's counting: a measured fit's counts (appended from two threads, which drops
     /// their tables), finished as they are kept (the same model as a finish that gives them
-    /// back), given room to grow, with the held-out texts counted on in them (an empty text
-    /// first, the classes coming round again), are the counts of every text, at few classes
+    /// back), with the held-out texts counted on in them (an empty text first, the classes
+    /// coming round again), are the counts of every text, at few classes
     /// (rows of counts) and many (lists of runs), of occurrences and of texts, of word pairs and
     /// of longer n-grams (whose finish writes in the pairs' records). Counts of another shape, or
     /// of the n-grams seen twice, are refused.
@@ -912,14 +912,12 @@ mod tests {
                     count_terms(&t, &col, &train, ngrams, by(&y_train), None, After::MoreTexts, &control)
                         .unwrap();
                 // The measured fit's finish leaves its counts as they were (its model the one a
-                // finish that gives them back makes), then they get room for the held-out
-                // texts' share, as a fit leaves them.
+                // finish that gives them back makes), and the refit counts on in them.
                 let given_back = class_sums(measured.try_clone().unwrap(), 2);
                 let (v, sums) =
                     measured.finish_by_class_in(true, 2, None, TermOrder::Sorted, &control, Ok).unwrap();
                 let kept_model = ((0..v.len() as u32).map(|i| v.term(i).to_string()).collect(), sums);
                 assert!(kept_model == given_back, "{case}");
-                measured.reserve_ahead(1.0 + 1.0 / 3.0);
                 let on =
                     count_onto(measured, &t, &col, &held, ngrams, by(&y_held), After::MoreTexts, &control)
                         .unwrap();

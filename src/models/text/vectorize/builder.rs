@@ -1301,14 +1301,13 @@ impl VocabularyBuilder {
 
     /// [`VocabularyBuilder::finish_by_class_in`] with the terms sorted.
     pub fn finish_by_class_then<R: Send>(
-        self,
+        mut self,
         min_df: usize,
         max_features: Option<usize>,
         control: &Control<'_>,
         then: impl FnOnce(TermClassSums) -> Result<R> + Send,
     ) -> Result<(Vocabulary, R)> {
-        let mut builder = self;
-        builder.finish_by_class_in(false, min_df, max_features, TermOrder::Sorted, control, then)
+        self.finish_by_class_in(false, min_df, max_features, TermOrder::Sorted, control, then)
     }
 
     /// [`VocabularyBuilder::finish_by_class`], with `then` (a Naive Bayes fit) applied to the
@@ -1538,36 +1537,32 @@ impl VocabularyBuilder {
         let (terms, text) = (&self.terms, &self.text);
         let mut pairs = std::mem::take(&mut self.pairs);
         // With longer n-grams, a kept pair's record gets its bounds in the spelled string (a
-        // longer one reads them): kept, the bounds it had are put back after.
-        let mut undo = Vec::new();
+        // longer one reads them): kept, the bounds it had are noted, and put back after.
+        let mut noted = Vec::new();
         let spelled = if !self.longer && n >= SPELL_BESIDE_FROM && Control::second_cpu() {
             let mid = even_split(&pairs, min_df, entries.len());
             let (first, second) = pairs.split_at_mut(mid);
             let (a, b) = control.both(
                 "the thread spelling out word pairs",
                 true,
-                |tick| spell_kept(terms, text, (first, false), words, min_df, entries, None, tick),
+                |tick| spell_kept(terms, text, first, words, min_df, entries, Bounds::Unread, tick),
                 |tick| {
-                    spell_kept(
-                        terms,
-                        text,
-                        (second, false),
-                        words + mid as u32,
-                        min_df,
-                        Vec::new(),
-                        None,
-                        tick,
-                    )
+                    let first_id = words + mid as u32;
+                    spell_kept(terms, text, second, first_id, min_df, Vec::new(), Bounds::Unread, tick)
                 },
             )?;
             vec![a?, b?]
         } else {
-            let undo = keep.then_some(&mut undo);
+            let bounds = match (self.longer, keep) {
+                (false, _) => Bounds::Unread,
+                (true, false) => Bounds::Written,
+                (true, true) => Bounds::Noted(&mut noted),
+            };
             let tick = &|work| control.tick(work);
-            vec![spell_kept(terms, text, (&mut pairs, self.longer), words, min_df, entries, undo, tick)?]
+            vec![spell_kept(terms, text, &mut pairs, words, min_df, entries, bounds, tick)?]
         };
         if keep {
-            for (i, [start, end]) in undo {
+            for (i, [start, end]) in noted {
                 (pairs[i].start, pairs[i].end) = (start, end);
             }
             self.pairs = pairs;
@@ -1654,22 +1649,31 @@ fn prefix_of(bytes: &[u8]) -> u64 {
     }
 }
 
+/// What [`spell_kept`] does with a kept pair's record, where a longer n-gram reads the spelled
+/// bounds of its first part.
+enum Bounds<'a> {
+    /// Nothing: every pair is of two words (no pair's first part is a pair).
+    Unread,
+    /// Its bounds in the new string are written in it (the records are given back after).
+    Written,
+    /// Written, and the bounds it had noted here, to be put back (the records are kept).
+    Noted(&'a mut Vec<(usize, [u32; 2])>),
+}
+
 /// Spells out the pairs of `pairs` found in at least `min_df` texts (provisional ids from
 /// `first_id`) into a new string, and makes their entries, whose bounds are in that string.
-/// A pair's first part is a word (of `words`, spelled in `text`) or, with longer n-grams
-/// (`longer`), a pair of a lower id of this same slice, spelled before it (the records of the
-/// pairs spelled then get their bounds in the new string, the bounds they had noted in `undo`
-/// where it is given), and kept (it occurs in every text the pair occurs in); its last part is
-/// a word.
+/// A pair's first part is a word (of `words`, spelled in `text`) or, with longer n-grams (whose
+/// `bounds` are written), a pair of a lower id of this same slice, spelled before it, and kept
+/// (it occurs in every text the pair occurs in); its last part is a word.
 #[allow(clippy::too_many_arguments)]
 fn spell_kept(
     words: &[TermStats],
     text: &str,
-    (pairs, longer): (&mut [TermStats], bool),
+    pairs: &mut [TermStats],
     first_id: u32,
     min_df: usize,
     mut entries: Vec<Entry>,
-    mut undo: Option<&mut Vec<(usize, [u32; 2])>>,
+    mut bounds: Bounds<'_>,
     tick: &dyn Fn(u64) -> Result<()>,
 ) -> Result<Spelled> {
     let (mut out, from) = (String::new(), entries.len());
@@ -1695,7 +1699,7 @@ fn spell_kept(
         } else {
             let j = ((p.start & !PAIR) as usize).checked_sub(pair_base).filter(|&j| j < i);
             let j = j
-                .filter(|&j| longer && pairs[j].kept(min_df))
+                .filter(|&j| !matches!(bounds, Bounds::Unread) && pairs[j].kept(min_df))
                 .ok_or_else(|| crate::Error::Internal("a pair's first part not spelled here".into()))?;
             (pairs[j], true)
         };
@@ -1715,12 +1719,14 @@ fn spell_kept(
         out.push(' ');
         out.push_str(last);
         let (start, end) = (start as u32, out.len() as u32);
-        if longer {
-            if let Some(undo) = undo.as_deref_mut() {
-                memory::reserve(undo, 1, WHAT)?;
-                undo.push((i, [p.start, p.end]));
+        match &mut bounds {
+            Bounds::Unread => {}
+            Bounds::Written => (pairs[i].start, pairs[i].end) = (start, end),
+            Bounds::Noted(noted) => {
+                memory::reserve(noted, 1, WHAT)?;
+                noted.push((i, [p.start, p.end]));
+                (pairs[i].start, pairs[i].end) = (start, end);
             }
-            (pairs[i].start, pairs[i].end) = (start, end);
         }
         let spelled = TermStats { start, end, ..p };
         entries.push(entry(first_id + i as u32, &spelled, prefix_of(&out.as_bytes()[start as usize..])));
