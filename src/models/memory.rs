@@ -260,6 +260,14 @@ pub fn reserve_scaled_huge<T>(v: &mut Vec<T>, scale: f64) {
 /// Bytes from which [`huge_pages`] asks for them.
 const HUGE_FROM: usize = 4 << 20;
 
+/// Bytes from which an allocation is a memory map of its own in glibc's `malloc`, whatever its
+/// threshold (which moves up to the size of the largest map freed, and cannot be set above
+/// this: `DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit).
+const OWN_MAP_FROM: usize = 32 << 20;
+
+/// glibc's header before an allocation's bytes (two `size_t`).
+const CHUNK_HEADER: usize = 16;
+
 /// The size of a huge page on x86-64 and arm64 (4 KiB base pages).
 const HUGE: usize = 2 << 20;
 
@@ -269,29 +277,77 @@ const HUGE: usize = 2 << 20;
 /// and a TLB miss (costly under a hypervisor's nested paging) becomes rare. Call it before the
 /// room is first written, on a table that is then written whole: the kernel may make a whole
 /// huge page resident as soon as one byte of it is touched, so room left unused would count.
-/// A hint: only whole huge pages inside the allocation are advised, nothing is
-/// moved or read, and a refusal is ignored. Below 4 MiB, or off Linux (or under Miri, which
-/// cannot make the call), nothing is done.
+///
+/// A memory map that glibc's `malloc` made for `v` alone ([`own_map`], from 32 MiB) is advised
+/// whole: advising only the huge pages inside it split it in three, and `realloc` cannot grow a
+/// map of several parts in place (`mremap`), so it copied the table to a new map instead, the
+/// old and new both resident while it did (the star ratings' 1-3-gram training, its records
+/// grown past 32 MiB: a peak of 307 MB became 383). A smaller table, inside the allocator's heap,
+/// gets the whole huge pages inside it. A hint: nothing is moved or read, and a refusal is
+/// ignored. Below 4 MiB, or off Linux (or under Miri, which cannot make the call), nothing is
+/// done.
 pub fn huge_pages<T>(v: &Vec<T>) {
     #[cfg(all(target_os = "linux", not(miri)))]
-    if let Some((first, end)) = huge_range(v.as_ptr() as usize, v.capacity().saturating_mul(size_of::<T>())) {
-        // SAFETY: `first..end` lies inside the allocation of `v` (its capacity), which stays
-        // allocated for the call; MADV_HUGEPAGE changes how pages are backed, never their
-        // contents, and an error leaves the memory as it was.
-        unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+    {
+        let (at, bytes) = (v.as_ptr() as usize, v.capacity().saturating_mul(size_of::<T>()));
+        let whole = if cfg!(target_env = "gnu") { own_map(at, bytes) } else { None };
+        if let Some((start, len)) = whole.or_else(|| huge_range(at, bytes)) {
+            // SAFETY: `start..start + len` is the memory map of `v`'s allocation (`own_map`:
+            // with another allocator, a guess at most a header and a page wider) or lies inside
+            // the allocation (`huge_range`), which stays allocated for the call; MADV_HUGEPAGE
+            // changes how pages are backed, never their contents, in any range, and an error
+            // leaves the memory as it was.
+            unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+        }
     }
     #[cfg(any(not(target_os = "linux"), miri))]
     let _ = v;
 }
 
+/// The memory map glibc's `malloc` made for an allocation of `bytes` bytes at `at` alone, as
+/// (start, length): an allocation of [`OWN_MAP_FROM`] bytes or more is always one, its header
+/// at the start of a page, [`CHUNK_HEADER`] bytes before the values, and its length the request
+/// and the header rounded as glibc rounds them (to 16 bytes, then to pages). None when smaller,
+/// or when the bytes do not sit where glibc puts them (another allocator's large allocations
+/// start on a page).
+fn own_map(at: usize, bytes: usize) -> Option<(usize, usize)> {
+    if bytes < OWN_MAP_FROM {
+        return None;
+    }
+    let page = page_size();
+    let start = at.checked_sub(CHUNK_HEADER)?;
+    if start % page != 0 {
+        return None;
+    }
+    // glibc's `request2size`, then the map's size in `sysmalloc_mmap` and `mremap_chunk`.
+    let chunk = bytes.checked_add(8 + 15)? & !15;
+    let len = chunk.checked_add(8)?.checked_next_multiple_of(page)?;
+    start.checked_add(len)?;
+    Some((start, len))
+}
+
+/// The size of a page (4 KiB where the system does not say).
+fn page_size() -> usize {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        // SAFETY: sysconf reads a system value and has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if n > 0 {
+            return n as usize;
+        }
+    }
+    4096
+}
+
 /// The whole huge pages inside `bytes` bytes from address `start` (from its first huge-page
-/// boundary to its last), when there are `HUGE_FROM` bytes or more and at least one such page.
+/// boundary to its last), as (start, length), when there are `HUGE_FROM` bytes or more and at
+/// least one such page.
 fn huge_range(start: usize, bytes: usize) -> Option<(usize, usize)> {
     if bytes < HUGE_FROM {
         return None;
     }
     let (first, end) = (start.checked_next_multiple_of(HUGE)?, start.checked_add(bytes)? / HUGE * HUGE);
-    (end > first).then_some((first, end))
+    (end > first).then_some((first, end - first))
 }
 
 #[cfg(test)]
@@ -304,12 +360,12 @@ mod tests {
         // Small: nothing.
         assert_eq!(huge_range(0, HUGE_FROM - 1), None);
         // Aligned: all of it.
-        assert_eq!(huge_range(HUGE, 2 * HUGE), Some((HUGE, 3 * HUGE)));
+        assert_eq!(huge_range(HUGE, 2 * HUGE), Some((HUGE, 2 * HUGE)));
         // Unaligned at both ends: the whole pages between.
-        assert_eq!(huge_range(HUGE + 16, 3 * HUGE), Some((2 * HUGE, 4 * HUGE)));
+        assert_eq!(huge_range(HUGE + 16, 3 * HUGE), Some((2 * HUGE, 2 * HUGE)));
         // Large enough, but no whole page inside.
-        assert_eq!(huge_range(HUGE + 16, HUGE_FROM).map(|(a, b)| b - a), Some(HUGE));
-        assert_eq!(huge_range(HUGE - 8, HUGE_FROM + 16), Some((HUGE, HUGE + HUGE_FROM)));
+        assert_eq!(huge_range(HUGE + 16, HUGE_FROM).map(|(_, len)| len), Some(HUGE));
+        assert_eq!(huge_range(HUGE - 8, HUGE_FROM + 16), Some((HUGE, HUGE_FROM)));
         // Near the top of the address space: no overflow.
         assert_eq!(huge_range(usize::MAX - HUGE_FROM + 10, HUGE_FROM), None);
         assert_eq!(huge_range(usize::MAX - 10, HUGE_FROM), None);
@@ -321,6 +377,80 @@ mod tests {
         // A size the system refuses is an error naming the table, not an abort.
         let e = try_table(usize::MAX / 16, 0u64, "the test table").unwrap_err().to_string();
         assert!(e.contains("the test table"), "{e}");
+    }
+
+    /// A map glibc made for an allocation alone is found from where its bytes sit and how many
+    /// they are, as glibc rounds them.
+    #[test]
+    fn own_maps_as_glibc_makes_them() {
+        let page = page_size();
+        // Smaller (inside the allocator's heap), or not where glibc puts a map's bytes: none.
+        assert_eq!(own_map(page + CHUNK_HEADER, OWN_MAP_FROM - 1), None);
+        assert_eq!(own_map(page + 64, OWN_MAP_FROM), None);
+        assert_eq!(own_map(8, OWN_MAP_FROM), None);
+        // The header's page to the end of the rounded request (the chunk takes the request and
+        // 8 bytes, in 16s, and its map that and 8 more, in pages).
+        assert_eq!(own_map(page + CHUNK_HEADER, OWN_MAP_FROM), Some((page, OWN_MAP_FROM + page)));
+        assert_eq!(own_map(page + CHUNK_HEADER, OWN_MAP_FROM + page - 24), Some((page, OWN_MAP_FROM + page)));
+        assert_eq!(
+            own_map(page + CHUNK_HEADER, OWN_MAP_FROM + page - 23),
+            Some((page, OWN_MAP_FROM + 2 * page))
+        );
+        // Near the top of the address space: no overflow.
+        assert_eq!(own_map(usize::MAX - page + 1 + CHUNK_HEADER, OWN_MAP_FROM), None);
+        assert_eq!(own_map(page + CHUNK_HEADER, usize::MAX - 8), None);
+    }
+
+    /// A table in a map of its own is advised whole, so that the map stays one and grows in
+    /// place (`mremap`): advising the huge pages inside it split it in three, and glibc then
+    /// copied it to grow it (old and new room resident at once).
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+    #[test]
+    fn a_map_of_its_own_is_advised_whole_and_grows_as_one() {
+        if std::fs::metadata("/sys/kernel/mm/transparent_hugepage/enabled").is_err() {
+            eprintln!("skipped: this kernel has no transparent huge pages");
+            return;
+        }
+        // The mapping of /proc/self/smaps that holds `at`: its start, its end and whether it is
+        // advised.
+        let mapping = |at: usize| -> Option<(usize, usize, bool)> {
+            let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+            let mut holds = None;
+            for line in smaps.lines() {
+                let range = line.split_once(' ').and_then(|(r, _)| r.split_once('-'));
+                if let Some((a, b)) = range
+                    && let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    // A mapping's first line.
+                    holds = (a <= at && at < b).then_some((a, b));
+                } else if let (Some((a, b)), Some(flags)) = (holds, line.strip_prefix("VmFlags:")) {
+                    return Some((a, b, flags.split_whitespace().any(|f| f == "hg")));
+                }
+            }
+            None
+        };
+        // glibc's rounding, at the edges of a page: the mapping found is the map computed.
+        let page = page_size();
+        for extra in [0, 1, page - 24, page - 23] {
+            let v: Vec<u8> = with_capacity(OWN_MAP_FROM + extra, "the test table").unwrap();
+            huge_pages(&v);
+            let (start, len) = own_map(v.as_ptr() as usize, v.capacity()).expect("a map of its own");
+            assert_eq!(mapping(v.as_ptr() as usize), Some((start, start + len, true)), "{extra}");
+        }
+        // Grown past 32 MiB as the counting's records grow: one advised mapping, then grown by
+        // `realloc` with its values, still one, of the new size.
+        let mut own: Vec<u64> = Vec::new();
+        for i in 0..(OWN_MAP_FROM / 8) as u64 {
+            reserve_huge(&mut own, 1, "the test rows").unwrap();
+            own.push(i);
+        }
+        let (start, len) = own_map(own.as_ptr() as usize, own.capacity() * 8).expect("a map of its own");
+        assert_eq!(mapping(own.as_ptr() as usize), Some((start, start + len, true)));
+        let more = own.capacity();
+        reserve_huge(&mut own, more, "the test rows").unwrap();
+        let (start, len) = own_map(own.as_ptr() as usize, own.capacity() * 8).expect("a map of its own");
+        assert_eq!(mapping(own.as_ptr() as usize), Some((start, start + len, true)));
+        assert!(own.iter().enumerate().all(|(i, &x)| x == i as u64));
     }
 
     /// Growing and copying tables read at random: the same values as `reserve` and `copy`,
