@@ -278,7 +278,7 @@ const HUGE: usize = 2 << 20;
 /// room is first written, on a table that is then written whole: the kernel may make a whole
 /// huge page resident as soon as one byte of it is touched, so room left unused would count.
 ///
-/// A memory map that glibc's `malloc` made for `v` alone ([`own_map`], from 32 MiB) is advised
+/// A memory map that glibc's `malloc` made for `v` alone (`own_map`, from 32 MiB) is advised
 /// whole: advising only the huge pages inside it split it in three, and `realloc` cannot grow a
 /// map of several parts in place (`mremap`), so it copied the table to a new map instead, the
 /// old and new both resident while it did (the star ratings' 1-3-gram training, its records
