@@ -262,7 +262,7 @@ const HUGE_FROM: usize = 4 << 20;
 
 /// Bytes from which an allocation is a memory map of its own in glibc's `malloc`, whatever its
 /// threshold (which moves up to the size of the largest map freed, and cannot be set above
-/// this: `DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit).
+/// this: `DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit), unless maps are turned off (`M_MMAP_MAX` 0).
 const OWN_MAP_FROM: usize = 32 << 20;
 
 /// glibc's header before an allocation's bytes (two `size_t`).
@@ -283,7 +283,8 @@ const HUGE: usize = 2 << 20;
 /// map of several parts in place (`mremap`), so it copied the table to a new map instead, the
 /// old and new both resident while it did (the star ratings' 1-3-gram training, its records
 /// grown past 32 MiB: a peak of 307 MB became 383). A smaller table, inside the allocator's heap,
-/// gets the whole huge pages inside it. A hint: nothing is moved or read, and a refusal is
+/// gets the whole huge pages inside it, and the advice outlives it: what the heap holds there
+/// next is backed by huge pages too (not seen at the peaks measured). A hint: nothing is moved or read, and a refusal is
 /// ignored. Below 4 MiB, or off Linux (or under Miri, which cannot make the call), nothing is
 /// done.
 pub fn huge_pages<T>(v: &Vec<T>) {
@@ -309,7 +310,9 @@ pub fn huge_pages<T>(v: &Vec<T>) {
 /// at the start of a page, [`CHUNK_HEADER`] bytes before the values, and its length the request
 /// and the header rounded as glibc rounds them (to 16 bytes, then to pages). None when smaller,
 /// or when the bytes do not sit where glibc puts them (another allocator's large allocations
-/// start on a page).
+/// start on a page). Where the host turned glibc's maps off (`M_MMAP_MAX` 0), a large table lies
+/// in the heap, and one whose header happens to start a page is taken for a map: the advice then
+/// covers it and at most a page past it, and outlives it as [`huge_pages`] says of the heap's.
 fn own_map(at: usize, bytes: usize) -> Option<(usize, usize)> {
     if bytes < OWN_MAP_FROM {
         return None;
