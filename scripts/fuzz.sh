@@ -28,8 +28,8 @@
 # a few percent faster to run), no debug info, the bundled SQLite (C, not instrumented)
 # compiled at -O1 (fuzz/Cargo.toml).
 #
-# One fuzzing process at a time: `short` runs each target in one process, which stops at its
-# first crash; `long` uses -fork=1 (a child process fuzzes, the parent restarts it after a
+# $FUZZ_JOBS targets at a time (default: the CPUs), each in its own process: `short` runs each
+# target in one process, which stops at its first crash; `long` uses -fork=1 (a child process fuzzes, the parent restarts it after a
 # crash, so one run counts every crash instead of stopping at the first). Builds go to
 # $SQLML_FUZZ_DIR/target and new inputs to $SQLML_FUZZ_DIR/corpus/<target> (default
 # ~/.cache/sqlml-fuzz, kept between runs: the build is incremental and each run starts from
@@ -142,12 +142,28 @@ fuzz() {
   local secs=$1 mode=$2; shift 2
   local targets=("$@")
   [ ${#targets[@]} -eq 0 ] && targets=("${TARGETS[@]}")
+  local jobs=${FUZZ_JOBS:-$(nproc)}
+  [ "$jobs" -ge 1 ] 2>/dev/null || { echo "fuzz.sh: FUZZ_JOBS must be a number, 1 or more" >&2; exit 2; }
   build
   summary=$(mktemp)
   failed=0
   echo "== fuzzing ${#targets[@]} target(s), ${secs} s each"
   printf '%-15s %12s %8s %9s %5s %8s %6s\n' target runs crashes timeouts ooms time cov
-  for t in "${targets[@]}"; do run "$t" "$secs" "$mode"; done
+  # FUZZ_JOBS targets at a time (default: the CPUs; each fuzzing process uses one core), each
+  # in a subshell whose exit status says whether it failed; their lines are printed in order.
+  local pids=() outs=() i k
+  for i in "${!targets[@]}"; do
+    outs+=("$(mktemp)")
+    ( failed=0; run "${targets[$i]}" "$secs" "$mode"; exit "$failed" ) >"${outs[-1]}" 2>&1 &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ] || [ "$i" -eq $(( ${#targets[@]} - 1 )) ]; then
+      for k in "${!pids[@]}"; do
+        wait "${pids[$k]}" || failed=1
+        cat "${outs[$k]}"; rm -f "${outs[$k]}"
+      done
+      pids=(); outs=()
+    fi
+  done
   echo "total: $(( $(date +%s) - started )) s including the build"
   rm -f "$summary"
   if [ "$failed" -ne 0 ]; then

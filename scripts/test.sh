@@ -27,10 +27,10 @@ fi
 echo "== fuzzing: every SQL function with random arguments (fixed seed, 20,000 calls), then each libFuzzer target briefly"
 "$PY" tests/fuzz/sql_fuzz.py --calls 20000 --seed 1 --out target/sql_fuzz/ci
 # Each libFuzzer target for 15 s (FUZZ_SECONDS), built with stable cargo (scripts/fuzz.sh): a
-# first build takes ~3.5 min on the 2-core machine (~8 when shared), the runs ~2.2 min; a kept
-# build (~/.cache/sqlml-fuzz) recompiles only what changed. cargo test also runs every target on
-# its committed corpus and 3,000 seeded mutations of it
-# (fuzzing::tests::every_target_on_its_corpus_and_mutations), uninstrumented.
+# first build takes ~2–3.5 min on the 2-core machine (~8 when shared), the runs ~1.1 min (two
+# targets at a time, FUZZ_JOBS); a kept build (~/.cache/sqlml-fuzz) recompiles only what
+# changed. cargo test also runs every target on its committed corpus and 3,000 seeded mutations
+# of it (fuzzing::tests::every_target_on_its_corpus_and_mutations), uninstrumented.
 if [ "${SQLML_FUZZ_SHORT:-1}" = 0 ]; then
   echo "libFuzzer short run skipped: SQLML_FUZZ_SHORT=0 (run it with scripts/fuzz.sh short)"
 else
