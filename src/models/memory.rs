@@ -257,18 +257,25 @@ pub fn reserve_scaled_huge<T>(v: &mut Vec<T>, scale: f64) {
     huge_pages(v);
 }
 
+// The constants and functions below serve `huge_pages` on Linux (and the tests everywhere):
+// elsewhere, or under Miri, they are unused, not an error.
+
 /// Bytes from which [`huge_pages`] asks for them.
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 const HUGE_FROM: usize = 4 << 20;
 
 /// Bytes from which an allocation is a memory map of its own in glibc's `malloc`, whatever its
 /// threshold (which moves up to the size of the largest map freed, and cannot be set above
 /// this: `DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit), unless maps are turned off (`M_MMAP_MAX` 0).
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 const OWN_MAP_FROM: usize = 32 << 20;
 
 /// glibc's header before an allocation's bytes (two `size_t`).
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 const CHUNK_HEADER: usize = 16;
 
 /// The size of a huge page on x86-64 and arm64 (4 KiB base pages).
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 const HUGE: usize = 2 << 20;
 
 /// Asks the kernel to back `v`'s room with huge pages, where transparent huge pages are left to
@@ -284,9 +291,9 @@ const HUGE: usize = 2 << 20;
 /// old and new both resident while it did (the star ratings' 1-3-gram training, its records
 /// grown past 32 MiB: a peak of 307 MB became 383). A smaller table, inside the allocator's heap,
 /// gets the whole huge pages inside it, and the advice outlives it: what the heap holds there
-/// next is backed by huge pages too (not seen at the peaks measured). A hint: nothing is moved or read, and a refusal is
-/// ignored. Below 4 MiB, or off Linux (or under Miri, which cannot make the call), nothing is
-/// done.
+/// next is backed by huge pages too (not seen at the peaks measured). A hint: nothing is moved
+/// or read, and a refusal is ignored. Below 4 MiB, or off Linux (or under Miri, which cannot
+/// make the call), nothing is done.
 pub fn huge_pages<T>(v: &Vec<T>) {
     #[cfg(all(target_os = "linux", not(miri)))]
     {
@@ -313,6 +320,7 @@ pub fn huge_pages<T>(v: &Vec<T>) {
 /// start on a page). Where the host turned glibc's maps off (`M_MMAP_MAX` 0), a large table lies
 /// in the heap, and one whose header happens to start a page is taken for a map: the advice then
 /// covers it and at most a page past it, and outlives it as [`huge_pages`] says of the heap's.
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 fn own_map(at: usize, bytes: usize) -> Option<(usize, usize)> {
     if bytes < OWN_MAP_FROM {
         return None;
@@ -330,6 +338,7 @@ fn own_map(at: usize, bytes: usize) -> Option<(usize, usize)> {
 }
 
 /// The size of a page (4 KiB where the system does not say).
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 fn page_size() -> usize {
     #[cfg(all(target_os = "linux", not(miri)))]
     {
@@ -345,6 +354,7 @@ fn page_size() -> usize {
 /// The whole huge pages inside `bytes` bytes from address `start` (from its first huge-page
 /// boundary to its last), as (start, length), when there are `HUGE_FROM` bytes or more and at
 /// least one such page.
+#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
 fn huge_range(start: usize, bytes: usize) -> Option<(usize, usize)> {
     if bytes < HUGE_FROM {
         return None;
