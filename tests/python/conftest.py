@@ -25,6 +25,17 @@ def db():
     conn.close()
 
 
+def insert_many(db, sql, rows):
+    """`executemany` in one transaction: on a file, an autocommit connection would commit (and
+    sync) each row (5,000 rows took 6 s)."""
+    own = not db.in_transaction
+    if own:
+        db.execute("BEGIN")
+    db.executemany(sql, rows)
+    if own:
+        db.execute("COMMIT")
+
+
 def make_messages(db, n=150):
     """spam/ham messages with distinctive made-up words."""
     db.execute("CREATE TABLE messages(id INTEGER PRIMARY KEY, body TEXT, label TEXT)")
@@ -35,4 +46,4 @@ def make_messages(db, n=150):
         words = spam if i % 3 == 0 else ham
         body = " ".join(words[(i * 7 + k * 3) % len(words)] for k in range(5))
         rows.append((body, "spam" if i % 3 == 0 else "ham"))
-    db.executemany("INSERT INTO messages(body, label) VALUES (?, ?)", rows)
+    insert_many(db, "INSERT INTO messages(body, label) VALUES (?, ?)", rows)

@@ -14,7 +14,7 @@ import sqlite3
 
 import pytest
 
-from conftest import EXT, connect, make_messages
+from conftest import EXT, connect, insert_many, make_messages
 
 WRITER = textwrap.dedent("""
     import sqlite3, sys, json
@@ -58,8 +58,8 @@ def test_interrupt_stops_a_long_training_and_changes_nothing(tmp_path):
     db = connect(str(tmp_path / "i.db"))
     db.execute("SELECT ml_unlock('pw')")
     db.execute("CREATE TABLE c(a REAL, b REAL, y TEXT)")
-    db.executemany("INSERT INTO c VALUES (?, ?, ?)",
-                   [(i % 97 / 97, i % 89 / 89, "yes" if (i % 97) + (i % 89) > 90 else "no") for i in range(5000)])
+    insert_many(db, "INSERT INTO c VALUES (?, ?, ?)",
+                [(i % 97 / 97, i % 89 / 89, "yes" if (i % 97) + (i % 89) > 90 else "no") for i in range(5000)])
     db.execute("SELECT ml_train('c', 'classifier', 'c', 'y', json_object('epochs', 3))").fetchone()
     before = db.execute("SELECT name, version, active, model FROM ml_models").fetchall()
     threading.Timer(0.5, db.interrupt).start()
@@ -81,8 +81,8 @@ def test_a_progress_handler_time_limit_stops_a_training(tmp_path, n):
     db = connect(str(tmp_path / "p.db"))
     db.execute("SELECT ml_unlock('pw')")
     db.execute("CREATE TABLE c(a REAL, b REAL, y TEXT)")
-    db.executemany("INSERT INTO c VALUES (?, ?, ?)",
-                   [(i % 97 / 97, i % 89 / 89, "yes" if (i % 97) + (i % 89) > 90 else "no") for i in range(5000)])
+    insert_many(db, "INSERT INTO c VALUES (?, ?, ?)",
+                [(i % 97 / 97, i % 89 / 89, "yes" if (i % 97) + (i % 89) > 90 else "no") for i in range(5000)])
     deadline = time.monotonic() + 0.5
     db.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, n)
     started = time.monotonic()
