@@ -151,7 +151,10 @@ fuzz() {
   printf '%-15s %12s %8s %9s %5s %8s %6s\n' target runs crashes timeouts ooms time cov
   # FUZZ_JOBS targets at a time (default: the CPUs; each fuzzing process uses one core), each
   # in a subshell whose exit status says whether it failed; their lines are printed in order.
-  local pids=() outs=() i k
+  local pids=() outs=() i k p
+  # Stopped (Ctrl-C, a kill), the script stops the running fuzzers too, which would otherwise
+  # run on for their seconds (a background job of a script ignores Ctrl-C).
+  trap 'for p in "${pids[@]}"; do pkill -TERM -P "$p"; kill "$p"; done 2>/dev/null; exit 130' INT TERM
   for i in "${!targets[@]}"; do
     outs+=("$(mktemp)")
     ( failed=0; run "${targets[$i]}" "$secs" "$mode"; exit "$failed" ) >"${outs[-1]}" 2>&1 &
