@@ -29,8 +29,9 @@
 # compiled at -O1 (fuzz/Cargo.toml).
 #
 # $FUZZ_JOBS targets at a time (default: the CPUs), each in its own process: `short` runs each
-# target in one process, which stops at its first crash; `long` uses -fork=1 (a child process fuzzes, the parent restarts it after a
-# crash, so one run counts every crash instead of stopping at the first). Builds go to
+# target in one process, which stops at its first crash; `long` uses -fork=1 (a child process
+# fuzzes, the parent restarts it after a crash, so one run counts every crash instead of
+# stopping at the first). Builds go to
 # $SQLML_FUZZ_DIR/target and new inputs to $SQLML_FUZZ_DIR/corpus/<target> (default
 # ~/.cache/sqlml-fuzz, kept between runs: the build is incremental and each run starts from
 # what earlier runs found; the committed corpus changes only through `merge`).
