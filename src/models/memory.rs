@@ -257,27 +257,6 @@ pub fn reserve_scaled_huge<T>(v: &mut Vec<T>, scale: f64) {
     huge_pages(v);
 }
 
-// The constants and functions below serve `huge_pages` on Linux (and the tests everywhere):
-// elsewhere, or under Miri, they are unused, not an error.
-
-/// Bytes from which [`huge_pages`] asks for them.
-#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
-const HUGE_FROM: usize = 4 << 20;
-
-/// Bytes from which an allocation is a memory map of its own in glibc's `malloc`, whatever its
-/// threshold (which moves up to the size of the largest map freed, and cannot be set above
-/// this: `DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit), unless maps are turned off (`M_MMAP_MAX` 0).
-#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
-const OWN_MAP_FROM: usize = 32 << 20;
-
-/// glibc's header before an allocation's bytes (two `size_t`).
-#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
-const CHUNK_HEADER: usize = 16;
-
-/// The size of a huge page on x86-64 and arm64 (4 KiB base pages).
-#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
-const HUGE: usize = 2 << 20;
-
 /// Asks the kernel to back `v`'s room with huge pages, where transparent huge pages are left to
 /// each program (`madvise` mode, the common default). A large table read at random (a training's
 /// counting tables, a model's lookup tables) then takes one TLB entry per 2 MiB instead of 512,
@@ -312,59 +291,79 @@ pub fn huge_pages<T>(v: &Vec<T>) {
     let _ = v;
 }
 
-/// The memory map glibc's `malloc` made for an allocation of `bytes` bytes at `at` alone, as
-/// (start, length): an allocation of [`OWN_MAP_FROM`] bytes or more is always one, its header
-/// at the start of a page, [`CHUNK_HEADER`] bytes before the values, and its length the request
-/// and the header rounded as glibc rounds them (to 16 bytes, then to pages). None when smaller,
-/// or when the bytes do not sit where glibc puts them (another allocator's large allocations
-/// start on a page). Where the host turned glibc's maps off (`M_MMAP_MAX` 0), a large table lies
-/// in the heap, and one whose header happens to start a page is taken for a map: the advice then
-/// covers it and at most a page past it, and outlives it as [`huge_pages`] says of the heap's.
-#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
-fn own_map(at: usize, bytes: usize) -> Option<(usize, usize)> {
-    if bytes < OWN_MAP_FROM {
-        return None;
-    }
-    let page = page_size();
-    let start = at.checked_sub(CHUNK_HEADER)?;
-    if start % page != 0 {
-        return None;
-    }
-    // glibc's `request2size`, then the map's size in `sysmalloc_mmap` and `mremap_chunk`.
-    let chunk = bytes.checked_add(8 + 15)? & !15;
-    let len = chunk.checked_add(8)?.checked_next_multiple_of(page)?;
-    start.checked_add(len)?;
-    Some((start, len))
-}
+/// Where glibc and the kernel put memory, for [`huge_pages`] on Linux (and the tests, everywhere):
+/// elsewhere, or under Miri, `huge_pages` does nothing and this module is not built.
+#[cfg(any(test, all(target_os = "linux", not(miri))))]
+mod layout {
+    /// Bytes from which [`huge_pages`](super::huge_pages) asks for them.
+    pub(super) const HUGE_FROM: usize = 4 << 20;
 
-/// The size of a page (4 KiB where the system does not say).
-#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
-fn page_size() -> usize {
-    #[cfg(all(target_os = "linux", not(miri)))]
-    {
-        // SAFETY: sysconf reads a system value and has no preconditions.
-        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        if n > 0 {
-            return n as usize;
+    /// Bytes from which an allocation is a memory map of its own in glibc's `malloc`, whatever its
+    /// threshold (which moves up to the size of the largest map freed, and cannot be set above
+    /// this: `DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit), unless maps are turned off (`M_MMAP_MAX` 0).
+    pub(super) const OWN_MAP_FROM: usize = 32 << 20;
+
+    /// glibc's header before an allocation's bytes (two `size_t`).
+    pub(super) const CHUNK_HEADER: usize = 16;
+
+    /// The size of a huge page on x86-64 and arm64 (4 KiB base pages).
+    pub(super) const HUGE: usize = 2 << 20;
+
+    /// The memory map glibc's `malloc` made for an allocation of `bytes` bytes at `at` alone, as
+    /// (start, length): an allocation of [`OWN_MAP_FROM`] bytes or more is always one, its header
+    /// at the start of a page, [`CHUNK_HEADER`] bytes before the values, and its length the request
+    /// and the header rounded as glibc rounds them (to 16 bytes, then to pages). None when smaller,
+    /// or when the bytes do not sit where glibc puts them (another allocator's large allocations
+    /// start on a page). Where the host turned glibc's maps off (`M_MMAP_MAX` 0), a large table lies
+    /// in the heap, and one whose header happens to start a page is taken for a map: the advice then
+    /// covers it and at most a page past it, and outlives it as [`huge_pages`](super::huge_pages) says of the heap's.
+    pub(super) fn own_map(at: usize, bytes: usize) -> Option<(usize, usize)> {
+        if bytes < OWN_MAP_FROM {
+            return None;
         }
+        let page = page_size();
+        let start = at.checked_sub(CHUNK_HEADER)?;
+        if start % page != 0 {
+            return None;
+        }
+        // glibc's `request2size`, then the map's size in `sysmalloc_mmap` and `mremap_chunk`.
+        let chunk = bytes.checked_add(8 + 15)? & !15;
+        let len = chunk.checked_add(8)?.checked_next_multiple_of(page)?;
+        start.checked_add(len)?;
+        Some((start, len))
     }
-    4096
+
+    /// The size of a page (4 KiB where the system does not say).
+    pub(super) fn page_size() -> usize {
+        #[cfg(all(target_os = "linux", not(miri)))]
+        {
+            // SAFETY: sysconf reads a system value and has no preconditions.
+            let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            if n > 0 {
+                return n as usize;
+            }
+        }
+        4096
+    }
+
+    /// The whole huge pages inside `bytes` bytes from address `start` (from its first huge-page
+    /// boundary to its last), as (start, length), when there are `HUGE_FROM` bytes or more and at
+    /// least one such page.
+    pub(super) fn huge_range(start: usize, bytes: usize) -> Option<(usize, usize)> {
+        if bytes < HUGE_FROM {
+            return None;
+        }
+        let (first, end) = (start.checked_next_multiple_of(HUGE)?, start.checked_add(bytes)? / HUGE * HUGE);
+        (end > first).then_some((first, end - first))
+    }
 }
 
-/// The whole huge pages inside `bytes` bytes from address `start` (from its first huge-page
-/// boundary to its last), as (start, length), when there are `HUGE_FROM` bytes or more and at
-/// least one such page.
-#[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
-fn huge_range(start: usize, bytes: usize) -> Option<(usize, usize)> {
-    if bytes < HUGE_FROM {
-        return None;
-    }
-    let (first, end) = (start.checked_next_multiple_of(HUGE)?, start.checked_add(bytes)? / HUGE * HUGE);
-    (end > first).then_some((first, end - first))
-}
+#[cfg(all(target_os = "linux", not(miri)))]
+use layout::{huge_range, own_map};
 
 #[cfg(test)]
 mod tests {
+    use super::layout::*;
     use super::*;
 
     /// Only whole huge pages inside the allocation are advised, and only for large ones.
