@@ -88,7 +88,7 @@ build() {
 
 bin() { echo "$target_dir/$triple/release/$1"; }
 
-# run TARGET SECONDS MODE: one target; appends its line to $summary, sets failed=1 on any
+# run TARGET SECONDS MODE: one target; prints its line, sets failed=1 on any
 # crash. MODE "plain": one process, which stops at the first crash (short runs); "fork": a
 # child process fuzzes and is restarted after a crash, so every crash is counted (long runs).
 run() {
@@ -128,11 +128,11 @@ run() {
     runs=0; [ $(( crashes + timeouts + ooms )) -eq 0 ] && crashes=1
   fi
   printf '%-15s %12s %8s %9s %5s %8s %6s\n' "$t" "$runs" "${crashes:-0}" "${timeouts:-0}" "${ooms:-0}" \
-    "${took}s" "${cov:-?}" | tee -a "$summary"
+    "${took}s" "${cov:-?}"
   if [ $(( ${crashes:-0} + ${timeouts:-0} + ${ooms:-0} )) -gt 0 ] || [ "$new" -gt 0 ]; then
     failed=1
     [ "$mode" = plain ] && grep -m1 -A2 -E 'panicked at|ERROR: libFuzzer' "$log" | sed 's/^/    /'
-    ls -t "$artifacts" | head -n "$(( new > 0 ? new : 5 ))" | sed "s|^|    fuzz/artifacts/$t/|" | tee -a "$summary"
+    ls -t "$artifacts" | head -n "$(( new > 0 ? new : 5 ))" | sed "s|^|    fuzz/artifacts/$t/|"
     echo "    reproduce: $(bin "$t") fuzz/artifacts/$t/$(ls -t "$artifacts" | head -1)"
   fi
   rm -f "$log"
@@ -146,7 +146,6 @@ fuzz() {
   local jobs=${FUZZ_JOBS:-$(nproc)}
   [ "$jobs" -ge 1 ] 2>/dev/null || { echo "fuzz.sh: FUZZ_JOBS must be a number, 1 or more" >&2; exit 2; }
   build
-  summary=$(mktemp)
   failed=0
   echo "== fuzzing ${#targets[@]} target(s), ${secs} s each"
   printf '%-15s %12s %8s %9s %5s %8s %6s\n' target runs crashes timeouts ooms time cov
@@ -169,7 +168,6 @@ fuzz() {
     fi
   done
   echo "total: $(( $(date +%s) - started )) s including the build"
-  rm -f "$summary"
   if [ "$failed" -ne 0 ]; then
     echo "fuzz.sh: FAILED: a target crashed, timed out or ran out of memory (inputs above)" >&2
     exit 1
