@@ -119,7 +119,7 @@ pub fn train(
     // too (it is scored on the held-out rows).
     // (The active version is looked at only once the source is checked and the new training
     // reads some of its columns.)
-    let data = source::read_columns(conn, source, |names| {
+    let mut data = source::read_columns(conn, source, |names| {
         let mut read = models::columns_read(kind, &opts, &common, target, names)?;
         if common.activate == Activate::IfBetter {
             for column in active_columns(session, conn, name)? {
@@ -129,7 +129,9 @@ pub fn train(
         Some(models::sorted_once(read))
     })?;
     let started = Instant::now();
-    let mut trained = models::train(kind, &data, target, &mut opts, &common)?;
+    // What is read of the rows after training is the held-out ones (`if_better`): the others
+    // may be given back as the training goes.
+    let mut trained = models::train_giving_back(kind, &mut data, target, &mut opts, &common)?;
     let seconds = started.elapsed().as_secs_f64();
     let activation = match common.activate {
         Activate::Always => json!({"strategy": "always", "activated": true}),

@@ -362,6 +362,21 @@ impl Texts {
     }
 }
 
+impl Texts {
+    /// The same rows, of which only `keep` (sorted, each once) hold their text and the others
+    /// read as NULL: the kept texts copied into room of their own (taken fallibly; `what` names
+    /// it in the error), so that this column's memory can go back.
+    pub fn keeping(&self, keep: &[usize], what: &str) -> Result<Texts> {
+        let mut b = TextBuilder::default();
+        let mut kept = keep.iter().peekable();
+        for row in 0..self.rows {
+            let text = if kept.next_if_eq(&&row).is_some() { self.get(row) } else { None };
+            b.push(text, what)?;
+        }
+        Ok(b.finish())
+    }
+}
+
 impl<S: AsRef<str>> FromIterator<Option<S>> for Texts {
     /// Collects values in memory (tests, examples, generated data); grows as a `Vec` does.
     fn from_iter<I: IntoIterator<Item = Option<S>>>(iter: I) -> Self {
@@ -492,6 +507,32 @@ fn home(tag: u64, mask: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keeping some rows of a text column: those hold their text (repeated texts, NULLs and
+    /// empty texts among them), the others read as NULL, and the memory held is that of the
+    /// texts kept.
+    #[test]
+    fn texts_keep_the_rows_asked_for() {
+        let values: Vec<Option<String>> = (0..100)
+            .map(|r| match r % 5 {
+                0 => None,
+                1 => Some("same".into()),
+                2 => Some(String::new()),
+                _ => Some(format!("{r} {}", "x".repeat(10_000))),
+            })
+            .collect();
+        let texts: Texts = values.iter().cloned().collect();
+        let keep: Vec<usize> = vec![0, 1, 2, 3, 6, 11, 99];
+        let kept = texts.keeping(&keep, "c").unwrap();
+        assert_eq!(kept.len(), 100);
+        for (r, value) in values.iter().enumerate() {
+            let want = if keep.contains(&r) { value.as_deref() } else { None };
+            assert_eq!(kept.get(r), want, "row {r}");
+        }
+        assert_eq!(kept.null_count(), 100 - 6);
+        assert!(kept.bytes() < texts.bytes() / 4, "{} of {}", kept.bytes(), texts.bytes());
+        assert_eq!(texts.keeping(&[], "c").unwrap().null_count(), 100);
+    }
 
     #[test]
     fn numbers_narrow_until_a_value_needs_more() {

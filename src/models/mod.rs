@@ -111,6 +111,13 @@ pub trait Estimator: Sized + Serialize + DeserializeOwned + Send + Sync + 'stati
         None
     }
 
+    /// The column of `data` (its index) that a training with `params` and `target` may narrow,
+    /// giving back the rows nothing after it reads, when the caller allows it
+    /// ([`train_giving_back`]); `None` (default) lends none.
+    fn lent_column(_params: &Self::Params, _data: &Dataset, _target: Option<&str>) -> Option<usize> {
+        None
+    }
+
     /// Reads the options, sets up (`setup::train`) and fits.
     fn train(
         data: &Dataset,
@@ -219,6 +226,25 @@ macro_rules! dispatch {
             Model::Recommender(ref $m) => $body,
         }
     };
+}
+
+/// [`train`], where the caller reads only the held-out rows of `data` afterwards
+/// ([`Trained::held_out`]): the kind may give back the others as it goes (a text model its
+/// training texts once counted, where its refit counts the held-out texts on their counts), and
+/// `data` holds what is left of them.
+pub fn train_giving_back(
+    kind: &str,
+    data: &mut Dataset,
+    target: Option<&str>,
+    opts: &mut Options,
+    common: &Common,
+) -> Result<Trained<Model>> {
+    check_kind(kind)?;
+    match kind {
+        text::TextModel::KIND => setup::train_giving_back::<text::TextModel>(data, target, opts, common)
+            .map(|t| t.map(Model::Text)),
+        _ => train(kind, data, target, opts, common),
+    }
 }
 
 /// Trains a model of kind `kind` (one of [`KINDS`]).

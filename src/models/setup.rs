@@ -6,7 +6,7 @@
 //! a held-out part, stratified by label where there are labels. The kind gets a [`Setup`] and
 //! only fits and evaluates.
 
-use super::data::{Column, Dataset, EncodedLabels, encode_labels};
+use super::data::{Column, ColumnData, Dataset, EncodedLabels, encode_labels};
 use super::metrics;
 use super::options::{Common, Options};
 use super::split::{complement, held_out};
@@ -14,7 +14,7 @@ use super::{Estimator, Trained};
 use crate::{Error, Result};
 use serde_json::json;
 use std::any::Any;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// What a kind needs of the target column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,15 @@ pub struct Setup<'a> {
     left: Left,
     /// This is the refit on every row that follows a measured fit ([`Setup::is_refit`]).
     refit: bool,
+    /// The column lent to the fits ([`train_giving_back`]), if any.
+    lent: Option<&'a Lent>,
 }
+
+/// A column of the caller's data lent to a training's fits ([`train_giving_back`]): a fit may
+/// give back the rows of it that nothing after it reads ([`Setup::lent`]), and the column goes
+/// back to the data, with what is left of it, when the training ends.
+#[derive(Debug)]
+pub struct Lent(Mutex<Column>);
 
 /// A kind's own value, left by a measured fit for the refit that follows it.
 #[derive(Default)]
@@ -125,7 +133,7 @@ impl<'a> Setup<'a> {
         };
         let strata = labels.as_ref().map(|l| l.y.as_slice());
         let test = held_out(data.n_rows, strata, common.test_size, common.seed)?;
-        Ok(Setup { data, target, labels, test, common, left: Left::default(), refit: false })
+        Ok(Setup { data, target, labels, test, common, left: Left::default(), refit: false, lent: None })
     }
 
     /// The row indices that fit the model, sorted: every row not held out, listed when asked
@@ -181,6 +189,15 @@ impl<'a> Setup<'a> {
         *self.left.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Box::new(value));
     }
 
+    /// The column lent to this training ([`train_giving_back`]), locked, if one was: in place of
+    /// the data's (which holds an empty column of that name while it is lent). A fit may keep
+    /// only some of its rows (the others then read as NULL) where no step after it, in this
+    /// training or in the caller's use of the data after it, reads the others: the caller's
+    /// next steps read the held-out rows only.
+    pub fn lent(&self) -> Option<MutexGuard<'a, Column>> {
+        self.lent.map(|lent| lent.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// What the measured fit left for this refit ([`Setup::leave_for_refit`]), if it left a `T`.
     pub fn take_left<T: Any + Send>(&self) -> Option<Box<T>> {
         self.left.take().and_then(|v| v.downcast::<T>().ok())
@@ -197,6 +214,7 @@ impl<'a> Setup<'a> {
             common,
             left: Left(Mutex::new(self.left.take())),
             refit: true,
+            lent: self.lent,
         };
         (everything, self.test)
     }
@@ -257,8 +275,44 @@ pub fn train<E: Estimator>(
 ) -> Result<Trained<E>> {
     let params = E::read_params(opts, common)?;
     opts.finish(E::KIND)?;
-    let setup = Setup::new(data, target, E::target(&params), common)?;
-    let mut measured = E::fit(&setup, &params)?;
+    fit_and_refit::<E>(data, None, target, &params, common)
+}
+
+/// [`train`], where the caller's next steps read only the held-out rows of `data`
+/// ([`Trained::held_out`]): the column the kind names ([`Estimator::lent_column`]) is lent to
+/// its fits, which may give back its other rows once no later step reads them (a text model's
+/// training texts, once counted: [`Setup::lent`]). The column is back in `data`, with what is
+/// left of it, whatever the outcome.
+pub fn train_giving_back<E: Estimator>(
+    data: &mut Dataset,
+    target: Option<&str>,
+    opts: &mut Options,
+    common: &Common,
+) -> Result<Trained<E>> {
+    let params = E::read_params(opts, common)?;
+    opts.finish(E::KIND)?;
+    let Some(index) = E::lent_column(&params, data, target).filter(|&i| i < data.columns.len()) else {
+        return fit_and_refit::<E>(data, None, target, &params, common);
+    };
+    let empty = Column { name: data.columns[index].name.clone(), data: ColumnData::Text(Default::default()) };
+    let lent = Lent(Mutex::new(std::mem::replace(&mut data.columns[index], empty)));
+    let trained = fit_and_refit::<E>(data, Some(&lent), target, &params, common);
+    data.columns[index] = lent.0.into_inner().unwrap_or_else(PoisonError::into_inner);
+    trained
+}
+
+/// The fits of [`train`]: set-up (with the column `lent`, if any), the measured fit and the
+/// refit.
+fn fit_and_refit<E: Estimator>(
+    data: &Dataset,
+    lent: Option<&Lent>,
+    target: Option<&str>,
+    params: &E::Params,
+    common: &Common,
+) -> Result<Trained<E>> {
+    let mut setup = Setup::new(data, target, E::target(params), common)?;
+    setup.lent = lent;
+    let mut measured = E::fit(&setup, params)?;
     measured.served_rows = measured.train_rows;
     if !setup.refit_follows() {
         let served = if setup.test.is_empty() { "every row" } else { "the training split (refit: false)" };
@@ -269,7 +323,7 @@ pub fn train<E: Estimator>(
         return Ok(measured);
     }
     let refit_common = common.for_refit();
-    let refit_params = E::refit_params(&params, &measured);
+    let refit_params = E::refit_params(params, &measured);
     // Only the measured fit's report goes on: its model and the measured split's memory are
     // freed before the refit allocates its own.
     let Trained { model, metrics, details, log, train_rows, test_rows, refit_epochs, .. } = measured;

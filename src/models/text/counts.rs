@@ -5,18 +5,32 @@
 //! model, in the time of counting a fifth of the texts (`test_size` 0.2) instead of all of them
 //! again. The measured fit's finish leaves its counts as they are
 //! ([`VocabularyBuilder::finish_by_class_in`] keeping them: no copy), and they are held beside the
-//! measured model until the refit, so only below [`KEPT_BELOW`] bytes of text. Above it, where
-//! both fits make the first pass over the n-grams seen twice, the measured fit leaves its own
-//! ([`Marked`]), which the refit extends with a pass over the held-out texts alone, so every
-//! text is marked once.
+//! measured model until the refit.
+//!
+//! Below [`KEPT_BELOW`] bytes of text every n-gram is counted. Above it both fits make the first
+//! pass over the n-grams seen twice ([`pipeline::SEEN_TWICE_FROM`]), and the measured fit makes
+//! it for both: it marks its texts, then the held-out ones on in them, counts its texts with
+//! that filter of every text, the refit's (the same measured model: the n-grams it lets through
+//! besides are counted exactly and dropped by `min_df`), and leaves those counts, with the
+//! filter, for the refit to count the held-out texts on in ([`FirstPass::ForTheRefit`]). At a
+//! million generated texts that spares the refit counting four fifths of them again. Where the
+//! counts cannot be left (counting in rows, for TF-IDF, or a first pass not counted with), the
+//! measured fit leaves its first pass ([`Marked`]), which the refit extends with a pass over the
+//! held-out texts alone, so every text is marked once.
+//!
+//! Where counts are left and the text column is lent to the training (`ml_train`'s, see
+//! [`Setup::lent`](crate::models::setup::Setup::lent)), the measured fit gives its training
+//! texts back once counted: the refit reads the held-out texts alone. Those counts must then be
+//! taken ([`Left::texts_given_back`]): a refit that could not would count the texts given back
+//! as empty, and is an internal error instead.
 
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
 use super::vectorize::{self, After, SeenTwice, VocabularyBuilder};
 use super::{AUTO_MIN_DF, TextSettings};
-use crate::Result;
 use crate::models::control::Control;
 use crate::models::data::Column;
+use crate::{Error, Result};
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -29,9 +43,10 @@ thread_local! {
 
 /// What a measured fit leaves for the refit on every row ([`Reuse::Leave`]).
 pub(super) enum Left {
-    /// Its counts, below [`KEPT_BELOW`] bytes of text.
+    /// Its counts (from [`KEPT_BELOW`] bytes of text on, of the n-grams seen twice in every
+    /// text).
     Counts(Box<Counted>),
-    /// From there on, its first pass over its training texts, where it made one.
+    /// Its first pass over its training texts, where it made one and left no counts.
     Marks(Marked),
 }
 
@@ -48,6 +63,9 @@ pub(super) enum ToLeave {
 pub(super) struct CountsOf {
     tokenizer: TokenizerConfig,
     ngrams: (usize, usize),
+    /// The bytes of every text, those counted and those held out (the refit's, whose column
+    /// may hold the held-out texts alone by then).
+    bytes: usize,
     /// The rows held out (not counted), with their classes.
     held_out: Vec<usize>,
     held_out_y: Vec<u32>,
@@ -66,7 +84,7 @@ impl ToLeave {
         match (self, kept) {
             (ToLeave::Marks(marked), _) => Some(Left::Marks(marked)),
             (ToLeave::Counts(of), Some(builder)) => {
-                Some(Left::Counts(Box::new(Counted { builder, of: *of })))
+                Some(Left::Counts(Box::new(Counted { builder, of: *of, given_back: false })))
             }
             (ToLeave::Counts(_), None) => None,
         }
@@ -80,6 +98,9 @@ impl ToLeave {
 pub(super) struct Counted {
     builder: VocabularyBuilder,
     of: CountsOf,
+    /// The training texts were given back once counted ([`Left::texts_given_back`]): the
+    /// refit must count on in these counts.
+    given_back: bool,
 }
 
 /// The first pass over the n-grams seen twice ([`pipeline::mark_seen_twice`]) that a measured
@@ -103,6 +124,17 @@ pub(super) struct Marked {
     rows: usize,
 }
 
+impl Left {
+    /// Notes that the texts these counts are of were given back once counted (the refit's
+    /// column holds the held-out texts alone): a refit that cannot count on in them is then an
+    /// error, where it would count every text.
+    pub(super) fn texts_given_back(&mut self) {
+        if let Left::Counts(counted) = self {
+            counted.given_back = true;
+        }
+    }
+}
+
 /// How a fit counts its training texts.
 pub(super) enum Reuse<'a> {
     /// Counts them.
@@ -116,15 +148,16 @@ pub(super) enum Reuse<'a> {
     From(Left),
 }
 
-/// Bytes of text (of every row) from which the counts are not left for the refit, so that the
-/// counts held beside the measured model are of a builder that counted less (at IMDB's 33 MB of
-/// reviews they take 52 MB). It is also where the first pass over the n-grams seen twice starts
-/// ([`pipeline::SEEN_TWICE_FROM`]), whose filters depend on every text counted.
+/// Bytes of text (of every row) from which the counts of every n-gram are not left for the
+/// refit, so that the counts held beside the measured model are of a builder that counted less
+/// (at IMDB's 33 MB of reviews they take 52 MB). It is also where the first pass over the
+/// n-grams seen twice starts ([`pipeline::SEEN_TWICE_FROM`]): from there on, the counts left are
+/// of those only ([`FirstPass::ForTheRefit`]).
 const KEPT_BELOW: usize = pipeline::SEEN_TWICE_FROM;
 
-/// Whether a fit whose refit counts `bytes` of text may leave or take counts: counted by class
-/// (rows hold float sums, whose bits depend on the order), of less than [`KEPT_BELOW`] bytes and
-/// less than `seen_twice_from` (where the first pass may start).
+/// Whether a fit whose refit counts `bytes` of text may leave or take counts of every n-gram:
+/// counted by class (rows hold float sums, whose bits depend on the order), of less than
+/// [`KEPT_BELOW`] bytes and less than `seen_twice_from` (where the first pass may start).
 fn reusable(counting: Counting<'_>, bytes: usize, seen_twice_from: usize) -> bool {
     matches!(counting, Counting::ByClass { .. }) && bytes < seen_twice_from.min(KEPT_BELOW)
 }
@@ -156,6 +189,7 @@ pub(super) fn count(
         Reuse::Leave { held_out, y } => (None, Some((held_out, y))),
         Reuse::From(left) => (Some(left), None),
     };
+    let given_back = matches!(&carried, Some(Left::Counts(c)) if c.given_back);
     let (carried, marked) = match carried {
         Some(Left::Counts(c)) => (Some(c), None),
         Some(Left::Marks(m)) => (None, Some(m)),
@@ -163,51 +197,76 @@ pub(super) fn count(
     };
     // The refit's counting is the measured fit's (same tokenizer, n-grams and classes, every
     // text counted but the held-out ones), with no first pass.
+    // Counts of the n-grams seen twice were counted with the filter of every text, the one this
+    // refit's own first pass would make (see `FirstPass::ForTheRefit`).
     let carried = carried.filter(|c| {
         c.of.tokenizer == *tokenizer.config()
             && c.of.ngrams == (lo, hi)
             && c.builder.by_class_shape() == shape
             && c.builder.texts() + c.of.held_out.len() == rows.len()
-            && reusable(counting, bytes, seen_twice_from)
+            && if c.builder.distinct_estimated() {
+                shape.is_some() && c.of.bytes >= seen_twice_from
+            } else {
+                reusable(counting, c.of.bytes, seen_twice_from)
+            }
     });
+    if given_back && (carried.is_none() || shape.is_none()) {
+        return Err(Error::Internal(
+            "the training texts were given back, and the refit cannot count on their counts".into(),
+        ));
+    }
     // The measured fit's first pass is the refit's start if it was made as this one's would be.
     let marked =
         marked.filter(|m| m.tokenizer == *tokenizer.config() && m.hi == hi && every_row(rows, m.rows));
-    // Counts are left only if the refit (of the held-out texts too) will take them; else, from
-    // the first pass on, this fit's first pass (of its own texts: the measured fit's model and
-    // its chosen `min_df` are its own).
-    let (leave, keep_marks) = match leave {
+    // Counts of every n-gram are left only if the refit (of the held-out texts too) will take
+    // them; else, from the first pass on, `every_text` leaves the counts of the n-grams seen
+    // twice or the first pass (the measured fit's model and its chosen `min_df` its own).
+    let (leave, for_refit) = match leave {
         Some((held_out, y)) => {
             let every = bytes + pipeline::text_bytes_of(text, held_out);
             if reusable(counting, every, seen_twice_from) {
-                (Some((held_out, y)), None)
+                (Some((held_out, y, every)), None)
             } else {
-                (None, Some((held_out, every)))
+                (None, Some(ForRefit { held_out, y, every }))
             }
         }
         None => (None, None),
     };
     // Unless they are left for the refit to count on, these counts are finished at this fit's
-    // `min_df`.
+    // `min_df` (`every_text` says where it leaves them).
     let after = match leave {
         Some(_) => After::MoreTexts,
         None => After::Finish { min_df: (settings.min_df != AUTO_MIN_DF).then_some(settings.min_df) },
     };
-    let (builder, marks) = match (carried, shape) {
+    let (builder, pass) = match (carried, shape) {
         (Some(counted), Some((k, presence))) => {
-            let Counted { builder, of: CountsOf { held_out, held_out_y, .. } } = *counted;
+            let Counted { mut builder, of: CountsOf { held_out, held_out_y, .. }, .. } = *counted;
             #[cfg(test)]
             REUSED.with(|n| n.set(n.get() + 1));
+            // (Counted on, the pairs of every text are estimated by its filter.)
+            builder.estimate_pairs_as(None);
             let added = Counting::ByClass { y: &held_out_y, k, presence };
-            (
-                pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, after, control)?,
-                None,
-            )
+            let mut builder =
+                pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, after, control)?;
+            if settings.min_df == AUTO_MIN_DF && builder.distinct_estimated() && builder.auto_min_df() < 2 {
+                // As `every_text` does: no term in two texts, every n-gram counted. (The measured
+                // fit, which chose 2, found a term in two of its texts.)
+                if given_back {
+                    return Err(Error::Internal(
+                        "the training texts were given back, and must be counted again".into(),
+                    ));
+                }
+                drop(builder);
+                builder =
+                    pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, after, control)?;
+            }
+            (builder, Pass::None)
         }
         _ => {
-            let first_pass = match marked {
-                Some(m) => FirstPass::Extended(m),
-                None => FirstPass::OfTheseRows { keep: keep_marks.map(|(_, every)| every) },
+            let first_pass = match (marked, for_refit) {
+                (Some(m), _) => FirstPass::Extended(m),
+                (None, Some(refit)) => FirstPass::ForTheRefit(refit),
+                (None, None) => FirstPass::OfTheseRows,
             };
             every_text(
                 tokenizer,
@@ -223,24 +282,27 @@ pub(super) fn count(
     if settings.min_df == AUTO_MIN_DF {
         settings.min_df = builder.auto_min_df();
     }
-    let left = match (leave, marks) {
-        (Some((held_out, held_out_y)), _) => Some(ToLeave::Counts(Box::new(CountsOf {
+    let counts_of = |held_out: &[usize], held_out_y, bytes| {
+        Some(ToLeave::Counts(Box::new(CountsOf {
             tokenizer: tokenizer.config().clone(),
             ngrams: (lo, hi),
+            bytes,
             held_out: held_out.to_vec(),
             held_out_y,
-        }))),
-        (None, Some((seen_twice, once))) => keep_marks.map(|(held_out, _)| {
-            ToLeave::Marks(Marked {
-                seen_twice,
-                once,
-                tokenizer: tokenizer.config().clone(),
-                hi,
-                held_out: held_out.to_vec(),
-                rows: rows.len() + held_out.len(),
-            })
-        }),
-        (None, None) => None,
+        })))
+    };
+    let left = match (leave, pass) {
+        (Some((held_out, held_out_y, every)), _) => counts_of(held_out, held_out_y, every),
+        (None, Pass::Counts(ForRefit { held_out, y, every })) => counts_of(held_out, y, every),
+        (None, Pass::Marks((seen_twice, once), ForRefit { held_out, .. })) => Some(ToLeave::Marks(Marked {
+            seen_twice,
+            once,
+            tokenizer: tokenizer.config().clone(),
+            hi,
+            held_out: held_out.to_vec(),
+            rows: rows.len() + held_out.len(),
+        })),
+        (None, Pass::None) => None,
     };
     Ok((builder, left))
 }
@@ -253,14 +315,38 @@ fn every_row(rows: &[usize], n: usize) -> bool {
 /// A first pass kept to be extended: the filter and its marks' `once`.
 type KeptPass = (Arc<SeenTwice>, Vec<u64>);
 
+/// The refit on every row that follows a measured fit, as the measured fit's [`every_text`]
+/// prepares for it: the rows it holds out, their classes, and the bytes of every text.
+struct ForRefit<'a> {
+    held_out: &'a [usize],
+    y: Vec<u32>,
+    every: usize,
+}
+
 /// Where [`every_text`]'s first pass comes from, when it makes one.
-enum FirstPass {
-    /// Made over the rows counted, its `once` kept for the refit where `keep` says how many
-    /// bytes of text the refit will have (its filters sized for those).
-    OfTheseRows { keep: Option<usize> },
+enum FirstPass<'a> {
+    /// Made over the rows counted.
+    OfTheseRows,
+    /// A measured fit's, made over the rows counted with its filters sized for every text (the
+    /// refit's). Counting by class where the n-grams seen twice are counted, extended with the
+    /// held-out texts first: the texts are counted with the filter of every text (the refit's,
+    /// which lets more n-grams through: those the held-out texts repeat, counted exactly, and
+    /// dropped by `min_df`, so the measured model is the same) and the counts left for the
+    /// refit to count the held-out texts on in them ([`Pass::Counts`]). Otherwise, its `once`
+    /// is left for the refit to extend ([`Pass::Marks`]).
+    ForTheRefit(ForRefit<'a>),
     /// A measured fit's over its training texts, extended with the texts it held out (these
     /// rows are every row).
     Extended(Marked),
+}
+
+/// What [`every_text`] leaves for the refit.
+enum Pass<'a> {
+    None,
+    /// Its first pass ([`FirstPass::ForTheRefit`]).
+    Marks(KeptPass, ForRefit<'a>),
+    /// The counts, counted with the filter of every text ([`FirstPass::ForTheRefit`]).
+    Counts(ForRefit<'a>),
 }
 
 /// Counts every text of `rows` (`bytes` of text): with a first pass that marks the n-grams seen
@@ -269,21 +355,25 @@ enum FirstPass {
 /// chosen `min_df` is 2 only above [`vectorize::LARGE_VOCABULARY`] distinct terms: the first
 /// pass's lower bound of the distinct n-grams says so before counting, or every n-gram is
 /// counted. `after` says what follows the counting (see [`After`]).
-fn every_text(
+fn every_text<'a>(
     tokenizer: &Tokenizer,
     text: &Column,
     (rows, bytes): (&[usize], usize),
     counting: Counting<'_>,
     settings: &TextSettings,
-    (seen_twice_from, first_pass, after): (usize, FirstPass, After),
+    (seen_twice_from, first_pass, after): (usize, FirstPass<'a>, After),
     control: &Control<'_>,
-) -> Result<(VocabularyBuilder, Option<KeptPass>)> {
+) -> Result<(VocabularyBuilder, Pass<'a>)> {
     let (lo, hi) = (settings.ngrams.0 as usize, settings.ngrams.1 as usize);
     let auto = settings.min_df == AUTO_MIN_DF;
     let eligible = VocabularyBuilder::counts_pairs(lo, hi) && (auto || settings.min_df >= 2);
-    // The first pass, and its marks' `once` where it is to be left.
-    let marked = match first_pass {
-        _ if !eligible => None,
+    // Whether the first pass, `at_least` distinct n-grams or more, is counted with: when
+    // `min_df` is 2 or more, or will be (see above).
+    let used = |at_least: usize| !auto || at_least > vectorize::LARGE_VOCABULARY;
+    // The filter counted with, what is left for the refit, and the distinct word pairs this
+    // fit's texts are estimated to have where its filter is of more texts.
+    let (seen_twice, mut pass, own_pairs) = match first_pass {
+        _ if !eligible => (None, Pass::None, None),
         FirstPass::Extended(Marked { seen_twice, once, held_out, .. }) => {
             #[cfg(test)]
             MARKS_REUSED.with(|n| n.set(n.get() + 1));
@@ -293,37 +383,56 @@ fn every_text(
                 Err(shared) => SeenTwice::clone_of(&shared)?,
             };
             let marks = pipeline::mark_on(seen.resume(once), tokenizer, text, &held_out, hi, control)?;
-            Some((Arc::new(marks.split().0), None))
+            let seen = marks.split().0;
+            (used(seen.distinct_at_least()).then(|| Arc::new(seen)), Pass::None, None)
         }
-        FirstPass::OfTheseRows { keep } if bytes >= seen_twice_from => {
-            // One bit per byte of text: of the refit's texts where it resumes them, so that its
-            // filter is as full as its own would be (the measured fit's then has more room).
-            let words = keep.unwrap_or(bytes) / 64;
-            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, words, hi, control)?;
+        FirstPass::OfTheseRows if bytes >= seen_twice_from => {
+            // One bit per byte of text.
+            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, bytes / 64, hi, control)?;
+            let seen = marks.split().0;
+            (used(seen.distinct_at_least()).then(|| Arc::new(seen)), Pass::None, None)
+        }
+        FirstPass::ForTheRefit(refit) if bytes >= seen_twice_from => {
+            // One bit per byte of the refit's texts, so that its filter is as full as its own
+            // would be (this fit's own has more room: its estimates come from more bits).
+            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, refit.every / 64, hi, control)?;
             let (seen, once) = marks.split();
-            Some((Arc::new(seen), keep.map(|_| once)))
+            if !used(seen.distinct_at_least()) {
+                (None, Pass::Marks((Arc::new(seen), once), refit), None)
+            } else if matches!(counting, Counting::ByClass { .. }) {
+                // (The lower bound only grows with more texts: the refit counts with it too.)
+                let own = seen.distinct_estimate();
+                let marks =
+                    pipeline::mark_on(seen.resume(once), tokenizer, text, refit.held_out, hi, control)?;
+                (Some(Arc::new(marks.split().0)), Pass::Counts(refit), Some(own))
+            } else {
+                let seen = Arc::new(seen);
+                (Some(Arc::clone(&seen)), Pass::Marks((seen, once), refit), None)
+            }
         }
-        _ => None,
+        _ => (None, Pass::None, None),
     };
-    // Counted with it when `min_df` is 2 or more, or will be (see above).
-    let seen_twice =
-        marked.as_ref().filter(|(seen, _)| !auto || seen.distinct_at_least() > vectorize::LARGE_VOCABULARY);
+    // Counts left for the refit keep every term.
+    let counted_after = if matches!(pass, Pass::Counts(_)) { After::MoreTexts } else { after };
     let mut builder = pipeline::count_terms(
         tokenizer,
         text,
         rows,
         (lo, hi),
         counting,
-        seen_twice.map(|(seen, _)| seen),
-        after,
+        seen_twice.as_ref(),
+        counted_after,
         control,
     )?;
+    builder.estimate_pairs_as(own_pairs);
     if auto && seen_twice.is_some() && builder.auto_min_df() < 2 {
         // No term in two texts (so no word either): `min_df` 1 keeps every term, which
-        // were not all counted.
+        // were not all counted. (Counts of every n-gram are not what the refit would count on.)
         drop(builder);
         builder = pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, after, control)?;
+        if matches!(pass, Pass::Counts(_)) {
+            pass = Pass::None;
+        }
     }
-    let left = marked.and_then(|(seen, once)| Some((seen, once?)));
-    Ok((builder, left))
+    Ok((builder, pass))
 }

@@ -37,7 +37,7 @@ pub mod tokenize;
 pub mod vectorize;
 
 use super::control::Control;
-use super::data::{Column, Dataset, Input, Met, Value, class_ids};
+use super::data::{Column, ColumnData, Dataset, Input, Met, Value, class_ids};
 use super::finite;
 use super::metrics;
 use super::options::{Common, Options, show_number};
@@ -134,6 +134,30 @@ fn evenly_spaced(n: usize, take: usize) -> Vec<usize> {
     (0..take).map(|i| i * n / take).collect()
 }
 
+/// The positions among `rows` (training rows of `text`) of the texts the training loss of a fit
+/// counted by class scores ([`TextModel::sampled_log_loss`]): every one up to [`LOSS_SAMPLE`]
+/// (and about [`LOSS_SAMPLE_BYTES`] of text), else that many evenly spaced.
+fn loss_sample(text: &Column, rows: &[usize]) -> Vec<usize> {
+    let picks = evenly_spaced(rows.len(), LOSS_SAMPLE);
+    let sample: Vec<usize> = picks.iter().map(|&i| rows[i]).collect();
+    let take = loss_sample_size(rows.len(), pipeline::text_bytes_of(text, &sample));
+    if take < picks.len() { evenly_spaced(rows.len(), take) } else { picks }
+}
+
+/// Keeps only the texts of `rows` in `column` (a lent one, [`Setup::lent`]): the others read as
+/// NULL, their memory given back (a copy of those kept is made first, fallibly). A column of
+/// other values is left as it is.
+fn keep_only(column: &mut Column, rows: impl Iterator<Item = usize>) -> Result<()> {
+    let ColumnData::Text(texts) = &mut column.data else {
+        return Ok(());
+    };
+    let mut rows: Vec<usize> = rows.collect();
+    rows.sort_unstable();
+    rows.dedup();
+    *texts = texts.keeping(&rows, "the texts kept after counting")?;
+    Ok(())
+}
+
 /// A fit's model ([`TextModel::fit`]) and what it made beside it.
 struct Fitted {
     model: TextModel,
@@ -143,6 +167,26 @@ struct Fitted {
     distinct: (usize, bool),
     /// What is left for the refit on every row ([`counts::Reuse::Leave`]).
     left: Option<counts::Left>,
+}
+
+/// A fit's counts of its training texts ([`TextModel::count_texts`]), to be finished
+/// ([`TextModel::finish_fit`]).
+struct Tally {
+    builder: vectorize::VocabularyBuilder,
+    to_leave: Option<counts::ToLeave>,
+    settings: TextSettings,
+    /// The distinct terms counted, and whether that number is estimated.
+    distinct: (usize, bool),
+    /// Counted by class (else in rows).
+    by_class: bool,
+}
+
+impl Tally {
+    /// Whether the counts are left for the refit on every row, which then counts only the
+    /// held-out texts.
+    fn leaves_counts(&self) -> bool {
+        self.to_leave.as_ref().is_some_and(counts::ToLeave::counts)
+    }
 }
 
 /// A trained Naive Bayes text classifier.
@@ -416,33 +460,76 @@ impl TextModel {
     /// the rows its training loss scores. Unless `served` (a measured fit whose refit is the
     /// served model: its model is scored and dropped), counts by class of multinomial or
     /// complement NB are finished into an unsorted vocabulary ([`TermOrder::Any`]: the same
-    /// scores). Returns the model and what the fit made beside it ([`Fitted`]).
+    /// scores). Returns the model and what the fit made beside it ([`Fitted`]). (Training
+    /// counts ([`TextModel::count_texts`]) and finishes ([`TextModel::finish_fit`]) apart, to
+    /// give the training texts back between; the tests fit in one.)
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         text: &Column,
         (rows, y): (&[usize], &[u32]),
         classes: Vec<Value>,
         tokenizer: Tokenizer,
-        mut settings: TextSettings,
+        settings: TextSettings,
         seen_twice_from: usize,
         reuse: counts::Reuse<'_>,
         (loss, served): (bool, bool),
         control: &Control<'_>,
     ) -> Result<Fitted> {
-        let k = classes.len();
+        let tally = Self::count_texts(
+            text,
+            (rows, y),
+            classes.len(),
+            &tokenizer,
+            settings,
+            seen_twice_from,
+            reuse,
+            control,
+        )?;
+        Self::finish_fit(tally, &text.name, (rows.len(), y), classes, tokenizer, (loss, served), control)
+    }
+
+    /// The counting of [`TextModel::fit`]: `rows` of `text`, of classes `y` (of `k`).
+    #[allow(clippy::too_many_arguments)]
+    fn count_texts(
+        text: &Column,
+        (rows, y): (&[usize], &[u32]),
+        k: usize,
+        tokenizer: &Tokenizer,
+        mut settings: TextSettings,
+        seen_twice_from: usize,
+        reuse: counts::Reuse<'_>,
+        control: &Control<'_>,
+    ) -> Result<Tally> {
         // Without TF-IDF (whose weights need every term's document frequency first), each term
         // is counted per class as the texts are read: no rows (a row of counts for a term of
         // two classes or more with few classes, a list of runs with many).
         let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };
-        let (mut builder, to_leave) =
-            counts::count(&tokenizer, text, rows, counting, &mut settings, seen_twice_from, reuse, control)?;
-        let (distinct, estimated) = (builder.distinct_terms(), builder.distinct_estimated());
+        let (builder, to_leave) =
+            counts::count(tokenizer, text, rows, counting, &mut settings, seen_twice_from, reuse, control)?;
+        let distinct = (builder.distinct_terms(), builder.distinct_estimated());
+        Ok(Tally { builder, to_leave, settings, distinct, by_class })
+    }
+
+    /// The rest of [`TextModel::fit`] once the texts are counted (`tally`): `rows` of the
+    /// text column `text`, of classes `y`; the texts are not read.
+    fn finish_fit(
+        tally: Tally,
+        text: &str,
+        (rows, y): (usize, &[u32]),
+        classes: Vec<Value>,
+        tokenizer: Tokenizer,
+        (loss, served): (bool, bool),
+        control: &Control<'_>,
+    ) -> Result<Fitted> {
+        let k = classes.len();
+        let Tally { mut builder, to_leave, settings, distinct: (distinct, estimated), by_class } = tally;
         let (min_df, max_features) = (settings.min_df as usize, settings.max_features.map(|m| m as usize));
         let no_terms = || {
             Error::data(if distinct == 0 {
-                format!("the text column '{}' has no words in the training rows", text.name)
+                format!("the text column '{text}' has no words in the training rows")
             } else {
                 format!(
                     "no term occurs in at least {} training texts (lower the option 'min_df')",
@@ -474,7 +561,7 @@ impl TextModel {
             }
             // The rows are let go once the class sums are made, but for those the training loss
             // scores (at most `LOSS_SAMPLE_ROWS`; none without a loss).
-            let picks = if loss { evenly_spaced(rows.len(), LOSS_SAMPLE_ROWS) } else { Vec::new() };
+            let picks = if loss { evenly_spaced(rows, LOSS_SAMPLE_ROWS) } else { Vec::new() };
             let fitting = (settings.algorithm, settings.alpha, settings.priors);
             let (nb, scored) = NaiveBayes::fit_then(sparse, (y, k), vocab.len(), fitting, control, |all| {
                 all.into_picked(&picks)
@@ -490,7 +577,7 @@ impl TextModel {
         }
         control.look()?;
         let model = TextModel {
-            text_column: text.name.clone(),
+            text_column: text.to_string(),
             target_column: String::new(),
             classes,
             tokenizer,
@@ -552,24 +639,17 @@ impl TextModel {
         })
     }
 
-    /// Mean log-loss of the training texts for a fit that kept no rows: over all of them up to
-    /// [`LOSS_SAMPLE`] (and about [`LOSS_SAMPLE_BYTES`] of text), else over that many evenly
-    /// spaced (an estimate, reported as such); returns it and the texts scored.
+    /// Mean log-loss of the training texts for a fit that kept no rows, over those at `picks`
+    /// of `rows` (of classes `y`; [`loss_sample`]: all of them, or an estimate, reported as
+    /// such); returns it and the texts scored.
     fn sampled_log_loss(
         &self,
         text: &Column,
-        rows: &[usize],
-        y: &[u32],
+        (rows, y): (&[usize], &[u32]),
+        picks: &[usize],
         control: &Control<'_>,
     ) -> Result<(f64, usize)> {
-        let sampled = |picks: &[usize]| -> Vec<usize> { picks.iter().map(|&i| rows[i]).collect() };
-        let mut picks = evenly_spaced(rows.len(), LOSS_SAMPLE);
-        let mut sample = sampled(&picks);
-        let take = loss_sample_size(rows.len(), pipeline::text_bytes_of(text, &sample));
-        if take < picks.len() {
-            picks = evenly_spaced(rows.len(), take);
-            sample = sampled(&picks);
-        }
+        let sample: Vec<usize> = picks.iter().map(|&i| rows[i]).collect();
         let k = self.classes.len();
         let proba = pipeline::map_scores(text, &sample, k, control, |t, s| {
             self.score_as(t, s, false);
@@ -580,7 +660,7 @@ impl TextModel {
             .zip(proba.chunks_exact(k))
             .map(|(&i, p)| metrics::log_loss_of(p[y[i] as usize]))
             .sum();
-        Ok((total / take.max(1) as f64, take))
+        Ok((total / picks.len().max(1) as f64, picks.len()))
     }
 
     /// The metrics of `rows` of `text` (of classes `y`), scored in batches of about `bytes` of
@@ -677,13 +757,27 @@ impl Estimator for TextModel {
         (text != target).then(|| super::sorted_once(vec![text, target]))
     }
 
+    /// The text column: its training texts are given back once counted, where the refit counts
+    /// only the held-out texts on their counts.
+    fn lent_column(params: &Params, data: &Dataset, target: Option<&str>) -> Option<usize> {
+        let target = data.column(target?, "target column").ok()?;
+        let text = text_column(data, target, params.text.as_deref()).ok()?;
+        data.columns.iter().position(|c| std::ptr::eq(c, text))
+    }
+
     fn fit(setup: &Setup<'_>, params: &Params) -> Result<Trained<Self>> {
         let start = Instant::now();
         let (data, common) = (setup.data, setup.common);
         let (mut tok_config, settings, auto_language) =
             (params.tokenizer.clone(), params.settings.clone(), params.auto_language);
         let target_col = setup.target()?;
-        let text_col = text_column(data, target_col, params.text.as_deref())?;
+        // The text column, or the one lent to this training: its training texts are then given
+        // back once counted where the refit counts only the held-out ones on their counts.
+        let mut lent = setup.lent();
+        let text_col = match lent.as_deref() {
+            Some(column) => column,
+            None => text_column(data, target_col, params.text.as_deref())?,
+        };
         let labels = setup.labels()?;
         let (train, test) = (&setup.train()?, &setup.test);
         let y_train = setup.classes_of(train)?;
@@ -716,18 +810,50 @@ impl Estimator for TextModel {
         // scoring of up to `LOSS_SAMPLE` texts (or `LOSS_SAMPLE_ROWS` rows kept), is not
         // measured.
         let measure_loss = !setup.is_refit();
-        let Fitted { mut model, loss_rows: sparse, distinct: (distinct, estimated), left } = TextModel::fit(
+        let tokenizer = Tokenizer::new(tok_config);
+        let k = labels.classes.len();
+        let seen_twice_from = pipeline::SEEN_TWICE_FROM;
+        let tally = TextModel::count_texts(
             text_col,
             (train, &y_train),
-            labels.classes.clone(),
-            Tokenizer::new(tok_config),
+            k,
+            &tokenizer,
             settings,
-            pipeline::SEEN_TWICE_FROM,
+            seen_twice_from,
             reuse,
-            (measure_loss, !setup.refit_follows()),
             control,
         )?;
-        if let Some(left) = left {
+        // Counted by class, the training loss scores a sample of the training texts: picked now.
+        let loss_sample = (measure_loss && tally.by_class).then(|| loss_sample(text_col, train));
+        let text_name = text_col.name.clone();
+        // (Not where the language is detected: the refit detects it again, from every text.)
+        let given_back = match lent.as_deref_mut() {
+            Some(column) if tally.leaves_counts() && !auto_language => {
+                let sampled = loss_sample.iter().flatten().map(|&i| train[i]);
+                keep_only(column, test.iter().copied().chain(sampled))?;
+                true
+            }
+            _ => false,
+        };
+        let text_col = match lent.as_deref() {
+            Some(column) => column,
+            None => text_column(data, target_col, params.text.as_deref())?,
+        };
+        let fitting = (measure_loss, !setup.refit_follows());
+        let Fitted { mut model, loss_rows: sparse, distinct: (distinct, estimated), left } =
+            TextModel::finish_fit(
+                tally,
+                &text_name,
+                (train.len(), &y_train),
+                labels.classes.clone(),
+                tokenizer,
+                fitting,
+                control,
+            )?;
+        if let Some(mut left) = left {
+            if given_back {
+                left.texts_given_back();
+            }
             setup.leave_for_refit(left);
         }
         model.target_column = target_col.name.clone();
@@ -738,7 +864,10 @@ impl Estimator for TextModel {
                 let y: Vec<u32> = picks.iter().map(|&i| y_train[i]).collect();
                 Some(log_loss(&model.nb, &rows, &y, control)?)
             }
-            None => Some(model.sampled_log_loss(text_col, train, &y_train, control)?),
+            None => {
+                let picks = loss_sample.ok_or_else(|| Error::Internal("no training loss sample".into()))?;
+                Some(model.sampled_log_loss(text_col, (train, &y_train), &picks, control)?)
+            }
         };
 
         let (metrics, val_loss, accuracy) = if test.is_empty() {

@@ -239,7 +239,9 @@ pub(super) fn count_terms(
 /// `rows` appended): the thread that takes texts from the front counts on in `onto` itself, so
 /// that only the other's counts are appended to it (the refit's held-out texts on the measured
 /// fit's counts: one append of what the helper counted, instead of the two halves appended to
-/// each other and the result to `onto`).
+/// each other and the result to `onto`). Where `onto` counted only the n-grams seen twice
+/// ([`VocabularyBuilder::only_seen_twice`]), `rows` are counted with the same filter, which
+/// must have marked them (a filter of every text, the refit's).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count_onto(
     onto: VocabularyBuilder,
@@ -255,13 +257,11 @@ pub(super) fn count_onto(
         Counting::ByClass { k, presence, .. } => Some((k, presence)),
         Counting::Rows => None,
     };
-    // (Counts of the n-grams seen twice depend on every text the filter marked.)
-    if shape.is_none() || onto.by_class_shape() != shape || onto.distinct_estimated() {
-        return Err(Error::Internal(
-            "counts of another shape, or of the n-grams seen twice, counted on".into(),
-        ));
+    if shape.is_none() || onto.by_class_shape() != shape {
+        return Err(Error::Internal("counts of another shape counted on".into()));
     }
-    count_from(Some(onto), tokenizer, text, rows, ngrams, counting, None, after, control)
+    let seen_twice = onto.seen_twice().cloned();
+    count_from(Some(onto), tokenizer, text, rows, ngrams, counting, seen_twice.as_ref(), after, control)
 }
 
 /// [`count_terms`], the first thread counting on from `start` when there is one.
@@ -876,8 +876,8 @@ mod tests {
     /// back), with the held-out texts counted on in them (an empty text first, the classes
     /// coming round again), are the counts of every text, at few classes
     /// (rows of counts) and many (lists of runs), of occurrences and of texts, of word pairs and
-    /// of longer n-grams (whose finish writes in the pairs' records). Counts of another shape, or
-    /// of the n-grams seen twice, are refused.
+    /// of longer n-grams (whose finish writes in the pairs' records), and counted with the
+    /// filter of every text's n-grams seen twice. Counts of another shape are refused.
     #[test]
     fn counting_on_in_a_measured_fits_finished_counts_is_counting_every_text() {
         let n = 12_000;
@@ -933,8 +933,7 @@ mod tests {
                 }
             }
         }
-        // Refused: counts of occurrences counted on as presence, of other classes, in rows, or
-        // of the n-grams seen twice.
+        // Refused: counts of occurrences counted on as presence, of other classes, or in rows.
         let y: Vec<u32> = (0..held.len() as u32).map(|i| i % 5).collect();
         let counts = || {
             count_terms(
@@ -957,21 +956,33 @@ mod tests {
             let r = count_onto(counts(), &t, &col, &held, (1, 2), counting, After::MoreTexts, &control);
             assert!(matches!(r, Err(Error::Internal(_))));
         }
-        let bytes = text_bytes_of(&col, &train);
-        let seen = Arc::new(mark_seen_twice(&t, &col, &train, bytes / 64, 2, &control).unwrap().split().0);
-        let mut filtered = counts();
-        filtered.only_seen_twice(seen);
-        let r = count_onto(
-            filtered,
-            &t,
-            &col,
-            &held,
-            (1, 2),
-            Counting::ByClass { y: &y, k: 5, presence: false },
-            After::MoreTexts,
-            &control,
+        // Counted with the filter of every text (the training texts marked, then the held-out
+        // ones on in them), the held-out texts are counted on with it: what counting every
+        // text with it gives, and from `min_df` 2 what counting every n-gram gives.
+        let class = |r: &usize| (*r % 5) as u32;
+        let (y_train, y_held, y_all): (Vec<u32>, Vec<u32>, Vec<u32>) = (
+            train.iter().map(class).collect(),
+            held.iter().map(class).collect(),
+            all.iter().map(class).collect(),
         );
-        assert!(matches!(r, Err(Error::Internal(_))));
+        let by = |y| Counting::ByClass { y, k: 5, presence: false };
+        let words = text_bytes_of(&col, &all) / 64;
+        let (seen, once) = mark_seen_twice(&t, &col, &train, words, 2, &control).unwrap().split();
+        let every = Arc::new(mark_on(seen.resume(once), &t, &col, &held, 2, &control).unwrap().split().0);
+        let measured =
+            count_terms(&t, &col, &train, (1, 2), by(&y_train), Some(&every), After::MoreTexts, &control)
+                .unwrap();
+        let on =
+            count_onto(measured, &t, &col, &held, (1, 2), by(&y_held), After::MoreTexts, &control).unwrap();
+        assert!(on.distinct_estimated());
+        let whole = count_terms(&t, &col, &all, (1, 2), by(&y_all), Some(&every), After::MoreTexts, &control)
+            .unwrap();
+        let exact =
+            count_terms(&t, &col, &all, (1, 2), by(&y_all), None, After::MoreTexts, &control).unwrap();
+        assert_eq!(on.distinct_terms(), whole.distinct_terms());
+        let on = class_sums(on, 2);
+        assert!(on == class_sums(whole, 2));
+        assert!(on == class_sums(exact, 2));
     }
 
     /// Appending an empty builder, or to one, changes nothing.

@@ -686,7 +686,7 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
     let every_stemmed =
         bytes(&fit(all, stemmed.clone(), Weighting::Count, usize::MAX, counts::Reuse::No).model);
     assert!(every != every_stemmed);
-    for (config, expected, reused) in [(plain.clone(), &every, 1), (stemmed, &every_stemmed, 0)] {
+    for (config, expected, reused) in [(plain.clone(), &every, 1), (stemmed.clone(), &every_stemmed, 0)] {
         let Fitted { left, .. } = fit(train, plain.clone(), Weighting::Count, usize::MAX, leave());
         let before = counts::REUSED.with(std::cell::Cell::get);
         let reuse = counts::Reuse::From(left.unwrap());
@@ -694,6 +694,23 @@ fn counts_are_left_and_taken_only_when_the_refit_counts_the_same() {
         assert_eq!(counts::REUSED.with(std::cell::Cell::get) - before, reused);
         assert!(bytes(&m) == *expected);
     }
+    // Counts whose texts were given back must be taken: a refit that cannot is an error, where
+    // it would count the texts given back as empty.
+    let Fitted { left, .. } = fit(train, plain.clone(), Weighting::Count, usize::MAX, leave());
+    let mut left = left.unwrap();
+    left.texts_given_back();
+    let refit = TextModel::fit(
+        &split.col,
+        (all, &Split::y_of(all)),
+        (0..3).map(|c| Value::Text(format!("class {c}"))).collect(),
+        Tokenizer::new(stemmed),
+        settings(Weighting::Count),
+        usize::MAX,
+        counts::Reuse::From(left),
+        (true, true),
+        &Control::new(),
+    );
+    assert!(matches!(refit, Err(Error::Internal(_))));
 }
 
 /// Where both fits make the first pass over the n-grams seen twice, the measured fit leaves its
@@ -710,6 +727,7 @@ fn the_first_pass_is_made_once_for_both_fits() {
     };
     let leave = || split.leave();
     let marks_reused = || counts::MARKS_REUSED.with(std::cell::Cell::get);
+    let reused = || counts::REUSED.with(std::cell::Cell::get);
     let plain = TokenizerConfig::default();
     let stemmed = TokenizerConfig { stem: true, ..plain.clone() };
     for (weighting, min_df) in [(Weighting::Count, 2), (Weighting::TfIdf, 2), (Weighting::Count, AUTO_MIN_DF)]
@@ -737,28 +755,92 @@ fn the_first_pass_is_made_once_for_both_fits() {
             distinct.0 == own.distinct.0 || used && distinct.0.abs_diff(own.distinct.0) < distinct.0 / 20,
             "{what}"
         );
-        assert!(matches!(left, Some(counts::Left::Marks(_))), "{what}");
-        let before = marks_reused();
+        // Counting by class with it, the counts are left (counted with the filter of every
+        // text), which the refit counts the held-out texts on in; else the first pass.
+        let counts_left = used && weighting != Weighting::TfIdf;
+        assert_eq!(matches!(left, Some(counts::Left::Counts(_))), counts_left, "{what}");
+        assert_eq!(matches!(left, Some(counts::Left::Marks(_))), !counts_left, "{what}");
+        let before = (marks_reused(), reused());
         let reuse = counts::Reuse::From(left.unwrap());
         let refit = fit(all, &plain, &pairs, 0, reuse);
-        assert_eq!(marks_reused() - before, 1, "{what}");
+        let after = (marks_reused() - before.0, reused() - before.1);
+        assert_eq!(after, if counts_left { (0, 1) } else { (1, 0) }, "{what}");
         assert!(bytes(&refit.model) == every, "{what}");
         assert_eq!(refit.distinct.1, used, "{what}");
+        assert_eq!(refit.distinct, fit(all, &plain, &pairs, 0, counts::Reuse::No).distinct, "{what}");
 
         // Not taken by a refit of another tokenizer, other n-grams or other rows: each makes
         // its own, to its own model.
         let trigrams = settings((1, 3));
         let other_rows: Vec<usize> = all.iter().rev().copied().collect();
-        for (rows, config, settings) in
-            [(all, &stemmed, &pairs), (all, &plain, &trigrams), (&other_rows, &plain, &pairs)]
-        {
+        // (Counts have no order: the rows in another order count on in them.)
+        for (rows, config, settings, taken) in [
+            (all, &stemmed, &pairs, false),
+            (all, &plain, &trigrams, false),
+            (&other_rows, &plain, &pairs, counts_left),
+        ] {
             let Fitted { left, .. } = fit(train, &plain, &pairs, 0, leave());
-            let before = marks_reused();
+            let before = (marks_reused(), reused());
             let reuse = counts::Reuse::From(left.unwrap());
             let m = bytes(&fit(rows, config, settings, 0, reuse).model);
-            assert_eq!(marks_reused(), before, "{what}");
+            assert_eq!((marks_reused(), reused()), (before.0, before.1 + usize::from(taken)), "{what}");
             assert!(m == bytes(&fit(rows, config, settings, usize::MAX, counts::Reuse::No).model), "{what}");
         }
+    }
+}
+
+/// With the `min_df` chosen above `LARGE_VOCABULARY` distinct n-grams, the measured fit counts
+/// its texts with the filter of every text and leaves those counts; the refit counts the
+/// held-out texts on in them, to the model, distinct terms and chosen `min_df` that counting
+/// every text gives; the measured model and its estimate of its distinct terms are those of a
+/// fit of its texts alone. Where no word is in two texts (the choice is 1: every n-gram is
+/// counted again), no counts are left, and the refit counts every text.
+#[test]
+fn counts_of_the_n_grams_seen_twice_are_left_for_the_refit() {
+    // (Each half of the measured fit's texts must have more than a million distinct n-grams:
+    // the lower bound is the larger half's.)
+    let n = 3000;
+    let large = zipf_texts(n, 1000, 1 << 40, 4);
+    let unique: Vec<String> = (0..n)
+        .map(|t| (0..1000).map(|w| format!("u{}", t * 1000 + w)).collect::<Vec<_>>().join(" "))
+        .collect();
+    for (texts, counts_left) in [(&large, true), (&unique, false)] {
+        let col = Column {
+            name: "body".into(),
+            data: ColumnData::texts(texts.iter().cloned().map(Some).collect()),
+        };
+        let (held_out, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| i % 5 == 2);
+        let all: Vec<usize> = (0..n).collect();
+        let y_of = |rows: &[usize]| rows.iter().map(|r| (r % 3) as u32).collect::<Vec<_>>();
+        let fit = |rows: &[usize], reuse| {
+            TextModel::fit(
+                &col,
+                (rows, &y_of(rows)),
+                (0..3).map(|c| Value::Text(format!("class {c}"))).collect(),
+                Tokenizer::new(TokenizerConfig::default()),
+                auto_settings(),
+                0,
+                reuse,
+                (true, true),
+                &Control::new(),
+            )
+            .unwrap()
+        };
+        let alone = fit(&train, counts::Reuse::No);
+        let leave = counts::Reuse::Leave { held_out: &held_out, y: y_of(&held_out) };
+        let Fitted { model, left, distinct, .. } = fit(&train, leave);
+        assert!(bytes(&model) == bytes(&alone.model), "{counts_left}");
+        assert_eq!((distinct.1, alone.distinct.1), (counts_left, counts_left));
+        assert!(distinct.0.abs_diff(alone.distinct.0) < distinct.0 / 20, "{distinct:?} {:?}", alone.distinct);
+        assert_eq!(matches!(left, Some(counts::Left::Counts(_))), counts_left);
+        assert_eq!(model.settings.min_df, alone.model.settings.min_df);
+        let before = counts::REUSED.with(std::cell::Cell::get);
+        let refit = fit(&all, left.map_or(counts::Reuse::No, counts::Reuse::From));
+        assert_eq!(counts::REUSED.with(std::cell::Cell::get) - before, usize::from(counts_left));
+        let every = fit(&all, counts::Reuse::No);
+        assert!(bytes(&refit.model) == bytes(&every.model), "{counts_left}");
+        assert_eq!(refit.distinct, every.distinct);
+        assert_eq!(refit.model.settings.min_df, if counts_left { 2 } else { 1 });
     }
 }
 
@@ -994,5 +1076,69 @@ fn held_out_metrics_in_batches_are_the_metrics_of_every_text() {
         let (y_all, proba) = m.labelled(&data, 0).unwrap();
         assert_eq!(m.evaluate(&data).unwrap(), metrics::classification(&y_all, &proba, &m.classes));
         assert!(m.metrics_in_batches(text, (&rows, &y[1..]), 1, false, &control).is_err());
+    }
+}
+
+/// Trained as `ml_train` trains (`setup::train_giving_back`), a text model gives back its
+/// training texts once counted, where the refit counts the held-out ones on their counts: the
+/// same model, report and metrics as a training that keeps them, and the data keeps the
+/// held-out texts (the caller reads them next) and the training loss's sample, the others read
+/// as NULL. With TF-IDF (no counts left), the language detected (the refit detects it again) or
+/// no refit, every text stays.
+#[test]
+fn training_texts_are_given_back_once_counted() {
+    let n = 6000;
+    let texts = zipf_texts(n, 30, 3000, 9);
+    let labels: Vec<String> = (0..n).map(|i| format!("c{}", (i * 7 + i / 5) % 4)).collect();
+    let docs: Vec<(&str, &str)> = labels.iter().zip(&texts).map(|(l, t)| (l.as_str(), t.as_str())).collect();
+    let kept = dataset(&docs);
+    let body = |data: &Dataset, r: usize| match data.column("body", "").unwrap().get(r) {
+        Input::Text(t) => Some(t.to_string()),
+        _ => None,
+    };
+    for (json, refit, given_back) in [
+        ("{}", true, true),
+        (r#"{"ngrams": [1, 3], "algorithm": "complement", "min_df": 2}"#, true, true),
+        (r#"{"weighting": "tfidf"}"#, true, false),
+        (r#"{"language": "auto"}"#, true, false),
+        ("{}", false, false),
+    ] {
+        let common = || Common { seed: 5, refit, ..Common::default() };
+        let plain = TextModel::train(&kept, Some("label"), &mut options(json), &common()).unwrap();
+        let mut lent = dataset(&docs);
+        let trained = crate::models::setup::train_giving_back::<TextModel>(
+            &mut lent,
+            Some("label"),
+            &mut options(json),
+            &common(),
+        )
+        .unwrap();
+        assert!(bytes(&plain.model) == bytes(&trained.model), "{json}");
+        assert_eq!(plain.metrics, trained.metrics, "{json}");
+        // (Timings apart.)
+        let report = |t: &Trained<TextModel>| {
+            let mut d = json!(t.details);
+            d.as_object_mut().unwrap().remove("timings");
+            d["metrics_fit"]["details"].as_object_mut().map(|m| m.remove("timings"));
+            d
+        };
+        assert_eq!(report(&plain), report(&trained), "{json}");
+        assert_eq!(plain.log[0].loss.to_bits(), trained.log[0].loss.to_bits(), "{json}");
+        assert_eq!(plain.held_out, trained.held_out, "{json}");
+        assert!(!trained.held_out.is_empty(), "{json}");
+        let mut nulls = 0;
+        for r in 0..n {
+            let text = body(&lent, r);
+            if trained.held_out.binary_search(&r).is_ok() || text.is_some() {
+                assert_eq!(text, body(&kept, r), "{json} row {r}");
+            } else {
+                nulls += 1;
+            }
+        }
+        let train_rows: Vec<usize> = (0..n).filter(|r| trained.held_out.binary_search(r).is_err()).collect();
+        let sample = loss_sample(kept.column("body", "").unwrap(), &train_rows).len();
+        assert!(sample < train_rows.len() / 2, "{json}");
+        let expected = if given_back { train_rows.len() - sample } else { 0 };
+        assert_eq!(nulls, expected, "{json}");
     }
 }

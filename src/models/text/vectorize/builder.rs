@@ -280,6 +280,9 @@ pub struct VocabularyBuilder {
     /// The n-grams that may occur twice ([`VocabularyBuilder::only_seen_twice`]): the word
     /// pairs outside it are not counted.
     seen_twice: Option<Arc<SeenTwice>>,
+    /// The distinct word pairs to estimate in place of the filter's
+    /// ([`VocabularyBuilder::estimate_pairs_as`]).
+    pairs_estimate: Option<usize>,
     /// Probe in stages whatever the table's size (tests of that path).
     #[cfg(test)]
     pub(super) always_staged: bool,
@@ -315,6 +318,20 @@ impl VocabularyBuilder {
     /// is then an estimate. Words are all counted.
     pub fn only_seen_twice(&mut self, seen: Arc<SeenTwice>) {
         self.seen_twice = Some(seen);
+    }
+
+    /// Estimates the distinct word pairs (counting only those seen twice) as `estimate` (None:
+    /// the filter's, as it does until told): a measured fit counted with the filter of every
+    /// text, its refit's, for which it leaves its counts, estimates its own texts' pairs by a
+    /// filter of those alone.
+    pub fn estimate_pairs_as(&mut self, estimate: Option<usize>) {
+        self.pairs_estimate = estimate;
+    }
+
+    /// The filter of the n-grams seen twice this builder counts with
+    /// ([`VocabularyBuilder::only_seen_twice`]), if any.
+    pub fn seen_twice(&self) -> Option<&Arc<SeenTwice>> {
+        self.seen_twice.as_ref()
     }
 
     /// [`VocabularyBuilder::try_add`] of a text of class `class` (`< k`) to a builder that
@@ -868,6 +885,7 @@ impl VocabularyBuilder {
             left_out: self.left_out,
             by_class,
             seen_twice: self.seen_twice.clone(),
+            pairs_estimate: self.pairs_estimate,
             #[cfg(test)]
             always_staged: self.always_staged,
             #[cfg(test)]
@@ -1156,7 +1174,10 @@ impl VocabularyBuilder {
 
     /// [`VocabularyBuilder::distinct_terms`] once `more` new word pairs are added.
     fn distinct_with(&self, more: usize) -> usize {
-        let pairs = self.seen_twice.as_ref().map_or(0, |s| s.distinct_estimate());
+        let pairs = match (&self.seen_twice, self.pairs_estimate) {
+            (Some(_), Some(estimate)) => estimate,
+            (seen, _) => seen.as_ref().map_or(0, |s| s.distinct_estimate()),
+        };
         self.terms.len() + (self.pairs.len() + self.left_out + more).max(pairs)
     }
 
