@@ -476,29 +476,18 @@ impl TextModel {
         (loss, served): (bool, bool),
         control: &Control<'_>,
     ) -> Result<Fitted> {
-        let tally = Self::count_texts(
-            text,
-            (rows, y),
-            classes.len(),
-            &tokenizer,
-            settings,
-            seen_twice_from,
-            reuse,
-            control,
-        )?;
+        let counting = (&tokenizer, settings);
+        let tally =
+            Self::count_texts(text, (rows, y, classes.len()), counting, (seen_twice_from, reuse), control)?;
         Self::finish_fit(tally, &text.name, (rows.len(), y), classes, tokenizer, (loss, served), control)
     }
 
     /// The counting of [`TextModel::fit`]: `rows` of `text`, of classes `y` (of `k`).
-    #[allow(clippy::too_many_arguments)]
     fn count_texts(
         text: &Column,
-        (rows, y): (&[usize], &[u32]),
-        k: usize,
-        tokenizer: &Tokenizer,
-        mut settings: TextSettings,
-        seen_twice_from: usize,
-        reuse: counts::Reuse<'_>,
+        (rows, y, k): (&[usize], &[u32], usize),
+        (tokenizer, mut settings): (&Tokenizer, TextSettings),
+        (seen_twice_from, reuse): (usize, counts::Reuse<'_>),
         control: &Control<'_>,
     ) -> Result<Tally> {
         // Without TF-IDF (whose weights need every term's document frequency first), each term
@@ -813,14 +802,12 @@ impl Estimator for TextModel {
         let tokenizer = Tokenizer::new(tok_config);
         let k = labels.classes.len();
         let seen_twice_from = pipeline::SEEN_TWICE_FROM;
+        let texts = (&train[..], &y_train[..], k);
         let tally = TextModel::count_texts(
             text_col,
-            (train, &y_train),
-            k,
-            &tokenizer,
-            settings,
-            seen_twice_from,
-            reuse,
+            texts,
+            (&tokenizer, settings),
+            (seen_twice_from, reuse),
             control,
         )?;
         // Counted by class, the training loss scores a sample of the training texts: picked now.
