@@ -514,6 +514,8 @@ impl TextModel {
         control: &Control<'_>,
     ) -> Result<Fitted> {
         let k = classes.len();
+        // Counts left for the refit are finished as they are, to count on (no copy).
+        let keep = tally.leaves_counts();
         let Tally { mut builder, to_leave, settings, distinct: (distinct, estimated), by_class } = tally;
         let (min_df, max_features) = (settings.min_df as usize, settings.max_features.map(|m| m as usize));
         let no_terms = || {
@@ -532,8 +534,6 @@ impl TextModel {
             // is the error, whatever its fit gave).
             let order =
                 if served || algorithm == Algorithm::Bernoulli { TermOrder::Sorted } else { TermOrder::Any };
-            // Counts left for the refit are finished as they are, to count on (no copy).
-            let keep = to_leave.as_ref().is_some_and(counts::ToLeave::counts);
             let (vocab, nb) =
                 builder.finish_by_class_in(keep, min_df, max_features, order, control, |sums| {
                     Ok(NaiveBayes::from_class_sums(sums, y, k, algorithm, alpha, priors))
