@@ -24,12 +24,13 @@
 //! taken ([`Left::texts_given_back`]): a refit that could not would count the texts given back
 //! as empty, and is an internal error instead.
 
+use super::class_texts::{self, ClassTexts};
 use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
 use super::vectorize::{self, After, SeenTwice, VocabularyBuilder};
 use super::{AUTO_MIN_DF, TextSettings};
 use crate::models::control::Control;
-use crate::models::data::Column;
+use crate::models::data::{Column, ColumnData};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ thread_local! {
     pub(super) static REUSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Fits on this thread that counted with a measured fit's first pass (tests).
     pub(super) static MARKS_REUSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Fits on this thread that gave the training texts back as they counted them (tests).
+    pub(super) static GIVEN_BACK_AS_COUNTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// What a measured fit leaves for the refit on every row ([`Reuse::Leave`]).
@@ -148,6 +151,56 @@ pub(super) enum Reuse<'a> {
     From(Left),
 }
 
+/// The text column a fit counts: shared, or lent to it (`ml_train`'s, see
+/// [`Setup::lent`](crate::models::setup::Setup::lent)) with the rows of it that are read after
+/// the counting (`keep`: the held-out texts and the training loss's sample, sorted, each once),
+/// whose other texts the fit may give back as it counts them ([`TextColumn::give_back`]).
+pub(super) enum TextColumn<'a> {
+    /// Read only.
+    Shared(&'a Column),
+    /// Lent: its training texts may be given back.
+    Lent { column: &'a mut Column, keep: &'a [usize], given_back: bool },
+}
+
+impl TextColumn<'_> {
+    /// The column (its texts given back read as NULL).
+    pub(super) fn column(&self) -> &Column {
+        match self {
+            TextColumn::Shared(column) => column,
+            TextColumn::Lent { column, .. } => column,
+        }
+    }
+
+    /// Whether the training texts may be given back as they are counted: a lent column of
+    /// texts, not given back yet.
+    fn lends_texts(&self) -> bool {
+        matches!(self, TextColumn::Lent { column, given_back: false, .. } if matches!(column.data, ColumnData::Text(_)))
+    }
+
+    /// Whether its training texts were given back ([`TextColumn::give_back`]).
+    pub(super) fn given_back(&self) -> bool {
+        matches!(self, TextColumn::Lent { given_back: true, .. })
+    }
+
+    /// Copies `rows` (the training rows) in the `order` they are counted in (by class) into
+    /// chunks given back as they are counted ([`ClassTexts`]), and keeps in the column the texts
+    /// of `keep` alone (the others then read as NULL): the texts as read go back now.
+    fn give_back(&mut self, rows: &[usize], order: &[usize]) -> Result<ClassTexts> {
+        let TextColumn::Lent { column, keep, given_back } = self else {
+            return Err(Error::Internal("the texts of a shared column given back".into()));
+        };
+        let ColumnData::Text(texts) = &mut column.data else {
+            return Err(Error::Internal("a column of other values given back as texts".into()));
+        };
+        let copied = ClassTexts::copy(texts, rows, order, class_texts::chunk_bytes())?;
+        *texts = texts.keeping(keep, "the texts kept while the others are counted")?;
+        *given_back = true;
+        #[cfg(test)]
+        GIVEN_BACK_AS_COUNTED.with(|n| n.set(n.get() + 1));
+        Ok(copied)
+    }
+}
+
 /// Bytes of text (of every row) from which the counts of every n-gram are not left for the
 /// refit, so that the counts held beside the measured model are of a builder that counted less
 /// (at IMDB's 33 MB of reviews they take 52 MB). It is also where the first pass over the
@@ -169,7 +222,7 @@ fn reusable(counting: Counting<'_>, bytes: usize, seen_twice_from: usize) -> boo
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count(
     tokenizer: &Tokenizer,
-    text: &Column,
+    text: &mut TextColumn<'_>,
     rows: &[usize],
     counting: Counting<'_>,
     settings: &mut TextSettings,
@@ -183,7 +236,7 @@ pub(super) fn count(
         Counting::Rows => None,
     };
     // The bytes of the texts, read once for all that asks (the reuse's checks, the first pass).
-    let bytes = pipeline::text_bytes_of(text, rows);
+    let bytes = pipeline::text_bytes_of(text.column(), rows);
     let (carried, leave) = match reuse {
         Reuse::No => (None, None),
         Reuse::Leave { held_out, y } => (None, Some((held_out, y))),
@@ -223,7 +276,7 @@ pub(super) fn count(
     // twice or the first pass (the measured fit's model and its chosen `min_df` its own).
     let (leave, for_refit) = match leave {
         Some((held_out, y)) => {
-            let every = bytes + pipeline::text_bytes_of(text, held_out);
+            let every = bytes + pipeline::text_bytes_of(text.column(), held_out);
             if reusable(counting, every, seen_twice_from) {
                 (Some((held_out, y, every)), None)
             } else {
@@ -246,8 +299,16 @@ pub(super) fn count(
             // (Counted on, the pairs of every text are estimated by its filter.)
             builder.estimate_pairs_as(None);
             let added = Counting::ByClass { y: &held_out_y, k, presence };
-            let mut builder =
-                pipeline::count_onto(builder, tokenizer, text, &held_out, (lo, hi), added, after, control)?;
+            let mut builder = pipeline::count_onto(
+                builder,
+                tokenizer,
+                text.column(),
+                &held_out,
+                (lo, hi),
+                added,
+                after,
+                control,
+            )?;
             if settings.min_df == AUTO_MIN_DF && builder.distinct_estimated() && builder.auto_min_df() < 2 {
                 // As `every_text` does: no term in two texts, every n-gram counted. (The measured
                 // fit, which chose 2, found a term in two of its texts.)
@@ -257,8 +318,16 @@ pub(super) fn count(
                     ));
                 }
                 drop(builder);
-                builder =
-                    pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, after, control)?;
+                builder = pipeline::count_terms(
+                    tokenizer,
+                    text.column(),
+                    rows,
+                    (lo, hi),
+                    counting,
+                    None,
+                    after,
+                    control,
+                )?;
             }
             (builder, Pass::None)
         }
@@ -357,7 +426,7 @@ enum Pass<'a> {
 /// counted. `after` says what follows the counting (see [`After`]).
 fn every_text<'a>(
     tokenizer: &Tokenizer,
-    text: &Column,
+    text: &mut TextColumn<'_>,
     (rows, bytes): (&[usize], usize),
     counting: Counting<'_>,
     settings: &TextSettings,
@@ -382,28 +451,36 @@ fn every_text<'a>(
                 Ok(seen) => seen,
                 Err(shared) => SeenTwice::clone_of(&shared)?,
             };
-            let marks = pipeline::mark_on(seen.resume(once), tokenizer, text, &held_out, hi, control)?;
+            let marks =
+                pipeline::mark_on(seen.resume(once), tokenizer, text.column(), &held_out, hi, control)?;
             let seen = marks.split().0;
             (used(seen.distinct_at_least()).then(|| Arc::new(seen)), Pass::None, None)
         }
         FirstPass::OfTheseRows if bytes >= seen_twice_from => {
             // One bit per byte of text.
-            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, bytes / 64, hi, control)?;
+            let marks = pipeline::mark_seen_twice(tokenizer, text.column(), rows, bytes / 64, hi, control)?;
             let seen = marks.split().0;
             (used(seen.distinct_at_least()).then(|| Arc::new(seen)), Pass::None, None)
         }
         FirstPass::ForTheRefit(refit) if bytes >= seen_twice_from => {
             // One bit per byte of the refit's texts, so that its filter is as full as its own
             // would be (this fit's own has more room: its estimates come from more bits).
-            let marks = pipeline::mark_seen_twice(tokenizer, text, rows, refit.every / 64, hi, control)?;
+            let marks =
+                pipeline::mark_seen_twice(tokenizer, text.column(), rows, refit.every / 64, hi, control)?;
             let (seen, once) = marks.split();
             if !used(seen.distinct_at_least()) {
                 (None, Pass::Marks((Arc::new(seen), once), refit), None)
             } else if matches!(counting, Counting::ByClass { .. }) {
                 // (The lower bound only grows with more texts: the refit counts with it too.)
                 let own = seen.distinct_estimate();
-                let marks =
-                    pipeline::mark_on(seen.resume(once), tokenizer, text, refit.held_out, hi, control)?;
+                let marks = pipeline::mark_on(
+                    seen.resume(once),
+                    tokenizer,
+                    text.column(),
+                    refit.held_out,
+                    hi,
+                    control,
+                )?;
                 (Some(Arc::new(marks.split().0)), Pass::Counts(refit), Some(own))
             } else {
                 let seen = Arc::new(seen);
@@ -414,22 +491,49 @@ fn every_text<'a>(
     };
     // Counts left for the refit keep every term.
     let counted_after = if matches!(pass, Pass::Counts(_)) { After::MoreTexts } else { after };
-    let mut builder = pipeline::count_terms(
-        tokenizer,
-        text,
-        rows,
-        (lo, hi),
-        counting,
-        seen_twice.as_ref(),
-        counted_after,
-        control,
-    )?;
+    let mut builder = match counting {
+        // Counted for the refit, the training texts of a lent column go back as they are counted.
+        Counting::ByClass { y, k, .. } if matches!(pass, Pass::Counts(_)) && text.lends_texts() => {
+            let copied = text.give_back(rows, &pipeline::class_order(y, k)?)?;
+            let seen = seen_twice.as_ref();
+            pipeline::count_given_back(
+                tokenizer,
+                &copied,
+                rows,
+                (lo, hi),
+                counting,
+                seen,
+                counted_after,
+                control,
+            )?
+        }
+        _ => pipeline::count_terms(
+            tokenizer,
+            text.column(),
+            rows,
+            (lo, hi),
+            counting,
+            seen_twice.as_ref(),
+            counted_after,
+            control,
+        )?,
+    };
     builder.estimate_pairs_as(own_pairs);
     if auto && seen_twice.is_some() && builder.auto_min_df() < 2 {
         // No term in two texts (so no word either): `min_df` 1 keeps every term, which
         // were not all counted. (Counts of every n-gram are not what the refit would count on.)
+        if text.given_back() {
+            // (Those texts are gone: what every n-gram of them would make is no model.)
+            return Err(Error::data(format!(
+                "no word occurs in two of the {} training texts of column '{}' ({}): nothing recurs to learn from",
+                rows.len(),
+                crate::error::clip(&text.column().name),
+                crate::models::memory::show_bytes(bytes as f64)
+            )));
+        }
         drop(builder);
-        builder = pipeline::count_terms(tokenizer, text, rows, (lo, hi), counting, None, after, control)?;
+        builder =
+            pipeline::count_terms(tokenizer, text.column(), rows, (lo, hi), counting, None, after, control)?;
         if matches!(pass, Pass::Counts(_)) {
             pass = Pass::None;
         }

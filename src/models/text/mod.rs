@@ -23,6 +23,7 @@
 //! text, as SQLite would convert them; a blob is an error.
 
 mod ascii_words;
+mod class_texts;
 mod counts;
 pub mod detect;
 mod hashing;
@@ -144,18 +145,23 @@ fn loss_sample(text: &Column, rows: &[usize]) -> Vec<usize> {
     if take < picks.len() { evenly_spaced(rows.len(), take) } else { picks }
 }
 
-/// Keeps only the texts of `rows` in `column` (a lent one, [`Setup::lent`]): the others read as
-/// NULL, their memory given back (a copy of those kept is made first, fallibly). A column of
-/// other values is left as it is.
-fn keep_only(column: &mut Column, rows: impl Iterator<Item = usize>) -> Result<()> {
+/// Keeps only the texts of `rows` (sorted, each once) in `column` (a lent one,
+/// [`Setup::lent`]): the others read as NULL, their memory given back (a copy of those kept is
+/// made first, fallibly). A column of other values is left as it is.
+fn keep_only(column: &mut Column, rows: &[usize]) -> Result<()> {
     let ColumnData::Text(texts) = &mut column.data else {
         return Ok(());
     };
-    let mut rows: Vec<usize> = rows.collect();
-    rows.sort_unstable();
-    rows.dedup();
-    *texts = texts.keeping(&rows, "the texts kept after counting")?;
+    *texts = texts.keeping(rows, "the texts kept after counting")?;
     Ok(())
+}
+
+/// Whether texts of `k` classes are counted by class with `settings` (else in rows): without
+/// TF-IDF, whose weights need every term's document frequency first, each term is counted per
+/// class as the texts are read (a row of counts for a term of two classes or more with few
+/// classes, a list of runs with many).
+fn counts_by_class(settings: &TextSettings, k: usize) -> bool {
+    settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES
 }
 
 /// A fit's model ([`TextModel::fit`]) and what it made beside it.
@@ -477,14 +483,15 @@ impl TextModel {
         control: &Control<'_>,
     ) -> Result<Fitted> {
         let counting = (&tokenizer, settings);
+        let column = &mut counts::TextColumn::Shared(text);
         let tally =
-            Self::count_texts(text, (rows, y, classes.len()), counting, (seen_twice_from, reuse), control)?;
+            Self::count_texts(column, (rows, y, classes.len()), counting, (seen_twice_from, reuse), control)?;
         Self::finish_fit(tally, &text.name, (rows.len(), y), classes, tokenizer, (loss, served), control)
     }
 
     /// The counting of [`TextModel::fit`]: `rows` of `text`, of classes `y` (of `k`).
     fn count_texts(
-        text: &Column,
+        text: &mut counts::TextColumn<'_>,
         (rows, y, k): (&[usize], &[u32], usize),
         (tokenizer, mut settings): (&Tokenizer, TextSettings),
         (seen_twice_from, reuse): (usize, counts::Reuse<'_>),
@@ -493,7 +500,7 @@ impl TextModel {
         // Without TF-IDF (whose weights need every term's document frequency first), each term
         // is counted per class as the texts are read: no rows (a row of counts for a term of
         // two classes or more with few classes, a list of runs with many).
-        let by_class = settings.weighting != Weighting::TfIdf && k <= vectorize::MAX_CLASSES;
+        let by_class = counts_by_class(&settings, k);
         let presence = settings.weighting == Weighting::Binary || settings.algorithm == Algorithm::Bernoulli;
         let counting = if by_class { Counting::ByClass { y, k, presence } } else { Counting::Rows };
         let (builder, to_leave) =
@@ -801,23 +808,42 @@ impl Estimator for TextModel {
         let measure_loss = !setup.is_refit();
         let tokenizer = Tokenizer::new(tok_config);
         let k = labels.classes.len();
+        #[cfg(not(test))]
         let seen_twice_from = pipeline::SEEN_TWICE_FROM;
+        #[cfg(test)]
+        let seen_twice_from = tests::SEEN_TWICE_FROM.with(std::cell::Cell::get);
+        // Counted by class, the training loss scores a sample of the training texts: picked now,
+        // before they may be given back.
+        let loss_sample =
+            (measure_loss && counts_by_class(&settings, k)).then(|| loss_sample(text_col, train));
+        let text_name = text_col.name.clone();
+        // Where the text column is lent, the texts read after the counting: the held-out ones
+        // and the training loss's sample. (Not where the language is detected: the refit detects
+        // it again, from every text.)
+        let mut keep: Vec<usize> =
+            test.iter().copied().chain(loss_sample.iter().flatten().map(|&i| train[i])).collect();
+        keep.sort_unstable();
+        keep.dedup();
+        let mut column = match lent.as_deref_mut() {
+            Some(column) if !auto_language => {
+                counts::TextColumn::Lent { column, keep: &keep, given_back: false }
+            }
+            Some(column) => counts::TextColumn::Shared(column),
+            None => counts::TextColumn::Shared(text_column(data, target_col, params.text.as_deref())?),
+        };
         let texts = (&train[..], &y_train[..], k);
         let tally = TextModel::count_texts(
-            text_col,
+            &mut column,
             texts,
             (&tokenizer, settings),
             (seen_twice_from, reuse),
             control,
         )?;
-        // Counted by class, the training loss scores a sample of the training texts: picked now.
-        let loss_sample = (measure_loss && tally.by_class).then(|| loss_sample(text_col, train));
-        let text_name = text_col.name.clone();
-        // (Not where the language is detected: the refit detects it again, from every text.)
-        let given_back = match lent.as_deref_mut() {
-            Some(column) if tally.leaves_counts() && !auto_language => {
-                let sampled = loss_sample.iter().flatten().map(|&i| train[i]);
-                keep_only(column, test.iter().copied().chain(sampled))?;
+        // Given back as they were counted, or now that they are.
+        let given_back = match (column.given_back(), lent.as_deref_mut()) {
+            (true, _) => true,
+            (false, Some(column)) if tally.leaves_counts() && !auto_language => {
+                keep_only(column, &keep)?;
                 true
             }
             _ => false,

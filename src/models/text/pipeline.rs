@@ -13,6 +13,7 @@
 //! calling thread stops, and the helper stops at its next text (it sees the control's stop
 //! flag). While the helper finishes, the calling thread keeps running the check.
 
+use super::class_texts::{ClassTexts, Reader};
 use super::scratch::{Scratch, with_scratch};
 use super::tokenize::{Tokenizer, Tokens};
 use super::vectorize::{After, Marks, SeenTwice, VocabularyBuilder};
@@ -231,7 +232,42 @@ pub(super) fn count_terms(
     after: After,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
-    count_from(None, tokenizer, text, rows, ngrams, counting, seen_twice, after, control)
+    count_from(None, tokenizer, Source::Rows(text), rows, ngrams, counting, seen_twice, after, control)
+}
+
+/// Counts the training texts copied class by class into `texts` (of `rows`, by class: their
+/// chunks in the order [`class_order`] gives), as [`count_terms`] counts those `rows` of the
+/// column they were copied from, giving each chunk back once its texts are counted
+/// ([`ClassTexts`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn count_given_back(
+    tokenizer: &Tokenizer,
+    texts: &ClassTexts,
+    rows: &[usize],
+    ngrams: (usize, usize),
+    counting: Counting<'_>,
+    seen_twice: Option<&Arc<SeenTwice>>,
+    after: After,
+    control: &Control<'_>,
+) -> Result<VocabularyBuilder> {
+    if !matches!(counting, Counting::ByClass { .. }) || texts.len() != rows.len() {
+        return Err(Error::Internal(format!(
+            "{} texts copied by class counted as {} rows",
+            texts.len(),
+            rows.len()
+        )));
+    }
+    let source = Source::ClassOrdered(texts);
+    count_from(None, tokenizer, source, rows, ngrams, counting, seen_twice, after, control)
+}
+
+/// Where [`count_from`] reads the texts.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// The rows of a column.
+    Rows(&'a Column),
+    /// The texts copied class by class, in [`class_order`] (counting by class only).
+    ClassOrdered(&'a ClassTexts),
 }
 
 /// Counts the n-grams (`lo..=hi`) of `rows` of `text` (of classes `counting` says: by class
@@ -261,6 +297,7 @@ pub(super) fn count_onto(
         return Err(Error::Internal("counts of another shape counted on".into()));
     }
     let seen_twice = onto.seen_twice().cloned();
+    let text = Source::Rows(text);
     count_from(Some(onto), tokenizer, text, rows, ngrams, counting, seen_twice.as_ref(), after, control)
 }
 
@@ -269,7 +306,7 @@ pub(super) fn count_onto(
 fn count_from(
     start: Option<VocabularyBuilder>,
     tokenizer: &Tokenizer,
-    text: &Column,
+    text: Source<'_>,
     rows: &[usize],
     (lo, hi): (usize, usize),
     counting: Counting<'_>,
@@ -301,8 +338,12 @@ fn count_from(
     // tables for the terms to come, from how the vocabulary grew since a thirty-second
     // (`size_tables_ahead`).
     let shared = order.is_some() && two;
-    let half_bytes =
-        if shared { rows.iter().map(|&r| text_bytes(text.get(r))).sum::<usize>().div_ceil(2) } else { 0 };
+    // The bytes of the text at position `j` of the order.
+    let bytes_at = |j: usize| match text {
+        Source::Rows(column) => text_bytes(column.get(rows[order.as_ref().map_or(j, |o| o[j])])),
+        Source::ClassOrdered(texts) => texts.bytes_of(j),
+    };
+    let half_bytes = if shared { (0..rows.len()).map(bytes_at).sum::<usize>().div_ceil(2) } else { 0 };
     let count = |range: Range<usize>, tick: &dyn Fn(u64) -> Result<()>| {
         let first = range.start == 0;
         let carried =
@@ -319,23 +360,26 @@ fn count_from(
         if let Some(seen) = seen_twice {
             builder.only_seen_twice(Arc::clone(seen));
         }
-        let total = if shared {
-            half_bytes
-        } else {
-            rows[range.clone()].iter().map(|&r| text_bytes(text.get(r))).sum()
-        };
+        let total = if shared { half_bytes } else { range.clone().map(bytes_at).sum() };
         let mut tokens = Tokens::default();
+        let mut reader = Reader::default();
         let (mut seen, mut ahead) = (0usize, sized || total < RESERVE_AHEAD_FROM);
         let mut earlier = None;
         let mut one = |j: usize, builder: &mut VocabularyBuilder| -> Result<()> {
             let i = order.as_ref().map_or(j, |o| o[j]);
-            let v = text.get(rows[i]);
+            let (v, given_back) = match text {
+                Source::Rows(column) => (column.get(rows[i]), None),
+                Source::ClassOrdered(texts) => (Input::Text(texts.read(j, &mut reader)?), Some(texts)),
+            };
             tokenizer.tokenize(&cell_text(v)?, &mut tokens);
             match counting {
                 Counting::Rows => builder.try_add(&tokens, lo, hi)?,
                 Counting::ByClass { y, .. } => builder.try_add_in_class(&tokens, lo, hi, y[i])?,
             }
             seen += text_bytes(v);
+            if let Some(texts) = given_back {
+                texts.counted(j);
+            }
             if !ahead && earlier.is_none() && seen.saturating_mul(32) >= total {
                 earlier = Some(builder.growth(seen));
             }
@@ -377,7 +421,7 @@ fn count_from(
 /// The positions of `y` (classes below `k`) class by class, each class's in their order: a
 /// counting sort (one pass to count, one to place). A class out of range goes last (counting it
 /// is an error).
-fn class_order(y: &[u32], k: usize) -> Result<Vec<usize>> {
+pub(super) fn class_order(y: &[u32], k: usize) -> Result<Vec<usize>> {
     let bucket = |c: u32| (c as usize).min(k);
     let what = "the order of the training texts";
     let mut starts: Vec<usize> = crate::models::memory::zeroed(k.saturating_add(2), what)?;

@@ -32,6 +32,13 @@ fn dataset(docs: &[(&str, &str)]) -> Dataset {
     ])
 }
 
+thread_local! {
+    /// The bytes of text from which a fit through `Estimator::fit` makes its first pass on this
+    /// thread (tests may lower it from `pipeline::SEEN_TWICE_FROM`).
+    pub(super) static SEEN_TWICE_FROM: std::cell::Cell<usize> =
+        const { std::cell::Cell::new(pipeline::SEEN_TWICE_FROM) };
+}
+
 fn options(json: &str) -> Options {
     Options::parse(Some(json)).unwrap()
 }
@@ -1087,6 +1094,56 @@ fn held_out_metrics_in_batches_are_the_metrics_of_every_text() {
 /// no refit, every text stays.
 #[test]
 fn training_texts_are_given_back_once_counted() {
+    // As they are, then from a first pass at every size in chunks of about 2,000 bytes: counted
+    // for the refit with the filter of every text, the texts are given back as they are counted.
+    for first_pass in [false, true] {
+        if first_pass {
+            SEEN_TWICE_FROM.with(|s| s.set(0));
+            super::class_texts::CHUNK_FOR_TESTS.with(|c| c.set(2_000));
+        }
+        texts_given_back(first_pass);
+    }
+    SEEN_TWICE_FROM.with(|s| s.set(pipeline::SEEN_TWICE_FROM));
+    super::class_texts::CHUNK_FOR_TESTS.with(|c| c.set(super::class_texts::CHUNK));
+}
+
+/// Texts given back as they are counted cannot be counted again: where the first pass is
+/// taken and then no word turns out to be in two texts (the chosen `min_df` is 1, which would
+/// count every n-gram again), `ml_train`'s lent column is an error that says so. Training on
+/// the same rows not lent counts them again.
+#[test]
+fn texts_that_share_no_word_are_an_error_once_given_back() {
+    let n = 3000;
+    let unique: Vec<String> = (0..n)
+        .map(|t| (0..1000).map(|w| format!("u{}", t * 1000 + w)).collect::<Vec<_>>().join(" "))
+        .collect();
+    let labels: Vec<String> = (0..n).map(|i| format!("c{}", i % 3)).collect();
+    let docs: Vec<(&str, &str)> = labels.iter().zip(&unique).map(|(l, t)| (l.as_str(), t.as_str())).collect();
+    SEEN_TWICE_FROM.with(|s| s.set(0));
+    let common = Common { seed: 3, ..Common::default() };
+    let plain = TextModel::train(&dataset(&docs), Some("label"), &mut options("{}"), &common);
+    let before = counts::GIVEN_BACK_AS_COUNTED.with(std::cell::Cell::get);
+    let mut lent = dataset(&docs);
+    let err = crate::models::setup::train_giving_back::<TextModel>(
+        &mut lent,
+        Some("label"),
+        &mut options("{}"),
+        &common,
+    )
+    .err();
+    SEEN_TWICE_FROM.with(|s| s.set(pipeline::SEEN_TWICE_FROM));
+    assert_eq!(plain.unwrap().model.settings.min_df, 1);
+    assert_eq!(counts::GIVEN_BACK_AS_COUNTED.with(std::cell::Cell::get), before + 1);
+    let err = err.expect("an error");
+    assert!(matches!(err, Error::InvalidData(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("no word occurs in two of the 2400 training texts of column 'body'"),
+        "{err}"
+    );
+}
+
+/// [`training_texts_are_given_back_once_counted`], from a first pass at every size or not.
+fn texts_given_back(first_pass: bool) {
     let n = 6000;
     let texts = zipf_texts(n, 30, 3000, 9);
     let labels: Vec<String> = (0..n).map(|i| format!("c{}", (i * 7 + i / 5) % 4)).collect();
@@ -1096,13 +1153,17 @@ fn training_texts_are_given_back_once_counted() {
         Input::Text(t) => Some(t.to_string()),
         _ => None,
     };
-    for (json, refit, given_back) in [
-        ("{}", true, true),
-        (r#"{"ngrams": [1, 3], "algorithm": "complement", "min_df": 2}"#, true, true),
-        (r#"{"weighting": "tfidf"}"#, true, false),
-        (r#"{"language": "auto"}"#, true, false),
-        ("{}", false, false),
+    // (Options, refit, texts given back, and as they are counted.) From the first pass on, the
+    // automatic `min_df` of so few terms is 1, counted without the filter: no counts are left.
+    for (json, refit, given_back, as_counted) in [
+        ("{}", true, !first_pass, false),
+        (r#"{"min_df": 2}"#, true, true, first_pass),
+        (r#"{"ngrams": [1, 3], "algorithm": "complement", "min_df": 2}"#, true, true, first_pass),
+        (r#"{"weighting": "tfidf", "min_df": 2}"#, true, false, false),
+        (r#"{"language": "auto", "min_df": 2}"#, true, false, false),
+        (r#"{"min_df": 2}"#, false, false, false),
     ] {
+        let before = counts::GIVEN_BACK_AS_COUNTED.with(std::cell::Cell::get);
         let common = || Common { seed: 5, refit, ..Common::default() };
         let plain = TextModel::train(&kept, Some("label"), &mut options(json), &common()).unwrap();
         let mut lent = dataset(&docs);
@@ -1113,6 +1174,8 @@ fn training_texts_are_given_back_once_counted() {
             &common(),
         )
         .unwrap();
+        let as_counted_now = counts::GIVEN_BACK_AS_COUNTED.with(std::cell::Cell::get) > before;
+        assert_eq!(as_counted_now, as_counted, "{json} {first_pass}");
         assert!(bytes(&plain.model) == bytes(&trained.model), "{json}");
         assert_eq!(plain.metrics, trained.metrics, "{json}");
         // (Timings apart.)
