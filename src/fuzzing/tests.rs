@@ -391,3 +391,23 @@ fn the_many_classes_text_data_trains() {
         assert_eq!(trained.served_rows, 40, "test_size {test_size}");
     }
 }
+
+/// The target `options` trains a text model on a lent column from its first pass on (its texts
+/// given back as they are counted) for odd-length inputs, and checks it against the training
+/// not lent: options that take that path (an explicit `min_df`, word pairs or longer) pass, and
+/// the path is taken.
+#[test]
+fn options_train_text_on_a_lent_column_given_back_as_counted() {
+    let before = crate::models::text::given_back_as_counted();
+    let inputs = [
+        r#"{"min_df": 2, "seed": 3}"#,
+        r#"{"min_df": 2, "ngrams": [1, 3], "algorithm": "complement"}"#,
+        r#"{"min_df": 3, "weighting": "binary", "test_size": 0.5}"#,
+        r#"{"min_df": 2, "ngrams": [2, 2], "priors": "uniform"}"#,
+    ];
+    for input in inputs {
+        let input = if input.len() % 2 == 1 { input.to_string() } else { format!("{input} ") };
+        train_options(input.as_bytes());
+    }
+    assert!(crate::models::text::given_back_as_counted() > before);
+}

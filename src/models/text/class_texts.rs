@@ -29,17 +29,19 @@ use std::sync::{Arc, Mutex};
 /// that.
 pub(super) const CHUNK: usize = 40 << 20;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 thread_local! {
-    /// [`chunk_bytes`] on this thread (tests: chunks of a few texts).
+    /// [`chunk_bytes`] on this thread (tests and fuzzing: chunks of a few texts, see
+    /// [`first_pass_at_every_size`](super::first_pass_at_every_size)).
     pub(super) static CHUNK_FOR_TESTS: std::cell::Cell<usize> = const { std::cell::Cell::new(CHUNK) };
 }
 
-/// Bytes of text a chunk holds at most: [`CHUNK`] (tests may set less on their thread).
+/// Bytes of text a chunk holds at least: [`CHUNK`] (tests and fuzzing may set less on their
+/// thread).
 pub(super) fn chunk_bytes() -> usize {
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     return CHUNK_FOR_TESTS.with(std::cell::Cell::get);
-    #[cfg(not(test))]
+    #[cfg(not(any(test, feature = "fuzzing")))]
     CHUNK
 }
 

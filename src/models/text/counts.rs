@@ -19,10 +19,16 @@
 //! held-out texts alone, so every text is marked once.
 //!
 //! Where counts are left and the text column is lent to the training (`ml_train`'s, see
-//! [`Setup::lent`](crate::models::setup::Setup::lent)), the measured fit gives its training
-//! texts back once counted: the refit reads the held-out texts alone. Those counts must then be
-//! taken ([`Left::texts_given_back`]): a refit that could not would count the texts given back
-//! as empty, and is an internal error instead.
+//! [`Setup::lent`](crate::models::setup::Setup::lent), a [`TextColumn::Lent`]), the measured fit
+//! gives its training texts back once counted: the refit reads the held-out texts alone. Those
+//! counts must then be taken ([`Left::texts_given_back`]): a refit that could not would count
+//! the texts given back as empty, and is an internal error instead. From the first pass on
+//! ([`FirstPass::ForTheRefit`] counting by class) they go back as they are counted: the fit keeps
+//! the held-out texts and the loss sample in the column before it counts, and counts from a
+//! copy of its training texts made in the order it counts them, in chunks each given back once
+//! counted ([`ClassTexts`]). They cannot be counted again: where no word then turns out to be in
+//! two texts (the automatic `min_df` is 1, and every n-gram would be counted again), that is a
+//! data error.
 
 use super::class_texts::{self, ClassTexts};
 use super::pipeline::{self, Counting};

@@ -156,6 +156,31 @@ fn keep_only(column: &mut Column, rows: &[usize]) -> Result<()> {
     Ok(())
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+thread_local! {
+    /// The bytes of text from which a fit through `Estimator::fit` makes its first pass on this
+    /// thread ([`first_pass_at_every_size`]).
+    static SEEN_TWICE_FROM: std::cell::Cell<usize> = const { std::cell::Cell::new(pipeline::SEEN_TWICE_FROM) };
+}
+
+/// From `on`, the text model's trainings on this thread make their first pass over the n-grams
+/// seen twice at every size (not from [`pipeline::SEEN_TWICE_FROM`] bytes of text), and copy the
+/// texts they give back as they count them into chunks of 2,000 bytes (not
+/// [`class_texts::CHUNK`]): tests and fuzzing reach those paths with a few texts. Off, as
+/// they are.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn first_pass_at_every_size(on: bool) {
+    let (from, chunk) = if on { (0, 2_000) } else { (pipeline::SEEN_TWICE_FROM, class_texts::CHUNK) };
+    SEEN_TWICE_FROM.with(|s| s.set(from));
+    class_texts::CHUNK_FOR_TESTS.with(|c| c.set(chunk));
+}
+
+/// Fits on this thread that gave their training texts back as they counted them (tests).
+#[cfg(test)]
+pub(crate) fn given_back_as_counted() -> usize {
+    counts::GIVEN_BACK_AS_COUNTED.with(std::cell::Cell::get)
+}
+
 /// Whether texts of `k` classes are counted by class with `settings` (else in rows): without
 /// TF-IDF, whose weights need every term's document frequency first, each term is counted per
 /// class as the texts are read (a row of counts for a term of two classes or more with few
@@ -808,10 +833,10 @@ impl Estimator for TextModel {
         let measure_loss = !setup.is_refit();
         let tokenizer = Tokenizer::new(tok_config);
         let k = labels.classes.len();
-        #[cfg(not(test))]
+        #[cfg(not(any(test, feature = "fuzzing")))]
         let seen_twice_from = pipeline::SEEN_TWICE_FROM;
-        #[cfg(test)]
-        let seen_twice_from = tests::SEEN_TWICE_FROM.with(std::cell::Cell::get);
+        #[cfg(any(test, feature = "fuzzing"))]
+        let seen_twice_from = SEEN_TWICE_FROM.with(std::cell::Cell::get);
         // Counted by class, the training loss scores a sample of the training texts: picked now,
         // before they may be given back.
         let loss_sample =

@@ -32,13 +32,6 @@ fn dataset(docs: &[(&str, &str)]) -> Dataset {
     ])
 }
 
-thread_local! {
-    /// The bytes of text from which a fit through `Estimator::fit` makes its first pass on this
-    /// thread (tests may lower it from `pipeline::SEEN_TWICE_FROM`).
-    pub(super) static SEEN_TWICE_FROM: std::cell::Cell<usize> =
-        const { std::cell::Cell::new(pipeline::SEEN_TWICE_FROM) };
-}
-
 fn options(json: &str) -> Options {
     Options::parse(Some(json)).unwrap()
 }
@@ -1097,14 +1090,10 @@ fn training_texts_are_given_back_once_counted() {
     // As they are, then from a first pass at every size in chunks of about 2,000 bytes: counted
     // for the refit with the filter of every text, the texts are given back as they are counted.
     for first_pass in [false, true] {
-        if first_pass {
-            SEEN_TWICE_FROM.with(|s| s.set(0));
-            super::class_texts::CHUNK_FOR_TESTS.with(|c| c.set(2_000));
-        }
+        first_pass_at_every_size(first_pass);
         texts_given_back(first_pass);
     }
-    SEEN_TWICE_FROM.with(|s| s.set(pipeline::SEEN_TWICE_FROM));
-    super::class_texts::CHUNK_FOR_TESTS.with(|c| c.set(super::class_texts::CHUNK));
+    first_pass_at_every_size(false);
 }
 
 /// Texts given back as they are counted cannot be counted again: where the first pass is
@@ -1119,7 +1108,7 @@ fn texts_that_share_no_word_are_an_error_once_given_back() {
         .collect();
     let labels: Vec<String> = (0..n).map(|i| format!("c{}", i % 3)).collect();
     let docs: Vec<(&str, &str)> = labels.iter().zip(&unique).map(|(l, t)| (l.as_str(), t.as_str())).collect();
-    SEEN_TWICE_FROM.with(|s| s.set(0));
+    first_pass_at_every_size(true);
     let common = Common { seed: 3, ..Common::default() };
     let plain = TextModel::train(&dataset(&docs), Some("label"), &mut options("{}"), &common);
     let before = counts::GIVEN_BACK_AS_COUNTED.with(std::cell::Cell::get);
@@ -1131,7 +1120,7 @@ fn texts_that_share_no_word_are_an_error_once_given_back() {
         &common,
     )
     .err();
-    SEEN_TWICE_FROM.with(|s| s.set(pipeline::SEEN_TWICE_FROM));
+    first_pass_at_every_size(false);
     assert_eq!(plain.unwrap().model.settings.min_df, 1);
     assert_eq!(counts::GIVEN_BACK_AS_COUNTED.with(std::cell::Cell::get), before + 1);
     let err = err.expect("an error");
