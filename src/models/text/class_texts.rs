@@ -1,7 +1,7 @@
 //! The training texts of a fit copied class by class into chunks, each given back once every
 //! text in it is counted.
 //!
-//! Counting by class visits the texts class by class ([`pipeline::count_given_back`]), the two
+//! Counting by class visits the texts class by class ([`pipeline::count_terms`]), the two
 //! threads from both ends, so the texts as read (in row order, one buffer) could go back only
 //! once all were counted: at a million generated texts they were 156 MB of a peak of 436, held
 //! to its end, where both threads' counts are largest. Copied in the order they are counted, in
@@ -17,7 +17,7 @@
 //! counted takes it out of the store ([`ClassTexts::counted`]); it goes back when the thread
 //! reading it moves on.
 //!
-//! [`pipeline::count_given_back`]: super::pipeline::count_given_back
+//! [`pipeline::count_terms`]: super::pipeline::count_terms
 
 use crate::models::columns::Texts;
 use crate::models::memory;

@@ -502,16 +502,7 @@ fn every_text<'a>(
         Counting::ByClass { y, k, .. } if matches!(pass, Pass::Counts(_)) && text.lends_texts() => {
             let copied = text.give_back(rows, &pipeline::class_order(y, k)?)?;
             let seen = seen_twice.as_ref();
-            pipeline::count_given_back(
-                tokenizer,
-                &copied,
-                rows,
-                (lo, hi),
-                counting,
-                seen,
-                counted_after,
-                control,
-            )?
+            pipeline::count_terms(tokenizer, &copied, rows, (lo, hi), counting, seen, counted_after, control)?
         }
         _ => pipeline::count_terms(
             tokenizer,

@@ -221,10 +221,15 @@ impl Claims {
 ///
 /// `after` says what follows the counting ([`After`]: when it is finished at a `min_df` of 2
 /// or more, the append of the two threads' counts leaves out what can never be kept).
+///
+/// The texts are `rows` of a column, or, by class, the training texts copied class by class
+/// into a [`ClassTexts`] (of `rows`: their chunks in the order [`class_order`] gives), which
+/// are counted as those rows of the column they were copied from would be, each chunk given
+/// back once its texts are counted.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn count_terms(
+pub(super) fn count_terms<'t>(
     tokenizer: &Tokenizer,
-    text: &Column,
+    text: impl Into<Source<'t>>,
     rows: &[usize],
     ngrams: (usize, usize),
     counting: Counting<'_>,
@@ -232,42 +237,28 @@ pub(super) fn count_terms(
     after: After,
     control: &Control<'_>,
 ) -> Result<VocabularyBuilder> {
-    count_from(None, tokenizer, Source::Rows(text), rows, ngrams, counting, seen_twice, after, control)
+    count_from(None, tokenizer, text.into(), rows, ngrams, counting, seen_twice, after, control)
 }
 
-/// Counts the training texts copied class by class into `texts` (of `rows`, by class: their
-/// chunks in the order [`class_order`] gives), as [`count_terms`] counts those `rows` of the
-/// column they were copied from, giving each chunk back once its texts are counted
-/// ([`ClassTexts`]).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn count_given_back(
-    tokenizer: &Tokenizer,
-    texts: &ClassTexts,
-    rows: &[usize],
-    ngrams: (usize, usize),
-    counting: Counting<'_>,
-    seen_twice: Option<&Arc<SeenTwice>>,
-    after: After,
-    control: &Control<'_>,
-) -> Result<VocabularyBuilder> {
-    if !matches!(counting, Counting::ByClass { .. }) || texts.len() != rows.len() {
-        return Err(Error::Internal(format!(
-            "{} texts copied by class counted as {} rows",
-            texts.len(),
-            rows.len()
-        )));
-    }
-    let source = Source::ClassOrdered(texts);
-    count_from(None, tokenizer, source, rows, ngrams, counting, seen_twice, after, control)
-}
-
-/// Where [`count_from`] reads the texts.
+/// Where [`count_terms`] reads the texts.
 #[derive(Clone, Copy)]
-enum Source<'a> {
+pub(super) enum Source<'a> {
     /// The rows of a column.
     Rows(&'a Column),
     /// The texts copied class by class, in [`class_order`] (counting by class only).
     ClassOrdered(&'a ClassTexts),
+}
+
+impl<'a> From<&'a Column> for Source<'a> {
+    fn from(column: &'a Column) -> Self {
+        Source::Rows(column)
+    }
+}
+
+impl<'a> From<&'a ClassTexts> for Source<'a> {
+    fn from(texts: &'a ClassTexts) -> Self {
+        Source::ClassOrdered(texts)
+    }
 }
 
 /// Counts the n-grams (`lo..=hi`) of `rows` of `text` (of classes `counting` says: by class
@@ -318,6 +309,12 @@ fn count_from(
         && y.len() != rows.len()
     {
         return Err(Error::Internal(format!("{} classes for {} texts", y.len(), rows.len())));
+    }
+    if let Source::ClassOrdered(texts) = text
+        && (!matches!(counting, Counting::ByClass { .. }) || texts.len() != rows.len())
+    {
+        let n = texts.len();
+        return Err(Error::Internal(format!("{n} texts copied by class counted as {} rows", rows.len())));
     }
     // Taken by the thread that counts from the front (the only one, with one thread).
     let start = std::sync::Mutex::new(start);
