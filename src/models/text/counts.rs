@@ -177,6 +177,24 @@ impl TextColumn<'_> {
         }
     }
 
+    /// Keeps only the texts of `keep` in a lent column of texts not given back yet (the others
+    /// then read as NULL, their memory given back; a copy of those kept is made first,
+    /// fallibly); else does nothing.
+    pub(super) fn keep_only(&mut self) -> Result<()> {
+        if !self.lends_texts() {
+            return Ok(());
+        }
+        let TextColumn::Lent { column, keep, given_back } = self else {
+            return Err(Error::Internal("the texts of a shared column given back".into()));
+        };
+        let ColumnData::Text(texts) = &mut column.data else {
+            return Err(Error::Internal("a column of other values given back as texts".into()));
+        };
+        *texts = texts.keeping(keep, "the texts kept once the others are counted")?;
+        *given_back = true;
+        Ok(())
+    }
+
     /// Whether the training texts may be given back as they are counted: a lent column of
     /// texts, not given back yet.
     fn lends_texts(&self) -> bool {
@@ -192,15 +210,14 @@ impl TextColumn<'_> {
     /// chunks given back as they are counted ([`ClassTexts`]), and keeps in the column the texts
     /// of `keep` alone (the others then read as NULL): the texts as read go back now.
     fn give_back(&mut self, rows: &[usize], order: &[usize]) -> Result<ClassTexts> {
-        let TextColumn::Lent { column, keep, given_back } = self else {
+        let TextColumn::Lent { column, given_back: false, .. } = self else {
             return Err(Error::Internal("the texts of a shared column given back".into()));
         };
-        let ColumnData::Text(texts) = &mut column.data else {
+        let ColumnData::Text(texts) = &column.data else {
             return Err(Error::Internal("a column of other values given back as texts".into()));
         };
         let copied = ClassTexts::copy(texts, rows, order, class_texts::chunk_bytes())?;
-        *texts = texts.keeping(keep, "the texts kept while the others are counted")?;
-        *given_back = true;
+        self.keep_only()?;
         #[cfg(test)]
         GIVEN_BACK_AS_COUNTED.with(|n| n.set(n.get() + 1));
         Ok(copied)

@@ -38,7 +38,7 @@ pub mod tokenize;
 pub mod vectorize;
 
 use super::control::Control;
-use super::data::{Column, ColumnData, Dataset, Input, Met, Value, class_ids};
+use super::data::{Column, Dataset, Input, Met, Value, class_ids};
 use super::finite;
 use super::metrics;
 use super::options::{Common, Options, show_number};
@@ -143,17 +143,6 @@ fn loss_sample(text: &Column, rows: &[usize]) -> Vec<usize> {
     let sample: Vec<usize> = picks.iter().map(|&i| rows[i]).collect();
     let take = loss_sample_size(rows.len(), pipeline::text_bytes_of(text, &sample));
     if take < picks.len() { evenly_spaced(rows.len(), take) } else { picks }
-}
-
-/// Keeps only the texts of `rows` (sorted, each once) in `column` (a lent one,
-/// [`Setup::lent`]): the others read as NULL, their memory given back (a copy of those kept is
-/// made first, fallibly). A column of other values is left as it is.
-fn keep_only(column: &mut Column, rows: &[usize]) -> Result<()> {
-    let ColumnData::Text(texts) = &mut column.data else {
-        return Ok(());
-    };
-    *texts = texts.keeping(rows, "the texts kept after counting")?;
-    Ok(())
 }
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -865,14 +854,10 @@ impl Estimator for TextModel {
             control,
         )?;
         // Given back as they were counted, or now that they are.
-        let given_back = match (column.given_back(), lent.as_deref_mut()) {
-            (true, _) => true,
-            (false, Some(column)) if tally.leaves_counts() && !auto_language => {
-                keep_only(column, &keep)?;
-                true
-            }
-            _ => false,
-        };
+        if tally.leaves_counts() {
+            column.keep_only()?;
+        }
+        let given_back = column.given_back();
         let text_col = match lent.as_deref() {
             Some(column) => column,
             None => text_column(data, target_col, params.text.as_deref())?,
