@@ -15,7 +15,7 @@
 //! and what a cell reads back is exactly what was pushed.
 
 use super::memory;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Which rows of a column are NULL: one bit a row, empty while the column has no NULL.
 #[derive(Clone, Debug, Default)]
@@ -377,6 +377,51 @@ impl Texts {
     }
 }
 
+impl Texts {
+    /// `n` rows, every one NULL (no room taken for codes).
+    pub(crate) fn all_null(n: usize, what: &str) -> Result<Texts> {
+        Ok(Texts {
+            text: String::new(),
+            ends: Vec::new(),
+            codes: Vec::new(),
+            rows: n,
+            nulls: Nulls::all(n, what)?,
+        })
+    }
+
+    /// Reads every row once, in order (`each(row, text)`, None for NULL). Where each row holds
+    /// a text of its own, the texts' bytes come in row order, and the pages of those read go
+    /// back to the system as it goes ([`memory::give_back_pages`], from [`READ_ONCE_STEP`]
+    /// bytes read at a time): what the caller copies out of them then takes their room, not room
+    /// beside them. (Where rows share texts, a later row may read an earlier text: nothing goes
+    /// back before the end.)
+    pub(crate) fn read_once(self, mut each: impl FnMut(usize, Option<&str>) -> Result<()>) -> Result<()> {
+        let Texts { text, ends, codes, rows, nulls } = self;
+        let in_order = codes.is_empty();
+        let mut bytes = text.into_bytes();
+        let mut given = 0usize;
+        for row in 0..rows {
+            if nulls.is_null(row) {
+                each(row, None)?;
+                continue;
+            }
+            // (Without codes, row `i` holds text `i`.)
+            let c = codes.get(row).map_or(row, |&c| c as usize);
+            let start = if c == 0 { Some(0) } else { ends.get(c - 1).copied() };
+            let (start, end) = (start.unwrap_or(usize::MAX), ends.get(c).copied().unwrap_or(0));
+            let t = bytes.get(start..end).and_then(|b| simdutf8::basic::from_utf8(b).ok());
+            each(row, Some(t.ok_or_else(|| Error::Internal(format!("text {c} of a column read once")))?))?;
+            if in_order && end - given >= READ_ONCE_STEP {
+                given += memory::give_back_pages(&mut bytes[given..end]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes read between two givings back of [`Texts::read_once`] (a system call each).
+const READ_ONCE_STEP: usize = 1 << 20;
+
 impl<S: AsRef<str>> FromIterator<Option<S>> for Texts {
     /// Collects values in memory (tests, examples, generated data); grows as a `Vec` does.
     fn from_iter<I: IntoIterator<Item = Option<S>>>(iter: I) -> Self {
@@ -446,7 +491,7 @@ impl TextBuilder {
         let code = u32::try_from(distinct)
             .ok()
             .filter(|&c| c < u32::MAX - 1)
-            .ok_or_else(|| crate::Error::data(format!("{what} has more than 4 billion distinct texts")))?;
+            .ok_or_else(|| Error::data(format!("{what} has more than 4 billion distinct texts")))?;
         self.texts
             .text
             .try_reserve(t.len())

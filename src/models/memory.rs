@@ -291,6 +291,53 @@ pub fn huge_pages<T>(v: &Vec<T>) {
     let _ = v;
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Bytes [`give_back_pages`] gave back on this thread (tests).
+    pub(crate) static GIVEN_BACK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Gives the whole pages inside `bytes` back to the system, where it can (Linux), so that the
+/// process holds less while the allocation stays: for memory read once and not again before
+/// it is freed (a training's texts, as they are counted). Their bytes are unspecified
+/// afterwards (zero on Linux's private memory, the only kind an allocator hands out there);
+/// the partial pages at either end keep theirs. Returns how many bytes from the start of
+/// `bytes` lie before the end of the last page given back (0 when none was), so that a caller
+/// giving back what it has read, a piece at a time, starts its next piece there and loses no
+/// page between two pieces. Off Linux, or under Miri, nothing is given back (0).
+///
+/// Freeing the memory would give back only what the allocator chooses to: glibc keeps in its
+/// heap what is freed below its adaptive threshold (see [`huge_pages`]' module notes), and a
+/// memory map's pages go back only when the whole map is freed.
+pub fn give_back_pages(bytes: &mut [u8]) -> usize {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        let (start, len) = (bytes.as_mut_ptr() as usize, bytes.len());
+        let page = layout::page_size();
+        let (Some(first), Some(end)) =
+            (start.checked_next_multiple_of(page), start.checked_add(len).map(|e| e / page * page))
+        else {
+            return 0;
+        };
+        if end <= first {
+            return 0;
+        }
+        // SAFETY: `first..end` lies inside `bytes`, which this call borrows exclusively (no
+        // other reference reads it meanwhile), and its allocation outlives the call.
+        // MADV_DONTNEED on private anonymous memory makes its pages read as zeros, valid `u8`s;
+        // on an error (locked pages, say) the memory stays as it was.
+        unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_DONTNEED) };
+        #[cfg(test)]
+        GIVEN_BACK.with(|n| n.set(n.get() + (end - first)));
+        end - start
+    }
+    #[cfg(any(not(target_os = "linux"), miri))]
+    {
+        let _ = bytes;
+        0
+    }
+}
+
 /// Where glibc and the kernel put memory, for [`huge_pages`] on Linux (and the tests, everywhere):
 /// elsewhere, or under Miri, `huge_pages` does nothing and this module is not built.
 #[cfg(any(test, all(target_os = "linux", not(miri))))]
@@ -389,6 +436,30 @@ mod tests {
         // A size the system refuses is an error naming the table, not an abort.
         let e = try_table(usize::MAX / 16, 0u64, "the test table").unwrap_err().to_string();
         assert!(e.contains("the test table"), "{e}");
+    }
+
+    /// Only the whole pages inside are given back (they read as zeros after), each piece of a
+    /// buffer given back in turn loses no page, and a piece without a whole page gives none.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn whole_pages_are_given_back() {
+        let page = page_size();
+        let mut v = vec![7u8; 64 * page];
+        let off = page - (v.as_ptr() as usize) % page;
+        // From 100 bytes before a page to 10 pages on, less 100 bytes: nine whole pages.
+        let (a, b) = (off + page - 100, off + 11 * page - 100);
+        let done = give_back_pages(&mut v[a..b]);
+        assert_eq!(done, 9 * page + 100);
+        assert!(v[..a + 100].iter().all(|&x| x == 7), "before the first whole page");
+        assert!(v[a + 100..a + done].iter().all(|&x| x == 0), "the whole pages");
+        assert!(v[a + done..].iter().all(|&x| x == 7), "after the last whole page");
+        // The next piece starts where the pages given back end: no page lost between.
+        let next = a + done;
+        let done2 = give_back_pages(&mut v[next..next + 2 * page]);
+        assert_eq!(done2, 2 * page);
+        assert!(v[next..next + 2 * page].iter().all(|&x| x == 0));
+        assert_eq!(give_back_pages(&mut v[off + 1..off + page + 1]), 0, "no whole page inside");
+        assert_eq!(give_back_pages(&mut []), 0);
     }
 
     /// A map glibc made for an allocation alone is found from where its bytes sit and how many

@@ -23,12 +23,12 @@
 //! gives its training texts back once counted: the refit reads the held-out texts alone. Those
 //! counts must then be taken ([`Left::texts_given_back`]): a refit that could not would count
 //! the texts given back as empty, and is an internal error instead. From the first pass on
-//! ([`FirstPass::ForTheRefit`] counting by class) they go back as they are counted: the fit keeps
-//! the held-out texts and the loss sample in the column before it counts, and counts from a
-//! copy of its training texts made in the order it counts them, in chunks each given back once
-//! counted ([`ClassTexts`]). They cannot be counted again: where no word then turns out to be in
-//! two texts (the automatic `min_df` is 1, and every n-gram would be counted again), that is a
-//! data error.
+//! ([`FirstPass::ForTheRefit`] counting by class) they go back as they are counted: before it
+//! counts, the fit reads the column once, taking its training texts in the order it counts them
+//! into chunks each given back once counted ([`ClassTexts`]) and keeping the held-out texts and
+//! the loss sample in the column, the pages of the texts read going back as it goes. They cannot
+//! be counted again: where no word then turns out to be in two texts (the automatic `min_df` is
+//! 1, and every n-gram would be counted again), that is a data error.
 
 use super::class_texts::{self, ClassTexts};
 use super::pipeline::{self, Counting};
@@ -206,21 +206,23 @@ impl TextColumn<'_> {
         matches!(self, TextColumn::Lent { given_back: true, .. })
     }
 
-    /// Copies `rows` (the training rows) in the `order` they are counted in (by class) into
-    /// chunks given back as they are counted ([`ClassTexts`]), and keeps in the column the texts
-    /// of `keep` alone (the others then read as NULL): the texts as read go back now.
-    fn give_back(&mut self, rows: &[usize], order: &[usize]) -> Result<ClassTexts> {
-        let TextColumn::Lent { column, given_back: false, .. } = self else {
+    /// Takes `rows` (the training rows, of classes `y`) in the `order` they are counted in (by
+    /// class) into chunks given back as they are counted ([`ClassTexts`]), and keeps in the
+    /// column the texts of `keep` alone (the others then read as NULL): the texts as read go
+    /// back as they are taken.
+    fn give_back(&mut self, rows: &[usize], y: &[u32], order: &[usize]) -> Result<ClassTexts> {
+        let TextColumn::Lent { column, keep, given_back: given_back @ false } = self else {
             return Err(Error::Internal("the texts of a shared column given back".into()));
         };
-        let ColumnData::Text(texts) = &column.data else {
+        let ColumnData::Text(texts) = &mut column.data else {
             return Err(Error::Internal("a column of other values given back as texts".into()));
         };
-        let copied = ClassTexts::copy(texts, rows, order, class_texts::chunk_bytes())?;
-        self.keep_only()?;
+        // (On an error, every row of the column reads as NULL: the training stops there.)
+        *given_back = true;
+        let taken = ClassTexts::take(texts, (rows, y, order), keep, class_texts::chunk_bytes())?;
         #[cfg(test)]
         GIVEN_BACK_AS_COUNTED.with(|n| n.set(n.get() + 1));
-        Ok(copied)
+        Ok(taken)
     }
 }
 
@@ -517,7 +519,7 @@ fn every_text<'a>(
     let mut builder = match counting {
         // Counted for the refit, the training texts of a lent column go back as they are counted.
         Counting::ByClass { y, k, .. } if matches!(pass, Pass::Counts(_)) && text.lends_texts() => {
-            let copied = text.give_back(rows, &pipeline::class_order(y, k)?)?;
+            let copied = text.give_back(rows, y, &pipeline::class_order(y, k)?)?;
             let seen = seen_twice.as_ref();
             pipeline::count_terms(tokenizer, &copied, rows, (lo, hi), counting, seen, counted_after, control)?
         }

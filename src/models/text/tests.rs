@@ -1096,6 +1096,38 @@ fn training_texts_are_given_back_once_counted() {
     first_pass_at_every_size(false);
 }
 
+/// A measured fit whose counts are kept for the refit scores the held-out texts through a
+/// vocabulary of its terms' hashes alone (`Vocabulary::unspelled`), and
+/// where two of them collide its terms are spelled out after all, from the counts kept: the
+/// same report, training log and model either way.
+#[test]
+fn a_measured_vocabulary_known_by_hash_scores_as_one_spelled_out() {
+    use crate::models::text::vectorize::{SPELL_ALWAYS, UNSPELLED};
+    let n = 3000;
+    let texts = zipf_texts(n, 30, 3000, 4);
+    let labels: Vec<String> = (0..n).map(|i| format!("c{}", (i * 5 + i / 7) % 3)).collect();
+    let docs: Vec<(&str, &str)> = labels.iter().zip(&texts).map(|(l, t)| (l.as_str(), t.as_str())).collect();
+    let data = dataset(&docs);
+    for json in ["{}", r#"{"min_df": 2, "ngrams": [1, 3]}"#, r#"{"algorithm": "complement", "alpha": 0.3}"#] {
+        let train = |spell: bool| {
+            SPELL_ALWAYS.with(|s| s.set(spell));
+            let before = UNSPELLED.with(std::cell::Cell::get);
+            let common = Common { seed: 11, ..Common::default() };
+            let trained = TextModel::train(&data, Some("label"), &mut options(json), &common);
+            SPELL_ALWAYS.with(|s| s.set(false));
+            (trained.unwrap(), UNSPELLED.with(std::cell::Cell::get) - before)
+        };
+        let ((by_hash, unspelled), (spelled, none)) = (train(false), train(true));
+        assert_eq!((unspelled, none), (1, 0), "{json}");
+        assert!(bytes(&by_hash.model) == bytes(&spelled.model), "{json}");
+        assert_eq!(by_hash.metrics, spelled.metrics, "{json}");
+        assert!(by_hash.metrics["accuracy"].as_f64().is_some(), "{json}");
+        let losses = |t: &Trained<TextModel>| t.log.iter().map(|e| (e.loss, e.val_loss)).collect::<Vec<_>>();
+        assert_eq!(losses(&by_hash), losses(&spelled), "{json}");
+        assert_eq!(by_hash.details["vocabulary_size"], spelled.details["vocabulary_size"], "{json}");
+    }
+}
+
 /// Texts given back as they are counted cannot be counted again: where the first pass is
 /// taken and then no word turns out to be in two texts (the chosen `min_df` is 1, which would
 /// count every n-gram again), `ml_train`'s lent column is an error that says so. Training on

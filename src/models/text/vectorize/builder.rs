@@ -160,20 +160,31 @@ pub(super) const WINDOW_FROM: usize = 64;
 /// lookup table made or still to be made.
 enum Spelt {
     Indexed(Vocabulary),
-    Unindexed { text: String, ends: Vec<u32>, hashes: Vec<u64> },
+    Unindexed {
+        text: String,
+        ends: Vec<u32>,
+        hashes: Vec<u64>,
+    },
+    /// The terms' hashes alone, for a vocabulary [`Vocabulary::unspelled`].
+    Hashes(Vec<u64>),
 }
 
 impl Spelt {
-    /// The same vocabulary, its lookup table made now if it was still to be made.
+    /// The same vocabulary, its lookup table made now if it was spelled out and still to be
+    /// made.
     fn indexed(self) -> Spelt {
-        Spelt::Indexed(self.vocabulary())
+        match self {
+            Spelt::Unindexed { text, ends, hashes } => Spelt::Indexed(Vocabulary::new(text, ends, hashes)),
+            spelt => spelt,
+        }
     }
 
-    /// The vocabulary, with its lookup table.
-    fn vocabulary(self) -> Vocabulary {
+    /// The vocabulary, with its lookup table; None for hashes alone that are not unique.
+    fn vocabulary(self) -> Option<Vocabulary> {
         match self {
-            Spelt::Indexed(vocab) => vocab,
-            Spelt::Unindexed { text, ends, hashes } => Vocabulary::new(text, ends, hashes),
+            Spelt::Indexed(vocab) => Some(vocab),
+            Spelt::Unindexed { text, ends, hashes } => Some(Vocabulary::new(text, ends, hashes)),
+            Spelt::Hashes(hashes) => Vocabulary::unspelled(&hashes),
         }
     }
 }
@@ -1394,18 +1405,32 @@ impl VocabularyBuilder {
         // million texts they are 76 MB, at the peak of training); a smaller one's beside the
         // fit, on the spelling thread.
         let later = entries.len() > LARGE_VOCABULARY;
+        // A measured fit's vocabulary (scored and dropped) whose counts are kept is known by the
+        // terms' hashes alone, where they are unique; else its terms are spelled out after all,
+        // from the counts kept.
+        let by_hash = order == TermOrder::Any && keep;
         let (vocab, fitted) = control.both(
             "the thread summing the classes",
             two,
             |tick| -> Result<Spelt> {
-                let (spelt, _) = this.spell_vocabulary(&entries, None, tick)?;
+                let (spelt, _) = this.spell_vocabulary(&entries, None, !by_hash, tick)?;
                 Ok(if later { spelt } else { spelt.indexed() })
             },
             // (Unless kept, the class rows of every distinct term are given back before the fit.)
             move |tick| sums(counts, tick).and_then(then),
         )?;
         drop(entries);
-        let vocab = vocab?.vocabulary();
+        let vocab = match vocab?.vocabulary() {
+            Some(vocab) => vocab,
+            None => {
+                // (The same entries, in the same order: the counts are as they were.)
+                let (entries, _) = self.sort_kept(min_df, max_features, order, keep, control)?;
+                let (spelt, _) = self.spell_vocabulary(&entries, None, true, &|work| control.tick(work))?;
+                spelt
+                    .vocabulary()
+                    .ok_or_else(|| crate::Error::Internal("a vocabulary not spelled out".into()))?
+            }
+        };
         let finished = (if order == TermOrder::Any { vocab.unsorted() } else { vocab }, fitted?);
         if keep {
             self.text.truncate(words);
@@ -1425,8 +1450,11 @@ impl VocabularyBuilder {
         let (entries, provisional) =
             self.sort_kept(min_df, max_features, TermOrder::Sorted, false, control)?;
         let (vocab, remap) =
-            self.spell_vocabulary(&entries, remap.then_some(provisional), &|work| control.tick(work))?;
-        Ok(Sorted { vocab: vocab.vocabulary(), entries, remap })
+            self.spell_vocabulary(&entries, remap.then_some(provisional), true, &|work| control.tick(work))?;
+        let vocab = vocab
+            .vocabulary()
+            .ok_or_else(|| crate::Error::Internal("a vocabulary not spelled out".into()))?;
+        Ok(Sorted { vocab, entries, remap })
     }
 
     /// The entries of the kept terms, in vocabulary order (or as the builder holds them, with
@@ -1485,12 +1513,14 @@ impl VocabularyBuilder {
     }
 
     /// The vocabulary of `entries` (sorted, from [`VocabularyBuilder::sort_kept`]): their
-    /// bytes, ends and hashes, its lookup table not made yet; with `remap` (the count of
-    /// provisional ids), the map from provisional ids to the vocabulary's (`u32::MAX`: dropped).
+    /// bytes, ends and hashes (their hashes alone unless `spell`), its lookup table not made
+    /// yet; with `remap` (the count of provisional ids), the map from provisional ids to the
+    /// vocabulary's (`u32::MAX`: dropped).
     fn spell_vocabulary(
         &self,
         entries: &[Entry],
         remap: Option<usize>,
+        spell: bool,
         tick: &dyn Fn(u64) -> Result<()>,
     ) -> Result<(Spelt, Vec<u32>)> {
         let mut remap = if let Some(provisional) = remap {
@@ -1502,8 +1532,9 @@ impl VocabularyBuilder {
         };
         // (An upper bound: the kept terms' lengths would take a pass of their own.)
         let mut text = String::new();
-        text.try_reserve_exact(self.text.len()).map_err(|_| memory::refused(self.text.len() as f64, WHAT))?;
-        let mut ends = memory::with_capacity(entries.len(), WHAT)?;
+        let room = if spell { self.text.len() } else { 0 };
+        text.try_reserve_exact(room).map_err(|_| memory::refused(room as f64, WHAT))?;
+        let mut ends = memory::with_capacity(if spell { entries.len() } else { 0 }, WHAT)?;
         let mut hashes = memory::with_capacity(entries.len(), WHAT)?;
         for (new, e) in entries.iter().enumerate() {
             // Sorted order reads the bytes and writes `remap` at random: prefetch ahead.
@@ -1522,8 +1553,13 @@ impl VocabularyBuilder {
             let term = &self.text[e.start as usize..e.end as usize];
             // The records keep 32 bits of the hash; the index wants all 64.
             hashes.push(term_hash(term));
-            text.push_str(term);
-            ends.push(text.len() as u32);
+            if spell {
+                text.push_str(term);
+                ends.push(text.len() as u32);
+            }
+        }
+        if !spell {
+            return Ok((Spelt::Hashes(hashes), remap));
         }
         if text.len() < text.capacity() / 2 {
             text.shrink_to_fit();

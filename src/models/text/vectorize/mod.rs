@@ -22,6 +22,8 @@ pub use by_class::{DENSE_CLASSES, MAX_CLASSES, TermClassSums};
 pub(crate) use index::prefetch;
 pub use seen_twice::{Marks, SeenTwice};
 pub use vocabulary::Vocabulary;
+#[cfg(test)]
+pub(crate) use vocabulary::{SPELL_ALWAYS, UNSPELLED};
 pub use weighting::{SparseRows, Weighting, push_row};
 
 #[cfg(test)]

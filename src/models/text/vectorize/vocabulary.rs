@@ -11,26 +11,60 @@ use std::borrow::Cow;
 /// 8.5–18 ns a lookup in tables of 20k–1.6M terms, against 9–34 ns without prefetching).
 const LOOKUP_AHEAD: usize = 16;
 
+#[cfg(test)]
+thread_local! {
+    /// [`Vocabulary::unspelled`] finds hashes that collide on this thread (tests of the terms
+    /// spelled out then).
+    pub(crate) static SPELL_ALWAYS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Vocabularies made [`Vocabulary::unspelled`] on this thread (tests).
+    pub(crate) static UNSPELLED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The terms (n-grams) a model knows, sorted; a term's id is its position. The terms live in one
 /// string (no allocation per term) with a hash index over them. A measured fit's model, scored
 /// and dropped, may hold them unsorted ([`TermOrder::Any`](super::TermOrder::Any)): such a
 /// vocabulary refuses to be serialised, so it can never be stored as a model that would not
-/// load.
+/// load. It may also hold their hashes alone ([`Vocabulary::unspelled`]), where no two share
+/// one.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
-    /// Every term, concatenated in id order.
+    /// Every term, concatenated in id order (empty where not spelled out).
     text: String,
-    /// End of each term in `text`.
+    /// End of each term in `text` (empty where not spelled out).
     ends: Vec<u32>,
     index: TermIndex,
     /// The terms are in the order they were counted, not sorted.
     unsorted: bool,
+    /// Number of terms.
+    len: usize,
 }
 
 impl Vocabulary {
     /// Builds from the concatenated sorted, distinct terms, their ends and their [`term_hash`]es.
     pub(super) fn new(text: String, ends: Vec<u32>, hashes: Vec<u64>) -> Self {
-        Vocabulary { text, ends, index: TermIndex::new(&hashes), unsorted: false }
+        let len = ends.len();
+        Vocabulary { text, ends, index: TermIndex::new(&hashes), unsorted: false, len }
+    }
+
+    /// An unsorted vocabulary ([`Vocabulary::unsorted`]) of distinct terms known by their
+    /// [`term_hash`]es alone, in any order, without their bytes: a measured fit's, scored and
+    /// dropped (at a million generated texts the terms' bytes and ends took 37 MB of it). None
+    /// where two hashes are the same (the terms must then be spelled out, see
+    /// [`Vocabulary::hashes_are_unique`]). Its terms read as empty ([`Vocabulary::term`]).
+    pub(super) fn unspelled(hashes: &[u64]) -> Option<Self> {
+        let index = TermIndex::new(hashes);
+        #[cfg(test)]
+        if SPELL_ALWAYS.with(std::cell::Cell::get) {
+            return None;
+        }
+        #[cfg(test)]
+        UNSPELLED.with(|n| n.set(n.get() + usize::from(index.unique)));
+        index.unique.then(|| Vocabulary { index, unsorted: true, len: hashes.len(), ..Vocabulary::default() })
+    }
+
+    /// Whether the terms' bytes are held (not so in a vocabulary [`Vocabulary::unspelled`]).
+    fn spelled(&self) -> bool {
+        self.ends.len() == self.len
     }
 
     /// The same vocabulary, whose terms (distinct) were given in any order: it scores as a
@@ -39,9 +73,13 @@ impl Vocabulary {
         Vocabulary { unsorted: true, ..self }
     }
 
-    /// The id of `term`, whose [`term_hash`] is `hash`, if known (comparing the bytes).
+    /// The id of `term`, whose [`term_hash`] is `hash`, if known (comparing the bytes; by the
+    /// hash alone in a vocabulary [`Vocabulary::unspelled`], whose hashes are unique).
     #[inline]
     pub fn find(&self, term: &str, hash: u64) -> Option<u32> {
+        if !self.spelled() {
+            return self.index.find(hash, |_| true);
+        }
         self.index.find(hash, |id| same_bytes(self.term(id).as_bytes(), term.as_bytes()))
     }
 
@@ -115,9 +153,12 @@ impl Vocabulary {
         self.find(term, term_hash(term))
     }
 
-    /// The term of `id`.
+    /// The term of `id` (empty in a vocabulary [`Vocabulary::unspelled`]).
     #[inline]
     pub fn term(&self, id: u32) -> &str {
+        if !self.spelled() {
+            return "";
+        }
         let (a, b) = self.bounds(id);
         &self.text[a..b]
     }
@@ -131,12 +172,12 @@ impl Vocabulary {
 
     /// Number of terms.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     /// True when no term is known.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 }
 
