@@ -9,9 +9,9 @@
 //! goes back as soon as both threads are past it.
 //!
 //! **Taking them** ([`ClassTexts::take`]) reads the column once, in row order
-//! ([`Texts::read_once`]): each training text is appended to its class's chunk (a class's texts
-//! are in row order, and a chunk holds one class's), the held-out texts and the loss sample to
-//! the column's new texts, and the pages of the texts read go back as it goes. The copy thus
+//! ([`Texts::read_once`]): each training text is written at its place in its chunk, the
+//! held-out texts and the loss sample appended to the column's new texts, and the pages of the
+//! texts read go back as it goes. The copy thus
 //! takes the room of the texts read instead of room beside them (at a million texts the peak of
 //! taking them held both, 405 MB).
 //!
@@ -61,6 +61,16 @@ const WHAT: &str = "the training texts in the order they are counted";
 /// What the column's texts kept are called in memory errors.
 const KEPT: &str = "the texts kept once the others are counted";
 
+/// About the most chunks [`ClassTexts::take`] makes (at most twice this: each a memory map, of
+/// which a process has some 65,000): from 4 GiB of training texts on, chunks are larger than
+/// [`CHUNK`].
+const MAX_CHUNKS: usize = 4096;
+
+/// A text's chunk and end in it, from their 32 bits each.
+fn split(at: u64) -> (usize, usize) {
+    ((at >> 32) as usize, (at & u64::from(u32::MAX)) as usize)
+}
+
 /// The error for a position outside the rows taken.
 fn out_of_order(i: usize) -> Error {
     Error::Internal(format!("position {i} of the training texts taken in class order"))
@@ -88,43 +98,44 @@ pub(super) struct Reader {
 
 impl ClassTexts {
     /// Takes the texts of `rows` (ascending) of `texts`, NULL as empty, in the order `order`
-    /// says (positions in `rows`, class by class: `y` gives each position's class, and each
-    /// class's positions are in order), into chunks of up to `chunk` bytes, each of one class;
-    /// and leaves in `texts` those of `keep` alone (sorted, each once; the others then read as
-    /// NULL). `texts` is read once, in row order, and its pages go back as it is read where
+    /// says (positions in `rows`: class by class, `y` giving each position's class), into
+    /// chunks of up to `chunk` bytes (more from [`MAX_CHUNKS`] chunks on; a longer text is a
+    /// chunk of its own); and leaves in `texts` those of `keep` alone (sorted, each once; the
+    /// others then read as NULL). `texts` is read once, in row order, and its pages go back as it is read where
     /// each row holds its own text ([`Texts::read_once`]). Room is taken fallibly. On an error
     /// every row of `texts` reads as NULL.
     pub(super) fn take(
         texts: &mut Texts,
-        (rows, y, order): (&[usize], &[u32], &[usize]),
+        (rows, order): (&[usize], &[usize]),
         keep: &[usize],
         chunk: usize,
     ) -> Result<ClassTexts> {
         let n = texts.len();
         let ascending = |v: &[usize]| v.windows(2).all(|w| w[0] < w[1]) && v.last().is_none_or(|&r| r < n);
-        if !ascending(rows) || !ascending(keep) || y.len() != rows.len() || order.len() != rows.len() {
+        if !ascending(rows) || !ascending(keep) || order.len() != rows.len() {
             return Err(Error::Internal("training texts taken in class order from rows out of order".into()));
         }
-        // Each text's place, and each chunk's size, so that each is taken at its size.
+        // Each text's place, and each chunk's size, so that each is taken at its size: up to
+        // `chunk` bytes, or as many as keep the maps about `MAX_CHUNKS`, nor past 4 GiB, where
+        // a text's end would not fit its 32 bits.
+        let mut total = 0usize;
+        for &i in order {
+            total = total
+                .saturating_add(texts.get(*rows.get(i).ok_or_else(|| out_of_order(i))?).map_or(0, str::len));
+        }
+        let chunk = chunk.max(total.div_ceil(MAX_CHUNKS));
         let mut at: Vec<u64> = memory::with_capacity(order.len(), WHAT)?;
         let mut sizes: Vec<usize> = Vec::new();
-        let (mut filled, mut class) = (0usize, None);
+        let mut filled = 0usize;
         for &i in order {
-            let bytes = texts.get(*rows.get(i).ok_or_else(|| out_of_order(i))?).map_or(0, str::len);
-            let c = y[i];
-            // A chunk holds one class's texts (appended in row order as the column is read),
-            // up to `chunk` bytes (nor past 4 GiB, where a text's end would not fit its 32 bits).
+            let bytes = texts.get(rows[i]).map_or(0, str::len);
             let past = filled.saturating_add(bytes);
-            if sizes.is_empty()
-                || class != Some(c)
-                || (filled > 0 && past > chunk)
-                || past > u32::MAX as usize
-            {
+            if sizes.is_empty() || (filled > 0 && past > chunk) || past > u32::MAX as usize {
                 memory::reserve(&mut sizes, 1, WHAT)?;
                 sizes.push(0);
                 filled = 0;
             }
-            (filled, class) = (filled + bytes, Some(c));
+            filled += bytes;
             let last = sizes.len() - 1;
             sizes[last] = filled;
             let (Ok(c), Ok(end)) = (u32::try_from(last), u32::try_from(filled)) else {
@@ -134,7 +145,8 @@ impl ClassTexts {
             };
             at.push(u64::from(c) << 32 | u64::from(end));
         }
-        // Where each position's text goes: its rank in the order (its chunk is in `at`).
+        // Where each position's text goes: its rank in the order (its chunk and end are in
+        // `at`).
         let mut rank: Vec<u32> = memory::zeroed(rows.len(), WHAT)?;
         for (j, &i) in order.iter().enumerate() {
             rank[i] =
@@ -144,7 +156,7 @@ impl ClassTexts {
         for &size in &sizes {
             chunks.push(memmap2::MmapMut::map_anon(size).map_err(|_| memory::refused(size as f64, WHAT))?);
         }
-        // Where each chunk is filled to.
+        // The bytes written to each chunk (each text is written once, at its place).
         let mut filled: Vec<usize> = memory::zeroed(sizes.len(), WHAT)?;
         // Read once, in row order: the rows read as NULL meanwhile (and on an error).
         let source = std::mem::replace(texts, Texts::all_null(n, KEPT)?);
@@ -152,12 +164,13 @@ impl ClassTexts {
         let (mut next, mut next_kept) = (0usize, 0usize);
         source.read_once(|row, text| {
             if rows.get(next) == Some(&row) {
-                let c = (at[rank[next] as usize] >> 32) as usize;
+                let (c, end) = split(at[rank[next] as usize]);
                 let bytes = text.unwrap_or("").as_bytes();
-                let to = chunks[c].get_mut(filled[c]..filled[c] + bytes.len()).ok_or_else(|| {
-                    Error::Internal("training texts taken in class order past their chunk".into())
-                })?;
-                to.copy_from_slice(bytes);
+                let to = end.checked_sub(bytes.len()).and_then(|start| chunks[c].get_mut(start..end));
+                to.ok_or_else(|| {
+                    Error::Internal("a training text taken in class order out of its place".into())
+                })?
+                .copy_from_slice(bytes);
                 filled[c] += bytes.len();
                 next += 1;
             }
@@ -188,7 +201,6 @@ impl ClassTexts {
 
     /// The chunk of text `j` and where the text is in it.
     fn place(&self, j: usize) -> (usize, std::ops::Range<usize>) {
-        let split = |a: u64| ((a >> 32) as usize, (a & u64::from(u32::MAX)) as usize);
         let (c, end) = split(self.at[j]);
         let start = match j.checked_sub(1).map(|p| split(self.at[p])) {
             Some((p, e)) if p == c => e,
@@ -259,7 +271,7 @@ mod tests {
         chunk: usize,
     ) -> Result<ClassTexts> {
         let order = class_order(y, 3)?;
-        ClassTexts::take(column, (rows, y, &order), keep, chunk)
+        ClassTexts::take(column, (rows, &order), keep, chunk)
     }
 
     /// The chunk sizes of `store`.
@@ -271,8 +283,8 @@ mod tests {
         sizes
     }
 
-    /// The texts come class by class, NULL as empty, in chunks of one class each; a chunk goes
-    /// once all its texts are counted; the column keeps the texts asked alone.
+    /// The texts come class by class, NULL as empty, in chunks; a chunk goes once all its texts
+    /// are counted; the column keeps the texts asked alone.
     #[test]
     fn texts_are_read_in_order_and_given_back_by_chunk() {
         let values = [Some("alpha"), None, Some("bb"), Some("a much longer text"), Some("cc"), Some("d")];
@@ -287,14 +299,14 @@ mod tests {
             assert_eq!(store.read(j, &mut reader).unwrap(), *w);
             assert_eq!(store.bytes_of(j), w.len());
         }
-        // A chunk per class: "d" (with NULL's empty text), "alphabb", then the long text.
-        assert_eq!(sizes(&store), [1, 7, 18]);
-        assert_eq!(store.chunks_held(), 3);
-        store.counted(0);
-        assert_eq!(store.chunks_held(), 3, "the first chunk's \"d\" is not counted yet");
-        for j in [1, 2, 3] {
+        // "d" (with NULL's empty text), "alpha" and "bb" (of two classes), then the long text.
+        assert_eq!(sizes(&store), [8, 18]);
+        assert_eq!(store.chunks_held(), 2);
+        for j in [0, 1, 2] {
             store.counted(j);
         }
+        assert_eq!(store.chunks_held(), 2, "the first chunk's \"bb\" is not counted yet");
+        store.counted(3);
         assert_eq!(store.chunks_held(), 1);
         // The reader still holds the long text's chunk; the first two are gone.
         let mut other = Reader::default();
@@ -306,23 +318,27 @@ mod tests {
         assert!(store.read(4, &mut other).is_err());
     }
 
-    /// Chunks hold up to the size asked, one class each (a longer text alone).
+    /// Chunks hold up to the size asked (a longer text alone), whatever the classes, and no
+    /// more than about `MAX_CHUNKS` are made.
     #[test]
-    fn chunks_hold_one_class_up_to_their_size() {
-        let values: Vec<Option<String>> = (0..100).map(|i| Some(format!("{:010}", i))).collect();
-        let rows: Vec<usize> = (0..100).collect();
-        let sizes_of = |y: &[u32], chunk: usize| {
-            let mut column: Texts = values.iter().cloned().collect();
-            sizes(&take(&mut column, &rows, y, &[], chunk).unwrap())
+    fn chunks_hold_up_to_their_size() {
+        let texts_of = |n: usize| -> Texts { (0..n).map(|i| Some(format!("{:010}", i))).collect() };
+        let sizes_of = |n: usize, y: &[u32], chunk: usize| {
+            let rows: Vec<usize> = (0..n).collect();
+            sizes(&take(&mut texts_of(n), &rows, y, &[], chunk).unwrap())
         };
         let one = vec![0; 100];
-        assert_eq!(sizes_of(&one, 300), [300, 300, 300, 100]);
-        assert_eq!(sizes_of(&one, 305), [300, 300, 300, 100]);
-        assert_eq!(sizes_of(&one, 5000), [1000]);
-        assert_eq!(sizes_of(&one, 4), vec![10; 100], "each text longer than a chunk: a chunk each");
+        assert_eq!(sizes_of(100, &one, 300), [300, 300, 300, 100]);
+        assert_eq!(sizes_of(100, &one, 305), [300, 300, 300, 100]);
+        assert_eq!(sizes_of(100, &one, 5000), [1000]);
+        assert_eq!(sizes_of(100, &one, 4), vec![10; 100], "each text longer than a chunk: a chunk each");
         let two: Vec<u32> = (0..100).map(|i| i % 2).collect();
-        assert_eq!(sizes_of(&two, 5000), [500, 500]);
-        assert_eq!(sizes_of(&two, 200), [200, 200, 100, 200, 200, 100]);
+        assert_eq!(sizes_of(100, &two, 5000), [1000]);
+        assert_eq!(sizes_of(100, &two, 200), [200; 5]);
+        // 10,000 texts of 10 bytes in chunks of 1 byte would be 10,000 maps.
+        let many = sizes_of(10_000, &vec![0; 10_000], 1);
+        assert!(many.len() <= 2 * MAX_CHUNKS, "{} chunks", many.len());
+        assert_eq!(many.iter().sum::<usize>(), 100_000);
     }
 
     /// The texts read go back as they are taken (where each row holds its own).

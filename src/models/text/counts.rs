@@ -206,11 +206,11 @@ impl TextColumn<'_> {
         matches!(self, TextColumn::Lent { given_back: true, .. })
     }
 
-    /// Takes `rows` (the training rows, of classes `y`) in the `order` they are counted in (by
-    /// class) into chunks given back as they are counted ([`ClassTexts`]), and keeps in the
-    /// column the texts of `keep` alone (the others then read as NULL): the texts as read go
-    /// back as they are taken.
-    fn give_back(&mut self, rows: &[usize], y: &[u32], order: &[usize]) -> Result<ClassTexts> {
+    /// Takes `rows` (the training rows) in the `order` they are counted in (by class) into
+    /// chunks given back as they are counted ([`ClassTexts`]), and keeps in the column the texts
+    /// of `keep` alone (the others then read as NULL): the texts as read go back as they are
+    /// taken.
+    fn give_back(&mut self, rows: &[usize], order: &[usize]) -> Result<ClassTexts> {
         let TextColumn::Lent { column, keep, given_back: given_back @ false } = self else {
             return Err(Error::Internal("the texts of a shared column given back".into()));
         };
@@ -219,7 +219,7 @@ impl TextColumn<'_> {
         };
         // (On an error, every row of the column reads as NULL: the training stops there.)
         *given_back = true;
-        let taken = ClassTexts::take(texts, (rows, y, order), keep, class_texts::chunk_bytes())?;
+        let taken = ClassTexts::take(texts, (rows, order), keep, class_texts::chunk_bytes())?;
         #[cfg(test)]
         GIVEN_BACK_AS_COUNTED.with(|n| n.set(n.get() + 1));
         Ok(taken)
@@ -519,7 +519,7 @@ fn every_text<'a>(
     let mut builder = match counting {
         // Counted for the refit, the training texts of a lent column go back as they are counted.
         Counting::ByClass { y, k, .. } if matches!(pass, Pass::Counts(_)) && text.lends_texts() => {
-            let copied = text.give_back(rows, y, &pipeline::class_order(y, k)?)?;
+            let copied = text.give_back(rows, &pipeline::class_order(y, k)?)?;
             let seen = seen_twice.as_ref();
             pipeline::count_terms(tokenizer, &copied, rows, (lo, hi), counting, seen, counted_after, control)?
         }

@@ -24,7 +24,7 @@ thread_local! {
 /// string (no allocation per term) with a hash index over them. A measured fit's model, scored
 /// and dropped, may hold them unsorted ([`TermOrder::Any`](super::TermOrder::Any)): such a
 /// vocabulary refuses to be serialised, so it can never be stored as a model that would not
-/// load. It may also hold their hashes alone ([`Vocabulary::unspelled`]), where no two share
+/// load. It may also hold their hashes alone (a measured fit's, `Vocabulary::unspelled`), where no two share
 /// one.
 #[derive(Debug, Default)]
 pub struct Vocabulary {
@@ -74,7 +74,8 @@ impl Vocabulary {
     }
 
     /// The id of `term`, whose [`term_hash`] is `hash`, if known (comparing the bytes; by the
-    /// hash alone in a vocabulary [`Vocabulary::unspelled`], whose hashes are unique).
+    /// hash alone in a vocabulary of hashes alone, `Vocabulary::unspelled`, whose hashes are
+    /// unique).
     #[inline]
     pub fn find(&self, term: &str, hash: u64) -> Option<u32> {
         if !self.spelled() {
@@ -153,7 +154,7 @@ impl Vocabulary {
         self.find(term, term_hash(term))
     }
 
-    /// The term of `id` (empty in a vocabulary [`Vocabulary::unspelled`]).
+    /// The term of `id` (empty in a vocabulary of hashes alone, `Vocabulary::unspelled`).
     #[inline]
     pub fn term(&self, id: u32) -> &str {
         if !self.spelled() {
