@@ -365,6 +365,12 @@ mod tests {
         let store = take(&mut column, &[], &[], &[0], CHUNK).unwrap();
         assert_eq!((store.len(), store.chunks_held()), (0, 0));
         assert_eq!(column, texts(&[Some("x")]));
+        // Empty texts alone: one chunk of no bytes.
+        let mut column = texts(&[None, Some(""), None]);
+        let store = take(&mut column, &[0, 1, 2], &[0, 1, 0], &[], CHUNK).unwrap();
+        assert_eq!((store.len(), store.chunks_held(), sizes(&store)), (3, 1, vec![0]));
+        let mut reader = Reader::default();
+        assert!((0..3).all(|j| store.read(j, &mut reader).unwrap().is_empty()));
         let mut column = texts(&[Some("x"), Some("y")]);
         for (rows, keep) in [(&[3][..], &[][..]), (&[1, 0], &[]), (&[0, 0], &[]), (&[0], &[1, 1])] {
             let y = vec![0; rows.len()];
