@@ -363,21 +363,6 @@ impl Texts {
 }
 
 impl Texts {
-    /// The same rows, of which only `keep` (sorted, each once) hold their text and the others
-    /// read as NULL: the kept texts copied into room of their own (taken fallibly; `what` names
-    /// it in the error), so that this column's memory can go back.
-    pub fn keeping(&self, keep: &[usize], what: &str) -> Result<Texts> {
-        let mut b = TextBuilder::default();
-        let mut kept = keep.iter().peekable();
-        for row in 0..self.rows {
-            let text = if kept.next_if_eq(&&row).is_some() { self.get(row) } else { None };
-            b.push(text, what)?;
-        }
-        Ok(b.finish())
-    }
-}
-
-impl Texts {
     /// `n` rows, every one NULL (no room taken for codes).
     pub(crate) fn all_null(n: usize, what: &str) -> Result<Texts> {
         Ok(Texts {
@@ -389,37 +374,53 @@ impl Texts {
         })
     }
 
-    /// Reads every row once, in order (`each(row, text)`, None for NULL). Where each row holds
-    /// a text of its own, the texts' bytes come in row order, and the pages of those read go
-    /// back to the system as it goes ([`memory::give_back_pages`], from [`READ_ONCE_STEP`]
-    /// bytes read at a time): what the caller copies out of them then takes their room, not room
-    /// beside them. (Where rows share texts, a later row may read an earlier text: nothing goes
-    /// back before the end.)
-    pub(crate) fn read_once(self, mut each: impl FnMut(usize, Option<&str>) -> Result<()>) -> Result<()> {
+    /// Reads every row once, in order, showing each to `each` (`each(row, text)`, None for
+    /// NULL), and returns the same rows of which only `keep` (sorted, each once) hold their
+    /// text, the others reading as NULL (the kept texts copied into room of their own, taken
+    /// fallibly; `what` names it in errors). Where each row holds a text of its own, the texts'
+    /// bytes come in row order, and the pages of those read go back to the system as it goes
+    /// ([`memory::give_back_pages`], from [`READ_ONCE_STEP`] bytes read at a time): what is
+    /// copied out of them takes their room, not room beside them. (Where rows share texts, a
+    /// later row may read an earlier text: nothing goes back before the end.)
+    pub(crate) fn read_once_keeping(
+        self,
+        keep: &[usize],
+        what: &str,
+        mut each: impl FnMut(usize, Option<&str>) -> Result<()>,
+    ) -> Result<Texts> {
         let Texts { text, ends, codes, rows, nulls } = self;
+        if !(keep.windows(2).all(|w| w[0] < w[1]) && keep.last().is_none_or(|&r| r < rows)) {
+            return Err(Error::Internal("the rows kept of a column read once, out of order".into()));
+        }
         let in_order = codes.is_empty();
         let mut bytes = text.into_bytes();
+        let (mut kept, mut keep) = (TextBuilder::default(), keep.iter().peekable());
         let mut given = 0usize;
         for row in 0..rows {
+            let is_kept = keep.next_if_eq(&&row).is_some();
             if nulls.is_null(row) {
                 each(row, None)?;
+                kept.push(None, what)?;
                 continue;
             }
             // (Without codes, row `i` holds text `i`.)
             let c = codes.get(row).map_or(row, |&c| c as usize);
-            let start = if c == 0 { Some(0) } else { ends.get(c - 1).copied() };
-            let (start, end) = (start.unwrap_or(usize::MAX), ends.get(c).copied().unwrap_or(0));
-            let t = bytes.get(start..end).and_then(|b| simdutf8::basic::from_utf8(b).ok());
-            each(row, Some(t.ok_or_else(|| Error::Internal(format!("text {c} of a column read once")))?))?;
+            let place = if c == 0 { Some(0) } else { ends.get(c - 1).copied() }.zip(ends.get(c).copied());
+            let text = place.and_then(|(start, end)| simdutf8::basic::from_utf8(bytes.get(start..end)?).ok());
+            let (Some((_, end)), Some(text)) = (place, text) else {
+                return Err(Error::Internal(format!("text {c} of a column read once")));
+            };
+            each(row, Some(text))?;
+            kept.push(is_kept.then_some(text), what)?;
             if in_order && end - given >= READ_ONCE_STEP {
                 given += memory::give_back_pages(&mut bytes[given..end]);
             }
         }
-        Ok(())
+        Ok(kept.finish())
     }
 }
 
-/// Bytes read between two givings back of [`Texts::read_once`] (a system call each).
+/// Bytes read between two givings back of [`Texts::read_once_keeping`] (a system call each).
 const READ_ONCE_STEP: usize = 1 << 20;
 
 impl<S: AsRef<str>> FromIterator<Option<S>> for Texts {
@@ -568,7 +569,17 @@ mod tests {
             .collect();
         let texts: Texts = values.iter().cloned().collect();
         let keep: Vec<usize> = vec![0, 1, 2, 3, 6, 11, 99];
-        let kept = texts.keeping(&keep, "c").unwrap();
+        let mut seen = Vec::new();
+        let read = |keep: &[usize], seen: &mut Vec<(usize, Option<String>)>| {
+            let each = |r, t: Option<&str>| {
+                seen.push((r, t.map(str::to_string)));
+                Ok(())
+            };
+            texts.clone().read_once_keeping(keep, "c", each).unwrap()
+        };
+        let kept = read(&keep, &mut seen);
+        // Every row was shown, in order, with its text.
+        assert_eq!(seen, values.iter().cloned().enumerate().collect::<Vec<_>>());
         assert_eq!(kept.len(), 100);
         for (r, value) in values.iter().enumerate() {
             let want = if keep.contains(&r) { value.as_deref() } else { None };
@@ -576,7 +587,7 @@ mod tests {
         }
         assert_eq!(kept.null_count(), 100 - 6);
         assert!(kept.bytes() < texts.bytes() / 4, "{} of {}", kept.bytes(), texts.bytes());
-        assert_eq!(texts.keeping(&[], "c").unwrap().null_count(), 100);
+        assert_eq!(read(&[], &mut Vec::new()).null_count(), 100);
     }
 
     #[test]

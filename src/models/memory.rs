@@ -307,7 +307,7 @@ thread_local! {
 /// page between two pieces. Off Linux, or under Miri, nothing is given back (0).
 ///
 /// Freeing the memory would give back only what the allocator chooses to: glibc keeps in its
-/// heap what is freed below its adaptive threshold (see [`huge_pages`]' module notes), and a
+/// heap what is freed below its adaptive mmap threshold (up to 32 MiB, see [`huge_pages`]), and a
 /// memory map's pages go back only when the whole map is freed.
 pub fn give_back_pages(bytes: &mut [u8]) -> usize {
     #[cfg(all(target_os = "linux", not(miri)))]

@@ -8,10 +8,10 @@
 //! chunks of up to [`CHUNK`] bytes (a text longer than that is a chunk of its own), each chunk
 //! goes back as soon as both threads are past it.
 //!
-//! **Taking them** ([`ClassTexts::take`]) reads the column once, in row order
-//! ([`Texts::read_once`]): each training text is written at its place in its chunk, the
-//! held-out texts and the loss sample appended to the column's new texts, and the pages of the
-//! texts read go back as it goes. The copy thus
+//! **Taking them** ([`ClassTexts::taking`]): the places of the texts are laid out from their
+//! lengths, then the column is read once, in row order ([`Texts::read_once_keeping`], which
+//! keeps the held-out texts and the loss sample in it and gives the pages of the texts read
+//! back as it goes), each training text written at its place in its chunk ([`Taking::put`]). The copy thus
 //! takes the room of the texts read instead of room beside them (at a million texts the peak of
 //! taking them held both, 405 MB).
 //!
@@ -29,7 +29,7 @@
 //!
 //! [`pipeline::count_terms`]: super::pipeline::count_terms
 
-use crate::models::columns::{TextBuilder, Texts};
+use crate::models::columns::Texts;
 use crate::models::memory;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,10 +58,7 @@ pub(super) fn chunk_bytes() -> usize {
 /// What the allocations are called in memory errors.
 const WHAT: &str = "the training texts in the order they are counted";
 
-/// What the column's texts kept are called in memory errors.
-const KEPT: &str = "the texts kept once the others are counted";
-
-/// About the most chunks [`ClassTexts::take`] makes (at most twice this: each a memory map, of
+/// About the most chunks [`ClassTexts::taking`] makes (at most twice this: each a memory map, of
 /// which a process has some 65,000): from 4 GiB of training texts on, chunks are larger than
 /// [`CHUNK`].
 const MAX_CHUNKS: usize = 4096;
@@ -96,39 +93,47 @@ pub(super) struct Reader {
     held: Option<Arc<Chunk>>,
 }
 
+/// [`ClassTexts`] being taken from a column read once in row order ([`ClassTexts::taking`]):
+/// each training text is written at its place as its row is read ([`Taking::put`]).
+pub(super) struct Taking<'a> {
+    rows: &'a [usize],
+    /// Each position's rank in the order (its place is in `at`).
+    rank: Vec<u32>,
+    at: Vec<u64>,
+    chunks: Vec<Chunk>,
+    /// The bytes written to each chunk, and the size each is to have.
+    filled: Vec<usize>,
+    sizes: Vec<usize>,
+    /// The next of `rows` to come.
+    next: usize,
+}
+
 impl ClassTexts {
-    /// Takes the texts of `rows` (ascending) of `texts`, NULL as empty, in the order `order`
-    /// says (positions in `rows`: class by class, `y` giving each position's class), into
-    /// chunks of up to `chunk` bytes (more from [`MAX_CHUNKS`] chunks on; a longer text is a
-    /// chunk of its own); and leaves in `texts` those of `keep` alone (sorted, each once; the
-    /// others then read as NULL). `texts` is read once, in row order, and its pages go back as it is read where
-    /// each row holds its own text ([`Texts::read_once`]). Room is taken fallibly. On an error
-    /// every row of `texts` reads as NULL.
-    pub(super) fn take(
-        texts: &mut Texts,
-        (rows, order): (&[usize], &[usize]),
-        keep: &[usize],
+    /// Room for the texts of `rows` (ascending) of `texts` (`total` bytes of text), NULL as
+    /// empty, in the order `order` says (positions in `rows`: class by class), in chunks of up
+    /// to `chunk` bytes (more from [`MAX_CHUNKS`] chunks on; a longer text is a chunk of its
+    /// own), to be filled as `texts` is read once in row order ([`Taking::put`], then
+    /// [`Taking::finish`]). Room is taken fallibly.
+    pub(super) fn taking<'a>(
+        texts: &Texts,
+        (rows, order): (&'a [usize], &[usize]),
+        total: usize,
         chunk: usize,
-    ) -> Result<ClassTexts> {
-        let n = texts.len();
-        let ascending = |v: &[usize]| v.windows(2).all(|w| w[0] < w[1]) && v.last().is_none_or(|&r| r < n);
-        if !ascending(rows) || !ascending(keep) || order.len() != rows.len() {
+    ) -> Result<Taking<'a>> {
+        let ascending = rows.windows(2).all(|w| w[0] < w[1]) && rows.last().is_none_or(|&r| r < texts.len());
+        if !ascending || order.len() != rows.len() {
             return Err(Error::Internal("training texts taken in class order from rows out of order".into()));
         }
         // Each text's place, and each chunk's size, so that each is taken at its size: up to
         // `chunk` bytes, or as many as keep the maps about `MAX_CHUNKS`, nor past 4 GiB, where
         // a text's end would not fit its 32 bits.
-        let mut total = 0usize;
-        for &i in order {
-            total = total
-                .saturating_add(texts.get(*rows.get(i).ok_or_else(|| out_of_order(i))?).map_or(0, str::len));
-        }
         let chunk = chunk.max(total.div_ceil(MAX_CHUNKS));
         let mut at: Vec<u64> = memory::with_capacity(order.len(), WHAT)?;
         let mut sizes: Vec<usize> = Vec::new();
         let mut filled = 0usize;
         for &i in order {
-            let bytes = texts.get(rows[i]).map_or(0, str::len);
+            let row = *rows.get(i).ok_or_else(|| out_of_order(i))?;
+            let bytes = texts.get(row).map_or(0, str::len);
             let past = filled.saturating_add(bytes);
             if sizes.is_empty() || (filled > 0 && past > chunk) || past > u32::MAX as usize {
                 memory::reserve(&mut sizes, 1, WHAT)?;
@@ -145,8 +150,6 @@ impl ClassTexts {
             };
             at.push(u64::from(c) << 32 | u64::from(end));
         }
-        // Where each position's text goes: its rank in the order (its chunk and end are in
-        // `at`).
         let mut rank: Vec<u32> = memory::zeroed(rows.len(), WHAT)?;
         for (j, &i) in order.iter().enumerate() {
             rank[i] =
@@ -156,44 +159,48 @@ impl ClassTexts {
         for &size in &sizes {
             chunks.push(memmap2::MmapMut::map_anon(size).map_err(|_| memory::refused(size as f64, WHAT))?);
         }
-        // The bytes written to each chunk (each text is written once, at its place).
-        let mut filled: Vec<usize> = memory::zeroed(sizes.len(), WHAT)?;
-        // Read once, in row order: the rows read as NULL meanwhile (and on an error).
-        let source = std::mem::replace(texts, Texts::all_null(n, KEPT)?);
-        let mut kept = TextBuilder::default();
-        let (mut next, mut next_kept) = (0usize, 0usize);
-        source.read_once(|row, text| {
-            if rows.get(next) == Some(&row) {
-                let (c, end) = split(at[rank[next] as usize]);
-                let bytes = text.unwrap_or("").as_bytes();
-                let to = end.checked_sub(bytes.len()).and_then(|start| chunks[c].get_mut(start..end));
-                to.ok_or_else(|| {
-                    Error::Internal("a training text taken in class order out of its place".into())
-                })?
-                .copy_from_slice(bytes);
-                filled[c] += bytes.len();
-                next += 1;
-            }
-            let is_kept = keep.get(next_kept) == Some(&row);
-            next_kept += usize::from(is_kept);
-            kept.push(if is_kept { text } else { None }, KEPT)
-        })?;
+        let filled = memory::zeroed(sizes.len(), WHAT)?;
+        Ok(Taking { rows, rank, at, chunks, filled, sizes, next: 0 })
+    }
+}
+
+impl Taking<'_> {
+    /// Row `row` of the column, read as `text` (None for NULL, taken as empty): written at its
+    /// place if it is one of the rows taken. Rows come in order.
+    pub(super) fn put(&mut self, row: usize, text: Option<&str>) -> Result<()> {
+        if self.rows.get(self.next) != Some(&row) {
+            return Ok(());
+        }
+        let (c, end) = split(self.at[self.rank[self.next] as usize]);
+        let bytes = text.unwrap_or("").as_bytes();
+        let to = end.checked_sub(bytes.len()).and_then(|start| self.chunks[c].get_mut(start..end));
+        to.ok_or_else(|| Error::Internal("a training text taken in class order out of its place".into()))?
+            .copy_from_slice(bytes);
+        self.filled[c] += bytes.len();
+        self.next += 1;
+        Ok(())
+    }
+
+    /// The texts taken, once every row was read ([`Taking::put`]).
+    pub(super) fn finish(self) -> Result<ClassTexts> {
+        let Taking { at, chunks, filled, sizes, .. } = self;
         if filled != sizes {
             return Err(Error::Internal(
                 "training texts taken in class order to chunks of other sizes".into(),
             ));
         }
-        *texts = kept.finish();
         let mut pending: Vec<AtomicUsize> = memory::with_capacity(sizes.len(), WHAT)?;
         pending.extend(sizes.iter().map(|_| AtomicUsize::new(0)));
         for &a in &at {
-            *pending[(a >> 32) as usize].get_mut() += 1;
+            *pending[split(a).0].get_mut() += 1;
         }
         let mut held: Vec<Mutex<Option<Arc<Chunk>>>> = memory::with_capacity(sizes.len(), WHAT)?;
         held.extend(chunks.into_iter().map(|chunk| Mutex::new(Some(Arc::new(chunk)))));
         Ok(ClassTexts { chunks: held, pending, at })
     }
+}
 
+impl ClassTexts {
     /// Number of texts.
     pub(super) fn len(&self) -> usize {
         self.at.len()
@@ -262,7 +269,7 @@ mod tests {
     }
 
     /// `rows` of `column` (of classes `y`) taken class by class into chunks of `chunk` bytes,
-    /// those of `keep` kept in it.
+    /// those of `keep` kept in it (as `TextColumn::give_back` takes them).
     fn take(
         column: &mut Texts,
         rows: &[usize],
@@ -271,7 +278,12 @@ mod tests {
         chunk: usize,
     ) -> Result<ClassTexts> {
         let order = class_order(y, 3)?;
-        ClassTexts::take(column, (rows, &order), keep, chunk)
+        let total =
+            rows.iter().filter(|&&r| r < column.len()).map(|&r| column.get(r).map_or(0, str::len)).sum();
+        let mut taking = ClassTexts::taking(column, (rows, &order), total, chunk)?;
+        let read = std::mem::take(column);
+        *column = read.read_once_keeping(keep, "the test's kept texts", |row, text| taking.put(row, text))?;
+        taking.finish()
     }
 
     /// The chunk sizes of `store`.

@@ -35,6 +35,7 @@ use super::pipeline::{self, Counting};
 use super::tokenize::{Tokenizer, TokenizerConfig};
 use super::vectorize::{self, After, SeenTwice, VocabularyBuilder};
 use super::{AUTO_MIN_DF, TextSettings};
+use crate::models::columns::Texts;
 use crate::models::control::Control;
 use crate::models::data::{Column, ColumnData};
 use crate::{Error, Result};
@@ -178,20 +179,29 @@ impl TextColumn<'_> {
     }
 
     /// Keeps only the texts of `keep` in a lent column of texts not given back yet (the others
-    /// then read as NULL, their memory given back; a copy of those kept is made first,
-    /// fallibly); else does nothing.
+    /// then read as NULL; [`TextColumn::read_keeping`]); else does nothing.
     pub(super) fn keep_only(&mut self) -> Result<()> {
         if !self.lends_texts() {
             return Ok(());
         }
-        let TextColumn::Lent { column, keep, given_back } = self else {
+        self.read_keeping(|_, _| Ok(()))
+    }
+
+    /// Reads the lent column once, in row order, showing each row to `each`, and keeps in it
+    /// the texts of `keep` alone (the others then read as NULL): the pages of the texts read go
+    /// back as it goes ([`Texts::read_once_keeping`]). The texts are then given back; on an
+    /// error, every row reads as NULL (the training stops there).
+    fn read_keeping(&mut self, each: impl FnMut(usize, Option<&str>) -> Result<()>) -> Result<()> {
+        let TextColumn::Lent { column, keep, given_back: given_back @ false } = self else {
             return Err(Error::Internal("the texts of a shared column given back".into()));
         };
         let ColumnData::Text(texts) = &mut column.data else {
             return Err(Error::Internal("a column of other values given back as texts".into()));
         };
-        *texts = texts.keeping(keep, "the texts kept once the others are counted")?;
+        let what = "the texts kept once the others are counted";
+        let read = std::mem::replace(texts, Texts::all_null(texts.len(), what)?);
         *given_back = true;
+        *texts = read.read_once_keeping(keep, what, each)?;
         Ok(())
     }
 
@@ -206,23 +216,19 @@ impl TextColumn<'_> {
         matches!(self, TextColumn::Lent { given_back: true, .. })
     }
 
-    /// Takes `rows` (the training rows) in the `order` they are counted in (by class) into
-    /// chunks given back as they are counted ([`ClassTexts`]), and keeps in the column the texts
-    /// of `keep` alone (the others then read as NULL): the texts as read go back as they are
-    /// taken.
-    fn give_back(&mut self, rows: &[usize], order: &[usize]) -> Result<ClassTexts> {
-        let TextColumn::Lent { column, keep, given_back: given_back @ false } = self else {
-            return Err(Error::Internal("the texts of a shared column given back".into()));
-        };
-        let ColumnData::Text(texts) = &mut column.data else {
+    /// Takes `rows` (the training rows, `bytes` of text) in the `order` they are counted in (by
+    /// class) into chunks given back as they are counted ([`ClassTexts`]), and keeps in the
+    /// column the texts of `keep` alone ([`TextColumn::read_keeping`]): the texts as read go
+    /// back as they are taken.
+    fn give_back(&mut self, (rows, bytes): (&[usize], usize), order: &[usize]) -> Result<ClassTexts> {
+        let ColumnData::Text(texts) = &self.column().data else {
             return Err(Error::Internal("a column of other values given back as texts".into()));
         };
-        // (On an error, every row of the column reads as NULL: the training stops there.)
-        *given_back = true;
-        let taken = ClassTexts::take(texts, (rows, order), keep, class_texts::chunk_bytes())?;
+        let mut taking = ClassTexts::taking(texts, (rows, order), bytes, class_texts::chunk_bytes())?;
+        self.read_keeping(|row, text| taking.put(row, text))?;
         #[cfg(test)]
         GIVEN_BACK_AS_COUNTED.with(|n| n.set(n.get() + 1));
-        Ok(taken)
+        taking.finish()
     }
 }
 
@@ -519,7 +525,7 @@ fn every_text<'a>(
     let mut builder = match counting {
         // Counted for the refit, the training texts of a lent column go back as they are counted.
         Counting::ByClass { y, k, .. } if matches!(pass, Pass::Counts(_)) && text.lends_texts() => {
-            let copied = text.give_back(rows, &pipeline::class_order(y, k)?)?;
+            let copied = text.give_back((rows, bytes), &pipeline::class_order(y, k)?)?;
             let seen = seen_twice.as_ref();
             pipeline::count_terms(tokenizer, &copied, rows, (lo, hi), counting, seen, counted_after, control)?
         }

@@ -179,6 +179,12 @@ impl Spelt {
         }
     }
 
+    /// The vocabulary of terms spelled out ([`VocabularyBuilder::spell_vocabulary`] with
+    /// `spell`), with its lookup table.
+    fn spelled_out(self) -> Result<Vocabulary> {
+        self.vocabulary().ok_or_else(|| crate::Error::Internal("a vocabulary not spelled out".into()))
+    }
+
     /// The vocabulary, with its lookup table; None for hashes alone that are not unique.
     fn vocabulary(self) -> Option<Vocabulary> {
         match self {
@@ -1426,9 +1432,7 @@ impl VocabularyBuilder {
                 // (The same entries, in the same order: the counts are as they were.)
                 let (entries, _) = self.sort_kept(min_df, max_features, order, keep, control)?;
                 let (spelt, _) = self.spell_vocabulary(&entries, None, true, &|work| control.tick(work))?;
-                spelt
-                    .vocabulary()
-                    .ok_or_else(|| crate::Error::Internal("a vocabulary not spelled out".into()))?
+                spelt.spelled_out()?
             }
         };
         let finished = (if order == TermOrder::Any { vocab.unsorted() } else { vocab }, fitted?);
@@ -1451,10 +1455,7 @@ impl VocabularyBuilder {
             self.sort_kept(min_df, max_features, TermOrder::Sorted, false, control)?;
         let (vocab, remap) =
             self.spell_vocabulary(&entries, remap.then_some(provisional), true, &|work| control.tick(work))?;
-        let vocab = vocab
-            .vocabulary()
-            .ok_or_else(|| crate::Error::Internal("a vocabulary not spelled out".into()))?;
-        Ok(Sorted { vocab, entries, remap })
+        Ok(Sorted { vocab: vocab.spelled_out()?, entries, remap })
     }
 
     /// The entries of the kept terms, in vocabulary order (or as the builder holds them, with
